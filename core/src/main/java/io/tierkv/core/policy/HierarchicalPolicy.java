@@ -1,0 +1,148 @@
+package io.tierkv.core.policy;
+
+import io.tierkv.core.Transitions;
+import java.util.Arrays;
+
+/**
+ * The hierarchical KV-cache policy of Dela Rosa and Li, "Hierarchical KV Cache Compression for LLMs"
+ * (2025), inspired by S3-FIFO and multi-level feedback queues: each query step the top-k keys of each
+ * layer's head-averaged attention gain a count; every {@code window} steps each token moves one level
+ * toward CACHE, NORMAL, LOW or EVICT according to its count (see {@link LevelStateMachine}).
+ *
+ * <p>Unlike attention sinks or SnapKV it has no fixed idea of where important tokens are: a passage
+ * token the answer keeps returning to stays, wherever it sits. The price is that a token must go
+ * unattended for two windows (NORMAL to LOW to EVICT) before it is evicted, so it compresses slowly.
+ * Device residency under a budget is the tier manager's business, ordered by {@link #heat}.
+ */
+public final class HierarchicalPolicy extends AbstractKvPolicy {
+    private final HierarchicalConfig config;
+    private final LevelStateMachine machine;
+    private final String name;
+    /** (layer, token) counts in the current window. */
+    private int[][] counts;
+    /** (layer, token) counts of the last closed window, for {@link #heat}. */
+    private int[][] lastCounts;
+    /** (token) the step at which each token arrived. */
+    private int[] birth;
+    /** (layer) queries observed in the current window: no count can exceed it. */
+    private int[] observed;
+    /** (k) scratch for the counter's output. */
+    private int[] selected;
+    private int steps;
+
+    public HierarchicalPolicy(HierarchicalConfig config) {
+        this(config, "hierarchical");
+    }
+
+    HierarchicalPolicy(HierarchicalConfig config, String name) {
+        this.config = config;
+        this.machine = new LevelStateMachine(config);
+        this.name = name;
+    }
+
+    static KvPolicy create(PolicyOptions options) {
+        HierarchicalConfig paper = HierarchicalConfig.paper();
+        HierarchicalConfig config = new HierarchicalConfig(
+                options.getInt("cache", paper.cacheMin()),
+                options.getInt("normal", paper.normalMin()),
+                options.getInt("low", paper.lowMin()),
+                options.getInt("window", paper.window()),
+                options.getInt("k", paper.topK()));
+        options.finish();
+        String spec = options.toString();
+        return new HierarchicalPolicy(config, spec.isEmpty() ? "hierarchical" : "hierarchical:" + spec);
+    }
+
+    public HierarchicalConfig config() {
+        return config;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    protected void onStart(int capacity) {
+        counts = new int[layers][capacity];
+        lastCounts = new int[layers][capacity];
+        birth = new int[capacity];
+        observed = new int[layers];
+        selected = new int[config.topK()];
+    }
+
+    @Override
+    protected void onGrow(int capacity) {
+        for (int l = 0; l < layers; l++) {
+            counts[l] = Arrays.copyOf(counts[l], capacity);
+            lastCounts[l] = Arrays.copyOf(lastCounts[l], capacity);
+        }
+        birth = Arrays.copyOf(birth, capacity);
+    }
+
+    @Override
+    protected void onAppend(int first, int count) {
+        Arrays.fill(birth, first, first + count, steps);
+    }
+
+    @Override
+    public void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys) {
+        context.counter().count(probs, offset, heads, stride, keys, config.topK(), selected, counts[layer]);
+        observed[layer]++;
+    }
+
+    @Override
+    public void endPrefill(Transitions out) {
+    }
+
+    @Override
+    public void step(Transitions out) {
+        steps++;
+        if (steps % config.window() == 0) {
+            closeWindow(out);
+        }
+    }
+
+    private void closeWindow(Transitions out) {
+        for (int l = 0; l < layers; l++) {
+            live[l] -= machine.closeWindow(l, levels[l], counts[l], birth, length, steps, out);
+            int[] last = lastCounts[l];
+            lastCounts[l] = counts[l];
+            counts[l] = last;
+            Arrays.fill(last, 0, length, 0);
+            observed[l] = 0;
+        }
+        if (DEBUG) {
+            checkInvariants();
+        }
+    }
+
+    /** Steps taken (query steps observed). */
+    public int steps() {
+        return steps;
+    }
+
+    /** The current window's count of one token (for tests and plots). */
+    public int count(int layer, int token) {
+        return counts[layer][token];
+    }
+
+    /** Last window's count plus the current one: bigger is hotter among tokens of one level. */
+    @Override
+    public int heat(int layer, int token) {
+        return lastCounts[layer][token] + counts[layer][token];
+    }
+
+    @Override
+    public void checkInvariants() {
+        super.checkInvariants();
+        for (int l = 0; l < layers; l++) {
+            for (int t = 0; t < length; t++) {
+                if (counts[l][t] < 0 || counts[l][t] > observed[l]) {
+                    throw new IllegalStateException(name + ": layer " + l + " token " + t + " has count " + counts[l][t]
+                            + " after " + observed[l] + " queries in this window");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+package io.tierkv.core.policy;
+
+import io.tierkv.core.Transitions;
+
+/**
+ * A KV-cache policy: it is told when tokens arrive and what each query attended to, and it answers
+ * with level transitions per layer and token. Levels are the byte codes of
+ * {@link io.tierkv.core.Level}; the baselines use only NORMAL (kept) and EVICT.
+ *
+ * <p>Protocol, for one sequence: {@link #start}, then for the prompt {@link #append} (once, or once per
+ * chunk) with {@link #observe} for the query rows the policy asked for ({@link #prefillRows}), then
+ * {@link #endPrefill}; then per generated token: {@link #append}(1), {@link #observe} once per layer,
+ * {@link #step}. In chunked mode the driver also calls {@link #observe} for every prompt row and
+ * {@link #step} once per prompt token, so that windows close while the prompt streams in.
+ *
+ * <p>EVICT is final: an evicted token's KV is gone, so no policy brings it back.
+ * Implementations are single-threaded and allocate nothing per step on their hot paths.
+ */
+public interface KvPolicy {
+
+    /** The registry name, with options if any (as in {@code streaming:sinks=4,window=252}). */
+    String name();
+
+    /** Starts a sequence. Must be called once before anything else. */
+    void start(PolicyContext context);
+
+    /**
+     * How many of the last prompt rows the policy wants to observe during a full prefill: 0 for none,
+     * {@link Integer#MAX_VALUE} for all.
+     */
+    default int prefillRows(int promptLength) {
+        return 0;
+    }
+
+    /** {@code count} tokens arrive at positions {@code [length(), length() + count)} in every layer. */
+    void append(int count);
+
+    /**
+     * One query's attention in one layer: {@code heads} rows of probabilities, row {@code h} at
+     * {@code probs[offset + h * stride ...]}, of which the first {@code keys} are the keys
+     * {@code 0 .. keys-1}. Evicted keys carry probability 0.
+     */
+    void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys);
+
+    /** The prompt is complete; the policy may evict down to its budget. */
+    void endPrefill(Transitions out);
+
+    /** One query step completed (a generated token; in chunked mode also a prompt token). */
+    void step(Transitions out);
+
+    /** The level code of one token in one layer. */
+    byte level(int layer, int token);
+
+    /** Tokens appended so far. */
+    int length();
+
+    /** Tokens of {@code layer} not evicted. */
+    int liveTokens(int layer);
+
+    /**
+     * How popular a token is among tokens of the same level, for choosing which device blocks move to
+     * the host under a budget: bigger is more popular. Defaults to 0 (ties broken by the caller).
+     */
+    default int heat(int layer, int token) {
+        return 0;
+    }
+
+    /** Re-checks the policy's invariants; throws {@link IllegalStateException} if one is broken. */
+    void checkInvariants();
+}

@@ -1,0 +1,76 @@
+package io.tierkv.core.policy;
+
+import io.tierkv.core.Level;
+import io.tierkv.core.Transitions;
+
+/**
+ * The paper's four-level state machine, pure: counts in, transitions out. It touches no memory and
+ * keeps no state of its own beyond the configuration.
+ *
+ * <p>Reading of the paper (Dela Rosa and Li, 2025, "Policy Implementation"): "Demotion by one level is
+ * performed if it fails to achieve required counts. Else, promotion." We read this as <em>one step
+ * toward</em> the level the window's count earned: a token at LOW whose count earns CACHE becomes
+ * NORMAL, not CACHE, and one whose count matches its level stays. The alternative reading ("promote
+ * whenever the current level's threshold is met") differs only for tokens whose count is exactly at
+ * their level; DESIGN.md documents the choice. EVICT is final.
+ *
+ * <p>The young-token rule: a token is judged only once it has lived a full window, i.e. when
+ * {@code now - birth >= window}; its counts from before that window are discarded at each close.
+ */
+public final class LevelStateMachine {
+    private final HierarchicalConfig config;
+
+    public LevelStateMachine(HierarchicalConfig config) {
+        this.config = config;
+    }
+
+    public HierarchicalConfig config() {
+        return config;
+    }
+
+    /** The level a window's count earns. */
+    public byte earned(int count) {
+        if (count >= config.cacheMin()) {
+            return Level.CACHE_CODE;
+        }
+        if (count >= config.normalMin()) {
+            return Level.NORMAL_CODE;
+        }
+        if (count >= config.lowMin()) {
+            return Level.LOW_CODE;
+        }
+        return Level.EVICT_CODE;
+    }
+
+    /**
+     * Closes a window for one layer: every live token old enough moves one level toward the level its
+     * count earned. Writes the new levels into {@code levels}, records transitions, and leaves
+     * {@code counts} untouched (the caller resets them).
+     *
+     * @param levels level codes, indexed by token, updated in place
+     * @param counts the window's counts, indexed by token
+     * @param birth  the step at which each token arrived
+     * @param length tokens to consider, {@code [0, length)}
+     * @param now    the step at which the window closes
+     * @return the number of tokens that moved to EVICT
+     */
+    public int closeWindow(int layer, byte[] levels, int[] counts, int[] birth, int length, int now, Transitions out) {
+        int evicted = 0;
+        int window = config.window();
+        for (int t = 0; t < length; t++) {
+            byte from = levels[t];
+            if (from == Level.EVICT_CODE || now - birth[t] < window) {
+                continue;
+            }
+            byte to = Level.stepToward(from, earned(counts[t]));
+            if (to != from) {
+                levels[t] = to;
+                out.add(layer, t, from, to);
+                if (to == Level.EVICT_CODE) {
+                    evicted++;
+                }
+            }
+        }
+        return evicted;
+    }
+}

@@ -1,0 +1,2 @@
+/** TierKV cuda. */
+package io.tierkv.cuda;

@@ -1,0 +1,2 @@
+/** TierKV model. */
+package io.tierkv.model;

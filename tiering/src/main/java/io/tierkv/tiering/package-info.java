@@ -1,0 +1,2 @@
+/** TierKV tiering. */
+package io.tierkv.tiering;
