@@ -16,6 +16,11 @@ public final class FullPolicy extends AbstractKvPolicy {
     }
 
     @Override
+    public boolean observesAttention() {
+        return false;
+    }
+
+    @Override
     public void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys) {
     }
 

@@ -32,6 +32,14 @@ public interface KvPolicy {
         return 0;
     }
 
+    /**
+     * Whether the policy uses {@link #observe} during decoding; when false the caller may skip computing
+     * attention probabilities altogether (full and streaming decide by position alone).
+     */
+    default boolean observesAttention() {
+        return true;
+    }
+
     /** {@code count} tokens arrive at positions {@code [length(), length() + count)} in every layer. */
     void append(int count);
 

@@ -94,6 +94,11 @@ public final class StreamingPolicy extends AbstractKvPolicy {
     }
 
     @Override
+    public boolean observesAttention() {
+        return false;
+    }
+
+    @Override
     public void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys) {
     }
 

@@ -1,0 +1,114 @@
+package io.tierkv.model.io;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tierkv.core.DType;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Writes tensors in the safetensors format: an 8-byte little-endian header length, a JSON header
+ * padded with spaces to a multiple of 8, then the raw little-endian data of each tensor in header order.
+ * Writes to a temporary file and moves it into place, so that a failed write never leaves a broken file.
+ */
+public final class SafeTensorsWriter {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Map<String, Entry> entries = new LinkedHashMap<>();
+    private final Map<String, String> metadata = new LinkedHashMap<>();
+
+    private record Entry(DType dtype, long[] shape, byte[] data) {
+    }
+
+    /** Adds a float32 tensor, stored as {@code dtype} (F32, or rounded to BF16/F16). */
+    public SafeTensorsWriter add(String name, float[] values, long[] shape, DType dtype) {
+        long numel = 1;
+        for (long s : shape) {
+            numel *= s;
+        }
+        if (numel != values.length) {
+            throw new IllegalArgumentException(name + ": shape holds " + numel + " elements, data has " + values.length);
+        }
+        ByteBuffer b = ByteBuffer.allocate(values.length * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) {
+            switch (dtype) {
+                case F32 -> b.putFloat(v);
+                case BF16 -> b.putShort(Half.toBf16(v));
+                case F16 -> b.putShort(Half.toF16(v));
+                default -> throw new IllegalStateException();
+            }
+        }
+        if (entries.put(name, new Entry(dtype, shape.clone(), b.array())) != null) {
+            throw new IllegalArgumentException("tensor '" + name + "' added twice");
+        }
+        return this;
+    }
+
+    /** Adds raw bytes as they are (for tests that build odd files). */
+    public SafeTensorsWriter addRaw(String name, DType dtype, long[] shape, byte[] data) {
+        entries.put(name, new Entry(dtype, shape.clone(), data.clone()));
+        return this;
+    }
+
+    public SafeTensorsWriter metadata(String key, String value) {
+        metadata.put(key, value);
+        return this;
+    }
+
+    /** Writes the file atomically. */
+    public void write(Path file) {
+        ObjectNode header = JSON.createObjectNode();
+        if (!metadata.isEmpty()) {
+            ObjectNode meta = header.putObject("__metadata__");
+            metadata.forEach(meta::put);
+        }
+        long offset = 0;
+        for (Map.Entry<String, Entry> e : entries.entrySet()) {
+            ObjectNode t = header.putObject(e.getKey());
+            t.put("dtype", e.getValue().dtype().safetensorsName());
+            var shape = t.putArray("shape");
+            for (long s : e.getValue().shape()) {
+                shape.add(s);
+            }
+            var offsets = t.putArray("data_offsets");
+            offsets.add(offset);
+            offset += e.getValue().data().length;
+            offsets.add(offset);
+        }
+        byte[] json;
+        try {
+            json = JSON.writeValueAsBytes(header);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        int padded = (json.length + 7) / 8 * 8;
+        byte[] head = new byte[padded];
+        System.arraycopy(json, 0, head, 0, json.length);
+        for (int i = json.length; i < padded; i++) {
+            head[i] = ' ';
+        }
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try (OutputStream out = Files.newOutputStream(tmp)) {
+            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
+            out.write(head);
+            for (Entry e : entries.values()) {
+                out.write(e.data());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+        try {
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot move " + tmp + " to " + file, e);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+package io.tierkv.model.llama;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tierkv.core.DType;
+import io.tierkv.model.io.SafeTensorsFile;
+import io.tierkv.model.io.SafeTensorsWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Logger;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Loads and saves Llama checkpoints in the Hugging Face layout: {@code config.json} plus
+ * {@code model.safetensors}, or shards listed in {@code model.safetensors.index.json}. Every tensor the
+ * config implies must be present with the implied shape; weights are converted to float32.
+ */
+public final class LlamaCheckpoint {
+    private static final Logger LOG = Logger.getLogger(LlamaCheckpoint.class.getName());
+    private static final ObjectMapper JSON = new ObjectMapper();
+    public static final String SINGLE = "model.safetensors";
+    public static final String INDEX = "model.safetensors.index.json";
+
+    private LlamaCheckpoint() {
+    }
+
+    /** Loads config and weights from a model directory. */
+    public static LlamaWeights load(Path dir) {
+        LlamaConfig config = LlamaConfig.readDir(dir);
+        Map<String, long[]> expected = LlamaWeights.expectedShapes(config);
+        Map<String, Path> where = locate(dir);
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Map<Path, SafeTensorsFile> open = new HashMap<>();
+        try {
+            for (Map.Entry<String, long[]> e : expected.entrySet()) {
+                String name = e.getKey();
+                Path file = where.get(name);
+                if (file == null) {
+                    throw new IllegalArgumentException(dir + ": tensor '" + name + "' is missing from the checkpoint");
+                }
+                SafeTensorsFile st = open.computeIfAbsent(file, SafeTensorsFile::open);
+                SafeTensorsFile.TensorInfo info = st.tensors().get(name);
+                if (info == null) {
+                    throw new IllegalArgumentException(file + ": tensor '" + name + "' is listed in the index but not in the file");
+                }
+                if (!Arrays.equals(info.shape(), e.getValue())) {
+                    throw new IllegalArgumentException(file + ": tensor '" + name + "' has shape " + Arrays.toString(info.shape())
+                            + " but config.json implies " + Arrays.toString(e.getValue()));
+                }
+                tensors.put(name, toFloatTensor(st, info));
+            }
+            List<String> ignored = new ArrayList<>();
+            for (String name : where.keySet()) {
+                if (!expected.containsKey(name)) {
+                    ignored.add(name);
+                }
+            }
+            if (!ignored.isEmpty()) {
+                LOG.fine(() -> dir + ": ignoring " + ignored.size() + " tensors the decoder does not use, e.g. " + ignored.get(0));
+            }
+        } catch (RuntimeException e) {
+            tensors.values().forEach(Tensor::close);
+            throw e;
+        } finally {
+            open.values().forEach(SafeTensorsFile::close);
+        }
+        return LlamaWeights.of(config, tensors);
+    }
+
+    /** Which file holds each tensor: the shard index if present, else the single file. */
+    static Map<String, Path> locate(Path dir) {
+        Path index = dir.resolve(INDEX);
+        Map<String, Path> where = new LinkedHashMap<>();
+        if (Files.isRegularFile(index)) {
+            JsonNode root;
+            try {
+                root = JSON.readTree(index.toFile());
+            } catch (IOException e) {
+                throw new IllegalArgumentException(index + ": not valid JSON: " + e.getMessage());
+            }
+            JsonNode map = root.get("weight_map");
+            if (map == null || !map.isObject()) {
+                throw new IllegalArgumentException(index + ": no weight_map object");
+            }
+            Iterator<Map.Entry<String, JsonNode>> it = map.fields();
+            while (it.hasNext()) {
+                Map.Entry<String, JsonNode> e = it.next();
+                Path shard = dir.resolve(e.getValue().asText());
+                if (!Files.isRegularFile(shard)) {
+                    throw new IllegalArgumentException(index + ": tensor '" + e.getKey() + "' is in " + e.getValue().asText()
+                            + ", which does not exist");
+                }
+                where.put(e.getKey(), shard);
+            }
+            return where;
+        }
+        Path single = dir.resolve(SINGLE);
+        if (!Files.isRegularFile(single)) {
+            throw new IllegalArgumentException(dir + ": neither " + SINGLE + " nor " + INDEX + " found");
+        }
+        try (SafeTensorsFile st = SafeTensorsFile.open(single)) {
+            for (String name : st.tensors().keySet()) {
+                where.put(name, single);
+            }
+        }
+        return where;
+    }
+
+    private static Tensor toFloatTensor(SafeTensorsFile st, SafeTensorsFile.TensorInfo info) {
+        ByteBuffer mapped = st.map(info.name());
+        torch.ScalarType type = switch (info.dtype()) {
+            case F32 -> torch.ScalarType.Float;
+            case F16 -> torch.ScalarType.Half;
+            case BF16 -> torch.ScalarType.BFloat16;
+        };
+        try (BytePointer p = new BytePointer(mapped)) {
+            TensorOptions opts = new TensorOptions().dtype(new ScalarTypeOptional(type));
+            Tensor view = torch.from_blob(p, info.shape(), opts);
+            Tensor out = info.dtype() == DType.F32 ? view.clone() : view.to(torch.ScalarType.Float);
+            view.close();
+            return out;
+        }
+    }
+
+    /** Writes config.json and model.safetensors (float32 or rounded to {@code dtype}). */
+    public static void save(Path dir, LlamaWeights weights, DType dtype) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + dir, e);
+        }
+        weights.config.write(dir.resolve("config.json"));
+        SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
+        for (Map.Entry<String, Tensor> e : weights.named().entrySet()) {
+            Tensor t = e.getValue().detach();
+            w.add(e.getKey(), Tensors.toFloats(t), Tensors.shape(t), dtype);
+        }
+        w.write(dir.resolve(SINGLE));
+    }
+}

@@ -1,0 +1,187 @@
+package io.tierkv.model.llama;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The fields of a Hugging Face {@code config.json} for {@code LlamaForCausalLM} that the decoder uses.
+ *
+ * @param hiddenSize        model width D
+ * @param intermediateSize  SwiGLU width F
+ * @param layers            number of decoder layers
+ * @param heads             query heads H
+ * @param kvHeads           key/value heads (grouped-query attention when smaller than H)
+ * @param headDim           D / H unless the config says otherwise
+ * @param vocabSize         V
+ * @param maxPositions      max_position_embeddings
+ * @param rmsNormEps        epsilon of RMSNorm
+ * @param ropeTheta         RoPE base
+ * @param ropeScaling       llama3 RoPE scaling, or null
+ * @param tieWordEmbeddings whether lm_head shares the embedding matrix
+ * @param bosTokenId        id of the beginning-of-sequence token
+ * @param eosTokenId        id of the end-of-sequence token
+ */
+public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int heads, int kvHeads, int headDim,
+                          int vocabSize, int maxPositions, double rmsNormEps, double ropeTheta,
+                          RopeScaling ropeScaling, boolean tieWordEmbeddings, int bosTokenId, int eosTokenId) {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public LlamaConfig {
+        positive("hidden_size", hiddenSize);
+        positive("intermediate_size", intermediateSize);
+        positive("num_hidden_layers", layers);
+        positive("num_attention_heads", heads);
+        positive("num_key_value_heads", kvHeads);
+        positive("head_dim", headDim);
+        positive("vocab_size", vocabSize);
+        positive("max_position_embeddings", maxPositions);
+        if (heads % kvHeads != 0) {
+            throw new IllegalArgumentException("num_attention_heads " + heads + " is not a multiple of num_key_value_heads " + kvHeads);
+        }
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException("head_dim must be even for RoPE, was " + headDim);
+        }
+        if (!(rmsNormEps > 0)) {
+            throw new IllegalArgumentException("rms_norm_eps must be > 0, was " + rmsNormEps);
+        }
+        if (!(ropeTheta > 0)) {
+            throw new IllegalArgumentException("rope_theta must be > 0, was " + ropeTheta);
+        }
+    }
+
+    /** llama3-style RoPE frequency scaling ({@code rope_scaling} with {@code rope_type: llama3}). */
+    public record RopeScaling(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
+    }
+
+    /** Query heads per KV head. */
+    public int groups() {
+        return heads / kvHeads;
+    }
+
+    /** Reads {@code config.json}; names the file and the field on any problem. */
+    public static LlamaConfig read(Path file) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": cannot read config.json: " + e.getMessage(), e);
+        }
+        try {
+            return parse(root);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    static LlamaConfig parse(JsonNode root) {
+        JsonNode arch = root.get("architectures");
+        if (arch != null && arch.isArray() && arch.size() > 0 && !arch.get(0).asText().equals("LlamaForCausalLM")) {
+            throw new IllegalArgumentException("architectures is " + arch + "; only LlamaForCausalLM is supported");
+        }
+        int hidden = requiredInt(root, "hidden_size");
+        int heads = requiredInt(root, "num_attention_heads");
+        int kvHeads = root.has("num_key_value_heads") && !root.get("num_key_value_heads").isNull()
+                ? requiredInt(root, "num_key_value_heads") : heads;
+        int headDim = root.has("head_dim") && !root.get("head_dim").isNull() ? requiredInt(root, "head_dim") : hidden / heads;
+        RopeScaling scaling = null;
+        JsonNode rs = root.get("rope_scaling");
+        if (rs != null && !rs.isNull()) {
+            String type = rs.has("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText("");
+            if (!type.equals("llama3")) {
+                throw new IllegalArgumentException("rope_scaling type '" + type + "' is not supported (only llama3)");
+            }
+            scaling = new RopeScaling(requiredDouble(rs, "factor"), requiredDouble(rs, "low_freq_factor"),
+                    requiredDouble(rs, "high_freq_factor"), requiredInt(rs, "original_max_position_embeddings"));
+        }
+        return new LlamaConfig(hidden, requiredInt(root, "intermediate_size"), requiredInt(root, "num_hidden_layers"),
+                heads, kvHeads, headDim, requiredInt(root, "vocab_size"),
+                root.path("max_position_embeddings").asInt(2048),
+                root.path("rms_norm_eps").asDouble(1e-6), root.path("rope_theta").asDouble(10000.0), scaling,
+                root.path("tie_word_embeddings").asBoolean(false),
+                firstInt(root.get("bos_token_id"), 1), firstInt(root.get("eos_token_id"), 2));
+    }
+
+    /** Writes this configuration as a Hugging Face {@code config.json}. */
+    public void write(Path file) {
+        ObjectNode o = JSON.createObjectNode();
+        o.putArray("architectures").add("LlamaForCausalLM");
+        o.put("model_type", "llama");
+        o.put("hidden_size", hiddenSize);
+        o.put("intermediate_size", intermediateSize);
+        o.put("num_hidden_layers", layers);
+        o.put("num_attention_heads", heads);
+        o.put("num_key_value_heads", kvHeads);
+        o.put("head_dim", headDim);
+        o.put("vocab_size", vocabSize);
+        o.put("max_position_embeddings", maxPositions);
+        o.put("rms_norm_eps", rmsNormEps);
+        o.put("rope_theta", ropeTheta);
+        if (ropeScaling == null) {
+            o.putNull("rope_scaling");
+        } else {
+            ObjectNode rs = o.putObject("rope_scaling");
+            rs.put("rope_type", "llama3");
+            rs.put("factor", ropeScaling.factor());
+            rs.put("low_freq_factor", ropeScaling.lowFreqFactor());
+            rs.put("high_freq_factor", ropeScaling.highFreqFactor());
+            rs.put("original_max_position_embeddings", ropeScaling.originalMaxPositions());
+        }
+        o.put("tie_word_embeddings", tieWordEmbeddings);
+        o.put("bos_token_id", bosTokenId);
+        o.put("eos_token_id", eosTokenId);
+        o.put("hidden_act", "silu");
+        o.put("torch_dtype", "float32");
+        try {
+            JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), o);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
+
+    private static int requiredInt(JsonNode node, String field) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            throw new IllegalArgumentException("config field '" + field + "' is missing");
+        }
+        if (!v.canConvertToInt()) {
+            throw new IllegalArgumentException("config field '" + field + "' is not an integer: " + v);
+        }
+        return v.asInt();
+    }
+
+    private static double requiredDouble(JsonNode node, String field) {
+        JsonNode v = node.get(field);
+        if (v == null || !v.isNumber()) {
+            throw new IllegalArgumentException("config field '" + field + "' is missing or not a number");
+        }
+        return v.asDouble();
+    }
+
+    private static int firstInt(JsonNode v, int fallback) {
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        return v.isArray() ? (v.size() > 0 ? v.get(0).asInt() : fallback) : v.asInt();
+    }
+
+    private static void positive(String field, int v) {
+        if (v <= 0) {
+            throw new IllegalArgumentException("config field '" + field + "' must be > 0, was " + v);
+        }
+    }
+
+    /** Reads a config.json that may not exist: a helpful error instead of a stack trace. */
+    public static LlamaConfig readDir(Path dir) {
+        Path file = dir.resolve("config.json");
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException(dir + ": no config.json (expected a Hugging Face model directory)");
+        }
+        return read(file);
+    }
+}

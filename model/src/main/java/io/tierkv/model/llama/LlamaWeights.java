@@ -1,0 +1,167 @@
+package io.tierkv.model.llama;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The weights of a Llama model as float32 CPU tensors, by their Hugging Face names. The shapes follow
+ * {@code nn.Linear}: a projection's weight is (out, in), applied as {@code x @ W^T}.
+ */
+public final class LlamaWeights implements AutoCloseable {
+    public final LlamaConfig config;
+    /** (V, D) token embeddings. */
+    public final Tensor embed;
+    /** (D) per layer: RMSNorm before attention. */
+    public final Tensor[] attnNorm;
+    /** (H*hd, D) per layer. */
+    public final Tensor[] wq;
+    /** (kvH*hd, D) per layer. */
+    public final Tensor[] wk;
+    /** (kvH*hd, D) per layer. */
+    public final Tensor[] wv;
+    /** (D, H*hd) per layer. */
+    public final Tensor[] wo;
+    /** (D) per layer: RMSNorm before the MLP. */
+    public final Tensor[] mlpNorm;
+    /** (F, D) per layer. */
+    public final Tensor[] wGate;
+    /** (F, D) per layer. */
+    public final Tensor[] wUp;
+    /** (D, F) per layer. */
+    public final Tensor[] wDown;
+    /** (D) final RMSNorm. */
+    public final Tensor norm;
+    /** (V, D) output projection; the same tensor as {@link #embed} when tied. */
+    public final Tensor lmHead;
+
+    private LlamaWeights(LlamaConfig config, Map<String, Tensor> byName) {
+        this.config = config;
+        int n = config.layers();
+        embed = byName.get("model.embed_tokens.weight");
+        attnNorm = new Tensor[n];
+        wq = new Tensor[n];
+        wk = new Tensor[n];
+        wv = new Tensor[n];
+        wo = new Tensor[n];
+        mlpNorm = new Tensor[n];
+        wGate = new Tensor[n];
+        wUp = new Tensor[n];
+        wDown = new Tensor[n];
+        for (int i = 0; i < n; i++) {
+            String p = "model.layers." + i + ".";
+            attnNorm[i] = byName.get(p + "input_layernorm.weight");
+            wq[i] = byName.get(p + "self_attn.q_proj.weight");
+            wk[i] = byName.get(p + "self_attn.k_proj.weight");
+            wv[i] = byName.get(p + "self_attn.v_proj.weight");
+            wo[i] = byName.get(p + "self_attn.o_proj.weight");
+            mlpNorm[i] = byName.get(p + "post_attention_layernorm.weight");
+            wGate[i] = byName.get(p + "mlp.gate_proj.weight");
+            wUp[i] = byName.get(p + "mlp.up_proj.weight");
+            wDown[i] = byName.get(p + "mlp.down_proj.weight");
+        }
+        norm = byName.get("model.norm.weight");
+        lmHead = config.tieWordEmbeddings() ? embed : byName.get("lm_head.weight");
+    }
+
+    /** The tensor names and shapes a checkpoint of {@code config} must hold, in a stable order. */
+    public static Map<String, long[]> expectedShapes(LlamaConfig c) {
+        Map<String, long[]> m = new LinkedHashMap<>();
+        long d = c.hiddenSize();
+        long q = (long) c.heads() * c.headDim();
+        long kv = (long) c.kvHeads() * c.headDim();
+        m.put("model.embed_tokens.weight", new long[] {c.vocabSize(), d});
+        for (int i = 0; i < c.layers(); i++) {
+            String p = "model.layers." + i + ".";
+            m.put(p + "input_layernorm.weight", new long[] {d});
+            m.put(p + "self_attn.q_proj.weight", new long[] {q, d});
+            m.put(p + "self_attn.k_proj.weight", new long[] {kv, d});
+            m.put(p + "self_attn.v_proj.weight", new long[] {kv, d});
+            m.put(p + "self_attn.o_proj.weight", new long[] {d, q});
+            m.put(p + "post_attention_layernorm.weight", new long[] {d});
+            m.put(p + "mlp.gate_proj.weight", new long[] {c.intermediateSize(), d});
+            m.put(p + "mlp.up_proj.weight", new long[] {c.intermediateSize(), d});
+            m.put(p + "mlp.down_proj.weight", new long[] {d, c.intermediateSize()});
+        }
+        m.put("model.norm.weight", new long[] {d});
+        if (!c.tieWordEmbeddings()) {
+            m.put("lm_head.weight", new long[] {c.vocabSize(), d});
+        }
+        return m;
+    }
+
+    /** Weights from named float32 tensors; the caller has checked names and shapes. */
+    public static LlamaWeights of(LlamaConfig config, Map<String, Tensor> byName) {
+        for (String name : expectedShapes(config).keySet()) {
+            if (byName.get(name) == null) {
+                throw new IllegalArgumentException("missing tensor '" + name + "'");
+            }
+        }
+        return new LlamaWeights(config, byName);
+    }
+
+    /**
+     * Random weights as a freshly initialised Llama (normal(0, std) projections and embeddings, ones for
+     * norms), seeded; with {@code requiresGrad} for training.
+     */
+    public static LlamaWeights random(LlamaConfig config, long seed, double std, boolean requiresGrad) {
+        torch.manual_seed(seed);
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        for (Map.Entry<String, long[]> e : expectedShapes(config).entrySet()) {
+            Tensor t = e.getKey().endsWith("norm.weight")
+                    ? torch.ones(e.getValue(), Tensors.floatOptions())
+                    : torch.randn(e.getValue(), Tensors.floatOptions()).mul_(new org.bytedeco.pytorch.Scalar(std));
+            if (requiresGrad) {
+                t.requires_grad_(true);
+            }
+            m.put(e.getKey(), t);
+        }
+        return new LlamaWeights(config, m);
+    }
+
+    /** All distinct tensors by name (lm_head omitted when tied), for saving. */
+    public Map<String, Tensor> named() {
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        m.put("model.embed_tokens.weight", embed);
+        for (int i = 0; i < config.layers(); i++) {
+            String p = "model.layers." + i + ".";
+            m.put(p + "input_layernorm.weight", attnNorm[i]);
+            m.put(p + "self_attn.q_proj.weight", wq[i]);
+            m.put(p + "self_attn.k_proj.weight", wk[i]);
+            m.put(p + "self_attn.v_proj.weight", wv[i]);
+            m.put(p + "self_attn.o_proj.weight", wo[i]);
+            m.put(p + "post_attention_layernorm.weight", mlpNorm[i]);
+            m.put(p + "mlp.gate_proj.weight", wGate[i]);
+            m.put(p + "mlp.up_proj.weight", wUp[i]);
+            m.put(p + "mlp.down_proj.weight", wDown[i]);
+        }
+        m.put("model.norm.weight", norm);
+        if (!config.tieWordEmbeddings()) {
+            m.put("lm_head.weight", lmHead);
+        }
+        return m;
+    }
+
+    /** The parameters for an optimizer. */
+    public TensorVector parameters() {
+        return new TensorVector(named().values().toArray(new Tensor[0]));
+    }
+
+    /** Number of scalar parameters. */
+    public long parameterCount() {
+        long n = 0;
+        for (Tensor t : named().values()) {
+            n += t.numel();
+        }
+        return n;
+    }
+
+    @Override
+    public void close() {
+        for (Tensor t : named().values()) {
+            t.close();
+        }
+    }
+}

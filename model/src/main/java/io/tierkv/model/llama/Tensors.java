@@ -1,0 +1,81 @@
+package io.tierkv.model.llama;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+
+/** Small conversions between Java arrays and libtorch CPU tensors. */
+public final class Tensors {
+    private Tensors() {
+    }
+
+    public static TensorOptions floatOptions() {
+        return new TensorOptions().dtype(new ScalarTypeOptional(torch.ScalarType.Float));
+    }
+
+    public static TensorOptions longOptions() {
+        return new TensorOptions().dtype(new ScalarTypeOptional(torch.ScalarType.Long));
+    }
+
+    /** A new float tensor of the given shape holding a copy of {@code data}. */
+    public static Tensor fromFloats(float[] data, long... shape) {
+        try (FloatPointer p = new FloatPointer(data)) {
+            return torch.from_blob(p, shape, floatOptions()).clone();
+        }
+    }
+
+    /** A new int64 tensor of the given shape holding {@code data}. */
+    public static Tensor fromInts(int[] data, long... shape) {
+        long[] l = new long[data.length];
+        for (int i = 0; i < l.length; i++) {
+            l[i] = data[i];
+        }
+        return fromLongs(l, shape);
+    }
+
+    public static Tensor fromLongs(long[] data, long... shape) {
+        try (LongPointer p = new LongPointer(data)) {
+            return torch.from_blob(p, shape, longOptions()).clone();
+        }
+    }
+
+    /** The elements of a float tensor (made contiguous) as a Java array. */
+    public static float[] toFloats(Tensor t) {
+        Tensor c = t.contiguous();
+        long n = c.numel();
+        float[] out = new float[Math.toIntExact(n)];
+        FloatPointer p = new FloatPointer(c.data_ptr_float());
+        p.get(out);
+        return out;
+    }
+
+    /** Copies a contiguous float tensor into {@code out} from {@code offset}. */
+    public static void copyInto(Tensor t, float[] out, int offset) {
+        Tensor c = t.is_contiguous() ? t : t.contiguous();
+        FloatPointer p = new FloatPointer(c.data_ptr_float());
+        p.get(out, offset, Math.toIntExact(c.numel()));
+    }
+
+    /**
+     * Detaches a tensor from the innermost {@link PointerScope}, so that it outlives the step that made
+     * it (long-lived tables built lazily inside a step). The caller owns it and must close it.
+     */
+    public static Tensor keep(Tensor t) {
+        PointerScope scope = PointerScope.getInnerScope();
+        if (scope != null) {
+            // detach() releases the scope's reference; take our own first or the tensor is freed.
+            t.retainReference();
+            scope.detach(t);
+        }
+        return t;
+    }
+
+    /** The shape of a tensor. */
+    public static long[] shape(Tensor t) {
+        return t.sizes().vec().get();
+    }
+}

@@ -1,0 +1,215 @@
+package io.tierkv.model.task;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Generates reading-comprehension prompts, reproducibly from a seed.
+ *
+ * <p>A passage is filler sentences with fact sentences {@code <name> is <value> .} spread through it;
+ * every name and value occurs in at most one fact, so each question has one answer. Four facts are asked
+ * about, in random order, with one {@link QuestionType} per prompt. The prompt ends with
+ * {@code answers}; the expected completion answers q1 to q4 in order, each line closed by {@code ;},
+ * then {@code <eos>}.
+ */
+public final class ReadingTask {
+    private final TaskConfig config;
+    private final Vocabulary vocab = Vocabulary.get();
+
+    public ReadingTask(TaskConfig config) {
+        this.config = config;
+    }
+
+    public TaskConfig config() {
+        return config;
+    }
+
+    /** The {@code index}-th prompt of a seeded sequence: same seed and index, same prompt. */
+    public ReadingPrompt prompt(long seed, long index, QuestionType type, QuestionPosition position) {
+        SplittableRandom rnd = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + index * 0xBF58476D1CE4E5B9L + type.ordinal() * 31L
+                + position.ordinal());
+        return generate(rnd, type, position);
+    }
+
+    /** A prompt drawn from {@code rnd}. */
+    public ReadingPrompt generate(SplittableRandom rnd, QuestionType type, QuestionPosition position) {
+        int facts = between(rnd, config.minFacts(), config.maxFacts());
+        int[] names = pick(rnd, Vocabulary.NAMES.size(), facts);
+        int[] values = pick(rnd, Vocabulary.VALUES.size(), facts);
+        int passageTokens = between(rnd, config.minPassageTokens(), config.maxPassageTokens());
+
+        List<String> passage = new ArrayList<>();
+        int[] valueIndexInPassage = buildPassage(rnd, names, values, passageTokens, passage);
+
+        int[] asked = pick(rnd, facts, TaskConfig.QUESTIONS);
+        List<String> questionWords = new ArrayList<>();
+        List<String> answerWords = new ArrayList<>();
+        List<String> answerLines = new ArrayList<>();
+        for (int q = 0; q < TaskConfig.QUESTIONS; q++) {
+            int f = asked[q];
+            String qid = "q" + (q + 1);
+            String name = Vocabulary.NAMES.get(names[f]);
+            String value = Vocabulary.VALUES.get(values[f]);
+            List<String> line = new ArrayList<>(List.of(qid, name, "is", value));
+            questionWords.add(qid);
+            switch (type) {
+                case FILL_BLANK -> questionWords.addAll(List.of("fill", name, "?"));
+                case MATCHING -> questionWords.addAll(List.of("match", value, "?"));
+                case TRUE_FALSE -> {
+                    boolean truth = rnd.nextBoolean();
+                    String claim = truth ? value : Vocabulary.VALUES.get(values[otherThan(rnd, facts, f)]);
+                    questionWords.addAll(List.of("judge", name, claim, "?"));
+                    line.add(truth ? "true" : "false");
+                }
+                case MULTIPLE_CHOICE -> {
+                    int correct = rnd.nextInt(4);
+                    int[] distractors = distractors(rnd, facts, f, values);
+                    questionWords.addAll(List.of("choose", name));
+                    for (int o = 0, d = 0; o < 4; o++) {
+                        questionWords.add(String.valueOf((char) ('a' + o)));
+                        questionWords.add(o == correct ? value : Vocabulary.VALUES.get(distractors[d++]));
+                    }
+                    questionWords.add("?");
+                    line.add(String.valueOf((char) ('a' + correct)));
+                }
+                default -> throw new IllegalStateException("unknown question type " + type);
+            }
+            answerLines.add(String.join(" ", line));
+            answerWords.addAll(line);
+            answerWords.add(";");
+        }
+        answerWords.add(Vocabulary.EOS);
+
+        List<String> prompt = new ArrayList<>();
+        prompt.add(Vocabulary.BOS);
+        int passageStart;
+        if (position == QuestionPosition.BEFORE) {
+            prompt.add("questions");
+            prompt.addAll(questionWords);
+            prompt.add("passage");
+            passageStart = prompt.size();
+            prompt.addAll(passage);
+        } else {
+            prompt.add("passage");
+            passageStart = prompt.size();
+            prompt.addAll(passage);
+        }
+        int passageEnd = passageStart + passage.size();
+        if (position == QuestionPosition.AFTER) {
+            prompt.add("questions");
+            prompt.addAll(questionWords);
+        }
+        prompt.add("answers");
+
+        int[] factPositions = new int[TaskConfig.QUESTIONS];
+        for (int q = 0; q < TaskConfig.QUESTIONS; q++) {
+            factPositions[q] = passageStart + valueIndexInPassage[asked[q]];
+        }
+        return new ReadingPrompt(type, position, ids(prompt), ids(answerWords), List.copyOf(answerLines),
+                passageStart, passageEnd, factPositions);
+    }
+
+    /** Fills {@code out} with the passage; returns the index of each fact's value token within it. */
+    private int[] buildPassage(SplittableRandom rnd, int[] names, int[] values, int tokens, List<String> out) {
+        int facts = names.length;
+        List<List<String>> fillers = new ArrayList<>();
+        int fillerBudget = tokens - 4 * facts;
+        int used = 0;
+        while (used < fillerBudget) {
+            int len = Math.min(between(rnd, TaskConfig.FILLER_MIN, TaskConfig.FILLER_MAX), Math.max(1, fillerBudget - used - 1));
+            List<String> sentence = new ArrayList<>(len + 1);
+            for (int i = 0; i < len; i++) {
+                sentence.add(Vocabulary.FILLER.get(rnd.nextInt(Vocabulary.FILLER.size())));
+            }
+            sentence.add(".");
+            fillers.add(sentence);
+            used += sentence.size();
+        }
+        // Spread the facts: fact i goes into slot i of `facts` equal stretches of the filler sentences.
+        int slots = fillers.size() + 1;
+        int[] factSlot = new int[facts];
+        for (int i = 0; i < facts; i++) {
+            int lo = i * slots / facts;
+            int hi = Math.max(lo + 1, (i + 1) * slots / facts);
+            factSlot[i] = lo + rnd.nextInt(hi - lo);
+        }
+        int[] order = shuffled(rnd, facts);
+        int[] valueIndex = new int[facts];
+        int next = 0;
+        for (int s = 0; s < slots; s++) {
+            while (next < facts && factSlot[next] == s) {
+                int f = order[next++];
+                out.add(Vocabulary.NAMES.get(names[f]));
+                out.add("is");
+                valueIndex[f] = out.size();
+                out.add(Vocabulary.VALUES.get(values[f]));
+                out.add(".");
+            }
+            if (s < fillers.size()) {
+                out.addAll(fillers.get(s));
+            }
+        }
+        return valueIndex;
+    }
+
+    private int[] distractors(SplittableRandom rnd, int facts, int f, int[] values) {
+        // Prefer values of other facts in the passage, so that a distractor is a real value, then the pool.
+        int[] out = new int[3];
+        int[] others = shuffled(rnd, facts);
+        int n = 0;
+        for (int o : others) {
+            if (o != f && n < 3) {
+                out[n++] = values[o];
+            }
+        }
+        while (n < 3) {
+            int v = rnd.nextInt(Vocabulary.VALUES.size());
+            boolean dup = v == values[f];
+            for (int i = 0; i < n; i++) {
+                dup |= out[i] == v;
+            }
+            if (!dup) {
+                out[n++] = v;
+            }
+        }
+        return out;
+    }
+
+    private static int otherThan(SplittableRandom rnd, int n, int excluded) {
+        int o = rnd.nextInt(n - 1);
+        return o >= excluded ? o + 1 : o;
+    }
+
+    private int[] ids(List<String> words) {
+        int[] out = new int[words.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = vocab.id(words.get(i));
+        }
+        return out;
+    }
+
+    private static int between(SplittableRandom rnd, int lo, int hi) {
+        return lo + rnd.nextInt(hi - lo + 1);
+    }
+
+    /** {@code k} distinct indices from {@code [0, n)}, in random order. */
+    private static int[] pick(SplittableRandom rnd, int n, int k) {
+        return Arrays.copyOf(shuffled(rnd, n), k);
+    }
+
+    private static int[] shuffled(SplittableRandom rnd, int n) {
+        int[] a = new int[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = i;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            int t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+        }
+        return a;
+    }
+}

@@ -1,0 +1,59 @@
+package io.tierkv.model.train;
+
+import io.tierkv.model.task.QuestionPosition;
+import io.tierkv.model.task.QuestionType;
+import io.tierkv.model.task.ReadingPrompt;
+import io.tierkv.model.task.ReadingTask;
+import io.tierkv.model.task.Vocabulary;
+import java.util.SplittableRandom;
+
+/**
+ * One training batch: prompt + expected answer per row, right-padded; the loss covers only the answer
+ * tokens (the passage is random filler, nothing to learn there).
+ *
+ * @param inputs  (B * T) token ids, row-major
+ * @param targets (B * T) next-token ids at answer positions, {@link #IGNORE} elsewhere
+ * @param lineEnd (B * T) at the target position of each answer line's closing {@code ;}, the index of
+ *                the line's first target position plus one; 0 elsewhere (for line accuracy)
+ */
+record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd) {
+    static final int IGNORE = -100;
+
+    /** Draws a batch of mixed types and positions from {@code task}. */
+    static Batch draw(ReadingTask task, SplittableRandom rnd, int rows) {
+        ReadingPrompt[] prompts = new ReadingPrompt[rows];
+        int length = 0;
+        for (int r = 0; r < rows; r++) {
+            QuestionType type = QuestionType.values()[rnd.nextInt(QuestionType.values().length)];
+            QuestionPosition pos = QuestionPosition.values()[rnd.nextInt(2)];
+            prompts[r] = task.generate(rnd, type, pos);
+            length = Math.max(length, prompts[r].prompt().length + prompts[r].answer().length - 1);
+        }
+        int pad = Vocabulary.get().id(Vocabulary.PAD);
+        int semicolon = Vocabulary.get().id(";");
+        long[] inputs = new long[rows * length];
+        long[] targets = new long[rows * length];
+        int[] lineEnd = new int[rows * length];
+        java.util.Arrays.fill(inputs, pad);
+        java.util.Arrays.fill(targets, IGNORE);
+        for (int r = 0; r < rows; r++) {
+            int[] p = prompts[r].prompt();
+            int[] a = prompts[r].answer();
+            int base = r * length;
+            int n = p.length + a.length;
+            for (int i = 0; i < n - 1; i++) {
+                inputs[base + i] = i < p.length ? p[i] : a[i - p.length];
+            }
+            int lineStart = p.length - 1;
+            for (int j = 0; j < a.length; j++) {
+                int pos = p.length - 1 + j;
+                targets[base + pos] = a[j];
+                if (a[j] == semicolon) {
+                    lineEnd[base + pos] = lineStart + 1;
+                    lineStart = pos + 1;
+                }
+            }
+        }
+        return new Batch(rows, length, inputs, targets, lineEnd);
+    }
+}

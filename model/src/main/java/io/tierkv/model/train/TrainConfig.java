@@ -1,0 +1,31 @@
+package io.tierkv.model.train;
+
+import java.nio.file.Path;
+
+/**
+ * Everything that decides a training run. The defaults are the bundled model's.
+ *
+ * @param seed         seeds weights and data
+ * @param hidden       model width
+ * @param layers       decoder layers
+ * @param heads        query heads
+ * @param kvHeads      key/value heads
+ * @param intermediate SwiGLU width
+ * @param batch        prompts per step
+ * @param lr           peak learning rate (AdamW)
+ * @param warmup       linear warm-up steps
+ * @param maxSteps     total steps
+ * @param advanceAt    line accuracy over the recent steps that moves the curriculum on
+ * @param maxStageSteps a stage ends after this many steps even below {@code advanceAt}
+ * @param threads      libtorch intra-op threads
+ * @param out          output directory (the model in Hugging Face layout, and train.log)
+ */
+public record TrainConfig(long seed, int hidden, int layers, int heads, int kvHeads, int intermediate,
+                          int batch, double lr, int warmup, int maxSteps, double advanceAt, int maxStageSteps,
+                          int threads, Path out) {
+
+    public static TrainConfig defaults(Path out) {
+        return new TrainConfig(1, 128, 4, 4, 2, 352, 16, 2e-3, 100, 6000, 0.97, 2500,
+                Math.max(1, Runtime.getRuntime().availableProcessors()), out);
+    }
+}

@@ -1,0 +1,190 @@
+package io.tierkv.model.train;
+
+import io.tierkv.core.DType;
+import io.tierkv.model.io.WordLevelTokenizerJson;
+import io.tierkv.model.llama.LlamaCheckpoint;
+import io.tierkv.model.llama.LlamaConfig;
+import io.tierkv.model.llama.LlamaForward;
+import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.model.llama.Tensors;
+import io.tierkv.model.task.ReadingTask;
+import io.tierkv.model.task.TaskConfig;
+import io.tierkv.model.task.Vocabulary;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.AdamW;
+import org.bytedeco.pytorch.AdamWOptions;
+import org.bytedeco.pytorch.CrossEntropyLossOptions;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * Trains a small Llama-architecture model on the reading-comprehension suite with libtorch autograd and
+ * writes it in the Hugging Face layout (config.json, model.safetensors, tokenizer.json) with its log.
+ *
+ * <p>Every batch is freshly generated, so the running line accuracy on training batches is also a
+ * held-out estimate: no prompt is seen twice. The curriculum ({@link Curriculum}) moves on when the
+ * recent line accuracy reaches {@code advanceAt}. Temporaries are freed every step (a PointerScope).
+ */
+public final class Trainer {
+    private static final int WINDOW = 50;
+
+    private final TrainConfig cfg;
+    private final Consumer<String> progress;
+
+    public Trainer(TrainConfig cfg, Consumer<String> progress) {
+        this.cfg = cfg;
+        this.progress = progress;
+    }
+
+    /** The model configuration for the suite's vocabulary. */
+    public static LlamaConfig modelConfig(TrainConfig cfg) {
+        Vocabulary v = Vocabulary.get();
+        return new LlamaConfig(cfg.hidden(), cfg.intermediate(), cfg.layers(), cfg.heads(), cfg.kvHeads(),
+                cfg.hidden() / cfg.heads(), v.size(), 2048, 1e-5, 10000.0, null, true,
+                v.id(Vocabulary.BOS), v.id(Vocabulary.EOS));
+    }
+
+    /** Runs the training and writes the model; returns the final recent line accuracy. */
+    public double run() {
+        torch.set_num_threads(cfg.threads());
+        LlamaConfig config = modelConfig(cfg);
+        List<TaskConfig> stages = Curriculum.stages();
+        SplittableRandom rnd = new SplittableRandom(cfg.seed());
+        try (LlamaWeights weights = LlamaWeights.random(config, cfg.seed(), 0.02, true);
+             PrintWriter log = openLog()) {
+            LlamaForward forward = new LlamaForward(weights);
+            TensorVector params = weights.parameters();
+            AdamWOptions options = new AdamWOptions(cfg.lr());
+            options.weight_decay().put(0.01);
+            AdamW optimizer = new AdamW(params, options);
+            CrossEntropyLossOptions ce = new CrossEntropyLossOptions();
+            ce.ignore_index().put(Batch.IGNORE);
+
+            progress.accept(String.format(Locale.ROOT, "training %,d parameters, %d layers x %d wide, batch %d, up to %d steps",
+                    weights.parameterCount(), cfg.layers(), cfg.hidden(), cfg.batch(), cfg.maxSteps()));
+            log.println("step,stage,loss,lineAccuracy,recentLineAccuracy,lr,tokens,seconds");
+            int stage = 0;
+            int stageSteps = 0;
+            double[] recent = new double[WINDOW];
+            int recentCount = 0;
+            double recentAcc = 0;
+            long start = System.nanoTime();
+            long tokens = 0;
+            for (int step = 1; step <= cfg.maxSteps(); step++) {
+                ReadingTask task = new ReadingTask(stages.get(stage));
+                Batch batch = Batch.draw(task, rnd, cfg.batch());
+                double lr = learningRate(step);
+                optimizer.param_groups().get(0).options().set_lr(lr);
+                float loss;
+                double lineAcc;
+                try (PointerScope scope = new PointerScope()) {
+                    Tensor input = Tensors.fromLongs(batch.inputs(), batch.rows(), batch.length());
+                    Tensor target = Tensors.fromLongs(batch.targets(), (long) batch.rows() * batch.length());
+                    Tensor logits = forward.logits(input).view(-1, config.vocabSize());
+                    Tensor lossT = torch.cross_entropy(logits, target, ce);
+                    optimizer.zero_grad();
+                    lossT.backward();
+                    torch.clip_grad_norm_(params, 1.0);
+                    optimizer.step();
+                    loss = lossT.item_float();
+                    lineAcc = lineAccuracy(batch, logits.detach().argmax(new org.bytedeco.pytorch.LongOptional(-1), false));
+                }
+                tokens += (long) batch.rows() * batch.length();
+                recent[(recentCount++) % WINDOW] = lineAcc;
+                recentAcc = mean(recent, Math.min(recentCount, WINDOW));
+                stageSteps++;
+                double seconds = (System.nanoTime() - start) / 1e9;
+                log.printf(Locale.ROOT, "%d,%d,%.5f,%.4f,%.4f,%.6f,%d,%.1f%n", step, stage, loss, lineAcc, recentAcc, lr, tokens, seconds);
+                if (step % 25 == 0) {
+                    log.flush();
+                    progress.accept(String.format(Locale.ROOT, "step %5d  stage %d  loss %.4f  line acc %.3f (recent %.3f)  %.0f tok/s  %.0fs",
+                            step, stage, loss, lineAcc, recentAcc, tokens / seconds, seconds));
+                }
+                boolean advance = recentCount >= WINDOW && recentAcc >= cfg.advanceAt() || stageSteps >= cfg.maxStageSteps();
+                if (advance && stage < stages.size() - 1) {
+                    stage++;
+                    stageSteps = 0;
+                    recentCount = 0;
+                    progress.accept("curriculum: stage " + stage + " " + stages.get(stage));
+                }
+                if (step % 500 == 0 || step == cfg.maxSteps()) {
+                    save(weights);
+                }
+            }
+            return recentAcc;
+        }
+    }
+
+    private double learningRate(int step) {
+        if (step <= cfg.warmup()) {
+            return cfg.lr() * step / cfg.warmup();
+        }
+        // Constant, then a cosine to 10% over the last fifth of the run.
+        int decayStart = (int) (cfg.maxSteps() * 0.8);
+        if (step <= decayStart) {
+            return cfg.lr();
+        }
+        double p = (step - decayStart) / (double) (cfg.maxSteps() - decayStart);
+        return cfg.lr() * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * p)));
+    }
+
+    /** Share of answer lines whose every token (the closing ";" included) is the argmax. */
+    static double lineAccuracy(Batch b, Tensor argmax) {
+        long[] pred = new long[b.rows() * b.length()];
+        new LongPointer(argmax.contiguous().data_ptr_long()).get(pred);
+        int lines = 0;
+        int correct = 0;
+        for (int i = 0; i < pred.length; i++) {
+            if (b.lineEnd()[i] > 0) {
+                lines++;
+                boolean ok = true;
+                for (int j = b.lineEnd()[i] - 1; j <= i; j++) {
+                    ok &= pred[j] == b.targets()[j];
+                }
+                if (ok) {
+                    correct++;
+                }
+            }
+        }
+        return lines == 0 ? 0 : correct / (double) lines;
+    }
+
+    private void save(LlamaWeights weights) {
+        Path out = cfg.out();
+        LlamaCheckpoint.save(out, weights, DType.F32);
+        Vocabulary v = Vocabulary.get();
+        WordLevelTokenizerJson.write(out.resolve("tokenizer.json"), v.words(),
+                Set.of(Vocabulary.PAD, Vocabulary.BOS, Vocabulary.EOS, Vocabulary.UNK), Vocabulary.UNK);
+    }
+
+    private PrintWriter openLog() {
+        try {
+            Files.createDirectories(cfg.out());
+            return new PrintWriter(Files.newBufferedWriter(cfg.out().resolve("train.log"),
+                    StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the training log in " + cfg.out(), e);
+        }
+    }
+
+    private static double mean(double[] a, int n) {
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            s += a[i];
+        }
+        return n == 0 ? 0 : s / n;
+    }
+}
