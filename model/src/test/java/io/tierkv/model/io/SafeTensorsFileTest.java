@@ -1,0 +1,128 @@
+package io.tierkv.model.io;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.DType;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SafeTensorsFileTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void roundTrip_f32Bf16F16_readBackWithinTheirPrecision() {
+        float[] values = {1.0f, -2.5f, 3.14159f, 1e-3f, 65504f, -0.0f};
+        Path file = dir.resolve("a.safetensors");
+        new SafeTensorsWriter()
+                .add("f32", values, new long[] {2, 3}, DType.F32)
+                .add("bf16", values, new long[] {6}, DType.BF16)
+                .add("f16", values, new long[] {3, 2}, DType.F16)
+                .write(file);
+        try (SafeTensorsFile st = SafeTensorsFile.open(file)) {
+            assertEquals(3, st.tensors().size());
+            assertArrayEquals(new long[] {2, 3}, st.tensors().get("f32").shape());
+            assertArrayEquals(values, st.readFloats("f32"));
+            float[] bf = st.readFloats("bf16");
+            float[] h = st.readFloats("f16");
+            for (int i = 0; i < values.length; i++) {
+                assertEquals(values[i], bf[i], Math.abs(values[i]) * 0x1p-8 + 1e-30, "bf16 " + i);
+                assertEquals(values[i], h[i], Math.abs(values[i]) * 0x1p-11 + 1e-7, "f16 " + i);
+            }
+        }
+    }
+
+    @Test
+    void open_fileShorterThanHeaderLength_namesTheProblem() throws IOException {
+        Path file = dir.resolve("short.safetensors");
+        Files.write(file, new byte[] {1, 2, 3});
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().contains("too short"), e.getMessage());
+        assertTrue(e.getMessage().contains("short.safetensors"), e.getMessage());
+    }
+
+    @Test
+    void open_headerLengthPastEndOfFile_saysTruncated() throws IOException {
+        Path file = dir.resolve("trunc.safetensors");
+        Files.write(file, header(1000, "{}"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+    }
+
+    @Test
+    void open_hugeHeaderLength_isRefused() throws IOException {
+        Path file = dir.resolve("huge.safetensors");
+        Files.write(file, header(Long.MAX_VALUE / 2, "{}"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().contains("header length"), e.getMessage());
+    }
+
+    @Test
+    void open_headerNotJson_saysSo() throws IOException {
+        Path file = dir.resolve("nojson.safetensors");
+        String text = "{not json";
+        Files.write(file, header(text.length(), text));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().contains("not valid JSON"), e.getMessage());
+    }
+
+    @Test
+    void open_offsetsOutsideData_nameTheTensor() throws IOException {
+        String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
+        Path file = dir.resolve("outside.safetensors");
+        Files.write(file, concat(header(json.length(), json), new byte[8]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().contains("'w'") && e.getMessage().contains("outside"), e.getMessage());
+    }
+
+    @Test
+    void open_overlappingTensors_areRefused() throws IOException {
+        String json = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}";
+        Path file = dir.resolve("overlap.safetensors");
+        Files.write(file, concat(header(json.length(), json), new byte[12]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().contains("overlap"), e.getMessage());
+    }
+
+    @Test
+    void open_sizeDisagreesWithShape_namesBoth() throws IOException {
+        String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}";
+        Path file = dir.resolve("size.safetensors");
+        Files.write(file, concat(header(json.length(), json), new byte[8]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().contains("needs 12 bytes"), e.getMessage());
+    }
+
+    @Test
+    void open_unsupportedDtype_listsSupported() throws IOException {
+        String json = "{\"w\":{\"dtype\":\"I8\",\"shape\":[8],\"data_offsets\":[0,8]}}";
+        Path file = dir.resolve("dtype.safetensors");
+        Files.write(file, concat(header(json.length(), json), new byte[8]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().contains("I8") && e.getMessage().contains("BF16"), e.getMessage());
+    }
+
+    static byte[] header(long length, String json) {
+        byte[] j = json.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(8 + j.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(length).put(j);
+        return b.array();
+    }
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] out = new byte[a.length + b.length];
+        System.arraycopy(a, 0, out, 0, a.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
