@@ -1,0 +1,67 @@
+package io.tierkv.cuda.driver;
+
+import jcuda.driver.JCudaDriver;
+
+/**
+ * Asynchronous copies between device and pinned buffers, ordered on a stream. Every range is checked
+ * first, so a bad offset fails here with the buffer, offset and length named, not as a device fault.
+ * The source must stay unchanged and both buffers open until the stream passes the copy (record a
+ * {@link CudaEvent} after it).
+ */
+public final class CudaCopies {
+    private CudaCopies() {
+    }
+
+    /** Copies {@code bytes} from device {@code src + srcOffset} to pinned {@code dst + dstOffset}. */
+    public static void deviceToHostAsync(PinnedBuffer dst, long dstOffset, DeviceBuffer src, long srcOffset, long bytes,
+                                         CudaStream stream) {
+        checkRange("dst (pinned)", dst.bytes(), dstOffset, bytes);
+        checkRange("src (device)", src.bytes(), srcOffset, bytes);
+        if (bytes == 0) {
+            return;
+        }
+        stream.context().makeCurrent();
+        Cuda.check(JCudaDriver.cuMemcpyDtoHAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, stream.handle()),
+                "cuMemcpyDtoHAsync of " + bytes + " bytes (device offset " + srcOffset + " -> pinned offset " + dstOffset + ")");
+    }
+
+    /** Copies {@code bytes} from pinned {@code src + srcOffset} to device {@code dst + dstOffset}. */
+    public static void hostToDeviceAsync(DeviceBuffer dst, long dstOffset, PinnedBuffer src, long srcOffset, long bytes,
+                                         CudaStream stream) {
+        checkRange("dst (device)", dst.bytes(), dstOffset, bytes);
+        checkRange("src (pinned)", src.bytes(), srcOffset, bytes);
+        if (bytes == 0) {
+            return;
+        }
+        stream.context().makeCurrent();
+        Cuda.check(JCudaDriver.cuMemcpyHtoDAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, stream.handle()),
+                "cuMemcpyHtoDAsync of " + bytes + " bytes (pinned offset " + srcOffset + " -> device offset " + dstOffset + ")");
+    }
+
+    /** Copies {@code bytes} between device buffers (ranges may be in the same buffer but must not overlap). */
+    public static void deviceToDevice(DeviceBuffer dst, long dstOffset, DeviceBuffer src, long srcOffset, long bytes,
+                                      CudaStream stream) {
+        checkRange("dst (device)", dst.bytes(), dstOffset, bytes);
+        checkRange("src (device)", src.bytes(), srcOffset, bytes);
+        if (dst == src && dstOffset < srcOffset + bytes && srcOffset < dstOffset + bytes) {
+            throw new IllegalArgumentException("device ranges overlap: [" + srcOffset + ", +" + bytes + ") -> [" + dstOffset + ", +" + bytes + ")");
+        }
+        if (bytes == 0) {
+            return;
+        }
+        stream.context().makeCurrent();
+        Cuda.check(JCudaDriver.cuMemcpyDtoDAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, stream.handle()),
+                "cuMemcpyDtoDAsync of " + bytes + " bytes (device offset " + srcOffset + " -> " + dstOffset + ")");
+    }
+
+    /** Throws unless {@code [offset, offset + length)} lies inside {@code [0, capacity)}. */
+    static void checkRange(String name, long capacity, long offset, long length) {
+        if (length < 0) {
+            throw new IllegalArgumentException(name + ": length must be >= 0, was " + length);
+        }
+        if (offset < 0 || offset > capacity - length) {
+            throw new IllegalArgumentException(name + ": range [" + offset + ", " + offset + " + " + length
+                    + ") is outside the buffer of " + capacity + " bytes");
+        }
+    }
+}

@@ -1,0 +1,138 @@
+package io.tierkv.cuda.driver;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import jcuda.Pointer;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * One compiled {@code .cu} file, loaded from the jar: {@code /io/tierkv/cuda/kernels/<name>.fatbin}
+ * (SASS for sm_80 and sm_90 plus compute_90 PTX, built by nvcc during the Maven build), or the
+ * {@code .ptx} beside it when the fatbin is absent. Function handles are looked up once and cached.
+ */
+public final class KernelModule implements AutoCloseable {
+    /** Where the build puts the kernels on the class path. */
+    public static final String RESOURCE_DIR = "/io/tierkv/cuda/kernels/";
+
+    private final CudaContext context;
+    private final String name;
+    private final String source;
+    private final CUmodule module = new CUmodule();
+    private final ConcurrentHashMap<String, CUfunction> functions = new ConcurrentHashMap<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private KernelModule(CudaContext context, String name, String source) {
+        this.context = context;
+        this.name = name;
+        this.source = source;
+    }
+
+    /**
+     * Loads module {@code name} (the {@code .cu} file's base name) into {@code context}.
+     *
+     * @throws IllegalStateException when the jar holds neither binary, saying how to build them
+     * @throws CudaException         when the driver rejects the image
+     */
+    public static KernelModule load(CudaContext context, String name) {
+        byte[] fatbin = read(name + ".fatbin");
+        byte[] image = fatbin;
+        String source = name + ".fatbin";
+        if (image == null) {
+            byte[] ptx = read(name + ".ptx");
+            if (ptx == null) {
+                throw new IllegalStateException(missingMessage(name));
+            }
+            image = Arrays.copyOf(ptx, ptx.length + 1); // the driver wants PTX NUL-terminated
+            source = name + ".ptx";
+        }
+        KernelModule m = new KernelModule(context, name, source);
+        context.makeCurrent();
+        Cuda.check(JCudaDriver.cuModuleLoadData(m.module, image), "cuModuleLoadData of " + RESOURCE_DIR + source + " on " + context.where()
+                + (fatbin != null ? "" : " (PTX needs a driver of the CUDA generation that built it)"));
+        return m;
+    }
+
+    /** True when the jar holds a binary of module {@code name}. */
+    public static boolean available(String name) {
+        return KernelModule.class.getResource(RESOURCE_DIR + name + ".fatbin") != null
+                || KernelModule.class.getResource(RESOURCE_DIR + name + ".ptx") != null;
+    }
+
+    /** What is wrong when {@link #available} is false, and how to fix it. */
+    public static String missingMessage(String name) {
+        return "CUDA kernels '" + name + "' are not in this build (no " + RESOURCE_DIR + name + ".fatbin or .ptx on the class path): "
+                + "build them with `mvn -pl cuda-kernels package` on a machine with nvcc (CUDA 12 or newer, found at "
+                + "/usr/local/bin/nvcc or given by -Dnvcc.path=/path/to/nvcc)";
+    }
+
+    /** The kernel {@code function} ({@code extern "C"} name), looked up once. */
+    public CUfunction function(String function) {
+        ensureOpen();
+        return functions.computeIfAbsent(function, f -> {
+            CUfunction handle = new CUfunction();
+            context.makeCurrent();
+            Cuda.check(JCudaDriver.cuModuleGetFunction(handle, module, f), "cuModuleGetFunction(" + f + ") in " + source);
+            return handle;
+        });
+    }
+
+    /**
+     * Launches {@code function} on {@code stream} with a 2-D grid and 1-D blocks. {@code params} is a
+     * {@code Pointer.to(Pointer.to(arg0), Pointer.to(arg1), ...)}; callers build it once over arrays
+     * they refill per launch, so launching allocates nothing.
+     */
+    public void launch(String function, int gridX, int gridY, int blockX, int sharedBytes, CudaStream stream, Pointer params) {
+        CUfunction f = function(function);
+        context.makeCurrent();
+        Cuda.check(JCudaDriver.cuLaunchKernel(f, gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream.handle(), params, null),
+                "cuLaunchKernel " + function + " grid (" + gridX + ", " + gridY + ") block " + blockX + " smem " + sharedBytes + " in " + source);
+    }
+
+    /** Allows {@code function} more than 48 KiB of dynamic shared memory. */
+    public void allowSharedMemory(String function, int bytes) {
+        context.makeCurrent();
+        Cuda.check(JCudaDriver.cuFuncSetAttribute(function(function),
+                jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes),
+                "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES = " + bytes + ") of " + function);
+    }
+
+    /** The module's name. */
+    public String name() {
+        return name;
+    }
+
+    /** The resource it was loaded from ({@code <name>.fatbin} or {@code <name>.ptx}). */
+    public String source() {
+        return source;
+    }
+
+    private void ensureOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException("kernel module " + source + " is closed");
+        }
+    }
+
+    private static byte[] read(String resource) {
+        try (InputStream in = KernelModule.class.getResourceAsStream(RESOURCE_DIR + resource)) {
+            return in == null ? null : in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + RESOURCE_DIR + resource + " from the class path", e);
+        }
+    }
+
+    /** Unloads the module; idempotent. Cached function handles become invalid. */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            functions.clear();
+            context.makeCurrent();
+            Cuda.check(JCudaDriver.cuModuleUnload(module), "cuModuleUnload of " + source);
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package io.tierkv.tiering;
+
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.tiering.arena.DeviceSlab;
+import io.tierkv.tiering.arena.PinnedSlab;
+import io.tierkv.tiering.arena.SlotArena;
+import io.tierkv.tiering.copy.CopyEngine;
+import io.tierkv.tiering.copy.CopySink;
+import io.tierkv.tiering.copy.CudaCopyEngine;
+
+/**
+ * The CUDA backend: the device arena on one {@code cuMemAlloc} slab, the host arena on one pinned
+ * {@code cuMemHostAlloc} slab, copies on two streams, all in the device's primary context (the one libtorch
+ * uses), which this object retains and releases last.
+ */
+final class CudaTierMemory implements TierMemory {
+    private final CudaContext context;
+    private final SlotArena device;
+    private final SlotArena host;
+    private final CopyEngine engine;
+    private boolean closed;
+
+    private CudaTierMemory(CudaContext context, SlotArena device, SlotArena host, CopyEngine engine) {
+        this.context = context;
+        this.device = device;
+        this.host = host;
+        this.engine = engine;
+    }
+
+    static CudaTierMemory open(TierConfig config, CopySink sink) {
+        long slot = config.slotBytes();
+        CudaContext context = CudaContext.primary(config.deviceOrdinal());
+        SlotArena device = null;
+        SlotArena host = null;
+        try {
+            DeviceSlab deviceSlab = new DeviceSlab(context, slot * config.deviceCapacityBlocks());
+            device = new SlotArena("device", deviceSlab, slot);
+            PinnedSlab pinnedSlab = new PinnedSlab(context, slot * config.hostCapacityBlocks());
+            host = new SlotArena("host", pinnedSlab, slot);
+            CopyEngine engine = new CudaCopyEngine(context, deviceSlab.buffer(), pinnedSlab.buffer(), slot, sink,
+                    config.faults(), config.maxInFlightCopies(), config.maxRunBlocks());
+            return new CudaTierMemory(context, device, host, engine);
+        } catch (RuntimeException | Error e) {
+            if (device != null) {
+                device.close();
+            }
+            if (host != null) {
+                host.close();
+            }
+            context.close();
+            throw e;
+        }
+    }
+
+    /** The retained primary context. */
+    CudaContext context() {
+        return context;
+    }
+
+    @Override
+    public SlotArena device() {
+        return device;
+    }
+
+    @Override
+    public SlotArena host() {
+        return host;
+    }
+
+    @Override
+    public CopyEngine engine() {
+        return engine;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            engine.close();
+        } finally {
+            try {
+                device.close();
+                host.close();
+            } finally {
+                context.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,375 @@
+package io.tierkv.tiering;
+
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.policy.PolicyContext;
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.tiering.arena.SlotArena;
+import io.tierkv.tiering.copy.CopyDirection;
+import io.tierkv.tiering.copy.CopyEngine;
+import io.tierkv.tiering.copy.CopyStats;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The tier manager: owns the device arena, the host arena, the copy engine between them and the block pool,
+ * and carries out each sequence's policy on them (see {@link Sequence} and {@link ResidencyPlanner}).
+ *
+ * <p>Ordering rules it keeps:
+ * <ul>
+ *   <li>Only a sequence's last block per layer is written, and it never moves; a block in flight is never
+ *       written, and readers use its source until the copy is reaped.</li>
+ *   <li>Completed copies are reaped only on the owner thread, inside {@code append}, {@code step},
+ *       {@code endPrefill} and {@code close}, so a {@link LayerView} never changes under the model in the
+ *       middle of a step.</li>
+ *   <li>A slot is freed only after the copy that read or wrote it has been reaped.</li>
+ * </ul>
+ *
+ * <p>Several sequences share the arenas; each has its own device budget (blocks over all layers, at least one
+ * per layer for the tails) and optional host budget. An append that needs more device slots than are free
+ * demotes the least popular written blocks, of the appending sequence first and then of the others, and waits
+ * for those copies (the wait is {@link TierStats#stallNanos()}). Not thread-safe: one owner thread drives the
+ * manager and all its sequences (the copy engine runs its own thread or streams).
+ */
+public final class TierManager implements AutoCloseable {
+    /** Invariants re-checked after every operation, {@code -Dtierkv.debug=true}. */
+    static final boolean DEBUG = Boolean.getBoolean("tierkv.debug");
+
+    private final TierConfig config;
+    private final BlockDescriptor descriptor;
+    private final TierMemory memory;
+    private final SlotArena device;
+    private final SlotArena host;
+    private final CopyEngine engine;
+    private final BlockPool pool;
+    private final TierCounters counters = new TierCounters();
+    private final ResidencyPlanner planner;
+    /** Open sequences by id; null where the id is free. */
+    private final List<Sequence> sequences = new ArrayList<>();
+    private int openCount;
+    /** Tail slots reserved by open sequences: one per layer each. */
+    private int reservedTails;
+    /** Bumped whenever residency may have changed; views rebuild when it moved. */
+    private long epoch;
+    private boolean closed;
+
+    private TierManager(TierConfig config) {
+        this.config = config;
+        this.descriptor = new BlockDescriptor(config.layout());
+        this.memory = TierMemory.open(config, this::onCopied);
+        this.device = memory.device();
+        this.host = memory.host();
+        this.engine = memory.engine();
+        this.pool = new BlockPool(device, host);
+        this.planner = new ResidencyPlanner(pool, device, host, engine, counters);
+    }
+
+    /** Allocates both arenas in full and starts the copy engine. */
+    public static TierManager create(TierConfig config) {
+        if (config == null) {
+            throw new IllegalArgumentException("config must not be null");
+        }
+        return new TierManager(config);
+    }
+
+    /** Opens a sequence with no host budget (the host arena is the only limit). */
+    public Sequence open(KvPolicy policy, PolicyContext context, int deviceBudgetBlocks) {
+        return open(policy, context, deviceBudgetBlocks, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Opens a sequence: starts {@code policy} (which must be fresh) with {@code context}.
+     *
+     * @param deviceBudgetBlocks device blocks this sequence may keep, over all layers; at least one per layer
+     * @param hostBudgetBlocks   host blocks it may keep ({@code >= 0}); beyond, the least popular are dropped
+     * @throws IllegalArgumentException for a budget that cannot work or a context of the wrong shape
+     * @throws IllegalStateException    when the device arena cannot reserve this sequence's tail blocks
+     */
+    public Sequence open(KvPolicy policy, PolicyContext context, int deviceBudgetBlocks, int hostBudgetBlocks) {
+        checkOpen();
+        int layers = config.layout().layers();
+        if (policy == null || context == null) {
+            throw new IllegalArgumentException("policy and context must not be null");
+        }
+        if (context.layers() != layers) {
+            throw new IllegalArgumentException("context has " + context.layers() + " layers, the KV layout " + layers);
+        }
+        if (deviceBudgetBlocks < layers) {
+            throw new IllegalArgumentException("deviceBudgetBlocks = " + deviceBudgetBlocks + " cannot hold the " + layers
+                    + " tail blocks (one per layer) that always stay on the device");
+        }
+        if (deviceBudgetBlocks > device.capacity()) {
+            throw new IllegalArgumentException("deviceBudgetBlocks = " + deviceBudgetBlocks + " exceeds the device arena's "
+                    + device.capacity() + " slots");
+        }
+        if (hostBudgetBlocks < 0) {
+            throw new IllegalArgumentException("hostBudgetBlocks must be >= 0, was " + hostBudgetBlocks);
+        }
+        if (reservedTails + layers > device.capacity()) {
+            throw new IllegalStateException("the device arena's " + device.capacity() + " slots cannot reserve " + layers
+                    + " more tail blocks: " + openCount + " open sequences already reserve " + reservedTails);
+        }
+        int id = sequences.indexOf(null);
+        if (id < 0) {
+            id = sequences.size();
+            sequences.add(null);
+        }
+        policy.start(context);
+        pool.ensureSequence(id);
+        Sequence s = new Sequence(this, pool, id, policy, deviceBudgetBlocks, hostBudgetBlocks);
+        sequences.set(id, s);
+        openCount++;
+        reservedTails += layers;
+        return s;
+    }
+
+    /**
+     * Waits for every copy in flight and reaps them all, so that every block has settled in its tier. Like a
+     * step, this invalidates views. The wait counts as stall time.
+     */
+    public void awaitCopies() {
+        checkOpen();
+        counters.stallNanos += engine.drain();
+        epoch++;
+    }
+
+    /** Reaps finished copies: residency flips, source slots are freed. Owner thread only. */
+    void reapCopies() {
+        engine.reap();
+    }
+
+    /** The copy engine's sink: one finished run of slots. */
+    private void onCopied(CopyDirection direction, int srcSlot, int dstSlot, int slots, boolean ok) {
+        boolean toHost = direction == CopyDirection.DEVICE_TO_HOST;
+        for (int i = 0; i < slots; i++) {
+            int h = toHost ? pool.atHost(dstSlot + i) : pool.atDevice(dstSlot + i);
+            int source = h == BlockPool.NONE ? BlockPool.NONE : toHost ? pool.deviceSlot(h) : pool.hostSlot(h);
+            byte expected = toHost ? BlockPool.TO_HOST : BlockPool.TO_DEVICE;
+            if (h == BlockPool.NONE || pool.state(h) != expected || source != srcSlot + i) {
+                throw new IllegalStateException(direction.shortName() + " copy " + (srcSlot + i) + " -> " + (dstSlot + i)
+                        + " finished, but the destination slot is held by handle " + h + " which is not that copy");
+            }
+            pool.completed(h, ok);
+        }
+        epoch++;
+    }
+
+    /** Throws before an append changes anything if its new blocks cannot get device slots at all. */
+    void checkRoomForAppend(Sequence s, int needed, int eligibleBelow) {
+        if (needed <= device.free()) {
+            return;
+        }
+        long obtainable = device.free();
+        for (Sequence other : sequences) {
+            if (other != null) {
+                obtainable += planner.movableDeviceBlocks(other, other == s ? eligibleBelow : other.movableBelow());
+            }
+        }
+        if (obtainable < needed) {
+            throw new IllegalStateException("append needs " + needed + " device slots but the device arena of " + device.capacity()
+                    + " slots can free only " + obtainable + " (the rest hold tail blocks or blocks being written); "
+                    + "raise deviceCapacityBlocks or append fewer tokens at once");
+        }
+    }
+
+    /** Starts moving enough written blocks off the device that {@code needed} slots will come free. */
+    void makeRoom(Sequence s, int needed, int eligibleBelow) {
+        int coming = device.free() + pool.total(BlockPool.TO_HOST_IN_FLIGHT);
+        int deficit = needed - coming;
+        if (deficit <= 0) {
+            return;
+        }
+        deficit -= planner.evictForRoom(s, deficit, eligibleBelow);
+        for (int i = 0; i < sequences.size() && deficit > 0; i++) {
+            Sequence other = sequences.get(i);
+            if (other != null && other != s) {
+                deficit -= planner.evictForRoom(other, deficit, other.movableBelow());
+                epoch++;
+            }
+        }
+    }
+
+    /** A device slot for a new block, waiting for demotions to land when none is free. */
+    int acquireDeviceSlot(Sequence s, int preferred, int eligibleBelow) {
+        for (int attempt = 0; ; attempt++) {
+            int slot = device.allocateNear(preferred);
+            if (slot != SlotArena.NO_SLOT) {
+                return slot;
+            }
+            engine.flush();
+            if (engine.inFlightCopies() > 0) {
+                counters.stallNanos += engine.awaitSome();
+                continue;
+            }
+            if (attempt >= TierDefaults.MAX_ROOM_ATTEMPTS) {
+                throw new IllegalStateException("no device slot came free after " + attempt + " rounds of demotions; "
+                        + engine.stats().failedCopies() + " copies have failed");
+            }
+            makeRoom(s, 1, eligibleBelow);
+        }
+    }
+
+    /** Records a residency sample for {@code s}. */
+    void sample(Sequence s) {
+        counters.sample(s.id(), s.steps(), s.deviceBlocks(), s.hostBlocks(), s.keptTokens());
+    }
+
+    /** Waits for every copy, then frees the sequence's blocks and its tail reservation. */
+    void closeSequence(Sequence s) {
+        if (!closed) {
+            counters.stallNanos += engine.drain();
+        }
+        s.releaseAll();
+        sequences.set(s.id(), null);
+        openCount--;
+        reservedTails -= config.layout().layers();
+        epoch++;
+    }
+
+    /** A snapshot of traffic and residency. */
+    public TierStats stats() {
+        CopyStats c = engine.stats();
+        long slot = slotBytes();
+        return new TierStats(config.backend().name().toLowerCase(Locale.ROOT), engine.name(), slot,
+                device.capacity(), host.capacity(),
+                c.d2hBytes(), c.d2hBlocks(), c.d2hCopies(), c.h2dBytes(), c.h2dBlocks(), c.h2dCopies(),
+                c.failedCopies(), c.failedBlocks(), c.minCopyBytes(), c.meanCopyBytes(), c.maxCopyBytes(), c.copySizeHistogram(),
+                c.d2hNanos() + c.h2dNanos(), counters.stallNanos,
+                counters.demotionsStarted, counters.promotionsStarted, counters.droppedBlocks, counters.evictedBlocks,
+                closed ? 0 : device.used(), closed ? 0 : host.used(), pool.total(BlockPool.IN_FLIGHT),
+                pool.peakDeviceSlots(), pool.peakHostSlots(), pool.peakDeviceSlots() * slot, pool.peakHostSlots() * slot,
+                openCount, counters.residency(), counters.samplesDropped());
+    }
+
+    /**
+     * Re-checks the whole manager: both arenas' free lists, the block pool against the arenas, every open
+     * sequence against its block table. Throws {@link IllegalStateException} when something is broken.
+     */
+    public void checkInvariants() {
+        checkOpen();
+        device.checkInvariants();
+        host.checkInvariants();
+        pool.checkInvariants();
+        for (Sequence s : sequences) {
+            if (s != null) {
+                s.checkInvariants();
+            }
+        }
+    }
+
+    void debugCheck() {
+        if (DEBUG) {
+            checkInvariants();
+        }
+    }
+
+    /** Base address of the device slab (a device pointer on CUDA): slot {@code s} is at {@code base + s * slotBytes}. */
+    public long deviceBaseAddress() {
+        return device.baseAddress();
+    }
+
+    /** Base address of the host slab. */
+    public long hostBaseAddress() {
+        return host.baseAddress();
+    }
+
+    /** Bytes of one slot: one block of one layer, {@code (2, blockSize, kvHeads, headDim)} of the dtype. */
+    public long slotBytes() {
+        return descriptor.slotBytes();
+    }
+
+    public int deviceCapacityBlocks() {
+        return device.capacity();
+    }
+
+    public int hostCapacityBlocks() {
+        return host.capacity();
+    }
+
+    public TierConfig config() {
+        return config;
+    }
+
+    public Backend backend() {
+        return config.backend();
+    }
+
+    public BlockDescriptor descriptor() {
+        return descriptor;
+    }
+
+    /** The device arena (reads and writes of whole slots go through its slab). */
+    public SlotArena deviceArena() {
+        checkOpen();
+        return device;
+    }
+
+    /** The host arena. */
+    public SlotArena hostArena() {
+        checkOpen();
+        return host;
+    }
+
+    /** Sequences open now. */
+    public int openSequences() {
+        return openCount;
+    }
+
+    long epoch() {
+        return epoch;
+    }
+
+    void touch() {
+        epoch++;
+    }
+
+    ResidencyPlanner planner() {
+        return planner;
+    }
+
+    TierCounters counters() {
+        return counters;
+    }
+
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("tier manager is closed");
+        }
+    }
+
+    /**
+     * Closes every open sequence (waiting for their copies), stops the copy engine and frees both arenas;
+     * idempotent. Throws afterwards if any slot was still in use, which would be a leak in this module.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        int leakedDevice;
+        int leakedHost;
+        try {
+            for (Sequence s : new ArrayList<>(sequences)) {
+                if (s != null) {
+                    s.close();
+                }
+            }
+            engine.drain();
+        } finally {
+            leakedDevice = device.used();
+            leakedHost = host.used();
+            closed = true;
+            memory.close();
+        }
+        if (leakedDevice != 0 || leakedHost != 0) {
+            throw new IllegalStateException("tier manager closed with " + leakedDevice + " device and " + leakedHost
+                    + " host slots still in use");
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "TierManager[" + config.backend() + ", device " + (closed ? "-" : device.used()) + "/" + device.capacity()
+                + ", host " + (closed ? "-" : host.used()) + "/" + host.capacity() + ", " + openCount + " sequences]";
+    }
+}

@@ -1,0 +1,126 @@
+package io.tierkv.tiering.arena;
+
+import io.tierkv.core.memory.MemoryKind;
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaCopies;
+import io.tierkv.cuda.driver.CudaStream;
+import io.tierkv.cuda.driver.DeviceBuffer;
+import io.tierkv.cuda.driver.PinnedBuffer;
+
+/**
+ * The CUDA device tier: one {@code cuMemAlloc} slab (a {@link DeviceBuffer}, which reports itself to the
+ * ledger as DEVICE), zeroed at creation. {@link #read}/{@link #write} go through a small pinned staging
+ * buffer and a private stream and are synchronous: for tests and benchmarks only.
+ */
+public final class DeviceSlab implements Slab {
+    /** Size of the pinned staging buffer of the slow accessors. */
+    private static final int STAGING_BYTES = 1 << 20;
+
+    private final CudaContext context;
+    /** (bytes) device memory; slots of the owner's layout. */
+    private final DeviceBuffer buffer;
+    private final CudaStream stream;
+    /** (STAGING_BYTES) pinned bytes for read/write; allocated on first use. */
+    private PinnedBuffer staging;
+    private boolean closed;
+
+    public DeviceSlab(CudaContext context, long bytes) {
+        this.context = context;
+        this.buffer = new DeviceBuffer(context, bytes);
+        CudaStream s = null;
+        try {
+            s = new CudaStream(context);
+            buffer.fill(0, bytes, (byte) 0, s);
+            s.synchronize();
+        } catch (RuntimeException e) {
+            if (s != null) {
+                s.close();
+            }
+            buffer.close();
+            throw e;
+        }
+        this.stream = s;
+    }
+
+    /** The device buffer, for the CUDA copy engine. */
+    public DeviceBuffer buffer() {
+        return buffer;
+    }
+
+    @Override
+    public long address() {
+        return buffer.address();
+    }
+
+    @Override
+    public long bytes() {
+        return buffer.bytes();
+    }
+
+    @Override
+    public MemoryKind kind() {
+        return MemoryKind.DEVICE;
+    }
+
+    @Override
+    public boolean hostAccessible() {
+        return false;
+    }
+
+    @Override
+    public void write(long offset, byte[] src, int srcOffset, int length) {
+        Slab.checkRange(this, offset, length, "write");
+        java.util.Objects.checkFromIndexSize(srcOffset, length, src.length);
+        PinnedBuffer stage = staging();
+        for (int done = 0; done < length; ) {
+            int n = Math.min(STAGING_BYTES, length - done);
+            stage.buffer(0, n).put(src, srcOffset + done, n);
+            CudaCopies.hostToDeviceAsync(buffer, offset + done, stage, 0, n, stream);
+            stream.synchronize();
+            done += n;
+        }
+    }
+
+    @Override
+    public void read(long offset, byte[] dst, int dstOffset, int length) {
+        Slab.checkRange(this, offset, length, "read");
+        java.util.Objects.checkFromIndexSize(dstOffset, length, dst.length);
+        PinnedBuffer stage = staging();
+        for (int done = 0; done < length; ) {
+            int n = Math.min(STAGING_BYTES, length - done);
+            CudaCopies.deviceToHostAsync(stage, 0, buffer, offset + done, n, stream);
+            stream.synchronize();
+            stage.buffer(0, n).get(dst, dstOffset + done, n);
+            done += n;
+        }
+    }
+
+    private PinnedBuffer staging() {
+        if (staging == null) {
+            staging = new PinnedBuffer(context, STAGING_BYTES);
+        }
+        return staging;
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Frees the staging buffer, the stream and the device memory; idempotent. Queued copies must be done. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            if (staging != null) {
+                staging.close();
+            }
+            stream.close();
+        } finally {
+            buffer.close();
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package io.tierkv.tiering.copy;
+
+/**
+ * Asynchronous block copies between the two arenas of one tier manager. The owner thread stages block
+ * copies ({@link #stage}), submits them ({@link #flush}: contiguous runs become one copy each), and later
+ * collects what finished ({@link #reap}), which the engine hands to the {@link CopySink} it was built with.
+ * Copies run on their own thread (CPU) or streams (CUDA); nothing about a copy is visible to the owner
+ * until it is reaped.
+ *
+ * <p>Ordering rules the caller keeps: a source slot is not written while its copy is in flight, a
+ * destination slot is not read or reused until its copy is reaped. Copies in one direction complete in
+ * submission order; the two directions are independent.
+ *
+ * <p>All methods are for the owner thread only.
+ */
+public interface CopyEngine extends AutoCloseable {
+
+    /** Stages a copy of one slot; nothing moves until {@link #flush()}. */
+    void stage(CopyDirection direction, int srcSlot, int dstSlot);
+
+    /**
+     * Submits everything staged, coalescing runs of consecutive source and destination slots into one copy
+     * (up to the engine's run limit). May wait for, and reap, earlier copies when too many are in flight.
+     *
+     * @return copies (runs) submitted
+     */
+    int flush();
+
+    /** Hands every finished copy to the sink; returns how many were reaped. Never blocks. */
+    int reap();
+
+    /**
+     * Waits until at least one in-flight copy has finished and reaps; returns at once when none is in
+     * flight. Returns the nanoseconds spent waiting.
+     */
+    long awaitSome();
+
+    /** Flushes, then waits for and reaps every copy; returns the nanoseconds spent waiting. */
+    default long drain() {
+        flush();
+        long waited = 0;
+        while (inFlightCopies() > 0) {
+            waited += awaitSome();
+        }
+        return waited;
+    }
+
+    /** Copies submitted and not yet reaped. */
+    int inFlightCopies();
+
+    /** Block copies staged and not yet submitted. */
+    int stagedBlocks();
+
+    /** Traffic so far. */
+    CopyStats stats();
+
+    /** Short description, e.g. {@code cpu-thread} or {@code cuda-streams}. */
+    String name();
+
+    /** Drains in-flight copies (delivering them to the sink), then releases threads, streams and buffers; idempotent. */
+    @Override
+    void close();
+}

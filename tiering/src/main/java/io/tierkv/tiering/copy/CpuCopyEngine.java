@@ -1,0 +1,235 @@
+package io.tierkv.tiering.copy;
+
+import static io.tierkv.tiering.copy.CopyMessageDescriptor.*;
+
+import io.tierkv.tiering.arena.OffHeapSlab;
+import io.tierkv.tiering.arena.SlotArena;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.MessageHandler;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
+
+/**
+ * The CPU mode's copy engine: one copy thread ({@link CopyAgent}) fed by a lock-free single-producer ring
+ * of primitive copy requests; completions come back on a second ring and are reaped on the owner's thread.
+ *
+ * <p>Design: the owner coalesces staged block copies into runs ({@link CopyBatch}), writes one 16-byte
+ * descriptor per run and unparks the copy thread, which may be parked by its back-off idle strategy. The
+ * owner never lets more than {@code maxInFlight} runs be outstanding; both rings hold twice that many
+ * records, so neither side ever finds its ring full. Trade-off: one thread copies, so a single engine
+ * cannot beat one core's memcpy; with runs of megabytes it should not fall far below it (see
+ * {@code tierkv bench copy}).
+ *
+ * <p>Happens-before: the copy thread's writes to a destination are published by the completion's commit
+ * (an ordered store) and seen by the owner once it has read that completion, so a block whose residency
+ * flips at reap is fully written.
+ */
+public final class CpuCopyEngine implements CopyEngine {
+    private static final System.Logger LOG = System.getLogger(CpuCopyEngine.class.getName());
+    private static final AtomicInteger THREADS = new AtomicInteger();
+    /** How long the owner waits for a single completion before declaring the copy thread stuck. */
+    private static final long STUCK_NANOS = TimeUnit.SECONDS.toNanos(60);
+    /** Ring storage alignment: two cache lines, so that the trailer's counters do not share lines with data. */
+    private static final int RING_ALIGNMENT = 128;
+
+    private final CopySink sink;
+    private final int maxInFlight;
+    private final CopyBatch toHost;
+    private final CopyBatch toDevice;
+    private final CopyBatch.RunConsumer submitRun = this::submitRun;
+    private final MessageHandler onCompletion = this::onCompletion;
+    private final CopyCounters counters;
+    private final int deviceSlots;
+    private final int hostSlots;
+    /** Ring storage, owned and freed here: bytes of Agrona ring records plus the ring trailer. */
+    private final OffHeapSlab requestStorage;
+    private final OffHeapSlab completionStorage;
+    private final OneToOneRingBuffer requests;
+    private final OneToOneRingBuffer completions;
+    private final AgentRunner runner;
+    private final Thread copyThread;
+    private final AtomicReference<Throwable> agentError = new AtomicReference<>();
+    private final IdleStrategy waitStrategy = new BackoffIdleStrategy(64, 16, 1_000, 50_000);
+    private int inFlight;
+    private int reapedNow;
+    private boolean closed;
+
+    /**
+     * Starts a copy thread between two arenas of equal slot size.
+     *
+     * @param maxInFlight runs outstanding at most (the owner waits beyond that)
+     * @param maxRunSlots slots one coalesced copy may span
+     */
+    public CpuCopyEngine(SlotArena device, SlotArena host, CopySink sink, CopyFaults faults, int maxInFlight, int maxRunSlots) {
+        if (device.slotBytes() != host.slotBytes()) {
+            throw new IllegalArgumentException("device slots of " + device.slotBytes() + " bytes and host slots of "
+                    + host.slotBytes() + " bytes differ");
+        }
+        if (maxInFlight <= 0) {
+            throw new IllegalArgumentException("maxInFlight must be > 0, was " + maxInFlight);
+        }
+        this.sink = sink;
+        this.maxInFlight = maxInFlight;
+        this.toHost = new CopyBatch(CopyDirection.DEVICE_TO_HOST, maxRunSlots);
+        this.toDevice = new CopyBatch(CopyDirection.HOST_TO_DEVICE, maxRunSlots);
+        this.counters = new CopyCounters(device.slotBytes());
+        this.deviceSlots = device.capacity();
+        this.hostSlots = host.capacity();
+        this.requestStorage = ring(ringCapacity(maxInFlight, REQUEST_LENGTH));
+        this.completionStorage = ring(ringCapacity(maxInFlight, COMPLETION_LENGTH));
+        this.requests = new OneToOneRingBuffer(new UnsafeBuffer(requestStorage.address(), (int) requestStorage.bytes()));
+        this.completions = new OneToOneRingBuffer(new UnsafeBuffer(completionStorage.address(), (int) completionStorage.bytes()));
+        CopyAgent agent = new CopyAgent(requests, completions, device.baseAddress(), device.capacity(),
+                host.baseAddress(), host.capacity(), device.slotBytes(), faults == null ? CopyFaults.NONE : faults);
+        this.runner = new AgentRunner(new BackoffIdleStrategy(16, 8, 1_000, 1_000_000), this::onAgentError, null, agent);
+        AgentRunner.startOnThread(runner, r -> {
+            Thread t = new Thread(r, "tierkv-copy-" + THREADS.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        this.copyThread = runner.thread();
+    }
+
+    private static OffHeapSlab ring(int capacity) {
+        return new OffHeapSlab(capacity + RingBufferDescriptor.TRAILER_LENGTH, RING_ALIGNMENT);
+    }
+
+    private void onAgentError(Throwable t) {
+        agentError.compareAndSet(null, t);
+        LOG.log(System.Logger.Level.ERROR, "copy thread error", t);
+    }
+
+    @Override
+    public void stage(CopyDirection direction, int srcSlot, int dstSlot) {
+        checkOpen();
+        boolean d2h = direction == CopyDirection.DEVICE_TO_HOST;
+        checkSlot("source", srcSlot, d2h ? deviceSlots : hostSlots);
+        checkSlot("destination", dstSlot, d2h ? hostSlots : deviceSlots);
+        (d2h ? toHost : toDevice).add(srcSlot, dstSlot);
+    }
+
+    private static void checkSlot(String what, int slot, int capacity) {
+        if (slot < 0 || slot >= capacity) {
+            throw new IllegalArgumentException(what + " slot " + slot + " outside [0, " + capacity + ")");
+        }
+    }
+
+    @Override
+    public int flush() {
+        checkOpen();
+        int runs = toHost.drainRuns(submitRun);
+        runs += toDevice.drainRuns(submitRun);
+        return runs;
+    }
+
+    private void submitRun(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+        while (inFlight >= maxInFlight) {
+            awaitSome();
+        }
+        int index;
+        while ((index = requests.tryClaim(REQUEST, REQUEST_LENGTH)) < 0) {
+            awaitSome();
+        }
+        MutableDirectBuffer buffer = requests.buffer();
+        buffer.putInt(index + DIRECTION_OFFSET, direction.code());
+        buffer.putInt(index + SRC_SLOT_OFFSET, srcSlot);
+        buffer.putInt(index + DST_SLOT_OFFSET, dstSlot);
+        buffer.putInt(index + SLOTS_OFFSET, slots);
+        requests.commit(index);
+        inFlight++;
+        LockSupport.unpark(copyThread);
+    }
+
+    @Override
+    public int reap() {
+        if (closed || inFlight == 0) {
+            return 0;
+        }
+        reapedNow = 0;
+        completions.read(onCompletion, Integer.MAX_VALUE);
+        return reapedNow;
+    }
+
+    private void onCompletion(int msgTypeId, MutableDirectBuffer buffer, int index, int length) {
+        CopyDirection direction = CopyDirection.of(buffer.getInt(index + DIRECTION_OFFSET));
+        int src = buffer.getInt(index + SRC_SLOT_OFFSET);
+        int dst = buffer.getInt(index + DST_SLOT_OFFSET);
+        int slots = buffer.getInt(index + SLOTS_OFFSET);
+        boolean ok = msgTypeId == COPIED;
+        counters.record(direction, slots, ok, buffer.getLong(index + NANOS_OFFSET));
+        inFlight--;
+        reapedNow++;
+        sink.copied(direction, src, dst, slots, ok);
+    }
+
+    @Override
+    public long awaitSome() {
+        if (inFlight == 0) {
+            return 0;
+        }
+        long start = System.nanoTime();
+        waitStrategy.reset();
+        while (reap() == 0) {
+            Throwable error = agentError.get();
+            if (error != null) {
+                throw new IllegalStateException("copy thread failed: " + error, error);
+            }
+            if (System.nanoTime() - start > STUCK_NANOS) {
+                throw new IllegalStateException("copy thread made no progress for 60 s with " + inFlight + " copies in flight");
+            }
+            waitStrategy.idle();
+        }
+        return System.nanoTime() - start;
+    }
+
+    @Override
+    public int inFlightCopies() {
+        return inFlight;
+    }
+
+    @Override
+    public int stagedBlocks() {
+        return toHost.size() + toDevice.size();
+    }
+
+    @Override
+    public CopyStats stats() {
+        return counters.snapshot();
+    }
+
+    @Override
+    public String name() {
+        return "cpu-thread";
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        try {
+            if (agentError.get() == null) {
+                drain();
+            }
+        } finally {
+            closed = true;
+            runner.close();
+            requestStorage.close();
+            completionStorage.close();
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("copy engine is closed");
+        }
+    }
+}

@@ -1,0 +1,294 @@
+package io.tierkv.tiering.copy;
+
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaCopies;
+import io.tierkv.cuda.driver.CudaEvent;
+import io.tierkv.cuda.driver.CudaException;
+import io.tierkv.cuda.driver.CudaStream;
+import io.tierkv.cuda.driver.DeviceBuffer;
+import io.tierkv.cuda.driver.PinnedBuffer;
+
+/**
+ * The CUDA copy engine: {@code cuMemcpyDtoHAsync} and {@code cuMemcpyHtoDAsync} on two dedicated
+ * non-blocking streams (one per direction, so demotions and promotions overlap each other and compute), one
+ * coalesced run per driver call, and an event recorded after each run. A run is reaped once its event has
+ * completed; events of one stream complete in order, so each direction is a FIFO of pending runs.
+ *
+ * <p>Events and the pending FIFOs are allocated once ({@code maxInFlight} per direction, two timing events
+ * each: start and end); a flush allocates only the pointer objects JCuda needs per call. A driver error on a
+ * copy, or an injected fault (which copies half the run and stops), is reported as a failed run: the
+ * source stays where it was. The driver calls make the context current themselves, so any owner thread may
+ * drive the engine.
+ */
+public final class CudaCopyEngine implements CopyEngine {
+    private static final System.Logger LOG = System.getLogger(CudaCopyEngine.class.getName());
+
+    private final CudaContext context;
+    private final DeviceBuffer device;
+    private final PinnedBuffer host;
+    private final long slotBytes;
+    private final int deviceSlots;
+    private final int hostSlots;
+    private final CopySink sink;
+    private final CopyFaults faults;
+    private final int maxInFlight;
+    private final CopyBatch toHost;
+    private final CopyBatch toDevice;
+    private final CopyBatch.RunConsumer submitRun = this::submitRun;
+    private final CopyCounters counters;
+    /** [direction] the stream of that direction. */
+    private final CudaStream[] streams = new CudaStream[2];
+    /** [direction][maxInFlight] events recorded before and after each pending run. */
+    private final CudaEvent[][] startEvents = new CudaEvent[2][];
+    private final CudaEvent[][] endEvents = new CudaEvent[2][];
+    /** [direction][maxInFlight] pending runs, a ring from head[d] of count[d] entries. */
+    private final int[][] pendingSrc = new int[2][];
+    private final int[][] pendingDst = new int[2][];
+    private final int[][] pendingSlots = new int[2][];
+    private final boolean[][] pendingOk = new boolean[2][];
+    private final long[][] pendingTicket = new long[2][];
+    private final int[] head = new int[2];
+    private final int[] count = new int[2];
+    private long tickets;
+    private boolean loggedFailure;
+    private boolean closed;
+
+    public CudaCopyEngine(CudaContext context, DeviceBuffer device, PinnedBuffer host, long slotBytes, CopySink sink,
+                          CopyFaults faults, int maxInFlight, int maxRunSlots) {
+        if (maxInFlight <= 0) {
+            throw new IllegalArgumentException("maxInFlight must be > 0, was " + maxInFlight);
+        }
+        if (slotBytes <= 0 || device.bytes() % slotBytes != 0 || host.bytes() % slotBytes != 0) {
+            throw new IllegalArgumentException("slotBytes " + slotBytes + " must divide the device (" + device.bytes()
+                    + ") and pinned (" + host.bytes() + ") buffers");
+        }
+        this.context = context;
+        this.device = device;
+        this.host = host;
+        this.slotBytes = slotBytes;
+        this.deviceSlots = (int) (device.bytes() / slotBytes);
+        this.hostSlots = (int) (host.bytes() / slotBytes);
+        this.sink = sink;
+        this.faults = faults == null ? CopyFaults.NONE : faults;
+        this.maxInFlight = maxInFlight;
+        this.toHost = new CopyBatch(CopyDirection.DEVICE_TO_HOST, maxRunSlots);
+        this.toDevice = new CopyBatch(CopyDirection.HOST_TO_DEVICE, maxRunSlots);
+        this.counters = new CopyCounters(slotBytes);
+        try {
+            for (int d = 0; d < 2; d++) {
+                streams[d] = new CudaStream(context);
+                startEvents[d] = new CudaEvent[maxInFlight];
+                endEvents[d] = new CudaEvent[maxInFlight];
+                for (int i = 0; i < maxInFlight; i++) {
+                    startEvents[d][i] = new CudaEvent(context);
+                    endEvents[d][i] = new CudaEvent(context);
+                }
+                pendingSrc[d] = new int[maxInFlight];
+                pendingDst[d] = new int[maxInFlight];
+                pendingSlots[d] = new int[maxInFlight];
+                pendingOk[d] = new boolean[maxInFlight];
+                pendingTicket[d] = new long[maxInFlight];
+            }
+        } catch (RuntimeException e) {
+            release();
+            throw e;
+        }
+    }
+
+    @Override
+    public void stage(CopyDirection direction, int srcSlot, int dstSlot) {
+        checkOpen();
+        boolean d2h = direction == CopyDirection.DEVICE_TO_HOST;
+        checkSlot("source", srcSlot, d2h ? deviceSlots : hostSlots);
+        checkSlot("destination", dstSlot, d2h ? hostSlots : deviceSlots);
+        (d2h ? toHost : toDevice).add(srcSlot, dstSlot);
+    }
+
+    private static void checkSlot(String what, int slot, int capacity) {
+        if (slot < 0 || slot >= capacity) {
+            throw new IllegalArgumentException(what + " slot " + slot + " outside [0, " + capacity + ")");
+        }
+    }
+
+    @Override
+    public int flush() {
+        checkOpen();
+        return toHost.drainRuns(submitRun) + toDevice.drainRuns(submitRun);
+    }
+
+    private void submitRun(CopyDirection direction, int src, int dst, int slots) {
+        int d = direction.code();
+        while (count[d] == maxInFlight) {
+            waitFor(d);
+        }
+        int i = (head[d] + count[d]) % maxInFlight;
+        CudaStream stream = streams[d];
+        boolean fail = faults.fail(direction, src, dst, slots);
+        long bytes = slots * slotBytes;
+        boolean ok = true;
+        try {
+            startEvents[d][i].record(stream);
+            copy(direction, src, dst, fail ? bytes / 2 : bytes, stream);
+        } catch (CudaException e) {
+            ok = false;
+            logOnce(e);
+        }
+        endEvents[d][i].record(stream);
+        pendingSrc[d][i] = src;
+        pendingDst[d][i] = dst;
+        pendingSlots[d][i] = slots;
+        pendingOk[d][i] = ok && !fail;
+        pendingTicket[d][i] = tickets++;
+        count[d]++;
+    }
+
+    private void copy(CopyDirection direction, int src, int dst, long bytes, CudaStream stream) {
+        if (bytes == 0) {
+            return;
+        }
+        if (direction == CopyDirection.DEVICE_TO_HOST) {
+            CudaCopies.deviceToHostAsync(host, dst * slotBytes, device, src * slotBytes, bytes, stream);
+        } else {
+            CudaCopies.hostToDeviceAsync(device, dst * slotBytes, host, src * slotBytes, bytes, stream);
+        }
+    }
+
+    private void logOnce(CudaException e) {
+        if (!loggedFailure) {
+            loggedFailure = true;
+            LOG.log(System.Logger.Level.WARNING, "CUDA copy failed; the block stays in its source tier: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public int reap() {
+        if (closed) {
+            return 0;
+        }
+        return reap(0) + reap(1);
+    }
+
+    private int reap(int d) {
+        int reaped = 0;
+        while (count[d] > 0) {
+            int i = head[d];
+            boolean ok = pendingOk[d][i];
+            try {
+                if (!endEvents[d][i].isComplete()) {
+                    break;
+                }
+            } catch (CudaException e) {
+                ok = false;
+                logOnce(e);
+            }
+            long nanos = ok ? elapsedNanos(d, i) : 0;
+            head[d] = (i + 1) % maxInFlight;
+            count[d]--;
+            reaped++;
+            CopyDirection direction = CopyDirection.of(d);
+            counters.record(direction, pendingSlots[d][i], ok, nanos);
+            sink.copied(direction, pendingSrc[d][i], pendingDst[d][i], pendingSlots[d][i], ok);
+        }
+        return reaped;
+    }
+
+    private long elapsedNanos(int d, int i) {
+        try {
+            return (long) (endEvents[d][i].elapsedMillisSince(startEvents[d][i]) * 1e6);
+        } catch (CudaException e) {
+            return 0;
+        }
+    }
+
+    @Override
+    public long awaitSome() {
+        if (inFlightCopies() == 0) {
+            return 0;
+        }
+        int d;
+        if (count[0] == 0) {
+            d = 1;
+        } else if (count[1] == 0) {
+            d = 0;
+        } else {
+            d = pendingTicket[0][head[0]] < pendingTicket[1][head[1]] ? 0 : 1;
+        }
+        return waitFor(d);
+    }
+
+    private long waitFor(int d) {
+        long start = System.nanoTime();
+        try {
+            endEvents[d][head[d]].synchronize();
+        } catch (CudaException e) {
+            logOnce(e);
+        }
+        reap();
+        return System.nanoTime() - start;
+    }
+
+    @Override
+    public int inFlightCopies() {
+        return count[0] + count[1];
+    }
+
+    @Override
+    public int stagedBlocks() {
+        return toHost.size() + toDevice.size();
+    }
+
+    @Override
+    public CopyStats stats() {
+        return counters.snapshot();
+    }
+
+    @Override
+    public String name() {
+        return "cuda-streams";
+    }
+
+    /** Drains, then destroys the events and streams; the buffers and the context belong to the caller. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        try {
+            drain();
+        } finally {
+            closed = true;
+            release();
+        }
+    }
+
+    private void release() {
+        for (int d = 0; d < 2; d++) {
+            closeAll(startEvents[d]);
+            closeAll(endEvents[d]);
+            if (streams[d] != null) {
+                streams[d].close();
+            }
+        }
+    }
+
+    private static void closeAll(CudaEvent[] events) {
+        if (events != null) {
+            for (CudaEvent e : events) {
+                if (e != null) {
+                    e.close();
+                }
+            }
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("copy engine is closed");
+        }
+    }
+
+    /** The context the copies run in. */
+    public CudaContext context() {
+        return context;
+    }
+}

@@ -1,0 +1,252 @@
+package io.tierkv.tiering;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.tierkv.core.DType;
+import io.tierkv.core.KvLayout;
+import io.tierkv.core.Level;
+import io.tierkv.core.Tier;
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.tiering.copy.CopyDirection;
+import io.tierkv.tiering.copy.CopyFaults;
+import java.util.SplittableRandom;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The behaviour every backend must show, run on the CPU ({@link CpuTieringTest}) and, tagged {@code gpu}, on
+ * CUDA ({@link CudaTieringTest}): data survives any sequence of moves, failed copies lose nothing, slow copies
+ * racing appends and reads never show torn data, and closing frees everything.
+ */
+abstract class TieringContract {
+    /** Two layers, two KV heads of 4 floats, blocks of 4 tokens: 256-byte slots. */
+    static final KvLayout LAYOUT = new KvLayout(2, 2, 4, DType.F32, 4);
+
+    private MemoryLedger.Snapshot ledger;
+
+    abstract Backend backend();
+
+    TierManager manager(int deviceBlocks, int hostBlocks, CopyFaults faults) {
+        return TierManager.create(TierConfig.builder(LAYOUT).backend(backend()).deviceCapacityBlocks(deviceBlocks)
+                .hostCapacityBlocks(hostBlocks).faults(faults).build());
+    }
+
+    @BeforeEach
+    void snapshotLedger() {
+        ledger = MemoryLedger.snapshot();
+    }
+
+    @AfterEach
+    void nothingLeaked() {
+        ledger.assertNoLeaks();
+    }
+
+    /** Fails about one copy in {@code n}, decided by a counter so the test is repeatable in distribution. */
+    static CopyFaults failOneIn(int n, AtomicInteger failures) {
+        return new CopyFaults() {
+            private final AtomicInteger copies = new AtomicInteger();
+
+            @Override
+            public boolean fail(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                int c = copies.incrementAndGet();
+                boolean fail = (c * 0x9E3779B1 >>> 16) % n == 0;
+                if (fail) {
+                    failures.incrementAndGet();
+                }
+                return fail;
+            }
+        };
+    }
+
+    @Test
+    void randomMoves_keepEveryByteOfEveryLiveBlock_andAllInvariants() {
+        AtomicInteger failures = new AtomicInteger();
+        try (TierManager m = manager(40, 100, failOneIn(20, failures))) {
+            KvHarness a = new KvHarness(m, 14, Integer.MAX_VALUE);
+            KvHarness b = new KvHarness(m, 10, 12);
+            a.append(9);
+            b.append(6);
+            a.sequence.endPrefill();
+            b.sequence.endPrefill();
+            SplittableRandom random = new SplittableRandom(42);
+            for (int op = 0; op < 400; op++) {
+                KvHarness h = random.nextBoolean() ? a : b;
+                randomMove(h, random, m);
+                h.sequence.step();
+                assertTrue(h.sequence.committedDeviceBlocks() <= h.sequence.deviceBudgetBlocks(),
+                        "device budget after step " + op + ": " + h.sequence);
+                assertTrue(h.sequence.committedHostBlocks() <= h.sequence.hostBudgetBlocks(), "host budget after step " + op);
+                a.verify();
+                b.verify();
+                m.checkInvariants();
+            }
+            m.awaitCopies();
+            TierStats stats = m.stats();
+            assertTrue(stats.d2hBlocks() > 50 && stats.h2dBlocks() > 10, stats.summary());
+            assertTrue(stats.droppedBlocks() > 0, "the small host budget of b must have dropped blocks: " + stats.summary());
+            assertTrue(stats.evictedBlocks() > 0, stats.summary());
+            assertEquals(failures.get(), stats.failedCopies(), stats.summary());
+            assertTrue(stats.failedCopies() > 0, stats.summary());
+        }
+    }
+
+    static void randomMove(KvHarness h, SplittableRandom random, TierManager m) {
+        int blocks = h.sequence.blocks();
+        int layer = random.nextInt(LAYOUT.layers());
+        int block = random.nextInt(blocks);
+        int choice = random.nextInt(100);
+        if (choice < 30) {
+            h.append(1 + random.nextInt(5));
+        } else if (choice < 55) {
+            h.setBlock(layer, block, Level.LOW_CODE);
+        } else if (choice < 70) {
+            h.setBlock(layer, block, random.nextBoolean() ? Level.NORMAL_CODE : Level.CACHE_CODE);
+        } else if (choice < 80) {
+            h.setBlock(layer, block, Level.EVICT_CODE);
+        } else if (choice < 95) {
+            for (int i = 0; i < 8; i++) {
+                h.policy.setHeat(random.nextInt(LAYOUT.layers()), random.nextInt(h.sequence.length()), random.nextInt(50));
+            }
+        } else {
+            m.awaitCopies();
+        }
+    }
+
+    @Test
+    void failedCopies_leaveBlocksReadableAndIntact_inTheirSourceTier() {
+        AtomicInteger failures = new AtomicInteger();
+        CopyFaults always = new CopyFaults() {
+            @Override
+            public boolean fail(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                failures.incrementAndGet();
+                return true;
+            }
+        };
+        try (TierManager m = manager(32, 32, always)) {
+            KvHarness h = new KvHarness(m, 32, Integer.MAX_VALUE);
+            h.append(20);
+            h.sequence.endPrefill();
+            for (int b = 0; b < 4; b++) {
+                h.setBlock(0, b, Level.LOW_CODE);
+            }
+            h.sequence.step();
+            m.awaitCopies();
+            h.verify();
+            for (int b = 0; b < 4; b++) {
+                assertEquals(Tier.DEVICE, h.sequence.tier(0, b), "a failed demotion leaves block " + b + " on the device");
+            }
+            TierStats stats = m.stats();
+            assertTrue(stats.failedCopies() >= 1 && stats.failedBlocks() == 4, stats.summary());
+            assertEquals(0, stats.d2hBlocks());
+            assertEquals(0, m.hostArena().used(), "failed copies' destination slots are freed");
+            h.sequence.step();
+            m.awaitCopies();
+            h.verify();
+            assertTrue(m.stats().failedBlocks() >= 8, "the next step retries the demotion: " + m.stats().summary());
+            m.checkInvariants();
+        }
+    }
+
+    @Test
+    void failedPromotion_leavesBlockIntactOnTheHost() {
+        AtomicInteger calls = new AtomicInteger();
+        CopyFaults promotionsFail = new CopyFaults() {
+            @Override
+            public boolean fail(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                calls.incrementAndGet();
+                return direction == CopyDirection.HOST_TO_DEVICE;
+            }
+        };
+        try (TierManager m = manager(32, 32, promotionsFail)) {
+            KvHarness h = new KvHarness(m, 32, Integer.MAX_VALUE);
+            h.append(12);
+            h.sequence.endPrefill();
+            h.setBlock(1, 0, Level.LOW_CODE);
+            h.sequence.step();
+            m.awaitCopies();
+            assertEquals(Tier.HOST, h.sequence.tier(1, 0));
+            h.setBlock(1, 0, Level.CACHE_CODE);
+            h.sequence.step();
+            m.awaitCopies();
+            assertEquals(Tier.HOST, h.sequence.tier(1, 0), "a failed promotion leaves the block on the host");
+            h.verify();
+            assertEquals(1, m.stats().failedBlocks());
+            m.checkInvariants();
+        }
+    }
+
+    @Test
+    void appendsAndReadsRacingSlowCopies_neverSeeTornData() {
+        CopyFaults slow = new CopyFaults() {
+            @Override
+            public long delayNanos(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                return ThreadLocalRandom.current().nextLong(200_000);
+            }
+
+            @Override
+            public boolean fail(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                return ThreadLocalRandom.current().nextInt(50) == 0;
+            }
+        };
+        long deadline = System.nanoTime() + 1_500_000_000L;
+        int steps = 0;
+        int sawInFlight = 0;
+        try (TierManager m = manager(24, 200, slow)) {
+            KvHarness a = new KvHarness(m, 10, Integer.MAX_VALUE);
+            KvHarness b = new KvHarness(m, 8, Integer.MAX_VALUE);
+            a.append(5);
+            b.append(5);
+            SplittableRandom random = new SplittableRandom(11);
+            while (System.nanoTime() < deadline && steps < 5_000) {
+                KvHarness h = random.nextBoolean() ? a : b;
+                if (h.sequence.length() > 160) {
+                    for (int bl = 0; bl < h.sequence.blocks() - 1; bl++) {
+                        h.setBlock(random.nextInt(2), bl, Level.EVICT_CODE);
+                    }
+                }
+                randomMove(h, random, m);
+                h.sequence.step();
+                steps++;
+                if (m.stats().inFlightBlocks() > 0) {
+                    sawInFlight++;
+                }
+                a.verify();
+                b.verify();
+            }
+            m.checkInvariants();
+        }
+        assertTrue(steps > 50, "only " + steps + " steps ran");
+        assertTrue(sawInFlight > 10, "copies were in flight during only " + sawInFlight + " of " + steps + " steps");
+    }
+
+    @Test
+    void close_waitsForCopies_andFreesBothArenas() {
+        CopyFaults slow = new CopyFaults() {
+            @Override
+            public long delayNanos(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                return 2_000_000;
+            }
+        };
+        TierManager m = manager(16, 16, slow);
+        KvHarness h = new KvHarness(m, 16, Integer.MAX_VALUE);
+        h.append(30);
+        h.sequence.endPrefill();
+        for (int b = 0; b < 6; b++) {
+            h.setBlock(0, b, Level.LOW_CODE);
+        }
+        h.sequence.step();
+        assertTrue(m.stats().inFlightBlocks() > 0);
+        m.close();
+        m.close();
+        assertEquals(0, m.stats().deviceBlocks());
+        assertThrows(IllegalStateException.class, () -> h.sequence.step());
+        assertThrows(IllegalStateException.class, () -> h.sequence.append(1));
+        assertThrows(IllegalStateException.class, m::deviceArena);
+        assertThrows(IllegalStateException.class, () -> m.open(new ScriptedPolicy(),
+                io.tierkv.core.policy.PolicyContext.unbounded(2, 0), 4));
+    }
+}

@@ -1,0 +1,166 @@
+package io.tierkv.tiering.copy;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.tiering.BlockDescriptor;
+import io.tierkv.tiering.arena.SlotArena;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class CpuCopyEngineTest {
+    private static final int SLOT = 256;
+
+    private MemoryLedger.Snapshot ledger;
+    private SlotArena device;
+    private SlotArena host;
+    private final List<int[]> done = new ArrayList<>();
+    private final CopySink sink = (d, s, t, n, ok) -> done.add(new int[] {d.code(), s, t, n, ok ? 1 : 0});
+
+    @BeforeEach
+    void open() {
+        ledger = MemoryLedger.snapshot();
+        device = SlotArena.offHeap("device", SLOT, 64, BlockDescriptor.SLAB_ALIGNMENT);
+        host = SlotArena.offHeap("host", SLOT, 128, BlockDescriptor.SLAB_ALIGNMENT);
+    }
+
+    @AfterEach
+    void close() {
+        device.close();
+        host.close();
+        ledger.assertNoLeaks();
+    }
+
+    private static void fill(SlotArena arena, int slot, int seed) {
+        byte[] b = new byte[SLOT];
+        for (int i = 0; i < SLOT; i++) {
+            b[i] = (byte) (seed * 31 + i);
+        }
+        arena.slab().write((long) slot * SLOT, b, 0, SLOT);
+    }
+
+    private static byte[] read(SlotArena arena, int slot) {
+        byte[] b = new byte[SLOT];
+        arena.slab().read((long) slot * SLOT, b, 0, SLOT);
+        return b;
+    }
+
+    @Test
+    void flush_coalescesConsecutiveSlots_intoOneCopy() {
+        try (CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, CopyFaults.NONE, 8, 1024)) {
+            for (int i = 0; i < 8; i++) {
+                fill(device, 10 + i, i);
+            }
+            for (int i = 7; i >= 0; i--) {
+                engine.stage(CopyDirection.DEVICE_TO_HOST, 10 + i, 40 + i);
+            }
+            assertEquals(8, engine.stagedBlocks());
+            assertEquals(1, engine.flush());
+            engine.drain();
+            assertEquals(1, done.size());
+            assertArrayEquals(new int[] {0, 10, 40, 8, 1}, done.get(0));
+            for (int i = 0; i < 8; i++) {
+                assertArrayEquals(read(device, 10 + i), read(host, 40 + i));
+            }
+            CopyStats stats = engine.stats();
+            assertEquals(1, stats.d2hCopies());
+            assertEquals(8, stats.d2hBlocks());
+            assertEquals(8L * SLOT, stats.d2hBytes());
+            assertEquals(1, stats.copySizeHistogram()[3]);
+        }
+    }
+
+    @Test
+    void flush_splitsRuns_atGapsAndAtTheRunLimit() {
+        try (CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, CopyFaults.NONE, 8, 3)) {
+            // sources 0..6 contiguous, destinations jump after 3: runs [0..2]->[0..2], [3]->[10], [4..6]->[11..13] (limit 3)
+            int[] dst = {0, 1, 2, 10, 11, 12, 13};
+            for (int i = 0; i < dst.length; i++) {
+                engine.stage(CopyDirection.HOST_TO_DEVICE, i, dst[i]);
+            }
+            assertEquals(3, engine.flush());
+            engine.drain();
+            done.sort((x, y) -> Integer.compare(x[1], y[1]));
+            assertArrayEquals(new int[] {1, 0, 0, 3, 1}, done.get(0));
+            assertArrayEquals(new int[] {1, 3, 10, 3, 1}, done.get(1));
+            assertArrayEquals(new int[] {1, 6, 13, 1, 1}, done.get(2));
+        }
+    }
+
+    @Test
+    void failedCopy_leavesSourceIntact_andIsReported() {
+        CopyFaults failSlot5 = new CopyFaults() {
+            @Override
+            public boolean fail(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                return srcSlot == 5;
+            }
+        };
+        try (CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, failSlot5, 8, 1)) {
+            fill(device, 5, 9);
+            fill(device, 6, 10);
+            byte[] before = read(device, 5);
+            engine.stage(CopyDirection.DEVICE_TO_HOST, 5, 0);
+            engine.stage(CopyDirection.DEVICE_TO_HOST, 6, 1);
+            engine.drain();
+            assertArrayEquals(before, read(device, 5));
+            assertFalse(Arrays.equals(before, read(host, 0)), "the failed copy's destination is torn, not a copy");
+            assertArrayEquals(read(device, 6), read(host, 1));
+            assertEquals(2, done.size());
+            assertEquals(0, done.get(0)[4]);
+            assertEquals(1, done.get(1)[4]);
+            assertEquals(1, engine.stats().failedCopies());
+            assertEquals(1, engine.stats().d2hCopies());
+        }
+    }
+
+    @Test
+    void manyMoreCopiesThanMayBeInFlight_allComplete_inOrderPerDirection() {
+        SplittableRandom random = new SplittableRandom(3);
+        try (CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, CopyFaults.NONE, 2, 1)) {
+            for (int round = 0; round < 20; round++) {
+                int[] perm = random.ints(0, 64).distinct().limit(40).toArray();
+                for (int i = 0; i < perm.length; i++) {
+                    fill(device, perm[i], round * 100 + i);
+                    engine.stage(CopyDirection.DEVICE_TO_HOST, perm[i], 2 * i);
+                }
+                engine.flush();
+                assertTrue(engine.inFlightCopies() <= 2);
+                engine.drain();
+                for (int i = 0; i < perm.length; i++) {
+                    assertArrayEquals(read(device, perm[i]), read(host, 2 * i), "round " + round + " copy " + i);
+                }
+            }
+            assertEquals(800, done.size());
+            assertEquals(0, engine.inFlightCopies());
+        }
+    }
+
+    @Test
+    void stage_outsideTheArenas_isRejectedOnTheOwnerThread() {
+        try (CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, CopyFaults.NONE, 8, 8)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> engine.stage(CopyDirection.DEVICE_TO_HOST, 64, 0));
+            assertTrue(e.getMessage().contains("source slot 64"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> engine.stage(CopyDirection.HOST_TO_DEVICE, 100, 64));
+        }
+    }
+
+    @Test
+    void close_drainsStagedCopies_thenRefusesUse() {
+        CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, CopyFaults.NONE, 8, 8);
+        fill(device, 1, 1);
+        engine.stage(CopyDirection.DEVICE_TO_HOST, 1, 2);
+        engine.close();
+        engine.close();
+        assertEquals(1, done.size());
+        assertArrayEquals(read(device, 1), read(host, 2));
+        assertThrows(IllegalStateException.class, () -> engine.stage(CopyDirection.DEVICE_TO_HOST, 1, 2));
+        assertThrows(IllegalStateException.class, engine::flush);
+        assertEquals(0, engine.reap());
+    }
+}
