@@ -286,6 +286,18 @@ class HierarchicalPolicyTest {
     }
 
     @Test
+    void observe_moreKeysThanTokens_isRejected() {
+        // A row over keys that do not exist yet would leave counts on positions that later tokens inherit.
+        Driver d = Driver.of("hierarchical:k=1", 1, 4);
+        d.prefill(4);
+        float[] row = new float[6];
+        row[5] = 1f;
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> d.policy.observe(0, 3, row, 0, 1, 6, 6));
+        assertEquals("hierarchical:k=1: observe() got 6 keys but only 4 tokens exist", e.getMessage());
+    }
+
+    @Test
     void protocolMisuse_isAnException() {
         KvPolicy p = Policies.create("hierarchical");
         assertEquals("hierarchical: start() was not called",
