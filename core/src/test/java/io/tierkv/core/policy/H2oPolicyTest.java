@@ -63,6 +63,40 @@ class H2oPolicyTest {
     }
 
     @Test
+    void prefill_tiedScores_evictTheOlderTokens_asDecodeDoes() {
+        // every prompt query attends only to itself: all scores 1; candidates 0..3 tie, keep 2
+        // "the non-recent token with the lowest score goes (the older one on ties)": 0 and 1 go
+        Driver d = Driver.bounded("h2o", 1, 6, 4);
+        assertEquals("[0:0 NORMAL->EVICT, 0:1 NORMAL->EVICT]", d.prefill(6, (l, q, row) -> row[q] = 1f).toString());
+        assertEquals(List.of(2, 3, 4, 5), d.live(0));
+    }
+
+    @Test
+    void chunkedPrefill_withTies_keepsExactlyTheBudget() {
+        // Chunked mode: step() after every prompt token evicts as it goes, then endPrefill() runs once more.
+        //   t0..t3 attend to themselves (scores 1 each); t4 attends to 0 (score 2)
+        //   step at length 5: candidates 0..2 = 2, 1, 1 -> evict 1 (older tie)
+        //   t5 attends to itself; step at length 6: candidates 0, 2, 3 = 2, 1, 1 -> evict 2
+        //   endPrefill: live 0, 3, 4, 5 is already the budget; it must not evict 3 for the evicted 1
+        KvPolicy p = Policies.create("h2o");
+        p.start(PolicyContext.bounded(1, 6, 4));
+        Transitions out = new Transitions();
+        int[] hot = {0, 1, 2, 3, 0, 5};
+        for (int q = 0; q < 6; q++) {
+            p.append(1);
+            float[] row = new float[q + 1];
+            row[hot[q]] = 1f;
+            p.observe(0, q, row, 0, 1, q + 1, q + 1);
+            p.step(out);
+        }
+        assertEquals("[0:1 NORMAL->EVICT, 0:2 NORMAL->EVICT]", out.toString());
+        out.clear();
+        p.endPrefill(out);
+        assertEquals("[]", out.toString());
+        assertEquals(4, p.liveTokens(0));
+    }
+
+    @Test
     void recentTokens_areAlwaysKept_evenIfNeverAttended() {
         Driver d = Driver.bounded("h2o", 1, 6, 4);
         d.prefill(6, PROMPT_ROWS);
