@@ -79,6 +79,16 @@ class MemoryLedgerTest {
     }
 
     @Test
+    void negativeFree_isRejected_leavingTheLedgerAlone() {
+        long bytes = MemoryLedger.outstanding(MemoryKind.DEVICE);
+        long handles = MemoryLedger.allocations(MemoryKind.DEVICE);
+        assertEquals("bytes must be >= 0, was -5",
+                assertThrows(IllegalArgumentException.class, () -> MemoryLedger.freed(MemoryKind.DEVICE, -5)).getMessage());
+        assertEquals(bytes, MemoryLedger.outstanding(MemoryKind.DEVICE));
+        assertEquals(handles, MemoryLedger.allocations(MemoryKind.DEVICE));
+    }
+
+    @Test
     void freeingMoreThanAllocated_isAnError() {
         long out = MemoryLedger.outstanding(MemoryKind.PINNED);
         IllegalStateException e = assertThrows(IllegalStateException.class,
