@@ -37,6 +37,9 @@ public final class MemoryLedger {
 
     /** Records that {@code bytes} of {@code kind} were freed. */
     public static void freed(MemoryKind kind, long bytes) {
+        if (bytes < 0) {
+            throw new IllegalArgumentException("bytes must be >= 0, was " + bytes);
+        }
         long now = BYTES.get(kind).addAndGet(-bytes);
         ALLOCATIONS.get(kind).decrementAndGet();
         if (now < 0) {

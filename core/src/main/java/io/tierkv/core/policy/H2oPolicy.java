@@ -97,13 +97,19 @@ public final class H2oPolicy extends AbstractKvPolicy {
             return;
         }
         int[] kept = new int[heavy];
+        // Ranked newest first, so that select()'s lower-position tie rule keeps the newer token and evicts
+        // the older, as step() does; tokens already evicted (chunked prefill) rank last, never "kept".
+        float[] ranked = new float[candidates];
         FastPopularityCounter selector = new FastPopularityCounter(false);
         for (int l = 0; l < layers; l++) {
-            int n = selector.select(score[l], candidates, heavy, kept);
-            int next = 0;
             for (int t = 0; t < candidates; t++) {
-                if (next < n && kept[next] == t) {
-                    next++;
+                ranked[candidates - 1 - t] = levels[l][t] == Level.EVICT_CODE ? Float.NEGATIVE_INFINITY : score[l][t];
+            }
+            int n = selector.select(ranked, candidates, heavy, kept);
+            int next = n - 1; // kept[] ascends in ranked order, so it descends in positions
+            for (int t = 0; t < candidates; t++) {
+                if (next >= 0 && candidates - 1 - kept[next] == t) {
+                    next--;
                 } else {
                     evict(l, t, out);
                 }

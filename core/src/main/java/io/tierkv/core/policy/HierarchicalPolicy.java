@@ -87,6 +87,10 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
 
     @Override
     public void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys) {
+        if (keys > length) {
+            // Counts on positions not yet appended would be inherited by the tokens that arrive there.
+            throw new IllegalArgumentException(name + ": observe() got " + keys + " keys but only " + length + " tokens exist");
+        }
         context.counter().count(probs, offset, heads, stride, keys, config.topK(), selected, counts[layer]);
         observed[layer]++;
     }
