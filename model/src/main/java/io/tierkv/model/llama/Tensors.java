@@ -74,6 +74,23 @@ public final class Tensors {
         return t;
     }
 
+    /** A float pointer at a raw native address (an arena slot), owning nothing. */
+    public static FloatPointer floatsAt(long nativeAddress) {
+        return new RawFloatPointer(nativeAddress);
+    }
+
+    /** A FloatPointer over memory someone else owns. */
+    private static final class RawFloatPointer extends FloatPointer {
+        RawFloatPointer(long nativeAddress) {
+            this.address = nativeAddress;
+        }
+    }
+
+    /** A float32 tensor over native memory owned elsewhere (zero-copy); it must not outlive that memory. */
+    public static Tensor floatView(long nativeAddress, long... shape) {
+        return torch.from_blob(floatsAt(nativeAddress), shape, floatOptions());
+    }
+
     /** The shape of a tensor. */
     public static long[] shape(Tensor t) {
         return t.sizes().vec().get();

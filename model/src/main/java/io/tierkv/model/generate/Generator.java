@@ -1,0 +1,91 @@
+package io.tierkv.model.generate;
+
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.tiering.Sequence;
+import java.util.Arrays;
+import java.util.function.IntConsumer;
+
+/**
+ * The generation loop: prefill (dense or chunked), then one token at a time until the end-of-sequence
+ * token or the limit, each generated token fed back through the tiered cache with the policy stepping.
+ */
+public final class Generator {
+    private final TieredDecoder decoder;
+
+    public Generator(TieredDecoder decoder) {
+        this.decoder = decoder;
+    }
+
+    /**
+     * Generates into {@code seq}, which must be empty and opened with {@code policy}.
+     *
+     * @param chunk    prompt chunk size in chunked mode (the policy window is the natural choice)
+     * @param onToken  called with each generated token as soon as it is sampled (streaming)
+     * @param observer called after each generation step with the sequence, for statistics and plots (may be null)
+     */
+    public GenerationResult generate(Sequence seq, KvPolicy policy, int[] prompt, int maxTokens, PrefillMode mode, int chunk,
+                                     Sampler sampler, int eosId, IntConsumer onToken, StepObserver observer) {
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt is empty");
+        }
+        if (maxTokens <= 0) {
+            throw new IllegalArgumentException("max tokens must be > 0, was " + maxTokens);
+        }
+        long t0 = System.nanoTime();
+        float[] logits;
+        if (mode == PrefillMode.PAPER) {
+            logits = decoder.prefillDense(seq, policy, prompt);
+        } else {
+            logits = null;
+            for (int start = 0; start < prompt.length; start += chunk) {
+                int[] part = Arrays.copyOfRange(prompt, start, Math.min(prompt.length, start + chunk));
+                logits = decoder.forward(seq, policy, part, true);
+                if (observer != null) {
+                    observer.afterStep(seq, -1);
+                }
+            }
+            seq.endPrefill();
+        }
+        long t1 = System.nanoTime();
+        int[] out = new int[maxTokens];
+        int n = 0;
+        long keptSum = 0;
+        int keptPeak = seq.keptTokens();
+        long devicePeak = seq.deviceBytes();
+        long hostPeak = seq.hostBytes();
+        long decodeStart = 0;
+        while (true) {
+            int next = sampler.next(logits);
+            out[n++] = next;
+            if (onToken != null) {
+                onToken.accept(next);
+            }
+            if (n == 1) {
+                decodeStart = System.nanoTime();
+            }
+            if (next == eosId || n == maxTokens) {
+                break;
+            }
+            logits = decoder.forward(seq, policy, new int[] {next}, true);
+            keptSum += seq.keptTokens();
+            keptPeak = Math.max(keptPeak, seq.keptTokens());
+            devicePeak = Math.max(devicePeak, seq.deviceBytes());
+            hostPeak = Math.max(hostPeak, seq.hostBytes());
+            if (observer != null) {
+                observer.afterStep(seq, n - 1);
+            }
+        }
+        long t2 = System.nanoTime();
+        int steps = n - 1;
+        double keptMean = steps == 0 ? seq.keptTokens() : keptSum / (double) steps;
+        return new GenerationResult(Arrays.copyOf(out, n), prompt.length, t1 - t0, n > 1 ? t2 - decodeStart : 0,
+                keptMean, keptPeak, devicePeak, hostPeak);
+    }
+
+    /** Sees the sequence after each step (chunk or generated token). */
+    @FunctionalInterface
+    public interface StepObserver {
+        /** {@code generated} is the index of the token just fed, or -1 during a chunked prefill. */
+        void afterStep(Sequence seq, int generated);
+    }
+}

@@ -1,0 +1,256 @@
+package io.tierkv.model.generate;
+
+import io.tierkv.core.KvLayout;
+import io.tierkv.core.Level;
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.model.llama.LlamaConfig;
+import io.tierkv.model.llama.LlamaForward;
+import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.model.llama.Rope;
+import io.tierkv.model.llama.Tensors;
+import io.tierkv.tiering.LayerView;
+import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.TierManager;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The Llama decoder with its KV cache in TierKV's blocks. Keys and values are written straight into the
+ * arenas' slots; attention reads the device blocks and the host blocks of each layer where they lie
+ * (libtorch tensors over the arenas, zero-copy) and merges the two parts exactly
+ * ({@link SplitAttention}); each query's attention probabilities go to the policy.
+ *
+ * <p>Two ways in: {@link #prefillDense} runs a whole prompt densely (the paper's mode) and then fills the
+ * cache block by block, so that a prompt larger than the device budget still fits; {@link #forward}
+ * runs a few tokens against the cache (a decode step, or a chunk of a prompt in chunked mode).
+ * Temporaries are freed per call (a PointerScope).
+ */
+public final class TieredDecoder {
+    private static final float NEG_INF = Float.NEGATIVE_INFINITY;
+
+    private final LlamaWeights w;
+    private final LlamaConfig c;
+    private final LlamaForward dense;
+    private final Rope rope;
+    private final KvLayout layout;
+    /** (deviceSlots, 2, blockSize, K, d) float32, a view over the device arena. */
+    private final Tensor deviceSlab;
+    /** (hostSlots, 2, blockSize, K, d) float32, a view over the host arena. */
+    private final Tensor hostSlab;
+
+    public TieredDecoder(LlamaWeights weights, TierManager tiers) {
+        this.w = weights;
+        this.c = weights.config;
+        this.dense = new LlamaForward(weights);
+        this.rope = dense.rope();
+        this.layout = tiers.config().layout();
+        if (layout.kvHeads() != c.kvHeads() || layout.headDim() != c.headDim() || layout.layers() != c.layers()) {
+            throw new IllegalArgumentException("the tier manager's layout " + layout + " does not match the model ("
+                    + c.layers() + " layers, " + c.kvHeads() + " kv heads, head dim " + c.headDim() + ")");
+        }
+        this.deviceSlab = slab(tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks());
+        this.hostSlab = slab(tiers.hostBaseAddress(), tiers.hostCapacityBlocks());
+    }
+
+    private Tensor slab(long address, int slots) {
+        return Tensors.keep(Tensors.floatView(address, slots, 2, layout.blockSize(), layout.kvHeads(), layout.headDim()));
+    }
+
+    public LlamaConfig config() {
+        return c;
+    }
+
+    /**
+     * The paper's prefill: the whole prompt in one dense causal pass; then its keys and values are
+     * appended block by block (the tier manager demotes older blocks as the device fills); then the
+     * policy observes the prompt rows it asked for. Returns the logits (V) of the last prompt token.
+     */
+    public float[] prefillDense(Sequence seq, KvPolicy policy, int[] prompt) {
+        if (seq.length() != 0) {
+            throw new IllegalStateException("prefillDense needs an empty sequence, it holds " + seq.length() + " tokens");
+        }
+        int p = prompt.length;
+        int rows = Math.min(p, policy.prefillRows(p));
+        try (PointerScope scope = new PointerScope()) {
+            Tensor[] ks = new Tensor[c.layers()];
+            Tensor[] vs = new Tensor[c.layers()];
+            Tensor[] qs = new Tensor[c.layers()];
+            Tensor ids = Tensors.fromInts(prompt, 1, p);
+            Tensor h = dense.hidden(ids, (layer, q, k, v) -> {
+                // (1, K, T, d) -> (T, K, d), contiguous for row copies into blocks.
+                ks[layer] = k.squeeze(0).permute(1, 0, 2).contiguous();
+                vs[layer] = v.squeeze(0).permute(1, 0, 2).contiguous();
+                if (rows > 0) {
+                    qs[layer] = q.squeeze(0).narrow(1, p - rows, rows);
+                }
+            });
+            float[] logits = Tensors.toFloats(h.select(1, p - 1).matmul(w.lmHead.t()).view(-1));
+            for (int start = 0; start < p; start += layout.blockSize()) {
+                int n = Math.min(layout.blockSize(), p - start);
+                seq.append(n);
+                for (int l = 0; l < c.layers(); l++) {
+                    writeRows(seq, l, start, ks[l].narrow(0, start, n), vs[l].narrow(0, start, n));
+                }
+            }
+            if (rows > 0) {
+                observePrefillRows(seq, qs, ks, p, rows);
+            }
+            seq.endPrefill();
+            return logits;
+        }
+    }
+
+    /** Dense attention probabilities of the last {@code rows} prompt queries, observed row by row. */
+    private void observePrefillRows(Sequence seq, Tensor[] qs, Tensor[] ks, int p, int rows) {
+        int chunk = 128;
+        for (int l = 0; l < c.layers(); l++) {
+            for (int r0 = 0; r0 < rows; r0 += chunk) {
+                int n = Math.min(chunk, rows - r0);
+                try (PointerScope scope = new PointerScope()) {
+                    Tensor q = qs[l].narrow(1, r0, n).permute(1, 0, 2); // (n, H, d)
+                    Tensor k = ks[l];                                     // (P, K, d)
+                    int first = p - rows + r0;
+                    Tensor bias = Tensors.fromFloats(causalBias(first, n, p), n, p);
+                    SplitAttention.Result r = SplitAttention.attend(q, List.of(new SplitAttention.Part(k, k, bias)), c.kvHeads(), true);
+                    float[] probs = Tensors.toFloats(r.probs().get(0)); // (H, n, P)
+                    for (int i = 0; i < n; i++) {
+                        seq.observe(l, first + i, probs, i * p, c.heads(), n * p, first + i + 1);
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[] causalBias(int firstQuery, int queries, int keys) {
+        float[] b = new float[queries * keys];
+        for (int i = 0; i < queries; i++) {
+            Arrays.fill(b, i * keys + firstQuery + i + 1, (i + 1) * keys, NEG_INF);
+        }
+        return b;
+    }
+
+    /**
+     * Runs {@code tokens} at positions {@code [seq.length(), ...)} against the cache: appends them, writes
+     * their keys and values, attends the tiered blocks, lets the policy observe every query if it wants
+     * to, and with {@code steps} calls {@link Sequence#step()} once per token. Returns the logits (V) of
+     * the last token.
+     */
+    public float[] forward(Sequence seq, KvPolicy policy, int[] tokens, boolean steps) {
+        int start = seq.length();
+        int n = tokens.length;
+        boolean observe = policy.observesAttention();
+        try (PointerScope scope = new PointerScope()) {
+            seq.append(n);
+            Tensor h = torch.embedding(w.embed, Tensors.fromInts(tokens, n));  // (n, D)
+            for (int l = 0; l < c.layers(); l++) {
+                Tensor x = dense.rmsNorm(h, w.attnNorm[l]);
+                Tensor q = rope.apply(x.matmul(w.wq[l].t()).view(n, c.heads(), c.headDim()).transpose(0, 1), start)
+                        .transpose(0, 1);                                       // (n, H, d)
+                Tensor k = rope.apply(x.matmul(w.wk[l].t()).view(n, c.kvHeads(), c.headDim()).transpose(0, 1), start)
+                        .transpose(0, 1).contiguous();                          // (n, K, d)
+                Tensor v = x.matmul(w.wv[l].t()).view(n, c.kvHeads(), c.headDim()).contiguous();
+                writeRows(seq, l, start, k, v);
+                Tensor a = attendCache(seq, l, q, start, observe);
+                h = h.add(a.reshape(n, (long) c.heads() * c.headDim()).matmul(w.wo[l].t()));
+                h = h.add(dense.mlp(dense.rmsNorm(h, w.mlpNorm[l]), l));
+            }
+            Tensor last = dense.rmsNorm(h.select(0, n - 1), w.norm);
+            float[] logits = Tensors.toFloats(last.matmul(w.lmHead.t()));
+            if (steps) {
+                for (int i = 0; i < n; i++) {
+                    seq.step();
+                }
+            }
+            return logits;
+        }
+    }
+
+    /** Attention of queries (n, H, d) at positions [start, start+n) over layer {@code l}'s blocks. */
+    private Tensor attendCache(Sequence seq, int l, Tensor q, int start, boolean observe) {
+        LayerView view = seq.view(l);
+        int n = (int) q.size(0);
+        List<SplitAttention.Part> parts = new ArrayList<>(2);
+        List<long[]> positions = new ArrayList<>(2);
+        addPart(parts, positions, seq, l, deviceSlab, view.deviceSlots(), view.deviceBlocks(), view.deviceCount(), start, n);
+        addPart(parts, positions, seq, l, hostSlab, view.hostSlots(), view.hostBlocks(), view.hostCount(), start, n);
+        SplitAttention.Result r = SplitAttention.attend(q, parts, c.kvHeads(), observe);
+        if (observe) {
+            observe(seq, l, r.probs(), positions, start, n);
+        }
+        return r.output();
+    }
+
+    private void addPart(List<SplitAttention.Part> parts, List<long[]> positions, Sequence seq, int layer, Tensor slab,
+                         int[] slots, int[] blocks, int count, int start, int n) {
+        if (count == 0) {
+            return;
+        }
+        int bs = layout.blockSize();
+        int keys = count * bs;
+        long[] pos = new long[keys];
+        float[] bias = new float[n * keys];
+        long[] slotIds = new long[count];
+        int length = seq.length();
+        for (int i = 0; i < count; i++) {
+            slotIds[i] = slots[i];
+            for (int r = 0; r < bs; r++) {
+                int token = blocks[i] * bs + r;
+                int col = i * bs + r;
+                pos[col] = token;
+                boolean dead = token >= length || seq.level(layer, token) == Level.EVICT_CODE;
+                for (int qi = 0; qi < n; qi++) {
+                    if (dead || token > start + qi) {
+                        bias[qi * keys + col] = NEG_INF;
+                    }
+                }
+            }
+        }
+        Tensor picked = slab.index_select(0, Tensors.fromLongs(slotIds, count)); // (count, 2, bs, K, d)
+        Tensor k = picked.select(1, 0).reshape(keys, c.kvHeads(), c.headDim());
+        Tensor v = picked.select(1, 1).reshape(keys, c.kvHeads(), c.headDim());
+        parts.add(new SplitAttention.Part(k, v, Tensors.fromFloats(bias, n, keys)));
+        positions.add(pos);
+    }
+
+    /** Scatters each part's probabilities (H, n, N) to token positions and hands each query's row to the policy. */
+    private void observe(Sequence seq, int layer, List<Tensor> probs, List<long[]> positions, int start, int n) {
+        int length = seq.length();
+        int span = 0;
+        for (long[] pos : positions) {
+            for (long p : pos) {
+                span = (int) Math.max(span, p + 1);
+            }
+        }
+        Tensor all = torch.zeros(new long[] {c.heads(), n, span}, Tensors.floatOptions());
+        for (int i = 0; i < probs.size(); i++) {
+            long[] pos = positions.get(i);
+            all.index_copy_(2, Tensors.fromLongs(pos, pos.length), probs.get(i));
+        }
+        float[] rows = Tensors.toFloats(all);                                // (H, n, span)
+        for (int qi = 0; qi < n; qi++) {
+            seq.observe(layer, start + qi, rows, qi * span, c.heads(), n * span, Math.min(length, start + qi + 1));
+        }
+    }
+
+    /** Writes rows (n, K, d) of keys and values for positions [start, start+n) into the layer's blocks. */
+    private void writeRows(Sequence seq, int layer, int start, Tensor k, Tensor v) {
+        int n = (int) k.size(0);
+        int bs = layout.blockSize();
+        long width = (long) c.kvHeads() * c.headDim();
+        for (int i = 0; i < n; ) {
+            int pos = start + i;
+            int run = Math.min(n - i, bs - pos % bs);
+            copyTo(seq.keyAddress(layer, pos), k.narrow(0, i, run), run * width);
+            copyTo(seq.valueAddress(layer, pos), v.narrow(0, i, run), run * width);
+            i += run;
+        }
+    }
+
+    private static void copyTo(long address, Tensor src, long elements) {
+        Tensors.floatView(address, elements).copy_(src.reshape(elements));
+    }
+}
