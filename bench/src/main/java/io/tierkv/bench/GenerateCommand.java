@@ -1,17 +1,129 @@
 package io.tierkv.bench;
 
+import io.tierkv.core.DType;
+import io.tierkv.core.KvLayout;
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.policy.Policies;
+import io.tierkv.core.policy.PolicyContext;
+import io.tierkv.core.popularity.PopularityCounters;
+import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.Generator;
+import io.tierkv.model.generate.PrefillMode;
+import io.tierkv.model.generate.Sampler;
+import io.tierkv.model.generate.TieredDecoder;
+import io.tierkv.model.io.TextTokenizer;
+import io.tierkv.model.llama.LlamaCheckpoint;
+import io.tierkv.model.llama.LlamaConfig;
+import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.TierConfig;
+import io.tierkv.tiering.TierManager;
+import io.tierkv.tiering.TierStats;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** {@code tierkv generate}: Stream a completion from a checkpoint with a KV policy and tiering in the loop. */
-@Command(name = "generate", mixinStandardHelpOptions = true, description = "Stream a completion from a checkpoint with a KV policy and tiering in the loop.")
+/** {@code tierkv generate}: streams a completion with a KV policy and tiering in the loop. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Stream a completion from a checkpoint with a KV policy and tiering in the loop.")
 final class GenerateCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions modelOptions;
+
     @Mixin
     OutputOption output;
 
+    @Option(names = "--prompt", required = true, description = "The prompt text.")
+    String prompt;
+
+    @Option(names = "--policy", defaultValue = "hierarchical", description = "KV policy (default: ${DEFAULT-VALUE}); one of "
+            + "full, hierarchical, streaming, streaming-paper, streaming-original, snapkv, h2o, with options as name:k=v,...")
+    String policySpec;
+
+    @Option(names = "--budget", defaultValue = "0.25", description = "Device budget as a fraction of the prompt (default: ${DEFAULT-VALUE}).")
+    double budget;
+
+    @Option(names = "--max-tokens", defaultValue = "64", description = "Tokens to generate at most (default: ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--temperature", defaultValue = "0", description = "0 for greedy (default), else sampling temperature.")
+    double temperature;
+
+    @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus sampling mass (default: ${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Sampling seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--mode", defaultValue = "paper", description = "paper (dense prefill) or chunked (default: ${DEFAULT-VALUE}).")
+    String mode;
+
+    @Option(names = "--chunk", defaultValue = "40", description = "Prompt chunk in chunked mode (default: ${DEFAULT-VALUE}).")
+    int chunk;
+
     @Override
-    public Integer call() {
-        throw new IllegalStateException("'generate' is not implemented yet");
+    public Integer call() throws Exception {
+        modelOptions.requireCpuMath();
+        KvPolicy policy = Policies.create(policySpec);
+        PrefillMode prefill = PrefillMode.parse(mode);
+        if (!(budget > 0 && budget <= 1)) {
+            throw new IllegalArgumentException("--budget must be a fraction in (0, 1], was " + budget);
+        }
+        Path dir = modelOptions.modelDir();
+        try (TextTokenizer tok = TextTokenizer.load(dir); LlamaWeights w = LlamaCheckpoint.load(dir)) {
+            LlamaConfig c = w.config;
+            int[] ids = tok.encode(prompt);
+            if (ids.length == 0) {
+                throw new IllegalArgumentException("--prompt encodes to no tokens");
+            }
+            if (ids.length + maxTokens > c.maxPositions()) {
+                throw new IllegalArgumentException("the prompt (" + ids.length + " tokens) plus --max-tokens " + maxTokens
+                        + " exceeds the model's max_position_embeddings of " + c.maxPositions());
+            }
+            int bs = modelOptions.blockSize;
+            int budgetTokens = Math.max(1, (int) Math.floor(budget * ids.length));
+            int perLayer = Math.max(prefill == PrefillMode.CHUNKED ? (chunk + bs - 1) / bs + 1 : 1, budgetTokens / bs);
+            KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, bs);
+            int hostBlocks = c.layers() * (layout.blocksFor(ids.length + maxTokens) + 2);
+            TierConfig tc = TierConfig.cpu(layout, perLayer * c.layers(), hostBlocks);
+            PolicyContext ctx = new PolicyContext(c.layers(), ids.length, budgetTokens, PopularityCounters.java());
+            try (TierManager tiers = TierManager.create(tc); Sequence seq = tiers.open(policy, ctx, perLayer * c.layers())) {
+                System.out.print(prompt);
+                System.out.flush();
+                GenerationResult g = new Generator(new TieredDecoder(w, tiers)).generate(seq, policy, ids, maxTokens, prefill, chunk,
+                        new Sampler(temperature, topP, seed), c.eosTokenId(),
+                        t -> {
+                            System.out.print(" " + tok.decode(t));
+                            System.out.flush();
+                        }, null);
+                tiers.awaitCopies();
+                TierStats st = tiers.stats();
+                System.out.println();
+                System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s, decode %.1f tok/s%n",
+                        ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeTokensPerSecond());
+                System.out.printf(Locale.ROOT, "policy %s | KV kept %.1f tokens/layer (mean), %d peak | device budget %d blocks"
+                        + " (%s), device peak %s, host peak %s | moved d2h %s, h2d %s | dropped %d, evicted %d blocks%n",
+                        policy.name(), g.keptMean(), g.keptPeak(), perLayer * c.layers(), Bytes.format(perLayer * c.layers() * tiers.slotBytes()),
+                        Bytes.format(st.deviceBytesPeak()), Bytes.format(st.hostBytesPeak()), Bytes.format(st.d2hBytes()),
+                        Bytes.format(st.h2dBytes()), st.droppedBlocks(), st.evictedBlocks());
+                Map<String, Object> json = new LinkedHashMap<>();
+                json.put("policy", policy.name());
+                json.put("promptTokens", ids.length);
+                json.put("generatedTokens", g.tokens().length);
+                json.put("prefillTokensPerSecond", g.prefillTokensPerSecond());
+                json.put("decodeTokensPerSecond", g.decodeTokensPerSecond());
+                json.put("kvKeptMean", g.keptMean());
+                json.put("kvKeptPeak", g.keptPeak());
+                json.put("completion", tok.decode(g.tokens()));
+                json.put("tiers", st);
+                Json.write(output.dir("generate").resolve("generate.json"), json);
+            }
+        }
+        return 0;
     }
 }

@@ -1,17 +1,59 @@
 package io.tierkv.bench;
 
+import io.tierkv.model.BundledModel;
+import io.tierkv.model.train.TrainConfig;
+import io.tierkv.model.train.Trainer;
+import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** {@code tierkv train}: Train the bundled Llama-architecture model on the reading-comprehension suite. */
-@Command(name = "train", mixinStandardHelpOptions = true, description = "Train the bundled Llama-architecture model on the reading-comprehension suite.")
+/** {@code tierkv train}: trains the bundled model on the reading-comprehension suite. */
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"Train a small Llama-architecture model on the reading-comprehension suite (libtorch autograd, CPU),",
+            "and write it in the Hugging Face layout (config.json, model.safetensors, tokenizer.json, train.log).",
+            "To refresh the bundled model: tierkv train --out " + BundledModel.SOURCE_DIR + " && mvn package"})
 final class TrainCommand implements Callable<Integer> {
-    @Mixin
-    OutputOption output;
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "out/model", description = "Output directory (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--steps", defaultValue = "6000", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of weights and data (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--batch", defaultValue = "16", description = "Prompts per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--lr", defaultValue = "2e-3", description = "Peak AdamW learning rate (default: ${DEFAULT-VALUE}).")
+    double lr;
+
+    @Option(names = "--hidden", defaultValue = "128", description = "Model width (default: ${DEFAULT-VALUE}).")
+    int hidden;
+
+    @Option(names = "--layers", defaultValue = "4", description = "Decoder layers (default: ${DEFAULT-VALUE}).")
+    int layers;
+
+    @Option(names = "--threads", description = "libtorch threads (default: all cores).")
+    Integer threads;
 
     @Override
     public Integer call() {
-        throw new IllegalStateException("'train' is not implemented yet");
+        TrainConfig d = TrainConfig.defaults(out);
+        if (steps <= 0 || batch <= 0 || hidden <= 0 || layers <= 0 || !(lr > 0)) {
+            throw new IllegalArgumentException("--steps, --batch, --hidden, --layers and --lr must be > 0");
+        }
+        if (hidden % d.heads() != 0) {
+            throw new IllegalArgumentException("--hidden must be a multiple of " + d.heads() + " heads, was " + hidden);
+        }
+        TrainConfig cfg = new TrainConfig(seed, hidden, layers, d.heads(), d.kvHeads(), hidden * d.intermediate() / d.hidden(),
+                batch, lr, d.warmup(), steps, d.advanceAt(), d.maxStageSteps(), threads == null ? d.threads() : threads, out);
+        long t0 = System.nanoTime();
+        double acc = new Trainer(cfg, System.out::println).run();
+        System.out.printf(Locale.ROOT, "done in %.0f s; recent line accuracy %.3f; model written to %s%n",
+                (System.nanoTime() - t0) / 1e9, acc, out.toAbsolutePath());
+        return 0;
     }
 }
