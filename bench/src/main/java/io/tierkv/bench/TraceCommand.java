@@ -83,6 +83,10 @@ final class TraceCommand implements Runnable {
         @Option(names = "--drift", description = "Popular spans replaced per step and layer (default: " + SyntheticTraceConfig.DEFAULT_DRIFT + ").")
         Double drift;
 
+        @Option(names = "--drift-recent", description = "Share of new popular spans taken from the newest tokens (default: "
+                + SyntheticTraceConfig.DEFAULT_DRIFT_RECENT + "); the rest land anywhere.")
+        Double driftRecent;
+
         @Override
         public Integer call() throws Exception {
             SyntheticTraceConfig c = SyntheticTraceConfig.defaults(tokens, steps, seed);
@@ -91,7 +95,7 @@ final class TraceCommand implements Runnable {
                     dtype == null ? l.dtype() : DType.parse(dtype), orElse(blockSize, l.blockSize())));
             c = c.withTopK(orElse(k, c.topK()));
             c = c.withPopular(orElse(popular, c.popularSpans()), c.spanLength(), zipf == null ? c.zipfExponent() : zipf,
-                    drift == null ? c.drift() : drift);
+                    drift == null ? c.drift() : drift, driftRecent == null ? c.driftRecent() : driftRecent);
             long start = System.nanoTime();
             TraceHeader h = SyntheticTrace.write(c, out);
             long bytes = Files.size(out);

@@ -8,7 +8,6 @@ import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.Policies;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.core.popularity.PopularityCounters;
-import java.util.Arrays;
 
 /**
  * A core {@link KvPolicy} (hierarchical, h2o, streaming) driving the tier mapping of DESIGN.md, as the
@@ -21,21 +20,23 @@ import java.util.Arrays;
  *       evicted token is <em>lost</em>: counted as a miss, nothing moved);</li>
  *   <li>under the budget the least popular device blocks go to the host: lower level first (LOW, then
  *       NORMAL, then CACHE), then lower heat ({@link KvPolicy#heat} summed over the block's live
- *       tokens), then the older block;</li>
- *   <li>a block whose level rises to CACHE or NORMAL while on the host is promoted when the device has
- *       room or holds a less popular block;</li>
+ *       tokens), then the block touched (requested or admitted) longest ago. DESIGN's last tie-break
+ *       is "older"; least recently touched is the same for untouched blocks and keeps a policy without
+ *       heat (streaming) from evicting its hot sink block first;</li>
+ *   <li>CACHE and NORMAL blocks the budget kept on the host wait, most popular first; after every
+ *       step that changed levels (a window close, an eviction) they are promoted while the device has
+ *       room or holds a block of a lower level (heat alone never swaps blocks, to avoid churn);</li>
  *   <li>a top-k hit on a host block is a miss; with {@code fetch} (the default, {@code hierarchical})
  *       it promotes the block, making room as above; without ({@code hierarchical-nofetch}, DESIGN's
  *       exact mode) the block is read where it is and only window closes move blocks.</li>
  * </ul>
  *
- * <p>Evicted tokens are not shown to the policy (in a live run their attention is masked to 0). The
- * device order is a heap updated for the blocks a step touched or changed; a window close, which
- * shifts every token's heat, re-ranks all device blocks (O(device blocks x blockSize) every
- * {@code window} steps).
+ * <p>Evicted tokens are not shown to the policy (in a live run their attention is masked to 0). Both
+ * orders are heaps updated for the blocks a step touched or changed; a window close, which shifts
+ * every token's heat, re-ranks them all (O(ranked blocks x blockSize) every {@code window} steps).
  */
 final class CoreTierPolicy extends AbstractSimPolicy {
-    /** Heat bits in a device key: rank (2 bits) | heat (28 bits) | block (32 bits). */
+    /** Heat bits in a device key: rank (2 bits) | heat (28 bits) | last touch (32 bits). */
     private static final long MAX_HEAT = (1L << 28) - 1;
 
     private final String name;
@@ -49,11 +50,14 @@ final class CoreTierPolicy extends AbstractSimPolicy {
     private final Transitions blockMoves = new Transitions();
     /** Device-resident blocks (tails excluded), least popular at the root. */
     private IndexedMinHeap device;
+    /** Host-resident CACHE/NORMAL blocks by {@code ~key}: the most popular at the root. */
+    private IndexedMinHeap waiting;
     /** (topK) live positions of the layer being observed. */
     private int[] live;
-    /** (ids) blocks whose level rose while on the host this step. */
-    private int[] promote;
-    private int promotions;
+    /** (id) the clock when each block was last requested or admitted. */
+    private int[] touched;
+    /** Counts generated tokens; prefill admissions happen at 0. */
+    private int clock;
     private int tail;
 
     CoreTierPolicy(String name, String coreSpec, boolean fetchOnMiss) {
@@ -82,8 +86,9 @@ final class CoreTierPolicy extends AbstractSimPolicy {
         rekeyEvery = policy instanceof HierarchicalPolicy ? ((HierarchicalPolicy) policy).config().window() : 0;
         table = new BlockTable(context.layers(), context.blockSize());
         device = new IndexedMinHeap(context.blockIds());
+        waiting = new IndexedMinHeap(context.blockIds());
         live = new int[context.header().topK()];
-        promote = new int[64];
+        touched = new int[context.blockIds()];
     }
 
     @Override
@@ -104,6 +109,7 @@ final class CoreTierPolicy extends AbstractSimPolicy {
 
     @Override
     public void append() {
+        clock++;
         policy.append(1);
         table.append(1, Level.NORMAL_CODE, blockMoves);
         blockMoves.clear();
@@ -114,6 +120,7 @@ final class CoreTierPolicy extends AbstractSimPolicy {
     @Override
     public void admit(int layer, int block) {
         int id = context.id(layer, block);
+        touched[id] = clock;
         byte level = table.level(layer, block);
         if (level == Level.EVICT_CODE) {
             residency.admitDropped(id);
@@ -126,6 +133,7 @@ final class CoreTierPolicy extends AbstractSimPolicy {
                 device.add(id, key);
             } else {
                 residency.admitToHost(id);
+                waiting.add(id, ~key);
             }
         }
     }
@@ -151,7 +159,12 @@ final class CoreTierPolicy extends AbstractSimPolicy {
             return;
         }
         int id = context.id(layer, block);
-        evictOne();
+        if (!residency.hasRoom()) {
+            demote(device.peek());
+        }
+        if (waiting.contains(id)) {
+            waiting.remove(id);
+        }
         residency.fetch(id);
         device.add(id, key(layer, block));
     }
@@ -170,6 +183,7 @@ final class CoreTierPolicy extends AbstractSimPolicy {
         for (int i = 0; i < m; i++) {
             int b = live[i] / bs;
             if (b != previous) {
+                touched[context.id(layer, b)] = clock;
                 rekey(layer, b);
                 previous = b;
             }
@@ -179,7 +193,8 @@ final class CoreTierPolicy extends AbstractSimPolicy {
     @Override
     public void endStep(int step) {
         policy.step(tokenMoves);
-        if (!tokenMoves.isEmpty()) {
+        boolean changed = !tokenMoves.isEmpty();
+        if (changed) {
             table.apply(tokenMoves, blockMoves);
             int bs = context.blockSize();
             for (int i = 0; i < blockMoves.size(); i++) {
@@ -193,8 +208,11 @@ final class CoreTierPolicy extends AbstractSimPolicy {
         }
         if (rekeyEvery > 0 && (step + 1) % rekeyEvery == 0) {
             rekeyAll();
+            changed = true;
         }
-        promotePending();
+        if (changed) {
+            rebalance();
+        }
     }
 
     /** Carries out one block transition (the tail is placed when it is admitted). */
@@ -204,39 +222,40 @@ final class CoreTierPolicy extends AbstractSimPolicy {
         }
         int id = context.id(layer, block);
         byte where = residency.where(id);
-        if (to == Level.EVICT_CODE) {
+        if (to == Level.EVICT_CODE || to == Level.LOW_CODE) {
+            if (waiting.contains(id)) {
+                waiting.remove(id);
+            }
             if (where == Residency.DEVICE) {
                 device.remove(id);
+                if (to == Level.LOW_CODE) {
+                    residency.demote(id);
+                }
             }
-            residency.drop(id);
-        } else if (to == Level.LOW_CODE) {
-            if (where == Residency.DEVICE) {
-                device.remove(id);
-                residency.demote(id);
+            if (to == Level.EVICT_CODE) {
+                residency.drop(id);
             }
-        } else if (where == Residency.HOST) {
-            if (promotions == promote.length) {
-                promote = Arrays.copyOf(promote, promotions * 2);
-            }
-            promote[promotions++] = id;
+        } else if (where == Residency.HOST && !waiting.contains(id)) {
+            waiting.add(id, ~key(layer, block));
         }
     }
 
-    private void promotePending() {
-        for (int i = 0; i < promotions; i++) {
-            int id = promote[i];
-            int layer = context.layerOf(id);
-            int block = context.blockOf(id);
-            if (residency.where(id) != Residency.HOST || table.level(layer, block) > Level.NORMAL_CODE) {
-                continue;
+    /** Promotes waiting blocks while the device has room or holds a block of a lower level. */
+    private void rebalance() {
+        while (!waiting.isEmpty()) {
+            int id = waiting.peek();
+            long key = ~waiting.key(id);
+            if (!residency.hasRoom()) {
+                int victim = device.peek();
+                if (rank(device.key(victim)) >= rank(key)) {
+                    return;
+                }
+                demote(victim);
             }
-            long key = key(layer, block);
-            if (makeRoomFor(key)) {
-                residency.fetch(id);
-                device.add(id, key);
-            }
+            waiting.remove(id);
+            residency.fetch(id);
+            device.add(id, key);
         }
-        promotions = 0;
     }
 
     /** Frees a device slot if needed for a block ranked {@code key}; false if every device block outranks it. */
@@ -248,17 +267,22 @@ final class CoreTierPolicy extends AbstractSimPolicy {
         if (device.key(victim) >= key) {
             return false;
         }
-        device.remove(victim);
-        residency.demote(victim);
+        demote(victim);
         return true;
     }
 
-    /** Frees one device slot if the device is full (a demand fetch always gets in). */
-    private void evictOne() {
-        if (!residency.hasRoom()) {
-            int victim = device.poll();
-            residency.demote(victim);
+    /** Moves a device block to the host; a CACHE/NORMAL one waits there for room. */
+    private void demote(int id) {
+        long key = device.key(id);
+        device.remove(id);
+        residency.demote(id);
+        if (rank(key) > 0) {
+            waiting.add(id, ~key);
         }
+    }
+
+    private static long rank(long key) {
+        return key >>> 60;
     }
 
     private void rekey(int layer, int block) {
@@ -266,6 +290,8 @@ final class CoreTierPolicy extends AbstractSimPolicy {
             int id = context.id(layer, block);
             if (device.contains(id)) {
                 device.update(id, key(layer, block));
+            } else if (waiting.contains(id)) {
+                waiting.update(id, ~key(layer, block));
             }
         }
     }
@@ -276,9 +302,14 @@ final class CoreTierPolicy extends AbstractSimPolicy {
             device.setKeyUnordered(id, key(context.layerOf(id), context.blockOf(id)));
         }
         device.heapify();
+        for (int i = 0; i < waiting.size(); i++) {
+            int id = waiting.at(i);
+            waiting.setKeyUnordered(id, ~key(context.layerOf(id), context.blockOf(id)));
+        }
+        waiting.heapify();
     }
 
-    /** Rank (LOW 0, NORMAL 1, CACHE 2), then heat, then block index: the smallest key leaves first. */
+    /** Rank (LOW 0, NORMAL 1, CACHE 2), then heat, then last touch: the smallest key leaves first. */
     private long key(int layer, int block) {
         byte level = table.level(layer, block);
         long rank = level == Level.CACHE_CODE ? 2 : level == Level.NORMAL_CODE ? 1 : 0;
@@ -291,7 +322,7 @@ final class CoreTierPolicy extends AbstractSimPolicy {
                 heat += policy.heat(layer, t);
             }
         }
-        return rank << 60 | Math.min(heat, MAX_HEAT) << 32 | block;
+        return rank << 60 | Math.min(heat, MAX_HEAT) << 32 | touched[context.id(layer, block)];
     }
 
     @Override
@@ -306,6 +337,14 @@ final class CoreTierPolicy extends AbstractSimPolicy {
             int id = device.at(i);
             if (residency.where(id) != Residency.DEVICE) {
                 throw new IllegalStateException(name + ": ranks block " + id + " which is " + Residency.name(residency.where(id)));
+            }
+        }
+        waiting.checkInvariants();
+        for (int i = 0; i < waiting.size(); i++) {
+            int id = waiting.at(i);
+            if (residency.where(id) != Residency.HOST || table.level(context.layerOf(id), context.blockOf(id)) > Level.NORMAL_CODE) {
+                throw new IllegalStateException(name + ": block " + id + " waits for the device but is "
+                        + Residency.name(residency.where(id)) + " at " + Level.of(table.level(context.layerOf(id), context.blockOf(id))));
             }
         }
     }

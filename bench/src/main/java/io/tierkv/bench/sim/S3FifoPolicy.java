@@ -20,8 +20,9 @@ import java.util.Arrays;
  *       one at 0 goes to the host.</li>
  * </ul>
  *
- * <p>The ghost is the blog's "timestamp" form: an id is in {@code G} while fewer than
- * {@code |M|} ids were ghosted after it, so {@code G} costs one long per block id and no queue.
+ * <p>The ghost is the blog's "timestamp" form: {@code G} holds the last {@code |M|} ids ghosted (an id is
+ * in it while fewer than {@code |M|} were ghosted after it), so it costs one long per block id and no
+ * queue.
  * Options: {@code small} (0.1), {@code move} (1), {@code maxfreq} (3). For KV blocks the point of the
  * comparison is the paper's: the hierarchical policy was inspired by S3-FIFO's small/main split.
  */
@@ -131,7 +132,7 @@ final class S3FifoPolicy extends AbstractSimPolicy {
 
     private boolean inGhost(int id) {
         long at = ghostedAt[id];
-        return at >= 0 && ghostClock - at < maxMain;
+        return at >= 0 && ghostClock - at <= maxMain;
     }
 
     private void evict() {

@@ -12,8 +12,8 @@ import java.util.SplittableRandom;
  *   <li><b>a recent window</b>: the newest tokens, nearer ones more likely (distance = window x u^2);</li>
  *   <li><b>a popular set</b> per layer: spans of a few tokens ranked by a Zipf law, so a handful are
  *       hot and a long tail is lukewarm (H2O's heavy hitters, the paper's CACHE level); it
- *       <b>drifts</b>: spans are replaced at random ranks by spans anywhere in the sequence so far,
- *       generated tokens included;</li>
+ *       <b>drifts</b>: spans are replaced at random ranks, by spans among the newest tokens (what was
+ *       just read or written) or anywhere in the sequence so far;</li>
  *   <li><b>recall</b>: now and then a uniformly random old token, the case that punishes policies
  *       which dropped the middle of the prompt.</li>
  * </ul>
@@ -141,8 +141,16 @@ public final class SyntheticTrace implements TraceSource {
         double d = config.drift();
         int replacements = (int) d + (rnd.nextDouble() < d - (int) d ? 1 : 0);
         for (int i = 0; i < replacements; i++) {
-            spans[layer][rnd.nextInt(spans[layer].length)] = newSpan(rnd, length);
+            int rank = rnd.nextInt(spans[layer].length);
+            spans[layer][rank] = rnd.nextDouble() < config.driftRecent() ? recentSpan(rnd, length) : newSpan(rnd, length);
         }
+    }
+
+    /** A span start among the newest {@code 4 * recentWindow} tokens. */
+    private int recentSpan(SplittableRandom rnd, int length) {
+        int from = Math.max(Math.min(config.sinks(), length - 1), length - 4 * config.recentWindow());
+        int to = Math.max(from + 1, length - config.spanLength() + 1);
+        return from + rnd.nextInt(to - from);
     }
 
     /** A span start anywhere after the sinks in a sequence of {@code length} tokens. */

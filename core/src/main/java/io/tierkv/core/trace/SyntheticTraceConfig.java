@@ -21,8 +21,10 @@ import java.util.Locale;
  *                     tokens (a phrase), ranked by a Zipf law
  * @param spanLength   tokens per popular span
  * @param zipfExponent the Zipf exponent over popular ranks (1 = classic)
- * @param drift        expected popular spans replaced per step and layer; a replacement lands anywhere
- *                     in the sequence so far, generated tokens included
+ * @param drift        expected popular spans replaced per step and layer
+ * @param driftRecent  share of replacements that start in the newest {@code 4 * recentWindow} tokens (what
+ *                     the model just read or wrote becomes popular); the others land anywhere in the
+ *                     sequence so far, which is a recall no evicting policy can serve
  * @param sinkShare    share of draws that pick a sink
  * @param recentShare  share of draws that pick a recent token
  * @param popularShare share of draws from the popular set
@@ -30,7 +32,7 @@ import java.util.Locale;
  */
 public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLayout layout, int topK,
                                    int sinks, int recentWindow, int popularSpans, int spanLength, double zipfExponent,
-                                   double drift, double sinkShare, double recentShare, double popularShare, double recallShare) {
+                                   double drift, double driftRecent, double sinkShare, double recentShare, double popularShare, double recallShare) {
 
     // ---- Defaults, in one place ----
     /** Llama-2-7B, the paper's model: 32 layers, 32 KV heads of 128, fp16. */
@@ -53,6 +55,8 @@ public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLay
     public static final double DEFAULT_ZIPF = 1.0;
     /** A quarter span a step: an 8k prompt's popular set turns over about twice in 1000 steps. */
     public static final double DEFAULT_DRIFT = 0.25;
+    /** Half the new popular spans come from the newest tokens, half from anywhere. */
+    public static final double DEFAULT_DRIFT_RECENT = 0.5;
     public static final double DEFAULT_SINK_SHARE = 0.10;
     public static final double DEFAULT_RECENT_SHARE = 0.30;
     public static final double DEFAULT_POPULAR_SHARE = 0.55;
@@ -81,6 +85,9 @@ public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLay
         if (!(zipfExponent >= 0) || !(drift >= 0)) {
             throw new IllegalArgumentException("zipfExponent and drift must be >= 0, were " + zipfExponent + " and " + drift);
         }
+        if (!(driftRecent >= 0 && driftRecent <= 1)) {
+            throw new IllegalArgumentException("driftRecent must be in [0, 1], was " + driftRecent);
+        }
         double[] shares = {sinkShare, recentShare, popularShare, recallShare};
         double sum = 0;
         for (double s : shares) {
@@ -100,36 +107,36 @@ public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLay
                 new KvLayout(DEFAULT_LAYERS, DEFAULT_KV_HEADS, DEFAULT_HEAD_DIM, DEFAULT_DTYPE, DEFAULT_BLOCK_SIZE),
                 DEFAULT_TOP_K, DEFAULT_SINKS, DEFAULT_RECENT_WINDOW,
                 Math.max(MIN_POPULAR_SPANS, promptLength / PROMPT_TOKENS_PER_POPULAR_SPAN), DEFAULT_SPAN_LENGTH,
-                DEFAULT_ZIPF, DEFAULT_DRIFT, DEFAULT_SINK_SHARE, DEFAULT_RECENT_SHARE, DEFAULT_POPULAR_SHARE, DEFAULT_RECALL_SHARE);
+                DEFAULT_ZIPF, DEFAULT_DRIFT, DEFAULT_DRIFT_RECENT, DEFAULT_SINK_SHARE, DEFAULT_RECENT_SHARE, DEFAULT_POPULAR_SHARE, DEFAULT_RECALL_SHARE);
     }
 
     public SyntheticTraceConfig withLayout(KvLayout l) {
         return new SyntheticTraceConfig(promptLength, steps, seed, l, topK, sinks, recentWindow, popularSpans, spanLength,
-                zipfExponent, drift, sinkShare, recentShare, popularShare, recallShare);
+                zipfExponent, drift, driftRecent, sinkShare, recentShare, popularShare, recallShare);
     }
 
     public SyntheticTraceConfig withTopK(int k) {
         return new SyntheticTraceConfig(promptLength, steps, seed, layout, k, sinks, recentWindow, popularSpans, spanLength,
-                zipfExponent, drift, sinkShare, recentShare, popularShare, recallShare);
+                zipfExponent, drift, driftRecent, sinkShare, recentShare, popularShare, recallShare);
     }
 
     /** The same configuration with other popular-set parameters. */
-    public SyntheticTraceConfig withPopular(int spans, int span, double zipf, double driftPerStep) {
+    public SyntheticTraceConfig withPopular(int spans, int span, double zipf, double driftPerStep, double fromRecent) {
         return new SyntheticTraceConfig(promptLength, steps, seed, layout, topK, sinks, recentWindow, spans, span,
-                zipf, driftPerStep, sinkShare, recentShare, popularShare, recallShare);
+                zipf, driftPerStep, fromRecent, sinkShare, recentShare, popularShare, recallShare);
     }
 
     /** The same configuration with other sink count, recent window and source shares. */
     public SyntheticTraceConfig withSources(int sinkCount, int recent, double sink, double rec, double popular, double recall) {
         return new SyntheticTraceConfig(promptLength, steps, seed, layout, topK, sinkCount, recent, popularSpans, spanLength,
-                zipfExponent, drift, sink, rec, popular, recall);
+                zipfExponent, drift, driftRecent, sink, rec, popular, recall);
     }
 
     /** The header's source text: everything needed to regenerate the trace. */
     public String describe() {
         return String.format(Locale.ROOT, "synth seed=%d tokens=%d steps=%d k=%d sinks=%d recent=%d popular=%dx%d zipf=%s drift=%s"
-                        + " shares=%s/%s/%s/%s", seed, promptLength, steps, topK, sinks, recentWindow, popularSpans, spanLength,
-                zipfExponent, drift, sinkShare, recentShare, popularShare, recallShare);
+                        + " driftRecent=%s shares=%s/%s/%s/%s", seed, promptLength, steps, topK, sinks, recentWindow, popularSpans,
+                spanLength, zipfExponent, drift, driftRecent, sinkShare, recentShare, popularShare, recallShare);
     }
 
     private static void requirePositive(String name, int value) {
