@@ -96,6 +96,10 @@ final class TraceCommand implements Runnable {
             c = c.withTopK(orElse(k, c.topK()));
             c = c.withPopular(orElse(popular, c.popularSpans()), c.spanLength(), zipf == null ? c.zipfExponent() : zipf,
                     drift == null ? c.drift() : drift, driftRecent == null ? c.driftRecent() : driftRecent);
+            Path parent = out.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
             long start = System.nanoTime();
             TraceHeader h = SyntheticTrace.write(c, out);
             long bytes = Files.size(out);

@@ -35,6 +35,13 @@ public final class LineChart {
         }
     }
 
+    /** Line colours that stay apart on white (no pale yellow), reused in order. */
+    private static final Color[] PALETTE = {
+        new Color(0xd6, 0x27, 0x28), new Color(0x1f, 0x77, 0xb4), new Color(0x2c, 0xa0, 0x2c), new Color(0xff, 0x7f, 0x0e),
+        new Color(0x94, 0x67, 0xbd), new Color(0x17, 0xbe, 0xcf), new Color(0x8c, 0x56, 0x4b), new Color(0x7f, 0x7f, 0x7f),
+        new Color(0xe3, 0x77, 0xc2), new Color(0xbc, 0xbd, 0x22)
+    };
+
     private final String title;
     private final String xLabel;
     private final String yLabel;
@@ -78,6 +85,7 @@ public final class LineChart {
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
         for (int i = 0; i < series.size(); i++) {
             renderer.setSeriesStroke(i, new BasicStroke(2f));
+            renderer.setSeriesPaint(i, PALETTE[i % PALETTE.length]);
         }
         plot.setRenderer(renderer);
         if (logY) {
