@@ -153,7 +153,7 @@ public final class TraceReader implements TraceSource {
         if (!buf.hasRemaining()) {
             throw error(recordStart, "truncated: the trace ends after " + stepsRead + " of " + header.steps() + " steps");
         }
-        int length = readVarint(buf.limit(), "step " + stepsRead + " record length");
+        int length = readVarint(buf.limit(), stepsRead, LENGTH, 0);
         if (length > maxPayload) {
             throw error(recordStart, "step " + stepsRead + " record length " + length + " exceeds the " + maxPayload
                     + " bytes " + header.layers() + " layers of top-" + header.topK() + " can take");
@@ -183,7 +183,7 @@ public final class TraceReader implements TraceSource {
         int maxPosition = header.promptLength() + s;
         for (int l = 0; l < header.layers(); l++) {
             long at = offset();
-            int n = readVarint(end, "step " + s + " layer " + l + " count");
+            int n = readVarint(end, s, l, COUNT);
             if (n > header.topK()) {
                 throw error(at, "step " + s + " layer " + l + " holds " + n + " positions, more than topK " + header.topK());
             }
@@ -191,7 +191,7 @@ public final class TraceReader implements TraceSource {
             long previous = -1;
             for (int i = 0; i < n; i++) {
                 at = offset();
-                long position = previous + 1 + Integer.toUnsignedLong(readVarint(end, "step " + s + " layer " + l + " position " + i));
+                long position = previous + 1 + Integer.toUnsignedLong(readVarint(end, s, l, i));
                 if (position > maxPosition) {
                     throw error(at, "step " + s + " layer " + l + " position " + position + " is past the sequence (at most "
                             + maxPosition + ")");
@@ -207,13 +207,22 @@ public final class TraceReader implements TraceSource {
         step.setStep(s);
     }
 
-    /** Reads a varint that must end before buffer index {@code end}. */
-    private int readVarint(int end, String what) throws TraceFormatException {
+    /** {@code layer} of a step's record length in {@link #readVarint}. */
+    private static final int LENGTH = -1;
+    /** {@code index} of a layer's position count in {@link #readVarint}. */
+    private static final int COUNT = -1;
+
+    /**
+     * Reads a varint that must end before buffer index {@code end}. Which field it is (step, layer, and
+     * position index, or {@link #LENGTH} / {@link #COUNT}) only goes into an error message, built
+     * only on error: this runs for every position.
+     */
+    private int readVarint(int end, int step, int layer, int index) throws TraceFormatException {
         long start = offset();
         int value = 0;
         for (int shift = 0; shift < 35; shift += 7) {
             if (buf.position() >= end) {
-                throw error(start, what + ": varint runs past the end of its record");
+                throw error(start, field(step, layer, index) + ": varint runs past the end of its record");
             }
             int b = buf.get();
             value |= (b & 0x7F) << shift;
@@ -224,7 +233,14 @@ public final class TraceReader implements TraceSource {
                 return value;
             }
         }
-        throw error(start, what + ": malformed varint (more than 32 bits)");
+        throw error(start, field(step, layer, index) + ": malformed varint (more than 32 bits)");
+    }
+
+    private static String field(int step, int layer, int index) {
+        if (layer == LENGTH) {
+            return "step " + step + " record length";
+        }
+        return "step " + step + " layer " + layer + (index == COUNT ? " count" : " position " + index);
     }
 
     /** Tries to have at least {@code n} bytes between position and limit; fewer only at end of file. */

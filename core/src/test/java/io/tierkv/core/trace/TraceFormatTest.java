@@ -179,6 +179,32 @@ class TraceFormatTest {
     }
 
     @Test
+    void corrupt_overlongVarint_isMalformedAtItsOffset() throws IOException {
+        Path ok = dir.resolve("ok.tkvt");
+        TraceHeader header = new TraceHeader(new KvLayout(1, 1, 8, DType.F32, 4), 2, 5, 1, "");
+        try (TraceWriter w = TraceWriter.create(ok, header)) {
+            TraceStep s = header.newStep();
+            s.setStep(0);
+            s.set(0, new int[] {4}, 1);
+            w.write(s);
+        }
+        byte[] head = Arrays.copyOf(Files.readAllBytes(ok), TraceDescriptor.headerLength(0));
+        // The layer's count as a 6-byte varint: valid CRC, malformed number.
+        byte[] payload = {(byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, 0x01};
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(payload);
+        ByteBuffer record = ByteBuffer.allocate(1 + payload.length + 4).order(ByteOrder.LITTLE_ENDIAN);
+        record.put((byte) payload.length).put(payload).putInt((int) crc.getValue());
+        byte[] all = Arrays.copyOf(head, head.length + record.capacity());
+        System.arraycopy(record.array(), 0, all, head.length, record.capacity());
+        Path file = dir.resolve("varint.tkvt");
+        Files.write(file, all);
+        TraceFormatException e = assertThrows(TraceFormatException.class, () -> readAll(file));
+        assertEquals(head.length + 1, e.offset());
+        assertTrue(e.getMessage().contains("step 0 layer 0 count: malformed varint"), e.getMessage());
+    }
+
+    @Test
     void trailingBytes_afterTheLastStep_areAnError() throws IOException {
         Path file = writeTiny();
         byte[] bytes = Files.readAllBytes(file);
