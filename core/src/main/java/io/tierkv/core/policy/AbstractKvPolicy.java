@@ -86,6 +86,22 @@ abstract class AbstractKvPolicy implements KvPolicy {
         return live[layer];
     }
 
+    /** Checks that pre-selected positions are strictly ascending keys of this sequence. */
+    protected final void checkSelected(int layer, int[] positions, int n) {
+        if (layer < 0 || layer >= layers) {
+            throw new IndexOutOfBoundsException(name() + ": layer " + layer + " of " + layers);
+        }
+        int previous = -1;
+        for (int i = 0; i < n; i++) {
+            int p = positions[i];
+            if (p <= previous || p >= length) {
+                throw new IllegalArgumentException(name() + ": selected position " + p + " at index " + i
+                        + " is not ascending within [0, " + length + ")");
+            }
+            previous = p;
+        }
+    }
+
     /** Moves a token to {@code to}, recording the transition. */
     protected final void move(int layer, int token, byte to, Transitions out) {
         byte from = levels[layer][token];

@@ -86,6 +86,16 @@ public final class H2oPolicy extends AbstractKvPolicy {
         }
     }
 
+    /** Each selected key gains one unit of attention (a trace keeps which keys won, not how much). */
+    @Override
+    public void observeSelected(int layer, int[] positions, int n) {
+        checkSelected(layer, positions, n);
+        float[] s = score[layer];
+        for (int i = 0; i < n; i++) {
+            s[positions[i]] += 1f;
+        }
+    }
+
     @Override
     public void endPrefill(Transitions out) {
         if (!context.bounded()) {

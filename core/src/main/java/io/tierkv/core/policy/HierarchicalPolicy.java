@@ -95,6 +95,17 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
         observed[layer]++;
     }
 
+    /** Counts already selected keys (a trace's top-k), one query of this layer. */
+    @Override
+    public void observeSelected(int layer, int[] positions, int n) {
+        checkSelected(layer, positions, n);
+        int[] c = counts[layer];
+        for (int i = 0; i < n; i++) {
+            c[positions[i]]++;
+        }
+        observed[layer]++;
+    }
+
     @Override
     public void endPrefill(Transitions out) {
     }

@@ -50,6 +50,18 @@ public interface KvPolicy {
      */
     void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys);
 
+    /**
+     * One query's attention in one layer given as its already selected top-k keys, ascending and
+     * distinct, as a recorded trace holds them ({@code io.tierkv.core.trace}). Policies that count
+     * top-k membership treat it like {@link #observe} after their own selection; H2O adds one unit of
+     * attention per selected key. The default ignores it, which is right for policies that do not read
+     * attention during decoding (full, streaming, snapkv).
+     *
+     * @param positions keys {@code positions[0 .. n-1]}, each in {@code [0, length())}, strictly ascending
+     */
+    default void observeSelected(int layer, int[] positions, int n) {
+    }
+
     /** The prompt is complete; the policy may evict down to its budget. */
     void endPrefill(Transitions out);
 

@@ -1,0 +1,103 @@
+package io.tierkv.bench.report;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.jfree.chart.ChartFactory;
+import org.jfree.chart.ChartUtils;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.LogarithmicAxis;
+import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
+
+/**
+ * A PNG line chart, one line per series, drawn with JFreeChart in headless mode (no display needed:
+ * {@code java.awt.headless} is set before AWT loads).
+ */
+public final class LineChart {
+    static {
+        System.setProperty("java.awt.headless", "true");
+    }
+
+    /** One line: a name for the legend and its points. */
+    public record Series(String name, double[] x, double[] y) {
+        public Series {
+            if (x.length != y.length) {
+                throw new IllegalArgumentException("series " + name + " has " + x.length + " x and " + y.length + " y values");
+            }
+        }
+    }
+
+    /** Line colours that stay apart on white (no pale yellow), reused in order. */
+    private static final Color[] PALETTE = {
+        new Color(0xd6, 0x27, 0x28), new Color(0x1f, 0x77, 0xb4), new Color(0x2c, 0xa0, 0x2c), new Color(0xff, 0x7f, 0x0e),
+        new Color(0x94, 0x67, 0xbd), new Color(0x17, 0xbe, 0xcf), new Color(0x8c, 0x56, 0x4b), new Color(0x7f, 0x7f, 0x7f),
+        new Color(0xe3, 0x77, 0xc2), new Color(0xbc, 0xbd, 0x22)
+    };
+
+    private final String title;
+    private final String xLabel;
+    private final String yLabel;
+    private final List<Series> series = new ArrayList<>();
+    private boolean logY;
+
+    public LineChart(String title, String xLabel, String yLabel) {
+        this.title = title;
+        this.xLabel = xLabel;
+        this.yLabel = yLabel;
+    }
+
+    public LineChart add(Series s) {
+        series.add(s);
+        return this;
+    }
+
+    /** Plots y on a log scale (points at or below 0 are left out). */
+    public LineChart logY(boolean on) {
+        this.logY = on;
+        return this;
+    }
+
+    /** Writes the chart as a PNG of {@code width x height} pixels. */
+    public void write(Path png, int width, int height) throws IOException {
+        XYSeriesCollection data = new XYSeriesCollection();
+        for (Series s : series) {
+            XYSeries xy = new XYSeries(s.name(), false, true);
+            for (int i = 0; i < s.x().length; i++) {
+                if (Double.isFinite(s.y()[i]) && (!logY || s.y()[i] > 0)) {
+                    xy.add(s.x()[i], s.y()[i]);
+                }
+            }
+            data.addSeries(xy);
+        }
+        JFreeChart chart = ChartFactory.createXYLineChart(title, xLabel, yLabel, data, PlotOrientation.VERTICAL, true, false, false);
+        XYPlot plot = chart.getXYPlot();
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
+        plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
+        XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
+        for (int i = 0; i < series.size(); i++) {
+            renderer.setSeriesStroke(i, new BasicStroke(2f));
+            renderer.setSeriesPaint(i, PALETTE[i % PALETTE.length]);
+        }
+        plot.setRenderer(renderer);
+        if (logY) {
+            LogarithmicAxis axis = new LogarithmicAxis(yLabel);
+            axis.setAllowNegativesFlag(false);
+            axis.setAutoRangeNextLogFlag(true);
+            plot.setRangeAxis(axis);
+        }
+        Path parent = png.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        ChartUtils.saveChartAsPNG(png.toFile(), chart, width, height);
+    }
+}

@@ -1,0 +1,180 @@
+package io.tierkv.core.trace;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * A seeded generator of attention traces with the structure that KV-cache policies are built around
+ * (see {@link SyntheticTraceConfig} for the knobs and defaults):
+ *
+ * <ul>
+ *   <li><b>attention sinks</b>: the first few tokens collect attention at every step (StreamingLLM);</li>
+ *   <li><b>a recent window</b>: the newest tokens, nearer ones more likely (distance = window x u^2);</li>
+ *   <li><b>a popular set</b> per layer: spans of a few tokens ranked by a Zipf law, so a handful are
+ *       hot and a long tail is lukewarm (H2O's heavy hitters, the paper's CACHE level); it
+ *       <b>drifts</b>: spans are replaced at random ranks, by spans among the newest tokens (what was
+ *       just read or written) or anywhere in the sequence so far;</li>
+ *   <li><b>recall</b>: now and then a uniformly random old token, the case that punishes policies
+ *       which dropped the middle of the prompt.</li>
+ * </ul>
+ *
+ * <p>Each layer has its own random stream and popular set; draws repeat until a layer holds
+ * {@code min(k, length)} distinct positions (after 16k tries the rest are filled with the newest
+ * unused tokens, which only happens when k is close to the length). Deterministic: equal
+ * configurations give equal traces, on any machine.
+ */
+public final class SyntheticTrace implements TraceSource {
+    private final SyntheticTraceConfig config;
+    private final TraceHeader header;
+    /** (layer) one random stream per layer. */
+    private final SplittableRandom[] random;
+    /** (layer, rank) first token of each popular span. */
+    private final int[][] spans;
+    /** (rank) cumulative Zipf probabilities, last = 1. */
+    private final double[] zipfCdf;
+    /** (position) the draw stamp that last took each position, for O(1) de-duplication. */
+    private final int[] taken;
+    /** (topK) scratch for one layer's draws. */
+    private final int[] drawn;
+    private int stamp;
+    private int step;
+
+    public SyntheticTrace(SyntheticTraceConfig config) {
+        this.config = config;
+        this.header = new TraceHeader(config.layout(), config.topK(), config.promptLength(), config.steps(), config.describe());
+        int layers = config.layout().layers();
+        SplittableRandom root = new SplittableRandom(config.seed());
+        this.random = new SplittableRandom[layers];
+        this.spans = new int[layers][config.popularSpans()];
+        for (int l = 0; l < layers; l++) {
+            random[l] = root.split();
+            for (int r = 0; r < spans[l].length; r++) {
+                spans[l][r] = newSpan(random[l], config.promptLength());
+            }
+        }
+        this.zipfCdf = zipf(config.popularSpans(), config.zipfExponent());
+        this.taken = new int[config.promptLength() + config.steps() + 1];
+        this.drawn = new int[config.topK()];
+    }
+
+    /** Generates the whole trace into {@code file}; returns the header written. */
+    public static TraceHeader write(SyntheticTraceConfig config, java.nio.file.Path file) throws java.io.IOException {
+        try (SyntheticTrace trace = new SyntheticTrace(config)) {
+            TraceWriter.copy(trace, file);
+            return trace.header();
+        }
+    }
+
+    @Override
+    public TraceHeader header() {
+        return header;
+    }
+
+    @Override
+    public boolean next(TraceStep out) {
+        if (step == config.steps()) {
+            return false;
+        }
+        int length = config.promptLength() + step + 1;
+        for (int l = 0; l < out.layers(); l++) {
+            drift(l, length);
+            int n = draw(l, length, out.positions(l));
+            out.setCount(l, n);
+        }
+        out.setStep(step);
+        step++;
+        return true;
+    }
+
+    /** Draws {@code min(k, length)} distinct positions below {@code length} into {@code row}, ascending. */
+    private int draw(int layer, int length, int[] row) {
+        int target = Math.min(config.topK(), length);
+        if (target == length) {
+            for (int i = 0; i < length; i++) {
+                row[i] = i;
+            }
+            return length;
+        }
+        SplittableRandom rnd = random[layer];
+        int n = 0;
+        stamp++;
+        for (int attempt = 0; n < target && attempt < 16 * 1024; attempt++) {
+            int p = pick(rnd, layer, length);
+            if (taken[p] != stamp) {
+                taken[p] = stamp;
+                drawn[n++] = p;
+            }
+        }
+        for (int p = length - 1; n < target; p--) {
+            if (taken[p] != stamp) {
+                taken[p] = stamp;
+                drawn[n++] = p;
+            }
+        }
+        System.arraycopy(drawn, 0, row, 0, n);
+        Arrays.sort(row, 0, n);
+        return n;
+    }
+
+    private int pick(SplittableRandom rnd, int layer, int length) {
+        double u = rnd.nextDouble();
+        if ((u -= config.sinkShare()) < 0 && config.sinks() > 0) {
+            return rnd.nextInt(Math.min(config.sinks(), length));
+        }
+        if ((u -= config.recentShare()) < 0) {
+            double v = rnd.nextDouble();
+            int distance = (int) (Math.min(config.recentWindow(), length) * v * v);
+            return length - 1 - distance;
+        }
+        if ((u -= config.popularShare()) < 0) {
+            int rank = Arrays.binarySearch(zipfCdf, rnd.nextDouble());
+            rank = rank >= 0 ? rank : Math.min(-rank - 1, zipfCdf.length - 1);
+            return Math.min(length - 1, spans[layer][rank] + rnd.nextInt(config.spanLength()));
+        }
+        int old = Math.max(1, length - config.recentWindow());
+        return rnd.nextInt(old);
+    }
+
+    /** Replaces {@code drift} popular spans on average (the fraction by a coin). */
+    private void drift(int layer, int length) {
+        SplittableRandom rnd = random[layer];
+        double d = config.drift();
+        int replacements = (int) d + (rnd.nextDouble() < d - (int) d ? 1 : 0);
+        for (int i = 0; i < replacements; i++) {
+            int rank = rnd.nextInt(spans[layer].length);
+            spans[layer][rank] = rnd.nextDouble() < config.driftRecent() ? recentSpan(rnd, length) : newSpan(rnd, length);
+        }
+    }
+
+    /** A span start among the newest {@code 4 * recentWindow} tokens. */
+    private int recentSpan(SplittableRandom rnd, int length) {
+        int from = Math.max(Math.min(config.sinks(), length - 1), length - 4 * config.recentWindow());
+        int to = Math.max(from + 1, length - config.spanLength() + 1);
+        return from + rnd.nextInt(to - from);
+    }
+
+    /** A span start anywhere after the sinks in a sequence of {@code length} tokens. */
+    private int newSpan(SplittableRandom rnd, int length) {
+        int from = Math.min(config.sinks(), length - 1);
+        int to = Math.max(from + 1, length - config.spanLength() + 1);
+        return from + rnd.nextInt(to - from);
+    }
+
+    private static double[] zipf(int n, double exponent) {
+        double[] cdf = new double[n];
+        double sum = 0;
+        for (int r = 0; r < n; r++) {
+            sum += 1.0 / Math.pow(r + 1, exponent);
+            cdf[r] = sum;
+        }
+        for (int r = 0; r < n; r++) {
+            cdf[r] /= sum;
+        }
+        cdf[n - 1] = 1.0;
+        return cdf;
+    }
+
+    @Override
+    public void close() {
+    }
+}
