@@ -3,15 +3,27 @@ package io.tierkv.bench;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-/** {@code tierkv demo}: Run a small version of the paper's experiment on the bundled model (CPU, a few minutes). */
-@Command(name = "demo", mixinStandardHelpOptions = true, description = "Run a small version of the paper's experiment on the bundled model (CPU, a few minutes).")
+/** {@code tierkv demo}: a small version of the paper's experiment on the bundled model, on the CPU. */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {"A small version of the paper's experiment on the bundled model (CPU, a few minutes):",
+            "full vs hierarchical vs attention sinks vs SnapKV vs H2O, questions before and after the passage."})
 final class DemoCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions modelOptions;
+
     @Mixin
     OutputOption output;
 
+    @Mixin
+    EvalOptions evalOptions;
+
+    @Option(names = "--prompts", defaultValue = "16", description = "Prompts per question position (default: ${DEFAULT-VALUE}).")
+    int prompts;
+
     @Override
-    public Integer call() {
-        throw new IllegalStateException("'demo' is not implemented yet");
+    public Integer call() throws Exception {
+        return EvalCommand.run(modelOptions, evalOptions, prompts, output.dir("demo"));
     }
 }
