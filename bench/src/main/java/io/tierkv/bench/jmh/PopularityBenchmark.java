@@ -104,6 +104,7 @@ public class PopularityBenchmark {
         }
     }
 
+    @SuppressWarnings("try") // the scope collects the temporaries implicitly
     private int libtorch() {
         try (PointerScope scope = new PointerScope()) {
             T_TensorTensor_T top = input.sum(0).topk(k);

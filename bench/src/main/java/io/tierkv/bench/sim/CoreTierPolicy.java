@@ -28,7 +28,7 @@ import io.tierkv.core.popularity.PopularityCounters;
  *       room or holds a block of a lower level (heat alone never swaps blocks, to avoid churn);</li>
  *   <li>a top-k hit on a host block is a miss; with {@code fetch} (the default, {@code hierarchical})
  *       it promotes the block, making room as above; without ({@code hierarchical-nofetch}, DESIGN's
- *       exact mode) the block is read where it is and only window closes move blocks.</li>
+ *       exact mode) the block is read where it is; only new blocks and level changes move blocks.</li>
  * </ul>
  *
  * <p>Evicted tokens are not shown to the policy (in a live run their attention is masked to 0). Both

@@ -24,8 +24,8 @@ public final class SimPolicies {
         register("hierarchical", "the paper's four levels (core HierarchicalPolicy): CACHE/NORMAL on the device, LOW on the host,"
                 + " EVICT freed; a host hit is a miss that promotes the block",
                 o -> CoreTierPolicy.create("hierarchical", "hierarchical", o, true));
-        register("hierarchical-nofetch", "hierarchical, but host blocks are read in place (DESIGN's exact mode): only window"
-                + " closes move blocks", o -> CoreTierPolicy.create("hierarchical-nofetch", "hierarchical", o, false));
+        register("hierarchical-nofetch", "hierarchical, but host blocks are read in place (DESIGN's exact mode): only"
+                + " level changes and new blocks move blocks", o -> CoreTierPolicy.create("hierarchical-nofetch", "hierarchical", o, false));
         register("lru", "least recently used block leaves the device", o -> LruPolicy.create(PolicyOptions.parse("lru", o)));
         register("s3fifo", "S3-FIFO (SOSP'23): small 10% + main 90% FIFOs, ghost, 2-bit frequency",
                 o -> S3FifoPolicy.create(PolicyOptions.parse("s3fifo", o)));
