@@ -7,7 +7,7 @@ import picocli.CommandLine.Mixin;
 /** {@code tierkv bench}: live benchmarks of the copy engine and the popularity counter. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: the copy engine against memcpy, the popularity counter against a sum and libtorch.",
-        subcommands = {BenchCommand.Copy.class, BenchCommand.Popularity.class})
+        subcommands = {BenchCommand.Copy.class, BenchPopularityCommand.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -25,17 +25,6 @@ final class BenchCommand implements Runnable {
         @Override
         public Integer call() {
             throw new IllegalStateException("'bench copy' is not implemented yet");
-        }
-    }
-
-    @Command(name = "popularity", mixinStandardHelpOptions = true, description = "Time the popularity counter against a plain sum and libtorch.")
-    static final class Popularity implements Callable<Integer> {
-        @Mixin
-        OutputOption output;
-
-        @Override
-        public Integer call() {
-            throw new IllegalStateException("'bench popularity' is not implemented yet");
         }
     }
 }
