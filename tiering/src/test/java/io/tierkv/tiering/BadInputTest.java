@@ -47,6 +47,10 @@ class BadInputTest {
         assertMessage(IllegalArgumentException.class,
                 () -> TierConfig.builder(TWO_LAYERS).backend(Backend.CPU).deviceCapacityBlocks(4).hostCapacityBytes(slot / 2).build(),
                 "hostCapacityBytes");
+        TierConfig four = new TierConfig(TWO_LAYERS, Backend.CPU, 10, 20);
+        assertEquals(TierDefaults.MAX_IN_FLIGHT_COPIES, four.maxInFlightCopies());
+        assertThrows(IllegalArgumentException.class, () -> new TierConfig(TWO_LAYERS, Backend.CPU, 10, -20));
+        assertThrows(IllegalArgumentException.class, () -> new TierConfig(TWO_LAYERS, null, 10, 20));
         TierConfig ok = TierConfig.builder(TWO_LAYERS).backend(Backend.CPU).deviceCapacityBytes(10 * slot).build();
         assertEquals(10, ok.deviceCapacityBlocks());
         assertEquals(10 * TierDefaults.HOST_CAPACITY_FACTOR, ok.hostCapacityBlocks());
