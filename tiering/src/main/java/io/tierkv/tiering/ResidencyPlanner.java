@@ -204,14 +204,25 @@ final class ResidencyPlanner {
         }
     }
 
+    /**
+     * Stages the chosen demotions. With host room for all of them they go in device-slot order (long runs);
+     * with too little room, most popular first, so that the least popular are the ones dropped.
+     */
     private void startDemotions(Sequence s) {
         int n = demote.size;
         ensureOrder(n);
-        for (int i = 0; i < n; i++) {
-            int h = handleOf(s, demote.keys[i]);
-            order[i] = ((long) pool.deviceSlot(h) << 32) | i;
+        int room = Math.max(0, Math.min(s.hostBudgetBlocks() - pool.count(s.id(), BlockPool.HOST_COMMITTED), host.free()));
+        if (n <= room) {
+            for (int i = 0; i < n; i++) {
+                order[i] = ((long) pool.deviceSlot(handleOf(s, demote.keys[i])) << 32) | i;
+            }
+            Arrays.sort(order, 0, n);
+        } else {
+            rank(s, demote);
+            for (int i = 0; i < n; i++) {
+                order[i] = n - 1 - i;
+            }
         }
-        Arrays.sort(order, 0, n);
         int previous = -2;
         int layers = s.layers();
         for (int i = 0; i < n; i++) {

@@ -1,6 +1,7 @@
 package io.tierkv.tiering;
 
 import io.tierkv.core.Level;
+import io.tierkv.core.Tier;
 import io.tierkv.core.Transitions;
 import io.tierkv.core.block.BlockTable;
 import io.tierkv.core.policy.KvPolicy;
@@ -343,17 +344,17 @@ public final class Sequence implements AutoCloseable {
      * Where readers find a block now: DEVICE (also while it is being demoted), HOST (also while being
      * promoted), or NONE when it was evicted or dropped.
      */
-    public io.tierkv.core.Tier tier(int layer, int block) {
+    public Tier tier(int layer, int block) {
         checkLayer(layer);
         if (block < 0 || block >= table.blocks()) {
             throw new IndexOutOfBoundsException("block " + block + " outside [0, " + table.blocks() + ")");
         }
         int h = handles[layer][block];
         if (h < 0) {
-            return io.tierkv.core.Tier.NONE;
+            return Tier.NONE;
         }
         byte s = pool.state(h);
-        return s == BlockPool.DEVICE || s == BlockPool.TO_HOST ? io.tierkv.core.Tier.DEVICE : io.tierkv.core.Tier.HOST;
+        return s == BlockPool.DEVICE || s == BlockPool.TO_HOST ? Tier.DEVICE : Tier.HOST;
     }
 
     /** True while the block's copy is in flight. */
@@ -364,9 +365,9 @@ public final class Sequence implements AutoCloseable {
 
     /** The slot readers use for a block (in the tier {@link #tier} names), or -1 when it is gone. */
     public int slot(int layer, int block) {
-        io.tierkv.core.Tier t = tier(layer, block);
+        Tier t = tier(layer, block);
         int h = handles[layer][block];
-        return t == io.tierkv.core.Tier.NONE ? -1 : t == io.tierkv.core.Tier.DEVICE ? pool.deviceSlot(h) : pool.hostSlot(h);
+        return t == Tier.NONE ? -1 : t == Tier.DEVICE ? pool.deviceSlot(h) : pool.hostSlot(h);
     }
 
     /**

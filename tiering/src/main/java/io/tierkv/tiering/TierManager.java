@@ -160,7 +160,8 @@ public final class TierManager implements AutoCloseable {
             return;
         }
         long obtainable = device.free();
-        for (Sequence other : sequences) {
+        for (int i = 0; i < sequences.size(); i++) {
+            Sequence other = sequences.get(i);
             if (other != null) {
                 obtainable += planner.movableDeviceBlocks(other, other == s ? eligibleBelow : other.movableBelow());
             }

@@ -220,7 +220,10 @@ abstract class TieringContract {
             m.checkInvariants();
         }
         assertTrue(steps > 50, "only " + steps + " steps ran");
-        assertTrue(sawInFlight > 10, "copies were in flight during only " + sawInFlight + " of " + steps + " steps");
+        if (backend() == Backend.CPU) {
+            // Delays are a CPU-engine hook; on CUDA the copies are simply asynchronous.
+            assertTrue(sawInFlight > 10, "copies were in flight during only " + sawInFlight + " of " + steps + " steps");
+        }
     }
 
     @Test
@@ -239,7 +242,9 @@ abstract class TieringContract {
             h.setBlock(0, b, Level.LOW_CODE);
         }
         h.sequence.step();
-        assertTrue(m.stats().inFlightBlocks() > 0);
+        if (backend() == Backend.CPU) {
+            assertTrue(m.stats().inFlightBlocks() > 0, "2 ms per copy keeps them in flight");
+        }
         m.close();
         m.close();
         assertEquals(0, m.stats().deviceBlocks());

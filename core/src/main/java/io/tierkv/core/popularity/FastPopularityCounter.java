@@ -59,11 +59,13 @@ public final class FastPopularityCounter implements PopularityCounter {
         if (n > 0) {
             float worst = valueOf(h[0]);
             int worstBits = (int) (h[0] >> 32);
-            for (int t = n; t < keys; t++) {
+            // The filter skips every score below the worst kept one (a whole vector at a time with the
+            // Vector API); s >= worst is necessary for entering, since Float.compare(s, worst) > 0
+            // implies it. A later position then wins only with strictly greater bits (ties go to the
+            // lower position, already in the heap). -0.0 ranks below +0.0.
+            for (int t = headSum.nextAtLeast(scores, n, keys, worst); t < keys; t = headSum.nextAtLeast(scores, t + 1, keys, worst)) {
                 float s = scores[t];
-                // Cheap float test first; then a later position wins only with strictly greater bits
-                // (ties go to the lower position, already in the heap). -0.0 ranks below +0.0.
-                if (s >= worst && orderedBits(s) > worstBits) {
+                if (orderedBits(s) > worstBits) {
                     h[0] = key(s, t);
                     siftDown(h, n);
                     worst = valueOf(h[0]);

@@ -74,6 +74,11 @@ public final class CudaEvent implements AutoCloseable {
         return ms[0];
     }
 
+    /** True once closed. */
+    public boolean isClosed() {
+        return closed.get();
+    }
+
     private void ensureOpen() {
         if (closed.get()) {
             throw new IllegalStateException("CUDA event on " + context.where() + " is closed");

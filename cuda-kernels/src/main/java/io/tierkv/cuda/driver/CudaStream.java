@@ -47,6 +47,11 @@ public final class CudaStream implements AutoCloseable {
         Cuda.check(JCudaDriver.cuStreamWaitEvent(stream, event.handle(), 0), "cuStreamWaitEvent on " + context.where());
     }
 
+    /** True once closed. */
+    public boolean isClosed() {
+        return closed.get();
+    }
+
     private void ensureOpen() {
         if (closed.get()) {
             throw new IllegalStateException("CUDA stream on " + context.where() + " is closed");

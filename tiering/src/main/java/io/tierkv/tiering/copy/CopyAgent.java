@@ -2,6 +2,7 @@ package io.tierkv.tiering.copy;
 
 import static io.tierkv.tiering.copy.CopyMessageDescriptor.*;
 
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.UnsafeApi;
@@ -32,9 +33,13 @@ final class CopyAgent implements Agent, MessageHandler {
     private final int deviceSlots;
     private final int hostSlots;
     private final CopyFaults faults;
+    /** The owner thread while it waits for completions, else null. */
+    private final WaitingOwner owner;
+    /** Completions posted so far. */
+    private long posted;
 
     CopyAgent(OneToOneRingBuffer requests, OneToOneRingBuffer completions, long deviceBase, int deviceSlots,
-              long hostBase, int hostSlots, long slotBytes, CopyFaults faults) {
+              long hostBase, int hostSlots, long slotBytes, CopyFaults faults, WaitingOwner owner) {
         this.requests = requests;
         this.completions = completions;
         this.deviceBase = deviceBase;
@@ -43,6 +48,7 @@ final class CopyAgent implements Agent, MessageHandler {
         this.hostSlots = hostSlots;
         this.slotBytes = slotBytes;
         this.faults = faults;
+        this.owner = owner;
     }
 
     @Override
@@ -110,6 +116,28 @@ final class CopyAgent implements Agent, MessageHandler {
         buffer.putInt(index + SLOTS_OFFSET, slots);
         buffer.putLong(index + NANOS_OFFSET, nanos);
         completions.commit(index);
+        posted++;
+        owner.posted = posted;
+        // Dekker with CpuCopyEngine.awaitCompletions: the commit must be visible before we look for a waiter, or
+        // a waiter that checked the ring just before the commit could sleep through it.
+        VarHandle.fullFence();
+        Thread waiter = owner.thread;
+        if (waiter != null && posted >= owner.wakeAt) {
+            LockSupport.unpark(waiter);
+        }
+    }
+
+    /**
+     * Where the owner thread waits: it publishes itself and how many completions in total it waits for, and
+     * the copy thread unparks it once that many are posted. Waking it only then (not at every completion)
+     * matters on a loaded machine, where each wake-up can cost the copy thread its place on a core.
+     */
+    static final class WaitingOwner {
+        volatile Thread thread;
+        /** Completions posted so far, written by the copy thread. */
+        volatile long posted;
+        /** Wake the owner once {@link #posted} reaches this. */
+        volatile long wakeAt;
     }
 
     @Override

@@ -11,7 +11,6 @@ import java.util.concurrent.locks.LockSupport;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
-import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.MessageHandler;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
@@ -37,6 +36,10 @@ public final class CpuCopyEngine implements CopyEngine {
     private static final AtomicInteger THREADS = new AtomicInteger();
     /** How long the owner waits for a single completion before declaring the copy thread stuck. */
     private static final long STUCK_NANOS = TimeUnit.SECONDS.toNanos(60);
+    /** Yields before the owner parks while waiting for a completion. */
+    private static final int YIELDS_BEFORE_PARK = 4;
+    /** Longest single park of a waiting owner (it is unparked by the copy thread; this is a safety net). */
+    private static final long MAX_PARK_NANOS = 20_000_000;
     /** Ring storage alignment: two cache lines, so that the trailer's counters do not share lines with data. */
     private static final int RING_ALIGNMENT = 128;
 
@@ -57,9 +60,14 @@ public final class CpuCopyEngine implements CopyEngine {
     private final AgentRunner runner;
     private final Thread copyThread;
     private final AtomicReference<Throwable> agentError = new AtomicReference<>();
-    private final IdleStrategy waitStrategy = new BackoffIdleStrategy(64, 16, 1_000, 50_000);
+    private final CopyAgent.WaitingOwner waitingOwner = new CopyAgent.WaitingOwner();
+    /** Runs submitted since the copy thread was last woken. */
+    private int unsignalled;
     private int inFlight;
     private int reapedNow;
+    /** Runs submitted and reaped since the start. */
+    private long submitted;
+    private long reaped;
     private boolean closed;
 
     /**
@@ -88,7 +96,7 @@ public final class CpuCopyEngine implements CopyEngine {
         this.requests = new OneToOneRingBuffer(new UnsafeBuffer(requestStorage.address(), (int) requestStorage.bytes()));
         this.completions = new OneToOneRingBuffer(new UnsafeBuffer(completionStorage.address(), (int) completionStorage.bytes()));
         CopyAgent agent = new CopyAgent(requests, completions, device.baseAddress(), device.capacity(),
-                host.baseAddress(), host.capacity(), device.slotBytes(), faults == null ? CopyFaults.NONE : faults);
+                host.baseAddress(), host.capacity(), device.slotBytes(), faults == null ? CopyFaults.NONE : faults, waitingOwner);
         this.runner = new AgentRunner(new BackoffIdleStrategy(16, 8, 1_000, 1_000_000), this::onAgentError, null, agent);
         AgentRunner.startOnThread(runner, r -> {
             Thread t = new Thread(r, "tierkv-copy-" + THREADS.incrementAndGet());
@@ -127,12 +135,22 @@ public final class CpuCopyEngine implements CopyEngine {
         checkOpen();
         int runs = toHost.drainRuns(submitRun);
         runs += toDevice.drainRuns(submitRun);
+        wakeCopyThread();
         return runs;
     }
 
+    /** One unpark per batch, not per run: the copy thread drains the whole ring once awake. */
+    private void wakeCopyThread() {
+        if (unsignalled > 0) {
+            unsignalled = 0;
+            LockSupport.unpark(copyThread);
+        }
+    }
+
     private void submitRun(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
-        while (inFlight >= maxInFlight) {
-            awaitSome();
+        if (inFlight >= maxInFlight) {
+            // Full: wait until half the window has drained, one wake-up for many completions.
+            awaitCompletions(reaped + Math.max(1, inFlight - maxInFlight / 2));
         }
         int index;
         while ((index = requests.tryClaim(REQUEST, REQUEST_LENGTH)) < 0) {
@@ -145,7 +163,8 @@ public final class CpuCopyEngine implements CopyEngine {
         buffer.putInt(index + SLOTS_OFFSET, slots);
         requests.commit(index);
         inFlight++;
-        LockSupport.unpark(copyThread);
+        submitted++;
+        unsignalled++;
     }
 
     @Override
@@ -166,18 +185,34 @@ public final class CpuCopyEngine implements CopyEngine {
         boolean ok = msgTypeId == COPIED;
         counters.record(direction, slots, ok, buffer.getLong(index + NANOS_OFFSET));
         inFlight--;
+        reaped++;
         reapedNow++;
         sink.copied(direction, src, dst, slots, ok);
     }
 
     @Override
     public long awaitSome() {
-        if (inFlight == 0) {
-            return 0;
-        }
+        return awaitCompletions(reaped + 1);
+    }
+
+    /** Flushes and waits for every copy with a single wake-up, then reaps them all. */
+    @Override
+    public long drain() {
+        flush();
+        return awaitCompletions(submitted);
+    }
+
+    /**
+     * Waits until {@code target} completions in total have been reaped (or none is in flight), without polling:
+     * after a few yields the owner parks, publishing itself and the target in {@link CopyAgent.WaitingOwner},
+     * and the copy thread unparks it once that many completions are posted. The park is bounded anyway, as a
+     * second line of defence against a lost wake-up.
+     */
+    private long awaitCompletions(long target) {
         long start = System.nanoTime();
-        waitStrategy.reset();
-        while (reap() == 0) {
+        wakeCopyThread();
+        reap();
+        for (int round = 0; reaped < Math.min(target, submitted); round++) {
             Throwable error = agentError.get();
             if (error != null) {
                 throw new IllegalStateException("copy thread failed: " + error, error);
@@ -185,7 +220,17 @@ public final class CpuCopyEngine implements CopyEngine {
             if (System.nanoTime() - start > STUCK_NANOS) {
                 throw new IllegalStateException("copy thread made no progress for 60 s with " + inFlight + " copies in flight");
             }
-            waitStrategy.idle();
+            if (round < YIELDS_BEFORE_PARK) {
+                Thread.yield();
+            } else {
+                waitingOwner.wakeAt = Math.min(target, submitted);
+                waitingOwner.thread = Thread.currentThread();
+                if (waitingOwner.posted < waitingOwner.wakeAt) {
+                    LockSupport.parkNanos(MAX_PARK_NANOS);
+                }
+                waitingOwner.thread = null;
+            }
+            reap();
         }
         return System.nanoTime() - start;
     }

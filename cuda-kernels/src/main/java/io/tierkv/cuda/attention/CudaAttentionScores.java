@@ -1,0 +1,260 @@
+package io.tierkv.cuda.attention;
+
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaCopies;
+import io.tierkv.cuda.driver.CudaEvent;
+import io.tierkv.cuda.driver.CudaStream;
+import io.tierkv.cuda.driver.DeviceBuffer;
+import io.tierkv.cuda.driver.KernelModule;
+import io.tierkv.cuda.driver.PinnedBuffer;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.jcublas.JCublas2;
+import jcuda.jcublas.cublasHandle;
+import jcuda.jcublas.cublasOperation;
+import jcuda.runtime.cudaStream_t;
+
+/**
+ * Attention probabilities on the device, without libtorch: q.K^T by cuBLAS batched GEMM (one small
+ * GEMM per block and key head, {@code [blockSize x headDim] x [headDim x group]}, pointers built on the
+ * host because blocks are scattered) or, where JCublas cannot load, by the {@code block_scores} kernel;
+ * then {@code softmax_rows}. {@link #probabilitiesAsync} leaves the probabilities on the device for
+ * {@code PopularityKernel}; {@link #probabilities} copies them back for the {@link AttentionScores}
+ * contract. Not thread-safe.
+ */
+public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>, AutoCloseable {
+    /** The module ({@code attention.cu}). */
+    public static final String MODULE = "attention";
+    static final int THREADS = 256;
+
+    /** How q.K^T is computed. */
+    public enum Engine { CUBLAS, KERNEL }
+
+    private final CudaContext context;
+    private final KernelModule module;
+    private final CudaStream ownStream;
+    private final CudaEvent stagingFree;
+    private final Engine engine;
+    private final cublasHandle cublas;
+    private PinnedBuffer hostStaging;   // q [heads][headDim] f32, then blocks i32 or GEMM pointer arrays (3 x batch) u64
+    private DeviceBuffer deviceStaging; // the same layout on the device
+    private DeviceBuffer scores;        // [heads][stride] f32 for the host path
+    private PinnedBuffer hostProbs;     // [heads][stride] f32 for the host path
+
+    private final float[] alpha = new float[1];
+    private final float[] beta = {0f};
+    // softmax_rows(scores, probs, cols, stride), refilled per launch
+    private final long[] smScores = new long[1];
+    private final long[] smProbs = new long[1];
+    private final int[] smCols = new int[1];
+    private final int[] smStride = new int[1];
+    private final Pointer softmaxParams = Pointer.to(Pointer.to(smScores), Pointer.to(smProbs), Pointer.to(smCols), Pointer.to(smStride));
+    // block_scores(q, pool, blocks, blockBytes, blockSize, heads, kvHeads, headDim, scale, scores, stride), refilled per launch
+    private final long[] bsQ = new long[1];
+    private final long[] bsPool = new long[1];
+    private final long[] bsBlocks = new long[1];
+    private final long[] bsBlockBytes = new long[1];
+    private final int[] bsBlockSize = new int[1];
+    private final int[] bsHeads = new int[1];
+    private final int[] bsKvHeads = new int[1];
+    private final int[] bsHeadDim = new int[1];
+    private final float[] bsScale = new float[1];
+    private final long[] bsScores = new long[1];
+    private final int[] bsStride = new int[1];
+    private final Pointer blockScoresParams = Pointer.to(Pointer.to(bsQ), Pointer.to(bsPool), Pointer.to(bsBlocks),
+            Pointer.to(bsBlockBytes), Pointer.to(bsBlockSize), Pointer.to(bsHeads),
+            Pointer.to(bsKvHeads), Pointer.to(bsHeadDim), Pointer.to(bsScale), Pointer.to(bsScores),
+            Pointer.to(bsStride));
+
+    /** Uses cuBLAS when {@link CublasSupport#available()}, else the kernel. */
+    public CudaAttentionScores(CudaContext context) {
+        this(context, CublasSupport.available() ? Engine.CUBLAS : Engine.KERNEL);
+    }
+
+    /** Uses {@code engine}; {@link Engine#CUBLAS} throws with the reason when JCublas cannot load. */
+    public CudaAttentionScores(CudaContext context, Engine engine) {
+        if (engine == Engine.CUBLAS && !CublasSupport.available()) {
+            throw new IllegalStateException("cuBLAS scores are unavailable: " + CublasSupport.reason());
+        }
+        this.context = context;
+        this.engine = engine;
+        this.module = KernelModule.load(context, MODULE);
+        this.ownStream = new CudaStream(context);
+        this.stagingFree = new CudaEvent(context, false);
+        if (engine == Engine.CUBLAS) {
+            context.makeCurrent();
+            cublasHandle h = new cublasHandle();
+            CublasSupport.check(JCublas2.cublasCreate(h), "cublasCreate on device " + context.ordinal());
+            this.cublas = h;
+        } else {
+            this.cublas = null;
+        }
+    }
+
+    @Override
+    public String name() {
+        return engine == Engine.CUBLAS ? "cuda-cublas" : "cuda-kernel";
+    }
+
+    /** The engine in use. */
+    public Engine engine() {
+        return engine;
+    }
+
+    /** Rows of the device output must be at least this long: whole blocks, so the last block writes into padding. */
+    public static int paddedStride(ScoreShape shape, int tokens) {
+        return shape.blocksFor(tokens) * shape.blockSize();
+    }
+
+    @Override
+    public void probabilities(float[] q, ScoreShape shape, DeviceBuffer pool, int[] blocks, int tokens, float[] probs, int probsStride) {
+        shape.check(q, pool.bytes(), blocks, tokens, probs, probsStride);
+        int stride = paddedStride(shape, tokens);
+        long bytes = (long) shape.heads() * stride * Float.BYTES;
+        if (scores == null || scores.bytes() < bytes) {
+            ownStream.synchronize();
+            closeQuietly(scores, hostProbs);
+            scores = new DeviceBuffer(context, bytes);
+            hostProbs = new PinnedBuffer(context, bytes);
+        }
+        probabilitiesAsync(q, shape, pool, blocks, tokens, scores.address(), stride, ownStream);
+        CudaCopies.deviceToHostAsync(hostProbs, 0, scores, 0, bytes, ownStream);
+        ownStream.synchronize();
+        FloatBuffer out = hostProbs.buffer(0, (int) bytes).asFloatBuffer();
+        for (int h = 0; h < shape.heads(); h++) {
+            out.get(h * stride, probs, h * probsStride, tokens);
+        }
+    }
+
+    /**
+     * Enqueues scores and softmax on {@code stream}: {@code probs} (a device address) receives
+     * {@code heads} rows, {@code stride >= paddedStride(shape, tokens)} floats apart, of which the first
+     * {@code tokens} are the probabilities. {@code q} and {@code blocks} may be reused on return.
+     */
+    public void probabilitiesAsync(float[] q, ScoreShape shape, DeviceBuffer pool, int[] blocks, int tokens, long probs, int stride,
+                                   CudaStream stream) {
+        shape.checkInputs(q, pool.bytes(), blocks, tokens);
+        if (stride < paddedStride(shape, tokens)) {
+            throw new IllegalArgumentException("stride must be >= " + paddedStride(shape, tokens) + " (whole blocks), was " + stride);
+        }
+        int used = shape.blocksFor(tokens);
+        int qBytes = shape.heads() * shape.headDim() * Float.BYTES;
+        int batch = used * shape.kvHeads();
+        long tail = engine == Engine.CUBLAS ? 3L * batch * Long.BYTES : (long) used * Integer.BYTES;
+        ByteBuffer host = stage(qBytes + tail);
+        host.asFloatBuffer().put(0, q, 0, shape.heads() * shape.headDim());
+        long dq = deviceStaging.address();
+        long dTail = dq + qBytes;
+        if (engine == Engine.CUBLAS) {
+            writePointers(host, qBytes, shape, pool.address(), blocks, used, dq, probs, stride);
+        } else {
+            host.asIntBuffer().put(qBytes / Integer.BYTES, blocks, 0, used);
+        }
+        CudaCopies.hostToDeviceAsync(deviceStaging, 0, hostStaging, 0, qBytes + tail, stream);
+        stagingFree.record(stream);
+        if (engine == Engine.CUBLAS) {
+            gemm(shape, batch, dTail, stride, stream);
+        } else {
+            blockScores(shape, dq, pool.address(), dTail, used, probs, stride, stream);
+        }
+        smScores[0] = probs;
+        smProbs[0] = probs;
+        smCols[0] = tokens;
+        smStride[0] = stride;
+        module.launch("softmax_rows", shape.heads(), 1, THREADS, 0, stream, softmaxParams);
+    }
+
+    /** The GEMM pointer arrays for batch entry i = b * kvHeads + g: K of (block b, head g), q of group g, the output tile. */
+    private static void writePointers(ByteBuffer host, int at, ScoreShape s, long pool, int[] blocks, int used, long dq, long probs,
+                                      int stride) {
+        int batch = used * s.kvHeads();
+        int group = s.group();
+        for (int b = 0; b < used; b++) {
+            for (int g = 0; g < s.kvHeads(); g++) {
+                int i = b * s.kvHeads() + g;
+                host.putLong(at + 8 * i, pool + blocks[b] * s.blockBytes() + (long) g * s.headDim() * Float.BYTES);
+                host.putLong(at + 8 * (batch + i), dq + (long) g * group * s.headDim() * Float.BYTES);
+                host.putLong(at + 8 * (2 * batch + i), probs + ((long) g * group * stride + (long) b * s.blockSize()) * Float.BYTES);
+            }
+        }
+    }
+
+    /**
+     * Column-major view: C (blockSize x group, ldc = stride) = scale * K^T (blockSize x headDim; K stored
+     * headDim x blockSize with lda = kvHeads * headDim) x Q (headDim x group, ldb = headDim). C's column j
+     * is query head g * group + j's row of the output, so the output is [heads][stride] row-major.
+     */
+    private void gemm(ScoreShape s, int batch, long pointers, int stride, CudaStream stream) {
+        context.makeCurrent();
+        CublasSupport.check(JCublas2.cublasSetStream(cublas, new cudaStream_t(stream.handle())), "cublasSetStream");
+        alpha[0] = s.scale();
+        CUdeviceptr a = deviceStaging.pointer(pointers - deviceStaging.address());
+        CUdeviceptr b = deviceStaging.pointer(pointers - deviceStaging.address() + 8L * batch);
+        CUdeviceptr c = deviceStaging.pointer(pointers - deviceStaging.address() + 16L * batch);
+        CublasSupport.check(JCublas2.cublasSgemmBatched(cublas, cublasOperation.CUBLAS_OP_T, cublasOperation.CUBLAS_OP_N,
+                s.blockSize(), s.group(), s.headDim(), Pointer.to(alpha), a, s.kvHeads() * s.headDim(), b, s.headDim(),
+                Pointer.to(beta), c, stride, batch), "cublasSgemmBatched of " + batch + " [" + s.blockSize() + " x " + s.headDim()
+                + "] x [" + s.headDim() + " x " + s.group() + "] products");
+    }
+
+    private void blockScores(ScoreShape s, long dq, long pool, long dBlocks, int used, long probs, int stride, CudaStream stream) {
+        int shared = (s.blockSize() * (s.headDim() + 1) + s.group() * s.headDim()) * Float.BYTES;
+        if (shared > 48 * 1024) {
+            throw new IllegalArgumentException("block_scores needs " + shared + " bytes of shared memory for blockSize " + s.blockSize()
+                    + " and headDim " + s.headDim() + "; at most 49152");
+        }
+        bsQ[0] = dq;
+        bsPool[0] = pool;
+        bsBlocks[0] = dBlocks;
+        bsBlockBytes[0] = s.blockBytes();
+        bsBlockSize[0] = s.blockSize();
+        bsHeads[0] = s.heads();
+        bsKvHeads[0] = s.kvHeads();
+        bsHeadDim[0] = s.headDim();
+        bsScale[0] = s.scale();
+        bsScores[0] = probs;
+        bsStride[0] = stride;
+        module.launch("block_scores", used, s.kvHeads(), THREADS, shared, stream, blockScoresParams);
+    }
+
+    /** The pinned staging area, once the previous upload has left it; grown as needed. */
+    private ByteBuffer stage(long bytes) {
+        stagingFree.synchronize();
+        if (hostStaging == null || hostStaging.bytes() < bytes) {
+            context.synchronize(); // a queued launch may still read the old device staging
+            closeQuietly(hostStaging, deviceStaging);
+            long capacity = Math.max(bytes, 64 * 1024);
+            hostStaging = new PinnedBuffer(context, capacity);
+            deviceStaging = new DeviceBuffer(context, capacity);
+        }
+        return hostStaging.buffer(0, (int) bytes);
+    }
+
+    private static void closeQuietly(AutoCloseable... resources) {
+        for (AutoCloseable r : resources) {
+            if (r instanceof PinnedBuffer) {
+                ((PinnedBuffer) r).close();
+            } else if (r instanceof DeviceBuffer) {
+                ((DeviceBuffer) r).close();
+            }
+        }
+    }
+
+    /** Waits for queued work, then frees everything it owns; idempotent. */
+    @Override
+    public void close() {
+        if (ownStream.isClosed()) {
+            return;
+        }
+        context.synchronize();
+        try (module; ownStream; stagingFree) {
+            closeQuietly(hostStaging, deviceStaging, scores, hostProbs);
+            if (cublas != null) {
+                context.makeCurrent();
+                CublasSupport.check(JCublas2.cublasDestroy(cublas), "cublasDestroy");
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+package io.tierkv.cuda.blocks;
+
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaCopies;
+import io.tierkv.cuda.driver.CudaEvent;
+import io.tierkv.cuda.driver.CudaStream;
+import io.tierkv.cuda.driver.DeviceBuffer;
+import io.tierkv.cuda.driver.KernelModule;
+import io.tierkv.cuda.driver.PinnedBuffer;
+import jcuda.Pointer;
+
+/**
+ * Gather/scatter of device blocks with {@code gather_blocks} / {@code scatter_blocks}
+ * ({@code src/main/cuda/block_copy.cu}): one launch moves every listed block, 16 bytes per thread per
+ * step. The {@code *Async} methods enqueue on the given stream and return; the {@link BlockGather}
+ * methods enqueue on this object's own stream and wait. Block indices travel through a small pinned
+ * buffer, reused once the previous upload has left it. Not thread-safe.
+ */
+public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoCloseable {
+    /** The module ({@code block_copy.cu}). */
+    public static final String MODULE = "block_copy";
+    static final int THREADS = 256;
+    static final long CHUNK = 16 * 1024;
+
+    private final CudaContext context;
+    private final KernelModule module;
+    private final CudaStream ownStream;
+    private final CudaEvent indicesUploaded;
+    private PinnedBuffer hostIndices;   // (capacity) i32
+    private DeviceBuffer deviceIndices; // (capacity) i32
+
+    private final long[] srcArg = new long[1];
+    private final long[] dstArg = new long[1];
+    private final long[] indicesArg = new long[1];
+    private final int[] countArg = new int[1];
+    private final long[] blockBytesArg = new long[1];
+    private final Pointer params = Pointer.to(Pointer.to(srcArg), Pointer.to(dstArg), Pointer.to(indicesArg),
+            Pointer.to(countArg), Pointer.to(blockBytesArg));
+
+    /** Loads the kernels into {@code context}, which the caller keeps open and closes after this. */
+    public CudaBlockGather(CudaContext context) {
+        this.context = context;
+        this.module = KernelModule.load(context, MODULE);
+        this.ownStream = new CudaStream(context);
+        this.indicesUploaded = new CudaEvent(context, false);
+    }
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public void gather(DeviceBuffer pool, int[] blocks, int count, long blockBytes, DeviceBuffer staging, long stagingOffset) {
+        gatherAsync(pool, blocks, count, blockBytes, staging, stagingOffset, ownStream);
+        ownStream.synchronize();
+    }
+
+    @Override
+    public void scatter(DeviceBuffer staging, long stagingOffset, int[] blocks, int count, long blockBytes, DeviceBuffer pool) {
+        scatterAsync(staging, stagingOffset, blocks, count, blockBytes, pool, ownStream);
+        ownStream.synchronize();
+    }
+
+    /** Enqueues a gather on {@code stream}; {@code blocks} may be reused as soon as this returns. */
+    public void gatherAsync(DeviceBuffer pool, int[] blocks, int count, long blockBytes, DeviceBuffer staging, long stagingOffset,
+                            CudaStream stream) {
+        BlockGather.check(pool.bytes(), blocks, count, blockBytes, staging.bytes(), stagingOffset);
+        launch("gather_blocks", pool.address(), staging.address() + stagingOffset, blocks, count, blockBytes, stream);
+    }
+
+    /** Enqueues a scatter on {@code stream}; {@code blocks} may be reused as soon as this returns. */
+    public void scatterAsync(DeviceBuffer staging, long stagingOffset, int[] blocks, int count, long blockBytes, DeviceBuffer pool,
+                             CudaStream stream) {
+        BlockGather.check(pool.bytes(), blocks, count, blockBytes, staging.bytes(), stagingOffset);
+        launch("scatter_blocks", staging.address() + stagingOffset, pool.address(), blocks, count, blockBytes, stream);
+    }
+
+    private void launch(String function, long src, long dst, int[] blocks, int count, long blockBytes, CudaStream stream) {
+        if (count == 0) {
+            return;
+        }
+        long chunks = (blockBytes + CHUNK - 1) / CHUNK;
+        if (chunks > 65535) {
+            throw new IllegalArgumentException("blockBytes must be at most " + 65535 * CHUNK + ", was " + blockBytes);
+        }
+        uploadIndices(blocks, count, stream);
+        srcArg[0] = src;
+        dstArg[0] = dst;
+        indicesArg[0] = deviceIndices.address();
+        countArg[0] = count;
+        blockBytesArg[0] = blockBytes;
+        module.launch(function, count, (int) chunks, THREADS, 0, stream, params);
+    }
+
+    /** Copies the indices to the device on {@code stream}, after the previous upload has left the pinned buffer. */
+    private void uploadIndices(int[] blocks, int count, CudaStream stream) {
+        long bytes = (long) count * Integer.BYTES;
+        indicesUploaded.synchronize();
+        if (hostIndices == null || hostIndices.bytes() < bytes) {
+            context.synchronize(); // the old device indices may still be read by a queued launch
+            closeIndices();
+            long capacity = Math.max(bytes, 4096);
+            hostIndices = new PinnedBuffer(context, capacity);
+            deviceIndices = new DeviceBuffer(context, capacity);
+        }
+        hostIndices.buffer(0, (int) bytes).asIntBuffer().put(0, blocks, 0, count);
+        CudaCopies.hostToDeviceAsync(deviceIndices, 0, hostIndices, 0, bytes, stream);
+        indicesUploaded.record(stream);
+    }
+
+    private void closeIndices() {
+        if (hostIndices != null) {
+            hostIndices.close();
+            deviceIndices.close();
+            hostIndices = null;
+            deviceIndices = null;
+        }
+    }
+
+    /** Waits for queued work, then frees the index buffers, the event, the stream and the module; idempotent. */
+    @Override
+    public void close() {
+        if (ownStream.isClosed()) {
+            return;
+        }
+        context.synchronize();
+        try (module; ownStream; indicesUploaded) {
+            closeIndices();
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package io.tierkv.cuda.popularity;
+
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaStream;
+import io.tierkv.cuda.driver.DeviceBuffer;
+import io.tierkv.cuda.driver.KernelModule;
+import jcuda.Pointer;
+
+/**
+ * Launches {@code popularity_topk} ({@code src/main/cuda/popularity.cu}) on device memory: the head sums,
+ * the top-k of every batch (a layer, or a decode step) and one count per selected token, in one launch
+ * that reads the probabilities once. Results stay on the device; nothing is copied back. Owns the
+ * kernel's scratch, so one instance serves one stream at a time; not thread-safe.
+ *
+ * <p>See {@link RadixSelectPopularityCounter} for the algorithm in Java, and the module README for the
+ * bytes it moves and its bandwidth bound.
+ */
+public final class PopularityKernel implements AutoCloseable {
+    /** The module ({@code popularity.cu}) and its kernel. */
+    public static final String MODULE = "popularity";
+    static final String FUNCTION = "popularity_topk";
+    static final int THREADS = 256;
+    static final int TILE = 64;
+    static final int BINS = 2048;
+    /** Candidates the last CTA keeps in shared memory before spilling to the global scratch row. */
+    static final int SMEM_CANDIDATES = 2048;
+    static final int DEFAULT_SMEM_LIMIT = 48 * 1024;
+    /** The most heads one launch takes: their tile must fit in shared memory (227 KiB on sm_90, 163 KiB on sm_80). */
+    public static final int MAX_HEADS = 512;
+
+    private final CudaContext context;
+    private final KernelModule module;
+    private final CudaStream stream;
+    private DeviceBuffer scores;      // (batches, capacity) u32: ordered head sums
+    private DeviceBuffer candidates;  // (batches, capacity) u64: composite keys, used when the smem list overflows
+    private DeviceBuffer hist;        // (batches, 2048) u32: first-digit histogram, zero between launches
+    private DeviceBuffer arrivals;    // (batches) u32: CTAs finished, zero between launches
+    private int capacity;
+    private int batchCapacity;
+    private int sharedAllowed = DEFAULT_SMEM_LIMIT;
+
+    // Kernel arguments, refilled per launch; `params` points at them, so launching allocates nothing.
+    private final long[] probsArg = new long[1];
+    private final long[] batchStrideArg = new long[1];
+    private final int[] headsArg = new int[1];
+    private final int[] strideArg = new int[1];
+    private final int[] keysArg = new int[1];
+    private final int[] keysStepArg = new int[1];
+    private final int[] kArg = new int[1];
+    private final long[] scoresArg = new long[1];
+    private final long[] candidatesArg = new long[1];
+    private final int[] capacityArg = new int[1];
+    private final long[] histArg = new long[1];
+    private final long[] arrivalsArg = new long[1];
+    private final int[] smemCandidatesArg = {SMEM_CANDIDATES};
+    private final long[] outArg = new long[1];
+    private final long[] outCountArg = new long[1];
+    private final long[] countsArg = new long[1];
+    private final long[] countsBatchStrideArg = new long[1];
+    private final Pointer params = Pointer.to(Pointer.to(probsArg), Pointer.to(batchStrideArg), Pointer.to(headsArg),
+            Pointer.to(strideArg), Pointer.to(keysArg), Pointer.to(keysStepArg), Pointer.to(kArg), Pointer.to(scoresArg),
+            Pointer.to(candidatesArg), Pointer.to(capacityArg), Pointer.to(histArg), Pointer.to(arrivalsArg),
+            Pointer.to(smemCandidatesArg), Pointer.to(outArg), Pointer.to(outCountArg), Pointer.to(countsArg),
+            Pointer.to(countsBatchStrideArg));
+
+    /** A launcher over {@code module} (loaded from {@link #MODULE}) that enqueues on {@code stream}. */
+    public PopularityKernel(CudaContext context, KernelModule module, CudaStream stream) {
+        this.context = context;
+        this.module = module;
+        this.stream = stream;
+        module.function(FUNCTION); // fail now, not at the first launch, if the module lacks it
+    }
+
+    /**
+     * Enqueues the selection for {@code batches} batches. Batch {@code b} reads {@code heads} rows of
+     * {@code keys + b * keysStep} floats, row {@code h} at {@code probs + 4 * (b * batchStride + h * stride)};
+     * writes its positions (unordered) to {@code out + 4 * b * k} and their number, {@code min(k, keys_b)},
+     * to {@code outCount + 4 * b}; and, when {@code counts != 0}, adds one to
+     * {@code counts[b * countsBatchStride + t]} per selected {@code t} (atomically: batches may share a row).
+     * All addresses are device addresses; all strides count elements.
+     */
+    public void launch(long probs, long batchStride, int batches, int heads, int stride, int keys, int keysStep, int k,
+                       long out, long outCount, long counts, long countsBatchStride) {
+        int maxKeys = check(batches, heads, stride, keys, keysStep, k);
+        if (probs == 0 || out == 0 || outCount == 0) {
+            throw new IllegalArgumentException("probs, out and outCount must be device addresses, not 0");
+        }
+        ensureScratch(Math.max(1, maxKeys), batches);
+        int shared = Math.max(heads * TILE * Float.BYTES, SMEM_CANDIDATES * Long.BYTES);
+        if (shared > sharedAllowed) {
+            module.allowSharedMemory(FUNCTION, shared);
+            sharedAllowed = shared;
+        }
+        probsArg[0] = probs;
+        batchStrideArg[0] = batchStride;
+        headsArg[0] = heads;
+        strideArg[0] = stride;
+        keysArg[0] = keys;
+        keysStepArg[0] = keysStep;
+        kArg[0] = k;
+        scoresArg[0] = scores.address();
+        candidatesArg[0] = candidates.address();
+        capacityArg[0] = capacity;
+        histArg[0] = hist.address();
+        arrivalsArg[0] = arrivals.address();
+        outArg[0] = out;
+        outCountArg[0] = outCount;
+        countsArg[0] = counts;
+        countsBatchStrideArg[0] = countsBatchStride;
+        int tiles = Math.max(1, (maxKeys + TILE - 1) / TILE);
+        module.launch(FUNCTION, tiles, batches, THREADS, shared, stream, params);
+    }
+
+    /** Checks the shape; returns the largest batch's key count. */
+    static int check(int batches, int heads, int stride, int keys, int keysStep, int k) {
+        if (batches <= 0 || batches > 65535) {
+            throw new IllegalArgumentException("batches must be in [1, 65535], was " + batches);
+        }
+        if (heads <= 0 || heads > MAX_HEADS) {
+            throw new IllegalArgumentException("heads must be in [1, " + MAX_HEADS + "], was " + heads);
+        }
+        if (k <= 0) {
+            throw new IllegalArgumentException("k must be > 0, was " + k);
+        }
+        if (keys < 0 || keysStep < 0) {
+            throw new IllegalArgumentException("keys and keysStep must be >= 0, were " + keys + " and " + keysStep);
+        }
+        long maxKeys = keys + (long) (batches - 1) * keysStep;
+        if (maxKeys > stride) {
+            throw new IllegalArgumentException("stride " + stride + " is smaller than the largest batch's keys " + maxKeys);
+        }
+        return (int) maxKeys;
+    }
+
+    /** Grows the scratch to {@code keys} columns and {@code batches} rows; new histograms and counters start at zero. */
+    private void ensureScratch(int keys, int batches) {
+        if (scores != null && keys <= capacity && batches <= batchCapacity) {
+            return;
+        }
+        int newCapacity = Math.max(keys, capacity == 0 ? keys : Math.min(Integer.MAX_VALUE / 2, capacity * 2));
+        int newBatches = Math.max(batches, batchCapacity);
+        stream.synchronize(); // no launch may still use the old scratch
+        freeScratch();
+        scores = new DeviceBuffer(context, (long) newBatches * newCapacity * Integer.BYTES);
+        candidates = new DeviceBuffer(context, (long) newBatches * newCapacity * Long.BYTES);
+        hist = new DeviceBuffer(context, (long) newBatches * BINS * Integer.BYTES);
+        arrivals = new DeviceBuffer(context, (long) newBatches * Integer.BYTES);
+        hist.fill(0, hist.bytes(), (byte) 0, stream);
+        arrivals.fill(0, arrivals.bytes(), (byte) 0, stream);
+        capacity = newCapacity;
+        batchCapacity = newBatches;
+    }
+
+    private void freeScratch() {
+        for (DeviceBuffer b : new DeviceBuffer[] {scores, candidates, hist, arrivals}) {
+            if (b != null) {
+                b.close();
+            }
+        }
+        scores = candidates = hist = arrivals = null;
+    }
+
+    /** The stream launches are enqueued on. */
+    public CudaStream stream() {
+        return stream;
+    }
+
+    /** Waits for queued launches, then frees the scratch; idempotent. Does not close the module or stream. */
+    @Override
+    public void close() {
+        if (scores != null) {
+            stream.synchronize();
+            freeScratch();
+        }
+    }
+}

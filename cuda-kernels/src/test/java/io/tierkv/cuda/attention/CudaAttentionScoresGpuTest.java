@@ -1,0 +1,57 @@
+package io.tierkv.cuda.attention;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaCopies;
+import io.tierkv.cuda.driver.CudaStream;
+import io.tierkv.cuda.driver.DeviceBuffer;
+import io.tierkv.cuda.driver.Gpu;
+import io.tierkv.cuda.driver.PinnedBuffer;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** The device scores (cuBLAS and the block_scores kernel) and softmax against the Java oracle. */
+@Tag("gpu")
+class CudaAttentionScoresGpuTest {
+
+    @BeforeEach
+    void needsGpu() {
+        Gpu.assumeCuda();
+    }
+
+    @Test
+    void kernelEngine_matchesTheOracle() {
+        run(CudaAttentionScores.Engine.KERNEL);
+    }
+
+    @Test
+    void cublasEngine_matchesTheOracle() {
+        assumeTrue(CublasSupport.available(), () -> "cuBLAS skipped: " + CublasSupport.reason());
+        run(CudaAttentionScores.Engine.CUBLAS);
+    }
+
+    private static void run(CudaAttentionScores.Engine engine) {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (CudaContext ctx = CudaContext.primary(0); CudaAttentionScores gpu = new CudaAttentionScores(ctx, engine);
+             CudaStream s = new CudaStream(ctx)) {
+            for (ScoresCase c : ScoresCase.all()) {
+                int stride = c.tokens() + 1;
+                float[] expected = new float[c.shape().heads() * stride];
+                float[] actual = new float[c.shape().heads() * stride];
+                new SimpleAttentionScores().probabilities(c.q(), c.shape(), c.pool(), c.blocks(), c.tokens(), expected, stride);
+                int bytes = c.pool().capacity();
+                try (PinnedBuffer host = new PinnedBuffer(ctx, bytes); DeviceBuffer pool = new DeviceBuffer(ctx, bytes)) {
+                    host.buffer().put(0, c.pool(), 0, bytes);
+                    CudaCopies.hostToDeviceAsync(pool, 0, host, 0, bytes, s);
+                    s.synchronize();
+                    gpu.probabilities(c.q(), c.shape(), pool, c.blocks(), c.tokens(), actual, stride);
+                }
+                ScoresCase.assertClose(expected, actual, c.shape().heads(), c.tokens(), stride, gpu.name() + " on " + c);
+            }
+        }
+        before.assertNoLeaks();
+    }
+}

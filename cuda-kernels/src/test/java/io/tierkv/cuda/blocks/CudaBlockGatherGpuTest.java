@@ -1,0 +1,72 @@
+package io.tierkv.cuda.blocks;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaCopies;
+import io.tierkv.cuda.driver.CudaStream;
+import io.tierkv.cuda.driver.DeviceBuffer;
+import io.tierkv.cuda.driver.Gpu;
+import io.tierkv.cuda.driver.PinnedBuffer;
+import java.nio.ByteBuffer;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** The gather/scatter kernels against the Java oracle, through real device memory. */
+@Tag("gpu")
+class CudaBlockGatherGpuTest {
+
+    @BeforeEach
+    void needsGpu() {
+        Gpu.assumeCuda();
+    }
+
+    @Test
+    void gatherAndScatter_onTheDevice_matchTheOracle() {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        SplittableRandom rnd = new SplittableRandom(42);
+        try (CudaContext ctx = CudaContext.primary(0); CudaBlockGather gpu = new CudaBlockGather(ctx); CudaStream s = new CudaStream(ctx)) {
+            for (long blockBytes : BlockGatherConformanceTest.BLOCK_BYTES) {
+                int poolBlocks = 37;
+                int count = 23;
+                long offset = 16;
+                int poolBytes = (int) (poolBlocks * blockBytes);
+                int stagingBytes = (int) (offset + count * blockBytes);
+                ByteBuffer pool = BlockGatherConformanceTest.random(rnd, poolBytes);
+                int[] blocks = BlockGatherConformanceTest.distinct(rnd, poolBlocks, count);
+                ByteBuffer expected = ByteBuffer.allocate(stagingBytes);
+                new SimpleBlockGather().gather(pool, blocks, count, blockBytes, expected, offset);
+                ByteBuffer expectedPool = BlockGatherConformanceTest.random(new SplittableRandom(9), poolBytes);
+                ByteBuffer freshPool = expectedPool.duplicate();
+                expectedPool = ByteBuffer.allocate(poolBytes).put(expectedPool.duplicate()).rewind();
+                new SimpleBlockGather().scatter(expected, offset, blocks, count, blockBytes, expectedPool);
+
+                try (PinnedBuffer host = new PinnedBuffer(ctx, poolBytes + stagingBytes);
+                     DeviceBuffer dPool = new DeviceBuffer(ctx, poolBytes);
+                     DeviceBuffer dStaging = new DeviceBuffer(ctx, stagingBytes)) {
+                    host.buffer().put(0, pool, 0, poolBytes);
+                    CudaCopies.hostToDeviceAsync(dPool, 0, host, 0, poolBytes, s);
+                    dStaging.fill(0, stagingBytes, (byte) 0, s);
+                    s.synchronize();
+                    gpu.gather(dPool, blocks, count, blockBytes, dStaging, offset);
+                    CudaCopies.deviceToHostAsync(host, poolBytes, dStaging, 0, stagingBytes, s);
+                    s.synchronize();
+                    assertEquals(expected.slice((int) offset, stagingBytes - (int) offset),
+                            host.buffer(poolBytes + offset, stagingBytes - (int) offset), "gather, blockBytes " + blockBytes);
+
+                    host.buffer().put(0, freshPool.rewind(), 0, poolBytes);
+                    CudaCopies.hostToDeviceAsync(dPool, 0, host, 0, poolBytes, s);
+                    s.synchronize();
+                    gpu.scatter(dStaging, offset, blocks, count, blockBytes, dPool);
+                    CudaCopies.deviceToHostAsync(host, 0, dPool, 0, poolBytes, s);
+                    s.synchronize();
+                    assertEquals(expectedPool.rewind(), host.buffer(0, poolBytes), "scatter, blockBytes " + blockBytes);
+                }
+            }
+        }
+        before.assertNoLeaks();
+    }
+}
