@@ -140,7 +140,7 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
             throw new IllegalArgumentException("stride must be >= " + paddedStride(shape, tokens) + " (whole blocks), was " + stride);
         }
         int used = shape.blocksFor(tokens);
-        int qBytes = shape.heads() * shape.headDim() * Float.BYTES;
+        int qBytes = (shape.heads() * shape.headDim() * Float.BYTES + 15) & ~15; // the pointer arrays after q must be 8-byte aligned
         int batch = used * shape.kvHeads();
         long tail = engine == Engine.CUBLAS ? 3L * batch * Long.BYTES : (long) used * Integer.BYTES;
         ByteBuffer host = stage(qBytes + tail);
