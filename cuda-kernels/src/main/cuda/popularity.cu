@@ -87,10 +87,12 @@ __device__ DigitChoice chooseDigit(const unsigned* bins, int numBins, unsigned n
     return *result;
 }
 
-// Counts the selection of token t: one count, one output slot.
-__device__ __forceinline__ void emit(bool keep, int t, unsigned* outCount, int* out, int* counts) {
+// Counts the selection of token t: one count, one output slot. The slot never reaches k when the
+// selection is right; the guard keeps a wrong one from writing past the row (the host then sees a
+// count other than min(k, keys) and throws).
+__device__ __forceinline__ void emit(bool keep, int t, unsigned* outCount, int* out, int k, int* counts) {
     const unsigned slot = tierkv::warpAppend(keep, outCount);
-    if (keep) {
+    if (keep && slot < (unsigned) k) {
         out[slot] = t;
         if (counts != nullptr) atomicAdd(counts + t, 1);
     }
@@ -133,11 +135,11 @@ __device__ void selectTopK(const unsigned* __restrict__ scores, unsigned* __rest
         const unsigned u = t < n ? __ldcg(scores + t) : 0u;
         const unsigned digit = u >> kScoreShift;
         const bool live = t < n;
-        emit(live && (digit > d0 || (wholeBin && digit == d0)), t, &emitted, out, counts);
+        emit(live && (digit > d0 || (wholeBin && digit == d0)), t, &emitted, out, k, counts);
         if (!wholeBin) {
             const bool candidate = live && digit == d0;
             const unsigned slot = tierkv::warpAppend(candidate, &candidateCount);
-            if (candidate) candidates[slot] = composite(u, t);
+            if (candidate && slot < bins[d0]) candidates[slot] = composite(u, t);  // bins[d0] counted exactly these
         }
     }
     __syncthreads();
@@ -176,7 +178,7 @@ __device__ void selectTopK(const unsigned* __restrict__ scores, unsigned* __rest
             const bool live = i < c;
             const unsigned long long key = live ? candidates[i] : 0ull;
             const bool keep = live && (key >> (64 - consumed)) >= prefix;
-            emit(keep, keep ? positionOf(key) : 0, &emitted, out, counts);
+            emit(keep, keep ? positionOf(key) : 0, &emitted, out, k, counts);
         }
         __syncthreads();
     }

@@ -30,11 +30,14 @@ import picocli.CommandLine.Option;
  * {@code tierkv bench popularity}: the Java popularity counter on one layer's attention probabilities
  * ({@code [heads x tokens]} f32, softmax rows), next to the fastest plain pass over the same bytes (a
  * vectorised sum of every float) and next to libtorch doing the same job its usual way
- * ({@code topk(mean(p, 0), k)}), all on one input built once. Writes {@code popularity.json}.
+ * ({@code topk(mean(p, 0), k)}, with its default intra-op threads and with one thread, since the Java
+ * counter uses one), all on one input built once. Writes {@code popularity.json}.
  *
- * <p>The sum is the yardstick: nothing that reads the input can beat it, so "counter throughput as a
- * share of the sum's" says how close to memory speed the counter runs. It uses the Vector API when
- * present and eight scalar accumulators otherwise, like the counter itself.
+ * <p>The sum is the yardstick: one pass that reads every float, so "counter throughput as a share of
+ * the sum's" says how close to a plain read the counter runs. It uses the Vector API when present and
+ * eight scalar accumulators otherwise (C2 does not vectorise a float reduction, so without the Vector
+ * API the counter, whose head sum C2 does vectorise, can beat it); a {@code System.arraycopy} of the
+ * same floats is timed beside it as the machine's memory speed.
  */
 @Command(name = "popularity", mixinStandardHelpOptions = true,
         description = "Time the Java popularity counter against a plain vectorised sum and libtorch (mean, topk) on one input.")
@@ -83,12 +86,15 @@ final class BenchPopularityCommand implements Callable<Integer> {
         float[] sink = new float[1];
         // Java first, before libtorch is touched at all: once initialised, libtorch's OpenMP workers
         // spin between calls and steal the core from whatever runs next.
+        float[] copy = new float[probs.length];
         double[][] java = timeRounds(new Contender[] {
             new Contender(() -> { }, () -> counter.selectTopK(probs, 0, heads, tokens, tokens, k, selected)),
             new Contender(() -> { }, () -> sink[0] += sum.sum(probs, probs.length)),
+            new Contender(() -> { }, () -> System.arraycopy(probs, 0, copy, 0, probs.length)),
         });
         counterRounds = java[0];
         sumRounds = java[1];
+        double copyMs = median(java[2]);
         int defaultThreads = torch.get_num_threads();
         try (PointerScope outer = new PointerScope()) {
             Tensor p = torch.tensor(probs).reshape(heads, tokens);
@@ -121,6 +127,7 @@ final class BenchPopularityCommand implements Callable<Integer> {
         r.put("counterMs", round(counterMs));
         r.put("sumMs", round(sumMs));
         r.put("sumKind", sum.name());
+        r.put("arraycopyMs", round(copyMs));
         r.put("torchMs", round(torchMs));
         r.put("torchThreads", defaultThreads);
         r.put("torch1ThreadMs", round(torch1Ms));
@@ -136,7 +143,8 @@ final class BenchPopularityCommand implements Callable<Integer> {
         r.put("counterSpeedupOverTorch1Thread", round(torch1Ms / counterMs));
         r.put("sameSetAsTorch", overlap(counterSet, torchIndices) + "/" + counterSet.length);
         r.put("meetsSumTarget", sumMs / counterMs >= 0.25);
-        r.put("meetsTorchTarget", counterMs <= Math.min(torchMs, torch1Ms));
+        r.put("meetsTorchTarget", counterMs <= torchMs);
+        r.put("meetsTorch1ThreadTarget", counterMs <= torch1Ms);
         r.put("sumChecksum", sink[0]);
 
         Path dir = output.dir("bench-popularity");
@@ -146,6 +154,7 @@ final class BenchPopularityCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "popularity [%d heads x %d tokens] f32, k=%d, %s%n", heads, tokens, k, VectorSupport.describe());
         System.out.printf(Locale.ROOT, "  %-28s %9.4f ms  %7.2f GB/s%n", "counter (" + counter.name() + ")", counterMs, bytes / counterMs / 1e6);
         System.out.printf(Locale.ROOT, "  %-28s %9.4f ms  %7.2f GB/s%n", "sum (" + sum.name() + ")", sumMs, bytes / sumMs / 1e6);
+        System.out.printf(Locale.ROOT, "  %-28s %9.4f ms  %7.2f GB/s%n", "copy (System.arraycopy)", copyMs, bytes / copyMs / 1e6);
         System.out.printf(Locale.ROOT, "  %-28s %9.4f ms  %7.2f GB/s%n", "libtorch mean+topk (" + defaultThreads + " thr)",
                 torchMs, bytes / torchMs / 1e6);
         System.out.printf(Locale.ROOT, "  %-28s %9.4f ms  %7.2f GB/s%n", "libtorch mean+topk (1 thr)", torch1Ms, bytes / torch1Ms / 1e6);

@@ -39,6 +39,9 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
     private final Engine engine;
     private final cublasHandle cublas;
     private PinnedBuffer hostStaging;   // q [heads][headDim] f32, then blocks i32 or GEMM pointer arrays (3 x batch) u64
+    private ByteBuffer hostStagingView; // over hostStaging, made once per allocation
+    private FloatBuffer hostStagingFloats;
+    private java.nio.IntBuffer hostStagingInts;
     private DeviceBuffer deviceStaging; // the same layout on the device
     private DeviceBuffer scores;        // [heads][stride] f32 for the host path
     private PinnedBuffer hostProbs;     // [heads][stride] f32 for the host path
@@ -140,17 +143,17 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
             throw new IllegalArgumentException("stride must be >= " + paddedStride(shape, tokens) + " (whole blocks), was " + stride);
         }
         int used = shape.blocksFor(tokens);
-        int qBytes = shape.heads() * shape.headDim() * Float.BYTES;
+        int qBytes = (shape.heads() * shape.headDim() * Float.BYTES + 15) & ~15; // the pointer arrays after q must be 8-byte aligned
         int batch = used * shape.kvHeads();
         long tail = engine == Engine.CUBLAS ? 3L * batch * Long.BYTES : (long) used * Integer.BYTES;
         ByteBuffer host = stage(qBytes + tail);
-        host.asFloatBuffer().put(0, q, 0, shape.heads() * shape.headDim());
+        hostStagingFloats.put(0, q, 0, shape.heads() * shape.headDim());
         long dq = deviceStaging.address();
         long dTail = dq + qBytes;
         if (engine == Engine.CUBLAS) {
             writePointers(host, qBytes, shape, pool.address(), blocks, used, dq, probs, stride);
         } else {
-            host.asIntBuffer().put(qBytes / Integer.BYTES, blocks, 0, used);
+            hostStagingInts.put(qBytes / Integer.BYTES, blocks, 0, used);
         }
         CudaCopies.hostToDeviceAsync(deviceStaging, 0, hostStaging, 0, qBytes + tail, stream);
         stagingFree.record(stream);
@@ -228,8 +231,11 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
             long capacity = Math.max(bytes, 64 * 1024);
             hostStaging = new PinnedBuffer(context, capacity);
             deviceStaging = new DeviceBuffer(context, capacity);
+            hostStagingView = hostStaging.buffer(0, (int) capacity);
+            hostStagingFloats = hostStagingView.asFloatBuffer();
+            hostStagingInts = hostStagingView.asIntBuffer();
         }
-        return hostStaging.buffer(0, (int) bytes);
+        return hostStagingView;
     }
 
     private static void closeQuietly(AutoCloseable... resources) {

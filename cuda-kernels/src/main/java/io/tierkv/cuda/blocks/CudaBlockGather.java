@@ -27,6 +27,7 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
     private final CudaStream ownStream;
     private final CudaEvent indicesUploaded;
     private PinnedBuffer hostIndices;   // (capacity) i32
+    private java.nio.IntBuffer hostIndexView; // over hostIndices, made once per allocation
     private DeviceBuffer deviceIndices; // (capacity) i32
 
     private final long[] srcArg = new long[1];
@@ -103,8 +104,9 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
             long capacity = Math.max(bytes, 4096);
             hostIndices = new PinnedBuffer(context, capacity);
             deviceIndices = new DeviceBuffer(context, capacity);
+            hostIndexView = hostIndices.buffer(0, (int) capacity).asIntBuffer();
         }
-        hostIndices.buffer(0, (int) bytes).asIntBuffer().put(0, blocks, 0, count);
+        hostIndexView.put(0, blocks, 0, count);
         CudaCopies.hostToDeviceAsync(deviceIndices, 0, hostIndices, 0, bytes, stream);
         indicesUploaded.record(stream);
     }

@@ -68,8 +68,10 @@ public record BackendSelection(Backend backend, String reason) {
             if (count == 0) {
                 return new BackendSelection(Backend.CPU, "the CUDA driver sees no device");
             }
+            String kernels = KernelModule.available("popularity") ? ""
+                    : "; popularity counting stays in Java because " + KernelModule.missingMessage("popularity");
             return new BackendSelection(Backend.CUDA, "device 0: " + CudaDevice.get(0).describe()
-                    + (count > 1 ? " (" + count + " devices)" : ""));
+                    + (count > 1 ? " (" + count + " devices)" : "") + kernels);
         } catch (LinkageError e) {
             return new BackendSelection(Backend.CPU, "the JCuda driver library did not load (" + linkReason(e) + ")");
         } catch (CudaException e) {

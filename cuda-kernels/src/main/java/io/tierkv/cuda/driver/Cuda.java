@@ -21,6 +21,14 @@ public final class Cuda {
         }
     }
 
+    /**
+     * The exception for a failed {@code result}; for hot paths, which test the result themselves so
+     * that the message is only built on failure: {@code if (r != 0) throw Cuda.failure(r, "...")}.
+     */
+    public static CudaException failure(int result, String what) {
+        return new CudaException(result, errorName(result), what);
+    }
+
     /** The name of a {@code CUresult}, for example {@code CUDA_ERROR_NO_DEVICE}; pure Java, no native call. */
     public static String errorName(int result) {
         return CUresult.stringFor(result);

@@ -3,6 +3,7 @@ package io.tierkv.cuda.driver;
 import java.util.concurrent.atomic.AtomicBoolean;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
+import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
 /**
@@ -54,7 +55,10 @@ public final class CudaContext implements AutoCloseable {
     /** Binds this context to the calling thread; cheap, call it before driver calls on any thread. */
     public void makeCurrent() {
         ensureOpen();
-        Cuda.check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent on device " + info.ordinal());
+        int r = JCudaDriver.cuCtxSetCurrent(context);
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuCtxSetCurrent on device " + info.ordinal());
+        }
     }
 
     /** Waits until all work queued in this context (all streams) has finished. */

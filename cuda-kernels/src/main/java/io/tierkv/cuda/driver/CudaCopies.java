@@ -1,5 +1,6 @@
 package io.tierkv.cuda.driver;
 
+import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
 /**
@@ -21,8 +22,10 @@ public final class CudaCopies {
             return;
         }
         stream.context().makeCurrent();
-        Cuda.check(JCudaDriver.cuMemcpyDtoHAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, stream.handle()),
-                "cuMemcpyDtoHAsync of " + bytes + " bytes (device offset " + srcOffset + " -> pinned offset " + dstOffset + ")");
+        int r = JCudaDriver.cuMemcpyDtoHAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, stream.handle());
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuMemcpyDtoHAsync of " + bytes + " bytes (device offset " + srcOffset + " -> pinned offset " + dstOffset + ")");
+        }
     }
 
     /** Copies {@code bytes} from pinned {@code src + srcOffset} to device {@code dst + dstOffset}. */
@@ -34,8 +37,10 @@ public final class CudaCopies {
             return;
         }
         stream.context().makeCurrent();
-        Cuda.check(JCudaDriver.cuMemcpyHtoDAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, stream.handle()),
-                "cuMemcpyHtoDAsync of " + bytes + " bytes (pinned offset " + srcOffset + " -> device offset " + dstOffset + ")");
+        int r = JCudaDriver.cuMemcpyHtoDAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, stream.handle());
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuMemcpyHtoDAsync of " + bytes + " bytes (pinned offset " + srcOffset + " -> device offset " + dstOffset + ")");
+        }
     }
 
     /** Copies {@code bytes} between device buffers (ranges may be in the same buffer but must not overlap). */
@@ -50,8 +55,10 @@ public final class CudaCopies {
             return;
         }
         stream.context().makeCurrent();
-        Cuda.check(JCudaDriver.cuMemcpyDtoDAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, stream.handle()),
-                "cuMemcpyDtoDAsync of " + bytes + " bytes (device offset " + srcOffset + " -> " + dstOffset + ")");
+        int r = JCudaDriver.cuMemcpyDtoDAsync(dst.pointer(dstOffset), src.pointer(srcOffset), bytes, stream.handle());
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuMemcpyDtoDAsync of " + bytes + " bytes (device offset " + srcOffset + " -> " + dstOffset + ")");
+        }
     }
 
     /** Throws unless {@code [offset, offset + length)} lies inside {@code [0, capacity)}. */

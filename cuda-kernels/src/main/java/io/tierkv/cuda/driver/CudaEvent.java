@@ -40,7 +40,10 @@ public final class CudaEvent implements AutoCloseable {
     public void record(CudaStream stream) {
         ensureOpen();
         context.makeCurrent();
-        Cuda.check(JCudaDriver.cuEventRecord(event, stream.handle()), "cuEventRecord on " + context.where());
+        int r = JCudaDriver.cuEventRecord(event, stream.handle());
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuEventRecord on " + context.where());
+        }
     }
 
     /** True when the captured work has finished (or nothing was recorded); never blocks. */
@@ -51,7 +54,9 @@ public final class CudaEvent implements AutoCloseable {
         if (result == CUresult.CUDA_ERROR_NOT_READY) {
             return false;
         }
-        Cuda.check(result, "cuEventQuery on " + context.where());
+        if (result != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(result, "cuEventQuery on " + context.where());
+        }
         return true;
     }
 
@@ -59,7 +64,10 @@ public final class CudaEvent implements AutoCloseable {
     public void synchronize() {
         ensureOpen();
         context.makeCurrent();
-        Cuda.check(JCudaDriver.cuEventSynchronize(event), "cuEventSynchronize on " + context.where());
+        int r = JCudaDriver.cuEventSynchronize(event);
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuEventSynchronize on " + context.where());
+        }
     }
 
     /** Milliseconds between {@code start} and this event, both recorded and complete, both timing events. */

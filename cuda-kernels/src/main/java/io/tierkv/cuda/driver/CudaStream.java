@@ -1,6 +1,7 @@
 package io.tierkv.cuda.driver;
 
 import java.util.concurrent.atomic.AtomicBoolean;
+import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
@@ -37,14 +38,20 @@ public final class CudaStream implements AutoCloseable {
     public void synchronize() {
         ensureOpen();
         context.makeCurrent();
-        Cuda.check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize on " + context.where());
+        int r = JCudaDriver.cuStreamSynchronize(stream);
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuStreamSynchronize on " + context.where());
+        }
     }
 
     /** Makes later work on this stream wait for {@code event} (recorded on any stream); the host does not wait. */
     public void waitFor(CudaEvent event) {
         ensureOpen();
         context.makeCurrent();
-        Cuda.check(JCudaDriver.cuStreamWaitEvent(stream, event.handle(), 0), "cuStreamWaitEvent on " + context.where());
+        int r = JCudaDriver.cuStreamWaitEvent(stream, event.handle(), 0);
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuStreamWaitEvent on " + context.where());
+        }
     }
 
     /** True once closed. */

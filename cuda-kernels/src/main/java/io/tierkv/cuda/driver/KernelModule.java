@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import jcuda.Pointer;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
 /**
@@ -74,7 +75,8 @@ public final class KernelModule implements AutoCloseable {
     /** The kernel {@code function} ({@code extern "C"} name), looked up once. */
     public CUfunction function(String function) {
         ensureOpen();
-        return functions.computeIfAbsent(function, f -> {
+        CUfunction cached = functions.get(function);
+        return cached != null ? cached : functions.computeIfAbsent(function, f -> {
             CUfunction handle = new CUfunction();
             context.makeCurrent();
             Cuda.check(JCudaDriver.cuModuleGetFunction(handle, module, f), "cuModuleGetFunction(" + f + ") in " + source);
@@ -90,8 +92,11 @@ public final class KernelModule implements AutoCloseable {
     public void launch(String function, int gridX, int gridY, int blockX, int sharedBytes, CudaStream stream, Pointer params) {
         CUfunction f = function(function);
         context.makeCurrent();
-        Cuda.check(JCudaDriver.cuLaunchKernel(f, gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream.handle(), params, null),
-                "cuLaunchKernel " + function + " grid (" + gridX + ", " + gridY + ") block " + blockX + " smem " + sharedBytes + " in " + source);
+        int r = JCudaDriver.cuLaunchKernel(f, gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream.handle(), params, null);
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuLaunchKernel " + function + " grid (" + gridX + ", " + gridY + ") block " + blockX + " smem "
+                    + sharedBytes + " in " + source);
+        }
     }
 
     /** Allows {@code function} more than 48 KiB of dynamic shared memory. */

@@ -14,7 +14,7 @@ record ScoresCase(ScoreShape shape, ByteBuffer pool, int[] blocks, int tokens, f
         return shape + " tokens=" + tokens;
     }
 
-    /** Shapes with grouped-query attention, a partly filled last block, a block size of 1, slack between blocks. */
+    /** Shapes with grouped-query attention, a partly filled last block, a block size of 1, slack between blocks, odd head sizes. */
     static List<ScoresCase> all() {
         SplittableRandom rnd = new SplittableRandom(11);
         List<ScoresCase> cases = new ArrayList<>();
@@ -23,6 +23,7 @@ record ScoresCase(ScoreShape shape, ByteBuffer pool, int[] blocks, int tokens, f
         cases.add(make(rnd, 6, 3, 20, 1, 0, 33));
         cases.add(make(rnd, 32, 8, 128, 16, 0, 1000));
         cases.add(make(rnd, 2, 1, 8, 5, 12, 9));
+        cases.add(make(rnd, 3, 1, 5, 3, 4, 10)); // q of 60 bytes: the device staging after it must be realigned
         return cases;
     }
 

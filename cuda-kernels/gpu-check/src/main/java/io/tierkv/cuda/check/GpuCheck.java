@@ -1,0 +1,140 @@
+package io.tierkv.cuda.check;
+
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClasspathRoots;
+
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.cuda.driver.BackendSelection;
+import io.tierkv.cuda.driver.CudaContext;
+import java.io.File;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import org.junit.platform.launcher.Launcher;
+import org.junit.platform.launcher.LauncherDiscoveryRequest;
+import org.junit.platform.launcher.TagFilter;
+import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
+import org.junit.platform.launcher.core.LauncherFactory;
+import org.junit.platform.launcher.listeners.SummaryGeneratingListener;
+import org.junit.platform.launcher.listeners.TestExecutionSummary;
+
+/**
+ * The one-command GPU check of the bundle ({@code bin/tierkv-gpu-check}): the backend found, every test
+ * tagged {@code gpu} in the bundle's test jars (CUDA conformance, the JCuda layer, tiering's round trips
+ * on device and pinned memory), and {@link KernelBenchmark}'s table. Writes {@code tests.txt},
+ * {@code kernels.txt} and {@code kernels.json} under {@code --out}. Exit status: 0 all passed, 1 a test
+ * failed or a kernel disagreed with its oracle, 2 no usable GPU.
+ */
+public final class GpuCheck {
+    private GpuCheck() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        Path out = Path.of("results");
+        int iterations = 200;
+        boolean tests = true;
+        boolean bench = true;
+        boolean allowCpu = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--out": out = Path.of(args[++i]); break;
+                case "--iterations": iterations = Integer.parseInt(args[++i]); break;
+                case "--skip-tests": tests = false; break;
+                case "--skip-bench": bench = false; break;
+                case "--allow-cpu": allowCpu = true; break;
+                default:
+                    System.err.println("unknown option '" + args[i] + "'; expected --out DIR, --iterations N, --skip-tests, --skip-bench, --allow-cpu");
+                    System.exit(64);
+            }
+        }
+        Files.createDirectories(out);
+        BackendSelection backend = BackendSelection.probe("auto");
+        System.out.println("backend   " + backend.backend().name().toLowerCase(Locale.ROOT) + ": " + backend.reason());
+        System.out.println("java      " + System.getProperty("java.version") + " (" + System.getProperty("java.home") + ")");
+        if (backend.backend() != Backend.CUDA && !allowCpu) {
+            System.out.println("no usable GPU, nothing to check (--allow-cpu runs the tests anyway; they skip)");
+            System.exit(2);
+        }
+        boolean ok = true;
+        if (tests) {
+            ok &= runTests(out);
+        }
+        if (bench && backend.backend() == Backend.CUDA) {
+            ok &= runBenchmark(out, iterations);
+        }
+        if (backend.backend() != Backend.CUDA) {
+            System.out.println(ok ? "GPU check: the bundle works, but without a GPU nothing was checked (the gpu tests skipped)"
+                    : "GPU check: FAILED (even without a GPU)");
+            System.exit(ok ? 2 : 1);
+        }
+        System.out.println(ok ? "GPU check: PASSED" : "GPU check: FAILED");
+        System.exit(ok ? 0 : 1);
+    }
+
+    /** Runs the gpu-tagged tests of the test jars named by {@code -Dtierkv.tests} (or found on the class path). */
+    static boolean runTests(Path out) throws IOException {
+        Set<Path> roots = testRoots();
+        System.out.println("tests     tag gpu in " + roots);
+        LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
+                .selectors(selectClasspathRoots(roots))
+                .filters(TagFilter.includeTags("gpu"))
+                .build();
+        Launcher launcher = LauncherFactory.create();
+        SummaryGeneratingListener listener = new SummaryGeneratingListener();
+        long start = System.nanoTime();
+        launcher.execute(request, listener);
+        TestExecutionSummary summary = listener.getSummary();
+        StringWriter text = new StringWriter();
+        summary.printTo(new PrintWriter(text));
+        summary.printFailuresTo(new PrintWriter(text), 30);
+        Files.writeString(out.resolve("tests.txt"), text.toString());
+        System.out.printf(Locale.ROOT, "tests     %d found, %d passed, %d failed, %d skipped (%.1f s)%n", summary.getTestsFoundCount(),
+                summary.getTestsSucceededCount(), summary.getTotalFailureCount(), summary.getTestsSkippedCount()
+                        + summary.getTestsAbortedCount(), (System.nanoTime() - start) / 1e9);
+        summary.getFailures().forEach(f -> System.out.println("  FAILED " + f.getTestIdentifier().getDisplayName() + ": "
+                + f.getException()));
+        if (summary.getTestsFoundCount() == 0) {
+            System.out.println("  no gpu tests found: is tests/ in the bundle?");
+            return false;
+        }
+        return summary.getTotalFailureCount() == 0;
+    }
+
+    private static Set<Path> testRoots() {
+        String named = System.getProperty("tierkv.tests", "");
+        List<String> entries = new ArrayList<>(List.of(named.split(File.pathSeparator)));
+        if (named.isBlank()) {
+            entries = List.of(System.getProperty("java.class.path").split(File.pathSeparator));
+            entries = entries.stream().filter(e -> e.endsWith("-tests.jar") || e.endsWith("test-classes")).toList();
+        }
+        Set<Path> roots = new LinkedHashSet<>();
+        for (String e : entries) {
+            if (!e.isBlank() && Files.exists(Path.of(e))) {
+                roots.add(Path.of(e));
+            }
+        }
+        return roots;
+    }
+
+    static boolean runBenchmark(Path out, int iterations) throws IOException {
+        try (CudaContext ctx = CudaContext.primary(0)) {
+            System.out.println("kernels   on " + ctx.device().describe() + ", " + iterations + " timed calls per row");
+            List<KernelBenchmark.Row> rows = new KernelBenchmark(ctx, iterations).run();
+            String table = KernelBenchmark.table(rows);
+            System.out.print(table);
+            Files.writeString(out.resolve("kernels.txt"), table);
+            Files.writeString(out.resolve("kernels.json"), KernelBenchmark.json(rows));
+            boolean correct = rows.stream().allMatch(KernelBenchmark.Row::correct);
+            rows.stream().filter(r -> r.size().equals(KernelBenchmark.HEADS + " x 32768")).findFirst().ifPresent(r ->
+                    System.out.printf(Locale.ROOT, "popularity at 32k tokens: %.0f%% of the device-to-device copy's bandwidth (target >= 50%%)%n",
+                            100 * r.shareOfCopy()));
+            return correct;
+        }
+    }
+}
