@@ -32,11 +32,43 @@ final class TraceCommand implements Runnable {
     @Command(name = "record", mixinStandardHelpOptions = true, description = "Record a trace while the model generates.")
     static final class Record implements Callable<Integer> {
         @Mixin
-        OutputOption output;
+        ModelOptions modelOptions;
+
+        @Option(names = "--out", required = true, paramLabel = "FILE", description = "Trace file to write.")
+        Path out;
+
+        @Option(names = "--steps", defaultValue = "400", description = "Generated tokens to record (default: ${DEFAULT-VALUE});"
+                + " generation continues past the end-of-sequence token.")
+        int steps;
+
+        @Option(names = "--k", defaultValue = "8", description = "Top-k positions per layer and token (default: ${DEFAULT-VALUE}).")
+        int k;
+
+        @Option(names = "--type", defaultValue = "mc", description = "Suite question type: tf, fill, mc, match (default: ${DEFAULT-VALUE}).")
+        String type;
+
+        @Option(names = "--position", defaultValue = "before", description = "Questions before or after the passage (default: ${DEFAULT-VALUE}).")
+        String position;
+
+        @Option(names = "--index", defaultValue = "0", description = "Which suite prompt (default: ${DEFAULT-VALUE}).")
+        int index;
+
+        @Option(names = "--prompt", description = "Record on this text instead of a suite prompt.")
+        String prompt;
+
+        @Option(names = "--policy", defaultValue = "full", description = "Policy in the loop while recording (default: ${DEFAULT-VALUE}).")
+        String policy;
 
         @Override
-        public Integer call() {
-            throw new IllegalStateException("'trace record' is not implemented yet");
+        public Integer call() throws Exception {
+            modelOptions.requireCpuMath();
+            if (steps <= 0 || k <= 0) {
+                throw new IllegalArgumentException("--steps and --k must be > 0");
+            }
+            TraceRecorder.Result r = TraceRecorder.record(modelOptions, out, steps, k, type, position, index, prompt, policy);
+            System.out.printf(Locale.ROOT, "trace %s: %d prompt tokens, %d generated, %d layers, k=%d, block %d, %,d bytes%n", out,
+                    r.promptTokens(), r.steps(), r.layers(), k, modelOptions.blockSize, Files.size(out));
+            return 0;
         }
     }
 

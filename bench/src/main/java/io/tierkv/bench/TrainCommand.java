@@ -18,16 +18,16 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "out/model", description = "Output directory (default: ${DEFAULT-VALUE}).")
     Path out;
 
-    @Option(names = "--steps", defaultValue = "6000", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "8000", description = "Training steps (default: ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--seed", defaultValue = "1", description = "Seed of weights and data (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--batch", defaultValue = "16", description = "Prompts per step (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch", defaultValue = "32", description = "Prompts per step (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--lr", defaultValue = "2e-3", description = "Peak AdamW learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--lr", defaultValue = "1.5e-3", description = "Peak AdamW learning rate (default: ${DEFAULT-VALUE}).")
     double lr;
 
     @Option(names = "--hidden", defaultValue = "128", description = "Model width (default: ${DEFAULT-VALUE}).")
@@ -49,7 +49,7 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--hidden must be a multiple of " + d.heads() + " heads, was " + hidden);
         }
         TrainConfig cfg = new TrainConfig(seed, hidden, layers, d.heads(), d.kvHeads(), hidden * d.intermediate() / d.hidden(),
-                batch, lr, d.warmup(), steps, d.advanceAt(), d.maxStageSteps(), threads == null ? d.threads() : threads, out);
+                batch, lr, d.warmup(), steps, d.advanceAt(), d.maxStageSteps(), d.repeatShare(), threads == null ? d.threads() : threads, out);
         long t0 = System.nanoTime();
         double acc = new Trainer(cfg, System.out::println).run();
         System.out.printf(Locale.ROOT, "done in %.0f s; recent line accuracy %.3f; model written to %s%n",

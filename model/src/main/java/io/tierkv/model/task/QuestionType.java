@@ -3,28 +3,38 @@ package io.tierkv.model.task;
 import java.util.Locale;
 
 /**
- * The paper's four question types (IELTS reading). Every answer line restates the subject and its value
- * before any verdict ("a copy, then a lookup"), so that each step is one attention hop:
+ * The paper's four question types (IELTS reading). The questions section opens with the type's keyword;
+ * each question starts with its id, and each answer line restates the question's key (the subject, or
+ * for matching the value) before the answer, so that every step is one attention hop: a copy from the
+ * question, a lookup in the passage, then for some types a comparison.
  *
  * <pre>
- *   TRUE_FALSE       q1 judge zorp red ?                    ->  q1 zorp is blue false ;
- *   FILL_BLANK       q1 fill zorp ?                         ->  q1 zorp is blue ;
- *   MULTIPLE_CHOICE  q1 choose zorp a red b blue c gold d jade ?  ->  q1 zorp is blue b ;
- *   MATCHING         q1 match blue ?                        ->  q1 zorp is blue ;
+ *   passage fact:     zorp red .
+ *   TRUE_FALSE       judge  q1 zorp is blue ?             ->  q1 zorp red false ;
+ *   FILL_BLANK       fill   q1 zorp ?                     ->  q1 zorp red ;
+ *   MULTIPLE_CHOICE  choose q1 zorp a gold b red c jade d pink ?  ->  q1 zorp red b ;
+ *   MATCHING         match  q1 red ?                      ->  q1 red zorp ;
  * </pre>
  *
  * Matching asks the reverse lookup: which subject has this value.
  */
 public enum QuestionType {
-    TRUE_FALSE("tf"),
-    FILL_BLANK("fill"),
-    MULTIPLE_CHOICE("mc"),
-    MATCHING("match");
+    TRUE_FALSE("tf", "judge"),
+    FILL_BLANK("fill", "fill"),
+    MULTIPLE_CHOICE("mc", "choose"),
+    MATCHING("match", "match");
 
     private final String shortName;
+    private final String keyword;
 
-    QuestionType(String shortName) {
+    QuestionType(String shortName, String keyword) {
         this.shortName = shortName;
+        this.keyword = keyword;
+    }
+
+    /** The word that opens the questions section of a prompt of this type. */
+    public String keyword() {
+        return keyword;
     }
 
     /** The short name used in reports and on the command line. */

@@ -8,7 +8,7 @@ import java.util.SplittableRandom;
 /**
  * Generates reading-comprehension prompts, reproducibly from a seed.
  *
- * <p>A passage is filler sentences with fact sentences {@code <name> is <value> .} spread through it;
+ * <p>A passage is filler sentences with fact sentences {@code <name> <value> .} spread through it;
  * every name and value occurs in at most one fact, so each question has one answer. Four facts are asked
  * about, in random order, with one {@link QuestionType} per prompt. The prompt ends with
  * {@code answers}; the expected completion answers q1 to q4 in order, each line closed by {@code ;},
@@ -45,28 +45,36 @@ public final class ReadingTask {
 
         int[] asked = pick(rnd, facts, TaskConfig.QUESTIONS);
         List<String> questionWords = new ArrayList<>();
+        questionWords.add(type.keyword());
         List<String> answerWords = new ArrayList<>();
         List<String> answerLines = new ArrayList<>();
+        boolean[] usedOption = new boolean[Vocabulary.VALUES.size()];
+        for (int q = 0; q < TaskConfig.QUESTIONS; q++) {
+            usedOption[values[asked[q]]] = true; // correct answers never serve as another question's distractor
+        }
         for (int q = 0; q < TaskConfig.QUESTIONS; q++) {
             int f = asked[q];
             String qid = "q" + (q + 1);
             String name = Vocabulary.NAMES.get(names[f]);
             String value = Vocabulary.VALUES.get(values[f]);
-            List<String> line = new ArrayList<>(List.of(qid, name, "is", value));
+            List<String> line = new ArrayList<>(List.of(qid, name, value));
             questionWords.add(qid);
             switch (type) {
-                case FILL_BLANK -> questionWords.addAll(List.of("fill", name, "?"));
-                case MATCHING -> questionWords.addAll(List.of("match", value, "?"));
+                case FILL_BLANK -> questionWords.addAll(List.of(name, "?"));
+                case MATCHING -> {
+                    questionWords.addAll(List.of(value, "?"));
+                    line = new ArrayList<>(List.of(qid, value, name));
+                }
                 case TRUE_FALSE -> {
                     boolean truth = rnd.nextBoolean();
                     String claim = truth ? value : Vocabulary.VALUES.get(values[otherThan(rnd, facts, f)]);
-                    questionWords.addAll(List.of("judge", name, claim, "?"));
+                    questionWords.addAll(List.of(name, "is", claim, "?"));
                     line.add(truth ? "true" : "false");
                 }
                 case MULTIPLE_CHOICE -> {
                     int correct = rnd.nextInt(4);
-                    int[] distractors = distractors(rnd, facts, f, values);
-                    questionWords.addAll(List.of("choose", name));
+                    int[] distractors = distractors(rnd, facts, f, values, usedOption);
+                    questionWords.add(name);
                     for (int o = 0, d = 0; o < 4; o++) {
                         questionWords.add(String.valueOf((char) ('a' + o)));
                         questionWords.add(o == correct ? value : Vocabulary.VALUES.get(distractors[d++]));
@@ -115,7 +123,7 @@ public final class ReadingTask {
     private int[] buildPassage(SplittableRandom rnd, int[] names, int[] values, int tokens, List<String> out) {
         int facts = names.length;
         List<List<String>> fillers = new ArrayList<>();
-        int fillerBudget = tokens - 4 * facts;
+        int fillerBudget = tokens - 3 * facts;
         int used = 0;
         while (used < fillerBudget) {
             int len = Math.min(between(rnd, TaskConfig.FILLER_MIN, TaskConfig.FILLER_MAX), Math.max(1, fillerBudget - used - 1));
@@ -142,7 +150,6 @@ public final class ReadingTask {
             while (next < facts && factSlot[next] == s) {
                 int f = order[next++];
                 out.add(Vocabulary.NAMES.get(names[f]));
-                out.add("is");
                 valueIndex[f] = out.size();
                 out.add(Vocabulary.VALUES.get(values[f]));
                 out.add(".");
@@ -154,24 +161,25 @@ public final class ReadingTask {
         return valueIndex;
     }
 
-    private int[] distractors(SplittableRandom rnd, int facts, int f, int[] values) {
-        // Prefer values of other facts in the passage, so that a distractor is a real value, then the pool.
+    /**
+     * Three distractor values for a multiple-choice question: values of other facts in the passage first
+     * (so a distractor is a real value), then the pool. No value appears in two questions' options, so
+     * finding an answer's letter needs no question bookkeeping beyond the value itself.
+     */
+    private int[] distractors(SplittableRandom rnd, int facts, int f, int[] values, boolean[] used) {
         int[] out = new int[3];
-        int[] others = shuffled(rnd, facts);
         int n = 0;
-        for (int o : others) {
-            if (o != f && n < 3) {
+        for (int o : shuffled(rnd, facts)) {
+            if (o != f && n < 3 && !used[values[o]]) {
                 out[n++] = values[o];
+                used[values[o]] = true;
             }
         }
         while (n < 3) {
             int v = rnd.nextInt(Vocabulary.VALUES.size());
-            boolean dup = v == values[f];
-            for (int i = 0; i < n; i++) {
-                dup |= out[i] == v;
-            }
-            if (!dup) {
+            if (!used[v]) {
                 out[n++] = v;
+                used[v] = true;
             }
         }
         return out;

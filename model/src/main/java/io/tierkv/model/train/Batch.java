@@ -19,14 +19,20 @@ import java.util.SplittableRandom;
 record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd) {
     static final int IGNORE = -100;
 
-    /** Draws a batch of mixed types and positions from {@code task}. */
-    static Batch draw(ReadingTask task, SplittableRandom rnd, int rows) {
+    /**
+     * Draws a batch of mixed types and positions from {@code task}. A share {@code repeatShare} of the rows
+     * are instead a random word sequence followed by itself, with the loss on the repeat: the classic
+     * inducer of induction heads (attend to what followed the previous occurrence of this token), which is
+     * the circuit every lookup in the suite needs. It only shapes training; evaluation never sees them.
+     */
+    static Batch draw(ReadingTask task, SplittableRandom rnd, int rows, double repeatShare) {
         ReadingPrompt[] prompts = new ReadingPrompt[rows];
         int length = 0;
         for (int r = 0; r < rows; r++) {
             QuestionType type = QuestionType.values()[rnd.nextInt(QuestionType.values().length)];
             QuestionPosition pos = QuestionPosition.values()[rnd.nextInt(2)];
-            prompts[r] = task.generate(rnd, type, pos);
+            prompts[r] = rnd.nextDouble() < repeatShare ? repeated(rnd, task.config().maxPassageTokens() / 2)
+                    : task.generate(rnd, type, pos);
             length = Math.max(length, prompts[r].prompt().length + prompts[r].answer().length - 1);
         }
         int pad = Vocabulary.get().id(Vocabulary.PAD);
@@ -55,5 +61,21 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd)
             }
         }
         return new Batch(rows, length, inputs, targets, lineEnd);
+    }
+
+    /** {@code <bos> w1 .. wn} as the prompt and {@code w1 .. wn} as the answer, words drawn from the content words. */
+    private static ReadingPrompt repeated(SplittableRandom rnd, int maxWords) {
+        Vocabulary v = Vocabulary.get();
+        int n = 8 + rnd.nextInt(Math.max(1, maxWords - 8));
+        int first = v.id(v.names().get(0));
+        int content = v.size() - first;
+        int[] prompt = new int[n + 1];
+        int[] answer = new int[n];
+        prompt[0] = v.id(Vocabulary.BOS);
+        for (int i = 0; i < n; i++) {
+            prompt[i + 1] = first + rnd.nextInt(content);
+            answer[i] = prompt[i + 1];
+        }
+        return new ReadingPrompt(null, null, prompt, answer, java.util.List.of(), 1, n + 1, new int[0]);
     }
 }

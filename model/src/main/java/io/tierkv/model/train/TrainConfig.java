@@ -17,15 +17,16 @@ import java.nio.file.Path;
  * @param maxSteps     total steps
  * @param advanceAt    line accuracy over the recent steps that moves the curriculum on
  * @param maxStageSteps a stage ends after this many steps even below {@code advanceAt}
+ * @param repeatShare  share of batch rows that are repeated random sequences (induction-head warm-up)
  * @param threads      libtorch intra-op threads
  * @param out          output directory (the model in Hugging Face layout, and train.log)
  */
 public record TrainConfig(long seed, int hidden, int layers, int heads, int kvHeads, int intermediate,
                           int batch, double lr, int warmup, int maxSteps, double advanceAt, int maxStageSteps,
-                          int threads, Path out) {
+                          double repeatShare, int threads, Path out) {
 
     public static TrainConfig defaults(Path out) {
-        return new TrainConfig(1, 128, 4, 4, 2, 352, 16, 2e-3, 100, 6000, 0.97, 2500,
+        return new TrainConfig(1, 128, 4, 4, 4, 352, 32, 1.5e-3, 200, 8000, 0.95, 2500, 0.25,
                 Math.max(1, Runtime.getRuntime().availableProcessors()), out);
     }
 }

@@ -85,7 +85,7 @@ public final class Trainer {
             long tokens = 0;
             for (int step = 1; step <= cfg.maxSteps(); step++) {
                 ReadingTask task = new ReadingTask(stages.get(stage));
-                Batch batch = Batch.draw(task, rnd, cfg.batch());
+                Batch batch = Batch.draw(task, rnd, cfg.batch(), cfg.repeatShare());
                 double lr = learningRate(step);
                 optimizer.param_groups().get(0).options().set_lr(lr);
                 float loss;
@@ -113,7 +113,9 @@ public final class Trainer {
                     progress.accept(String.format(Locale.ROOT, "step %5d  stage %d  loss %.4f  line acc %.3f (recent %.3f)  %.0f tok/s  %.0fs",
                             step, stage, loss, lineAcc, recentAcc, tokens / seconds, seconds));
                 }
-                boolean advance = recentCount >= WINDOW && recentAcc >= cfg.advanceAt() || stageSteps >= cfg.maxStageSteps();
+                // Move on when the stage is learned, or when it is mostly learned and has had its share of steps.
+                boolean advance = recentCount >= WINDOW
+                        && (recentAcc >= cfg.advanceAt() || stageSteps >= cfg.maxStageSteps() && recentAcc >= 0.5);
                 if (advance && stage < stages.size() - 1) {
                     stage++;
                     stageSteps = 0;

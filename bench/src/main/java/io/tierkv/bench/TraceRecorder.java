@@ -1,0 +1,75 @@
+package io.tierkv.bench;
+
+import io.tierkv.core.DType;
+import io.tierkv.core.KvLayout;
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.policy.Policies;
+import io.tierkv.core.policy.PolicyContext;
+import io.tierkv.core.trace.TraceHeader;
+import io.tierkv.core.trace.TraceWriter;
+import io.tierkv.model.generate.Generator;
+import io.tierkv.model.generate.PrefillMode;
+import io.tierkv.model.generate.RecordingPolicy;
+import io.tierkv.model.generate.Sampler;
+import io.tierkv.model.generate.TieredDecoder;
+import io.tierkv.model.io.TextTokenizer;
+import io.tierkv.model.llama.LlamaCheckpoint;
+import io.tierkv.model.llama.LlamaConfig;
+import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.model.task.QuestionPosition;
+import io.tierkv.model.task.QuestionType;
+import io.tierkv.model.task.ReadingTask;
+import io.tierkv.model.task.TaskConfig;
+import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.TierConfig;
+import io.tierkv.tiering.TierManager;
+import java.nio.file.Path;
+
+/** Records a trace of the model's top-k attention while it generates (the body of {@code trace record}). */
+final class TraceRecorder {
+    private TraceRecorder() {
+    }
+
+    record Result(int promptTokens, int steps, int layers) {
+    }
+
+    static Result record(ModelOptions m, Path out, int steps, int k, String type, String position, int index, String text,
+                         String policySpec) throws Exception {
+        Path dir = m.modelDir();
+        try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
+            LlamaConfig c = w.config;
+            int[] prompt;
+            String source;
+            if (text != null) {
+                try (TextTokenizer tok = TextTokenizer.load(dir)) {
+                    prompt = tok.encode(text);
+                }
+                source = "model " + dir.getFileName() + ", prompt text";
+            } else {
+                QuestionPosition pos = position.equalsIgnoreCase("after") ? QuestionPosition.AFTER : QuestionPosition.BEFORE;
+                if (!position.equalsIgnoreCase("after") && !position.equalsIgnoreCase("before")) {
+                    throw new IllegalArgumentException("--position must be before or after, was " + position);
+                }
+                prompt = new ReadingTask(TaskConfig.eval()).prompt(1, index, QuestionType.parse(type), pos).prompt();
+                source = "model " + (m.model == null ? "bundled" : dir.getFileName()) + ", suite " + type + "/" + pos + " #" + index;
+            }
+            if (prompt.length + steps > c.maxPositions()) {
+                throw new IllegalArgumentException("prompt (" + prompt.length + ") + --steps " + steps + " exceeds max_position_embeddings "
+                        + c.maxPositions());
+            }
+            KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, m.blockSize);
+            int blocks = c.layers() * (layout.blocksFor(prompt.length + steps) + 2);
+            KvPolicy inner = Policies.create(policySpec);
+            try (TraceWriter writer = TraceWriter.create(out, new TraceHeader(layout, k, prompt.length, steps, source));
+                 TierManager tiers = TierManager.create(TierConfig.cpu(layout, blocks, blocks))) {
+                RecordingPolicy policy = new RecordingPolicy(inner, writer);
+                try (Sequence seq = tiers.open(policy, PolicyContext.unbounded(c.layers(), prompt.length), blocks)) {
+                    // No end-of-sequence stop: a trace of `steps` tokens is asked for.
+                    new Generator(new TieredDecoder(w, tiers)).generate(seq, policy, prompt, steps + 1, PrefillMode.PAPER, 40,
+                            Sampler.greedy(), -1, null, null);
+                }
+                return new Result(prompt.length, policy.recorded(), c.layers());
+            }
+        }
+    }
+}

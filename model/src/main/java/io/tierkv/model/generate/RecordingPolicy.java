@@ -1,0 +1,125 @@
+package io.tierkv.model.generate;
+
+import io.tierkv.core.Transitions;
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.policy.PolicyContext;
+import io.tierkv.core.popularity.FastPopularityCounter;
+import io.tierkv.core.trace.TraceStep;
+import io.tierkv.core.trace.TraceWriter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+
+/**
+ * Wraps a policy and writes a trace while it runs: for every generated token, each layer's top-k
+ * positions of the head-summed attention (the same selection as the popularity counter). Prompt rows
+ * are not recorded: a trace describes generation. Everything else is passed through unchanged.
+ */
+public final class RecordingPolicy implements KvPolicy {
+    private final KvPolicy delegate;
+    private final TraceWriter writer;
+    private final TraceStep step;
+    private final int k;
+    private final FastPopularityCounter counter = new FastPopularityCounter();
+    private int[] scratch;
+    private boolean generating;
+    private int recorded;
+
+    public RecordingPolicy(KvPolicy delegate, TraceWriter writer) {
+        this.delegate = delegate;
+        this.writer = writer;
+        this.step = writer.header().newStep();
+        this.k = writer.header().topK();
+        this.scratch = new int[k];
+    }
+
+    /** Generated tokens written so far. */
+    public int recorded() {
+        return recorded;
+    }
+
+    @Override
+    public String name() {
+        return delegate.name();
+    }
+
+    @Override
+    public void start(PolicyContext context) {
+        delegate.start(context);
+    }
+
+    @Override
+    public int prefillRows(int promptLength) {
+        return delegate.prefillRows(promptLength);
+    }
+
+    @Override
+    public boolean observesAttention() {
+        return true;
+    }
+
+    @Override
+    public void append(int count) {
+        delegate.append(count);
+    }
+
+    @Override
+    public void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys) {
+        if (generating) {
+            int n = counter.selectTopK(probs, offset, heads, stride, keys, k, scratch);
+            step.set(layer, scratch, n);
+        }
+        if (delegate.observesAttention()) {
+            delegate.observe(layer, queryPosition, probs, offset, heads, stride, keys);
+        }
+    }
+
+    @Override
+    public void observeSelected(int layer, int[] positions, int n) {
+        delegate.observeSelected(layer, positions, n);
+    }
+
+    @Override
+    public void endPrefill(Transitions out) {
+        delegate.endPrefill(out);
+        generating = true;
+    }
+
+    @Override
+    public void step(Transitions out) {
+        if (generating) {
+            step.setStep(recorded);
+            try {
+                writer.write(step);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write the trace: " + e.getMessage(), e);
+            }
+            recorded++;
+        }
+        delegate.step(out);
+    }
+
+    @Override
+    public byte level(int layer, int token) {
+        return delegate.level(layer, token);
+    }
+
+    @Override
+    public int length() {
+        return delegate.length();
+    }
+
+    @Override
+    public int liveTokens(int layer) {
+        return delegate.liveTokens(layer);
+    }
+
+    @Override
+    public int heat(int layer, int token) {
+        return delegate.heat(layer, token);
+    }
+
+    @Override
+    public void checkInvariants() {
+        delegate.checkInvariants();
+    }
+}
