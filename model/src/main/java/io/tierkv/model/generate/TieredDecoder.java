@@ -41,6 +41,7 @@ public final class TieredDecoder {
     private final Tensor deviceSlab;
     /** (hostSlots, 2, blockSize, K, d) float32, a view over the host arena. */
     private final Tensor hostSlab;
+    private final DecodeProfile profile = new DecodeProfile();
 
     public TieredDecoder(LlamaWeights weights, TierManager tiers) {
         this.w = weights;
@@ -62,6 +63,11 @@ public final class TieredDecoder {
 
     public LlamaConfig config() {
         return c;
+    }
+
+    /** Time spent in {@link #forward}, split into policy, tiers and the rest. */
+    public DecodeProfile profile() {
+        return profile;
     }
 
     /**
@@ -143,8 +149,10 @@ public final class TieredDecoder {
         int start = seq.length();
         int n = tokens.length;
         boolean observe = policy.observesAttention();
+        long t0 = System.nanoTime();
         try (PointerScope scope = new PointerScope()) {
             seq.append(n);
+            profile.tierNanos += System.nanoTime() - t0;
             Tensor h = torch.embedding(w.embed, Tensors.fromInts(tokens, n));  // (n, D)
             for (int l = 0; l < c.layers(); l++) {
                 Tensor x = dense.rmsNorm(h, w.attnNorm[l]);
@@ -161,25 +169,36 @@ public final class TieredDecoder {
             Tensor last = dense.rmsNorm(h.select(0, n - 1), w.norm);
             float[] logits = Tensors.toFloats(last.matmul(w.lmHead.t()));
             if (steps) {
+                long ts = System.nanoTime();
                 for (int i = 0; i < n; i++) {
                     seq.step();
                 }
+                // A step runs the policy (window closes) and carries out its transitions: both are overhead.
+                profile.tierNanos += System.nanoTime() - ts;
             }
             return logits;
+        } finally {
+            profile.totalNanos += System.nanoTime() - t0;
+            profile.calls++;
         }
     }
 
     /** Attention of queries (n, H, d) at positions [start, start+n) over layer {@code l}'s blocks. */
     private Tensor attendCache(Sequence seq, int l, Tensor q, int start, boolean observe) {
+        long t0 = System.nanoTime();
         LayerView view = seq.view(l);
         int n = (int) q.size(0);
         List<SplitAttention.Part> parts = new ArrayList<>(2);
         List<long[]> positions = new ArrayList<>(2);
         addPart(parts, positions, seq, l, deviceSlab, view.deviceSlots(), view.deviceBlocks(), view.deviceCount(), start, n);
         addPart(parts, positions, seq, l, hostSlab, view.hostSlots(), view.hostBlocks(), view.hostCount(), start, n);
+        long t1 = System.nanoTime();
+        profile.tierNanos += t1 - t0;
         SplitAttention.Result r = SplitAttention.attend(q, parts, c.kvHeads(), observe);
         if (observe) {
+            long t2 = System.nanoTime();
             observe(seq, l, r.probs(), positions, start, n);
+            profile.policyNanos += System.nanoTime() - t2;
         }
         return r.output();
     }
@@ -209,9 +228,12 @@ public final class TieredDecoder {
                 }
             }
         }
+        long g0 = System.nanoTime();
+        // Reading the blocks where they lie is attention's own work (paged attention gathers too), not bookkeeping.
         Tensor picked = slab.index_select(0, Tensors.fromLongs(slotIds, count)); // (count, 2, bs, K, d)
         Tensor k = picked.select(1, 0).reshape(keys, c.kvHeads(), c.headDim());
         Tensor v = picked.select(1, 1).reshape(keys, c.kvHeads(), c.headDim());
+        profile.tierNanos -= System.nanoTime() - g0;
         parts.add(new SplitAttention.Part(k, v, Tensors.fromFloats(bias, n, keys)));
         positions.add(pos);
     }

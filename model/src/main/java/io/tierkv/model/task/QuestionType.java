@@ -10,13 +10,14 @@ import java.util.Locale;
  *
  * <pre>
  *   passage fact:     zorp red .
- *   TRUE_FALSE       judge  q1 zorp is blue ?             ->  q1 zorp red false ;
+ *   TRUE_FALSE       judge  q1 blue zorp ?                ->  q1 blue zorp red false ;
  *   FILL_BLANK       fill   q1 zorp ?                     ->  q1 zorp red ;
- *   MULTIPLE_CHOICE  choose q1 zorp a gold b red c jade d pink ?  ->  q1 zorp red b ;
+ *   MULTIPLE_CHOICE  choose q1 zorp ? gold a red b jade c pink d  ->  q1 zorp red b ;
  *   MATCHING         match  q1 red ?                      ->  q1 red zorp ;
  * </pre>
  *
- * Matching asks the reverse lookup: which subject has this value.
+ * True/false restates the claim and the subject, looks the value up, and compares it with the claim two
+ * tokens back. Matching asks the reverse lookup: which subject has this value.
  */
 public enum QuestionType {
     TRUE_FALSE("tf", "judge"),

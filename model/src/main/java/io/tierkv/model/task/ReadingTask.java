@@ -68,18 +68,18 @@ public final class ReadingTask {
                 case TRUE_FALSE -> {
                     boolean truth = rnd.nextBoolean();
                     String claim = truth ? value : Vocabulary.VALUES.get(values[otherThan(rnd, facts, f)]);
-                    questionWords.addAll(List.of(name, "is", claim, "?"));
-                    line.add(truth ? "true" : "false");
+                    questionWords.addAll(List.of(claim, name, "?"));
+                    line = new ArrayList<>(List.of(qid, claim, name, value, truth ? "true" : "false"));
                 }
                 case MULTIPLE_CHOICE -> {
                     int correct = rnd.nextInt(4);
                     int[] distractors = distractors(rnd, facts, f, values, usedOption);
-                    questionWords.add(name);
+                    // The subject is followed by "?", never by a value, so that looking its value up finds the passage.
+                    questionWords.addAll(List.of(name, "?"));
                     for (int o = 0, d = 0; o < 4; o++) {
-                        questionWords.add(String.valueOf((char) ('a' + o)));
                         questionWords.add(o == correct ? value : Vocabulary.VALUES.get(distractors[d++]));
+                        questionWords.add(String.valueOf((char) ('a' + o)));
                     }
-                    questionWords.add("?");
                     line.add(String.valueOf((char) ('a' + correct)));
                 }
                 default -> throw new IllegalStateException("unknown question type " + type);

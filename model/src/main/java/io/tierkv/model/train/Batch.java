@@ -13,8 +13,8 @@ import java.util.SplittableRandom;
  *
  * @param inputs  (B * T) token ids, row-major
  * @param targets (B * T) next-token ids at answer positions, {@link #IGNORE} elsewhere
- * @param lineEnd (B * T) at the target position of each answer line's closing {@code ;}, the index of
- *                the line's first target position plus one; 0 elsewhere (for line accuracy)
+ * @param lineEnd (B * T) at the target position of each answer line's closing {@code ;}, the flat index
+ *                of the line's first target position plus one; 0 elsewhere (for line accuracy)
  */
 record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd) {
     static final int IGNORE = -100;
@@ -55,7 +55,7 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd)
                 int pos = p.length - 1 + j;
                 targets[base + pos] = a[j];
                 if (a[j] == semicolon) {
-                    lineEnd[base + pos] = lineStart + 1;
+                    lineEnd[base + pos] = base + lineStart + 1;
                     lineStart = pos + 1;
                 }
             }
@@ -63,7 +63,11 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd)
         return new Batch(rows, length, inputs, targets, lineEnd);
     }
 
-    /** {@code <bos> w1 .. wn} as the prompt and {@code w1 .. wn} as the answer, words drawn from the content words. */
+    /**
+     * {@code <bos> w1 .. wn} as the prompt and {@code w1 .. wn} (or, half the time, {@code wn .. w1}) as the
+     * answer, words drawn from the content words. The forward repeat trains "copy what followed this
+     * token before" (name to value); the reversed one "copy what preceded it" (value to name, to option letter).
+     */
     private static ReadingPrompt repeated(SplittableRandom rnd, int maxWords) {
         Vocabulary v = Vocabulary.get();
         int n = 8 + rnd.nextInt(Math.max(1, maxWords - 8));
@@ -72,9 +76,12 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd)
         int[] prompt = new int[n + 1];
         int[] answer = new int[n];
         prompt[0] = v.id(Vocabulary.BOS);
+        boolean reversed = rnd.nextBoolean();
         for (int i = 0; i < n; i++) {
             prompt[i + 1] = first + rnd.nextInt(content);
-            answer[i] = prompt[i + 1];
+        }
+        for (int i = 0; i < n; i++) {
+            answer[i] = reversed ? prompt[n - i] : prompt[i + 1];
         }
         return new ReadingPrompt(null, null, prompt, answer, java.util.List.of(), 1, n + 1, new int[0]);
     }
