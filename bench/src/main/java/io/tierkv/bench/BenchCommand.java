@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 /** {@code tierkv bench}: live benchmarks of the copy engine and the popularity counter. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Benchmarks: the copy engine against memcpy, the popularity counter against a sum and libtorch.",
-        subcommands = {BenchCopyCommand.class, BenchPopularityCommand.class})
+        subcommands = {BenchCopyCommand.class, BenchPopularityCommand.class, BenchDecodeCommand.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -6,10 +6,31 @@ package io.tierkv.model.generate;
  * (appends, views and masks, steps that carry out transitions). The rest is the model's math.
  */
 public final class DecodeProfile {
-    long totalNanos;
-    long policyNanos;
-    long tierNanos;
-    long calls;
+    private long totalNanos;
+    private long policyNanos;
+    private long tierNanos;
+    private long calls;
+
+    void addTotal(long nanos) {
+        totalNanos += nanos;
+        calls++;
+    }
+
+    void addPolicy(long nanos) {
+        policyNanos += nanos;
+    }
+
+    void addTier(long nanos) {
+        tierNanos += nanos;
+    }
+
+    /** Adds another profile's figures to this one. */
+    public void add(DecodeProfile other) {
+        totalNanos += other.totalNanos;
+        policyNanos += other.policyNanos;
+        tierNanos += other.tierNanos;
+        calls += other.calls;
+    }
 
     public long totalNanos() {
         return totalNanos;

@@ -152,7 +152,7 @@ public final class TieredDecoder {
         long t0 = System.nanoTime();
         try (PointerScope scope = new PointerScope()) {
             seq.append(n);
-            profile.tierNanos += System.nanoTime() - t0;
+            profile.addTier(System.nanoTime() - t0);
             Tensor h = torch.embedding(w.embed, Tensors.fromInts(tokens, n));  // (n, D)
             for (int l = 0; l < c.layers(); l++) {
                 Tensor x = dense.rmsNorm(h, w.attnNorm[l]);
@@ -174,12 +174,11 @@ public final class TieredDecoder {
                     seq.step();
                 }
                 // A step runs the policy (window closes) and carries out its transitions: both are overhead.
-                profile.tierNanos += System.nanoTime() - ts;
+                profile.addTier(System.nanoTime() - ts);
             }
             return logits;
         } finally {
-            profile.totalNanos += System.nanoTime() - t0;
-            profile.calls++;
+            profile.addTotal(System.nanoTime() - t0);
         }
     }
 
@@ -193,12 +192,12 @@ public final class TieredDecoder {
         addPart(parts, positions, seq, l, deviceSlab, view.deviceSlots(), view.deviceBlocks(), view.deviceCount(), start, n);
         addPart(parts, positions, seq, l, hostSlab, view.hostSlots(), view.hostBlocks(), view.hostCount(), start, n);
         long t1 = System.nanoTime();
-        profile.tierNanos += t1 - t0;
+        profile.addTier(t1 - t0);
         SplitAttention.Result r = SplitAttention.attend(q, parts, c.kvHeads(), observe);
         if (observe) {
             long t2 = System.nanoTime();
             observe(seq, l, r.probs(), positions, start, n);
-            profile.policyNanos += System.nanoTime() - t2;
+            profile.addPolicy(System.nanoTime() - t2);
         }
         return r.output();
     }
@@ -233,7 +232,7 @@ public final class TieredDecoder {
         Tensor picked = slab.index_select(0, Tensors.fromLongs(slotIds, count)); // (count, 2, bs, K, d)
         Tensor k = picked.select(1, 0).reshape(keys, c.kvHeads(), c.headDim());
         Tensor v = picked.select(1, 1).reshape(keys, c.kvHeads(), c.headDim());
-        profile.tierNanos -= System.nanoTime() - g0;
+        profile.addTier(-(System.nanoTime() - g0));
         parts.add(new SplitAttention.Part(k, v, Tensors.fromFloats(bias, n, keys)));
         positions.add(pos);
     }

@@ -15,8 +15,9 @@ import java.util.SplittableRandom;
  * @param targets (B * T) next-token ids at answer positions, {@link #IGNORE} elsewhere
  * @param lineEnd (B * T) at the target position of each answer line's closing {@code ;}, the flat index
  *                of the line's first target position plus one; 0 elsewhere (for line accuracy)
+ * @param rowType (B) the question type's ordinal of each row, -1 for a repeated sequence
  */
-record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd) {
+record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd, int[] rowType) {
     static final int IGNORE = -100;
 
     /**
@@ -60,7 +61,11 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd)
                 }
             }
         }
-        return new Batch(rows, length, inputs, targets, lineEnd);
+        int[] rowType = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            rowType[r] = prompts[r].type() == null ? -1 : prompts[r].type().ordinal();
+        }
+        return new Batch(rows, length, inputs, targets, lineEnd, rowType);
     }
 
     /**

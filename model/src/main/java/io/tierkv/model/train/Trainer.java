@@ -7,6 +7,7 @@ import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaForward;
 import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.model.llama.Tensors;
+import io.tierkv.model.task.QuestionType;
 import io.tierkv.model.task.ReadingTask;
 import io.tierkv.model.task.TaskConfig;
 import io.tierkv.model.task.Vocabulary;
@@ -83,6 +84,8 @@ public final class Trainer {
             double recentAcc = 0;
             long start = System.nanoTime();
             long tokens = 0;
+            int[] typeCorrect = new int[QuestionType.values().length];
+            int[] typeTotal = new int[QuestionType.values().length];
             for (int step = 1; step <= cfg.maxSteps(); step++) {
                 ReadingTask task = new ReadingTask(stages.get(stage));
                 Batch batch = Batch.draw(task, rnd, cfg.batch(), cfg.repeatShare());
@@ -100,7 +103,12 @@ public final class Trainer {
                     torch.clip_grad_norm_(params, 1.0);
                     optimizer.step();
                     loss = lossT.item_float();
-                    lineAcc = lineAccuracy(batch, logits.detach().argmax(new org.bytedeco.pytorch.LongOptional(-1), false));
+                    int[][] counts = lineCounts(batch, logits.detach().argmax(new org.bytedeco.pytorch.LongOptional(-1), false));
+                    lineAcc = counts[0][1] == 0 ? 0 : counts[0][0] / (double) counts[0][1];
+                    for (int t = 0; t < typeCorrect.length; t++) {
+                        typeCorrect[t] += counts[1 + t][0];
+                        typeTotal[t] += counts[1 + t][1];
+                    }
                 }
                 tokens += (long) batch.rows() * batch.length();
                 recent[(recentCount++) % WINDOW] = lineAcc;
@@ -110,12 +118,13 @@ public final class Trainer {
                 log.printf(Locale.ROOT, "%d,%d,%.5f,%.4f,%.4f,%.6f,%d,%.1f%n", step, stage, loss, lineAcc, recentAcc, lr, tokens, seconds);
                 if (step % 25 == 0) {
                     log.flush();
-                    progress.accept(String.format(Locale.ROOT, "step %5d  stage %d  loss %.4f  line acc %.3f (recent %.3f)  %.0f tok/s  %.0fs",
-                            step, stage, loss, lineAcc, recentAcc, tokens / seconds, seconds));
+                    progress.accept(String.format(Locale.ROOT, "step %5d  stage %d  loss %.4f  line acc %.3f (recent %.3f; %s)  %.0f tok/s  %.0fs",
+                            step, stage, loss, lineAcc, recentAcc, byType(typeCorrect, typeTotal), tokens / seconds, seconds));
+                    java.util.Arrays.fill(typeCorrect, 0);
+                    java.util.Arrays.fill(typeTotal, 0);
                 }
-                // Move on when the stage is learned, or when it is mostly learned and has had its share of steps.
-                boolean advance = recentCount >= WINDOW
-                        && (recentAcc >= cfg.advanceAt() || stageSteps >= cfg.maxStageSteps() && recentAcc >= 0.5);
+                // Move on when the stage is learned; a stage that will not be learned gives way after three times its share.
+                boolean advance = recentCount >= WINDOW && recentAcc >= cfg.advanceAt() || stageSteps >= 3 * cfg.maxStageSteps();
                 if (advance && stage < stages.size() - 1) {
                     stage++;
                     stageSteps = 0;
@@ -145,23 +154,45 @@ public final class Trainer {
 
     /** Share of answer lines whose every token (the closing ";" included) is the argmax. */
     static double lineAccuracy(Batch b, Tensor argmax) {
+        int[][] counts = lineCounts(b, argmax);
+        return counts[0][1] == 0 ? 0 : counts[0][0] / (double) counts[0][1];
+    }
+
+    /**
+     * Correct and total answer lines: row 0 over all types, row 1 + t for question type t. A line is
+     * correct when every token of it, the closing ";" included, is the argmax (with teacher forcing this is
+     * exactly whether greedy decoding would reproduce it).
+     */
+    static int[][] lineCounts(Batch b, Tensor argmax) {
         long[] pred = new long[b.rows() * b.length()];
         new LongPointer(argmax.contiguous().data_ptr_long()).get(pred);
-        int lines = 0;
-        int correct = 0;
+        int[][] counts = new int[1 + QuestionType.values().length][2];
         for (int i = 0; i < pred.length; i++) {
             if (b.lineEnd()[i] > 0) {
-                lines++;
                 boolean ok = true;
                 for (int j = b.lineEnd()[i] - 1; j <= i; j++) {
                     ok &= pred[j] == b.targets()[j];
                 }
-                if (ok) {
-                    correct++;
+                int type = b.rowType()[i / b.length()];
+                for (int row : new int[] {0, 1 + type}) {
+                    counts[row][1]++;
+                    if (ok) {
+                        counts[row][0]++;
+                    }
                 }
             }
         }
-        return lines == 0 ? 0 : correct / (double) lines;
+        return counts;
+    }
+
+    private static String byType(int[] correct, int[] total) {
+        StringBuilder sb = new StringBuilder();
+        for (QuestionType t : QuestionType.values()) {
+            int i = t.ordinal();
+            sb.append(sb.length() == 0 ? "" : " ").append(t.shortName()).append(' ')
+                    .append(total[i] == 0 ? "-" : String.format(Locale.ROOT, "%.2f", correct[i] / (double) total[i]));
+        }
+        return sb.toString();
     }
 
     private void save(LlamaWeights weights) {

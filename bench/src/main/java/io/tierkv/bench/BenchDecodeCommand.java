@@ -1,0 +1,146 @@
+package io.tierkv.bench;
+
+import io.tierkv.bench.report.Report;
+import io.tierkv.core.DType;
+import io.tierkv.core.KvLayout;
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.policy.Policies;
+import io.tierkv.core.policy.PolicyContext;
+import io.tierkv.core.popularity.PopularityCounters;
+import io.tierkv.model.generate.DecodeProfile;
+import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.Generator;
+import io.tierkv.model.generate.PrefillMode;
+import io.tierkv.model.generate.Sampler;
+import io.tierkv.model.generate.TieredDecoder;
+import io.tierkv.model.llama.LlamaConfig;
+import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.TierConfig;
+import io.tierkv.tiering.TierManager;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import org.bytedeco.pytorch.global.torch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code tierkv bench decode}: prefill and decode speed of a Llama model with random weights (about 110M
+ * parameters by default) through the tiered cache, per policy, and the share of decode time spent on
+ * popularity counting and tier bookkeeping.
+ */
+@Command(name = "decode", mixinStandardHelpOptions = true,
+        description = {"Prefill and decode tokens/s of a random-weight Llama (default ~110M parameters) through the tiered",
+            "cache, per policy, with the share of decode time spent on popularity counting and tier bookkeeping."})
+final class BenchDecodeCommand implements Callable<Integer> {
+    @Mixin
+    OutputOption output;
+
+    @Option(names = "--hidden", defaultValue = "768", description = "Model width (default: ${DEFAULT-VALUE}).")
+    int hidden;
+
+    @Option(names = "--layers", defaultValue = "12", description = "Layers (default: ${DEFAULT-VALUE}).")
+    int layers;
+
+    @Option(names = "--heads", defaultValue = "12", description = "Query heads (default: ${DEFAULT-VALUE}).")
+    int heads;
+
+    @Option(names = "--kv-heads", defaultValue = "4", description = "KV heads (default: ${DEFAULT-VALUE}).")
+    int kvHeads;
+
+    @Option(names = "--intermediate", defaultValue = "2048", description = "SwiGLU width (default: ${DEFAULT-VALUE}).")
+    int intermediate;
+
+    @Option(names = "--vocab", defaultValue = "32000", description = "Vocabulary (default: ${DEFAULT-VALUE}).")
+    int vocab;
+
+    @Option(names = "--prompt-tokens", defaultValue = "512", description = "Prompt length (default: ${DEFAULT-VALUE}).")
+    int promptTokens;
+
+    @Option(names = "--decode-tokens", defaultValue = "96", description = "Generated tokens (default: ${DEFAULT-VALUE}).")
+    int decodeTokens;
+
+    @Option(names = "--budget", defaultValue = "0.25", description = "Device budget, fraction of the prompt (default: ${DEFAULT-VALUE}).")
+    double budget;
+
+    @Option(names = "--policies", split = ",", defaultValue = "full,hierarchical", description = "Policies (default: ${DEFAULT-VALUE}).")
+    List<String> policies;
+
+    @Option(names = "--block-size", defaultValue = "16", description = "Tokens per block (default: ${DEFAULT-VALUE}).")
+    int blockSize;
+
+    @Option(names = "--repeats", defaultValue = "2", description = "Runs per policy, alternating, best kept (default: ${DEFAULT-VALUE}).")
+    int repeats;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!(budget > 0 && budget <= 1)) {
+            throw new IllegalArgumentException("--budget must be in (0, 1], was " + budget);
+        }
+        LlamaConfig c = new LlamaConfig(hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,
+                promptTokens + decodeTokens + 16, 1e-5, 10000.0, null, true, 1, 2);
+        int[] prompt = new SplittableRandom(7).ints(promptTokens, 3, vocab).toArray();
+        Report report = new Report("decode")
+                .setting("hidden", hidden).setting("layers", layers).setting("heads", heads).setting("kvHeads", kvHeads)
+                .setting("intermediate", intermediate).setting("vocab", vocab).setting("promptTokens", promptTokens)
+                .setting("decodeTokens", decodeTokens).setting("budget", budget).setting("blockSize", blockSize)
+                .setting("threads", torch.get_num_threads())
+                .column("policy", "policy", "%s", "KV policy")
+                .column("parameters", "params", "%d", "model parameters")
+                .column("prefillTokensPerSecond", "prefill tok/s", "%.1f", "prompt tokens per second (dense prefill)")
+                .column("decodeTokensPerSecond", "decode tok/s", "%.2f", "generated tokens per second")
+                .column("policyShare", "policy share", "%.3f", "share of decode time in popularity counting")
+                .column("tierShare", "tier share", "%.3f", "share of decode time in tier bookkeeping (appends, views, masks, steps)")
+                .column("overheadShare", "overhead", "%.3f", "policy + tier share of decode time");
+        try (LlamaWeights w = LlamaWeights.random(c, 1, 0.02, false)) {
+            System.out.printf(Locale.ROOT, "random Llama, %,d parameters, %d layers x %d wide; prompt %d, decode %d, budget %.0f%%%n",
+                    w.parameterCount(), layers, hidden, promptTokens, decodeTokens, budget * 100);
+            GenerationResult[] best = new GenerationResult[policies.size()];
+            double[] policyShare = new double[policies.size()];
+            double[] tierShare = new double[policies.size()];
+            for (int r = 0; r < repeats; r++) {
+                for (int i = 0; i < policies.size(); i++) {
+                    DecodeProfile prof = new DecodeProfile();
+                    GenerationResult g = run(w, c, prompt, policies.get(i), prof);
+                    if (best[i] == null || g.decodeTokensPerSecond() > best[i].decodeTokensPerSecond()) {
+                        best[i] = g;
+                        policyShare[i] = prof.policyNanos() / (double) prof.totalNanos();
+                        tierShare[i] = prof.tierNanos() / (double) prof.totalNanos();
+                    }
+                    System.out.printf(Locale.ROOT, "  run %d %-14s prefill %.1f tok/s, decode %.2f tok/s%n", r + 1, policies.get(i),
+                            g.prefillTokensPerSecond(), g.decodeTokensPerSecond());
+                }
+            }
+            for (int i = 0; i < policies.size(); i++) {
+                report.row(policies.get(i), w.parameterCount(), best[i].prefillTokensPerSecond(), best[i].decodeTokensPerSecond(),
+                        policyShare[i], tierShare[i], policyShare[i] + tierShare[i]);
+            }
+        }
+        System.out.println(report.markdown());
+        var dir = output.dir("bench-decode");
+        report.writeJson(dir.resolve("decode.json"));
+        report.writeCsv(dir.resolve("decode.csv"));
+        System.out.println("report: " + dir.toAbsolutePath().resolve("decode.json"));
+        return 0;
+    }
+
+    private GenerationResult run(LlamaWeights w, LlamaConfig c, int[] prompt, String spec, DecodeProfile into) {
+        KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, blockSize);
+        int budgetTokens = Math.max(1, (int) Math.floor(budget * prompt.length));
+        int perLayer = Math.max(1, budgetTokens / blockSize);
+        int hostBlocks = c.layers() * (layout.blocksFor(prompt.length + decodeTokens) + 2);
+        KvPolicy policy = Policies.create(spec);
+        PolicyContext ctx = new PolicyContext(c.layers(), prompt.length, budgetTokens, PopularityCounters.java());
+        try (TierManager tiers = TierManager.create(TierConfig.cpu(layout, perLayer * c.layers(), hostBlocks));
+             Sequence seq = tiers.open(policy, ctx, perLayer * c.layers())) {
+            TieredDecoder decoder = new TieredDecoder(w, tiers);
+            GenerationResult g = new Generator(decoder).generate(seq, policy, prompt, decodeTokens + 1, PrefillMode.PAPER, 40,
+                    Sampler.greedy(), -1, null, null);
+            into.add(decoder.profile());
+            return g;
+        }
+    }
+}
