@@ -26,10 +26,12 @@ public final class ReadingTask {
         return config;
     }
 
-    /** The {@code index}-th prompt of a seeded sequence: same seed and index, same prompt. */
+    /**
+     * The {@code index}-th prompt of a seeded sequence: same seed and index, same prompt. The two positions
+     * of one index hold the same passage and questions, only arranged differently, as in the paper.
+     */
     public ReadingPrompt prompt(long seed, long index, QuestionType type, QuestionPosition position) {
-        SplittableRandom rnd = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + index * 0xBF58476D1CE4E5B9L + type.ordinal() * 31L
-                + position.ordinal());
+        SplittableRandom rnd = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + index * 0xBF58476D1CE4E5B9L + type.ordinal() * 31L);
         return generate(rnd, type, position);
     }
 
@@ -52,6 +54,7 @@ public final class ReadingTask {
         for (int q = 0; q < TaskConfig.QUESTIONS; q++) {
             usedOption[values[asked[q]]] = true; // correct answers never serve as another question's distractor
         }
+
         for (int q = 0; q < TaskConfig.QUESTIONS; q++) {
             int f = asked[q];
             String qid = "q" + (q + 1);
@@ -61,10 +64,7 @@ public final class ReadingTask {
             questionWords.add(qid);
             switch (type) {
                 case FILL_BLANK -> questionWords.addAll(List.of(name, "?"));
-                case MATCHING -> {
-                    questionWords.addAll(List.of(value, "?"));
-                    line = new ArrayList<>(List.of(qid, value, name));
-                }
+                case MATCHING -> questionWords.add(name);
                 case TRUE_FALSE -> {
                     boolean truth = rnd.nextBoolean();
                     String claim = truth ? value : Vocabulary.VALUES.get(values[otherThan(rnd, facts, f)]);
@@ -73,20 +73,33 @@ public final class ReadingTask {
                 }
                 case MULTIPLE_CHOICE -> {
                     int correct = rnd.nextInt(4);
-                    int[] distractors = distractors(rnd, facts, f, values, usedOption);
+                    int[] distractors = distractors(rnd, facts, f, values, usedOption, 3);
                     // The subject is followed by "?", never by a value, so that looking its value up finds the passage.
                     questionWords.addAll(List.of(name, "?"));
                     for (int o = 0, d = 0; o < 4; o++) {
                         questionWords.add(o == correct ? value : Vocabulary.VALUES.get(distractors[d++]));
-                        questionWords.add(String.valueOf((char) ('a' + o)));
                     }
-                    line.add(String.valueOf((char) ('a' + correct)));
                 }
                 default -> throw new IllegalStateException("unknown question type " + type);
             }
             answerLines.add(String.join(" ", line));
             answerWords.addAll(line);
             answerWords.add(";");
+        }
+        if (type == QuestionType.MATCHING) {
+            // One list of options shared by the four questions: their values and two distractors, shuffled.
+            int[] extra = distractors(rnd, facts, -1, values, usedOption, 2);
+            String[] options = new String[TaskConfig.QUESTIONS + extra.length];
+            for (int q = 0; q < TaskConfig.QUESTIONS; q++) {
+                options[q] = Vocabulary.VALUES.get(values[asked[q]]);
+            }
+            for (int i = 0; i < extra.length; i++) {
+                options[TaskConfig.QUESTIONS + i] = Vocabulary.VALUES.get(extra[i]);
+            }
+            questionWords.add("?");
+            for (int i : shuffled(rnd, options.length)) {
+                questionWords.add(options[i]);
+            }
         }
         answerWords.add(Vocabulary.EOS);
 
@@ -162,20 +175,19 @@ public final class ReadingTask {
     }
 
     /**
-     * Three distractor values for a multiple-choice question: values of other facts in the passage first
-     * (so a distractor is a real value), then the pool. No value appears in two questions' options, so
-     * finding an answer's letter needs no question bookkeeping beyond the value itself.
+     * Distractor values: values of other facts in the passage first (so a distractor is a real value),
+     * then the pool; never a value already used in this prompt's options.
      */
-    private int[] distractors(SplittableRandom rnd, int facts, int f, int[] values, boolean[] used) {
-        int[] out = new int[3];
+    private int[] distractors(SplittableRandom rnd, int facts, int f, int[] values, boolean[] used, int count) {
+        int[] out = new int[count];
         int n = 0;
         for (int o : shuffled(rnd, facts)) {
-            if (o != f && n < 3 && !used[values[o]]) {
+            if (o != f && n < count && !used[values[o]]) {
                 out[n++] = values[o];
                 used[values[o]] = true;
             }
         }
-        while (n < 3) {
+        while (n < count) {
             int v = rnd.nextInt(Vocabulary.VALUES.size());
             if (!used[v]) {
                 out[n++] = v;

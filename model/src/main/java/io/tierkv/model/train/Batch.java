@@ -5,89 +5,128 @@ import io.tierkv.model.task.QuestionType;
 import io.tierkv.model.task.ReadingPrompt;
 import io.tierkv.model.task.ReadingTask;
 import io.tierkv.model.task.Vocabulary;
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * One training batch: prompt + expected answer per row, right-padded; the loss covers only the answer
- * tokens (the passage is random filler, nothing to learn there).
+ * One training batch: sequences right-padded to the longest, with the loss on chosen tokens only. Task
+ * rows are a prompt and its expected answer, supervised on the answer (the passage is random filler,
+ * nothing to learn there). Warm-up rows shape the circuits the task needs and are never evaluated:
+ * <ul>
+ *   <li>a repeated random word sequence, supervised on the repeat (forward or, half the time, backward):
+ *       the classic inducer of induction heads, "copy what followed (or preceded) this token before",
+ *       which every lookup in the passage is;</li>
+ *   <li>triples {@code value name value' verdict ;}, supervised on the verdict: the comparison of a value
+ *       with the claim two tokens back that a true/false answer ends with.</li>
+ * </ul>
  *
  * @param inputs  (B * T) token ids, row-major
- * @param targets (B * T) next-token ids at answer positions, {@link #IGNORE} elsewhere
+ * @param targets (B * T) next-token ids where supervised, {@link #IGNORE} elsewhere
  * @param lineEnd (B * T) at the target position of each answer line's closing {@code ;}, the flat index
  *                of the line's first target position plus one; 0 elsewhere (for line accuracy)
- * @param rowType (B) the question type's ordinal of each row, -1 for a repeated sequence
+ * @param rowType (B) the question type's ordinal of each task row, -1 for a warm-up row
  */
 record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd, int[] rowType) {
     static final int IGNORE = -100;
 
-    /**
-     * Draws a batch of mixed types and positions from {@code task}. A share {@code repeatShare} of the rows
-     * are instead a random word sequence followed by itself, with the loss on the repeat: the classic
-     * inducer of induction heads (attend to what followed the previous occurrence of this token), which is
-     * the circuit every lookup in the suite needs. It only shapes training; evaluation never sees them.
-     */
-    static Batch draw(ReadingTask task, SplittableRandom rnd, int rows, double repeatShare) {
-        ReadingPrompt[] prompts = new ReadingPrompt[rows];
+    /** One sequence with its supervised positions (a position supervises the prediction of the next token). */
+    private record Row(int[] tokens, boolean[] supervised, int type, boolean countLines) {
+    }
+
+    /** Draws a batch: task rows of mixed types and positions, and a share {@code warmupShare} of warm-up rows. */
+    static Batch draw(ReadingTask task, SplittableRandom rnd, int rows, double warmupShare) {
+        Row[] all = new Row[rows];
         int length = 0;
         for (int r = 0; r < rows; r++) {
-            QuestionType type = QuestionType.values()[rnd.nextInt(QuestionType.values().length)];
-            QuestionPosition pos = QuestionPosition.values()[rnd.nextInt(2)];
-            prompts[r] = rnd.nextDouble() < repeatShare ? repeated(rnd, task.config().maxPassageTokens() / 2)
-                    : task.generate(rnd, type, pos);
-            length = Math.max(length, prompts[r].prompt().length + prompts[r].answer().length - 1);
+            if (rnd.nextDouble() < warmupShare) {
+                all[r] = rnd.nextInt(3) == 0 ? comparisons(rnd, task.config().maxPassageTokens() / 8 + 2)
+                        : repeated(rnd, task.config().maxPassageTokens() / 2);
+            } else {
+                QuestionType type = QuestionType.values()[rnd.nextInt(QuestionType.values().length)];
+                QuestionPosition pos = QuestionPosition.values()[rnd.nextInt(2)];
+                all[r] = taskRow(task.generate(rnd, type, pos));
+            }
+            length = Math.max(length, all[r].tokens().length - 1);
         }
         int pad = Vocabulary.get().id(Vocabulary.PAD);
         int semicolon = Vocabulary.get().id(";");
         long[] inputs = new long[rows * length];
         long[] targets = new long[rows * length];
         int[] lineEnd = new int[rows * length];
-        java.util.Arrays.fill(inputs, pad);
-        java.util.Arrays.fill(targets, IGNORE);
+        int[] rowType = new int[rows];
+        Arrays.fill(inputs, pad);
+        Arrays.fill(targets, IGNORE);
         for (int r = 0; r < rows; r++) {
-            int[] p = prompts[r].prompt();
-            int[] a = prompts[r].answer();
+            Row row = all[r];
             int base = r * length;
-            int n = p.length + a.length;
-            for (int i = 0; i < n - 1; i++) {
-                inputs[base + i] = i < p.length ? p[i] : a[i - p.length];
-            }
-            int lineStart = p.length - 1;
-            for (int j = 0; j < a.length; j++) {
-                int pos = p.length - 1 + j;
-                targets[base + pos] = a[j];
-                if (a[j] == semicolon) {
-                    lineEnd[base + pos] = base + lineStart + 1;
-                    lineStart = pos + 1;
+            int[] t = row.tokens();
+            rowType[r] = row.type();
+            int lineStart = -1;
+            for (int i = 0; i < t.length - 1; i++) {
+                inputs[base + i] = t[i];
+                if (row.supervised()[i]) {
+                    targets[base + i] = t[i + 1];
+                    if (lineStart < 0) {
+                        lineStart = i;
+                    }
+                    if (row.countLines() && t[i + 1] == semicolon) {
+                        lineEnd[base + i] = base + lineStart + 1;
+                        lineStart = i + 1;
+                    }
                 }
             }
-        }
-        int[] rowType = new int[rows];
-        for (int r = 0; r < rows; r++) {
-            rowType[r] = prompts[r].type() == null ? -1 : prompts[r].type().ordinal();
         }
         return new Batch(rows, length, inputs, targets, lineEnd, rowType);
     }
 
-    /**
-     * {@code <bos> w1 .. wn} as the prompt and {@code w1 .. wn} (or, half the time, {@code wn .. w1}) as the
-     * answer, words drawn from the content words. The forward repeat trains "copy what followed this
-     * token before" (name to value); the reversed one "copy what preceded it" (value to name, to option letter).
-     */
-    private static ReadingPrompt repeated(SplittableRandom rnd, int maxWords) {
+    private static Row taskRow(ReadingPrompt p) {
+        int[] tokens = new int[p.prompt().length + p.answer().length];
+        System.arraycopy(p.prompt(), 0, tokens, 0, p.prompt().length);
+        System.arraycopy(p.answer(), 0, tokens, p.prompt().length, p.answer().length);
+        boolean[] sup = new boolean[tokens.length];
+        Arrays.fill(sup, p.prompt().length - 1, tokens.length - 1, true);
+        return new Row(tokens, sup, p.type().ordinal(), true);
+    }
+
+    /** {@code <bos> w1 .. wn} then the same words again (or reversed), supervised on the repeat. */
+    private static Row repeated(SplittableRandom rnd, int maxWords) {
         Vocabulary v = Vocabulary.get();
         int n = 8 + rnd.nextInt(Math.max(1, maxWords - 8));
         int first = v.id(v.names().get(0));
         int content = v.size() - first;
-        int[] prompt = new int[n + 1];
-        int[] answer = new int[n];
-        prompt[0] = v.id(Vocabulary.BOS);
+        int[] tokens = new int[2 * n + 1];
+        boolean[] sup = new boolean[tokens.length];
+        tokens[0] = v.id(Vocabulary.BOS);
         boolean reversed = rnd.nextBoolean();
         for (int i = 0; i < n; i++) {
-            prompt[i + 1] = first + rnd.nextInt(content);
+            tokens[i + 1] = first + rnd.nextInt(content);
         }
         for (int i = 0; i < n; i++) {
-            answer[i] = reversed ? prompt[n - i] : prompt[i + 1];
+            tokens[n + 1 + i] = reversed ? tokens[n - i] : tokens[i + 1];
+            sup[n + i] = true;
         }
-        return new ReadingPrompt(null, null, prompt, answer, java.util.List.of(), 1, n + 1, new int[0]);
+        return new Row(tokens, sup, -1, false);
+    }
+
+    /** {@code <bos> v1 n1 v1' verdict ; ...}: true when v1' equals v1 (half the time), supervised on verdicts. */
+    private static Row comparisons(SplittableRandom rnd, int count) {
+        Vocabulary v = Vocabulary.get();
+        int[] tokens = new int[1 + 5 * count];
+        boolean[] sup = new boolean[tokens.length];
+        tokens[0] = v.id(Vocabulary.BOS);
+        int values = v.values().size();
+        for (int c = 0; c < count; c++) {
+            int at = 1 + 5 * c;
+            int claim = rnd.nextInt(values);
+            boolean same = rnd.nextBoolean();
+            int actual = same ? claim : (claim + 1 + rnd.nextInt(values - 1)) % values;
+            tokens[at] = v.id(v.values().get(claim));
+            tokens[at + 1] = v.id(v.names().get(rnd.nextInt(v.names().size())));
+            tokens[at + 2] = v.id(v.values().get(actual));
+            tokens[at + 3] = v.id(same ? "true" : "false");
+            tokens[at + 4] = v.id(";");
+            sup[at + 2] = true;
+        }
+        return new Row(tokens, sup, -1, false);
     }
 }

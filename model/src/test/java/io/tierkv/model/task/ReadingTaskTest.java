@@ -113,6 +113,7 @@ class ReadingTaskTest {
         assertTrue(after.promptText().startsWith("<bos> passage"));
         assertTrue(after.promptText().endsWith("? answers"));
         assertEquals(before.prompt().length, after.prompt().length);
+        assertEquals(before.answerText(), after.answerText(), "same passage and questions in both positions");
     }
 
     @Test

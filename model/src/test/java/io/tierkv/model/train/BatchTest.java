@@ -52,7 +52,7 @@ class BatchTest {
                 supervised++;
             }
         }
-        // Fill, tf, mc or match lines are 4 to 6 tokens with their ';', plus <eos>: 17 to 25 per prompt.
+        // Lines are 4 (fill, mc, match) or 6 (tf) tokens with their ';', plus <eos>: 17 to 25 per prompt.
         assertTrue(supervised >= 5 * 17 && supervised <= 5 * 25, supervised + " supervised tokens");
     }
 }
