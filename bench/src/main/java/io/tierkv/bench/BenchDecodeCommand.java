@@ -1,23 +1,14 @@
 package io.tierkv.bench;
 
 import io.tierkv.bench.report.Report;
-import io.tierkv.core.DType;
-import io.tierkv.core.KvLayout;
-import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.Policies;
-import io.tierkv.core.policy.PolicyContext;
-import io.tierkv.core.popularity.PopularityCounters;
 import io.tierkv.model.generate.DecodeProfile;
 import io.tierkv.model.generate.GenerationResult;
-import io.tierkv.model.generate.Generator;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.Sampler;
-import io.tierkv.model.generate.TieredDecoder;
+import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
-import io.tierkv.tiering.Sequence;
-import io.tierkv.tiering.TierConfig;
-import io.tierkv.tiering.TierManager;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -128,18 +119,9 @@ final class BenchDecodeCommand implements Callable<Integer> {
     }
 
     private GenerationResult run(LlamaWeights w, LlamaConfig c, int[] prompt, String spec, DecodeProfile into) {
-        KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, blockSize);
-        int budgetTokens = Math.max(1, (int) Math.floor(budget * prompt.length));
-        int perLayer = Math.max(1, budgetTokens / blockSize);
-        int hostBlocks = c.layers() * (layout.blocksFor(prompt.length + decodeTokens) + 2);
-        KvPolicy policy = Policies.create(spec);
-        PolicyContext ctx = new PolicyContext(c.layers(), prompt.length, budgetTokens, PopularityCounters.java());
-        try (TierManager tiers = TierManager.create(TierConfig.cpu(layout, perLayer * c.layers(), hostBlocks));
-             Sequence seq = tiers.open(policy, ctx, perLayer * c.layers())) {
-            TieredDecoder decoder = new TieredDecoder(w, tiers);
-            GenerationResult g = new Generator(decoder).generate(seq, policy, prompt, decodeTokens + 1, PrefillMode.PAPER, 40,
-                    Sampler.greedy(), -1, null, null);
-            into.add(decoder.profile());
+        try (TieredSession session = new TieredSession(w, Policies.create(spec), prompt.length, budget, blockSize, decodeTokens + 1, 0)) {
+            GenerationResult g = session.generate(prompt, decodeTokens + 1, PrefillMode.PAPER, 40, Sampler.greedy(), -1, null, null);
+            into.add(session.decoder().profile());
             return g;
         }
     }

@@ -7,7 +7,6 @@ import io.tierkv.core.popularity.PopularityCounter;
 import io.tierkv.core.popularity.PopularityCounters;
 import io.tierkv.core.popularity.VectorSupport;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;

@@ -1,23 +1,15 @@
 package io.tierkv.bench;
 
-import io.tierkv.core.DType;
-import io.tierkv.core.KvLayout;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.Policies;
-import io.tierkv.core.policy.PolicyContext;
-import io.tierkv.core.popularity.PopularityCounters;
 import io.tierkv.model.generate.GenerationResult;
-import io.tierkv.model.generate.Generator;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.Sampler;
-import io.tierkv.model.generate.TieredDecoder;
+import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.io.TextTokenizer;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
-import io.tierkv.tiering.Sequence;
-import io.tierkv.tiering.TierConfig;
-import io.tierkv.tiering.TierManager;
 import io.tierkv.tiering.TierStats;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -81,34 +73,23 @@ final class GenerateCommand implements Callable<Integer> {
             if (ids.length == 0) {
                 throw new IllegalArgumentException("--prompt encodes to no tokens");
             }
-            if (ids.length + maxTokens > c.maxPositions()) {
-                throw new IllegalArgumentException("the prompt (" + ids.length + " tokens) plus --max-tokens " + maxTokens
-                        + " exceeds the model's max_position_embeddings of " + c.maxPositions());
-            }
-            int bs = modelOptions.blockSize;
-            int budgetTokens = Math.max(1, (int) Math.floor(budget * ids.length));
-            int perLayer = Math.max(prefill == PrefillMode.CHUNKED ? (chunk + bs - 1) / bs + 1 : 1, budgetTokens / bs);
-            KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, bs);
-            int hostBlocks = c.layers() * (layout.blocksFor(ids.length + maxTokens) + 2);
-            TierConfig tc = TierConfig.cpu(layout, perLayer * c.layers(), hostBlocks);
-            PolicyContext ctx = new PolicyContext(c.layers(), ids.length, budgetTokens, PopularityCounters.java());
-            try (TierManager tiers = TierManager.create(tc); Sequence seq = tiers.open(policy, ctx, perLayer * c.layers())) {
+            int chunkRoom = prefill == PrefillMode.CHUNKED ? chunk : 0;
+            try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom)) {
                 System.out.print(prompt);
                 System.out.flush();
-                GenerationResult g = new Generator(new TieredDecoder(w, tiers)).generate(seq, policy, ids, maxTokens, prefill, chunk,
-                        new Sampler(temperature, topP, seed), c.eosTokenId(),
+                GenerationResult g = session.generate(ids, maxTokens, prefill, chunk, new Sampler(temperature, topP, seed), c.eosTokenId(),
                         t -> {
                             System.out.print(" " + tok.decode(t));
                             System.out.flush();
                         }, null);
-                tiers.awaitCopies();
-                TierStats st = tiers.stats();
+                TierStats st = session.tiers().stats();
                 System.out.println();
                 System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s, decode %.1f tok/s%n",
                         ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeTokensPerSecond());
                 System.out.printf(Locale.ROOT, "policy %s | KV kept %.1f tokens/layer (mean), %d peak | device budget %d blocks"
                         + " (%s), device peak %s, host peak %s | moved d2h %s, h2d %s | dropped %d, evicted %d blocks%n",
-                        policy.name(), g.keptMean(), g.keptPeak(), perLayer * c.layers(), Bytes.format(perLayer * c.layers() * tiers.slotBytes()),
+                        policy.name(), g.keptMean(), g.keptPeak(), session.deviceBlocks(),
+                        Bytes.format(session.deviceBlocks() * session.tiers().slotBytes()),
                         Bytes.format(st.deviceBytesPeak()), Bytes.format(st.hostBytesPeak()), Bytes.format(st.d2hBytes()),
                         Bytes.format(st.h2dBytes()), st.droppedBlocks(), st.evictedBlocks());
                 Map<String, Object> json = new LinkedHashMap<>();

@@ -2,16 +2,13 @@ package io.tierkv.bench;
 
 import io.tierkv.core.DType;
 import io.tierkv.core.KvLayout;
-import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.Policies;
-import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.core.trace.TraceHeader;
 import io.tierkv.core.trace.TraceWriter;
-import io.tierkv.model.generate.Generator;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.RecordingPolicy;
 import io.tierkv.model.generate.Sampler;
-import io.tierkv.model.generate.TieredDecoder;
+import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.io.TextTokenizer;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
@@ -20,9 +17,6 @@ import io.tierkv.model.task.QuestionPosition;
 import io.tierkv.model.task.QuestionType;
 import io.tierkv.model.task.ReadingTask;
 import io.tierkv.model.task.TaskConfig;
-import io.tierkv.tiering.Sequence;
-import io.tierkv.tiering.TierConfig;
-import io.tierkv.tiering.TierManager;
 import java.nio.file.Path;
 
 /** Records a trace of the model's top-k attention while it generates (the body of {@code trace record}). */
@@ -53,20 +47,12 @@ final class TraceRecorder {
                 prompt = new ReadingTask(TaskConfig.eval()).prompt(1, index, QuestionType.parse(type), pos).prompt();
                 source = "model " + (m.model == null ? "bundled" : dir.getFileName()) + ", suite " + type + "/" + pos + " #" + index;
             }
-            if (prompt.length + steps > c.maxPositions()) {
-                throw new IllegalArgumentException("prompt (" + prompt.length + ") + --steps " + steps + " exceeds max_position_embeddings "
-                        + c.maxPositions());
-            }
             KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, m.blockSize);
-            int blocks = c.layers() * (layout.blocksFor(prompt.length + steps) + 2);
-            KvPolicy inner = Policies.create(policySpec);
-            try (TraceWriter writer = TraceWriter.create(out, new TraceHeader(layout, k, prompt.length, steps, source));
-                 TierManager tiers = TierManager.create(TierConfig.cpu(layout, blocks, blocks))) {
-                RecordingPolicy policy = new RecordingPolicy(inner, writer);
-                try (Sequence seq = tiers.open(policy, PolicyContext.unbounded(c.layers(), prompt.length), blocks)) {
-                    // No end-of-sequence stop: a trace of `steps` tokens is asked for.
-                    new Generator(new TieredDecoder(w, tiers)).generate(seq, policy, prompt, steps + 1, PrefillMode.PAPER, 40,
-                            Sampler.greedy(), -1, null, null);
+            try (TraceWriter writer = TraceWriter.create(out, new TraceHeader(layout, k, prompt.length, steps, source))) {
+                RecordingPolicy policy = new RecordingPolicy(Policies.create(policySpec), writer);
+                // The whole prompt fits on the device; no end-of-sequence stop: a trace of `steps` tokens is asked for.
+                try (TieredSession session = new TieredSession(w, policy, prompt.length, 1.0, m.blockSize, steps + 1, 0)) {
+                    session.generate(prompt, steps + 1, PrefillMode.PAPER, 40, Sampler.greedy(), -1, null, null);
                 }
                 return new Result(prompt.length, policy.recorded(), c.layers());
             }

@@ -1,16 +1,11 @@
 package io.tierkv.model.eval;
 
-import io.tierkv.core.DType;
-import io.tierkv.core.KvLayout;
-import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.Policies;
-import io.tierkv.core.policy.PolicyContext;
-import io.tierkv.core.popularity.PopularityCounters;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.Generator;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.Sampler;
-import io.tierkv.model.generate.TieredDecoder;
+import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.model.task.AnswerScorer;
@@ -20,8 +15,6 @@ import io.tierkv.model.task.ReadingPrompt;
 import io.tierkv.model.task.ReadingTask;
 import io.tierkv.model.task.Vocabulary;
 import io.tierkv.tiering.Sequence;
-import io.tierkv.tiering.TierConfig;
-import io.tierkv.tiering.TierManager;
 import io.tierkv.tiering.TierStats;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -130,33 +123,20 @@ public final class ReadingEval {
     private Run runOne(String spec, ReadingPrompt prompt, boolean snapshot) {
         LlamaConfig c = weights.config;
         int p = prompt.prompt().length;
-        int budgetTokens = Math.max(1, (int) Math.floor(s.budget() * p));
-        int perLayer = Math.max(1, budgetTokens / s.blockSize());
-        if (s.mode() == PrefillMode.CHUNKED && perLayer < (s.chunk() + s.blockSize() - 1) / s.blockSize() + 1) {
-            throw new IllegalArgumentException("a budget of " + budgetTokens + " tokens (" + perLayer + " blocks per layer) cannot hold a chunk of "
-                    + s.chunk() + " tokens; raise --budget or lower --chunk");
-        }
-        KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, s.blockSize());
-        int deviceBlocks = perLayer * c.layers();
-        int hostBlocks = c.layers() * (layout.blocksFor(p + s.maxTokens()) + 2);
-        KvPolicy policy = Policies.create(spec);
-        PolicyContext ctx = new PolicyContext(c.layers(), p, budgetTokens, PopularityCounters.java());
         List<Double> sizes = new ArrayList<>();
         List<byte[]> levels = new ArrayList<>();
         int capacity = p + s.maxTokens();
-        try (TierManager tiers = TierManager.create(TierConfig.cpu(layout, deviceBlocks, hostBlocks));
-             Sequence seq = tiers.open(policy, ctx, deviceBlocks)) {
-            Generator gen = new Generator(new TieredDecoder(weights, tiers));
+        int chunk = s.mode() == PrefillMode.CHUNKED ? s.chunk() : 0;
+        try (TieredSession session = new TieredSession(weights, Policies.create(spec), p, s.budget(), s.blockSize(), s.maxTokens(), chunk)) {
             Generator.StepObserver observer = !s.trackPlots() ? null : (sq, generated) -> {
                 sizes.add((double) sq.keptTokens());
                 if (snapshot) {
                     levels.add(levelsOf(sq, c.layers() - 1, capacity));
                 }
             };
-            GenerationResult g = gen.generate(seq, policy, prompt.prompt(), s.maxTokens(), s.mode(), s.chunk(),
-                    Sampler.greedy(), c.eosTokenId(), null, observer);
-            tiers.awaitCopies();
-            TierStats st = tiers.stats();
+            GenerationResult g = session.generate(prompt.prompt(), s.maxTokens(), s.mode(), s.chunk(), Sampler.greedy(),
+                    c.eosTokenId(), null, observer);
+            TierStats st = session.tiers().stats();
             String completion = vocab.decode(g.tokens(), 0, g.tokens().length);
             boolean[] correct = AnswerScorer.score(prompt.answerLines(), completion);
             double length = p + g.tokens().length - 1;

@@ -26,7 +26,7 @@ public record TrainConfig(long seed, int hidden, int layers, int heads, int kvHe
                           double repeatShare, int threads, Path out) {
 
     public static TrainConfig defaults(Path out) {
-        return new TrainConfig(1, 128, 4, 4, 4, 352, 32, 1.5e-3, 200, 8000, 0.95, 2500, 0.25,
+        return new TrainConfig(1, 128, 4, 4, 4, 352, 32, 1.5e-3, 200, 10000, 0.95, 3000, 0.25,
                 Math.max(1, Runtime.getRuntime().availableProcessors()), out);
     }
 }

@@ -1,0 +1,105 @@
+package io.tierkv.model.generate;
+
+import io.tierkv.core.DType;
+import io.tierkv.core.KvLayout;
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.policy.PolicyContext;
+import io.tierkv.core.popularity.PopularityCounters;
+import io.tierkv.model.llama.LlamaConfig;
+import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.TierConfig;
+import io.tierkv.tiering.TierManager;
+import java.util.function.IntConsumer;
+
+/**
+ * One generation with its own tier manager: a device arena that holds exactly the budget (a fraction of
+ * the prompt, in whole blocks per layer), a host arena large enough for the whole sequence, the sequence
+ * opened with the policy, and the decoder over both arenas. The one place that turns "policy, budget,
+ * block size" into memory, for generate, eval, trace record and the benchmarks.
+ */
+public final class TieredSession implements AutoCloseable {
+    private final TierManager tiers;
+    private final Sequence sequence;
+    private final KvPolicy policy;
+    private final TieredDecoder decoder;
+    private final int budgetTokens;
+    private final int deviceBlocks;
+
+    /**
+     * @param budget        device budget as a fraction of the prompt, in (0, 1]
+     * @param maxNewTokens  tokens that may be generated (sizes the host arena)
+     * @param chunk         prompt chunk in chunked mode, 0 for the paper's dense prefill (it needs room on the device)
+     */
+    public TieredSession(LlamaWeights weights, KvPolicy policy, int promptTokens, double budget, int blockSize, int maxNewTokens,
+                         int chunk) {
+        if (!(budget > 0 && budget <= 1)) {
+            throw new IllegalArgumentException("budget must be a fraction of the prompt in (0, 1], was " + budget);
+        }
+        LlamaConfig c = weights.config;
+        if (promptTokens + maxNewTokens > c.maxPositions()) {
+            throw new IllegalArgumentException("the prompt (" + promptTokens + " tokens) plus " + maxNewTokens
+                    + " new tokens exceeds the model's max_position_embeddings of " + c.maxPositions());
+        }
+        this.budgetTokens = Math.max(1, (int) Math.floor(budget * promptTokens));
+        int perLayer = Math.max(1, budgetTokens / blockSize);
+        int chunkBlocks = chunk > 0 ? (chunk + blockSize - 1) / blockSize + 1 : 1;
+        if (perLayer < chunkBlocks) {
+            throw new IllegalArgumentException("a budget of " + budgetTokens + " tokens (" + perLayer + " blocks per layer) cannot hold a"
+                    + " prompt chunk of " + chunk + " tokens; raise the budget or lower the chunk");
+        }
+        KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, blockSize);
+        this.deviceBlocks = perLayer * c.layers();
+        int hostBlocks = c.layers() * (layout.blocksFor(promptTokens + maxNewTokens) + 2);
+        this.policy = policy;
+        this.tiers = TierManager.create(TierConfig.cpu(layout, deviceBlocks, hostBlocks));
+        try {
+            PolicyContext ctx = new PolicyContext(c.layers(), promptTokens, budgetTokens, PopularityCounters.java());
+            this.sequence = tiers.open(policy, ctx, deviceBlocks);
+            this.decoder = new TieredDecoder(weights, tiers);
+        } catch (RuntimeException e) {
+            tiers.close();
+            throw e;
+        }
+    }
+
+    /** Generates; see {@link Generator#generate}. */
+    public GenerationResult generate(int[] prompt, int maxTokens, PrefillMode mode, int chunk, Sampler sampler, int eosId,
+                                     IntConsumer onToken, Generator.StepObserver observer) {
+        GenerationResult g = new Generator(decoder).generate(sequence, policy, prompt, maxTokens, mode, chunk, sampler, eosId,
+                onToken, observer);
+        tiers.awaitCopies();
+        return g;
+    }
+
+    public TierManager tiers() {
+        return tiers;
+    }
+
+    public Sequence sequence() {
+        return sequence;
+    }
+
+    public TieredDecoder decoder() {
+        return decoder;
+    }
+
+    /** The budget in tokens each layer may keep (baselines) or keep on the device (hierarchical). */
+    public int budgetTokens() {
+        return budgetTokens;
+    }
+
+    /** Device arena slots: whole blocks per layer times layers. */
+    public int deviceBlocks() {
+        return deviceBlocks;
+    }
+
+    @Override
+    public void close() {
+        try {
+            sequence.close();
+        } finally {
+            tiers.close();
+        }
+    }
+}
