@@ -139,8 +139,7 @@ public final class ReadingEval {
             TierStats st = session.tiers().stats();
             String completion = vocab.decode(g.tokens(), 0, g.tokens().length);
             boolean[] correct = AnswerScorer.score(prompt.answerLines(), completion);
-            double length = p + g.tokens().length - 1;
-            return new Run(correct, g, g.keptMean() / length, g.keptPeak() / (double) p, st.deviceBytesPeak(),
+            return new Run(correct, g, g.keptFraction(), g.keptPeak() / (double) p, st.deviceBytesPeak(),
                     st.h2dBytes(), st.d2hBytes(), sizes.stream().mapToDouble(Double::doubleValue).toArray(),
                     levels.toArray(new byte[0][]));
         }

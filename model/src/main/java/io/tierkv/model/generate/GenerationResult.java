@@ -8,12 +8,13 @@ package io.tierkv.model.generate;
  * @param prefillNanos   time to process the prompt
  * @param decodeNanos    time for the generated tokens after the first
  * @param keptMean       live tokens per layer, mean over generation steps
+ * @param keptFraction   live tokens per layer over the sequence length, mean over generation steps
  * @param keptPeak       live tokens per layer, peak
  * @param deviceBytesPeak peak bytes this sequence held on the device tier
  * @param hostBytesPeak  peak bytes this sequence held on the host tier
  */
 public record GenerationResult(int[] tokens, int promptTokens, long prefillNanos, long decodeNanos,
-                               double keptMean, int keptPeak, long deviceBytesPeak, long hostBytesPeak) {
+                               double keptMean, double keptFraction, int keptPeak, long deviceBytesPeak, long hostBytesPeak) {
 
     /** Decode speed: tokens after the first per second (0 if fewer than two tokens). */
     public double decodeTokensPerSecond() {

@@ -50,6 +50,7 @@ public final class Generator {
         int[] out = new int[maxTokens];
         int n = 0;
         long keptSum = 0;
+        double fractionSum = 0;
         int keptPeak = seq.keptTokens();
         long devicePeak = seq.deviceBytes();
         long hostPeak = seq.hostBytes();
@@ -68,6 +69,7 @@ public final class Generator {
             }
             logits = decoder.forward(seq, policy, new int[] {next}, true);
             keptSum += seq.keptTokens();
+            fractionSum += seq.keptTokens() / (double) seq.length();
             keptPeak = Math.max(keptPeak, seq.keptTokens());
             devicePeak = Math.max(devicePeak, seq.deviceBytes());
             hostPeak = Math.max(hostPeak, seq.hostBytes());
@@ -78,8 +80,9 @@ public final class Generator {
         long t2 = System.nanoTime();
         int steps = n - 1;
         double keptMean = steps == 0 ? seq.keptTokens() : keptSum / (double) steps;
+        double keptFraction = steps == 0 ? seq.keptTokens() / (double) seq.length() : fractionSum / steps;
         return new GenerationResult(Arrays.copyOf(out, n), prompt.length, t1 - t0, n > 1 ? t2 - decodeStart : 0,
-                keptMean, keptPeak, devicePeak, hostPeak);
+                keptMean, keptFraction, keptPeak, devicePeak, hostPeak);
     }
 
     /** Sees the sequence after each step (chunk or generated token). */

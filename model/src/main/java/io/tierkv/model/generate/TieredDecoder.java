@@ -42,6 +42,10 @@ public final class TieredDecoder {
     /** (hostSlots, 2, blockSize, K, d) float32, a view over the host arena. */
     private final Tensor hostSlab;
     private final DecodeProfile profile = new DecodeProfile();
+    /** (H, n, span) attention rows by token position, reused across steps. */
+    private float[] rows = new float[0];
+    /** (H, n, N) one part's attention rows, reused across steps. */
+    private float[] partRows = new float[0];
 
     public TieredDecoder(LlamaWeights weights, TierManager tiers) {
         this.w = weights;
@@ -237,7 +241,11 @@ public final class TieredDecoder {
         positions.add(pos);
     }
 
-    /** Scatters each part's probabilities (H, n, N) to token positions and hands each query's row to the policy. */
+    /**
+     * Scatters each part's probabilities (H, n, N) to token positions in a reused Java buffer, (H, n, span)
+     * row-major, and hands each query's row to the policy. Positions never attended (evicted, beyond the
+     * length) are zero, as the policy expects.
+     */
     private void observe(Sequence seq, int layer, List<Tensor> probs, List<long[]> positions, int start, int n) {
         int length = seq.length();
         int span = 0;
@@ -246,14 +254,29 @@ public final class TieredDecoder {
                 span = (int) Math.max(span, p + 1);
             }
         }
-        Tensor all = torch.zeros(new long[] {c.heads(), n, span}, Tensors.floatOptions());
+        int heads = c.heads();
+        int size = heads * n * span;
+        if (rows.length < size) {
+            rows = new float[Math.max(size, rows.length * 2)];
+        }
+        java.util.Arrays.fill(rows, 0, size, 0f);
         for (int i = 0; i < probs.size(); i++) {
             long[] pos = positions.get(i);
-            all.index_copy_(2, Tensors.fromLongs(pos, pos.length), probs.get(i));
+            int keys = pos.length;
+            if (partRows.length < heads * n * keys) {
+                partRows = new float[Math.max(heads * n * keys, partRows.length * 2)];
+            }
+            Tensors.copyInto(probs.get(i), partRows, 0);                     // (H, n, keys)
+            for (int hq = 0; hq < heads * n; hq++) {
+                int src = hq * keys;
+                int dst = hq * span;
+                for (int j = 0; j < keys; j++) {
+                    rows[dst + (int) pos[j]] = partRows[src + j];
+                }
+            }
         }
-        float[] rows = Tensors.toFloats(all);                                // (H, n, span)
         for (int qi = 0; qi < n; qi++) {
-            seq.observe(layer, start + qi, rows, qi * span, c.heads(), n * span, Math.min(length, start + qi + 1));
+            seq.observe(layer, start + qi, rows, qi * span, heads, n * span, Math.min(length, start + qi + 1));
         }
     }
 
