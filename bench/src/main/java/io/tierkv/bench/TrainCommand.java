@@ -18,8 +18,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "out/model", description = "Output directory (default: ${DEFAULT-VALUE}).")
     Path out;
 
-    @Option(names = "--steps", defaultValue = "10000", description = "Training steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "12000", description = "At most this many steps in all (default: ${DEFAULT-VALUE}).")
     int steps;
+
+    @Option(names = "--final-steps", defaultValue = "600",
+            description = "Steps on the full task once the curriculum reaches it, annealing the learning rate (default: ${DEFAULT-VALUE}).")
+    int finalSteps;
 
     @Option(names = "--seed", defaultValue = "1", description = "Seed of weights and data (default: ${DEFAULT-VALUE}).")
     long seed;
@@ -42,14 +46,14 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         TrainConfig d = TrainConfig.defaults(out);
-        if (steps <= 0 || batch <= 0 || hidden <= 0 || layers <= 0 || !(lr > 0)) {
-            throw new IllegalArgumentException("--steps, --batch, --hidden, --layers and --lr must be > 0");
+        if (steps <= 0 || finalSteps <= 0 || batch <= 0 || hidden <= 0 || layers <= 0 || !(lr > 0)) {
+            throw new IllegalArgumentException("--steps, --final-steps, --batch, --hidden, --layers and --lr must be > 0");
         }
         if (hidden % d.heads() != 0) {
             throw new IllegalArgumentException("--hidden must be a multiple of " + d.heads() + " heads, was " + hidden);
         }
         TrainConfig cfg = new TrainConfig(seed, hidden, layers, d.heads(), d.kvHeads(), hidden * d.intermediate() / d.hidden(),
-                batch, lr, d.warmup(), steps, d.advanceAt(), d.maxStageSteps(), d.repeatShare(), threads == null ? d.threads() : threads, out);
+                batch, lr, d.warmup(), steps, finalSteps, d.advanceAt(), d.maxStageSteps(), d.repeatShare(), threads == null ? d.threads() : threads, out);
         long t0 = System.nanoTime();
         double acc = new Trainer(cfg, System.out::println).run();
         System.out.printf(Locale.ROOT, "done in %.0f s; recent line accuracy %.3f; model written to %s%n",

@@ -14,7 +14,8 @@ import java.nio.file.Path;
  * @param batch        prompts per step
  * @param lr           peak learning rate (AdamW)
  * @param warmup       linear warm-up steps
- * @param maxSteps     total steps
+ * @param maxSteps     a cap on the total steps, should the curriculum never reach its last stage
+ * @param finalSteps   steps in the last stage (the evaluation task), over which the learning rate anneals
  * @param advanceAt    line accuracy over the recent steps that moves the curriculum on
  * @param maxStageSteps a stage ends after this many steps even below {@code advanceAt}
  * @param repeatShare  share of batch rows that are repeated random sequences (induction-head warm-up)
@@ -22,11 +23,11 @@ import java.nio.file.Path;
  * @param out          output directory (the model in Hugging Face layout, and train.log)
  */
 public record TrainConfig(long seed, int hidden, int layers, int heads, int kvHeads, int intermediate,
-                          int batch, double lr, int warmup, int maxSteps, double advanceAt, int maxStageSteps,
+                          int batch, double lr, int warmup, int maxSteps, int finalSteps, double advanceAt, int maxStageSteps,
                           double repeatShare, int threads, Path out) {
 
     public static TrainConfig defaults(Path out) {
-        return new TrainConfig(1, 128, 4, 4, 4, 352, 32, 1.5e-3, 200, 10000, 0.95, 3000, 0.25,
+        return new TrainConfig(1, 128, 4, 4, 4, 352, 32, 1.5e-3, 200, 12000, 600, 0.95, 3000, 0.25,
                 Math.max(1, Runtime.getRuntime().availableProcessors()), out);
     }
 }

@@ -74,8 +74,9 @@ public final class Trainer {
             CrossEntropyLossOptions ce = new CrossEntropyLossOptions();
             ce.ignore_index().put(Batch.IGNORE);
 
-            progress.accept(String.format(Locale.ROOT, "training %,d parameters, %d layers x %d wide, batch %d, up to %d steps",
-                    weights.parameterCount(), cfg.layers(), cfg.hidden(), cfg.batch(), cfg.maxSteps()));
+            progress.accept(String.format(Locale.ROOT, "training %,d parameters, %d layers x %d wide, batch %d, %d steps on the full task"
+                    + " once the curriculum reaches it (at most %d in all)",
+                    weights.parameterCount(), cfg.layers(), cfg.hidden(), cfg.batch(), cfg.finalSteps(), cfg.maxSteps()));
             log.println("step,stage,loss,lineAccuracy,recentLineAccuracy,lr,tokens,seconds");
             int stage = 0;
             int stageSteps = 0;
@@ -86,10 +87,13 @@ public final class Trainer {
             long tokens = 0;
             int[] typeCorrect = new int[QuestionType.values().length];
             int[] typeTotal = new int[QuestionType.values().length];
-            for (int step = 1; step <= cfg.maxSteps(); step++) {
+            int last = stages.size() - 1;
+            int step = 0;
+            while (step < cfg.maxSteps() && !(stage == last && stageSteps >= cfg.finalSteps())) {
+                step++;
                 ReadingTask task = new ReadingTask(stages.get(stage));
                 Batch batch = Batch.draw(task, rnd, cfg.batch(), cfg.repeatShare());
-                double lr = learningRate(step);
+                double lr = learningRate(step, stage == last ? stageSteps : -1);
                 optimizer.param_groups().get(0).options().set_lr(lr);
                 float loss;
                 double lineAcc;
@@ -131,24 +135,31 @@ public final class Trainer {
                     recentCount = 0;
                     progress.accept("curriculum: stage " + stage + " " + stages.get(stage));
                 }
-                if (step % 500 == 0 || step == cfg.maxSteps()) {
+                if (step % 500 == 0) {
                     save(weights);
                 }
             }
+            save(weights);
+            progress.accept(String.format(Locale.ROOT, "finished after %d steps (%d in the last stage), %.0f s", step, stageSteps,
+                    (System.nanoTime() - start) / 1e9));
             return recentAcc;
         }
     }
 
-    private double learningRate(int step) {
+    /**
+     * Linear warm-up, constant while the curriculum climbs, then a cosine to 10% over the last stage's
+     * {@code finalSteps}: the run is as long as the curriculum needs, and ends annealed on the real task.
+     *
+     * @param finalStageStep steps already taken in the last stage, or -1 before it
+     */
+    private double learningRate(int step, int finalStageStep) {
         if (step <= cfg.warmup()) {
             return cfg.lr() * step / cfg.warmup();
         }
-        // Constant, then a cosine to 10% over the last fifth of the run.
-        int decayStart = (int) (cfg.maxSteps() * 0.8);
-        if (step <= decayStart) {
+        if (finalStageStep < 0) {
             return cfg.lr();
         }
-        double p = (step - decayStart) / (double) (cfg.maxSteps() - decayStart);
+        double p = Math.min(1.0, finalStageStep / (double) cfg.finalSteps());
         return cfg.lr() * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * p)));
     }
 
