@@ -99,7 +99,7 @@ class TieredDecoderTest {
                 }
                 assertTrue(seq.committedDeviceBlocks() <= budget, "device budget respected: " + seq.committedDeviceBlocks());
                 if (perLayer * blockSize < ids.length) {
-                    assertTrue(seq.hostBlocks() > 0, "some blocks must have been demoted to the host");
+                    assertTrue(seq.committedHostBlocks() > 0, "some blocks must have been demoted to the host (copies may still be in flight)");
                 }
                 assertEquals(ids.length, seq.keptTokens());
             }
