@@ -12,7 +12,7 @@ import io.tierkv.cuda.driver.PinnedBuffer;
  * ledger as DEVICE), zeroed at creation. {@link #read}/{@link #write} go through a small pinned staging
  * buffer and a private stream and are synchronous: for tests and benchmarks only.
  */
-public final class DeviceSlab implements Slab {
+public final class DeviceSlab extends AbstractSlab {
     /** Size of the pinned staging buffer of the slow accessors. */
     private static final int STAGING_BYTES = 1 << 20;
 
@@ -22,9 +22,9 @@ public final class DeviceSlab implements Slab {
     private final CudaStream stream;
     /** (STAGING_BYTES) pinned bytes for read/write; allocated on first use. */
     private PinnedBuffer staging;
-    private boolean closed;
 
     public DeviceSlab(CudaContext context, long bytes) {
+        super(MemoryKind.DEVICE, bytes);
         this.context = context;
         this.buffer = new DeviceBuffer(context, bytes);
         CudaStream s = null;
@@ -53,24 +53,7 @@ public final class DeviceSlab implements Slab {
     }
 
     @Override
-    public long bytes() {
-        return buffer.bytes();
-    }
-
-    @Override
-    public MemoryKind kind() {
-        return MemoryKind.DEVICE;
-    }
-
-    @Override
-    public boolean hostAccessible() {
-        return false;
-    }
-
-    @Override
-    public void write(long offset, byte[] src, int srcOffset, int length) {
-        Slab.checkRange(this, offset, length, "write");
-        java.util.Objects.checkFromIndexSize(srcOffset, length, src.length);
+    void copyIn(long offset, byte[] src, int srcOffset, int length) {
         PinnedBuffer stage = staging();
         for (int done = 0; done < length; ) {
             int n = Math.min(STAGING_BYTES, length - done);
@@ -82,9 +65,7 @@ public final class DeviceSlab implements Slab {
     }
 
     @Override
-    public void read(long offset, byte[] dst, int dstOffset, int length) {
-        Slab.checkRange(this, offset, length, "read");
-        java.util.Objects.checkFromIndexSize(dstOffset, length, dst.length);
+    void copyOut(long offset, byte[] dst, int dstOffset, int length) {
         PinnedBuffer stage = staging();
         for (int done = 0; done < length; ) {
             int n = Math.min(STAGING_BYTES, length - done);
@@ -102,18 +83,9 @@ public final class DeviceSlab implements Slab {
         return staging;
     }
 
+    /** Frees the staging buffer, the stream and the device memory. Queued copies must be done. */
     @Override
-    public boolean isClosed() {
-        return closed;
-    }
-
-    /** Frees the staging buffer, the stream and the device memory; idempotent. Queued copies must be done. */
-    @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
+    void free() {
         try {
             if (staging != null) {
                 staging.close();

@@ -10,12 +10,12 @@ import org.agrona.UnsafeApi;
  * reports itself to the ledger as PINNED), zeroed at creation. The CPU reads and writes it directly, and
  * asynchronous copies to and from it run at full bus speed.
  */
-public final class PinnedSlab implements Slab {
+public final class PinnedSlab extends AbstractSlab {
     /** (bytes) page-locked host memory; slots of the owner's layout. */
     private final PinnedBuffer buffer;
-    private boolean closed;
 
     public PinnedSlab(CudaContext context, long bytes) {
+        super(MemoryKind.PINNED, bytes);
         this.buffer = new PinnedBuffer(context, bytes);
         UnsafeApi.setMemory(buffer.address(), bytes, (byte) 0);
     }
@@ -31,44 +31,7 @@ public final class PinnedSlab implements Slab {
     }
 
     @Override
-    public long bytes() {
-        return buffer.bytes();
-    }
-
-    @Override
-    public MemoryKind kind() {
-        return MemoryKind.PINNED;
-    }
-
-    @Override
-    public boolean hostAccessible() {
-        return true;
-    }
-
-    @Override
-    public void write(long offset, byte[] src, int srcOffset, int length) {
-        Slab.checkRange(this, offset, length, "write");
-        java.util.Objects.checkFromIndexSize(srcOffset, length, src.length);
-        UnsafeApi.copyMemory(src, UnsafeApi.arrayBaseOffset(byte[].class) + srcOffset, null, buffer.address() + offset, length);
-    }
-
-    @Override
-    public void read(long offset, byte[] dst, int dstOffset, int length) {
-        Slab.checkRange(this, offset, length, "read");
-        java.util.Objects.checkFromIndexSize(dstOffset, length, dst.length);
-        UnsafeApi.copyMemory(null, buffer.address() + offset, dst, UnsafeApi.arrayBaseOffset(byte[].class) + dstOffset, length);
-    }
-
-    @Override
-    public boolean isClosed() {
-        return closed;
-    }
-
-    @Override
-    public void close() {
-        if (!closed) {
-            closed = true;
-            buffer.close();
-        }
+    void free() {
+        buffer.close();
     }
 }
