@@ -31,7 +31,7 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
  * (an ordered store) and seen by the owner once it has read that completion, so a block whose residency
  * flips at reap is fully written.
  */
-public final class CpuCopyEngine implements CopyEngine {
+public final class CpuCopyEngine extends AbstractCopyEngine {
     private static final System.Logger LOG = System.getLogger(CpuCopyEngine.class.getName());
     private static final AtomicInteger THREADS = new AtomicInteger();
     /** How long the owner waits for a single completion before declaring the copy thread stuck. */
@@ -45,13 +45,7 @@ public final class CpuCopyEngine implements CopyEngine {
 
     private final CopySink sink;
     private final int maxInFlight;
-    private final CopyBatch toHost;
-    private final CopyBatch toDevice;
-    private final CopyBatch.RunConsumer submitRun = this::submitRun;
     private final MessageHandler onCompletion = this::onCompletion;
-    private final CopyCounters counters;
-    private final int deviceSlots;
-    private final int hostSlots;
     /** Ring storage, owned and freed here: bytes of Agrona ring records plus the ring trailer. */
     private final OffHeapSlab requestStorage;
     private final OffHeapSlab completionStorage;
@@ -68,7 +62,6 @@ public final class CpuCopyEngine implements CopyEngine {
     /** Runs submitted and reaped since the start. */
     private long submitted;
     private long reaped;
-    private boolean closed;
 
     /**
      * Starts a copy thread between two arenas of equal slot size.
@@ -77,20 +70,9 @@ public final class CpuCopyEngine implements CopyEngine {
      * @param maxRunSlots slots one coalesced copy may span
      */
     public CpuCopyEngine(SlotArena device, SlotArena host, CopySink sink, CopyFaults faults, int maxInFlight, int maxRunSlots) {
-        if (device.slotBytes() != host.slotBytes()) {
-            throw new IllegalArgumentException("device slots of " + device.slotBytes() + " bytes and host slots of "
-                    + host.slotBytes() + " bytes differ");
-        }
-        if (maxInFlight <= 0) {
-            throw new IllegalArgumentException("maxInFlight must be > 0, was " + maxInFlight);
-        }
+        super(checkedSlotBytes(device, host, maxInFlight), device.capacity(), host.capacity(), maxRunSlots);
         this.sink = sink;
         this.maxInFlight = maxInFlight;
-        this.toHost = new CopyBatch(CopyDirection.DEVICE_TO_HOST, maxRunSlots);
-        this.toDevice = new CopyBatch(CopyDirection.HOST_TO_DEVICE, maxRunSlots);
-        this.counters = new CopyCounters(device.slotBytes());
-        this.deviceSlots = device.capacity();
-        this.hostSlots = host.capacity();
         this.requestStorage = ring(ringCapacity(maxInFlight, REQUEST_LENGTH));
         this.completionStorage = ring(ringCapacity(maxInFlight, COMPLETION_LENGTH));
         this.requests = new OneToOneRingBuffer(new UnsafeBuffer(requestStorage.address(), (int) requestStorage.bytes()));
@@ -106,6 +88,18 @@ public final class CpuCopyEngine implements CopyEngine {
         this.copyThread = runner.thread();
     }
 
+    /** The arguments checked before anything is built; returns the common slot size. */
+    private static long checkedSlotBytes(SlotArena device, SlotArena host, int maxInFlight) {
+        if (device.slotBytes() != host.slotBytes()) {
+            throw new IllegalArgumentException("device slots of " + device.slotBytes() + " bytes and host slots of "
+                    + host.slotBytes() + " bytes differ");
+        }
+        if (maxInFlight <= 0) {
+            throw new IllegalArgumentException("maxInFlight must be > 0, was " + maxInFlight);
+        }
+        return device.slotBytes();
+    }
+
     private static OffHeapSlab ring(int capacity) {
         return new OffHeapSlab(capacity + RingBufferDescriptor.TRAILER_LENGTH, RING_ALIGNMENT);
     }
@@ -116,25 +110,8 @@ public final class CpuCopyEngine implements CopyEngine {
     }
 
     @Override
-    public void stage(CopyDirection direction, int srcSlot, int dstSlot) {
-        checkOpen();
-        boolean d2h = direction == CopyDirection.DEVICE_TO_HOST;
-        checkSlot("source", srcSlot, d2h ? deviceSlots : hostSlots);
-        checkSlot("destination", dstSlot, d2h ? hostSlots : deviceSlots);
-        (d2h ? toHost : toDevice).add(srcSlot, dstSlot);
-    }
-
-    private static void checkSlot(String what, int slot, int capacity) {
-        if (slot < 0 || slot >= capacity) {
-            throw new IllegalArgumentException(what + " slot " + slot + " outside [0, " + capacity + ")");
-        }
-    }
-
-    @Override
     public int flush() {
-        checkOpen();
-        int runs = toHost.drainRuns(submitRun);
-        runs += toDevice.drainRuns(submitRun);
+        int runs = super.flush();
         wakeCopyThread();
         return runs;
     }
@@ -147,7 +124,8 @@ public final class CpuCopyEngine implements CopyEngine {
         }
     }
 
-    private void submitRun(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+    @Override
+    void submitRun(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
         if (inFlight >= maxInFlight) {
             // Full: wait until half the window has drained, one wake-up for many completions.
             awaitCompletions(reaped + Math.max(1, inFlight - maxInFlight / 2));
@@ -169,7 +147,7 @@ public final class CpuCopyEngine implements CopyEngine {
 
     @Override
     public int reap() {
-        if (closed || inFlight == 0) {
+        if (isClosed() || inFlight == 0) {
             return 0;
         }
         reapedNow = 0;
@@ -241,40 +219,20 @@ public final class CpuCopyEngine implements CopyEngine {
     }
 
     @Override
-    public int stagedBlocks() {
-        return toHost.size() + toDevice.size();
-    }
-
-    @Override
-    public CopyStats stats() {
-        return counters.snapshot();
-    }
-
-    @Override
     public String name() {
         return "cpu-thread";
     }
 
+    /** A failed copy thread will post no more completions: close without waiting for them. */
     @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        try {
-            if (agentError.get() == null) {
-                drain();
-            }
-        } finally {
-            closed = true;
-            runner.close();
-            requestStorage.close();
-            completionStorage.close();
-        }
+    boolean canDrain() {
+        return agentError.get() == null;
     }
 
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("copy engine is closed");
-        }
+    @Override
+    void release() {
+        runner.close();
+        requestStorage.close();
+        completionStorage.close();
     }
 }

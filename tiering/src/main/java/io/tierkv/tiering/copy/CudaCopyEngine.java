@@ -20,22 +20,16 @@ import io.tierkv.cuda.driver.PinnedBuffer;
  * source stays where it was. The driver calls make the context current themselves, so any owner thread may
  * drive the engine.
  */
-public final class CudaCopyEngine implements CopyEngine {
+public final class CudaCopyEngine extends AbstractCopyEngine {
     private static final System.Logger LOG = System.getLogger(CudaCopyEngine.class.getName());
 
     private final CudaContext context;
     private final DeviceBuffer device;
     private final PinnedBuffer host;
     private final long slotBytes;
-    private final int deviceSlots;
-    private final int hostSlots;
     private final CopySink sink;
     private final CopyFaults faults;
     private final int maxInFlight;
-    private final CopyBatch toHost;
-    private final CopyBatch toDevice;
-    private final CopyBatch.RunConsumer submitRun = this::submitRun;
-    private final CopyCounters counters;
     /** [direction] the stream of that direction. */
     private final CudaStream[] streams = new CudaStream[2];
     /** [direction][maxInFlight] events recorded before and after each pending run. */
@@ -51,29 +45,18 @@ public final class CudaCopyEngine implements CopyEngine {
     private final int[] count = new int[2];
     private long tickets;
     private boolean loggedFailure;
-    private boolean closed;
 
     public CudaCopyEngine(CudaContext context, DeviceBuffer device, PinnedBuffer host, long slotBytes, CopySink sink,
                           CopyFaults faults, int maxInFlight, int maxRunSlots) {
-        if (maxInFlight <= 0) {
-            throw new IllegalArgumentException("maxInFlight must be > 0, was " + maxInFlight);
-        }
-        if (slotBytes <= 0 || device.bytes() % slotBytes != 0 || host.bytes() % slotBytes != 0) {
-            throw new IllegalArgumentException("slotBytes " + slotBytes + " must divide the device (" + device.bytes()
-                    + ") and pinned (" + host.bytes() + ") buffers");
-        }
+        super(checkedSlotBytes(device, host, slotBytes, maxInFlight), (int) (device.bytes() / slotBytes),
+                (int) (host.bytes() / slotBytes), maxRunSlots);
         this.context = context;
         this.device = device;
         this.host = host;
         this.slotBytes = slotBytes;
-        this.deviceSlots = (int) (device.bytes() / slotBytes);
-        this.hostSlots = (int) (host.bytes() / slotBytes);
         this.sink = sink;
         this.faults = faults == null ? CopyFaults.NONE : faults;
         this.maxInFlight = maxInFlight;
-        this.toHost = new CopyBatch(CopyDirection.DEVICE_TO_HOST, maxRunSlots);
-        this.toDevice = new CopyBatch(CopyDirection.HOST_TO_DEVICE, maxRunSlots);
-        this.counters = new CopyCounters(slotBytes);
         try {
             for (int d = 0; d < 2; d++) {
                 streams[d] = new CudaStream(context);
@@ -95,28 +78,20 @@ public final class CudaCopyEngine implements CopyEngine {
         }
     }
 
-    @Override
-    public void stage(CopyDirection direction, int srcSlot, int dstSlot) {
-        checkOpen();
-        boolean d2h = direction == CopyDirection.DEVICE_TO_HOST;
-        checkSlot("source", srcSlot, d2h ? deviceSlots : hostSlots);
-        checkSlot("destination", dstSlot, d2h ? hostSlots : deviceSlots);
-        (d2h ? toHost : toDevice).add(srcSlot, dstSlot);
-    }
-
-    private static void checkSlot(String what, int slot, int capacity) {
-        if (slot < 0 || slot >= capacity) {
-            throw new IllegalArgumentException(what + " slot " + slot + " outside [0, " + capacity + ")");
+    /** The arguments checked before anything is built; returns {@code slotBytes}. */
+    private static long checkedSlotBytes(DeviceBuffer device, PinnedBuffer host, long slotBytes, int maxInFlight) {
+        if (maxInFlight <= 0) {
+            throw new IllegalArgumentException("maxInFlight must be > 0, was " + maxInFlight);
         }
+        if (slotBytes <= 0 || device.bytes() % slotBytes != 0 || host.bytes() % slotBytes != 0) {
+            throw new IllegalArgumentException("slotBytes " + slotBytes + " must divide the device (" + device.bytes()
+                    + ") and pinned (" + host.bytes() + ") buffers");
+        }
+        return slotBytes;
     }
 
     @Override
-    public int flush() {
-        checkOpen();
-        return toHost.drainRuns(submitRun) + toDevice.drainRuns(submitRun);
-    }
-
-    private void submitRun(CopyDirection direction, int src, int dst, int slots) {
+    void submitRun(CopyDirection direction, int src, int dst, int slots) {
         int d = direction.code();
         while (count[d] == maxInFlight) {
             waitFor(d);
@@ -162,7 +137,7 @@ public final class CudaCopyEngine implements CopyEngine {
 
     @Override
     public int reap() {
-        if (closed) {
+        if (isClosed()) {
             return 0;
         }
         return reap(0) + reap(1);
@@ -233,35 +208,13 @@ public final class CudaCopyEngine implements CopyEngine {
     }
 
     @Override
-    public int stagedBlocks() {
-        return toHost.size() + toDevice.size();
-    }
-
-    @Override
-    public CopyStats stats() {
-        return counters.snapshot();
-    }
-
-    @Override
     public String name() {
         return "cuda-streams";
     }
 
-    /** Drains, then destroys the events and streams; the buffers and the context belong to the caller. */
+    /** Destroys the events and streams; the buffers and the context belong to the caller. */
     @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        try {
-            drain();
-        } finally {
-            closed = true;
-            release();
-        }
-    }
-
-    private void release() {
+    void release() {
         for (int d = 0; d < 2; d++) {
             closeAll(startEvents[d]);
             closeAll(endEvents[d]);
@@ -278,12 +231,6 @@ public final class CudaCopyEngine implements CopyEngine {
                     e.close();
                 }
             }
-        }
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("copy engine is closed");
         }
     }
 
