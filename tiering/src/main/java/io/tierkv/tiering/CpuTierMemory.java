@@ -6,16 +6,10 @@ import io.tierkv.tiering.copy.CopySink;
 import io.tierkv.tiering.copy.CpuCopyEngine;
 
 /** The CPU mode: both arenas on aligned off-heap memory, a copy thread between them. */
-final class CpuTierMemory implements TierMemory {
-    private final SlotArena device;
-    private final SlotArena host;
-    private final CopyEngine engine;
-    private boolean closed;
+final class CpuTierMemory extends TierMemory {
 
     private CpuTierMemory(SlotArena device, SlotArena host, CopyEngine engine) {
-        this.device = device;
-        this.host = host;
-        this.engine = engine;
+        super(device, host, engine);
     }
 
     static CpuTierMemory open(TierConfig config, CopySink sink) {
@@ -32,35 +26,6 @@ final class CpuTierMemory implements TierMemory {
                 host.close();
             }
             throw e;
-        }
-    }
-
-    @Override
-    public SlotArena device() {
-        return device;
-    }
-
-    @Override
-    public SlotArena host() {
-        return host;
-    }
-
-    @Override
-    public CopyEngine engine() {
-        return engine;
-    }
-
-    @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        try {
-            engine.close();
-        } finally {
-            device.close();
-            host.close();
         }
     }
 }

@@ -13,18 +13,12 @@ import io.tierkv.tiering.copy.CudaCopyEngine;
  * {@code cuMemHostAlloc} slab, copies on two streams, all in the device's primary context (the one libtorch
  * uses), which this object retains and releases last.
  */
-final class CudaTierMemory implements TierMemory {
+final class CudaTierMemory extends TierMemory {
     private final CudaContext context;
-    private final SlotArena device;
-    private final SlotArena host;
-    private final CopyEngine engine;
-    private boolean closed;
 
     private CudaTierMemory(CudaContext context, SlotArena device, SlotArena host, CopyEngine engine) {
+        super(device, host, engine);
         this.context = context;
-        this.device = device;
-        this.host = host;
-        this.engine = engine;
     }
 
     static CudaTierMemory open(TierConfig config, CopySink sink) {
@@ -57,36 +51,9 @@ final class CudaTierMemory implements TierMemory {
         return context;
     }
 
+    /** Releases the retained primary context, after everything allocated in it. */
     @Override
-    public SlotArena device() {
-        return device;
-    }
-
-    @Override
-    public SlotArena host() {
-        return host;
-    }
-
-    @Override
-    public CopyEngine engine() {
-        return engine;
-    }
-
-    @Override
-    public void close() {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        try {
-            engine.close();
-        } finally {
-            try {
-                device.close();
-                host.close();
-            } finally {
-                context.close();
-            }
-        }
+    void releaseBackend() {
+        context.close();
     }
 }
