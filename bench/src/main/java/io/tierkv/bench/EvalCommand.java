@@ -37,6 +37,7 @@ final class EvalCommand implements Callable<Integer> {
         var settings = evalOptions.settings(prompts, modelOptions.blockSize);
         Path dir = modelOptions.modelDir();
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
+            modelOptions.applyThreads(w.config);
             System.out.printf("eval: %d prompts per position, policies %s, device budget %.0f%% of each prompt, %s mode%n",
                     prompts, settings.policies(), 100 * settings.budget(), settings.mode().name().toLowerCase(java.util.Locale.ROOT));
             EvalResult r = new ReadingEval(w, settings, System.out::println).run();

@@ -39,12 +39,13 @@ final class EvalReport {
                 .column("kvKeptMean", "KV kept", "%.3f", "live tokens per layer during generation / sequence length, mean over prompts")
                 .column("kvKeptPeak", "KV peak", "%.3f", "largest live tokens per layer / prompt length")
                 .column("deviceBytesPeak", "device peak B", "%d", "most device-tier bytes held at once")
+                .column("deviceBudgetPeak", "of budget", "%.3f", "device peak / that prompt's device budget, worst prompt")
                 .column("h2dBytes", "h2d B/prompt", "%.0f", "bytes promoted host to device, mean per prompt")
                 .column("d2hBytes", "d2h B/prompt", "%.0f", "bytes demoted device to host, mean per prompt")
                 .column("tokensPerSecond", "decode tok/s", "%.1f", "generated tokens per second (decode)");
         for (EvalRow row : r.rows()) {
             rep.row(row.policy(), row.position(), row.questionType(), row.correct(), row.total(), row.accuracy(), row.kvKeptMean(),
-                    row.kvKeptPeak(), row.deviceBytesPeak(), row.h2dBytes(), row.d2hBytes(), row.tokensPerSecond());
+                    row.kvKeptPeak(), row.deviceBytesPeak(), row.deviceBudgetPeak(), row.h2dBytes(), row.d2hBytes(), row.tokensPerSecond());
         }
         return rep;
     }
@@ -81,15 +82,16 @@ final class EvalReport {
     static String paperTable(EvalResult r) {
         StringBuilder sb = new StringBuilder();
         Set<String> policies = new LinkedHashSet<>(r.settings().policies());
-        sb.append(String.format(Locale.ROOT, "| %-22s | %-16s | %-16s | %-9s | %-13s | %-12s |%n", "policy",
-                "questions before", "questions after", "KV kept", "device peak", "decode tok/s"));
-        sb.append("|------------------------|------------------|------------------|-----------|---------------|--------------|\n");
+        sb.append(String.format(Locale.ROOT, "| %-22s | %-16s | %-16s | %-9s | %-22s | %-12s |%n", "policy",
+                "questions before", "questions after", "KV kept", "device peak (of budget)", "decode tok/s"));
+        sb.append("|------------------------|------------------|------------------|-----------|------------------------|--------------|\n");
         for (String p : policies) {
             EvalRow b = r.row(p, "before", "all");
             EvalRow a = r.row(p, "after", "all");
-            sb.append(String.format(Locale.ROOT, "| %-22s | %5.1f%% (%3d/%3d) | %5.1f%% (%3d/%3d) | %8.1f%% | %13s | %12.1f |%n", p,
+            sb.append(String.format(Locale.ROOT, "| %-22s | %5.1f%% (%3d/%3d) | %5.1f%% (%3d/%3d) | %8.1f%% | %13s (%5.1f%%) | %12.1f |%n", p,
                     100 * b.accuracy(), b.correct(), b.total(), 100 * a.accuracy(), a.correct(), a.total(),
                     50 * (b.kvKeptMean() + a.kvKeptMean()), Bytes.format(Math.max(b.deviceBytesPeak(), a.deviceBytesPeak())),
+                    100 * Math.max(b.deviceBudgetPeak(), a.deviceBudgetPeak()),
                     (b.tokensPerSecond() + a.tokensPerSecond()) / 2));
         }
         sb.append(String.format(Locale.ROOT, "%nAccuracy by question type (before / after):%n"));

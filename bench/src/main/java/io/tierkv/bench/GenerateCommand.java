@@ -69,6 +69,7 @@ final class GenerateCommand implements Callable<Integer> {
         Path dir = modelOptions.modelDir();
         try (TextTokenizer tok = TextTokenizer.load(dir); LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;
+            modelOptions.applyThreads(c);
             int[] ids = tok.encode(prompt);
             if (ids.length == 0) {
                 throw new IllegalArgumentException("--prompt encodes to no tokens");

@@ -16,6 +16,20 @@ final class ModelOptions {
             description = "cpu, or cuda for the GPU tiers (needs libtorch's CUDA natives for the math; see the README).")
     String backend;
 
+    @Option(names = "--threads", defaultValue = "0",
+            description = "libtorch intra-op threads; 0 picks: one for a model narrower than 512 (its matrices are too small"
+                    + " to split, and a spare core serves the copy thread), else all cores (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    /** Sets libtorch's intra-op threads for a model of this width and says so when it differs from the default. */
+    void applyThreads(io.tierkv.model.llama.LlamaConfig config) {
+        if (threads < 0) {
+            throw new IllegalArgumentException("--threads must be >= 0, was " + threads);
+        }
+        int n = threads > 0 ? threads : config.hiddenSize() < 512 ? 1 : Runtime.getRuntime().availableProcessors();
+        org.bytedeco.pytorch.global.torch.set_num_threads(n);
+    }
+
     Path modelDir() {
         return BundledModel.orDefault(model);
     }

@@ -5,7 +5,7 @@ import picocli.CommandLine.Option;
 
 /** The {@code --out DIR} option every measuring subcommand shares. */
 public final class OutputOption {
-    @Option(names = "--out", paramLabel = "DIR", description = "Directory for the JSON/CSV/PNG results (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--out", paramLabel = "DIR", description = "Directory for the JSON/CSV/PNG results (default: out/<command>).")
     Path out;
 
     /** The directory, or {@code fallback} under the current directory when not given. */

@@ -28,6 +28,11 @@ public final class TierKv implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        // Temporaries are freed per step (PointerScope), so JavaCPP's check of the process's resident size on
+        // every native allocation is pure cost (a /proc read; a fifth of a small model's decode step).
+        if (System.getProperty("org.bytedeco.javacpp.maxPhysicalBytes") == null) {
+            System.setProperty("org.bytedeco.javacpp.maxPhysicalBytes", "0");
+        }
         System.exit(commandLine().execute(args));
     }
 

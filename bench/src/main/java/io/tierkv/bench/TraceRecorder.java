@@ -32,6 +32,7 @@ final class TraceRecorder {
         Path dir = m.modelDir();
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;
+            m.applyThreads(c);
             int[] prompt;
             String source;
             if (text != null) {

@@ -58,66 +58,102 @@ public final class ReadingEval {
         double keptMeanSum;
         double keptPeak;
         long devicePeak;
+        double budgetPeak;
         double h2d;
         double d2h;
         long generated;
         long decodeNanos;
     }
 
+    /** Untimed prompts per position that each policy runs before the timed ones. */
+    private static final int WARM_UP_PROMPTS = 4;
+
+    /**
+     * Runs every prompt through every policy. Prompt-major: the policies take turns on each prompt, so that
+     * their decode speeds are measured under the same conditions (JIT, caches, whatever else the machine
+     * is doing), after a few untimed warm-up prompts.
+     */
     public EvalResult run() {
         ReadingTask task = new ReadingTask(s.task());
-        List<EvalRow> rows = new ArrayList<>();
-        List<EvalResult.SizeCurve> curves = new ArrayList<>();
+        Map<String, Map<String, Cell>> cells = new LinkedHashMap<>();
+        Map<String, List<double[]>> sizes = new LinkedHashMap<>();
         List<EvalResult.PopularitySnapshot> snapshots = new ArrayList<>();
+        for (String spec : s.policies()) {
+            for (QuestionPosition position : QuestionPosition.values()) {
+                Map<String, Cell> byType = new LinkedHashMap<>();
+                byType.put("all", new Cell());
+                for (QuestionType t : QuestionType.values()) {
+                    byType.put(t.shortName(), new Cell());
+                }
+                cells.put(key(spec, position), byType);
+                sizes.put(key(spec, position), new ArrayList<>());
+            }
+        }
+        // Warm-up: the JIT compiles each policy's paths before any run is timed (held-out prompts of another seed).
+        for (int i = 0; i < WARM_UP_PROMPTS && s.promptsPerPosition() > 0; i++) {
+            for (QuestionPosition position : QuestionPosition.values()) {
+                ReadingPrompt warmUp = task.prompt(s.seed() + 1, i, QuestionType.values()[i % QuestionType.values().length], position);
+                for (String spec : s.policies()) {
+                    runOne(spec, warmUp, false);
+                }
+            }
+        }
         long start = System.nanoTime();
         int total = s.policies().size() * 2 * s.promptsPerPosition();
         int done = 0;
-        for (String spec : s.policies()) {
-            for (QuestionPosition position : QuestionPosition.values()) {
-                Map<String, Cell> cells = new LinkedHashMap<>();
-                cells.put("all", new Cell());
-                for (QuestionType t : QuestionType.values()) {
-                    cells.put(t.shortName(), new Cell());
-                }
-                List<double[]> sizes = new ArrayList<>();
-                for (int i = 0; i < s.promptsPerPosition(); i++) {
-                    QuestionType type = QuestionType.values()[i % QuestionType.values().length];
-                    ReadingPrompt prompt = task.prompt(s.seed(), i, type, position);
-                    boolean snapshot = s.trackPlots() && i == 0;
+        for (QuestionPosition position : QuestionPosition.values()) {
+            for (int i = 0; i < s.promptsPerPosition(); i++) {
+                QuestionType type = QuestionType.values()[i % QuestionType.values().length];
+                ReadingPrompt prompt = task.prompt(s.seed(), i, type, position);
+                boolean snapshot = s.trackPlots() && i == 0;
+                for (String spec : s.policies()) {
                     Run run = runOne(spec, prompt, snapshot);
-                    for (Cell c : List.of(cells.get("all"), cells.get(type.shortName()))) {
-                        add(c, run);
-                    }
+                    Map<String, Cell> byType = cells.get(key(spec, position));
+                    add(byType.get("all"), run);
+                    add(byType.get(type.shortName()), run);
                     if (s.trackPlots()) {
-                        sizes.add(run.sizes);
+                        sizes.get(key(spec, position)).add(run.sizes);
                     }
                     if (snapshot) {
                         snapshots.add(new EvalResult.PopularitySnapshot(spec, position.jsonName(), type.shortName(),
                                 prompt.prompt().length, run.levels));
                     }
                     done++;
-                    if (done % 10 == 0 || done == total) {
-                        double secs = (System.nanoTime() - start) / 1e9;
-                        Cell all = cells.get("all");
-                        progress.accept(String.format(Locale.ROOT, "[%d/%d] %-14s %-6s accuracy so far %.3f  (%.0fs, ~%.0fs left)",
-                                done, total, spec, position.jsonName(), all.correct / (double) Math.max(1, all.total), secs,
-                                secs / done * (total - done)));
-                    }
                 }
-                for (Map.Entry<String, Cell> e : cells.entrySet()) {
+                if ((i + 1) % 5 == 0 || i + 1 == s.promptsPerPosition()) {
+                    double secs = (System.nanoTime() - start) / 1e9;
+                    StringBuilder acc = new StringBuilder();
+                    for (String spec : s.policies()) {
+                        Cell all = cells.get(key(spec, position)).get("all");
+                        acc.append(String.format(Locale.ROOT, "  %s %.2f", spec, all.correct / (double) Math.max(1, all.total)));
+                    }
+                    progress.accept(String.format(Locale.ROOT, "[%d/%d runs] questions %-6s prompt %d/%d, accuracy so far:%s  (%.0fs, ~%.0fs left)",
+                            done, total, position.jsonName(), i + 1, s.promptsPerPosition(), acc, secs, secs / done * (total - done)));
+                }
+            }
+        }
+        List<EvalRow> rows = new ArrayList<>();
+        List<EvalResult.SizeCurve> curves = new ArrayList<>();
+        for (String spec : s.policies()) {
+            for (QuestionPosition position : QuestionPosition.values()) {
+                for (Map.Entry<String, Cell> e : cells.get(key(spec, position)).entrySet()) {
                     rows.add(row(spec, position.jsonName(), e.getKey(), e.getValue()));
                 }
                 if (s.trackPlots()) {
-                    curves.add(new EvalResult.SizeCurve(spec, position.jsonName(), meanCurve(sizes)));
+                    curves.add(new EvalResult.SizeCurve(spec, position.jsonName(), meanCurve(sizes.get(key(spec, position)))));
                 }
             }
         }
         return new EvalResult(s, rows, curves, snapshots);
     }
 
+    private static String key(String spec, QuestionPosition position) {
+        return spec + "|" + position.jsonName();
+    }
+
     /** One prompt through one policy. */
     private record Run(boolean[] correct, GenerationResult gen, double keptFraction, double keptPeakFraction,
-                       long deviceBytesPeak, long h2d, long d2h, double[] sizes, byte[][] levels) {
+                       long deviceBytesPeak, double budgetPeak, long h2d, long d2h, double[] sizes, byte[][] levels) {
     }
 
     private Run runOne(String spec, ReadingPrompt prompt, boolean snapshot) {
@@ -140,6 +176,7 @@ public final class ReadingEval {
             String completion = vocab.decode(g.tokens(), 0, g.tokens().length);
             boolean[] correct = AnswerScorer.score(prompt.answerLines(), completion);
             return new Run(correct, g, g.keptFraction(), g.keptPeak() / (double) p, st.deviceBytesPeak(),
+                    st.deviceBytesPeak() / (double) (session.deviceBlocks() * session.tiers().slotBytes()),
                     st.h2dBytes(), st.d2hBytes(), sizes.stream().mapToDouble(Double::doubleValue).toArray(),
                     levels.toArray(new byte[0][]));
         }
@@ -165,6 +202,7 @@ public final class ReadingEval {
         c.keptMeanSum += r.keptFraction;
         c.keptPeak = Math.max(c.keptPeak, r.keptPeakFraction);
         c.devicePeak = Math.max(c.devicePeak, r.deviceBytesPeak);
+        c.budgetPeak = Math.max(c.budgetPeak, r.budgetPeak);
         c.h2d += r.h2d;
         c.d2h += r.d2h;
         c.generated += Math.max(0, r.gen.tokens().length - 1);
@@ -174,7 +212,7 @@ public final class ReadingEval {
     private static EvalRow row(String policy, String position, String type, Cell c) {
         int n = Math.max(1, c.prompts);
         return new EvalRow(policy, position, type, c.correct, c.total, c.total == 0 ? 0 : c.correct / (double) c.total,
-                c.keptMeanSum / n, c.keptPeak, c.devicePeak, c.h2d / n, c.d2h / n,
+                c.keptMeanSum / n, c.keptPeak, c.devicePeak, c.budgetPeak, c.h2d / n, c.d2h / n,
                 c.decodeNanos == 0 ? 0 : c.generated / (c.decodeNanos / 1e9));
     }
 

@@ -33,10 +33,23 @@ public final class SplitAttention {
     /**
      * The merged result.
      *
-     * @param output (Cq, H, d) attention output
-     * @param probs  per part, (H, Cq, N) attention probabilities (only when asked for), else null
+     * @param output     (Cq, H, d) attention output
+     * @param weights    per part, (H, Cq, N) unnormalised attention weights {@code exp(s - m)} (only when asked
+     *                   for, else null); a part's probabilities are its weights divided by {@code normalizer}
+     * @param normalizer (H, Cq, 1) the softmax denominators over all parts (only when weights were asked for)
      */
-    public record Result(Tensor output, List<Tensor> probs) {
+    public record Result(Tensor output, List<Tensor> weights, Tensor normalizer) {
+        /** Per part, (H, Cq, N) attention probabilities; null unless weights were asked for. */
+        public List<Tensor> probs() {
+            if (weights == null) {
+                return null;
+            }
+            List<Tensor> probs = new java.util.ArrayList<>(weights.size());
+            for (Tensor e : weights) {
+                probs.add(e == null ? null : e.div(normalizer));
+            }
+            return probs;
+        }
     }
 
     /**
@@ -83,13 +96,8 @@ public final class SplitAttention {
             acc = acc == null ? ai : acc.add(ai);
         }
         Tensor out = acc.view(h, cq, d).div(z).permute(1, 0, 2).contiguous();
-        List<Tensor> probs = null;
-        if (wantProbs) {
-            probs = new java.util.ArrayList<>(parts.size());
-            for (int i = 0; i < parts.size(); i++) {
-                probs.add(e[i] == null ? null : e[i].div(z));
-            }
-        }
-        return new Result(out, probs);
+        // The division by z is left to the reader of the weights: the policy's consumer folds it into the
+        // copy it makes anyway, one libtorch call fewer per part and layer on the decode path.
+        return new Result(out, wantProbs ? java.util.Arrays.asList(e) : null, wantProbs ? z : null);
     }
 }

@@ -46,6 +46,8 @@ public final class TieredDecoder {
     private float[] rows = new float[0];
     /** (H, n, N) one part's attention rows, reused across steps. */
     private float[] partRows = new float[0];
+    /** (H, n) reciprocal softmax denominators, reused across steps. */
+    private float[] inverse = new float[0];
 
     public TieredDecoder(LlamaWeights weights, TierManager tiers) {
         this.w = weights;
@@ -200,7 +202,7 @@ public final class TieredDecoder {
         SplitAttention.Result r = SplitAttention.attend(q, parts, c.kvHeads(), observe);
         if (observe) {
             long t2 = System.nanoTime();
-            observe(seq, l, r.probs(), positions, start, n);
+            observe(seq, l, r.weights(), r.normalizer(), positions, start, n);
             profile.addPolicy(System.nanoTime() - t2);
         }
         return r.output();
@@ -242,11 +244,11 @@ public final class TieredDecoder {
     }
 
     /**
-     * Scatters each part's probabilities (H, n, N) to token positions in a reused Java buffer, (H, n, span)
-     * row-major, and hands each query's row to the policy. Positions never attended (evicted, beyond the
-     * length) are zero, as the policy expects.
+     * Scatters each part's weights (H, n, N), divided by the softmax denominators, to token positions in a
+     * reused Java buffer, (H, n, span) row-major, and hands each query's row to the policy. Positions never
+     * attended (evicted, beyond the length) are zero, as the policy expects.
      */
-    private void observe(Sequence seq, int layer, List<Tensor> probs, List<long[]> positions, int start, int n) {
+    private void observe(Sequence seq, int layer, List<Tensor> weights, Tensor normalizer, List<long[]> positions, int start, int n) {
         int length = seq.length();
         int span = 0;
         for (long[] pos : positions) {
@@ -259,19 +261,27 @@ public final class TieredDecoder {
         if (rows.length < size) {
             rows = new float[Math.max(size, rows.length * 2)];
         }
-        java.util.Arrays.fill(rows, 0, size, 0f);
-        for (int i = 0; i < probs.size(); i++) {
+        if (inverse.length < heads * n) {
+            inverse = new float[heads * n];
+        }
+        Arrays.fill(rows, 0, size, 0f);
+        Tensors.copyInto(normalizer, inverse, 0);                            // (H, n)
+        for (int hq = 0; hq < heads * n; hq++) {
+            inverse[hq] = 1f / inverse[hq];
+        }
+        for (int i = 0; i < weights.size(); i++) {
             long[] pos = positions.get(i);
             int keys = pos.length;
             if (partRows.length < heads * n * keys) {
                 partRows = new float[Math.max(heads * n * keys, partRows.length * 2)];
             }
-            Tensors.copyInto(probs.get(i), partRows, 0);                     // (H, n, keys)
+            Tensors.copyInto(weights.get(i), partRows, 0);                   // (H, n, keys)
             for (int hq = 0; hq < heads * n; hq++) {
                 int src = hq * keys;
                 int dst = hq * span;
+                float inv = inverse[hq];
                 for (int j = 0; j < keys; j++) {
-                    rows[dst + (int) pos[j]] = partRows[src + j];
+                    rows[dst + (int) pos[j]] = partRows[src + j] * inv;
                 }
             }
         }
