@@ -66,11 +66,19 @@ final class BenchDecodeCommand implements Callable<Integer> {
     @Option(names = "--repeats", defaultValue = "2", description = "Runs per policy, alternating, best kept (default: ${DEFAULT-VALUE}).")
     int repeats;
 
+    @Option(names = "--threads", defaultValue = "0", description = "libtorch intra-op threads, 0 for all cores (default: ${DEFAULT-VALUE}).")
+    int threads;
+
     @Override
     public Integer call() throws Exception {
         if (!(budget > 0 && budget <= 1)) {
             throw new IllegalArgumentException("--budget must be in (0, 1], was " + budget);
         }
+        if (threads < 0) {
+            throw new IllegalArgumentException("--threads must be >= 0, was " + threads);
+        }
+        torch.set_num_threads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
+        ModelOptions.warnIfSpinning();
         LlamaConfig c = new LlamaConfig(hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,
                 promptTokens + decodeTokens + 16, 1e-5, 10000.0, null, true, 1, 2);
         int[] prompt = new SplittableRandom(7).ints(promptTokens, 3, vocab).toArray();
@@ -78,6 +86,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
                 .setting("hidden", hidden).setting("layers", layers).setting("heads", heads).setting("kvHeads", kvHeads)
                 .setting("intermediate", intermediate).setting("vocab", vocab).setting("promptTokens", promptTokens)
                 .setting("decodeTokens", decodeTokens).setting("budget", budget).setting("blockSize", blockSize)
+                .setting("ompWaitPolicy", String.valueOf(System.getenv("OMP_WAIT_POLICY")))
                 .setting("threads", torch.get_num_threads())
                 .column("policy", "policy", "%s", "KV policy")
                 .column("parameters", "params", "%d", "model parameters")

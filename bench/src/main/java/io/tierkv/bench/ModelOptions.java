@@ -28,6 +28,19 @@ final class ModelOptions {
         }
         int n = threads > 0 ? threads : config.hiddenSize() < 512 ? 1 : Runtime.getRuntime().availableProcessors();
         org.bytedeco.pytorch.global.torch.set_num_threads(n);
+        warnIfSpinning();
+    }
+
+    /**
+     * One line on stderr when libgomp will spin: its workers busy-wait between parallel regions unless
+     * OMP_WAIT_POLICY says otherwise, and starve the JVM's own threads (3x slower decoding on 2 cores).
+     * The variable is read once, at library load, so only the launcher can set it; exec:exec does.
+     */
+    static void warnIfSpinning() {
+        if (System.getenv("OMP_WAIT_POLICY") == null) {
+            System.err.println("tierkv: OMP_WAIT_POLICY is not set, so libtorch's OpenMP threads spin between operations and"
+                    + " slow everything else down; run with OMP_WAIT_POLICY=PASSIVE (mvn exec:exec sets it)");
+        }
     }
 
     Path modelDir() {

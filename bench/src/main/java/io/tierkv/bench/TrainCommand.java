@@ -54,6 +54,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         TrainConfig cfg = new TrainConfig(seed, hidden, layers, d.heads(), d.kvHeads(), hidden * d.intermediate() / d.hidden(),
                 batch, lr, d.warmup(), steps, finalSteps, d.advanceAt(), d.maxStageSteps(), d.repeatShare(), threads == null ? d.threads() : threads, out);
+        ModelOptions.warnIfSpinning();
         long t0 = System.nanoTime();
         double acc = new Trainer(cfg, System.out::println).run();
         System.out.printf(Locale.ROOT, "done in %.0f s; recent line accuracy %.3f; model written to %s%n",

@@ -235,9 +235,10 @@ public final class TieredDecoder {
         }
         long g0 = System.nanoTime();
         // Reading the blocks where they lie is attention's own work (paged attention gathers too), not bookkeeping.
-        Tensor picked = slab.index_select(0, Tensors.fromLongs(slotIds, count)); // (count, 2, bs, K, d)
-        Tensor k = picked.select(1, 0).reshape(keys, c.kvHeads(), c.headDim());
-        Tensor v = picked.select(1, 1).reshape(keys, c.kvHeads(), c.headDim());
+        // Keys and values gathered straight from the slab's K and V halves: one copy each, no reshaping copy.
+        Tensor index = Tensors.fromLongs(slotIds, count);
+        Tensor k = slab.select(1, 0).index_select(0, index).view(keys, c.kvHeads(), c.headDim());
+        Tensor v = slab.select(1, 1).index_select(0, index).view(keys, c.kvHeads(), c.headDim());
         profile.addTier(-(System.nanoTime() - g0));
         parts.add(new SplitAttention.Part(k, v, Tensors.fromFloats(bias, n, keys)));
         positions.add(pos);
