@@ -10,6 +10,8 @@ import io.tierkv.model.io.TextTokenizer;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.model.task.AnswerScorer;
+import io.tierkv.model.task.ReadingPrompt;
 import io.tierkv.tiering.TierStats;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -30,8 +32,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     OutputOption output;
 
-    @Option(names = "--prompt", required = true, description = "The prompt text.")
+    @Option(names = "--prompt", description = "The prompt text (default: a held-out prompt of the reading suite, see --type,"
+            + " --position, --index; its expected answer is printed after the completion).")
     String prompt;
+
+    @Mixin
+    SuitePromptOptions suite;
 
     @Option(names = "--policy", defaultValue = "hierarchical", description = "KV policy (default: ${DEFAULT-VALUE}); one of "
             + "full, hierarchical, streaming, streaming-paper, streaming-original, snapkv, h2o, with options as name:k=v,...")
@@ -70,13 +76,15 @@ final class GenerateCommand implements Callable<Integer> {
         try (TextTokenizer tok = TextTokenizer.load(dir); LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;
             modelOptions.applyThreads(c);
-            int[] ids = tok.encode(prompt);
+            ReadingPrompt task = prompt == null ? suite.prompt() : null;
+            String text = task == null ? prompt : task.promptText();
+            int[] ids = tok.encode(text);
             if (ids.length == 0) {
                 throw new IllegalArgumentException("--prompt encodes to no tokens");
             }
             int chunkRoom = prefill == PrefillMode.CHUNKED ? chunk : 0;
             try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom)) {
-                System.out.print(prompt);
+                System.out.print(text);
                 System.out.flush();
                 GenerationResult g = session.generate(ids, maxTokens, prefill, chunk, new Sampler(temperature, topP, seed), c.eosTokenId(),
                         t -> {
@@ -85,6 +93,16 @@ final class GenerateCommand implements Callable<Integer> {
                         }, null);
                 TierStats st = session.tiers().stats();
                 System.out.println();
+                if (task != null) {
+                    String completion = tok.decode(g.tokens());
+                    boolean[] correct = AnswerScorer.score(task.answerLines(), completion);
+                    int right = 0;
+                    for (boolean ok : correct) {
+                        right += ok ? 1 : 0;
+                    }
+                    System.out.printf(Locale.ROOT, "expected: %s%n%d of %d answers exact (%s)%n", task.answerText(), right, correct.length,
+                            suite.describe());
+                }
                 System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s, decode %.1f tok/s%n",
                         ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeTokensPerSecond());
                 System.out.printf(Locale.ROOT, "policy %s | KV kept %.1f tokens/layer (mean), %d peak | device budget %d blocks"

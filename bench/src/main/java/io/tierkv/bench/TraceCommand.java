@@ -44,14 +44,8 @@ final class TraceCommand implements Runnable {
         @Option(names = "--k", defaultValue = "8", description = "Top-k positions per layer and token (default: ${DEFAULT-VALUE}).")
         int k;
 
-        @Option(names = "--type", defaultValue = "mc", description = "Suite question type: tf, fill, mc, match (default: ${DEFAULT-VALUE}).")
-        String type;
-
-        @Option(names = "--position", defaultValue = "before", description = "Questions before or after the passage (default: ${DEFAULT-VALUE}).")
-        String position;
-
-        @Option(names = "--index", defaultValue = "0", description = "Which suite prompt (default: ${DEFAULT-VALUE}).")
-        int index;
+        @Mixin
+        SuitePromptOptions suite;
 
         @Option(names = "--prompt", description = "Record on this text instead of a suite prompt.")
         String prompt;
@@ -65,7 +59,7 @@ final class TraceCommand implements Runnable {
             if (steps <= 0 || k <= 0) {
                 throw new IllegalArgumentException("--steps and --k must be > 0");
             }
-            TraceRecorder.Result r = TraceRecorder.record(modelOptions, out, steps, k, type, position, index, prompt, policy);
+            TraceRecorder.Result r = TraceRecorder.record(modelOptions, out, steps, k, suite, prompt, policy);
             System.out.printf(Locale.ROOT, "trace %s: %d prompt tokens, %d generated, %d layers, k=%d, block %d, %,d bytes%n", out,
                     r.promptTokens(), r.steps(), r.layers(), k, modelOptions.blockSize, Files.size(out));
             return 0;

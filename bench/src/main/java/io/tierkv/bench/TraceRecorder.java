@@ -13,10 +13,6 @@ import io.tierkv.model.io.TextTokenizer;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
-import io.tierkv.model.task.QuestionPosition;
-import io.tierkv.model.task.QuestionType;
-import io.tierkv.model.task.ReadingTask;
-import io.tierkv.model.task.TaskConfig;
 import java.nio.file.Path;
 
 /** Records a trace of the model's top-k attention while it generates (the body of {@code trace record}). */
@@ -27,8 +23,8 @@ final class TraceRecorder {
     record Result(int promptTokens, int steps, int layers) {
     }
 
-    static Result record(ModelOptions m, Path out, int steps, int k, String type, String position, int index, String text,
-                         String policySpec) throws Exception {
+    static Result record(ModelOptions m, Path out, int steps, int k, SuitePromptOptions suite, String text, String policySpec)
+            throws Exception {
         Path dir = m.modelDir();
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;
@@ -41,12 +37,8 @@ final class TraceRecorder {
                 }
                 source = "model " + dir.getFileName() + ", prompt text";
             } else {
-                QuestionPosition pos = position.equalsIgnoreCase("after") ? QuestionPosition.AFTER : QuestionPosition.BEFORE;
-                if (!position.equalsIgnoreCase("after") && !position.equalsIgnoreCase("before")) {
-                    throw new IllegalArgumentException("--position must be before or after, was " + position);
-                }
-                prompt = new ReadingTask(TaskConfig.eval()).prompt(1, index, QuestionType.parse(type), pos).prompt();
-                source = "model " + (m.model == null ? "bundled" : dir.getFileName()) + ", suite " + type + "/" + pos + " #" + index;
+                prompt = suite.prompt().prompt();
+                source = "model " + (m.model == null ? "bundled" : dir.getFileName()) + ", " + suite.describe();
             }
             KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, m.blockSize);
             try (TraceWriter writer = TraceWriter.create(out, new TraceHeader(layout, k, prompt.length, steps, source))) {
