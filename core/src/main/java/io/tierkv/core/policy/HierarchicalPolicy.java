@@ -80,9 +80,16 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
         birth = Arrays.copyOf(birth, capacity);
     }
 
+    /**
+     * Tokens appended together are born one step apart, as if fed one at a time: in chunked mode the chunk's
+     * steps follow its append, and its last token has been seen by one query, not a window of them, when
+     * that window closes. {@link #endPrefill} brings births that no step followed back to the present.
+     */
     @Override
     protected void onAppend(int first, int count) {
-        Arrays.fill(birth, first, first + count, steps);
+        for (int i = 0; i < count; i++) {
+            birth[first + i] = steps + i;
+        }
     }
 
     @Override
@@ -108,6 +115,10 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
 
     @Override
     public void endPrefill(Transitions out) {
+        // A dense prefill takes no steps: its whole prompt is born at the first generated step.
+        for (int t = 0; t < length; t++) {
+            birth[t] = Math.min(birth[t], steps);
+        }
     }
 
     @Override

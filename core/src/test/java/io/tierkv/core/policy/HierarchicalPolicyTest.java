@@ -67,6 +67,47 @@ class HierarchicalPolicyTest {
     }
 
     @Test
+    void chunkedPrompt_tokensOfAChunkAreJudgedAsIfFedOneAtATime() {
+        // A 40-token chunk appended at once, then its 40 query steps, each attending only to token 0.
+        Driver d = new Driver(Policies.create("hierarchical:k=1"), PolicyContext.unbounded(1, 80));
+        d.policy.append(40);
+        Transitions t = new Transitions();
+        for (int q = 0; q < 40; q++) {
+            float[] row = new float[q + 1];
+            row[0] = 1f;
+            d.policy.observe(0, q, row, 0, 1, q + 1, q + 1);
+            t.clear();
+            d.policy.step(t);
+        }
+        // Token 0 (40 counts) has lived the window and rises; tokens 1..39 were each seen by fewer than 40
+        // queries, so at the close they are too young to be judged on their zero counts.
+        assertEquals("[0:0 NORMAL->CACHE]", t.toString());
+        // The next chunk's 40 steps see them all (still attending to token 0): now 1..39 have lived a window.
+        d.policy.append(40);
+        for (int q = 40; q < 80; q++) {
+            float[] row = new float[q + 1];
+            row[0] = 1f;
+            d.policy.observe(0, q, row, 0, 1, q + 1, q + 1);
+            t.clear();
+            d.policy.step(t);
+        }
+        assertEquals(LOW, Level.of(d.policy.level(0, 1)));
+        assertEquals(LOW, Level.of(d.policy.level(0, 39)));
+        assertEquals(LOW, Level.of(d.policy.level(0, 40)), "the second chunk's first token was seen by all 40 of its queries");
+        assertEquals(NORMAL, Level.of(d.policy.level(0, 41)), "the rest of the second chunk waits for the third window");
+    }
+
+    @Test
+    void densePrefill_wholePromptIsJudgedAtTheFirstWindow() {
+        Driver d = Driver.of("hierarchical:k=1", 1, PROMPT);
+        d.prefill(PROMPT);
+        window(d, schedule());
+        for (int tok = A; tok < PROMPT; tok++) {
+            assertEquals(LOW, d.level(0, tok), "prompt token " + tok + ", 0 counts, judged at step 40");
+        }
+    }
+
+    @Test
     void levelSequences_overFourWindows_demoteByExactlyOneLevelPerWindow() {
         Driver d = paperK1();
         int[][] levels = new int[4][];

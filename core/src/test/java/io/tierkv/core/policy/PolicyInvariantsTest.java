@@ -134,6 +134,9 @@ class PolicyInvariantsTest {
             }
             out.clear();
             policy.endPrefill(out);
+            for (int t = 0; t < length; t++) {
+                birth[t] = Math.min(birth[t], steps); // a prefill without steps: the prompt is born now
+            }
             check(out, false);
             for (int s = 0; s < decodeSteps; s++) {
                 append(1);
@@ -145,7 +148,10 @@ class PolicyInvariantsTest {
 
         void append(int n) {
             policy.append(n);
-            Arrays.fill(birth, length, length + n, steps);
+            // The i-th token of a batch is born at the step of its own query, steps + i.
+            for (int i = 0; i < n; i++) {
+                birth[length + i] = steps + i;
+            }
             for (int l = 0; l < layers; l++) {
                 Arrays.fill(shadow[l], length, length + n, Level.NORMAL_CODE);
             }
