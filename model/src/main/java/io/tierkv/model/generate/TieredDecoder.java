@@ -100,7 +100,7 @@ public final class TieredDecoder {
                     qs[layer] = q.squeeze(0).narrow(1, p - rows, rows);
                 }
             });
-            float[] logits = Tensors.toFloats(h.select(1, p - 1).matmul(w.lmHead.t()).view(-1));
+            float[] logits = Tensors.toFloats(Tensors.linear(h.select(1, p - 1), w.lmHead).view(-1));
             for (int start = 0; start < p; start += layout.blockSize()) {
                 int n = Math.min(layout.blockSize(), p - start);
                 seq.append(n);
@@ -162,18 +162,18 @@ public final class TieredDecoder {
             Tensor h = torch.embedding(w.embed, Tensors.fromInts(tokens, n));  // (n, D)
             for (int l = 0; l < c.layers(); l++) {
                 Tensor x = dense.rmsNorm(h, w.attnNorm[l]);
-                Tensor q = rope.apply(x.matmul(w.wq[l].t()).view(n, c.heads(), c.headDim()).transpose(0, 1), start)
+                Tensor q = rope.apply(Tensors.linear(x, w.wq[l]).view(n, c.heads(), c.headDim()).transpose(0, 1), start)
                         .transpose(0, 1);                                       // (n, H, d)
-                Tensor k = rope.apply(x.matmul(w.wk[l].t()).view(n, c.kvHeads(), c.headDim()).transpose(0, 1), start)
+                Tensor k = rope.apply(Tensors.linear(x, w.wk[l]).view(n, c.kvHeads(), c.headDim()).transpose(0, 1), start)
                         .transpose(0, 1).contiguous();                          // (n, K, d)
-                Tensor v = x.matmul(w.wv[l].t()).view(n, c.kvHeads(), c.headDim()).contiguous();
+                Tensor v = Tensors.linear(x, w.wv[l]).view(n, c.kvHeads(), c.headDim()).contiguous();
                 writeRows(seq, l, start, k, v);
                 Tensor a = attendCache(seq, l, q, start, observe);
-                h = h.add(a.reshape(n, (long) c.heads() * c.headDim()).matmul(w.wo[l].t()));
+                h = h.add(Tensors.linear(a.reshape(n, (long) c.heads() * c.headDim()), w.wo[l]));
                 h = h.add(dense.mlp(dense.rmsNorm(h, w.mlpNorm[l]), l));
             }
             Tensor last = dense.rmsNorm(h.select(0, n - 1), w.norm);
-            float[] logits = Tensors.toFloats(last.matmul(w.lmHead.t()));
+            float[] logits = Tensors.toFloats(Tensors.linear(last, w.lmHead));
             if (steps) {
                 long ts = System.nanoTime();
                 for (int i = 0; i < n; i++) {

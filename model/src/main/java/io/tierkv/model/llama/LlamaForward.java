@@ -29,7 +29,7 @@ public final class LlamaForward {
     /** Logits (B, T, V) for token ids (B, T), causal attention, positions from 0. */
     public Tensor logits(Tensor ids) {
         Tensor h = hidden(ids);
-        return h.matmul(w.lmHead.t());
+        return Tensors.linear(h, w.lmHead);
     }
 
     /** Receives each layer's queries and keys (RoPE applied) and values during a dense pass. */
@@ -62,7 +62,7 @@ public final class LlamaForward {
             Tensor a = torch.scaled_dot_product_attention(q, k, v, new TensorOptional(), 0.0, true,
                     new DoubleOptional(), c.kvHeads() != c.heads());
             a = a.transpose(1, 2).reshape(b, t, (long) c.heads() * c.headDim());
-            h = h.add(a.matmul(w.wo[l].t()));
+            h = h.add(Tensors.linear(a, w.wo[l]));
             h = h.add(mlp(rmsNorm(h, w.mlpNorm[l]), l));
         }
         return rmsNorm(h, w.norm);
@@ -70,7 +70,7 @@ public final class LlamaForward {
 
     /** x (.., D) -> (B, heads, T, d). */
     private Tensor project(Tensor x, Tensor weight, long b, long t, int heads) {
-        return x.matmul(weight.t()).view(b, t, heads, c.headDim()).transpose(1, 2);
+        return Tensors.linear(x, weight).view(b, t, heads, c.headDim()).transpose(1, 2);
     }
 
     /** RMSNorm over the last dimension, float32, as Hugging Face's LlamaRMSNorm. */
@@ -80,7 +80,7 @@ public final class LlamaForward {
 
     /** SwiGLU: down(silu(gate(x)) * up(x)). */
     public Tensor mlp(Tensor x, int layer) {
-        Tensor g = torch.silu(x.matmul(w.wGate[layer].t()));
-        return g.mul(x.matmul(w.wUp[layer].t())).matmul(w.wDown[layer].t());
+        Tensor g = torch.silu(Tensors.linear(x, w.wGate[layer]));
+        return Tensors.linear(g.mul(Tensors.linear(x, w.wUp[layer])), w.wDown[layer]);
     }
 }

@@ -13,6 +13,24 @@ public final class Tensors {
     private Tensors() {
     }
 
+    /**
+     * {@code x W^T} for a weight {@code W} (out, in), as a linear layer without bias. A single row goes
+     * through {@code mv}: libtorch's CPU matmul of one row by a transposed weight runs a GEMM at a third
+     * of the memory bandwidth that its GEMV reaches (16 against 50 GB/s for a 32000 x 768 weight here),
+     * and a decode step is that product, weight after weight.
+     */
+    public static Tensor linear(Tensor x, Tensor weight) {
+        if (x.dim() == 1) {
+            return torch.mv(weight, x);
+        }
+        if (x.numel() == x.size(-1)) {
+            long[] shape = shape(x);
+            shape[shape.length - 1] = weight.size(0);
+            return torch.mv(weight, x.reshape(-1)).view(shape);
+        }
+        return x.matmul(weight.t());
+    }
+
     public static TensorOptions floatOptions() {
         return new TensorOptions().dtype(new ScalarTypeOptional(torch.ScalarType.Float));
     }
