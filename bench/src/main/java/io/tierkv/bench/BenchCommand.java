@@ -4,7 +4,7 @@ import picocli.CommandLine.Command;
 
 /** {@code tierkv bench}: live benchmarks of the copy engine and the popularity counter. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks: the copy engine against memcpy, the popularity counter against a sum and libtorch.",
+        description = "Benchmarks: copy engine vs memcpy, popularity counter vs a sum and libtorch, decode speed.",
         subcommands = {BenchCopyCommand.class, BenchPopularityCommand.class, BenchDecodeCommand.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec

@@ -12,8 +12,8 @@ import picocli.CommandLine.Option;
 
 /** {@code tierkv eval}: the paper's experiment. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"The paper's experiment: every policy on the same reading-comprehension prompts, questions before and",
-            "after the passage, at a device budget; writes eval.json, eval.csv and PNG plots."})
+        description = {"The paper's experiment: every policy on the same reading-comprehension prompts.",
+            "Questions before and after the passage, at a device budget; writes eval.json, eval.csv and PNG plots."})
 final class EvalCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;

@@ -11,8 +11,9 @@ import picocli.CommandLine.Option;
 
 /** {@code tierkv train}: trains the bundled model on the reading-comprehension suite. */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Train a small Llama-architecture model on the reading-comprehension suite (libtorch autograd, CPU),",
-            "and write it in the Hugging Face layout (config.json, model.safetensors, tokenizer.json, train.log).",
+        description = {"Train a small Llama-architecture model on the reading-comprehension suite.",
+            "libtorch autograd on the CPU; writes the Hugging Face layout (config.json, model.safetensors, tokenizer.json,",
+            "train.log).",
             "To refresh the bundled model: tierkv train --out " + BundledModel.SOURCE_DIR + " && mvn package"})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "out/model", description = "Output directory (default: ${DEFAULT-VALUE}).")
