@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.tierkv.core.policy.HierarchicalConfig;
 import io.tierkv.core.popularity.PopularityCounter;
 import io.tierkv.core.popularity.PopularityCounters;
+import io.tierkv.core.popularity.SyntheticAttention;
 import io.tierkv.core.popularity.VectorSupport;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,7 +14,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -77,7 +77,7 @@ final class BenchPopularityCommand implements Callable<Integer> {
         if (heads <= 0 || tokens <= 0 || k <= 0 || iterations <= 0 || rounds <= 0 || warmup < 0) {
             throw new IllegalArgumentException("--heads, --tokens, --k, --iterations and --rounds must be > 0, --warmup >= 0");
         }
-        float[] probs = softmaxRows(heads, tokens, seed);
+        float[] probs = SyntheticAttention.softmaxRows(heads, tokens, seed);
         PopularityCounter counter = PopularityCounters.java();
         Sum sum = plainSum();
         int[] selected = new int[k];
@@ -234,24 +234,6 @@ final class BenchPopularityCommand implements Callable<Integer> {
             }
         }
         return n;
-    }
-
-    /** Rows of softmax(3 * N(0, 1)): the skewed shape attention probabilities have. */
-    static float[] softmaxRows(int heads, int tokens, long seed) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        float[] p = new float[heads * tokens];
-        double[] e = new double[tokens];
-        for (int h = 0; h < heads; h++) {
-            double s = 0;
-            for (int t = 0; t < tokens; t++) {
-                e[t] = Math.exp(3 * rnd.nextGaussian());
-                s += e[t];
-            }
-            for (int t = 0; t < tokens; t++) {
-                p[h * tokens + t] = (float) (e[t] / s);
-            }
-        }
-        return p;
     }
 
     private static double round(double v) {

@@ -1,8 +1,8 @@
 package io.tierkv.bench.jmh;
 
 import io.tierkv.core.popularity.FastPopularityCounter;
+import io.tierkv.core.popularity.SyntheticAttention;
 import java.util.Arrays;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.LongPointer;
@@ -73,7 +73,7 @@ public class PopularityBenchmark {
 
     @Setup(Level.Trial)
     public void setup() {
-        probs = softmaxRows(heads, keys, 1);
+        probs = SyntheticAttention.softmaxRows(heads, keys, 1);
         out = new int[k];
         scalar = new FastPopularityCounter(false);
         vector = new FastPopularityCounter(true);
@@ -122,23 +122,5 @@ public class PopularityBenchmark {
             input.close();
             native_.close();
         }
-    }
-
-    /** Rows of a softmax over log-normal logits: a few keys take most of the mass, as in attention. */
-    static float[] softmaxRows(int rows, int cols, long seed) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        float[] p = new float[rows * cols];
-        for (int r = 0; r < rows; r++) {
-            double sum = 0;
-            for (int c = 0; c < cols; c++) {
-                double v = Math.exp(2.5 * rnd.nextGaussian());
-                p[r * cols + c] = (float) v;
-                sum += v;
-            }
-            for (int c = 0; c < cols; c++) {
-                p[r * cols + c] /= (float) sum;
-            }
-        }
-        return p;
     }
 }

@@ -1,6 +1,7 @@
 package io.tierkv.cuda.check;
 
 import io.tierkv.core.popularity.ReferencePopularityCounter;
+import io.tierkv.core.popularity.SyntheticAttention;
 import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaCopies;
 import io.tierkv.cuda.driver.CudaEvent;
@@ -14,7 +15,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.SplittableRandom;
 
 /**
  * The GPU check's benchmark: the popularity kernel's achieved bandwidth against a device-to-device
@@ -79,7 +79,7 @@ public final class KernelBenchmark {
     private Row popularity(PopularityKernel kernel, CudaStream stream, int tokens, int batches) {
         long floats = (long) batches * HEADS * tokens;
         long bytes = floats * Float.BYTES;
-        float[] probs = softmaxRows(batches * HEADS, tokens, tokens);
+        float[] probs = SyntheticAttention.softmaxRows(batches * HEADS, tokens, tokens);
         try (PinnedBuffer host = new PinnedBuffer(context, bytes);
              DeviceBuffer input = new DeviceBuffer(context, bytes);
              DeviceBuffer copy = new DeviceBuffer(context, bytes);
@@ -144,24 +144,6 @@ public final class KernelBenchmark {
             stop.synchronize();
             return stop.elapsedMillisSince(start) * 1000.0 / iterations;
         }
-    }
-
-    /** {@code rows} rows of softmax(3 N(0,1)) over {@code tokens}, seeded by the size. */
-    static float[] softmaxRows(int rows, int tokens, long seed) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        float[] p = new float[rows * tokens];
-        double[] e = new double[tokens];
-        for (int h = 0; h < rows; h++) {
-            double s = 0;
-            for (int t = 0; t < tokens; t++) {
-                e[t] = Math.exp(3 * rnd.nextGaussian());
-                s += e[t];
-            }
-            for (int t = 0; t < tokens; t++) {
-                p[h * tokens + t] = (float) (e[t] / s);
-            }
-        }
-        return p;
     }
 
     /** The rows as an aligned text table. */
