@@ -72,13 +72,7 @@ public final class Residency {
     public void admitToHost(int id) {
         expect(id, ABSENT, "admit to the host");
         where[id] = HOST;
-        if (prefill) {
-            stats.prefillD2hBlocks++;
-            stats.prefillEvictions++;
-        } else {
-            stats.d2hBlocks++;
-            stats.evictions++;
-        }
+        countDeviceToHost();
     }
 
     /** A new block whose tokens were all evicted before it left the tail: freed without a copy. */
@@ -110,6 +104,11 @@ public final class Residency {
         expect(id, DEVICE, "demote");
         where[id] = HOST;
         deviceBlocks--;
+        countDeviceToHost();
+    }
+
+    /** One block copied device to host: an eviction from the device, in the prefill's or the decode's figures. */
+    private void countDeviceToHost() {
         if (prefill) {
             stats.prefillD2hBlocks++;
             stats.prefillEvictions++;
