@@ -1,6 +1,7 @@
 package io.tierkv.bench.sim;
 
 import io.tierkv.core.policy.PolicyOptions;
+import io.tierkv.core.placement.IndexedMinHeap;
 
 /**
  * Belady's offline optimum (MIN): when the device is full, of the resident blocks and the incoming one,

@@ -21,18 +21,16 @@ public final class SimPolicies {
     private static final Map<String, Entry> REGISTRY = new LinkedHashMap<>();
 
     static {
-        register("hierarchical", "the paper's four levels (core HierarchicalPolicy): CACHE/NORMAL on the device, LOW on the host,"
-                + " EVICT freed; a host hit is a miss that promotes the block",
-                o -> CoreTierPolicy.create("hierarchical", "hierarchical", o, true));
-        register("hierarchical-nofetch", "hierarchical, but host blocks are read in place (DESIGN's exact mode): only"
-                + " level changes and new blocks move blocks", o -> CoreTierPolicy.create("hierarchical-nofetch", "hierarchical", o, false));
+        register("hierarchical", "the paper's four levels (core HierarchicalPolicy, tier mode) with core's Placement, as the tier"
+                + " manager runs them: host blocks read in place, promoted when worth more than the device's victim",
+                o -> TieredPolicy.create("hierarchical", o));
         register("lru", "least recently used block leaves the device", o -> LruPolicy.create(PolicyOptions.parse("lru", o)));
         register("s3fifo", "S3-FIFO (SOSP'23): small 10% + main 90% FIFOs, ghost, 2-bit frequency",
                 o -> S3FifoPolicy.create(PolicyOptions.parse("s3fifo", o)));
         register("h2o", "core H2oPolicy (heavy hitters + recent) at the device budget; evicted tokens are lost",
-                o -> CoreTierPolicy.create("h2o", "h2o", o, true));
+                o -> TieredPolicy.create("h2o", o));
         register("streaming", "core StreamingPolicy (4 sinks + recent window) at the device budget; the middle is lost",
-                o -> CoreTierPolicy.create("streaming", "streaming", o, true));
+                o -> TieredPolicy.create("streaming", o));
         register("clairvoyant", "Belady's offline optimum for the same budget (bypasses when the incoming block is used last)",
                 o -> ClairvoyantPolicy.create(PolicyOptions.parse("clairvoyant", o)));
     }

@@ -2,6 +2,7 @@ package io.tierkv.core.policy;
 
 import io.tierkv.core.Level;
 import io.tierkv.core.Transitions;
+import io.tierkv.core.placement.TierMode;
 import java.util.Arrays;
 
 /**
@@ -19,6 +20,25 @@ abstract class AbstractKvPolicy implements KvPolicy {
     /** (layer) tokens not evicted. */
     protected int[] live;
     protected int length;
+    private TierMode tierMode = defaultTierMode();
+
+    /** The tier mode when the spec names none: drop for the compression baselines. */
+    protected TierMode defaultTierMode() {
+        return TierMode.DROP;
+    }
+
+    /** Sets the tier mode ({@code mode=} option); only before {@link #start}. */
+    final void tierMode(TierMode mode) {
+        if (context != null) {
+            throw new IllegalStateException(name() + ": tier mode set after start()");
+        }
+        this.tierMode = mode;
+    }
+
+    @Override
+    public final TierMode tierMode() {
+        return tierMode;
+    }
 
     @Override
     public void start(PolicyContext context) {
@@ -109,8 +129,11 @@ abstract class AbstractKvPolicy implements KvPolicy {
             return;
         }
         if (from == Level.EVICT_CODE) {
-            throw new IllegalStateException(name() + ": token " + token + " of layer " + layer + " is evicted and cannot move to "
-                    + Level.of(to));
+            if (tierMode == TierMode.DROP) {
+                throw new IllegalStateException(name() + ": token " + token + " of layer " + layer + " is evicted and cannot move to "
+                        + Level.of(to));
+            }
+            live[layer]++;
         }
         levels[layer][token] = to;
         if (to == Level.EVICT_CODE) {

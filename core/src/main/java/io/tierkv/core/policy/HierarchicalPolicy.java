@@ -1,6 +1,7 @@
 package io.tierkv.core.policy;
 
 import io.tierkv.core.Transitions;
+import io.tierkv.core.placement.TierMode;
 import java.util.Arrays;
 
 /**
@@ -129,9 +130,15 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
         }
     }
 
+    @Override
+    protected TierMode defaultTierMode() {
+        return TierMode.TIER;
+    }
+
     private void closeWindow(Transitions out) {
+        boolean revive = tierMode() == TierMode.TIER;
         for (int l = 0; l < layers; l++) {
-            live[l] -= machine.closeWindow(l, levels[l], counts[l], birth, length, steps, out);
+            live[l] -= machine.closeWindow(l, levels[l], counts[l], birth, length, steps, revive, out);
             int[] last = lastCounts[l];
             lastCounts[l] = counts[l];
             counts[l] = last;

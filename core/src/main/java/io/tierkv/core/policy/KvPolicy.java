@@ -1,6 +1,7 @@
 package io.tierkv.core.policy;
 
 import io.tierkv.core.Transitions;
+import io.tierkv.core.placement.TierMode;
 
 /**
  * A KV-cache policy: it is told when tokens arrive and what each query attended to, and it answers
@@ -13,7 +14,9 @@ import io.tierkv.core.Transitions;
  * {@link #step}. In chunked mode the driver also calls {@link #observe} for every prompt row and
  * {@link #step} once per prompt token, so that windows close while the prompt streams in.
  *
- * <p>EVICT is final: an evicted token's KV is gone, so no policy brings it back.
+ * <p>In {@link TierMode#DROP} EVICT is final: an evicted token's KV is gone, so no policy brings it back.
+ * In {@link TierMode#TIER} an evicted token is only cold: its KV waits on the host, it is still attended,
+ * and a policy that counts attention may bring it back to LOW.
  * Implementations are single-threaded and allocate nothing per step on their hot paths.
  */
 public interface KvPolicy {
@@ -67,6 +70,14 @@ public interface KvPolicy {
 
     /** One query step completed (a generated token; in chunked mode also a prompt token). */
     void step(Transitions out);
+
+    /**
+     * What the tier manager does with blocks this policy evicts: keep them on the host's cold end
+     * ({@link TierMode#TIER}, their tokens stay attended) or free them ({@link TierMode#DROP}, masked).
+     */
+    default TierMode tierMode() {
+        return TierMode.DROP;
+    }
 
     /** The level code of one token in one layer. */
     byte level(int layer, int token);

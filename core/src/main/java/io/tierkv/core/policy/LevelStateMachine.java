@@ -52,14 +52,17 @@ public final class LevelStateMachine {
      * @param birth  the step at which each token arrived
      * @param length tokens to consider, {@code [0, length)}
      * @param now    the step at which the window closes
-     * @return the number of tokens that moved to EVICT
+     * @param revive whether an EVICT token whose count earned more moves up to LOW (tier mode: its KV is
+     *               still on the host) or stays evicted (drop mode: EVICT is final)
+     * @return the number of tokens that moved to EVICT, less those that left it
      */
-    public int closeWindow(int layer, byte[] levels, int[] counts, int[] birth, int length, int now, Transitions out) {
+    public int closeWindow(int layer, byte[] levels, int[] counts, int[] birth, int length, int now, boolean revive,
+                           Transitions out) {
         int evicted = 0;
         int window = config.window();
         for (int t = 0; t < length; t++) {
             byte from = levels[t];
-            if (from == Level.EVICT_CODE || now - birth[t] < window) {
+            if ((from == Level.EVICT_CODE && !revive) || now - birth[t] < window) {
                 continue;
             }
             byte to = Level.stepToward(from, earned(counts[t]));
@@ -68,9 +71,16 @@ public final class LevelStateMachine {
                 out.add(layer, t, from, to);
                 if (to == Level.EVICT_CODE) {
                     evicted++;
+                } else if (from == Level.EVICT_CODE) {
+                    evicted--;
                 }
             }
         }
         return evicted;
+    }
+
+    /** Closes a window with EVICT final (drop mode). */
+    public int closeWindow(int layer, byte[] levels, int[] counts, int[] birth, int length, int now, Transitions out) {
+        return closeWindow(layer, levels, counts, birth, length, now, false, out);
     }
 }

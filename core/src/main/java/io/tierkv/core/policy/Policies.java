@@ -1,5 +1,6 @@
 package io.tierkv.core.policy;
 
+import io.tierkv.core.placement.TierMode;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,6 +21,10 @@ import java.util.function.Function;
  *   snapkv              observation window votes for prompt tokens             window kernel pool
  *   h2o                 heavy hitters + recent tokens                          heavy
  * </pre>
+ *
+ * Every policy also takes {@code mode=tier|drop} ({@link TierMode}): what the tier manager does with the
+ * blocks it evicts. {@code hierarchical} defaults to {@code tier} (evicted blocks wait on the host's cold
+ * end, nothing is lost while the host has room), the compression baselines to {@code drop}.
  */
 public final class Policies {
     private static final Map<String, Function<PolicyOptions, KvPolicy>> REGISTRY = new LinkedHashMap<>();
@@ -53,7 +58,16 @@ public final class Policies {
         if (factory == null) {
             throw new IllegalArgumentException("unknown policy '" + name + "'; known: " + names());
         }
-        return factory.apply(PolicyOptions.parse(name, options));
+        PolicyOptions parsed = PolicyOptions.parse(name, options);
+        String mode = parsed.getString("mode", null);
+        KvPolicy policy = factory.apply(parsed);
+        if (mode != null) {
+            if (!(policy instanceof AbstractKvPolicy)) {
+                throw new IllegalArgumentException("policy '" + name + "' has no tier mode");
+            }
+            ((AbstractKvPolicy) policy).tierMode(TierMode.parse(mode));
+        }
+        return policy;
     }
 
     /** True if {@code spec}'s name is registered. */

@@ -25,7 +25,7 @@ import java.util.SplittableRandom;
  */
 public final class SyntheticTrace implements TraceSource {
     private final SyntheticTraceConfig config;
-    private final TraceHeader header;
+    private TraceHeader header;
     /** (layer) one random stream per layer. */
     private final SplittableRandom[] random;
     /** (layer, rank) first token of each popular span. */
@@ -41,7 +41,6 @@ public final class SyntheticTrace implements TraceSource {
 
     public SyntheticTrace(SyntheticTraceConfig config) {
         this.config = config;
-        this.header = new TraceHeader(config.layout(), config.topK(), config.promptLength(), config.steps(), config.describe());
         int layers = config.layout().layers();
         SplittableRandom root = new SplittableRandom(config.seed());
         this.random = new SplittableRandom[layers];
@@ -55,6 +54,40 @@ public final class SyntheticTrace implements TraceSource {
         this.zipfCdf = zipf(config.popularSpans(), config.zipfExponent());
         this.taken = new int[config.promptLength() + config.steps() + 1];
         this.drawn = new int[config.topK()];
+        this.header = new TraceHeader(config.layout(), config.topK(), config.promptLength(), config.steps(), config.describe(),
+                prefill(config.seed()));
+    }
+
+    /** Queries of the prompt's end whose top-k make the prefill record (SnapKV's observation window). */
+    public static final int PREFILL_QUERIES = 32;
+
+    /**
+     * The prompt's own attention: the last {@link #PREFILL_QUERIES} prompt queries draw their top-k from the same
+     * mixture as the generated ones (sinks, recent, the popular set as it stands at the end of the prompt,
+     * recall), on a random stream of their own so the steps are those of a trace without it.
+     */
+    private int[][] prefill(long seed) {
+        int layers = config.layout().layers();
+        int prompt = config.promptLength();
+        int blockSize = config.layout().blockSize();
+        int[][] counts = new int[layers][config.layout().blocksFor(prompt)];
+        SplittableRandom root = new SplittableRandom(seed ^ 0x5EED_F00D_CAFEL);
+        for (int l = 0; l < layers; l++) {
+            SplittableRandom rnd = root.split();
+            for (int q = Math.max(1, prompt - PREFILL_QUERIES + 1); q <= prompt; q++) {
+                int target = Math.min(config.topK(), q);
+                stamp++;
+                for (int n = 0, attempt = 0; n < target && attempt < 16 * 1024; attempt++) {
+                    int p = pick(rnd, l, q);
+                    if (taken[p] != stamp) {
+                        taken[p] = stamp;
+                        counts[l][p / blockSize]++;
+                        n++;
+                    }
+                }
+            }
+        }
+        return counts;
     }
 
     /** Generates the whole trace into {@code file}; returns the header written. */

@@ -20,6 +20,10 @@ import io.tierkv.core.DType;
  *   40 sourceLength (u16)  42 source (UTF-8, what produced the trace: "synth seed=1 ...", a model)
  *   42 + sourceLength      CRC32 of bytes [0, 42 + sourceLength) (int32)
  *
+ *  Version 2 only: one prefill record, framed like a step record (length varint, payload, CRC32):
+ *   for each layer 0 .. layers-1: n varint (0, or the prompt's block count), then n count varints:
+ *   how many top-k positions of the prompt's own last queries fell in each prompt block
+ *
  *  Then {@code steps} step records, one per generated token, nothing after the last:
  *   +----------------------+-----------------------------------------------+---------------+
  *   | payloadLength varint | payload: for each layer 0 .. layers-1:        | CRC32 (int32) |
@@ -41,8 +45,10 @@ import io.tierkv.core.DType;
 public final class TraceDescriptor {
     /** "TKVT" as the first four bytes of the file. */
     public static final byte[] MAGIC = {'T', 'K', 'V', 'T'};
-    /** The version this code writes and reads. */
-    public static final short VERSION = 1;
+    /** The version this code writes; it reads this one and {@link #VERSION_1}. */
+    public static final short VERSION = 2;
+    /** The first version: no prefill record. */
+    public static final short VERSION_1 = 1;
     /** Positions as a first varint and ascending gaps. */
     public static final byte ENCODING_DELTA_VARINT = 1;
 
@@ -78,6 +84,11 @@ public final class TraceDescriptor {
     /** The header's length for a source text of {@code sourceBytes} UTF-8 bytes. */
     public static int headerLength(int sourceBytes) {
         return FIXED_HEADER_BYTES + sourceBytes + CRC_BYTES;
+    }
+
+    /** Bytes of the prefill record of a trace without prefill counts, for fewer than 128 layers. */
+    public static int emptyPrefillBytes(int layers) {
+        return varintBytes(layers) + layers + CRC_BYTES;
     }
 
     /** The most payload bytes a step of {@code layers} layers and {@code topK} positions can take. */

@@ -13,8 +13,16 @@ import java.nio.charset.StandardCharsets;
  * @param steps        generated tokens, or {@link TraceDescriptor#STEPS_UNKNOWN} for a writer that
  *                     learns it on close
  * @param source       what produced the trace (generator and seed, or model), at most 1024 UTF-8 bytes
+ * @param prefill      (layer, prompt block) how many top-k positions of the prompt's own queries (its last
+ *                     rows: SnapKV's observation window) fell in each prompt block; null when the trace has
+ *                     none (format version 1). A placement seeds block values with it.
  */
-public record TraceHeader(KvLayout layout, int topK, int promptLength, int steps, String source) {
+public record TraceHeader(KvLayout layout, int topK, int promptLength, int steps, String source, int[][] prefill) {
+
+    /** A header without prefill attention. */
+    public TraceHeader(KvLayout layout, int topK, int promptLength, int steps, String source) {
+        this(layout, topK, promptLength, steps, source, null);
+    }
 
     public TraceHeader {
         if (layout == null) {
@@ -36,6 +44,38 @@ public record TraceHeader(KvLayout layout, int topK, int promptLength, int steps
         if (source.getBytes(StandardCharsets.UTF_8).length > TraceDescriptor.MAX_SOURCE_BYTES) {
             throw new IllegalArgumentException("source must be at most " + TraceDescriptor.MAX_SOURCE_BYTES + " UTF-8 bytes");
         }
+        if (prefill != null) {
+            if (prefill.length != layout.layers()) {
+                throw new IllegalArgumentException("prefill has " + prefill.length + " layers, the layout " + layout.layers());
+            }
+            int blocks = layout.blocksFor(promptLength);
+            for (int l = 0; l < prefill.length; l++) {
+                if (prefill[l] == null || (prefill[l].length != 0 && prefill[l].length != blocks)) {
+                    throw new IllegalArgumentException("prefill layer " + l + " must hold 0 or " + blocks + " prompt blocks, holds "
+                            + (prefill[l] == null ? "null" : prefill[l].length));
+                }
+                for (int c : prefill[l]) {
+                    if (c < 0) {
+                        throw new IllegalArgumentException("prefill layer " + l + " has a negative count " + c);
+                    }
+                }
+            }
+        }
+    }
+
+    /** True if the trace carries the prompt's own attention per prompt block. */
+    public boolean hasPrefill() {
+        return prefill != null;
+    }
+
+    /** The prefill counts of one layer's prompt blocks (empty when the trace has none). */
+    public int[] prefillCounts(int layer) {
+        return prefill == null ? new int[0] : prefill[layer];
+    }
+
+    /** The same header with prefill counts. */
+    public TraceHeader withPrefill(int[][] counts) {
+        return new TraceHeader(layout, topK, promptLength, steps, source, counts);
     }
 
     public int layers() {
@@ -49,7 +89,19 @@ public record TraceHeader(KvLayout layout, int topK, int promptLength, int steps
 
     /** The same header with another step count. */
     public TraceHeader withSteps(int n) {
-        return new TraceHeader(layout, topK, promptLength, n, source);
+        return new TraceHeader(layout, topK, promptLength, n, source, prefill);
+    }
+
+    /** Equal when every field is, the prefill counts compared by content. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof TraceHeader h && layout.equals(h.layout) && topK == h.topK && promptLength == h.promptLength
+                && steps == h.steps && source.equals(h.source) && java.util.Arrays.deepEquals(prefill, h.prefill);
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(layout, topK, promptLength, steps, source, java.util.Arrays.deepHashCode(prefill));
     }
 
     /** A fresh step buffer sized for this trace. */

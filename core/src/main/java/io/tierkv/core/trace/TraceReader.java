@@ -88,8 +88,9 @@ public final class TraceReader implements TraceSource {
             throw error(offset(), "truncated header: " + buf.remaining() + " bytes, a header needs at least " + headerLength(0));
         }
         int version = buf.getShort(start + VERSION_OFFSET);
-        if (version != VERSION) {
-            throw error(VERSION_OFFSET, "unsupported trace version " + version + "; this reader knows version " + VERSION);
+        if (version != VERSION && version != VERSION_1) {
+            throw error(VERSION_OFFSET, "unsupported trace version " + version + "; this reader knows versions " + VERSION_1
+                    + " and " + VERSION);
         }
         int headerLength = Short.toUnsignedInt(buf.getShort(start + HEADER_LENGTH_OFFSET));
         int sourceLength = Short.toUnsignedInt(buf.getShort(start + SOURCE_LENGTH_OFFSET));
@@ -133,7 +134,59 @@ public final class TraceReader implements TraceSource {
             throw error(LAYERS_OFFSET, "layers x topK too large: " + h.layers() + " x " + h.topK());
         }
         buf.position(start + headerLength);
-        return h;
+        return version == VERSION_1 ? h : readPrefill(h);
+    }
+
+    /** The version-2 prefill record; memory grows only with the bytes actually read. */
+    private TraceHeader readPrefill(TraceHeader h) throws IOException {
+        long recordStart = offset();
+        fill(MAX_VARINT_BYTES);
+        int length = readVarint(buf.limit(), PREFILL, LENGTH, 0);
+        long blocks = h.layout().blocksFor(h.promptLength());
+        long max = (long) h.layers() * MAX_VARINT_BYTES * (1 + blocks);
+        if (length < 0 || length > max) {
+            throw error(recordStart, "prefill record length " + Integer.toUnsignedString(length) + " exceeds the " + max
+                    + " bytes " + h.layers() + " layers of " + blocks + " prompt blocks can take");
+        }
+        long payloadStart = offset();
+        fill(length + CRC_BYTES);
+        if (buf.remaining() < length + CRC_BYTES) {
+            throw error(payloadStart, "truncated: the prefill record needs " + (length + CRC_BYTES) + " bytes, the trace ends after "
+                    + buf.remaining());
+        }
+        int p = buf.position();
+        int end = p + length;
+        crc.reset();
+        crc.update(buf.array(), p, length);
+        int stored = buf.getInt(end);
+        if (stored != (int) crc.getValue()) {
+            throw error(payloadStart, "prefill record checksum mismatch (stored " + hex(stored) + ", computed "
+                    + hex((int) crc.getValue()) + ")");
+        }
+        int[][] counts = new int[h.layers()][];
+        boolean any = false;
+        for (int l = 0; l < h.layers(); l++) {
+            long at = offset();
+            int n = readVarint(end, PREFILL, l, COUNT);
+            if (n != 0 && n != blocks) {
+                throw error(at, "prefill layer " + l + " holds " + Integer.toUnsignedString(n) + " blocks; the prompt has " + blocks);
+            }
+            counts[l] = new int[n];
+            for (int i = 0; i < n; i++) {
+                at = offset();
+                int c = readVarint(end, PREFILL, l, i);
+                if (c < 0) {
+                    throw error(at, "prefill layer " + l + " block " + i + " count " + Integer.toUnsignedString(c) + " is too large");
+                }
+                counts[l][i] = c;
+            }
+            any |= n > 0;
+        }
+        if (buf.position() != end) {
+            throw error(offset(), "prefill record has " + (end - buf.position()) + " bytes left after the last layer");
+        }
+        buf.position(end + CRC_BYTES);
+        return any ? h.withPrefill(counts) : h;
     }
 
     @Override
@@ -236,7 +289,13 @@ public final class TraceReader implements TraceSource {
         throw error(start, field(step, layer, index) + ": malformed varint (more than 32 bits)");
     }
 
+    /** {@code step} of the prefill record in {@link #readVarint}. */
+    private static final int PREFILL = -2;
+
     private static String field(int step, int layer, int index) {
+        if (step == PREFILL) {
+            return "prefill record" + (layer == LENGTH ? " length" : " layer " + layer + (index == COUNT ? " count" : " block " + index));
+        }
         if (layer == LENGTH) {
             return "step " + step + " record length";
         }

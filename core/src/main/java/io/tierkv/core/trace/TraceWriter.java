@@ -43,6 +43,34 @@ public final class TraceWriter implements AutoCloseable {
         int record = (int) max + MAX_VARINT_BYTES + CRC_BYTES;
         this.out = ByteBuffer.allocate(Math.max(1 << 16, record)).order(ByteOrder.LITTLE_ENDIAN);
         channel.write(headerBytes(STEPS_UNKNOWN));
+        writePrefill();
+    }
+
+    /** The version-2 prefill record: per layer the prompt blocks' counts, or none. */
+    private void writePrefill() throws IOException {
+        long blocks = header.layout().blocksFor(header.promptLength());
+        long max = (long) header.layers() * MAX_VARINT_BYTES * (1 + (header.hasPrefill() ? blocks : 0));
+        if (max > Integer.MAX_VALUE / 2) {
+            throw new IllegalArgumentException("prefill record too large: " + header.layers() + " layers x " + blocks + " blocks");
+        }
+        ByteBuffer record = ByteBuffer.allocate((int) max).order(ByteOrder.LITTLE_ENDIAN);
+        for (int l = 0; l < header.layers(); l++) {
+            int[] counts = header.prefillCounts(l);
+            putVarint(record, counts.length);
+            for (int c : counts) {
+                putVarint(record, c);
+            }
+        }
+        crc.reset();
+        crc.update(record.array(), 0, record.position());
+        ByteBuffer framed = ByteBuffer.allocate(MAX_VARINT_BYTES + record.position() + CRC_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        putVarint(framed, record.position());
+        framed.put(record.array(), 0, record.position());
+        framed.putInt((int) crc.getValue());
+        framed.flip();
+        while (framed.hasRemaining()) {
+            channel.write(framed);
+        }
     }
 
     /**

@@ -48,7 +48,11 @@ class HierarchicalPolicyTest {
     }
 
     private static Driver paperK1() {
-        Driver d = Driver.of("hierarchical:k=1", 1, PROMPT);
+        return paperK1("");
+    }
+
+    private static Driver paperK1(String mode) {
+        Driver d = Driver.of("hierarchical:k=1" + mode, 1, PROMPT);
         assertTrue(d.prefill(PROMPT).isEmpty());
         return d;
     }
@@ -176,6 +180,21 @@ class HierarchicalPolicyTest {
     }
 
     @Test
+    void evict_inTierMode_comesBackToLow_whenTheTokenIsCountedAgain() {
+        Driver d = paperK1();
+        window(d, schedule()); // NORMAL -> LOW
+        window(d, schedule()); // LOW -> EVICT: cold, but its KV waits on the host and is still attended
+        assertEquals(EVICT, d.level(0, A));
+        Transitions t = window(d, schedule(A, 40));
+        boolean revived = false;
+        for (int i = 0; i < t.size(); i++) {
+            revived |= t.index(i) == A && t.from(i) == EVICT.code() && t.to(i) == LOW.code();
+        }
+        assertTrue(revived, t.toString());
+        assertEquals(LOW, d.level(0, A));
+    }
+
+    @Test
     void youngToken_bornMidWindow_notJudgedAtNextClose_judgedAtTheOneAfterOnThatWindowsCounts() {
         Driver d = paperK1();
         // generated token Y is appended while 20 steps are done: position 7 + 20 = 27, born at step 20
@@ -231,8 +250,8 @@ class HierarchicalPolicyTest {
     }
 
     @Test
-    void evict_isFinal_evenIfTheEvictedTokenIsCountedAgain() {
-        Driver d = paperK1();
+    void evict_inDropMode_isFinal_evenIfTheEvictedTokenIsCountedAgain() {
+        Driver d = paperK1(",mode=drop");
         window(d, schedule()); // A 0 counts: NORMAL -> LOW
         window(d, schedule()); // LOW -> EVICT
         assertEquals(EVICT, d.level(0, A));

@@ -104,7 +104,7 @@ class TraceFormatTest {
     void truncated_betweenSteps_saysHowManyStepsWereRead() throws IOException {
         Path file = writeTiny();
         byte[] bytes = Files.readAllBytes(file);
-        int header = TraceDescriptor.headerLength("hand-written".length());
+        int header = TraceDescriptor.headerLength("hand-written".length()) + TraceDescriptor.emptyPrefillBytes(LAYOUT.layers());
         int firstStep = 1 + payloadLength(bytes, header) + 4;
         Files.write(file, Arrays.copyOf(bytes, header + firstStep));
         TraceFormatException e = assertThrows(TraceFormatException.class, () -> readAll(file));
@@ -116,7 +116,7 @@ class TraceFormatTest {
     void corrupt_flippedPositionBit_isAChecksumMismatchAtTheStep() throws IOException {
         Path file = writeTiny();
         byte[] bytes = Files.readAllBytes(file);
-        int header = TraceDescriptor.headerLength("hand-written".length());
+        int header = TraceDescriptor.headerLength("hand-written".length()) + TraceDescriptor.emptyPrefillBytes(LAYOUT.layers());
         bytes[header + 3] ^= 0x01;
         Files.write(file, bytes);
         TraceFormatException e = assertThrows(TraceFormatException.class, () -> readAll(file));
@@ -163,7 +163,7 @@ class TraceFormatTest {
             s.set(0, new int[] {4}, 1);
             w.write(s);
         }
-        head = Arrays.copyOf(Files.readAllBytes(ok), TraceDescriptor.headerLength(0));
+        head = Arrays.copyOf(Files.readAllBytes(ok), TraceDescriptor.headerLength(0) + TraceDescriptor.emptyPrefillBytes(1));
         ByteBuffer payload = ByteBuffer.allocate(2);
         payload.put((byte) 1).put((byte) 9);
         java.util.zip.CRC32 crc = new java.util.zip.CRC32();
@@ -188,7 +188,7 @@ class TraceFormatTest {
             s.set(0, new int[] {4}, 1);
             w.write(s);
         }
-        byte[] head = Arrays.copyOf(Files.readAllBytes(ok), TraceDescriptor.headerLength(0));
+        byte[] head = Arrays.copyOf(Files.readAllBytes(ok), TraceDescriptor.headerLength(0) + TraceDescriptor.emptyPrefillBytes(1));
         // The layer's count as a 6-byte varint: valid CRC, malformed number.
         byte[] payload = {(byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, (byte) 0x80, 0x01};
         java.util.zip.CRC32 crc = new java.util.zip.CRC32();

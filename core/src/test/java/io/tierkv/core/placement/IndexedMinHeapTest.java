@@ -1,4 +1,4 @@
-package io.tierkv.bench.sim;
+package io.tierkv.core.placement;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,50 +1,77 @@
-package io.tierkv.bench.sim;
+package io.tierkv.core.placement;
 
 import java.util.Arrays;
 
 /**
  * A binary min-heap of int ids in {@code [0, capacity)} with long keys and O(log n) update and removal
- * by id: the victim order of {@link ClairvoyantPolicy} (furthest next use) and {@link CoreTierPolicy}
- * (least popular). Ties on the key go to the smaller id. Primitive arrays only; nothing is allocated
+ * by id: the victim order of the simulator's clairvoyant policy (furthest next use) and of
+ * {@link Placement} (least valuable). Ties on the key go to the smaller id. Primitive arrays only; nothing is allocated
  * after construction.
  */
-final class IndexedMinHeap {
+public final class IndexedMinHeap {
     /** (slot) the id at each heap slot; slots {@code [0, size)} are used. */
-    private final int[] heap;
+    private int[] heap;
     /** (id) the id's heap slot, or -1 when absent. */
-    private final int[] slot;
+    private int[] slot;
     /** (id) the id's key while present. */
-    private final long[] key;
+    private long[] key;
     private int size;
 
-    IndexedMinHeap(int capacity) {
+    public IndexedMinHeap(int capacity) {
         this.heap = new int[capacity];
         this.slot = new int[capacity];
         this.key = new long[capacity];
         Arrays.fill(slot, -1);
     }
 
-    int size() {
+    /** Ids up to {@code capacity - 1} become valid; existing members keep their places. */
+    public void ensureCapacity(int capacity) {
+        if (capacity <= slot.length) {
+            return;
+        }
+        int n = Math.max(capacity, slot.length * 2);
+        int old = slot.length;
+        heap = Arrays.copyOf(heap, n);
+        key = Arrays.copyOf(key, n);
+        slot = Arrays.copyOf(slot, n);
+        Arrays.fill(slot, old, n, -1);
+    }
+
+    /** Ids this heap accepts: {@code [0, capacity())}. */
+    public int capacity() {
+        return slot.length;
+    }
+
+    /**
+     * A long whose signed order is the order of {@code d} (NaN excluded), so that double scores can be
+     * heap keys.
+     */
+    public static long sortable(double d) {
+        long bits = Double.doubleToRawLongBits(d + 0.0);
+        return bits ^ ((bits >> 63) & 0x7FFF_FFFF_FFFF_FFFFL);
+    }
+
+    public int size() {
         return size;
     }
 
-    boolean isEmpty() {
+    public boolean isEmpty() {
         return size == 0;
     }
 
-    boolean contains(int id) {
+    public boolean contains(int id) {
         return slot[id] >= 0;
     }
 
     /** The id with the smallest key; the heap must not be empty. */
-    int peek() {
+    public int peek() {
         if (size == 0) {
             throw new IllegalStateException("heap is empty");
         }
         return heap[0];
     }
 
-    long key(int id) {
+    public long key(int id) {
         if (slot[id] < 0) {
             throw new IllegalArgumentException("id " + id + " is not in the heap");
         }
@@ -52,11 +79,11 @@ final class IndexedMinHeap {
     }
 
     /** The id at heap slot {@code i} (for iterating over all members). */
-    int at(int i) {
+    public int at(int i) {
         return heap[i];
     }
 
-    void add(int id, long k) {
+    public void add(int id, long k) {
         if (slot[id] >= 0) {
             throw new IllegalArgumentException("id " + id + " is already in the heap");
         }
@@ -67,7 +94,7 @@ final class IndexedMinHeap {
     }
 
     /** Sets a present id's key and restores the order. */
-    void update(int id, long k) {
+    public void update(int id, long k) {
         int i = slot[id];
         if (i < 0) {
             throw new IllegalArgumentException("id " + id + " is not in the heap");
@@ -81,7 +108,7 @@ final class IndexedMinHeap {
         }
     }
 
-    void remove(int id) {
+    public void remove(int id) {
         int i = slot[id];
         if (i < 0) {
             throw new IllegalArgumentException("id " + id + " is not in the heap");
@@ -100,14 +127,14 @@ final class IndexedMinHeap {
         }
     }
 
-    int poll() {
+    public int poll() {
         int id = peek();
         remove(id);
         return id;
     }
 
     /** Sets a key without restoring the order; call {@link #heapify()} after a batch. */
-    void setKeyUnordered(int id, long k) {
+    public void setKeyUnordered(int id, long k) {
         if (slot[id] < 0) {
             throw new IllegalArgumentException("id " + id + " is not in the heap");
         }
@@ -115,7 +142,7 @@ final class IndexedMinHeap {
     }
 
     /** Restores the order after {@link #setKeyUnordered} calls, in O(n). */
-    void heapify() {
+    public void heapify() {
         for (int i = (size >>> 1) - 1; i >= 0; i--) {
             siftDown(i);
         }
@@ -166,7 +193,7 @@ final class IndexedMinHeap {
     }
 
     /** Re-checks the heap order and the slot index. */
-    void checkInvariants() {
+    public void checkInvariants() {
         for (int i = 0; i < size; i++) {
             if (slot[heap[i]] != i) {
                 throw new IllegalStateException("heap slot " + i + " holds id " + heap[i] + " whose index says " + slot[heap[i]]);

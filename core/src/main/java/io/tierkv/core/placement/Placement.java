@@ -1,0 +1,393 @@
+package io.tierkv.core.placement;
+
+import io.tierkv.core.Level;
+import java.util.Arrays;
+
+/**
+ * Where one sequence's KV blocks live: TierKV's one placement rule, pure (events in, {@link Moves} out),
+ * shared by the tier manager, which carries the moves out with copies, and the simulator, which counts
+ * them. It never touches memory.
+ *
+ * <p><b>Value.</b> Every block has a value: an exponentially decayed count of the steps in which it was
+ * in some query's top-k (time constant {@code tau} steps), seeded by the prompt's own attention at prefill
+ * ({@link #prior}), plus a bonus per popularity level of the paper's policy (CACHE above NORMAL above LOW
+ * above EVICT): the levels are one signal among others. Values are kept in the log domain relative to a
+ * fixed origin ({@code ln f + t / tau}), so a decay shifts every value alike and only a block whose count
+ * changed is re-keyed: a step costs O(blocks requested + levels changed), not O(blocks).
+ *
+ * <p><b>Placement.</b> The device holds at most {@code capacity} blocks besides each layer's tail, which is
+ * always on the device and not placed here. Its least valuable block is the victim. A block that leaves
+ * the tail stays on the device if there is room or if it is worth more than the victim (which then goes
+ * to the host), else it is copied to the host. A requested host block is read where it lies (a miss) and
+ * is promoted only when it has come to be worth more than the victim by a margin: TinyLFU's admission
+ * filter, so one-off recalls do not flush the blocks attention keeps returning to.
+ *
+ * <p><b>Evicted tokens.</b> In {@link TierMode#TIER} an EVICT block is only cold: it stays on the host and
+ * is freed when the host holds more than its budget, EVICT blocks first, least valuable first. In
+ * {@link TierMode#DROP} (the paper's compression) it is freed at once.
+ *
+ * <p>Block ids are {@code block * layers + layer}, so they grow with the sequence.
+ */
+public final class Placement {
+    /** Not placed yet: the tail, or not appended. */
+    public static final byte ABSENT = 0;
+    public static final byte DEVICE = 1;
+    public static final byte HOST = 2;
+    /** Released: the host budget had no room, or its tokens were dropped. */
+    public static final byte FREED = 3;
+
+    /** Host-order offset that puts EVICT blocks before every other block. */
+    private static final double EVICT_FIRST = 1e9;
+
+    private final PlacementConfig config;
+    private final TierMode mode;
+    private final int layers;
+    private final int capacity;
+    private final int hostCapacity;
+    private final double invTau;
+    /** (id) ABSENT, DEVICE, HOST or FREED. */
+    private byte[] where;
+    /** (id) the block's level code. */
+    private byte[] level;
+    /** (id) ln of the decayed request count plus (step / tau); -infinity for never requested. */
+    private double[] score;
+    /** Device blocks, least valuable at the root. */
+    private final IndexedMinHeap device;
+    /** Host blocks in the order they are freed past the host budget. */
+    private final IndexedMinHeap host;
+    private int deviceCount;
+    private int hostCount;
+    private int now;
+
+    /**
+     * @param capacity     device blocks over all layers, tails excluded ({@code >= 0})
+     * @param hostCapacity host blocks, {@link Integer#MAX_VALUE} for unbounded
+     */
+    public Placement(PlacementConfig config, TierMode mode, int layers, int capacity, int hostCapacity) {
+        if (layers <= 0 || capacity < 0 || hostCapacity < 0) {
+            throw new IllegalArgumentException("placement needs layers > 0 and capacities >= 0, got layers " + layers
+                    + ", device " + capacity + ", host " + hostCapacity);
+        }
+        this.config = config;
+        this.mode = mode;
+        this.layers = layers;
+        this.capacity = capacity;
+        this.hostCapacity = hostCapacity;
+        this.invTau = 1.0 / config.tau();
+        int n = 16 * layers;
+        this.where = new byte[n];
+        this.level = new byte[n];
+        this.score = new double[n];
+        Arrays.fill(score, Double.NEGATIVE_INFINITY);
+        Arrays.fill(level, Level.NORMAL_CODE);
+        this.device = new IndexedMinHeap(n);
+        this.host = new IndexedMinHeap(n);
+    }
+
+    public TierMode mode() {
+        return mode;
+    }
+
+    public PlacementConfig config() {
+        return config;
+    }
+
+    /** Device blocks this placement may fill (tails excluded). */
+    public int capacity() {
+        return capacity;
+    }
+
+    public int hostCapacity() {
+        return hostCapacity;
+    }
+
+    public int deviceBlocks() {
+        return deviceCount;
+    }
+
+    public int hostBlocks() {
+        return hostCount;
+    }
+
+    /** Steps taken ({@link #step()} calls). */
+    public int now() {
+        return now;
+    }
+
+    /** Where block {@code block} of {@code layer} is. */
+    public byte where(int layer, int block) {
+        int id = id(layer, block);
+        return id < where.length ? where[id] : ABSENT;
+    }
+
+    /**
+     * Seeds a block's value with the prompt's own attention (SnapKV's observation window): {@code weight}
+     * top-k hits by prompt queries, counted like requests made now. Call before the block is admitted, or
+     * at the end of the prefill for blocks already placed.
+     */
+    public void prior(int layer, int block, double weight, Moves out) {
+        if (!(weight > 0)) {
+            return;
+        }
+        int id = ensure(layer, block);
+        score[id] = add(score[id], weight * config.priorWeight());
+        rekey(id);
+        admitIfWorth(id, out);
+    }
+
+    /**
+     * A block left the tail: it is full and written on the device. It stays there if there is room or it is
+     * worth more than the victim; else it is copied to the host ({@link Moves#ADMIT_HOST}).
+     */
+    public void admit(int layer, int block, byte levelCode, Moves out) {
+        int id = ensure(layer, block);
+        if (where[id] != ABSENT) {
+            throw new IllegalStateException("block " + block + " of layer " + layer + " is admitted twice");
+        }
+        level[id] = levelCode;
+        if (score[id] == Double.NEGATIVE_INFINITY) {
+            score[id] = Math.log(config.newBlockWeight()) + now * invTau;
+        }
+
+        if (mode == TierMode.DROP && levelCode == Level.EVICT_CODE) {
+            where[id] = FREED;
+            out.add(layer, block, Moves.FREE);
+            return;
+        }
+        if (deviceCount < capacity) {
+            toDevice(id);
+            out.add(layer, block, Moves.ADMIT_DEVICE);
+            return;
+        }
+        if (deviceCount > 0 && IndexedMinHeap.sortable(value(id)) > device.key(device.peek())) {
+            demote(device.peek(), out);
+            toDevice(id);
+            out.add(layer, block, Moves.ADMIT_DEVICE);
+            return;
+        }
+        toHost(id);
+        out.add(layer, block, Moves.ADMIT_HOST);
+        enforceHostBudget(out);
+    }
+
+    /**
+     * Block {@code block} of {@code layer} was in a query's top-k this step (the tail too: a block's history
+     * starts before it is placed). A host block may be promoted.
+     */
+    public void request(int layer, int block, Moves out) {
+        int id = ensure(layer, block);
+        if (where[id] == FREED) {
+            return;
+        }
+        score[id] = add(score[id], 1.0);
+        rekey(id);
+        admitIfWorth(id, out);
+    }
+
+
+    /** The block's level changed (a window closed). In drop mode an EVICT block is freed. */
+    public void level(int layer, int block, byte levelCode, Moves out) {
+        int id = ensure(layer, block);
+        level[id] = levelCode;
+        if (where[id] == ABSENT || where[id] == FREED) {
+            return;
+        }
+        if (mode == TierMode.DROP && levelCode == Level.EVICT_CODE) {
+            free(id, out);
+            return;
+        }
+        rekey(id);
+    }
+
+    /** One step passed: every value decays by {@code 1 / tau} (implicitly). */
+    public void step() {
+        now++;
+    }
+
+    /**
+     * Moves up to {@code count} of the least valuable device blocks to the host whatever their value, to make
+     * room for another sequence; returns how many moved.
+     */
+    public int shed(int count, Moves out) {
+        int moved = 0;
+        while (moved < count && deviceCount > 0) {
+            demote(device.peek(), out);
+            moved++;
+        }
+        return moved;
+    }
+
+    /**
+     * The memory could not follow a move: a promotion found no free device slot in the shared arena, so the
+     * block stays on the host.
+     */
+    public void stayOnHost(int layer, int block) {
+        int id = id(layer, block);
+        if (where[id] != DEVICE) {
+            throw new IllegalStateException("block " + block + " of layer " + layer + " is not placed on the device");
+        }
+        device.remove(id);
+        deviceCount--;
+        toHost(id);
+    }
+
+    /** The memory could not follow a move: the shared host arena was full, so the block was freed. */
+    public void lost(int layer, int block) {
+        int id = id(layer, block);
+        if (where[id] == DEVICE) {
+            device.remove(id);
+            deviceCount--;
+        } else if (where[id] == HOST) {
+            host.remove(id);
+            hostCount--;
+        }
+        where[id] = FREED;
+    }
+
+    /** Promotes {@code id} from the host when there is room or it is worth more than the victim by the margin. */
+    private void admitIfWorth(int id, Moves out) {
+        if (where[id] != HOST) {
+            return;
+        }
+        if (deviceCount < capacity) {
+            promote(id, out);
+            return;
+        }
+        if (deviceCount == 0) {
+            return;
+        }
+        int victim = device.peek();
+        if (IndexedMinHeap.sortable(value(id) - config.margin()) > device.key(victim)) {
+            demote(victim, out);
+            promote(id, out);
+        }
+    }
+
+    private void promote(int id, Moves out) {
+        host.remove(id);
+        hostCount--;
+        toDevice(id);
+        out.add(layerOf(id), blockOf(id), Moves.PROMOTE);
+    }
+
+    private void demote(int id, Moves out) {
+        device.remove(id);
+        deviceCount--;
+        toHost(id);
+        out.add(layerOf(id), blockOf(id), Moves.DEMOTE);
+        enforceHostBudget(out);
+    }
+
+    private void free(int id, Moves out) {
+        if (where[id] == DEVICE) {
+            device.remove(id);
+            deviceCount--;
+        } else if (where[id] == HOST) {
+            host.remove(id);
+            hostCount--;
+        }
+        where[id] = FREED;
+        out.add(layerOf(id), blockOf(id), Moves.FREE);
+    }
+
+    private void enforceHostBudget(Moves out) {
+        while (hostCount > hostCapacity) {
+            free(host.peek(), out);
+        }
+    }
+
+    private void toDevice(int id) {
+        where[id] = DEVICE;
+        device.add(id, IndexedMinHeap.sortable(value(id)));
+        deviceCount++;
+    }
+
+    private void toHost(int id) {
+        where[id] = HOST;
+        host.add(id, hostKey(id));
+        hostCount++;
+    }
+
+    private void rekey(int id) {
+        if (where[id] == DEVICE) {
+            device.update(id, IndexedMinHeap.sortable(value(id)));
+        } else if (where[id] == HOST) {
+            host.update(id, hostKey(id));
+        }
+    }
+
+    /** The block's value now, in the shifted log domain of {@link #score}. */
+    private double value(int id) {
+        return score[id] + config.levelWeight() * levelRank(level[id]);
+    }
+
+    private long hostKey(int id) {
+        return IndexedMinHeap.sortable(value(id) - (level[id] == Level.EVICT_CODE ? EVICT_FIRST : 0));
+    }
+
+    /** ln(exp(s - now/tau) + w) + now/tau: adds {@code w} to a decayed count kept in the shifted log domain. */
+    private double add(double s, double w) {
+        double t = now * invTau;
+        if (s == Double.NEGATIVE_INFINITY) {
+            return Math.log(w) + t;
+        }
+        double x = s - t;
+        return t + (x > Math.log(w) ? x + Math.log1p(w * Math.exp(-x)) : Math.log(w) + Math.log1p(Math.exp(x) / w));
+    }
+
+    private static int levelRank(byte code) {
+        return Level.NORMAL_CODE - code;
+    }
+
+    private int ensure(int layer, int block) {
+        if (layer < 0 || layer >= layers || block < 0) {
+            throw new IndexOutOfBoundsException("block " + block + " of layer " + layer + " (" + layers + " layers)");
+        }
+        int id = id(layer, block);
+        if (id >= where.length) {
+            int n = Math.max(id + 1, where.length * 2);
+            int old = where.length;
+            where = Arrays.copyOf(where, n);
+            level = Arrays.copyOf(level, n);
+            score = Arrays.copyOf(score, n);
+            Arrays.fill(score, old, n, Double.NEGATIVE_INFINITY);
+            Arrays.fill(level, old, n, Level.NORMAL_CODE);
+            device.ensureCapacity(n);
+            host.ensureCapacity(n);
+        }
+        return id;
+    }
+
+    private int id(int layer, int block) {
+        return block * layers + layer;
+    }
+
+    private int layerOf(int id) {
+        return id % layers;
+    }
+
+    private int blockOf(int id) {
+        return id / layers;
+    }
+
+    /** Re-checks counts against a recount and both heaps' order; throws {@link IllegalStateException}. */
+    public void checkInvariants() {
+        int d = 0;
+        int h = 0;
+        for (int id = 0; id < where.length; id++) {
+            byte w = where[id];
+            if ((w == DEVICE) != device.contains(id) || (w == HOST) != host.contains(id)) {
+                throw new IllegalStateException("block " + blockOf(id) + " of layer " + layerOf(id) + " is " + w
+                        + " but the heaps disagree");
+            }
+            d += w == DEVICE ? 1 : 0;
+            h += w == HOST ? 1 : 0;
+        }
+        if (d != deviceCount || h != hostCount || d > capacity || h > hostCapacity) {
+            throw new IllegalStateException("placement counts " + deviceCount + " device / " + hostCount + " host blocks, holds "
+                    + d + " / " + h + " (capacities " + capacity + " / " + hostCapacity + ")");
+        }
+        device.checkInvariants();
+        host.checkInvariants();
+    }
+}
