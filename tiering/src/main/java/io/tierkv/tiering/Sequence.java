@@ -4,71 +4,98 @@ import io.tierkv.core.Level;
 import io.tierkv.core.Tier;
 import io.tierkv.core.Transitions;
 import io.tierkv.core.block.BlockTable;
+import io.tierkv.core.placement.Moves;
+import io.tierkv.core.placement.Placement;
+import io.tierkv.core.placement.PlacementConfig;
+import io.tierkv.core.placement.TierMode;
 import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.popularity.PopularityCounter;
+import io.tierkv.tiering.arena.SlotArena;
+import io.tierkv.tiering.copy.CopyDirection;
 import java.util.Arrays;
 
 /**
  * One sequence's KV cache in a {@link TierManager}: its policy, the core {@link BlockTable} that folds token
- * levels into block levels, and for each layer and logical block the pool handle of its memory.
+ * levels into block levels, core's {@link Placement} that decides where each block lives, and for each layer and
+ * logical block the pool handle of its memory.
  *
  * <p>Protocol (the policy's, see {@link KvPolicy}): {@link #append} new positions, write their K and V at
  * {@link #keyAddress}/{@link #valueAddress}, read through {@link #view}, report attention with
- * {@link #observe}, then {@link #endPrefill} once and {@link #step} per generated token. The manager carries
- * the policy's decisions out in {@code append}, {@code step} and {@code endPrefill} (and only there):
- * CACHE/NORMAL blocks on the device, LOW on the host, EVICT freed, within this sequence's device budget
- * (blocks over all layers) and optional host budget. Each layer's last block, which receives new tokens,
- * always stays on the device.
+ * {@link #observe} (or {@link #observeSelected}), then {@link #endPrefill} once and {@link #step} per generated
+ * token. Decisions are made in {@code append}, {@code step} and {@code endPrefill} (and only there):
  *
- * <p>A block that is dropped for lack of host room (counted in {@link TierStats#droppedBlocks()}) is gone:
- * its tokens read as EVICT through {@link #level} and no longer count as kept. Not thread-safe: the
- * manager's owner thread drives every sequence.
+ * <ul>
+ *   <li>The placement decides; this class carries its moves out (copies through the manager's engine, frees
+ *       through the pool) and never decides anything itself. The placement is the one record of where a
+ *       block belongs; the pool records where its bytes are now. They differ only while a copy is in flight or
+ *       after a copy failed: such blocks are on a short dirty list and their copy is (re)started at the next
+ *       operation, so bookkeeping per step grows with what changed, not with the sequence.</li>
+ *   <li>A block is placed when it is written and no longer the tail (each layer's last block always stays on
+ *       the device, outside the budget); requests are the top-k keys of each query, per block.</li>
+ *   <li>Evicted tokens: in {@link TierMode#TIER} their blocks stay on the host and are still attended; in
+ *       {@link TierMode#DROP} they are freed and {@link #masked masked}.</li>
+ * </ul>
+ *
+ * <p>Not thread-safe: the manager's owner thread drives every sequence.
  */
 public final class Sequence implements AutoCloseable {
-    /** Handle value of a block freed because its tokens were all evicted. */
-    static final int EVICTED = -1;
-    /** Handle value of a block freed for lack of host room. */
-    static final int DROPPED = -2;
+    /** Handle value of a block that has no memory (freed, or not appended). */
+    static final int NO_HANDLE = -1;
+    /** The top-k of each query that counts as a request for placement. */
+    static final int REQUEST_TOP_K = TierDefaults.REQUEST_TOP_K;
 
     private final TierManager manager;
     private final BlockPool pool;
     private final int id;
     private final KvPolicy policy;
+    private final PopularityCounter counter;
     private final BlockTable table;
+    private final Placement placement;
     private final BlockDescriptor descriptor;
     private final int layers;
     private final int blockSize;
     private final int deviceBudget;
     private final int hostBudget;
-    /** (layer, block) pool handle, {@link #EVICTED} or {@link #DROPPED}. */
+    /** (layer, block) pool handle, or {@link #NO_HANDLE}. */
     private int[][] handles;
+    /** (layer, token) true when the token's KV must not be attended (freed, or evicted in drop mode). */
+    private boolean[][] masked;
     private final Transitions tokenMoves = new Transitions();
     private final Transitions blockMoves = new Transitions();
+    private final Moves moves = new Moves();
+    /** Block keys ({@code block * layers + layer}) whose bytes are not where the placement wants them. */
+    private int[] dirty = new int[64];
+    private int dirtyCount;
     private final LayerView[] views;
     /** (layer) manager epoch at which the view was built; -1 for never. */
     private final long[] viewEpochs;
+    /** (k) scratch for the request selection. */
+    private final int[] selected = new int[REQUEST_TOP_K];
+    /** Blocks below this index have been placed (all layers). */
+    private int placedBelow;
+    private boolean prefillDone;
     private int droppedBlocks;
-    /**
-     * Blocks below this index are written and may move: after an append, the blocks before the first one it
-     * touched; after a step or the end of the prefill, all but the last.
-     */
-    private int movableBelow;
     private int steps;
     private boolean closed;
 
-    Sequence(TierManager manager, BlockPool pool, int id, KvPolicy policy, int deviceBudget, int hostBudget) {
+    Sequence(TierManager manager, BlockPool pool, int id, KvPolicy policy, PopularityCounter counter, int deviceBudget,
+             int hostBudget, PlacementConfig placementConfig) {
         this.manager = manager;
         this.pool = pool;
         this.id = id;
         this.policy = policy;
+        this.counter = counter;
         this.descriptor = manager.descriptor();
         this.layers = descriptor.layout().layers();
         this.blockSize = descriptor.blockSize();
         this.table = new BlockTable(layers, blockSize);
+        this.placement = new Placement(placementConfig, policy.tierMode(), layers, deviceBudget - layers, hostBudget);
         this.deviceBudget = deviceBudget;
         this.hostBudget = hostBudget;
         this.handles = new int[layers][16];
+        this.masked = new boolean[layers][16 * blockSize];
         for (int[] row : handles) {
-            Arrays.fill(row, EVICTED);
+            Arrays.fill(row, NO_HANDLE);
         }
         this.views = new LayerView[layers];
         this.viewEpochs = new long[layers];
@@ -85,6 +112,11 @@ public final class Sequence implements AutoCloseable {
 
     public KvPolicy policy() {
         return policy;
+    }
+
+    /** The placement deciding where this sequence's blocks live (read-only use: reports, tests). */
+    public Placement placement() {
+        return placement;
     }
 
     /** Tokens appended so far. */
@@ -112,14 +144,14 @@ public final class Sequence implements AutoCloseable {
     }
 
     /**
-     * Appends {@code count} positions {@code [length, length + count)} in every layer: tells the policy and the
-     * block table and gives every new block a device slot, demoting the least popular older blocks (or
-     * dropping them when the host has no room) to stay within the device budget. Afterwards the caller writes
-     * K and V of the new positions.
+     * Appends {@code count} positions {@code [length, length + count)} in every layer: places the blocks that
+     * earlier calls wrote, tells the policy and the block table, and gives every new block a device slot
+     * (moving other sequences' least valuable blocks to the host when the shared arena is full). Afterwards the
+     * caller writes K and V of the new positions.
      *
      * @throws IllegalArgumentException for {@code count <= 0}
      * @throws IllegalStateException    when the device arena cannot hold the new blocks even after moving
-     *                                  every older block away (nothing is changed then)
+     *                                  every movable block away (nothing is changed then)
      */
     public void append(int count) {
         checkOpen();
@@ -135,27 +167,26 @@ public final class Sequence implements AutoCloseable {
         }
         int newBlocks = (int) ((newLength + blockSize - 1) / blockSize);
         int needed = layers * (newBlocks - oldBlocks);
-        int written = oldLength / blockSize;
-        manager.checkRoomForAppend(this, needed, written);
+        placeWritten((int) Math.min((newLength - 1) / blockSize, oldLength / blockSize));
+        finish();
+        manager.checkRoomForAppend(this, needed);
         policy.append(count);
         blockMoves.clear();
         table.append(count, Level.NORMAL_CODE, blockMoves);
+        foldLevels();
         ensureBlocks(newBlocks);
         if (needed > 0) {
-            manager.makeRoom(this, needed, written);
+            manager.makeRoom(this, needed);
             for (int l = 0; l < layers; l++) {
                 int previous = -2;
                 for (int b = oldBlocks; b < newBlocks; b++) {
-                    int slot = manager.acquireDeviceSlot(this, previous + 1, written);
+                    int slot = manager.acquireDeviceSlot(this, previous + 1);
                     handles[l][b] = pool.createOnDevice(id, l, b, slot);
                     previous = slot;
                 }
             }
         }
-        movableBelow = written;
-        manager.planner().reconcile(this, written);
-        manager.touch();
-        manager.debugCheck();
+        finish();
     }
 
     /** Where to write the K row ({@code kvHeads * headDim} elements) of {@code position} in {@code layer}. */
@@ -176,13 +207,13 @@ public final class Sequence implements AutoCloseable {
         }
         int b = position / blockSize;
         int h = handles[layer][b];
-        if (h < 0) {
-            throw new IllegalStateException("position " + position + " of layer " + layer + " is in block " + b + ", which was "
-                    + (h == DROPPED ? "dropped" : "evicted"));
+        if (h == NO_HANDLE) {
+            throw new IllegalStateException("position " + position + " of layer " + layer + " is in block " + b + ", which was freed");
         }
-        if (pool.state(h) != BlockPool.DEVICE) {
+        if (pool.state(h) != BlockPool.DEVICE || b < placedBelow) {
             throw new IllegalStateException("position " + position + " of layer " + layer + " is in block " + b + ", which is "
-                    + BlockPool.stateName(pool.state(h)) + "; only blocks settled on the device are written");
+                    + (b < placedBelow ? "written and placed" : BlockPool.stateName(pool.state(h)))
+                    + "; only the blocks of the last append, on the device, are written");
         }
         return manager.deviceArena().address(pool.deviceSlot(h));
     }
@@ -197,7 +228,7 @@ public final class Sequence implements AutoCloseable {
             int[] hs = handles[layer];
             for (int b = 0, n = table.blocks(); b < n; b++) {
                 int h = hs[b];
-                if (h < 0) {
+                if (h == NO_HANDLE) {
                     continue;
                 }
                 byte s = pool.state(h);
@@ -212,92 +243,224 @@ public final class Sequence implements AutoCloseable {
         return v;
     }
 
-    /** Forwards one query's attention in one layer to the policy. */
+    /**
+     * One query's attention in one layer: the policy observes it, and its top-{@value TierDefaults#REQUEST_TOP_K}
+     * keys are the blocks it requested (during the prefill they seed the blocks' values instead).
+     */
     public void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys) {
         checkOpen();
         policy.observe(layer, queryPosition, probs, offset, heads, stride, keys);
+        int n = counter.selectTopK(probs, offset, heads, stride, keys, selected.length, selected);
+        request(layer, selected, n);
     }
 
-    /** The prompt is complete: runs the policy's end of prefill and carries out its transitions. */
+    /** One query's already selected top-k keys (a recorded trace's), ascending: the policy and placement see them. */
+    public void observeSelected(int layer, int[] positions, int n) {
+        checkOpen();
+        policy.observeSelected(layer, positions, n);
+        request(layer, positions, n);
+    }
+
+    private void request(int layer, int[] positions, int n) {
+        int previous = -1;
+        for (int i = 0; i < n; i++) {
+            int b = positions[i] / blockSize;
+            if (b != previous) {
+                if (prefillDone) {
+                    placement.request(layer, b, moves);
+                } else {
+                    placement.prior(layer, b, 1, moves);
+                }
+                previous = b;
+            }
+        }
+    }
+
+    /** The prompt is complete: runs the policy's end of prefill and places the prompt's written blocks. */
     public void endPrefill() {
         checkOpen();
         manager.reapCopies();
         tokenMoves.clear();
         policy.endPrefill(tokenMoves);
-        afterPolicy();
+        applyTokenMoves();
+        prefillDone = true;
+        placeWritten(table.tailBlock());
+        finish();
     }
 
-    /** One generated token: runs the policy's step and carries out its transitions. */
+    /** One generated token: runs the policy's step and carries out its decisions. */
     public void step() {
         checkOpen();
         manager.reapCopies();
         tokenMoves.clear();
         policy.step(tokenMoves);
         steps++;
-        afterPolicy();
+        applyTokenMoves();
+        placement.step();
+        finish();
+        manager.sample(this);
     }
 
-    private void afterPolicy() {
-        blockMoves.clear();
-        table.apply(tokenMoves, blockMoves);
-        for (int i = 0; i < blockMoves.size(); i++) {
-            if (blockMoves.to(i) == Level.EVICT_CODE) {
-                evict(blockMoves.layer(i), blockMoves.index(i));
+    /** Places the written blocks below {@code below} that are not placed yet, block by block, layer by layer. */
+    private void placeWritten(int below) {
+        for (int b = placedBelow; b < below; b++) {
+            for (int l = 0; l < layers; l++) {
+                placement.admit(l, b, table.level(l, b), moves);
             }
         }
-        movableBelow = table.tailBlock();
-        manager.planner().reconcile(this, movableBelow);
+        placedBelow = Math.max(placedBelow, below);
+    }
+
+    /** Folds the policy's token transitions into block levels and masks; tells the placement. */
+    private void applyTokenMoves() {
+        if (tokenMoves.isEmpty()) {
+            return;
+        }
+        boolean drop = policy.tierMode() == TierMode.DROP;
+        for (int i = 0; i < tokenMoves.size(); i++) {
+            if (drop && tokenMoves.to(i) == Level.EVICT_CODE) {
+                masked[tokenMoves.layer(i)][tokenMoves.index(i)] = true;
+            }
+        }
+        blockMoves.clear();
+        table.apply(tokenMoves, blockMoves);
+        foldLevels();
+    }
+
+    private void foldLevels() {
+        for (int i = 0; i < blockMoves.size(); i++) {
+            placement.level(blockMoves.layer(i), blockMoves.index(i), blockMoves.to(i), moves);
+        }
+        blockMoves.clear();
+    }
+
+    /** Carries out the placement's moves and retries blocks whose bytes lag behind; then flushes the copies. */
+    private void finish() {
+        for (int i = 0; i < moves.size(); i++) {
+            int l = moves.layer(i);
+            int b = moves.block(i);
+            switch (moves.kind(i)) {
+                case Moves.ADMIT_DEVICE -> {
+                }
+                case Moves.FREE -> free(l, b);
+                default -> markDirty(l, b);
+            }
+        }
+        moves.clear();
+        int kept = 0;
+        for (int i = 0; i < dirtyCount; i++) {
+            int key = dirty[i];
+            if (!follow(key % layers, key / layers)) {
+                dirty[kept++] = key;
+            }
+        }
+        dirtyCount = kept;
+        manager.flushCopies();
         manager.touch();
-        manager.sample(this);
         manager.debugCheck();
     }
 
-    private void evict(int layer, int block) {
-        int h = handles[layer][block];
-        if (h == DROPPED) {
-            droppedBlocks--;
-        } else if (h >= 0) {
-            pool.release(h);
-            manager.counters().evictedBlocks++;
+    private void markDirty(int layer, int block) {
+        if (dirtyCount == dirty.length) {
+            dirty = Arrays.copyOf(dirty, dirtyCount * 2);
         }
-        handles[layer][block] = EVICTED;
-    }
-
-    /** Frees a block for lack of host room (called by the planner). */
-    void drop(int layer, int block) {
-        int h = handles[layer][block];
-        pool.release(h);
-        handles[layer][block] = DROPPED;
-        droppedBlocks++;
-        manager.counters().droppedBlocks++;
+        dirty[dirtyCount++] = block * layers + layer;
     }
 
     /**
-     * The level of one token: the policy's, except that tokens of a dropped block read as EVICT (their keys
-     * and values are gone).
+     * Starts the copy that brings a block's bytes where the placement wants them; true when nothing is left to
+     * do, false while a copy is still in flight (retried at the next operation).
+     */
+    private boolean follow(int layer, int block) {
+        int h = handles[layer][block];
+        byte want = placement.where(layer, block);
+        if (h == NO_HANDLE || want == Placement.FREED) {
+            return true;
+        }
+        byte state = pool.state(h);
+        if (state == BlockPool.TO_HOST || state == BlockPool.TO_DEVICE) {
+            return false;
+        }
+        if (want == Placement.HOST && state == BlockPool.DEVICE) {
+            int slot = manager.hostSlot();
+            if (slot == SlotArena.NO_SLOT) {
+                placement.lost(layer, block);
+                drop(layer, block);
+                return true;
+            }
+            manager.startCopy(h, CopyDirection.DEVICE_TO_HOST, slot);
+        } else if (want == Placement.DEVICE && state == BlockPool.HOST) {
+            int slot = manager.deviceSlot();
+            if (slot == SlotArena.NO_SLOT) {
+                placement.stayOnHost(layer, block);
+                return true;
+            }
+            manager.startCopy(h, CopyDirection.HOST_TO_DEVICE, slot);
+        }
+        return true;
+    }
+
+    /** Releases a block the placement freed (evicted tokens in drop mode, or past the host budget). */
+    private void free(int layer, int block) {
+        int h = handles[layer][block];
+        if (h != NO_HANDLE) {
+            pool.release(h);
+            handles[layer][block] = NO_HANDLE;
+            if (table.level(layer, block) == Level.EVICT_CODE && policy.tierMode() == TierMode.DROP) {
+                manager.counters().evictedBlocks++;
+            } else {
+                droppedBlocks++;
+                manager.counters().droppedBlocks++;
+            }
+        }
+        maskBlock(layer, block);
+    }
+
+    /** Frees a block whose demotion found no host slot in the shared arena. */
+    private void drop(int layer, int block) {
+        pool.release(handles[layer][block]);
+        handles[layer][block] = NO_HANDLE;
+        droppedBlocks++;
+        manager.counters().droppedBlocks++;
+        maskBlock(layer, block);
+    }
+
+    private void maskBlock(int layer, int block) {
+        int from = block * blockSize;
+        Arrays.fill(masked[layer], from, Math.min(from + blockSize, masked[layer].length), true);
+    }
+
+    /**
+     * True when the token's KV must not be attended: its block was freed, or (drop mode) the policy evicted it.
+     * O(1): kept up to date from transitions.
+     */
+    public boolean masked(int layer, int token) {
+        return masked[layer][token];
+    }
+
+    /**
+     * The level of one token: the policy's, except that tokens of a freed block read as EVICT (their keys and
+     * values are gone).
      */
     public byte level(int layer, int token) {
         checkLayer(layer);
         byte level = policy.level(layer, token);
-        return handles[layer][token / blockSize] == DROPPED ? Level.EVICT_CODE : level;
+        return placement.where(layer, token / blockSize) == Placement.FREED ? Level.EVICT_CODE : level;
     }
 
-    /** Live tokens, mean over layers (dropped blocks' tokens are not live). */
+    /** Tokens whose KV is kept (not masked), mean over layers. */
     public int keptTokens() {
-        long live = 0;
+        long kept = 0;
+        int length = table.length();
         for (int l = 0; l < layers; l++) {
-            live += policy.liveTokens(l);
-        }
-        if (droppedBlocks > 0) {
-            for (int l = 0; l < layers; l++) {
-                for (int b = 0, n = table.blocks(); b < n; b++) {
-                    if (handles[l][b] == DROPPED) {
-                        live -= table.tokensAt(l, b, Level.CACHE) + table.tokensAt(l, b, Level.NORMAL) + table.tokensAt(l, b, Level.LOW);
-                    }
+            boolean[] m = masked[l];
+            for (int t = 0; t < length; t++) {
+                if (!m[t]) {
+                    kept++;
                 }
             }
         }
-        return (int) Math.round((double) live / layers);
+        return (int) Math.round((double) kept / layers);
     }
 
     /** Bytes of device slots this sequence holds (copy destinations included). */
@@ -335,14 +498,14 @@ public final class Sequence implements AutoCloseable {
         return pool.count(id, BlockPool.IN_FLIGHT);
     }
 
-    /** Blocks dropped for lack of host room and not evicted since. */
+    /** Blocks freed for lack of host room (host budget or shared arena). */
     public int droppedBlocks() {
         return droppedBlocks;
     }
 
     /**
      * Where readers find a block now: DEVICE (also while it is being demoted), HOST (also while being
-     * promoted), or NONE when it was evicted or dropped.
+     * promoted), or NONE when it was freed.
      */
     public Tier tier(int layer, int block) {
         checkLayer(layer);
@@ -350,7 +513,7 @@ public final class Sequence implements AutoCloseable {
             throw new IndexOutOfBoundsException("block " + block + " outside [0, " + table.blocks() + ")");
         }
         int h = handles[layer][block];
-        if (h < 0) {
+        if (h == NO_HANDLE) {
             return Tier.NONE;
         }
         byte s = pool.state(h);
@@ -360,7 +523,7 @@ public final class Sequence implements AutoCloseable {
     /** True while the block's copy is in flight. */
     public boolean inFlight(int layer, int block) {
         int h = handles[layer][block];
-        return h >= 0 && (pool.state(h) == BlockPool.TO_HOST || pool.state(h) == BlockPool.TO_DEVICE);
+        return h != NO_HANDLE && (pool.state(h) == BlockPool.TO_HOST || pool.state(h) == BlockPool.TO_DEVICE);
     }
 
     /** The slot readers use for a block (in the tier {@link #tier} names), or -1 when it is gone. */
@@ -371,39 +534,57 @@ public final class Sequence implements AutoCloseable {
     }
 
     /**
-     * Re-checks this sequence against its block table and the pool: every live block has a handle of this
-     * sequence that names it, the last block of each layer is on the device, and after a step the device
-     * budget holds.
+     * Re-checks this sequence against its block table, its placement and the pool: every handle names this
+     * block, a freed block has no memory, a block with no copy pending is where the placement wants it, the
+     * last block of each layer is on the device.
      */
     public void checkInvariants() {
         checkOpen();
         table.checkInvariants();
+        placement.checkInvariants();
         int tail = table.blocks() - 1;
         for (int l = 0; l < layers; l++) {
             for (int b = 0; b < table.blocks(); b++) {
                 int h = handles[l][b];
-                byte level = table.level(l, b);
-                if (h >= 0) {
+                byte want = placement.where(l, b);
+                if (h != NO_HANDLE) {
                     if (pool.sequenceOf(h) != id || pool.layerOf(h) != l || pool.blockOf(h) != b || pool.isReleased(h)
                             || pool.state(h) == BlockPool.FREE) {
                         throw new IllegalStateException("sequence " + id + " layer " + l + " block " + b + ": handle " + h + " belongs elsewhere");
                     }
-                    if (level == Level.EVICT_CODE) {
-                        throw new IllegalStateException("sequence " + id + " layer " + l + " block " + b + " is EVICT but holds memory");
+                    if (want == Placement.FREED) {
+                        throw new IllegalStateException("sequence " + id + " layer " + l + " block " + b + " is freed but holds memory");
                     }
-                } else if (h == EVICTED && level != Level.EVICT_CODE) {
-                    throw new IllegalStateException("sequence " + id + " layer " + l + " block " + b + " was freed but is at " + Level.of(level));
+                    byte s = pool.state(h);
+                    boolean settledWrong = (want == Placement.DEVICE && s == BlockPool.HOST)
+                            || (want == Placement.HOST && s == BlockPool.DEVICE);
+                    if (settledWrong && !isDirty(l, b)) {
+                        throw new IllegalStateException("sequence " + id + " layer " + l + " block " + b + " is "
+                                + BlockPool.stateName(s) + " but placed " + want + " and not pending");
+                    }
+                } else if (b < placedBelow && want != Placement.FREED) {
+                    throw new IllegalStateException("sequence " + id + " layer " + l + " block " + b + " has no memory but is placed " + want);
                 }
-                if (b == tail && h >= 0 && pool.state(h) != BlockPool.DEVICE) {
+                if (b == tail && h != NO_HANDLE && pool.state(h) != BlockPool.DEVICE) {
                     throw new IllegalStateException("sequence " + id + " layer " + l + ": tail block " + b + " is " + BlockPool.stateName(pool.state(h)));
                 }
             }
         }
     }
 
-    /** True if the committed device blocks are within the budget (after a step or end of prefill, always). */
+    private boolean isDirty(int layer, int block) {
+        int key = block * layers + layer;
+        for (int i = 0; i < dirtyCount; i++) {
+            if (dirty[i] == key) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** True if the placement keeps this sequence within its device budget (always, after every operation). */
     public boolean withinDeviceBudget() {
-        return committedDeviceBlocks() <= deviceBudget;
+        return placement.deviceBlocks() + layers <= deviceBudget;
     }
 
     /** Frees this sequence's blocks, after waiting for its copies; idempotent. */
@@ -420,21 +601,33 @@ public final class Sequence implements AutoCloseable {
     void releaseAll() {
         for (int l = 0; l < layers; l++) {
             for (int b = 0, n = table.blocks(); b < n; b++) {
-                if (handles[l][b] >= 0) {
+                if (handles[l][b] != NO_HANDLE) {
                     pool.release(handles[l][b]);
                 }
-                handles[l][b] = EVICTED;
+                handles[l][b] = NO_HANDLE;
             }
         }
     }
 
-    boolean isClosed() {
-        return closed;
+    /** A copy of this block failed: its bytes stayed where they were; the copy is retried at the next operation. */
+    void retry(int layer, int block) {
+        markDirty(layer, block);
     }
 
-    /** Blocks below this index are written and may be moved to make room for another sequence. */
-    int movableBelow() {
-        return movableBelow;
+    /** Moves up to {@code count} of this sequence's placed device blocks to the host for another's append. */
+    int shed(int count) {
+        int moved = placement.shed(count, moves);
+        finish();
+        return moved;
+    }
+
+    /** Placed device blocks that {@link #shed} could move. */
+    int sheddable() {
+        return placement.deviceBlocks();
+    }
+
+    boolean isClosed() {
+        return closed;
     }
 
     int handle(int layer, int block) {
@@ -450,14 +643,19 @@ public final class Sequence implements AutoCloseable {
     }
 
     private void ensureBlocks(int n) {
-        if (n <= handles[0].length) {
-            return;
+        if (n > handles[0].length) {
+            int capacity = Math.max(n, handles[0].length * 2);
+            for (int l = 0; l < layers; l++) {
+                int old = handles[l].length;
+                handles[l] = Arrays.copyOf(handles[l], capacity);
+                Arrays.fill(handles[l], old, capacity, NO_HANDLE);
+            }
         }
-        int capacity = Math.max(n, handles[0].length * 2);
-        for (int l = 0; l < layers; l++) {
-            int old = handles[l].length;
-            handles[l] = Arrays.copyOf(handles[l], capacity);
-            Arrays.fill(handles[l], old, capacity, EVICTED);
+        if ((long) n * blockSize > masked[0].length) {
+            int tokens = (int) Math.max((long) n * blockSize, masked[0].length * 2L);
+            for (int l = 0; l < layers; l++) {
+                masked[l] = Arrays.copyOf(masked[l], tokens);
+            }
         }
     }
 

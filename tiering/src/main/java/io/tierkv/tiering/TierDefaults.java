@@ -31,6 +31,12 @@ public final class TierDefaults {
      */
     public static final int MAX_ROOM_ATTEMPTS = 64;
 
+    /**
+     * Keys of each query's head-averaged attention that count as requests of their blocks for placement: the
+     * hierarchical policy's default k, so the runtime requests what a recorded trace holds.
+     */
+    public static final int REQUEST_TOP_K = io.tierkv.core.policy.HierarchicalConfig.DEFAULT_TOP_K;
+
     /** The CUDA device the CUDA backend uses. */
     public static final int DEVICE_ORDINAL = 0;
 

@@ -1,5 +1,6 @@
 package io.tierkv.tiering;
 
+import io.tierkv.core.placement.PlacementConfig;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.cuda.driver.Backend;
@@ -13,7 +14,8 @@ import java.util.Locale;
 
 /**
  * The tier manager: owns the device arena, the host arena, the copy engine between them and the block pool,
- * and carries out each sequence's policy on them (see {@link Sequence} and {@link ResidencyPlanner}).
+ * and carries out each sequence's placement on them (see {@link Sequence} and core's
+ * {@link io.tierkv.core.placement.Placement}).
  *
  * <p>Ordering rules it keeps:
  * <ul>
@@ -43,7 +45,10 @@ public final class TierManager implements AutoCloseable {
     private final CopyEngine engine;
     private final BlockPool pool;
     private final TierCounters counters = new TierCounters();
-    private final ResidencyPlanner planner;
+    private final PlacementConfig placementConfig;
+    /** The last slot handed out per arena, so consecutive copies get consecutive slots (long runs). */
+    private int lastDeviceSlot = -2;
+    private int lastHostSlot = -2;
     /** Open sequences by id; null where the id is free. */
     private final List<Sequence> sequences = new ArrayList<>();
     private int openCount;
@@ -61,7 +66,7 @@ public final class TierManager implements AutoCloseable {
         this.host = memory.host();
         this.engine = memory.engine();
         this.pool = new BlockPool(device, host);
-        this.planner = new ResidencyPlanner(pool, device, host, engine, counters);
+        this.placementConfig = PlacementConfig.defaults();
     }
 
     /** Allocates both arenas in full and starts the copy engine. */
@@ -116,7 +121,7 @@ public final class TierManager implements AutoCloseable {
         }
         policy.start(context);
         pool.ensureSequence(id);
-        Sequence s = new Sequence(this, pool, id, policy, deviceBudgetBlocks, hostBudgetBlocks);
+        Sequence s = new Sequence(this, pool, id, policy, context.counter(), deviceBudgetBlocks, hostBudgetBlocks, placementConfig);
         sequences.set(id, s);
         openCount++;
         reservedTails += layers;
@@ -149,21 +154,26 @@ public final class TierManager implements AutoCloseable {
                 throw new IllegalStateException(direction.shortName() + " copy " + (srcSlot + i) + " -> " + (dstSlot + i)
                         + " finished, but the destination slot is held by handle " + h + " which is not that copy");
             }
-            pool.completed(h, ok);
+            int owner = pool.completed(h, ok);
+            if (!ok && owner != BlockPool.NONE) {
+                Sequence s = sequences.get(owner);
+                if (s != null) {
+                    s.retry(pool.layerOf(h), pool.blockOf(h));
+                }
+            }
         }
         epoch++;
     }
 
-    /** Throws before an append changes anything if its new blocks cannot get device slots at all. */
-    void checkRoomForAppend(Sequence s, int needed, int eligibleBelow) {
+    /** Throws before an append allocates anything if its new blocks cannot get device slots at all. */
+    void checkRoomForAppend(Sequence s, int needed) {
         if (needed <= device.free()) {
             return;
         }
-        long obtainable = device.free();
-        for (int i = 0; i < sequences.size(); i++) {
-            Sequence other = sequences.get(i);
+        long obtainable = device.free() + pool.total(BlockPool.TO_HOST_IN_FLIGHT);
+        for (Sequence other : sequences) {
             if (other != null) {
-                obtainable += planner.movableDeviceBlocks(other, other == s ? eligibleBelow : other.movableBelow());
+                obtainable += other.sheddable();
             }
         }
         if (obtainable < needed) {
@@ -173,25 +183,24 @@ public final class TierManager implements AutoCloseable {
         }
     }
 
-    /** Starts moving enough written blocks off the device that {@code needed} slots will come free. */
-    void makeRoom(Sequence s, int needed, int eligibleBelow) {
-        int coming = device.free() + pool.total(BlockPool.TO_HOST_IN_FLIGHT);
-        int deficit = needed - coming;
+    /** Starts moving enough placed blocks off the device that {@code needed} slots will come free. */
+    void makeRoom(Sequence s, int needed) {
+        int deficit = needed - device.free() - pool.total(BlockPool.TO_HOST_IN_FLIGHT);
         if (deficit <= 0) {
             return;
         }
-        deficit -= planner.evictForRoom(s, deficit, eligibleBelow);
+        deficit -= s.shed(deficit);
         for (int i = 0; i < sequences.size() && deficit > 0; i++) {
             Sequence other = sequences.get(i);
             if (other != null && other != s) {
-                deficit -= planner.evictForRoom(other, deficit, other.movableBelow());
-                epoch++;
+                deficit -= other.shed(deficit);
             }
         }
+        epoch++;
     }
 
     /** A device slot for a new block, waiting for demotions to land when none is free. */
-    int acquireDeviceSlot(Sequence s, int preferred, int eligibleBelow) {
+    int acquireDeviceSlot(Sequence s, int preferred) {
         for (int attempt = 0; ; attempt++) {
             int slot = device.allocateNear(preferred);
             if (slot != SlotArena.NO_SLOT) {
@@ -200,14 +209,51 @@ public final class TierManager implements AutoCloseable {
             engine.flush();
             if (engine.inFlightCopies() > 0) {
                 counters.stallNanos += engine.awaitSome();
+                engine.reap();
                 continue;
             }
             if (attempt >= TierDefaults.MAX_ROOM_ATTEMPTS) {
                 throw new IllegalStateException("no device slot came free after " + attempt + " rounds of demotions; "
                         + engine.stats().failedCopies() + " copies have failed");
             }
-            makeRoom(s, 1, eligibleBelow);
+            makeRoom(s, 1);
         }
+    }
+
+    /** A free device slot next to the last one handed out when possible, or {@link SlotArena#NO_SLOT}. */
+    int deviceSlot() {
+        int slot = device.allocateNear(lastDeviceSlot + 1);
+        if (slot != SlotArena.NO_SLOT) {
+            lastDeviceSlot = slot;
+        }
+        return slot;
+    }
+
+    /** A free host slot next to the last one handed out when possible, or {@link SlotArena#NO_SLOT}. */
+    int hostSlot() {
+        int slot = host.allocateNear(lastHostSlot + 1);
+        if (slot != SlotArena.NO_SLOT) {
+            lastHostSlot = slot;
+        }
+        return slot;
+    }
+
+    /** Starts the copy of block handle {@code h} into {@code slot} (allocated by the caller). */
+    void startCopy(int h, CopyDirection direction, int slot) {
+        if (direction == CopyDirection.DEVICE_TO_HOST) {
+            pool.startDemote(h, slot);
+            engine.stage(direction, pool.deviceSlot(h), slot);
+            counters.demotionsStarted++;
+        } else {
+            pool.startPromote(h, slot);
+            engine.stage(direction, pool.hostSlot(h), slot);
+            counters.promotionsStarted++;
+        }
+    }
+
+    /** Submits the staged copies. */
+    void flushCopies() {
+        engine.flush();
     }
 
     /** Records a residency sample for {@code s}. */
@@ -322,10 +368,6 @@ public final class TierManager implements AutoCloseable {
 
     void touch() {
         epoch++;
-    }
-
-    ResidencyPlanner planner() {
-        return planner;
     }
 
     TierCounters counters() {

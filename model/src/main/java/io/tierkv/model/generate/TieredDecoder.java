@@ -225,7 +225,7 @@ public final class TieredDecoder {
                 int token = blocks[i] * bs + r;
                 int col = i * bs + r;
                 pos[col] = token;
-                boolean dead = token >= length || seq.level(layer, token) == Level.EVICT_CODE;
+                boolean dead = token >= length || seq.masked(layer, token);
                 for (int qi = 0; qi < n; qi++) {
                     if (dead || token > start + qi) {
                         bias[qi * keys + col] = NEG_INF;
