@@ -62,7 +62,7 @@ class PoliciesTest {
         assertEquals("policy 'full' has no option 'window'; it knows [mode]", message("full:window=3"));
         assertEquals("policy 'streaming-paper' has no option 'budget'; it knows [mode, sinks, window]", message("streaming-paper:budget=3"));
         assertEquals("policy 'snapkv' has no option 'k'; it knows [kernel, mode, pool, window]", message("snapkv:k=3"));
-        assertEquals("policy 'h2o' has no option 'recent'; it knows [heavy]", message("h2o:recent=3"));
+        assertEquals("policy 'h2o' has no option 'recent'; it knows [heavy, mode]", message("h2o:recent=3"));
     }
 
     @ParameterizedTest
