@@ -286,12 +286,14 @@ public final class Sequence implements AutoCloseable {
         prefillDone = true;
         placeWritten(table.tailBlock());
         finish();
+        manager.sample(this);
     }
 
     /** One generated token: runs the policy's step and carries out its decisions. */
     public void step() {
         checkOpen();
         manager.reapCopies();
+        placeWritten(table.tailBlock());
         tokenMoves.clear();
         policy.step(tokenMoves);
         steps++;
@@ -347,6 +349,18 @@ public final class Sequence implements AutoCloseable {
             }
         }
         moves.clear();
+        if (!followDirty()) {
+            // A block must move again before its last copy landed: wait for the copies, then start the rest.
+            manager.awaitCopiesInternal();
+            followDirty();
+        }
+        manager.flushCopies();
+        manager.touch();
+        manager.debugCheck();
+    }
+
+    /** Starts the copies of dirty blocks; true when none is left waiting for a copy in flight. */
+    private boolean followDirty() {
         int kept = 0;
         for (int i = 0; i < dirtyCount; i++) {
             int key = dirty[i];
@@ -355,9 +369,7 @@ public final class Sequence implements AutoCloseable {
             }
         }
         dirtyCount = kept;
-        manager.flushCopies();
-        manager.touch();
-        manager.debugCheck();
+        return kept == 0;
     }
 
     private void markDirty(int layer, int block) {
@@ -582,9 +594,12 @@ public final class Sequence implements AutoCloseable {
         return false;
     }
 
-    /** True if the placement keeps this sequence within its device budget (always, after every operation). */
+    /**
+     * True if the blocks committed to the device are within the budget: always after {@code endPrefill} and every
+     * {@code step}, not while a prompt appended in one call is being written.
+     */
     public boolean withinDeviceBudget() {
-        return placement.deviceBlocks() + layers <= deviceBudget;
+        return committedDeviceBlocks() <= deviceBudget;
     }
 
     /** Frees this sequence's blocks, after waiting for its copies; idempotent. */

@@ -138,6 +138,13 @@ public final class TierManager implements AutoCloseable {
         epoch++;
     }
 
+    /** Submits staged copies, waits for every copy in flight and reaps them (stall time). */
+    void awaitCopiesInternal() {
+        engine.flush();
+        counters.stallNanos += engine.drain();
+        epoch++;
+    }
+
     /** Reaps finished copies: residency flips, source slots are freed. Owner thread only. */
     void reapCopies() {
         engine.reap();

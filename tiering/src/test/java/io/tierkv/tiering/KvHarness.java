@@ -62,6 +62,14 @@ final class KvHarness {
         device.slab().write(address - device.baseAddress(), row, 0, row.length);
     }
 
+    /** One query of {@code layer} requests {@code block} (its first token is in the top-k), {@code times} times. */
+    void request(int layer, int block, int times) {
+        int[] position = {block * layout.blockSize()};
+        for (int i = 0; i < times; i++) {
+            sequence.observeSelected(layer, position, 1);
+        }
+    }
+
     /** Moves every token of a block to {@code level} at the next step. */
     void setBlock(int layer, int block, byte level) {
         policy.moveBlock(layer, block, layout.blockSize(), level);

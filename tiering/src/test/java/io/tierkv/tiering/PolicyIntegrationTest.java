@@ -22,12 +22,13 @@ import org.junit.jupiter.api.Test;
 class PolicyIntegrationTest {
     private static final KvLayout LAYOUT = new KvLayout(2, 1, 4, DType.F32, 4);
 
-    @Test
-    void hierarchicalPolicy_underADeviceBudget_keepsDataBudgetsAndInvariants() {
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"tier", "drop"})
+    void hierarchicalPolicy_underADeviceBudget_keepsDataBudgetsAndInvariants(String mode) {
         MemoryLedger.Snapshot ledger = MemoryLedger.snapshot();
-        KvPolicy policy = Policies.create("hierarchical:window=8,k=3,cache=6,normal=3,low=1");
+        KvPolicy policy = Policies.create("hierarchical:window=8,k=3,cache=6,normal=3,low=1,mode=" + mode);
         try (TierManager m = TierManager.create(TierConfig.builder(LAYOUT).backend(Backend.CPU).deviceCapacityBlocks(24)
-                .hostCapacityBlocks(64).build())) {
+                .hostCapacityBlocks(256).build())) {
             Sequence s = m.open(policy, PolicyContext.bounded(LAYOUT.layers(), 40, 48), 12);
             Writer w = new Writer(m, s);
             w.append(40);
@@ -50,9 +51,14 @@ class PolicyIntegrationTest {
             TierStats stats = m.stats();
             assertTrue(stats.h2dBlocks() > 0, stats.summary());
             assertTrue(stats.d2hBlocks() > 0, stats.summary());
-            assertTrue(stats.evictedBlocks() > 0, stats.summary());
-            assertTrue(s.keptTokens() < s.length(), "the policy evicted tokens");
-            assertEquals(240 + 1, stats.residency().size());
+            if (mode.equals("drop")) {
+                assertTrue(stats.evictedBlocks() > 0, stats.summary());
+                assertTrue(s.keptTokens() < s.length(), "the policy evicted tokens");
+            } else {
+                assertEquals(0, stats.evictedBlocks() + stats.droppedBlocks(), "tier mode with host room loses nothing: " + stats.summary());
+                assertEquals(s.length(), s.keptTokens());
+            }
+            assertEquals(240 + 1, stats.residency().size(), "end of prefill and every step");
         }
         ledger.assertNoLeaks();
     }

@@ -17,7 +17,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** Exact residency decisions of the tier manager on the CPU backend, one layer, blocks of 4 tokens. */
+/**
+ * Exact residency decisions of the tier manager (core's placement carried out with copies) on the CPU backend, one
+ * layer, blocks of 4 tokens. The scripted policy is in drop mode: EVICT frees.
+ */
 class TierManagerTest {
     /** One layer, one KV head of 4 floats, blocks of 4 tokens: 128-byte slots. */
     static final KvLayout ONE_LAYER = new KvLayout(1, 1, 4, DType.F32, 4);
@@ -54,12 +57,6 @@ class TierManagerTest {
         }
     }
 
-    private static void heat(KvHarness h, int block, int value) {
-        for (int t = block * 4; t < block * 4 + 4; t++) {
-            h.policy.setHeat(0, t, value);
-        }
-    }
-
     private static int[] deviceBlocks(Sequence s) {
         LayerView v = s.view(0);
         return IntStream.range(0, v.deviceCount()).map(v::deviceBlock).toArray();
@@ -71,29 +68,27 @@ class TierManagerTest {
     }
 
     @Test
-    void lowBlock_isReadFromTheDevice_untilItsCopyLands() {
+    void blockPlacedOnTheHost_isReadFromTheDevice_untilItsCopyLands() {
         Gate gate = new Gate();
         try (TierManager m = manager(8, 8, gate)) {
-            KvHarness h = new KvHarness(m, 8, Integer.MAX_VALUE);
-            h.append(12);
+            KvHarness h = new KvHarness(m, 3, Integer.MAX_VALUE);
+            h.append(16);
+            // room for two placed blocks besides the tail: 0 and 1 stay; 2, worth no more than the victim, leaves
             h.sequence.endPrefill();
-            h.setBlock(0, 0, Level.LOW_CODE);
-            h.sequence.step();
-            // copy of block 0 in flight: readers still use its device slot
-            assertEquals(Tier.DEVICE, h.sequence.tier(0, 0));
-            assertTrue(h.sequence.inFlight(0, 0));
-            assertArrayEquals(new int[] {0, 1, 2}, deviceBlocks(h.sequence));
+            assertEquals(Tier.DEVICE, h.sequence.tier(0, 2));
+            assertTrue(h.sequence.inFlight(0, 2));
+            assertArrayEquals(new int[] {0, 1, 2, 3}, deviceBlocks(h.sequence));
             assertArrayEquals(new int[] {}, hostBlocks(h.sequence));
-            assertEquals(4, m.deviceArena().used() + m.hostArena().used(), "source and destination are both held");
+            assertEquals(5, m.deviceArena().used() + m.hostArena().used(), "source and destination are both held");
             h.verify();
             h.sequence.step();
-            assertEquals(Tier.DEVICE, h.sequence.tier(0, 0), "a step does not flip residency before the copy lands");
+            assertEquals(Tier.DEVICE, h.sequence.tier(0, 2), "a step does not flip residency before the copy lands");
             gate.open.countDown();
             m.awaitCopies();
-            // device: 1 2   host: 0
-            assertArrayEquals(new int[] {1, 2}, deviceBlocks(h.sequence));
-            assertArrayEquals(new int[] {0}, hostBlocks(h.sequence));
-            assertEquals(2, m.deviceArena().used());
+            // device: 0 1 3   host: 2
+            assertArrayEquals(new int[] {0, 1, 3}, deviceBlocks(h.sequence));
+            assertArrayEquals(new int[] {2}, hostBlocks(h.sequence));
+            assertEquals(3, m.deviceArena().used());
             h.verify();
             TierStats stats = m.stats();
             assertEquals(1, stats.d2hBlocks());
@@ -103,25 +98,25 @@ class TierManagerTest {
     }
 
     @Test
-    void evictingABlockInFlight_freesItsSlotsWhenTheCopyLands() {
+    void evictingABlockInFlight_inDropMode_freesItsSlotsWhenTheCopyLands() {
         Gate gate = new Gate();
         try (TierManager m = manager(8, 8, gate)) {
-            KvHarness h = new KvHarness(m, 8, Integer.MAX_VALUE);
-            h.append(12);
+            KvHarness h = new KvHarness(m, 3, Integer.MAX_VALUE);
+            h.append(16);
             h.sequence.endPrefill();
-            h.setBlock(0, 0, Level.LOW_CODE);
+            assertTrue(h.sequence.inFlight(0, 2));
+            h.setBlock(0, 2, Level.EVICT_CODE);
             h.sequence.step();
-            h.setBlock(0, 0, Level.EVICT_CODE);
-            h.sequence.step();
-            assertEquals(Tier.NONE, h.sequence.tier(0, 0));
-            assertArrayEquals(new int[] {1, 2}, deviceBlocks(h.sequence));
+            assertEquals(Tier.NONE, h.sequence.tier(0, 2));
+            assertTrue(h.sequence.masked(0, 9), "an evicted block's tokens are masked at once");
+            assertArrayEquals(new int[] {0, 1, 3}, deviceBlocks(h.sequence));
             assertEquals(1, m.hostArena().used(), "the destination stays held while the copy may still write it");
-            assertEquals(3, m.deviceArena().used(), "and so does the source");
+            assertEquals(4, m.deviceArena().used(), "and so does the source");
             m.checkInvariants();
             gate.open.countDown();
             m.awaitCopies();
             assertEquals(0, m.hostArena().used());
-            assertEquals(2, m.deviceArena().used());
+            assertEquals(3, m.deviceArena().used());
             assertEquals(1, m.stats().evictedBlocks());
             h.verify();
             m.checkInvariants();
@@ -129,19 +124,19 @@ class TierManagerTest {
     }
 
     @Test
-    void overDeviceBudget_leastPopularMoveFirst_byLevelThenHeatThenAge() {
+    void overDeviceBudget_leastValuableLeaveFirst_requestsAtPrefillDecide() {
         try (TierManager m = manager(8, 8, CopyFaults.NONE)) {
             KvHarness h = new KvHarness(m, 3, Integer.MAX_VALUE);
             h.append(20);
-            // blocks 0..4, tail 4; block 2 CACHE; heat: 1 hot, 3 warm, 0 cold
-            h.setBlock(0, 2, Level.CACHE_CODE);
-            heat(h, 1, 10);
-            heat(h, 3, 5);
+            // the prompt's own queries request block 1 twice and block 3 once; blocks 0..3 are placed in order
+            h.request(0, 1, 2);
+            h.request(0, 3, 1);
             h.sequence.endPrefill();
             m.awaitCopies();
-            // device: 1 2 4   host: 0 3
-            assertArrayEquals(new int[] {1, 2, 4}, deviceBlocks(h.sequence));
-            assertArrayEquals(new int[] {0, 3}, hostBlocks(h.sequence));
+            // 0 and 1 fill the room; 2 (never requested) does not beat 0 and leaves; 3 beats 0, which leaves
+            // device: 1 3 4   host: 0 2
+            assertArrayEquals(new int[] {1, 3, 4}, deviceBlocks(h.sequence));
+            assertArrayEquals(new int[] {0, 2}, hostBlocks(h.sequence));
             assertTrue(h.sequence.withinDeviceBudget());
             h.verify();
             m.checkInvariants();
@@ -149,21 +144,42 @@ class TierManagerTest {
     }
 
     @Test
-    void normalBlockOnTheHost_comesBackWhenTheBudgetHasRoom_mostPopularFirst() {
+    void equalRequests_theBetterLevelStays() {
+        try (TierManager m = manager(8, 8, CopyFaults.NONE)) {
+            KvHarness h = new KvHarness(m, 2, Integer.MAX_VALUE);
+            h.append(16);
+            h.setBlock(0, 2, Level.CACHE_CODE);
+            h.sequence.endPrefill();
+            m.awaitCopies();
+            // room for one: 0 is placed first, 1 (same value) leaves, 2 is CACHE and beats 0
+            assertArrayEquals(new int[] {2, 3}, deviceBlocks(h.sequence));
+            assertArrayEquals(new int[] {0, 1}, hostBlocks(h.sequence));
+            h.verify();
+        }
+    }
+
+    @Test
+    void hostBlock_requestedUntilWorthMoreThanTheVictim_isPromoted_andTheVictimLeaves() {
         try (TierManager m = manager(8, 8, CopyFaults.NONE)) {
             KvHarness h = new KvHarness(m, 3, Integer.MAX_VALUE);
             h.append(20);
-            h.setBlock(0, 2, Level.CACHE_CODE);
-            heat(h, 1, 10);
-            heat(h, 3, 5);
+            h.request(0, 1, 2);
+            h.request(0, 3, 1);
             h.sequence.endPrefill();
             m.awaitCopies();
-            h.setBlock(0, 1, Level.EVICT_CODE);
+            h.sequence.step();
+            // device: 1 3 4   host: 0 2; three requests make block 2 worth more than block 3 (one old request)
+            h.request(0, 2, 3);
             h.sequence.step();
             m.awaitCopies();
-            // block 1 freed; room for one: block 3 (heat 20) beats block 0 (heat 0)
-            assertArrayEquals(new int[] {2, 3, 4}, deviceBlocks(h.sequence));
-            assertArrayEquals(new int[] {0}, hostBlocks(h.sequence));
+            assertArrayEquals(new int[] {1, 2, 4}, deviceBlocks(h.sequence));
+            assertArrayEquals(new int[] {0, 3}, hostBlocks(h.sequence));
+            assertEquals(1, m.stats().h2dBlocks());
+            // one request for block 0 does not make it worth more than the victim (block 1, two requests): read in place
+            h.request(0, 0, 1);
+            h.sequence.step();
+            m.awaitCopies();
+            assertArrayEquals(new int[] {1, 2, 4}, deviceBlocks(h.sequence));
             assertEquals(1, m.stats().h2dBlocks());
             h.verify();
             m.checkInvariants();
@@ -171,58 +187,24 @@ class TierManagerTest {
     }
 
     @Test
-    void hostBlockOfABetterLevel_swapsWithTheWorstDeviceBlock_equalLevelsDoNot() {
-        try (TierManager m = manager(8, 8, CopyFaults.NONE)) {
-            KvHarness h = new KvHarness(m, 3, Integer.MAX_VALUE);
-            h.append(20);
-            h.setBlock(0, 2, Level.CACHE_CODE);
-            heat(h, 1, 10);
-            heat(h, 3, 5);
-            h.sequence.endPrefill();
-            m.awaitCopies();
-            heat(h, 3, 50);
-            h.sequence.step();
-            m.awaitCopies();
-            assertArrayEquals(new int[] {1, 2, 4}, deviceBlocks(h.sequence), "hotter but equal level: no swap");
-            h.setBlock(0, 0, Level.CACHE_CODE);
-            h.sequence.step();
-            m.awaitCopies();
-            // block 0 (CACHE) swaps with block 1 (NORMAL); block 2 is CACHE and stays
-            assertArrayEquals(new int[] {0, 2, 4}, deviceBlocks(h.sequence));
-            assertArrayEquals(new int[] {1, 3}, hostBlocks(h.sequence));
-            h.verify();
-            m.checkInvariants();
-        }
-    }
-
-    @Test
-    void hostBudget_dropsTheLeastPopular_countsIt_andItsTokensReadAsEvicted() {
+    void hostBudget_freesTheLeastValuable_countsIt_andItsTokensReadAsEvicted() {
         try (TierManager m = manager(8, 8, CopyFaults.NONE)) {
             KvHarness h = new KvHarness(m, 2, 1);
             h.append(16);
             h.sequence.endPrefill();
             m.awaitCopies();
-            // over budget by 2: blocks 0 and 1 leave; host room for one: the older, block 0, is dropped
-            assertArrayEquals(new int[] {2, 3}, deviceBlocks(h.sequence));
-            assertArrayEquals(new int[] {1}, hostBlocks(h.sequence));
-            assertEquals(Tier.NONE, h.sequence.tier(0, 0));
+            // room for one: 0 stays; 1 and 2 go to the host, which holds one: the older, 1, is freed
+            assertArrayEquals(new int[] {0, 3}, deviceBlocks(h.sequence));
+            assertArrayEquals(new int[] {2}, hostBlocks(h.sequence));
+            assertEquals(Tier.NONE, h.sequence.tier(0, 1));
             assertEquals(1, h.sequence.droppedBlocks());
             assertEquals(1, m.stats().droppedBlocks());
-            for (int t = 0; t < 4; t++) {
+            for (int t = 4; t < 8; t++) {
                 assertEquals(Level.EVICT_CODE, h.sequence.level(0, t));
+                assertTrue(h.sequence.masked(0, t));
             }
-            assertEquals(Level.NORMAL_CODE, h.sequence.level(0, 4));
+            assertEquals(Level.NORMAL_CODE, h.sequence.level(0, 0));
             assertEquals(12, h.sequence.keptTokens());
-            // a later demotion with the host full drops the less popular of the host block and itself
-            heat(h, 3, 7);
-            h.append(1);
-            h.sequence.step();
-            m.awaitCopies();
-            // block 2 (heat 0; block 3 is hot) demoted; the full host holds block 1, as cold and older: dropped for it
-            assertArrayEquals(new int[] {3, 4}, deviceBlocks(h.sequence));
-            assertArrayEquals(new int[] {2}, hostBlocks(h.sequence));
-            assertEquals(2, m.stats().droppedBlocks());
-            assertEquals(9, h.sequence.keptTokens());
             h.verify();
             m.checkInvariants();
         }
@@ -234,10 +216,9 @@ class TierManagerTest {
             KvHarness a = new KvHarness(m, 6, Integer.MAX_VALUE);
             a.append(16);
             a.sequence.endPrefill();
-            heat(a, 1, 3);
             KvHarness b = new KvHarness(m, 6, Integer.MAX_VALUE);
             b.append(12);
-            // b needed 3 slots, 2 were free: a's least popular written block (0) made room
+            // b needed 3 slots, 2 were free: a's least valuable placed block (0, the oldest of equals) made room
             assertEquals(Tier.HOST, a.sequence.tier(0, 0));
             assertArrayEquals(new int[] {1, 2, 3}, deviceBlocks(a.sequence));
             assertArrayEquals(new int[] {0, 1, 2}, deviceBlocks(b.sequence));
@@ -272,7 +253,8 @@ class TierManagerTest {
             h.sequence.endPrefill();
             assertTrue(h.sequence.withinDeviceBudget());
             m.awaitCopies();
-            assertArrayEquals(new int[] {4, 5}, deviceBlocks(h.sequence));
+            // room for one placed block: the first (an attention sink, in a real prompt) stays with the tail
+            assertArrayEquals(new int[] {0, 5}, deviceBlocks(h.sequence));
             h.verify();
         }
     }
@@ -283,10 +265,8 @@ class TierManagerTest {
             KvHarness h = new KvHarness(m, 8, Integer.MAX_VALUE);
             h.append(8);
             h.sequence.endPrefill();
-            h.setBlock(0, 0, Level.LOW_CODE);
-            h.sequence.step();
-            IllegalStateException inFlight = assertThrows(IllegalStateException.class, () -> h.sequence.keyAddress(0, 1));
-            assertTrue(inFlight.getMessage().contains("TO_HOST"), inFlight.getMessage());
+            IllegalStateException placed = assertThrows(IllegalStateException.class, () -> h.sequence.keyAddress(0, 1));
+            assertTrue(placed.getMessage().contains("written and placed"), placed.getMessage());
             m.awaitCopies();
             assertThrows(IllegalStateException.class, () -> h.sequence.valueAddress(0, 2));
             assertThrows(IndexOutOfBoundsException.class, () -> h.sequence.keyAddress(0, 8));

@@ -14,29 +14,30 @@ class TierStatsTest {
     void stats_countBothDirections_andSerialiseWithJackson() throws Exception {
         TierStats stats;
         try (TierManager m = TierManagerTest.manager(8, 8, CopyFaults.NONE)) {
-            KvHarness h = new KvHarness(m, 8, Integer.MAX_VALUE);
+            KvHarness h = new KvHarness(m, 2, Integer.MAX_VALUE);
             h.append(16);
+            // room for one placed block: 0 stays, 1 and 2 go to the host in one copy
             h.sequence.endPrefill();
-            h.setBlock(0, 0, Level.LOW_CODE);
-            h.setBlock(0, 1, Level.LOW_CODE);
+            m.awaitCopies();
             h.sequence.step();
             m.awaitCopies();
-            h.setBlock(0, 1, Level.NORMAL_CODE);
+            // a request makes block 2 worth more than block 0: they swap, one block each way
+            h.request(0, 2, 1);
             h.sequence.step();
             m.awaitCopies();
             stats = m.stats();
         }
         long slot = TierManagerTest.ONE_LAYER.blockBytes();
-        assertEquals(2, stats.d2hBlocks());
-        assertEquals(1, stats.d2hCopies(), "two neighbouring blocks went in one copy");
+        assertEquals(3, stats.d2hBlocks());
+        assertEquals(2, stats.d2hCopies(), "two neighbouring blocks went in one copy");
         assertEquals(2 * slot, stats.maxCopyBytes());
         assertEquals(1, stats.h2dBlocks());
         assertEquals(slot, stats.minCopyBytes());
-        assertEquals(1, stats.copySizeHistogram()[0]);
+        assertEquals(2, stats.copySizeHistogram()[0]);
         assertEquals(1, stats.copySizeHistogram()[1]);
-        assertEquals(1.5 * slot, stats.meanCopyBytes(), 1e-9);
-        assertEquals(3, stats.deviceBlocks());
-        assertEquals(1, stats.hostBlocks());
+        assertEquals(4.0 / 3 * slot, stats.meanCopyBytes(), 1e-9);
+        assertEquals(2, stats.deviceBlocks());
+        assertEquals(2, stats.hostBlocks());
         assertEquals(4, stats.deviceBlocksPeak());
         assertEquals(4 * slot, stats.deviceBytesPeak());
         assertEquals(3, stats.residency().size(), "end of prefill and two steps");
@@ -45,7 +46,7 @@ class TierStatsTest {
         String text = json.writeValueAsString(stats);
         JsonNode tree = json.readTree(text);
         assertEquals("cpu", tree.get("backend").asText());
-        assertEquals(2, tree.get("d2hBlocks").asLong());
+        assertEquals(3, tree.get("d2hBlocks").asLong());
         assertEquals(3, tree.get("residency").size());
         TierStats back = json.readValue(text, TierStats.class);
         assertEquals(stats.residency(), back.residency());

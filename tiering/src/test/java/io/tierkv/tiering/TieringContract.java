@@ -101,15 +101,15 @@ abstract class TieringContract {
         int choice = random.nextInt(100);
         if (choice < 30) {
             h.append(1 + random.nextInt(5));
+        } else if (choice < 45) {
+            h.setBlock(layer, block, random.nextBoolean() ? Level.LOW_CODE : Level.NORMAL_CODE);
         } else if (choice < 55) {
-            h.setBlock(layer, block, Level.LOW_CODE);
-        } else if (choice < 70) {
-            h.setBlock(layer, block, random.nextBoolean() ? Level.NORMAL_CODE : Level.CACHE_CODE);
-        } else if (choice < 80) {
+            h.setBlock(layer, block, Level.CACHE_CODE);
+        } else if (choice < 62) {
             h.setBlock(layer, block, Level.EVICT_CODE);
         } else if (choice < 95) {
-            for (int i = 0; i < 8; i++) {
-                h.policy.setHeat(random.nextInt(LAYOUT.layers()), random.nextInt(h.sequence.length()), random.nextInt(50));
+            if (h.sequence.tier(layer, block) != io.tierkv.core.Tier.NONE) {
+                h.request(layer, block, 1 + random.nextInt(3));
             }
         } else {
             m.awaitCopies();
@@ -127,26 +127,23 @@ abstract class TieringContract {
             }
         };
         try (TierManager m = manager(32, 32, always)) {
-            KvHarness h = new KvHarness(m, 32, Integer.MAX_VALUE);
+            KvHarness h = new KvHarness(m, 4, Integer.MAX_VALUE);
             h.append(20);
+            // blocks 0..3 of both layers are placed; room for block 0 of each: blocks 1..3 go to the host
             h.sequence.endPrefill();
-            for (int b = 0; b < 4; b++) {
-                h.setBlock(0, b, Level.LOW_CODE);
-            }
-            h.sequence.step();
             m.awaitCopies();
             h.verify();
-            for (int b = 0; b < 4; b++) {
+            for (int b = 1; b < 4; b++) {
                 assertEquals(Tier.DEVICE, h.sequence.tier(0, b), "a failed demotion leaves block " + b + " on the device");
             }
             TierStats stats = m.stats();
-            assertTrue(stats.failedCopies() >= 1 && stats.failedBlocks() == 4, stats.summary());
+            assertTrue(stats.failedCopies() >= 1 && stats.failedBlocks() == 6, stats.summary());
             assertEquals(0, stats.d2hBlocks());
             assertEquals(0, m.hostArena().used(), "failed copies' destination slots are freed");
             h.sequence.step();
             m.awaitCopies();
             h.verify();
-            assertTrue(m.stats().failedBlocks() >= 8, "the next step retries the demotion: " + m.stats().summary());
+            assertTrue(m.stats().failedBlocks() >= 12, "the next step retries the demotions: " + m.stats().summary());
             m.checkInvariants();
         }
     }
@@ -162,17 +159,18 @@ abstract class TieringContract {
             }
         };
         try (TierManager m = manager(32, 32, promotionsFail)) {
-            KvHarness h = new KvHarness(m, 32, Integer.MAX_VALUE);
+            KvHarness h = new KvHarness(m, 4, Integer.MAX_VALUE);
             h.append(12);
+            // room for block 0 of each layer: block 1 of both goes to the host
             h.sequence.endPrefill();
-            h.setBlock(1, 0, Level.LOW_CODE);
+            m.awaitCopies();
+            assertEquals(Tier.HOST, h.sequence.tier(1, 1));
+            h.sequence.step();
+            h.request(1, 1, 1);
+            // block 1 of layer 1 is now worth more than the device's victim: promoted, and the promotion fails
             h.sequence.step();
             m.awaitCopies();
-            assertEquals(Tier.HOST, h.sequence.tier(1, 0));
-            h.setBlock(1, 0, Level.CACHE_CODE);
-            h.sequence.step();
-            m.awaitCopies();
-            assertEquals(Tier.HOST, h.sequence.tier(1, 0), "a failed promotion leaves the block on the host");
+            assertEquals(Tier.HOST, h.sequence.tier(1, 1), "a failed promotion leaves the block on the host");
             h.verify();
             assertEquals(1, m.stats().failedBlocks());
             m.checkInvariants();
@@ -235,13 +233,10 @@ abstract class TieringContract {
             }
         };
         TierManager m = manager(16, 16, slow);
-        KvHarness h = new KvHarness(m, 16, Integer.MAX_VALUE);
+        KvHarness h = new KvHarness(m, 4, Integer.MAX_VALUE);
         h.append(30);
+        // 14 blocks placed, room for 2: 12 copies to the host at 2 ms each
         h.sequence.endPrefill();
-        for (int b = 0; b < 6; b++) {
-            h.setBlock(0, b, Level.LOW_CODE);
-        }
-        h.sequence.step();
         if (backend() == Backend.CPU) {
             assertTrue(m.stats().inFlightBlocks() > 0, "2 ms per copy keeps them in flight");
         }

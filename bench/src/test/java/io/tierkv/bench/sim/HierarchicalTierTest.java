@@ -8,24 +8,17 @@ import java.io.IOException;
 import org.junit.jupiter.api.Test;
 
 /**
- * Core's hierarchical policy driving the tiers, by hand. One layer, blocks of one token, prompt 4,
- * budget 3 blocks (capacity 2 besides the tail), window 2 with thresholds CACHE >= 3, NORMAL >= 2,
- * LOW >= 1. A device key is (level rank, heat, last touch); the smallest leaves first.
+ * Core's hierarchical policy and core's placement driving the tiers, by hand. One layer, blocks of one token,
+ * prompt 4, budget 3 blocks (capacity 2 besides the tail), window 2 with thresholds CACHE >= 3, NORMAL >= 2,
+ * LOW >= 1, placement tau 16. A block's value is ln(decayed request count) + step/16; a block never requested
+ * enters with count 0.2 (ln 0.2 = -1.61); equal values keep the first come (smaller id).
  *
  * <pre>
- *   prefill  device {0 1}, 2 to the host (ties keep the first come)
- *   s0  admit 3: demote 0 (older touch)         device {1 3}
- *       miss 0: demote 1, fetch 0               device {3 0}   tail 4 hit
- *   s1  admit 4 (heat 1): demote 3 (heat 0)     device {0 4}
- *       hit 0; miss 2: demote 0 (older touch)   device {4 2}
- *       close: 0 stays NORMAL (count 2); 1 2 3 4 -> LOW: demote 2 and 4; 0 waits on the host
- *       and is promoted into the empty device   device {0}
- *   s2  admit 5 (NORMAL)                        device {0 5}
- *       miss 1 (LOW): demote 5 (heat 0 < 2)     device {0 1}
- *       miss 3 (LOW): demote 1 (rank LOW)       device {0 3}
- *   s3  admit 6: demote 3 (LOW)                 device {0 6}   hit 0, tail 7 hit
- *       close: 0 -> LOW, 5 6 -> LOW, 2 4 (LOW, no count) -> EVICT: demote 0 and 6, drop 2 and 4
- *   s4  admit 7 (NORMAL)                        device {7}     2 is lost, tail 8 hit
+ *   prefill  admit 0, 1 to the device; 2 (-1.61, not above victim 0) to the host      device {0 1}
+ *   s0  admit 3 (-1.61): to the host                                                  device {0 1}
+ *       hit 0 (0 -> ln 1.2 = 0.18); tail 4 hit (4 -> 0)
+ *   s1  admit 4 (0) beats victim 1 (-1.61): demote 1                                  device {0 4}
+ *       hit 0; miss 2: read in place, then 2 -> 0.235 beats victim 4 (0): swap         device {0 2}
  * </pre>
  */
 class HierarchicalTierTest {
@@ -36,39 +29,36 @@ class HierarchicalTierTest {
     }
 
     @Test
-    void hierarchical_handComputed_levelsDriveTiersAndEvictedTokensAreLost() throws IOException {
+    void hierarchical_handComputed_placementAdmitsAndPromotesByValue() throws IOException {
         SimPolicy p = SimPolicies.create(SPEC);
-        SimResult r = Simulator.run(p, trace(), Budget.blocks(3), null, null);
+        SimResult r = Simulator.run(p, ArrayTrace.oneLayer(1, 4, 2, new int[] {0, 4}, new int[] {0, 2}), Budget.blocks(3),
+                null, null);
         SimStats s = r.stats();
-        assertEquals(10, s.requests);
-        assertEquals(5, s.hits);
-        assertEquals(3, s.tailHits);
-        assertEquals(5, s.misses);
-        assertEquals(1, s.lost);
-        assertEquals(1, s.lostPositions);
-        assertEquals(5, s.h2dBlocks, "four demand fetches and one promotion");
-        assertEquals(11, s.d2hBlocks);
-        assertEquals(11, s.evictions);
-        assertEquals(2, s.drops);
+        assertEquals(4, s.requests);
+        assertEquals(3, s.hits);
+        assertEquals(1, s.tailHits);
+        assertEquals(1, s.misses);
+        assertEquals(0, s.lost);
         assertEquals(1, s.prefillD2hBlocks);
+        assertEquals(3, s.d2hBlocks, "3 admitted to the host, 1 and 4 demoted");
+        assertEquals(1, s.h2dBlocks, "2 promoted");
         Residency res = ((AbstractSimPolicy) p).residency;
-        assertEquals(Residency.DEVICE, res.where(7));
-        assertEquals(1, res.deviceBlocks());
-        assertEquals(Residency.DROPPED, res.where(2));
-        assertEquals(Residency.DROPPED, res.where(4));
-        for (int b : new int[] {0, 1, 3, 5, 6}) {
+        assertEquals(Residency.DEVICE, res.where(0));
+        assertEquals(Residency.DEVICE, res.where(2));
+        for (int b : new int[] {1, 3, 4}) {
             assertEquals(Residency.HOST, res.where(b), "block " + b);
         }
     }
 
     @Test
-    void nofetch_readsHostBlocksInPlace_onlyPromotionsCopyToTheDevice() throws IOException {
-        SimResult fetch = Simulator.run(SimPolicies.create(SPEC), trace(), Budget.blocks(3), null, null);
-        SimResult inPlace = Simulator.run(SimPolicies.create("hierarchical-nofetch:window=2,cache=3,normal=2,low=1"), trace(),
-                Budget.blocks(3), null, null);
-        assertTrue(inPlace.stats().h2dBlocks < fetch.stats().h2dBlocks);
-        assertEquals(fetch.stats().lost, inPlace.stats().lost, "levels do not depend on where blocks are");
-        assertTrue(inPlace.stats().hits <= fetch.stats().hits);
+    void tierMode_losesNothing_dropModeLosesWhatItEvicted() throws IOException {
+        SimResult tier = Simulator.run(SimPolicies.create(SPEC), trace(), Budget.blocks(3), null, null);
+        SimResult drop = Simulator.run(SimPolicies.create(SPEC + ",mode=drop"), trace(), Budget.blocks(3), null, null);
+        assertEquals(0, tier.stats().lost, "evicted blocks wait on the host");
+        assertEquals(0, tier.stats().drops);
+        assertTrue(drop.stats().lost > 0, "a token evicted at the second window is requested again");
+        assertTrue(drop.stats().drops > 0);
+        assertEquals(tier.stats().requests, drop.stats().requests);
     }
 
     @Test

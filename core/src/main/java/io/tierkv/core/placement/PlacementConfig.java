@@ -12,7 +12,7 @@ package io.tierkv.core.placement;
  */
 public record PlacementConfig(double tau, double levelWeight, double priorWeight, double newBlockWeight, double margin) {
     public static final double DEFAULT_TAU = Double.parseDouble(System.getProperty("tierkv.placement.tau", "16"));
-    public static final double DEFAULT_LEVEL_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.level", "0"));
+    public static final double DEFAULT_LEVEL_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.level", "0.25"));
     public static final double DEFAULT_PRIOR_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.prior", "1"));
     public static final double DEFAULT_NEW_BLOCK_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.fresh", "0.2"));
     public static final double DEFAULT_MARGIN = Double.parseDouble(System.getProperty("tierkv.placement.margin", "0"));
