@@ -8,7 +8,8 @@
 //
 // List entry b (0 <= b < nBlocks) is slot slots[b]; its rows r < validRows[b] (all blockSize rows when
 // validRows is null) are before the causal edge; a row with mask[b * blockSize + r] != 0 (mask may be
-// null) is evicted. The other rows take no part.
+// null) is evicted. The other rows take no part. A slot id outside [0, capacity) is skipped like an
+// evicted block rather than read out of bounds (a wrong table must not poison the context).
 //
 // Result per query head h (g = h / (heads / kvHeads)), with s_t = scale * q_h . K_t over the live rows t:
 //   out[h][:] = sum_t exp(s_t - M) V_t / sum_t exp(s_t - M)      (normalised)
@@ -46,7 +47,7 @@ __device__ __forceinline__ float expDiff(float a, float b) {
 template <int DT>
 __device__ void pagedAttention(const float* __restrict__ q, const unsigned char* slab, long long slotBytes, long long halfBytes,
                                const int* __restrict__ slots, const int* __restrict__ validRows,
-                               const unsigned char* __restrict__ mask, int nBlocks, int blockSize, int heads, int kvHeads,
+                               const unsigned char* __restrict__ mask, int capacity, int nBlocks, int blockSize, int heads, int kvHeads,
                                int headDim, float scale, int blocksPerSplit, int splits, float* __restrict__ partAcc,
                                float* __restrict__ partMax, float* __restrict__ partSum) {
     extern __shared__ float smem[];
@@ -82,7 +83,9 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
         const int rows = validRows != nullptr ? __ldg(validRows + b) : blockSize;
         if (r >= rows) continue;
         if (mask != nullptr && __ldg(mask + (long long) b * blockSize + r) != 0) continue;
-        const unsigned char* slot = slab + (long long) __ldg(slots + b) * slotBytes;
+        const int slotId = __ldg(slots + b);
+        if (slotId < 0 || slotId >= capacity) continue;
+        const unsigned char* slot = slab + (long long) slotId * slotBytes;
         const long long e0 = (long long) r * rowElems + (long long) g * headDim;
         float kd[kMaxPerLane];
         float vd[kMaxPerLane];
@@ -153,9 +156,9 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
     extern "C" __global__ void __launch_bounds__(kThreads)                                                              \
     NAME(const float* __restrict__ q, const unsigned char* slab, long long slotBytes, long long halfBytes,             \
          const int* __restrict__ slots, const int* __restrict__ validRows, const unsigned char* __restrict__ mask,     \
-         int nBlocks, int blockSize, int heads, int kvHeads, int headDim, float scale, int blocksPerSplit,             \
+         int capacity, int nBlocks, int blockSize, int heads, int kvHeads, int headDim, float scale, int blocksPerSplit,             \
          float* __restrict__ partAcc, float* __restrict__ partMax, float* __restrict__ partSum) {                      \
-        pagedAttention<DT>(q, slab, slotBytes, halfBytes, slots, validRows, mask, nBlocks, blockSize, heads, kvHeads,  \
+        pagedAttention<DT>(q, slab, slotBytes, halfBytes, slots, validRows, mask, capacity, nBlocks, blockSize, heads, kvHeads,  \
                            headDim, scale, blocksPerSplit, gridDim.y, partAcc, partMax, partSum);                       \
     }
 

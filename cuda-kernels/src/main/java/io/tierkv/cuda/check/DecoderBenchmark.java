@@ -156,7 +156,7 @@ public final class DecoderBenchmark {
             CudaCopies.hostToDeviceAsync(dq, 0, host, slabBytes, qBytes, stream);
             CudaCopies.hostToDeviceAsync(dSlots, 0, host, slabBytes + qBytes, blocks * 4L, stream);
             float scale = (float) (1 / Math.sqrt(shape.headDim()));
-            Runnable launch = () -> attention.attendAsync(shape, dq.address(), dSlab.address(), dSlots.address(), 0, 0, blocks, scale,
+            Runnable launch = () -> attention.attendAsync(shape, dq.address(), dSlab.address(), slabBytes, dSlots.address(), 0, 0, blocks, scale,
                     dOut.address(), dLse.address(), stream);
             launch.run();
             long at = slabBytes + qBytes + blocks * 4L;

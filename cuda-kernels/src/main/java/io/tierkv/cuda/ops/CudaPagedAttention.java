@@ -41,6 +41,7 @@ public final class CudaPagedAttention implements AutoCloseable {
     private final long[] slotsArg = new long[1];
     private final long[] validArg = new long[1];
     private final long[] maskArg = new long[1];
+    private final int[] capacityArg = new int[1];
     private final int[] nBlocksArg = new int[1];
     private final int[] blockSizeArg = new int[1];
     private final int[] headsArg = new int[1];
@@ -58,7 +59,7 @@ public final class CudaPagedAttention implements AutoCloseable {
     private final long[] lse2Arg = new long[1];
     private final long[] lseOutArg = new long[1];
     private final Pointer attentionParams = Pointer.to(Pointer.to(qArg), Pointer.to(slabArg), Pointer.to(slotBytesArg),
-            Pointer.to(halfBytesArg), Pointer.to(slotsArg), Pointer.to(validArg), Pointer.to(maskArg), Pointer.to(nBlocksArg),
+            Pointer.to(halfBytesArg), Pointer.to(slotsArg), Pointer.to(validArg), Pointer.to(maskArg), Pointer.to(capacityArg), Pointer.to(nBlocksArg),
             Pointer.to(blockSizeArg), Pointer.to(headsArg), Pointer.to(kvHeadsArg), Pointer.to(headDimArg), Pointer.to(scaleArg),
             Pointer.to(perSplitArg), Pointer.to(accArg), Pointer.to(maxArg), Pointer.to(sumArg));
     // attention_combine(partAcc, partMax, partSum, splits, headDim, out, lse)
@@ -84,6 +85,7 @@ public final class CudaPagedAttention implements AutoCloseable {
      * Enqueues attention of {@code q} ({@code [heads][headDim]} fp32) over list entries {@code 0 .. nBlocks - 1}.
      *
      * @param slab      base of the slab (device memory, or the UVA address of mapped pinned memory), 16-byte aligned
+     * @param slabBytes the slab's size: slot ids outside {@code [0, slabBytes / slotBytes)} are skipped, never read
      * @param slots     device i32 {@code [nBlocks]}: the slot of each list entry
      * @param validRows device i32 {@code [nBlocks]}: rows before the causal edge per entry, or 0 for all {@code blockSize}
      * @param mask      device u8 {@code [nBlocks][blockSize]}: non-zero rows are evicted, or 0 for none
@@ -91,8 +93,8 @@ public final class CudaPagedAttention implements AutoCloseable {
      * @param out       device fp32 {@code [heads][headDim]}: the normalised partial output
      * @param lse       device fp32 {@code [heads]}: its log-sum-exp
      */
-    public void attendAsync(PagedKvShape s, long q, long slab, long slots, long validRows, long mask, int nBlocks, float scale,
-                            long out, long lse, CudaStream stream) {
+    public void attendAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks,
+                            float scale, long out, long lse, CudaStream stream) {
         Args.address("q", q, 4);
         Args.address("slab", slab, 16);
         Args.address("out", out, 4);
@@ -103,6 +105,10 @@ public final class CudaPagedAttention implements AutoCloseable {
         Args.optionalAddress("validRows", validRows, 4);
         if (!Float.isFinite(scale)) {
             throw new IllegalArgumentException("scale must be finite, was " + scale);
+        }
+        long capacity = slabBytes / s.slotBytes();
+        if (nBlocks > 0 && (capacity < 1 || capacity > Integer.MAX_VALUE)) {
+            throw new IllegalArgumentException("slabBytes " + slabBytes + " must hold 1 to 2^31 - 1 slots of " + s.slotBytes() + " bytes");
         }
         int[] split = LaunchPlans.attentionSplits(nBlocks, s.kvHeads(), sms);
         int splits = split[0];
@@ -130,6 +136,7 @@ public final class CudaPagedAttention implements AutoCloseable {
             slotsArg[0] = slots;
             validArg[0] = validRows;
             maskArg[0] = mask;
+            capacityArg[0] = (int) capacity;
             nBlocksArg[0] = nBlocks;
             blockSizeArg[0] = s.blockSize();
             headsArg[0] = s.heads();

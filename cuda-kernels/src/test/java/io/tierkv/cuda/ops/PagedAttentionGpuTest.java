@@ -102,7 +102,7 @@ class PagedAttentionGpuTest {
                             DeviceBuffer q = d.floats(c.q());
                             DeviceBuffer out = d.alloc((long) shape.heads() * shape.headDim() * 4);
                             DeviceBuffer lse = d.alloc(shape.heads() * 4L);
-                            att.attendAsync(shape, q.address(), slab.address(), slots.address(), valid.address(),
+                            att.attendAsync(shape, q.address(), slab.address(), slab.bytes(), slots.address(), valid.address(),
                                     mask == null ? 0 : mask.address(), nBlocks, scale, out.address(), lse.address(), s);
                             assertClose(want, d.download(out, shape.heads() * shape.headDim()), d.download(lse, shape.heads()),
                                     t + " " + java.util.Arrays.toString(g) + " blocks " + nBlocks + (masked ? " masked" : ""));
@@ -144,10 +144,10 @@ class PagedAttentionGpuTest {
                 DeviceBuffer l1 = d.alloc(shape.heads() * 4L);
                 DeviceBuffer o2 = d.alloc(hd * 4L);
                 DeviceBuffer l2 = d.alloc(shape.heads() * 4L);
-                att.attendAsync(shape, q.address(), slab.address(), slots1.address(), valid1.address(), mask1.address(), split, scale,
+                att.attendAsync(shape, q.address(), slab.address(), slabBytes, slots1.address(), valid1.address(), mask1.address(), split, scale,
                         o1.address(), l1.address(), s);
                 // UVA: the pinned allocation's host address is valid on the device.
-                att.attendAsync(shape, q.address(), hostSlab.address(), slots2.address(), valid2.address(), mask2.address(), 40 - split,
+                att.attendAsync(shape, q.address(), hostSlab.address(), slabBytes, slots2.address(), valid2.address(), mask2.address(), 40 - split,
                         scale, o2.address(), l2.address(), s);
                 att.mergeAsync(o1.address(), l1.address(), o2.address(), l2.address(), o1.address(), l1.address(), shape.heads(),
                         shape.headDim(), s);
@@ -155,5 +155,26 @@ class PagedAttentionGpuTest {
             }
         }
         before.assertNoLeaks();
+    }
+
+    @Test
+    void slotIdsOutsideTheSlab_areSkippedNotRead() {
+        SplittableRandom r = new SplittableRandom(29);
+        PagedKvShape shape = PagedKvShape.dense(DType.F32, 4, 2, 32, 8);
+        try (CudaContext ctx = CudaContext.primary(0); CudaStream s = new CudaStream(ctx); CudaPagedAttention att = new CudaPagedAttention(ctx);
+             DeviceArrays d = new DeviceArrays(ctx, s)) {
+            Case c = Case.random(r, shape, 4, false);
+            int[] good = java.util.Arrays.copyOf(c.slots(), 2);
+            ReferenceOps.Attention want = ReferenceOps.pagedAttention(shape, c.q(), c.slab(), good, null, null, 2, 0.3f);
+            int[] withBad = {good[0], -1, c.capacity(), good[1]};
+            DeviceBuffer slab = d.typed(c.slab(), DType.F32);
+            DeviceBuffer slots = d.ints(withBad);
+            DeviceBuffer q = d.floats(c.q());
+            DeviceBuffer out = d.alloc(4L * shape.heads() * shape.headDim());
+            DeviceBuffer lse = d.alloc(4L * shape.heads());
+            att.attendAsync(shape, q.address(), slab.address(), slab.bytes(), slots.address(), 0, 0, 4, 0.3f, out.address(), lse.address(), s);
+            assertClose(want, d.download(out, shape.heads() * shape.headDim()), d.download(lse, shape.heads()), "bad slots skipped");
+            ctx.synchronize(); // the context is still healthy
+        }
     }
 }
