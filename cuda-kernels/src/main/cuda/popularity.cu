@@ -12,23 +12,26 @@
 // are unique, so "the k largest K" is exactly the Java counter's set, ties included, and no sort is
 // needed: once the k-th largest K is pinned down, membership is a comparison.
 //
-// One launch, two phases (grid = (ceil(maxKeys / TILE), batches), block = 256):
-//  1. Every CTA reads its [heads x TILE] tile of probabilities once (the only read of the input),
-//     sums the heads in order, writes the 32-bit ordered score to a scratch row (4 bytes per token,
-//     1/heads of the input) and adds the score's top 11 bits to the batch's global histogram
-//     (warp-aggregated atomics).
-//  2. The last CTA of each batch to finish (threadfence + arrival counter) finds the digit d0 that
-//     holds the k-th largest score from the histogram, then makes one pass over the L2-resident
-//     scores: tokens with a larger digit are selected at once; tokens with digit d0 become
-//     candidates (in shared memory, or in a global spill row when too many). Further 11-bit radix
-//     passes over the candidates' composite keys pin the threshold; the candidates at or above it are
-//     selected. Every selected token gets counts[t] += 1 and its position appended to the output
-//     (unordered; the host sorts k positions when it needs them in order).
-// The scratch histogram and arrival counter are zero on entry and are left zero on exit, so a
-// counter's scratch is cleared once, at allocation. One stream per scratch.
+// Two launches on one stream, both over the whole GPU:
+//  1. popularity_scores, grid = (ceil(maxKeys / 64), batches): every CTA reads its [heads x 64] tile of
+//     probabilities once (the only read of the input), sums the heads in order, writes the 32-bit
+//     ordered score to a scratch row (4 bytes per token, 1/heads of the input) and adds the score's top
+//     11 bits to the batch's global histogram (warp-aggregated atomics).
+//  2. popularity_select, grid = (ceil(maxKeys / 1024), batches): every CTA reads the complete histogram,
+//     finds the digit d0 that holds the k-th largest score (the same answer in every CTA), then walks its
+//     own 1024 scores from L2: larger digits are selected at once (global warp-aggregated append),
+//     digit d0 goes to the batch's candidate row. The last CTA of the batch to finish (threadfence +
+//     arrival counter) runs 11-bit radix passes over the candidates' composite keys (in shared memory
+//     when they fit) until the threshold is pinned, selects the candidates at or above it, writes the
+//     count and leaves the histogram and counters zero. Every selected token gets counts[t] += 1 and its
+//     position appended to the output (unordered; the host sorts k positions when it needs them).
+// Only the candidates of one bin (typically a few, at most the keys of one 11-bit digit) are left for a
+// single CTA, so one query's 32k-128k keys are spread over every SM in both launches.
+// The scratch histogram and counters are zero on entry and are left zero on exit, so a counter's
+// scratch is cleared once, at allocation. One stream per scratch.
 //
 // Bytes moved per batch: heads*keys*4 read once, + keys*4 written and re-read from L2, + 8 KiB of
-// histogram, + 4 bytes per selected token. For 32 heads that is within 7% of the input itself.
+// histogram per select CTA (L2), + 4 bytes per selected token. For 32 heads that is within 7% of the input.
 
 #include "block_scan.cuh"
 
