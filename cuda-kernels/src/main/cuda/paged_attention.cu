@@ -44,6 +44,68 @@ __device__ __forceinline__ float expDiff(float a, float b) {
     return a == -INFINITY ? 0.0f : expf(a - b);
 }
 
+// The start of list row i's K row (row r of its block, KV head 0), or null when the row is past the causal
+// edge, evicted, or in a slot outside the slab. Row i is row i % blockSize of list entry b0 + i / blockSize.
+__device__ __forceinline__ const unsigned char* liveRow(int i, int b0, const unsigned char* slab, long long slotBytes,
+                                                       long long rowBytes, const int* __restrict__ slots,
+                                                       const int* __restrict__ validRows, const unsigned char* __restrict__ mask,
+                                                       int capacity, int blockSize) {
+    const int q = i / blockSize;
+    const int b = b0 + q;
+    const int r = i - q * blockSize;
+    const int rows = validRows != nullptr ? __ldg(validRows + b) : blockSize;
+    if (r >= rows) return nullptr;
+    if (mask != nullptr && __ldg(mask + (long long) b * blockSize + r) != 0) return nullptr;
+    const int slotId = __ldg(slots + b);
+    if (slotId < 0 || slotId >= capacity) return nullptr;
+    return slab + (long long) slotId * slotBytes + (long long) r * rowBytes;
+}
+
+// Lane `lane`'s columns d = lane + 32 j of K and V at element offset `off` of a row (zeros for a null row
+// or columns past headDim). Plain loads: the slab may be mapped host memory.
+template <int DT>
+__device__ __forceinline__ void loadRow(const unsigned char* row, long long off, long long halfBytes, int headDim, int lane,
+                                        float* kd, float* vd) {
+#pragma unroll
+    for (int j = 0; j < kMaxPerLane; ++j) {
+        const int d = lane + 32 * j;
+        const bool in = row != nullptr && d < headDim;
+        kd[j] = in ? tierkv::loadPlain<DT>(row, off + d) : 0.0f;
+        vd[j] = in ? tierkv::loadPlain<DT>(row + halfBytes, off + d) : 0.0f;
+    }
+}
+
+// One row into the warp's online softmax of every query head of the group: s = q_h . k, then
+// m' = max(m, s), acc = acc e^(m - m') + e^(s - m') v, l = l e^(m - m') + e^(s - m'). Lane 0 writes m and l.
+__device__ __forceinline__ void update(const float* kd, const float* vd, const float* qs, float* acc, float* mw, float* lw,
+                                       int group, int headDim, int lane) {
+    for (int hg = 0; hg < group; ++hg) {
+        float s = 0.0f;
+#pragma unroll
+        for (int j = 0; j < kMaxPerLane; ++j) {
+            const int d = lane + 32 * j;
+            if (d < headDim) s = fmaf(kd[j], qs[hg * headDim + d], s);
+        }
+        s = warpSum(s);
+        const float mOld = mw[hg];
+        const float mNew = fmaxf(mOld, s);
+        const float corr = expDiff(mOld, mNew);
+        const float p = expf(s - mNew);
+#pragma unroll
+        for (int j = 0; j < kMaxPerLane; ++j) {
+            const int d = lane + 32 * j;
+            if (d < headDim) acc[hg * headDim + d] = fmaf(acc[hg * headDim + d], corr, p * vd[j]);
+        }
+        const float lNew = fmaf(lw[hg], corr, p);
+        __syncwarp();
+        if (lane == 0) {
+            mw[hg] = mNew;
+            lw[hg] = lNew;
+        }
+        __syncwarp();
+    }
+}
+
 template <int DT>
 __device__ void pagedAttention(const float* __restrict__ q, const unsigned char* slab, long long slotBytes, long long halfBytes,
                                const int* __restrict__ slots, const int* __restrict__ validRows,
@@ -75,52 +137,20 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
 
     const int b0 = split * blocksPerSplit;
     const int b1 = min(nBlocks, b0 + blocksPerSplit);
-    const long long rowElems = (long long) kvHeads * headDim;
-    const int perLane = (headDim + 31) >> 5;
-    for (int i = warp; i < (b1 - b0) * blockSize; i += kWarps) {  // warp-uniform loop and branches
-        const int b = b0 + i / blockSize;
-        const int r = i - (b - b0) * blockSize;
-        const int rows = validRows != nullptr ? __ldg(validRows + b) : blockSize;
-        if (r >= rows) continue;
-        if (mask != nullptr && __ldg(mask + (long long) b * blockSize + r) != 0) continue;
-        const int slotId = __ldg(slots + b);
-        if (slotId < 0 || slotId >= capacity) continue;
-        const unsigned char* slot = slab + (long long) slotId * slotBytes;
-        const long long e0 = (long long) r * rowElems + (long long) g * headDim;
-        float kd[kMaxPerLane];
-        float vd[kMaxPerLane];
-#pragma unroll
-        for (int j = 0; j < kMaxPerLane; ++j) {
-            const int d = lane + 32 * j;
-            const bool in = j < perLane && d < headDim;
-            kd[j] = in ? tierkv::loadPlain<DT>(slot, e0 + d) : 0.0f;
-            vd[j] = in ? tierkv::loadPlain<DT>(slot + halfBytes, e0 + d) : 0.0f;
-        }
-        for (int hg = 0; hg < group; ++hg) {
-            float s = 0.0f;
-#pragma unroll
-            for (int j = 0; j < kMaxPerLane; ++j) {
-                const int d = lane + 32 * j;
-                if (j < perLane && d < headDim) s = fmaf(kd[j], qs[hg * headDim + d], s);
-            }
-            s = warpSum(s);
-            const float mOld = mw[hg];
-            const float mNew = fmaxf(mOld, s);
-            const float corr = expDiff(mOld, mNew);
-            const float p = expf(s - mNew);
-#pragma unroll
-            for (int j = 0; j < kMaxPerLane; ++j) {
-                const int d = lane + 32 * j;
-                if (j < perLane && d < headDim) acc[hg * headDim + d] = fmaf(acc[hg * headDim + d], corr, p * vd[j]);
-            }
-            const float lNew = fmaf(lw[hg], corr, p);
-            __syncwarp();
-            if (lane == 0) {
-                mw[hg] = mNew;
-                lw[hg] = lNew;
-            }
-            __syncwarp();
-        }
+    const int rowsInSplit = (b1 - b0) * blockSize;
+    const long long rowBytes = (long long) kvHeads * headDim * tierkv::ElemBytes<DT>::value;
+    // Two rows per warp per iteration (i and i + kWarps): both rows' loads are issued before either is
+    // used, so every warp keeps two rows of K and V in flight. Loop, branches and shuffles are warp-uniform.
+    for (int i = warp; i < rowsInSplit; i += 2 * kWarps) {
+        const unsigned char* rowA = liveRow(i, b0, slab, slotBytes, rowBytes, slots, validRows, mask, capacity, blockSize);
+        const unsigned char* rowB = i + kWarps < rowsInSplit
+                ? liveRow(i + kWarps, b0, slab, slotBytes, rowBytes, slots, validRows, mask, capacity, blockSize) : nullptr;
+        const long long off = (long long) g * headDim;
+        float kA[kMaxPerLane], vA[kMaxPerLane], kB[kMaxPerLane], vB[kMaxPerLane];
+        loadRow<DT>(rowA, off, halfBytes, headDim, lane, kA, vA);
+        loadRow<DT>(rowB, off, halfBytes, headDim, lane, kB, vB);
+        if (rowA != nullptr) update(kA, vA, qs, acc, mw, lw, group, headDim, lane);
+        if (rowB != nullptr) update(kB, vB, qs, acc, mw, lw, group, headDim, lane);
     }
     __syncthreads();
 

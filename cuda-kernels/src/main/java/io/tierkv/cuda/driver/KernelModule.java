@@ -24,14 +24,15 @@ public final class KernelModule implements AutoCloseable {
     private final CudaContext context;
     private final String name;
     private final String source;
-    private final CUmodule module = new CUmodule();
+    private final CUmodule module;
     private final ConcurrentHashMap<String, CUfunction> functions = new ConcurrentHashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private KernelModule(CudaContext context, String name, String source) {
+    private KernelModule(CudaContext context, String name, String source, CUmodule module) {
         this.context = context;
         this.name = name;
         this.source = source;
+        this.module = module;
     }
 
     /**
@@ -45,36 +46,46 @@ public final class KernelModule implements AutoCloseable {
     public static KernelModule load(CudaContext context, String name) {
         byte[] fatbin = read(name + ".fatbin");
         byte[] ptx = read(name + ".ptx");
+        CUmodule module = new CUmodule();
+        context.makeCurrent();
+        String source = loadImage(name, fatbin, ptx, image -> JCudaDriver.cuModuleLoadData(module, image), context.where());
+        return new KernelModule(context, name, source, module);
+    }
+
+    /**
+     * The fallback order of {@link #load}, separate from the driver so that it is tested without a GPU:
+     * {@code load} the fatbin; when it is missing or {@code load} returns an error, the PTX (NUL-terminated);
+     * returns the resource that loaded, {@code <name>.fatbin} or {@code <name>.ptx}.
+     *
+     * @throws IllegalStateException when both are missing
+     * @throws CudaException         when every present image failed; the message names each error
+     */
+    static String loadImage(String name, byte[] fatbin, byte[] ptx, java.util.function.ToIntFunction<byte[]> load, String where) {
         if (fatbin == null && ptx == null) {
             throw new IllegalStateException(missingMessage(name));
         }
-        context.makeCurrent();
         String fatbinFailure = null;
         if (fatbin != null) {
-            KernelModule m = new KernelModule(context, name, name + ".fatbin");
-            int r = JCudaDriver.cuModuleLoadData(m.module, fatbin);
+            int r = load.applyAsInt(fatbin);
             if (r == CUresult.CUDA_SUCCESS) {
-                return m;
+                return name + ".fatbin";
+            }
+            if (ptx == null) {
+                throw Cuda.failure(r, "cuModuleLoadData of " + RESOURCE_DIR + name + ".fatbin on " + where + " (no .ptx to fall back on)");
             }
             fatbinFailure = Cuda.errorName(r) + " (" + r + ")";
-            if (ptx == null) {
-                throw Cuda.failure(r, "cuModuleLoadData of " + RESOURCE_DIR + name + ".fatbin on " + context.where()
-                        + " (no .ptx to fall back on)");
-            }
         }
-        KernelModule m = new KernelModule(context, name, name + ".ptx");
-        byte[] image = Arrays.copyOf(ptx, ptx.length + 1); // the driver wants PTX NUL-terminated
-        int r = JCudaDriver.cuModuleLoadData(m.module, image);
+        int r = load.applyAsInt(Arrays.copyOf(ptx, ptx.length + 1)); // the driver wants PTX NUL-terminated
         if (r != CUresult.CUDA_SUCCESS) {
-            throw Cuda.failure(r, "cuModuleLoadData of " + RESOURCE_DIR + name + ".ptx on " + context.where()
+            throw Cuda.failure(r, "cuModuleLoadData of " + RESOURCE_DIR + name + ".ptx on " + where
                     + (fatbinFailure == null ? "" : " after the fatbin failed with " + fatbinFailure)
                     + " (PTX needs a driver of the CUDA generation that built it)");
         }
         if (fatbinFailure != null) {
-            System.err.println("tierkv: " + name + ".fatbin did not load on " + context.where() + " (" + fatbinFailure
-                    + "); using " + name + ".ptx through the driver's JIT");
+            System.err.println("tierkv: " + name + ".fatbin did not load on " + where + " (" + fatbinFailure + "); using " + name
+                    + ".ptx through the driver's JIT");
         }
-        return m;
+        return name + ".ptx";
     }
 
     /** True when the jar holds a binary of module {@code name}. */

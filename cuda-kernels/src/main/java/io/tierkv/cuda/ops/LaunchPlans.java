@@ -16,6 +16,12 @@ public final class LaunchPlans {
     public static final int ATTENTION_THREADS = 128;
     /** Warps per paged attention CTA. */
     public static final int ATTENTION_WARPS = ATTENTION_THREADS / 32;
+    /**
+     * Paged attention CTAs wanted per SM: with 72 registers at 128 threads, 7 fit on an SM; 6 keep about 22
+     * KiB of K/V rows in flight per SM (2 rows of 512 B per warp at head dim 128, BF16), about what HBM3e's
+     * latency-bandwidth product asks. A guess until the GPU check has measured it.
+     */
+    public static final int ATTENTION_CTAS_PER_SM = 6;
     /** The largest head dimension of the paged attention kernel (8 columns per lane). */
     public static final int MAX_HEAD_DIM = 256;
     /** CTAs of a grid-stride launch are capped here; each thread then takes several elements. */
@@ -69,7 +75,7 @@ public final class LaunchPlans {
 
     /**
      * How the paged attention splits {@code nBlocks} list entries over CTAs: {@code {splits, blocksPerSplit}}
-     * with about {@code 2 * sms} CTAs in all ({@code kvHeads * splits}), every split non-empty, splits within
+     * with about {@code ATTENTION_CTAS_PER_SM * sms} CTAs in all ({@code kvHeads * splits}), every split non-empty, splits within
      * 65535. {@code {0, 0}} when there are no blocks (only the combine runs).
      */
     public static int[] attentionSplits(int nBlocks, int kvHeads, int sms) {
@@ -81,7 +87,7 @@ public final class LaunchPlans {
         if (nBlocks == 0) {
             return new int[] {0, 0};
         }
-        long wanted = Math.max(1, ceilDiv(2L * sms, kvHeads));
+        long wanted = Math.max(1, ceilDiv((long) ATTENTION_CTAS_PER_SM * sms, kvHeads));
         int splits = (int) Math.min(nBlocks, Math.min(wanted, MAX_GRID_YZ));
         int perSplit = (int) ceilDiv(nBlocks, splits);
         splits = (int) ceilDiv(nBlocks, perSplit);

@@ -54,7 +54,7 @@ class LaunchPlansTest {
                 assertTrue((long) splits * per >= n, "covers: " + n + " " + kv);
                 assertTrue((long) (splits - 1) * per < n, "last split non-empty: " + n + " " + kv);
                 assertTrue(splits <= 65535);
-                long wanted = Math.min(n, (2 * 132 + kv - 1) / kv);
+                long wanted = Math.min(n, (LaunchPlans.ATTENTION_CTAS_PER_SM * 132 + kv - 1) / kv);
                 assertTrue(2L * splits >= wanted, "at least half the wanted CTAs: n=" + n + " kv=" + kv + " splits=" + splits);
             }
         }
