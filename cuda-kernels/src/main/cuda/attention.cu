@@ -39,20 +39,29 @@ __device__ __forceinline__ float blockSum(float v, float* warpScratch) {
 }  // namespace
 
 // One CTA per row. scores, probs: [rows][stride] f32 (may alias); the first `cols` entries are used.
-// Bytes moved: 3 reads (two from L1/L2) and 1 write of 4 * cols per row.
+// mask: nullable [cols] bytes; an entry != 0 is an evicted key: probability 0, left out of the sum (a
+// row with every key masked is all zeros). Bytes moved: 3 reads (two from L1/L2) and 1 write of 4 * cols per row.
 extern "C" __global__ void __launch_bounds__(kThreads)
-softmax_rows(const float* scores, float* probs, int cols, int stride) {
+softmax_rows(const float* scores, float* probs, int cols, int stride, const unsigned char* __restrict__ mask) {
     __shared__ float warpScratch[tierkv::kWarps];
     const float* in = scores + (long long) blockIdx.x * stride;
     float* out = probs + (long long) blockIdx.x * stride;
     float m = -INFINITY;
-    for (int t = threadIdx.x; t < cols; t += kThreads) m = fmaxf(m, in[t]);
+    for (int t = threadIdx.x; t < cols; t += kThreads) {
+        if (mask == nullptr || mask[t] == 0) m = fmaxf(m, in[t]);
+    }
     m = blockMax(m, warpScratch);
     float s = 0.0f;
-    for (int t = threadIdx.x; t < cols; t += kThreads) s += expf(in[t] - m);
+    for (int t = threadIdx.x; t < cols; t += kThreads) {
+        if (mask == nullptr || mask[t] == 0) s += expf(in[t] - m);
+    }
     s = blockSum(s, warpScratch);
-    const float inv = 1.0f / s;
-    for (int t = threadIdx.x; t < cols; t += kThreads) out[t] = expf(in[t] - m) * inv;
+    const bool empty = m == -INFINITY;
+    const float inv = empty ? 0.0f : 1.0f / s;
+    for (int t = threadIdx.x; t < cols; t += kThreads) {
+        const bool live = !empty && (mask == nullptr || mask[t] == 0);
+        out[t] = live ? expf(in[t] - m) * inv : 0.0f;
+    }
 }
 
 // The scores without cuBLAS (for hosts whose cuBLAS is not the one JCublas links against).

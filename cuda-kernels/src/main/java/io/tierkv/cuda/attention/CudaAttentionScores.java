@@ -2,11 +2,11 @@ package io.tierkv.cuda.attention;
 
 import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaCopies;
-import io.tierkv.cuda.driver.CudaEvent;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.PinnedBuffer;
+import io.tierkv.cuda.driver.ReuseFence;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import jcuda.Pointer;
@@ -35,7 +35,8 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
     private final CudaContext context;
     private final KernelModule module;
     private final CudaStream ownStream;
-    private final CudaEvent stagingFree;
+    private final ReuseFence<CudaStream> hostStagingFree;   // recorded after the upload that reads the pinned staging
+    private final ReuseFence<CudaStream> deviceStagingFree; // recorded after the launch that reads the device staging
     private final Engine engine;
     private final cublasHandle cublas;
     private PinnedBuffer hostStaging;   // q [heads][headDim] f32, then blocks i32 or GEMM pointer arrays (3 x batch) u64
@@ -53,7 +54,9 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
     private final long[] smProbs = new long[1];
     private final int[] smCols = new int[1];
     private final int[] smStride = new int[1];
-    private final Pointer softmaxParams = Pointer.to(Pointer.to(smScores), Pointer.to(smProbs), Pointer.to(smCols), Pointer.to(smStride));
+    private final long[] smMask = new long[1];
+    private final Pointer softmaxParams = Pointer.to(Pointer.to(smScores), Pointer.to(smProbs), Pointer.to(smCols), Pointer.to(smStride),
+            Pointer.to(smMask));
     // block_scores(q, pool, blocks, blockBytes, blockSize, heads, kvHeads, headDim, scale, scores, stride), refilled per launch
     private final long[] bsQ = new long[1];
     private final long[] bsPool = new long[1];
@@ -85,7 +88,8 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
         this.engine = engine;
         this.module = KernelModule.load(context, MODULE);
         this.ownStream = new CudaStream(context);
-        this.stagingFree = new CudaEvent(context, false);
+        this.hostStagingFree = ReuseFence.create(context);
+        this.deviceStagingFree = ReuseFence.create(context);
         if (engine == Engine.CUBLAS) {
             context.makeCurrent();
             cublasHandle h = new cublasHandle();
@@ -138,10 +142,22 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
      */
     public void probabilitiesAsync(float[] q, ScoreShape shape, DeviceBuffer pool, int[] blocks, int tokens, long probs, int stride,
                                    CudaStream stream) {
+        probabilitiesAsync(q, shape, pool, blocks, tokens, probs, stride, 0L, stream);
+    }
+
+    /**
+     * As {@link #probabilitiesAsync(float[], ScoreShape, DeviceBuffer, int[], int, long, int, CudaStream)}, with
+     * {@code mask} the device address of {@code tokens} bytes (0: none): a key whose byte is not 0 is evicted,
+     * gets probability 0 and is left out of the softmax sum. The staging buffers are reused only after the
+     * previous call's upload (host) and launches (any stream) are past them.
+     */
+    public void probabilitiesAsync(float[] q, ScoreShape shape, DeviceBuffer pool, int[] blocks, int tokens, long probs, int stride,
+                                   long mask, CudaStream stream) {
         shape.checkInputs(q, pool.bytes(), blocks, tokens);
         if (stride < paddedStride(shape, tokens)) {
             throw new IllegalArgumentException("stride must be >= " + paddedStride(shape, tokens) + " (whole blocks), was " + stride);
         }
+        checkAligned(shape);
         int used = shape.blocksFor(tokens);
         int qBytes = (shape.heads() * shape.headDim() * Float.BYTES + 15) & ~15; // the pointer arrays after q must be 8-byte aligned
         int batch = used * shape.kvHeads();
@@ -155,17 +171,20 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
         } else {
             hostStagingInts.put(qBytes / Integer.BYTES, blocks, 0, used);
         }
+        deviceStagingFree.beforeDeviceUse(stream);
         CudaCopies.hostToDeviceAsync(deviceStaging, 0, hostStaging, 0, qBytes + tail, stream);
-        stagingFree.record(stream);
+        hostStagingFree.afterUse(stream);
         if (engine == Engine.CUBLAS) {
             gemm(shape, batch, dTail, stride, stream);
         } else {
             blockScores(shape, dq, pool.address(), dTail, used, probs, stride, stream);
         }
+        deviceStagingFree.afterUse(stream);
         smScores[0] = probs;
         smProbs[0] = probs;
         smCols[0] = tokens;
         smStride[0] = stride;
+        smMask[0] = mask;
         module.launch("softmax_rows", shape.heads(), 1, THREADS, 0, stream, softmaxParams);
     }
 
@@ -222,9 +241,16 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
         module.launch("block_scores", used, s.kvHeads(), THREADS, shared, stream, blockScoresParams);
     }
 
+    /** Block sizes that are not a multiple of 16 bytes are refused: misaligned device loads poison the context. */
+    static void checkAligned(ScoreShape shape) {
+        if (shape.blockBytes() % 16 != 0) {
+            throw new IllegalArgumentException("blockBytes must be a multiple of 16 on the GPU, was " + shape.blockBytes());
+        }
+    }
+
     /** The pinned staging area, once the previous upload has left it; grown as needed. */
     private ByteBuffer stage(long bytes) {
-        stagingFree.synchronize();
+        hostStagingFree.beforeHostWrite();
         if (hostStaging == null || hostStaging.bytes() < bytes) {
             context.synchronize(); // a queued launch may still read the old device staging
             closeQuietly(hostStaging, deviceStaging);
@@ -255,7 +281,7 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
             return;
         }
         context.synchronize();
-        try (module; ownStream; stagingFree) {
+        try (module; ownStream; hostStagingFree; deviceStagingFree) {
             closeQuietly(hostStaging, deviceStaging, scores, hostProbs);
             if (cublas != null) {
                 context.makeCurrent();

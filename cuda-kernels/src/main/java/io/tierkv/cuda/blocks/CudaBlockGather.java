@@ -2,11 +2,11 @@ package io.tierkv.cuda.blocks;
 
 import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaCopies;
-import io.tierkv.cuda.driver.CudaEvent;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.PinnedBuffer;
+import io.tierkv.cuda.driver.ReuseFence;
 import jcuda.Pointer;
 
 /**
@@ -14,7 +14,9 @@ import jcuda.Pointer;
  * ({@code src/main/cuda/block_copy.cu}): one launch moves every listed block, 16 bytes per thread per
  * step. The {@code *Async} methods enqueue on the given stream and return; the {@link BlockGather}
  * methods enqueue on this object's own stream and wait. Block indices travel through a small pinned
- * buffer, reused once the previous upload has left it. Not thread-safe.
+ * buffer, reused once the previous upload has left it, into a device buffer that a launch on another
+ * stream waits for until the previous launch has read it ({@link ReuseFence}s). Block sizes must be a
+ * multiple of 16 bytes (the kernel's vector loads). Not thread-safe.
  */
 public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoCloseable {
     /** The module ({@code block_copy.cu}). */
@@ -25,7 +27,8 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
     private final CudaContext context;
     private final KernelModule module;
     private final CudaStream ownStream;
-    private final CudaEvent indicesUploaded;
+    private final ReuseFence<CudaStream> hostIndicesFree;   // recorded after the upload that reads the pinned indices
+    private final ReuseFence<CudaStream> deviceIndicesFree; // recorded after the launch that reads the device indices
     private PinnedBuffer hostIndices;   // (capacity) i32
     private java.nio.IntBuffer hostIndexView; // over hostIndices, made once per allocation
     private DeviceBuffer deviceIndices; // (capacity) i32
@@ -43,7 +46,8 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
         this.context = context;
         this.module = KernelModule.load(context, MODULE);
         this.ownStream = new CudaStream(context);
-        this.indicesUploaded = new CudaEvent(context, false);
+        this.hostIndicesFree = ReuseFence.create(context);
+        this.deviceIndicesFree = ReuseFence.create(context);
     }
 
     @Override
@@ -66,15 +70,26 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
     /** Enqueues a gather on {@code stream}; {@code blocks} may be reused as soon as this returns. */
     public void gatherAsync(DeviceBuffer pool, int[] blocks, int count, long blockBytes, DeviceBuffer staging, long stagingOffset,
                             CudaStream stream) {
-        BlockGather.check(pool.bytes(), blocks, count, blockBytes, staging.bytes(), stagingOffset);
+        check(pool.bytes(), blocks, count, blockBytes, staging.bytes(), stagingOffset);
         launch("gather_blocks", pool.address(), staging.address() + stagingOffset, blocks, count, blockBytes, stream);
     }
 
     /** Enqueues a scatter on {@code stream}; {@code blocks} may be reused as soon as this returns. */
     public void scatterAsync(DeviceBuffer staging, long stagingOffset, int[] blocks, int count, long blockBytes, DeviceBuffer pool,
                              CudaStream stream) {
-        BlockGather.check(pool.bytes(), blocks, count, blockBytes, staging.bytes(), stagingOffset);
+        check(pool.bytes(), blocks, count, blockBytes, staging.bytes(), stagingOffset);
         launch("scatter_blocks", staging.address() + stagingOffset, pool.address(), blocks, count, blockBytes, stream);
+    }
+
+    /** {@link BlockGather#check}, plus the device's alignment: block size and staging offset multiples of 16 bytes. */
+    static void check(long poolBytes, int[] blocks, int count, long blockBytes, long stagingBytes, long stagingOffset) {
+        BlockGather.check(poolBytes, blocks, count, blockBytes, stagingBytes, stagingOffset);
+        if (blockBytes % 16 != 0) {
+            throw new IllegalArgumentException("blockBytes must be a multiple of 16 on the GPU (16-byte vector copies), was " + blockBytes);
+        }
+        if (stagingOffset % 16 != 0) {
+            throw new IllegalArgumentException("stagingOffset must be a multiple of 16 on the GPU, was " + stagingOffset);
+        }
     }
 
     private void launch(String function, long src, long dst, int[] blocks, int count, long blockBytes, CudaStream stream) {
@@ -92,12 +107,18 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
         countArg[0] = count;
         blockBytesArg[0] = blockBytes;
         module.launch(function, count, (int) chunks, THREADS, 0, stream, params);
+        deviceIndicesFree.afterUse(stream);
     }
 
-    /** Copies the indices to the device on {@code stream}, after the previous upload has left the pinned buffer. */
+    /**
+     * Copies the indices to the device on {@code stream}: the host waits until the previous upload has left
+     * the pinned buffer, and {@code stream} waits until the previous launch (maybe on another stream) has
+     * read the device indices.
+     */
     private void uploadIndices(int[] blocks, int count, CudaStream stream) {
         long bytes = (long) count * Integer.BYTES;
-        indicesUploaded.synchronize();
+        hostIndicesFree.beforeHostWrite();
+        deviceIndicesFree.beforeDeviceUse(stream);
         if (hostIndices == null || hostIndices.bytes() < bytes) {
             context.synchronize(); // the old device indices may still be read by a queued launch
             closeIndices();
@@ -108,7 +129,7 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
         }
         hostIndexView.put(0, blocks, 0, count);
         CudaCopies.hostToDeviceAsync(deviceIndices, 0, hostIndices, 0, bytes, stream);
-        indicesUploaded.record(stream);
+        hostIndicesFree.afterUse(stream);
     }
 
     private void closeIndices() {
@@ -127,7 +148,7 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
             return;
         }
         context.synchronize();
-        try (module; ownStream; indicesUploaded) {
+        try (module; ownStream; hostIndicesFree; deviceIndicesFree) {
             closeIndices();
         }
     }

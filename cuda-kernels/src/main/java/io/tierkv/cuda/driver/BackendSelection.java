@@ -8,7 +8,8 @@ import java.util.regex.Pattern;
  * Which backend this process uses and why, decided once.
  *
  * <p>{@code -Dtierkv.backend=auto|cpu|cuda} (default {@code auto}). {@code auto} picks {@link Backend#CUDA}
- * when the JCuda driver library loads, {@code cuInit} succeeds and a device exists; otherwise
+ * when the JCuda driver library loads, {@code cuInit} succeeds, a device exists and the jar holds every kernel
+ * module ({@link #KERNEL_MODULES}); otherwise
  * {@link Backend#CPU}. {@code cuda} that cannot be
  * satisfied throws with the reason. The process-wide choice is printed once on stderr, in one line. Nothing here can crash the JVM: a missing {@code libcuda.so.1}
  * surfaces as an {@link UnsatisfiedLinkError}, which is caught.
@@ -19,6 +20,10 @@ import java.util.regex.Pattern;
 public record BackendSelection(Backend backend, String reason) {
     /** The system property that forces a backend. */
     public static final String PROPERTY = "tierkv.backend";
+
+    /** The kernel modules (one per {@code .cu} file) the jar must hold for {@link Backend#CUDA}. */
+    public static final java.util.List<String> KERNEL_MODULES =
+            java.util.List.of("popularity", "block_copy", "attention", "linear", "decoder_ops", "paged_attention");
 
     private static final Pattern MISSING_LIBRARY = Pattern.compile("([\\w.+-]+\\.so[\\w.]*): cannot open shared object file");
 
@@ -68,15 +73,23 @@ public record BackendSelection(Backend backend, String reason) {
             if (count == 0) {
                 return new BackendSelection(Backend.CPU, "the CUDA driver sees no device");
             }
-            String kernels = KernelModule.available("popularity") ? ""
-                    : "; popularity counting stays in Java because " + KernelModule.missingMessage("popularity");
+            String missing = firstMissing(KernelModule::available);
+            if (missing != null) {
+                return new BackendSelection(Backend.CPU, "device 0 (" + CudaDevice.get(0).name() + ") is usable but "
+                        + KernelModule.missingMessage(missing));
+            }
             return new BackendSelection(Backend.CUDA, "device 0: " + CudaDevice.get(0).describe()
-                    + (count > 1 ? " (" + count + " devices)" : "") + kernels);
+                    + (count > 1 ? " (" + count + " devices)" : ""));
         } catch (LinkageError e) {
             return new BackendSelection(Backend.CPU, "the JCuda driver library did not load (" + linkReason(e) + ")");
         } catch (CudaException e) {
             return new BackendSelection(Backend.CPU, "the CUDA driver is unusable: " + e.getMessage());
         }
+    }
+
+    /** The first of {@link #KERNEL_MODULES} that {@code available} says is not in the jar, or null when all are. */
+    static String firstMissing(java.util.function.Predicate<String> available) {
+        return KERNEL_MODULES.stream().filter(available.negate()).findFirst().orElse(null);
     }
 
     /** The short cause of a native-library failure: the missing shared object, or the first line. */

@@ -61,6 +61,11 @@ public record CudaDevice(int ordinal, String name, int major, int minor, int mul
         return device;
     }
 
+    /** Device attribute {@code attribute} ({@code CUdevice_attribute}) of device {@code ordinal}, checked. */
+    public static int attribute(int ordinal, int attribute) {
+        return attribute(handle(ordinal), attribute, ordinal);
+    }
+
     private static int attribute(CUdevice device, int attribute, int ordinal) {
         int[] value = new int[1];
         Cuda.check(JCudaDriver.cuDeviceGetAttribute(value, attribute, device),

@@ -15,7 +15,7 @@ import jcuda.driver.JCudaDriver;
 /**
  * One compiled {@code .cu} file, loaded from the jar: {@code /io/tierkv/cuda/kernels/<name>.fatbin}
  * (SASS for sm_80 and sm_90 plus compute_90 PTX, built by nvcc during the Maven build), or the
- * {@code .ptx} beside it when the fatbin is absent. Function handles are looked up once and cached.
+ * {@code .ptx} beside it when the fatbin is absent or does not load. Function handles are looked up once and cached.
  */
 public final class KernelModule implements AutoCloseable {
     /** Where the build puts the kernels on the class path. */
@@ -24,39 +24,68 @@ public final class KernelModule implements AutoCloseable {
     private final CudaContext context;
     private final String name;
     private final String source;
-    private final CUmodule module = new CUmodule();
+    private final CUmodule module;
     private final ConcurrentHashMap<String, CUfunction> functions = new ConcurrentHashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private KernelModule(CudaContext context, String name, String source) {
+    private KernelModule(CudaContext context, String name, String source, CUmodule module) {
         this.context = context;
         this.name = name;
         this.source = source;
+        this.module = module;
     }
 
     /**
-     * Loads module {@code name} (the {@code .cu} file's base name) into {@code context}.
+     * Loads module {@code name} (the {@code .cu} file's base name) into {@code context}: the fatbin, or,
+     * when the fatbin is missing or the driver rejects it (no SASS for this GPU and a PTX it cannot JIT,
+     * a corrupt image, ...), the {@code .ptx} through the driver's JIT.
      *
      * @throws IllegalStateException when the jar holds neither binary, saying how to build them
-     * @throws CudaException         when the driver rejects the image
+     * @throws CudaException         when the driver rejects every image; the message names each failure
      */
     public static KernelModule load(CudaContext context, String name) {
         byte[] fatbin = read(name + ".fatbin");
-        byte[] image = fatbin;
-        String source = name + ".fatbin";
-        if (image == null) {
-            byte[] ptx = read(name + ".ptx");
-            if (ptx == null) {
-                throw new IllegalStateException(missingMessage(name));
-            }
-            image = Arrays.copyOf(ptx, ptx.length + 1); // the driver wants PTX NUL-terminated
-            source = name + ".ptx";
-        }
-        KernelModule m = new KernelModule(context, name, source);
+        byte[] ptx = read(name + ".ptx");
+        CUmodule module = new CUmodule();
         context.makeCurrent();
-        Cuda.check(JCudaDriver.cuModuleLoadData(m.module, image), "cuModuleLoadData of " + RESOURCE_DIR + source + " on " + context.where()
-                + (fatbin != null ? "" : " (PTX needs a driver of the CUDA generation that built it)"));
-        return m;
+        String source = loadImage(name, fatbin, ptx, image -> JCudaDriver.cuModuleLoadData(module, image), context.where());
+        return new KernelModule(context, name, source, module);
+    }
+
+    /**
+     * The fallback order of {@link #load}, separate from the driver so that it is tested without a GPU:
+     * {@code load} the fatbin; when it is missing or {@code load} returns an error, the PTX (NUL-terminated);
+     * returns the resource that loaded, {@code <name>.fatbin} or {@code <name>.ptx}.
+     *
+     * @throws IllegalStateException when both are missing
+     * @throws CudaException         when every present image failed; the message names each error
+     */
+    static String loadImage(String name, byte[] fatbin, byte[] ptx, java.util.function.ToIntFunction<byte[]> load, String where) {
+        if (fatbin == null && ptx == null) {
+            throw new IllegalStateException(missingMessage(name));
+        }
+        String fatbinFailure = null;
+        if (fatbin != null) {
+            int r = load.applyAsInt(fatbin);
+            if (r == CUresult.CUDA_SUCCESS) {
+                return name + ".fatbin";
+            }
+            if (ptx == null) {
+                throw Cuda.failure(r, "cuModuleLoadData of " + RESOURCE_DIR + name + ".fatbin on " + where + " (no .ptx to fall back on)");
+            }
+            fatbinFailure = Cuda.errorName(r) + " (" + r + ")";
+        }
+        int r = load.applyAsInt(Arrays.copyOf(ptx, ptx.length + 1)); // the driver wants PTX NUL-terminated
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuModuleLoadData of " + RESOURCE_DIR + name + ".ptx on " + where
+                    + (fatbinFailure == null ? "" : " after the fatbin failed with " + fatbinFailure)
+                    + " (PTX needs a driver of the CUDA generation that built it)");
+        }
+        if (fatbinFailure != null) {
+            System.err.println("tierkv: " + name + ".fatbin did not load on " + where + " (" + fatbinFailure + "); using " + name
+                    + ".ptx through the driver's JIT");
+        }
+        return name + ".ptx";
     }
 
     /** True when the jar holds a binary of module {@code name}. */
@@ -69,7 +98,7 @@ public final class KernelModule implements AutoCloseable {
     public static String missingMessage(String name) {
         return "CUDA kernels '" + name + "' are not in this build (no " + RESOURCE_DIR + name + ".fatbin or .ptx on the class path): "
                 + "build them with `mvn -pl cuda-kernels package` on a machine with nvcc (CUDA 12 or newer, found at "
-                + "/usr/local/bin/nvcc or given by -Dnvcc.path=/path/to/nvcc)";
+                + "-Dnvcc.path, $CUDA_HOME/bin, PATH or /usr/local/cuda/bin)";
     }
 
     /** The kernel {@code function} ({@code extern "C"} name), looked up once. */

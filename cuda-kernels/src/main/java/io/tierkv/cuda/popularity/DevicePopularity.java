@@ -8,6 +8,9 @@ import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.PinnedBuffer;
+import io.tierkv.cuda.driver.ReuseFence;
+import java.nio.ByteBuffer;
+import jcuda.Pointer;
 
 /**
  * The whole popularity pipeline of one layer on the device, without libtorch: per decode step, the
@@ -15,6 +18,12 @@ import io.tierkv.cuda.driver.PinnedBuffer;
  * the top-k counts ({@link PopularityKernel}) stay on the GPU; only the query goes up. At the end of a
  * window {@link #downloadCounts} brings the counts to the host, where core's level state machine turns
  * them into transitions. One stream orders everything. Not thread-safe.
+ *
+ * <p>Counts are kept by <em>token position</em>, not by position in the block list: list entry {@code i}
+ * holds the tokens {@code blockFirstToken[i] + r}, so a list that changes between steps (blocks demoted,
+ * dropped or reordered) still counts each token in its own slot. Evicted tokens, given by a byte mask over
+ * the list positions, get probability 0, are left out of the softmax sum, and are never counted (the top-k
+ * may pick one only when fewer than k live keys have a non-zero probability; it is then dropped).
  */
 public final class DevicePopularity implements AutoCloseable {
     private final CudaContext context;
@@ -30,6 +39,23 @@ public final class DevicePopularity implements AutoCloseable {
     private final DeviceBuffer counts;  // [maxTokens] i32, the window's counts
     private final DeviceBuffer out;     // [1 + k] i32: selected count, then positions of the last step
     private final PinnedBuffer host;    // [max(maxTokens, heads * stride)] x 4 bytes of staging for downloads
+    private final PinnedBuffer hostTable;   // per step: blockFirstToken i32 [blocks], then the mask u8 [stride]
+    private final DeviceBuffer deviceTable; // the same on the device
+    private final ReuseFence<CudaStream> hostTableFree;
+    private final ReuseFence<CudaStream> deviceTableFree;
+    private final int maskOffset;
+
+    // popularity_count_tokens(selected, outCount, k, blockFirstToken, blockSize, mask, maxTokens, counts)
+    private final long[] ctSelected = new long[1];
+    private final long[] ctOutCount = new long[1];
+    private final int[] ctK = new int[1];
+    private final long[] ctFirst = new long[1];
+    private final int[] ctBlockSize = new int[1];
+    private final long[] ctMask = new long[1];
+    private final int[] ctMaxTokens = new int[1];
+    private final long[] ctCounts = new long[1];
+    private final Pointer countParams = Pointer.to(Pointer.to(ctSelected), Pointer.to(ctOutCount), Pointer.to(ctK), Pointer.to(ctFirst),
+            Pointer.to(ctBlockSize), Pointer.to(ctMask), Pointer.to(ctMaxTokens), Pointer.to(ctCounts));
 
     /** A pipeline for up to {@code maxTokens} keys, selecting {@code k} per step; counts start at zero. */
     public DevicePopularity(CudaContext context, ScoreShape shape, int maxTokens, int k) {
@@ -49,17 +75,98 @@ public final class DevicePopularity implements AutoCloseable {
         this.counts = new DeviceBuffer(context, (long) maxTokens * Integer.BYTES);
         this.out = new DeviceBuffer(context, (1L + k) * Integer.BYTES);
         this.host = new PinnedBuffer(context, Math.max((long) maxTokens, (long) shape.heads() * stride) * Float.BYTES);
+        int blocks = stride / shape.blockSize();
+        this.maskOffset = (blocks * Integer.BYTES + 15) & ~15;
+        this.hostTable = new PinnedBuffer(context, maskOffset + (long) stride);
+        this.deviceTable = new DeviceBuffer(context, maskOffset + (long) stride);
+        this.hostTableFree = ReuseFence.create(context);
+        this.deviceTableFree = ReuseFence.create(context);
+        module.function(COUNT_TOKENS);
         resetCounts();
     }
 
-    /** Enqueues one step: probabilities of {@code q} over {@code tokens} keys in {@code blocks} of {@code pool}, then the counts. */
+    /** The kernel that maps selected list positions to token positions and counts them. */
+    static final String COUNT_TOKENS = "popularity_count_tokens";
+
+    /**
+     * Enqueues one step over a contiguous list: entry {@code i} holds tokens {@code i * blockSize + r}, none evicted.
+     */
     public void step(float[] q, DeviceBuffer pool, int[] blocks, int tokens) {
-        if (tokens > maxTokens) {
-            throw new IllegalArgumentException("tokens must be <= maxTokens " + maxTokens + ", was " + tokens);
+        int used = shape.blocksFor(Math.max(tokens, 0));
+        int[] first = new int[used];
+        for (int i = 0; i < used; i++) {
+            first[i] = i * shape.blockSize();
         }
-        scores.probabilitiesAsync(q, shape, pool, blocks, tokens, probs.address(), stride, stream);
+        step(q, pool, blocks, first, null, tokens);
+    }
+
+    /**
+     * Enqueues one step: the probabilities of {@code q} over the {@code tokens} list positions of {@code blocks}
+     * in {@code pool} (position {@code p} is row {@code p % blockSize} of {@code blocks[p / blockSize]}), then the
+     * top-k, counted at token positions {@code blockFirstToken[p / blockSize] + p % blockSize}.
+     * {@code evicted} (null: none) has one byte per list position; non-zero excludes the key. All arrays may be
+     * reused when this returns.
+     *
+     * @throws IllegalArgumentException when a token position falls outside {@code [0, maxTokens)}, or an array is short
+     */
+    public void step(float[] q, DeviceBuffer pool, int[] blocks, int[] blockFirstToken, byte[] evicted, int tokens) {
+        checkTable(blockFirstToken, evicted, tokens, shape.blockSize(), maxTokens);
+        int used = shape.blocksFor(tokens);
+        hostTableFree.beforeHostWrite();
+        ByteBuffer t = hostTable.buffer();
+        t.asIntBuffer().put(0, blockFirstToken, 0, used);
+        if (evicted != null) {
+            t.put(maskOffset, evicted, 0, tokens);
+        }
+        long bytes = evicted != null ? maskOffset + (long) tokens : (long) used * Integer.BYTES;
+        deviceTableFree.beforeDeviceUse(stream);
+        CudaCopies.hostToDeviceAsync(deviceTable, 0, hostTable, 0, Math.max(bytes, 4), stream);
+        hostTableFree.afterUse(stream);
+        long mask = evicted != null ? deviceTable.address() + maskOffset : 0L;
+        scores.probabilitiesAsync(q, shape, pool, blocks, tokens, probs.address(), stride, mask, stream);
         long o = out.address();
-        kernel.launch(probs.address(), 0, 1, shape.heads(), stride, tokens, 0, k, o + Integer.BYTES, o, counts.address(), 0);
+        kernel.launch(probs.address(), 0, 1, shape.heads(), stride, tokens, 0, k, o + Integer.BYTES, o, 0L, 0);
+        ctSelected[0] = o + Integer.BYTES;
+        ctOutCount[0] = o;
+        ctK[0] = k;
+        ctFirst[0] = deviceTable.address();
+        ctBlockSize[0] = shape.blockSize();
+        ctMask[0] = mask;
+        ctMaxTokens[0] = maxTokens;
+        ctCounts[0] = counts.address();
+        module.launch(COUNT_TOKENS, 1, 1, 256, 0, stream, countParams);
+        deviceTableFree.afterUse(stream);
+    }
+
+    /**
+     * Checks a step's block table on the host: {@code tokens} in {@code [0, maxTokens]} and within the arrays,
+     * every used entry's tokens {@code [first, first + rows)} inside {@code [0, maxTokens)}.
+     */
+    static void checkTable(int[] blockFirstToken, byte[] evicted, int tokens, int blockSize, int maxTokens) {
+        if (tokens < 0 || tokens > maxTokens) {
+            throw new IllegalArgumentException("tokens must be in [0, " + maxTokens + "], was " + tokens);
+        }
+        int used = (tokens + blockSize - 1) / blockSize;
+        if (blockFirstToken.length < used) {
+            throw new IllegalArgumentException("blockFirstToken has " + blockFirstToken.length + " entries, " + tokens
+                    + " list positions need " + used);
+        }
+        if (evicted != null && evicted.length < tokens) {
+            throw new IllegalArgumentException("evicted has " + evicted.length + " entries, fewer than tokens " + tokens);
+        }
+        for (int i = 0; i < used; i++) {
+            int rows = Math.min(blockSize, tokens - i * blockSize);
+            long first = blockFirstToken[i];
+            if (first < 0 || first + rows > maxTokens) {
+                throw new IllegalArgumentException("blockFirstToken[" + i + "] = " + first + " puts its " + rows
+                        + " tokens outside [0, " + maxTokens + ")");
+            }
+        }
+    }
+
+    /** The token position of list position {@code p}: what the device counts (see {@link #step}). */
+    static int tokenOf(int p, int[] blockFirstToken, int blockSize) {
+        return blockFirstToken[p / blockSize] + p % blockSize;
     }
 
     /** Waits for the queued steps and copies the first {@code tokens} counts into {@code dst}. */
@@ -97,7 +204,7 @@ public final class DevicePopularity implements AutoCloseable {
             return;
         }
         stream.synchronize();
-        try (module; stream; kernel; scores; probs; counts; out; host) {
+        try (module; stream; kernel; scores; probs; counts; out; host; hostTable; deviceTable; hostTableFree; deviceTableFree) {
             // closed in reverse order by try-with-resources
         }
     }

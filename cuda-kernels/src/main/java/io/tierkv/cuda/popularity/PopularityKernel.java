@@ -7,9 +7,10 @@ import io.tierkv.cuda.driver.KernelModule;
 import jcuda.Pointer;
 
 /**
- * Launches {@code popularity_topk} ({@code src/main/cuda/popularity.cu}) on device memory: the head sums,
- * the top-k of every batch (a layer, or a decode step) and one count per selected token, in one launch
- * that reads the probabilities once. Results stay on the device; nothing is copied back. Owns the
+ * Launches {@code popularity_scores} then {@code popularity_select} ({@code src/main/cuda/popularity.cu}) on
+ * device memory: the head sums and their histogram over the whole grid, then the top-k of every batch (a
+ * layer, or a decode step), selected by every CTA over its own 1024 keys and narrowed by the last one, with
+ * one count per selected token. The probabilities are read once. Results stay on the device; nothing is copied back. Owns the
  * kernel's scratch, so one instance serves one stream at a time; not thread-safe.
  *
  * <p>See {@link RadixSelectPopularityCounter} for the algorithm in Java, and the module README for the
@@ -18,9 +19,14 @@ import jcuda.Pointer;
 public final class PopularityKernel implements AutoCloseable {
     /** The module ({@code popularity.cu}) and its kernel. */
     public static final String MODULE = "popularity";
-    static final String FUNCTION = "popularity_topk";
+    static final String SCORES = "popularity_scores";
+    static final String SELECT = "popularity_select";
     static final int THREADS = 256;
     static final int TILE = 64;
+    /** Keys per CTA of {@code popularity_select}. */
+    static final int SELECT_TILE = 1024;
+    /** Per-batch counters of {@code popularity_select}: arrivals, emitted, candidates, unused. */
+    static final int COUNTERS = 4;
     static final int BINS = 2048;
     /** Candidates the last CTA keeps in shared memory before spilling to the global scratch row. */
     static final int SMEM_CANDIDATES = 2048;
@@ -34,12 +40,12 @@ public final class PopularityKernel implements AutoCloseable {
     private DeviceBuffer scores;      // (batches, capacity) u32: ordered head sums
     private DeviceBuffer candidates;  // (batches, capacity) u64: composite keys, used when the smem list overflows
     private DeviceBuffer hist;        // (batches, 2048) u32: first-digit histogram, zero between launches
-    private DeviceBuffer arrivals;    // (batches) u32: CTAs finished, zero between launches
+    private DeviceBuffer arrivals;    // (batches, 4) u32: select counters, zero between launches
     private int capacity;
     private int batchCapacity;
     private int sharedAllowed = DEFAULT_SMEM_LIMIT;
 
-    // Kernel arguments, refilled per launch; `params` points at them, so launching allocates nothing.
+    // Kernel arguments, refilled per launch; the Pointers point at them, so launching allocates nothing.
     private final long[] probsArg = new long[1];
     private final long[] batchStrideArg = new long[1];
     private final int[] headsArg = new int[1];
@@ -51,15 +57,20 @@ public final class PopularityKernel implements AutoCloseable {
     private final long[] candidatesArg = new long[1];
     private final int[] capacityArg = new int[1];
     private final long[] histArg = new long[1];
-    private final long[] arrivalsArg = new long[1];
+    private final long[] countersArg = new long[1];
     private final int[] smemCandidatesArg = {SMEM_CANDIDATES};
     private final long[] outArg = new long[1];
     private final long[] outCountArg = new long[1];
     private final long[] countsArg = new long[1];
     private final long[] countsBatchStrideArg = new long[1];
-    private final Pointer params = Pointer.to(Pointer.to(probsArg), Pointer.to(batchStrideArg), Pointer.to(headsArg),
-            Pointer.to(strideArg), Pointer.to(keysArg), Pointer.to(keysStepArg), Pointer.to(kArg), Pointer.to(scoresArg),
-            Pointer.to(candidatesArg), Pointer.to(capacityArg), Pointer.to(histArg), Pointer.to(arrivalsArg),
+    // popularity_scores(probs, batchStride, heads, stride, keys, keysStep, scratchScores, capacity, hist)
+    private final Pointer scoresParams = Pointer.to(Pointer.to(probsArg), Pointer.to(batchStrideArg), Pointer.to(headsArg),
+            Pointer.to(strideArg), Pointer.to(keysArg), Pointer.to(keysStepArg), Pointer.to(scoresArg), Pointer.to(capacityArg),
+            Pointer.to(histArg));
+    // popularity_select(keys, keysStep, k, scratchScores, scratchCandidates, capacity, hist, counters, smemCandidates,
+    //                   out, outCount, counts, countsBatchStride)
+    private final Pointer selectParams = Pointer.to(Pointer.to(keysArg), Pointer.to(keysStepArg), Pointer.to(kArg),
+            Pointer.to(scoresArg), Pointer.to(candidatesArg), Pointer.to(capacityArg), Pointer.to(histArg), Pointer.to(countersArg),
             Pointer.to(smemCandidatesArg), Pointer.to(outArg), Pointer.to(outCountArg), Pointer.to(countsArg),
             Pointer.to(countsBatchStrideArg));
 
@@ -68,7 +79,8 @@ public final class PopularityKernel implements AutoCloseable {
         this.context = context;
         this.module = module;
         this.stream = stream;
-        module.function(FUNCTION); // fail now, not at the first launch, if the module lacks it
+        module.function(SCORES); // fail now, not at the first launch, if the module lacks them
+        module.function(SELECT);
     }
 
     /**
@@ -86,9 +98,9 @@ public final class PopularityKernel implements AutoCloseable {
             throw new IllegalArgumentException("probs, out and outCount must be device addresses, not 0");
         }
         ensureScratch(Math.max(1, maxKeys), batches);
-        int shared = Math.max(heads * TILE * Float.BYTES, SMEM_CANDIDATES * Long.BYTES);
+        int shared = heads * TILE * Float.BYTES;
         if (shared > sharedAllowed) {
-            module.allowSharedMemory(FUNCTION, shared);
+            module.allowSharedMemory(SCORES, shared);
             sharedAllowed = shared;
         }
         probsArg[0] = probs;
@@ -102,13 +114,18 @@ public final class PopularityKernel implements AutoCloseable {
         candidatesArg[0] = candidates.address();
         capacityArg[0] = capacity;
         histArg[0] = hist.address();
-        arrivalsArg[0] = arrivals.address();
+        countersArg[0] = arrivals.address();
         outArg[0] = out;
         outCountArg[0] = outCount;
         countsArg[0] = counts;
         countsBatchStrideArg[0] = countsBatchStride;
-        int tiles = Math.max(1, (maxKeys + TILE - 1) / TILE);
-        module.launch(FUNCTION, tiles, batches, THREADS, shared, stream, params);
+        module.launch(SCORES, tiles(maxKeys, TILE), batches, THREADS, shared, stream, scoresParams);
+        module.launch(SELECT, tiles(maxKeys, SELECT_TILE), batches, THREADS, SMEM_CANDIDATES * Long.BYTES, stream, selectParams);
+    }
+
+    /** CTAs along x for {@code keys} keys, {@code tile} per CTA; at least one, so every batch's last CTA runs. */
+    static int tiles(int keys, int tile) {
+        return Math.max(1, (int) (((long) keys + tile - 1) / tile));
     }
 
     /** Checks the shape; returns the largest batch's key count. */
@@ -144,7 +161,7 @@ public final class PopularityKernel implements AutoCloseable {
         scores = new DeviceBuffer(context, (long) newBatches * newCapacity * Integer.BYTES);
         candidates = new DeviceBuffer(context, (long) newBatches * newCapacity * Long.BYTES);
         hist = new DeviceBuffer(context, (long) newBatches * BINS * Integer.BYTES);
-        arrivals = new DeviceBuffer(context, (long) newBatches * Integer.BYTES);
+        arrivals = new DeviceBuffer(context, (long) newBatches * COUNTERS * Integer.BYTES);
         hist.fill(0, hist.bytes(), (byte) 0, stream);
         arrivals.fill(0, arrivals.bytes(), (byte) 0, stream);
         capacity = newCapacity;

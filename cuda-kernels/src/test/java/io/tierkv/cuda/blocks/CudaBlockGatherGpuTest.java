@@ -30,6 +30,14 @@ class CudaBlockGatherGpuTest {
         SplittableRandom rnd = new SplittableRandom(42);
         try (CudaContext ctx = CudaContext.primary(0); CudaBlockGather gpu = new CudaBlockGather(ctx); CudaStream s = new CudaStream(ctx)) {
             for (long blockBytes : BlockGatherConformanceTest.BLOCK_BYTES) {
+                if (blockBytes % 16 != 0) {
+                    long bad = blockBytes;
+                    try (DeviceBuffer p = new DeviceBuffer(ctx, 64 * bad); DeviceBuffer st = new DeviceBuffer(ctx, 64 * bad)) {
+                        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                                () -> gpu.gather(p, new int[] {1}, 1, bad, st, 0), "blockBytes " + bad + " is refused");
+                    }
+                    continue;
+                }
                 int poolBlocks = 37;
                 int count = 23;
                 long offset = 16;

@@ -64,4 +64,11 @@ class BackendSelectionTest {
         UnsatisfiedLinkError cublas = new UnsatisfiedLinkError("x.so: libcublas.so.12: cannot open shared object file");
         assertEquals("libcublas.so.12 not found", BackendSelection.linkReason(cublas));
     }
+
+    @Test
+    void kernels_allPresent_noneMissing_oneAbsent_isNamed() {
+        org.junit.jupiter.api.Assertions.assertNull(BackendSelection.firstMissing(n -> true));
+        assertEquals("linear", BackendSelection.firstMissing(n -> !n.equals("linear")));
+        assertTrue(BackendSelection.KERNEL_MODULES.contains("paged_attention"));
+    }
 }

@@ -27,7 +27,8 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
 /**
  * The one-command GPU check of the bundle ({@code bin/tierkv-gpu-check}): the backend found, every test
  * tagged {@code gpu} in the bundle's test jars (CUDA conformance, the JCuda layer, tiering's round trips
- * on device and pinned memory), and {@link KernelBenchmark}'s table. Writes {@code tests.txt},
+ * on device and pinned memory), and one table of {@link KernelBenchmark}'s and {@link DecoderBenchmark}'s rows (popularity,
+ * copies, GEMV weight streaming, paged attention, each next to a device-to-device copy of the same bytes). Writes {@code tests.txt},
  * {@code kernels.txt} and {@code kernels.json} under {@code --out}. Exit status: 0 all passed, 1 a test
  * failed or a kernel disagreed with its oracle, 2 no usable GPU.
  */
@@ -35,7 +36,17 @@ public final class GpuCheck {
     private GpuCheck() {
     }
 
-    public static void main(String[] args) throws IOException {
+    /** Runs the check; any unexpected failure is one line and exit status 1, never a silent pass. */
+    public static void main(String[] args) {
+        try {
+            run(args);
+        } catch (IOException | RuntimeException | LinkageError e) {
+            System.out.println("GPU check: FAILED: " + e);
+            System.exit(1);
+        }
+    }
+
+    static void run(String[] args) throws IOException {
         Path out = Path.of("results");
         int iterations = 200;
         boolean tests = true;
@@ -125,15 +136,26 @@ public final class GpuCheck {
     static boolean runBenchmark(Path out, int iterations) throws IOException {
         try (CudaContext ctx = CudaContext.primary(0)) {
             System.out.println("kernels   on " + ctx.device().describe() + ", " + iterations + " timed calls per row");
-            List<KernelBenchmark.Row> rows = new KernelBenchmark(ctx, iterations).run();
+            List<KernelBenchmark.Row> rows = new ArrayList<>();
+            boolean ran = true;
+            try {
+                rows.addAll(new KernelBenchmark(ctx, iterations).run());
+                rows.addAll(new DecoderBenchmark(ctx, iterations).run());
+            } catch (RuntimeException e) {
+                System.out.println("  FAILED benchmark: " + e);
+                ran = false;
+            }
             String table = KernelBenchmark.table(rows);
             System.out.print(table);
             Files.writeString(out.resolve("kernels.txt"), table);
             Files.writeString(out.resolve("kernels.json"), KernelBenchmark.json(rows));
-            boolean correct = rows.stream().allMatch(KernelBenchmark.Row::correct);
+            boolean correct = ran && rows.stream().allMatch(KernelBenchmark.Row::correct);
             rows.stream().filter(r -> r.size().equals(KernelBenchmark.HEADS + " x 32768")).findFirst().ifPresent(r ->
                     System.out.printf(Locale.ROOT, "popularity at 32k tokens: %.0f%% of the device-to-device copy's bandwidth (target >= 50%%)%n",
                             100 * r.shareOfCopy()));
+            rows.stream().filter(r -> r.what().startsWith("gemv")).forEach(r ->
+                    System.out.printf(Locale.ROOT, "%s %s: %.0f GB/s of weights, %.0f%% of the copy's GB/s (target >= 60%%)%n",
+                            r.what(), r.size(), r.gbps(), 100 * r.shareOfCopy()));
             return correct;
         }
     }
