@@ -252,7 +252,8 @@ final class RedisBlockStore implements AutoCloseable {
         CompletableFuture<? extends StatefulConnection<String, byte[]>> f;
         try {
             if (client instanceof RedisClusterClient c) {
-                f = c.connectAsync(CODEC);
+                // connectAsync needs the topology first (Lettuce: "Partitions not initialized").
+                f = c.refreshPartitionsAsync().toCompletableFuture().thenCompose(v -> c.connectAsync(CODEC));
             } else {
                 RemoteUri uri = config.uri();
                 f = ((RedisClient) client).connectAsync(CODEC, redisUri(uri.nodes().get(0), uri.database())).toCompletableFuture();
@@ -296,8 +297,17 @@ final class RedisBlockStore implements AutoCloseable {
         if (c instanceof java.util.concurrent.TimeoutException) {
             return "no answer within the timeout";
         }
-        String m = c.getMessage();
-        return c.getClass().getSimpleName() + (m == null ? "" : ": " + m.lines().findFirst().orElse(""));
+        String text = oneLine(c);
+        Throwable root = c;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root == c ? text : text + " (" + oneLine(root) + ")";
+    }
+
+    private static String oneLine(Throwable t) {
+        String m = t.getMessage();
+        return t.getClass().getSimpleName() + (m == null ? "" : ": " + m.lines().findFirst().orElse(""));
     }
 
     @Override
