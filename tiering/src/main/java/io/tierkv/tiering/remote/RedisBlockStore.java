@@ -112,10 +112,22 @@ final class RedisBlockStore implements AutoCloseable {
         CompletableFuture<?> first = connect();
         try {
             first.get(config.connectTimeout().toNanos() * 2, TimeUnit.NANOSECONDS);
+            warmUp();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
             // Not connected yet: calls are misses until a background attempt succeeds.
+        }
+    }
+
+    /**
+     * One GET of a key that does not exist, so that the first real lookup does not pay for loading and
+     * compiling the command path (tens of milliseconds on a loaded machine, a fair share of the lookup timeout).
+     */
+    private void warmUp() throws Exception {
+        RedisClusterAsyncCommands<String, byte[]> c = commands;
+        if (c != null) {
+            c.get("tierkv:warm-up").toCompletableFuture().get(config.connectTimeout().toNanos(), TimeUnit.NANOSECONDS);
         }
     }
 

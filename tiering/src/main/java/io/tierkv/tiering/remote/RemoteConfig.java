@@ -35,8 +35,12 @@ public record RemoteConfig(RemoteUri uri, Duration lookupTimeout, Duration write
         SEEN_TWICE
     }
 
-    /** 100 ms: a loopback or same-rack GET of a few MiB answers in 1-5 ms; a store slower than this is sick. */
-    public static final Duration DEFAULT_LOOKUP_TIMEOUT = Duration.ofMillis(100);
+    /**
+     * 200 ms: a loopback or same-rack GET of a few MiB answers in 1-5 ms, so only a sick store waits this long,
+     * and then it adds at most this much to one prompt's time to first token; the slack over 5 ms absorbs
+     * scheduling delays on a loaded machine (a 2-core CI runner).
+     */
+    public static final Duration DEFAULT_LOOKUP_TIMEOUT = Duration.ofMillis(200);
     /** 2 s: writes are off the critical path, but one that hangs keeps its bytes in flight. */
     public static final Duration DEFAULT_WRITE_TIMEOUT = Duration.ofSeconds(2);
     /** 1 s: loopback and LAN connections take microseconds to milliseconds. */

@@ -115,6 +115,7 @@ class RemoteTierClusterTest {
             for (RedisProcess n : nodes) {
                 assertTrue(Long.parseLong(n.command("DBSIZE")) > 0, "every master holds blocks");
             }
+            assertTrue(lost > 0 && leadingSurvivors >= 0);
             victim.kill();
 
             RemoteStats before = tier.stats();
@@ -124,11 +125,22 @@ class RemoteTierClusterTest {
             assertEquals(BLOCKS - lost, s.hits() - before.hits(), "blocks on the surviving masters still hit");
             assertEquals(lost, s.misses() - before.misses());
             for (int b = 0; b < BLOCKS; b++) {
-                tier.offer(hashes.get(b), b, kv); // writes to the lost master are dropped, the rest land
+                tier.offer(hashes.get(b), b, kv); // the lost master's blocks are written (and dropped) again
             }
             assertTrue(tier.awaitWrites(Duration.ofSeconds(30)));
             RemoteStats w = tier.stats();
-            assertEquals(lost, w.writesDropped(), w.toString());
+            assertEquals(lost, w.writesDropped() - s.writesDropped(), w.toString());
+            assertEquals(BLOCKS - lost, w.writesSkipped() - s.writesSkipped(), "blocks just found are not rewritten");
+
+            int[] fresh = TestBlocks.tokens(4 * BLOCKS + 1, 43); // a new prompt: its blocks land where a master lives
+            List<BlockHash> freshHashes = PrefixChain.hashes(TestBlocks.NAMESPACE, fresh, fresh.length);
+            for (int b = 0; b < BLOCKS; b++) {
+                tier.offer(freshHashes.get(b), b, kv);
+            }
+            assertTrue(tier.awaitWrites(Duration.ofSeconds(30)));
+            RemoteStats f = tier.stats();
+            assertEquals(BLOCKS, (f.writes() - w.writes()) + (f.writesDropped() - w.writesDropped()));
+            assertTrue(f.writes() > w.writes(), "the surviving masters take writes: " + f);
             assertEquals(1, warnings.size(), warnings.toString());
         }
     }
