@@ -6,6 +6,7 @@ import io.tierkv.core.prefix.PrefixNamespace;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +25,7 @@ import java.util.Map;
  *       one), its bytes are copied out at once and written in the background.</li>
  * </ul>
  * No fault of the store reaches the caller (see {@link RedisBlockStore}); a value that fails its checks
- * ({@link BlockValueDescriptor}) is a miss. Lookups and offers come from one thread (the manager's owner).
+ * ({@link BlockValueDescriptor}) is a miss. Thread-safe; the tier manager's owner thread is the expected caller.
  */
 public final class RemoteKvTier implements AutoCloseable {
     /**
@@ -41,12 +42,12 @@ public final class RemoteKvTier implements AutoCloseable {
     private final RemoteMetrics metrics = new RemoteMetrics();
     private final RedisBlockStore store;
     private final String keyPrefix;
-    private final Map<BlockHash, Seen> seen = new LinkedHashMap<>(1024, 0.75f, true) {
+    private final Map<BlockHash, Seen> seen = Collections.synchronizedMap(new LinkedHashMap<>(1024, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<BlockHash, Seen> eldest) {
             return size() > REMEMBERED_BLOCKS;
         }
-    };
+    });
 
     private RemoteKvTier(RemoteConfig config, PrefixNamespace namespace) {
         this.config = config;
@@ -145,17 +146,20 @@ public final class RemoteKvTier implements AutoCloseable {
      * @return whether a write was sent
      */
     public boolean offer(BlockHash hash, int block, BlockMemory memory) {
-        Seen before = seen.get(hash);
-        if (before == Seen.IN_STORE
-                || (before == null && config.writePolicy() == RemoteConfig.WritePolicy.SEEN_TWICE)) {
+        boolean write;
+        synchronized (seen) {
+            Seen before = seen.get(hash);
+            write = before == Seen.ONCE
+                    || (before == null && config.writePolicy() == RemoteConfig.WritePolicy.ALWAYS);
+            // Not marked IN_STORE on a write: it may still fail, and only a hit proves the store holds the block.
             if (before == null) {
                 seen.put(hash, Seen.ONCE);
             }
+        }
+        if (!write) {
             metrics.writesSkipped.increment();
             return false;
         }
-        // Not marked IN_STORE here: a write may still fail, and only a hit proves the store holds the block.
-        seen.put(hash, Seen.ONCE);
         return store.put(key(hash), format.encode(hash, block, memory));
     }
 
