@@ -327,6 +327,9 @@ final class RedisBlockStore implements AutoCloseable {
         if (closed) {
             return;
         }
+        // Writes in flight land first (a process that exits right after its prompt still shares it), but
+        // never wait longer than a write may take.
+        awaitWrites(config.writeTimeout());
         closed = true;
         StatefulConnection<String, byte[]> c = connection;
         if (c != null) {

@@ -173,7 +173,10 @@ public final class RemoteKvTier implements AutoCloseable {
         return metrics.snapshot();
     }
 
-    /** Closes the connection; writes not yet answered are abandoned. Idempotent. */
+    /**
+     * Waits up to the write timeout for writes in flight, then closes the connection (writes still unanswered
+     * are abandoned). Idempotent.
+     */
     @Override
     public void close() {
         store.close();

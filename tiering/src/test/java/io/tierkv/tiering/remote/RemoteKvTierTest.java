@@ -83,6 +83,25 @@ class RemoteKvTierTest {
     }
 
     @Test
+    void close_letsWritesInFlightLand() {
+        // 64 blocks of 256 KiB: 16 MiB, more than the sockets buffer, so most of it is still in flight at close.
+        io.tierkv.core.KvLayout layout = new io.tierkv.core.KvLayout(4, 8, 64, DType.F32, 16);
+        PrefixNamespace ns = PrefixNamespace.of(TestBlocks.NAMESPACE.model(), layout);
+        int blocks = 64;
+        int[] prompt = TestBlocks.tokens(16 * blocks + 1, 150);
+        List<BlockHash> hashes = PrefixChain.hashes(ns, prompt, prompt.length);
+        TestBlocks kv = TestBlocks.random(layout, blocks, 8);
+        try (RemoteKvTier writer = RemoteKvTier.open(patient(redis.uri()), ns)) {
+            for (int b = 0; b < blocks; b++) {
+                writer.offer(hashes.get(b), b, kv);
+            } // closed at once, as a process that exits after its prompt
+        }
+        try (RemoteKvTier reader = RemoteKvTier.open(patient(redis.uri()), ns)) {
+            assertEquals(blocks, reader.lookup(prompt, prompt.length).blocks());
+        }
+    }
+
+    @Test
     void lookup_leavesTheBlockWithTheLastPromptTokenToPrefill() {
         int[] prompt = TestBlocks.tokens(4 * 4, 200); // exactly 4 full blocks
         try (RemoteKvTier tier = RemoteKvTier.open(patient(redis.uri()), TestBlocks.NAMESPACE)) {
