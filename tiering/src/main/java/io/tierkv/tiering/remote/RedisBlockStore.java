@@ -26,9 +26,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 /**
  * Byte values under string keys in Redis, standalone or Cluster, through Lettuce's asynchronous API, such
@@ -241,7 +245,7 @@ final class RedisBlockStore implements AutoCloseable {
         return true;
     }
 
-    private static <T> CompletableFuture<T> send(java.util.function.Supplier<RedisFuture<T>> command) {
+    private static <T> CompletableFuture<T> send(Supplier<RedisFuture<T>> command) {
         try {
             return command.get().toCompletableFuture();
         } catch (RuntimeException e) {
@@ -302,11 +306,11 @@ final class RedisBlockStore implements AutoCloseable {
 
     private static String describe(Throwable t) {
         Throwable c = t;
-        while ((c instanceof java.util.concurrent.ExecutionException || c instanceof java.util.concurrent.CompletionException)
+        while ((c instanceof ExecutionException || c instanceof CompletionException)
                 && c.getCause() != null) {
             c = c.getCause();
         }
-        if (c instanceof java.util.concurrent.TimeoutException) {
+        if (c instanceof TimeoutException) {
             return "no answer within the timeout";
         }
         String text = oneLine(c);
