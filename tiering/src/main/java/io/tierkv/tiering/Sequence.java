@@ -74,6 +74,7 @@ public final class Sequence implements AutoCloseable {
     /** Blocks below this index have been placed (all layers). */
     private int placedBelow;
     private boolean prefillDone;
+    private int[][] priorCounts;
     private int droppedBlocks;
     private int steps;
     private boolean closed;
@@ -245,11 +246,14 @@ public final class Sequence implements AutoCloseable {
 
     /**
      * One query's attention in one layer: the policy observes it, and its top-{@value TierDefaults#REQUEST_TOP_K}
-     * keys are the blocks it requested (during the prefill they seed the blocks' values instead).
+     * keys are the blocks it requested.
      */
     public void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys) {
         checkOpen();
         policy.observe(layer, queryPosition, probs, offset, heads, stride, keys);
+        if (!prefillDone) {
+            return;
+        }
         int n = counter.selectTopK(probs, offset, heads, stride, keys, selected.length, selected);
         request(layer, selected, n);
     }
@@ -266,14 +270,34 @@ public final class Sequence implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             int b = positions[i] / blockSize;
             if (b != previous) {
-                if (prefillDone) {
-                    placement.request(layer, b, moves);
-                } else {
-                    placement.prior(layer, b, 1, moves);
-                }
+                placement.request(layer, b, moves);
                 previous = b;
             }
         }
+    }
+
+    /**
+     * The prompt's own attention, before its blocks are appended: {@code counts[layer][block]} top-k positions of
+     * the prompt's last queries (SnapKV's observation window) fell in each prompt block. It seeds the blocks'
+     * values, so the placement keeps on the device the prompt blocks the prompt itself attends to.
+     */
+    public void prior(int[][] counts) {
+        checkOpen();
+        if (counts.length != layers) {
+            throw new IllegalArgumentException("prior counts for " + counts.length + " layers, the sequence has " + layers);
+        }
+        for (int l = 0; l < layers; l++) {
+            for (int b = 0; b < counts[l].length; b++) {
+                placement.prior(l, b, counts[l][b], moves);
+            }
+        }
+        priorCounts = counts;
+        finish();
+    }
+
+    /** The counts given to {@link #prior}, or null (a trace recorder writes them as the trace's prefill record). */
+    public int[][] priorCounts() {
+        return priorCounts;
     }
 
     /** The prompt is complete: runs the policy's end of prefill and places the prompt's written blocks. */
