@@ -78,7 +78,7 @@ public final class LlamaForward {
      * rows of a BF16 embedding table) is widened first; the residual stream turns float32 at its first add.
      */
     public Tensor rmsNorm(Tensor x, Tensor weight) {
-        if (x.scalar_type() != torch.ScalarType.Float) {
+        if (Tensors.dtype(x) != torch.ScalarType.Float) {
             x = x.to(torch.ScalarType.Float);
         }
         return torch.rms_norm(x, normShape, new TensorOptional(weight), new DoubleOptional(c.rmsNormEps()));

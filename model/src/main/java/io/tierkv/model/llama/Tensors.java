@@ -26,9 +26,9 @@ public final class Tensors {
      * and a decode step is that product, weight after weight.
      */
     public static Tensor linear(Tensor x, Tensor weight) {
-        torch.ScalarType type = x.scalar_type();
-        Tensor y = weight.scalar_type() == type ? product(x, weight)
-                : product(x.to(weight.scalar_type()), weight).to(type);
+        torch.ScalarType type = dtype(x);
+        torch.ScalarType weightType = dtype(weight);
+        Tensor y = weightType == type ? product(x, weight) : product(x.to(weightType), weight).to(type);
         return weight instanceof BiasedWeight b ? y.add(b.bias) : y;
     }
 
@@ -42,6 +42,14 @@ public final class Tensors {
             return torch.mv(weight, x.reshape(-1)).view(shape);
         }
         return x.matmul(weight.t());
+    }
+
+    /**
+     * The dtype of a tensor as the enum constant: JavaCPP hands out a fresh {@code ScalarType} object per
+     * call, which {@code ==} never matches without {@code intern()}.
+     */
+    public static torch.ScalarType dtype(Tensor t) {
+        return t.scalar_type().intern();
     }
 
     public static TensorOptions floatOptions() {
