@@ -129,6 +129,7 @@ final class GenerateCommand implements Callable<Integer> {
                 json.put("kvKeptMean", g.keptMean());
                 json.put("kvKeptPeak", g.keptPeak());
                 json.put("completion", tok.decode(g.tokens()));
+                json.put("tokens", g.tokens());
                 json.put("tiers", st);
                 Json.write(output.dir("generate").resolve("generate.json"), json);
             }
