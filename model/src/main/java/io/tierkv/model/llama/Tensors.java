@@ -20,7 +20,7 @@ public final class Tensors {
      * Hugging Face does running a BF16 model). Measured here (2 cores, 1 libtorch thread), against widening
      * the weight to float32 per call: a 3072 x 768 BF16 GEMV took 0.41 ms against 10.4 ms widening
      * (float32 weights: 0.37 ms), 32000 x 768 13 ms against 876 ms, and 128 rows by 768 x 3072 2.7 ms
-     * against 109 ms (float32 weights: 48 ms). A single row goes
+     * against 109 ms (float32 weights: 48 ms). Float16 differs in one case, see below. A single row goes
      * through {@code mv}: libtorch's CPU matmul of one row by a transposed weight runs a GEMM at a third
      * of the memory bandwidth that its GEMV reaches (16 against 50 GB/s for a 32000 x 768 weight here),
      * and a decode step is that product, weight after weight.
@@ -28,7 +28,16 @@ public final class Tensors {
     public static Tensor linear(Tensor x, Tensor weight) {
         torch.ScalarType type = dtype(x);
         torch.ScalarType weightType = dtype(weight);
-        Tensor y = weightType == type ? product(x, weight) : product(x.to(weightType), weight).to(type);
+        Tensor y;
+        if (weightType == type) {
+            y = product(x, weight);
+        } else if (weightType == torch.ScalarType.Half && x.numel() != x.size(-1)) {
+            // libtorch's CPU float16 GEMM is slower than widening the weight for the call (128 rows by
+            // 768 x 3072: 64-104 ms against 43-69 ms here); its float16 GEMV is fast (0.24-0.34 ms).
+            y = product(x, weight.to(type));
+        } else {
+            y = product(x.to(weightType), weight).to(type);
+        }
         return weight instanceof BiasedWeight b ? y.add(b.bias) : y;
     }
 

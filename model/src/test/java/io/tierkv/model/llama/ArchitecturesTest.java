@@ -55,6 +55,27 @@ class ArchitecturesTest {
     }
 
     @Test
+    void linear_16BitWeights_oneRowAndManyRows_matchFloatMathOnTheRoundedWeights() {
+        Tensor w = torch.randn(new long[] {24, 16}, Tensors.floatOptions());
+        Tensor x = torch.randn(new long[] {3, 16}, Tensors.floatOptions());
+        for (torch.ScalarType type : new torch.ScalarType[] {torch.ScalarType.BFloat16, torch.ScalarType.Half}) {
+            Tensor low = w.to(type);
+            float[] expected = Tensors.toFloats(x.matmul(low.to(torch.ScalarType.Float).t()));
+            float[] rows = Tensors.toFloats(Tensors.linear(x, low));
+            float[] one = Tensors.toFloats(Tensors.linear(x.select(0, 2), low));
+            assertEquals(torch.ScalarType.Float, Tensors.dtype(Tensors.linear(x, low)));
+            // activations rounded to the weight's 8 (bf16) or 11 (f16) bits of mantissa; sums of 16 products
+            float tolerance = type == torch.ScalarType.BFloat16 ? 0.1f : 0.01f;
+            for (int i = 0; i < expected.length; i++) {
+                assertEquals(expected[i], rows[i], tolerance, type + " element " + i);
+            }
+            for (int i = 0; i < 24; i++) {
+                assertEquals(expected[48 + i], one[i], tolerance, type + " single row element " + i);
+            }
+        }
+    }
+
+    @Test
     void qwen2_roundTrip_keepsBiasesAndTheirEffect() throws Exception {
         Path d = Files.createDirectory(dir.resolve("qwen2"));
         float[] expected;
