@@ -34,7 +34,8 @@ import org.bytedeco.pytorch.global.torch;
  * over the mapped bytes in the file's dtype (F32, BF16 or F16), so a BF16 model takes its file's size in
  * memory, in the page cache, and the weights' {@link MappedRegions} unmap them when the weights close.
  * Norms and biases (vectors) are copied to float32. Projections in 16 bits are multiplied by libtorch's
- * 16-bit kernels ({@link Tensors#linear}).
+ * 16-bit kernels ({@link Tensors#linear}). The mapping is read-only: loaded weights are for inference, not
+ * for training in place.
  */
 public final class LlamaCheckpoint {
     private static final Logger LOG = Logger.getLogger(LlamaCheckpoint.class.getName());
