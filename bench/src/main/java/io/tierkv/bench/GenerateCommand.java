@@ -72,6 +72,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         modelOptions.requireCpuMath();
+        if (chat && prompt == null) {
+            throw new IllegalArgumentException("--chat needs --prompt (the user message)");
+        }
         KvPolicy policy = Policies.create(policySpec);
         PrefillMode prefill = PrefillMode.parse(mode);
         if (!(budget > 0 && budget <= 1)) {
@@ -83,9 +86,6 @@ final class GenerateCommand implements Callable<Integer> {
             modelOptions.applyThreads(c);
             ReadingPrompt task = prompt == null ? suite.prompt() : null;
             String text = task == null ? prompt : task.promptText();
-            if (chat && task != null) {
-                throw new IllegalArgumentException("--chat needs --prompt");
-            }
             int[] ids = task != null ? tok.encode(text) : chat ? tok.encodeChat(text) : tok.encodePrompt(text);
             if (ids.length == 0) {
                 throw new IllegalArgumentException("--prompt encodes to no tokens");
