@@ -6,6 +6,7 @@ import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.generate.TieredSession;
+import io.tierkv.model.io.TextStream;
 import io.tierkv.model.io.TextTokenizer;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
@@ -39,6 +40,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SuitePromptOptions suite;
 
+    @Option(names = "--chat", description = "Send --prompt as a user message through the model's chat template"
+            + " (tokenizer_config.json's chat_template).")
+    boolean chat;
+
     @Option(names = "--policy", defaultValue = "hierarchical", description = "KV policy (default: ${DEFAULT-VALUE}); one of "
             + "full, hierarchical, streaming, streaming-paper, streaming-original, snapkv, h2o, with options as name:k=v,...")
     String policySpec;
@@ -67,6 +72,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         modelOptions.requireCpuMath();
+        if (chat && prompt == null) {
+            throw new IllegalArgumentException("--chat needs --prompt (the user message)");
+        }
         KvPolicy policy = Policies.create(policySpec);
         PrefillMode prefill = PrefillMode.parse(mode);
         if (!(budget > 0 && budget <= 1)) {
@@ -78,17 +86,18 @@ final class GenerateCommand implements Callable<Integer> {
             modelOptions.applyThreads(c);
             ReadingPrompt task = prompt == null ? suite.prompt() : null;
             String text = task == null ? prompt : task.promptText();
-            int[] ids = tok.encode(text);
+            int[] ids = task != null ? tok.encode(text) : chat ? tok.encodeChat(text) : tok.encodePrompt(text);
             if (ids.length == 0) {
                 throw new IllegalArgumentException("--prompt encodes to no tokens");
             }
             int chunkRoom = prefill == PrefillMode.CHUNKED ? chunk : 0;
             try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom)) {
-                System.out.print(text);
+                System.out.print(chat ? tok.decode(ids) : text);
                 System.out.flush();
-                GenerationResult g = session.generate(ids, maxTokens, prefill, chunk, new Sampler(temperature, topP, seed), c.eosTokenId(),
-                        t -> {
-                            System.out.print(" " + tok.decode(t));
+                TextStream stream = TextStream.of(tok, ids);
+                GenerationResult g = session.generate(ids, maxTokens, prefill, chunk, new Sampler(temperature, topP, seed),
+                        tok.eosId(c.eosTokenId()), t -> {
+                            System.out.print(stream.push(t));
                             System.out.flush();
                         }, null);
                 TierStats st = session.tiers().stats();
@@ -120,6 +129,7 @@ final class GenerateCommand implements Callable<Integer> {
                 json.put("kvKeptMean", g.keptMean());
                 json.put("kvKeptPeak", g.keptPeak());
                 json.put("completion", tok.decode(g.tokens()));
+                json.put("tokens", g.tokens());
                 json.put("tiers", st);
                 Json.write(output.dir("generate").resolve("generate.json"), json);
             }
