@@ -60,6 +60,8 @@ public final class Sequence implements AutoCloseable {
     private int[][] handles;
     /** (layer, token) true when the token's KV must not be attended (freed, or evicted in drop mode). */
     private boolean[][] masked;
+    /** (layer) tokens masked so far. */
+    private final int[] maskedCount;
     private final Transitions tokenMoves = new Transitions();
     private final Transitions blockMoves = new Transitions();
     private final Moves moves = new Moves();
@@ -95,6 +97,7 @@ public final class Sequence implements AutoCloseable {
         this.hostBudget = hostBudget;
         this.handles = new int[layers][16];
         this.masked = new boolean[layers][16 * blockSize];
+        this.maskedCount = new int[layers];
         for (int[] row : handles) {
             Arrays.fill(row, NO_HANDLE);
         }
@@ -345,7 +348,7 @@ public final class Sequence implements AutoCloseable {
         boolean drop = policy.tierMode() == TierMode.DROP;
         for (int i = 0; i < tokenMoves.size(); i++) {
             if (drop && tokenMoves.to(i) == Level.EVICT_CODE) {
-                masked[tokenMoves.layer(i)][tokenMoves.index(i)] = true;
+                mask(tokenMoves.layer(i), tokenMoves.index(i));
             }
         }
         blockMoves.clear();
@@ -463,7 +466,16 @@ public final class Sequence implements AutoCloseable {
 
     private void maskBlock(int layer, int block) {
         int from = block * blockSize;
-        Arrays.fill(masked[layer], from, Math.min(from + blockSize, masked[layer].length), true);
+        for (int t = from, end = Math.min(from + blockSize, table.length()); t < end; t++) {
+            mask(layer, t);
+        }
+    }
+
+    private void mask(int layer, int token) {
+        if (!masked[layer][token]) {
+            masked[layer][token] = true;
+            maskedCount[layer]++;
+        }
     }
 
     /**
@@ -484,17 +496,11 @@ public final class Sequence implements AutoCloseable {
         return placement.where(layer, token / blockSize) == Placement.FREED ? Level.EVICT_CODE : level;
     }
 
-    /** Tokens whose KV is kept (not masked), mean over layers. */
+    /** Tokens whose KV is kept (not masked), mean over layers; O(layers). */
     public int keptTokens() {
         long kept = 0;
-        int length = table.length();
         for (int l = 0; l < layers; l++) {
-            boolean[] m = masked[l];
-            for (int t = 0; t < length; t++) {
-                if (!m[t]) {
-                    kept++;
-                }
-            }
+            kept += table.length() - maskedCount[l];
         }
         return (int) Math.round((double) kept / layers);
     }
