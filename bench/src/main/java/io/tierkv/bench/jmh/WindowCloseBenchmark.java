@@ -23,7 +23,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * what {@code HierarchicalPolicy.step()} does every 40 generated tokens, at 32k and 128k tokens and 32
  * layers. Levels start as a mix (mostly NORMAL and LOW, some CACHE and EVICT) and counts are Zipf-like,
  * so the machine moves about a third of the tokens. Each call first restores the levels from a
- * pristine copy; {@code COPY_ONLY} measures that restore alone, to subtract.
+ * pristine copy; {@code COPY_ONLY} measures that restore alone, to subtract; {@code SCAN} (after the same restore)
+ * reads every count and level once, the floor a close is compared with.
  *
  * <p>Run: {@code mvn -B -o -q -Pjmh -DskipTests package}, then
  * {@code java -cp "bench/target/tierkv.jar:bench/target/lib/*" org.openjdk.jmh.Main WindowCloseBenchmark}.
@@ -35,10 +36,10 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 5, time = 1)
 @Fork(1)
 public class WindowCloseBenchmark {
-    /** What a call does besides restoring the levels. */
-    public enum Mode_ { CLOSE, COPY_ONLY }
+    /** What a call does besides restoring the levels; SCAN is the baseline: one pass reading every count and level. */
+    public enum Mode_ { CLOSE, COPY_ONLY, SCAN }
 
-    @Param({"CLOSE", "COPY_ONLY"})
+    @Param({"CLOSE", "COPY_ONLY", "SCAN"})
     Mode_ mode;
 
     @Param({"32768", "131072"})
@@ -84,6 +85,17 @@ public class WindowCloseBenchmark {
         }
         if (mode == Mode_.COPY_ONLY) {
             return levels[0][0];
+        }
+        if (mode == Mode_.SCAN) {
+            int sum = 0;
+            for (int l = 0; l < layers; l++) {
+                byte[] lv = levels[l];
+                int[] c = counts[l];
+                for (int t = 0; t < tokens; t++) {
+                    sum += c[t] + lv[t];
+                }
+            }
+            return sum;
         }
         out.clear();
         int evicted = 0;
