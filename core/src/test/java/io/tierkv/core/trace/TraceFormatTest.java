@@ -319,6 +319,24 @@ class TraceFormatTest {
         assertEquals(file + ": no such trace file", e.getMessage());
     }
 
+    /** Issue 14: a killed run must not leave a half trace under the final name. */
+    @Test
+    void writerThatFailsBeforeClose_leavesNoFileUnderTheFinalName() throws IOException {
+        Path file = dir.resolve("partial.tkvt");
+        TraceHeader header = new TraceHeader(LAYOUT, 3, 5, 2, "");
+        TraceWriter w = TraceWriter.create(file, header);
+        TraceStep step = header.newStep();
+        step.setStep(0);
+        w.write(step);
+        assertFalse(Files.exists(file), "nothing under the final name while the trace is written");
+        IOException e = assertThrows(IOException.class, w::close);
+        assertTrue(e.getMessage().contains("promised 2 steps but 1 were written"), e.getMessage());
+        assertFalse(Files.exists(file));
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            assertEquals(0, s.count(), "the temporary file is gone too");
+        }
+    }
+
     /** Recomputes the header CRC after a test patched a header field, so the field itself is what gets checked. */
     static byte[] withHeaderCrc(byte[] bytes, int sourceLength) {
         int crcAt = TraceDescriptor.headerLength(sourceLength) - TraceDescriptor.CRC_BYTES;

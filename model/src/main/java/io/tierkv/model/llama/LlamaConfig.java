@@ -3,6 +3,7 @@ package io.tierkv.model.llama;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tierkv.core.io.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -163,7 +164,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
         o.put("hidden_act", "silu");
         o.put("torch_dtype", "float32");
         try {
-            JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), o);
+            AtomicFiles.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o)); // whole or not at all
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }
