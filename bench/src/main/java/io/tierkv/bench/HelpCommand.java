@@ -34,7 +34,7 @@ final class HelpCommand implements Callable<Integer> {
             c = sub;
             name.append(' ').append(part);
         }
-        c.usage(System.out);
+        c.usage(spec.commandLine().getOut());
         return 0;
     }
 }
