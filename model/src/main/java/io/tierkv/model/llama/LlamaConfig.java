@@ -43,10 +43,11 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
         positive("vocab_size", vocabSize);
         positive("max_position_embeddings", maxPositions);
         if (heads % kvHeads != 0) {
-            throw new IllegalArgumentException("num_attention_heads " + heads + " is not a multiple of num_key_value_heads " + kvHeads);
+            throw new IllegalArgumentException("config field 'num_attention_heads' (" + heads + ") is not a multiple of"
+                    + " 'num_key_value_heads' (" + kvHeads + ")");
         }
         if (headDim % 2 != 0) {
-            throw new IllegalArgumentException("head_dim must be even for RoPE, was " + headDim);
+            throw new IllegalArgumentException("config field 'head_dim' must be even for RoPE, was " + headDim);
         }
         if (layers > MAX_LAYERS) {
             throw new IllegalArgumentException("config field 'num_hidden_layers' is " + layers + ", more than the " + MAX_LAYERS
