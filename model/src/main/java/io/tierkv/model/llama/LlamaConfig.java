@@ -118,12 +118,16 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
         RopeScaling scaling = null;
         JsonNode rs = root.get("rope_scaling");
         if (rs != null && !rs.isNull()) {
+            if (!rs.isObject()) {
+                throw new IllegalArgumentException("config field 'rope_scaling' is not an object: " + abbreviate(rs));
+            }
             String type = rs.has("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText("");
             if (!type.equals("llama3")) {
                 throw new IllegalArgumentException("rope_scaling type '" + type + "' is not supported (only llama3)");
             }
-            scaling = new RopeScaling(requiredDouble(rs, "factor"), requiredDouble(rs, "low_freq_factor"),
-                    requiredDouble(rs, "high_freq_factor"), requiredInt(rs, "original_max_position_embeddings"));
+            scaling = new RopeScaling(requiredDouble(rs, "factor", "rope_scaling."), requiredDouble(rs, "low_freq_factor", "rope_scaling."),
+                    requiredDouble(rs, "high_freq_factor", "rope_scaling."),
+                    intValue("rope_scaling.original_max_position_embeddings", required(rs, "original_max_position_embeddings", "rope_scaling.")));
         }
         int vocab = requiredInt(root, "vocab_size");
         return new LlamaConfig(hidden, requiredInt(root, "intermediate_size"), requiredInt(root, "num_hidden_layers"),
@@ -192,12 +196,20 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
         return v == null || v.isNull() ? fallback : intValue(field, v);
     }
 
-    private static double requiredDouble(JsonNode node, String field) {
-        JsonNode v = node.get(field);
-        if (v == null || !v.isNumber()) {
-            throw new IllegalArgumentException("config field '" + field + "' is missing or not a number");
+    private static double requiredDouble(JsonNode node, String field, String prefix) {
+        JsonNode v = required(node, field, prefix);
+        if (!v.isNumber()) {
+            throw new IllegalArgumentException("config field '" + prefix + field + "' is not a number: " + abbreviate(v));
         }
         return v.asDouble();
+    }
+
+    private static JsonNode required(JsonNode node, String field, String prefix) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            throw new IllegalArgumentException("config field '" + prefix + field + "' is missing");
+        }
+        return v;
     }
 
     /** A number if present; a string or anything else is an error, not the default. */
