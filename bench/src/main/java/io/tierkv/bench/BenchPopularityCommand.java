@@ -147,13 +147,13 @@ final class BenchPopularityCommand implements Callable<Integer> {
         Path file = dir.resolve("popularity.json");
         Json.write(file, r);
         System.out.printf(Locale.ROOT, "popularity [%d heads x %d tokens] f32, k=%d, %s%n", heads, tokens, k, VectorSupport.describe());
-        System.out.printf(Locale.ROOT, "  %-34s %9.4f ms  %7.2f GB/s%n", "counter (" + counter.name() + ")", counterMs, bytes / counterMs / 1e6);
-        System.out.printf(Locale.ROOT, "  %-34s %9.4f ms  %7.2f GB/s%n", "sum (" + sum.name() + ")", sumMs, bytes / sumMs / 1e6);
-        System.out.printf(Locale.ROOT, "  %-34s %9.4f ms  %7.2f GB/s%n", "copy (System.arraycopy)", copyMs, bytes / copyMs / 1e6);
+        System.out.printf(Locale.ROOT, "  %-36s %9.4f ms  %7.2f GB/s%n", "counter (" + counter.name() + ")", counterMs, bytes / counterMs / 1e6);
+        System.out.printf(Locale.ROOT, "  %-36s %9.4f ms  %7.2f GB/s%n", "sum (" + sum.name() + ")", sumMs, bytes / sumMs / 1e6);
+        System.out.printf(Locale.ROOT, "  %-36s %9.4f ms  %7.2f GB/s%n", "copy (System.arraycopy)", copyMs, bytes / copyMs / 1e6);
         // Two rows with distinct labels even when libtorch's default is itself one thread.
-        System.out.printf(Locale.ROOT, "  %-34s %9.4f ms  %7.2f GB/s%n", "libtorch mean+topk (default, " + defaultThreads + " thr)",
+        System.out.printf(Locale.ROOT, "  %-36s %9.4f ms  %7.2f GB/s%n", "libtorch mean+topk (default, " + defaultThreads + " thr)",
                 torchMs, bytes / torchMs / 1e6);
-        System.out.printf(Locale.ROOT, "  %-34s %9.4f ms  %7.2f GB/s%n", "libtorch mean+topk (forced 1 thr)", torch1Ms, bytes / torch1Ms / 1e6);
+        System.out.printf(Locale.ROOT, "  %-36s %9.4f ms  %7.2f GB/s%n", "libtorch mean+topk (forced 1 thr)", torch1Ms, bytes / torch1Ms / 1e6);
         System.out.printf(Locale.ROOT, "  counter = %.0f%% of the sum's throughput, %.2fx libtorch (%.2fx single-threaded); same set as libtorch: %s%n",
                 100 * sumMs / counterMs, torchMs / counterMs, torch1Ms / counterMs, r.get("sameSetAsTorch"));
         System.out.println("  wrote " + file);

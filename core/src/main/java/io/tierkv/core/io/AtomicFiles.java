@@ -4,9 +4,11 @@ import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.SecureRandom;
 
 /**
  * Writes a file so that a killed run never leaves a half-written file under its final name: the bytes go
@@ -15,6 +17,8 @@ import java.nio.file.StandardCopyOption;
  * the temporary file is deleted and the final name is left as it was.
  */
 public final class AtomicFiles {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
     private AtomicFiles() {
     }
 
@@ -51,7 +55,17 @@ public final class AtomicFiles {
         Path abs = file.toAbsolutePath();
         Path dir = abs.getParent();
         Files.createDirectories(dir);
-        return Files.createTempFile(dir, "." + abs.getFileName(), ".tmp");
+        // Files.createFile, not createTempFile: the result gets the umask's permissions (0644), not 0600.
+        for (int attempt = 0; ; attempt++) {
+            Path tmp = dir.resolve("." + abs.getFileName() + "." + Long.toHexString(RANDOM.nextLong()) + ".tmp");
+            try {
+                return Files.createFile(tmp);
+            } catch (FileAlreadyExistsException e) {
+                if (attempt >= 16) {
+                    throw e;
+                }
+            }
+        }
     }
 
     /** Moves a finished temporary file over {@code file}. */

@@ -25,6 +25,15 @@ class AtomicFilesTest {
         }
     }
 
+    @Test
+    void write_givesTheFileTheUsualPermissions_notATemporaryFilesOwnerOnlyOnes() throws IOException {
+        Path plain = Files.createFile(dir.resolve("plain"));
+        Path file = dir.resolve("atomic");
+        AtomicFiles.write(file, new byte[] {1});
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.getFileStore(dir).supportsFileAttributeView("posix"));
+        assertEquals(Files.getPosixFilePermissions(plain), Files.getPosixFilePermissions(file));
+    }
+
     /** Issue 14: a run killed mid-write left a half file under the final name. */
     @Test
     void failedWrite_leavesTheOldFileWholeAndNoTemporary() throws IOException {
