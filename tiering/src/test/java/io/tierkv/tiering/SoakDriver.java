@@ -36,7 +36,7 @@ final class SoakDriver {
     /** Two layers, two KV heads of 4 floats, blocks of 4 tokens: 256-byte slots, so every block is small and many. */
     static final KvLayout LAYOUT = new KvLayout(2, 2, 4, DType.F32, 4);
     static final int MAX_SEQUENCES = 64;
-    private static final int MAX_LENGTH = 96;
+    private static final int MAX_LENGTH = 48;
     private static final String[] REAL_POLICIES = {"hierarchical:window=4,k=2,cache=3,normal=2,low=1", "h2o",
         "streaming:sinks=2,window=8", "full", "snapkv:window=4"};
 
