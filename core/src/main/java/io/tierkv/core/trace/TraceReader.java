@@ -222,7 +222,7 @@ public final class TraceReader implements TraceSource {
         int maxPosition = header.promptLength() + s;
         for (int l = 0; l < header.layers(); l++) {
             long at = offset();
-            int n = readVarint(end, s, l, COUNT);
+            long n = Integer.toUnsignedLong(readVarint(end, s, l, COUNT)); // unsigned, as the format says: -1 is 2^32 - 1
             if (n > header.topK()) {
                 throw error(at, "step " + s + " layer " + l + " holds " + n + " positions, more than topK " + header.topK());
             }
@@ -238,7 +238,7 @@ public final class TraceReader implements TraceSource {
                 row[i] = (int) position;
                 previous = position;
             }
-            step.setCount(l, n);
+            step.setCount(l, (int) n);
         }
         if (buf.position() != end) {
             throw error(offset(), "step " + s + " payload has " + (end - buf.position()) + " bytes left after the last layer");

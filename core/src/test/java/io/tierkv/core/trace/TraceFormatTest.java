@@ -275,6 +275,31 @@ class TraceFormatTest {
                 e.getMessage());
     }
 
+    /** Found by the fuzz test at 20,000 cases: a count varint of 2^32 - 1 read as -1 passed "n > topK" and failed without the file. */
+    @Test
+    void layerCountOf2To32Minus1_isMoreThanTopK_namedAtItsOffset() throws IOException {
+        Path ok = dir.resolve("ok.tkvt");
+        TraceHeader header = new TraceHeader(new KvLayout(1, 1, 8, DType.F32, 4), 2, 5, 1, "");
+        try (TraceWriter w = TraceWriter.create(ok, header)) {
+            TraceStep s = header.newStep();
+            s.setStep(0);
+            s.set(0, new int[] {4}, 1);
+            w.write(s);
+        }
+        byte[] head = Arrays.copyOf(Files.readAllBytes(ok), TraceDescriptor.headerLength(0));
+        byte[] payload = {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f};
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(payload);
+        ByteBuffer record = ByteBuffer.allocate(1 + payload.length + 4).order(ByteOrder.LITTLE_ENDIAN);
+        record.put((byte) payload.length).put(payload).putInt((int) crc.getValue());
+        byte[] all = Arrays.copyOf(head, head.length + record.capacity());
+        System.arraycopy(record.array(), 0, all, head.length, record.capacity());
+        Path file = Files.write(dir.resolve("count.tkvt"), all);
+        TraceFormatException e = assertThrows(TraceFormatException.class, () -> readAll(file));
+        assertEquals(head.length + 1, e.offset());
+        assertTrue(e.getMessage().endsWith("step 0 layer 0 holds 4294967295 positions, more than topK 2"), e.getMessage());
+    }
+
     /** Issue 14: a 17 KB trace whose header said 100,000,000 layers made its reader allocate 100 M arrays. */
     @Test
     void hugeLayerCount_inASmallFile_isRefusedBeforeAnythingIsAllocated() throws IOException {
