@@ -7,9 +7,6 @@ import io.tierkv.core.KvLayout;
 import io.tierkv.cuda.driver.BackendSelection;
 import io.tierkv.tiering.CopyThroughput;
 import io.tierkv.tiering.TierDefaults;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -63,10 +60,18 @@ final class BenchCopyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        BackendSelection selection = BackendSelection.probe(backend);
+        Options.positive("--rounds", rounds);
+        Options.positive("--block-size", blockSize);
+        Options.positive("--kv-heads", kvHeads);
+        Options.positive("--head-dim", headDim);
         KvLayout layout = new KvLayout(1, kvHeads, headDim, DType.parse(dtype), blockSize);
-        CopyThroughput.Options options = new CopyThroughput.Options(layout, selection.backend(), parseSize("--arena", arena),
-                parseSize("--bytes", bytes), parseSize("--max-run", maxRun), rounds);
+        long arenaBytes = parseSize("--arena", arena);
+        long moveBytes = parseSize("--bytes", bytes);
+        long maxRunBytes = parseSize("--max-run", maxRun);
+        Path dir = output.prepare("bench");
+        BackendSelection selection = BackendSelection.probe(backend);
+        CopyThroughput.Options options = new CopyThroughput.Options(layout, selection.backend(), arenaBytes, moveBytes, maxRunBytes,
+                rounds);
         System.out.printf("backend %s (%s)%n", selection.backend().name().toLowerCase(Locale.ROOT),
                 backend.equalsIgnoreCase("auto") ? selection.reason() : "--backend " + backend);
         System.out.printf("block %d bytes: K and V of %d tokens x %d KV heads x %d x %s; arenas of %s each%n",
@@ -82,10 +87,8 @@ final class BenchCopyCommand implements Callable<Integer> {
         System.out.printf("  memcpy   %-28s %6.2f GB/s%n", "(" + baseline + ")", r.memcpyGBps());
         System.out.printf("  ratio    %-28s %6.2f%n", "(median of paired rounds)", r.ratio());
         System.out.printf("  engine   %-28s %6.2f GB/s%n", "(scattered, ~1 block/copy)", r.scatteredGBps());
-        Path dir = output.dir("bench");
         Path file = dir.resolve("copy.json");
-        try {
-            Files.createDirectories(dir);
+        {
             ObjectMapper json = new ObjectMapper();
             ObjectNode node = json.valueToTree(r);
             node.put("memcpy", baseline);
@@ -95,9 +98,7 @@ final class BenchCopyCommand implements Callable<Integer> {
             node.put("cpus", Runtime.getRuntime().availableProcessors());
             node.put("java", System.getProperty("java.version"));
             node.put("defaultMaxRunBytes", TierDefaults.MAX_RUN_BYTES);
-            json.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), node);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+            Json.write(file, node);
         }
         System.out.println("wrote " + file);
         return 0;

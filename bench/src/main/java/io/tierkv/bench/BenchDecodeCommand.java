@@ -24,8 +24,8 @@ import picocli.CommandLine.Option;
  * popularity counting and tier bookkeeping.
  */
 @Command(name = "decode", mixinStandardHelpOptions = true,
-        description = {"Prefill and decode tokens/s of a random-weight Llama (default ~110M parameters) through the tiered",
-            "cache, per policy, with the share of decode time spent on popularity counting and tier bookkeeping."})
+        description = "Prefill and decode tokens/s of a random-weight Llama (default ~110M parameters) through the tiered"
+            + " cache, per policy, with the share of decode time spent on popularity counting and tier bookkeeping.")
 final class BenchDecodeCommand implements Callable<Integer> {
     @Mixin
     OutputOption output;
@@ -71,12 +71,23 @@ final class BenchDecodeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!(budget > 0 && budget <= 1)) {
-            throw new IllegalArgumentException("--budget must be in (0, 1], was " + budget);
+        Options.fraction("--budget", budget);
+        Options.atLeast("--threads", threads, 0);
+        Options.positive("--hidden", hidden);
+        Options.positive("--layers", layers);
+        Options.positive("--heads", heads);
+        Options.positive("--kv-heads", kvHeads);
+        Options.positive("--intermediate", intermediate);
+        Options.inRange("--vocab", vocab, 4, Integer.MAX_VALUE);
+        Options.positive("--prompt-tokens", promptTokens);
+        Options.positive("--decode-tokens", decodeTokens);
+        Options.inRange("--block-size", blockSize, 1, ModelOptions.MAX_BLOCK_SIZE);
+        Options.positive("--repeats", repeats);
+        if (hidden % heads != 0) {
+            throw new IllegalArgumentException("--hidden " + hidden + " must be a multiple of --heads " + heads);
         }
-        if (threads < 0) {
-            throw new IllegalArgumentException("--threads must be >= 0, was " + threads);
-        }
+        PolicyNames.models("--policies", policies);
+        var dir = output.prepare("bench-decode");
         torch.set_num_threads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
         ModelOptions.warnIfSpinning();
         LlamaConfig c = new LlamaConfig(hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,
@@ -120,7 +131,6 @@ final class BenchDecodeCommand implements Callable<Integer> {
             }
         }
         System.out.println(report.markdown());
-        var dir = output.dir("bench-decode");
         report.writeJson(dir.resolve("decode.json"));
         report.writeCsv(dir.resolve("decode.csv"));
         System.out.println("report: " + dir.toAbsolutePath().resolve("decode.json"));

@@ -7,8 +7,8 @@ import picocli.CommandLine.Option;
 
 /** {@code tierkv demo}: a small version of the paper's experiment on the bundled model, on the CPU. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"The paper's experiment, small: the bundled model on the CPU in under a minute.",
-            "full vs hierarchical vs attention sinks vs SnapKV vs H2O, questions before and after the passage."})
+        description = "The paper's experiment, small: the bundled model on the CPU in under a minute; full vs hierarchical vs"
+            + " attention sinks vs SnapKV vs H2O, questions before and after the passage.")
 final class DemoCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;

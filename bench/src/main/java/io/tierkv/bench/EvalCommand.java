@@ -12,8 +12,8 @@ import picocli.CommandLine.Option;
 
 /** {@code tierkv eval}: the paper's experiment. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        description = {"The paper's experiment: every policy on the same reading-comprehension prompts.",
-            "Questions before and after the passage, at a device budget; writes eval.json, eval.csv and PNG plots."})
+        description = "The paper's experiment: every policy on the same reading-comprehension prompts, questions before and"
+            + " after the passage, at a device budget; writes eval.json, eval.csv and PNG plots.")
 final class EvalCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
@@ -33,8 +33,10 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     static int run(ModelOptions modelOptions, EvalOptions evalOptions, int prompts, Path out) throws Exception {
-        modelOptions.requireCpuMath();
+        modelOptions.validate();
+        Options.positive("--prompts", prompts);
         var settings = evalOptions.settings(prompts, modelOptions.blockSize);
+        OutputOption.writableDirectory("--out", out);
         Path dir = modelOptions.modelDir();
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
             modelOptions.applyThreads(w.config);

@@ -31,7 +31,12 @@ final class EvalOptions {
     @Option(names = "--no-plots", description = "Skip the PNG plots.")
     boolean noPlots;
 
+    /** The settings, every option checked. */
     EvalSettings settings(int prompts, int blockSize) {
+        PolicyNames.models("--policies", policies);
+        Options.fraction("--budget", budget);
+        Options.positive("--chunk", chunk);
+        Options.positive("--max-tokens", maxTokens);
         return new EvalSettings(prompts, List.copyOf(policies), budget, PrefillMode.parse(mode), seed, blockSize, chunk, maxTokens,
                 TaskConfig.eval(), !noPlots);
     }

@@ -1,13 +1,13 @@
 package io.tierkv.bench;
 
 import io.tierkv.core.policy.KvPolicy;
-import io.tierkv.core.policy.Policies;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.io.TextStream;
 import io.tierkv.model.io.TextTokenizer;
+import io.tierkv.model.io.TokenizerCheck;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
@@ -71,25 +71,43 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        modelOptions.requireCpuMath();
+        // Every option, the output directory and the model's small files are checked before the weights load.
+        modelOptions.validate();
         if (chat && prompt == null) {
             throw new IllegalArgumentException("--chat needs --prompt (the user message)");
         }
-        KvPolicy policy = Policies.create(policySpec);
+        KvPolicy policy = PolicyNames.model("--policy", policySpec);
         PrefillMode prefill = PrefillMode.parse(mode);
-        if (!(budget > 0 && budget <= 1)) {
-            throw new IllegalArgumentException("--budget must be a fraction in (0, 1], was " + budget);
-        }
+        Options.fraction("--budget", budget);
+        Options.positive("--max-tokens", maxTokens);
+        Options.positive("--chunk", chunk);
+        Options.nonNegativeFinite("--temperature", temperature);
+        Options.fraction("--top-p", topP);
+        ReadingPrompt task = prompt == null ? suite.prompt() : null;
+        Path out = output.prepare("generate");
         Path dir = modelOptions.modelDir();
-        try (TextTokenizer tok = TextTokenizer.load(dir); LlamaWeights w = LlamaCheckpoint.load(dir)) {
-            LlamaConfig c = w.config;
-            modelOptions.applyThreads(c);
-            ReadingPrompt task = prompt == null ? suite.prompt() : null;
+        LlamaConfig config = LlamaConfig.readDir(dir);
+        TokenizerCheck.check(dir, config.vocabSize());
+        try (TextTokenizer tok = TextTokenizer.load(dir)) {
             String text = task == null ? prompt : task.promptText();
             int[] ids = task != null ? tok.encode(text) : chat ? tok.encodeChat(text) : tok.encodePrompt(text);
             if (ids.length == 0) {
                 throw new IllegalArgumentException("--prompt encodes to no tokens");
             }
+            if ((long) ids.length + maxTokens > config.maxPositions()) {
+                throw new IllegalArgumentException("--max-tokens " + maxTokens + ": the prompt's " + ids.length + " tokens plus "
+                        + maxTokens + " generated exceed the model's max_position_embeddings " + config.maxPositions());
+            }
+            run(tok, dir, task, text, ids, policy, prefill, out);
+        }
+        return 0;
+    }
+
+    private void run(TextTokenizer tok, Path dir, ReadingPrompt task, String text, int[] ids, KvPolicy policy, PrefillMode prefill,
+                     Path out) {
+        try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
+            LlamaConfig c = w.config;
+            modelOptions.applyThreads(c);
             int chunkRoom = prefill == PrefillMode.CHUNKED ? chunk : 0;
             try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom)) {
                 System.out.print(chat ? tok.decode(ids) : text);
@@ -131,9 +149,8 @@ final class GenerateCommand implements Callable<Integer> {
                 json.put("completion", tok.decode(g.tokens()));
                 json.put("tokens", g.tokens());
                 json.put("tiers", st);
-                Json.write(output.dir("generate").resolve("generate.json"), json);
+                Json.write(out.resolve("generate.json"), json);
             }
         }
-        return 0;
     }
 }

@@ -17,6 +17,9 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (output.out != null) {
+            OutputOption.writableDirectory("--out", output.out);
+        }
         BackendSelection backend = BackendSelection.select();
         Map<String, Object> info = new LinkedHashMap<>();
         info.put("tierkv", String.valueOf(TierKv.class.getPackage().getImplementationVersion()));

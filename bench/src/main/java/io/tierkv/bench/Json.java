@@ -4,10 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
+import io.tierkv.core.io.AtomicFiles;
 import java.nio.file.Path;
 
-/** Writes any Jackson-serialisable value as pretty JSON, creating the directory. */
+/** Writes any Jackson-serialisable value as pretty JSON, creating the directory, under a temporary name moved into place. */
 final class Json {
     private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -16,11 +16,7 @@ final class Json {
 
     static void write(Path file, Object value) {
         try {
-            Path parent = file.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
-            MAPPER.writeValue(file.toFile(), value);
+            AtomicFiles.write(file, MAPPER.writeValueAsBytes(value)); // whole or not at all: a killed run leaves no half file
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }

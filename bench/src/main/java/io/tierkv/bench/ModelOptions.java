@@ -43,6 +43,19 @@ final class ModelOptions {
         }
     }
 
+    /** The most tokens a block may hold. */
+    static final int MAX_BLOCK_SIZE = 4096;
+
+    /** Checks these options' values before any work starts. */
+    void validate() {
+        Options.inRange("--block-size", blockSize, 1, MAX_BLOCK_SIZE);
+        Options.atLeast("--threads", threads, 0);
+        requireCpuMath();
+        if (model != null && !java.nio.file.Files.isDirectory(model)) {
+            throw new IllegalArgumentException("--model " + model + ": no such directory (expected a Hugging Face model directory)");
+        }
+    }
+
     Path modelDir() {
         return BundledModel.orDefault(model);
     }

@@ -1,7 +1,6 @@
 package io.tierkv.bench;
 
 import io.tierkv.bench.report.Report;
-import io.tierkv.bench.sim.SimPolicies;
 import io.tierkv.bench.sim.SimReport;
 import io.tierkv.bench.sim.SimResult;
 import io.tierkv.bench.sim.Simulation;
@@ -23,8 +22,8 @@ import picocli.CommandLine.Option;
 
 /** {@code tierkv simulate}: Replay a trace through cache policies at device budgets, with the offline optimum. */
 @Command(name = "simulate", mixinStandardHelpOptions = true,
-        description = {"Replay a trace through cache policies at device budgets, with the offline optimum.",
-            "Writes DIR/simulate.json, DIR/simulate.csv, DIR/hit-ratio.png and DIR/bytes-per-token.png and prints a summary.",
+        description = {"Replay a trace through cache policies at device budgets, with the offline optimum. Writes"
+            + " DIR/simulate.json, DIR/simulate.csv, DIR/hit-ratio.png and DIR/bytes-per-token.png and prints a summary.",
             "Policies: hierarchical, lru, s3fifo, h2o, streaming, clairvoyant (see bench/README.md)."})
 final class SimulateCommand implements Callable<Integer> {
     @Mixin
@@ -50,19 +49,26 @@ final class SimulateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isRegularFile(trace)) {
-            throw new IllegalArgumentException("--trace " + trace + " is not a file");
-        }
-        TraceHeader header = TraceReader.readHeader(trace);
-        List<String> specs = SimPolicies.parseList(policies);
+        List<String> specs = PolicyNames.simulator("--policies", policies);
         List<Budget> budgetList = new ArrayList<>();
         for (String b : budgets.split(",")) {
             if (!b.isBlank()) {
-                budgetList.add(Budget.parse(b));
+                try {
+                    budgetList.add(Budget.parse(b));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("--budgets: " + e.getMessage(), e);
+                }
             }
         }
-        int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-        Path dir = output.dir("simulate");
+        if (budgetList.isEmpty()) {
+            throw new IllegalArgumentException("--budgets names no budget");
+        }
+        int n = threads != null ? Options.positive("--threads", threads) : Runtime.getRuntime().availableProcessors();
+        Path dir = output.prepare("simulate");
+        if (!Files.isRegularFile(trace)) {
+            throw new IllegalArgumentException("--trace " + trace + ": " + (Files.exists(trace) ? "not a regular file" : "no such file"));
+        }
+        TraceHeader header = TraceReader.readHeader(trace);
         String name = trace.getFileName().toString();
         System.err.printf(Locale.ROOT, "simulate: %s: %d layers, prompt %d, %d steps, k=%d, block %d tokens (%d KiB);"
                         + " %d policies x %d budgets on %d threads%n", name, header.layers(), header.promptLength(), header.steps(),

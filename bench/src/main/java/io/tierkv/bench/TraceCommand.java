@@ -20,13 +20,14 @@ import picocli.CommandLine.Parameters;
 @Command(name = "trace", mixinStandardHelpOptions = true,
         description = "Record top-k attention traces from a model, or generate synthetic ones.",
         subcommands = {TraceCommand.Record.class, TraceCommand.Synth.class, TraceCommand.Info.class})
-final class TraceCommand implements Runnable {
+final class TraceCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
+    /** Without a subcommand: usage on stderr, exit code 2. */
     @Override
-    public void run() {
-        spec.commandLine().usage(System.out);
+    public Integer call() {
+        return TierKv.missingSubcommand(spec);
     }
 
     @Command(name = "record", mixinStandardHelpOptions = true, description = "Record a trace while the model generates.")
@@ -55,10 +56,14 @@ final class TraceCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            modelOptions.requireCpuMath();
-            if (steps <= 0 || k <= 0) {
-                throw new IllegalArgumentException("--steps and --k must be > 0");
+            modelOptions.validate();
+            Options.positive("--steps", steps);
+            Options.positive("--k", k);
+            PolicyNames.model("--policy", policy);
+            if (prompt == null) {
+                suite.prompt();
             }
+            OutputOption.writableFile("--out", out);
             TraceRecorder.Result r = TraceRecorder.record(modelOptions, out, steps, k, suite, prompt, policy);
             System.out.printf(Locale.ROOT, "trace %s: %d prompt tokens, %d generated, %d layers, k=%d, block %d, %,d bytes%n", out,
                     r.promptTokens(), r.steps(), r.layers(), k, modelOptions.blockSize, Files.size(out));
@@ -67,8 +72,8 @@ final class TraceCommand implements Runnable {
     }
 
     @Command(name = "synth", mixinStandardHelpOptions = true,
-            description = {"Generate a seeded synthetic trace: attention sinks, a recent window, a drifting Zipf popular set",
-                "and occasional recall of old tokens (defaults in SyntheticTraceConfig; layout of Llama-2-7B)."})
+            description = "Generate a seeded synthetic trace: attention sinks, a recent window, a drifting Zipf popular set"
+                + " and occasional recall of old tokens (defaults in SyntheticTraceConfig; layout of Llama-2-7B).")
     static final class Synth implements Callable<Integer> {
         @Option(names = "--tokens", required = true, paramLabel = "N", description = "Prompt length in tokens.")
         int tokens;
@@ -122,10 +127,7 @@ final class TraceCommand implements Runnable {
             c = c.withTopK(orElse(k, c.topK()));
             c = c.withPopular(orElse(popular, c.popularSpans()), c.spanLength(), zipf == null ? c.zipfExponent() : zipf,
                     drift == null ? c.drift() : drift, driftRecent == null ? c.driftRecent() : driftRecent);
-            Path parent = out.toAbsolutePath().getParent();
-            if (parent != null) {
-                Files.createDirectories(parent);
-            }
+            OutputOption.writableFile("--out", out);
             long start = System.nanoTime();
             TraceHeader h = SyntheticTrace.write(c, out);
             long bytes = Files.size(out);

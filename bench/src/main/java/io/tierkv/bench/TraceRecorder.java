@@ -10,6 +10,7 @@ import io.tierkv.model.generate.RecordingPolicy;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.io.TextTokenizer;
+import io.tierkv.model.io.TokenizerCheck;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
@@ -26,6 +27,10 @@ final class TraceRecorder {
     static Result record(ModelOptions m, Path out, int steps, int k, SuitePromptOptions suite, String text, String policySpec)
             throws Exception {
         Path dir = m.modelDir();
+        LlamaConfig config = LlamaConfig.readDir(dir);
+        if (text != null) {
+            TokenizerCheck.check(dir, config.vocabSize());
+        }
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;
             m.applyThreads(c);

@@ -11,9 +11,8 @@ import picocli.CommandLine.Option;
 
 /** {@code tierkv train}: trains the bundled model on the reading-comprehension suite. */
 @Command(name = "train", mixinStandardHelpOptions = true,
-        description = {"Train a small Llama-architecture model on the reading-comprehension suite.",
-            "libtorch autograd on the CPU; writes the Hugging Face layout (config.json, model.safetensors, tokenizer.json,",
-            "train.log).",
+        description = {"Train a small Llama-architecture model on the reading-comprehension suite, with libtorch autograd on"
+            + " the CPU; writes the Hugging Face layout (config.json, model.safetensors, tokenizer.json) and train.log.",
             "To refresh the bundled model: tierkv train --out " + BundledModel.SOURCE_DIR + " && mvn package"})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "out/model", description = "Output directory (default: ${DEFAULT-VALUE}).")
@@ -50,6 +49,10 @@ final class TrainCommand implements Callable<Integer> {
         if (steps <= 0 || finalSteps <= 0 || batch <= 0 || hidden <= 0 || layers <= 0 || !(lr > 0)) {
             throw new IllegalArgumentException("--steps, --final-steps, --batch, --hidden, --layers and --lr must be > 0");
         }
+        if (threads != null) {
+            Options.positive("--threads", threads);
+        }
+        OutputOption.writableDirectory("--out", out);
         if (hidden % d.heads() != 0) {
             throw new IllegalArgumentException("--hidden must be a multiple of " + d.heads() + " heads, was " + hidden);
         }

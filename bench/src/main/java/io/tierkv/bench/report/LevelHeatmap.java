@@ -75,6 +75,6 @@ public final class LevelHeatmap {
         if (parent != null) {
             Files.createDirectories(parent);
         }
-        ChartUtils.saveChartAsPNG(png.toFile(), chart, width, height);
+        io.tierkv.core.io.AtomicFiles.write(png, out -> ChartUtils.writeChartAsPNG(out, chart, width, height)); // whole or not at all
     }
 }

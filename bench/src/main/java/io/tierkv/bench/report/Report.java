@@ -2,6 +2,7 @@ package io.tierkv.bench.report;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.tierkv.core.io.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.io.Writer;
@@ -109,12 +110,16 @@ public final class Report {
 
     public void writeJson(Path file) throws IOException {
         createParent(file);
-        JSON.writeValue(file.toFile(), toMap());
+        AtomicFiles.write(file, JSON.writeValueAsBytes(toMap())); // whole or not at all
     }
 
     public void writeCsv(Path file) throws IOException {
         createParent(file);
-        try (Writer w = Files.newBufferedWriter(file, StandardCharsets.UTF_8)) {
+        AtomicFiles.write(file, out -> writeCsv(new java.io.OutputStreamWriter(out, StandardCharsets.UTF_8)));
+    }
+
+    private void writeCsv(Writer unbuffered) throws IOException {
+        try (Writer w = new java.io.BufferedWriter(unbuffered)) {
             for (int i = 0; i < columns.size(); i++) {
                 w.write(i == 0 ? "" : ",");
                 w.write(csv(columns.get(i).name()));

@@ -30,20 +30,34 @@ public final class MemoryLedger {
         if (bytes < 0) {
             throw new IllegalArgumentException("bytes must be >= 0, was " + bytes);
         }
-        long now = BYTES.get(kind).addAndGet(bytes);
-        ALLOCATIONS.get(kind).incrementAndGet();
+        AtomicLong handles = ALLOCATIONS.get(kind);
+        long now;
+        synchronized (handles) { // with freed(): bytes and allocations change together
+            now = BYTES.get(kind).addAndGet(bytes);
+            handles.incrementAndGet();
+        }
         PEAK.get(kind).accumulateAndGet(now, Math::max);
     }
 
-    /** Records that {@code bytes} of {@code kind} were freed. */
+    /**
+     * Records that {@code bytes} of {@code kind} were freed. A free of more bytes or allocations than are
+     * outstanding (a double free) is rejected before anything changes, so the ledger stays true after it.
+     */
     public static void freed(MemoryKind kind, long bytes) {
         if (bytes < 0) {
             throw new IllegalArgumentException("bytes must be >= 0, was " + bytes);
         }
-        long now = BYTES.get(kind).addAndGet(-bytes);
-        ALLOCATIONS.get(kind).decrementAndGet();
-        if (now < 0) {
-            throw new IllegalStateException("more " + kind + " memory freed than allocated (" + now + " bytes)");
+        AtomicLong held = BYTES.get(kind);
+        AtomicLong handles = ALLOCATIONS.get(kind);
+        synchronized (handles) {
+            long now = held.get();
+            long live = handles.get();
+            if (bytes > now || live == 0) {
+                throw new IllegalStateException("more " + kind + " memory freed than allocated (a double free?): " + bytes
+                        + " bytes freed, " + now + " outstanding in " + live + " allocations; the ledger is unchanged");
+            }
+            held.addAndGet(-bytes);
+            handles.decrementAndGet();
         }
     }
 

@@ -75,6 +75,11 @@ public final class TraceDescriptor {
     public static final int MAX_SOURCE_BYTES = 1024;
     /** {@code steps} of a trace whose writer was never closed. */
     public static final int STEPS_UNKNOWN = -1;
+    /**
+     * The most positions one step of a trace may hold (layers x topK): what a reader allocates for a step
+     * (64 MiB of ints), whatever a corrupt header says.
+     */
+    public static final int MAX_STEP_POSITIONS = 1 << 24;
     /** Bytes of the longest varint of an int. */
     public static final int MAX_VARINT_BYTES = 5;
 

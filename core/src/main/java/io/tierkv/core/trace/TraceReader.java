@@ -9,7 +9,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.zip.CRC32;
@@ -45,7 +47,12 @@ public final class TraceReader implements TraceSource {
 
     /** Opens a trace file and reads its header. */
     public static TraceReader open(Path file) throws IOException {
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw new NoSuchFileException(file.toString(), null, "no such trace file");
+        }
         try {
             return new TraceReader(ch, file.toString());
         } catch (IOException | RuntimeException e) {
@@ -117,6 +124,10 @@ public final class TraceReader implements TraceSource {
         if (encoding != ENCODING_DELTA_VARINT) {
             throw error(ENCODING_OFFSET, "unknown position encoding " + encoding);
         }
+        int reserved = Short.toUnsignedInt(buf.getShort(start + RESERVED_OFFSET));
+        if (reserved != 0) {
+            throw error(RESERVED_OFFSET, "reserved header field is " + reserved + ", must be 0");
+        }
         int steps = buf.getInt(start + STEPS_OFFSET);
         if (steps == STEPS_UNKNOWN) {
             throw error(STEPS_OFFSET, "steps is -1: the writer was never closed, so the trace is incomplete");
@@ -133,6 +144,7 @@ public final class TraceReader implements TraceSource {
         if (maxPayloadBytes(h.layers(), h.topK()) > Integer.MAX_VALUE / 2) {
             throw error(LAYERS_OFFSET, "layers x topK too large: " + h.layers() + " x " + h.topK());
         }
+        checkFitsTheFile(h, headerLength);
         buf.position(start + headerLength);
         return version == VERSION_1 ? h : readPrefill(h);
     }
@@ -189,6 +201,31 @@ public final class TraceReader implements TraceSource {
         return any ? h.withPrefill(counts) : h;
     }
 
+    /**
+     * Bounds what a reader's caller allocates for this header ({@link TraceHeader#newStep()}: layers x topK
+     * ints): at most {@link TraceDescriptor#MAX_STEP_POSITIONS} in all, and, for a trace with steps, no more
+     * layers than one step record of the bytes after the header can hold (a record takes at least
+     * {@link #minRecordBytes} bytes), so a small corrupt file cannot ask for a large buffer.
+     */
+    private void checkFitsTheFile(TraceHeader h, int headerLength) throws IOException {
+        if (h.steps() > 0 && channel instanceof SeekableByteChannel seekable) {
+            long after = seekable.size() - headerLength;
+            if (minRecordBytes(h.layers()) > after) {
+                throw error(LAYERS_OFFSET, "the header says " + h.layers() + " layers, but a step of them takes at least "
+                        + minRecordBytes(h.layers()) + " bytes and only " + after + " bytes follow the header");
+            }
+        }
+        if ((long) h.layers() * h.topK() > MAX_STEP_POSITIONS) {
+            throw error(LAYERS_OFFSET, "layers x topK = " + h.layers() + " x " + h.topK() + " positions per step is more than the "
+                    + MAX_STEP_POSITIONS + " a reader allocates");
+        }
+    }
+
+    /** The shortest step record: a 1-byte length, a 1-byte count per layer, the CRC. */
+    private static long minRecordBytes(int layers) {
+        return 1L + layers + CRC_BYTES;
+    }
+
     @Override
     public boolean next(TraceStep step) throws IOException {
         if (step.layers() != header.layers() || step.topK() < header.topK()) {
@@ -206,27 +243,29 @@ public final class TraceReader implements TraceSource {
         if (!buf.hasRemaining()) {
             throw error(recordStart, "truncated: the trace ends after " + stepsRead + " of " + header.steps() + " steps");
         }
-        int length = readVarint(buf.limit(), stepsRead, LENGTH, 0);
+        // unsigned: a varint of 2^31 or more (ff ff ff ff 0f is -1 as an int) is a length past any step
+        long length = Integer.toUnsignedLong(readVarint(buf.limit(), stepsRead, LENGTH, 0));
         if (length > maxPayload) {
             throw error(recordStart, "step " + stepsRead + " record length " + length + " exceeds the " + maxPayload
                     + " bytes " + header.layers() + " layers of top-" + header.topK() + " can take");
         }
         long payloadStart = offset();
-        fill(length + CRC_BYTES);
-        if (buf.remaining() < length + CRC_BYTES) {
-            throw error(payloadStart, "truncated: step " + stepsRead + " needs " + (length + CRC_BYTES) + " bytes, the trace ends after "
+        int payload = (int) length; // at most maxPayload, itself at most Integer.MAX_VALUE / 2
+        fill(payload + CRC_BYTES);
+        if (buf.remaining() < payload + CRC_BYTES) {
+            throw error(payloadStart, "truncated: step " + stepsRead + " needs " + (payload + CRC_BYTES) + " bytes, the trace ends after "
                     + buf.remaining());
         }
         int p = buf.position();
         crc.reset();
-        crc.update(buf.array(), p, length);
-        int stored = buf.getInt(p + length);
+        crc.update(buf.array(), p, payload);
+        int stored = buf.getInt(p + payload);
         if (stored != (int) crc.getValue()) {
             throw error(payloadStart, "step " + stepsRead + " checksum mismatch (stored " + hex(stored) + ", computed "
                     + hex((int) crc.getValue()) + ")");
         }
-        decode(step, p + length);
-        buf.position(p + length + CRC_BYTES);
+        decode(step, p + payload);
+        buf.position(p + payload + CRC_BYTES);
         stepsRead++;
         return true;
     }
@@ -236,7 +275,7 @@ public final class TraceReader implements TraceSource {
         int maxPosition = header.promptLength() + s;
         for (int l = 0; l < header.layers(); l++) {
             long at = offset();
-            int n = readVarint(end, s, l, COUNT);
+            long n = Integer.toUnsignedLong(readVarint(end, s, l, COUNT)); // unsigned, as the format says: -1 is 2^32 - 1
             if (n > header.topK()) {
                 throw error(at, "step " + s + " layer " + l + " holds " + n + " positions, more than topK " + header.topK());
             }
@@ -252,7 +291,7 @@ public final class TraceReader implements TraceSource {
                 row[i] = (int) position;
                 previous = position;
             }
-            step.setCount(l, n);
+            step.setCount(l, (int) n);
         }
         if (buf.position() != end) {
             throw error(offset(), "step " + s + " payload has " + (end - buf.position()) + " bytes left after the last layer");

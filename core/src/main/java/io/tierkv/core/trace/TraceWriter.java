@@ -2,11 +2,13 @@ package io.tierkv.core.trace;
 
 import static io.tierkv.core.trace.TraceDescriptor.*;
 
+import io.tierkv.core.io.AtomicFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.zip.CRC32;
@@ -14,12 +16,16 @@ import java.util.zip.CRC32;
 /**
  * Writes a trace file ({@link TraceDescriptor}) step by step. The header goes out first with
  * {@code steps = -1}; {@link #close()} patches in the number of steps written, so a trace whose writer
- * died is recognisably incomplete. Every step is checked before it is written: its index follows the
+ * died is recognisably incomplete. The bytes go to a temporary file beside {@code file} that {@link #close()}
+ * moves into place once the trace is complete, so a killed run never leaves a partial trace under the final
+ * name ({@link AtomicFiles}). Every step is checked before it is written: its index follows the
  * last one, each layer holds at most {@code topK} strictly ascending positions, none past the sequence.
  */
 public final class TraceWriter implements AutoCloseable {
     private final FileChannel channel;
     private final Path file;
+    /** Where the bytes go until {@link #close()} moves them to {@link #file}. */
+    private final Path tmp;
     private TraceHeader header;
     private boolean prefillWritten;
     private final byte[] source;
@@ -31,9 +37,10 @@ public final class TraceWriter implements AutoCloseable {
     private int written;
     private boolean closed;
 
-    private TraceWriter(FileChannel channel, Path file, TraceHeader header) throws IOException {
+    private TraceWriter(FileChannel channel, Path file, Path tmp, TraceHeader header) throws IOException {
         this.channel = channel;
         this.file = file;
+        this.tmp = tmp;
         this.header = header;
         this.source = header.source().getBytes(StandardCharsets.UTF_8);
         long max = maxPayloadBytes(header.layers(), header.topK());
@@ -86,16 +93,21 @@ public final class TraceWriter implements AutoCloseable {
     }
 
     /**
-     * Creates (or truncates) {@code file} and writes the header. {@code header.steps()} may be
+     * Starts a trace that replaces {@code file} on {@link #close()} and writes the header (to a temporary
+     * file beside it; the directory is created if needed). {@code header.steps()} may be
      * {@link TraceDescriptor#STEPS_UNKNOWN}; otherwise {@link #close()} checks that many were written.
      */
     public static TraceWriter create(Path file, TraceHeader header) throws IOException {
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING);
+        Path tmp = AtomicFiles.temporary(file);
+        FileChannel ch = null;
         try {
-            return new TraceWriter(ch, file, header);
+            ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+            return new TraceWriter(ch, file, tmp, header);
         } catch (IOException | RuntimeException e) {
-            ch.close();
+            if (ch != null) {
+                ch.close();
+            }
+            Files.deleteIfExists(tmp);
             throw e;
         }
     }
@@ -216,27 +228,40 @@ public final class TraceWriter implements AutoCloseable {
         return h;
     }
 
-    /** Flushes, patches the step count into the header and closes the file. Idempotent. */
+    /**
+     * Flushes, patches the step count into the header and moves the finished trace to its final name.
+     * If that fails, or fewer steps than the header promised were written, the temporary file is deleted
+     * and the final name keeps what it held before. Idempotent.
+     */
     @Override
     public void close() throws IOException {
         if (closed) {
             return;
         }
         closed = true;
+        boolean complete = false;
         try {
-            if (!prefillWritten) {
-                writePrefill();
-            }
-            flush();
-            ByteBuffer h = headerBytes(written);
-            while (h.hasRemaining()) {
-                channel.write(h, h.position());
+            try {
+                if (!prefillWritten) {
+                    writePrefill();
+                }
+                flush();
+                ByteBuffer h = headerBytes(written);
+                while (h.hasRemaining()) {
+                    channel.write(h, h.position());
+                }
+            } finally {
+                channel.close();
             }
             if (header.steps() != STEPS_UNKNOWN && header.steps() != written) {
                 throw new IOException("trace " + file + ": the header promised " + header.steps() + " steps but " + written + " were written");
             }
+            AtomicFiles.commit(tmp, file);
+            complete = true;
         } finally {
-            channel.close();
+            if (!complete) {
+                Files.deleteIfExists(tmp);
+            }
         }
     }
 }

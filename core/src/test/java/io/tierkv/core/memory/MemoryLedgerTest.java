@@ -91,9 +91,36 @@ class MemoryLedgerTest {
     @Test
     void freeingMoreThanAllocated_isAnError() {
         long out = MemoryLedger.outstanding(MemoryKind.PINNED);
+        long handles = MemoryLedger.allocations(MemoryKind.PINNED);
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> MemoryLedger.freed(MemoryKind.PINNED, out + 10));
-        assertEquals("more PINNED memory freed than allocated (-10 bytes)", e.getMessage());
-        MemoryLedger.allocated(MemoryKind.PINNED, out + 10); // undo, so that the ledger balances again
+        assertEquals("more PINNED memory freed than allocated (a double free?): " + (out + 10) + " bytes freed, " + out
+                + " outstanding in " + handles + " allocations; the ledger is unchanged", e.getMessage());
+        assertEquals(out, MemoryLedger.outstanding(MemoryKind.PINNED));
+        assertEquals(handles, MemoryLedger.allocations(MemoryKind.PINNED));
+    }
+
+    /** Issue 14: the ledger subtracted before its check, so a double free left it negative. */
+    @Test
+    void doubleFree_isRejectedBeforeChangingTheLedger() {
+        // core allocates no device memory, so in this JVM the second free has nothing left to free
+        assertEquals(0, MemoryLedger.allocations(MemoryKind.DEVICE));
+        MemoryLedger.allocated(MemoryKind.DEVICE, 64);
+        MemoryLedger.freed(MemoryKind.DEVICE, 64);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> MemoryLedger.freed(MemoryKind.DEVICE, 64));
+        assertTrue(e.getMessage().contains("double free"), e.getMessage());
+        assertEquals(0, MemoryLedger.outstanding(MemoryKind.DEVICE));
+        assertEquals(0, MemoryLedger.allocations(MemoryKind.DEVICE));
+    }
+
+    @Test
+    void freeOfMoreBytesThanOutstanding_changesNeitherBytesNorAllocations() {
+        long base = MemoryLedger.outstanding(MemoryKind.DEVICE);
+        long handles = MemoryLedger.allocations(MemoryKind.DEVICE);
+        MemoryLedger.allocated(MemoryKind.DEVICE, 100);
+        assertThrows(IllegalStateException.class, () -> MemoryLedger.freed(MemoryKind.DEVICE, base + 101));
+        assertEquals(base + 100, MemoryLedger.outstanding(MemoryKind.DEVICE));
+        assertEquals(handles + 1, MemoryLedger.allocations(MemoryKind.DEVICE));
+        MemoryLedger.freed(MemoryKind.DEVICE, 100);
     }
 }

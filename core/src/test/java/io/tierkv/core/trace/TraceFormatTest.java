@@ -258,6 +258,119 @@ class TraceFormatTest {
         assertTrue(perPosition < 2.5, "bytes per position " + perPosition);
     }
 
+    /** Issue 14: varint ff ff ff ff 0f is -1 as an int; it passed the length check and indexed out of the buffer. */
+    @Test
+    void negativeStepLength_isALengthPastAnyStep_notAnIndexError() throws IOException {
+        Path file = writeTiny();
+        byte[] bytes = Files.readAllBytes(file);
+        int header = TraceDescriptor.headerLength("hand-written".length());
+        byte[] bad = new byte[bytes.length + 5];
+        System.arraycopy(bytes, 0, bad, 0, header);
+        System.arraycopy(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f}, 0, bad, header, 5);
+        System.arraycopy(bytes, header, bad, header + 5, bytes.length - header);
+        Files.write(file, bad);
+        TraceFormatException e = assertThrows(TraceFormatException.class, () -> readAll(file));
+        assertEquals(header, e.offset());
+        assertTrue(e.getMessage().contains("step 0 record length 4294967295 exceeds the 40 bytes 2 layers of top-3 can take"),
+                e.getMessage());
+    }
+
+    /** Found by the fuzz test at 20,000 cases: a count varint of 2^32 - 1 read as -1 passed "n > topK" and failed without the file. */
+    @Test
+    void layerCountOf2To32Minus1_isMoreThanTopK_namedAtItsOffset() throws IOException {
+        Path ok = dir.resolve("ok.tkvt");
+        TraceHeader header = new TraceHeader(new KvLayout(1, 1, 8, DType.F32, 4), 2, 5, 1, "");
+        try (TraceWriter w = TraceWriter.create(ok, header)) {
+            TraceStep s = header.newStep();
+            s.setStep(0);
+            s.set(0, new int[] {4}, 1);
+            w.write(s);
+        }
+        byte[] head = Arrays.copyOf(Files.readAllBytes(ok), TraceDescriptor.headerLength(0));
+        byte[] payload = {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f};
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(payload);
+        ByteBuffer record = ByteBuffer.allocate(1 + payload.length + 4).order(ByteOrder.LITTLE_ENDIAN);
+        record.put((byte) payload.length).put(payload).putInt((int) crc.getValue());
+        byte[] all = Arrays.copyOf(head, head.length + record.capacity());
+        System.arraycopy(record.array(), 0, all, head.length, record.capacity());
+        Path file = Files.write(dir.resolve("count.tkvt"), all);
+        TraceFormatException e = assertThrows(TraceFormatException.class, () -> readAll(file));
+        assertEquals(head.length + 1, e.offset());
+        assertTrue(e.getMessage().endsWith("step 0 layer 0 holds 4294967295 positions, more than topK 2"), e.getMessage());
+    }
+
+    /** Issue 14: a 17 KB trace whose header said 100,000,000 layers made its reader allocate 100 M arrays. */
+    @Test
+    void hugeLayerCount_inASmallFile_isRefusedBeforeAnythingIsAllocated() throws IOException {
+        Path file = writeTiny();
+        byte[] bytes = Files.readAllBytes(file);
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putInt(TraceDescriptor.LAYERS_OFFSET, 100_000_000)
+                .putInt(TraceDescriptor.TOP_K_OFFSET, 1);
+        Files.write(file, withHeaderCrc(bytes, "hand-written".length()));
+        TraceFormatException e = assertThrows(TraceFormatException.class, () -> TraceReader.readHeader(file));
+        assertEquals(TraceDescriptor.LAYERS_OFFSET, e.offset());
+        assertTrue(e.getMessage().contains("the header says 100000000 layers, but a step of them takes at least 100000005 bytes and"
+                + " only 21 bytes follow the header"), e.getMessage());
+    }
+
+    @Test
+    void layersTimesTopK_pastTheStepCap_isRefused() throws IOException {
+        Path file = writeTiny();
+        byte[] bytes = Files.readAllBytes(file);
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putInt(TraceDescriptor.TOP_K_OFFSET, 1 << 24);
+        Files.write(file, withHeaderCrc(bytes, "hand-written".length()));
+        TraceFormatException e = assertThrows(TraceFormatException.class, () -> TraceReader.readHeader(file));
+        assertTrue(e.getMessage().contains("layers x topK = 2 x 16777216 positions per step is more than the 16777216"), e.getMessage());
+    }
+
+    /** Issue 14: a nonzero reserved header field passed. */
+    @Test
+    void nonzeroReservedHeaderField_isRefused() throws IOException {
+        Path file = writeTiny();
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[TraceDescriptor.RESERVED_OFFSET] = 7;
+        Files.write(file, withHeaderCrc(bytes, "hand-written".length()));
+        TraceFormatException e = assertThrows(TraceFormatException.class, () -> TraceReader.readHeader(file));
+        assertEquals(TraceDescriptor.RESERVED_OFFSET, e.offset());
+        assertTrue(e.getMessage().endsWith("reserved header field is 7, must be 0"), e.getMessage());
+    }
+
+    /** Issue 14: a missing trace file's error was only its path. */
+    @Test
+    void missingTraceFile_saysSo() {
+        Path file = dir.resolve("absent.tkvt");
+        java.nio.file.NoSuchFileException e = assertThrows(java.nio.file.NoSuchFileException.class, () -> TraceReader.open(file));
+        assertEquals(file + ": no such trace file", e.getMessage());
+    }
+
+    /** Issue 14: a killed run must not leave a half trace under the final name. */
+    @Test
+    void writerThatFailsBeforeClose_leavesNoFileUnderTheFinalName() throws IOException {
+        Path file = dir.resolve("partial.tkvt");
+        TraceHeader header = new TraceHeader(LAYOUT, 3, 5, 2, "");
+        TraceWriter w = TraceWriter.create(file, header);
+        TraceStep step = header.newStep();
+        step.setStep(0);
+        w.write(step);
+        assertFalse(Files.exists(file), "nothing under the final name while the trace is written");
+        IOException e = assertThrows(IOException.class, w::close);
+        assertTrue(e.getMessage().contains("promised 2 steps but 1 were written"), e.getMessage());
+        assertFalse(Files.exists(file));
+        try (java.util.stream.Stream<Path> s = Files.list(dir)) {
+            assertEquals(0, s.count(), "the temporary file is gone too");
+        }
+    }
+
+    /** Recomputes the header CRC after a test patched a header field, so the field itself is what gets checked. */
+    static byte[] withHeaderCrc(byte[] bytes, int sourceLength) {
+        int crcAt = TraceDescriptor.headerLength(sourceLength) - TraceDescriptor.CRC_BYTES;
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(bytes, 0, crcAt);
+        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putInt(crcAt, (int) crc.getValue());
+        return bytes;
+    }
+
     private static int payloadLength(byte[] bytes, int at) {
         return bytes[at] & 0x7F;
     }

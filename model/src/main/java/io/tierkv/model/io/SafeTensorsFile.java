@@ -48,7 +48,7 @@ public final class SafeTensorsFile implements AutoCloseable {
         public long numel() {
             long n = 1;
             for (long s : shape) {
-                n *= s;
+                n = Math.multiplyExact(n, s); // cannot overflow: open() checked numel x dtype bytes
             }
             return n;
         }
@@ -122,33 +122,38 @@ public final class SafeTensorsFile implements AutoCloseable {
                 continue;
             }
             JsonNode t = e.getValue();
-            DType dtype = dtype(path, name, t.path("dtype").asText(null));
+            if (!t.isObject()) {
+                throw bad(path, "tensor '" + name + "' is not a JSON object: " + abbreviate(t));
+            }
+            DType dtype = dtype(path, name, t.path("dtype").isTextual() ? t.get("dtype").asText() : null);
             JsonNode shapeNode = t.get("shape");
             JsonNode offs = t.get("data_offsets");
             if (shapeNode == null || !shapeNode.isArray()) {
                 throw bad(path, "tensor '" + name + "' has no shape array");
             }
-            if (offs == null || !offs.isArray() || offs.size() != 2 || !offs.get(0).canConvertToLong() || !offs.get(1).canConvertToLong()) {
-                throw bad(path, "tensor '" + name + "' has no [begin, end] data_offsets");
+            if (offs == null || !offs.isArray() || offs.size() != 2 || !isLong(offs.get(0)) || !isLong(offs.get(1))) {
+                throw bad(path, "tensor '" + name + "' has no [begin, end] data_offsets of integers");
             }
             long[] shape = new long[shapeNode.size()];
             long numel = 1;
             for (int i = 0; i < shape.length; i++) {
-                if (!shapeNode.get(i).canConvertToLong() || shapeNode.get(i).asLong() < 0) {
-                    throw bad(path, "tensor '" + name + "' has an invalid dimension " + shapeNode.get(i));
+                if (!isLong(shapeNode.get(i)) || shapeNode.get(i).asLong() < 0) {
+                    throw bad(path, "tensor '" + name + "' has an invalid dimension " + abbreviate(shapeNode.get(i))
+                            + " (dimensions are integers >= 0)");
                 }
                 shape[i] = shapeNode.get(i).asLong();
-                numel = Math.multiplyExact(numel, shape[i]);
+                numel = multiply(path, name, shape, numel, shape[i]);
             }
+            long bytes = multiply(path, name, shape, numel, dtype.bytes());
             long begin = offs.get(0).asLong();
             long end = offs.get(1).asLong();
             if (begin < 0 || end < begin || end > dataSize) {
                 throw bad(path, "tensor '" + name + "' has data_offsets [" + begin + ", " + end + "] outside the data section of "
                         + dataSize + " bytes");
             }
-            if (end - begin != numel * dtype.bytes()) {
+            if (end - begin != bytes) {
                 throw bad(path, "tensor '" + name + "' of shape " + java.util.Arrays.toString(shape) + " and dtype " + dtype
-                        + " needs " + numel * dtype.bytes() + " bytes but its offsets span " + (end - begin));
+                        + " needs " + bytes + " bytes but its offsets span " + (end - begin));
             }
             tensors.put(name, new TensorInfo(name, dtype, shape, begin, end));
         }
@@ -156,16 +161,47 @@ public final class SafeTensorsFile implements AutoCloseable {
         return Collections.unmodifiableMap(tensors);
     }
 
+    /**
+     * Refuses any two tensors whose bytes overlap. Sorted by start, each non-empty tensor is compared with
+     * the furthest-reaching one before it (not just its neighbour: an empty tensor between two overlapping
+     * ones would hide them from each other).
+     */
     private static void checkOverlaps(Path path, Map<String, TensorInfo> tensors) {
-        List<TensorInfo> sorted = new ArrayList<>(tensors.values());
-        sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
-        for (int i = 1; i < sorted.size(); i++) {
-            TensorInfo a = sorted.get(i - 1);
-            TensorInfo b = sorted.get(i);
-            if (b.begin() < a.end() && b.end() > b.begin()) {
-                throw bad(path, "tensors '" + a.name() + "' and '" + b.name() + "' overlap in the data section");
+        List<TensorInfo> sorted = new ArrayList<>();
+        for (TensorInfo t : tensors.values()) {
+            if (t.end() > t.begin()) {
+                sorted.add(t);
             }
         }
+        sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
+        TensorInfo reach = null;
+        for (TensorInfo b : sorted) {
+            if (reach != null && b.begin() < reach.end()) {
+                throw bad(path, "tensors '" + reach.name() + "' [" + reach.begin() + ", " + reach.end() + ") and '" + b.name() + "' ["
+                        + b.begin() + ", " + b.end() + ") overlap in the data section");
+            }
+            if (reach == null || b.end() > reach.end()) {
+                reach = b;
+            }
+        }
+    }
+
+    private static boolean isLong(JsonNode v) {
+        return v != null && v.isIntegralNumber() && v.canConvertToLong();
+    }
+
+    private static long multiply(Path path, String name, long[] shape, long a, long b) {
+        try {
+            return Math.multiplyExact(a, b);
+        } catch (ArithmeticException e) {
+            throw bad(path, "tensor '" + name + "' has shape " + java.util.Arrays.toString(shape)
+                    + " whose size overflows a 64-bit byte count");
+        }
+    }
+
+    private static String abbreviate(JsonNode v) {
+        String s = String.valueOf(v);
+        return s.length() <= 60 ? s : s.substring(0, 57) + "...";
     }
 
     private static DType dtype(Path path, String name, String s) {
@@ -215,7 +251,10 @@ public final class SafeTensorsFile implements AutoCloseable {
     public float[] readFloats(String name) {
         TensorInfo t = tensors.get(name);
         ByteBuffer b = map(name);
-        float[] out = new float[Math.toIntExact(t.numel())];
+        if (t.numel() > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException(path + ": tensor '" + name + "' has " + t.numel() + " elements, too many for one float array");
+        }
+        float[] out = new float[(int) t.numel()];
         switch (t.dtype()) {
             case F32 -> b.asFloatBuffer().get(out);
             case BF16 -> {

@@ -3,14 +3,12 @@ package io.tierkv.model.io;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.tierkv.core.DType;
+import io.tierkv.core.io.AtomicFiles;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -95,20 +93,16 @@ public final class SafeTensorsWriter {
         for (int i = json.length; i < padded; i++) {
             head[i] = ' ';
         }
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (OutputStream out = Files.newOutputStream(tmp)) {
-            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
-            out.write(head);
-            for (Entry e : entries.values()) {
-                out.write(e.data());
-            }
+        try { // a temporary file moved into place: a killed run leaves no half checkpoint under the final name
+            AtomicFiles.write(file, out -> {
+                out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
+                out.write(head);
+                for (Entry e : entries.values()) {
+                    out.write(e.data());
+                }
+            });
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file, e);
-        }
-        try {
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot move " + tmp + " to " + file, e);
+            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
         }
     }
 }

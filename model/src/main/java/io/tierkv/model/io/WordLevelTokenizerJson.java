@@ -3,6 +3,7 @@ package io.tierkv.model.io;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tierkv.core.io.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -48,7 +49,7 @@ public final class WordLevelTokenizerJson {
         }
         model.put("unk_token", unk);
         try {
-            json.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), root);
+            AtomicFiles.write(file, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(root)); // whole or not at all
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }

@@ -3,6 +3,7 @@ package io.tierkv.model.llama;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tierkv.core.io.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -62,21 +63,46 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
         positive("vocab_size", vocabSize);
         positive("max_position_embeddings", maxPositions);
         if (heads % kvHeads != 0) {
-            throw new IllegalArgumentException("num_attention_heads " + heads + " is not a multiple of num_key_value_heads " + kvHeads);
+            throw new IllegalArgumentException("config field 'num_attention_heads' (" + heads + ") is not a multiple of"
+                    + " 'num_key_value_heads' (" + kvHeads + ")");
         }
         if (headDim % 2 != 0) {
-            throw new IllegalArgumentException("head_dim must be even for RoPE, was " + headDim);
+            throw new IllegalArgumentException("config field 'head_dim' must be even for RoPE, was " + headDim);
         }
-        if (!(rmsNormEps > 0)) {
-            throw new IllegalArgumentException("rms_norm_eps must be > 0, was " + rmsNormEps);
+        if (layers > MAX_LAYERS) {
+            throw new IllegalArgumentException("config field 'num_hidden_layers' is " + layers + ", more than the " + MAX_LAYERS
+                    + " this loader accepts");
         }
-        if (!(ropeTheta > 0)) {
-            throw new IllegalArgumentException("rope_theta must be > 0, was " + ropeTheta);
+        if (!(rmsNormEps > 0) || Double.isInfinite(rmsNormEps)) {
+            throw new IllegalArgumentException("config field 'rms_norm_eps' must be > 0 and finite, was " + rmsNormEps);
         }
+        if (!(ropeTheta > 0) || Double.isInfinite(ropeTheta)) {
+            throw new IllegalArgumentException("config field 'rope_theta' must be > 0 and finite, was " + ropeTheta);
+        }
+        tokenId("bos_token_id", bosTokenId, vocabSize);
+        tokenId("eos_token_id", eosTokenId, vocabSize);
     }
 
-    /** llama3-style RoPE frequency scaling ({@code rope_scaling} with {@code rope_type: llama3}). */
+    /** The most decoder layers a config may name (the largest public Llamas have 126): bounds what loading allocates. */
+    public static final int MAX_LAYERS = 4096;
+
+    /**
+     * llama3-style RoPE frequency scaling ({@code rope_scaling} with {@code rope_type: llama3}): wavelengths
+     * past {@code originalMaxPositions / lowFreqFactor} are divided by {@code factor}, those below
+     * {@code originalMaxPositions / highFreqFactor} kept, the band between blended, so the factors must be
+     * positive and {@code highFreqFactor > lowFreqFactor}.
+     */
     public record RopeScaling(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
+        public RopeScaling {
+            finitePositive("rope_scaling.factor", factor);
+            finitePositive("rope_scaling.low_freq_factor", lowFreqFactor);
+            finitePositive("rope_scaling.high_freq_factor", highFreqFactor);
+            if (!(highFreqFactor > lowFreqFactor)) {
+                throw new IllegalArgumentException("config field 'rope_scaling.high_freq_factor' (" + highFreqFactor
+                        + ") must be greater than 'rope_scaling.low_freq_factor' (" + lowFreqFactor + ")");
+            }
+            positive("rope_scaling.original_max_position_embeddings", originalMaxPositions);
+        }
     }
 
     /**
@@ -152,19 +178,24 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
         RopeScaling scaling = null;
         JsonNode rs = root.get("rope_scaling");
         if (rs != null && !rs.isNull()) {
+            if (!rs.isObject()) {
+                throw new IllegalArgumentException("config field 'rope_scaling' is not an object: " + abbreviate(rs));
+            }
             String type = rs.has("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText("");
             if (!type.equals("llama3")) {
                 throw new IllegalArgumentException("rope_scaling type '" + type + "' is not supported (only llama3)");
             }
-            scaling = new RopeScaling(requiredDouble(rs, "factor"), requiredDouble(rs, "low_freq_factor"),
-                    requiredDouble(rs, "high_freq_factor"), requiredInt(rs, "original_max_position_embeddings"));
+            scaling = new RopeScaling(requiredDouble(rs, "factor", "rope_scaling."), requiredDouble(rs, "low_freq_factor", "rope_scaling."),
+                    requiredDouble(rs, "high_freq_factor", "rope_scaling."),
+                    intValue("rope_scaling.original_max_position_embeddings", required(rs, "original_max_position_embeddings", "rope_scaling.")));
         }
+        int vocab = requiredInt(root, "vocab_size");
         return new LlamaConfig(hidden, requiredInt(root, "intermediate_size"), requiredInt(root, "num_hidden_layers"),
-                heads, kvHeads, headDim, requiredInt(root, "vocab_size"),
-                root.path("max_position_embeddings").asInt(2048),
-                root.path("rms_norm_eps").asDouble(1e-6), root.path("rope_theta").asDouble(10000.0), scaling,
-                root.path("tie_word_embeddings").asBoolean(false),
-                firstInt(root.get("bos_token_id"), 1), firstInt(root.get("eos_token_id"), 2), arch, bias, window);
+                heads, kvHeads, headDim, vocab,
+                optionalInt(root, "max_position_embeddings", 2048),
+                optionalDouble(root, "rms_norm_eps", 1e-6), optionalDouble(root, "rope_theta", 10000.0), scaling,
+                optionalBoolean(root, "tie_word_embeddings", false),
+                firstTokenId(root, "bos_token_id", 1, vocab), firstTokenId(root, "eos_token_id", 2, vocab), arch, bias, window);
     }
 
     /** Writes this configuration as a Hugging Face {@code config.json}. */
@@ -208,7 +239,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
         o.put("hidden_act", "silu");
         o.put("torch_dtype", "float32");
         try {
-            JSON.writerWithDefaultPrettyPrinter().writeValue(file.toFile(), o);
+            AtomicFiles.write(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o)); // whole or not at all
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }
@@ -219,31 +250,100 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
         if (v == null || v.isNull()) {
             throw new IllegalArgumentException("config field '" + field + "' is missing");
         }
-        if (!v.canConvertToInt()) {
-            throw new IllegalArgumentException("config field '" + field + "' is not an integer: " + v);
+        return intValue(field, v);
+    }
+
+    /** An integer, strictly: 1.5, "2" and 2^31 are errors, not 1, 2 and a wrapped value. */
+    private static int intValue(String field, JsonNode v) {
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+            throw new IllegalArgumentException("config field '" + field + "' is not an integer: " + abbreviate(v));
         }
         return v.asInt();
     }
 
-    private static double requiredDouble(JsonNode node, String field) {
+    private static int optionalInt(JsonNode node, String field, int fallback) {
         JsonNode v = node.get(field);
-        if (v == null || !v.isNumber()) {
-            throw new IllegalArgumentException("config field '" + field + "' is missing or not a number");
+        return v == null || v.isNull() ? fallback : intValue(field, v);
+    }
+
+    private static double requiredDouble(JsonNode node, String field, String prefix) {
+        JsonNode v = required(node, field, prefix);
+        if (!v.isNumber()) {
+            throw new IllegalArgumentException("config field '" + prefix + field + "' is not a number: " + abbreviate(v));
         }
         return v.asDouble();
     }
 
-    private static int firstInt(JsonNode v, int fallback) {
+    private static JsonNode required(JsonNode node, String field, String prefix) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            throw new IllegalArgumentException("config field '" + prefix + field + "' is missing");
+        }
+        return v;
+    }
+
+    /** A number if present; a string or anything else is an error, not the default. */
+    private static double optionalDouble(JsonNode node, String field, double fallback) {
+        JsonNode v = node.get(field);
         if (v == null || v.isNull()) {
             return fallback;
         }
-        return v.isArray() ? (v.size() > 0 ? v.get(0).asInt() : fallback) : v.asInt();
+        if (!v.isNumber()) {
+            throw new IllegalArgumentException("config field '" + field + "' is not a number: " + abbreviate(v));
+        }
+        return v.asDouble();
+    }
+
+    private static boolean optionalBoolean(JsonNode node, String field, boolean fallback) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isBoolean()) {
+            throw new IllegalArgumentException("config field '" + field + "' is not true or false: " + abbreviate(v));
+        }
+        return v.asBoolean();
+    }
+
+    /** A token id, or the first of a list of them (Llama 3 lists several eos ids); every one must be in the vocabulary. */
+    private static int firstTokenId(JsonNode node, String field, int fallback, int vocabSize) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isArray()) {
+            return intValue(field, v);
+        }
+        if (v.size() == 0) {
+            return fallback;
+        }
+        for (JsonNode id : v) {
+            tokenId(field, intValue(field, id), vocabSize);
+        }
+        return intValue(field, v.get(0));
+    }
+
+    private static void tokenId(String field, int id, int vocabSize) {
+        if (id < 0 || id >= vocabSize) {
+            throw new IllegalArgumentException("config field '" + field + "' is " + id + ", outside the vocabulary [0, " + vocabSize + ")");
+        }
     }
 
     private static void positive(String field, int v) {
         if (v <= 0) {
             throw new IllegalArgumentException("config field '" + field + "' must be > 0, was " + v);
         }
+    }
+
+    private static void finitePositive(String field, double v) {
+        if (!(v > 0) || Double.isInfinite(v)) {
+            throw new IllegalArgumentException("config field '" + field + "' must be > 0 and finite, was " + v);
+        }
+    }
+
+    private static String abbreviate(JsonNode v) {
+        String s = String.valueOf(v);
+        return s.length() <= 60 ? s : s.substring(0, 57) + "...";
     }
 
     /** Reads a config.json that may not exist: a helpful error instead of a stack trace. */

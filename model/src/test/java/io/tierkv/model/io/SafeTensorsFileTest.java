@@ -112,6 +112,70 @@ class SafeTensorsFileTest {
         assertTrue(e.getMessage().contains("I8") && e.getMessage().contains("BF16"), e.getMessage());
     }
 
+    /** Issue 14: only neighbours were compared, so an empty tensor between two overlapping ones hid the overlap. */
+    @Test
+    void open_overlapHiddenByAZeroLengthTensor_isRefused() throws IOException {
+        String json = "{\"embed\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+                + "\"zero\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},"
+                + "\"norm\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}";
+        Path file = dir.resolve("hidden.safetensors");
+        Files.write(file, concat(header(json.length(), json), new byte[16]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertEquals(file + ": tensors 'embed' [0, 16) and 'norm' [4, 12) overlap in the data section", e.getMessage());
+    }
+
+    @Test
+    void open_overlapWithAnEarlierLongTensor_notTheNeighbour_isRefused() throws IOException {
+        String json = "{\"long\":{\"dtype\":\"F32\",\"shape\":[8],\"data_offsets\":[0,32]},"
+                + "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}";
+        Path file = dir.resolve("reach.safetensors");
+        Files.write(file, concat(header(json.length(), json), new byte[32]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().contains("overlap"), e.getMessage());
+    }
+
+    @Test
+    void open_adjacentAndEmptyTensors_areAccepted() throws IOException {
+        String json = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[2,2]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+        Path file = dir.resolve("adjacent.safetensors");
+        Files.write(file, concat(header(json.length(), json), new byte[8]));
+        try (SafeTensorsFile st = SafeTensorsFile.open(file)) {
+            assertEquals(3, st.tensors().size());
+        }
+    }
+
+    /** Issue 14: a shape whose element count overflows a long ended in an ArithmeticException stack trace. */
+    @Test
+    void open_shapeWhoseElementCountOverflows_namesTheTensor() throws IOException {
+        String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904,4],\"data_offsets\":[0,16]}}";
+        Path file = dir.resolve("numel.safetensors");
+        Files.write(file, concat(header(json.length(), json), new byte[16]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertEquals(file + ": tensor 'w' has shape [4611686018427387904, 4] whose size overflows a 64-bit byte count", e.getMessage());
+    }
+
+    /** Issue 14: numel fit a long but numel x bytes did not, and the product was not checked. */
+    @Test
+    void open_elementCountTimesDtypeBytesOverflow_namesTheTensor() throws IOException {
+        String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],\"data_offsets\":[0,0]}}";
+        Path file = dir.resolve("bytes.safetensors");
+        Files.write(file, concat(header(json.length(), json), new byte[16]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().endsWith("whose size overflows a 64-bit byte count"), e.getMessage());
+    }
+
+    @Test
+    void open_fractionalDimension_isRefused() throws IOException {
+        String json = "{\"w\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}";
+        Path file = dir.resolve("fraction.safetensors");
+        Files.write(file, concat(header(json.length(), json), new byte[4]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SafeTensorsFile.open(file));
+        assertTrue(e.getMessage().contains("invalid dimension 1.5"), e.getMessage());
+    }
+
     static byte[] header(long length, String json) {
         byte[] j = json.getBytes(StandardCharsets.UTF_8);
         ByteBuffer b = ByteBuffer.allocate(8 + j.length).order(ByteOrder.LITTLE_ENDIAN);

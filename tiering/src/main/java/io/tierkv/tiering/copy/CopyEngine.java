@@ -54,6 +54,16 @@ public interface CopyEngine extends AutoCloseable {
     /** Traffic so far. */
     CopyStats stats();
 
+    /**
+     * The error that stopped this engine's copies (its copy thread died), or null while it works. Once set, every
+     * later call but {@link #close()} throws an {@link IllegalStateException} whose cause is this error, and
+     * {@code close()} releases everything without waiting for the copies that will never finish and without
+     * throwing it again.
+     */
+    default Throwable failure() {
+        return null;
+    }
+
     /** Short description, e.g. {@code cpu-thread} or {@code cuda-streams}. */
     String name();
 

@@ -110,7 +110,21 @@ public final class CpuCopyEngine extends AbstractCopyEngine {
     }
 
     @Override
+    public Throwable failure() {
+        return agentError.get();
+    }
+
+    /** After the copy thread failed, every call fails with its error: nothing staged now would ever be copied. */
+    private void checkAlive() {
+        Throwable error = agentError.get();
+        if (error != null) {
+            throw new IllegalStateException("copy thread failed: " + error, error);
+        }
+    }
+
+    @Override
     public int flush() {
+        checkAlive();
         int runs = super.flush();
         wakeCopyThread();
         return runs;
@@ -147,6 +161,7 @@ public final class CpuCopyEngine extends AbstractCopyEngine {
 
     @Override
     public int reap() {
+        checkAlive();
         if (isClosed() || inFlight == 0) {
             return 0;
         }
@@ -187,6 +202,7 @@ public final class CpuCopyEngine extends AbstractCopyEngine {
      * second line of defence against a lost wake-up.
      */
     private long awaitCompletions(long target) {
+        checkAlive();
         long start = System.nanoTime();
         wakeCopyThread();
         reap();

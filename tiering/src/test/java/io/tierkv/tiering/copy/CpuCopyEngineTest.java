@@ -50,6 +50,34 @@ class CpuCopyEngineTest {
         return b;
     }
 
+    /** Issue 14: after the copy thread died, calls went on and close() threw (the memory was freed). */
+    @Test
+    void deadCopyThread_failsEveryLaterCallWithTheOriginalCause_andCloseFreesWithoutASecondError() {
+        RuntimeException death = new RuntimeException("injected: the copy thread dies");
+        CopyFaults dies = new CopyFaults() {
+            @Override
+            public boolean fail(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                throw death;
+            }
+        };
+        MemoryLedger.Snapshot beforeEngine = MemoryLedger.snapshot();
+        CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, dies, 8, 1024);
+        engine.stage(CopyDirection.DEVICE_TO_HOST, 1, 2);
+        engine.flush();
+        IllegalStateException first = assertThrows(IllegalStateException.class, engine::drain);
+        assertSame(death, first.getCause());
+        assertSame(death, engine.failure());
+        for (Runnable call : new Runnable[] {engine::flush, engine::reap, engine::awaitSome, engine::drain,
+            () -> { engine.stage(CopyDirection.HOST_TO_DEVICE, 3, 4); engine.flush(); }}) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, call::run);
+            assertSame(death, e.getCause(), e.getMessage());
+        }
+        engine.close(); // no second error
+        engine.close();
+        beforeEngine.assertNoLeaks();
+        assertTrue(done.isEmpty(), "the lost copy was never reported as done");
+    }
+
     @Test
     void flush_coalescesConsecutiveSlots_intoOneCopy() {
         try (CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, CopyFaults.NONE, 8, 1024)) {
