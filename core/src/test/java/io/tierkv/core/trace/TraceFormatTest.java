@@ -263,7 +263,7 @@ class TraceFormatTest {
     void negativeStepLength_isALengthPastAnyStep_notAnIndexError() throws IOException {
         Path file = writeTiny();
         byte[] bytes = Files.readAllBytes(file);
-        int header = TraceDescriptor.headerLength("hand-written".length());
+        int header = TraceDescriptor.headerLength("hand-written".length()) + TraceDescriptor.emptyPrefillBytes(LAYOUT.layers());
         byte[] bad = new byte[bytes.length + 5];
         System.arraycopy(bytes, 0, bad, 0, header);
         System.arraycopy(new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f}, 0, bad, header, 5);
@@ -286,7 +286,7 @@ class TraceFormatTest {
             s.set(0, new int[] {4}, 1);
             w.write(s);
         }
-        byte[] head = Arrays.copyOf(Files.readAllBytes(ok), TraceDescriptor.headerLength(0));
+        byte[] head = Arrays.copyOf(Files.readAllBytes(ok), TraceDescriptor.headerLength(0) + TraceDescriptor.emptyPrefillBytes(1));
         byte[] payload = {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f};
         java.util.zip.CRC32 crc = new java.util.zip.CRC32();
         crc.update(payload);
@@ -311,7 +311,7 @@ class TraceFormatTest {
         TraceFormatException e = assertThrows(TraceFormatException.class, () -> TraceReader.readHeader(file));
         assertEquals(TraceDescriptor.LAYERS_OFFSET, e.offset());
         assertTrue(e.getMessage().contains("the header says 100000000 layers, but a step of them takes at least 100000005 bytes and"
-                + " only 21 bytes follow the header"), e.getMessage());
+                + " only 28 bytes follow the header"), e.getMessage());
     }
 
     @Test
