@@ -114,7 +114,7 @@ class CliErrorTableTest {
         assertEquals("tierkv: --policy lru: 'lru' is a simulator policy, use `tierkv simulate --policies lru`; the model runs full,"
                 + " hierarchical, streaming, streaming-paper, streaming-original, snapkv, h2o", oneLine("generate", "--policy", "lru"));
         assertEquals("tierkv: --policies: 'snapkv' is a model policy, use `tierkv generate --policy snapkv` or `tierkv eval --policies"
-                + " snapkv`; the simulator runs hierarchical, hierarchical-nofetch, lru, s3fifo, h2o, streaming, clairvoyant",
+                + " snapkv`; the simulator runs hierarchical, lru, s3fifo, h2o, streaming, clairvoyant",
                 oneLine("simulate", "--trace", trace.toString(), "--policies", "lru,snapkv"));
         assertEquals("tierkv: --policies nosuch: unknown policy 'nosuch'; known: [full, hierarchical, streaming, streaming-paper,"
                 + " streaming-original, snapkv, h2o]", oneLine("eval", "--policies", "nosuch"));
@@ -149,7 +149,7 @@ class CliErrorTableTest {
         System.arraycopy(good, header, bad, header + 5, good.length - header);
         Path file = Files.write(dir.resolve("negative.tkvt"), bad);
         String message = oneLine("trace", "info", file.toString());
-        assertTrue(message.startsWith("tierkv: trace " + file + ": byte offset " + header + ": step 0 record length 4294967295 exceeds"),
+        assertTrue(message.startsWith("tierkv: trace " + file + ": byte offset " + header + ": prefill record length 4294967295 exceeds"),
                 message);
         Path notATrace = Files.writeString(dir.resolve("text.tkvt"), "hello, this is not a trace at all, not even close to one");
         assertEquals("tierkv: trace " + notATrace + ": byte offset 0: not a TierKV trace (magic is not 'TKVT')",

@@ -57,6 +57,8 @@ public final class TierManager implements AutoCloseable {
     /** Bumped whenever residency may have changed; views rebuild when it moved. */
     private long epoch;
     private boolean closed;
+    /** The thread that created the manager: the only one that may drive it (a reference compare per call). */
+    private final Thread owner = Thread.currentThread();
 
     private TierManager(TierConfig config) {
         this.config = config;
@@ -270,7 +272,7 @@ public final class TierManager implements AutoCloseable {
 
     /** Waits for every copy, then frees the sequence's blocks and its tail reservation. */
     void closeSequence(Sequence s) {
-        if (!closed) {
+        if (!closed && engine.failure() == null) {
             counters.stallNanos += engine.drain();
         }
         s.releaseAll();
@@ -381,9 +383,22 @@ public final class TierManager implements AutoCloseable {
         return counters;
     }
 
+    /**
+     * Every operation of the manager and its sequences starts here: the manager must be open, driven by the thread
+     * that created it, and its copy engine alive (a dead copy thread fails every later call with its cause).
+     */
     void checkOpen() {
         if (closed) {
             throw new IllegalStateException("tier manager is closed");
+        }
+        Thread current = Thread.currentThread();
+        if (current != owner) {
+            throw new IllegalStateException("TierManager is driven by thread '" + owner.getName() + "' but was called from '"
+                    + current.getName() + "'; a manager and its sequences are single-threaded");
+        }
+        Throwable failure = engine.failure();
+        if (failure != null) {
+            throw new IllegalStateException("the copy engine failed: " + failure, failure);
         }
     }
 
@@ -398,20 +413,25 @@ public final class TierManager implements AutoCloseable {
         }
         int leakedDevice;
         int leakedHost;
+        boolean failed = engine.failure() != null;
         try {
             for (Sequence s : new ArrayList<>(sequences)) {
                 if (s != null) {
                     s.close();
                 }
             }
-            engine.drain();
+            if (!failed) {
+                engine.drain();
+            }
         } finally {
             leakedDevice = device.used();
             leakedHost = host.used();
             closed = true;
             memory.close();
         }
-        if (leakedDevice != 0 || leakedHost != 0) {
+        // After a copy-engine failure, slots of copies that never finished are still marked in use; the slabs are
+        // freed all the same, and the failure was already reported by the call that met it.
+        if (!failed && (leakedDevice != 0 || leakedHost != 0)) {
             throw new IllegalStateException("tier manager closed with " + leakedDevice + " device and " + leakedHost
                     + " host slots still in use");
         }

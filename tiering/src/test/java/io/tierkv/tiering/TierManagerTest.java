@@ -294,4 +294,59 @@ class TierManagerTest {
             assertEquals(new TierStats.ResidencySample(h.sequence.id(), 2, 3, 0, 10), samples.get(2));
         }
     }
+
+    @Test
+    void anotherThread_isRefused_namingBothThreads() throws Exception {
+        try (TierManager m = manager(8, 8, CopyFaults.NONE)) {
+            KvHarness h = new KvHarness(m, 8, Integer.MAX_VALUE);
+            h.append(4);
+            java.util.concurrent.atomic.AtomicReference<Throwable> seen = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread other = new Thread(() -> {
+                try {
+                    h.sequence.append(1);
+                } catch (Throwable t) {
+                    seen.set(t);
+                }
+            }, "intruder");
+            other.start();
+            other.join();
+            assertTrue(seen.get() instanceof IllegalStateException, String.valueOf(seen.get()));
+            String message = seen.get().getMessage();
+            assertTrue(message.contains("'" + Thread.currentThread().getName() + "'") && message.contains("'intruder'"), message);
+            assertEquals(4, h.sequence.length(), "the refused call changed nothing");
+            h.verify();
+            m.checkInvariants();
+        }
+    }
+
+    @Test
+    void deadCopyThread_failsEveryLaterCallWithItsCause_andCloseFreesEverything() {
+        RuntimeException death = new RuntimeException("injected: the copy thread dies");
+        CopyFaults dies = new CopyFaults() {
+            @Override
+            public boolean fail(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                throw death;
+            }
+        };
+        TierManager m = manager(8, 8, dies);
+        KvHarness h = new KvHarness(m, 2, Integer.MAX_VALUE);
+        h.append(16);
+        h.sequence.endPrefill(); // blocks 1 and 2 go to the host: the first copy kills the copy thread
+        IllegalStateException first = assertThrows(IllegalStateException.class, m::awaitCopies);
+        assertSame(death, rootCause(first));
+        for (Runnable call : new Runnable[] {() -> h.sequence.step(), () -> h.sequence.append(1), m::checkInvariants}) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, call::run);
+            assertSame(death, rootCause(e), e.getMessage());
+        }
+        m.close(); // frees both arenas without a second error
+        m.close();
+        assertEquals(0, m.openSequences());
+    }
+
+    private static Throwable rootCause(Throwable t) {
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        return t;
+    }
 }
