@@ -4,6 +4,7 @@ import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.Policies;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.PrefillMode;
+import io.tierkv.model.generate.RemotePrefill;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.io.TextTokenizer;
@@ -13,6 +14,7 @@ import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.model.task.AnswerScorer;
 import io.tierkv.model.task.ReadingPrompt;
 import io.tierkv.tiering.TierStats;
+import io.tierkv.tiering.remote.RemoteKvTier;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -38,6 +40,9 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Mixin
     SuitePromptOptions suite;
+
+    @Mixin
+    RemoteOptions remoteOptions;
 
     @Option(names = "--policy", defaultValue = "hierarchical", description = "KV policy (default: ${DEFAULT-VALUE}); one of "
             + "full, hierarchical, streaming, streaming-paper, streaming-original, snapkv, h2o, with options as name:k=v,...")
@@ -72,6 +77,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (!(budget > 0 && budget <= 1)) {
             throw new IllegalArgumentException("--budget must be a fraction in (0, 1], was " + budget);
         }
+        remoteOptions.validate();
         Path dir = modelOptions.modelDir();
         try (TextTokenizer tok = TextTokenizer.load(dir); LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;
@@ -83,7 +89,9 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--prompt encodes to no tokens");
             }
             int chunkRoom = prefill == PrefillMode.CHUNKED ? chunk : 0;
-            try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom)) {
+            try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom);
+                 RemoteKvTier remoteTier = remoteOptions.open(dir, session.tiers().config().layout())) {
+                RemotePrefill remote = remoteTier == null ? null : session.useRemote(remoteTier);
                 System.out.print(text);
                 System.out.flush();
                 GenerationResult g = session.generate(ids, maxTokens, prefill, chunk, new Sampler(temperature, topP, seed), c.eosTokenId(),
@@ -92,6 +100,9 @@ final class GenerateCommand implements Callable<Integer> {
                             System.out.flush();
                         }, null);
                 TierStats st = session.tiers().stats();
+                if (remoteTier != null) {
+                    remoteTier.awaitWrites(remoteTier.config().writeTimeout());
+                }
                 System.out.println();
                 if (task != null) {
                     String completion = tok.decode(g.tokens());
@@ -111,6 +122,10 @@ final class GenerateCommand implements Callable<Integer> {
                         Bytes.format(session.deviceBlocks() * session.tiers().slotBytes()),
                         Bytes.format(st.deviceBytesPeak()), Bytes.format(st.hostBytesPeak()), Bytes.format(st.d2hBytes()),
                         Bytes.format(st.h2dBytes()), st.droppedBlocks(), st.evictedBlocks());
+                System.out.printf(Locale.ROOT, "time to first token %.1f ms%n", RemoteReport.ttftMillis(g));
+                if (remote != null) {
+                    System.out.println(RemoteReport.line(remote, ids.length));
+                }
                 Map<String, Object> json = new LinkedHashMap<>();
                 json.put("policy", policy.name());
                 json.put("promptTokens", ids.length);
@@ -119,6 +134,10 @@ final class GenerateCommand implements Callable<Integer> {
                 json.put("decodeTokensPerSecond", g.decodeTokensPerSecond());
                 json.put("kvKeptMean", g.keptMean());
                 json.put("kvKeptPeak", g.keptPeak());
+                json.put("ttftMillis", RemoteReport.ttftMillis(g));
+                if (remote != null) {
+                    RemoteReport.put(json, remote, ids.length);
+                }
                 json.put("completion", tok.decode(g.tokens()));
                 json.put("tiers", st);
                 Json.write(output.dir("generate").resolve("generate.json"), json);

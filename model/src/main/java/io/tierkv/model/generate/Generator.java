@@ -25,6 +25,17 @@ public final class Generator {
      */
     public GenerationResult generate(Sequence seq, KvPolicy policy, int[] prompt, int maxTokens, PrefillMode mode, int chunk,
                                      Sampler sampler, int eosId, IntConsumer onToken, StepObserver observer) {
+        return generate(seq, policy, prompt, maxTokens, mode, chunk, sampler, eosId, onToken, observer, null);
+    }
+
+    /**
+     * Generates as above; with a {@code remote} prefill, the prompt's leading blocks that the remote tier holds
+     * are loaded instead of computed (prefill runs from there, in chunks that fit the device budget), and the
+     * prompt blocks prefill computed are offered to it afterwards.
+     */
+    public GenerationResult generate(Sequence seq, KvPolicy policy, int[] prompt, int maxTokens, PrefillMode mode, int chunk,
+                                     Sampler sampler, int eosId, IntConsumer onToken, StepObserver observer,
+                                     RemotePrefill remote) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
@@ -33,18 +44,26 @@ public final class Generator {
         }
         long t0 = System.nanoTime();
         float[] logits;
-        if (mode == PrefillMode.PAPER) {
+        boolean paper = mode == PrefillMode.PAPER;
+        int skip = remote == null ? 0 : remote.load(seq, prompt, RemotePrefill.rowsToCompute(policy, prompt.length, paper));
+        if (paper && skip == 0) {
             logits = decoder.prefillDense(seq, policy, prompt);
         } else {
+            int step = paper ? remote.suffixChunk(seq) : chunk;
+            // The paper's policy sees the prompt rows it asked for (all computed, see rowsToCompute); chunked, every row.
+            int observeFrom = paper ? prompt.length - Math.min(prompt.length, policy.prefillRows(prompt.length)) : 0;
             logits = null;
-            for (int start = 0; start < prompt.length; start += chunk) {
-                int[] part = Arrays.copyOfRange(prompt, start, Math.min(prompt.length, start + chunk));
-                logits = decoder.forward(seq, policy, part, true);
+            for (int start = skip; start < prompt.length; start += step) {
+                int[] part = Arrays.copyOfRange(prompt, start, Math.min(prompt.length, start + step));
+                logits = decoder.forward(seq, policy, part, !paper, observeFrom);
                 if (observer != null) {
                     observer.afterStep(seq, -1);
                 }
             }
             seq.endPrefill();
+        }
+        if (remote != null) {
+            remote.offerWritten(seq);
         }
         long t1 = System.nanoTime();
         int[] out = new int[maxTokens];

@@ -152,9 +152,18 @@ public final class TieredDecoder {
      * the last token.
      */
     public float[] forward(Sequence seq, KvPolicy policy, int[] tokens, boolean steps) {
+        return forward(seq, policy, tokens, steps, 0);
+    }
+
+    /**
+     * As {@link #forward(Sequence, KvPolicy, int[], boolean)}, but the policy observes only the queries at
+     * positions {@code >= observeFrom} (a prompt's rest after a loaded prefix: the rows a dense prefill would
+     * have shown it, {@link KvPolicy#prefillRows}).
+     */
+    public float[] forward(Sequence seq, KvPolicy policy, int[] tokens, boolean steps, int observeFrom) {
         int start = seq.length();
         int n = tokens.length;
-        boolean observe = policy.observesAttention();
+        boolean observe = policy.observesAttention() && start + n > observeFrom;
         long t0 = System.nanoTime();
         try (PointerScope scope = new PointerScope()) {
             seq.append(n);
@@ -168,7 +177,7 @@ public final class TieredDecoder {
                         .transpose(0, 1).contiguous();                          // (n, K, d)
                 Tensor v = Tensors.linear(x, w.wv[l]).view(n, c.kvHeads(), c.headDim()).contiguous();
                 writeRows(seq, l, start, k, v);
-                Tensor a = attendCache(seq, l, q, start, observe);
+                Tensor a = attendCache(seq, l, q, start, observe, observeFrom);
                 h = h.add(Tensors.linear(a.reshape(n, (long) c.heads() * c.headDim()), w.wo[l]));
                 h = h.add(dense.mlp(dense.rmsNorm(h, w.mlpNorm[l]), l));
             }
@@ -189,7 +198,7 @@ public final class TieredDecoder {
     }
 
     /** Attention of queries (n, H, d) at positions [start, start+n) over layer {@code l}'s blocks. */
-    private Tensor attendCache(Sequence seq, int l, Tensor q, int start, boolean observe) {
+    private Tensor attendCache(Sequence seq, int l, Tensor q, int start, boolean observe, int observeFrom) {
         long t0 = System.nanoTime();
         LayerView view = seq.view(l);
         int n = (int) q.size(0);
@@ -202,7 +211,7 @@ public final class TieredDecoder {
         SplitAttention.Result r = SplitAttention.attend(q, parts, c.kvHeads(), observe);
         if (observe) {
             long t2 = System.nanoTime();
-            observe(seq, l, r.weights(), r.normalizer(), positions, start, n);
+            observe(seq, l, r.weights(), r.normalizer(), positions, start, n, observeFrom);
             profile.addPolicy(System.nanoTime() - t2);
         }
         return r.output();
@@ -249,7 +258,8 @@ public final class TieredDecoder {
      * reused Java buffer, (H, n, span) row-major, and hands each query's row to the policy. Positions never
      * attended (evicted, beyond the length) are zero, as the policy expects.
      */
-    private void observe(Sequence seq, int layer, List<Tensor> weights, Tensor normalizer, List<long[]> positions, int start, int n) {
+    private void observe(Sequence seq, int layer, List<Tensor> weights, Tensor normalizer, List<long[]> positions, int start, int n,
+                         int observeFrom) {
         int length = seq.length();
         int span = 0;
         for (long[] pos : positions) {
@@ -286,7 +296,7 @@ public final class TieredDecoder {
                 }
             }
         }
-        for (int qi = 0; qi < n; qi++) {
+        for (int qi = Math.max(0, observeFrom - start); qi < n; qi++) {
             seq.observe(layer, start + qi, rows, qi * span, heads, n * span, Math.min(length, start + qi + 1));
         }
     }
