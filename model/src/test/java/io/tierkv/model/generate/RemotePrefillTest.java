@@ -70,8 +70,9 @@ class RemotePrefillTest {
 
     /** One generation; with a tier, returns the skipped count through {@code skipped[0]}. */
     private static int[] generate(int[] prompt, PrefillMode mode, RemoteKvTier tier, int[] skipped, Generator.StepObserver observer) {
-        try (TieredSession s = new TieredSession(weights, Policies.create("hierarchical"), prompt.length, 0.25, BLOCK, MAX_TOKENS,
-                mode == PrefillMode.CHUNKED ? 40 : 0)) {
+        boolean chunked = mode == PrefillMode.CHUNKED;
+        try (TieredSession s = new TieredSession(weights, Policies.create("hierarchical"), prompt.length, chunked ? 0.5 : 0.25, BLOCK,
+                MAX_TOKENS, chunked ? 40 : 0)) {
             RemotePrefill r = tier == null ? null : s.useRemote(tier);
             GenerationResult g = s.generate(prompt, MAX_TOKENS, mode, 40, Sampler.greedy(), -1, null, observer);
             if (r != null) {
@@ -127,11 +128,7 @@ class RemotePrefillTest {
             int[] kills = new int[1];
             int[] tokens = generate(longer, PrefillMode.PAPER, tier, skipped, (seq, generated) -> {
                 if (kills[0]++ == 0) { // after the first chunk of the prompt's rest: its blocks cannot be written
-                    try {
-                        redis.kill();
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
+                    redis.kill();
                 }
             });
             tier.awaitWrites(Duration.ofSeconds(20));
