@@ -5,7 +5,9 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -43,11 +45,13 @@ final class RedisServer implements AutoCloseable {
         Assumptions.assumeTrue(installed, "redis-server is not installed (apt-get install redis-server; .ci/run installs it)");
     }
 
-    static RedisServer start(Path dir) throws IOException, InterruptedException {
+    static RedisServer start(Path dir, String... extraArgs) throws IOException, InterruptedException {
         int port = freePort();
-        Process p = new ProcessBuilder(List.of("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", dir.toString()))
-                .redirectErrorStream(true).redirectOutput(dir.resolve("redis.log").toFile()).start();
+        Files.createDirectories(dir);
+        List<String> cmd = new ArrayList<>(List.of("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", dir.toString()));
+        cmd.addAll(List.of(extraArgs));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("redis.log").toFile()).start();
         for (int i = 0; i < READY_POLLS; i++) {
             if (!p.isAlive()) {
                 throw new IOException("redis-server on port " + port + " exited with " + p.exitValue() + "; see " + dir.resolve("redis.log"));
@@ -59,6 +63,59 @@ final class RedisServer implements AutoCloseable {
         }
         p.destroyForcibly();
         throw new IOException("redis-server on port " + port + " did not start");
+    }
+
+    /**
+     * A Redis Cluster of {@code masters} masters without replicas ({@code redis-cli --cluster create}) that keeps
+     * serving the slots it still has when a master dies; returns once every node reports {@code cluster_state:ok}.
+     */
+    static List<RedisServer> startCluster(Path dir, int masters) throws IOException, InterruptedException {
+        List<RedisServer> nodes = new ArrayList<>();
+        List<String> create = new ArrayList<>(List.of("redis-cli", "--cluster", "create"));
+        try {
+            for (int i = 0; i < masters; i++) {
+                RedisServer n = start(dir.resolve("node" + i), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                        "--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no");
+                nodes.add(n);
+                create.add("127.0.0.1:" + n.port);
+            }
+            create.addAll(List.of("--cluster-replicas", "0", "--cluster-yes"));
+            if (run(dir.resolve("cluster-create.log"), create) != 0) {
+                throw new IOException("redis-cli --cluster create failed; see " + dir.resolve("cluster-create.log"));
+            }
+            for (RedisServer n : nodes) {
+                boolean ok = false;
+                for (int i = 0; i < READY_POLLS && !ok; i++) {
+                    Path info = dir.resolve("cluster-info-" + n.port + ".txt");
+                    run(info, List.of("redis-cli", "-p", String.valueOf(n.port), "cluster", "info"));
+                    ok = Files.readString(info).contains("cluster_state:ok");
+                    if (!ok) {
+                        Thread.sleep(10);
+                    }
+                }
+                if (!ok) {
+                    throw new IOException("node " + n.port + " never reported cluster_state:ok");
+                }
+            }
+            return nodes;
+        } catch (IOException | RuntimeException e) {
+            nodes.forEach(RedisServer::kill);
+            throw e;
+        }
+    }
+
+    /** The {@code redis-cluster://} URI naming two of the nodes (the client discovers the rest). */
+    static String clusterUri(List<RedisServer> nodes) {
+        return "redis-cluster://127.0.0.1:" + nodes.get(0).port + ",127.0.0.1:" + nodes.get(1).port;
+    }
+
+    private static int run(Path log, List<String> cmd) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            return -1;
+        }
+        return p.exitValue();
     }
 
     String uri() {
@@ -92,13 +149,19 @@ final class RedisServer implements AutoCloseable {
     private static int freePort() throws IOException {
         for (int attempt = 0; attempt < 200; attempt++) {
             int p = ThreadLocalRandom.current().nextInt(20_000, 50_000);
-            try (ServerSocket s = new ServerSocket()) {
-                s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), p));
+            if (bindable(p) && bindable(p + 10_000)) { // a cluster node also listens on port + 10000
                 return p;
-            } catch (IOException taken) {
-                // try another
             }
         }
         throw new IOException("no free loopback port found");
+    }
+
+    private static boolean bindable(int port) {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+            return true;
+        } catch (IOException taken) {
+            return false;
+        }
     }
 }

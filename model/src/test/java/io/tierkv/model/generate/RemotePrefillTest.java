@@ -140,4 +140,31 @@ class RemotePrefillTest {
             assertEquals(1, warnings.size(), "one warning line: " + warnings);
         }
     }
+
+    @Test
+    void clusterLosesAMasterMidGeneration_generationCompletesWithTheSameTokens(@TempDir Path dir) throws Exception {
+        int[] prompt = prompt(240, 240, 0);
+        int[] plain = generate(prompt, PrefillMode.PAPER, null, null, null);
+        List<RedisServer> nodes = RedisServer.startCluster(dir, 3);
+        try (RemoteKvTier tier = openTier(RedisServer.clusterUri(nodes))) {
+            int[] skipped = new int[1];
+            generate(prompt, PrefillMode.PAPER, tier, skipped, null);
+            tier.awaitWrites(Duration.ofSeconds(20));
+            assertEquals(240 / BLOCK, tier.stats().writes(), "the prompt's blocks spread over the masters");
+            int[] calls = new int[1];
+            int[] tokens = generate(prompt, PrefillMode.PAPER, tier, skipped, (seq, generated) -> {
+                if (calls[0]++ == 0) { // the prefix is loaded; the rest of the run goes on without the master
+                    nodes.get(2).kill();
+                }
+            });
+            assertArrayEquals(plain, tokens);
+            assertEquals((239 / BLOCK) * BLOCK, skipped[0], "every block was loaded before the master died");
+            // after the loss: the prefix ends at the lost master's first block, and the output still matches
+            int[] after = generate(prompt, PrefillMode.PAPER, tier, skipped, null);
+            assertArrayEquals(plain, after);
+            assertTrue(skipped[0] < (239 / BLOCK) * BLOCK, "a block on the lost master is a miss: skipped " + skipped[0]);
+        } finally {
+            nodes.forEach(RedisServer::kill);
+        }
+    }
 }
