@@ -70,13 +70,21 @@ class RemotePrefillTest {
 
     /** One generation; with a tier, returns the skipped count through {@code skipped[0]}. */
     private static int[] generate(int[] prompt, PrefillMode mode, RemoteKvTier tier, int[] skipped, Generator.StepObserver observer) {
+        return generate("hierarchical", prompt, mode, tier, skipped, observer, null);
+    }
+
+    private static int[] generate(String policy, int[] prompt, PrefillMode mode, RemoteKvTier tier, int[] skipped,
+                                  Generator.StepObserver observer, int[] spilled) {
         boolean chunked = mode == PrefillMode.CHUNKED;
-        try (TieredSession s = new TieredSession(weights, Policies.create("hierarchical"), prompt.length, chunked ? 0.5 : 0.25, BLOCK,
+        try (TieredSession s = new TieredSession(weights, Policies.create(policy), prompt.length, chunked ? 0.5 : 0.25, BLOCK,
                 MAX_TOKENS, chunked ? 40 : 0)) {
             RemotePrefill r = tier == null ? null : s.useRemote(tier);
             GenerationResult g = s.generate(prompt, MAX_TOKENS, mode, 40, Sampler.greedy(), -1, null, observer);
             if (r != null) {
                 skipped[0] = r.skipped();
+                if (spilled != null) {
+                    spilled[0] = r.spilledBlocks();
+                }
             }
             return g.tokens();
         }
@@ -165,6 +173,23 @@ class RemotePrefillTest {
             assertTrue(skipped[0] < (239 / BLOCK) * BLOCK, "a block on the lost master is a miss: skipped " + skipped[0]);
         } finally {
             nodes.forEach(RedisServer::kill);
+        }
+    }
+
+    @Test
+    void blocksThePolicyFrees_areSpilledToTheStoreFirst_andLoadLater(@TempDir Path dir) throws Exception {
+        String streaming = "streaming:sinks=4,window=32"; // drop mode: the middle of the prompt is freed at the end of prefill
+        int[] prompt = prompt(200, 200, 0);
+        int[] plain = generate(streaming, prompt, PrefillMode.PAPER, null, null, null, null);
+        try (RedisServer redis = RedisServer.start(dir); RemoteKvTier tier = openTier(redis.uri())) {
+            int[] skipped = new int[1];
+            int[] spilled = new int[1];
+            generate(streaming, prompt, PrefillMode.PAPER, tier, skipped, null, spilled);
+            tier.awaitWrites(Duration.ofSeconds(20));
+            assertTrue(spilled[0] > 0, "freed prompt blocks are written before they go");
+            assertEquals(200 / BLOCK, tier.stats().writes(), "spilled and written-through blocks: every full prompt block");
+            assertArrayEquals(plain, generate(streaming, prompt, PrefillMode.PAPER, tier, skipped, null, null));
+            assertEquals((199 / BLOCK) * BLOCK, skipped[0]);
         }
     }
 }
