@@ -7,6 +7,7 @@ import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.RemotePrefill;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.generate.TieredSession;
+import io.tierkv.model.io.TextStream;
 import io.tierkv.model.io.TextTokenizer;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
@@ -41,6 +42,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SuitePromptOptions suite;
 
+    @Option(names = "--chat", description = "Send --prompt as a user message through the model's chat template"
+            + " (tokenizer_config.json's chat_template).")
+    boolean chat;
+
     @Mixin
     RemoteOptions remoteOptions;
 
@@ -72,6 +77,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         modelOptions.requireCpuMath();
+        if (chat && prompt == null) {
+            throw new IllegalArgumentException("--chat needs --prompt (the user message)");
+        }
         KvPolicy policy = Policies.create(policySpec);
         PrefillMode prefill = PrefillMode.parse(mode);
         if (!(budget > 0 && budget <= 1)) {
@@ -84,7 +92,7 @@ final class GenerateCommand implements Callable<Integer> {
             modelOptions.applyThreads(c);
             ReadingPrompt task = prompt == null ? suite.prompt() : null;
             String text = task == null ? prompt : task.promptText();
-            int[] ids = tok.encode(text);
+            int[] ids = task != null ? tok.encode(text) : chat ? tok.encodeChat(text) : tok.encodePrompt(text);
             if (ids.length == 0) {
                 throw new IllegalArgumentException("--prompt encodes to no tokens");
             }
@@ -92,11 +100,12 @@ final class GenerateCommand implements Callable<Integer> {
             try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom);
                  RemoteKvTier remoteTier = remoteOptions.open(dir, session.tiers().config().layout())) {
                 RemotePrefill remote = remoteTier == null ? null : session.useRemote(remoteTier);
-                System.out.print(text);
+                System.out.print(chat ? tok.decode(ids) : text);
                 System.out.flush();
-                GenerationResult g = session.generate(ids, maxTokens, prefill, chunk, new Sampler(temperature, topP, seed), c.eosTokenId(),
-                        t -> {
-                            System.out.print(" " + tok.decode(t));
+                TextStream stream = TextStream.of(tok, ids);
+                GenerationResult g = session.generate(ids, maxTokens, prefill, chunk, new Sampler(temperature, topP, seed),
+                        tok.eosId(c.eosTokenId()), t -> {
+                            System.out.print(stream.push(t));
                             System.out.flush();
                         }, null);
                 TierStats st = session.tiers().stats();
@@ -139,6 +148,7 @@ final class GenerateCommand implements Callable<Integer> {
                     RemoteReport.put(json, remote, ids.length);
                 }
                 json.put("completion", tok.decode(g.tokens()));
+                json.put("tokens", g.tokens());
                 json.put("tiers", st);
                 Json.write(output.dir("generate").resolve("generate.json"), json);
             }

@@ -60,6 +60,8 @@ public final class Sequence implements AutoCloseable {
     private int[][] handles;
     /** (layer, token) true when the token's KV must not be attended (freed, or evicted in drop mode). */
     private boolean[][] masked;
+    /** (layer) tokens masked so far. */
+    private final int[] maskedCount;
     private final Transitions tokenMoves = new Transitions();
     private final Transitions blockMoves = new Transitions();
     private final Moves moves = new Moves();
@@ -76,6 +78,7 @@ public final class Sequence implements AutoCloseable {
     private boolean prefillDone;
     /** Told before a block's memory is freed; null for none. */
     private FreeListener freeListener;
+    private int[][] priorCounts;
     private int droppedBlocks;
     private int steps;
     private boolean closed;
@@ -96,6 +99,7 @@ public final class Sequence implements AutoCloseable {
         this.hostBudget = hostBudget;
         this.handles = new int[layers][16];
         this.masked = new boolean[layers][16 * blockSize];
+        this.maskedCount = new int[layers];
         for (int[] row : handles) {
             Arrays.fill(row, NO_HANDLE);
         }
@@ -262,11 +266,14 @@ public final class Sequence implements AutoCloseable {
 
     /**
      * One query's attention in one layer: the policy observes it, and its top-{@value TierDefaults#REQUEST_TOP_K}
-     * keys are the blocks it requested (during the prefill they seed the blocks' values instead).
+     * keys are the blocks it requested.
      */
     public void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys) {
         checkOpen();
         policy.observe(layer, queryPosition, probs, offset, heads, stride, keys);
+        if (!prefillDone) {
+            return;
+        }
         int n = counter.selectTopK(probs, offset, heads, stride, keys, selected.length, selected);
         request(layer, selected, n);
     }
@@ -283,14 +290,34 @@ public final class Sequence implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             int b = positions[i] / blockSize;
             if (b != previous) {
-                if (prefillDone) {
-                    placement.request(layer, b, moves);
-                } else {
-                    placement.prior(layer, b, 1, moves);
-                }
+                placement.request(layer, b, moves);
                 previous = b;
             }
         }
+    }
+
+    /**
+     * The prompt's own attention, before its blocks are appended: {@code counts[layer][block]} top-k positions of
+     * the prompt's last queries (SnapKV's observation window) fell in each prompt block. It seeds the blocks'
+     * values, so the placement keeps on the device the prompt blocks the prompt itself attends to.
+     */
+    public void prior(int[][] counts) {
+        checkOpen();
+        if (counts.length != layers) {
+            throw new IllegalArgumentException("prior counts for " + counts.length + " layers, the sequence has " + layers);
+        }
+        for (int l = 0; l < layers; l++) {
+            for (int b = 0; b < counts[l].length; b++) {
+                placement.prior(l, b, counts[l][b], moves);
+            }
+        }
+        priorCounts = counts;
+        finish();
+    }
+
+    /** The counts given to {@link #prior}, or null (a trace recorder writes them as the trace's prefill record). */
+    public int[][] priorCounts() {
+        return priorCounts;
     }
 
     /** The prompt is complete: runs the policy's end of prefill and places the prompt's written blocks. */
@@ -338,7 +365,7 @@ public final class Sequence implements AutoCloseable {
         boolean drop = policy.tierMode() == TierMode.DROP;
         for (int i = 0; i < tokenMoves.size(); i++) {
             if (drop && tokenMoves.to(i) == Level.EVICT_CODE) {
-                masked[tokenMoves.layer(i)][tokenMoves.index(i)] = true;
+                mask(tokenMoves.layer(i), tokenMoves.index(i));
             }
         }
         blockMoves.clear();
@@ -462,7 +489,16 @@ public final class Sequence implements AutoCloseable {
 
     private void maskBlock(int layer, int block) {
         int from = block * blockSize;
-        Arrays.fill(masked[layer], from, Math.min(from + blockSize, masked[layer].length), true);
+        for (int t = from, end = Math.min(from + blockSize, table.length()); t < end; t++) {
+            mask(layer, t);
+        }
+    }
+
+    private void mask(int layer, int token) {
+        if (!masked[layer][token]) {
+            masked[layer][token] = true;
+            maskedCount[layer]++;
+        }
     }
 
     /**
@@ -483,17 +519,11 @@ public final class Sequence implements AutoCloseable {
         return placement.where(layer, token / blockSize) == Placement.FREED ? Level.EVICT_CODE : level;
     }
 
-    /** Tokens whose KV is kept (not masked), mean over layers. */
+    /** Tokens whose KV is kept (not masked), mean over layers; O(layers). */
     public int keptTokens() {
         long kept = 0;
-        int length = table.length();
         for (int l = 0; l < layers; l++) {
-            boolean[] m = masked[l];
-            for (int t = 0; t < length; t++) {
-                if (!m[t]) {
-                    kept++;
-                }
-            }
+            kept += table.length() - maskedCount[l];
         }
         return (int) Math.round((double) kept / layers);
     }

@@ -6,7 +6,7 @@ package io.tierkv.bench.sim;
  * request (hit, miss, lost) before calling the policy and keeps all counts.
  *
  * <p>Protocol: {@link #start}, {@link #prefill}; then per generated token {@link #append}, then
- * {@link #admit} for each layer's block that just stopped being the tail, then per layer the hits and
+ * {@link #admit} for each layer's block that just stopped being the tail, {@link #admitted}, then per layer the hits and
  * misses of its requests followed by {@link #observe}, then {@link #endStep}; finally
  * {@link #finished}. Implementations allocate nothing per request.
  */
@@ -31,6 +31,10 @@ public interface SimPolicy {
 
     /** Block {@code block} of {@code layer} is full and no longer the tail: it is on the device now, uncounted. */
     void admit(int layer, int block);
+
+    /** Every block that left the tail this step was {@link #admit admitted}; the step's requests follow. */
+    default void admitted() {
+    }
 
     /** True if the policy evicts tokens, so that a request can be lost ({@link #dropped}). */
     default boolean canDrop() {

@@ -136,6 +136,7 @@ public final class Simulator {
                 }
             }
             tail = newTail;
+            policy.admitted();
             for (int l = 0; l < ctx.layers(); l++) {
                 int[] p = step.positions(l);
                 int n = step.count(l);

@@ -37,6 +37,11 @@ final class TieredPolicy extends AbstractSimPolicy {
     private final Moves moves = new Moves();
     /** (topK) live positions of the layer being observed. */
     private int[] live;
+    /** (id) stamp of the last {@link #apply} that saw the block, and the blocks the current one saw. */
+    private int[] mark;
+    private int[] touched;
+    private int stamp = 1;
+
 
     private TieredPolicy(String name, String coreSpec, double hostFactor) {
         this.name = name;
@@ -82,6 +87,8 @@ final class TieredPolicy extends AbstractSimPolicy {
                 : (int) Math.min(Integer.MAX_VALUE, Math.round(hostFactor * context.budgetBlocks()));
         placement = new Placement(PlacementConfig.defaults(), mode, context.layers(), context.capacity(), host);
         live = new int[h.topK()];
+        mark = new int[context.blockIds()];
+        touched = new int[context.blockIds()];
     }
 
     @Override
@@ -117,6 +124,11 @@ final class TieredPolicy extends AbstractSimPolicy {
     @Override
     public void admit(int layer, int block) {
         placement.admit(layer, block, table.level(layer, block), moves);
+    }
+
+    /** The step's admissions are carried out together, as the tier manager's append does. */
+    @Override
+    public void admitted() {
         apply();
     }
 
@@ -159,7 +171,6 @@ final class TieredPolicy extends AbstractSimPolicy {
                 previous = b;
             }
         }
-        apply();
     }
 
     @Override
@@ -183,26 +194,52 @@ final class TieredPolicy extends AbstractSimPolicy {
         blockMoves.clear();
     }
 
-    /** Carries the placement's moves out on the replay's residency. */
+    /**
+     * Carries the placement's moves out on the replay's residency, netted per block as the tier manager does
+     * between two of its operations (a block demoted and promoted back within one step is not copied at all):
+     * blocks leaving the device first, then blocks coming to it.
+     */
     private void apply() {
+        int n = 0;
         for (int i = 0; i < moves.size(); i++) {
             int id = context.id(moves.layer(i), moves.block(i));
-            switch (moves.kind(i)) {
-                case Moves.ADMIT_DEVICE -> residency.admitToDevice(id);
-                case Moves.ADMIT_HOST -> residency.admitToHost(id);
-                case Moves.DEMOTE -> residency.demote(id);
-                case Moves.PROMOTE -> residency.fetch(id);
-                case Moves.FREE -> {
-                    if (residency.where(id) == Residency.ABSENT) {
+            if (mark[id] != stamp) {
+                mark[id] = stamp;
+                touched[n++] = id;
+            }
+        }
+        stamp++;
+        moves.clear();
+        for (int pass = 0; pass < 2; pass++) {
+            for (int i = 0; i < n; i++) {
+                int id = touched[i];
+                byte want = placement.where(context.layerOf(id), context.blockOf(id));
+                byte now = residency.where(id);
+                boolean toDevice = want == Placement.DEVICE;
+                if ((pass == 0) == toDevice) {
+                    continue;
+                }
+                if (want == Placement.DEVICE) {
+                    if (now == Residency.ABSENT) {
+                        residency.admitToDevice(id);
+                    } else if (now == Residency.HOST) {
+                        residency.fetch(id);
+                    }
+                } else if (want == Placement.HOST) {
+                    if (now == Residency.ABSENT) {
+                        residency.admitToHost(id);
+                    } else if (now == Residency.DEVICE) {
+                        residency.demote(id);
+                    }
+                } else if (want == Placement.FREED) {
+                    if (now == Residency.ABSENT) {
                         residency.admitDropped(id);
-                    } else {
+                    } else if (now != Residency.DROPPED) {
                         residency.drop(id);
                     }
                 }
-                default -> throw new IllegalStateException("unknown move " + moves.kind(i));
             }
         }
-        moves.clear();
     }
 
     @Override

@@ -11,6 +11,12 @@ package io.tierkv.core.placement;
  * @param margin         how much more (ln units) a host block must be worth than the victim to be promoted
  */
 public record PlacementConfig(double tau, double levelWeight, double priorWeight, double newBlockWeight, double margin) {
+    /**
+     * Prompt queries whose attention seeds the prompt blocks' values: the last 32, SnapKV's observation window
+     * (runtime, recorded traces and synthetic traces alike).
+     */
+    public static final int PRIOR_QUERIES = 32;
+
     public static final double DEFAULT_TAU = Double.parseDouble(System.getProperty("tierkv.placement.tau", "16"));
     public static final double DEFAULT_LEVEL_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.level", "0.25"));
     public static final double DEFAULT_PRIOR_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.prior", "1"));

@@ -70,6 +70,23 @@ public final class Policies {
         return policy;
     }
 
+    /**
+     * Registers an embedder's policy under {@code name}, so that specs like {@code name:key=value} create it
+     * wherever a policy is named. Register at start-up, before policies are created on other threads.
+     * The name must be new, and free of ':' and ','.
+     */
+    public static synchronized void register(String name, Function<PolicyOptions, KvPolicy> factory) {
+        if (name == null || name.isBlank() || name.contains(":") || name.contains(",") || !name.equals(name.trim())) {
+            throw new IllegalArgumentException("policy name '" + name + "' must be non-empty, without ':', ',' or surrounding spaces");
+        }
+        if (factory == null) {
+            throw new IllegalArgumentException("policy '" + name + "' has no factory");
+        }
+        if (REGISTRY.putIfAbsent(name, factory) != null) {
+            throw new IllegalArgumentException("policy '" + name + "' is already registered");
+        }
+    }
+
     /** True if {@code spec}'s name is registered. */
     public static boolean isKnown(String spec) {
         String name = spec.contains(":") ? spec.substring(0, spec.indexOf(':')) : spec;

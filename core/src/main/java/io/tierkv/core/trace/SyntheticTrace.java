@@ -59,7 +59,7 @@ public final class SyntheticTrace implements TraceSource {
     }
 
     /** Queries of the prompt's end whose top-k make the prefill record (SnapKV's observation window). */
-    public static final int PREFILL_QUERIES = 32;
+    public static final int PREFILL_QUERIES = io.tierkv.core.placement.PlacementConfig.PRIOR_QUERIES;
 
     /**
      * The prompt's own attention: the last {@link #PREFILL_QUERIES} prompt queries draw their top-k from the same

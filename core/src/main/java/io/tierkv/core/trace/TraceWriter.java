@@ -20,7 +20,8 @@ import java.util.zip.CRC32;
 public final class TraceWriter implements AutoCloseable {
     private final FileChannel channel;
     private final Path file;
-    private final TraceHeader header;
+    private TraceHeader header;
+    private boolean prefillWritten;
     private final byte[] source;
     /** Payload of the step being encoded, little-endian, sized for the worst case. */
     private final ByteBuffer payload;
@@ -43,11 +44,22 @@ public final class TraceWriter implements AutoCloseable {
         int record = (int) max + MAX_VARINT_BYTES + CRC_BYTES;
         this.out = ByteBuffer.allocate(Math.max(1 << 16, record)).order(ByteOrder.LITTLE_ENDIAN);
         channel.write(headerBytes(STEPS_UNKNOWN));
-        writePrefill();
+    }
+
+    /**
+     * Sets the prompt's own attention per prompt block (see {@link TraceHeader#prefill()}); only before the first
+     * step, since the prefill record precedes the steps.
+     */
+    public void prefill(int[][] counts) {
+        if (prefillWritten) {
+            throw new IllegalStateException("trace " + file + ": the prefill record was already written");
+        }
+        header = header.withPrefill(counts);
     }
 
     /** The version-2 prefill record: per layer the prompt blocks' counts, or none. */
     private void writePrefill() throws IOException {
+        prefillWritten = true;
         long blocks = header.layout().blocksFor(header.promptLength());
         long max = (long) header.layers() * MAX_VARINT_BYTES * (1 + (header.hasPrefill() ? blocks : 0));
         if (max > Integer.MAX_VALUE / 2) {
@@ -121,6 +133,9 @@ public final class TraceWriter implements AutoCloseable {
         }
         if (header.steps() != STEPS_UNKNOWN && written >= header.steps()) {
             throw new IllegalArgumentException("the header promises " + header.steps() + " steps; step " + written + " is one too many");
+        }
+        if (!prefillWritten) {
+            writePrefill();
         }
         encode(step);
         crc.reset();
@@ -209,6 +224,9 @@ public final class TraceWriter implements AutoCloseable {
         }
         closed = true;
         try {
+            if (!prefillWritten) {
+                writePrefill();
+            }
             flush();
             ByteBuffer h = headerBytes(written);
             while (h.hasRemaining()) {

@@ -42,6 +42,13 @@ public final class Generator {
         if (maxTokens <= 0) {
             throw new IllegalArgumentException("max tokens must be > 0, was " + maxTokens);
         }
+        int window = decoder.config().slidingWindow();
+        if (window > 0 && prompt.length + maxTokens > window) {
+            // Attention here sees every kept token; past the window the model was trained to see fewer.
+            throw new IllegalArgumentException("the model attends over a sliding window of " + window + " tokens, and "
+                    + prompt.length + " prompt tokens + " + maxTokens + " new ones can exceed it; windowed attention is not"
+                    + " implemented: keep prompt + max tokens within " + window);
+        }
         long t0 = System.nanoTime();
         float[] logits;
         boolean paper = mode == PrefillMode.PAPER;

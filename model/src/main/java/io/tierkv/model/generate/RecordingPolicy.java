@@ -11,8 +11,8 @@ import java.io.UncheckedIOException;
 
 /**
  * Wraps a policy and writes a trace while it runs: for every generated token, each layer's top-k
- * positions of the head-summed attention (the same selection as the popularity counter). Prompt rows
- * are not recorded: a trace describes generation. Everything else is passed through unchanged.
+ * positions of the head-summed attention (the same selection as the popularity counter), and once the
+ * prompt's own attention per prompt block (the prefill record). Everything else is passed through unchanged.
  */
 public final class RecordingPolicy implements KvPolicy {
     private final KvPolicy delegate;
@@ -23,6 +23,7 @@ public final class RecordingPolicy implements KvPolicy {
     private int[] scratch;
     private boolean generating;
     private int recorded;
+    private java.util.function.Supplier<int[][]> prefill = () -> null;
 
     public RecordingPolicy(KvPolicy delegate, TraceWriter writer) {
         this.delegate = delegate;
@@ -30,6 +31,14 @@ public final class RecordingPolicy implements KvPolicy {
         this.step = writer.header().newStep();
         this.k = writer.header().topK();
         this.scratch = new int[k];
+    }
+
+    /**
+     * Where the prompt's own attention per prompt block comes from (the sequence's placement prior), written as
+     * the trace's prefill record at the end of the prefill.
+     */
+    public void prefillFrom(java.util.function.Supplier<int[][]> counts) {
+        this.prefill = counts;
     }
 
     /** Generated tokens written so far. */
@@ -81,6 +90,10 @@ public final class RecordingPolicy implements KvPolicy {
     @Override
     public void endPrefill(Transitions out) {
         delegate.endPrefill(out);
+        int[][] counts = prefill.get();
+        if (counts != null) {
+            writer.prefill(counts);
+        }
         generating = true;
     }
 

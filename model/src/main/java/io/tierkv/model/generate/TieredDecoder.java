@@ -1,7 +1,9 @@
 package io.tierkv.model.generate;
 
 import io.tierkv.core.KvLayout;
-import io.tierkv.core.Level;
+import io.tierkv.core.placement.PlacementConfig;
+import io.tierkv.core.popularity.FastPopularityCounter;
+import io.tierkv.tiering.TierDefaults;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaForward;
@@ -43,6 +45,8 @@ public final class TieredDecoder {
     private final Tensor hostSlab;
     private final DecodeProfile profile = new DecodeProfile();
     /** (H, n, span) attention rows by token position, reused across steps. */
+    /** Selects the prompt queries' top-k for the placement's prior. */
+    private final FastPopularityCounter promptCounter = new FastPopularityCounter();
     private float[] rows = new float[0];
     /** (H, n, N) one part's attention rows, reused across steps. */
     private float[] partRows = new float[0];
@@ -87,6 +91,8 @@ public final class TieredDecoder {
         }
         int p = prompt.length;
         int rows = Math.min(p, policy.prefillRows(p));
+        int priorRows = Math.min(p, PlacementConfig.PRIOR_QUERIES);
+        int qRows = Math.max(rows, priorRows);
         try (PointerScope scope = new PointerScope()) {
             Tensor[] ks = new Tensor[c.layers()];
             Tensor[] vs = new Tensor[c.layers()];
@@ -96,11 +102,19 @@ public final class TieredDecoder {
                 // (1, K, T, d) -> (T, K, d), contiguous for row copies into blocks.
                 ks[layer] = k.squeeze(0).permute(1, 0, 2).contiguous();
                 vs[layer] = v.squeeze(0).permute(1, 0, 2).contiguous();
-                if (rows > 0) {
-                    qs[layer] = q.squeeze(0).narrow(1, p - rows, rows);
-                }
+                qs[layer] = q.squeeze(0).narrow(1, p - qRows, qRows);
             });
             float[] logits = Tensors.toFloats(Tensors.linear(h.select(1, p - 1), w.lmHead).view(-1));
+            // The prompt's own attention seeds the placement before any block is placed.
+            int[][] prior = new int[c.layers()][layout.blocksFor(p)];
+            int[] top = new int[TierDefaults.REQUEST_TOP_K];
+            prefillProbs(qs, ks, p, qRows, qRows - priorRows, priorRows, (l, query, probs, offset, stride) -> {
+                int n = promptCounter.selectTopK(probs, offset, c.heads(), stride, query + 1, top.length, top);
+                for (int i = 0; i < n; i++) {
+                    prior[l][top[i] / layout.blockSize()]++;
+                }
+            });
+            seq.prior(prior);
             for (int start = 0; start < p; start += layout.blockSize()) {
                 int n = Math.min(layout.blockSize(), p - start);
                 seq.append(n);
@@ -109,28 +123,34 @@ public final class TieredDecoder {
                 }
             }
             if (rows > 0) {
-                observePrefillRows(seq, qs, ks, p, rows);
+                prefillProbs(qs, ks, p, qRows, qRows - rows, rows,
+                        (l, query, probs, offset, stride) -> seq.observe(l, query, probs, offset, c.heads(), stride, query + 1));
             }
             seq.endPrefill();
             return logits;
         }
     }
 
-    /** Dense attention probabilities of the last {@code rows} prompt queries, observed row by row. */
-    private void observePrefillRows(Sequence seq, Tensor[] qs, Tensor[] ks, int p, int rows) {
+    /** Receives one prompt query's attention row: {@code heads} rows of {@code stride} apart from {@code offset}. */
+    private interface PromptRow {
+        void accept(int layer, int query, float[] probs, int offset, int stride);
+    }
+
+    /** Dense attention probabilities of {@code rows} of the {@code qRows} kept prompt queries, from {@code first}, row by row. */
+    private void prefillProbs(Tensor[] qs, Tensor[] ks, int p, int qRows, int first, int rows, PromptRow sink) {
         int chunk = 128;
         for (int l = 0; l < c.layers(); l++) {
             for (int r0 = 0; r0 < rows; r0 += chunk) {
                 int n = Math.min(chunk, rows - r0);
                 try (PointerScope scope = new PointerScope()) {
-                    Tensor q = qs[l].narrow(1, r0, n).permute(1, 0, 2); // (n, H, d)
-                    Tensor k = ks[l];                                     // (P, K, d)
-                    int first = p - rows + r0;
-                    Tensor bias = Tensors.fromFloats(causalBias(first, n, p), n, p);
+                    Tensor q = qs[l].narrow(1, first + r0, n).permute(1, 0, 2); // (n, H, d)
+                    Tensor k = ks[l];                                            // (P, K, d)
+                    int query0 = p - qRows + first + r0;
+                    Tensor bias = Tensors.fromFloats(causalBias(query0, n, p), n, p);
                     SplitAttention.Result r = SplitAttention.attend(q, List.of(new SplitAttention.Part(k, k, bias)), c.kvHeads(), true);
                     float[] probs = Tensors.toFloats(r.probs().get(0)); // (H, n, P)
                     for (int i = 0; i < n; i++) {
-                        seq.observe(l, first + i, probs, i * p, c.heads(), n * p, first + i + 1);
+                        sink.accept(l, query0 + i, probs, i * p, n * p);
                     }
                 }
             }

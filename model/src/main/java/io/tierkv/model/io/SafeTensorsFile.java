@@ -189,15 +189,23 @@ public final class SafeTensorsFile implements AutoCloseable {
         return tensors;
     }
 
-    /** Maps one tensor's bytes (read-only, little-endian). */
-    public ByteBuffer map(String name) {
+    /**
+     * Maps one tensor's bytes (read-only, little-endian). The mapping outlives {@link #close()}; the
+     * garbage collector unmaps it, or {@link MappedRegions#close()} at once.
+     */
+    public MappedByteBuffer map(String name) {
         TensorInfo t = tensors.get(name);
         if (t == null) {
             throw new IllegalArgumentException(path + ": no tensor '" + name + "'");
         }
+        if (t.end() - t.begin() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(path + ": tensor '" + name + "' holds " + (t.end() - t.begin())
+                    + " bytes; tensors of 2 GiB or more cannot be mapped yet");
+        }
         try {
             MappedByteBuffer b = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + t.begin(), t.end() - t.begin());
-            return b.order(ByteOrder.LITTLE_ENDIAN);
+            b.order(ByteOrder.LITTLE_ENDIAN);
+            return b;
         } catch (IOException e) {
             throw new UncheckedIOException(path + ": cannot map tensor '" + name + "': " + e.getMessage(), e);
         }

@@ -3,6 +3,7 @@ package io.tierkv.model.llama;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tierkv.core.DType;
+import io.tierkv.model.io.MappedRegions;
 import io.tierkv.model.io.SafeTensorsFile;
 import io.tierkv.model.io.SafeTensorsWriter;
 import java.io.IOException;
@@ -27,7 +28,14 @@ import org.bytedeco.pytorch.global.torch;
 /**
  * Loads and saves Llama checkpoints in the Hugging Face layout: {@code config.json} plus
  * {@code model.safetensors}, or shards listed in {@code model.safetensors.index.json}. Every tensor the
- * config implies must be present with the implied shape; weights are converted to float32.
+ * config implies must be present with the implied shape.
+ *
+ * <p>The files are memory-mapped, not read into the heap: projections and the embedding are libtorch views
+ * over the mapped bytes in the file's dtype (F32, BF16 or F16), so a BF16 model takes its file's size in
+ * memory, in the page cache, and the weights' {@link MappedRegions} unmap them when the weights close.
+ * Norms and biases (vectors) are copied to float32. Projections in 16 bits are multiplied by libtorch's
+ * 16-bit kernels ({@link Tensors#linear}). The mapping is read-only: loaded weights are for inference, not
+ * for training in place.
  */
 public final class LlamaCheckpoint {
     private static final Logger LOG = Logger.getLogger(LlamaCheckpoint.class.getName());
@@ -45,6 +53,7 @@ public final class LlamaCheckpoint {
         Map<String, Path> where = locate(dir);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<Path, SafeTensorsFile> open = new HashMap<>();
+        MappedRegions mapped = new MappedRegions();
         try {
             for (Map.Entry<String, long[]> e : expected.entrySet()) {
                 String name = e.getKey();
@@ -61,7 +70,7 @@ public final class LlamaCheckpoint {
                     throw new IllegalArgumentException(file + ": tensor '" + name + "' has shape " + Arrays.toString(info.shape())
                             + " but config.json implies " + Arrays.toString(e.getValue()));
                 }
-                tensors.put(name, toFloatTensor(st, info));
+                tensors.put(name, toTensor(st, info, mapped));
             }
             List<String> ignored = new ArrayList<>();
             for (String name : where.keySet()) {
@@ -74,11 +83,12 @@ public final class LlamaCheckpoint {
             }
         } catch (RuntimeException e) {
             tensors.values().forEach(Tensor::close);
+            mapped.close();
             throw e;
         } finally {
             open.values().forEach(SafeTensorsFile::close);
         }
-        return LlamaWeights.of(config, tensors);
+        return LlamaWeights.of(config, tensors, mapped);
     }
 
     /** Which file holds each tensor: the shard index if present, else the single file. */
@@ -120,16 +130,23 @@ public final class LlamaCheckpoint {
         return where;
     }
 
-    private static Tensor toFloatTensor(SafeTensorsFile st, SafeTensorsFile.TensorInfo info) {
-        ByteBuffer mapped = st.map(info.name());
+    /**
+     * A matrix: a view over the mapped bytes in the file's dtype ({@code mapped} keeps them mapped). A
+     * vector (norm, bias): a float32 copy.
+     */
+    private static Tensor toTensor(SafeTensorsFile st, SafeTensorsFile.TensorInfo info, MappedRegions mapped) {
+        ByteBuffer bytes = mapped.add(st.map(info.name()));
         torch.ScalarType type = switch (info.dtype()) {
             case F32 -> torch.ScalarType.Float;
             case F16 -> torch.ScalarType.Half;
             case BF16 -> torch.ScalarType.BFloat16;
         };
-        try (BytePointer p = new BytePointer(mapped)) {
+        try (BytePointer p = new BytePointer(bytes)) {
             TensorOptions opts = new TensorOptions().dtype(new ScalarTypeOptional(type));
             Tensor view = torch.from_blob(p, info.shape(), opts);
+            if (info.shape().length >= 2) {
+                return view;
+            }
             Tensor out = info.dtype() == DType.F32 ? view.clone() : view.to(torch.ScalarType.Float);
             view.close();
             return out;
@@ -146,7 +163,7 @@ public final class LlamaCheckpoint {
         weights.config.write(dir.resolve("config.json"));
         SafeTensorsWriter w = new SafeTensorsWriter().metadata("format", "pt");
         for (Map.Entry<String, Tensor> e : weights.named().entrySet()) {
-            Tensor t = e.getValue().detach();
+            Tensor t = e.getValue().detach().to(torch.ScalarType.Float);
             w.add(e.getKey(), Tensors.toFloats(t), Tensors.shape(t), dtype);
         }
         w.write(dir.resolve(SINGLE));

@@ -9,7 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The fields of a Hugging Face {@code config.json} for {@code LlamaForCausalLM} that the decoder uses.
+ * The fields of a Hugging Face {@code config.json} that the decoder uses, for the Llama-shaped architectures
+ * {@code LlamaForCausalLM}, {@code MistralForCausalLM} and {@code Qwen2ForCausalLM} ({@link Architecture}).
  *
  * @param hiddenSize        model width D
  * @param intermediateSize  SwiGLU width F
@@ -25,14 +26,33 @@ import java.nio.file.Path;
  * @param tieWordEmbeddings whether lm_head shares the embedding matrix
  * @param bosTokenId        id of the beginning-of-sequence token
  * @param eosTokenId        id of the end-of-sequence token
+ * @param architecture      which Hugging Face class the checkpoint was written for
+ * @param attentionBias     whether the attention projections carry biases (Qwen2's q/k/v; Llama's
+ *                          {@code attention_bias} adds o_proj's too)
+ * @param slidingWindow     the attention window in tokens of a Mistral (or windowed Qwen2) model, 0 for none
  */
 public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int heads, int kvHeads, int headDim,
                           int vocabSize, int maxPositions, double rmsNormEps, double ropeTheta,
-                          RopeScaling ropeScaling, boolean tieWordEmbeddings, int bosTokenId, int eosTokenId) {
+                          RopeScaling ropeScaling, boolean tieWordEmbeddings, int bosTokenId, int eosTokenId,
+                          Architecture architecture, boolean attentionBias, int slidingWindow) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** A plain Llama: no biases, no sliding window. */
+    public LlamaConfig(int hiddenSize, int intermediateSize, int layers, int heads, int kvHeads, int headDim,
+                       int vocabSize, int maxPositions, double rmsNormEps, double ropeTheta,
+                       RopeScaling ropeScaling, boolean tieWordEmbeddings, int bosTokenId, int eosTokenId) {
+        this(hiddenSize, intermediateSize, layers, heads, kvHeads, headDim, vocabSize, maxPositions, rmsNormEps, ropeTheta,
+                ropeScaling, tieWordEmbeddings, bosTokenId, eosTokenId, Architecture.LLAMA, false, 0);
+    }
+
     public LlamaConfig {
+        if (architecture == null) {
+            throw new IllegalArgumentException("architecture is null");
+        }
+        if (slidingWindow < 0) {
+            throw new IllegalArgumentException("config field 'sliding_window' must be >= 0, was " + slidingWindow);
+        }
         positive("hidden_size", hiddenSize);
         positive("intermediate_size", intermediateSize);
         positive("num_hidden_layers", layers);
@@ -59,6 +79,42 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
     public record RopeScaling(double factor, double lowFreqFactor, double highFreqFactor, int originalMaxPositions) {
     }
 
+    /**
+     * The Llama-shaped architectures the decoder runs: the same blocks (RMSNorm, RoPE, grouped-query
+     * attention, SwiGLU); Mistral adds a sliding attention window, Qwen2 biases on q, k and v.
+     */
+    public enum Architecture {
+        LLAMA("LlamaForCausalLM", "llama"),
+        MISTRAL("MistralForCausalLM", "mistral"),
+        QWEN2("Qwen2ForCausalLM", "qwen2");
+
+        /** The name in {@code config.json}'s {@code architectures}. */
+        public final String className;
+        /** The {@code model_type} in {@code config.json}. */
+        public final String modelType;
+
+        Architecture(String className, String modelType) {
+            this.className = className;
+            this.modelType = modelType;
+        }
+
+        /** The architecture of a class name; an error naming the supported ones otherwise. */
+        public static Architecture ofClassName(String name) {
+            for (Architecture a : values()) {
+                if (a.className.equals(name)) {
+                    return a;
+                }
+            }
+            throw new IllegalArgumentException("architectures is [" + name + "]; supported: LlamaForCausalLM, MistralForCausalLM,"
+                    + " Qwen2ForCausalLM");
+        }
+    }
+
+    /** Whether o_proj has a bias too (Llama and Mistral with {@code attention_bias}; Qwen2 never). */
+    public boolean outputBias() {
+        return attentionBias && architecture != Architecture.QWEN2;
+    }
+
     /** Query heads per KV head. */
     public int groups() {
         return heads / kvHeads;
@@ -80,10 +136,14 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
     }
 
     static LlamaConfig parse(JsonNode root) {
-        JsonNode arch = root.get("architectures");
-        if (arch != null && arch.isArray() && arch.size() > 0 && !arch.get(0).asText().equals("LlamaForCausalLM")) {
-            throw new IllegalArgumentException("architectures is " + arch + "; only LlamaForCausalLM is supported");
-        }
+        JsonNode archNode = root.get("architectures");
+        Architecture arch = archNode != null && archNode.isArray() && archNode.size() > 0
+                ? Architecture.ofClassName(archNode.get(0).asText()) : Architecture.LLAMA;
+        boolean bias = arch == Architecture.QWEN2 || root.path("attention_bias").asBoolean(false);
+        // Qwen2 declares a sliding_window it only uses with use_sliding_window; Mistral uses it when it is set.
+        boolean windowed = arch != Architecture.QWEN2 || root.path("use_sliding_window").asBoolean(false);
+        JsonNode sw = root.get("sliding_window");
+        int window = windowed && sw != null && !sw.isNull() ? requiredInt(root, "sliding_window") : 0;
         int hidden = requiredInt(root, "hidden_size");
         int heads = requiredInt(root, "num_attention_heads");
         int kvHeads = root.has("num_key_value_heads") && !root.get("num_key_value_heads").isNull()
@@ -104,14 +164,14 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
                 root.path("max_position_embeddings").asInt(2048),
                 root.path("rms_norm_eps").asDouble(1e-6), root.path("rope_theta").asDouble(10000.0), scaling,
                 root.path("tie_word_embeddings").asBoolean(false),
-                firstInt(root.get("bos_token_id"), 1), firstInt(root.get("eos_token_id"), 2));
+                firstInt(root.get("bos_token_id"), 1), firstInt(root.get("eos_token_id"), 2), arch, bias, window);
     }
 
     /** Writes this configuration as a Hugging Face {@code config.json}. */
     public void write(Path file) {
         ObjectNode o = JSON.createObjectNode();
-        o.putArray("architectures").add("LlamaForCausalLM");
-        o.put("model_type", "llama");
+        o.putArray("architectures").add(architecture.className);
+        o.put("model_type", architecture.modelType);
         o.put("hidden_size", hiddenSize);
         o.put("intermediate_size", intermediateSize);
         o.put("num_hidden_layers", layers);
@@ -133,6 +193,16 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
             rs.put("original_max_position_embeddings", ropeScaling.originalMaxPositions());
         }
         o.put("tie_word_embeddings", tieWordEmbeddings);
+        if (architecture == Architecture.QWEN2) {
+            o.put("use_sliding_window", slidingWindow > 0);
+        } else if (attentionBias) {
+            o.put("attention_bias", true);
+        }
+        if (slidingWindow > 0) {
+            o.put("sliding_window", slidingWindow);
+        } else if (architecture == Architecture.MISTRAL) {
+            o.putNull("sliding_window");
+        }
         o.put("bos_token_id", bosTokenId);
         o.put("eos_token_id", eosTokenId);
         o.put("hidden_act", "silu");

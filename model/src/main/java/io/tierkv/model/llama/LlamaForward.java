@@ -73,8 +73,14 @@ public final class LlamaForward {
         return Tensors.linear(x, weight).view(b, t, heads, c.headDim()).transpose(1, 2);
     }
 
-    /** RMSNorm over the last dimension, float32, as Hugging Face's LlamaRMSNorm. */
+    /**
+     * RMSNorm over the last dimension, float32, as Hugging Face's LlamaRMSNorm. A 16-bit {@code x} (the
+     * rows of a BF16 embedding table) is widened first; the residual stream turns float32 at its first add.
+     */
     public Tensor rmsNorm(Tensor x, Tensor weight) {
+        if (Tensors.dtype(x) != torch.ScalarType.Float) {
+            x = x.to(torch.ScalarType.Float);
+        }
         return torch.rms_norm(x, normShape, new TensorOptional(weight), new DoubleOptional(c.rmsNormEps()));
     }
 

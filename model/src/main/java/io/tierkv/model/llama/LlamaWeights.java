@@ -7,8 +7,11 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
- * The weights of a Llama model as float32 CPU tensors, by their Hugging Face names. The shapes follow
- * {@code nn.Linear}: a projection's weight is (out, in), applied as {@code x @ W^T}.
+ * The weights of a Llama-shaped model as CPU tensors, by their Hugging Face names. The shapes follow
+ * {@code nn.Linear}: a projection's weight is (out, in), applied as {@code x @ W^T} by {@link Tensors#linear}.
+ * Projections and the embedding keep the checkpoint's dtype (float32, bfloat16 or float16; a loaded
+ * checkpoint's are views over the memory-mapped file, see {@link LlamaCheckpoint}); norms and biases are
+ * float32. A projection with a bias (Qwen2's q, k, v) is a {@link BiasedWeight}.
  */
 public final class LlamaWeights implements AutoCloseable {
     public final LlamaConfig config;
@@ -36,9 +39,15 @@ public final class LlamaWeights implements AutoCloseable {
     public final Tensor norm;
     /** (V, D) output projection; the same tensor as {@link #embed} when tied. */
     public final Tensor lmHead;
+    /** The tensors as named in the checkpoint (biases included, the BiasedWeight wrappers not). */
+    private final Map<String, Tensor> byName;
+    /** What backs the tensors' memory (the mapped files), released after them; null for heap-owned tensors. */
+    private final AutoCloseable backing;
 
-    private LlamaWeights(LlamaConfig config, Map<String, Tensor> byName) {
+    private LlamaWeights(LlamaConfig config, Map<String, Tensor> byName, AutoCloseable backing) {
         this.config = config;
+        this.byName = new LinkedHashMap<>(byName);
+        this.backing = backing;
         int n = config.layers();
         embed = byName.get("model.embed_tokens.weight");
         attnNorm = new Tensor[n];
@@ -53,10 +62,10 @@ public final class LlamaWeights implements AutoCloseable {
         for (int i = 0; i < n; i++) {
             String p = "model.layers." + i + ".";
             attnNorm[i] = byName.get(p + "input_layernorm.weight");
-            wq[i] = byName.get(p + "self_attn.q_proj.weight");
-            wk[i] = byName.get(p + "self_attn.k_proj.weight");
-            wv[i] = byName.get(p + "self_attn.v_proj.weight");
-            wo[i] = byName.get(p + "self_attn.o_proj.weight");
+            wq[i] = projection(byName, p + "self_attn.q_proj");
+            wk[i] = projection(byName, p + "self_attn.k_proj");
+            wv[i] = projection(byName, p + "self_attn.v_proj");
+            wo[i] = projection(byName, p + "self_attn.o_proj");
             mlpNorm[i] = byName.get(p + "post_attention_layernorm.weight");
             wGate[i] = byName.get(p + "mlp.gate_proj.weight");
             wUp[i] = byName.get(p + "mlp.up_proj.weight");
@@ -64,6 +73,13 @@ public final class LlamaWeights implements AutoCloseable {
         }
         norm = byName.get("model.norm.weight");
         lmHead = config.tieWordEmbeddings() ? embed : byName.get("lm_head.weight");
+    }
+
+    /** The weight of {@code prefix}, wrapped with its bias when the checkpoint has one. */
+    private static Tensor projection(Map<String, Tensor> byName, String prefix) {
+        Tensor w = byName.get(prefix + ".weight");
+        Tensor b = byName.get(prefix + ".bias");
+        return b == null ? w : new BiasedWeight(w, b);
     }
 
     /** The tensor names and shapes a checkpoint of {@code config} must hold, in a stable order. */
@@ -80,6 +96,14 @@ public final class LlamaWeights implements AutoCloseable {
             m.put(p + "self_attn.k_proj.weight", new long[] {kv, d});
             m.put(p + "self_attn.v_proj.weight", new long[] {kv, d});
             m.put(p + "self_attn.o_proj.weight", new long[] {d, q});
+            if (c.attentionBias()) {
+                m.put(p + "self_attn.q_proj.bias", new long[] {q});
+                m.put(p + "self_attn.k_proj.bias", new long[] {kv});
+                m.put(p + "self_attn.v_proj.bias", new long[] {kv});
+            }
+            if (c.outputBias()) {
+                m.put(p + "self_attn.o_proj.bias", new long[] {d});
+            }
             m.put(p + "post_attention_layernorm.weight", new long[] {d});
             m.put(p + "mlp.gate_proj.weight", new long[] {c.intermediateSize(), d});
             m.put(p + "mlp.up_proj.weight", new long[] {c.intermediateSize(), d});
@@ -92,14 +116,22 @@ public final class LlamaWeights implements AutoCloseable {
         return m;
     }
 
-    /** Weights from named float32 tensors; the caller has checked names and shapes. */
+    /** Weights from named tensors; the caller has checked names and shapes. */
     public static LlamaWeights of(LlamaConfig config, Map<String, Tensor> byName) {
+        return of(config, byName, null);
+    }
+
+    /**
+     * Weights from named tensors whose memory {@code backing} owns (closed after the tensors, may be null);
+     * the caller has checked names and shapes.
+     */
+    public static LlamaWeights of(LlamaConfig config, Map<String, Tensor> byName, AutoCloseable backing) {
         for (String name : expectedShapes(config).keySet()) {
             if (byName.get(name) == null) {
                 throw new IllegalArgumentException("missing tensor '" + name + "'");
             }
         }
-        return new LlamaWeights(config, byName);
+        return new LlamaWeights(config, byName, backing);
     }
 
     /**
@@ -118,28 +150,14 @@ public final class LlamaWeights implements AutoCloseable {
             }
             m.put(e.getKey(), t);
         }
-        return new LlamaWeights(config, m);
+        return new LlamaWeights(config, m, null);
     }
 
-    /** All distinct tensors by name (lm_head omitted when tied), for saving. */
+    /** All distinct tensors by their checkpoint names (lm_head omitted when tied), for saving. */
     public Map<String, Tensor> named() {
         Map<String, Tensor> m = new LinkedHashMap<>();
-        m.put("model.embed_tokens.weight", embed);
-        for (int i = 0; i < config.layers(); i++) {
-            String p = "model.layers." + i + ".";
-            m.put(p + "input_layernorm.weight", attnNorm[i]);
-            m.put(p + "self_attn.q_proj.weight", wq[i]);
-            m.put(p + "self_attn.k_proj.weight", wk[i]);
-            m.put(p + "self_attn.v_proj.weight", wv[i]);
-            m.put(p + "self_attn.o_proj.weight", wo[i]);
-            m.put(p + "post_attention_layernorm.weight", mlpNorm[i]);
-            m.put(p + "mlp.gate_proj.weight", wGate[i]);
-            m.put(p + "mlp.up_proj.weight", wUp[i]);
-            m.put(p + "mlp.down_proj.weight", wDown[i]);
-        }
-        m.put("model.norm.weight", norm);
-        if (!config.tieWordEmbeddings()) {
-            m.put("lm_head.weight", lmHead);
+        for (String name : expectedShapes(config).keySet()) {
+            m.put(name, byName.get(name));
         }
         return m;
     }
@@ -160,8 +178,23 @@ public final class LlamaWeights implements AutoCloseable {
 
     @Override
     public void close() {
+        Tensor[][] projections = {wq, wk, wv, wo};
+        for (Tensor[] ps : projections) {
+            for (Tensor t : ps) {
+                if (t instanceof BiasedWeight) {
+                    t.close();
+                }
+            }
+        }
         for (Tensor t : named().values()) {
             t.close();
+        }
+        if (backing != null) {
+            try {
+                backing.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot release the weights' memory", e);
+            }
         }
     }
 }

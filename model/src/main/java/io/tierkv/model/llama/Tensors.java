@@ -14,12 +14,34 @@ public final class Tensors {
     }
 
     /**
-     * {@code x W^T} for a weight {@code W} (out, in), as a linear layer without bias. A single row goes
+     * {@code x W^T (+ b)} for a weight {@code W} (out, in), as a linear layer; the bias is added when the
+     * weight is a {@link BiasedWeight}. A weight in bfloat16 or float16 stays so: {@code x} is rounded to
+     * the weight's dtype, multiplied by libtorch's 16-bit kernel and the result widened back (what
+     * Hugging Face does running a BF16 model). Measured here (2 cores, 1 libtorch thread), against widening
+     * the weight to float32 per call: a 3072 x 768 BF16 GEMV took 0.41 ms against 10.4 ms widening
+     * (float32 weights: 0.37 ms), 32000 x 768 13 ms against 876 ms, and 128 rows by 768 x 3072 2.7 ms
+     * against 109 ms (float32 weights: 48 ms). Float16 differs in one case, see below. A single row goes
      * through {@code mv}: libtorch's CPU matmul of one row by a transposed weight runs a GEMM at a third
      * of the memory bandwidth that its GEMV reaches (16 against 50 GB/s for a 32000 x 768 weight here),
      * and a decode step is that product, weight after weight.
      */
     public static Tensor linear(Tensor x, Tensor weight) {
+        torch.ScalarType type = dtype(x);
+        torch.ScalarType weightType = dtype(weight);
+        Tensor y;
+        if (weightType == type) {
+            y = product(x, weight);
+        } else if (weightType == torch.ScalarType.Half && x.numel() != x.size(-1)) {
+            // libtorch's CPU float16 GEMM is slower than widening the weight for the call (128 rows by
+            // 768 x 3072: 64-104 ms against 43-69 ms here); its float16 GEMV is fast (0.24-0.34 ms).
+            y = product(x, weight.to(type));
+        } else {
+            y = product(x.to(weightType), weight).to(type);
+        }
+        return weight instanceof BiasedWeight b ? y.add(b.bias) : y;
+    }
+
+    private static Tensor product(Tensor x, Tensor weight) {
         if (x.dim() == 1) {
             return torch.mv(weight, x);
         }
@@ -29,6 +51,14 @@ public final class Tensors {
             return torch.mv(weight, x.reshape(-1)).view(shape);
         }
         return x.matmul(weight.t());
+    }
+
+    /**
+     * The dtype of a tensor as the enum constant: JavaCPP hands out a fresh {@code ScalarType} object per
+     * call, which {@code ==} never matches without {@code intern()}.
+     */
+    public static torch.ScalarType dtype(Tensor t) {
+        return t.scalar_type().intern();
     }
 
     public static TensorOptions floatOptions() {
