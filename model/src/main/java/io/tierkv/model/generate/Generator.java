@@ -2,6 +2,7 @@ package io.tierkv.model.generate;
 
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.remote.RemotePrefix;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
 
@@ -30,8 +31,8 @@ public final class Generator {
 
     /**
      * Generates as above; with a {@code remote} prefill, the prompt's leading blocks that the remote tier holds
-     * are loaded instead of computed (prefill runs from there, in chunks that fit the device budget), and the
-     * prompt blocks prefill computed are offered to it afterwards.
+     * are loaded instead of computed (prefill computes the rest, attending to them), and the prompt blocks
+     * prefill computed are offered to it afterwards.
      */
     public GenerationResult generate(Sequence seq, KvPolicy policy, int[] prompt, int maxTokens, PrefillMode mode, int chunk,
                                      Sampler sampler, int eosId, IntConsumer onToken, StepObserver observer,
@@ -52,17 +53,17 @@ public final class Generator {
         long t0 = System.nanoTime();
         float[] logits;
         boolean paper = mode == PrefillMode.PAPER;
-        int skip = remote == null ? 0 : remote.load(seq, prompt, RemotePrefill.rowsToCompute(policy, prompt.length, paper));
-        if (paper && skip == 0) {
-            logits = decoder.prefillDense(seq, policy, prompt);
+        int computed = remote == null ? 0 : RemotePrefill.rowsToCompute(policy, prompt.length, paper);
+        if (paper) {
+            RemotePrefix hit = remote == null ? null : remote.lookup(seq, prompt, computed);
+            logits = hit == null || hit.blocks() == 0 ? decoder.prefillDense(seq, policy, prompt)
+                    : decoder.prefillDense(seq, policy, prompt, hit);
         } else {
-            int step = paper ? remote.suffixChunk(seq) : chunk;
-            // The paper's policy sees the prompt rows it asked for (all computed, see rowsToCompute); chunked, every row.
-            int observeFrom = paper ? prompt.length - Math.min(prompt.length, policy.prefillRows(prompt.length)) : 0;
+            int skip = remote == null ? 0 : remote.load(seq, prompt, computed);
             logits = null;
-            for (int start = skip; start < prompt.length; start += step) {
-                int[] part = Arrays.copyOfRange(prompt, start, Math.min(prompt.length, start + step));
-                logits = decoder.forward(seq, policy, part, !paper, observeFrom);
+            for (int start = skip; start < prompt.length; start += chunk) {
+                int[] part = Arrays.copyOfRange(prompt, start, Math.min(prompt.length, start + chunk));
+                logits = decoder.forward(seq, policy, part, true);
                 if (observer != null) {
                     observer.afterStep(seq, -1);
                 }

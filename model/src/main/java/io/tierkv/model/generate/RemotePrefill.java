@@ -61,24 +61,25 @@ public final class RemotePrefill implements Sequence.FreeListener {
 
     /**
      * The prompt tokens at the end that prefill must compute whatever the remote tier holds, so that the policy
-     * decides exactly as without it: in the paper's mode the rows it observes ({@link KvPolicy#prefillRows}:
-     * none for most, SnapKV's window, all of H2O's); in chunked mode nothing for a policy in
-     * {@link TierMode#TIER} (its evictions never change what is attended) and the whole prompt otherwise (its
-     * windows close while the prompt streams in, so skipped rows would change what it evicts).
+     * and the placement decide exactly as without it: in the paper's mode the query rows a dense prefill keeps
+     * ({@link TieredDecoder#promptQueryRows}: the rows the policy observes and those that seed the placement);
+     * in chunked mode nothing for a policy in {@link TierMode#TIER} (its evictions never change what is
+     * attended) and the whole prompt otherwise (its windows close while the prompt streams in, so skipped rows
+     * would change what it evicts).
      */
     public static int rowsToCompute(KvPolicy policy, int promptLength, boolean paper) {
         if (paper) {
-            return Math.min(promptLength, policy.prefillRows(promptLength));
+            return TieredDecoder.promptQueryRows(policy, promptLength);
         }
         return policy.tierMode() == TierMode.TIER ? 0 : promptLength;
     }
 
     /**
-     * Looks {@code prompt}'s full blocks up (those before its last {@code computeAtLeast} tokens), appends the
-     * leading hits to the empty {@code seq} and copies them in, and registers for spills; returns the prompt
-     * tokens loaded (prefill starts there).
+     * Looks up the full blocks of {@code prompt} before its last {@code computeAtLeast} tokens (never the last
+     * token's block) and registers {@code seq} for spills; the caller loads the leading hits
+     * ({@link TieredDecoder#prefillDense(Sequence, KvPolicy, int[], RemotePrefix)}, or {@link #load}).
      */
-    public int load(Sequence seq, int[] prompt, int computeAtLeast) {
+    public RemotePrefix lookup(Sequence seq, int[] prompt, int computeAtLeast) {
         if (seq.length() != 0) {
             throw new IllegalStateException("the remote prefix loads into an empty sequence, it holds " + seq.length() + " tokens");
         }
@@ -89,23 +90,26 @@ public final class RemotePrefill implements Sequence.FreeListener {
         int reusable = Math.min((prompt.length - 1) / blockSize, Math.max(0, prompt.length - computeAtLeast) / blockSize);
         RemotePrefix hit = remote.lookup(hashes.subList(0, Math.min(hashes.size(), reusable)));
         lookupNanos = System.nanoTime() - t0;
-        BlockMemory writable = BlockMemory.ofRows(blockSize, seq::keyAddress, seq::valueAddress);
         for (int b = 0; b < hit.blocks(); b++) {
-            seq.append(blockSize);
-            hit.copyBlockInto(b, writable);
             offered[b] = true; // the store holds it
         }
         loadedBlocks = hit.blocks();
         skipped = hit.tokens(blockSize);
-        return skipped;
+        return hit;
     }
 
     /**
-     * Prompt tokens per forward call for the rest of a prompt whose prefix was loaded, in the paper's mode: whole
-     * blocks that fit the device budget next to the tails, so each call appends without exceeding the arena.
+     * {@link #lookup}, then appends the leading hits to the empty {@code seq} one block at a time and copies
+     * them in (chunked prefill: the rest of the prompt then runs from {@link #skipped()}); returns the tokens loaded.
      */
-    public int suffixChunk(Sequence seq) {
-        return Math.max(1, seq.deviceBudgetBlocks() / layers - 1) * blockSize;
+    public int load(Sequence seq, int[] prompt, int computeAtLeast) {
+        RemotePrefix hit = lookup(seq, prompt, computeAtLeast);
+        BlockMemory writable = BlockMemory.ofRows(blockSize, seq::keyAddress, seq::valueAddress);
+        for (int b = 0; b < hit.blocks(); b++) {
+            seq.append(blockSize);
+            hit.copyBlockInto(b, writable);
+        }
+        return skipped;
     }
 
     /** Offers every full prompt block not offered yet that the sequence still holds in every layer. */
