@@ -5,8 +5,8 @@ import picocli.CommandLine.Command;
 
 /** {@code tierkv bench}: live benchmarks of the copy engine and the popularity counter. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Benchmarks: copy engine vs memcpy, popularity counter vs a sum and libtorch, decode speed.",
-        subcommands = {BenchCopyCommand.class, BenchPopularityCommand.class, BenchDecodeCommand.class})
+        description = "Benchmarks: copy engine vs memcpy, popularity counter vs a sum and libtorch, decode speed, the remote tier.",
+        subcommands = {BenchCopyCommand.class, BenchPopularityCommand.class, BenchDecodeCommand.class, BenchRemoteCommand.class})
 final class BenchCommand implements Callable<Integer> {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

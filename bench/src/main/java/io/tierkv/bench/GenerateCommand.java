@@ -3,6 +3,7 @@ package io.tierkv.bench;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.PrefillMode;
+import io.tierkv.model.generate.RemotePrefill;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.io.TextStream;
@@ -14,6 +15,7 @@ import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.model.task.AnswerScorer;
 import io.tierkv.model.task.ReadingPrompt;
 import io.tierkv.tiering.TierStats;
+import io.tierkv.tiering.remote.RemoteKvTier;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -43,6 +45,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--chat", description = "Send --prompt as a user message through the model's chat template"
             + " (tokenizer_config.json's chat_template).")
     boolean chat;
+
+    @Mixin
+    RemoteOptions remoteOptions;
 
     @Option(names = "--policy", defaultValue = "hierarchical", description = "KV policy (default: ${DEFAULT-VALUE}); one of "
             + "full, hierarchical, streaming, streaming-paper, streaming-original, snapkv, h2o, with options as name:k=v,...")
@@ -85,6 +90,7 @@ final class GenerateCommand implements Callable<Integer> {
         Options.fraction("--top-p", topP);
         ReadingPrompt task = prompt == null ? suite.prompt() : null;
         Path out = output.prepare("generate");
+        remoteOptions.validate();
         Path dir = modelOptions.modelDir();
         LlamaConfig config = LlamaConfig.readDir(dir);
         TokenizerCheck.check(dir, config.vocabSize());
@@ -104,12 +110,14 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     private void run(TextTokenizer tok, Path dir, ReadingPrompt task, String text, int[] ids, KvPolicy policy, PrefillMode prefill,
-                     Path out) {
+                     Path out) throws java.io.IOException {
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;
             modelOptions.applyThreads(c);
             int chunkRoom = prefill == PrefillMode.CHUNKED ? chunk : 0;
-            try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom)) {
+            try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom);
+                 RemoteKvTier remoteTier = remoteOptions.open(dir, session.tiers().config().layout())) {
+                RemotePrefill remote = remoteTier == null ? null : session.useRemote(remoteTier);
                 System.out.print(chat ? tok.decode(ids) : text);
                 System.out.flush();
                 TextStream stream = TextStream.of(tok, ids);
@@ -119,6 +127,9 @@ final class GenerateCommand implements Callable<Integer> {
                             System.out.flush();
                         }, null);
                 TierStats st = session.tiers().stats();
+                if (remoteTier != null) {
+                    remoteTier.awaitWrites(remoteTier.config().writeTimeout());
+                }
                 System.out.println();
                 if (task != null) {
                     String completion = tok.decode(g.tokens());
@@ -138,6 +149,10 @@ final class GenerateCommand implements Callable<Integer> {
                         Bytes.format(session.deviceBlocks() * session.tiers().slotBytes()),
                         Bytes.format(st.deviceBytesPeak()), Bytes.format(st.hostBytesPeak()), Bytes.format(st.d2hBytes()),
                         Bytes.format(st.h2dBytes()), st.droppedBlocks(), st.evictedBlocks());
+                System.out.printf(Locale.ROOT, "time to first token %.1f ms%n", RemoteReport.ttftMillis(g));
+                if (remote != null) {
+                    System.out.println(RemoteReport.line(remote, ids.length));
+                }
                 Map<String, Object> json = new LinkedHashMap<>();
                 json.put("policy", policy.name());
                 json.put("promptTokens", ids.length);
@@ -146,6 +161,10 @@ final class GenerateCommand implements Callable<Integer> {
                 json.put("decodeTokensPerSecond", g.decodeTokensPerSecond());
                 json.put("kvKeptMean", g.keptMean());
                 json.put("kvKeptPeak", g.keptPeak());
+                json.put("ttftMillis", RemoteReport.ttftMillis(g));
+                if (remote != null) {
+                    RemoteReport.put(json, remote, ids.length);
+                }
                 json.put("completion", tok.decode(g.tokens()));
                 json.put("tokens", g.tokens());
                 json.put("tiers", st);

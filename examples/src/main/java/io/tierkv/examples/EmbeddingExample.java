@@ -37,13 +37,14 @@ public final class EmbeddingExample {
         run(System.out, args.length > 0 ? args[0] : "example-hierarchical");
     }
 
-    /** The embedder's own policy name: the paper's policy with a short window, so that levels change in a short run. */
+    /** The embedder's own policy name: the paper's policy with a short window, so that levels change in a short run, in
+     * drop mode (the paper's compression: evicted tokens are freed), so that the run shows tokens leaving. */
     static synchronized void registerPolicy() {
         if (!Policies.isKnown("example-hierarchical")) {
             Policies.register("example-hierarchical", options -> {
                 int window = options.getInt("window", 8);
                 options.finish();
-                return Policies.create("hierarchical:window=" + window + ",k=4");
+                return Policies.create("hierarchical:window=" + window + ",k=4,mode=drop");
             });
         }
     }

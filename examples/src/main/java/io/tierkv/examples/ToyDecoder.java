@@ -1,6 +1,5 @@
 package io.tierkv.examples;
 
-import io.tierkv.core.Level;
 import io.tierkv.core.attention.PartialAttention;
 import io.tierkv.tiering.BlockDescriptor;
 import io.tierkv.tiering.LayerView;
@@ -149,7 +148,7 @@ public final class ToyDecoder {
         int n = 0;
         for (int r = 0; r < rows; r++) {
             int position = block * descriptor.blockSize() + r;
-            if (!Level.isLive(seq.level(layer, position))) {
+            if (seq.masked(layer, position)) {
                 continue;
             }
             for (int i = 0; i < KV; i++) {
@@ -171,7 +170,7 @@ public final class ToyDecoder {
                 int block = tier == 0 ? view.deviceBlock(i) : view.hostBlock(i);
                 for (int r = 0; r < view.rows(block); r++) {
                     int t = block * descriptor.blockSize() + r;
-                    inView[t] = Level.isLive(seq.level(layer, t));
+                    inView[t] = !seq.masked(layer, t);
                 }
             }
         }

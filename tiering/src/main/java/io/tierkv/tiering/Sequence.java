@@ -76,6 +76,8 @@ public final class Sequence implements AutoCloseable {
     /** Blocks below this index have been placed (all layers). */
     private int placedBelow;
     private boolean prefillDone;
+    /** Told before a block's memory is freed; null for none. */
+    private FreeListener freeListener;
     private int[][] priorCounts;
     private int droppedBlocks;
     private int steps;
@@ -107,6 +109,21 @@ public final class Sequence implements AutoCloseable {
             views[l] = new LayerView(l, blockSize, manager.deviceBaseAddress(), manager.hostBaseAddress(), manager.slotBytes());
             viewEpochs[l] = -1;
         }
+    }
+
+    /**
+     * Told before one of a sequence's blocks loses its memory (the placement freed it, or a demotion found no
+     * host room), while the block's bytes are still readable where {@link #tier} and {@link #slot} say: the
+     * seam through which a lower tier (the remote tier) keeps what the host frees. Not told on {@link #close}.
+     */
+    @FunctionalInterface
+    public interface FreeListener {
+        void beforeFree(Sequence sequence, int layer, int block);
+    }
+
+    /** Sets the one listener told before a block is freed ({@code null} for none). */
+    public void onFree(FreeListener listener) {
+        this.freeListener = listener;
     }
 
     /** This sequence's id in its manager (ids of closed sequences are reused). */
@@ -443,6 +460,9 @@ public final class Sequence implements AutoCloseable {
     private void free(int layer, int block) {
         int h = handles[layer][block];
         if (h != NO_HANDLE) {
+            if (freeListener != null) {
+                freeListener.beforeFree(this, layer, block);
+            }
             pool.release(h);
             handles[layer][block] = NO_HANDLE;
             if (table.level(layer, block) == Level.EVICT_CODE && policy.tierMode() == TierMode.DROP) {
@@ -457,6 +477,9 @@ public final class Sequence implements AutoCloseable {
 
     /** Frees a block whose demotion found no host slot in the shared arena. */
     private void drop(int layer, int block) {
+        if (freeListener != null) {
+            freeListener.beforeFree(this, layer, block);
+        }
         pool.release(handles[layer][block]);
         handles[layer][block] = NO_HANDLE;
         droppedBlocks++;

@@ -2,6 +2,7 @@ package io.tierkv.model.generate;
 
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.remote.RemotePrefix;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
 
@@ -25,6 +26,17 @@ public final class Generator {
      */
     public GenerationResult generate(Sequence seq, KvPolicy policy, int[] prompt, int maxTokens, PrefillMode mode, int chunk,
                                      Sampler sampler, int eosId, IntConsumer onToken, StepObserver observer) {
+        return generate(seq, policy, prompt, maxTokens, mode, chunk, sampler, eosId, onToken, observer, null);
+    }
+
+    /**
+     * Generates as above; with a {@code remote} prefill, the prompt's leading blocks that the remote tier holds
+     * are loaded instead of computed (prefill computes the rest, attending to them), and the prompt blocks
+     * prefill computed are offered to it afterwards.
+     */
+    public GenerationResult generate(Sequence seq, KvPolicy policy, int[] prompt, int maxTokens, PrefillMode mode, int chunk,
+                                     Sampler sampler, int eosId, IntConsumer onToken, StepObserver observer,
+                                     RemotePrefill remote) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
@@ -40,11 +52,16 @@ public final class Generator {
         }
         long t0 = System.nanoTime();
         float[] logits;
-        if (mode == PrefillMode.PAPER) {
-            logits = decoder.prefillDense(seq, policy, prompt);
+        boolean paper = mode == PrefillMode.PAPER;
+        int computed = remote == null ? 0 : RemotePrefill.rowsToCompute(policy, prompt.length, paper);
+        if (paper) {
+            RemotePrefix hit = remote == null ? null : remote.lookup(seq, prompt, computed);
+            logits = hit == null || hit.blocks() == 0 ? decoder.prefillDense(seq, policy, prompt)
+                    : decoder.prefillDense(seq, policy, prompt, hit);
         } else {
+            int skip = remote == null ? 0 : remote.load(seq, prompt, computed);
             logits = null;
-            for (int start = 0; start < prompt.length; start += chunk) {
+            for (int start = skip; start < prompt.length; start += chunk) {
                 int[] part = Arrays.copyOfRange(prompt, start, Math.min(prompt.length, start + chunk));
                 logits = decoder.forward(seq, policy, part, true);
                 if (observer != null) {
@@ -52,6 +69,9 @@ public final class Generator {
                 }
             }
             seq.endPrefill();
+        }
+        if (remote != null) {
+            remote.offerWritten(seq);
         }
         long t1 = System.nanoTime();
         int[] out = new int[maxTokens];

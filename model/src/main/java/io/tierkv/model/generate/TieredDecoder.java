@@ -13,11 +13,14 @@ import io.tierkv.model.llama.Tensors;
 import io.tierkv.tiering.LayerView;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.TierManager;
+import io.tierkv.tiering.remote.BlockMemory;
+import io.tierkv.tiering.remote.RemotePrefix;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -90,9 +93,7 @@ public final class TieredDecoder {
             throw new IllegalStateException("prefillDense needs an empty sequence, it holds " + seq.length() + " tokens");
         }
         int p = prompt.length;
-        int rows = Math.min(p, policy.prefillRows(p));
-        int priorRows = Math.min(p, PlacementConfig.PRIOR_QUERIES);
-        int qRows = Math.max(rows, priorRows);
+        int qRows = promptQueryRows(policy, p);
         try (PointerScope scope = new PointerScope()) {
             Tensor[] ks = new Tensor[c.layers()];
             Tensor[] vs = new Tensor[c.layers()];
@@ -105,30 +106,123 @@ public final class TieredDecoder {
                 qs[layer] = q.squeeze(0).narrow(1, p - qRows, qRows);
             });
             float[] logits = Tensors.toFloats(Tensors.linear(h.select(1, p - 1), w.lmHead).view(-1));
-            // The prompt's own attention seeds the placement before any block is placed.
-            int[][] prior = new int[c.layers()][layout.blocksFor(p)];
-            int[] top = new int[TierDefaults.REQUEST_TOP_K];
-            prefillProbs(qs, ks, p, qRows, qRows - priorRows, priorRows, (l, query, probs, offset, stride) -> {
-                int n = promptCounter.selectTopK(probs, offset, c.heads(), stride, query + 1, top.length, top);
-                for (int i = 0; i < n; i++) {
-                    prior[l][top[i] / layout.blockSize()]++;
-                }
-            });
-            seq.prior(prior);
-            for (int start = 0; start < p; start += layout.blockSize()) {
-                int n = Math.min(layout.blockSize(), p - start);
-                seq.append(n);
-                for (int l = 0; l < c.layers(); l++) {
-                    writeRows(seq, l, start, ks[l].narrow(0, start, n), vs[l].narrow(0, start, n));
-                }
-            }
-            if (rows > 0) {
-                prefillProbs(qs, ks, p, qRows, qRows - rows, rows,
-                        (l, query, probs, offset, stride) -> seq.observe(l, query, probs, offset, c.heads(), stride, query + 1));
-            }
-            seq.endPrefill();
+            placePrompt(seq, policy, p, ks, vs, qs);
             return logits;
         }
+    }
+
+    /**
+     * The prompt queries a dense prefill keeps: those the policy observes ({@link KvPolicy#prefillRows}) and those
+     * that seed the placement ({@link PlacementConfig#PRIOR_QUERIES}); a prefill after a loaded prefix must
+     * compute at least these.
+     */
+    public static int promptQueryRows(KvPolicy policy, int promptLength) {
+        return Math.min(promptLength, Math.max(policy.prefillRows(promptLength), PlacementConfig.PRIOR_QUERIES));
+    }
+
+    /**
+     * The paper's prefill after the prompt's first {@code prefix.tokens(blockSize)} tokens were found in the remote
+     * tier: only the rest is computed (RoPE positions from there, attention over the loaded keys and values too),
+     * then everything goes on as in {@link #prefillDense(Sequence, KvPolicy, int[])}, loaded rows included, so the
+     * policy and the placement see what they would have seen. The rest must hold {@link #promptQueryRows} tokens.
+     */
+    public float[] prefillDense(Sequence seq, KvPolicy policy, int[] prompt, RemotePrefix prefix) {
+        if (seq.length() != 0) {
+            throw new IllegalStateException("prefillDense needs an empty sequence, it holds " + seq.length() + " tokens");
+        }
+        int p = prompt.length;
+        int skip = prefix.tokens(layout.blockSize());
+        int n = p - skip;
+        int qRows = promptQueryRows(policy, p);
+        if (qRows > n) {
+            throw new IllegalArgumentException("a loaded prefix of " + skip + " tokens leaves " + n + " of " + p
+                    + " prompt tokens to compute, fewer than the " + qRows + " query rows prefill needs");
+        }
+        try (PointerScope scope = new PointerScope()) {
+            Tensor[] past = loadedPrefix(prefix, skip);                       // per layer (2, skip, K, d)
+            Tensor[] ks = new Tensor[c.layers()];
+            Tensor[] vs = new Tensor[c.layers()];
+            Tensor[] qs = new Tensor[c.layers()];
+            Tensor bias = Tensors.fromFloats(causalBias(skip, n, p), n, p);
+            Tensor h = torch.embedding(w.embed, Tensors.fromInts(Arrays.copyOfRange(prompt, skip, p), n));  // (n, D)
+            for (int l = 0; l < c.layers(); l++) {
+                Tensor x = dense.rmsNorm(h, w.attnNorm[l]);
+                Tensor q = rope.apply(Tensors.linear(x, w.wq[l]).view(n, c.heads(), c.headDim()).transpose(0, 1), skip)
+                        .transpose(0, 1);                                       // (n, H, d)
+                Tensor k = rope.apply(Tensors.linear(x, w.wk[l]).view(n, c.kvHeads(), c.headDim()).transpose(0, 1), skip)
+                        .transpose(0, 1);                                       // (n, K, d)
+                Tensor v = Tensors.linear(x, w.wv[l]).view(n, c.kvHeads(), c.headDim());
+                ks[l] = torch.cat(new TensorVector(past[l].select(0, 0), k), 0).contiguous();  // (p, K, d)
+                vs[l] = torch.cat(new TensorVector(past[l].select(0, 1), v), 0).contiguous();  // (p, K, d)
+                qs[l] = q.transpose(0, 1).narrow(1, n - qRows, qRows);                           // (H, qRows, d)
+                Tensor a = SplitAttention.attend(q, List.of(new SplitAttention.Part(ks[l], vs[l], bias)), c.kvHeads(), false).output();
+                h = h.add(Tensors.linear(a.reshape(n, (long) c.heads() * c.headDim()), w.wo[l]));
+                h = h.add(dense.mlp(dense.rmsNorm(h, w.mlpNorm[l]), l));
+            }
+            Tensor last = dense.rmsNorm(h.select(0, n - 1), w.norm);
+            float[] logits = Tensors.toFloats(Tensors.linear(last, w.lmHead));
+            placePrompt(seq, policy, p, ks, vs, qs);
+            return logits;
+        }
+    }
+
+    /** The loaded blocks' keys and values, per layer {@code (2, skip, K, d)} float32 (K then V). */
+    private Tensor[] loadedPrefix(RemotePrefix prefix, int skip) {
+        int layers = c.layers();
+        long rowFloats = (long) c.kvHeads() * c.headDim();
+        Tensor staging = Tensors.fromFloats(new float[(int) (layers * 2L * skip * rowFloats)], layers, 2, skip, c.kvHeads(), c.headDim());
+        long base = staging.data_ptr_float().address();
+        int bs = layout.blockSize();
+        BlockMemory memory = new BlockMemory() {
+            @Override
+            public long keyAddress(int block, int layer) {
+                return base + ((layer * 2L) * skip + (long) block * bs) * rowFloats * Float.BYTES;
+            }
+
+            @Override
+            public long valueAddress(int block, int layer) {
+                return base + ((layer * 2L + 1) * skip + (long) block * bs) * rowFloats * Float.BYTES;
+            }
+        };
+        prefix.copyInto(memory);
+        Tensor[] out = new Tensor[layers];
+        for (int l = 0; l < layers; l++) {
+            out[l] = staging.select(0, l);
+        }
+        return out;
+    }
+
+    /**
+     * The second half of a dense prefill: seeds the placement with the last prompt queries' attention, appends
+     * and writes the prompt block by block, shows the policy the rows it asked for, ends the prefill.
+     * {@code ks}/{@code vs} per layer (p, K, d); {@code qs} per layer (H, qRows, d), the last prompt queries.
+     */
+    private void placePrompt(Sequence seq, KvPolicy policy, int p, Tensor[] ks, Tensor[] vs, Tensor[] qs) {
+        int rows = Math.min(p, policy.prefillRows(p));
+        int priorRows = Math.min(p, PlacementConfig.PRIOR_QUERIES);
+        int qRows = Math.max(rows, priorRows);
+        // The prompt's own attention seeds the placement before any block is placed.
+        int[][] prior = new int[c.layers()][layout.blocksFor(p)];
+        int[] top = new int[TierDefaults.REQUEST_TOP_K];
+        prefillProbs(qs, ks, p, qRows, qRows - priorRows, priorRows, (l, query, probs, offset, stride) -> {
+            int n = promptCounter.selectTopK(probs, offset, c.heads(), stride, query + 1, top.length, top);
+            for (int i = 0; i < n; i++) {
+                prior[l][top[i] / layout.blockSize()]++;
+            }
+        });
+        seq.prior(prior);
+        for (int start = 0; start < p; start += layout.blockSize()) {
+            int n = Math.min(layout.blockSize(), p - start);
+            seq.append(n);
+            for (int l = 0; l < c.layers(); l++) {
+                writeRows(seq, l, start, ks[l].narrow(0, start, n), vs[l].narrow(0, start, n));
+            }
+        }
+        if (rows > 0) {
+            prefillProbs(qs, ks, p, qRows, qRows - rows, rows,
+                    (l, query, probs, offset, stride) -> seq.observe(l, query, probs, offset, c.heads(), stride, query + 1));
+        }
+        seq.endPrefill();
     }
 
     /** Receives one prompt query's attention row: {@code heads} rows of {@code stride} apart from {@code offset}. */

@@ -10,6 +10,7 @@ import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.TierConfig;
 import io.tierkv.tiering.TierManager;
+import io.tierkv.tiering.remote.RemoteKvTier;
 import java.util.function.IntConsumer;
 
 /**
@@ -25,6 +26,8 @@ public final class TieredSession implements AutoCloseable {
     private final TieredDecoder decoder;
     private final int budgetTokens;
     private final int deviceBlocks;
+    /** The remote tier's use by this session's prompt; null without a remote tier. */
+    private RemotePrefill remote;
 
     /**
      * @param budget        device budget as a fraction of the prompt, in (0, 1]
@@ -67,9 +70,23 @@ public final class TieredSession implements AutoCloseable {
     public GenerationResult generate(int[] prompt, int maxTokens, PrefillMode mode, int chunk, Sampler sampler, int eosId,
                                      IntConsumer onToken, Generator.StepObserver observer) {
         GenerationResult g = new Generator(decoder).generate(sequence, policy, prompt, maxTokens, mode, chunk, sampler, eosId,
-                onToken, observer);
+                onToken, observer, remote);
         tiers.awaitCopies();
         return g;
+    }
+
+    /**
+     * Makes {@link #generate} load the prompt's prefix from {@code tier} and offer and spill its blocks there
+     * (see {@link RemotePrefill}); call before generating. The tier stays the caller's to close.
+     */
+    public RemotePrefill useRemote(RemoteKvTier tier) {
+        remote = new RemotePrefill(tier, tiers);
+        return remote;
+    }
+
+    /** The remote tier's use by this session, or null without one. */
+    public RemotePrefill remote() {
+        return remote;
     }
 
     public TierManager tiers() {

@@ -49,4 +49,15 @@ public final class RemotePrefix {
             format.decode(values[i], i, memory);
         }
     }
+
+    /**
+     * Copies found block {@code i}'s K and V of every layer into {@code memory} at logical block {@code i}: for a
+     * sequence that appends and fills one block at a time (a device tier smaller than the prefix).
+     */
+    public void copyBlockInto(int i, BlockMemory memory) {
+        if (i < 0 || i >= values.length) {
+            throw new IndexOutOfBoundsException("block " + i + " outside the " + values.length + " found");
+        }
+        format.decode(values[i], i, memory);
+    }
 }

@@ -1,0 +1,44 @@
+package io.tierkv.bench;
+
+import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.RemotePrefill;
+import io.tierkv.tiering.remote.RemoteStats;
+import java.util.Locale;
+import java.util.Map;
+
+/** How a command reports one prompt's use of the remote tier: one line for people, named fields for the JSON. */
+final class RemoteReport {
+    private RemoteReport() {
+    }
+
+    /** Time to first token in milliseconds: the prompt's processing (remote lookup and load included). */
+    static double ttftMillis(GenerationResult g) {
+        return g.prefillNanos() / 1e6;
+    }
+
+    /** The line printed after a generation with a remote tier. */
+    static String line(RemotePrefill r, int promptTokens) {
+        RemoteStats s = r.remote().stats();
+        return String.format(Locale.ROOT, "remote tier: %d of %d prompt tokens loaded (prefillTokensSkipped %d), %d blocks hit,"
+                        + " %d missed | lookup %.1f ms | read %s, written %s (%d blocks offered, %d spilled, %d writes dropped)",
+                r.skipped(), promptTokens, r.skipped(), s.hits(), s.misses(), r.lookupNanos() / 1e6, Bytes.format(s.bytesRead()),
+                Bytes.format(s.bytesWritten()), r.offeredBlocks(), r.spilledBlocks(), s.writesDropped());
+    }
+
+    /** Adds the remote tier's figures to a command's JSON (after its writes were answered). */
+    static void put(Map<String, Object> json, RemotePrefill r, int promptTokens) {
+        RemoteStats s = r.remote().stats();
+        json.put("prefillTokensSkipped", r.skipped());
+        json.put("prefillTokensComputed", promptTokens - r.skipped());
+        json.put("remoteHits", s.hits());
+        json.put("remoteMisses", s.misses());
+        json.put("remoteBytesRead", s.bytesRead());
+        json.put("remoteBytesWritten", s.bytesWritten());
+        json.put("remoteBlocksOffered", r.offeredBlocks());
+        json.put("remoteBlocksSpilled", r.spilledBlocks());
+        json.put("remoteLookupP50Micros", s.lookupP50Micros());
+        json.put("remoteLookupP99Micros", s.lookupP99Micros());
+        json.put("remoteLookupMaxMicros", s.lookupMaxMicros());
+        json.put("remote", s);
+    }
+}

@@ -1,0 +1,198 @@
+package io.tierkv.model.generate;
+
+import io.tierkv.core.Tier;
+import io.tierkv.core.placement.TierMode;
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.prefix.BlockHash;
+import io.tierkv.core.prefix.PrefixChain;
+import io.tierkv.tiering.BlockDescriptor;
+import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.TierManager;
+import io.tierkv.tiering.remote.BlockMemory;
+import io.tierkv.tiering.remote.RemoteKvTier;
+import io.tierkv.tiering.remote.RemotePrefix;
+import java.util.List;
+
+/**
+ * One prompt's use of the remote tier ({@link RemoteKvTier}), the three seams of the plug-in plan in the
+ * tiering README:
+ *
+ * <ol>
+ *   <li>{@link #load} before prefill: looks the prompt's full blocks up and appends and fills the leading hits
+ *       one block at a time (so a device tier smaller than the prefix demotes older blocks as usual); prefill
+ *       then computes only the prompt from {@link #skipped()} on, attending to the loaded blocks;</li>
+ *   <li>{@link #offerWritten} after prefill: write-through of the prompt's full blocks that prefill computed;</li>
+ *   <li>{@link Sequence.FreeListener}: a full prompt block the tiers are about to free is offered first (spill
+ *       instead of drop), while every layer of it is still readable.</li>
+ * </ol>
+ *
+ * <p>Blocks are read and written with the CPU, in the arenas' host-addressable memory (the CPU backend's
+ * device arena is off-heap memory; on CUDA only host slots would qualify, which this class does not arrange).
+ * The output of a generation does not change: a hit's bytes are the keys and values prefill would have
+ * written (same model, layout and tokens, checked by the value's checksum), and positions continue from
+ * {@link #skipped()}.
+ */
+public final class RemotePrefill implements Sequence.FreeListener {
+    private final RemoteKvTier remote;
+    private final TierManager tiers;
+    private final BlockDescriptor descriptor;
+    private final int blockSize;
+    private final int layers;
+    private List<BlockHash> hashes = List.of();
+    /** (block) offered already, from prefill's write-through or a spill. */
+    private boolean[] offered = new boolean[0];
+    private int skipped;
+    private int loadedBlocks;
+    private int offeredBlocks;
+    private int spilledBlocks;
+    private long lookupNanos;
+
+    public RemotePrefill(RemoteKvTier remote, TierManager tiers) {
+        if (!remote.namespace().layout().equals(tiers.config().layout())) {
+            throw new IllegalArgumentException("the remote tier's layout " + remote.namespace().layout()
+                    + " differs from the tier manager's " + tiers.config().layout());
+        }
+        this.remote = remote;
+        this.tiers = tiers;
+        this.descriptor = tiers.descriptor();
+        this.blockSize = descriptor.blockSize();
+        this.layers = tiers.config().layout().layers();
+    }
+
+    /**
+     * The prompt tokens at the end that prefill must compute whatever the remote tier holds, so that the policy
+     * and the placement decide exactly as without it: in the paper's mode the query rows a dense prefill keeps
+     * ({@link TieredDecoder#promptQueryRows}: the rows the policy observes and those that seed the placement);
+     * in chunked mode nothing for a policy in {@link TierMode#TIER} (its evictions never change what is
+     * attended) and the whole prompt otherwise (its windows close while the prompt streams in, so skipped rows
+     * would change what it evicts).
+     */
+    public static int rowsToCompute(KvPolicy policy, int promptLength, boolean paper) {
+        if (paper) {
+            return TieredDecoder.promptQueryRows(policy, promptLength);
+        }
+        return policy.tierMode() == TierMode.TIER ? 0 : promptLength;
+    }
+
+    /**
+     * Looks up the full blocks of {@code prompt} before its last {@code computeAtLeast} tokens (never the last
+     * token's block) and registers {@code seq} for spills; the caller loads the leading hits
+     * ({@link TieredDecoder#prefillDense(Sequence, KvPolicy, int[], RemotePrefix)}, or {@link #load}).
+     */
+    public RemotePrefix lookup(Sequence seq, int[] prompt, int computeAtLeast) {
+        if (seq.length() != 0) {
+            throw new IllegalStateException("the remote prefix loads into an empty sequence, it holds " + seq.length() + " tokens");
+        }
+        hashes = PrefixChain.hashes(remote.namespace(), prompt, (prompt.length / blockSize) * blockSize);
+        offered = new boolean[hashes.size()];
+        seq.onFree(this);
+        long t0 = System.nanoTime();
+        int reusable = Math.min((prompt.length - 1) / blockSize, Math.max(0, prompt.length - computeAtLeast) / blockSize);
+        RemotePrefix hit = remote.lookup(hashes.subList(0, Math.min(hashes.size(), reusable)));
+        lookupNanos = System.nanoTime() - t0;
+        for (int b = 0; b < hit.blocks(); b++) {
+            offered[b] = true; // the store holds it
+        }
+        loadedBlocks = hit.blocks();
+        skipped = hit.tokens(blockSize);
+        return hit;
+    }
+
+    /**
+     * {@link #lookup}, then appends the leading hits to the empty {@code seq} one block at a time and copies
+     * them in (chunked prefill: the rest of the prompt then runs from {@link #skipped()}); returns the tokens loaded.
+     */
+    public int load(Sequence seq, int[] prompt, int computeAtLeast) {
+        RemotePrefix hit = lookup(seq, prompt, computeAtLeast);
+        BlockMemory writable = BlockMemory.ofRows(blockSize, seq::keyAddress, seq::valueAddress);
+        for (int b = 0; b < hit.blocks(); b++) {
+            seq.append(blockSize);
+            hit.copyBlockInto(b, writable);
+        }
+        return skipped;
+    }
+
+    /** Offers every full prompt block not offered yet that the sequence still holds in every layer. */
+    public void offerWritten(Sequence seq) {
+        for (int b = 0; b < hashes.size(); b++) {
+            if (!offered[b] && heldInEveryLayer(seq, b)) {
+                offer(seq, b);
+                offeredBlocks++;
+            }
+        }
+    }
+
+    @Override
+    public void beforeFree(Sequence seq, int layer, int block) {
+        if (block < hashes.size() && !offered[block] && heldInEveryLayer(seq, block)) {
+            offer(seq, block);
+            spilledBlocks++;
+        }
+    }
+
+    private void offer(Sequence seq, int block) {
+        offered[block] = true;
+        remote.offer(hashes.get(block), block, readable(seq));
+    }
+
+    private boolean heldInEveryLayer(Sequence seq, int block) {
+        if (block >= seq.blocks() || (block + 1) * blockSize > seq.length()) {
+            return false;
+        }
+        for (int l = 0; l < layers; l++) {
+            if (seq.tier(l, block) == Tier.NONE) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Where readers find each block now (device or host slot); valid until the sequence's next operation. */
+    private BlockMemory readable(Sequence seq) {
+        return new BlockMemory() {
+            @Override
+            public long keyAddress(int block, int layer) {
+                return slotAddress(seq, layer, block) + descriptor.keyOffset(0);
+            }
+
+            @Override
+            public long valueAddress(int block, int layer) {
+                return slotAddress(seq, layer, block) + descriptor.valueOffset(0);
+            }
+        };
+    }
+
+    private long slotAddress(Sequence seq, int layer, int block) {
+        int slot = seq.slot(layer, block);
+        return seq.tier(layer, block) == Tier.DEVICE ? tiers.deviceArena().address(slot) : tiers.hostArena().address(slot);
+    }
+
+    /** Prompt tokens loaded from the remote tier instead of computed. */
+    public int skipped() {
+        return skipped;
+    }
+
+    /** Blocks (all layers) loaded from the remote tier. */
+    public int loadedBlocks() {
+        return loadedBlocks;
+    }
+
+    /** Prompt blocks offered after prefill wrote them. */
+    public int offeredBlocks() {
+        return offeredBlocks;
+    }
+
+    /** Prompt blocks offered because the tiers were about to free them. */
+    public int spilledBlocks() {
+        return spilledBlocks;
+    }
+
+    /** How long this prompt's lookup took. */
+    public long lookupNanos() {
+        return lookupNanos;
+    }
+
+    public RemoteKvTier remote() {
+        return remote;
+    }
+}
