@@ -5,6 +5,8 @@ import io.tierkv.core.policy.Policies;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.Sampler;
+import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.io.TextTokenizer;
 import io.tierkv.model.llama.LlamaCheckpoint;
@@ -69,6 +71,7 @@ final class GenerateCommand implements Callable<Integer> {
         modelOptions.requireCpuMath();
         KvPolicy policy = Policies.create(policySpec);
         PrefillMode prefill = PrefillMode.parse(mode);
+        HostRead hostRead = modelOptions.hostRead();
         if (!(budget > 0 && budget <= 1)) {
             throw new IllegalArgumentException("--budget must be a fraction in (0, 1], was " + budget);
         }
@@ -84,6 +87,7 @@ final class GenerateCommand implements Callable<Integer> {
             }
             int chunkRoom = prefill == PrefillMode.CHUNKED ? chunk : 0;
             try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom)) {
+                session.decoder().hostRead(hostRead);
                 System.out.print(text);
                 System.out.flush();
                 GenerationResult g = session.generate(ids, maxTokens, prefill, chunk, new Sampler(temperature, topP, seed), c.eosTokenId(),
@@ -111,6 +115,11 @@ final class GenerateCommand implements Callable<Integer> {
                         Bytes.format(session.deviceBlocks() * session.tiers().slotBytes()),
                         Bytes.format(st.deviceBytesPeak()), Bytes.format(st.hostBytesPeak()), Bytes.format(st.d2hBytes()),
                         Bytes.format(st.h2dBytes()), st.droppedBlocks(), st.evictedBlocks());
+                HostReadStats reads = session.decoder().hostReads();
+                System.out.printf(Locale.ROOT, "host read %s | %d of %d host blocks read (%.1f%% of an exact read, %s) | digests %s"
+                        + " | digest recall %s by layer%n", hostRead, reads.blocksRead(), reads.blocksExact(), 100 * reads.fraction(),
+                        Bytes.format(reads.blocksRead() * session.tiers().slotBytes()), Bytes.format(session.decoder().digestBytesPeak()),
+                        reads.recallText());
                 Map<String, Object> json = new LinkedHashMap<>();
                 json.put("policy", policy.name());
                 json.put("promptTokens", ids.length);
@@ -121,6 +130,13 @@ final class GenerateCommand implements Callable<Integer> {
                 json.put("kvKeptPeak", g.keptPeak());
                 json.put("completion", tok.decode(g.tokens()));
                 json.put("tiers", st);
+                json.put("hostRead", hostRead.toString());
+                json.put("hostBlocksRead", reads.blocksRead());
+                json.put("hostBytesRead", reads.blocksRead() * session.tiers().slotBytes());
+                json.put("hostReadFraction", reads.fraction());
+                json.put("digestBytes", session.decoder().digestBytesPeak());
+                json.put("digestRecall", reads.recall());
+                json.put("digestRecallByLayer", reads.recallByLayer());
                 Json.write(output.dir("generate").resolve("generate.json"), json);
             }
         }

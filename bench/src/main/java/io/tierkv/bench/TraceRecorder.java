@@ -45,6 +45,7 @@ final class TraceRecorder {
                 RecordingPolicy policy = new RecordingPolicy(Policies.create(policySpec), writer);
                 // The whole prompt fits on the device; no end-of-sequence stop: a trace of `steps` tokens is asked for.
                 try (TieredSession session = new TieredSession(w, policy, prompt.length, 1.0, m.blockSize, steps + 1, 0)) {
+                    session.decoder().hostRead(m.hostRead());
                     session.generate(prompt, steps + 1, PrefillMode.PAPER, 40, Sampler.greedy(), -1, null, null);
                 }
                 return new Result(prompt.length, policy.recorded(), c.layers());
