@@ -13,8 +13,11 @@ import org.bytedeco.pytorch.Tensor;
  * are skipped for this step.
  *
  * <p>Ranking: a block's bound is computed per query head; since softmax is invariant to a shift per head,
- * each head's bounds are taken relative to that head's best host bound, and a block ranks by its best head.
- * A block that can reach the top of any head's host scores ranks first, whichever head it is.
+ * each head's bounds are taken relative to that head's best host bound, and a block ranks by
+ * {@code sum_h exp(bound_h - best_h)}: the most weight one of its keys could have, relative to the best
+ * host block, summed over the heads (the head-averaged attention the policy counts). A block at the top of
+ * one head scores at least 1; one near the top of every head scores up to H. (Ranking by the best head
+ * alone ties every head's top block at 0 and lets the block order break the tie.)
  *
  * <p>Selected blocks are attended like device blocks, so the ones among a query's top-k are requests for
  * the placement, which promotes a host block once its requests make it worth more than the device's
@@ -87,10 +90,10 @@ final class HostBlockSelector {
             }
         }
         for (int i = 0; i < n; i++) {
-            float r = Float.NEGATIVE_INFINITY;
+            float r = 0;
             for (int h = 0; h < heads; h++) {
                 float v = bounds[i * heads + h];
-                r = Math.max(r, v == Float.POSITIVE_INFINITY ? v : v - best[h]);
+                r += v == Float.POSITIVE_INFINITY ? Float.POSITIVE_INFINITY : (float) Math.exp(v - best[h]);
             }
             rank[i] = r;
             chosen[i] = false;
