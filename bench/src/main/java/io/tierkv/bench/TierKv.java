@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
             TrainCommand.class,
             TraceCommand.class,
             SimulateCommand.class,
+            HostReadCurveCommand.class,
             BenchCommand.class,
             InfoCommand.class,
             CommandLine.HelpCommand.class
