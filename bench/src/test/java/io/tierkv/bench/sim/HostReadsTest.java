@@ -33,12 +33,12 @@ class HostReadsTest {
 
     @Test
     void digest_readsAtMostNHostBlocks_andCountsSkippedRequests() throws IOException {
-        SimResult one = run(new HostRead(true, 1));
+        SimResult one = run(HostRead.digest(1));
         assertEquals(5, one.stats().hostBlocksExact, "same residency: the policy sees the same requests");
         assertEquals(2, one.stats().hostBlocksRead, "one block per step");
         assertEquals(0, one.stats().skippedRequests, "one host block requested, one read");
         assertEquals(0.4, (double) SimMetric.HOST_READ_FRACTION.of(one), 1e-12);
-        SimResult many = run(new HostRead(true, 8));
+        SimResult many = run(HostRead.digest(8));
         assertEquals(5, many.stats().hostBlocksRead, "N above the host blocks: every host block");
     }
 }

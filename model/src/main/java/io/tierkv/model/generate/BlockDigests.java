@@ -18,14 +18,16 @@ import org.bytedeco.pytorch.Tensor;
  * {@link #bytes()} and reported against the device budget); with the CUDA backend they would sit next to
  * the device arena, where the bound is computed.
  *
- * <p>Layout per layer: {@code (block, 2, K, d)} float32, minimum then maximum.
+ * <p>Layout per layer: {@code (block, 2, parts, K, d)} float32, minima then maxima.
  */
 public final class BlockDigests {
     private final int layers;
     private final int kvHeads;
     private final int headDim;
     private final int blockSize;
-    /** (layer) (block, 2, K, d) float32 minimum and maximum keys. */
+    /** Sub-blocks per block, each with its own minimum and maximum (1: Quest's digest). */
+    private final int parts;
+    /** (layer) (block, 2, parts, K, d) float32 minimum and maximum keys. */
     private float[][] minMax;
     /** (layer, block) true while the block is full and live. */
     private boolean[][] present;
@@ -33,6 +35,18 @@ public final class BlockDigests {
     private int peak;
 
     public BlockDigests(int layers, int kvHeads, int headDim, int blockSize) {
+        this(layers, kvHeads, headDim, blockSize, 1);
+    }
+
+    /**
+     * @param parts sub-blocks per block ({@code blockSize} must be a multiple): a block's bound is the largest of
+     *              its sub-blocks' bounds, tighter than one box over the whole block, at {@code parts} times the memory
+     */
+    public BlockDigests(int layers, int kvHeads, int headDim, int blockSize, int parts) {
+        if (parts < 1 || blockSize % parts != 0) {
+            throw new IllegalArgumentException("digest parts must divide the block size " + blockSize + ", was " + parts);
+        }
+        this.parts = parts;
         this.layers = layers;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
@@ -43,7 +57,7 @@ public final class BlockDigests {
 
     /** Floats per block's digest: minimum and maximum per KV head. */
     public int stride() {
-        return 2 * kvHeads * headDim;
+        return 2 * parts * kvHeads * headDim;
     }
 
     /** Bytes of one block's digest. */
@@ -78,9 +92,9 @@ public final class BlockDigests {
     public void update(int layer, int block, long keyAddress) {
         ensure(block);
         try (PointerScope scope = new PointerScope()) {
-            Tensor k = Tensors.floatView(keyAddress, blockSize, (long) kvHeads * headDim);
-            Tensors.copyInto(k.amin(new long[] {0}, false), minMax[layer], block * stride());
-            Tensors.copyInto(k.amax(new long[] {0}, false), minMax[layer], block * stride() + kvHeads * headDim);
+            Tensor k = Tensors.floatView(keyAddress, parts, blockSize / parts, (long) kvHeads * headDim);
+            Tensors.copyInto(k.amin(new long[] {1}, false).contiguous(), minMax[layer], block * stride());
+            Tensors.copyInto(k.amax(new long[] {1}, false).contiguous(), minMax[layer], block * stride() + stride() / 2);
         }
         if (!present[layer][block]) {
             present[layer][block] = true;
@@ -119,20 +133,24 @@ public final class BlockDigests {
      */
     public void bound(int layer, int block, float[] q, int heads, float scale, float[] out) {
         float[] mm = minMax[layer];
-        int base = block * stride();
         int group = heads / kvHeads;
-        int half = kvHeads * headDim;
+        int half = stride() / 2;
+        int row = kvHeads * headDim;
         for (int h = 0; h < heads; h++) {
             int kh = h / group;
-            int lo = base + kh * headDim;
-            int hi = lo + half;
             int qo = h * headDim;
-            float s = 0;
-            for (int d = 0; d < headDim; d++) {
-                float qd = q[qo + d];
-                s += Math.max(qd * mm[lo + d], qd * mm[hi + d]);
+            float best = Float.NEGATIVE_INFINITY;
+            for (int p = 0; p < parts; p++) {
+                int lo = block * stride() + p * row + kh * headDim;
+                int hi = lo + half;
+                float s = 0;
+                for (int d = 0; d < headDim; d++) {
+                    float qd = q[qo + d];
+                    s += Math.max(qd * mm[lo + d], qd * mm[hi + d]);
+                }
+                best = Math.max(best, s);
             }
-            out[h] = s * scale;
+            out[h] = best * scale;
         }
     }
 

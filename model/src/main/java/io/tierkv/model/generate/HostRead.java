@@ -10,8 +10,9 @@ import java.util.Locale;
  *
  * @param digest true for sparse reads through the digests
  * @param blocks host blocks read per layer and decode step in digest mode ({@code >= 1})
+ * @param parts  sub-blocks per block digest ({@link BlockDigests}; 1 is Quest's)
  */
-public record HostRead(boolean digest, int blocks) {
+public record HostRead(boolean digest, int blocks, int parts) {
     /**
      * Host blocks per layer and step in digest mode by default. Measured on the bundled model at a 25% device
      * budget (bench/README.md, "Sparse host reads"): 1 block loses accuracy when the questions come first,
@@ -20,12 +21,23 @@ public record HostRead(boolean digest, int blocks) {
     public static final int DEFAULT_BLOCKS = 2;
 
     /** Every host block, every step: today's behaviour. */
-    public static final HostRead EXACT = new HostRead(false, 0);
+    public static final HostRead EXACT = new HostRead(false, 0, 1);
+
+    /** Sub-blocks per digest by default. */
+    public static final int DEFAULT_PARTS = 1;
 
     public HostRead {
         if (digest && blocks < 1) {
             throw new IllegalArgumentException("--host-read digest needs blocks >= 1, was " + blocks);
         }
+        if (parts < 1) {
+            throw new IllegalArgumentException("--host-read digest needs parts >= 1, was " + parts);
+        }
+    }
+
+    /** Digest mode reading {@code blocks} host blocks per layer and step, with the default digest. */
+    public static HostRead digest(int blocks) {
+        return new HostRead(true, blocks, DEFAULT_PARTS);
     }
 
     /** {@code exact}, {@code digest} or {@code digest:blocks=N}. */
@@ -35,29 +47,37 @@ public record HostRead(boolean digest, int blocks) {
             return EXACT;
         }
         if (s.equals("digest")) {
-            return new HostRead(true, DEFAULT_BLOCKS);
+            return digest(DEFAULT_BLOCKS);
         }
         if (s.startsWith("digest:")) {
             int blocks = DEFAULT_BLOCKS;
+            int parts = DEFAULT_PARTS;
             for (String option : s.substring("digest:".length()).split(",")) {
                 String[] kv = option.split("=", 2);
-                if (kv.length != 2 || !kv[0].trim().equals("blocks")) {
+                String key = kv[0].trim();
+                if (kv.length != 2 || !(key.equals("blocks") || key.equals("parts"))) {
                     throw new IllegalArgumentException("--host-read " + spec + ": unknown option '" + option
-                            + "' (digest takes blocks=N)");
+                            + "' (digest takes blocks=N and parts=P)");
                 }
+                int v;
                 try {
-                    blocks = Integer.parseInt(kv[1].trim());
+                    v = Integer.parseInt(kv[1].trim());
                 } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("--host-read " + spec + ": blocks must be an integer, was '" + kv[1] + "'");
+                    throw new IllegalArgumentException("--host-read " + spec + ": " + key + " must be an integer, was '" + kv[1] + "'");
+                }
+                if (key.equals("blocks")) {
+                    blocks = v;
+                } else {
+                    parts = v;
                 }
             }
-            return new HostRead(true, blocks);
+            return new HostRead(true, blocks, parts);
         }
         throw new IllegalArgumentException("--host-read must be exact, digest or digest:blocks=N, was '" + spec + "'");
     }
 
     @Override
     public String toString() {
-        return digest ? "digest:blocks=" + blocks : "exact";
+        return digest ? "digest:blocks=" + blocks + (parts == DEFAULT_PARTS ? "" : ",parts=" + parts) : "exact";
     }
 }

@@ -78,7 +78,7 @@ public final class TieredDecoder {
      */
     public void hostRead(HostRead mode) {
         this.hostRead = mode;
-        this.digests = mode.digest() ? new BlockDigests(c.layers(), c.kvHeads(), c.headDim(), layout.blockSize()) : null;
+        this.digests = mode.digest() ? new BlockDigests(c.layers(), c.kvHeads(), c.headDim(), layout.blockSize(), mode.parts()) : null;
         this.selector = mode.digest()
                 ? new HostBlockSelector(mode, digests, hostReads, c.heads(), c.kvHeads(), c.headDim(), layout.blockSize()) : null;
     }

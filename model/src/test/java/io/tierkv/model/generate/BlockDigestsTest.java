@@ -61,6 +61,46 @@ class BlockDigestsTest {
     }
 
     @Test
+    void subBlockDigests_boundNoLooser_andStillAboveEveryKey() {
+        SplittableRandom rnd = new SplittableRandom(9);
+        float[] keys = new float[BLOCK * KV_HEADS * DIM];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = (float) rnd.nextGaussian();
+        }
+        BlockDigests whole = new BlockDigests(1, KV_HEADS, DIM, BLOCK);
+        BlockDigests halves = new BlockDigests(1, KV_HEADS, DIM, BLOCK, 2);
+        try (FloatPointer p = new FloatPointer(keys)) {
+            whole.update(0, 0, p.address());
+            halves.update(0, 0, p.address());
+        }
+        assertEquals(2 * whole.bytesPerBlock(), halves.bytesPerBlock());
+        float[] q = new float[HEADS * DIM];
+        float[] a = new float[HEADS];
+        float[] b = new float[HEADS];
+        boolean tighter = false;
+        for (int trial = 0; trial < 50; trial++) {
+            for (int i = 0; i < q.length; i++) {
+                q[i] = (float) rnd.nextGaussian();
+            }
+            whole.bound(0, 0, q, HEADS, 1f, a);
+            halves.bound(0, 0, q, HEADS, 1f, b);
+            for (int h = 0; h < HEADS; h++) {
+                assertTrue(b[h] <= a[h] + 1e-4, "halves' bound " + b[h] + " above the whole block's " + a[h]);
+                tighter |= b[h] < a[h] - 1e-3;
+                int kh = h / (HEADS / KV_HEADS);
+                for (int r = 0; r < BLOCK; r++) {
+                    float s = 0;
+                    for (int d = 0; d < DIM; d++) {
+                        s += q[h * DIM + d] * keys[(r * KV_HEADS + kh) * DIM + d];
+                    }
+                    assertTrue(s <= b[h] + 1e-4, "key " + r + " above the halves' bound");
+                }
+            }
+        }
+        assertTrue(tighter, "on random keys, halves must be strictly tighter somewhere");
+    }
+
+    @Test
     void retain_forgetsFreedBlocks_andBytesFollow() {
         BlockDigests digests = new BlockDigests(2, KV_HEADS, DIM, BLOCK);
         try (FloatPointer p = new FloatPointer(new float[BLOCK * KV_HEADS * DIM])) {

@@ -69,7 +69,7 @@ class DigestDecodingTest {
         float[][] exact = decode(HostRead.EXACT, s, bytes);
         assertEquals(1.0, s[0].fraction());
         assertEquals(0, bytes[0]);
-        float[][] digest = decode(new HostRead(true, 1000), s, bytes);
+        float[][] digest = decode(HostRead.digest(1000), s, bytes);
         for (int i = 0; i < exact.length; i++) {
             // Not bitwise: whether a block being copied is read on the device or the host depends on the copy
             // thread's timing, and so does the order of the sums. Each is within TieredDecoderTest's 2e-4 of dense.
@@ -91,7 +91,7 @@ class DigestDecodingTest {
     void digest_withOneBlock_readsOneHostBlockPerLayerAndStep() {
         HostReadStats[] s = new HostReadStats[1];
         long[] bytes = new long[1];
-        decode(new HostRead(true, 1), s, bytes);
+        decode(HostRead.digest(1), s, bytes);
         HostReadStats st = s[0];
         assertEquals(12, st.steps());
         assertEquals(12L * config.layers(), st.blocksRead(), "one block per layer and step");

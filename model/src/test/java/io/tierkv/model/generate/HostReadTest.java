@@ -10,9 +10,11 @@ class HostReadTest {
     @Test
     void parse_readsEveryForm() {
         assertEquals(HostRead.EXACT, HostRead.parse("exact"));
-        assertEquals(new HostRead(true, HostRead.DEFAULT_BLOCKS), HostRead.parse("digest"));
-        assertEquals(new HostRead(true, 5), HostRead.parse("digest:blocks=5"));
+        assertEquals(HostRead.digest(HostRead.DEFAULT_BLOCKS), HostRead.parse("digest"));
+        assertEquals(HostRead.digest(5), HostRead.parse("digest:blocks=5"));
         assertEquals("digest:blocks=5", HostRead.parse("digest:blocks=5").toString());
+        assertEquals(new HostRead(true, 3, 2), HostRead.parse("digest:blocks=3,parts=2"));
+        assertEquals("digest:blocks=3,parts=2", HostRead.parse("digest:blocks=3,parts=2").toString());
     }
 
     @Test
