@@ -6,6 +6,7 @@ import io.tierkv.model.generate.DecodeProfile;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.Sampler;
+import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
@@ -69,6 +70,10 @@ final class BenchDecodeCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "libtorch intra-op threads, 0 for all cores (default: ${DEFAULT-VALUE}).")
     int threads;
 
+    @Option(names = "--host-read", defaultValue = "exact", paramLabel = "MODE",
+            description = "exact, or digest[:blocks=N] (see generate --help) (default: ${DEFAULT-VALUE}).")
+    String hostRead;
+
     @Override
     public Integer call() throws Exception {
         Options.fraction("--budget", budget);
@@ -88,6 +93,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
         }
         PolicyNames.models("--policies", policies);
         var dir = output.prepare("bench-decode");
+        HostRead read = HostRead.parse(hostRead);
         torch.set_num_threads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
         ModelOptions.warnIfSpinning();
         LlamaConfig c = new LlamaConfig(hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,
@@ -96,7 +102,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
         Report report = new Report("decode")
                 .setting("hidden", hidden).setting("layers", layers).setting("heads", heads).setting("kvHeads", kvHeads)
                 .setting("intermediate", intermediate).setting("vocab", vocab).setting("promptTokens", promptTokens)
-                .setting("decodeTokens", decodeTokens).setting("budget", budget).setting("blockSize", blockSize)
+                .setting("decodeTokens", decodeTokens).setting("budget", budget).setting("hostRead", read.toString()).setting("blockSize", blockSize)
                 .setting("ompWaitPolicy", String.valueOf(System.getenv("OMP_WAIT_POLICY")))
                 .setting("threads", torch.get_num_threads())
                 .column("policy", "policy", "%s", "KV policy")
@@ -139,6 +145,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
 
     private GenerationResult run(LlamaWeights w, LlamaConfig c, int[] prompt, String spec, DecodeProfile into) {
         try (TieredSession session = new TieredSession(w, Policies.create(spec), prompt.length, budget, blockSize, decodeTokens + 1, 0)) {
+            session.decoder().hostRead(HostRead.parse(hostRead));
             GenerationResult g = session.generate(prompt, decodeTokens + 1, PrefillMode.PAPER, 40, Sampler.greedy(), -1, null, null);
             into.add(session.decoder().profile());
             return g;

@@ -37,12 +37,13 @@ final class EvalCommand implements Callable<Integer> {
         Options.positive("--prompts", prompts);
         var settings = evalOptions.settings(prompts, modelOptions.blockSize);
         OutputOption.writableDirectory("--out", out);
+        var hostRead = modelOptions.hostRead();
         Path dir = modelOptions.modelDir();
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
             modelOptions.applyThreads(w.config);
-            System.out.printf("eval: %d prompts per position, policies %s, device budget %.0f%% of each prompt, %s mode%n",
-                    prompts, settings.policies(), 100 * settings.budget(), settings.mode().name().toLowerCase(java.util.Locale.ROOT));
-            EvalResult r = new ReadingEval(w, settings, System.out::println).run();
+            System.out.printf("eval: %d prompts per position, policies %s, device budget %.0f%% of each prompt, %s mode, host read %s%n",
+                    prompts, settings.policies(), 100 * settings.budget(), settings.mode().name().toLowerCase(java.util.Locale.ROOT), hostRead);
+            EvalResult r = new ReadingEval(w, settings, System.out::println).hostRead(hostRead).run();
             EvalReport.write(r, modelOptions.model == null ? Path.of("(bundled)") : dir, out);
             System.out.println();
             System.out.print(EvalReport.paperTable(r));

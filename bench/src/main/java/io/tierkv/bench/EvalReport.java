@@ -42,10 +42,15 @@ final class EvalReport {
                 .column("deviceBudgetPeak", "of budget", "%.3f", "device peak / that prompt's device budget, worst prompt")
                 .column("h2dBytes", "h2d B/prompt", "%.0f", "bytes promoted host to device, mean per prompt")
                 .column("d2hBytes", "d2h B/prompt", "%.0f", "bytes demoted device to host, mean per prompt")
-                .column("tokensPerSecond", "decode tok/s", "%.1f", "generated tokens per second (decode)");
+                .column("tokensPerSecond", "decode tok/s", "%.1f", "generated tokens per second (decode)")
+                .column("hostReadFraction", "host read", "%.3f", "host bytes read by decode steps / bytes an exact read would read")
+                .column("digestRecall", "digest recall", "%.3f", "share of the true top-k host positions in the selected blocks (digest mode)")
+                .column("digestRecallByLayer", "recall by layer", "%s", "digestRecall per layer")
+                .column("digestBytesPeak", "digest B", "%d", "most bytes the block digests held at once (device tier)");
         for (EvalRow row : r.rows()) {
             rep.row(row.policy(), row.position(), row.questionType(), row.correct(), row.total(), row.accuracy(), row.kvKeptMean(),
-                    row.kvKeptPeak(), row.deviceBytesPeak(), row.deviceBudgetPeak(), row.h2dBytes(), row.d2hBytes(), row.tokensPerSecond());
+                    row.kvKeptPeak(), row.deviceBytesPeak(), row.deviceBudgetPeak(), row.h2dBytes(), row.d2hBytes(), row.tokensPerSecond(),
+                    row.hostReadFraction(), row.digestRecall(), row.digestRecallByLayer(), row.digestBytesPeak());
         }
         return rep;
     }

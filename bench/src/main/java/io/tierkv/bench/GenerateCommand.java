@@ -5,6 +5,8 @@ import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.RemotePrefill;
 import io.tierkv.model.generate.Sampler;
+import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.io.TextStream;
 import io.tierkv.model.io.TextTokenizer;
@@ -118,6 +120,7 @@ final class GenerateCommand implements Callable<Integer> {
             try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom);
                  RemoteKvTier remoteTier = remoteOptions.open(dir, session.tiers().config().layout())) {
                 RemotePrefill remote = remoteTier == null ? null : session.useRemote(remoteTier);
+                session.decoder().hostRead(modelOptions.hostRead());
                 System.out.print(chat ? tok.decode(ids) : text);
                 System.out.flush();
                 TextStream stream = TextStream.of(tok, ids);

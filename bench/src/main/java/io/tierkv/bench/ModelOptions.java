@@ -21,6 +21,17 @@ final class ModelOptions {
                     + " to split, and a spare core serves the copy thread), else all cores (default: ${DEFAULT-VALUE}).")
     int threads;
 
+    @Option(names = "--host-read", defaultValue = "exact", paramLabel = "MODE",
+            description = "How decode steps read the host tier: exact (every host block), or digest[:blocks=N] (only the N host"
+                    + " blocks per layer whose key digest bounds the query's score highest; default N "
+                    + io.tierkv.model.generate.HostRead.DEFAULT_BLOCKS + ") (default: ${DEFAULT-VALUE}).")
+    String hostRead;
+
+    /** The parsed {@code --host-read}. */
+    io.tierkv.model.generate.HostRead hostRead() {
+        return io.tierkv.model.generate.HostRead.parse(hostRead);
+    }
+
     /** Sets libtorch's intra-op threads for a model of this width and says so when it differs from the default. */
     void applyThreads(io.tierkv.model.llama.LlamaConfig config) {
         if (threads < 0) {

@@ -47,6 +47,11 @@ final class SimulateCommand implements Callable<Integer> {
     @Option(names = "--no-plots", description = "Skip the PNG plots.")
     boolean noPlots;
 
+    @Option(names = "--host-read", defaultValue = "exact", paramLabel = "MODE",
+            description = "Host read model: exact (every host block per layer and step) or digest[:blocks=N] (N host blocks,"
+                    + " the requested ones first; a trace holds no queries to bound) (default: ${DEFAULT-VALUE}).")
+    String hostRead;
+
     @Override
     public Integer call() throws Exception {
         List<String> specs = PolicyNames.simulator("--policies", policies);
@@ -75,10 +80,12 @@ final class SimulateCommand implements Callable<Integer> {
                 header.topK(), header.layout().blockSize(), header.layout().blockBytes() / 1024, specs.size(), budgetList.size(), n);
 
         long start = System.nanoTime();
-        List<SimResult> results = Simulation.run(new Simulation.Plan(() -> TraceReader.open(trace), specs, budgetList, n, System.err));
+        List<SimResult> results = Simulation.run(new Simulation.Plan(() -> TraceReader.open(trace), specs, budgetList, n, System.err,
+                io.tierkv.model.generate.HostRead.parse(hostRead)));
         double seconds = (System.nanoTime() - start) / 1e9;
 
         Report report = SimReport.report(results, settings(header, name, specs, budgetList, n, seconds));
+        report.setting("hostRead", io.tierkv.model.generate.HostRead.parse(hostRead).toString());
         Files.createDirectories(dir);
         report.writeJson(dir.resolve("simulate.json"));
         report.writeCsv(dir.resolve("simulate.csv"));

@@ -27,6 +27,7 @@ import picocli.CommandLine.Command;
             TrainCommand.class,
             TraceCommand.class,
             SimulateCommand.class,
+            HostReadCurveCommand.class,
             BenchCommand.class,
             InfoCommand.class,
             HelpCommand.class

@@ -51,6 +51,7 @@ final class TraceRecorder {
                 // The whole prompt fits on the device; no end-of-sequence stop: a trace of `steps` tokens is asked for.
                 try (TieredSession session = new TieredSession(w, policy, prompt.length, 1.0, m.blockSize, steps + 1, 0)) {
                     policy.prefillFrom(session.sequence()::priorCounts);
+                    session.decoder().hostRead(m.hostRead());
                     session.generate(prompt, steps + 1, PrefillMode.PAPER, 40, Sampler.greedy(), -1, null, null);
                 }
                 return new Result(prompt.length, policy.recorded(), c.layers());

@@ -41,6 +41,12 @@ public final class SimStats {
     public long prefillDrops;
     /** Most device blocks held at once (tail blocks excluded). */
     public long peakDeviceBlocks;
+    /** Host blocks attention read, over layers and steps ({@link HostReads}). */
+    public long hostBlocksRead;
+    /** Host blocks an exact read would have read, over layers and steps. */
+    public long hostBlocksExact;
+    /** Digest mode: requested host blocks beyond the blocks read per layer and step. */
+    public long skippedRequests;
 
     /** An independent copy. */
     public SimStats copy() {
@@ -63,6 +69,9 @@ public final class SimStats {
         c.prefillEvictions = prefillEvictions;
         c.prefillDrops = prefillDrops;
         c.peakDeviceBlocks = peakDeviceBlocks;
+        c.hostBlocksRead = hostBlocksRead;
+        c.hostBlocksExact = hostBlocksExact;
+        c.skippedRequests = skippedRequests;
         return c;
     }
 
@@ -73,6 +82,9 @@ public final class SimStats {
         }
         if (lost > misses || tailHits > hits) {
             throw new IllegalStateException("lost " + lost + " > misses " + misses + " or tail hits " + tailHits + " > hits " + hits);
+        }
+        if (hostBlocksRead > hostBlocksExact) {
+            throw new IllegalStateException("host blocks read " + hostBlocksRead + " > exact " + hostBlocksExact);
         }
         if (positionHits + lostPositions > positions) {
             throw new IllegalStateException("position hits " + positionHits + " + lost " + lostPositions + " > positions " + positions);

@@ -3,6 +3,7 @@ package io.tierkv.bench.sim;
 import io.tierkv.core.Budget;
 import io.tierkv.core.trace.TraceHeader;
 import io.tierkv.core.trace.TraceSource;
+import io.tierkv.model.generate.HostRead;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -42,8 +43,15 @@ public final class Simulation {
      * @param budgets  device budgets, in report order
      * @param threads  replays run at once
      * @param log      where progress goes (null for none)
+     * @param hostRead how attention reads the host tier ({@link HostReads})
      */
-    public record Plan(TraceOpener trace, List<String> policies, List<Budget> budgets, int threads, PrintStream log) {
+    public record Plan(TraceOpener trace, List<String> policies, List<Budget> budgets, int threads, PrintStream log,
+                       HostRead hostRead) {
+        /** Exact host reads. */
+        public Plan(TraceOpener trace, List<String> policies, List<Budget> budgets, int threads, PrintStream log) {
+            this(trace, policies, budgets, threads, log, HostRead.EXACT);
+        }
+
         public Plan {
             if (policies.isEmpty() || budgets.isEmpty()) {
                 throw new IllegalArgumentException("need at least one policy and one budget");
@@ -104,7 +112,8 @@ public final class Simulation {
                     futures.add(pool.submit(() -> {
                         SimPolicy policy = SimPolicies.create(spec);
                         try (TraceSource t = plan.trace().open()) {
-                            SimResult r = Simulator.run(policy, t, budget, policy.needsFuture() ? future : null, steps);
+                            SimResult r = Simulator.run(policy, t, budget, policy.needsFuture() ? future : null, steps,
+                                    plan.hostRead());
                             done.incrementAndGet();
                             if (plan.log() != null) {
                                 plan.log().printf(Locale.ROOT, "simulate: %-20s at %-6s hit ratio %.4f in %.1f s%n",

@@ -4,6 +4,7 @@ import io.tierkv.core.Budget;
 import io.tierkv.core.trace.TraceHeader;
 import io.tierkv.core.trace.TraceSource;
 import io.tierkv.core.trace.TraceStep;
+import io.tierkv.model.generate.HostRead;
 import java.io.IOException;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -61,10 +62,16 @@ public final class Simulator {
      */
     public static SimResult run(SimPolicy policy, TraceSource trace, Budget budget, FutureIndex future, LongAdder progress)
             throws IOException {
+        return run(policy, trace, budget, future, progress, HostRead.EXACT);
+    }
+
+    /** As {@link #run(SimPolicy, TraceSource, Budget, FutureIndex, LongAdder)}, counting host reads in {@code hostRead} mode. */
+    public static SimResult run(SimPolicy policy, TraceSource trace, Budget budget, FutureIndex future, LongAdder progress,
+                                HostRead hostRead) throws IOException {
         long start = System.nanoTime();
         TraceHeader h = trace.header();
         SimContext ctx = context(policy, h, budget, future);
-        Replay replay = new Replay(policy, ctx);
+        Replay replay = new Replay(policy, ctx, hostRead);
         TraceStep step = h.newStep();
         while (trace.next(step)) {
             replay.step(step);
@@ -110,16 +117,18 @@ public final class Simulator {
         private final int blockSize;
         private final int promptLength;
         private final boolean canDrop;
+        private final HostReads hostReads;
         private int tail;
         private int request;
 
-        Replay(SimPolicy policy, SimContext ctx) {
+        Replay(SimPolicy policy, SimContext ctx, HostRead hostRead) {
             this.policy = policy;
             this.ctx = ctx;
             this.stats = statsOf(ctx);
             this.blockSize = ctx.blockSize();
             this.promptLength = ctx.promptLength();
             this.canDrop = policy.canDrop();
+            this.hostReads = new HostReads(hostRead, ctx, stats);
             policy.start(ctx);
             this.tail = promptLength == 0 ? 0 : (promptLength - 1) / blockSize;
             policy.prefill(tail);
@@ -140,6 +149,7 @@ public final class Simulator {
             for (int l = 0; l < ctx.layers(); l++) {
                 int[] p = step.positions(l);
                 int n = step.count(l);
+                hostReads.step(l, p, n, tail);
                 for (int i = 0; i < n; ) {
                     int j = runEnd(p, i, n, blockSize);
                     request(l, p, i, j);

@@ -2,6 +2,8 @@ package io.tierkv.model.eval;
 
 import io.tierkv.core.policy.Policies;
 import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.Generator;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.Sampler;
@@ -36,6 +38,7 @@ public final class ReadingEval {
     private final EvalSettings s;
     private final Consumer<String> progress;
     private final Vocabulary vocab = Vocabulary.get();
+    private HostRead hostRead = HostRead.EXACT;
 
     public ReadingEval(LlamaWeights weights, EvalSettings settings, Consumer<String> progress) {
         this.weights = weights;
@@ -48,6 +51,12 @@ public final class ReadingEval {
             throw new IllegalArgumentException("the model's vocabulary has " + weights.config.vocabSize()
                     + " tokens, the reading suite's " + vocab.size() + ": eval needs a model trained on the suite");
         }
+    }
+
+    /** Reads the host tier of every run this way (default {@link HostRead#EXACT}); returns this. */
+    public ReadingEval hostRead(HostRead mode) {
+        this.hostRead = mode;
+        return this;
     }
 
     /** Accumulates one policy x position x type cell. */
@@ -63,6 +72,8 @@ public final class ReadingEval {
         double d2h;
         long generated;
         long decodeNanos;
+        HostReadStats reads;
+        long digestBytesPeak;
     }
 
     /** Untimed prompts per position that each policy runs before the timed ones. */
@@ -153,7 +164,8 @@ public final class ReadingEval {
 
     /** One prompt through one policy. */
     private record Run(boolean[] correct, GenerationResult gen, double keptFraction, double keptPeakFraction,
-                       long deviceBytesPeak, double budgetPeak, long h2d, long d2h, double[] sizes, byte[][] levels) {
+                       long deviceBytesPeak, double budgetPeak, long h2d, long d2h, double[] sizes, byte[][] levels,
+                       HostReadStats reads, long digestBytesPeak) {
     }
 
     private Run runOne(String spec, ReadingPrompt prompt, boolean snapshot) {
@@ -164,6 +176,7 @@ public final class ReadingEval {
         int capacity = p + s.maxTokens();
         int chunk = s.mode() == PrefillMode.CHUNKED ? s.chunk() : 0;
         try (TieredSession session = new TieredSession(weights, Policies.create(spec), p, s.budget(), s.blockSize(), s.maxTokens(), chunk)) {
+            session.decoder().hostRead(hostRead);
             Generator.StepObserver observer = !s.trackPlots() ? null : (sq, generated) -> {
                 sizes.add((double) sq.keptTokens());
                 if (snapshot) {
@@ -178,7 +191,7 @@ public final class ReadingEval {
             return new Run(correct, g, g.keptFraction(), g.keptPeak() / (double) p, st.deviceBytesPeak(),
                     st.deviceBytesPeak() / (double) (session.deviceBlocks() * session.tiers().slotBytes()),
                     st.h2dBytes(), st.d2hBytes(), sizes.stream().mapToDouble(Double::doubleValue).toArray(),
-                    levels.toArray(new byte[0][]));
+                    levels.toArray(new byte[0][]), session.decoder().hostReads(), session.decoder().digestBytesPeak());
         }
     }
 
@@ -207,13 +220,20 @@ public final class ReadingEval {
         c.d2h += r.d2h;
         c.generated += Math.max(0, r.gen.tokens().length - 1);
         c.decodeNanos += r.gen.decodeNanos();
+        if (c.reads == null) {
+            c.reads = new HostReadStats(r.reads.layers());
+        }
+        c.reads.addAll(r.reads);
+        c.digestBytesPeak = Math.max(c.digestBytesPeak, r.digestBytesPeak);
     }
 
     private static EvalRow row(String policy, String position, String type, Cell c) {
         int n = Math.max(1, c.prompts);
         return new EvalRow(policy, position, type, c.correct, c.total, c.total == 0 ? 0 : c.correct / (double) c.total,
                 c.keptMeanSum / n, c.keptPeak, c.devicePeak, c.budgetPeak, c.h2d / n, c.d2h / n,
-                c.decodeNanos == 0 ? 0 : c.generated / (c.decodeNanos / 1e9));
+                c.decodeNanos == 0 ? 0 : c.generated / (c.decodeNanos / 1e9),
+                c.reads == null ? 1.0 : c.reads.fraction(), c.reads == null ? Double.NaN : c.reads.recall(),
+                c.reads == null ? "" : c.reads.recallText(), c.digestBytesPeak);
     }
 
     private static double[] meanCurve(List<double[]> curves) {

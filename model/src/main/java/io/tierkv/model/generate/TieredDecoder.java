@@ -55,6 +55,13 @@ public final class TieredDecoder {
     private float[] partRows = new float[0];
     /** (H, n) reciprocal softmax denominators, reused across steps. */
     private float[] inverse = new float[0];
+    /** How decode steps read the host tier; see {@link #hostRead(HostRead)}. */
+    private HostRead hostRead = HostRead.EXACT;
+    /** Host reads of the decode steps, per layer. */
+    private final HostReadStats hostReads;
+    /** Digest mode only: the blocks' key digests and the host block selection; null in exact mode. */
+    private BlockDigests digests;
+    private HostBlockSelector selector;
 
     public TieredDecoder(LlamaWeights weights, TierManager tiers) {
         this.w = weights;
@@ -68,6 +75,33 @@ public final class TieredDecoder {
         }
         this.deviceSlab = slab(tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks());
         this.hostSlab = slab(tiers.hostBaseAddress(), tiers.hostCapacityBlocks());
+        this.hostReads = new HostReadStats(c.layers());
+    }
+
+    /**
+     * Sets how decode steps read the host tier (before the first token): {@link HostRead#EXACT} attends every
+     * host block; digest mode keeps a {@link BlockDigests digest} of every full block and attends only the
+     * host blocks whose bound ranks highest ({@link HostBlockSelector}).
+     */
+    public void hostRead(HostRead mode) {
+        this.hostRead = mode;
+        this.digests = mode.digest() ? new BlockDigests(c.layers(), c.kvHeads(), c.headDim(), layout.blockSize(), mode.parts()) : null;
+        this.selector = mode.digest()
+                ? new HostBlockSelector(mode, digests, hostReads, c.heads(), c.kvHeads(), c.headDim(), layout.blockSize()) : null;
+    }
+
+    public HostRead hostRead() {
+        return hostRead;
+    }
+
+    /** What the decode steps read from the host tier so far. */
+    public HostReadStats hostReads() {
+        return hostReads;
+    }
+
+    /** Bytes of the live block digests at their peak (0 in exact mode); they count against the device budget. */
+    public long digestBytesPeak() {
+        return digests == null ? 0 : digests.peakBytes();
     }
 
     private Tensor slab(long address, int slots) {
@@ -310,7 +344,7 @@ public final class TieredDecoder {
         List<SplitAttention.Part> parts = new ArrayList<>(2);
         List<long[]> positions = new ArrayList<>(2);
         addPart(parts, positions, seq, l, deviceSlab, view.deviceSlots(), view.deviceBlocks(), view.deviceCount(), start, n);
-        addPart(parts, positions, seq, l, hostSlab, view.hostSlots(), view.hostBlocks(), view.hostCount(), start, n);
+        addHostPart(parts, positions, seq, l, view, q, start, n);
         long t1 = System.nanoTime();
         profile.addTier(t1 - t0);
         SplitAttention.Result r = SplitAttention.attend(q, parts, c.kvHeads(), observe);
@@ -320,6 +354,26 @@ public final class TieredDecoder {
             profile.addPolicy(System.nanoTime() - t2);
         }
         return r.output();
+    }
+
+    /**
+     * The host part: every host block in exact mode (and for a chunk of several queries, whose read serves them
+     * all); in digest mode a decode query's selected blocks only. Decode steps' reads are counted either way.
+     */
+    private void addHostPart(List<SplitAttention.Part> parts, List<long[]> positions, Sequence seq, int l, LayerView view,
+                             Tensor q, int start, int n) {
+        if (selector == null || n != 1) {
+            if (n == 1) {
+                hostReads.add(l, view.hostCount(), view.hostCount());
+            }
+            addPart(parts, positions, seq, l, hostSlab, view.hostSlots(), view.hostBlocks(), view.hostCount(), start, n);
+            return;
+        }
+        digests.retain(l, view.deviceBlocks(), view.deviceCount(), view.hostBlocks(), view.hostCount());
+        float[] qf = Tensors.toFloats(q.contiguous());                       // (1, H, d)
+        int m = selector.select(l, qf, view);
+        selector.measureRecall(l, q.reshape(c.heads(), c.headDim()), view, seq, hostSlab);
+        addPart(parts, positions, seq, l, hostSlab, selector.slots(), selector.blocks(), m, start, n);
     }
 
     private void addPart(List<SplitAttention.Part> parts, List<long[]> positions, Sequence seq, int layer, Tensor slab,
@@ -415,6 +469,10 @@ public final class TieredDecoder {
             int run = Math.min(n - i, bs - pos % bs);
             copyTo(seq.keyAddress(layer, pos), k.narrow(0, i, run), run * width);
             copyTo(seq.valueAddress(layer, pos), v.narrow(0, i, run), run * width);
+            if (digests != null && (pos + run) % bs == 0) {
+                int block = pos / bs;
+                digests.update(layer, block, seq.keyAddress(layer, block * bs));
+            }
             i += run;
         }
     }

@@ -1,0 +1,166 @@
+package io.tierkv.model.generate;
+
+import io.tierkv.model.llama.Tensors;
+import java.util.Arrays;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * Quest's page digest, one per full KV block of one sequence: the elementwise minimum and maximum of the
+ * block's keys (RoPE applied), per KV head. For a query {@code q} and KV head {@code h} no key of the block
+ * can score more than {@code sum_d max(q_d * min_d, q_d * max_d)}: each term bounds {@code q_d * k_d} for any
+ * {@code k_d} in {@code [min_d, max_d]}. The bound is tight when one key holds every extreme, and costs
+ * {@code 2 K d} floats per block against the block's {@code 2 B K d}: 1/B of the KV (1/16 at 16-token blocks).
+ *
+ * <p>A digest is computed once, when its block fills (its keys are written on the device then, whatever
+ * tier the block goes to later), and forgotten when the block is freed ({@link #retain}). It belongs to the
+ * device tier: on the CPU backend the device arena is RAM and so are the digests (Java arrays, counted by
+ * {@link #bytes()} and reported against the device budget); with the CUDA backend they would sit next to
+ * the device arena, where the bound is computed.
+ *
+ * <p>Layout per layer: {@code (block, 2, parts, K, d)} float32, minima then maxima.
+ */
+public final class BlockDigests {
+    private final int layers;
+    private final int kvHeads;
+    private final int headDim;
+    private final int blockSize;
+    /** Sub-blocks per block, each with its own minimum and maximum (1: Quest's digest). */
+    private final int parts;
+    /** (layer) (block, 2, parts, K, d) float32 minimum and maximum keys. */
+    private float[][] minMax;
+    /** (layer, block) true while the block is full and live. */
+    private boolean[][] present;
+    private int live;
+    private int peak;
+
+    public BlockDigests(int layers, int kvHeads, int headDim, int blockSize) {
+        this(layers, kvHeads, headDim, blockSize, 1);
+    }
+
+    /**
+     * @param parts sub-blocks per block ({@code blockSize} must be a multiple): a block's bound is the largest of
+     *              its sub-blocks' bounds, tighter than one box over the whole block, at {@code parts} times the memory
+     */
+    public BlockDigests(int layers, int kvHeads, int headDim, int blockSize, int parts) {
+        if (parts < 1 || blockSize % parts != 0) {
+            throw new IllegalArgumentException("digest parts must divide the block size " + blockSize + ", was " + parts);
+        }
+        this.parts = parts;
+        this.layers = layers;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.blockSize = blockSize;
+        this.minMax = new float[layers][16 * stride()];
+        this.present = new boolean[layers][16];
+    }
+
+    /** Floats per block's digest: minimum and maximum per KV head. */
+    public int stride() {
+        return 2 * parts * kvHeads * headDim;
+    }
+
+    /** Bytes of one block's digest. */
+    public long bytesPerBlock() {
+        return 4L * stride();
+    }
+
+    /** Bytes the live digests hold now. */
+    public long bytes() {
+        return live * bytesPerBlock();
+    }
+
+    /** The most bytes the live digests held at once. */
+    public long peakBytes() {
+        return peak * bytesPerBlock();
+    }
+
+    /** Live digests over all layers. */
+    public int count() {
+        return live;
+    }
+
+    /** True while {@code block} of {@code layer} has a digest. */
+    public boolean has(int layer, int block) {
+        return block < present[layer].length && present[layer][block];
+    }
+
+    /**
+     * Computes the digest of a block that just filled from its keys, {@code (B, K, d)} float32 at
+     * {@code keyAddress} (the device slot it was written to).
+     */
+    public void update(int layer, int block, long keyAddress) {
+        ensure(block);
+        try (PointerScope scope = new PointerScope()) {
+            Tensor k = Tensors.floatView(keyAddress, parts, blockSize / parts, (long) kvHeads * headDim);
+            Tensors.copyInto(k.amin(new long[] {1}, false).contiguous(), minMax[layer], block * stride());
+            Tensors.copyInto(k.amax(new long[] {1}, false).contiguous(), minMax[layer], block * stride() + stride() / 2);
+        }
+        if (!present[layer][block]) {
+            present[layer][block] = true;
+            live++;
+            peak = Math.max(peak, live);
+        }
+    }
+
+    /** Forgets the digests of {@code layer}'s blocks that are not live any more ({@code liveBlocks} lists the live ones). */
+    public void retain(int layer, int[] liveBlocks, int liveCount, int[] otherBlocks, int otherCount) {
+        boolean[] p = present[layer];
+        boolean[] keep = new boolean[p.length];
+        mark(keep, liveBlocks, liveCount);
+        mark(keep, otherBlocks, otherCount);
+        for (int b = 0; b < p.length; b++) {
+            if (p[b] && !keep[b]) {
+                p[b] = false;
+                live--;
+            }
+        }
+    }
+
+    private static void mark(boolean[] keep, int[] blocks, int count) {
+        for (int i = 0; i < count; i++) {
+            if (blocks[i] < keep.length) {
+                keep[blocks[i]] = true;
+            }
+        }
+    }
+
+    /**
+     * The bound of every query head's score for one block: {@code out[h] = scale * sum_d max(q_d min_d, q_d max_d)}
+     * over the block's KV head {@code h / G}.
+     *
+     * @param q (H, d) float32 one query, row-major
+     */
+    public void bound(int layer, int block, float[] q, int heads, float scale, float[] out) {
+        float[] mm = minMax[layer];
+        int group = heads / kvHeads;
+        int half = stride() / 2;
+        int row = kvHeads * headDim;
+        for (int h = 0; h < heads; h++) {
+            int kh = h / group;
+            int qo = h * headDim;
+            float best = Float.NEGATIVE_INFINITY;
+            for (int p = 0; p < parts; p++) {
+                int lo = block * stride() + p * row + kh * headDim;
+                int hi = lo + half;
+                float s = 0;
+                for (int d = 0; d < headDim; d++) {
+                    float qd = q[qo + d];
+                    s += Math.max(qd * mm[lo + d], qd * mm[hi + d]);
+                }
+                best = Math.max(best, s);
+            }
+            out[h] = best * scale;
+        }
+    }
+
+    private void ensure(int block) {
+        if (block >= present[0].length) {
+            int n = Math.max(block + 1, present[0].length * 2);
+            for (int l = 0; l < layers; l++) {
+                present[l] = Arrays.copyOf(present[l], n);
+                minMax[l] = Arrays.copyOf(minMax[l], n * stride());
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+package io.tierkv.model.generate;
+
+import java.util.Arrays;
+
+/**
+ * What the decode steps read from the host tier, per layer: host blocks read against the host blocks an
+ * exact read would have read (the same steps, the same residency), and in digest mode the recall of the
+ * selection: of the true top-k host positions of each query (head-averaged attention over the host
+ * blocks, the policy's own signal), the share that lay in the selected blocks.
+ */
+public final class HostReadStats {
+    /** (layer) host blocks read. */
+    private final long[] read;
+    /** (layer) host blocks an exact read would have read. */
+    private final long[] exact;
+    /** (layer) true top-k host positions that lay in the selected blocks. */
+    private final long[] recallHits;
+    /** (layer) true top-k host positions measured. */
+    private final long[] recallTotal;
+    private long steps;
+
+    public HostReadStats(int layers) {
+        read = new long[layers];
+        exact = new long[layers];
+        recallHits = new long[layers];
+        recallTotal = new long[layers];
+    }
+
+    void add(int layer, int blocksRead, int blocksExact) {
+        read[layer] += blocksRead;
+        exact[layer] += blocksExact;
+        if (layer == 0) {
+            steps++;
+        }
+    }
+
+    void addRecall(int layer, int hits, int total) {
+        recallHits[layer] += hits;
+        recallTotal[layer] += total;
+    }
+
+    /** Decode steps counted. */
+    public long steps() {
+        return steps;
+    }
+
+    /** Host blocks read, all layers. */
+    public long blocksRead() {
+        return Arrays.stream(read).sum();
+    }
+
+    /** Host blocks an exact read would have read, all layers. */
+    public long blocksExact() {
+        return Arrays.stream(exact).sum();
+    }
+
+    /** Host blocks read over what an exact read would read; 1 when nothing was on the host. */
+    public double fraction() {
+        long e = blocksExact();
+        return e == 0 ? 1.0 : blocksRead() / (double) e;
+    }
+
+    /** Per layer, the recall of the digest selection; NaN for a layer never measured (exact mode, no host block skipped). */
+    public double[] recallByLayer() {
+        double[] r = new double[read.length];
+        for (int l = 0; l < r.length; l++) {
+            r[l] = recallTotal[l] == 0 ? Double.NaN : recallHits[l] / (double) recallTotal[l];
+        }
+        return r;
+    }
+
+    /** Recall over all layers; NaN when never measured. */
+    public double recall() {
+        long t = Arrays.stream(recallTotal).sum();
+        return t == 0 ? Double.NaN : Arrays.stream(recallHits).sum() / (double) t;
+    }
+
+    /** Adds another run's counts (same layer count). */
+    public void addAll(HostReadStats o) {
+        for (int l = 0; l < read.length; l++) {
+            read[l] += o.read[l];
+            exact[l] += o.exact[l];
+            recallHits[l] += o.recallHits[l];
+            recallTotal[l] += o.recallTotal[l];
+        }
+        steps += o.steps;
+    }
+
+    public int layers() {
+        return read.length;
+    }
+
+    /** Per-layer recall as text, for example {@code 0.98 0.95 0.97 0.99} ({@code -} for a layer never measured). */
+    public String recallText() {
+        StringBuilder sb = new StringBuilder();
+        for (double r : recallByLayer()) {
+            sb.append(sb.length() == 0 ? "" : " ").append(Double.isNaN(r) ? "-" : String.format(java.util.Locale.ROOT, "%.3f", r));
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,119 @@
+package io.tierkv.model.generate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.bytedeco.javacpp.FloatPointer;
+import org.junit.jupiter.api.Test;
+
+/** The digest's bound against every key's true score. */
+class BlockDigestsTest {
+    static final int HEADS = 4;
+    static final int KV_HEADS = 2;
+    static final int DIM = 8;
+    static final int BLOCK = 16;
+
+    @Test
+    void bound_isAtLeastEveryKeysScore_andReachedByOneKeyBlock() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        BlockDigests digests = new BlockDigests(1, KV_HEADS, DIM, BLOCK);
+        float[] keys = new float[BLOCK * KV_HEADS * DIM];               // (B, K, d)
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = (float) rnd.nextGaussian();
+        }
+        try (FloatPointer p = new FloatPointer(keys)) {
+            digests.update(0, 3, p.address());
+        }
+        float[] q = new float[HEADS * DIM];
+        float[] bound = new float[HEADS];
+        for (int trial = 0; trial < 50; trial++) {
+            for (int i = 0; i < q.length; i++) {
+                q[i] = (float) rnd.nextGaussian();
+            }
+            digests.bound(0, 3, q, HEADS, 1f, bound);
+            for (int h = 0; h < HEADS; h++) {
+                int kh = h / (HEADS / KV_HEADS);
+                for (int r = 0; r < BLOCK; r++) {
+                    float s = 0;
+                    for (int d = 0; d < DIM; d++) {
+                        s += q[h * DIM + d] * keys[(r * KV_HEADS + kh) * DIM + d];
+                    }
+                    assertTrue(s <= bound[h] + 1e-4, "head " + h + " key " + r + ": score " + s + " above bound " + bound[h]);
+                }
+            }
+        }
+        // A block of one repeated key: the bound is that key's score.
+        float[] same = new float[keys.length];
+        for (int r = 0; r < BLOCK; r++) {
+            System.arraycopy(keys, 0, same, r * KV_HEADS * DIM, KV_HEADS * DIM);
+        }
+        try (FloatPointer p = new FloatPointer(same)) {
+            digests.update(0, 0, p.address());
+        }
+        digests.bound(0, 0, q, HEADS, 1f, bound);
+        float s = 0;
+        for (int d = 0; d < DIM; d++) {
+            s += q[d] * keys[d];
+        }
+        assertEquals(s, bound[0], 1e-4);
+    }
+
+    @Test
+    void subBlockDigests_boundNoLooser_andStillAboveEveryKey() {
+        SplittableRandom rnd = new SplittableRandom(9);
+        float[] keys = new float[BLOCK * KV_HEADS * DIM];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = (float) rnd.nextGaussian();
+        }
+        BlockDigests whole = new BlockDigests(1, KV_HEADS, DIM, BLOCK);
+        BlockDigests halves = new BlockDigests(1, KV_HEADS, DIM, BLOCK, 2);
+        try (FloatPointer p = new FloatPointer(keys)) {
+            whole.update(0, 0, p.address());
+            halves.update(0, 0, p.address());
+        }
+        assertEquals(2 * whole.bytesPerBlock(), halves.bytesPerBlock());
+        float[] q = new float[HEADS * DIM];
+        float[] a = new float[HEADS];
+        float[] b = new float[HEADS];
+        boolean tighter = false;
+        for (int trial = 0; trial < 50; trial++) {
+            for (int i = 0; i < q.length; i++) {
+                q[i] = (float) rnd.nextGaussian();
+            }
+            whole.bound(0, 0, q, HEADS, 1f, a);
+            halves.bound(0, 0, q, HEADS, 1f, b);
+            for (int h = 0; h < HEADS; h++) {
+                assertTrue(b[h] <= a[h] + 1e-4, "halves' bound " + b[h] + " above the whole block's " + a[h]);
+                tighter |= b[h] < a[h] - 1e-3;
+                int kh = h / (HEADS / KV_HEADS);
+                for (int r = 0; r < BLOCK; r++) {
+                    float s = 0;
+                    for (int d = 0; d < DIM; d++) {
+                        s += q[h * DIM + d] * keys[(r * KV_HEADS + kh) * DIM + d];
+                    }
+                    assertTrue(s <= b[h] + 1e-4, "key " + r + " above the halves' bound");
+                }
+            }
+        }
+        assertTrue(tighter, "on random keys, halves must be strictly tighter somewhere");
+    }
+
+    @Test
+    void retain_forgetsFreedBlocks_andBytesFollow() {
+        BlockDigests digests = new BlockDigests(2, KV_HEADS, DIM, BLOCK);
+        try (FloatPointer p = new FloatPointer(new float[BLOCK * KV_HEADS * DIM])) {
+            for (int b = 0; b < 3; b++) {
+                digests.update(0, b, p.address());
+                digests.update(1, b, p.address());
+            }
+        }
+        assertEquals(6 * 2L * KV_HEADS * DIM * 4, digests.bytes());
+        digests.retain(0, new int[] {0}, 1, new int[] {2}, 1);          // block 1 of layer 0 was freed
+        assertFalse(digests.has(0, 1));
+        assertTrue(digests.has(0, 2) && digests.has(1, 1));
+        assertEquals(5 * digests.bytesPerBlock(), digests.bytes());
+        assertEquals(6 * digests.bytesPerBlock(), digests.peakBytes());
+    }
+}

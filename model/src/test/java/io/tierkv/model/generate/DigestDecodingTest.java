@@ -1,0 +1,103 @@
+package io.tierkv.model.generate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.DType;
+import io.tierkv.core.KvLayout;
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.policy.Policies;
+import io.tierkv.core.policy.PolicyContext;
+import io.tierkv.model.llama.LlamaConfig;
+import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.model.llama.TestModels;
+import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.TierConfig;
+import io.tierkv.tiering.TierManager;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Digest host reads against exact ones: same logits when every host block is selected, fewer bytes when not. */
+class DigestDecodingTest {
+    static LlamaWeights weights;
+    static LlamaConfig config;
+
+    @BeforeAll
+    static void model() {
+        config = TestModels.tiny();
+        weights = LlamaWeights.random(config, 21, 0.1, false);
+    }
+
+    @AfterAll
+    static void free() {
+        weights.close();
+    }
+
+    /** Decodes 12 tokens greedily after a 37-token prompt, 2 device blocks of 4 tokens per layer; returns every step's logits. */
+    private static float[][] decode(HostRead mode, HostReadStats[] stats, long[] digestBytes) {
+        KvLayout layout = new KvLayout(config.layers(), config.kvHeads(), config.headDim(), DType.F32, 4);
+        int[] prompt = new int[37];
+        for (int i = 0; i < prompt.length; i++) {
+            prompt[i] = 3 + (i * 11) % (config.vocabSize() - 3);
+        }
+        int budget = 2 * config.layers();
+        float[][] out = new float[13][];
+        try (TierManager tiers = TierManager.create(TierConfig.cpu(layout, budget + config.layers(), 512))) {
+            TieredDecoder decoder = new TieredDecoder(weights, tiers);
+            decoder.hostRead(mode);
+            KvPolicy policy = Policies.create("full");
+            try (Sequence seq = tiers.open(policy, PolicyContext.unbounded(config.layers(), prompt.length), budget)) {
+                out[0] = decoder.prefillDense(seq, policy, prompt);
+                for (int step = 0; step < 12; step++) {
+                    out[step + 1] = decoder.forward(seq, policy, new int[] {Sampler.argmax(out[step])}, true);
+                }
+                assertTrue(seq.committedHostBlocks() > 0, "the test needs host blocks");
+            }
+            stats[0] = decoder.hostReads();
+            digestBytes[0] = decoder.digestBytesPeak();
+        }
+        return out;
+    }
+
+    @Test
+    void digest_selectingEveryHostBlock_equalsExact() {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        HostReadStats[] s = new HostReadStats[1];
+        long[] bytes = new long[1];
+        float[][] exact = decode(HostRead.EXACT, s, bytes);
+        assertEquals(1.0, s[0].fraction());
+        assertEquals(0, bytes[0]);
+        float[][] digest = decode(HostRead.digest(1000), s, bytes);
+        for (int i = 0; i < exact.length; i++) {
+            // Not bitwise: whether a block being copied is read on the device or the host depends on the copy
+            // thread's timing, and so does the order of the sums. Each is within TieredDecoderTest's 2e-4 of dense.
+            double d = 0;
+            for (int j = 0; j < exact[i].length; j++) {
+                d = Math.max(d, Math.abs(exact[i][j] - digest[i][j]));
+            }
+            assertTrue(d < 2 * TieredDecoderTest.BOUND, "step " + i + ": max abs logit difference " + d);
+        }
+        assertEquals(1.0, s[0].fraction());
+        assertTrue(bytes[0] > 0, "digests are kept in digest mode");
+        for (double r : s[0].recallByLayer()) {
+            assertEquals(1.0, r, "every host block read: every true top-k host position is in the selection");
+        }
+        before.assertNoLeaks();
+    }
+
+    @Test
+    void digest_withOneBlock_readsOneHostBlockPerLayerAndStep() {
+        HostReadStats[] s = new HostReadStats[1];
+        long[] bytes = new long[1];
+        decode(HostRead.digest(1), s, bytes);
+        HostReadStats st = s[0];
+        assertEquals(12, st.steps());
+        assertEquals(12L * config.layers(), st.blocksRead(), "one block per layer and step");
+        assertTrue(st.blocksExact() > st.blocksRead(), "exact would read more: " + st.blocksExact());
+        for (double r : st.recallByLayer()) {
+            assertTrue(r >= 0 && r <= 1, "recall " + r);
+        }
+    }
+}
