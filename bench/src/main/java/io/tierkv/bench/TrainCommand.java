@@ -44,17 +44,31 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "libtorch threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--warmup", description = "Linear learning-rate warm-up steps (default: 200).")
+    Integer warmup;
+
+    @Option(names = "--init", paramLabel = "DIR",
+            description = "Start from this model's weights (same shape) instead of random ones: a continuation.")
+    Path init;
+
+    @Option(names = "--start-stage", defaultValue = "0",
+            description = "Curriculum stage to start in (default: ${DEFAULT-VALUE}; the last is the multi-round, wide-length stage).")
+    int startStage;
+
     @Override
     public Integer call() {
         TrainConfig d = TrainConfig.defaults(out);
         if (steps <= 0 || finalSteps <= 0 || batch <= 0 || hidden <= 0 || layers <= 0 || !(lr > 0)) {
             throw new IllegalArgumentException("--steps, --final-steps, --batch, --hidden, --layers and --lr must be > 0");
         }
+        if (warmup != null && warmup <= 0) {
+            throw new IllegalArgumentException("--warmup must be > 0, was " + warmup);
+        }
         if (hidden % d.heads() != 0) {
             throw new IllegalArgumentException("--hidden must be a multiple of " + d.heads() + " heads, was " + hidden);
         }
         TrainConfig cfg = new TrainConfig(seed, hidden, layers, d.heads(), d.kvHeads(), hidden * d.intermediate() / d.hidden(),
-                batch, lr, d.warmup(), steps, finalSteps, d.advanceAt(), d.maxStageSteps(), d.repeatShare(), threads == null ? d.threads() : threads, out);
+                batch, lr, warmup == null ? d.warmup() : warmup, steps, finalSteps, d.advanceAt(), d.maxStageSteps(), d.repeatShare(), threads == null ? d.threads() : threads, out, init, startStage);
         ModelOptions.warnIfSpinning();
         long t0 = System.nanoTime();
         double acc = new Trainer(cfg, System.out::println).run();
