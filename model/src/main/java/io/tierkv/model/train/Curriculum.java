@@ -24,10 +24,22 @@ public final class Curriculum {
      * @param multiRoundShare share of task rows with more than one round
      * @param maxRounds       most rounds of a row
      * @param warmupScale     the warm-up rows' share relative to the configured one
+     * @param lengthBuckets   each step draws its passages from one of this many equal stretches of the
+     *                        task's passage lengths, so that a batch's rows are padded to similar lengths
      */
-    public record Stage(TaskConfig task, double multiRoundShare, int maxRounds, double warmupScale) {
+    public record Stage(TaskConfig task, double multiRoundShare, int maxRounds, double warmupScale, int lengthBuckets) {
         static Stage oneRound(TaskConfig task) {
-            return new Stage(task, 0, 1, 1);
+            return new Stage(task, 0, 1, 1, 1);
+        }
+
+        /** The task of length bucket {@code i} of {@link #lengthBuckets}. */
+        public TaskConfig bucket(int i) {
+            if (lengthBuckets == 1) {
+                return task;
+            }
+            int lo = task.minPassageTokens();
+            int span = task.maxPassageTokens() - lo;
+            return new TaskConfig(task.minFacts(), task.maxFacts(), lo + span * i / lengthBuckets, lo + span * (i + 1) / lengthBuckets);
         }
     }
 
@@ -45,6 +57,6 @@ public final class Curriculum {
                 Stage.oneRound(new TaskConfig(5, 8, 100, 200)),
                 Stage.oneRound(new TaskConfig(6, 10, 200, 360)),
                 Stage.oneRound(TaskConfig.eval()),
-                new Stage(wide(), 2.0 / 3, MAX_ROUNDS, 0.4));
+                new Stage(wide(), 2.0 / 3, MAX_ROUNDS, 0.4, 4));
     }
 }

@@ -95,7 +95,7 @@ public final class Trainer {
             while (step < cfg.maxSteps() && !(stage == last && stageSteps >= cfg.finalSteps())) {
                 step++;
                 Curriculum.Stage st = stages.get(stage);
-                ReadingTask task = new ReadingTask(st.task());
+                ReadingTask task = new ReadingTask(st.lengthBuckets() == 1 ? st.task() : st.bucket(rnd.nextInt(st.lengthBuckets())));
                 Batch batch = Batch.draw(task, rnd, cfg.batch(),
                         new Batch.Mix(cfg.repeatShare() * st.warmupScale(), st.multiRoundShare(), st.maxRounds()));
                 double lr = learningRate(step, stage == last ? stageSteps : -1);
@@ -140,7 +140,7 @@ public final class Trainer {
                     recentCount = 0;
                     progress.accept("curriculum: stage " + stage + " " + stages.get(stage));
                 }
-                if (step % 100 == 0) {
+                if (step % 20 == 0) {
                     save(weights);
                 }
             }
