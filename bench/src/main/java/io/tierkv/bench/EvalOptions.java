@@ -31,8 +31,17 @@ final class EvalOptions {
     @Option(names = "--no-plots", description = "Skip the PNG plots.")
     boolean noPlots;
 
-    EvalSettings settings(int prompts, int blockSize) {
+    @Option(names = "--rounds",
+            description = "Rounds of four new questions per prompt, each after the previous answers (default: eval 3, demo 1;"
+                    + " 1 is the paper's experiment).")
+    Integer rounds;
+
+    @Option(names = "--passage-scale", defaultValue = "1",
+            description = "Passage length as a multiple of the default 400 to 560 tokens (default: ${DEFAULT-VALUE}).")
+    double passageScale;
+
+    EvalSettings settings(int prompts, int blockSize, int defaultRounds) {
         return new EvalSettings(prompts, List.copyOf(policies), budget, PrefillMode.parse(mode), seed, blockSize, chunk, maxTokens,
-                TaskConfig.eval(), !noPlots);
+                TaskConfig.eval().scaled(passageScale), !noPlots, rounds == null ? defaultRounds : rounds);
     }
 }
