@@ -71,7 +71,7 @@ final class TrainCommand implements Callable<Integer> {
                 batch, lr, warmup == null ? d.warmup() : warmup, steps, finalSteps, d.advanceAt(), d.maxStageSteps(), d.repeatShare(), threads == null ? d.threads() : threads, out, init, startStage);
         ModelOptions.warnIfSpinning();
         long t0 = System.nanoTime();
-        double acc = new Trainer(cfg, System.out::println).run();
+        double acc = new Trainer(cfg, System.err::println).run(); // progress on stderr, the result on stdout
         System.out.printf(Locale.ROOT, "done in %.0f s; recent line accuracy %.3f; model written to %s%n",
                 (System.nanoTime() - t0) / 1e9, acc, out.toAbsolutePath());
         return 0;
