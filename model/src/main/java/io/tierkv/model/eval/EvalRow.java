@@ -12,7 +12,7 @@ package io.tierkv.model.eval;
  * @param deviceBudgetPeak the most device-tier bytes held at once as a fraction of that prompt's device budget
  *                        (at most 1: the device arena is the budget)
  * @param deviceAttentionShare attention probability on device-resident keys, head-averaged, mean over the queries
- *                        attended through the tiered cache (NaN for a run that attended none)
+ *                        after round 1's prompt (later rounds' chunks, every generated token; NaN if none)
  * @param deviceTopkShare share of each head's top-8 attended positions found on the device
  * @param h2dBytes        bytes sent host to device during the round (all: the session), mean per prompt
  * @param d2hBytes        bytes sent device to host during the round (all: the session), mean per prompt
