@@ -24,6 +24,6 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        return EvalCommand.run(modelOptions, evalOptions, prompts, output.dir("demo"));
+        return EvalCommand.run(modelOptions, evalOptions, prompts, output.dir("demo"), 1);
     }
 }

@@ -5,6 +5,9 @@ import io.tierkv.model.eval.ReadingEval;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaWeights;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -33,23 +36,45 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     static int run(ModelOptions modelOptions, EvalOptions evalOptions, int prompts, Path out) throws Exception {
+        return run(modelOptions, evalOptions, prompts, out, 3);
+    }
+
+    /** Runs the evaluation; {@code defaultRounds} when {@code --rounds} was not given. Progress goes to stderr. */
+    static int run(ModelOptions modelOptions, EvalOptions evalOptions, int prompts, Path out, int defaultRounds) throws Exception {
         modelOptions.validate();
         Options.positive("--prompts", prompts);
-        var settings = evalOptions.settings(prompts, modelOptions.blockSize);
+        var settings = evalOptions.settings(prompts, modelOptions.blockSize, defaultRounds);
         OutputOption.writableDirectory("--out", out);
         var hostRead = modelOptions.hostRead();
         Path dir = modelOptions.modelDir();
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
-            modelOptions.applyThreads(w.config);
-            System.out.printf("eval: %d prompts per position, policies %s, device budget %.0f%% of each prompt, %s mode, host read %s%n",
-                    prompts, settings.policies(), 100 * settings.budget(), settings.mode().name().toLowerCase(java.util.Locale.ROOT), hostRead);
-            EvalResult r = new ReadingEval(w, settings, System.out::println).hostRead(hostRead).run();
-            EvalReport.write(r, modelOptions.model == null ? Path.of("(bundled)") : dir, out);
+            int threads = modelOptions.applyThreads(w.config);
+            System.err.printf(Locale.ROOT, "eval: %d prompts per position, %d round%s, policies %s, device budget %.0f%% of each prompt, %s mode,"
+                            + " passages of %d to %d tokens, host read %s%n",
+                    prompts, settings.rounds(), settings.rounds() == 1 ? "" : "s", settings.policies(), 100 * settings.budget(),
+                    settings.mode().name().toLowerCase(Locale.ROOT), settings.task().minPassageTokens(), settings.task().maxPassageTokens(),
+                    hostRead);
+            EvalResult r = new ReadingEval(w, settings, System.err::println).hostRead(hostRead).run();
+            EvalReport.write(r, modelOptions.model == null ? Path.of("(bundled)") : dir, runInfo(modelOptions, threads), out);
             System.out.println();
             System.out.print(EvalReport.paperTable(r));
             System.out.println();
-            System.out.println("report: " + out.toAbsolutePath().resolve("eval.json") + " (and eval.csv, *.png)");
+            System.out.println("report: " + out.toAbsolutePath().resolve("eval.json") + " (and eval.csv, eval.jsonl, *.png)");
         }
         return 0;
+    }
+
+    /** What ran: version, git commit if known, backend, threads, the machine's cores. */
+    static Map<String, Object> runInfo(ModelOptions modelOptions, int threads) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("version", new VersionProvider().getVersion()[0]);
+        m.put("gitCommit", GitCommit.find());
+        m.put("backend", modelOptions.backend);
+        m.put("threads", threads);
+        m.put("openblasThreads", ModelOptions.openBlasThreads());
+        m.put("cores", Runtime.getRuntime().availableProcessors());
+        m.put("java", System.getProperty("java.version"));
+        m.put("ompWaitPolicy", System.getenv("OMP_WAIT_POLICY"));
+        return m;
     }
 }

@@ -1,6 +1,7 @@
 package io.tierkv.bench;
 
 import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.model.generate.DecodeMetrics;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.RemotePrefill;
@@ -23,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.HdrHistogram.Histogram;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -124,15 +126,45 @@ final class GenerateCommand implements Callable<Integer> {
                 System.out.print(chat ? tok.decode(ids) : text);
                 System.out.flush();
                 TextStream stream = TextStream.of(tok, ids);
+                DecodeMetrics meter = session.decoder().metrics();
+                meter.enable(true);
+                Histogram tpot = new Histogram(3);
+                long[] lastToken = {0};
+                long[] atPrefillEnd = new long[2]; // blocks promoted, demoted when the first token came out
                 GenerationResult g = session.generate(ids, maxTokens, prefill, chunk, new Sampler(temperature, topP, seed),
                         tok.eosId(c.eosTokenId()), t -> {
+                            long now = System.nanoTime();
+                            if (lastToken[0] == 0) {
+                                TierStats at = session.tiers().stats();
+                                atPrefillEnd[0] = at.promotionsStarted();
+                                atPrefillEnd[1] = at.demotionsStarted();
+                            } else {
+                                tpot.recordValue(Math.max(1, now - lastToken[0]));
+                            }
                             System.out.print(stream.push(t));
                             System.out.flush();
+                            lastToken[0] = System.nanoTime();
                         }, null);
                 TierStats st = session.tiers().stats();
                 if (remoteTier != null) {
                     remoteTier.awaitWrites(remoteTier.config().writeTimeout());
                 }
+                DecodeMetrics.Snapshot m = meter.snapshot();
+                long slot = session.tiers().slotBytes();
+                Map<String, Object> device = new LinkedHashMap<>();
+                device.put("deviceAttentionShare", Double.isFinite(m.deviceAttentionShare()) ? m.deviceAttentionShare() : null);
+                device.put("deviceTopkShare", Double.isFinite(m.deviceTopkShare()) ? m.deviceTopkShare() : null);
+                device.put("hostAttentionMs", m.hostNanos() / 1e6);
+                device.put("prefillH2dBytes", atPrefillEnd[0] * slot);
+                device.put("prefillD2hBytes", atPrefillEnd[1] * slot);
+                device.put("decodeH2dBytes", (st.promotionsStarted() - atPrefillEnd[0]) * slot);
+                device.put("decodeD2hBytes", (st.demotionsStarted() - atPrefillEnd[1]) * slot);
+                device.put("promotions", st.promotionsStarted());
+                device.put("frees", st.evictedBlocks() + st.droppedBlocks());
+                device.put("stallMs", st.stallNanos() / 1e6);
+                device.put("tpotP50Ms", tpot.getTotalCount() == 0 ? null : tpot.getValueAtPercentile(50) / 1e6);
+                device.put("tpotP90Ms", tpot.getTotalCount() == 0 ? null : tpot.getValueAtPercentile(90) / 1e6);
+                device.put("tpotP99Ms", tpot.getTotalCount() == 0 ? null : tpot.getValueAtPercentile(99) / 1e6);
                 System.out.println();
                 if (task != null) {
                     String completion = tok.decode(g.tokens());
@@ -156,6 +188,14 @@ final class GenerateCommand implements Callable<Integer> {
                 if (remote != null) {
                     System.out.println(RemoteReport.line(remote, ids.length));
                 }
+                System.out.printf(Locale.ROOT, "device tier: %s of the attention (head-averaged), %s of the top-%d positions | host attention %.1f ms"
+                        + " | h2d prefill %s, decode %s | d2h prefill %s, decode %s | %d recalls, %d frees | copy stalls %.1f ms"
+                        + " | TPOT p50 %s, p90 %s, p99 %s%n",
+                        pct(m.deviceAttentionShare()), pct(m.deviceTopkShare()), DecodeMetrics.TOP_K, m.hostNanos() / 1e6,
+                        Bytes.format(atPrefillEnd[0] * slot), Bytes.format((st.promotionsStarted() - atPrefillEnd[0]) * slot),
+                        Bytes.format(atPrefillEnd[1] * slot), Bytes.format((st.demotionsStarted() - atPrefillEnd[1]) * slot),
+                        st.promotionsStarted(), st.evictedBlocks() + st.droppedBlocks(), st.stallNanos() / 1e6,
+                        ms(device.get("tpotP50Ms")), ms(device.get("tpotP90Ms")), ms(device.get("tpotP99Ms")));
                 Map<String, Object> json = new LinkedHashMap<>();
                 json.put("policy", policy.name());
                 json.put("promptTokens", ids.length);
@@ -170,9 +210,18 @@ final class GenerateCommand implements Callable<Integer> {
                 }
                 json.put("completion", tok.decode(g.tokens()));
                 json.put("tokens", g.tokens());
+                json.put("device", device);
                 json.put("tiers", st);
                 Json.write(out.resolve("generate.json"), json);
             }
         }
+    }
+
+    private static String pct(double share) {
+        return Double.isFinite(share) ? String.format(Locale.ROOT, "%.1f%%", 100 * share) : "n/a";
+    }
+
+    private static String ms(Object value) {
+        return value == null ? "n/a" : String.format(Locale.ROOT, "%.2f ms", (Double) value);
     }
 }

@@ -32,14 +32,41 @@ final class ModelOptions {
         return io.tierkv.model.generate.HostRead.parse(hostRead);
     }
 
-    /** Sets libtorch's intra-op threads for a model of this width and says so when it differs from the default. */
-    void applyThreads(io.tierkv.model.llama.LlamaConfig config) {
+    /**
+     * Sets libtorch's intra-op threads and OpenBLAS's own threads for a model of this width (OpenBLAS starts
+     * one thread per core at load, whatever libtorch is told), and warns on stderr about thread settings that
+     * slow a loaded machine down. Returns the threads chosen.
+     */
+    int applyThreads(io.tierkv.model.llama.LlamaConfig config) {
         if (threads < 0) {
             throw new IllegalArgumentException("--threads must be >= 0, was " + threads);
         }
         int n = threads > 0 ? threads : config.hiddenSize() < 512 ? 1 : Runtime.getRuntime().availableProcessors();
         org.bytedeco.pytorch.global.torch.set_num_threads(n);
+        setOpenBlasThreads(n);
         warnIfSpinning();
+        if (threads == 0 && System.getenv("OPENBLAS_NUM_THREADS") == null) {
+            System.err.println("tierkv: WARN OPENBLAS_NUM_THREADS is not set: OpenBLAS started one thread per core at load;"
+                    + " tierkv capped it at " + n + " (--threads sets it; OPENBLAS_NUM_THREADS=" + n + " avoids the extra threads)");
+        }
+        return n;
+    }
+
+    /** OpenBLAS's threads, or -1 when its library cannot be reached. */
+    static int openBlasThreads() {
+        try {
+            return org.bytedeco.openblas.global.openblas_full.openblas_get_num_threads();
+        } catch (Throwable e) {
+            return -1;
+        }
+    }
+
+    private static void setOpenBlasThreads(int n) {
+        try {
+            org.bytedeco.openblas.global.openblas_full.openblas_set_num_threads(n);
+        } catch (Throwable e) {
+            System.err.println("tierkv: WARN cannot set OpenBLAS's threads (" + e + ")");
+        }
     }
 
     /**

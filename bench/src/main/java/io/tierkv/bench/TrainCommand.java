@@ -43,6 +43,17 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "libtorch threads (default: all cores).")
     Integer threads;
 
+    @Option(names = "--warmup", description = "Linear learning-rate warm-up steps (default: 200).")
+    Integer warmup;
+
+    @Option(names = "--init", paramLabel = "DIR",
+            description = "Start from this model's weights (same shape) instead of random ones: a continuation.")
+    Path init;
+
+    @Option(names = "--start-stage", defaultValue = "0",
+            description = "Curriculum stage to start in (default: ${DEFAULT-VALUE}; the last is the multi-round, wide-length stage).")
+    int startStage;
+
     @Override
     public Integer call() {
         TrainConfig d = TrainConfig.defaults(out);
@@ -53,14 +64,17 @@ final class TrainCommand implements Callable<Integer> {
             Options.positive("--threads", threads);
         }
         OutputOption.writableDirectory("--out", out);
+        if (warmup != null && warmup <= 0) {
+            throw new IllegalArgumentException("--warmup must be > 0, was " + warmup);
+        }
         if (hidden % d.heads() != 0) {
             throw new IllegalArgumentException("--hidden must be a multiple of " + d.heads() + " heads, was " + hidden);
         }
         TrainConfig cfg = new TrainConfig(seed, hidden, layers, d.heads(), d.kvHeads(), hidden * d.intermediate() / d.hidden(),
-                batch, lr, d.warmup(), steps, finalSteps, d.advanceAt(), d.maxStageSteps(), d.repeatShare(), threads == null ? d.threads() : threads, out);
+                batch, lr, warmup == null ? d.warmup() : warmup, steps, finalSteps, d.advanceAt(), d.maxStageSteps(), d.repeatShare(), threads == null ? d.threads() : threads, out, init, startStage);
         ModelOptions.warnIfSpinning();
         long t0 = System.nanoTime();
-        double acc = new Trainer(cfg, System.out::println).run();
+        double acc = new Trainer(cfg, System.err::println).run(); // progress on stderr, the result on stdout
         System.out.printf(Locale.ROOT, "done in %.0f s; recent line accuracy %.3f; model written to %s%n",
                 (System.nanoTime() - t0) / 1e9, acc, out.toAbsolutePath());
         return 0;

@@ -1,16 +1,19 @@
 package io.tierkv.bench.report;
 
+import java.awt.BasicStroke;
 import java.awt.Color;
+import java.awt.Rectangle;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
+import org.jfree.chart.LegendItem;
+import org.jfree.chart.LegendItemCollection;
 import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.LookupPaintScale;
 import org.jfree.chart.renderer.xy.XYBlockRenderer;
-import org.jfree.chart.title.PaintScaleLegend;
 import org.jfree.chart.ui.RectangleEdge;
 import org.jfree.data.xy.DefaultXYZDataset;
 
@@ -22,6 +25,11 @@ public final class LevelHeatmap {
     static {
         System.setProperty("java.awt.headless", "true");
     }
+
+    private static final Color CACHE = new Color(0xd6, 0x27, 0x28);
+    private static final Color NORMAL = new Color(0xff, 0x9f, 0x1c);
+    private static final Color LOW = new Color(0x1f, 0x77, 0xb4);
+    private static final Color EVICT = new Color(0xbb, 0xbb, 0xbb);
 
     private LevelHeatmap() {
     }
@@ -50,10 +58,10 @@ public final class LevelHeatmap {
         data.addSeries("levels", new double[][] {xs, ys, zs});
         LookupPaintScale scale = new LookupPaintScale(-1.5, 3.5, Color.WHITE);
         scale.add(-1.5, Color.WHITE);
-        scale.add(-0.5, new Color(0xd6, 0x27, 0x28)); // CACHE
-        scale.add(0.5, new Color(0xff, 0x9f, 0x1c));  // NORMAL
-        scale.add(1.5, new Color(0x1f, 0x77, 0xb4));  // LOW (host)
-        scale.add(2.5, new Color(0xdd, 0xdd, 0xdd));  // EVICT
+        scale.add(-0.5, CACHE);
+        scale.add(0.5, NORMAL);
+        scale.add(1.5, LOW);
+        scale.add(2.5, EVICT);
         XYBlockRenderer renderer = new XYBlockRenderer();
         renderer.setPaintScale(scale);
         NumberAxis x = new NumberAxis(xLabel);
@@ -63,13 +71,17 @@ public final class LevelHeatmap {
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinesVisible(false);
         plot.setRangeGridlinesVisible(false);
-        JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, false);
-        NumberAxis legendAxis = new NumberAxis("level: -1 not yet, 0 CACHE, 1 NORMAL, 2 LOW (host), 3 EVICT");
-        legendAxis.setRange(-1.5, 3.5);
-        legendAxis.setTickUnit(new org.jfree.chart.axis.NumberTickUnit(1));
-        PaintScaleLegend legend = new PaintScaleLegend(scale, legendAxis);
-        legend.setPosition(RectangleEdge.BOTTOM);
-        chart.addSubtitle(legend);
+        // A categorical legend: one swatch per level, not a numeric colour bar.
+        LegendItemCollection items = new LegendItemCollection();
+        String[] names = {"CACHE (device)", "NORMAL (device)", "LOW (host)", "EVICT (freed)", "absent (not yet arrived)"};
+        Color[] colors = {CACHE, NORMAL, LOW, EVICT, Color.WHITE};
+        for (int i = 0; i < names.length; i++) {
+            LegendItem item = new LegendItem(names[i], null, null, null, new Rectangle(-6, -6, 12, 12), colors[i], new BasicStroke(0.8f), Color.DARK_GRAY);
+            items.add(item);
+        }
+        plot.setFixedLegendItems(items);
+        JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true);
+        chart.getLegend().setPosition(RectangleEdge.BOTTOM);
         chart.setBackgroundPaint(Color.WHITE);
         Path parent = png.toAbsolutePath().getParent();
         if (parent != null) {

@@ -11,7 +11,9 @@ import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogarithmicAxis;
+import org.jfree.chart.plot.DefaultDrawingSupplier;
 import org.jfree.chart.plot.PlotOrientation;
+import org.jfree.chart.plot.SeriesRenderingOrder;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.data.xy.XYSeries;
@@ -47,6 +49,7 @@ public final class LineChart {
     private final String yLabel;
     private final List<Series> series = new ArrayList<>();
     private boolean logY;
+    private boolean distinguish;
 
     public LineChart(String title, String xLabel, String yLabel) {
         this.title = title;
@@ -62,6 +65,16 @@ public final class LineChart {
     /** Plots y on a log scale (points at or below 0 are left out). */
     public LineChart logY(boolean on) {
         this.logY = on;
+        return this;
+    }
+
+    /**
+     * Keeps coinciding lines readable: each series gets its own marker shape, drawn at staggered points
+     * (series i marks every k-th point from offset i * k / n), and the later lines are drawn thinner and
+     * dashed, so that a line hidden under another still shows its markers and dashes.
+     */
+    public LineChart distinguishOverlaps(boolean on) {
+        this.distinguish = on;
         return this;
     }
 
@@ -82,12 +95,24 @@ public final class LineChart {
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-        XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, true);
+        XYLineAndShapeRenderer renderer = distinguish ? new StaggeredRenderer(series.size(), markEvery()) : new XYLineAndShapeRenderer(true, true);
+        DefaultDrawingSupplier shapes = new DefaultDrawingSupplier();
         for (int i = 0; i < series.size(); i++) {
-            renderer.setSeriesStroke(i, new BasicStroke(2f));
             renderer.setSeriesPaint(i, PALETTE[i % PALETTE.length]);
+            if (distinguish) {
+                float stroke = Math.max(1.2f, 3.5f - 0.6f * i);
+                renderer.setSeriesStroke(i, i == 0 ? new BasicStroke(stroke)
+                        : new BasicStroke(stroke, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {8f + 2 * i, 4f + i}, 0f));
+                renderer.setSeriesShape(i, shapes.getNextShape());
+                renderer.setSeriesShapesVisible(i, true);
+            } else {
+                renderer.setSeriesStroke(i, new BasicStroke(2f));
+            }
         }
         plot.setRenderer(renderer);
+        if (distinguish) {
+            plot.setSeriesRenderingOrder(SeriesRenderingOrder.FORWARD); // the thinner, dashed later lines on top
+        }
         if (logY) {
             LogarithmicAxis axis = new LogarithmicAxis(yLabel);
             axis.setAllowNegativesFlag(false);
@@ -99,5 +124,33 @@ public final class LineChart {
             Files.createDirectories(parent);
         }
         io.tierkv.core.io.AtomicFiles.write(png, out -> ChartUtils.writeChartAsPNG(out, chart, width, height)); // whole or not at all
+    }
+
+    /** Marker spacing: about 12 markers along the longest series. */
+    private int markEvery() {
+        int n = 0;
+        for (Series s : series) {
+            n = Math.max(n, s.x().length);
+        }
+        return Math.max(1, n / 12);
+    }
+
+    /** Draws series i's marker only at points {@code (j - offset_i) % every == 0}, offsets spread over the series. */
+    private static final class StaggeredRenderer extends XYLineAndShapeRenderer {
+        private static final long serialVersionUID = 1L;
+        private final int count;
+        private final int every;
+
+        StaggeredRenderer(int count, int every) {
+            super(true, true);
+            this.count = Math.max(1, count);
+            this.every = every;
+        }
+
+        @Override
+        public boolean getItemShapeVisible(int series, int item) {
+            int offset = series * every / count;
+            return item >= offset && (item - offset) % every == 0;
+        }
     }
 }

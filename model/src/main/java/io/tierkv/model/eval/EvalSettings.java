@@ -17,12 +17,21 @@ import java.util.List;
  * @param maxTokens          generation limit per prompt
  * @param task               passage lengths and fact counts
  * @param trackPlots         record per-step sizes and level snapshots for the plots
+ * @param rounds             rounds of questions per prompt (1: the paper's experiment)
  */
 public record EvalSettings(int promptsPerPosition, List<String> policies, double budget, PrefillMode mode, long seed,
-                           int blockSize, int chunk, int maxTokens, TaskConfig task, boolean trackPlots) {
+                           int blockSize, int chunk, int maxTokens, TaskConfig task, boolean trackPlots, int rounds) {
 
     /** Held-out prompts: training seeds a SplittableRandom from its seed; evaluation indexes prompts from 1_000_003 on. */
     public static final long DEFAULT_SEED = 1_000_003L;
+    /** Most rounds: every question asks about a different fact, and a passage has at most 40 names. */
+    public static final int MAX_ROUNDS = 10;
+
+    /** The same settings with one round (the paper's experiment). */
+    public EvalSettings(int promptsPerPosition, List<String> policies, double budget, PrefillMode mode, long seed,
+                        int blockSize, int chunk, int maxTokens, TaskConfig task, boolean trackPlots) {
+        this(promptsPerPosition, policies, budget, mode, seed, blockSize, chunk, maxTokens, task, trackPlots, 1);
+    }
 
     public EvalSettings {
         if (promptsPerPosition <= 0) {
@@ -39,6 +48,9 @@ public record EvalSettings(int promptsPerPosition, List<String> policies, double
         }
         if (chunk <= 0) {
             throw new IllegalArgumentException("chunk must be > 0, was " + chunk);
+        }
+        if (rounds < 1 || rounds > MAX_ROUNDS) {
+            throw new IllegalArgumentException("rounds must be in [1, " + MAX_ROUNDS + "], was " + rounds);
         }
         if (maxTokens <= 0) {
             throw new IllegalArgumentException("max tokens must be > 0, was " + maxTokens);

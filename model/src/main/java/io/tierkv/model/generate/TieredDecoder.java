@@ -47,6 +47,8 @@ public final class TieredDecoder {
     /** (hostSlots, 2, blockSize, K, d) float32, a view over the host arena. */
     private final Tensor hostSlab;
     private final DecodeProfile profile = new DecodeProfile();
+    /** METRICS (DecodeMetrics): what the device tier served; off unless enabled. */
+    private final DecodeMetrics metrics = new DecodeMetrics();
     /** (H, n, span) attention rows by token position, reused across steps. */
     /** Selects the prompt queries' top-k for the placement's prior. */
     private final FastPopularityCounter promptCounter = new FastPopularityCounter();
@@ -110,6 +112,11 @@ public final class TieredDecoder {
 
     public LlamaConfig config() {
         return c;
+    }
+
+    /** METRICS: the device tier's share of attention and the host's attention time (off unless enabled). */
+    public DecodeMetrics metrics() {
+        return metrics;
     }
 
     /** Time spent in {@link #forward}, split into policy, tiers and the rest. */
@@ -344,10 +351,13 @@ public final class TieredDecoder {
         List<SplitAttention.Part> parts = new ArrayList<>(2);
         List<long[]> positions = new ArrayList<>(2);
         addPart(parts, positions, seq, l, deviceSlab, view.deviceSlots(), view.deviceBlocks(), view.deviceCount(), start, n);
+        long hostGather = System.nanoTime(); // METRICS
         addHostPart(parts, positions, seq, l, view, q, start, n);
         long t1 = System.nanoTime();
+        metrics.hostGather(t1 - hostGather); // METRICS
         profile.addTier(t1 - t0);
-        SplitAttention.Result r = SplitAttention.attend(q, parts, c.kvHeads(), observe);
+        SplitAttention.Result r = SplitAttention.attend(q, parts, c.kvHeads(), observe || metrics.enabled()); // METRICS: || enabled
+        metrics.attended(view.deviceCount() * layout.blockSize(), view.hostCount() * layout.blockSize(), r, System.nanoTime() - t1); // METRICS
         if (observe) {
             long t2 = System.nanoTime();
             observe(seq, l, r.weights(), r.normalizer(), positions, start, n);

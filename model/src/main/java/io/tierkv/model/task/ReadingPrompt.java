@@ -13,9 +13,45 @@ import java.util.List;
  * @param passageStart index in {@code prompt} of the first passage token
  * @param passageEnd   index in {@code prompt} one past the last passage token
  * @param factPositions index in {@code prompt} of each asked fact's value token, in question order
+ * @param followUps    the later rounds, in order (empty for a one-round prompt); round {@code r >= 2}'s chunk
+ *                     follows round {@code r - 1}'s answer, its {@code <eos>} included
  */
 public record ReadingPrompt(QuestionType type, QuestionPosition position, int[] prompt, int[] answer,
-                            List<String> answerLines, int passageStart, int passageEnd, int[] factPositions) {
+                            List<String> answerLines, int passageStart, int passageEnd, int[] factPositions,
+                            List<ReadingRound> followUps) {
+
+    /** A one-round prompt. */
+    public ReadingPrompt(QuestionType type, QuestionPosition position, int[] prompt, int[] answer,
+                         List<String> answerLines, int passageStart, int passageEnd, int[] factPositions) {
+        this(type, position, prompt, answer, answerLines, passageStart, passageEnd, factPositions, List.of());
+    }
+
+    /** Rounds of questions: 1 plus the follow-ups. */
+    public int rounds() {
+        return 1 + followUps.size();
+    }
+
+    /** The whole session with the expected answers: prompt, answer, then each follow-up's chunk and answer. */
+    public int[] teacherForced() {
+        int n = prompt.length + answer.length;
+        for (ReadingRound r : followUps) {
+            n += r.chunk().length + r.answer().length;
+        }
+        int[] out = new int[n];
+        int at = 0;
+        at = put(out, at, prompt);
+        at = put(out, at, answer);
+        for (ReadingRound r : followUps) {
+            at = put(out, at, r.chunk());
+            at = put(out, at, r.answer());
+        }
+        return out;
+    }
+
+    private static int put(int[] out, int at, int[] part) {
+        System.arraycopy(part, 0, out, at, part.length);
+        return at + part.length;
+    }
 
     /** The prompt as text. */
     public String promptText() {

@@ -13,6 +13,11 @@ import java.util.SplittableRandom;
  * about, in random order, with one {@link QuestionType} per prompt. The prompt ends with
  * {@code answers}; the expected completion answers q1 to q4 in order, each line closed by {@code ;},
  * then {@code <eos>}.
+ *
+ * <p>A multi-round prompt goes on after that answer: each later round is a chunk
+ * {@code questions <keyword> q1 .. q4 .. answers} of four new questions about facts not asked before,
+ * drawn from anywhere in the passage, so a fact may go unattended for several windows between being read
+ * and being asked.
  */
 public final class ReadingTask {
     private final TaskConfig config;
@@ -35,17 +40,98 @@ public final class ReadingTask {
         return generate(rnd, type, position);
     }
 
-    /** A prompt drawn from {@code rnd}. */
+    /**
+     * The {@code index}-th prompt of a seeded sequence with {@code rounds} rounds of questions. The passage has
+     * at least {@code 4 * rounds} facts; where the one-round passage already has as many, round 1 is exactly
+     * the one-round prompt of the same seed, index, type and position. The later rounds' types are drawn.
+     */
+    public ReadingPrompt prompt(long seed, long index, QuestionType type, QuestionPosition position, int rounds) {
+        SplittableRandom rnd = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + index * 0xBF58476D1CE4E5B9L + type.ordinal() * 31L);
+        return generate(rnd, type, position, rounds);
+    }
+
+    /** A one-round prompt drawn from {@code rnd}. */
     public ReadingPrompt generate(SplittableRandom rnd, QuestionType type, QuestionPosition position) {
-        int facts = between(rnd, config.minFacts(), config.maxFacts());
+        return generate(rnd, type, position, 1);
+    }
+
+    /**
+     * A prompt of {@code rounds} rounds drawn from {@code rnd}. Every question of every round asks about a
+     * different fact; the later rounds' facts are drawn from the whole passage, and their types at random.
+     */
+    public ReadingPrompt generate(SplittableRandom rnd, QuestionType type, QuestionPosition position, int rounds) {
+        if (rounds < 1 || TaskConfig.QUESTIONS * rounds > Math.min(Vocabulary.NAMES.size(), Vocabulary.VALUES.size())) {
+            throw new IllegalArgumentException("rounds must be in [1, "
+                    + Math.min(Vocabulary.NAMES.size(), Vocabulary.VALUES.size()) / TaskConfig.QUESTIONS + "], was " + rounds);
+        }
+        int facts = Math.max(between(rnd, config.minFacts(), config.maxFacts()), TaskConfig.QUESTIONS * rounds);
         int[] names = pick(rnd, Vocabulary.NAMES.size(), facts);
         int[] values = pick(rnd, Vocabulary.VALUES.size(), facts);
-        int passageTokens = between(rnd, config.minPassageTokens(), config.maxPassageTokens());
+        int passageTokens = Math.max(between(rnd, config.minPassageTokens(), config.maxPassageTokens()), 4 * facts);
 
         List<String> passage = new ArrayList<>();
         int[] valueIndexInPassage = buildPassage(rnd, names, values, passageTokens, passage);
 
         int[] asked = pick(rnd, facts, TaskConfig.QUESTIONS);
+        Round first = askRound(rnd, type, asked, names, values);
+
+        List<String> prompt = new ArrayList<>();
+        prompt.add(Vocabulary.BOS);
+        int passageStart;
+        if (position == QuestionPosition.BEFORE) {
+            prompt.add("questions");
+            prompt.addAll(first.questionWords());
+            prompt.add("passage");
+            passageStart = prompt.size();
+            prompt.addAll(passage);
+        } else {
+            prompt.add("passage");
+            passageStart = prompt.size();
+            prompt.addAll(passage);
+        }
+        int passageEnd = passageStart + passage.size();
+        if (position == QuestionPosition.AFTER) {
+            prompt.add("questions");
+            prompt.addAll(first.questionWords());
+        }
+        prompt.add("answers");
+
+        List<ReadingRound> followUps = new ArrayList<>();
+        if (rounds > 1) {
+            // The facts not asked in round 1, in random order: four per later round.
+            boolean[] taken = new boolean[facts];
+            for (int f : asked) {
+                taken[f] = true;
+            }
+            int[] rest = new int[facts - TaskConfig.QUESTIONS];
+            int n = 0;
+            for (int f : shuffled(rnd, facts)) {
+                if (!taken[f]) {
+                    rest[n++] = f;
+                }
+            }
+            for (int r = 1; r < rounds; r++) {
+                QuestionType t = QuestionType.values()[rnd.nextInt(QuestionType.values().length)];
+                int[] ask = Arrays.copyOfRange(rest, (r - 1) * TaskConfig.QUESTIONS, r * TaskConfig.QUESTIONS);
+                Round round = askRound(rnd, t, ask, names, values);
+                List<String> chunk = new ArrayList<>();
+                chunk.add("questions");
+                chunk.addAll(round.questionWords());
+                chunk.add("answers");
+                followUps.add(new ReadingRound(t, ids(chunk), ids(round.answerWords()), round.answerLines(),
+                        positions(passageStart, valueIndexInPassage, ask)));
+            }
+        }
+        return new ReadingPrompt(type, position, ids(prompt), ids(first.answerWords()), first.answerLines(),
+                passageStart, passageEnd, positions(passageStart, valueIndexInPassage, asked), List.copyOf(followUps));
+    }
+
+    /** One round's questions (keyword first) and expected answer (ending with {@code <eos>}). */
+    private record Round(List<String> questionWords, List<String> answerWords, List<String> answerLines) {
+    }
+
+    private Round askRound(SplittableRandom rnd, QuestionType type, int[] asked, int[] names, int[] values) {
+        int facts = names.length;
         List<String> questionWords = new ArrayList<>();
         questionWords.add(type.keyword());
         List<String> answerWords = new ArrayList<>();
@@ -102,34 +188,15 @@ public final class ReadingTask {
             }
         }
         answerWords.add(Vocabulary.EOS);
+        return new Round(questionWords, answerWords, List.copyOf(answerLines));
+    }
 
-        List<String> prompt = new ArrayList<>();
-        prompt.add(Vocabulary.BOS);
-        int passageStart;
-        if (position == QuestionPosition.BEFORE) {
-            prompt.add("questions");
-            prompt.addAll(questionWords);
-            prompt.add("passage");
-            passageStart = prompt.size();
-            prompt.addAll(passage);
-        } else {
-            prompt.add("passage");
-            passageStart = prompt.size();
-            prompt.addAll(passage);
+    private static int[] positions(int passageStart, int[] valueIndexInPassage, int[] asked) {
+        int[] out = new int[asked.length];
+        for (int q = 0; q < asked.length; q++) {
+            out[q] = passageStart + valueIndexInPassage[asked[q]];
         }
-        int passageEnd = passageStart + passage.size();
-        if (position == QuestionPosition.AFTER) {
-            prompt.add("questions");
-            prompt.addAll(questionWords);
-        }
-        prompt.add("answers");
-
-        int[] factPositions = new int[TaskConfig.QUESTIONS];
-        for (int q = 0; q < TaskConfig.QUESTIONS; q++) {
-            factPositions[q] = passageStart + valueIndexInPassage[asked[q]];
-        }
-        return new ReadingPrompt(type, position, ids(prompt), ids(answerWords), List.copyOf(answerLines),
-                passageStart, passageEnd, factPositions);
+        return out;
     }
 
     /** Fills {@code out} with the passage; returns the index of each fact's value token within it. */

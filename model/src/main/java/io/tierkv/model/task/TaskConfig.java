@@ -39,4 +39,17 @@ public record TaskConfig(int minFacts, int maxFacts, int minPassageTokens, int m
     public static TaskConfig eval() {
         return new TaskConfig(8, 12, 400, 560);
     }
+
+    /**
+     * The same facts in passages {@code scale} times as long (both bounds scaled, rounded).
+     *
+     * @throws IllegalArgumentException when {@code scale} is not positive or the passages become too short for the facts
+     */
+    public TaskConfig scaled(double scale) {
+        if (!(scale > 0) || Double.isInfinite(scale)) {
+            throw new IllegalArgumentException("passage scale must be > 0, was " + scale);
+        }
+        return new TaskConfig(minFacts, maxFacts, (int) Math.round(minPassageTokens * scale),
+                (int) Math.round(maxPassageTokens * scale));
+    }
 }

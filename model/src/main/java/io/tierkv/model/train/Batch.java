@@ -3,6 +3,7 @@ package io.tierkv.model.train;
 import io.tierkv.model.task.QuestionPosition;
 import io.tierkv.model.task.QuestionType;
 import io.tierkv.model.task.ReadingPrompt;
+import io.tierkv.model.task.ReadingRound;
 import io.tierkv.model.task.ReadingTask;
 import io.tierkv.model.task.Vocabulary;
 import java.util.Arrays;
@@ -24,17 +25,30 @@ import java.util.SplittableRandom;
  * @param targets (B * T) next-token ids where supervised, {@link #IGNORE} elsewhere
  * @param lineEnd (B * T) at the target position of each answer line's closing {@code ;}, the flat index
  *                of the line's first target position plus one; 0 elsewhere (for line accuracy)
- * @param rowType (B) the question type's ordinal of each task row, -1 for a warm-up row
+ * @param lineType (B * T) at the positions where {@code lineEnd} is set, the question type's ordinal of the line
  */
-record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd, int[] rowType) {
+record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd, int[] lineType) {
     static final int IGNORE = -100;
 
     /** One sequence with its supervised positions (a position supervises the prediction of the next token). */
-    private record Row(int[] tokens, boolean[] supervised, int type, boolean countLines) {
+    private record Row(int[] tokens, boolean[] supervised, int[] type, boolean countLines) {
+    }
+
+    /**
+     * Rounds of a task row: 1, or with probability {@code multiRoundShare} 2 to {@code maxRounds}. The
+     * share and the bound are those of the curriculum stage.
+     */
+    record Mix(double warmupShare, double multiRoundShare, int maxRounds) {
     }
 
     /** Draws a batch: task rows of mixed types and positions, and a share {@code warmupShare} of warm-up rows. */
     static Batch draw(ReadingTask task, SplittableRandom rnd, int rows, double warmupShare) {
+        return draw(task, rnd, rows, new Mix(warmupShare, 0, 1));
+    }
+
+    /** Draws a batch as {@link #draw(ReadingTask, SplittableRandom, int, double)}, some task rows multi-round. */
+    static Batch draw(ReadingTask task, SplittableRandom rnd, int rows, Mix mix) {
+        double warmupShare = mix.warmupShare();
         Row[] all = new Row[rows];
         int length = 0;
         for (int r = 0; r < rows; r++) {
@@ -44,7 +58,9 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
             } else {
                 QuestionType type = QuestionType.values()[rnd.nextInt(QuestionType.values().length)];
                 QuestionPosition pos = QuestionPosition.values()[rnd.nextInt(2)];
-                all[r] = taskRow(task.generate(rnd, type, pos));
+                int rounds = mix.maxRounds() > 1 && rnd.nextDouble() < mix.multiRoundShare()
+                        ? 2 + rnd.nextInt(mix.maxRounds() - 1) : 1;
+                all[r] = taskRow(task.generate(rnd, type, pos, rounds));
             }
             length = Math.max(length, all[r].tokens().length - 1);
         }
@@ -53,14 +69,13 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
         long[] inputs = new long[rows * length];
         long[] targets = new long[rows * length];
         int[] lineEnd = new int[rows * length];
-        int[] rowType = new int[rows];
+        int[] lineType = new int[rows * length];
         Arrays.fill(inputs, pad);
         Arrays.fill(targets, IGNORE);
         for (int r = 0; r < rows; r++) {
             Row row = all[r];
             int base = r * length;
             int[] t = row.tokens();
-            rowType[r] = row.type();
             int lineStart = -1;
             for (int i = 0; i < t.length - 1; i++) {
                 inputs[base + i] = t[i];
@@ -71,21 +86,37 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
                     }
                     if (row.countLines() && t[i + 1] == semicolon) {
                         lineEnd[base + i] = base + lineStart + 1;
-                        lineStart = i + 1;
+                        lineType[base + i] = row.type()[i];
+                        lineStart = -1;
                     }
+                } else {
+                    lineStart = -1; // a line never spans an unsupervised stretch (the next round's questions)
                 }
             }
         }
-        return new Batch(rows, length, inputs, targets, lineEnd, rowType);
+        return new Batch(rows, length, inputs, targets, lineEnd, lineType);
     }
 
+    /** The whole session teacher-forced, supervised on every round's answer (from its last prompt token). */
     private static Row taskRow(ReadingPrompt p) {
-        int[] tokens = new int[p.prompt().length + p.answer().length];
-        System.arraycopy(p.prompt(), 0, tokens, 0, p.prompt().length);
-        System.arraycopy(p.answer(), 0, tokens, p.prompt().length, p.answer().length);
+        int[] tokens = p.teacherForced();
         boolean[] sup = new boolean[tokens.length];
-        Arrays.fill(sup, p.prompt().length - 1, tokens.length - 1, true);
-        return new Row(tokens, sup, p.type().ordinal(), true);
+        int[] type = new int[tokens.length];
+        int at = p.prompt().length;
+        supervise(sup, type, at, p.answer().length, p.type());
+        at += p.answer().length;
+        for (ReadingRound r : p.followUps()) {
+            at += r.chunk().length;
+            supervise(sup, type, at, r.answer().length, r.type());
+            at += r.answer().length;
+        }
+        return new Row(tokens, sup, type, true);
+    }
+
+    /** Marks the predictions of the {@code n} answer tokens starting at {@code from} (made one position earlier). */
+    private static void supervise(boolean[] sup, int[] type, int from, int n, QuestionType t) {
+        Arrays.fill(sup, from - 1, from - 1 + n, true);
+        Arrays.fill(type, from - 1, from - 1 + n, t.ordinal());
     }
 
     /** {@code <bos> w1 .. wn} then the same words again (or reversed), supervised on the repeat. */
@@ -105,7 +136,7 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
             tokens[n + 1 + i] = reversed ? tokens[n - i] : tokens[i + 1];
             sup[n + i] = true;
         }
-        return new Row(tokens, sup, -1, false);
+        return new Row(tokens, sup, null, false);
     }
 
     /** {@code <bos> v1 n1 v1' verdict ; ...}: true when v1' equals v1 (half the time), supervised on verdicts. */
@@ -127,6 +158,6 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
             tokens[at + 4] = v.id(";");
             sup[at + 2] = true;
         }
-        return new Row(tokens, sup, -1, false);
+        return new Row(tokens, sup, null, false);
     }
 }

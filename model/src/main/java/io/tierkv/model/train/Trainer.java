@@ -62,9 +62,9 @@ public final class Trainer {
     public double run() {
         torch.set_num_threads(cfg.threads());
         LlamaConfig config = modelConfig(cfg);
-        List<TaskConfig> stages = Curriculum.stages();
+        List<Curriculum.Stage> stages = Curriculum.stages();
         SplittableRandom rnd = new SplittableRandom(cfg.seed());
-        try (LlamaWeights weights = LlamaWeights.random(config, cfg.seed(), 0.02, true);
+        try (LlamaWeights weights = initialWeights(config);
              PrintWriter log = openLog()) {
             LlamaForward forward = new LlamaForward(weights);
             TensorVector params = weights.parameters();
@@ -78,7 +78,10 @@ public final class Trainer {
                     + " once the curriculum reaches it (at most %d in all)",
                     weights.parameterCount(), cfg.layers(), cfg.hidden(), cfg.batch(), cfg.finalSteps(), cfg.maxSteps()));
             log.println("step,stage,loss,lineAccuracy,recentLineAccuracy,lr,tokens,seconds");
-            int stage = 0;
+            if (cfg.init() != null) {
+                progress.accept("starting from " + cfg.init() + " in stage " + cfg.startStage() + " " + stages.get(cfg.startStage()));
+            }
+            int stage = cfg.startStage();
             int stageSteps = 0;
             double[] recent = new double[WINDOW];
             int recentCount = 0;
@@ -91,8 +94,10 @@ public final class Trainer {
             int step = 0;
             while (step < cfg.maxSteps() && !(stage == last && stageSteps >= cfg.finalSteps())) {
                 step++;
-                ReadingTask task = new ReadingTask(stages.get(stage));
-                Batch batch = Batch.draw(task, rnd, cfg.batch(), cfg.repeatShare());
+                Curriculum.Stage st = stages.get(stage);
+                ReadingTask task = new ReadingTask(st.lengthBuckets() == 1 ? st.task() : st.bucket(rnd.nextInt(st.lengthBuckets())));
+                Batch batch = Batch.draw(task, rnd, cfg.batch(),
+                        new Batch.Mix(cfg.repeatShare() * st.warmupScale(), st.multiRoundShare(), st.maxRounds()));
                 double lr = learningRate(step, stage == last ? stageSteps : -1);
                 optimizer.param_groups().get(0).options().set_lr(lr);
                 float loss;
@@ -120,8 +125,8 @@ public final class Trainer {
                 stageSteps++;
                 double seconds = (System.nanoTime() - start) / 1e9;
                 log.printf(Locale.ROOT, "%d,%d,%.5f,%.4f,%.4f,%.6f,%d,%.1f%n", step, stage, loss, lineAcc, recentAcc, lr, tokens, seconds);
+                log.flush();
                 if (step % 25 == 0) {
-                    log.flush();
                     progress.accept(String.format(Locale.ROOT, "step %5d  stage %d  loss %.4f  line acc %.3f (recent %.3f; %s)  %.0f tok/s  %.0fs",
                             step, stage, loss, lineAcc, recentAcc, byType(typeCorrect, typeTotal), tokens / seconds, seconds));
                     java.util.Arrays.fill(typeCorrect, 0);
@@ -135,7 +140,7 @@ public final class Trainer {
                     recentCount = 0;
                     progress.accept("curriculum: stage " + stage + " " + stages.get(stage));
                 }
-                if (step % 500 == 0) {
+                if (step % 20 == 0) {
                     save(weights);
                 }
             }
@@ -184,7 +189,7 @@ public final class Trainer {
                 for (int j = b.lineEnd()[i] - 1; j <= i; j++) {
                     ok &= pred[j] == b.targets()[j];
                 }
-                int type = b.rowType()[i / b.length()];
+                int type = b.lineType()[i];
                 for (int row : new int[] {0, 1 + type}) {
                     counts[row][1]++;
                     if (ok) {
@@ -204,6 +209,23 @@ public final class Trainer {
                     .append(total[i] == 0 ? "-" : String.format(Locale.ROOT, "%.2f", correct[i] / (double) total[i]));
         }
         return sb.toString();
+    }
+
+    /** Random weights, or the weights of {@code cfg.init()} made trainable (their shape must be this config's). */
+    private LlamaWeights initialWeights(LlamaConfig config) {
+        if (cfg.init() == null) {
+            return LlamaWeights.random(config, cfg.seed(), 0.02, true);
+        }
+        LlamaWeights loaded = LlamaCheckpoint.load(cfg.init());
+        if (!loaded.config.equals(config)) {
+            loaded.close();
+            throw new IllegalArgumentException("the model in " + cfg.init() + " is not shaped as this run's: "
+                    + loaded.config + " vs " + config);
+        }
+        for (Tensor t : loaded.named().values()) {
+            t.requires_grad_(true);
+        }
+        return loaded;
     }
 
     private void save(LlamaWeights weights) {

@@ -44,7 +44,7 @@ class ReadingEvalTest {
         double budget = 0.5;
         EvalSettings s = new EvalSettings(4, policies, budget, mode, 11, 16, 40, 12, small, true);
         EvalResult r = new ReadingEval(weights, s, line -> { }).run();
-        assertEquals(policies.size() * 2 * 5, r.rows().size());
+        assertEquals(policies.size() * 2 * 2 * 5, r.rows().size(), "policy x position x (round 1, all) x (all + 4 types)");
         long slotBytes = 2L * 16 * weights.config.kvHeads() * weights.config.headDim() * 4;
         for (String p : policies) {
             for (String position : List.of("before", "after")) {
@@ -66,6 +66,50 @@ class ReadingEvalTest {
         assertTrue(r.row("streaming", "before", "all").kvKeptMean() < 0.7, "streaming keeps about its budget");
         assertEquals(policies.size() * 2, r.sizeCurves().size());
         assertEquals(policies.size() * 2, r.popularity().size());
+        assertEquals(policies.size() * 2 * 4, r.prompts().size(), "one eval.jsonl line per prompt and policy");
+        before.assertNoLeaks();
+    }
+
+    @ParameterizedTest
+    @EnumSource(PrefillMode.class)
+    void multiRound_reportsEveryRound_withItsOwnQuestions_andTheDeviceShareOfAttention(PrefillMode mode) {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        List<String> policies = List.of("full", "h2o");
+        TaskConfig small = new TaskConfig(4, 6, 120, 160);
+        EvalSettings s = new EvalSettings(4, policies, 0.5, mode, 11, 16, 40, 12, small, true, 3);
+        EvalResult r = new ReadingEval(weights, s, line -> { }).run();
+        assertEquals(policies.size() * 2 * 4 * 5, r.rows().size(), "policy x position x (rounds 1-3, all) x (all + 4 types)");
+        for (String p : policies) {
+            for (String position : List.of("before", "after")) {
+                int sum = 0;
+                for (String round : List.of("1", "2", "3")) {
+                    EvalRow row = r.row(p, position, round, "all");
+                    assertEquals(16, row.total(), p + " round " + round + ": 4 prompts x 4 new questions");
+                    sum += row.total();
+                    assertTrue(row.deviceAttentionShare() > 0 && row.deviceAttentionShare() <= 1 + 1e-6,
+                            p + " round " + round + " device share " + row.deviceAttentionShare());
+                    assertTrue(row.deviceTopkShare() >= 0 && row.deviceTopkShare() <= 1);
+                    assertTrue(row.deviceBudgetPeak() <= 1 + 1e-9, "the device arena is the budget");
+                }
+                EvalRow all = r.row(p, position, "all", "all");
+                assertEquals(sum, all.total());
+                assertTrue(all.tpotP50Ms() > 0 && all.tpotP50Ms() <= all.tpotP99Ms());
+            }
+        }
+        // Only half of round 1's prompt fits on the device, and the session outgrows it: full reads the rest on the host.
+        EvalRow full = r.row("full", "after", "all", "all");
+        assertTrue(full.deviceAttentionShare() < 1, "full's share " + full.deviceAttentionShare());
+        assertTrue(full.prefillD2h() > 0, "the prompt overflows the device");
+        assertEquals(0, full.frees(), 1e-9, "full frees nothing");
+        assertTrue(r.row("h2o", "after", "all", "all").frees() > 0, "h2o evicts");
+        for (EvalResult.PromptLine line : r.prompts()) {
+            assertEquals(3, line.rounds().size());
+            assertTrue(line.sessionTokens() > line.promptTokens() + line.generatedTokens(), "later rounds' chunks are in the cache");
+        }
+        for (EvalResult.ResidencyTrace t : r.residency()) {
+            int[] last = t.steps()[t.steps().length - 1];
+            assertTrue(last[0] + last[1] + last[2] >= last[3] - 16 * 2, "device + host + freed cover the sequence (blocks in flight aside)");
+        }
         before.assertNoLeaks();
     }
 
@@ -77,5 +121,7 @@ class ReadingEvalTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new ReadingEval(weights,
                 new EvalSettings(1, List.of("nope"), 0.5, mode, 1, 16, 40, 8, TaskConfig.eval(), false), l -> { }))
                 .getMessage().contains("unknown policy 'nope'"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new EvalSettings(4, List.of("full"), 0.5, mode, 1, 16, 40, 8,
+                TaskConfig.eval(), false, 0)).getMessage().contains("rounds"));
     }
 }

@@ -137,4 +137,61 @@ class ReadingTaskTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> v.encode("zorp banana"));
         assertTrue(e.getMessage().contains("banana"));
     }
+
+    @Test
+    void multiRound_roundOneIsTheOneRoundPrompt_whenThePassageHasFactsEnough() {
+        ReadingTask eval = new ReadingTask(TaskConfig.eval());
+        for (QuestionPosition p : QuestionPosition.values()) {
+            ReadingPrompt one = eval.prompt(4, 2, QuestionType.MATCHING, p);
+            ReadingPrompt two = eval.prompt(4, 2, QuestionType.MATCHING, p, 2);
+            assertArrayEquals(one.prompt(), two.prompt(), "eight facts or more hold two rounds");
+            assertArrayEquals(one.answer(), two.answer());
+            assertEquals(1, two.followUps().size());
+        }
+    }
+
+    @Test
+    void multiRound_everyQuestionAsksADifferentFact_andEachChunkFollowsTheAnswers() {
+        ReadingTask eval = new ReadingTask(TaskConfig.eval());
+        Vocabulary v = Vocabulary.get();
+        for (int i = 0; i < 20; i++) {
+            ReadingPrompt r = eval.prompt(6, i, QuestionType.values()[i % 4], QuestionPosition.values()[i % 2], 3);
+            int[] all = r.teacherForced();
+            Set<Integer> facts = new HashSet<>();
+            for (int f : r.factPositions()) {
+                facts.add(f);
+            }
+            int at = r.prompt().length + r.answer().length;
+            for (ReadingRound round : r.followUps()) {
+                assertEquals("questions", v.word(round.chunk()[0]));
+                assertEquals("answers", v.word(round.chunk()[round.chunk().length - 1]));
+                assertEquals(Vocabulary.EOS, v.word(all[at - 1]), "a round's chunk comes after the previous answer's <eos>");
+                assertEquals(Vocabulary.EOS, v.word(round.answer()[round.answer().length - 1]));
+                for (int q = 0; q < TaskConfig.QUESTIONS; q++) {
+                    int pos = round.factPositions()[q];
+                    assertTrue(pos >= r.passageStart() && pos < r.passageEnd(), "later facts are in the passage");
+                    assertTrue(facts.add(pos), "fact at " + pos + " asked twice");
+                    String line = round.answerLines().get(q);
+                    assertTrue(line.contains(v.word(all[pos - 1]) + " " + v.word(all[pos])),
+                            "the answer is the fact's value: " + line);
+                }
+                at += round.chunk().length + round.answer().length;
+            }
+            assertEquals(all.length, at);
+            assertEquals(12, facts.size());
+        }
+    }
+
+    @Test
+    void scaledPassages_areLonger_andABadScaleIsRefused() {
+        TaskConfig two = TaskConfig.eval().scaled(2);
+        assertEquals(2 * TaskConfig.eval().minPassageTokens(), two.minPassageTokens());
+        assertEquals(2 * TaskConfig.eval().maxPassageTokens(), two.maxPassageTokens());
+        ReadingPrompt r = new ReadingTask(two).prompt(1, 0, QuestionType.FILL_BLANK, QuestionPosition.AFTER);
+        assertTrue(r.passageEnd() - r.passageStart() >= two.minPassageTokens());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> TaskConfig.eval().scaled(0)).getMessage().contains("scale"));
+        assertTrue(assertThrows(IllegalArgumentException.class,
+                () -> new ReadingTask(TaskConfig.eval()).prompt(1, 0, QuestionType.FILL_BLANK, QuestionPosition.AFTER, 11))
+                .getMessage().contains("rounds"));
+    }
 }

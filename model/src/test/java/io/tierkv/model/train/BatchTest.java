@@ -55,4 +55,22 @@ class BatchTest {
         // Lines are 4 (fill, mc, match) or 6 (tf) tokens with their ';', plus <eos>: 17 to 25 per prompt.
         assertTrue(supervised >= 5 * 17 && supervised <= 5 * 25, supervised + " supervised tokens");
     }
+
+    @Test
+    void multiRoundRows_superviseEveryRoundsAnswer_andCountItsLines() {
+        Batch b = Batch.draw(new ReadingTask(new TaskConfig(12, 12, 100, 120)), new SplittableRandom(5), 6, new Batch.Mix(0, 1.0, 3));
+        int lines = 0;
+        for (int i = 0; i < b.lineEnd().length; i++) {
+            if (b.lineEnd()[i] > 0) {
+                lines++;
+                assertTrue(b.lineEnd()[i] - 1 <= i && b.lineEnd()[i] - 1 > i - 8, "a line is a few tokens long");
+                assertTrue(b.lineType()[i] >= 0 && b.lineType()[i] < 4);
+            }
+        }
+        // Every row has 2 or 3 rounds of four lines.
+        assertTrue(lines >= 6 * 8 && lines <= 6 * 12, lines + " lines");
+        assertTrue(lines > 6 * 8, "some rows have three rounds");
+        long[] pred = b.targets().clone();
+        assertEquals(1.0, accuracy(b, pred), 0.0);
+    }
 }

@@ -1,0 +1,257 @@
+package io.tierkv.model.eval;
+
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.policy.Policies;
+import io.tierkv.model.generate.DecodeMetrics;
+import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.HostReadStats;
+import io.tierkv.model.generate.PrefillMode;
+import io.tierkv.model.generate.Sampler;
+import io.tierkv.model.generate.TieredDecoder;
+import io.tierkv.model.generate.TieredSession;
+import io.tierkv.model.llama.LlamaConfig;
+import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.model.task.AnswerScorer;
+import io.tierkv.model.task.ReadingPrompt;
+import io.tierkv.model.task.ReadingRound;
+import io.tierkv.model.task.Vocabulary;
+import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.TierStats;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * One prompt, all its rounds, through one policy in a fresh {@link TieredSession}: round 1's prompt is
+ * prefilled (densely in paper mode, in chunks in chunked mode) and answered greedily until {@code <eos>};
+ * each later round's chunk is then fed after the previous answer (the answer's last token first, in pieces
+ * of the chunk size, the policy stepping once per token in both modes) and answered the same way.
+ *
+ * <p>The device budget is a fraction of round 1's prompt (the passage and the first questions); the host
+ * tier holds the whole session. With one round this is exactly the paper's experiment.
+ */
+final class PromptRunner {
+    private final LlamaWeights weights;
+    private final EvalSettings s;
+    private final Vocabulary vocab = Vocabulary.get();
+    /** How decode steps read the host tier. */
+    private HostRead hostRead = HostRead.EXACT;
+
+    void hostRead(HostRead mode) {
+        this.hostRead = mode;
+    }
+
+    PromptRunner(LlamaWeights weights, EvalSettings settings) {
+        this.weights = weights;
+        this.s = settings;
+    }
+
+    /** Observes the sequence after each step: prompt chunk or generated token. */
+    interface Observer {
+        void afterStep(Sequence seq);
+    }
+
+    /**
+     * One round's outcome.
+     *
+     * @param correct      per question
+     * @param tokens       tokens generated (the {@code <eos>} included)
+     * @param keptFraction live tokens per layer over the sequence length, mean over the round's decode steps
+     * @param metrics      what the device tier served during the round (its chunk and its answer)
+     * @param h2dBytes     bytes sent host to device during the round (copies started)
+     * @param d2hBytes     bytes sent device to host during the round (copies started)
+     */
+    record RoundRun(boolean[] correct, int tokens, double keptFraction, DecodeMetrics.Snapshot metrics, long h2dBytes, long d2hBytes) {
+    }
+
+    /**
+     * The whole run.
+     *
+     * @param rounds          per round
+     * @param promptTokens    round 1's prompt
+     * @param sessionTokens   tokens in the cache at the end
+     * @param keptPeakFraction most live tokens per layer over round 1's prompt
+     * @param deviceBytesPeak  most device bytes at once
+     * @param budgetPeak       device peak over the device arena (the budget)
+     * @param stats            the tier manager's totals at the end
+     * @param prefillH2d       bytes sent host to device while prompt tokens went in (round 1's prompt, later chunks)
+     * @param prefillD2h       bytes sent device to host while prompt tokens went in
+     * @param decodeH2d        bytes sent host to device while generating
+     * @param decodeD2h        bytes sent device to host while generating
+     * @param tpotNanos        the time of each decode step (a generated token fed back), in order
+     * @param decodeNanos      time in decode steps
+     * @param residency        per step: device tokens, host tokens, freed tokens (per layer), sequence length
+     */
+    record Run(List<RoundRun> rounds, int promptTokens, int sessionTokens, double keptPeakFraction, long deviceBytesPeak,
+               double budgetPeak, TierStats stats, long prefillH2d, long prefillD2h, long decodeH2d, long decodeD2h,
+               long[] tpotNanos, long decodeNanos, int[][] residency, HostReadStats reads, long digestBytesPeak) {
+
+        /** Every question's outcome, round after round. */
+        boolean[] correct() {
+            int n = 0;
+            for (RoundRun r : rounds) {
+                n += r.correct().length;
+            }
+            boolean[] out = new boolean[n];
+            int at = 0;
+            for (RoundRun r : rounds) {
+                System.arraycopy(r.correct(), 0, out, at, r.correct().length);
+                at += r.correct().length;
+            }
+            return out;
+        }
+
+        int generated() {
+            return rounds.stream().mapToInt(RoundRun::tokens).sum();
+        }
+
+        DecodeMetrics.Snapshot metrics() {
+            DecodeMetrics.Snapshot m = DecodeMetrics.Snapshot.EMPTY;
+            for (RoundRun r : rounds) {
+                m = m.plus(r.metrics());
+            }
+            return m;
+        }
+
+        double keptFraction() {
+            return rounds.stream().mapToDouble(RoundRun::keptFraction).average().orElse(0);
+        }
+    }
+
+    /** Runs {@code rounds} rounds of {@code prompt} (at most its own) under the policy {@code spec}. */
+    Run run(String spec, ReadingPrompt prompt, int rounds, Observer observer) {
+        LlamaConfig c = weights.config;
+        int p = prompt.prompt().length;
+        int n = Math.min(rounds, prompt.rounds());
+        int extra = n * (s.maxTokens() + 1);
+        for (int r = 1; r < n; r++) {
+            extra += prompt.followUps().get(r - 1).chunk().length;
+        }
+        boolean chunked = s.mode() == PrefillMode.CHUNKED;
+        KvPolicy policy = Policies.create(spec);
+        // A later round's chunk goes through the cache in pieces in both modes: the arena must hold one.
+        int sessionChunk = chunked || n > 1 ? s.chunk() : 0;
+        try (TieredSession session = new TieredSession(weights, policy, p, s.budget(), s.blockSize(), extra, sessionChunk)) {
+            TieredDecoder dec = session.decoder();
+            dec.hostRead(hostRead);
+            DecodeMetrics meter = dec.metrics();
+            meter.enable(true);
+            meter.reset();
+            Sequence seq = session.sequence();
+            long slot = session.tiers().slotBytes();
+            List<int[]> residency = new ArrayList<>();
+            Observer sample = q -> {
+                residency.add(residencyOf(q, session));
+                if (observer != null) {
+                    observer.afterStep(q);
+                }
+            };
+            Sampler greedy = Sampler.greedy();
+            long[] copies = new long[4]; // prefill h2d, d2h, decode h2d, d2h (blocks started)
+            long[] tpot = new long[n * s.maxTokens()];
+            int tpotCount = 0;
+            long decodeNanos = 0;
+            int keptPeak = 0;
+            long devicePeak = 0;
+            List<RoundRun> out = new ArrayList<>();
+
+            long[] mark = started(session);
+            float[] logits;
+            if (chunked) {
+                logits = feed(dec, seq, policy, prompt.prompt(), sample);
+                seq.endPrefill();
+            } else {
+                logits = dec.prefillDense(seq, policy, prompt.prompt());
+            }
+            mark = addSince(copies, 0, session, mark);
+            int last = -1;
+            for (int r = 0; r < n; r++) {
+                DecodeMetrics.Snapshot m0 = meter.snapshot();
+                long[] roundMark = started(session);
+                List<String> expected;
+                if (r == 0) {
+                    expected = prompt.answerLines();
+                } else {
+                    ReadingRound follow = prompt.followUps().get(r - 1);
+                    expected = follow.answerLines();
+                    int[] piece = new int[1 + follow.chunk().length];
+                    piece[0] = last;
+                    System.arraycopy(follow.chunk(), 0, piece, 1, follow.chunk().length);
+                    logits = feed(dec, seq, policy, piece, sample);
+                    mark = addSince(copies, 0, session, mark);
+                }
+                int[] tokens = new int[s.maxTokens()];
+                int count = 0;
+                double fractionSum = 0;
+                int steps = 0;
+                while (true) {
+                    int next = greedy.next(logits);
+                    tokens[count++] = next;
+                    last = next;
+                    if (next == c.eosTokenId() || count == s.maxTokens()) {
+                        break;
+                    }
+                    long t0 = System.nanoTime();
+                    logits = dec.forward(seq, policy, new int[] {next}, true);
+                    long dt = System.nanoTime() - t0;
+                    tpot[tpotCount++] = dt;
+                    decodeNanos += dt;
+                    steps++;
+                    fractionSum += seq.keptTokens() / (double) seq.length();
+                    keptPeak = Math.max(keptPeak, seq.keptTokens());
+                    devicePeak = Math.max(devicePeak, seq.deviceBytes());
+                    sample.afterStep(seq);
+                }
+                mark = addSince(copies, 2, session, mark);
+                long[] roundEnd = started(session);
+                String completion = vocab.decode(tokens, 0, count);
+                boolean[] correct = AnswerScorer.score(expected, completion);
+                double kept = steps == 0 ? seq.keptTokens() / (double) seq.length() : fractionSum / steps;
+                out.add(new RoundRun(correct, count, kept, meter.snapshot().minus(m0),
+                        (roundEnd[0] - roundMark[0]) * slot, (roundEnd[1] - roundMark[1]) * slot));
+            }
+            session.tiers().awaitCopies();
+            meter.enable(false);
+            TierStats st = session.tiers().stats();
+            double budgetPeak = st.deviceBytesPeak() / (double) (session.deviceBlocks() * slot);
+            return new Run(out, p, seq.length(), keptPeak / (double) p, Math.max(devicePeak, st.deviceBytesPeak()), budgetPeak, st,
+                    copies[0] * slot, copies[1] * slot, copies[2] * slot, copies[3] * slot,
+                    Arrays.copyOf(tpot, tpotCount), decodeNanos, residency.toArray(new int[0][]), dec.hostReads(), dec.digestBytesPeak());
+        }
+    }
+
+    /** Feeds prompt tokens in pieces of the chunk size, the policy stepping per token; returns the last logits. */
+    private float[] feed(TieredDecoder dec, Sequence seq, KvPolicy policy, int[] tokens, Observer sample) {
+        float[] logits = null;
+        for (int start = 0; start < tokens.length; start += s.chunk()) {
+            logits = dec.forward(seq, policy, Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + s.chunk())), true);
+            sample.afterStep(seq);
+        }
+        return logits;
+    }
+
+    /** Blocks promoted and demoted so far (copies started). */
+    private static long[] started(TieredSession session) {
+        TierStats st = session.tiers().stats();
+        return new long[] {st.promotionsStarted(), st.demotionsStarted()};
+    }
+
+    /** Adds the copies started since {@code mark} to {@code copies[at]} (h2d) and {@code copies[at + 1]} (d2h). */
+    private static long[] addSince(long[] copies, int at, TieredSession session, long[] mark) {
+        long[] now = started(session);
+        copies[at] += now[0] - mark[0];
+        copies[at + 1] += now[1] - mark[1];
+        return now;
+    }
+
+    /** Device tokens, host tokens and freed tokens per layer, and the sequence length. */
+    private static int[] residencyOf(Sequence seq, TieredSession session) {
+        int layers = session.decoder().config().layers();
+        int bs = session.tiers().config().layout().blockSize();
+        int length = seq.length();
+        int kept = seq.keptTokens();
+        int device = (int) Math.min(length, Math.round(seq.deviceBlocks() * (double) bs / layers));
+        int host = (int) Math.min(length - device, Math.round(seq.hostBlocks() * (double) bs / layers));
+        return new int[] {device, host, Math.max(0, length - kept), length};
+    }
+}
