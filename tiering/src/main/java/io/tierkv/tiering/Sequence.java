@@ -382,22 +382,24 @@ public final class Sequence implements AutoCloseable {
 
     /** Carries out the placement's moves and retries blocks whose bytes lag behind; then flushes the copies. */
     private void finish() {
-        for (int i = 0; i < moves.size(); i++) {
-            int l = moves.layer(i);
-            int b = moves.block(i);
-            switch (moves.kind(i)) {
-                case Moves.ADMIT_DEVICE -> {
+        do {
+            for (int i = 0; i < moves.size(); i++) {
+                int l = moves.layer(i);
+                int b = moves.block(i);
+                switch (moves.kind(i)) {
+                    case Moves.ADMIT_DEVICE -> {
+                    }
+                    case Moves.FREE -> free(l, b);
+                    default -> markDirty(l, b);
                 }
-                case Moves.FREE -> free(l, b);
-                default -> markDirty(l, b);
             }
-        }
-        moves.clear();
-        if (!followDirty()) {
-            // A block must move again before its last copy landed: wait for the copies, then start the rest.
-            manager.awaitCopiesInternal();
-            followDirty();
-        }
+            moves.clear();
+            if (!followDirty()) {
+                // A block must move again before its last copy landed: wait for the copies, then start the rest.
+                manager.awaitCopiesInternal();
+                followDirty();
+            }
+        } while (!moves.isEmpty()); // a promotion that found no device slot may have freed a host block
         manager.flushCopies();
         manager.touch();
         manager.debugCheck();
@@ -448,7 +450,7 @@ public final class Sequence implements AutoCloseable {
         } else if (want == Placement.DEVICE && state == BlockPool.HOST) {
             int slot = manager.deviceSlot();
             if (slot == SlotArena.NO_SLOT) {
-                placement.stayOnHost(layer, block);
+                placement.stayOnHost(layer, block, moves);
                 return true;
             }
             manager.startCopy(h, CopyDirection.HOST_TO_DEVICE, slot);

@@ -219,9 +219,9 @@ public final class Placement {
 
     /**
      * The memory could not follow a move: a promotion found no free device slot in the shared arena, so the
-     * block stays on the host.
+     * block stays on the host (which may free the host's least valuable block, into {@code out}).
      */
-    public void stayOnHost(int layer, int block) {
+    public void stayOnHost(int layer, int block, Moves out) {
         int id = id(layer, block);
         if (where[id] != DEVICE) {
             throw new IllegalStateException("block " + block + " of layer " + layer + " is not placed on the device");
@@ -229,6 +229,8 @@ public final class Placement {
         device.remove(id);
         deviceCount--;
         toHost(id);
+        // Its host place may have gone to the victim demoted for it: the host budget decides again.
+        enforceHostBudget(out);
     }
 
     /** The memory could not follow a move: the shared host arena was full, so the block was freed. */
