@@ -124,7 +124,7 @@ class CliErrorTableTest {
     @Test
     void groupsWithoutASubcommand_printTheirUsageAndExit2() {
         assertEquals("tierkv: 'tierkv trace' needs a subcommand: record, synth, info", error("trace"));
-        assertEquals("tierkv: 'tierkv bench' needs a subcommand: copy, popularity, decode", error("bench"));
+        assertEquals("tierkv: 'tierkv bench' needs a subcommand: copy, popularity, decode, remote", error("bench"));
         assertEquals("tierkv: 'tierkv' needs a subcommand: demo, generate, eval, train, trace, simulate, bench, info", error());
     }
 
