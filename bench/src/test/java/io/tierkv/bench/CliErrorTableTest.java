@@ -125,7 +125,7 @@ class CliErrorTableTest {
     void groupsWithoutASubcommand_printTheirUsageAndExit2() {
         assertEquals("tierkv: 'tierkv trace' needs a subcommand: record, synth, info", error("trace"));
         assertEquals("tierkv: 'tierkv bench' needs a subcommand: copy, popularity, decode, remote", error("bench"));
-        assertEquals("tierkv: 'tierkv' needs a subcommand: demo, generate, eval, train, trace, simulate, bench, info", error());
+        assertEquals("tierkv: 'tierkv' needs a subcommand: demo, generate, eval, train, trace, simulate, host-read-curve, bench, info", error());
     }
 
     /** Issue 13: `help trace synth` showed trace's help. */
