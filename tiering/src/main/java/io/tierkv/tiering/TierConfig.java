@@ -44,7 +44,7 @@ public record TierConfig(KvLayout layout, Backend backend, int deviceCapacityBlo
         checkSlabSize("host", slot, hostCapacityBlocks);
     }
 
-    /** The four settings of TIERING_API.md; copy settings take their defaults ({@link TierDefaults}). */
+    /** The four settings of docs/tiering-api.md; copy settings take their defaults ({@link TierDefaults}). */
     public TierConfig(KvLayout layout, Backend backend, int deviceCapacityBlocks, int hostCapacityBlocks) {
         this(layout, backend, deviceCapacityBlocks, hostCapacityBlocks, TierDefaults.MAX_IN_FLIGHT_COPIES,
                 layout == null ? 1 : TierDefaults.maxRunBlocks(layout.blockBytes()), TierDefaults.DEVICE_ORDINAL, CopyFaults.NONE);

@@ -12,7 +12,7 @@ import io.tierkv.core.Transitions;
  * toward</em> the level the window's count earned: a token at LOW whose count earns CACHE becomes
  * NORMAL, not CACHE, and one whose count matches its level stays. The alternative reading ("promote
  * whenever the current level's threshold is met") differs only for tokens whose count is exactly at
- * their level; DESIGN.md documents the choice. EVICT is final.
+ * their level; docs/architecture.md documents the choice. EVICT is final in drop mode.
  *
  * <p>The young-token rule: a token is judged only once it has lived a full window, i.e. when
  * {@code now - birth >= window}; its counts from before that window are discarded at each close.
