@@ -54,7 +54,7 @@ final class EvalCommand implements Callable<Integer> {
                     prompts, settings.rounds(), settings.rounds() == 1 ? "" : "s", settings.policies(), 100 * settings.budget(),
                     settings.mode().name().toLowerCase(Locale.ROOT), settings.task().minPassageTokens(), settings.task().maxPassageTokens(),
                     hostRead);
-            EvalResult r = new ReadingEval(w, settings, System.err::println).hostRead(hostRead).run();
+            EvalResult r = new ReadingEval(w, settings, System.err::println).hostRead(hostRead).hostBudget(modelOptions.hostBudget()).run();
             EvalReport.write(r, modelOptions.model == null ? Path.of("(bundled)") : dir, runInfo(modelOptions, threads), out);
             System.out.println();
             System.out.print(EvalReport.paperTable(r));

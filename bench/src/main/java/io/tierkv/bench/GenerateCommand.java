@@ -119,7 +119,8 @@ final class GenerateCommand implements Callable<Integer> {
             LlamaConfig c = w.config;
             modelOptions.applyThreads(c);
             int chunkRoom = prefill == PrefillMode.CHUNKED ? chunk : 0;
-            try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom);
+            try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom,
+                    modelOptions.hostBudget());
                  RemoteKvTier remoteTier = remoteOptions.open(dir, session.tiers().config().layout())) {
                 RemotePrefill remote = remoteTier == null ? null : session.useRemote(remoteTier);
                 session.decoder().hostRead(modelOptions.hostRead());

@@ -21,6 +21,22 @@ final class ModelOptions {
                     + " to split, and a spare core serves the copy thread), else all cores (default: ${DEFAULT-VALUE}).")
     int threads;
 
+    @Option(names = "--host-budget", paramLabel = "F",
+            description = "Host tier budget as a multiple of the device budget: past it the least valuable host blocks are"
+                    + " freed, EVICT ones first (default: unbounded, nothing is freed in tier mode).")
+    Double hostBudget;
+
+    /** The parsed {@code --host-budget}: a multiple of the device budget, infinity when not given. */
+    double hostBudget() {
+        if (hostBudget == null) {
+            return Double.POSITIVE_INFINITY;
+        }
+        if (!(hostBudget >= 0) || Double.isInfinite(hostBudget)) {
+            throw new IllegalArgumentException("--host-budget must be a finite multiple >= 0 of the device budget, was " + hostBudget);
+        }
+        return hostBudget;
+    }
+
     @Option(names = "--host-read", defaultValue = "exact", paramLabel = "MODE",
             description = "How decode steps read the host tier: exact (every host block), or digest[:blocks=N] (only the N host"
                     + " blocks per layer whose key digest bounds the query's score highest; default N "
@@ -88,6 +104,7 @@ final class ModelOptions {
     void validate() {
         Options.inRange("--block-size", blockSize, 1, MAX_BLOCK_SIZE);
         Options.atLeast("--threads", threads, 0);
+        hostBudget();
         requireCpuMath();
         if (model != null && !java.nio.file.Files.isDirectory(model)) {
             throw new IllegalArgumentException("--model " + model + ": no such directory (expected a Hugging Face model directory)");

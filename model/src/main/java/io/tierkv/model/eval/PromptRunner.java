@@ -41,6 +41,13 @@ final class PromptRunner {
         this.hostRead = mode;
     }
 
+    /** The host tier's budget as a multiple of the device budget; infinity (the default) for unbounded. */
+    private double hostBudget = Double.POSITIVE_INFINITY;
+
+    void hostBudget(double multiple) {
+        this.hostBudget = multiple;
+    }
+
     PromptRunner(LlamaWeights weights, EvalSettings settings) {
         this.weights = weights;
         this.s = settings;
@@ -131,7 +138,7 @@ final class PromptRunner {
         KvPolicy policy = Policies.create(spec);
         // A later round's chunk goes through the cache in pieces in both modes: the arena must hold one.
         int sessionChunk = chunked || n > 1 ? s.chunk() : 0;
-        try (TieredSession session = new TieredSession(weights, policy, p, s.budget(), s.blockSize(), extra, sessionChunk)) {
+        try (TieredSession session = new TieredSession(weights, policy, p, s.budget(), s.blockSize(), extra, sessionChunk, hostBudget)) {
             TieredDecoder dec = session.decoder();
             dec.hostRead(hostRead);
             DecodeMetrics meter = dec.metrics();

@@ -48,6 +48,12 @@ public final class ReadingEval {
         this.runner = new PromptRunner(weights, settings);
     }
 
+    /** Bounds every run's host tier at {@code multiple} times its device budget (default unbounded); returns this. */
+    public ReadingEval hostBudget(double multiple) {
+        runner.hostBudget(multiple);
+        return this;
+    }
+
     /** Reads the host tier of every run this way (default {@link HostRead#EXACT}); returns this. */
     public ReadingEval hostRead(HostRead mode) {
         runner.hostRead(mode);

@@ -36,6 +36,19 @@ public final class TieredSession implements AutoCloseable {
      */
     public TieredSession(LlamaWeights weights, KvPolicy policy, int promptTokens, double budget, int blockSize, int maxNewTokens,
                          int chunk) {
+        this(weights, policy, promptTokens, budget, blockSize, maxNewTokens, chunk, Double.POSITIVE_INFINITY);
+    }
+
+    /**
+     * @param hostBudget the host tier's budget as a multiple of the device budget ({@code --host-budget}); past it the
+     *                   least valuable host blocks are freed (EVICT ones first). Infinity: the host arena is the only
+     *                   limit, and it holds the whole sequence
+     */
+    public TieredSession(LlamaWeights weights, KvPolicy policy, int promptTokens, double budget, int blockSize, int maxNewTokens,
+                         int chunk, double hostBudget) {
+        if (!(hostBudget >= 0)) {
+            throw new IllegalArgumentException("host budget must be >= 0 times the device budget, was " + hostBudget);
+        }
         if (!(budget > 0 && budget <= 1)) {
             throw new IllegalArgumentException("budget must be a fraction of the prompt in (0, 1], was " + budget);
         }
@@ -58,7 +71,9 @@ public final class TieredSession implements AutoCloseable {
         this.tiers = TierManager.create(TierConfig.cpu(layout, deviceBlocks, hostBlocks));
         try {
             PolicyContext ctx = new PolicyContext(c.layers(), promptTokens, budgetTokens, PopularityCounters.java());
-            this.sequence = tiers.open(policy, ctx, deviceBlocks);
+            int hostBudgetBlocks = Double.isInfinite(hostBudget) ? Integer.MAX_VALUE
+                    : (int) Math.min(Integer.MAX_VALUE, Math.ceil(hostBudget * deviceBlocks));
+            this.sequence = tiers.open(policy, ctx, deviceBlocks, hostBudgetBlocks);
             this.decoder = new TieredDecoder(weights, tiers);
         } catch (RuntimeException e) {
             tiers.close();
