@@ -3,7 +3,6 @@ package io.tierkv.cuda.check;
 import io.tierkv.core.DType;
 import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaCopies;
-import io.tierkv.cuda.driver.CudaEvent;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.PinnedBuffer;
@@ -176,19 +175,8 @@ public final class DecoderBenchmark {
         }
     }
 
-    /** Microseconds per call of {@code call}, enqueued {@code iterations} times between two events, after a warm-up. */
+    /** Microseconds per call of {@code call}; see {@link EventTimer}. */
     private double time(CudaStream stream, Runnable call) {
-        for (int i = 0; i < Math.max(1, iterations / 10); i++) {
-            call.run();
-        }
-        try (CudaEvent start = new CudaEvent(context); CudaEvent stop = new CudaEvent(context)) {
-            start.record(stream);
-            for (int i = 0; i < iterations; i++) {
-                call.run();
-            }
-            stop.record(stream);
-            stop.synchronize();
-            return stop.elapsedMillisSince(start) * 1000.0 / iterations;
-        }
+        return EventTimer.microsPerCall(context, stream, iterations, call);
     }
 }

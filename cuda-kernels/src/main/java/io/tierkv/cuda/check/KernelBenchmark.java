@@ -4,7 +4,6 @@ import io.tierkv.core.popularity.ReferencePopularityCounter;
 import io.tierkv.core.popularity.SyntheticAttention;
 import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaCopies;
-import io.tierkv.cuda.driver.CudaEvent;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
@@ -130,20 +129,9 @@ public final class KernelBenchmark {
         }
     }
 
-    /** Microseconds per call of {@code call}, enqueued {@link #iterations} times between two events. */
+    /** Microseconds per call of {@code call}; see {@link EventTimer}. */
     private double time(CudaStream stream, Runnable call) {
-        for (int i = 0; i < Math.max(1, iterations / 10); i++) {
-            call.run();
-        }
-        try (CudaEvent start = new CudaEvent(context); CudaEvent stop = new CudaEvent(context)) {
-            start.record(stream);
-            for (int i = 0; i < iterations; i++) {
-                call.run();
-            }
-            stop.record(stream);
-            stop.synchronize();
-            return stop.elapsedMillisSince(start) * 1000.0 / iterations;
-        }
+        return EventTimer.microsPerCall(context, stream, iterations, call);
     }
 
     /** The rows as an aligned text table. */
