@@ -13,7 +13,9 @@ The test loads each directory with TierKV's loader and compares its logits with 
 The models (a few hundred KB each):
     llama3       LlamaForCausalLM, llama3 rope scaling, GQA (4 heads over 2), tied embeddings, float32
     llama3-bf16  the same weights saved in bfloat16; reference computed by transformers in float32 from the
-                 bfloat16-rounded weights (TierKV rounds activations to bfloat16 at each product: 0.05)
+                 bfloat16-rounded weights (TierKV rounds activations to bfloat16 at each product,
+                 2^-8 relative each time: 0.3 against logits up to ~4.4; measured 0.06 at 17 tokens,
+                 0.21 at 40; a weight loaded wrongly moves logits by O(1))
     mistral      MistralForCausalLM, GQA, untied, float32
     qwen2        Qwen2ForCausalLM (q/k/v biases), tied, float32
 """
@@ -37,7 +39,7 @@ def models():
                          rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
                                        "high_freq_factor": 4.0, "original_max_position_embeddings": 16})
     yield "llama3", LlamaForCausalLM, llama3, torch.float32, 1e-4
-    yield "llama3-bf16", LlamaForCausalLM, llama3, torch.bfloat16, 0.05
+    yield "llama3-bf16", LlamaForCausalLM, llama3, torch.bfloat16, 0.3
     yield "mistral", MistralForCausalLM, MistralConfig(**COMMON, rope_theta=10000.0, tie_word_embeddings=False,
                                                        sliding_window=None), torch.float32, 1e-4
     yield "qwen2", Qwen2ForCausalLM, Qwen2Config(**COMMON, rope_theta=1000000.0, tie_word_embeddings=True,

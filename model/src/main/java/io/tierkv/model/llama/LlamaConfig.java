@@ -175,25 +175,37 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int layers, int 
         int kvHeads = root.has("num_key_value_heads") && !root.get("num_key_value_heads").isNull()
                 ? requiredInt(root, "num_key_value_heads") : heads;
         int headDim = root.has("head_dim") && !root.get("head_dim").isNull() ? requiredInt(root, "head_dim") : hidden / heads;
+        // transformers 5 writes one "rope_parameters" object (rope_theta and rope_type inside it); earlier versions a
+        // top-level "rope_theta" and an optional "rope_scaling". Both are read; rope_parameters wins when present.
+        JsonNode rp = root.get("rope_parameters");
+        boolean v5 = rp != null && !rp.isNull();
+        String ropeField = v5 ? "rope_parameters" : "rope_scaling";
+        JsonNode rs = v5 ? rp : root.get("rope_scaling");
+        double ropeTheta = optionalDouble(root, "rope_theta", 10000.0);
         RopeScaling scaling = null;
-        JsonNode rs = root.get("rope_scaling");
         if (rs != null && !rs.isNull()) {
             if (!rs.isObject()) {
-                throw new IllegalArgumentException("config field 'rope_scaling' is not an object: " + abbreviate(rs));
+                throw new IllegalArgumentException("config field '" + ropeField + "' is not an object: " + abbreviate(rs));
             }
-            String type = rs.has("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText("");
-            if (!type.equals("llama3")) {
-                throw new IllegalArgumentException("rope_scaling type '" + type + "' is not supported (only llama3)");
+            if (v5) {
+                ropeTheta = optionalDouble(rs, "rope_theta", ropeTheta);
             }
-            scaling = new RopeScaling(requiredDouble(rs, "factor", "rope_scaling."), requiredDouble(rs, "low_freq_factor", "rope_scaling."),
-                    requiredDouble(rs, "high_freq_factor", "rope_scaling."),
-                    intValue("rope_scaling.original_max_position_embeddings", required(rs, "original_max_position_embeddings", "rope_scaling.")));
+            String type = rs.has("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText(v5 ? "default" : "");
+            if (type.equals("llama3")) {
+                String prefix = ropeField + ".";
+                scaling = new RopeScaling(requiredDouble(rs, "factor", prefix), requiredDouble(rs, "low_freq_factor", prefix),
+                        requiredDouble(rs, "high_freq_factor", prefix),
+                        intValue(prefix + "original_max_position_embeddings", required(rs, "original_max_position_embeddings", prefix)));
+            } else if (!(v5 && type.equals("default"))) {
+                throw new IllegalArgumentException(ropeField + " type '" + type + "' is not supported (only "
+                        + (v5 ? "default and " : "") + "llama3)");
+            }
         }
         int vocab = requiredInt(root, "vocab_size");
         return new LlamaConfig(hidden, requiredInt(root, "intermediate_size"), requiredInt(root, "num_hidden_layers"),
                 heads, kvHeads, headDim, vocab,
                 optionalInt(root, "max_position_embeddings", 2048),
-                optionalDouble(root, "rms_norm_eps", 1e-6), optionalDouble(root, "rope_theta", 10000.0), scaling,
+                optionalDouble(root, "rms_norm_eps", 1e-6), ropeTheta, scaling,
                 optionalBoolean(root, "tie_word_embeddings", false),
                 firstTokenId(root, "bos_token_id", 1, vocab), firstTokenId(root, "eos_token_id", 2, vocab), arch, bias, window);
     }

@@ -47,6 +47,24 @@ class LlamaConfigTest {
 
     /** Issue 14: 1.5 became 1. */
     @Test
+    void transformers5RopeParameters_carryThetaAndLlama3Scaling() {
+        LlamaConfig c = parse(o -> {
+            o.remove("rope_theta");
+            o.putObject("rope_parameters").put("rope_type", "llama3").put("rope_theta", 500000.0).put("factor", 8.0)
+                    .put("low_freq_factor", 1.0).put("high_freq_factor", 4.0).put("original_max_position_embeddings", 16);
+        });
+        assertEquals(500000.0, c.ropeTheta());
+        assertEquals(new LlamaConfig.RopeScaling(8, 1, 4, 16), c.ropeScaling());
+        LlamaConfig plain = parse(o -> o.putObject("rope_parameters").put("rope_type", "default").put("rope_theta", 1e6));
+        assertEquals(1e6, plain.ropeTheta());
+        assertEquals(null, plain.ropeScaling());
+        assertEquals("rope_parameters type 'yarn' is not supported (only default and llama3)",
+                error(o -> o.putObject("rope_parameters").put("rope_type", "yarn").put("rope_theta", 1e6)));
+        assertEquals("config field 'rope_parameters.factor' is missing",
+                error(o -> o.putObject("rope_parameters").put("rope_type", "llama3")));
+    }
+
+    @Test
     void fractionalLayerCount_isNotAnInteger() {
         assertEquals("config field 'num_hidden_layers' is not an integer: 1.5", error(o -> o.put("num_hidden_layers", 1.5)));
     }
