@@ -4,8 +4,8 @@ import io.tierkv.core.DType;
 import io.tierkv.core.KvLayout;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.Policies;
-import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.SequenceBudget;
 import io.tierkv.tiering.TierConfig;
 import io.tierkv.tiering.TierManager;
 import java.io.PrintStream;
@@ -53,14 +53,14 @@ public final class EmbeddingExample {
     public static Summary run(PrintStream out, String spec) {
         registerPolicy();
         KvLayout layout = new KvLayout(LAYERS, ToyDecoder.KV_HEADS, ToyDecoder.HEAD_DIM, DType.F32, BLOCK_SIZE);
-        int budgetTokens = PROMPT / 4;                                   // per layer, for the policy
-        int deviceBlocks = LAYERS * (budgetTokens / BLOCK_SIZE + 1);     // over all layers, for the tiers (+1: the tail)
+        SequenceBudget budget = SequenceBudget.tokens(PROMPT / 4);      // tokens per layer: the policy's and the tiers' unit
+        int deviceBlocks = budget.deviceBlocks(layout);                  // what the tiers reserve for it, tail blocks included
         TierConfig config = TierConfig.cpu(layout, deviceBlocks + LAYERS, LAYERS * ((PROMPT + GENERATE) / BLOCK_SIZE + 1));
         double maxError = 0;
         try (TierManager tiers = TierManager.create(config)) {
             KvPolicy policy = Policies.create(spec);
             ToyDecoder decoder = new ToyDecoder(LAYERS, tiers.descriptor(), 1);
-            try (Sequence seq = tiers.open(policy, PolicyContext.bounded(LAYERS, PROMPT, budgetTokens), deviceBlocks)) {
+            try (Sequence seq = tiers.open(policy, PROMPT, budget)) {
                 Random rnd = new Random(2);
                 float[] logits = null;
                 for (int i = 0; i < PROMPT; i++) {

@@ -1,5 +1,7 @@
 package io.tierkv.tiering;
 
+import org.agrona.concurrent.UnsafeBuffer;
+
 /**
  * The live blocks of one layer of one sequence, grouped by tier, for the model's attention: device blocks
  * are attended on the device, host blocks on the CPU, and the two partial results merged. Each list is
@@ -12,6 +14,11 @@ package io.tierkv.tiering;
  * <p>A view is reused: it is valid until the next {@code append}, {@code step}, {@code endPrefill} or
  * {@code close} of any sequence of the same manager (reaping copies happens only there). The {@code int[]}
  * accessors return the backing arrays; only the first {@code count} entries mean anything.
+ *
+ * <p>Besides raw addresses, a block's keys and values can be read through Agrona buffers
+ * ({@link #deviceKeys(int, UnsafeBuffer)} and friends: flyweights wrapped around the slot, no copy, no
+ * allocation); {@code (blockSize, kvHeads, headDim)} row-major of the layout's dtype, {@link #rows} valid.
+ * Device memory that the CPU cannot address (the CUDA backend's) has addresses only.
  */
 public final class LayerView {
     private final int layer;
@@ -19,6 +26,8 @@ public final class LayerView {
     private final long deviceBase;
     private final long hostBase;
     private final long slotBytes;
+    private final int halfBytes;
+    private final boolean deviceHostAccessible;
     private int length;
     private int deviceCount;
     private int hostCount;
@@ -29,12 +38,14 @@ public final class LayerView {
     private int[] hostSlots = new int[16];
     private int[] hostBlocks = new int[16];
 
-    LayerView(int layer, int blockSize, long deviceBase, long hostBase, long slotBytes) {
+    LayerView(int layer, BlockDescriptor descriptor, long deviceBase, long hostBase, boolean deviceHostAccessible) {
         this.layer = layer;
-        this.blockSize = blockSize;
+        this.blockSize = descriptor.blockSize();
         this.deviceBase = deviceBase;
         this.hostBase = hostBase;
-        this.slotBytes = slotBytes;
+        this.slotBytes = descriptor.slotBytes();
+        this.halfBytes = Math.toIntExact(descriptor.halfBytes());
+        this.deviceHostAccessible = deviceHostAccessible;
     }
 
     void reset(int length) {
@@ -115,6 +126,42 @@ public final class LayerView {
     /** Address of the {@code i}-th host block's slot. */
     public long hostAddress(int i) {
         return hostBase + hostSlot(i) * slotBytes;
+    }
+
+    /**
+     * Wraps {@code into} around the keys of the {@code i}-th device block and returns it.
+     *
+     * @throws IllegalStateException when the device tier is memory the CPU cannot address (CUDA)
+     */
+    public UnsafeBuffer deviceKeys(int i, UnsafeBuffer into) {
+        checkedDevice();
+        into.wrap(deviceAddress(i), halfBytes);
+        return into;
+    }
+
+    /** Wraps {@code into} around the values of the {@code i}-th device block; see {@link #deviceKeys}. */
+    public UnsafeBuffer deviceValues(int i, UnsafeBuffer into) {
+        checkedDevice();
+        into.wrap(deviceAddress(i) + halfBytes, halfBytes);
+        return into;
+    }
+
+    /** Wraps {@code into} around the keys of the {@code i}-th host block and returns it. */
+    public UnsafeBuffer hostKeys(int i, UnsafeBuffer into) {
+        into.wrap(hostAddress(i), halfBytes);
+        return into;
+    }
+
+    /** Wraps {@code into} around the values of the {@code i}-th host block and returns it. */
+    public UnsafeBuffer hostValues(int i, UnsafeBuffer into) {
+        into.wrap(hostAddress(i) + halfBytes, halfBytes);
+        return into;
+    }
+
+    private void checkedDevice() {
+        if (!deviceHostAccessible) {
+            throw new IllegalStateException("the device tier is CUDA memory, which the CPU cannot address: use deviceAddress");
+        }
     }
 
     /** Backing array of device slots; the first {@link #deviceCount()} are valid. */

@@ -106,7 +106,8 @@ public final class Sequence implements AutoCloseable {
         this.views = new LayerView[layers];
         this.viewEpochs = new long[layers];
         for (int l = 0; l < layers; l++) {
-            views[l] = new LayerView(l, blockSize, manager.deviceBaseAddress(), manager.hostBaseAddress(), manager.slotBytes());
+            views[l] = new LayerView(l, manager.descriptor(), manager.deviceBaseAddress(), manager.hostBaseAddress(),
+                    manager.deviceArena().slab().hostAccessible());
             viewEpochs[l] = -1;
         }
     }

@@ -1,5 +1,7 @@
 package io.tierkv.tiering;
 
+import io.tierkv.core.KvLayout;
+
 import io.tierkv.core.placement.PlacementConfig;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
@@ -82,6 +84,20 @@ public final class TierManager implements AutoCloseable {
     /** Opens a sequence with no host budget (the host arena is the only limit). */
     public Sequence open(KvPolicy policy, PolicyContext context, int deviceBudgetBlocks) {
         return open(policy, context, deviceBudgetBlocks, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Opens a sequence with its budgets in one unit, tokens per layer ({@link SequenceBudget}): the policy's
+     * context and the tiers' block budgets are derived from {@code budget}.
+     *
+     * @param promptLength tokens the prompt will have (the policy's context)
+     */
+    public Sequence open(KvPolicy policy, int promptLength, SequenceBudget budget) {
+        if (budget == null) {
+            throw new IllegalArgumentException("budget must not be null");
+        }
+        KvLayout layout = config.layout();
+        return open(policy, budget.context(layout, promptLength), budget.deviceBlocks(layout), budget.hostBlocks(layout));
     }
 
     /**

@@ -117,6 +117,52 @@ abstract class TieringContract {
     }
 
     @Test
+    void blockBuffers_readWhatWasWritten_onEitherTier_andDeviceMemoryTheCpuCannotAddressIsRefused() {
+        try (TierManager m = manager(32, 32, CopyFaults.NONE)) {
+            KvHarness h = new KvHarness(m, 4, Integer.MAX_VALUE);
+            h.append(12);
+            // room for block 0 of each layer: blocks 1 and 2 go to the host
+            h.sequence.endPrefill();
+            m.awaitCopies();
+            h.sequence.step();
+            int rowBytes = (int) m.descriptor().rowBytes();
+            org.agrona.concurrent.UnsafeBuffer buffer = new org.agrona.concurrent.UnsafeBuffer(0, 0);
+            for (int l = 0; l < LAYOUT.layers(); l++) {
+                LayerView view = h.sequence.view(l);
+                assertTrue(view.hostCount() >= 1, "some block of layer " + l + " is on the host: " + view);
+                for (int i = 0; i < view.hostCount(); i++) {
+                    int block = view.hostBlock(i);
+                    assertRows(h, l, block, 0, view.hostKeys(i, buffer), rowBytes);
+                    assertRows(h, l, block, 1, view.hostValues(i, buffer), rowBytes);
+                }
+                for (int i = 0; i < view.deviceCount(); i++) {
+                    if (m.deviceArena().slab().hostAccessible()) {
+                        assertRows(h, l, view.deviceBlock(i), 0, view.deviceKeys(i, buffer), rowBytes);
+                        assertRows(h, l, view.deviceBlock(i), 1, view.deviceValues(i, buffer), rowBytes);
+                    } else {
+                        int at = i;
+                        IllegalStateException e = assertThrows(IllegalStateException.class, () -> view.deviceKeys(at, buffer));
+                        assertTrue(e.getMessage().contains("CPU cannot address"), e.getMessage());
+                    }
+                }
+            }
+            h.sequence.close();
+        }
+    }
+
+    /** The valid rows of {@code block}'s K ({@code half} 0) or V (1) in {@code buffer} are the harness's values. */
+    private static void assertRows(KvHarness h, int layer, int block, int half, org.agrona.DirectBuffer buffer, int rowBytes) {
+        int bs = LAYOUT.blockSize();
+        assertEquals(bs * rowBytes, buffer.capacity(), "a buffer spans one half of a slot");
+        for (int r = 0; r < bs && block * bs + r < h.sequence.length(); r++) {
+            for (int i = 0; i < rowBytes; i++) {
+                assertEquals(KvHarness.value(h.sequence.id(), layer, block * bs + r, half, i), buffer.getByte(r * rowBytes + i),
+                        "layer " + layer + " block " + block + " row " + r + " byte " + i + (half == 0 ? " of K" : " of V"));
+            }
+        }
+    }
+
+    @Test
     void failedCopies_leaveBlocksReadableAndIntact_inTheirSourceTier() {
         AtomicInteger failures = new AtomicInteger();
         CopyFaults always = new CopyFaults() {
