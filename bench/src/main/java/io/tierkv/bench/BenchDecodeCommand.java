@@ -144,8 +144,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
     }
 
     private GenerationResult run(LlamaWeights w, LlamaConfig c, int[] prompt, String spec, DecodeProfile into) {
-        try (TieredSession session = new TieredSession(w, Policies.create(spec), prompt.length, budget, blockSize, decodeTokens + 1, 0)) {
-            session.decoder().hostRead(HostRead.parse(hostRead));
+        try (TieredSession session = new TieredSession(w, Policies.create(spec), prompt.length, budget, blockSize, decodeTokens + 1, 0,
+                Double.POSITIVE_INFINITY, HostRead.parse(hostRead))) {
             GenerationResult g = session.generate(prompt, decodeTokens + 1, PrefillMode.PAPER, 40, Sampler.greedy(), -1, null, null);
             into.add(session.decoder().profile());
             return g;

@@ -120,10 +120,9 @@ final class GenerateCommand implements Callable<Integer> {
             modelOptions.applyThreads(c);
             int chunkRoom = prefill == PrefillMode.CHUNKED ? chunk : 0;
             try (TieredSession session = new TieredSession(w, policy, ids.length, budget, modelOptions.blockSize, maxTokens, chunkRoom,
-                    modelOptions.hostBudget());
+                    modelOptions.hostBudget(), modelOptions.hostRead());
                  RemoteKvTier remoteTier = remoteOptions.open(dir, session.tiers().config().layout())) {
                 RemotePrefill remote = remoteTier == null ? null : session.useRemote(remoteTier);
-                session.decoder().hostRead(modelOptions.hostRead());
                 System.out.print(chat ? tok.decode(ids) : text);
                 System.out.flush();
                 TextStream stream = TextStream.of(tok, ids);

@@ -138,9 +138,9 @@ final class PromptRunner {
         KvPolicy policy = Policies.create(spec);
         // A later round's chunk goes through the cache in pieces in both modes: the arena must hold one.
         int sessionChunk = chunked || n > 1 ? s.chunk() : 0;
-        try (TieredSession session = new TieredSession(weights, policy, p, s.budget(), s.blockSize(), extra, sessionChunk, hostBudget)) {
+        try (TieredSession session = new TieredSession(weights, policy, p, s.budget(), s.blockSize(), extra, sessionChunk, hostBudget,
+                hostRead)) {
             TieredDecoder dec = session.decoder();
-            dec.hostRead(hostRead);
             DecodeMetrics meter = dec.metrics();
             meter.enable(true);
             meter.reset();

@@ -9,8 +9,10 @@ import org.bytedeco.pytorch.Tensor;
  * Quest's page digest, one per full KV block of one sequence: the elementwise minimum and maximum of the
  * block's keys (RoPE applied), per KV head. For a query {@code q} and KV head {@code h} no key of the block
  * can score more than {@code sum_d max(q_d * min_d, q_d * max_d)}: each term bounds {@code q_d * k_d} for any
- * {@code k_d} in {@code [min_d, max_d]}. The bound is tight when one key holds every extreme, and costs
- * {@code 2 K d} floats per block against the block's {@code 2 B K d}: 1/B of the KV (1/16 at 16-token blocks).
+ * {@code k_d} in {@code [min_d, max_d]}. The bound is tight when one key holds every extreme. Minima and maxima
+ * are kept in bfloat16, rounded outward (a minimum down, a maximum up), so the bound stays a bound and loosens by
+ * at most 2^-8 of each term; a digest of {@code parts} sub-blocks costs {@code 2 parts K d} 16-bit values per
+ * block: with two parts, 1/B of a float32 block's KV (1/16 at 16-token blocks).
  *
  * <p>A digest is computed once, when its block fills (its keys are written on the device then, whatever
  * tier the block goes to later), and forgotten when the block is freed ({@link #retain}). It belongs to the
@@ -18,7 +20,7 @@ import org.bytedeco.pytorch.Tensor;
  * {@link #bytes()} and reported against the device budget); with the CUDA backend they would sit next to
  * the device arena, where the bound is computed.
  *
- * <p>Layout per layer: {@code (block, 2, parts, K, d)} float32, minima then maxima.
+ * <p>Layout per layer: {@code (block, 2, parts, K, d)} bfloat16 bits, minima then maxima.
  */
 public final class BlockDigests {
     private final int layers;
@@ -27,8 +29,10 @@ public final class BlockDigests {
     private final int blockSize;
     /** Sub-blocks per block, each with its own minimum and maximum (1: Quest's digest). */
     private final int parts;
-    /** (layer) (block, 2, parts, K, d) float32 minimum and maximum keys. */
-    private float[][] minMax;
+    /** (layer) (block, 2, parts, K, d) bfloat16 minimum and maximum keys, rounded outward. */
+    private short[][] minMax;
+    /** (2, parts, K, d) one block's float32 extremes before rounding, reused. */
+    private final float[] scratch;
     /** (layer, block) true while the block is full and live. */
     private boolean[][] present;
     private int live;
@@ -51,18 +55,24 @@ public final class BlockDigests {
         this.kvHeads = kvHeads;
         this.headDim = headDim;
         this.blockSize = blockSize;
-        this.minMax = new float[layers][16 * stride()];
+        this.minMax = new short[layers][16 * stride()];
+        this.scratch = new float[stride()];
         this.present = new boolean[layers][16];
     }
 
-    /** Floats per block's digest: minimum and maximum per KV head. */
+    /** Values per block's digest: minimum and maximum per part and KV head. */
     public int stride() {
         return 2 * parts * kvHeads * headDim;
     }
 
     /** Bytes of one block's digest. */
     public long bytesPerBlock() {
-        return 4L * stride();
+        return 2L * stride();
+    }
+
+    /** Bytes of one block's digest for a model with {@code kvHeads} heads of {@code headDim}, in {@code parts}. */
+    public static long bytesPerBlock(int kvHeads, int headDim, int parts) {
+        return 2L * 2 * parts * kvHeads * headDim;
     }
 
     /** Bytes the live digests hold now. */
@@ -93,8 +103,15 @@ public final class BlockDigests {
         ensure(block);
         try (PointerScope scope = new PointerScope()) {
             Tensor k = Tensors.floatView(keyAddress, parts, blockSize / parts, (long) kvHeads * headDim);
-            Tensors.copyInto(k.amin(new long[] {1}, false).contiguous(), minMax[layer], block * stride());
-            Tensors.copyInto(k.amax(new long[] {1}, false).contiguous(), minMax[layer], block * stride() + stride() / 2);
+            Tensors.copyInto(k.amin(new long[] {1}, false).contiguous(), scratch, 0);
+            Tensors.copyInto(k.amax(new long[] {1}, false).contiguous(), scratch, stride() / 2);
+        }
+        short[] mm = minMax[layer];
+        int base = block * stride();
+        int half = stride() / 2;
+        for (int i = 0; i < half; i++) {
+            mm[base + i] = bf16Down(scratch[i]);
+            mm[base + half + i] = bf16Up(scratch[half + i]);
         }
         if (!present[layer][block]) {
             present[layer][block] = true;
@@ -132,7 +149,7 @@ public final class BlockDigests {
      * @param q (H, d) float32 one query, row-major
      */
     public void bound(int layer, int block, float[] q, int heads, float scale, float[] out) {
-        float[] mm = minMax[layer];
+        short[] mm = minMax[layer];
         int group = heads / kvHeads;
         int half = stride() / 2;
         int row = kvHeads * headDim;
@@ -146,12 +163,32 @@ public final class BlockDigests {
                 float s = 0;
                 for (int d = 0; d < headDim; d++) {
                     float qd = q[qo + d];
-                    s += Math.max(qd * mm[lo + d], qd * mm[hi + d]);
+                    s += Math.max(qd * bf16(mm[lo + d]), qd * bf16(mm[hi + d]));
                 }
                 best = Math.max(best, s);
             }
             out[h] = best * scale;
         }
+    }
+
+    /** The float a bfloat16's bits stand for. */
+    static float bf16(short bits) {
+        return Float.intBitsToFloat(bits << 16);
+    }
+
+    /** The largest bfloat16 not above {@code x} (finite {@code x}). */
+    static short bf16Down(float x) {
+        int bits = Float.floatToRawIntBits(x);
+        boolean inexact = (bits & 0xFFFF) != 0;
+        // truncation rounds toward zero: down for a positive x, up for a negative one (then one ulp further out)
+        return (short) ((bits >>> 16) + (inexact && x < 0 ? 1 : 0));
+    }
+
+    /** The smallest bfloat16 not below {@code x} (finite {@code x}). */
+    static short bf16Up(float x) {
+        int bits = Float.floatToRawIntBits(x);
+        boolean inexact = (bits & 0xFFFF) != 0;
+        return (short) ((bits >>> 16) + (inexact && x > 0 ? 1 : 0));
     }
 
     private void ensure(int block) {

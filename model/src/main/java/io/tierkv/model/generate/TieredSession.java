@@ -26,6 +26,8 @@ public final class TieredSession implements AutoCloseable {
     private final TieredDecoder decoder;
     private final int budgetTokens;
     private final int deviceBlocks;
+    /** Device bytes set aside for the block digests of digest mode (0 in exact mode). */
+    private final long digestReserveBytes;
     /** The remote tier's use by this session's prompt; null without a remote tier. */
     private RemotePrefill remote;
 
@@ -46,6 +48,19 @@ public final class TieredSession implements AutoCloseable {
      */
     public TieredSession(LlamaWeights weights, KvPolicy policy, int promptTokens, double budget, int blockSize, int maxNewTokens,
                          int chunk, double hostBudget) {
+        this(weights, policy, promptTokens, budget, blockSize, maxNewTokens, chunk, hostBudget, HostRead.EXACT);
+    }
+
+    /**
+     * @param hostRead how decode steps read the host tier ({@code --host-read}); in digest mode the block digests of the
+     *                 whole sequence (prompt and new tokens) are taken out of the device budget, in whole blocks per
+     *                 layer, before any KV is placed: the device holds the KV and the digests within the budget
+     */
+    public TieredSession(LlamaWeights weights, KvPolicy policy, int promptTokens, double budget, int blockSize, int maxNewTokens,
+                         int chunk, double hostBudget, HostRead hostRead) {
+        if (hostRead == null) {
+            throw new IllegalArgumentException("hostRead must not be null (HostRead.EXACT reads every host block)");
+        }
         if (!(hostBudget >= 0)) {
             throw new IllegalArgumentException("host budget must be >= 0 times the device budget, was " + hostBudget);
         }
@@ -57,15 +72,31 @@ public final class TieredSession implements AutoCloseable {
             throw new IllegalArgumentException("the prompt (" + promptTokens + " tokens) plus " + maxNewTokens
                     + " new tokens exceeds the model's max_position_embeddings of " + c.maxPositions());
         }
-        this.budgetTokens = Math.max(1, (int) Math.floor(budget * promptTokens));
+        KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, blockSize);
+        int budgetTokens = Math.max(1, (int) Math.floor(budget * promptTokens));
         int perLayer = Math.max(1, budgetTokens / blockSize);
+        this.digestReserveBytes = hostRead.digest() ? (long) c.layers() * layout.blocksFor(promptTokens + maxNewTokens)
+                * BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), hostRead.parts()) : 0;
+        // The digests take whole device slots out of the budget over all layers (the placement spends device blocks
+        // over all layers), and the policy's tokens per layer shrink by the same share.
+        int reservedBlocks = (int) Math.ceil(digestReserveBytes / (double) layout.blockBytes());
+        int deviceBlocks = perLayer * c.layers() - reservedBlocks;
+        if (reservedBlocks > 0) {
+            if (deviceBlocks < c.layers()) {
+                throw new IllegalArgumentException("a budget of " + budgetTokens + " tokens (" + perLayer + " blocks per layer) cannot"
+                        + " hold the block digests of --host-read " + hostRead + " (" + reservedBlocks + " blocks over "
+                        + c.layers() + " layers for " + (promptTokens + maxNewTokens) + " tokens); raise the budget or read the"
+                        + " host tier exactly");
+            }
+            budgetTokens = Math.max(1, budgetTokens - (int) Math.ceil((double) reservedBlocks * blockSize / c.layers()));
+        }
+        this.budgetTokens = budgetTokens;
         int chunkBlocks = chunk > 0 ? (chunk + blockSize - 1) / blockSize + 1 : 1;
-        if (perLayer < chunkBlocks) {
+        if (deviceBlocks / c.layers() < chunkBlocks) {
             throw new IllegalArgumentException("a budget of " + budgetTokens + " tokens (" + perLayer + " blocks per layer) cannot hold a"
                     + " prompt chunk of " + chunk + " tokens; raise the budget or lower the chunk");
         }
-        KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, blockSize);
-        this.deviceBlocks = perLayer * c.layers();
+        this.deviceBlocks = deviceBlocks;
         int hostBlocks = c.layers() * (layout.blocksFor(promptTokens + maxNewTokens) + 2);
         this.policy = policy;
         this.tiers = TierManager.create(TierConfig.cpu(layout, deviceBlocks, hostBlocks));
@@ -75,6 +106,7 @@ public final class TieredSession implements AutoCloseable {
                     : (int) Math.min(Integer.MAX_VALUE, Math.ceil(hostBudget * deviceBlocks));
             this.sequence = tiers.open(policy, ctx, deviceBlocks, hostBudgetBlocks);
             this.decoder = new TieredDecoder(weights, tiers);
+            decoder.hostRead(hostRead);
         } catch (RuntimeException e) {
             tiers.close();
             throw e;
@@ -119,6 +151,11 @@ public final class TieredSession implements AutoCloseable {
     /** The budget in tokens each layer may keep (baselines) or keep on the device (hierarchical). */
     public int budgetTokens() {
         return budgetTokens;
+    }
+
+    /** Device bytes the budget set aside for block digests (digest mode), before any KV was placed. */
+    public long digestReserveBytes() {
+        return digestReserveBytes;
     }
 
     /** Device arena slots: whole blocks per layer times layers. */
