@@ -19,11 +19,14 @@ final class DemoCommand implements Callable<Integer> {
     @Mixin
     EvalOptions evalOptions;
 
+    @Mixin
+    RemoteOptions remoteOptions;
+
     @Option(names = "--prompts", defaultValue = "16", description = "Prompts per question position (default: ${DEFAULT-VALUE}).")
     int prompts;
 
     @Override
     public Integer call() throws Exception {
-        return EvalCommand.run(modelOptions, evalOptions, prompts, output.dir("demo"), 1);
+        return EvalCommand.run(modelOptions, evalOptions, remoteOptions, prompts, output.dir("demo"), 1);
     }
 }

@@ -4,6 +4,7 @@ import io.tierkv.model.eval.EvalResult;
 import io.tierkv.model.eval.ReadingEval;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.tiering.remote.RemoteKvTier;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -27,38 +28,50 @@ final class EvalCommand implements Callable<Integer> {
     @Mixin
     EvalOptions evalOptions;
 
+    @Mixin
+    RemoteOptions remoteOptions;
+
     @Option(names = "--prompts", defaultValue = "200", description = "Prompts per question position (default: ${DEFAULT-VALUE}).")
     int prompts;
 
     @Override
     public Integer call() throws Exception {
-        return run(modelOptions, evalOptions, prompts, output.dir("eval"));
-    }
-
-    static int run(ModelOptions modelOptions, EvalOptions evalOptions, int prompts, Path out) throws Exception {
-        return run(modelOptions, evalOptions, prompts, out, 3);
+        return run(modelOptions, evalOptions, remoteOptions, prompts, output.dir("eval"), 3);
     }
 
     /** Runs the evaluation; {@code defaultRounds} when {@code --rounds} was not given. Progress goes to stderr. */
-    static int run(ModelOptions modelOptions, EvalOptions evalOptions, int prompts, Path out, int defaultRounds) throws Exception {
+    static int run(ModelOptions modelOptions, EvalOptions evalOptions, RemoteOptions remoteOptions, int prompts, Path out,
+                   int defaultRounds) throws Exception {
         modelOptions.validate();
         Options.positive("--prompts", prompts);
         var settings = evalOptions.settings(prompts, modelOptions.blockSize, defaultRounds);
+        remoteOptions.validate();
         OutputOption.writableDirectory("--out", out);
         var hostRead = modelOptions.hostRead();
         Path dir = modelOptions.modelDir();
-        try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
+        try (LlamaWeights w = LlamaCheckpoint.load(dir);
+             RemoteKvTier remote = remoteOptions.open(dir, w.config, modelOptions.blockSize)) {
             int threads = modelOptions.applyThreads(w.config);
             System.err.printf(Locale.ROOT, "eval: %d prompts per position, %d round%s, policies %s, device budget %.0f%% of each prompt, %s mode,"
                             + " passages of %d to %d tokens, host read %s%n",
                     prompts, settings.rounds(), settings.rounds() == 1 ? "" : "s", settings.policies(), 100 * settings.budget(),
                     settings.mode().name().toLowerCase(Locale.ROOT), settings.task().minPassageTokens(), settings.task().maxPassageTokens(),
                     hostRead);
-            EvalResult r = new ReadingEval(w, settings, System.err::println).hostRead(hostRead).hostBudget(modelOptions.hostBudget()).run();
-            EvalReport.write(r, modelOptions.model == null ? Path.of("(bundled)") : dir, runInfo(modelOptions, threads), out);
+            ReadingEval eval = new ReadingEval(w, settings, System.err::println).hostRead(hostRead).hostBudget(modelOptions.hostBudget())
+                    .remote(remote);
+            EvalResult r = eval.run();
+            Map<String, Object> remoteJson = null;
+            if (remote != null) {
+                remote.awaitWrites(remote.config().writeTimeout());
+                remoteJson = RemoteReport.tally(eval.remoteTally(), remote.stats());
+            }
+            EvalReport.write(r, modelOptions.model == null ? Path.of("(bundled)") : dir, runInfo(modelOptions, threads), remoteJson, out);
             System.out.println();
             System.out.print(EvalReport.paperTable(r));
             System.out.println();
+            if (remote != null) {
+                System.out.println(RemoteReport.tallyLine(eval.remoteTally(), remote.stats()));
+            }
             System.out.println("report: " + out.toAbsolutePath().resolve("eval.json") + " (and eval.csv, eval.jsonl, *.png)");
         }
         return 0;

@@ -86,7 +86,15 @@ final class EvalReport {
     }
 
     static void write(EvalResult r, Path model, Map<String, Object> run, Path out) throws IOException {
+        write(r, model, run, null, out);
+    }
+
+    /** Writes the report; {@code remote}, when not null, is the remote tier's figures (eval.json's {@code remote}). */
+    static void write(EvalResult r, Path model, Map<String, Object> run, Map<String, Object> remote, Path out) throws IOException {
         Report rep = table(r, model, run);
+        if (remote != null) {
+            rep.setting("remote", remote);
+        }
         rep.writeJson(out.resolve("eval.json"));
         rep.writeCsv(out.resolve("eval.csv"));
         writeJsonl(r, out.resolve("eval.jsonl"));

@@ -1,8 +1,10 @@
 package io.tierkv.bench;
 
+import io.tierkv.core.DType;
 import io.tierkv.core.KvLayout;
 import io.tierkv.core.prefix.ModelFingerprint;
 import io.tierkv.core.prefix.PrefixNamespace;
+import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.tiering.remote.RemoteConfig;
 import io.tierkv.tiering.remote.RemoteKvTier;
 import java.io.IOException;
@@ -74,5 +76,13 @@ final class RemoteOptions {
         }
         ModelFingerprint model = ModelFingerprint.of(modelDir, layout.dtype());
         return RemoteKvTier.open(config(), PrefixNamespace.of(model, layout));
+    }
+
+    /**
+     * {@link #open(Path, KvLayout)} for the layout every {@code TieredSession} of this model uses: float32 KV in
+     * blocks of {@code blockSize} tokens.
+     */
+    RemoteKvTier open(Path modelDir, LlamaConfig c, int blockSize) throws IOException {
+        return open(modelDir, new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, blockSize));
     }
 }

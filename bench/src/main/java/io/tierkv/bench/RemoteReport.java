@@ -2,7 +2,9 @@ package io.tierkv.bench;
 
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.RemotePrefill;
+import io.tierkv.model.generate.RemoteTally;
 import io.tierkv.tiering.remote.RemoteStats;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 
@@ -23,6 +25,43 @@ final class RemoteReport {
                         + " %d missed | lookup %.1f ms | read %s, written %s (%d blocks offered, %d spilled, %d writes dropped)",
                 r.skipped(), promptTokens, r.skipped(), s.hits(), s.misses(), r.lookupNanos() / 1e6, Bytes.format(s.bytesRead()),
                 Bytes.format(s.bytesWritten()), r.offeredBlocks(), r.spilledBlocks(), s.writesDropped());
+    }
+
+    /** The line printed after many prompts (eval, demo) used a remote tier. */
+    static String tallyLine(RemoteTally t, RemoteStats s) {
+        return String.format(Locale.ROOT, "remote tier: %d of %d prompt tokens loaded (prefillTokensSkipped %d) over %d prompts, %d with"
+                        + " hits | %d blocks hit, %d missed (hit ratio %.1f%%) | read %s, written %s (%d blocks offered, %d spilled,"
+                        + " %d writes dropped) | lookup p50 %d us, p99 %d us",
+                t.prefillTokensSkipped(), t.promptTokens(), t.prefillTokensSkipped(), t.prompts(), t.promptsWithHits(), s.hits(),
+                s.misses(), 100 * s.hitRatio(), Bytes.format(s.bytesRead()), Bytes.format(s.bytesWritten()), t.blocksOffered(),
+                t.blocksSpilled(), s.writesDropped(), s.lookupP50Micros(), s.lookupP99Micros());
+    }
+
+    /**
+     * The remote tier's figures after many prompts, named as in {@link #put}: the prompts' counts are the timed
+     * runs'; the store's ({@code remote}) include the warm-up runs.
+     */
+    static Map<String, Object> tally(RemoteTally t, RemoteStats s) {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("prompts", t.prompts());
+        json.put("promptsWithHits", t.promptsWithHits());
+        json.put("promptTokens", t.promptTokens());
+        json.put("prefillTokensSkipped", t.prefillTokensSkipped());
+        json.put("prefillTokensComputed", t.prefillTokensComputed());
+        json.put("remoteBlocksLoaded", t.blocksLoaded());
+        json.put("remoteBlocksOffered", t.blocksOffered());
+        json.put("remoteBlocksSpilled", t.blocksSpilled());
+        json.put("remoteLookupMillis", t.lookupNanos() / 1e6);
+        json.put("remoteHits", s.hits());
+        json.put("remoteMisses", s.misses());
+        json.put("remoteHitRatio", Double.isFinite(s.hitRatio()) ? s.hitRatio() : null);
+        json.put("remoteBytesRead", s.bytesRead());
+        json.put("remoteBytesWritten", s.bytesWritten());
+        json.put("remoteLookupP50Micros", s.lookupP50Micros());
+        json.put("remoteLookupP99Micros", s.lookupP99Micros());
+        json.put("remoteLookupMaxMicros", s.lookupMaxMicros());
+        json.put("remote", s);
+        return json;
     }
 
     /** Adds the remote tier's figures to a command's JSON (after its writes were answered). */

@@ -54,6 +54,9 @@ final class TraceCommand implements Callable<Integer> {
         @Option(names = "--policy", defaultValue = "full", description = "Policy in the loop while recording (default: ${DEFAULT-VALUE}).")
         String policy;
 
+        @Mixin
+        RemoteOptions remoteOptions;
+
         @Override
         public Integer call() throws Exception {
             modelOptions.validate();
@@ -63,10 +66,14 @@ final class TraceCommand implements Callable<Integer> {
             if (prompt == null) {
                 suite.prompt();
             }
+            remoteOptions.validate();
             OutputOption.writableFile("--out", out);
-            TraceRecorder.Result r = TraceRecorder.record(modelOptions, out, steps, k, suite, prompt, policy);
+            TraceRecorder.Result r = TraceRecorder.record(modelOptions, out, steps, k, suite, prompt, policy, remoteOptions);
             System.out.printf(Locale.ROOT, "trace %s: %d prompt tokens, %d generated, %d layers, k=%d, block %d, %,d bytes%n", out,
                     r.promptTokens(), r.steps(), r.layers(), k, modelOptions.blockSize, Files.size(out));
+            if (r.remoteLine() != null) {
+                System.out.println(r.remoteLine());
+            }
             return 0;
         }
     }

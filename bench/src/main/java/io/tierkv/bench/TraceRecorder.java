@@ -7,6 +7,7 @@ import io.tierkv.core.trace.TraceHeader;
 import io.tierkv.core.trace.TraceWriter;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.RecordingPolicy;
+import io.tierkv.model.generate.RemotePrefill;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.io.TextTokenizer;
@@ -14,6 +15,7 @@ import io.tierkv.model.io.TokenizerCheck;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.tiering.remote.RemoteKvTier;
 import java.nio.file.Path;
 
 /** Records a trace of the model's top-k attention while it generates (the body of {@code trace record}). */
@@ -21,11 +23,12 @@ final class TraceRecorder {
     private TraceRecorder() {
     }
 
-    record Result(int promptTokens, int steps, int layers) {
+    /** @param remoteLine the remote tier's line ({@link RemoteReport#line}), or null without {@code --remote} */
+    record Result(int promptTokens, int steps, int layers, String remoteLine) {
     }
 
-    static Result record(ModelOptions m, Path out, int steps, int k, SuitePromptOptions suite, String text, String policySpec)
-            throws Exception {
+    static Result record(ModelOptions m, Path out, int steps, int k, SuitePromptOptions suite, String text, String policySpec,
+                         RemoteOptions remoteOptions) throws Exception {
         Path dir = m.modelDir();
         LlamaConfig config = LlamaConfig.readDir(dir);
         if (text != null) {
@@ -49,12 +52,19 @@ final class TraceRecorder {
             try (TraceWriter writer = TraceWriter.create(out, new TraceHeader(layout, k, prompt.length, steps, source))) {
                 RecordingPolicy policy = new RecordingPolicy(Policies.create(policySpec), writer);
                 // The whole prompt fits on the device; no end-of-sequence stop: a trace of `steps` tokens is asked for.
-                try (TieredSession session = new TieredSession(w, policy, prompt.length, 1.0, m.blockSize, steps + 1, 0)) {
+                String remoteLine = null;
+                try (TieredSession session = new TieredSession(w, policy, prompt.length, 1.0, m.blockSize, steps + 1, 0);
+                     RemoteKvTier tier = remoteOptions.open(dir, session.tiers().config().layout())) {
+                    RemotePrefill remote = tier == null ? null : session.useRemote(tier);
                     policy.prefillFrom(session.sequence()::priorCounts);
                     session.decoder().hostRead(m.hostRead());
                     session.generate(prompt, steps + 1, PrefillMode.PAPER, 40, Sampler.greedy(), -1, null, null);
+                    if (tier != null) {
+                        tier.awaitWrites(tier.config().writeTimeout());
+                        remoteLine = RemoteReport.line(remote, prompt.length);
+                    }
                 }
-                return new Result(prompt.length, policy.recorded(), c.layers());
+                return new Result(prompt.length, policy.recorded(), c.layers(), remoteLine);
             }
         }
     }

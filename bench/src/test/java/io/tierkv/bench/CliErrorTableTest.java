@@ -79,6 +79,22 @@ class CliErrorTableTest {
         assertEquals("tierkv: Unknown option: '--frobnicate' (see 'tierkv generate --help')", oneLine("generate", "--frobnicate"));
     }
 
+    /** Issue 16: {@code --remote URI} on every command that runs a model, checked before the model is loaded. */
+    @Test
+    void badRemoteUri_isOneLineAndExit2_onEveryModelCommand() {
+        String uri = "http://127.0.0.1:6379";
+        String expected = "tierkv: --remote " + uri + ": remote URI '" + uri + "' has an unknown scheme; expected redis://host:port"
+                + " or redis-cluster://host:port[,host:port]";
+        assertEquals(expected, oneLine("generate", "--remote", uri, "--out", dir.resolve("g").toString()));
+        assertEquals(expected, oneLine("eval", "--prompts", "1", "--remote", uri, "--out", dir.resolve("e").toString()));
+        assertEquals(expected, oneLine("demo", "--remote", uri, "--out", dir.resolve("d").toString()));
+        assertEquals(expected, oneLine("trace", "record", "--remote", uri, "--out", dir.resolve("t.tkvt").toString()));
+        assertEquals("tierkv: --remote redis://localhost: remote URI 'redis://localhost': node 'localhost' must be host:port",
+                oneLine("eval", "--prompts", "1", "--remote", "redis://localhost", "--out", dir.resolve("e").toString()));
+        assertEquals("tierkv: --remote-timeout-ms must be > 0, was 0", oneLine("trace", "record", "--remote", "redis://127.0.0.1:1",
+                "--remote-timeout-ms", "0", "--out", dir.resolve("t.tkvt").toString()));
+    }
+
     /** Issue 14: 2147483647 overflowed and was reported as "was -2147483645". */
     @Test
     void maxTokensPastTheModelsPositions_saysSoWithoutOverflowing() {

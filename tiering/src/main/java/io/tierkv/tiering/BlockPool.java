@@ -22,10 +22,17 @@ import java.util.Arrays;
  * {@code dropOnArrival}, belongs to no sequence any more, and its slots are freed when its copy is reaped,
  * so no slot is ever reused while a copy still reads or writes it.
  *
+ * <p>Sharing: a full prompt block may be held by several sequences of the manager (prefix sharing, see
+ * {@link TierManager}); {@code refs} counts them, {@link #retain} adds one, {@link #release} lets go of one and
+ * frees the block only when the last one goes. A shared block is counted once, in the per-sequence counters of
+ * one holder, its <em>accounting owner</em> ({@link #sequenceOf}), which the manager moves with {@link #reassign}
+ * to a holder that wants the block where it is.
+ *
  * <p>Invariant (checked by {@link #checkInvariants()}): every allocated slot of either arena is held by
  * exactly one live handle and maps back to it ({@code deviceOwner}, {@code hostOwner}); the slots a handle
- * holds are exactly those its state says; the per-sequence counters equal a recount. Handles never run out:
- * each live handle holds at least one slot, so {@code deviceCapacity + hostCapacity} handles suffice.
+ * holds are exactly those its state says; a live handle has {@code refs >= 1} (0 once released); the
+ * per-sequence counters equal a recount. Handles never run out: each live handle holds at least one slot, so
+ * {@code deviceCapacity + hostCapacity} handles suffice.
  */
 final class BlockPool {
     static final byte FREE = 0;
@@ -57,6 +64,9 @@ final class BlockPool {
     private final int[] sequence;
     private final int[] layer;
     private final int[] block;
+    /** (handle) sequences holding the block: 1 unless shared, 0 once released. */
+    private final int[] refs;
+    private int sharedHandles;
     /** (handle) released while in flight: free everything when the copy lands. */
     private final boolean[] dropOnArrival;
     /** (slot) handle holding the slot, or NONE. */
@@ -83,6 +93,7 @@ final class BlockPool {
         layer = new int[handles];
         block = new int[handles];
         dropOnArrival = new boolean[handles];
+        refs = new int[handles];
         deviceOwner = new int[device.capacity()];
         hostOwner = new int[host.capacity()];
         Arrays.fill(deviceOwner, NONE);
@@ -114,9 +125,43 @@ final class BlockPool {
         layer[h] = layerIndex;
         block[h] = blockIndex;
         dropOnArrival[h] = false;
+        refs[h] = 1;
         attachDevice(h, slot);
         account(h, 1);
         return h;
+    }
+
+    /** One more sequence holds live block {@code h} (a shared prefix block). */
+    void retain(int h) {
+        if (state[h] == FREE || dropOnArrival[h]) {
+            throw new IllegalStateException("retain of block handle " + h + " that is released");
+        }
+        if (++refs[h] == 2) {
+            sharedHandles++;
+        }
+    }
+
+    /** Live handles held by more than one sequence. */
+    int sharedHandles() {
+        return sharedHandles;
+    }
+
+    /** Sequences holding {@code h}: 1 unless shared, 0 once released. */
+    int refs(int h) {
+        return refs[h];
+    }
+
+    /** Counts live block {@code h} for sequence {@code seq} from now on (its accounting owner). */
+    void reassign(int h, int seq) {
+        if (state[h] == FREE || dropOnArrival[h]) {
+            throw new IllegalStateException("reassign of block handle " + h + " that is released");
+        }
+        if (sequence[h] == seq) {
+            return;
+        }
+        account(h, -1);
+        sequence[h] = seq;
+        account(h, 1);
     }
 
     /** DEVICE to TO_HOST: a copy into {@code slot} (allocated by the caller) is about to be staged. */
@@ -173,11 +218,21 @@ final class BlockPool {
         return sequence[h];
     }
 
-    /** Lets go of a block: settled blocks are freed now, blocks in flight when their copy lands. */
-    void release(int h) {
+    /**
+     * One holder lets go of a block; returns true when it was the last, and the block is freed: settled blocks now,
+     * blocks in flight when their copy lands. A block other sequences still hold is left as it is (the manager
+     * reassigns its accounting owner when that was the caller).
+     */
+    boolean release(int h) {
         byte s = state[h];
         if (s == FREE || dropOnArrival[h]) {
             throw new IllegalStateException("release of block handle " + h + " that is already released");
+        }
+        if (--refs[h] > 0) {
+            if (refs[h] == 1) {
+                sharedHandles--;
+            }
+            return false;
         }
         account(h, -1);
         if (s == TO_HOST || s == TO_DEVICE) {
@@ -186,6 +241,7 @@ final class BlockPool {
         } else {
             freeSettled(h);
         }
+        return true;
     }
 
     private void freeSettled(int h) {
@@ -362,6 +418,10 @@ final class BlockPool {
             hostHeld += wantHost ? 1 : 0;
             if (dropOnArrival[h] && s != TO_HOST && s != TO_DEVICE) {
                 throw new IllegalStateException("handle " + h + " is released but settled in " + stateName(s));
+            }
+            if ((refs[h] == 0) != dropOnArrival[h]) {
+                throw new IllegalStateException("handle " + h + " is held by " + refs[h] + " sequences"
+                        + (dropOnArrival[h] ? " but released" : ""));
             }
             int base = sequence[h] * COUNTERS;
             recount[base + DEVICE_SLOTS] += wantDevice ? 1 : 0;

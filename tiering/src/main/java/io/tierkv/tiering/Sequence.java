@@ -10,9 +10,13 @@ import io.tierkv.core.placement.PlacementConfig;
 import io.tierkv.core.placement.TierMode;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.popularity.PopularityCounter;
+import io.tierkv.core.prefix.BlockHash;
+import io.tierkv.core.prefix.PrefixChain;
+import io.tierkv.core.prefix.PrefixNamespace;
 import io.tierkv.tiering.arena.SlotArena;
 import io.tierkv.tiering.copy.CopyDirection;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * One sequence's KV cache in a {@link TierManager}: its policy, the core {@link BlockTable} that folds token
@@ -34,6 +38,9 @@ import java.util.Arrays;
  *       the device, outside the budget); requests are the top-k keys of each query, per block.</li>
  *   <li>Evicted tokens: in {@link TierMode#TIER} their blocks stay on the host and are still attended; in
  *       {@link TierMode#DROP} they are freed and {@link #masked masked}.</li>
+ *   <li>Prefix sharing ({@link #sharePrefix}): the leading full prompt blocks another sequence of the manager
+ *       already holds are held, not copied; this sequence still counts their popularity and places them itself,
+ *       and the memory lives on the highest tier any holder places it on (see {@link TierManager}).</li>
  * </ul>
  *
  * <p>Not thread-safe: the manager's owner thread drives every sequence.
@@ -79,6 +86,10 @@ public final class Sequence implements AutoCloseable {
     /** Told before a block's memory is freed; null for none. */
     private FreeListener freeListener;
     private int[][] priorCounts;
+    /** Content keys of the declared prompt's full blocks ({@link #sharePrefix}); empty when none was declared. */
+    private List<BlockHash> prefixKeys = List.of();
+    /** Leading blocks attached from other sequences by {@link #sharePrefix}. */
+    private int sharedBlocks;
     private int droppedBlocks;
     private int steps;
     private boolean closed;
@@ -209,6 +220,76 @@ public final class Sequence implements AutoCloseable {
             }
         }
         finish();
+    }
+
+    /**
+     * Declares the prompt this empty sequence is about to hold, so that the manager's sequences share its blocks:
+     * the leading full blocks that another open sequence already holds under the same content keys (a hash chain
+     * over the tokens, rooted in {@code namespace}: the same tokens after the same prefix, model and KV layout) are
+     * attached: this sequence holds the same memory, and their positions are appended and placed, never written.
+     * The prompt's other full blocks are published once written, for later sequences to find. The caller then
+     * appends and writes the prompt from the returned position on, exactly those tokens. The block of the prompt's
+     * last token is never attached, so at least one token is left to compute.
+     *
+     * @param namespace the model and KV layout the keys are rooted in; its layout must be the manager's
+     * @param prompt    the prompt's token ids; {@code prompt[0, length)} is declared
+     * @return prompt tokens attached (whole blocks), where the caller's appends continue
+     * @throws IllegalArgumentException for another layout than the manager's, or a bad length
+     * @throws IllegalStateException    when the sequence is not empty
+     */
+    public int sharePrefix(PrefixNamespace namespace, int[] prompt, int length) {
+        checkOpen();
+        if (namespace == null || prompt == null) {
+            throw new IllegalArgumentException("namespace and prompt must not be null");
+        }
+        if (!namespace.layout().equals(descriptor.layout())) {
+            throw new IllegalArgumentException("the prefix namespace's KV layout " + namespace.layout() + " differs from the tier"
+                    + " manager's " + descriptor.layout() + "; blocks are shared only within one layout");
+        }
+        if (length <= 0 || length > prompt.length) {
+            throw new IllegalArgumentException("prompt length must be in [1, " + prompt.length + "], was " + length);
+        }
+        if (table.length() != 0) {
+            throw new IllegalStateException("sharePrefix declares the prompt of an empty sequence; sequence " + id + " holds "
+                    + table.length() + " tokens");
+        }
+        manager.reapCopies();
+        prefixKeys = PrefixChain.hashes(namespace, prompt, length);
+        int reusable = Math.min(prefixKeys.size(), (length - 1) / blockSize);
+        int[][] found = new int[reusable][];
+        int k = 0;
+        while (k < reusable && (found[k] = manager.prefixes().find(prefixKeys.get(k))) != null) {
+            k++;
+        }
+        if (k == 0) {
+            return 0;
+        }
+        int count = k * blockSize;
+        policy.append(count);
+        blockMoves.clear();
+        table.append(count, Level.NORMAL_CODE, blockMoves);
+        foldLevels();
+        ensureBlocks(k);
+        for (int b = 0; b < k; b++) {
+            for (int l = 0; l < layers; l++) {
+                pool.retain(found[b][l]);
+                handles[l][b] = found[b][l];
+            }
+        }
+        placeWritten(k);
+        for (int b = 0; b < k; b++) {
+            for (int l = 0; l < layers; l++) {
+                markDirty(l, b); // the memory may be on either tier, wherever this placement put the block
+            }
+        }
+        sharedBlocks = k;
+        finish();
+        return count;
+    }
+
+    /** Leading prompt blocks (per layer) this sequence attached from others by {@link #sharePrefix}. */
+    public int sharedPrefixBlocks() {
+        return sharedBlocks;
     }
 
     /** Where to write the K row ({@code kvHeads * headDim} elements) of {@code position} in {@code layer}. */
@@ -354,8 +435,24 @@ public final class Sequence implements AutoCloseable {
             for (int l = 0; l < layers; l++) {
                 placement.admit(l, b, table.level(l, b), moves);
             }
+            publish(b);
         }
         placedBelow = Math.max(placedBelow, below);
+    }
+
+    /** A written full block of the declared prompt becomes findable by its content key (every layer still held). */
+    private void publish(int block) {
+        if (block >= prefixKeys.size()) {
+            return;
+        }
+        int[] hs = new int[layers];
+        for (int l = 0; l < layers; l++) {
+            hs[l] = handles[l][block];
+            if (hs[l] == NO_HANDLE) {
+                return;
+            }
+        }
+        manager.prefixes().publish(prefixKeys.get(block), hs);
     }
 
     /** Folds the policy's token transitions into block levels and masks; tells the placement. */
@@ -432,10 +529,12 @@ public final class Sequence implements AutoCloseable {
      */
     private boolean follow(int layer, int block) {
         int h = handles[layer][block];
-        byte want = placement.where(layer, block);
-        if (h == NO_HANDLE || want == Placement.FREED) {
+        byte own = placement.where(layer, block);
+        if (h == NO_HANDLE || own == Placement.FREED) {
             return true;
         }
+        boolean shared = pool.refs(h) > 1;
+        byte want = shared ? manager.sharedWant(h, layer, block) : own;
         byte state = pool.state(h);
         if (state == BlockPool.TO_HOST || state == BlockPool.TO_DEVICE) {
             return false;
@@ -444,17 +543,26 @@ public final class Sequence implements AutoCloseable {
             int slot = manager.hostSlot();
             if (slot == SlotArena.NO_SLOT) {
                 placement.lost(layer, block);
-                drop(layer, block);
+                drop(layer, block); // a shared block: only this holder lets go; the others retry, and drop in turn
                 return true;
             }
             manager.startCopy(h, CopyDirection.DEVICE_TO_HOST, slot);
         } else if (want == Placement.DEVICE && state == BlockPool.HOST) {
             int slot = manager.deviceSlot();
             if (slot == SlotArena.NO_SLOT) {
-                placement.stayOnHost(layer, block, moves);
+                if (own == Placement.DEVICE) {
+                    placement.stayOnHost(layer, block, moves);
+                }
+                if (shared) {
+                    manager.retryDeviceHolders(h, layer, block, this);
+                    manager.reown(h, layer, block);
+                }
                 return true;
             }
             manager.startCopy(h, CopyDirection.HOST_TO_DEVICE, slot);
+        }
+        if (shared) {
+            manager.reown(h, layer, block);
         }
         return true;
     }
@@ -466,13 +574,13 @@ public final class Sequence implements AutoCloseable {
             if (freeListener != null) {
                 freeListener.beforeFree(this, layer, block);
             }
-            pool.release(h);
             handles[layer][block] = NO_HANDLE;
+            boolean freed = manager.release(h, layer, block); // false: other sequences still hold the shared block
             if (table.level(layer, block) == Level.EVICT_CODE && policy.tierMode() == TierMode.DROP) {
-                manager.counters().evictedBlocks++;
+                manager.counters().evictedBlocks += freed ? 1 : 0;
             } else {
                 droppedBlocks++;
-                manager.counters().droppedBlocks++;
+                manager.counters().droppedBlocks += freed ? 1 : 0;
             }
         }
         maskBlock(layer, block);
@@ -483,10 +591,10 @@ public final class Sequence implements AutoCloseable {
         if (freeListener != null) {
             freeListener.beforeFree(this, layer, block);
         }
-        pool.release(handles[layer][block]);
+        int h = handles[layer][block];
         handles[layer][block] = NO_HANDLE;
         droppedBlocks++;
-        manager.counters().droppedBlocks++;
+        manager.counters().droppedBlocks += manager.release(h, layer, block) ? 1 : 0;
         maskBlock(layer, block);
     }
 
@@ -616,7 +724,8 @@ public final class Sequence implements AutoCloseable {
                 int h = handles[l][b];
                 byte want = placement.where(l, b);
                 if (h != NO_HANDLE) {
-                    if (pool.sequenceOf(h) != id || pool.layerOf(h) != l || pool.blockOf(h) != b || pool.isReleased(h)
+                    boolean shared = pool.refs(h) > 1;
+                    if ((!shared && pool.sequenceOf(h) != id) || pool.layerOf(h) != l || pool.blockOf(h) != b || pool.isReleased(h)
                             || pool.state(h) == BlockPool.FREE) {
                         throw new IllegalStateException("sequence " + id + " layer " + l + " block " + b + ": handle " + h + " belongs elsewhere");
                     }
@@ -624,16 +733,18 @@ public final class Sequence implements AutoCloseable {
                         throw new IllegalStateException("sequence " + id + " layer " + l + " block " + b + " is freed but holds memory");
                     }
                     byte s = pool.state(h);
-                    boolean settledWrong = (want == Placement.DEVICE && s == BlockPool.HOST)
-                            || (want == Placement.HOST && s == BlockPool.DEVICE);
-                    if (settledWrong && !isDirty(l, b)) {
+                    byte target = shared ? manager.sharedWant(h, l, b) : want;
+                    boolean settledWrong = (target == Placement.DEVICE && s == BlockPool.HOST)
+                            || (target == Placement.HOST && s == BlockPool.DEVICE);
+                    boolean pending = shared ? manager.pendingInSomeHolder(h, l, b) : isDirty(l, b);
+                    if (settledWrong && !pending) {
                         throw new IllegalStateException("sequence " + id + " layer " + l + " block " + b + " is "
                                 + BlockPool.stateName(s) + " but placed " + want + " and not pending");
                     }
                 } else if (b < placedBelow && want != Placement.FREED) {
                     throw new IllegalStateException("sequence " + id + " layer " + l + " block " + b + " has no memory but is placed " + want);
                 }
-                if (b == tail && h != NO_HANDLE && pool.state(h) != BlockPool.DEVICE) {
+                if (b == tail && b >= placedBelow && h != NO_HANDLE && pool.state(h) != BlockPool.DEVICE) {
                     throw new IllegalStateException("sequence " + id + " layer " + l + ": tail block " + b + " is " + BlockPool.stateName(pool.state(h)));
                 }
             }
@@ -668,16 +779,38 @@ public final class Sequence implements AutoCloseable {
         closed = true;
     }
 
-    /** Releases every handle (called by the manager once no copy is in flight). */
+    /** Releases every handle (called by the manager once no copy is in flight); shared blocks stay with their other holders. */
     void releaseAll() {
         for (int l = 0; l < layers; l++) {
             for (int b = 0, n = table.blocks(); b < n; b++) {
-                if (handles[l][b] != NO_HANDLE) {
-                    pool.release(handles[l][b]);
-                }
+                int h = handles[l][b];
                 handles[l][b] = NO_HANDLE;
+                if (h != NO_HANDLE) {
+                    manager.release(h, l, b);
+                }
             }
         }
+    }
+
+    /** Whether this sequence holds handle {@code h} as block {@code block} of {@code layer}. */
+    boolean holds(int layer, int block, int h) {
+        return block < table.blocks() && handles[layer][block] == h;
+    }
+
+    /** Adds one to {@code holders[h]} for every handle this sequence holds (the manager's invariant check). */
+    void countHandles(int[] holders) {
+        for (int l = 0; l < layers; l++) {
+            for (int b = 0, n = table.blocks(); b < n; b++) {
+                if (handles[l][b] != NO_HANDLE) {
+                    holders[handles[l][b]]++;
+                }
+            }
+        }
+    }
+
+    /** Whether the block will be followed at this sequence's next operation (its bytes may lag its placement). */
+    boolean isPending(int layer, int block) {
+        return isDirty(layer, block);
     }
 
     /** A copy of this block failed: its bytes stayed where they were; the copy is retried at the next operation. */
@@ -692,9 +825,24 @@ public final class Sequence implements AutoCloseable {
         return moved;
     }
 
-    /** Placed device blocks that {@link #shed} could move. */
+    /**
+     * Placed device blocks that {@link #shed} could move; a shared block another holder is charged for is that
+     * holder's to count.
+     */
     int sheddable() {
-        return placement.deviceBlocks();
+        int n = placement.deviceBlocks();
+        if (pool.sharedHandles() == 0) {
+            return n;
+        }
+        for (int b = 0; b < placedBelow; b++) {
+            for (int l = 0; l < layers; l++) {
+                int h = handles[l][b];
+                if (h != NO_HANDLE && pool.refs(h) > 1 && pool.sequenceOf(h) != id && placement.where(l, b) == Placement.DEVICE) {
+                    n--;
+                }
+            }
+        }
+        return n;
     }
 
     boolean isClosed() {

@@ -1,7 +1,7 @@
 package io.tierkv.tiering;
 
 import io.tierkv.core.KvLayout;
-
+import io.tierkv.core.placement.Placement;
 import io.tierkv.core.placement.PlacementConfig;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
@@ -34,6 +34,17 @@ import java.util.Locale;
  * demotes the least popular written blocks, of the appending sequence first and then of the others, and waits
  * for those copies (the wait is {@link TierStats#stallNanos()}). Not thread-safe: one owner thread drives the
  * manager and all its sequences (the copy engine runs its own thread or streams).
+ *
+ * <p><b>Prefix sharing.</b> Sequences that declare their prompt ({@link Sequence#sharePrefix}) publish its full
+ * blocks here by content key once written, and a later sequence whose prompt starts with the same blocks (same
+ * tokens, model and KV layout) holds the same blocks instead of computing and storing its own: one copy in memory,
+ * reference counted in the block pool, freed when the last holder lets go. Full blocks are never written again,
+ * so no copy-on-write is needed. Each holder keeps its own policy, levels and placement; the memory follows the
+ * rule <em>a shared block lives on the highest tier any holder places it on</em> (device above host), so it is
+ * demoted only when no holder wants it on the device, and freed only when every holder has freed it (or closed).
+ * It is counted once, in the counters and budget figures of one holder that places it where it is (its accounting
+ * owner); a holder that places it lower is not charged for it. When a holder lets go, the others' placements are
+ * followed at their next operation, as after a failed copy.
  */
 public final class TierManager implements AutoCloseable {
     /** Invariants re-checked after every operation, {@code -Dtierkv.debug=true}. */
@@ -48,6 +59,8 @@ public final class TierManager implements AutoCloseable {
     private final BlockPool pool;
     private final TierCounters counters = new TierCounters();
     private final PlacementConfig placementConfig;
+    /** Published full prompt blocks by content key (prefix sharing). */
+    private final PrefixIndex prefixes;
     /** The last slot handed out per arena, so consecutive copies get consecutive slots (long runs). */
     private int lastDeviceSlot = -2;
     private int lastHostSlot = -2;
@@ -70,6 +83,7 @@ public final class TierManager implements AutoCloseable {
         this.host = memory.host();
         this.engine = memory.engine();
         this.pool = new BlockPool(device, host);
+        this.prefixes = new PrefixIndex(device.capacity() + host.capacity());
         this.placementConfig = PlacementConfig.defaults();
     }
 
@@ -281,6 +295,90 @@ public final class TierManager implements AutoCloseable {
         engine.flush();
     }
 
+    PrefixIndex prefixes() {
+        return prefixes;
+    }
+
+    /** Full prompt blocks (all layers each) published for prefix sharing now. */
+    public int sharedPrefixBlocks() {
+        return prefixes.size();
+    }
+
+    /** One holder lets go of block handle {@code h}; true when it was the last and the block is freed. */
+    boolean release(int h, int layer, int block) {
+        if (pool.release(h)) {
+            prefixes.forget(h);
+            return true;
+        }
+        // The others hold it still: one of them becomes its owner, and follows its placement at its next operation.
+        reown(h, layer, block);
+        Sequence owner = sequences.get(pool.sequenceOf(h));
+        owner.retry(layer, block);
+        epoch++;
+        return false;
+    }
+
+    /**
+     * Where a shared block must live: the highest tier any holder's placement puts it on, {@code Placement.DEVICE}
+     * above {@code Placement.HOST}; {@code Placement.FREED} when none places it (a holder about to let go).
+     */
+    byte sharedWant(int h, int layer, int block) {
+        byte want = Placement.FREED;
+        for (Sequence s : sequences) {
+            if (s != null && s.holds(layer, block, h)) {
+                byte w = s.placement().where(layer, block);
+                if (w == Placement.DEVICE) {
+                    return w;
+                }
+                if (w == Placement.HOST) {
+                    want = w;
+                }
+            }
+        }
+        return want;
+    }
+
+    /** Makes a holder that places shared block {@code h} where the holders want it its accounting owner. */
+    void reown(int h, int layer, int block) {
+        byte want = sharedWant(h, layer, block);
+        int owner = BlockPool.NONE;
+        for (Sequence s : sequences) {
+            if (s != null && s.holds(layer, block, h)) {
+                if (owner == BlockPool.NONE || s.placement().where(layer, block) == want) {
+                    owner = s.id();
+                }
+                if (s.placement().where(layer, block) == want) {
+                    break;
+                }
+            }
+        }
+        if (owner != BlockPool.NONE) {
+            pool.reassign(h, owner);
+        }
+    }
+
+    /**
+     * A shared block's promotion found no device slot: every other holder that places it on the device retries at
+     * its next operation (and tells its placement then if there is still no room).
+     */
+    void retryDeviceHolders(int h, int layer, int block, Sequence except) {
+        for (Sequence s : sequences) {
+            if (s != null && s != except && s.holds(layer, block, h) && s.placement().where(layer, block) == Placement.DEVICE) {
+                s.retry(layer, block);
+            }
+        }
+    }
+
+    /** Whether some holder of shared block {@code h} will follow it at its next operation. */
+    boolean pendingInSomeHolder(int h, int layer, int block) {
+        for (Sequence s : sequences) {
+            if (s != null && s.holds(layer, block, h) && s.isPending(layer, block)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Records a residency sample for {@code s}. */
     void sample(Sequence s) {
         counters.sample(s.id(), s.steps(), s.deviceBlocks(), s.hostBlocks(), s.keptTokens());
@@ -322,9 +420,32 @@ public final class TierManager implements AutoCloseable {
         device.checkInvariants();
         host.checkInvariants();
         pool.checkInvariants();
+        prefixes.checkInvariants(pool);
         for (Sequence s : sequences) {
             if (s != null) {
                 s.checkInvariants();
+            }
+        }
+        checkHolders();
+    }
+
+    /** Every live handle is held by exactly {@code refs} open sequences, one of them its accounting owner. */
+    private void checkHolders() {
+        int[] holders = new int[device.capacity() + host.capacity()];
+        for (Sequence s : sequences) {
+            if (s != null) {
+                s.countHandles(holders);
+            }
+        }
+        for (int h = 0; h < holders.length; h++) {
+            if (holders[h] == 0 && pool.refs(h) > 0 && !pool.isReleased(h)) {
+                throw new IllegalStateException("block handle " + h + " is live (" + pool.refs(h) + " holders counted) but no open"
+                        + " sequence holds it");
+            }
+            if (holders[h] > 0 && (holders[h] != pool.refs(h) || !sequences.get(pool.sequenceOf(h)).holds(pool.layerOf(h),
+                    pool.blockOf(h), h))) {
+                throw new IllegalStateException("block handle " + h + " is held by " + holders[h] + " sequences, counted "
+                        + pool.refs(h) + ", owner " + pool.sequenceOf(h));
             }
         }
     }

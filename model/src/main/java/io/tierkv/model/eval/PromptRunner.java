@@ -6,6 +6,8 @@ import io.tierkv.model.generate.DecodeMetrics;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.PrefillMode;
+import io.tierkv.model.generate.RemotePrefill;
+import io.tierkv.model.generate.RemoteTally;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.generate.TieredDecoder;
 import io.tierkv.model.generate.TieredSession;
@@ -17,6 +19,8 @@ import io.tierkv.model.task.ReadingRound;
 import io.tierkv.model.task.Vocabulary;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.TierStats;
+import io.tierkv.tiering.remote.RemoteKvTier;
+import io.tierkv.tiering.remote.RemotePrefix;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -46,6 +50,18 @@ final class PromptRunner {
 
     void hostBudget(double multiple) {
         this.hostBudget = multiple;
+    }
+
+    /** The shared remote tier round 1's prompt is looked up in and written to; null for none. */
+    private RemoteKvTier remote;
+    private final RemoteTally remoteTally = new RemoteTally();
+
+    void remote(RemoteKvTier tier) {
+        this.remote = tier;
+    }
+
+    RemoteTally remoteTally() {
+        return remoteTally;
     }
 
     PromptRunner(LlamaWeights weights, EvalSettings settings) {
@@ -163,13 +179,7 @@ final class PromptRunner {
             List<RoundRun> out = new ArrayList<>();
 
             long[] mark = started(session);
-            float[] logits;
-            if (chunked) {
-                logits = feed(dec, seq, policy, prompt.prompt(), sample);
-                seq.endPrefill();
-            } else {
-                logits = dec.prefillDense(seq, policy, prompt.prompt());
-            }
+            float[] logits = prefill(session, policy, prompt.prompt(), chunked, sample);
             mark = addSince(copies, 0, session, mark);
             int last = -1;
             for (int r = 0; r < n; r++) {
@@ -225,6 +235,31 @@ final class PromptRunner {
                     copies[0] * slot, copies[1] * slot, copies[2] * slot, copies[3] * slot,
                     Arrays.copyOf(tpot, tpotCount), decodeNanos, residency.toArray(new int[0][]), dec.hostReads(), dec.digestBytesPeak());
         }
+    }
+
+    /**
+     * Round 1's prompt into the empty sequence: densely (paper) or in chunks; with a remote tier, its leading blocks
+     * found there are loaded instead of computed (as {@code generate --remote} does) and the computed ones offered.
+     */
+    private float[] prefill(TieredSession session, KvPolicy policy, int[] prompt, boolean chunked, Observer sample) {
+        TieredDecoder dec = session.decoder();
+        Sequence seq = session.sequence();
+        RemotePrefill rp = remote == null ? null : session.useRemote(remote);
+        int computed = rp == null ? 0 : RemotePrefill.rowsToCompute(policy, prompt.length, !chunked);
+        float[] logits;
+        if (chunked) {
+            int skip = rp == null ? 0 : rp.load(seq, prompt, computed);
+            logits = feed(dec, seq, policy, Arrays.copyOfRange(prompt, skip, prompt.length), sample);
+            seq.endPrefill();
+        } else {
+            RemotePrefix hit = rp == null ? null : rp.lookup(seq, prompt, computed);
+            logits = hit == null || hit.blocks() == 0 ? dec.prefillDense(seq, policy, prompt) : dec.prefillDense(seq, policy, prompt, hit);
+        }
+        if (rp != null) {
+            rp.offerWritten(seq);
+            remoteTally.add(rp, prompt.length);
+        }
+        return logits;
     }
 
     /** Feeds prompt tokens in pieces of the chunk size, the policy stepping per token; returns the last logits. */

@@ -3,6 +3,7 @@ package io.tierkv.model.eval;
 import io.tierkv.core.policy.Policies;
 import io.tierkv.model.generate.DecodeMetrics;
 import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.RemoteTally;
 import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.model.task.QuestionPosition;
 import io.tierkv.model.task.QuestionType;
@@ -10,6 +11,7 @@ import io.tierkv.model.task.ReadingPrompt;
 import io.tierkv.model.task.ReadingTask;
 import io.tierkv.model.task.Vocabulary;
 import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.remote.RemoteKvTier;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -60,6 +62,21 @@ public final class ReadingEval {
         return this;
     }
 
+    /**
+     * Looks round 1's prompt of every run up in {@code tier} before prefill, loading the leading blocks found there,
+     * and writes the blocks prefill computed to it (see {@link io.tierkv.model.generate.RemotePrefill}); the tier stays
+     * the caller's to close. Returns this.
+     */
+    public ReadingEval remote(RemoteKvTier tier) {
+        runner.remote(tier);
+        return this;
+    }
+
+    /** What the timed runs did with the remote tier (warm-up runs are not counted). */
+    public RemoteTally remoteTally() {
+        return runner.remoteTally();
+    }
+
     /** Untimed prompts per position that each policy runs before the timed ones. */
     private static final int WARM_UP_PROMPTS = 4;
 
@@ -106,6 +123,7 @@ public final class ReadingEval {
                 }
             }
         }
+        runner.remoteTally().reset();
         long start = System.nanoTime();
         int total = s.policies().size() * 2 * s.promptsPerPosition();
         int done = 0;

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Assumptions;
  * temporary directory without persistence, killed by the test or on close. Tests skip by assumption only where
  * {@code redis-server} is not installed ({@code .ci/run} installs it).
  */
-final class RedisServer implements AutoCloseable {
+public final class RedisServer implements AutoCloseable {
     /** A loaded 2-core machine may take a while to start a server: up to 30 s of 10 ms polls. */
     private static final int READY_POLLS = 3000;
 
@@ -30,7 +30,7 @@ final class RedisServer implements AutoCloseable {
         this.process = process;
     }
 
-    static void assumeInstalled() {
+    public static void assumeInstalled() {
         boolean installed;
         try {
             Process p = new ProcessBuilder("redis-server", "--version").redirectErrorStream(true).start();
@@ -45,7 +45,7 @@ final class RedisServer implements AutoCloseable {
         Assumptions.assumeTrue(installed, "redis-server is not installed (apt-get install redis-server; .ci/run installs it)");
     }
 
-    static RedisServer start(Path dir, String... extraArgs) throws IOException, InterruptedException {
+    public static RedisServer start(Path dir, String... extraArgs) throws IOException, InterruptedException {
         int port = freePort();
         Files.createDirectories(dir);
         List<String> cmd = new ArrayList<>(List.of("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
@@ -118,7 +118,7 @@ final class RedisServer implements AutoCloseable {
         return p.exitValue();
     }
 
-    String uri() {
+    public String uri() {
         return "redis://127.0.0.1:" + port;
     }
 
