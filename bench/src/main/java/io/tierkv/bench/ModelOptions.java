@@ -40,7 +40,8 @@ final class ModelOptions {
     @Option(names = "--host-read", defaultValue = "exact", paramLabel = "MODE",
             description = "How decode steps read the host tier: exact (every host block), or digest[:blocks=N] (only the N host"
                     + " blocks per layer whose key digest bounds the query's score highest; default N "
-                    + io.tierkv.model.generate.HostRead.DEFAULT_BLOCKS + ") (default: ${DEFAULT-VALUE}).")
+                    + io.tierkv.model.generate.HostRead.DEFAULT_BLOCKS + "; ,min=R reads a block past the first two only when its"
+                    + " rank reaches R; the digests are taken out of the device budget) (default: ${DEFAULT-VALUE}).")
     String hostRead;
 
     /** The parsed {@code --host-read}. */

@@ -19,6 +19,10 @@ import org.bytedeco.pytorch.Tensor;
  * one head scores at least 1; one near the top of every head scores up to H. (Ranking by the best head
  * alone ties every head's top block at 0 and lets the block order break the tie.)
  *
+ * <p>With {@link HostRead#min()} set, a block past the first {@link HostRead#SURE_BLOCKS} is read only when its
+ * rank reaches it: a third block that may be at the top of one head ({@code min=1}) is worth its bytes, one that
+ * can only be far below every head's best is not.
+ *
  * <p>Selected blocks are attended like device blocks, so the ones among a query's top-k are requests for
  * the placement, which promotes a host block once its requests make it worth more than the device's
  * least valuable block: recall on demand, through the one placement rule.
@@ -104,6 +108,9 @@ final class HostBlockSelector {
                 if (!chosen[i] && (arg < 0 || rank[i] > rank[arg])) {
                     arg = i;
                 }
+            }
+            if (j >= HostRead.SURE_BLOCKS && rank[arg] < hostRead.min()) {
+                break;
             }
             chosen[arg] = true;
         }

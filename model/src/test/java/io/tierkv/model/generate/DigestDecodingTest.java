@@ -100,4 +100,21 @@ class DigestDecodingTest {
             assertTrue(r >= 0 && r <= 1, "recall " + r);
         }
     }
+
+    @Test
+    void digest_min_readsBlocksPastTheFirstTwoOnlyWhenTheyRankHighEnough() {
+        HostReadStats[] s = new HostReadStats[1];
+        long[] bytes = new long[1];
+        decode(HostRead.digest(2), s, bytes);
+        long two = s[0].blocksRead();
+        decode(HostRead.digest(4), s, bytes);
+        long four = s[0].blocksRead();
+        decode(new HostRead(true, 4, 1, 1e9), s, bytes);             // no block ranks that high: only the sure two
+        assertEquals(two, s[0].blocksRead());
+        decode(new HostRead(true, 4, 1, 0), s, bytes);
+        assertEquals(four, s[0].blocksRead());
+        decode(new HostRead(true, 4, 1, 1.0), s, bytes);
+        long some = s[0].blocksRead();
+        assertTrue(two < four && two <= some && some <= four, two + " <= " + some + " <= " + four);
+    }
 }
