@@ -118,6 +118,7 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
     @Override
     public void probabilities(float[] q, ScoreShape shape, DeviceBuffer pool, int[] blocks, int tokens, float[] probs, int probsStride) {
         shape.check(q, pool.bytes(), blocks, tokens, probs, probsStride);
+        checkAligned(shape); // before anything is allocated or launched
         int stride = paddedStride(shape, tokens);
         long bytes = (long) shape.heads() * stride * Float.BYTES;
         if (scores == null || scores.bytes() < bytes) {
@@ -241,10 +242,14 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
         module.launch("block_scores", used, s.kvHeads(), THREADS, shared, stream, blockScoresParams);
     }
 
-    /** Block sizes that are not a multiple of 16 bytes are refused: misaligned device loads poison the context. */
-    static void checkAligned(ScoreShape shape) {
+    /**
+     * Refuses, with an {@link IllegalArgumentException} naming the size, blocks that are not a multiple of 16 bytes
+     * apart: the kernels read blocks with 16-byte loads, and a misaligned device load poisons the CUDA context.
+     */
+    public static void checkAligned(ScoreShape shape) {
         if (shape.blockBytes() % 16 != 0) {
-            throw new IllegalArgumentException("blockBytes must be a multiple of 16 on the GPU, was " + shape.blockBytes());
+            throw new IllegalArgumentException("blockBytes must be a multiple of 16 on the GPU, was " + shape.blockBytes()
+                    + " (blockSize " + shape.blockSize() + ", kvHeads " + shape.kvHeads() + ", headDim " + shape.headDim() + ")");
         }
     }
 

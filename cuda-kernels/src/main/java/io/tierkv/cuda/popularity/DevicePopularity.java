@@ -62,6 +62,7 @@ public final class DevicePopularity implements AutoCloseable {
         if (maxTokens <= 0 || k <= 0) {
             throw new IllegalArgumentException("maxTokens and k must be > 0, were " + maxTokens + " and " + k);
         }
+        CudaAttentionScores.checkAligned(shape); // refused before anything is allocated
         this.context = context;
         this.shape = shape;
         this.maxTokens = maxTokens;
