@@ -17,9 +17,11 @@ import jcuda.driver.CUdevice_attribute;
  * zero output when none). Two parts, for example device-tier blocks and host-tier blocks read over mapped pinned
  * memory (pass the pinned buffer's UVA address as the slab), merge exactly with {@link #mergeAsync}.
  *
- * <p>Work is split flash-decoding style over {@code kvHeads x splits} CTAs ({@link LaunchPlans#attentionSplits}),
- * then combined. The split scratch is owned here, grown on demand, and guarded by a {@link ReuseFence}, so that
- * calls on different streams do not overwrite each other's partials. Not thread-safe.
+ * <p>Work is split flash-decoding style in one launch ({@link LaunchPlans#pagedAttention}): CTA {@code (x, s)} reads K and V
+ * of one KV head over one range of list entries with 16-byte loads, once for all the query heads of its group (up to 8;
+ * larger groups in chunks of 8), and the last CTA of each KV head to finish merges the splits' partials exactly by
+ * log-sum-exp. The split scratch and the arrival counters are owned here, grown on demand, and guarded by a
+ * {@link ReuseFence}, so that calls on different streams do not overwrite each other's partials. Not thread-safe.
  */
 public final class CudaPagedAttention implements AutoCloseable {
     /** The module ({@code paged_attention.cu}). */
@@ -30,9 +32,10 @@ public final class CudaPagedAttention implements AutoCloseable {
     private final KernelModule module;
     private final int sms;
     private final int sharedOptIn;
-    private final int[] sharedAllowed = {DEFAULT_SHARED, DEFAULT_SHARED, DEFAULT_SHARED};
+    private final java.util.Map<String, Integer> sharedAllowed = new java.util.HashMap<>();
     private final ReuseFence<CudaStream> scratchFree;
-    private DeviceBuffer scratch; // partAcc [heads][splits][headDim], partMax [heads][splits], partSum [heads][splits]
+    private DeviceBuffer scratch;  // partAcc [heads][splits][headDim], partMax [heads][splits], partSum [heads][splits]
+    private DeviceBuffer arrivals; // u32 per (KV head, head chunk): zero between launches, zeroed once when allocated
 
     private final long[] qArg = new long[1];
     private final long[] slabArg = new long[1];
@@ -52,7 +55,7 @@ public final class CudaPagedAttention implements AutoCloseable {
     private final long[] accArg = new long[1];
     private final long[] maxArg = new long[1];
     private final long[] sumArg = new long[1];
-    private final int[] splitsArg = new int[1];
+    private final long[] arrivalsArg = new long[1];
     private final long[] outArg = new long[1];
     private final long[] lseArg = new long[1];
     private final long[] o2Arg = new long[1];
@@ -61,10 +64,10 @@ public final class CudaPagedAttention implements AutoCloseable {
     private final Pointer attentionParams = Pointer.to(Pointer.to(qArg), Pointer.to(slabArg), Pointer.to(slotBytesArg),
             Pointer.to(halfBytesArg), Pointer.to(slotsArg), Pointer.to(validArg), Pointer.to(maskArg), Pointer.to(capacityArg), Pointer.to(nBlocksArg),
             Pointer.to(blockSizeArg), Pointer.to(headsArg), Pointer.to(kvHeadsArg), Pointer.to(headDimArg), Pointer.to(scaleArg),
-            Pointer.to(perSplitArg), Pointer.to(accArg), Pointer.to(maxArg), Pointer.to(sumArg));
-    // attention_combine(partAcc, partMax, partSum, splits, headDim, out, lse)
-    private final Pointer combineParams = Pointer.to(Pointer.to(accArg), Pointer.to(maxArg), Pointer.to(sumArg), Pointer.to(splitsArg),
-            Pointer.to(headDimArg), Pointer.to(outArg), Pointer.to(lseArg));
+            Pointer.to(perSplitArg), Pointer.to(accArg), Pointer.to(maxArg), Pointer.to(sumArg), Pointer.to(arrivalsArg), Pointer.to(outArg),
+            Pointer.to(lseArg));
+    // attention_empty(headDim, out, lse)
+    private final Pointer emptyParams = Pointer.to(Pointer.to(headDimArg), Pointer.to(outArg), Pointer.to(lseArg));
     // lse_merge(o1, lse1, o2, lse2, headDim, out, lseOut)
     private final Pointer mergeParams = Pointer.to(Pointer.to(qArg), Pointer.to(lseArg), Pointer.to(o2Arg), Pointer.to(lse2Arg),
             Pointer.to(headDimArg), Pointer.to(outArg), Pointer.to(lseOutArg));
@@ -76,9 +79,13 @@ public final class CudaPagedAttention implements AutoCloseable {
         this.sms = context.device().multiprocessors();
         this.sharedOptIn = CudaDevice.attribute(context.ordinal(), CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
         this.scratchFree = ReuseFence.create(context);
-        for (String f : new String[] {"paged_attention_f32", "paged_attention_f16", "paged_attention_bf16", "attention_combine", "lse_merge"}) {
-            module.function(f);
+        for (String dtype : new String[] {"f32", "f16", "bf16"}) {
+            for (int g : new int[] {1, 2, 4, 8}) {
+                module.function(kernelName(dtype, g));
+            }
         }
+        module.function("attention_empty");
+        module.function("lse_merge");
     }
 
     /**
@@ -106,50 +113,59 @@ public final class CudaPagedAttention implements AutoCloseable {
         if (!Float.isFinite(scale)) {
             throw new IllegalArgumentException("scale must be finite, was " + scale);
         }
+        LaunchPlans.checkAttentionHeadDim(s.headDim());
         long capacity = slabBytes / s.slotBytes();
         if (nBlocks > 0 && (capacity < 1 || capacity > Integer.MAX_VALUE)) {
             throw new IllegalArgumentException("slabBytes " + slabBytes + " must hold 1 to 2^31 - 1 slots of " + s.slotBytes() + " bytes");
         }
-        int[] split = LaunchPlans.attentionSplits(nBlocks, s.kvHeads(), sms);
-        int splits = split[0];
-        int shared = LaunchPlans.attentionSharedBytes(s.group(), s.headDim());
-        if (shared > sharedOptIn) {
-            throw new IllegalArgumentException("paged attention needs " + shared + " bytes of shared memory for group " + s.group()
-                    + " x headDim " + s.headDim() + "; the device allows " + sharedOptIn);
+        if (nBlocks < 0) {
+            throw new IllegalArgumentException("nBlocks must be >= 0, was " + nBlocks);
         }
-        long accFloats = (long) s.heads() * splits * s.headDim();
-        long floats = accFloats + 2L * s.heads() * splits;
-        ensureScratch(Math.max(floats, 1) * Float.BYTES);
+        headDimArg[0] = s.headDim();
+        outArg[0] = out;
+        lseArg[0] = lse;
+        if (nBlocks == 0) {
+            module.launch("attention_empty", s.heads(), 1, LaunchPlans.ATTENTION_THREADS, 0, stream, emptyParams);
+            return;
+        }
+        LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(nBlocks, s.blockSize(), s.kvHeads(), s.group(), s.headDim(), sms);
+        if (plan.sharedBytes() > sharedOptIn) {
+            throw new IllegalArgumentException("paged attention needs " + plan.sharedBytes() + " bytes of shared memory for headDim "
+                    + s.headDim() + "; the device allows " + sharedOptIn);
+        }
+        long accFloats = (long) s.heads() * plan.splits() * s.headDim();
+        long floats = accFloats + 2L * s.heads() * plan.splits();
+        int columns = s.kvHeads() * plan.headChunks();
+        ensureScratch(floats * Float.BYTES, (long) columns * Integer.BYTES, stream);
         scratchFree.beforeDeviceUse(stream);
         long acc = scratch.address();
         accArg[0] = acc;
         maxArg[0] = acc + accFloats * Float.BYTES;
-        sumArg[0] = maxArg[0] + (long) s.heads() * splits * Float.BYTES;
-        headDimArg[0] = s.headDim();
-        if (splits > 0) {
-            String f = "paged_attention_" + DTypeCodes.suffix(s.dtype());
-            allowShared(s.dtype().ordinal(), f, shared);
-            qArg[0] = q;
-            slabArg[0] = slab;
-            slotBytesArg[0] = s.slotBytes();
-            halfBytesArg[0] = s.halfBytes();
-            slotsArg[0] = slots;
-            validArg[0] = validRows;
-            maskArg[0] = mask;
-            capacityArg[0] = (int) capacity;
-            nBlocksArg[0] = nBlocks;
-            blockSizeArg[0] = s.blockSize();
-            headsArg[0] = s.heads();
-            kvHeadsArg[0] = s.kvHeads();
-            scaleArg[0] = scale;
-            perSplitArg[0] = split[1];
-            module.launch(f, s.kvHeads(), splits, LaunchPlans.ATTENTION_THREADS, shared, stream, attentionParams);
-        }
-        splitsArg[0] = splits;
-        outArg[0] = out;
-        lseArg[0] = lse;
-        module.launch("attention_combine", s.heads(), 1, LaunchPlans.ATTENTION_THREADS, 0, stream, combineParams);
+        sumArg[0] = maxArg[0] + (long) s.heads() * plan.splits() * Float.BYTES;
+        arrivalsArg[0] = arrivals.address();
+        String f = kernelName(DTypeCodes.suffix(s.dtype()), plan.headsPerCta());
+        allowShared(f, plan.sharedBytes());
+        qArg[0] = q;
+        slabArg[0] = slab;
+        slotBytesArg[0] = s.slotBytes();
+        halfBytesArg[0] = s.halfBytes();
+        slotsArg[0] = slots;
+        validArg[0] = validRows;
+        maskArg[0] = mask;
+        capacityArg[0] = (int) capacity;
+        nBlocksArg[0] = nBlocks;
+        blockSizeArg[0] = s.blockSize();
+        headsArg[0] = s.heads();
+        kvHeadsArg[0] = s.kvHeads();
+        scaleArg[0] = scale;
+        perSplitArg[0] = plan.blocksPerSplit();
+        module.launch(f, columns, plan.splits(), LaunchPlans.ATTENTION_THREADS, plan.sharedBytes(), stream, attentionParams);
         scratchFree.afterUse(stream);
+    }
+
+    /** The kernel for a KV dtype suffix ({@code f32}, {@code f16}, {@code bf16}) and G query heads per CTA. */
+    static String kernelName(String dtypeSuffix, int headsPerCta) {
+        return "paged_attention_" + dtypeSuffix + "_g" + headsPerCta;
     }
 
     /**
@@ -173,22 +189,36 @@ public final class CudaPagedAttention implements AutoCloseable {
         module.launch("lse_merge", heads, 1, LaunchPlans.ATTENTION_THREADS, 0, stream, mergeParams);
     }
 
-    private void allowShared(int index, String function, int bytes) {
-        if (bytes > sharedAllowed[index]) {
+    private void allowShared(String function, int bytes) {
+        if (bytes > sharedAllowed.getOrDefault(function, DEFAULT_SHARED)) {
             module.allowSharedMemory(function, bytes);
-            sharedAllowed[index] = bytes;
+            sharedAllowed.put(function, bytes);
         }
     }
 
-    private void ensureScratch(long bytes) {
-        if (scratch != null && scratch.bytes() >= bytes) {
+    /** Grows the partials' scratch and the arrival counters; new counters are zeroed on {@code stream}, before the launch. */
+    private void ensureScratch(long bytes, long arrivalBytes, CudaStream stream) {
+        if (scratch != null && scratch.bytes() >= bytes && arrivals.bytes() >= arrivalBytes) {
             return;
         }
         context.synchronize(); // a queued launch on any stream may still use the old scratch
+        long scratchBytes = Math.max(bytes, scratch == null ? 64 * 1024 : scratch.bytes());
+        long counterBytes = Math.max(arrivalBytes, arrivals == null ? 1024 : arrivals.bytes());
+        freeScratch();
+        scratch = new DeviceBuffer(context, scratchBytes);
+        arrivals = new DeviceBuffer(context, counterBytes);
+        arrivals.fill(0, counterBytes, (byte) 0, stream);
+    }
+
+    private void freeScratch() {
         if (scratch != null) {
             scratch.close();
+            scratch = null;
         }
-        scratch = new DeviceBuffer(context, Math.max(bytes, 64 * 1024));
+        if (arrivals != null) {
+            arrivals.close();
+            arrivals = null;
+        }
     }
 
     /** Waits for queued work, then frees the scratch, the fence and the module; idempotent. */
@@ -198,10 +228,7 @@ public final class CudaPagedAttention implements AutoCloseable {
             context.synchronize();
         }
         try (module; scratchFree) {
-            if (scratch != null) {
-                scratch.close();
-                scratch = null;
-            }
+            freeScratch();
         }
     }
 }
