@@ -5,8 +5,8 @@ import io.tierkv.cuda.driver.CudaDevice;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
+import io.tierkv.cuda.driver.LaunchArgs;
 import io.tierkv.cuda.driver.ReuseFence;
-import jcuda.Pointer;
 import jcuda.driver.CUdevice_attribute;
 
 /**
@@ -37,40 +37,7 @@ public final class CudaPagedAttention implements AutoCloseable {
     private DeviceBuffer scratch;  // partAcc [heads][splits][headDim], partMax [heads][splits], partSum [heads][splits]
     private DeviceBuffer arrivals; // u32 per (KV head, head chunk): zero between launches, zeroed once when allocated
 
-    private final long[] qArg = new long[1];
-    private final long[] slabArg = new long[1];
-    private final long[] slotBytesArg = new long[1];
-    private final long[] halfBytesArg = new long[1];
-    private final long[] slotsArg = new long[1];
-    private final long[] validArg = new long[1];
-    private final long[] maskArg = new long[1];
-    private final int[] capacityArg = new int[1];
-    private final int[] nBlocksArg = new int[1];
-    private final int[] blockSizeArg = new int[1];
-    private final int[] headsArg = new int[1];
-    private final int[] kvHeadsArg = new int[1];
-    private final int[] headDimArg = new int[1];
-    private final float[] scaleArg = new float[1];
-    private final int[] perSplitArg = new int[1];
-    private final long[] accArg = new long[1];
-    private final long[] maxArg = new long[1];
-    private final long[] sumArg = new long[1];
-    private final long[] arrivalsArg = new long[1];
-    private final long[] outArg = new long[1];
-    private final long[] lseArg = new long[1];
-    private final long[] o2Arg = new long[1];
-    private final long[] lse2Arg = new long[1];
-    private final long[] lseOutArg = new long[1];
-    private final Pointer attentionParams = Pointer.to(Pointer.to(qArg), Pointer.to(slabArg), Pointer.to(slotBytesArg),
-            Pointer.to(halfBytesArg), Pointer.to(slotsArg), Pointer.to(validArg), Pointer.to(maskArg), Pointer.to(capacityArg), Pointer.to(nBlocksArg),
-            Pointer.to(blockSizeArg), Pointer.to(headsArg), Pointer.to(kvHeadsArg), Pointer.to(headDimArg), Pointer.to(scaleArg),
-            Pointer.to(perSplitArg), Pointer.to(accArg), Pointer.to(maxArg), Pointer.to(sumArg), Pointer.to(arrivalsArg), Pointer.to(outArg),
-            Pointer.to(lseArg));
-    // attention_empty(headDim, out, lse)
-    private final Pointer emptyParams = Pointer.to(Pointer.to(headDimArg), Pointer.to(outArg), Pointer.to(lseArg));
-    // lse_merge(o1, lse1, o2, lse2, headDim, out, lseOut)
-    private final Pointer mergeParams = Pointer.to(Pointer.to(qArg), Pointer.to(lseArg), Pointer.to(o2Arg), Pointer.to(lse2Arg),
-            Pointer.to(headDimArg), Pointer.to(outArg), Pointer.to(lseOutArg));
+    private final LaunchArgs args; // packed per launch: one native pointer per cuLaunchKernel
 
     /** Loads the kernels into {@code context} (kept open by the caller, closed after this). */
     public CudaPagedAttention(CudaContext context) {
@@ -79,6 +46,7 @@ public final class CudaPagedAttention implements AutoCloseable {
         this.sms = context.device().multiprocessors();
         this.sharedOptIn = CudaDevice.attribute(context.ordinal(), CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
         this.scratchFree = ReuseFence.create(context);
+        this.args = new LaunchArgs(context, 256);
         for (String dtype : new String[] {"f32", "f16", "bf16"}) {
             for (int g : new int[] {1, 2, 4, 8}) {
                 module.function(kernelName(dtype, g));
@@ -121,11 +89,9 @@ public final class CudaPagedAttention implements AutoCloseable {
         if (nBlocks < 0) {
             throw new IllegalArgumentException("nBlocks must be >= 0, was " + nBlocks);
         }
-        headDimArg[0] = s.headDim();
-        outArg[0] = out;
-        lseArg[0] = lse;
         if (nBlocks == 0) {
-            module.launch("attention_empty", s.heads(), 1, LaunchPlans.ATTENTION_THREADS, 0, stream, emptyParams);
+            args.clear().i32(s.headDim()).i64(out).i64(lse); // attention_empty(headDim, out, lse)
+            module.launch("attention_empty", s.heads(), 1, LaunchPlans.ATTENTION_THREADS, 0, stream, args);
             return;
         }
         LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(nBlocks, s.blockSize(), s.kvHeads(), s.group(), s.headDim(), sms);
@@ -139,27 +105,16 @@ public final class CudaPagedAttention implements AutoCloseable {
         ensureScratch(floats * Float.BYTES, (long) columns * Integer.BYTES, stream);
         scratchFree.beforeDeviceUse(stream);
         long acc = scratch.address();
-        accArg[0] = acc;
-        maxArg[0] = acc + accFloats * Float.BYTES;
-        sumArg[0] = maxArg[0] + (long) s.heads() * plan.splits() * Float.BYTES;
-        arrivalsArg[0] = arrivals.address();
+        long max = acc + accFloats * Float.BYTES;
+        long sum = max + (long) s.heads() * plan.splits() * Float.BYTES;
         String f = kernelName(DTypeCodes.suffix(s.dtype()), plan.headsPerCta());
         allowShared(f, plan.sharedBytes());
-        qArg[0] = q;
-        slabArg[0] = slab;
-        slotBytesArg[0] = s.slotBytes();
-        halfBytesArg[0] = s.halfBytes();
-        slotsArg[0] = slots;
-        validArg[0] = validRows;
-        maskArg[0] = mask;
-        capacityArg[0] = (int) capacity;
-        nBlocksArg[0] = nBlocks;
-        blockSizeArg[0] = s.blockSize();
-        headsArg[0] = s.heads();
-        kvHeadsArg[0] = s.kvHeads();
-        scaleArg[0] = scale;
-        perSplitArg[0] = plan.blocksPerSplit();
-        module.launch(f, columns, plan.splits(), LaunchPlans.ATTENTION_THREADS, plan.sharedBytes(), stream, attentionParams);
+        // paged_attention_<dtype>_g<G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, capacity, nBlocks, blockSize, heads,
+        //                             kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum, arrivals, out, lse)
+        args.clear().i64(q).i64(slab).i64(s.slotBytes()).i64(s.halfBytes()).i64(slots).i64(validRows).i64(mask).i32((int) capacity)
+                .i32(nBlocks).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim()).f32(scale).i32(plan.blocksPerSplit())
+                .i64(acc).i64(max).i64(sum).i64(arrivals.address()).i64(out).i64(lse);
+        module.launch(f, columns, plan.splits(), LaunchPlans.ATTENTION_THREADS, plan.sharedBytes(), stream, args);
         scratchFree.afterUse(stream);
     }
 
@@ -179,14 +134,8 @@ public final class CudaPagedAttention implements AutoCloseable {
         for (long a : new long[] {o1, lse1, o2, lse2, out, lseOut}) {
             Args.address("merge operand", a, 4);
         }
-        qArg[0] = o1;
-        lseArg[0] = lse1;
-        o2Arg[0] = o2;
-        lse2Arg[0] = lse2;
-        headDimArg[0] = headDim;
-        outArg[0] = out;
-        lseOutArg[0] = lseOut;
-        module.launch("lse_merge", heads, 1, LaunchPlans.ATTENTION_THREADS, 0, stream, mergeParams);
+        args.clear().i64(o1).i64(lse1).i64(o2).i64(lse2).i32(headDim).i64(out).i64(lseOut); // lse_merge(o1, lse1, o2, lse2, headDim, out, lseOut)
+        module.launch("lse_merge", heads, 1, LaunchPlans.ATTENTION_THREADS, 0, stream, args);
     }
 
     private void allowShared(String function, int bytes) {
@@ -227,7 +176,7 @@ public final class CudaPagedAttention implements AutoCloseable {
         if (!context.isClosed()) {
             context.synchronize();
         }
-        try (module; scratchFree) {
+        try (module; scratchFree; args) {
             freeScratch();
         }
     }
