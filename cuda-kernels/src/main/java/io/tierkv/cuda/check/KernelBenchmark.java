@@ -53,9 +53,9 @@ public final class KernelBenchmark {
             return KernelBenchmark.target(what, size);
         }
 
-        /** True when the row has a target and reached it. */
+        /** True when the row has a target and reached it (with a positive, finite time: a broken timer meets nothing). */
         public boolean meetsTarget() {
-            return !Double.isNaN(target()) && shareOfCopy() >= target();
+            return !Double.isNaN(target()) && micros > 0 && Double.isFinite(shareOfCopy()) && shareOfCopy() >= target();
         }
     }
 

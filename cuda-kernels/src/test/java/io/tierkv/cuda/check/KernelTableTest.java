@@ -29,6 +29,8 @@ class KernelTableTest {
         KernelBenchmark.Row wrong = new KernelBenchmark.Row(DecoderBenchmark.ATTENTION_ROW, "32/8 heads x 128 x 4096", 10, 1600, 2400, false);
         assertTrue(met.meetsTarget());
         assertFalse(missed.meetsTarget());
+        assertFalse(new KernelBenchmark.Row("gemv f32 (weight streaming)", "8192 x 4096", -5, -200, -200, true).meetsTarget(),
+                "a negative time (a broken timer) meets nothing");
         String table = KernelBenchmark.table(List.of(met, missed, wrong));
         assertTrue(table.contains(">= 60% met"), table);
         assertTrue(table.contains(">= 50% MISSED"), table);
