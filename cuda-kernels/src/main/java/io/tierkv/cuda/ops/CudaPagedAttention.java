@@ -45,8 +45,6 @@ public final class CudaPagedAttention implements AutoCloseable {
         this.module = KernelModule.load(context, MODULE);
         this.sms = context.device().multiprocessors();
         this.sharedOptIn = CudaDevice.attribute(context.ordinal(), CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
-        this.scratchFree = ReuseFence.create(context);
-        this.args = new LaunchArgs(context, 256);
         for (String dtype : new String[] {"f32", "f16", "bf16"}) {
             for (int g : new int[] {1, 2, 4, 8}) {
                 module.function(kernelName(dtype, g));
@@ -54,6 +52,8 @@ public final class CudaPagedAttention implements AutoCloseable {
         }
         module.function("attention_empty");
         module.function("lse_merge");
+        this.scratchFree = ReuseFence.create(context); // after the lookups: a jar with other kernels fails before allocating
+        this.args = new LaunchArgs(context, 256);
     }
 
     /**
@@ -67,6 +67,8 @@ public final class CudaPagedAttention implements AutoCloseable {
      * @param scale     the softmax scale, usually {@code 1 / sqrt(headDim)}
      * @param out       device fp32 {@code [heads][headDim]}: the normalised partial output
      * @param lse       device fp32 {@code [heads]}: its log-sum-exp
+     * @throws IllegalArgumentException naming the value, for a bad address or alignment, or a head dim the kernel cannot
+     *                                  read as 16-byte vectors (it must be a multiple of 8, at most 256)
      */
     public void attendAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks,
                             float scale, long out, long lse, CudaStream stream) {
