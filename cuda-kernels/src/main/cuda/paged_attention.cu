@@ -89,6 +89,19 @@ __device__ __forceinline__ const unsigned char* liveRow(int i, int b0, const uns
     return slab + (long long) slotId * slotBytes + (long long) r * rowBytes;
 }
 
+// The thread's kRows rows of the tile starting at split row tileStart: row (j * kWarps + warp) * rowsPerWarp + sub
+// of the tile for j = 0 .. kRows - 1, as liveRow gives them (null past the split's rows).
+__device__ __forceinline__ void lookUpRows(const unsigned char** row, int tileStart, int rows, int b0, int warp, int rowsPerWarp,
+                                           int sub, const unsigned char* slab, long long slotBytes, long long rowBytes,
+                                           const int* __restrict__ slots, const int* __restrict__ validRows,
+                                           const unsigned char* __restrict__ mask, int capacity, int blockSize) {
+#pragma unroll
+    for (int j = 0; j < kRows; ++j) {
+        const int i = tileStart + (j * kWarps + warp) * rowsPerWarp + sub;
+        row[j] = i < rows ? liveRow(i, b0, slab, slotBytes, rowBytes, slots, validRows, mask, capacity, blockSize) : nullptr;
+    }
+}
+
 // 8 elements of the KV dtype as 16 (F16, BF16) or 32 (F32) bytes.
 template <int DT>
 struct Chunk {
@@ -184,6 +197,12 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
     const long long rowBytes = (long long) kvHeads * headDim * tierkv::ElemBytes<DT>::value;
     const long long colBytes = ((long long) g * headDim + c * 8) * tierkv::ElemBytes<DT>::value;
 
+    // The rows of the first tile; each iteration then looks up the next tile's rows (block table, causal edge, mask)
+    // while its own K and V loads are in flight, so the table's latency is not added to every tile's. F32 rows hold
+    // twice the registers, so there the lookup waits for the end of the tile (where the rows' registers are free).
+    constexpr bool kEarlyLookup = DT != tierkv::kF32;
+    const unsigned char* nextRow[kRows];
+    lookUpRows(nextRow, 0, rows, b0, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows, mask, capacity, blockSize);
     for (int tileStart = 0; tileStart < rows; tileStart += tile) {
         // Every load of the tile first: kRows rows of K and V per thread in flight.
         Chunk<DT> kc[kRows];
@@ -191,9 +210,7 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
         bool live[kRows];
 #pragma unroll
         for (int j = 0; j < kRows; ++j) {
-            const int i = tileStart + (j * kWarps + warp) * rowsPerWarp + sub;
-            const unsigned char* row = i < rows
-                    ? liveRow(i, b0, slab, slotBytes, rowBytes, slots, validRows, mask, capacity, blockSize) : nullptr;
+            const unsigned char* row = nextRow[j];
             live[j] = row != nullptr;
             if (live[j] && colLive) {
                 kc[j].load(row + colBytes);
@@ -202,6 +219,10 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
                 kc[j].zero();
                 vc[j].zero();
             }
+        }
+        if constexpr (kEarlyLookup) {
+            lookUpRows(nextRow, tileStart + tile, rows, b0, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows, mask,
+                       capacity, blockSize);
         }
         // Scores: partial dots over the lane's 8 columns, summed over the row's lanes (uniform shuffles).
 #pragma unroll
@@ -267,6 +288,10 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
 #pragma unroll
                 for (int e = 0; e < 8; ++e) acc[hg][e] = fmaf(p, v[e], acc[hg][e]);
             }
+        }
+        if constexpr (!kEarlyLookup) {
+            lookUpRows(nextRow, tileStart + tile, rows, b0, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows, mask,
+                       capacity, blockSize);
         }
         __syncthreads();  // sc is rewritten by the next tile
     }
