@@ -21,8 +21,9 @@
 //     finds the digit d0 that holds the k-th largest score (the same answer in every CTA), then walks its
 //     own 1024 scores from L2: larger digits are selected at once (global warp-aggregated append),
 //     digit d0 goes to the batch's candidate row. The last CTA of the batch to finish (threadfence +
-//     arrival counter) runs 11-bit radix passes over the candidates' composite keys (in shared memory
-//     when they fit) until the threshold is pinned, selects the candidates at or above it, writes the
+//     arrival counter) selects among the candidates: up to 256 of them by ranking each against the others
+//     in shared memory (one pass), more by 11-bit radix passes over their composite keys (in shared memory
+//     when they fit) until the threshold is pinned, then the candidates at or above it; it writes the
 //     count and leaves the histogram and counters zero. Every selected token gets counts[t] += 1 and its
 //     position appended to the output (unordered; the host sorts k positions when it needs them).
 // Only the candidates of one bin (typically a few, at most the keys of one 11-bit digit) are left for a
@@ -101,6 +102,10 @@ __device__ __forceinline__ void emit(bool keep, int t, unsigned* emitted, int* o
         if (counts != nullptr) atomicAdd(counts + t, 1);
     }
 }
+
+// Up to this many candidates (one per thread), the last CTA selects by ranking them against each other
+// instead of radix passes (each pass clears and scans 2048 bins: several barriers on one SM).
+constexpr int kRankCandidates = kThreads;
 
 // Per-batch counters of the select launch, zero between launches: [0] CTAs arrived, [1] positions
 // emitted, [2] candidates collected, [3] unused.
@@ -258,7 +263,18 @@ popularity_select(int keys, int keysStep, int k, const unsigned* __restrict__ sc
             __syncthreads();
             list = local;
         }
-        refineCandidates(list, c, d0, needInBin, bins, warpSums, &choice, ctr + 1, outRow, k, countRow);
+        if (c <= kRankCandidates && c <= smemCandidates) {
+            // Few candidates (the usual case for small k): one pass ranks each against all the others in shared
+            // memory; composite keys are unique, so rank < needInBin selects exactly the needInBin largest.
+            const bool live = (int) threadIdx.x < c;
+            const unsigned long long key = live ? list[threadIdx.x] : 0ull;
+            unsigned rank = 0;
+            for (int j = 0; j < c; ++j) rank += list[j] > key ? 1u : 0u;
+            const bool keep = live && rank < needInBin;
+            emit(keep, keep ? positionOf(key) : 0, ctr + 1, outRow, k, countRow);
+        } else {
+            refineCandidates(list, c, d0, needInBin, bins, warpSums, &choice, ctr + 1, outRow, k, countRow);
+        }
     }
     __syncthreads();
     for (int e = threadIdx.x; e < kBins; e += kThreads) histRow[e] = 0;

@@ -5,6 +5,7 @@ import io.tierkv.cuda.driver.CudaCopies;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
+import io.tierkv.cuda.driver.LaunchArgs;
 import io.tierkv.cuda.driver.PinnedBuffer;
 import io.tierkv.cuda.driver.ReuseFence;
 import java.nio.ByteBuffer;
@@ -49,30 +50,7 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
 
     private final float[] alpha = new float[1];
     private final float[] beta = {0f};
-    // softmax_rows(scores, probs, cols, stride), refilled per launch
-    private final long[] smScores = new long[1];
-    private final long[] smProbs = new long[1];
-    private final int[] smCols = new int[1];
-    private final int[] smStride = new int[1];
-    private final long[] smMask = new long[1];
-    private final Pointer softmaxParams = Pointer.to(Pointer.to(smScores), Pointer.to(smProbs), Pointer.to(smCols), Pointer.to(smStride),
-            Pointer.to(smMask));
-    // block_scores(q, pool, blocks, blockBytes, blockSize, heads, kvHeads, headDim, scale, scores, stride), refilled per launch
-    private final long[] bsQ = new long[1];
-    private final long[] bsPool = new long[1];
-    private final long[] bsBlocks = new long[1];
-    private final long[] bsBlockBytes = new long[1];
-    private final int[] bsBlockSize = new int[1];
-    private final int[] bsHeads = new int[1];
-    private final int[] bsKvHeads = new int[1];
-    private final int[] bsHeadDim = new int[1];
-    private final float[] bsScale = new float[1];
-    private final long[] bsScores = new long[1];
-    private final int[] bsStride = new int[1];
-    private final Pointer blockScoresParams = Pointer.to(Pointer.to(bsQ), Pointer.to(bsPool), Pointer.to(bsBlocks),
-            Pointer.to(bsBlockBytes), Pointer.to(bsBlockSize), Pointer.to(bsHeads),
-            Pointer.to(bsKvHeads), Pointer.to(bsHeadDim), Pointer.to(bsScale), Pointer.to(bsScores),
-            Pointer.to(bsStride));
+    private final LaunchArgs args; // packed per launch: one native pointer per cuLaunchKernel
 
     /** Uses cuBLAS when {@link CublasSupport#available()}, else the kernel. */
     public CudaAttentionScores(CudaContext context) {
@@ -90,6 +68,7 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
         this.ownStream = new CudaStream(context);
         this.hostStagingFree = ReuseFence.create(context);
         this.deviceStagingFree = ReuseFence.create(context);
+        this.args = new LaunchArgs(context, 128);
         if (engine == Engine.CUBLAS) {
             context.makeCurrent();
             cublasHandle h = new cublasHandle();
@@ -118,6 +97,7 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
     @Override
     public void probabilities(float[] q, ScoreShape shape, DeviceBuffer pool, int[] blocks, int tokens, float[] probs, int probsStride) {
         shape.check(q, pool.bytes(), blocks, tokens, probs, probsStride);
+        checkAligned(shape); // before anything is allocated or launched
         int stride = paddedStride(shape, tokens);
         long bytes = (long) shape.heads() * stride * Float.BYTES;
         if (scores == null || scores.bytes() < bytes) {
@@ -180,12 +160,9 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
             blockScores(shape, dq, pool.address(), dTail, used, probs, stride, stream);
         }
         deviceStagingFree.afterUse(stream);
-        smScores[0] = probs;
-        smProbs[0] = probs;
-        smCols[0] = tokens;
-        smStride[0] = stride;
-        smMask[0] = mask;
-        module.launch("softmax_rows", shape.heads(), 1, THREADS, 0, stream, softmaxParams);
+        // softmax_rows(scores, probs, cols, stride, mask), in place
+        args.clear().i64(probs).i64(probs).i32(tokens).i32(stride).i64(mask);
+        module.launch("softmax_rows", shape.heads(), 1, THREADS, 0, stream, args);
     }
 
     /** The GEMM pointer arrays for batch entry i = b * kvHeads + g: K of (block b, head g), q of group g, the output tile. */
@@ -227,24 +204,20 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
             throw new IllegalArgumentException("block_scores needs " + shared + " bytes of shared memory for blockSize " + s.blockSize()
                     + " and headDim " + s.headDim() + "; at most 49152");
         }
-        bsQ[0] = dq;
-        bsPool[0] = pool;
-        bsBlocks[0] = dBlocks;
-        bsBlockBytes[0] = s.blockBytes();
-        bsBlockSize[0] = s.blockSize();
-        bsHeads[0] = s.heads();
-        bsKvHeads[0] = s.kvHeads();
-        bsHeadDim[0] = s.headDim();
-        bsScale[0] = s.scale();
-        bsScores[0] = probs;
-        bsStride[0] = stride;
-        module.launch("block_scores", used, s.kvHeads(), THREADS, shared, stream, blockScoresParams);
+        // block_scores(q, pool, blocks, blockBytes, blockSize, heads, kvHeads, headDim, scale, scores, stride)
+        args.clear().i64(dq).i64(pool).i64(dBlocks).i64(s.blockBytes()).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim())
+                .f32(s.scale()).i64(probs).i32(stride);
+        module.launch("block_scores", used, s.kvHeads(), THREADS, shared, stream, args);
     }
 
-    /** Block sizes that are not a multiple of 16 bytes are refused: misaligned device loads poison the context. */
-    static void checkAligned(ScoreShape shape) {
+    /**
+     * Refuses, with an {@link IllegalArgumentException} naming the size, blocks that are not a multiple of 16 bytes
+     * apart: the kernels read blocks with 16-byte loads, and a misaligned device load poisons the CUDA context.
+     */
+    public static void checkAligned(ScoreShape shape) {
         if (shape.blockBytes() % 16 != 0) {
-            throw new IllegalArgumentException("blockBytes must be a multiple of 16 on the GPU, was " + shape.blockBytes());
+            throw new IllegalArgumentException("blockBytes must be a multiple of 16 on the GPU, was " + shape.blockBytes()
+                    + " (blockSize " + shape.blockSize() + ", kvHeads " + shape.kvHeads() + ", headDim " + shape.headDim() + ")");
         }
     }
 
@@ -281,7 +254,7 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
             return;
         }
         context.synchronize();
-        try (module; ownStream; hostStagingFree; deviceStagingFree) {
+        try (module; ownStream; hostStagingFree; deviceStagingFree; args) {
             closeQuietly(hostStaging, deviceStaging, scores, hostProbs);
             if (cublas != null) {
                 context.makeCurrent();

@@ -5,9 +5,9 @@ import io.tierkv.cuda.driver.CudaCopies;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
+import io.tierkv.cuda.driver.LaunchArgs;
 import io.tierkv.cuda.driver.PinnedBuffer;
 import io.tierkv.cuda.driver.ReuseFence;
-import jcuda.Pointer;
 
 /**
  * Gather/scatter of device blocks with {@code gather_blocks} / {@code scatter_blocks}
@@ -33,13 +33,7 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
     private java.nio.IntBuffer hostIndexView; // over hostIndices, made once per allocation
     private DeviceBuffer deviceIndices; // (capacity) i32
 
-    private final long[] srcArg = new long[1];
-    private final long[] dstArg = new long[1];
-    private final long[] indicesArg = new long[1];
-    private final int[] countArg = new int[1];
-    private final long[] blockBytesArg = new long[1];
-    private final Pointer params = Pointer.to(Pointer.to(srcArg), Pointer.to(dstArg), Pointer.to(indicesArg),
-            Pointer.to(countArg), Pointer.to(blockBytesArg));
+    private final LaunchArgs args; // packed per launch: one native pointer per cuLaunchKernel
 
     /** Loads the kernels into {@code context}, which the caller keeps open and closes after this. */
     public CudaBlockGather(CudaContext context) {
@@ -48,6 +42,7 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
         this.ownStream = new CudaStream(context);
         this.hostIndicesFree = ReuseFence.create(context);
         this.deviceIndicesFree = ReuseFence.create(context);
+        this.args = new LaunchArgs(context, 64);
     }
 
     @Override
@@ -101,12 +96,9 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
             throw new IllegalArgumentException("blockBytes must be at most " + 65535 * CHUNK + ", was " + blockBytes);
         }
         uploadIndices(blocks, count, stream);
-        srcArg[0] = src;
-        dstArg[0] = dst;
-        indicesArg[0] = deviceIndices.address();
-        countArg[0] = count;
-        blockBytesArg[0] = blockBytes;
-        module.launch(function, count, (int) chunks, THREADS, 0, stream, params);
+        // gather_blocks / scatter_blocks(src, dst, blocks, count, blockBytes)
+        args.clear().i64(src).i64(dst).i64(deviceIndices.address()).i32(count).i64(blockBytes);
+        module.launch(function, count, (int) chunks, THREADS, 0, stream, args);
         deviceIndicesFree.afterUse(stream);
     }
 
@@ -148,7 +140,7 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
             return;
         }
         context.synchronize();
-        try (module; ownStream; hostIndicesFree; deviceIndicesFree) {
+        try (module; ownStream; hostIndicesFree; deviceIndicesFree; args) {
             closeIndices();
         }
     }

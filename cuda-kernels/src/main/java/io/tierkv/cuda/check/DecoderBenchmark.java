@@ -18,15 +18,22 @@ import java.util.SplittableRandom;
 
 /**
  * The GPU check's decoder rows: GEMV weight streaming (weights larger than the L2 cache, in BF16 and F32) and
- * paged decode attention (32 heads, 8 KV heads, head dim 128, BF16, 16-token blocks, 4k and 32k tokens), each
- * next to a device-to-device copy of the same bytes measured in the same run, and each checked against
- * {@link ReferenceOps} before it is timed. GB/s counts the bytes the kernel must read (weights, or K and V);
- * the copy's GB/s counts the bytes copied (each read once and written once).
+ * paged decode attention (32 heads, 8 KV heads, head dim 128, BF16, 16-token blocks, 4k and 32k tokens in device
+ * memory, 4k tokens read in place from mapped pinned host memory), each next to a copy of the same bytes measured in
+ * the same run (device to device; host to device for the host slab), and each checked against {@link ReferenceOps}
+ * before it is timed. GB/s counts the bytes the kernel must read (weights, or K and V); the copy's GB/s counts the
+ * bytes copied (each read once and written once).
  */
 public final class DecoderBenchmark {
     static final int[][] GEMV = {{14336, 4096}, {4096, 14336}, {8192, 4096}};
     static final DType[] GEMV_TYPES = {DType.BF16, DType.BF16, DType.F32};
     static final int[] ATTENTION_TOKENS = {4096, 32768};
+    /** Tokens of the host-tier row: K and V read by the kernel from mapped pinned memory, over PCIe. */
+    static final int HOST_ATTENTION_TOKENS = 4096;
+    /** The paged attention row's name; {@link KernelBenchmark#target} keys its target on it. */
+    public static final String ATTENTION_ROW = "paged attention bf16 (K+V read)";
+    /** The host-tier row's name. */
+    public static final String HOST_ATTENTION_ROW = "paged attention bf16, mapped host slab";
     static final int CHECKED_ROWS = 64;
 
     private final CudaContext context;
@@ -47,8 +54,9 @@ public final class DecoderBenchmark {
                 rows.add(gemv(linear, stream, GEMV[i][0], GEMV[i][1], GEMV_TYPES[i]));
             }
             for (int tokens : ATTENTION_TOKENS) {
-                rows.add(attention(attention, stream, tokens));
+                rows.add(attention(attention, stream, tokens, false));
             }
+            rows.add(attention(attention, stream, HOST_ATTENTION_TOKENS, true));
         }
         return rows;
     }
@@ -114,7 +122,12 @@ public final class DecoderBenchmark {
         return true;
     }
 
-    private KernelBenchmark.Row attention(CudaPagedAttention attention, CudaStream stream, int tokens) {
+    /**
+     * Paged attention over {@code tokens} tokens, K and V in device memory, or ({@code hostSlab}) read in place from
+     * mapped pinned host memory through its UVA address (the host tier's zero-copy read), next to a device-to-device
+     * copy or a pinned host-to-device copy of the same bytes.
+     */
+    private KernelBenchmark.Row attention(CudaPagedAttention attention, CudaStream stream, int tokens, boolean hostSlab) {
         PagedKvShape shape = PagedKvShape.dense(DType.BF16, 32, 8, 128, 16);
         int blocks = tokens / shape.blockSize();
         int capacity = blocks + 7;
@@ -155,7 +168,8 @@ public final class DecoderBenchmark {
             CudaCopies.hostToDeviceAsync(dq, 0, host, slabBytes, qBytes, stream);
             CudaCopies.hostToDeviceAsync(dSlots, 0, host, slabBytes + qBytes, blocks * 4L, stream);
             float scale = (float) (1 / Math.sqrt(shape.headDim()));
-            Runnable launch = () -> attention.attendAsync(shape, dq.address(), dSlab.address(), slabBytes, dSlots.address(), 0, 0, blocks, scale,
+            long slabAddress = hostSlab ? host.address() : dSlab.address(); // the host copy of the slab is at offset 0
+            Runnable launch = () -> attention.attendAsync(shape, dq.address(), slabAddress, slabBytes, dSlots.address(), 0, 0, blocks, scale,
                     dOut.address(), dLse.address(), stream);
             launch.run();
             long at = slabBytes + qBytes + blocks * 4L;
@@ -169,9 +183,10 @@ public final class DecoderBenchmark {
             ReferenceOps.Attention want = ReferenceOps.pagedAttention(shape, q, slab, slots, null, null, blocks, scale);
             boolean correct = close(want.out(), out, 0, 1) && close(want.lse(), lse, 0, 1);
             double micros = time(stream, launch);
-            double copyMicros = time(stream, () -> CudaCopies.deviceToDevice(copy, 0, dSlab, 0, kvBytes, stream));
-            return new KernelBenchmark.Row("paged attention bf16 (K+V read)", "32/8 heads x 128 x " + tokens, micros, kvBytes / micros / 1e3,
-                    kvBytes / copyMicros / 1e3, correct);
+            double copyMicros = hostSlab ? time(stream, () -> CudaCopies.hostToDeviceAsync(copy, 0, host, 0, kvBytes, stream))
+                    : time(stream, () -> CudaCopies.deviceToDevice(copy, 0, dSlab, 0, kvBytes, stream));
+            return new KernelBenchmark.Row(hostSlab ? HOST_ATTENTION_ROW : ATTENTION_ROW, "32/8 heads x 128 x " + tokens, micros,
+                    kvBytes / micros / 1e3, kvBytes / copyMicros / 1e3, correct);
         }
     }
 

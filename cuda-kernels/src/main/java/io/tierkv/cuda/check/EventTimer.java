@@ -9,14 +9,23 @@ final class EventTimer {
     private EventTimer() {
     }
 
+    /** Warm-up calls at least: enough for the JIT to compile the launch path (C1 compiles after about 1,500 calls). */
+    static final int MIN_WARMUP_CALLS = 2000;
+    /** ... unless the warm-up has already taken this long (long calls warm up the GPU, not the JIT). */
+    static final long MAX_WARMUP_NANOS = 300_000_000L;
+
     /**
-     * Microseconds per call of {@code call}: a warm-up of a tenth of {@code iterations}, then {@code iterations}
+     * Microseconds per call of {@code call}: a warm-up of at least a tenth of {@code iterations} calls and of
+     * {@link #MIN_WARMUP_CALLS} or {@link #MAX_WARMUP_NANOS}, whichever comes first (an interpreted launch path costs
+     * microseconds per launch on the host, which would time the JVM instead of the kernel), then {@code iterations}
      * calls enqueued on {@code stream} between two events.
      */
     static double microsPerCall(CudaContext context, CudaStream stream, int iterations, Runnable call) {
-        for (int i = 0; i < Math.max(1, iterations / 10); i++) {
+        long warmupStart = System.nanoTime();
+        for (int i = 0; i < Math.max(1, iterations / 10) || (i < MIN_WARMUP_CALLS && System.nanoTime() - warmupStart < MAX_WARMUP_NANOS); i++) {
             call.run();
         }
+        stream.synchronize();
         try (CudaEvent start = new CudaEvent(context); CudaEvent stop = new CudaEvent(context)) {
             start.record(stream);
             for (int i = 0; i < iterations; i++) {

@@ -128,6 +128,20 @@ public final class KernelModule implements AutoCloseable {
         }
     }
 
+    /**
+     * Launches {@code function} on {@code stream} with a 2-D grid and 1-D blocks, its arguments packed in {@code args}
+     * (the cheap path: one native pointer crosses JNI, see {@link LaunchArgs}). {@code args} may be refilled on return.
+     */
+    public void launch(String function, int gridX, int gridY, int blockX, int sharedBytes, CudaStream stream, LaunchArgs args) {
+        CUfunction f = function(function);
+        context.makeCurrent();
+        int r = JCudaDriver.cuLaunchKernel(f, gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream.handle(), null, args.extra());
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuLaunchKernel " + function + " grid (" + gridX + ", " + gridY + ") block " + blockX + " smem "
+                    + sharedBytes + " with " + args.size() + " bytes of arguments in " + source);
+        }
+    }
+
     /** Allows {@code function} more than 48 KiB of dynamic shared memory. */
     public void allowSharedMemory(String function, int bytes) {
         context.makeCurrent();

@@ -5,8 +5,8 @@ import io.tierkv.cuda.driver.CudaDevice;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
+import io.tierkv.cuda.driver.LaunchArgs;
 import io.tierkv.cuda.driver.ReuseFence;
-import jcuda.Pointer;
 import jcuda.driver.CUdevice_attribute;
 
 /**
@@ -17,9 +17,11 @@ import jcuda.driver.CUdevice_attribute;
  * zero output when none). Two parts, for example device-tier blocks and host-tier blocks read over mapped pinned
  * memory (pass the pinned buffer's UVA address as the slab), merge exactly with {@link #mergeAsync}.
  *
- * <p>Work is split flash-decoding style over {@code kvHeads x splits} CTAs ({@link LaunchPlans#attentionSplits}),
- * then combined. The split scratch is owned here, grown on demand, and guarded by a {@link ReuseFence}, so that
- * calls on different streams do not overwrite each other's partials. Not thread-safe.
+ * <p>Work is split flash-decoding style in one launch ({@link LaunchPlans#pagedAttention}): CTA {@code (x, s)} reads K and V
+ * of one KV head over one range of list entries with 16-byte loads, once for all the query heads of its group (up to 8;
+ * larger groups in chunks of 8), and the last CTA of each KV head to finish merges the splits' partials exactly by
+ * log-sum-exp. The split scratch and the arrival counters are owned here, grown on demand, and guarded by a
+ * {@link ReuseFence}, so that calls on different streams do not overwrite each other's partials. Not thread-safe.
  */
 public final class CudaPagedAttention implements AutoCloseable {
     /** The module ({@code paged_attention.cu}). */
@@ -30,44 +32,12 @@ public final class CudaPagedAttention implements AutoCloseable {
     private final KernelModule module;
     private final int sms;
     private final int sharedOptIn;
-    private final int[] sharedAllowed = {DEFAULT_SHARED, DEFAULT_SHARED, DEFAULT_SHARED};
+    private final java.util.Map<String, Integer> sharedAllowed = new java.util.HashMap<>();
     private final ReuseFence<CudaStream> scratchFree;
-    private DeviceBuffer scratch; // partAcc [heads][splits][headDim], partMax [heads][splits], partSum [heads][splits]
+    private DeviceBuffer scratch;  // partAcc [heads][splits][headDim], partMax [heads][splits], partSum [heads][splits]
+    private DeviceBuffer arrivals; // u32 per (KV head, head chunk): zero between launches, zeroed once when allocated
 
-    private final long[] qArg = new long[1];
-    private final long[] slabArg = new long[1];
-    private final long[] slotBytesArg = new long[1];
-    private final long[] halfBytesArg = new long[1];
-    private final long[] slotsArg = new long[1];
-    private final long[] validArg = new long[1];
-    private final long[] maskArg = new long[1];
-    private final int[] capacityArg = new int[1];
-    private final int[] nBlocksArg = new int[1];
-    private final int[] blockSizeArg = new int[1];
-    private final int[] headsArg = new int[1];
-    private final int[] kvHeadsArg = new int[1];
-    private final int[] headDimArg = new int[1];
-    private final float[] scaleArg = new float[1];
-    private final int[] perSplitArg = new int[1];
-    private final long[] accArg = new long[1];
-    private final long[] maxArg = new long[1];
-    private final long[] sumArg = new long[1];
-    private final int[] splitsArg = new int[1];
-    private final long[] outArg = new long[1];
-    private final long[] lseArg = new long[1];
-    private final long[] o2Arg = new long[1];
-    private final long[] lse2Arg = new long[1];
-    private final long[] lseOutArg = new long[1];
-    private final Pointer attentionParams = Pointer.to(Pointer.to(qArg), Pointer.to(slabArg), Pointer.to(slotBytesArg),
-            Pointer.to(halfBytesArg), Pointer.to(slotsArg), Pointer.to(validArg), Pointer.to(maskArg), Pointer.to(capacityArg), Pointer.to(nBlocksArg),
-            Pointer.to(blockSizeArg), Pointer.to(headsArg), Pointer.to(kvHeadsArg), Pointer.to(headDimArg), Pointer.to(scaleArg),
-            Pointer.to(perSplitArg), Pointer.to(accArg), Pointer.to(maxArg), Pointer.to(sumArg));
-    // attention_combine(partAcc, partMax, partSum, splits, headDim, out, lse)
-    private final Pointer combineParams = Pointer.to(Pointer.to(accArg), Pointer.to(maxArg), Pointer.to(sumArg), Pointer.to(splitsArg),
-            Pointer.to(headDimArg), Pointer.to(outArg), Pointer.to(lseArg));
-    // lse_merge(o1, lse1, o2, lse2, headDim, out, lseOut)
-    private final Pointer mergeParams = Pointer.to(Pointer.to(qArg), Pointer.to(lseArg), Pointer.to(o2Arg), Pointer.to(lse2Arg),
-            Pointer.to(headDimArg), Pointer.to(outArg), Pointer.to(lseOutArg));
+    private final LaunchArgs args; // packed per launch: one native pointer per cuLaunchKernel
 
     /** Loads the kernels into {@code context} (kept open by the caller, closed after this). */
     public CudaPagedAttention(CudaContext context) {
@@ -75,10 +45,15 @@ public final class CudaPagedAttention implements AutoCloseable {
         this.module = KernelModule.load(context, MODULE);
         this.sms = context.device().multiprocessors();
         this.sharedOptIn = CudaDevice.attribute(context.ordinal(), CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
-        this.scratchFree = ReuseFence.create(context);
-        for (String f : new String[] {"paged_attention_f32", "paged_attention_f16", "paged_attention_bf16", "attention_combine", "lse_merge"}) {
-            module.function(f);
+        for (String dtype : new String[] {"f32", "f16", "bf16"}) {
+            for (int g : new int[] {1, 2, 4, 8}) {
+                module.function(kernelName(dtype, g));
+            }
         }
+        module.function("attention_empty");
+        module.function("lse_merge");
+        this.scratchFree = ReuseFence.create(context); // after the lookups: a jar with other kernels fails before allocating
+        this.args = new LaunchArgs(context, 256);
     }
 
     /**
@@ -92,6 +67,8 @@ public final class CudaPagedAttention implements AutoCloseable {
      * @param scale     the softmax scale, usually {@code 1 / sqrt(headDim)}
      * @param out       device fp32 {@code [heads][headDim]}: the normalised partial output
      * @param lse       device fp32 {@code [heads]}: its log-sum-exp
+     * @throws IllegalArgumentException naming the value, for a bad address or alignment, or a head dim the kernel cannot
+     *                                  read as 16-byte vectors (it must be a multiple of 8, at most 256)
      */
     public void attendAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks,
                             float scale, long out, long lse, CudaStream stream) {
@@ -106,50 +83,46 @@ public final class CudaPagedAttention implements AutoCloseable {
         if (!Float.isFinite(scale)) {
             throw new IllegalArgumentException("scale must be finite, was " + scale);
         }
+        LaunchPlans.checkAttentionHeadDim(s.headDim());
         long capacity = slabBytes / s.slotBytes();
         if (nBlocks > 0 && (capacity < 1 || capacity > Integer.MAX_VALUE)) {
             throw new IllegalArgumentException("slabBytes " + slabBytes + " must hold 1 to 2^31 - 1 slots of " + s.slotBytes() + " bytes");
         }
-        int[] split = LaunchPlans.attentionSplits(nBlocks, s.kvHeads(), sms);
-        int splits = split[0];
-        int shared = LaunchPlans.attentionSharedBytes(s.group(), s.headDim());
-        if (shared > sharedOptIn) {
-            throw new IllegalArgumentException("paged attention needs " + shared + " bytes of shared memory for group " + s.group()
-                    + " x headDim " + s.headDim() + "; the device allows " + sharedOptIn);
+        if (nBlocks < 0) {
+            throw new IllegalArgumentException("nBlocks must be >= 0, was " + nBlocks);
         }
-        long accFloats = (long) s.heads() * splits * s.headDim();
-        long floats = accFloats + 2L * s.heads() * splits;
-        ensureScratch(Math.max(floats, 1) * Float.BYTES);
+        if (nBlocks == 0) {
+            args.clear().i32(s.headDim()).i64(out).i64(lse); // attention_empty(headDim, out, lse)
+            module.launch("attention_empty", s.heads(), 1, LaunchPlans.ATTENTION_THREADS, 0, stream, args);
+            return;
+        }
+        LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(nBlocks, s.blockSize(), s.kvHeads(), s.group(), s.headDim(), sms);
+        if (plan.sharedBytes() > sharedOptIn) {
+            throw new IllegalArgumentException("paged attention needs " + plan.sharedBytes() + " bytes of shared memory for headDim "
+                    + s.headDim() + "; the device allows " + sharedOptIn);
+        }
+        long accFloats = (long) s.heads() * plan.splits() * s.headDim();
+        long floats = accFloats + 2L * s.heads() * plan.splits();
+        int columns = s.kvHeads() * plan.headChunks();
+        ensureScratch(floats * Float.BYTES, (long) columns * Integer.BYTES, stream);
         scratchFree.beforeDeviceUse(stream);
         long acc = scratch.address();
-        accArg[0] = acc;
-        maxArg[0] = acc + accFloats * Float.BYTES;
-        sumArg[0] = maxArg[0] + (long) s.heads() * splits * Float.BYTES;
-        headDimArg[0] = s.headDim();
-        if (splits > 0) {
-            String f = "paged_attention_" + DTypeCodes.suffix(s.dtype());
-            allowShared(s.dtype().ordinal(), f, shared);
-            qArg[0] = q;
-            slabArg[0] = slab;
-            slotBytesArg[0] = s.slotBytes();
-            halfBytesArg[0] = s.halfBytes();
-            slotsArg[0] = slots;
-            validArg[0] = validRows;
-            maskArg[0] = mask;
-            capacityArg[0] = (int) capacity;
-            nBlocksArg[0] = nBlocks;
-            blockSizeArg[0] = s.blockSize();
-            headsArg[0] = s.heads();
-            kvHeadsArg[0] = s.kvHeads();
-            scaleArg[0] = scale;
-            perSplitArg[0] = split[1];
-            module.launch(f, s.kvHeads(), splits, LaunchPlans.ATTENTION_THREADS, shared, stream, attentionParams);
-        }
-        splitsArg[0] = splits;
-        outArg[0] = out;
-        lseArg[0] = lse;
-        module.launch("attention_combine", s.heads(), 1, LaunchPlans.ATTENTION_THREADS, 0, stream, combineParams);
+        long max = acc + accFloats * Float.BYTES;
+        long sum = max + (long) s.heads() * plan.splits() * Float.BYTES;
+        String f = kernelName(DTypeCodes.suffix(s.dtype()), plan.headsPerCta());
+        allowShared(f, plan.sharedBytes());
+        // paged_attention_<dtype>_g<G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, capacity, nBlocks, blockSize, heads,
+        //                             kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum, arrivals, out, lse)
+        args.clear().i64(q).i64(slab).i64(s.slotBytes()).i64(s.halfBytes()).i64(slots).i64(validRows).i64(mask).i32((int) capacity)
+                .i32(nBlocks).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim()).f32(scale).i32(plan.blocksPerSplit())
+                .i64(acc).i64(max).i64(sum).i64(arrivals.address()).i64(out).i64(lse);
+        module.launch(f, columns, plan.splits(), LaunchPlans.ATTENTION_THREADS, plan.sharedBytes(), stream, args);
         scratchFree.afterUse(stream);
+    }
+
+    /** The kernel for a KV dtype suffix ({@code f32}, {@code f16}, {@code bf16}) and G query heads per CTA. */
+    static String kernelName(String dtypeSuffix, int headsPerCta) {
+        return "paged_attention_" + dtypeSuffix + "_g" + headsPerCta;
     }
 
     /**
@@ -163,32 +136,40 @@ public final class CudaPagedAttention implements AutoCloseable {
         for (long a : new long[] {o1, lse1, o2, lse2, out, lseOut}) {
             Args.address("merge operand", a, 4);
         }
-        qArg[0] = o1;
-        lseArg[0] = lse1;
-        o2Arg[0] = o2;
-        lse2Arg[0] = lse2;
-        headDimArg[0] = headDim;
-        outArg[0] = out;
-        lseOutArg[0] = lseOut;
-        module.launch("lse_merge", heads, 1, LaunchPlans.ATTENTION_THREADS, 0, stream, mergeParams);
+        args.clear().i64(o1).i64(lse1).i64(o2).i64(lse2).i32(headDim).i64(out).i64(lseOut); // lse_merge(o1, lse1, o2, lse2, headDim, out, lseOut)
+        module.launch("lse_merge", heads, 1, LaunchPlans.ATTENTION_THREADS, 0, stream, args);
     }
 
-    private void allowShared(int index, String function, int bytes) {
-        if (bytes > sharedAllowed[index]) {
+    private void allowShared(String function, int bytes) {
+        if (bytes > sharedAllowed.getOrDefault(function, DEFAULT_SHARED)) {
             module.allowSharedMemory(function, bytes);
-            sharedAllowed[index] = bytes;
+            sharedAllowed.put(function, bytes);
         }
     }
 
-    private void ensureScratch(long bytes) {
-        if (scratch != null && scratch.bytes() >= bytes) {
+    /** Grows the partials' scratch and the arrival counters; new counters are zeroed on {@code stream}, before the launch. */
+    private void ensureScratch(long bytes, long arrivalBytes, CudaStream stream) {
+        if (scratch != null && scratch.bytes() >= bytes && arrivals.bytes() >= arrivalBytes) {
             return;
         }
         context.synchronize(); // a queued launch on any stream may still use the old scratch
+        long scratchBytes = Math.max(bytes, scratch == null ? 64 * 1024 : scratch.bytes());
+        long counterBytes = Math.max(arrivalBytes, arrivals == null ? 1024 : arrivals.bytes());
+        freeScratch();
+        scratch = new DeviceBuffer(context, scratchBytes);
+        arrivals = new DeviceBuffer(context, counterBytes);
+        arrivals.fill(0, counterBytes, (byte) 0, stream);
+    }
+
+    private void freeScratch() {
         if (scratch != null) {
             scratch.close();
+            scratch = null;
         }
-        scratch = new DeviceBuffer(context, Math.max(bytes, 64 * 1024));
+        if (arrivals != null) {
+            arrivals.close();
+            arrivals = null;
+        }
     }
 
     /** Waits for queued work, then frees the scratch, the fence and the module; idempotent. */
@@ -197,11 +178,8 @@ public final class CudaPagedAttention implements AutoCloseable {
         if (!context.isClosed()) {
             context.synchronize();
         }
-        try (module; scratchFree) {
-            if (scratch != null) {
-                scratch.close();
-                scratch = null;
-            }
+        try (module; scratchFree; args) {
+            freeScratch();
         }
     }
 }

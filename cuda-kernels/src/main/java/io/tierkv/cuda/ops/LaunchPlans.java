@@ -16,13 +16,9 @@ public final class LaunchPlans {
     public static final int ATTENTION_THREADS = 128;
     /** Warps per paged attention CTA. */
     public static final int ATTENTION_WARPS = ATTENTION_THREADS / 32;
-    /**
-     * Paged attention CTAs wanted per SM: with 72 registers at 128 threads, 7 fit on an SM; 6 keep about 22
-     * KiB of K/V rows in flight per SM (2 rows of 512 B per warp at head dim 128, BF16), about what HBM3e's
-     * latency-bandwidth product asks. A guess until the GPU check has measured it.
-     */
-    public static final int ATTENTION_CTAS_PER_SM = 6;
-    /** The largest head dimension of the paged attention kernel (8 columns per lane). */
+    /** Rows of K and V each paged attention thread loads per tile, all before it uses any. */
+    public static final int ATTENTION_ROWS_PER_THREAD = 4;
+    /** The largest head dimension of the paged attention kernel (8 columns per lane, 32 lanes per row). */
     public static final int MAX_HEAD_DIM = 256;
     /** CTAs of a grid-stride launch are capped here; each thread then takes several elements. */
     public static final int MAX_STRIDE_BLOCKS = 65535;
@@ -74,33 +70,85 @@ public final class LaunchPlans {
     }
 
     /**
-     * How the paged attention splits {@code nBlocks} list entries over CTAs: {@code {splits, blocksPerSplit}}
-     * with about {@code ATTENTION_CTAS_PER_SM * sms} CTAs in all ({@code kvHeads * splits}), every split non-empty, splits within
-     * 65535. {@code {0, 0}} when there are no blocks (only the combine runs).
+     * The launch of {@code paged_attention_<dtype>_g<headsPerCta>}: grid {@code (kvHeads * headChunks, splits)} of
+     * {@link #ATTENTION_THREADS} threads, list entries {@code [s * blocksPerSplit, (s + 1) * blocksPerSplit)} per split.
+     *
+     * @param headsPerCta    G, the query heads one CTA serves from one read of K and V: the group rounded up to 1, 2, 4 or 8
+     * @param headChunks     CTAs per KV head along x: {@code ceil(group / G)} (more than 1 only for groups above 8)
+     * @param splits         CTAs per (KV head, head chunk) along y, each over its own list entries
+     * @param blocksPerSplit list entries per split (the last split may have fewer, never none)
+     * @param tileRows       rows per tile: {@code 4 x 4 warps x (32 / lanes per row)}
+     * @param sharedBytes    dynamic shared memory of one CTA
      */
-    public static int[] attentionSplits(int nBlocks, int kvHeads, int sms) {
-        if (nBlocks < 0) {
-            throw new IllegalArgumentException("nBlocks must be >= 0, was " + nBlocks);
+    public record AttentionPlan(int headsPerCta, int headChunks, int splits, int blocksPerSplit, int tileRows, int sharedBytes) {
+        /** CTAs in the grid. */
+        public long ctas(int kvHeads) {
+            return (long) kvHeads * headChunks * splits;
         }
-        positive("kvHeads", kvHeads);
-        positive("sms", sms);
-        if (nBlocks == 0) {
-            return new int[] {0, 0};
-        }
-        long wanted = Math.max(1, ceilDiv((long) ATTENTION_CTAS_PER_SM * sms, kvHeads));
-        int splits = (int) Math.min(nBlocks, Math.min(wanted, MAX_GRID_YZ));
-        int perSplit = (int) ceilDiv(nBlocks, splits);
-        splits = (int) ceilDiv(nBlocks, perSplit);
-        return new int[] {splits, perSplit};
     }
 
-    /** Dynamic shared memory of the paged attention kernel, in bytes (see {@code paged_attention.cu}). */
-    public static int attentionSharedBytes(int group, int headDim) {
+    /**
+     * Plans a paged attention launch over {@code nBlocks > 0} list entries: as many splits as fill the GPU in one wave
+     * ({@link #attentionCtasPerSm} resident CTAs per SM), but at least two tiles of rows per split, so that short lists
+     * are not cut into slivers whose partials cost more to merge than to compute.
+     */
+    public static AttentionPlan pagedAttention(int nBlocks, int blockSize, int kvHeads, int group, int headDim, int sms) {
+        positive("nBlocks", nBlocks);
+        positive("blockSize", blockSize);
+        positive("kvHeads", kvHeads);
         positive("group", group);
-        positive("headDim", headDim);
-        long gd = (long) group * headDim;
-        long floats = gd + ATTENTION_WARPS * (gd + 2L * group);
-        return (int) Math.min(Integer.MAX_VALUE, floats * Float.BYTES);
+        positive("sms", sms);
+        checkAttentionHeadDim(headDim);
+        int g = attentionHeadsPerCta(group);
+        int headChunks = (int) ceilDiv(group, g);
+        long columns = (long) kvHeads * headChunks;
+        int tile = attentionTileRows(headDim);
+        long wanted = Math.max(1, (long) attentionCtasPerSm(g) * sms / columns);
+        long minBlocks = ceilDiv(2L * tile, blockSize);
+        int splits = (int) Math.min(Math.min(wanted, Math.max(1, nBlocks / minBlocks)), MAX_GRID_YZ);
+        int perSplit = (int) ceilDiv(nBlocks, splits);
+        splits = (int) ceilDiv(nBlocks, perSplit);
+        return new AttentionPlan(g, headChunks, splits, perSplit, tile, attentionSharedBytes(g, headDim));
+    }
+
+    /** G: the group size rounded up to 1, 2, 4 or 8 (a larger group is served in chunks of 8 query heads). */
+    public static int attentionHeadsPerCta(int group) {
+        positive("group", group);
+        return group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : 8;
+    }
+
+    /** Resident CTAs per SM that the kernel's launch bounds guarantee: 4 for G up to 2, 3 for G = 4, 2 for G = 8. */
+    public static int attentionCtasPerSm(int headsPerCta) {
+        return headsPerCta <= 2 ? 4 : headsPerCta == 4 ? 3 : 2;
+    }
+
+    /** Rows per tile: each row is read by the next power of two at or above {@code headDim / 8} lanes, 16 bytes each. */
+    public static int attentionTileRows(int headDim) {
+        checkAttentionHeadDim(headDim);
+        int lanesPerRow = Integer.highestOneBit(headDim / 8 * 2 - 1);
+        return ATTENTION_ROWS_PER_THREAD * ATTENTION_WARPS * (32 / lanesPerRow);
+    }
+
+    /**
+     * Dynamic shared memory of the paged attention kernel, in bytes (see {@code paged_attention.cu}): scores
+     * {@code [G][tile]}, reduction scratch {@code [max(warps, slices)][G][headDim]} with {@code slices = 128 / (headDim / 4)},
+     * and {@code (5 + warps) x G} floats of statistics.
+     */
+    public static int attentionSharedBytes(int headsPerCta, int headDim) {
+        positive("headsPerCta", headsPerCta);
+        int tile = attentionTileRows(headDim);
+        int slices = ATTENTION_THREADS / (headDim / 4);
+        long floats = (long) headsPerCta * tile + (long) Math.max(ATTENTION_WARPS, slices) * headsPerCta * headDim
+                + (5L + ATTENTION_WARPS) * headsPerCta;
+        return (int) (floats * Float.BYTES);
+    }
+
+    /** The kernel reads a row as 16-byte vectors of 8 columns, at most 32 lanes per row. */
+    static void checkAttentionHeadDim(int headDim) {
+        if (headDim <= 0 || headDim > MAX_HEAD_DIM || headDim % 8 != 0) {
+            throw new IllegalArgumentException("paged attention on the GPU needs headDim a multiple of 8 (rows read as 16-byte vectors)"
+                    + " and at most " + MAX_HEAD_DIM + ", was " + headDim);
+        }
     }
 
     static long ceilDiv(long a, long b) {

@@ -7,10 +7,10 @@ import io.tierkv.cuda.driver.CudaCopies;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
+import io.tierkv.cuda.driver.LaunchArgs;
 import io.tierkv.cuda.driver.PinnedBuffer;
 import io.tierkv.cuda.driver.ReuseFence;
 import java.nio.ByteBuffer;
-import jcuda.Pointer;
 
 /**
  * The whole popularity pipeline of one layer on the device, without libtorch: per decode step, the
@@ -45,23 +45,14 @@ public final class DevicePopularity implements AutoCloseable {
     private final ReuseFence<CudaStream> deviceTableFree;
     private final int maskOffset;
 
-    // popularity_count_tokens(selected, outCount, k, blockFirstToken, blockSize, mask, maxTokens, counts)
-    private final long[] ctSelected = new long[1];
-    private final long[] ctOutCount = new long[1];
-    private final int[] ctK = new int[1];
-    private final long[] ctFirst = new long[1];
-    private final int[] ctBlockSize = new int[1];
-    private final long[] ctMask = new long[1];
-    private final int[] ctMaxTokens = new int[1];
-    private final long[] ctCounts = new long[1];
-    private final Pointer countParams = Pointer.to(Pointer.to(ctSelected), Pointer.to(ctOutCount), Pointer.to(ctK), Pointer.to(ctFirst),
-            Pointer.to(ctBlockSize), Pointer.to(ctMask), Pointer.to(ctMaxTokens), Pointer.to(ctCounts));
+    private final LaunchArgs args; // packed per launch: one native pointer per cuLaunchKernel
 
     /** A pipeline for up to {@code maxTokens} keys, selecting {@code k} per step; counts start at zero. */
     public DevicePopularity(CudaContext context, ScoreShape shape, int maxTokens, int k) {
         if (maxTokens <= 0 || k <= 0) {
             throw new IllegalArgumentException("maxTokens and k must be > 0, were " + maxTokens + " and " + k);
         }
+        CudaAttentionScores.checkAligned(shape); // refused before anything is allocated
         this.context = context;
         this.shape = shape;
         this.maxTokens = maxTokens;
@@ -81,6 +72,7 @@ public final class DevicePopularity implements AutoCloseable {
         this.deviceTable = new DeviceBuffer(context, maskOffset + (long) stride);
         this.hostTableFree = ReuseFence.create(context);
         this.deviceTableFree = ReuseFence.create(context);
+        this.args = new LaunchArgs(context, 64);
         module.function(COUNT_TOKENS);
         resetCounts();
     }
@@ -126,15 +118,10 @@ public final class DevicePopularity implements AutoCloseable {
         scores.probabilitiesAsync(q, shape, pool, blocks, tokens, probs.address(), stride, mask, stream);
         long o = out.address();
         kernel.launch(probs.address(), 0, 1, shape.heads(), stride, tokens, 0, k, o + Integer.BYTES, o, 0L, 0);
-        ctSelected[0] = o + Integer.BYTES;
-        ctOutCount[0] = o;
-        ctK[0] = k;
-        ctFirst[0] = deviceTable.address();
-        ctBlockSize[0] = shape.blockSize();
-        ctMask[0] = mask;
-        ctMaxTokens[0] = maxTokens;
-        ctCounts[0] = counts.address();
-        module.launch(COUNT_TOKENS, 1, 1, 256, 0, stream, countParams);
+        // popularity_count_tokens(selected, outCount, k, blockFirstToken, blockSize, mask, maxTokens, counts)
+        args.clear().i64(o + Integer.BYTES).i64(o).i32(k).i64(deviceTable.address()).i32(shape.blockSize()).i64(mask).i32(maxTokens)
+                .i64(counts.address());
+        module.launch(COUNT_TOKENS, 1, 1, 256, 0, stream, args);
         deviceTableFree.afterUse(stream);
     }
 
@@ -204,7 +191,7 @@ public final class DevicePopularity implements AutoCloseable {
             return;
         }
         stream.synchronize();
-        try (module; stream; kernel; scores; probs; counts; out; host; hostTable; deviceTable; hostTableFree; deviceTableFree) {
+        try (module; stream; kernel; scores; probs; counts; out; host; hostTable; deviceTable; hostTableFree; deviceTableFree; args) {
             // closed in reverse order by try-with-resources
         }
     }

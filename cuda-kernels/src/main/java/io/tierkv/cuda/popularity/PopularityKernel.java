@@ -4,7 +4,7 @@ import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
-import jcuda.Pointer;
+import io.tierkv.cuda.driver.LaunchArgs;
 
 /**
  * Launches {@code popularity_scores} then {@code popularity_select} ({@code src/main/cuda/popularity.cu}) on
@@ -45,34 +45,7 @@ public final class PopularityKernel implements AutoCloseable {
     private int batchCapacity;
     private int sharedAllowed = DEFAULT_SMEM_LIMIT;
 
-    // Kernel arguments, refilled per launch; the Pointers point at them, so launching allocates nothing.
-    private final long[] probsArg = new long[1];
-    private final long[] batchStrideArg = new long[1];
-    private final int[] headsArg = new int[1];
-    private final int[] strideArg = new int[1];
-    private final int[] keysArg = new int[1];
-    private final int[] keysStepArg = new int[1];
-    private final int[] kArg = new int[1];
-    private final long[] scoresArg = new long[1];
-    private final long[] candidatesArg = new long[1];
-    private final int[] capacityArg = new int[1];
-    private final long[] histArg = new long[1];
-    private final long[] countersArg = new long[1];
-    private final int[] smemCandidatesArg = {SMEM_CANDIDATES};
-    private final long[] outArg = new long[1];
-    private final long[] outCountArg = new long[1];
-    private final long[] countsArg = new long[1];
-    private final long[] countsBatchStrideArg = new long[1];
-    // popularity_scores(probs, batchStride, heads, stride, keys, keysStep, scratchScores, capacity, hist)
-    private final Pointer scoresParams = Pointer.to(Pointer.to(probsArg), Pointer.to(batchStrideArg), Pointer.to(headsArg),
-            Pointer.to(strideArg), Pointer.to(keysArg), Pointer.to(keysStepArg), Pointer.to(scoresArg), Pointer.to(capacityArg),
-            Pointer.to(histArg));
-    // popularity_select(keys, keysStep, k, scratchScores, scratchCandidates, capacity, hist, counters, smemCandidates,
-    //                   out, outCount, counts, countsBatchStride)
-    private final Pointer selectParams = Pointer.to(Pointer.to(keysArg), Pointer.to(keysStepArg), Pointer.to(kArg),
-            Pointer.to(scoresArg), Pointer.to(candidatesArg), Pointer.to(capacityArg), Pointer.to(histArg), Pointer.to(countersArg),
-            Pointer.to(smemCandidatesArg), Pointer.to(outArg), Pointer.to(outCountArg), Pointer.to(countsArg),
-            Pointer.to(countsBatchStrideArg));
+    private final LaunchArgs args; // packed per launch: one native pointer per cuLaunchKernel
 
     /** A launcher over {@code module} (loaded from {@link #MODULE}) that enqueues on {@code stream}. */
     public PopularityKernel(CudaContext context, KernelModule module, CudaStream stream) {
@@ -81,6 +54,7 @@ public final class PopularityKernel implements AutoCloseable {
         this.stream = stream;
         module.function(SCORES); // fail now, not at the first launch, if the module lacks them
         module.function(SELECT);
+        this.args = new LaunchArgs(context, 256);
     }
 
     /**
@@ -103,24 +77,15 @@ public final class PopularityKernel implements AutoCloseable {
             module.allowSharedMemory(SCORES, shared);
             sharedAllowed = shared;
         }
-        probsArg[0] = probs;
-        batchStrideArg[0] = batchStride;
-        headsArg[0] = heads;
-        strideArg[0] = stride;
-        keysArg[0] = keys;
-        keysStepArg[0] = keysStep;
-        kArg[0] = k;
-        scoresArg[0] = scores.address();
-        candidatesArg[0] = candidates.address();
-        capacityArg[0] = capacity;
-        histArg[0] = hist.address();
-        countersArg[0] = arrivals.address();
-        outArg[0] = out;
-        outCountArg[0] = outCount;
-        countsArg[0] = counts;
-        countsBatchStrideArg[0] = countsBatchStride;
-        module.launch(SCORES, tiles(maxKeys, TILE), batches, THREADS, shared, stream, scoresParams);
-        module.launch(SELECT, tiles(maxKeys, SELECT_TILE), batches, THREADS, SMEM_CANDIDATES * Long.BYTES, stream, selectParams);
+        // popularity_scores(probs, batchStride, heads, stride, keys, keysStep, scratchScores, capacity, hist)
+        args.clear().i64(probs).i64(batchStride).i32(heads).i32(stride).i32(keys).i32(keysStep).i64(scores.address()).i32(capacity)
+                .i64(hist.address());
+        module.launch(SCORES, tiles(maxKeys, TILE), batches, THREADS, shared, stream, args);
+        // popularity_select(keys, keysStep, k, scratchScores, scratchCandidates, capacity, hist, counters, smemCandidates,
+        //                   out, outCount, counts, countsBatchStride)
+        args.clear().i32(keys).i32(keysStep).i32(k).i64(scores.address()).i64(candidates.address()).i32(capacity).i64(hist.address())
+                .i64(arrivals.address()).i32(SMEM_CANDIDATES).i64(out).i64(outCount).i64(counts).i64(countsBatchStride);
+        module.launch(SELECT, tiles(maxKeys, SELECT_TILE), batches, THREADS, SMEM_CANDIDATES * Long.BYTES, stream, args);
     }
 
     /** CTAs along x for {@code keys} keys, {@code tile} per CTA; at least one, so every batch's last CTA runs. */
@@ -182,12 +147,13 @@ public final class PopularityKernel implements AutoCloseable {
         return stream;
     }
 
-    /** Waits for queued launches, then frees the scratch; idempotent. Does not close the module or stream. */
+    /** Waits for queued launches, then frees the scratch and the argument buffer; idempotent. Does not close the module or stream. */
     @Override
     public void close() {
         if (scores != null) {
             stream.synchronize();
             freeScratch();
         }
+        args.close();
     }
 }

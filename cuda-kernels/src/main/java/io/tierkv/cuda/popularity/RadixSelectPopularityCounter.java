@@ -22,6 +22,8 @@ public final class RadixSelectPopularityCounter implements PopularityCounter {
     /** Radix digit width, as in the kernel. */
     static final int DIGIT_BITS = 11;
     static final int BINS = 1 << DIGIT_BITS;
+    /** Up to this many candidates the kernel ranks them against each other instead of running radix passes. */
+    static final int RANK_CANDIDATES = THREADS;
 
     private float[] score = new float[0];
     private int[] ordered = new int[0];
@@ -79,8 +81,24 @@ public final class RadixSelectPopularityCounter implements PopularityCounter {
         return emitted;
     }
 
-    /** The candidate passes: 11 bits at a time below the first digit, until the chosen bin is wholly selected. */
+    /**
+     * The last CTA's selection among the candidates of bin d0: up to {@link #RANK_CANDIDATES}, each is kept when fewer
+     * than {@code needInBin} candidates have a larger (unique) composite key; beyond, the candidate passes, 11 bits at a
+     * time below the first digit, until the chosen bin is wholly selected.
+     */
     private int resolveCandidates(int c, int d0, int needInBin, int[] out, int emitted) {
+        if (c <= RANK_CANDIDATES) {
+            for (int i = 0; i < c; i++) {
+                int rank = 0;
+                for (int j = 0; j < c; j++) {
+                    rank += Long.compareUnsigned(candidates[j], candidates[i]) > 0 ? 1 : 0;
+                }
+                if (rank < needInBin) {
+                    out[emitted++] = positionOf(candidates[i]);
+                }
+            }
+            return emitted;
+        }
         long prefix = d0;
         int consumed = DIGIT_BITS;
         while (true) {

@@ -14,7 +14,10 @@ record ScoresCase(ScoreShape shape, ByteBuffer pool, int[] blocks, int tokens, f
         return shape + " tokens=" + tokens;
     }
 
-    /** Shapes with grouped-query attention, a partly filled last block, a block size of 1, slack between blocks, odd head sizes. */
+    /**
+     * Shapes with grouped-query attention, a partly filled last block, a block size of 1, slack between blocks, odd head sizes;
+     * two of them have blocks that are not a multiple of 16 bytes apart, which only the Java scores take.
+     */
     static List<ScoresCase> all() {
         SplittableRandom rnd = new SplittableRandom(11);
         List<ScoresCase> cases = new ArrayList<>();
@@ -24,6 +27,27 @@ record ScoresCase(ScoreShape shape, ByteBuffer pool, int[] blocks, int tokens, f
         cases.add(make(rnd, 32, 8, 128, 16, 0, 1000));
         cases.add(make(rnd, 2, 1, 8, 5, 12, 9));
         cases.add(make(rnd, 3, 1, 5, 3, 4, 10)); // q of 60 bytes: the device staging after it must be realigned
+        return cases;
+    }
+
+    /**
+     * The shapes the device takes: every block a multiple of 16 bytes apart (the GPU refuses other sizes), with the
+     * same variety as {@link #all()}: GQA, partial last block, block size 1, slack, odd head sizes, a q of 60 bytes.
+     */
+    static List<ScoresCase> deviceAligned() {
+        SplittableRandom rnd = new SplittableRandom(12);
+        List<ScoresCase> cases = new ArrayList<>();
+        cases.add(make(rnd, 4, 4, 16, 16, 0, 100));
+        cases.add(make(rnd, 8, 2, 64, 16, 64, 257));
+        cases.add(make(rnd, 6, 3, 20, 1, 0, 33));    // 480-byte blocks
+        cases.add(make(rnd, 32, 8, 128, 16, 0, 1000));
+        cases.add(make(rnd, 2, 1, 8, 5, 16, 9));     // 336-byte blocks, 5 tokens each
+        cases.add(make(rnd, 3, 1, 5, 3, 8, 10));     // 128-byte blocks; q of 60 bytes: the device staging after it is realigned
+        for (ScoresCase c : cases) {
+            if (c.shape().blockBytes() % 16 != 0) {
+                throw new AssertionError("not a device shape: " + c);
+            }
+        }
         return cases;
     }
 

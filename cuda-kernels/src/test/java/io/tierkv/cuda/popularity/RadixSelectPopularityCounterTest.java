@@ -51,4 +51,19 @@ class RadixSelectPopularityCounterTest {
         bins[511] = 1;
         assertEquals((0L << 32) | 1, RadixSelectPopularityCounter.chooseDigit(bins, 512, 2));
     }
+
+    @Test
+    void tiesAroundTheRankLimit_selectLikeTheReference_byRankAndByRadixPasses() {
+        // All scores equal: every key is a candidate of one bin (ties go to the lower position), so 256 keys take the
+        // rank path and 257 the radix passes.
+        for (int keys : new int[] {RadixSelectPopularityCounter.RANK_CANDIDATES, RadixSelectPopularityCounter.RANK_CANDIDATES + 1}) {
+            float[] probs = new float[2 * keys];
+            java.util.Arrays.fill(probs, 0.25f);
+            int[] expected = new int[9];
+            int[] actual = new int[9];
+            int n = new io.tierkv.core.popularity.ReferencePopularityCounter().selectTopK(probs, 0, 2, keys, keys, 9, expected);
+            assertEquals(n, new RadixSelectPopularityCounter().selectTopK(probs, 0, 2, keys, keys, 9, actual));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(expected, actual, keys + " keys");
+        }
+    }
 }

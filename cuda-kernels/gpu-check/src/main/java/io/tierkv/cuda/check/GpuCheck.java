@@ -150,12 +150,14 @@ public final class GpuCheck {
             Files.writeString(out.resolve("kernels.txt"), table);
             Files.writeString(out.resolve("kernels.json"), KernelBenchmark.json(rows));
             boolean correct = ran && rows.stream().allMatch(KernelBenchmark.Row::correct);
-            rows.stream().filter(r -> r.size().equals(KernelBenchmark.HEADS + " x 32768")).findFirst().ifPresent(r ->
-                    System.out.printf(Locale.ROOT, "popularity at 32k tokens: %.0f%% of the device-to-device copy's bandwidth (target >= 50%%)%n",
-                            100 * r.shareOfCopy()));
-            rows.stream().filter(r -> r.what().startsWith("gemv")).forEach(r ->
-                    System.out.printf(Locale.ROOT, "%s %s: %.0f GB/s of weights, %.0f%% of the copy's GB/s (target >= 60%%)%n",
-                            r.what(), r.size(), r.gbps(), 100 * r.shareOfCopy()));
+            rows.stream().filter(r -> !r.correct()).forEach(r ->
+                    System.out.println("  FAILED " + r.what() + " " + r.size() + ": the kernel's result does not match its Java oracle"));
+            // The targets, each as a share of the copy measured in the same run; a missed target is reported, not failed
+            // (a benchmark, not a timed test): popularity at 32k >= 50%, GEMV >= 60%, paged attention at 32k >= 60%.
+            rows.stream().filter(r -> !Double.isNaN(r.target())).forEach(r ->
+                    System.out.printf(Locale.ROOT, "target    %s %s: %.0f GB/s, %.0f%% of the copy's %.0f GB/s (target >= %.0f%%): %s%n",
+                            r.what(), r.size(), r.gbps(), 100 * r.shareOfCopy(), r.copyGbps(), 100 * r.target(),
+                            r.meetsTarget() ? "met" : "MISSED"));
             return correct;
         }
     }
