@@ -42,6 +42,7 @@ final class EvalCommand implements Callable<Integer> {
     /** Runs the evaluation; {@code defaultRounds} when {@code --rounds} was not given. Progress goes to stderr. */
     static int run(ModelOptions modelOptions, EvalOptions evalOptions, int prompts, Path out, int defaultRounds) throws Exception {
         modelOptions.validate();
+        modelOptions.useCuda(false); // auto: one line says why the CPU
         Options.positive("--prompts", prompts);
         var settings = evalOptions.settings(prompts, modelOptions.blockSize, defaultRounds);
         OutputOption.writableDirectory("--out", out);

@@ -81,7 +81,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         // Every option, the output directory and the model's small files are checked before the weights load.
-        modelOptions.validate();
+        modelOptions.validate(true);
         if (chat && prompt == null) {
             throw new IllegalArgumentException("--chat needs --prompt (the user message)");
         }
@@ -107,6 +107,14 @@ final class GenerateCommand implements Callable<Integer> {
             if ((long) ids.length + maxTokens > config.maxPositions()) {
                 throw new IllegalArgumentException("--max-tokens " + maxTokens + ": the prompt's " + ids.length + " tokens plus "
                         + maxTokens + " generated exceed the model's max_position_embeddings " + config.maxPositions());
+            }
+            if (modelOptions.useCuda(true)) {
+                if (remoteOptions.enabled()) {
+                    throw new IllegalArgumentException("--remote: the remote KV tier runs with --backend cpu only so far");
+                }
+                new CudaGenerate(tok, chat, suite).run(dir, task, text, ids, policy, maxTokens, modelOptions.blockSize,
+                        temperature == 0 ? null : new Sampler(temperature, topP, seed), out);
+                return 0;
             }
             run(tok, dir, task, text, ids, policy, prefill, out);
         }

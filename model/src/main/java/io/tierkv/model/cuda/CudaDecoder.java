@@ -13,6 +13,7 @@ import io.tierkv.cuda.ops.CudaPagedAttention;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.cuda.ops.RopeTables;
 import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.llama.LlamaConfig;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -281,6 +282,14 @@ public final class CudaDecoder implements AutoCloseable {
      * (included, as the CPU {@code Generator} does). {@code onToken} sees each token as it comes (may be null).
      */
     public GenerationResult generate(int[] prompt, int maxNew, int eosId, IntConsumer onToken) {
+        return generate(prompt, maxNew, eosId, null, onToken);
+    }
+
+    /**
+     * Generation as above, each token picked by {@code sampler} from the logits copied to the host, or greedily on the
+     * device when {@code sampler} is null.
+     */
+    public GenerationResult generate(int[] prompt, int maxNew, int eosId, Sampler sampler, IntConsumer onToken) {
         if (maxNew < 1) {
             throw new IllegalArgumentException("max tokens must be > 0, was " + maxNew);
         }
@@ -290,7 +299,7 @@ public final class CudaDecoder implements AutoCloseable {
         }
         reset();
         long t0 = System.nanoTime();
-        int next = prefill(prompt);
+        int next = pick(prefill(prompt), sampler);
         long t1 = System.nanoTime();
         int[] out = new int[maxNew];
         int n = 0;
@@ -302,12 +311,16 @@ public final class CudaDecoder implements AutoCloseable {
             if (next == eosId || n == maxNew) {
                 break;
             }
-            next = step(next);
+            next = pick(step(next), sampler);
         }
         long t2 = System.nanoTime();
         int kept = position();
         return new GenerationResult(Arrays.copyOf(out, n), prompt.length, t1 - t0, n > 1 ? t2 - t1 : 0, kept, 1.0, kept,
                 cache.bytes(), 0);
+    }
+
+    private int pick(int greedy, Sampler sampler) {
+        return sampler == null ? greedy : sampler.next(logits());
     }
 
     private void ensureOpen() {
