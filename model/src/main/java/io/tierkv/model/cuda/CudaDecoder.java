@@ -1,15 +1,6 @@
 package io.tierkv.model.cuda;
 
 import io.tierkv.core.DType;
-import io.tierkv.cuda.driver.CudaContext;
-import io.tierkv.cuda.driver.CudaCopies;
-import io.tierkv.cuda.driver.CudaStream;
-import io.tierkv.cuda.driver.DeviceBuffer;
-import io.tierkv.cuda.driver.PinnedBuffer;
-import io.tierkv.cuda.ops.CudaDecoderOps;
-import io.tierkv.cuda.ops.CudaDecoderStep;
-import io.tierkv.cuda.ops.CudaLinear;
-import io.tierkv.cuda.ops.CudaPagedAttention;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.cuda.ops.RopeTables;
 import io.tierkv.model.generate.GenerationResult;
@@ -40,53 +31,38 @@ import java.util.function.IntConsumer;
  */
 public final class CudaDecoder implements AutoCloseable {
     private final LlamaConfig c;
-    private final CudaContext context;
-    private final CudaStream stream;
-    private final CudaLinear linear;
-    private final CudaDecoderOps ops;
-    private final CudaPagedAttention attention;
-    private final CudaDecoderStep step;
+    private final StepDevice device;
     private final DeviceWeights weights;
     private final PagedKvCache cache;
     private final StepLayout at;
-    private final DeviceBuffer act;      // StepLayout: the step's activations
-    private final DeviceBuffer rope;     // cos [maxTokens][headDim / 2] then sin, fp32
-    private final PinnedBuffer host;     // logits [V] f32, then the argmax i32
+    private final long act;              // StepLayout: the step's activations
+    private final long cos;              // [maxTokens][headDim / 2] fp32
+    private final long sin;              // [maxTokens][headDim / 2] fp32
+    private final ByteBuffer token = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN); // the argmax, read back
     private final int maxTokens;
-    private final int ropeRows;
     private final float scale;
     private final float eps;
-    private final int qDim;
-    private final int kvDim;
     private boolean closed;
 
-    private CudaDecoder(LlamaConfig config, WeightPlan plan, int maxTokens, int blockSize, DType kvDtype) {
+    /** Takes {@code device} (closed with this, or now if construction fails). */
+    private CudaDecoder(LlamaConfig config, WeightPlan plan, int maxTokens, int blockSize, DType kvDtype, StepDevice device) {
         this.c = config;
+        this.device = device;
         this.maxTokens = maxTokens;
-        this.qDim = c.heads() * c.headDim();
-        this.kvDim = c.kvHeads() * c.headDim();
         this.scale = (float) (1.0 / Math.sqrt(c.headDim()));
         this.eps = (float) c.rmsNormEps();
         this.at = StepLayout.of(c);
-        PagedKvShape shape = PagedKvShape.dense(kvDtype, c.heads(), c.kvHeads(), c.headDim(), blockSize);
-        this.ropeRows = maxTokens;
-        Owned owned = new Owned();
         try {
-            this.context = owned.add(CudaContext.primary(0));
-            this.stream = owned.add(new CudaStream(context));
-            this.linear = owned.add(new CudaLinear(context));
-            this.ops = owned.add(new CudaDecoderOps(context));
-            this.attention = owned.add(new CudaPagedAttention(context));
-            this.step = owned.add(new CudaDecoderStep(context));
-            this.weights = owned.add(DeviceWeights.upload(plan, context, stream));
-            this.cache = owned.add(new PagedKvCache(context, shape, c.layers(), KvBlockTable.blocksFor(maxTokens, blockSize), stream));
-            this.act = owned.add(new DeviceBuffer(context, at.bytes()));
-            this.rope = owned.add(uploadRope(context, stream, c, ropeRows));
-            this.host = owned.add(new PinnedBuffer(context, StepLayout.align(4L * c.vocabSize()) + 16));
-            stream.synchronize();
+            PagedKvShape shape = PagedKvShape.dense(kvDtype, c.heads(), c.kvHeads(), c.headDim(), blockSize);
+            this.weights = DeviceWeights.upload(plan, device);
+            this.cache = new PagedKvCache(device, shape, c.layers(), KvBlockTable.blocksFor(maxTokens, blockSize));
+            this.act = device.alloc(at.bytes());
+            float[][] cs = ropeTables(c, maxTokens);
+            this.cos = upload(cs[0]);
+            this.sin = upload(cs[1]);
         } catch (RuntimeException | Error e) {
             try {
-                owned.closeAll();
+                device.close();
             } catch (RuntimeException suppressed) {
                 e.addSuppressed(suppressed);
             }
@@ -102,10 +78,17 @@ public final class CudaDecoder implements AutoCloseable {
      * @param kvDtype   the KV blocks' element type, or null for the model's (its projections' checkpoint dtype)
      */
     public static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype) {
+        return load(dir, maxTokens, blockSize, kvDtype, CudaStepDevice::new);
+    }
+
+    /** As {@link #load(Path, int, int, DType)} on the device {@code devices} opens, once every check has passed. */
+    static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices) {
         LlamaConfig config = LlamaConfig.readDir(dir);
         check(config, maxTokens, blockSize);
         WeightPlan plan = WeightPlan.of(dir, config);
-        return new CudaDecoder(config, plan, maxTokens, blockSize, kvDtype != null ? kvDtype : plan.modelDtype());
+        DType kv = kvDtype != null ? kvDtype : plan.modelDtype();
+        PagedKvShape.dense(kv, config.heads(), config.kvHeads(), config.headDim(), blockSize); // its checks, before any device work
+        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get());
     }
 
     /** What this decoder cannot run, as one clear error. */
@@ -125,25 +108,22 @@ public final class CudaDecoder implements AutoCloseable {
         }
     }
 
-    private static DeviceBuffer uploadRope(CudaContext context, CudaStream stream, LlamaConfig c, int rows) {
+    /** {cos, sin} {@code [rows][headDim / 2]} from the (llama3-scaled) inverse frequencies, as the CPU decoder's Rope. */
+    static float[][] ropeTables(LlamaConfig c, int rows) {
         double[] inv = RopeTables.invFreq(c.headDim(), c.ropeTheta());
         LlamaConfig.RopeScaling s = c.ropeScaling();
         if (s != null) {
             inv = RopeTables.llama3InvFreq(inv, s.factor(), s.lowFreqFactor(), s.highFreqFactor(), s.originalMaxPositions());
         }
-        float[][] cs = RopeTables.tables(inv, rows);
-        long half = 4L * cs[0].length;
-        DeviceBuffer d = new DeviceBuffer(context, 2 * half);
-        try (PinnedBuffer p = new PinnedBuffer(context, 2 * half)) {
-            ByteBuffer b = p.buffer();
-            b.asFloatBuffer().put(cs[0]).put(cs[1]);
-            CudaCopies.hostToDeviceAsync(d, 0, p, 0, 2 * half, stream);
-            stream.synchronize();
-        } catch (RuntimeException e) {
-            d.close();
-            throw e;
-        }
-        return d;
+        return RopeTables.tables(inv, rows);
+    }
+
+    private long upload(float[] values) {
+        ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values);
+        long address = device.alloc(b.capacity());
+        device.upload(address, b);
+        return address;
     }
 
     public LlamaConfig config() {
@@ -162,7 +142,7 @@ public final class CudaDecoder implements AutoCloseable {
 
     /** Device bytes of the weights. */
     public long weightBytes() {
-        return weights.bytes();
+        return weights.bytes;
     }
 
     /** Device bytes of the KV slabs and their tables. */
@@ -182,18 +162,16 @@ public final class CudaDecoder implements AutoCloseable {
         if (position() >= maxTokens) {
             throw new IllegalStateException("the sequence is at its maxTokens " + maxTokens + " (the KV slabs and RoPE tables end there)");
         }
-        int position = cache.append(stream);
-        long a = act.address();
-        ops.embedAsync(a + at.h(), weights.embed.address(), weights.embed.dtype(), c.vocabSize(), c.hiddenSize(), token, stream);
+        int position = cache.append();
+        device.embed(act + at.h(), weights.embed, token);
         for (int l = 0; l < c.layers(); l++) {
             layer(l, position);
         }
-        ops.rmsNormAsync(a + at.xn(), a + at.h(), weights.norm, DType.F32, 1, c.hiddenSize(), eps, stream);
-        gemv(a + at.logits(), weights.lmHead, a + at.xn(), 0);
-        step.argmaxAsync(a + at.logits(), c.vocabSize(), a + at.token(), stream);
-        CudaCopies.deviceToHostAsync(host, tokenOffset(), act, at.token(), 4, stream);
-        stream.synchronize();
-        int next = host.buffer(tokenOffset(), 4).getInt(0);
+        device.rmsNorm(act + at.xn(), act + at.h(), weights.norm, c.hiddenSize(), eps);
+        device.gemv(act + at.logits(), weights.lmHead, act + at.xn(), 0);
+        device.argmax(act + at.logits(), c.vocabSize(), act + at.token());
+        device.download(act + at.token(), this.token.clear());
+        int next = this.token.getInt(0);
         if (next < 0 || next >= c.vocabSize()) {
             throw new IllegalStateException("the logits at position " + position + " hold no number (argmax returned " + next + ")");
         }
@@ -202,51 +180,36 @@ public final class CudaDecoder implements AutoCloseable {
 
     private void layer(int l, int position) {
         DeviceWeights.Layer w = weights.layers[l];
-        long a = act.address();
+        long a = act;
         int d = c.hiddenSize();
-        ops.rmsNormAsync(a + at.xn(), a + at.h(), w.attnNorm(), DType.F32, 1, d, eps, stream);
-        gemv(a + at.q(), w.wq(), a + at.xn(), w.bq());
-        gemv(a + at.k(), w.wk(), a + at.xn(), w.bk());
-        gemv(a + at.v(), w.wv(), a + at.xn(), w.bv());
-        ops.ropeAsync(a + at.q(), a + at.k(), 1, c.heads(), c.kvHeads(), c.headDim(), position, rope.address(),
-                rope.address() + ropeHalfBytes(), ropeRows, stream);
+        device.rmsNorm(a + at.xn(), a + at.h(), w.attnNorm(), d, eps);
+        device.gemv(a + at.q(), w.wq(), a + at.xn(), w.bq());
+        device.gemv(a + at.k(), w.wk(), a + at.xn(), w.bk());
+        device.gemv(a + at.v(), w.wv(), a + at.xn(), w.bv());
+        device.rope(a + at.q(), a + at.k(), c.heads(), c.kvHeads(), c.headDim(), position, cos, sin, maxTokens);
         KvBlockTable t = cache.table;
         int block = t.block(position);
-        step.appendAsync(cache.shape, cache.layerSlab(l), t.capacityBlocks(), t.slot(block), t.row(position), a + at.k(), a + at.v(), stream);
-        attention.attendAsync(cache.shape, a + at.q(), cache.layerSlab(l), cache.layerBytes(), cache.slotsAddress(), cache.validAddress(),
-                cache.maskAddress(), t.blocks(), scale, a + at.attn(), a + at.lse(), stream);
-        gemv(a + at.h(), w.wo(), a + at.attn(), a + at.h());
+        device.append(cache.shape, cache.layerSlab(l), t.capacityBlocks(), t.slot(block), t.row(position), a + at.k(), a + at.v());
+        device.attend(cache.shape, a + at.q(), cache.layerSlab(l), cache.layerBytes(), cache.slotsAddress(), cache.validAddress(),
+                cache.maskAddress(), t.blocks(), scale, a + at.attn(), a + at.lse());
+        device.gemv(a + at.h(), w.wo(), a + at.attn(), a + at.h());
         if (w.bo() != 0) {
-            ops.addAsync(a + at.h(), a + at.h(), w.bo(), d, stream);
+            device.add(a + at.h(), a + at.h(), w.bo(), d);
         }
-        ops.rmsNormAsync(a + at.xn(), a + at.h(), w.mlpNorm(), DType.F32, 1, d, eps, stream);
-        gemv(a + at.gate(), w.wGate(), a + at.xn(), 0);
-        gemv(a + at.up(), w.wUp(), a + at.xn(), 0);
-        ops.siluMulAsync(a + at.gate(), a + at.gate(), a + at.up(), c.intermediateSize(), stream);
-        gemv(a + at.h(), w.wDown(), a + at.gate(), a + at.h());
-    }
-
-    /** y = W x (+ residual, which may be y or a bias), W (rows, cols). */
-    private void gemv(long y, DeviceWeights.Matrix w, long x, long residual) {
-        linear.gemvAsync(y, w.address(), w.dtype(), x, residual, w.rows(), w.cols(), stream);
-    }
-
-    private long ropeHalfBytes() {
-        return 4L * ropeRows * (c.headDim() / 2);
-    }
-
-    private long tokenOffset() {
-        return StepLayout.align(4L * c.vocabSize());
+        device.rmsNorm(a + at.xn(), a + at.h(), w.mlpNorm(), d, eps);
+        device.gemv(a + at.gate(), w.wGate(), a + at.xn(), 0);
+        device.gemv(a + at.up(), w.wUp(), a + at.xn(), 0);
+        device.siluMul(a + at.gate(), a + at.gate(), a + at.up(), c.intermediateSize());
+        device.gemv(a + at.h(), w.wDown(), a + at.gate(), a + at.h());
     }
 
     /** The last step's logits ({@code [vocab]} fp32), copied to the host. */
     public float[] logits() {
         ensureOpen();
-        long bytes = 4L * c.vocabSize();
-        CudaCopies.deviceToHostAsync(host, 0, act, at.logits(), bytes, stream);
-        stream.synchronize();
+        ByteBuffer b = ByteBuffer.allocate(4 * c.vocabSize()).order(ByteOrder.LITTLE_ENDIAN);
+        device.download(act + at.logits(), b);
         float[] out = new float[c.vocabSize()];
-        host.buffer(0, (int) bytes).order(ByteOrder.nativeOrder()).asFloatBuffer().get(out);
+        b.asFloatBuffer().get(out);
         return out;
     }
 
@@ -268,13 +231,13 @@ public final class CudaDecoder implements AutoCloseable {
     /** Marks the cached token at {@code position} evicted: attention skips it from the next step on. */
     public void evict(int position) {
         ensureOpen();
-        cache.evict(position, stream);
+        cache.evict(position);
     }
 
     /** Forgets the sequence, keeping the weights and buffers for the next. */
     public void reset() {
         ensureOpen();
-        cache.reset(stream);
+        cache.reset();
     }
 
     /**
@@ -329,26 +292,12 @@ public final class CudaDecoder implements AutoCloseable {
         }
     }
 
-    /** Waits for queued work, then frees everything; idempotent. */
+    /** Waits for queued work, then frees everything (the device and all it holds); idempotent. */
     @Override
     public void close() {
-        if (closed) {
-            return;
+        if (!closed) {
+            closed = true;
+            device.close();
         }
-        closed = true;
-        stream.synchronize();
-        Owned owned = new Owned();
-        owned.add(context);
-        owned.add(stream);
-        owned.add(linear);
-        owned.add(ops);
-        owned.add(attention);
-        owned.add(step);
-        owned.add(weights);
-        owned.add(cache);
-        owned.add(act);
-        owned.add(rope);
-        owned.add(host);
-        owned.closeAll();
     }
 }
