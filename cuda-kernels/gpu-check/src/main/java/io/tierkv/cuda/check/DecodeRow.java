@@ -1,51 +1,80 @@
 package io.tierkv.cuda.check;
 
+import io.tierkv.core.DType;
 import io.tierkv.model.BundledModel;
 import io.tierkv.model.cuda.CudaDecoder;
 import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.llama.LlamaConfig;
+import io.tierkv.model.llama.RandomCheckpoint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.Locale;
+import java.util.stream.Stream;
 
 /**
- * The GPU check's decode row: the bundled model decoded greedily by {@link CudaDecoder}, everything on the device (weights,
- * KV blocks, every step's math and the argmax; 4 bytes per token come back). A synthetic prompt of {@value #PROMPT}
- * tokens is prefilled (token by token: the decode step), then {@value #NEW_TOKENS} tokens are generated without an
- * end-of-sequence stop, once to warm up and once timed. Reported: prefill and decode tokens/s, ms per generated token,
- * and the weights' bytes read per second at that rate (the bundled model is tiny, 3 MiB: its steps are bound by
- * launch latency, about 60 launches and one host sync per token, not by bandwidth).
+ * The GPU check's decode rows: a model decoded greedily by {@link CudaDecoder}, everything on the device (weights, KV
+ * blocks, every step's math and the argmax; 4 bytes per token come back). A synthetic prompt of {@value #PROMPT} tokens
+ * is prefilled (token by token: the decode step), then {@value #NEW_TOKENS} tokens are generated without an
+ * end-of-sequence stop, once to warm up and once timed. Two models: the bundled one (3 MiB of F32 weights: its steps
+ * are bound by launch latency, about 60 launches and one host sync per token), and random BF16 weights in
+ * {@code bench decode}'s default shape (768 wide, 12 layers, 12/4 heads, SwiGLU 2048, vocabulary 32000: 110M
+ * parameters, 220 MB, larger than the L2), whose weights-read GB/s is the decoder's weight streaming rate.
  */
 final class DecodeRow {
     static final int PROMPT = 256;
     static final int NEW_TOKENS = 256;
+    /** bench decode's default shape. */
+    static final LlamaConfig SYNTHETIC = new LlamaConfig(768, 2048, 12, 12, 4, 64, 32000, PROMPT + NEW_TOKENS + 16, 1e-5, 10000.0, null,
+            true, 1, 2);
 
     private DecodeRow() {
     }
 
-    /** Runs and prints the row; false (with the reason printed) when the decoder failed. */
+    /** Runs and prints the rows; false (with the reason printed) when the decoder failed. */
     static boolean run(Path out) throws IOException {
+        StringBuilder text = new StringBuilder();
+        boolean ok = row("bundled model", BundledModel.directory(), text);
+        Path dir = Files.createTempDirectory("tierkv-decode-");
+        try {
+            RandomCheckpoint.write(dir, SYNTHETIC, DType.BF16, 1);
+            ok &= row("random 110M", dir, text);
+        } catch (RuntimeException e) {
+            System.out.println("  FAILED writing the random checkpoint: " + e);
+            ok = false;
+        } finally {
+            try (Stream<Path> files = Files.walk(dir)) {
+                files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+        Files.writeString(out.resolve("decode.txt"), text);
+        return ok;
+    }
+
+    private static boolean row(String name, Path model, StringBuilder text) {
         String line;
-        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), PROMPT + NEW_TOKENS, 16, null)) {
-            int vocab = decoder.config().vocabSize();
+        try (CudaDecoder decoder = CudaDecoder.load(model, PROMPT + NEW_TOKENS, 16, null)) {
+            LlamaConfig c = decoder.config();
             int[] prompt = new int[PROMPT];
             for (int i = 0; i < PROMPT; i++) {
-                prompt[i] = 3 + (i * 7) % (vocab - 3); // any ids but the special ones; the row times, it does not judge text
+                prompt[i] = 3 + (i * 7) % (c.vocabSize() - 3); // any ids but the special ones; the row times, it does not judge text
             }
             decoder.generate(prompt, NEW_TOKENS, -1, null);
             GenerationResult g = decoder.generate(prompt, NEW_TOKENS, -1, null);
             double tps = g.decodeTokensPerSecond();
-            line = String.format(Locale.ROOT, "decode    bundled model (%dd x %d layers, %s weights %.1f MiB, KV %s) full on device:"
-                            + " prefill %.0f tok/s, decode %.0f tok/s (%.3f ms/token, %d tokens), weights read %.1f GB/s",
-                    decoder.config().hiddenSize(), decoder.config().layers(), decoder.kvDtype(), decoder.weightBytes() / 1048576.0,
-                    decoder.kvDtype(), g.prefillTokensPerSecond(), tps, 1000 / tps, g.tokens().length, decoder.weightBytes() * tps / 1e9);
+            line = String.format(Locale.ROOT, "decode    %s (%dd x %d layers, %s weights %.1f MiB, KV %s) full on device: prefill %.0f tok/s,"
+                            + " decode %.0f tok/s (%.3f ms/token, %d tokens), weights read %.1f GB/s",
+                    name, c.hiddenSize(), c.layers(), decoder.kvDtype(), decoder.weightBytes() / 1048576.0, decoder.kvDtype(),
+                    g.prefillTokensPerSecond(), tps, 1000 / tps, g.tokens().length, decoder.weightBytes() * tps / 1e9);
         } catch (RuntimeException | LinkageError e) {
-            System.out.println("  FAILED decode row: " + e);
-            Files.writeString(out.resolve("decode.txt"), "FAILED: " + e + System.lineSeparator());
+            line = "decode    " + name + ": FAILED: " + e;
+            System.out.println(line);
+            text.append(line).append(System.lineSeparator());
             return false;
         }
         System.out.println(line);
-        Files.writeString(out.resolve("decode.txt"), line + System.lineSeparator());
+        text.append(line).append(System.lineSeparator());
         return true;
     }
 }
