@@ -33,7 +33,7 @@ public final class CudaDecoder implements AutoCloseable {
     private final LlamaConfig c;
     private final StepDevice device;
     private final DeviceWeights weights;
-    private final PagedKvCache cache;
+    private final KvStore cache;
     private final StepLayout at;
     private final long act;              // StepLayout: the step's activations
     private final long cos;              // [maxTokens][headDim / 2] fp32
@@ -45,23 +45,29 @@ public final class CudaDecoder implements AutoCloseable {
     private boolean closed;
 
     /** Takes {@code device} (closed with this, or now if construction fails). */
-    private CudaDecoder(LlamaConfig config, WeightPlan plan, int maxTokens, int blockSize, DType kvDtype, StepDevice device) {
+    private CudaDecoder(LlamaConfig config, WeightPlan plan, int maxTokens, int blockSize, DType kvDtype, StepDevice device,
+                        KvStores stores) {
         this.c = config;
         this.device = device;
         this.maxTokens = maxTokens;
         this.scale = (float) (1.0 / Math.sqrt(c.headDim()));
         this.eps = (float) c.rmsNormEps();
         this.at = StepLayout.of(c);
+        KvStore store = null;
         try {
             PagedKvShape shape = PagedKvShape.dense(kvDtype, c.heads(), c.kvHeads(), c.headDim(), blockSize);
             this.weights = DeviceWeights.upload(plan, device);
-            this.cache = new PagedKvCache(device, shape, c.layers(), KvBlockTable.blocksFor(maxTokens, blockSize));
+            store = stores.open(device, shape, c.layers(), maxTokens);
+            this.cache = store;
             this.act = device.alloc(at.bytes());
             float[][] cs = ropeTables(c, maxTokens);
             this.cos = upload(cs[0]);
             this.sin = upload(cs[1]);
         } catch (RuntimeException | Error e) {
             try {
+                if (store != null) {
+                    store.close();
+                }
                 device.close();
             } catch (RuntimeException suppressed) {
                 e.addSuppressed(suppressed);
@@ -78,17 +84,29 @@ public final class CudaDecoder implements AutoCloseable {
      * @param kvDtype   the KV blocks' element type, or null for the model's (its projections' checkpoint dtype)
      */
     public static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype) {
-        return load(dir, maxTokens, blockSize, kvDtype, CudaStepDevice::new);
+        return load(dir, maxTokens, blockSize, kvDtype, CudaStepDevice::new, KvStores.PAGED);
+    }
+
+    /**
+     * Loads {@code dir}'s checkpoint onto GPU 0 with its KV cache in tiering's tiers: a CUDA {@code TierManager} whose
+     * device tier holds {@code deviceBlocksPerLayer} blocks per layer (the tail included) and whose host tier (pinned,
+     * read by the same attention kernel over mapped memory) holds the rest; policy {@code full}, so placement alone moves
+     * blocks, and the two parts are merged exactly: the output equals {@link #load}'s.
+     */
+    public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer) {
+        return load(dir, maxTokens, blockSize, null, CudaStepDevice::new, KvStores.tiered(io.tierkv.cuda.driver.Backend.CUDA,
+                deviceBlocksPerLayer));
     }
 
     /** As {@link #load(Path, int, int, DType)} on the device {@code devices} opens, once every check has passed. */
-    static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices) {
+    static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
+                            KvStores stores) {
         LlamaConfig config = LlamaConfig.readDir(dir);
         check(config, maxTokens, blockSize);
         WeightPlan plan = WeightPlan.of(dir, config);
         DType kv = kvDtype != null ? kvDtype : plan.modelDtype();
         PagedKvShape.dense(kv, config.heads(), config.kvHeads(), config.headDim(), blockSize); // its checks, before any device work
-        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get());
+        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get(), stores);
     }
 
     /** What this decoder cannot run, as one clear error. */
@@ -132,17 +150,30 @@ public final class CudaDecoder implements AutoCloseable {
 
     /** Tokens in the cache: the position the next {@link #step} writes. */
     public int position() {
-        return cache.table.tokens();
+        return cache.tokens();
     }
 
     /** The KV blocks' element type. */
     public DType kvDtype() {
-        return cache.shape.dtype();
+        return cache.shape().dtype();
     }
 
     /** Device bytes of the weights. */
     public long weightBytes() {
         return weights.bytes;
+    }
+
+    /**
+     * The tiers' statistics (bytes moved each way, peaks) when the KV cache is tiered ({@link #loadTiered}), else null.
+     */
+    public io.tierkv.tiering.TierStats tierStats() {
+        return cache instanceof TieredKvStore t ? t.tiers().stats() : null;
+    }
+
+    /** {device, host} blocks of the current sequence when tiered, else {blocks, 0}. */
+    public int[] residency() {
+        return cache instanceof TieredKvStore t ? t.residency() : new int[] {KvBlockTable.blocksFor(cache.tokens(), cache.shape().blockSize())
+                * c.layers(), 0};
     }
 
     /** Device bytes of the KV slabs and their tables. */
@@ -187,11 +218,8 @@ public final class CudaDecoder implements AutoCloseable {
         device.gemv(a + at.k(), w.wk(), a + at.xn(), w.bk());
         device.gemv(a + at.v(), w.wv(), a + at.xn(), w.bv());
         device.rope(a + at.q(), a + at.k(), c.heads(), c.kvHeads(), c.headDim(), position, cos, sin, maxTokens);
-        KvBlockTable t = cache.table;
-        int block = t.block(position);
-        device.append(cache.shape, cache.layerSlab(l), t.capacityBlocks(), t.slot(block), t.row(position), a + at.k(), a + at.v());
-        device.attend(cache.shape, a + at.q(), cache.layerSlab(l), cache.layerBytes(), cache.slotsAddress(), cache.validAddress(),
-                cache.maskAddress(), t.blocks(), scale, a + at.attn(), a + at.lse());
+        cache.write(l, position, a + at.k(), a + at.v());
+        cache.attend(l, a + at.q(), scale, a + at.attn(), a + at.lse());
         device.gemv(a + at.h(), w.wo(), a + at.attn(), a + at.h());
         if (w.bo() != 0) {
             device.add(a + at.h(), a + at.h(), w.bo(), d);
@@ -263,6 +291,7 @@ public final class CudaDecoder implements AutoCloseable {
         reset();
         long t0 = System.nanoTime();
         int next = pick(prefill(prompt), sampler);
+        cache.endPrefill();
         long t1 = System.nanoTime();
         int[] out = new int[maxNew];
         int n = 0;
@@ -275,6 +304,7 @@ public final class CudaDecoder implements AutoCloseable {
                 break;
             }
             next = pick(step(next), sampler);
+            cache.step();
         }
         long t2 = System.nanoTime();
         int kept = position();
@@ -297,7 +327,11 @@ public final class CudaDecoder implements AutoCloseable {
     public void close() {
         if (!closed) {
             closed = true;
-            device.close();
+            try {
+                cache.close();
+            } finally {
+                device.close();
+            }
         }
     }
 }

@@ -162,6 +162,11 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
+    public void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim) {
+        attention.mergeAsync(o1, lse1, o2, lse2, out, lseOut, heads, headDim, stream);
+    }
+
+    @Override
     public void add(long out, long a, long b, int n) {
         ops.addAsync(out, a, b, n, stream);
     }

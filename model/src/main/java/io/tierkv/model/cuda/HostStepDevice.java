@@ -5,18 +5,19 @@ import io.tierkv.cuda.ops.HalfFloats;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.cuda.ops.ReferenceOps;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.Map;
 import java.util.TreeMap;
+import org.agrona.concurrent.UnsafeBuffer;
 
 /**
- * The {@link StepDevice} contract in plain Java: "device memory" is heap buffers at made-up addresses, every kernel is
- * its {@code ReferenceOps} oracle (double accumulation). Slow (it decodes whole matrices and slabs per call) and meant
+ * The {@link StepDevice} contract in plain Java: "device memory" is heap buffers at made-up addresses, plus native regions
+ * named by {@link #external} (the CPU tiers' off-heap arenas, read and written in place), and every kernel is its
+ * {@code ReferenceOps} oracle (double accumulation). Elements are little-endian (x86, as the GPU). Slow (it decodes whole matrices and slabs per call) and meant
  * for small models: it exists so that {@link CudaDecoder}'s orchestration runs against the CPU decoder on every build.
  */
 final class HostStepDevice implements StepDevice {
     private static final long FIRST_ADDRESS = 1L << 20;
-    private final TreeMap<Long, ByteBuffer> memory = new TreeMap<>();
+    private final TreeMap<Long, UnsafeBuffer> memory = new TreeMap<>();
     private long next = FIRST_ADDRESS;
     private long allocated;
 
@@ -27,15 +28,23 @@ final class HostStepDevice implements StepDevice {
         }
         long address = next;
         int size = (int) Math.max(bytes, 16);
-        memory.put(address, ByteBuffer.allocate(size).order(ByteOrder.LITTLE_ENDIAN));
+        memory.put(address, new UnsafeBuffer(new byte[size]));
         next = StepLayout.align(address + size) + StepLayout.ALIGN; // a gap: a range running past its end is an error
         allocated += size;
         return address;
     }
 
+    /** Lets the kernels read and write {@code bytes} of native memory at {@code address} in place (it must stay allocated). */
+    void external(long address, long bytes) {
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("an external region must be below 2 GiB, was " + bytes);
+        }
+        memory.put(address, new UnsafeBuffer(address, (int) bytes));
+    }
+
     /** The buffer holding {@code [address, address + bytes)} and the offset into it. */
-    private ByteBuffer at(long address, long bytes, int[] offset) {
-        Map.Entry<Long, ByteBuffer> e = memory.floorEntry(address);
+    private UnsafeBuffer at(long address, long bytes, int[] offset) {
+        Map.Entry<Long, UnsafeBuffer> e = memory.floorEntry(address);
         if (e == null || address - e.getKey() + bytes > e.getValue().capacity()) {
             throw new IllegalArgumentException("host-device range 0x" + Long.toHexString(address) + " + " + bytes + " is in no allocation");
         }
@@ -45,7 +54,7 @@ final class HostStepDevice implements StepDevice {
 
     float[] floats(long address, int n) {
         int[] off = new int[1];
-        ByteBuffer b = at(address, 4L * n, off);
+        UnsafeBuffer b = at(address, 4L * n, off);
         float[] out = new float[n];
         for (int i = 0; i < n; i++) {
             out[i] = b.getFloat(off[0] + 4 * i);
@@ -55,7 +64,7 @@ final class HostStepDevice implements StepDevice {
 
     void putFloats(long address, float[] values) {
         int[] off = new int[1];
-        ByteBuffer b = at(address, 4L * values.length, off);
+        UnsafeBuffer b = at(address, 4L * values.length, off);
         for (int i = 0; i < values.length; i++) {
             b.putFloat(off[0] + 4 * i, values[i]);
         }
@@ -63,7 +72,7 @@ final class HostStepDevice implements StepDevice {
 
     private int[] ints(long address, int n) {
         int[] off = new int[1];
-        ByteBuffer b = at(address, 4L * n, off);
+        UnsafeBuffer b = at(address, 4L * n, off);
         int[] out = new int[n];
         for (int i = 0; i < n; i++) {
             out[i] = b.getInt(off[0] + 4 * i);
@@ -77,7 +86,7 @@ final class HostStepDevice implements StepDevice {
             return floats(address, n);
         }
         int[] off = new int[1];
-        ByteBuffer b = at(address, 2L * n, off);
+        UnsafeBuffer b = at(address, 2L * n, off);
         float[] out = new float[n];
         for (int i = 0; i < n; i++) {
             short s = b.getShort(off[0] + 2 * i);
@@ -89,15 +98,15 @@ final class HostStepDevice implements StepDevice {
     @Override
     public void upload(long dst, ByteBuffer src) {
         int[] off = new int[1];
-        ByteBuffer b = at(dst, src.remaining(), off);
-        b.put(off[0], src, src.position(), src.remaining());
+        UnsafeBuffer b = at(dst, src.remaining(), off);
+        b.putBytes(off[0], src, src.position(), src.remaining());
     }
 
     @Override
     public void download(long src, ByteBuffer dst) {
         int[] off = new int[1];
-        ByteBuffer b = at(src, dst.remaining(), off);
-        dst.put(dst.position(), b, off[0], dst.remaining());
+        UnsafeBuffer b = at(src, dst.remaining(), off);
+        b.getBytes(off[0], dst, dst.position(), dst.remaining());
     }
 
     @Override
@@ -109,9 +118,9 @@ final class HostStepDevice implements StepDevice {
     @Override
     public void fill(long address, long bytes, byte value) {
         int[] off = new int[1];
-        ByteBuffer b = at(address, bytes, off);
+        UnsafeBuffer b = at(address, bytes, off);
         for (int i = 0; i < bytes; i++) {
-            b.put(off[0] + i, value);
+            b.putByte(off[0] + i, value);
         }
     }
 
@@ -164,7 +173,7 @@ final class HostStepDevice implements StepDevice {
             return;
         }
         int[] off = new int[1];
-        ByteBuffer b = at(address, 2L * values.length, off);
+        UnsafeBuffer b = at(address, 2L * values.length, off);
         for (int i = 0; i < values.length; i++) {
             b.putShort(off[0] + 2 * i, dtype == DType.BF16 ? HalfFloats.toBf16(values[i]) : HalfFloats.toF16(values[i]));
         }
@@ -178,15 +187,23 @@ final class HostStepDevice implements StepDevice {
         byte[] m = null;
         if (mask != 0 && nBlocks > 0) {
             int[] off = new int[1];
-            ByteBuffer b = at(mask, (long) nBlocks * shape.blockSize(), off);
+            UnsafeBuffer b = at(mask, (long) nBlocks * shape.blockSize(), off);
             m = new byte[nBlocks * shape.blockSize()];
-            b.get(off[0], m);
+            b.getBytes(off[0], m);
         }
         float[] slabValues = typed(slab, shape.dtype(), (int) (slabBytes / shape.dtype().bytes()));
         ReferenceOps.Attention a = ReferenceOps.pagedAttention(shape, floats(q, shape.heads() * shape.headDim()), slabValues, slotIds, valid, m,
                 nBlocks, scale);
         putFloats(out, a.out());
         putFloats(lse, a.lse());
+    }
+
+    @Override
+    public void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim) {
+        ReferenceOps.Attention m = ReferenceOps.merge(new ReferenceOps.Attention(floats(o1, heads * headDim), floats(lse1, heads)),
+                new ReferenceOps.Attention(floats(o2, heads * headDim), floats(lse2, heads)), heads, headDim);
+        putFloats(out, m.out());
+        putFloats(lseOut, m.lse());
     }
 
     @Override

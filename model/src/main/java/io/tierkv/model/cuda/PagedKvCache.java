@@ -17,7 +17,7 @@ import io.tierkv.cuda.ops.PagedKvShape;
  * The device arrays are updated by the device's ordered sets ({@code cuMemset*Async} on the decoder's stream on a GPU),
  * so they are ordered with the launches that read them and nothing on the host needs fencing. The device owns the memory.
  */
-final class PagedKvCache {
+final class PagedKvCache implements KvStore {
     final PagedKvShape shape;
     final int layers;
     final KvBlockTable table;
@@ -61,8 +61,14 @@ final class PagedKvCache {
         return slab + l * layerBytes();
     }
 
+    @Override
+    public PagedKvShape shape() {
+        return shape;
+    }
+
     /** Claims the next position (opening a block when needed) and updates the device table; returns the position. */
-    int append() {
+    @Override
+    public int append() {
         int position = table.append();
         int block = table.block(position);
         if (table.opensBlock(position)) {
@@ -72,8 +78,33 @@ final class PagedKvCache {
         return position;
     }
 
+    @Override
+    public void write(int l, int position, long k, long v) {
+        int block = table.block(position);
+        device.append(shape, layerSlab(l), table.capacityBlocks(), table.slot(block), table.row(position), k, v);
+    }
+
+    @Override
+    public void attend(int l, long q, float scale, long out, long lse) {
+        device.attend(shape, q, layerSlab(l), layerBytes(), slots, valid, maskAddress(), table.blocks(), scale, out, lse);
+    }
+
+    @Override
+    public void endPrefill() {
+    }
+
+    @Override
+    public void step() {
+    }
+
+    @Override
+    public int tokens() {
+        return table.tokens();
+    }
+
     /** Marks the token at {@code position} evicted: attention skips it from the next step on. */
-    void evict(int position) {
+    @Override
+    public void evict(int position) {
         if (position < 0 || position >= table.tokens()) {
             throw new IllegalArgumentException("position " + position + " is outside the " + table.tokens() + " cached tokens");
         }
@@ -82,7 +113,8 @@ final class PagedKvCache {
     }
 
     /** Forgets every token (the slabs keep stale bytes that no list entry reaches). */
-    void reset() {
+    @Override
+    public void reset() {
         table.reset();
         if (evicted > 0) {
             device.fill(mask, (long) table.capacityBlocks() * shape.blockSize(), (byte) 0);
@@ -104,7 +136,8 @@ final class PagedKvCache {
     }
 
     /** Device bytes held. */
-    long bytes() {
+    @Override
+    public long bytes() {
         return bytes;
     }
 }

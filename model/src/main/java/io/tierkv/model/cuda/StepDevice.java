@@ -48,6 +48,12 @@ interface StepDevice extends AutoCloseable {
     void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks, float scale,
                 long out, long lse);
 
+    /**
+     * The exact merge of two normalised attention parts: {@code out = w1 o1 + w2 o2}, {@code w_i = exp(lse_i - L)},
+     * {@code lseOut = L = log(exp(lse1) + exp(lse2))}; out and lseOut may be o1 and lse1.
+     */
+    void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim);
+
     /** {@code out = a + b}, n floats. */
     void add(long out, long a, long b, int n);
 

@@ -23,7 +23,7 @@ class HostDecoderFixtureTest {
             DecoderFixture.Case want = fixture.cases().get(c);
             int blockSize = c == 0 ? 7 : 16; // one case with blocks that end mid-prompt, many of them
             try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), want.prompt().length + DecoderFixture.NEW_TOKENS, blockSize,
-                    null, HostStepDevice::new)) {
+                    null, HostStepDevice::new, KvStores.PAGED)) {
                 GenerationResult g = decoder.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
                 double diff = DecoderFixture.maxAbsDiff(want.lastLogits(), decoder.logits());
                 assertArrayEquals(want.tokens(), g.tokens(), want.name() + ": greedy tokens (last-step logits differ by " + diff + ")");
@@ -37,7 +37,7 @@ class HostDecoderFixtureTest {
     void evictedTokens_leaveTheAttention_andResetForgetsThem() {
         DecoderFixture.Case want = DecoderFixture.load().cases().get(0);
         int[] prompt = java.util.Arrays.copyOf(want.prompt(), 40);
-        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), 64, 16, null, HostStepDevice::new)) {
+        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), 64, 16, null, HostStepDevice::new, KvStores.PAGED)) {
             decoder.prefill(prompt);
             float[] full = decoder.logits();
             decoder.reset();

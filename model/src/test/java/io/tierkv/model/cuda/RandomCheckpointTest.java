@@ -17,7 +17,7 @@ class RandomCheckpointTest {
         WeightPlan plan = WeightPlan.of(tmp, LlamaConfig.readDir(tmp));
         assertEquals(DType.BF16, plan.modelDtype());
         assertEquals(DType.F32, plan.tensors().get(WeightPlan.NORM).dtype());
-        try (CudaDecoder d = CudaDecoder.load(tmp, 20, 16, null, HostStepDevice::new)) {
+        try (CudaDecoder d = CudaDecoder.load(tmp, 20, 16, null, HostStepDevice::new, KvStores.PAGED)) {
             assertEquals(DType.BF16, d.kvDtype());
             int[] prompt = {1, 5, 9, 13};
             int first = d.prefill(prompt);
