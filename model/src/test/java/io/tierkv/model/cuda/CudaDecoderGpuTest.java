@@ -19,7 +19,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The CUDA decoder end to end on the bundled model against the libtorch CPU decoder's {@link DecoderFixture}: the same
  * greedy tokens on three of the demo's prompts, and last-step logits within {@link DecoderFixture#GPU_LOGIT_TOLERANCE}
- * (absolute). Block sizes 16 (the default) and 7 (the prompt's blocks end mid-row, and many blocks per sequence).
+ * (absolute). Block sizes 16 (the default) and 7 (the prompt's blocks end mid-row, and many blocks per sequence); and
+ * tiered through tiering's CUDA tiers at a quarter of the prompt on the device (the host-tier blocks read by the same
+ * kernel over mapped pinned memory, merged by log-sum-exp).
  * Torch-free: the GPU check bundle runs it.
  */
 @Tag("gpu")
@@ -47,6 +49,25 @@ class CudaDecoderGpuTest {
             }
         }
         before.assertNoLeaks(); // every device and pinned byte is released on close
+    }
+
+    @ParameterizedTest(name = "blockSize={0}")
+    @ValueSource(ints = {16})
+    void tieredAtAQuarterOfThePrompt_hostBlocksReadOverMappedPinnedMemory_equalsTheCpuDecoder(int blockSize) {
+        DecoderFixture.Case want = DecoderFixture.load().cases().get(1);
+        int perLayer = Math.max(1, want.prompt().length / 4 / blockSize);
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (CudaDecoder decoder = CudaDecoder.loadTiered(BundledModel.directory(), want.prompt().length + DecoderFixture.NEW_TOKENS,
+                blockSize, perLayer)) {
+            GenerationResult g = decoder.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
+            int[] residency = decoder.residency();
+            double diff = DecoderFixture.maxAbsDiff(want.lastLogits(), decoder.logits());
+            assertArrayEquals(want.tokens(), g.tokens(), want.name() + ": greedy tokens (logits differ by " + diff + ")");
+            assertTrue(diff <= DecoderFixture.GPU_LOGIT_TOLERANCE, want.name() + ": last-step logits differ by " + diff);
+            assertTrue(residency[1] > 2 * residency[0], "most blocks on the host tier: " + residency[0] + " device, " + residency[1] + " host");
+            assertTrue(decoder.tierStats().d2hBytes() > 0, "blocks were demoted");
+        }
+        before.assertNoLeaks();
     }
 
     @ParameterizedTest(name = "blockSize={0}")
