@@ -88,6 +88,15 @@ public final class CudaDecoder implements AutoCloseable {
     }
 
     /**
+     * The same decoder on the host mirror of the device ({@code HostStepDevice}: heap memory, cuda-kernels' Java oracles
+     * as kernels): slow, for small models; it runs this class's exact orchestration where no GPU is, for tests and for
+     * telling a kernel bug from an orchestration bug.
+     */
+    public static CudaDecoder loadOnHost(Path dir, int maxTokens, int blockSize, DType kvDtype) {
+        return load(dir, maxTokens, blockSize, kvDtype, HostStepDevice::new, KvStores.PAGED);
+    }
+
+    /**
      * Loads {@code dir}'s checkpoint onto GPU 0 with its KV cache in tiering's tiers: a CUDA {@code TierManager} whose
      * device tier holds {@code deviceBlocksPerLayer} blocks per layer (the tail included) and whose host tier (pinned,
      * read by the same attention kernel over mapped memory) holds the rest; policy {@code full}, so placement alone moves

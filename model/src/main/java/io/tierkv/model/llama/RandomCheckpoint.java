@@ -12,7 +12,7 @@ import java.util.SplittableRandom;
 /**
  * A checkpoint directory of random weights for a config ({@code config.json} and one {@code model.safetensors}), written
  * without libtorch: for decode benchmarks of model shapes that are not at hand (the GPU check, {@code bench decode}).
- * Projections and embeddings are uniform in {@code [-0.035, 0.035]} (std 0.02), norms are ones, biases zero; seeded.
+ * Projections, embeddings and biases are uniform in {@code [-0.035, 0.035]} (std 0.02), norms are ones; seeded.
  */
 public final class RandomCheckpoint {
     private RandomCheckpoint() {
@@ -39,7 +39,7 @@ public final class RandomCheckpoint {
             float[] values = new float[(int) n];
             if (e.getKey().endsWith("norm.weight")) {
                 java.util.Arrays.fill(values, 1f);
-            } else if (!e.getKey().endsWith(".bias")) {
+            } else {
                 for (int i = 0; i < values.length; i++) {
                     values[i] = (float) ((random.nextDouble() * 2 - 1) * half);
                 }
