@@ -1,5 +1,6 @@
 package io.tierkv.bench;
 
+import io.tierkv.core.DType;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.model.cuda.CudaDecoder;
 import io.tierkv.model.generate.GenerationResult;
@@ -30,13 +31,13 @@ final class CudaGenerate {
         this.suite = suite;
     }
 
-    void run(Path dir, ReadingPrompt task, String text, int[] ids, KvPolicy policy, int maxTokens, int blockSize, Sampler sampler,
-             Path out) throws IOException {
+    void run(Path dir, ReadingPrompt task, String text, int[] ids, KvPolicy policy, int maxTokens, int blockSize, DType kvDtype,
+             Sampler sampler, Path out) throws IOException {
         if (!policy.name().equals("full")) {
             System.err.println("tierkv: --backend cuda keeps every KV block on the device (policy full): policy " + policy.name()
                     + " and the tiers run with --backend cpu so far");
         }
-        try (CudaDecoder decoder = CudaDecoder.load(dir, ids.length + maxTokens, blockSize, null)) {
+        try (CudaDecoder decoder = CudaDecoder.load(dir, ids.length + maxTokens, blockSize, kvDtype)) {
             System.out.print(chat ? tok.decode(ids) : text);
             System.out.flush();
             TextStream stream = TextStream.of(tok, ids);
