@@ -74,8 +74,16 @@ final class BenchDecodeCommand implements Callable<Integer> {
             description = "exact, or digest[:blocks=N] (see generate --help) (default: ${DEFAULT-VALUE}).")
     String hostRead;
 
+    @Option(names = "--backend", defaultValue = "cpu",
+            description = "cpu (libtorch, the tiered cache), cuda (the CUDA decoder: random BF16 weights, full on the device and"
+                    + " tiered at --budget) or auto (default: ${DEFAULT-VALUE}).")
+    String backend;
+
     @Override
     public Integer call() throws Exception {
+        ModelOptions backendOption = new ModelOptions();
+        backendOption.backend = backend;
+        backendOption.backendName();
         Options.fraction("--budget", budget);
         Options.atLeast("--threads", threads, 0);
         Options.positive("--hidden", hidden);
@@ -94,6 +102,12 @@ final class BenchDecodeCommand implements Callable<Integer> {
         PolicyNames.models("--policies", policies);
         var dir = output.prepare("bench-decode");
         HostRead read = HostRead.parse(hostRead);
+        if (backendOption.useCuda(true)) {
+            LlamaConfig cc = new LlamaConfig(hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,
+                    promptTokens + decodeTokens + 16, 1e-5, 10000.0, null, true, 1, 2);
+            new CudaDecodeBench(cc, promptTokens, decodeTokens, blockSize, repeats, policies, budget).run(dir);
+            return 0;
+        }
         torch.set_num_threads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
         ModelOptions.warnIfSpinning();
         LlamaConfig c = new LlamaConfig(hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,

@@ -43,6 +43,7 @@ final class EvalCommand implements Callable<Integer> {
     static int run(ModelOptions modelOptions, EvalOptions evalOptions, RemoteOptions remoteOptions, int prompts, Path out,
                    int defaultRounds) throws Exception {
         modelOptions.validate();
+        modelOptions.useCuda(false); // auto: one line says why the CPU
         Options.positive("--prompts", prompts);
         var settings = evalOptions.settings(prompts, modelOptions.blockSize, defaultRounds);
         remoteOptions.validate();

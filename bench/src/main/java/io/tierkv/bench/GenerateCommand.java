@@ -78,10 +78,25 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--chunk", defaultValue = "40", description = "Prompt chunk in chunked mode (default: ${DEFAULT-VALUE}).")
     int chunk;
 
+    @Option(names = "--kv-dtype", defaultValue = "model", paramLabel = "TYPE",
+            description = "The KV blocks' element type with --backend cuda: model (the checkpoint's), f32, f16 or bf16; the CPU"
+                    + " backend keeps F32 (default: ${DEFAULT-VALUE}).")
+    String kvDtype;
+
+    /** The parsed {@code --kv-dtype}: null for the model's. */
+    io.tierkv.core.DType kvDtype() {
+        return kvDtype.equalsIgnoreCase("model") ? null : io.tierkv.core.DType.parse(kvDtype);
+    }
+
     @Override
     public Integer call() throws Exception {
         // Every option, the output directory and the model's small files are checked before the weights load.
-        modelOptions.validate();
+        modelOptions.validate(true);
+        try {
+            kvDtype();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--kv-dtype: " + e.getMessage() + " or model");
+        }
         if (chat && prompt == null) {
             throw new IllegalArgumentException("--chat needs --prompt (the user message)");
         }
@@ -107,6 +122,17 @@ final class GenerateCommand implements Callable<Integer> {
             if ((long) ids.length + maxTokens > config.maxPositions()) {
                 throw new IllegalArgumentException("--max-tokens " + maxTokens + ": the prompt's " + ids.length + " tokens plus "
                         + maxTokens + " generated exceed the model's max_position_embeddings " + config.maxPositions());
+            }
+            if (modelOptions.useCuda(true)) {
+                if (remoteOptions.enabled()) {
+                    throw new IllegalArgumentException("--remote: the remote KV tier runs with --backend cpu only so far");
+                }
+                new CudaGenerate(tok, chat, suite).run(dir, task, text, ids, policy, maxTokens, modelOptions.blockSize, kvDtype(),
+                        temperature == 0 ? null : new Sampler(temperature, topP, seed), out);
+                return 0;
+            }
+            if (kvDtype() != null && kvDtype() != io.tierkv.core.DType.F32) {
+                System.err.println("tierkv: --kv-dtype " + kvDtype + " applies to --backend cuda; the CPU backend keeps F32 KV blocks");
             }
             run(tok, dir, task, text, ids, policy, prefill, out);
         }

@@ -13,7 +13,9 @@ final class ModelOptions {
     int blockSize;
 
     @Option(names = "--backend", defaultValue = "cpu",
-            description = "cpu, or cuda for the GPU tiers (needs libtorch's CUDA natives for the math; see the README).")
+            description = "cpu, cuda or auto: where the model's math runs. generate runs on the GPU with cuda (the CUDA decoder:"
+                    + " weights, KV blocks and every step on the device); auto picks cuda when a GPU and the jar's kernels are"
+                    + " there, else the CPU and says why; the other commands run on the CPU (default: ${DEFAULT-VALUE}).")
     String backend;
 
     @Option(names = "--threads", defaultValue = "0",
@@ -101,12 +103,21 @@ final class ModelOptions {
     /** The most tokens a block may hold. */
     static final int MAX_BLOCK_SIZE = 4096;
 
-    /** Checks these options' values before any work starts. */
+    /** Checks these options' values before any work starts, for a command whose math runs on the CPU only. */
     void validate() {
+        validate(false);
+    }
+
+    /** Checks these options' values before any work starts; {@code cudaPath}: the command can run on the GPU. */
+    void validate(boolean cudaPath) {
         Options.inRange("--block-size", blockSize, 1, MAX_BLOCK_SIZE);
         Options.atLeast("--threads", threads, 0);
         hostBudget();
-        requireCpuMath();
+        String b = backendName();
+        if (b.equals("cuda") && !cudaPath) {
+            throw new IllegalArgumentException("--backend cuda: this command runs the model on libtorch's CPU build; `generate --backend"
+                    + " cuda` runs it on the GPU");
+        }
         if (model != null && !java.nio.file.Files.isDirectory(model)) {
             throw new IllegalArgumentException("--model " + model + ": no such directory (expected a Hugging Face model directory)");
         }
@@ -116,10 +127,41 @@ final class ModelOptions {
         return BundledModel.orDefault(model);
     }
 
-    void requireCpuMath() {
-        if (!backend.equalsIgnoreCase("cpu")) {
-            throw new IllegalArgumentException("--backend " + backend + ": the model's math runs on libtorch's CPU build in this"
-                    + " distribution; the CUDA tiers are exercised by the GPU check (see README, 'On an NVIDIA box')");
+    /** The {@code --backend} value, checked: auto, cpu or cuda. */
+    String backendName() {
+        String b = backend.trim().toLowerCase(java.util.Locale.ROOT);
+        if (!b.equals("auto") && !b.equals("cpu") && !b.equals("cuda")) {
+            throw new IllegalArgumentException("--backend must be auto, cpu or cuda, was '" + backend + "'");
         }
+        return b;
+    }
+
+    /**
+     * Whether the model runs on the GPU, decided once per command after {@link #validate}: {@code cpu} never; {@code cuda}
+     * always, or one error line when no usable GPU (or no kernels in the jar) is there; {@code auto} when the command has a
+     * CUDA path and {@code BackendSelection} finds a device and the kernels. {@code auto} says on stderr, in one line,
+     * which backend it chose and why.
+     */
+    boolean useCuda(boolean cudaPath) {
+        String b = backendName();
+        if (b.equals("cpu")) {
+            return false;
+        }
+        io.tierkv.cuda.driver.BackendSelection found = io.tierkv.cuda.driver.BackendSelection.probe("auto");
+        boolean gpu = found.backend() == io.tierkv.cuda.driver.Backend.CUDA;
+        if (b.equals("cuda")) {
+            if (!gpu) {
+                throw new IllegalArgumentException("--backend cuda: no usable GPU: " + found.reason());
+            }
+            System.err.println("tierkv: backend cuda: " + found.reason());
+            return true;
+        }
+        if (gpu && cudaPath) {
+            System.err.println("tierkv: backend cuda (auto): " + found.reason());
+            return true;
+        }
+        System.err.println("tierkv: backend cpu (auto): " + (gpu ? "this command has no CUDA path yet (" + found.reason() + ")"
+                : found.reason()));
+        return false;
     }
 }

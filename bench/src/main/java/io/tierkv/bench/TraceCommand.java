@@ -60,6 +60,7 @@ final class TraceCommand implements Callable<Integer> {
         @Override
         public Integer call() throws Exception {
             modelOptions.validate();
+            modelOptions.useCuda(false); // auto: one line says why the CPU
             Options.positive("--steps", steps);
             Options.positive("--k", k);
             PolicyNames.model("--policy", policy);

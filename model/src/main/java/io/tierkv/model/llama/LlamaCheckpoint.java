@@ -1,7 +1,5 @@
 package io.tierkv.model.llama;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tierkv.core.DType;
 import io.tierkv.model.io.MappedRegions;
 import io.tierkv.model.io.SafeTensorsFile;
@@ -14,7 +12,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -39,9 +36,8 @@ import org.bytedeco.pytorch.global.torch;
  */
 public final class LlamaCheckpoint {
     private static final Logger LOG = Logger.getLogger(LlamaCheckpoint.class.getName());
-    private static final ObjectMapper JSON = new ObjectMapper();
-    public static final String SINGLE = "model.safetensors";
-    public static final String INDEX = "model.safetensors.index.json";
+    public static final String SINGLE = CheckpointFiles.SINGLE;
+    public static final String INDEX = CheckpointFiles.INDEX;
 
     private LlamaCheckpoint() {
     }
@@ -91,43 +87,9 @@ public final class LlamaCheckpoint {
         return LlamaWeights.of(config, tensors, mapped);
     }
 
-    /** Which file holds each tensor: the shard index if present, else the single file. */
+    /** Which file holds each tensor: the shard index if present, else the single file ({@link CheckpointFiles}). */
     static Map<String, Path> locate(Path dir) {
-        Path index = dir.resolve(INDEX);
-        Map<String, Path> where = new LinkedHashMap<>();
-        if (Files.isRegularFile(index)) {
-            JsonNode root;
-            try {
-                root = JSON.readTree(index.toFile());
-            } catch (IOException e) {
-                throw new IllegalArgumentException(index + ": not valid JSON: " + e.getMessage());
-            }
-            JsonNode map = root.get("weight_map");
-            if (map == null || !map.isObject()) {
-                throw new IllegalArgumentException(index + ": no weight_map object");
-            }
-            Iterator<Map.Entry<String, JsonNode>> it = map.fields();
-            while (it.hasNext()) {
-                Map.Entry<String, JsonNode> e = it.next();
-                Path shard = dir.resolve(e.getValue().asText());
-                if (!Files.isRegularFile(shard)) {
-                    throw new IllegalArgumentException(index + ": tensor '" + e.getKey() + "' is in " + e.getValue().asText()
-                            + ", which does not exist");
-                }
-                where.put(e.getKey(), shard);
-            }
-            return where;
-        }
-        Path single = dir.resolve(SINGLE);
-        if (!Files.isRegularFile(single)) {
-            throw new IllegalArgumentException(dir + ": neither " + SINGLE + " nor " + INDEX + " found");
-        }
-        try (SafeTensorsFile st = SafeTensorsFile.open(single)) {
-            for (String name : st.tensors().keySet()) {
-                where.put(name, single);
-            }
-        }
-        return where;
+        return CheckpointFiles.locate(dir);
     }
 
     /**

@@ -82,38 +82,9 @@ public final class LlamaWeights implements AutoCloseable {
         return b == null ? w : new BiasedWeight(w, b);
     }
 
-    /** The tensor names and shapes a checkpoint of {@code config} must hold, in a stable order. */
+    /** The tensor names and shapes a checkpoint of {@code config} must hold, in a stable order ({@link CheckpointFiles}). */
     public static Map<String, long[]> expectedShapes(LlamaConfig c) {
-        Map<String, long[]> m = new LinkedHashMap<>();
-        long d = c.hiddenSize();
-        long q = (long) c.heads() * c.headDim();
-        long kv = (long) c.kvHeads() * c.headDim();
-        m.put("model.embed_tokens.weight", new long[] {c.vocabSize(), d});
-        for (int i = 0; i < c.layers(); i++) {
-            String p = "model.layers." + i + ".";
-            m.put(p + "input_layernorm.weight", new long[] {d});
-            m.put(p + "self_attn.q_proj.weight", new long[] {q, d});
-            m.put(p + "self_attn.k_proj.weight", new long[] {kv, d});
-            m.put(p + "self_attn.v_proj.weight", new long[] {kv, d});
-            m.put(p + "self_attn.o_proj.weight", new long[] {d, q});
-            if (c.attentionBias()) {
-                m.put(p + "self_attn.q_proj.bias", new long[] {q});
-                m.put(p + "self_attn.k_proj.bias", new long[] {kv});
-                m.put(p + "self_attn.v_proj.bias", new long[] {kv});
-            }
-            if (c.outputBias()) {
-                m.put(p + "self_attn.o_proj.bias", new long[] {d});
-            }
-            m.put(p + "post_attention_layernorm.weight", new long[] {d});
-            m.put(p + "mlp.gate_proj.weight", new long[] {c.intermediateSize(), d});
-            m.put(p + "mlp.up_proj.weight", new long[] {c.intermediateSize(), d});
-            m.put(p + "mlp.down_proj.weight", new long[] {d, c.intermediateSize()});
-        }
-        m.put("model.norm.weight", new long[] {d});
-        if (!c.tieWordEmbeddings()) {
-            m.put("lm_head.weight", new long[] {c.vocabSize(), d});
-        }
-        return m;
+        return CheckpointFiles.expectedShapes(c);
     }
 
     /** Weights from named tensors; the caller has checked names and shapes. */

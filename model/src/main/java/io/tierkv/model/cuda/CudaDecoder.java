@@ -1,0 +1,346 @@
+package io.tierkv.model.cuda;
+
+import io.tierkv.core.DType;
+import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.cuda.ops.RopeTables;
+import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.Sampler;
+import io.tierkv.model.llama.LlamaConfig;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.function.IntConsumer;
+
+/**
+ * A Llama decoder that runs every step on the GPU, without libtorch: the weights uploaded once in their checkpoint
+ * dtype ({@link DeviceWeights}), K and V appended to paged device blocks in the KV dtype ({@link PagedKvCache}), and
+ * per token, all on one stream:
+ *
+ * <pre>
+ *   h = embed[token]
+ *   per layer:  xn = rmsnorm(h);  q, k, v = Wq xn + bq, Wk xn + bk, Wv xn + bv;  rope(q, k, position)
+ *               append k, v to the block table;  attn = paged attention of q over the sequence's blocks (evict mask)
+ *               h = Wo attn + h (+ bo);  xn = rmsnorm(h);  h = Wdown (silu(Wgate xn) * Wup xn) + h
+ *   logits = Wlm rmsnorm(h);  next = argmax(logits)      (4 bytes cross to the host per step)
+ * </pre>
+ *
+ * Activations and accumulation are fp32 ({@link StepLayout}). Prefill runs the decode step token by token (no prefill
+ * GEMM yet), so it costs one weight pass per prompt token. One sequence at a time; not thread-safe. The libtorch CPU
+ * decoder is the oracle ({@code CudaDecoderGpuTest} holds this one to its fixture).
+ */
+public final class CudaDecoder implements AutoCloseable {
+    private final LlamaConfig c;
+    private final StepDevice device;
+    private final DeviceWeights weights;
+    private final KvStore cache;
+    private final StepLayout at;
+    private final long act;              // StepLayout: the step's activations
+    private final long cos;              // [maxTokens][headDim / 2] fp32
+    private final long sin;              // [maxTokens][headDim / 2] fp32
+    private final ByteBuffer token = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN); // the argmax, read back
+    private final int maxTokens;
+    private final float scale;
+    private final float eps;
+    private boolean closed;
+
+    /** Takes {@code device} (closed with this, or now if construction fails). */
+    private CudaDecoder(LlamaConfig config, WeightPlan plan, int maxTokens, int blockSize, DType kvDtype, StepDevice device,
+                        KvStores stores) {
+        this.c = config;
+        this.device = device;
+        this.maxTokens = maxTokens;
+        this.scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        this.eps = (float) c.rmsNormEps();
+        this.at = StepLayout.of(c);
+        KvStore store = null;
+        try {
+            PagedKvShape shape = PagedKvShape.dense(kvDtype, c.heads(), c.kvHeads(), c.headDim(), blockSize);
+            this.weights = DeviceWeights.upload(plan, device);
+            store = stores.open(device, shape, c.layers(), maxTokens);
+            this.cache = store;
+            this.act = device.alloc(at.bytes());
+            float[][] cs = ropeTables(c, maxTokens);
+            this.cos = upload(cs[0]);
+            this.sin = upload(cs[1]);
+        } catch (RuntimeException | Error e) {
+            try {
+                if (store != null) {
+                    store.close();
+                }
+                device.close();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Loads {@code dir}'s checkpoint onto GPU 0.
+     *
+     * @param maxTokens the most tokens (prompt + generated) the sequence may reach: sizes the KV slabs and RoPE tables
+     * @param blockSize tokens per KV block
+     * @param kvDtype   the KV blocks' element type, or null for the model's (its projections' checkpoint dtype)
+     */
+    public static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype) {
+        return load(dir, maxTokens, blockSize, kvDtype, CudaStepDevice::new, KvStores.PAGED);
+    }
+
+    /**
+     * The same decoder on the host mirror of the device ({@code HostStepDevice}: heap memory, cuda-kernels' Java oracles
+     * as kernels): slow, for small models; it runs this class's exact orchestration where no GPU is, for tests and for
+     * telling a kernel bug from an orchestration bug.
+     */
+    public static CudaDecoder loadOnHost(Path dir, int maxTokens, int blockSize, DType kvDtype) {
+        return load(dir, maxTokens, blockSize, kvDtype, HostStepDevice::new, KvStores.PAGED);
+    }
+
+    /**
+     * Loads {@code dir}'s checkpoint onto GPU 0 with its KV cache in tiering's tiers: a CUDA {@code TierManager} whose
+     * device tier holds {@code deviceBlocksPerLayer} blocks per layer (the tail included) and whose host tier (pinned,
+     * read by the same attention kernel over mapped memory) holds the rest; policy {@code full}, so placement alone moves
+     * blocks, and the two parts are merged exactly: the output equals {@link #load}'s.
+     */
+    public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer) {
+        return load(dir, maxTokens, blockSize, null, CudaStepDevice::new, KvStores.tiered(io.tierkv.cuda.driver.Backend.CUDA,
+                deviceBlocksPerLayer));
+    }
+
+    /** As {@link #load(Path, int, int, DType)} on the device {@code devices} opens, once every check has passed. */
+    static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
+                            KvStores stores) {
+        LlamaConfig config = LlamaConfig.readDir(dir);
+        check(config, maxTokens, blockSize);
+        WeightPlan plan = WeightPlan.of(dir, config);
+        DType kv = kvDtype != null ? kvDtype : plan.modelDtype();
+        PagedKvShape.dense(kv, config.heads(), config.kvHeads(), config.headDim(), blockSize); // its checks, before any device work
+        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get(), stores);
+    }
+
+    /** What this decoder cannot run, as one clear error. */
+    static void check(LlamaConfig c, int maxTokens, int blockSize) {
+        if (maxTokens < 1) {
+            throw new IllegalArgumentException("maxTokens must be >= 1, was " + maxTokens);
+        }
+        if (maxTokens > c.maxPositions()) {
+            throw new IllegalArgumentException("maxTokens " + maxTokens + " exceeds the model's max_position_embeddings " + c.maxPositions());
+        }
+        if (blockSize < 1) {
+            throw new IllegalArgumentException("blockSize must be >= 1, was " + blockSize);
+        }
+        if (c.slidingWindow() > 0 && maxTokens > c.slidingWindow()) {
+            throw new IllegalArgumentException("the model attends over a sliding window of " + c.slidingWindow() + " tokens; windowed"
+                    + " attention is not implemented: keep prompt + max tokens (" + maxTokens + ") within it");
+        }
+    }
+
+    /** {cos, sin} {@code [rows][headDim / 2]} from the (llama3-scaled) inverse frequencies, as the CPU decoder's Rope. */
+    static float[][] ropeTables(LlamaConfig c, int rows) {
+        double[] inv = RopeTables.invFreq(c.headDim(), c.ropeTheta());
+        LlamaConfig.RopeScaling s = c.ropeScaling();
+        if (s != null) {
+            inv = RopeTables.llama3InvFreq(inv, s.factor(), s.lowFreqFactor(), s.highFreqFactor(), s.originalMaxPositions());
+        }
+        return RopeTables.tables(inv, rows);
+    }
+
+    private long upload(float[] values) {
+        ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(values);
+        long address = device.alloc(b.capacity());
+        device.upload(address, b);
+        return address;
+    }
+
+    public LlamaConfig config() {
+        return c;
+    }
+
+    /** Tokens in the cache: the position the next {@link #step} writes. */
+    public int position() {
+        return cache.tokens();
+    }
+
+    /** The KV blocks' element type. */
+    public DType kvDtype() {
+        return cache.shape().dtype();
+    }
+
+    /** Device bytes of the weights. */
+    public long weightBytes() {
+        return weights.bytes;
+    }
+
+    /**
+     * The tiers' statistics (bytes moved each way, peaks) when the KV cache is tiered ({@link #loadTiered}), else null.
+     */
+    public io.tierkv.tiering.TierStats tierStats() {
+        return cache instanceof TieredKvStore t ? t.tiers().stats() : null;
+    }
+
+    /** {device, host} blocks of the current sequence when tiered, else {blocks, 0}. */
+    public int[] residency() {
+        return cache instanceof TieredKvStore t ? t.residency() : new int[] {KvBlockTable.blocksFor(cache.tokens(), cache.shape().blockSize())
+                * c.layers(), 0};
+    }
+
+    /** Device bytes of the KV slabs and their tables. */
+    public long kvBytes() {
+        return cache.bytes();
+    }
+
+    /**
+     * Runs one token through the model at the next position (its K and V join the cache) and returns the greedy next
+     * token; {@link #logits()} then holds this step's logits.
+     */
+    public int step(int token) {
+        ensureOpen();
+        if (token < 0 || token >= c.vocabSize()) {
+            throw new IllegalArgumentException("token id " + token + " is outside the vocabulary of " + c.vocabSize());
+        }
+        if (position() >= maxTokens) {
+            throw new IllegalStateException("the sequence is at its maxTokens " + maxTokens + " (the KV slabs and RoPE tables end there)");
+        }
+        int position = cache.append();
+        device.embed(act + at.h(), weights.embed, token);
+        for (int l = 0; l < c.layers(); l++) {
+            layer(l, position);
+        }
+        device.rmsNorm(act + at.xn(), act + at.h(), weights.norm, c.hiddenSize(), eps);
+        device.gemv(act + at.logits(), weights.lmHead, act + at.xn(), 0);
+        device.argmax(act + at.logits(), c.vocabSize(), act + at.token());
+        device.download(act + at.token(), this.token.clear());
+        int next = this.token.getInt(0);
+        if (next < 0 || next >= c.vocabSize()) {
+            throw new IllegalStateException("the logits at position " + position + " hold no number (argmax returned " + next + ")");
+        }
+        return next;
+    }
+
+    private void layer(int l, int position) {
+        DeviceWeights.Layer w = weights.layers[l];
+        long a = act;
+        int d = c.hiddenSize();
+        device.rmsNorm(a + at.xn(), a + at.h(), w.attnNorm(), d, eps);
+        device.gemv(a + at.q(), w.wq(), a + at.xn(), w.bq());
+        device.gemv(a + at.k(), w.wk(), a + at.xn(), w.bk());
+        device.gemv(a + at.v(), w.wv(), a + at.xn(), w.bv());
+        device.rope(a + at.q(), a + at.k(), c.heads(), c.kvHeads(), c.headDim(), position, cos, sin, maxTokens);
+        cache.write(l, position, a + at.k(), a + at.v());
+        cache.attend(l, a + at.q(), scale, a + at.attn(), a + at.lse());
+        device.gemv(a + at.h(), w.wo(), a + at.attn(), a + at.h());
+        if (w.bo() != 0) {
+            device.add(a + at.h(), a + at.h(), w.bo(), d);
+        }
+        device.rmsNorm(a + at.xn(), a + at.h(), w.mlpNorm(), d, eps);
+        device.gemv(a + at.gate(), w.wGate(), a + at.xn(), 0);
+        device.gemv(a + at.up(), w.wUp(), a + at.xn(), 0);
+        device.siluMul(a + at.gate(), a + at.gate(), a + at.up(), c.intermediateSize());
+        device.gemv(a + at.h(), w.wDown(), a + at.gate(), a + at.h());
+    }
+
+    /** The last step's logits ({@code [vocab]} fp32), copied to the host. */
+    public float[] logits() {
+        ensureOpen();
+        ByteBuffer b = ByteBuffer.allocate(4 * c.vocabSize()).order(ByteOrder.LITTLE_ENDIAN);
+        device.download(act + at.logits(), b);
+        float[] out = new float[c.vocabSize()];
+        b.asFloatBuffer().get(out);
+        return out;
+    }
+
+    /**
+     * Runs the prompt through the model token by token (the decode step; no batched prefill yet) and returns the greedy
+     * token after it.
+     */
+    public int prefill(int[] ids) {
+        if (ids.length == 0) {
+            throw new IllegalArgumentException("the prompt is empty");
+        }
+        int next = -1;
+        for (int id : ids) {
+            next = step(id);
+        }
+        return next;
+    }
+
+    /** Marks the cached token at {@code position} evicted: attention skips it from the next step on. */
+    public void evict(int position) {
+        ensureOpen();
+        cache.evict(position);
+    }
+
+    /** Forgets the sequence, keeping the weights and buffers for the next. */
+    public void reset() {
+        ensureOpen();
+        cache.reset();
+    }
+
+    /**
+     * Greedy generation from an empty cache: prefill, then up to {@code maxNew} tokens, stopping after {@code eosId}
+     * (included, as the CPU {@code Generator} does). {@code onToken} sees each token as it comes (may be null).
+     */
+    public GenerationResult generate(int[] prompt, int maxNew, int eosId, IntConsumer onToken) {
+        return generate(prompt, maxNew, eosId, null, onToken);
+    }
+
+    /**
+     * Generation as above, each token picked by {@code sampler} from the logits copied to the host, or greedily on the
+     * device when {@code sampler} is null.
+     */
+    public GenerationResult generate(int[] prompt, int maxNew, int eosId, Sampler sampler, IntConsumer onToken) {
+        if (maxNew < 1) {
+            throw new IllegalArgumentException("max tokens must be > 0, was " + maxNew);
+        }
+        if ((long) prompt.length + maxNew - 1 > maxTokens) {
+            throw new IllegalArgumentException(prompt.length + " prompt tokens + " + maxNew + " new ones exceed this decoder's maxTokens "
+                    + maxTokens);
+        }
+        reset();
+        long t0 = System.nanoTime();
+        int next = pick(prefill(prompt), sampler);
+        cache.endPrefill();
+        long t1 = System.nanoTime();
+        int[] out = new int[maxNew];
+        int n = 0;
+        while (true) {
+            out[n++] = next;
+            if (onToken != null) {
+                onToken.accept(next);
+            }
+            if (next == eosId || n == maxNew) {
+                break;
+            }
+            next = pick(step(next), sampler);
+            cache.step();
+        }
+        long t2 = System.nanoTime();
+        int kept = position();
+        return new GenerationResult(Arrays.copyOf(out, n), prompt.length, t1 - t0, n > 1 ? t2 - t1 : 0, kept, 1.0, kept,
+                cache.bytes(), 0);
+    }
+
+    private int pick(int greedy, Sampler sampler) {
+        return sampler == null ? greedy : sampler.next(logits());
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("the CUDA decoder is closed");
+        }
+    }
+
+    /** Waits for queued work, then frees everything (the device and all it holds); idempotent. */
+    @Override
+    public void close() {
+        if (!closed) {
+            closed = true;
+            try {
+                cache.close();
+            } finally {
+                device.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+package io.tierkv.model.cuda;
+
+import io.tierkv.cuda.driver.Cuda;
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaCopies;
+import io.tierkv.cuda.driver.CudaStream;
+import io.tierkv.cuda.driver.DeviceBuffer;
+import io.tierkv.cuda.driver.PinnedBuffer;
+import io.tierkv.cuda.ops.CudaDecoderOps;
+import io.tierkv.cuda.ops.CudaDecoderStep;
+import io.tierkv.cuda.ops.CudaLinear;
+import io.tierkv.cuda.ops.CudaPagedAttention;
+import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.core.DType;
+import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.TreeMap;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * The GPU as a {@link StepDevice}: GPU 0's primary context, one stream, cuda-kernels' ops. Every allocation is a
+ * {@link DeviceBuffer} found again by address (so copies and memsets go through the bounds-checked buffer calls);
+ * transfers go through one pinned staging buffer, rewritten only after the stream has passed the previous copy.
+ */
+final class CudaStepDevice implements StepDevice {
+    /** Largest staging chunk. */
+    static final long STAGING_BYTES = 32L << 20;
+
+    private final Owned owned = new Owned();
+    private final CudaContext context;
+    private final CudaStream stream;
+    private final CudaLinear linear;
+    private final CudaDecoderOps ops;
+    private final CudaPagedAttention attention;
+    private final CudaDecoderStep step;
+    private final TreeMap<Long, DeviceBuffer> buffers = new TreeMap<>();
+    private PinnedBuffer staging;
+    private long allocated;
+    private boolean closed;
+
+    CudaStepDevice() {
+        try {
+            context = owned.add(CudaContext.primary(0));
+            stream = owned.add(new CudaStream(context));
+            linear = owned.add(new CudaLinear(context));
+            ops = owned.add(new CudaDecoderOps(context));
+            attention = owned.add(new CudaPagedAttention(context));
+            step = owned.add(new CudaDecoderStep(context));
+        } catch (RuntimeException | Error e) {
+            try {
+                owned.closeAll();
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public long alloc(long bytes) {
+        DeviceBuffer b = new DeviceBuffer(context, Math.max(bytes, 16));
+        buffers.put(b.address(), b);
+        allocated += b.bytes();
+        return b.address();
+    }
+
+    /** The buffer holding {@code address}, and the offset into it; the range must lie inside. */
+    private Map.Entry<Long, DeviceBuffer> find(long address, long bytes) {
+        Map.Entry<Long, DeviceBuffer> e = buffers.floorEntry(address);
+        if (e == null || address - e.getKey() + bytes > e.getValue().bytes()) {
+            throw new IllegalArgumentException("device range 0x" + Long.toHexString(address) + " + " + bytes + " is in no allocation");
+        }
+        return e;
+    }
+
+    private PinnedBuffer staging(long bytes) {
+        long want = Math.min(STAGING_BYTES, Math.max(bytes, 64 * 1024));
+        if (staging == null || staging.bytes() < want) {
+            stream.synchronize(); // a queued copy may still read the old one
+            if (staging != null) {
+                staging.close();
+            }
+            staging = new PinnedBuffer(context, want);
+        }
+        return staging;
+    }
+
+    @Override
+    public void upload(long dst, ByteBuffer src) {
+        int n = src.remaining();
+        Map.Entry<Long, DeviceBuffer> e = find(dst, n);
+        long base = dst - e.getKey();
+        PinnedBuffer stage = staging(n);
+        ByteBuffer host = stage.buffer();
+        for (int off = 0; off < n; ) {
+            int len = (int) Math.min(stage.bytes(), n - off);
+            stream.synchronize(); // the staging buffer is free again
+            host.put(0, src, src.position() + off, len);
+            CudaCopies.hostToDeviceAsync(e.getValue(), base + off, stage, 0, len, stream);
+            off += len;
+        }
+        stream.synchronize();
+    }
+
+    @Override
+    public void download(long src, ByteBuffer dst) {
+        int n = dst.remaining();
+        Map.Entry<Long, DeviceBuffer> e = find(src, n);
+        PinnedBuffer stage = staging(n);
+        for (int off = 0; off < n; ) {
+            int len = (int) Math.min(stage.bytes(), n - off);
+            CudaCopies.deviceToHostAsync(stage, 0, e.getValue(), src - e.getKey() + off, len, stream);
+            stream.synchronize();
+            dst.put(dst.position() + off, stage.buffer(0, len), 0, len);
+            off += len;
+        }
+    }
+
+    @Override
+    public void setInt(long address, int value) {
+        Map.Entry<Long, DeviceBuffer> e = find(address, 4);
+        context.makeCurrent();
+        Cuda.check(JCudaDriver.cuMemsetD32Async(e.getValue().pointer(address - e.getKey()), value, 1, stream.handle()),
+                "cuMemsetD32Async at offset " + (address - e.getKey()) + " of " + e.getValue());
+    }
+
+    @Override
+    public void fill(long address, long bytes, byte value) {
+        Map.Entry<Long, DeviceBuffer> e = find(address, bytes);
+        e.getValue().fill(address - e.getKey(), bytes, value, stream);
+    }
+
+    @Override
+    public void embed(long out, DeviceWeights.Matrix table, int token) {
+        ops.embedAsync(out, table.address(), table.dtype(), table.rows(), table.cols(), token, stream);
+    }
+
+    @Override
+    public void rmsNorm(long out, long x, long w, int dim, float eps) {
+        ops.rmsNormAsync(out, x, w, DType.F32, 1, dim, eps, stream);
+    }
+
+    @Override
+    public void gemv(long y, DeviceWeights.Matrix w, long x, long residual) {
+        linear.gemvAsync(y, w.address(), w.dtype(), x, residual, w.rows(), w.cols(), stream);
+    }
+
+    @Override
+    public void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows) {
+        ops.ropeAsync(q, k, 1, heads, kvHeads, headDim, position, cos, sin, tableRows, stream);
+    }
+
+    @Override
+    public void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v) {
+        step.appendAsync(shape, slab, capacity, slot, row, k, v, stream);
+    }
+
+    @Override
+    public void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks,
+                       float scale, long out, long lse) {
+        attention.attendAsync(shape, q, slab, slabBytes, slots, validRows, mask, nBlocks, scale, out, lse, stream);
+    }
+
+    @Override
+    public void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim) {
+        attention.mergeAsync(o1, lse1, o2, lse2, out, lseOut, heads, headDim, stream);
+    }
+
+    @Override
+    public void add(long out, long a, long b, int n) {
+        ops.addAsync(out, a, b, n, stream);
+    }
+
+    @Override
+    public void siluMul(long out, long gate, long up, int n) {
+        ops.siluMulAsync(out, gate, up, n, stream);
+    }
+
+    @Override
+    public void argmax(long x, int n, long out) {
+        step.argmaxAsync(x, n, out, stream);
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return allocated;
+    }
+
+    /** Waits for the stream, then frees the buffers, the staging buffer, the ops, the stream and the context. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        stream.synchronize();
+        for (DeviceBuffer b : buffers.values()) {
+            owned.add(b);
+        }
+        buffers.clear();
+        if (staging != null) {
+            owned.add(staging);
+        }
+        owned.closeAll();
+    }
+}

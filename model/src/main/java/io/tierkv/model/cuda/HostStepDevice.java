@@ -1,0 +1,242 @@
+package io.tierkv.model.cuda;
+
+import io.tierkv.core.DType;
+import io.tierkv.cuda.ops.HalfFloats;
+import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.cuda.ops.ReferenceOps;
+import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.TreeMap;
+import org.agrona.concurrent.UnsafeBuffer;
+
+/**
+ * The {@link StepDevice} contract in plain Java: "device memory" is heap buffers at made-up addresses, plus native regions
+ * named by {@link #external} (the CPU tiers' off-heap arenas, read and written in place), and every kernel is its
+ * {@code ReferenceOps} oracle (double accumulation). Elements are little-endian (x86, as the GPU). Slow (it decodes whole matrices and slabs per call) and meant
+ * for small models: it exists so that {@link CudaDecoder}'s orchestration runs against the CPU decoder on every build.
+ */
+final class HostStepDevice implements StepDevice {
+    private static final long FIRST_ADDRESS = 1L << 20;
+    private final TreeMap<Long, UnsafeBuffer> memory = new TreeMap<>();
+    private long next = FIRST_ADDRESS;
+    private long allocated;
+
+    @Override
+    public long alloc(long bytes) {
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("the host device holds allocations below 2 GiB, asked for " + bytes);
+        }
+        long address = next;
+        int size = (int) Math.max(bytes, 16);
+        memory.put(address, new UnsafeBuffer(new byte[size]));
+        next = StepLayout.align(address + size) + StepLayout.ALIGN; // a gap: a range running past its end is an error
+        allocated += size;
+        return address;
+    }
+
+    /** Lets the kernels read and write {@code bytes} of native memory at {@code address} in place (it must stay allocated). */
+    void external(long address, long bytes) {
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("an external region must be below 2 GiB, was " + bytes);
+        }
+        memory.put(address, new UnsafeBuffer(address, (int) bytes));
+    }
+
+    /** The buffer holding {@code [address, address + bytes)} and the offset into it. */
+    private UnsafeBuffer at(long address, long bytes, int[] offset) {
+        Map.Entry<Long, UnsafeBuffer> e = memory.floorEntry(address);
+        if (e == null || address - e.getKey() + bytes > e.getValue().capacity()) {
+            throw new IllegalArgumentException("host-device range 0x" + Long.toHexString(address) + " + " + bytes + " is in no allocation");
+        }
+        offset[0] = (int) (address - e.getKey());
+        return e.getValue();
+    }
+
+    float[] floats(long address, int n) {
+        int[] off = new int[1];
+        UnsafeBuffer b = at(address, 4L * n, off);
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = b.getFloat(off[0] + 4 * i);
+        }
+        return out;
+    }
+
+    void putFloats(long address, float[] values) {
+        int[] off = new int[1];
+        UnsafeBuffer b = at(address, 4L * values.length, off);
+        for (int i = 0; i < values.length; i++) {
+            b.putFloat(off[0] + 4 * i, values[i]);
+        }
+    }
+
+    private int[] ints(long address, int n) {
+        int[] off = new int[1];
+        UnsafeBuffer b = at(address, 4L * n, off);
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = b.getInt(off[0] + 4 * i);
+        }
+        return out;
+    }
+
+    /** {@code n} elements of {@code dtype} from {@code address}, as floats. */
+    private float[] typed(long address, DType dtype, int n) {
+        if (dtype == DType.F32) {
+            return floats(address, n);
+        }
+        int[] off = new int[1];
+        UnsafeBuffer b = at(address, 2L * n, off);
+        float[] out = new float[n];
+        for (int i = 0; i < n; i++) {
+            short s = b.getShort(off[0] + 2 * i);
+            out[i] = dtype == DType.BF16 ? HalfFloats.fromBf16(s) : HalfFloats.fromF16(s);
+        }
+        return out;
+    }
+
+    @Override
+    public void upload(long dst, ByteBuffer src) {
+        int[] off = new int[1];
+        UnsafeBuffer b = at(dst, src.remaining(), off);
+        b.putBytes(off[0], src, src.position(), src.remaining());
+    }
+
+    @Override
+    public void download(long src, ByteBuffer dst) {
+        int[] off = new int[1];
+        UnsafeBuffer b = at(src, dst.remaining(), off);
+        b.getBytes(off[0], dst, dst.position(), dst.remaining());
+    }
+
+    @Override
+    public void setInt(long address, int value) {
+        int[] off = new int[1];
+        at(address, 4, off).putInt(off[0], value);
+    }
+
+    @Override
+    public void fill(long address, long bytes, byte value) {
+        int[] off = new int[1];
+        UnsafeBuffer b = at(address, bytes, off);
+        for (int i = 0; i < bytes; i++) {
+            b.putByte(off[0] + i, value);
+        }
+    }
+
+    @Override
+    public void embed(long out, DeviceWeights.Matrix table, int token) {
+        putFloats(out, typed(table.address() + (long) token * table.cols() * table.dtype().bytes(), table.dtype(), table.cols()));
+    }
+
+    @Override
+    public void rmsNorm(long out, long x, long w, int dim, float eps) {
+        putFloats(out, ReferenceOps.rmsNorm(floats(x, dim), floats(w, dim), 1, dim, eps));
+    }
+
+    @Override
+    public void gemv(long y, DeviceWeights.Matrix w, long x, long residual) {
+        float[] r = residual == 0 ? null : floats(residual, w.rows());
+        putFloats(y, ReferenceOps.gemv(typed(w.address(), w.dtype(), w.rows() * w.cols()), floats(x, w.cols()), r, w.rows(), w.cols()));
+    }
+
+    @Override
+    public void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows) {
+        if (position < 0 || position >= tableRows) {
+            throw new IllegalArgumentException("position " + position + " is outside the RoPE tables of " + tableRows + " rows");
+        }
+        int n = tableRows * (headDim / 2);
+        float[] c = floats(cos, n);
+        float[] s = floats(sin, n);
+        float[] qv = floats(q, heads * headDim);
+        float[] kv = floats(k, kvHeads * headDim);
+        ReferenceOps.rope(qv, 1, heads, headDim, position, c, s);
+        ReferenceOps.rope(kv, 1, kvHeads, headDim, position, c, s);
+        putFloats(q, qv);
+        putFloats(k, kv);
+    }
+
+    @Override
+    public void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v) {
+        if (slot < 0 || slot >= capacity || row < 0 || row >= shape.blockSize()) {
+            throw new IllegalArgumentException("slot " + slot + " row " + row + " outside " + capacity + " slots of " + shape.blockSize());
+        }
+        int rowElems = shape.kvHeads() * shape.headDim();
+        long first = slab + slot * shape.slotBytes() + (long) row * rowElems * shape.dtype().bytes();
+        putTyped(first, shape.dtype(), floats(k, rowElems));
+        putTyped(first + shape.halfBytes(), shape.dtype(), floats(v, rowElems));
+    }
+
+    private void putTyped(long address, DType dtype, float[] values) {
+        if (dtype == DType.F32) {
+            putFloats(address, values);
+            return;
+        }
+        int[] off = new int[1];
+        UnsafeBuffer b = at(address, 2L * values.length, off);
+        for (int i = 0; i < values.length; i++) {
+            b.putShort(off[0] + 2 * i, dtype == DType.BF16 ? HalfFloats.toBf16(values[i]) : HalfFloats.toF16(values[i]));
+        }
+    }
+
+    @Override
+    public void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks,
+                       float scale, long out, long lse) {
+        int[] slotIds = nBlocks == 0 ? new int[0] : ints(slots, nBlocks);
+        int[] valid = validRows == 0 || nBlocks == 0 ? null : ints(validRows, nBlocks);
+        byte[] m = null;
+        if (mask != 0 && nBlocks > 0) {
+            int[] off = new int[1];
+            UnsafeBuffer b = at(mask, (long) nBlocks * shape.blockSize(), off);
+            m = new byte[nBlocks * shape.blockSize()];
+            b.getBytes(off[0], m);
+        }
+        float[] slabValues = typed(slab, shape.dtype(), (int) (slabBytes / shape.dtype().bytes()));
+        ReferenceOps.Attention a = ReferenceOps.pagedAttention(shape, floats(q, shape.heads() * shape.headDim()), slabValues, slotIds, valid, m,
+                nBlocks, scale);
+        putFloats(out, a.out());
+        putFloats(lse, a.lse());
+    }
+
+    @Override
+    public void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim) {
+        ReferenceOps.Attention m = ReferenceOps.merge(new ReferenceOps.Attention(floats(o1, heads * headDim), floats(lse1, heads)),
+                new ReferenceOps.Attention(floats(o2, heads * headDim), floats(lse2, heads)), heads, headDim);
+        putFloats(out, m.out());
+        putFloats(lseOut, m.lse());
+    }
+
+    @Override
+    public void add(long out, long a, long b, int n) {
+        putFloats(out, ReferenceOps.add(floats(a, n), floats(b, n)));
+    }
+
+    @Override
+    public void siluMul(long out, long gate, long up, int n) {
+        putFloats(out, ReferenceOps.siluMul(floats(gate, n), floats(up, n)));
+    }
+
+    @Override
+    public void argmax(long x, int n, long out) {
+        float[] v = floats(x, n);
+        int best = Integer.MAX_VALUE;
+        float bestV = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            if (v[i] > bestV || (v[i] == bestV && i < best)) { // the kernel's rule: NaN never wins
+                bestV = v[i];
+                best = i;
+            }
+        }
+        setInt(out, best);
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return allocated;
+    }
+
+    @Override
+    public void close() {
+        memory.clear();
+    }
+}

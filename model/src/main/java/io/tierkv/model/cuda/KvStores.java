@@ -1,0 +1,23 @@
+package io.tierkv.model.cuda;
+
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.cuda.ops.PagedKvShape;
+
+/** How {@link CudaDecoder} opens its {@link KvStore}: all on the device, or in tiering's tiers. */
+@FunctionalInterface
+interface KvStores {
+    /** A store for {@code layers} layers of {@code shape} blocks and up to {@code maxTokens} tokens on {@code device}. */
+    KvStore open(StepDevice device, PagedKvShape shape, int layers, int maxTokens);
+
+    /** Every block on the device ({@link PagedKvCache}). */
+    KvStores PAGED = (device, shape, layers, maxTokens) ->
+            new PagedKvCache(device, shape, layers, KvBlockTable.blocksFor(maxTokens, shape.blockSize()));
+
+    /** Tiering's tiers on {@code backend}, {@code deviceBlocksPerLayer} device blocks per layer ({@link TieredKvStore}). */
+    static KvStores tiered(Backend backend, int deviceBlocksPerLayer) {
+        if (deviceBlocksPerLayer < 1) {
+            throw new IllegalArgumentException("the device tier needs at least one block per layer (the tail), was " + deviceBlocksPerLayer);
+        }
+        return (device, shape, layers, maxTokens) -> TieredKvStore.open(device, shape, layers, maxTokens, backend, deviceBlocksPerLayer);
+    }
+}

@@ -1,0 +1,143 @@
+package io.tierkv.model.cuda;
+
+import io.tierkv.cuda.ops.PagedKvShape;
+
+/**
+ * One sequence's K and V on the device, in paged blocks that {@code CudaPagedAttention} reads in place: every layer
+ * owns a slab of {@code capacity} slots ({@link PagedKvShape}: K half {@code [blockSize][kvHeads][headDim]}, then the V
+ * half, in the KV dtype), and all layers share one block table ({@link KvBlockTable}), mirrored on the device.
+ *
+ * <pre>
+ *   slab  [layers][capacity] slots of slotBytes       layer l's slab starts at l * capacity * slotBytes
+ *   slots i32 [capacity]   list entry -> slot          written when an append opens a block
+ *   valid i32 [capacity]   valid rows per list entry   the last entry's count written on every append
+ *   mask  u8  [capacity][blockSize]                    1 = the token at that position is evicted
+ * </pre>
+ *
+ * The device arrays are updated by the device's ordered sets ({@code cuMemset*Async} on the decoder's stream on a GPU),
+ * so they are ordered with the launches that read them and nothing on the host needs fencing. The device owns the memory.
+ */
+final class PagedKvCache implements KvStore {
+    final PagedKvShape shape;
+    final int layers;
+    final KvBlockTable table;
+    private final StepDevice device;
+    private final long slab;  // [layers][capacity][slotBytes] KV dtype
+    private final long slots; // i32 [capacity]
+    private final long valid; // i32 [capacity]
+    private final long mask;  // u8 [capacity][blockSize]
+    private final long bytes;
+    private int evicted;
+
+    PagedKvCache(StepDevice device, PagedKvShape shape, int layers, int capacityBlocks) {
+        this.device = device;
+        this.shape = shape;
+        this.layers = layers;
+        this.table = new KvBlockTable(shape.blockSize(), capacityBlocks);
+        long slabBytes = Math.multiplyExact(layerBytes(shape, capacityBlocks), (long) layers);
+        long maskBytes = (long) capacityBlocks * shape.blockSize();
+        this.slab = device.alloc(slabBytes);
+        this.slots = device.alloc(4L * capacityBlocks);
+        this.valid = device.alloc(4L * capacityBlocks);
+        this.mask = device.alloc(maskBytes);
+        device.fill(mask, maskBytes, (byte) 0);
+        this.bytes = slabBytes + 8L * capacityBlocks + maskBytes;
+    }
+
+    /** Bytes of one layer's slab. */
+    static long layerBytes(PagedKvShape shape, int capacityBlocks) {
+        return Math.multiplyExact(shape.slotBytes(), (long) capacityBlocks);
+    }
+
+    long layerBytes() {
+        return layerBytes(shape, table.capacityBlocks());
+    }
+
+    /** The base of layer {@code l}'s slab. */
+    long layerSlab(int l) {
+        if (l < 0 || l >= layers) {
+            throw new IllegalArgumentException("layer " + l + " is outside [0, " + layers + ")");
+        }
+        return slab + l * layerBytes();
+    }
+
+    @Override
+    public PagedKvShape shape() {
+        return shape;
+    }
+
+    /** Claims the next position (opening a block when needed) and updates the device table; returns the position. */
+    @Override
+    public int append() {
+        int position = table.append();
+        int block = table.block(position);
+        if (table.opensBlock(position)) {
+            device.setInt(slots + 4L * block, table.slot(block));
+        }
+        device.setInt(valid + 4L * block, table.row(position) + 1);
+        return position;
+    }
+
+    @Override
+    public void write(int l, int position, long k, long v) {
+        int block = table.block(position);
+        device.append(shape, layerSlab(l), table.capacityBlocks(), table.slot(block), table.row(position), k, v);
+    }
+
+    @Override
+    public void attend(int l, long q, float scale, long out, long lse) {
+        device.attend(shape, q, layerSlab(l), layerBytes(), slots, valid, maskAddress(), table.blocks(), scale, out, lse);
+    }
+
+    @Override
+    public void endPrefill() {
+    }
+
+    @Override
+    public void step() {
+    }
+
+    @Override
+    public int tokens() {
+        return table.tokens();
+    }
+
+    /** Marks the token at {@code position} evicted: attention skips it from the next step on. */
+    @Override
+    public void evict(int position) {
+        if (position < 0 || position >= table.tokens()) {
+            throw new IllegalArgumentException("position " + position + " is outside the " + table.tokens() + " cached tokens");
+        }
+        device.fill(mask + position, 1, (byte) 1);
+        evicted++;
+    }
+
+    /** Forgets every token (the slabs keep stale bytes that no list entry reaches). */
+    @Override
+    public void reset() {
+        table.reset();
+        if (evicted > 0) {
+            device.fill(mask, (long) table.capacityBlocks() * shape.blockSize(), (byte) 0);
+            evicted = 0;
+        }
+    }
+
+    long slotsAddress() {
+        return slots;
+    }
+
+    long validAddress() {
+        return valid;
+    }
+
+    /** The evict mask, or 0 when nothing was evicted (the kernel then skips the mask reads). */
+    long maskAddress() {
+        return evicted > 0 ? mask : 0L;
+    }
+
+    /** Device bytes held. */
+    @Override
+    public long bytes() {
+        return bytes;
+    }
+}

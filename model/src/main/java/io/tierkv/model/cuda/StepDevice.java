@@ -1,0 +1,72 @@
+package io.tierkv.model.cuda;
+
+import io.tierkv.cuda.ops.PagedKvShape;
+import java.nio.ByteBuffer;
+
+/**
+ * What a decoder step runs on, by address: memory and the kernels of one decode step. {@link CudaStepDevice} is the GPU
+ * (cuda-kernels' ops on one stream); {@link HostStepDevice} is the same contract in plain Java over heap memory
+ * ({@code ReferenceOps}), so that {@link CudaDecoder}'s orchestration (layouts, block table, offsets, the order of the
+ * operations) is tested against the CPU decoder on every build, without a GPU.
+ *
+ * <p>Every operation is ordered after the previous ones; {@link #download} waits for them. Activations are fp32; the
+ * contracts are those of {@code CudaLinear}, {@code CudaDecoderOps}, {@code CudaPagedAttention} and {@code CudaDecoderStep}.
+ * The device owns every allocation and frees them all in {@link #close()}.
+ */
+interface StepDevice extends AutoCloseable {
+    /** Allocates {@code bytes} (256-byte aligned, contents undefined) and returns its address. */
+    long alloc(long bytes);
+
+    /** Copies {@code src} (position to limit) to {@code dst}; returns when {@code src} may be reused. */
+    void upload(long dst, ByteBuffer src);
+
+    /** Waits for the queued work, then fills {@code dst} (position to limit) from {@code src}. */
+    void download(long src, ByteBuffer dst);
+
+    /** Sets the i32 at {@code address}. */
+    void setInt(long address, int value);
+
+    /** Sets {@code bytes} bytes from {@code address} to {@code value}. */
+    void fill(long address, long bytes, byte value);
+
+    /** {@code out[d] = table[token][d]} as fp32. */
+    void embed(long out, DeviceWeights.Matrix table, int token);
+
+    /** {@code out = x * rsqrt(mean(x^2) + eps) * w}, one row of {@code dim}; w fp32; out may be x. */
+    void rmsNorm(long out, long x, long w, int dim, float eps);
+
+    /** {@code y = W x (+ residual)}; residual 0, a bias or y itself. */
+    void gemv(long y, DeviceWeights.Matrix w, long x, long residual);
+
+    /** Rotate-half RoPE in place on q {@code [heads][headDim]} and k {@code [kvHeads][headDim]} at {@code position}. */
+    void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows);
+
+    /** Writes one token's k and v ({@code [kvHeads * headDim]} fp32) into row {@code row} of slot {@code slot}. */
+    void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v);
+
+    /** Paged decode attention of q over list entries {@code 0 .. nBlocks - 1}: normalised out and lse. */
+    void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks, float scale,
+                long out, long lse);
+
+    /**
+     * The exact merge of two normalised attention parts: {@code out = w1 o1 + w2 o2}, {@code w_i = exp(lse_i - L)},
+     * {@code lseOut = L = log(exp(lse1) + exp(lse2))}; out and lseOut may be o1 and lse1.
+     */
+    void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim);
+
+    /** {@code out = a + b}, n floats. */
+    void add(long out, long a, long b, int n);
+
+    /** {@code out = silu(gate) * up}, n floats. */
+    void siluMul(long out, long gate, long up, int n);
+
+    /** {@code out} (i32) = the lowest index of the largest of n floats. */
+    void argmax(long x, int n, long out);
+
+    /** Device bytes allocated. */
+    long allocatedBytes();
+
+    /** Frees every allocation and what the device holds; idempotent. */
+    @Override
+    void close();
+}

@@ -1,0 +1,214 @@
+package io.tierkv.model.cuda;
+
+import io.tierkv.core.KvLayout;
+import io.tierkv.core.policy.Policies;
+import io.tierkv.core.policy.PolicyContext;
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.tiering.LayerView;
+import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.TierConfig;
+import io.tierkv.tiering.TierManager;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * K and V in tiering's tiers, through the public {@link TierManager} / {@link Sequence} API: the new token's K and V are
+ * written to the device tail slot ({@link Sequence#keyAddress}), and each layer attends two parts with the same paged
+ * kernel, the device-tier blocks in the device slab and the host-tier blocks in the host slab (pinned memory mapped into
+ * the device's address space on CUDA, read over PCIe in place), merged exactly by log-sum-exp. Policy {@code full}: the
+ * placement rule alone moves blocks between the tiers (demotions past the device budget, on the copy engine).
+ *
+ * <p>Per token, after {@link Sequence#append}, the block tables of every layer and both parts are built from the views on
+ * the host and uploaded in one copy; a view stays valid until the next append or step, so residency does not change
+ * while the step's kernels run (and the decoder's stream is idle whenever the tiers start copies: every step ends with
+ * a synchronising read of the argmax).
+ *
+ * <pre>
+ *   tables [layers][2 parts] of:  slots i32 [maxBlocks] | valid rows i32 [maxBlocks] | mask u8 [maxBlocks][blockSize]
+ *   (each region 256-byte aligned; part 0 = device tier, part 1 = host tier)
+ * </pre>
+ */
+final class TieredKvStore implements KvStore {
+    private final StepDevice device;
+    private final PagedKvShape shape;
+    private final int layers;
+    private final int maxBlocks;
+    private final int deviceBudgetBlocks;
+    private final int maxTokens;
+    private final TierManager tiers;
+    private final long slotsBytes;      // one part's slots region, aligned
+    private final long partBytes;       // one part's three regions
+    private final long tables;          // device: [layers][2][partBytes]
+    private final ByteBuffer staging;   // host: the same, rebuilt per token
+    private final int[][] count;        // [layers][2] list entries per part
+    private final boolean[][] anyMasked; // [layers][2]
+    private final long o2;              // device fp32 [heads][headDim]: the host part's output
+    private final long lse2;            // device fp32 [heads]
+    private Sequence seq;
+
+    private TieredKvStore(StepDevice device, PagedKvShape shape, int layers, int maxTokens, TierManager tiers, int deviceBudgetBlocks) {
+        this.device = device;
+        this.shape = shape;
+        this.layers = layers;
+        this.maxTokens = maxTokens;
+        this.tiers = tiers;
+        this.deviceBudgetBlocks = deviceBudgetBlocks;
+        this.maxBlocks = KvBlockTable.blocksFor(maxTokens, shape.blockSize());
+        this.slotsBytes = StepLayout.align(4L * maxBlocks);
+        this.partBytes = 2 * slotsBytes + StepLayout.align((long) maxBlocks * shape.blockSize());
+        long all = 2L * layers * partBytes;
+        if (all > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("block tables of " + all + " bytes: too many tokens for one upload");
+        }
+        this.tables = device.alloc(all);
+        this.staging = ByteBuffer.allocate((int) all).order(ByteOrder.LITTLE_ENDIAN);
+        this.count = new int[layers][2];
+        this.anyMasked = new boolean[layers][2];
+        this.o2 = device.alloc(4L * shape.heads() * shape.headDim());
+        this.lse2 = device.alloc(4L * shape.heads());
+        this.seq = openSequence();
+    }
+
+    /** Opens the tiers ({@code backend}: CUDA on a GPU; CPU with the host device, whose kernels then read the arenas in place). */
+    static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer) {
+        KvLayout layout = new KvLayout(layers, dense.kvHeads(), dense.headDim(), dense.dtype(), dense.blockSize());
+        int deviceBlocks = Math.multiplyExact(layers, deviceBlocksPerLayer);
+        int hostBlocks = Math.multiplyExact(layers, KvBlockTable.blocksFor(maxTokens, dense.blockSize()) + 2);
+        TierConfig config = backend == Backend.CPU ? TierConfig.cpu(layout, deviceBlocks, hostBlocks)
+                : TierConfig.builder(layout).backend(backend).deviceCapacityBlocks(deviceBlocks).hostCapacityBlocks(hostBlocks).build();
+        TierManager tiers = TierManager.create(config);
+        try {
+            PagedKvShape shape = new PagedKvShape(dense.dtype(), dense.heads(), dense.kvHeads(), dense.headDim(), dense.blockSize(),
+                    tiers.slotBytes());
+            if (device instanceof HostStepDevice host) {
+                host.external(tiers.deviceBaseAddress(), tiers.slotBytes() * tiers.deviceCapacityBlocks());
+                host.external(tiers.hostBaseAddress(), tiers.slotBytes() * tiers.hostCapacityBlocks());
+            }
+            return new TieredKvStore(device, shape, layers, maxTokens, tiers, deviceBlocks);
+        } catch (RuntimeException | Error e) {
+            tiers.close();
+            throw e;
+        }
+    }
+
+    private Sequence openSequence() {
+        return tiers.open(Policies.create("full"), PolicyContext.unbounded(layers, maxTokens), deviceBudgetBlocks);
+    }
+
+    @Override
+    public PagedKvShape shape() {
+        return shape;
+    }
+
+    @Override
+    public int append() {
+        int position = seq.length();
+        seq.append(1);
+        staging.clear();
+        for (int l = 0; l < layers; l++) {
+            LayerView view = seq.view(l);
+            fill(l, 0, view, view.deviceCount(), true);
+            fill(l, 1, view, view.hostCount(), false);
+        }
+        device.upload(tables, staging.clear());
+        return position;
+    }
+
+    /** Writes one part's slots, valid rows and mask into the staging buffer. */
+    private void fill(int l, int part, LayerView view, int n, boolean deviceTier) {
+        int bs = shape.blockSize();
+        int base = (int) ((2L * l + part) * partBytes);
+        boolean masked = false;
+        for (int i = 0; i < n; i++) {
+            int block = deviceTier ? view.deviceBlock(i) : view.hostBlock(i);
+            int rows = view.rows(block);
+            staging.putInt(base + 4 * i, deviceTier ? view.deviceSlot(i) : view.hostSlot(i));
+            staging.putInt((int) (base + slotsBytes + 4 * i), rows);
+            int maskAt = (int) (base + 2 * slotsBytes + (long) i * bs);
+            for (int r = 0; r < bs; r++) {
+                boolean gone = r < rows && seq.masked(l, block * bs + r);
+                staging.put(maskAt + r, gone ? (byte) 1 : 0);
+                masked |= gone;
+            }
+        }
+        count[l][part] = n;
+        anyMasked[l][part] = masked;
+    }
+
+    private long table(int l, int part) {
+        return tables + (2L * l + part) * partBytes;
+    }
+
+    @Override
+    public void write(int l, int position, long k, long v) {
+        int row = position % shape.blockSize();
+        long slotBase = seq.keyAddress(l, position) - tiers.descriptor().keyOffset(row);
+        device.append(shape, slotBase, 1, 0, row, k, v);
+    }
+
+    @Override
+    public void attend(int l, long q, float scale, long out, long lse) {
+        attendPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, out, lse);
+        if (count[l][1] > 0) {
+            attendPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, o2, lse2);
+            device.merge(out, lse, o2, lse2, out, lse, shape.heads(), shape.headDim());
+        }
+    }
+
+    private void attendPart(int l, int part, long q, long slab, int capacity, float scale, long out, long lse) {
+        long t = table(l, part);
+        device.attend(shape, q, slab, (long) capacity * shape.slotBytes(), t, t + slotsBytes, anyMasked[l][part] ? t + 2 * slotsBytes : 0,
+                count[l][part], scale, out, lse);
+    }
+
+    @Override
+    public void endPrefill() {
+        seq.endPrefill();
+    }
+
+    @Override
+    public void step() {
+        seq.step();
+    }
+
+    @Override
+    public void evict(int position) {
+        throw new IllegalStateException("in tiered mode the policy decides what is evicted; evict(position) is for the device-only cache");
+    }
+
+    @Override
+    public void reset() {
+        seq.close();
+        seq = openSequence();
+    }
+
+    @Override
+    public int tokens() {
+        return seq.length();
+    }
+
+    @Override
+    public long bytes() {
+        return tiers.slotBytes() * ((long) tiers.deviceCapacityBlocks() + tiers.hostCapacityBlocks());
+    }
+
+    /** Blocks of this sequence on the device tier and on the host tier now. */
+    int[] residency() {
+        return new int[] {seq.deviceBlocks(), seq.hostBlocks()};
+    }
+
+    /** The tiers' statistics. */
+    TierManager tiers() {
+        return tiers;
+    }
+
+    @Override
+    public void close() {
+        try {
+            seq.close();
+        } finally {
+            tiers.close();
+        }
+    }
+}

@@ -1,0 +1,37 @@
+package io.tierkv.model.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.model.BundledModel;
+import io.tierkv.model.generate.GenerationResult;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link CudaDecoder} with its KV cache in tiering's tiers ({@link TieredKvStore}, CPU tiers, {@link HostStepDevice}):
+ * at 25% of the prompt on the device tier, most blocks are demoted to the host tier and attended there as a second part
+ * merged by log-sum-exp, and the greedy tokens and logits still equal the CPU decoder's fixture. The GPU twin is in
+ * {@code CudaDecoderGpuTest}.
+ */
+class TieredHostDecoderTest {
+    @Test
+    void tieredAtAQuarterOfThePrompt_demotesMostBlocks_andEqualsTheCpuDecoder() {
+        DecoderFixture.Case want = DecoderFixture.load().cases().get(1);
+        int perLayer = Math.max(1, want.prompt().length / 4 / 16);
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), want.prompt().length + DecoderFixture.NEW_TOKENS, 16, null,
+                HostStepDevice::new, KvStores.tiered(Backend.CPU, perLayer))) {
+            GenerationResult g = decoder.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
+            int[] residency = decoder.residency();
+            double diff = DecoderFixture.maxAbsDiff(want.lastLogits(), decoder.logits());
+            assertArrayEquals(want.tokens(), g.tokens(), want.name() + ": greedy tokens (logits differ by " + diff + ")");
+            assertTrue(diff <= DecoderFixture.GPU_LOGIT_TOLERANCE, want.name() + ": last-step logits differ by " + diff);
+            assertTrue(residency[0] <= perLayer * decoder.config().layers(), "device tier within its budget: " + residency[0]);
+            assertTrue(residency[1] > 2 * residency[0], "most blocks on the host tier: " + residency[0] + " device, " + residency[1] + " host");
+            assertTrue(decoder.tierStats().d2hBytes() > 0, "blocks were demoted");
+        }
+        before.assertNoLeaks();
+    }
+}
