@@ -4,7 +4,7 @@ import io.tierkv.core.DType;
 import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.KernelModule;
-import jcuda.Pointer;
+import io.tierkv.cuda.driver.LaunchArgs;
 
 /**
  * The small per-token operations of a Llama decoder on the device ({@code src/main/cuda/decoder_ops.cu}):
@@ -19,32 +19,13 @@ public final class CudaDecoderOps implements AutoCloseable {
 
     private final KernelModule module;
 
-    private final long[] a0 = new long[1];
-    private final long[] a1 = new long[1];
-    private final long[] a2 = new long[1];
-    private final long[] a3 = new long[1];
-    private final int[] i0 = new int[1];
-    private final int[] i1 = new int[1];
-    private final int[] i2 = new int[1];
-    private final int[] i3 = new int[1];
-    private final int[] i4 = new int[1];
-    private final float[] f0 = new float[1];
-    private final long[] n0 = new long[1];
-    // rmsnorm(x, out, w, wDtype, dim, eps)
-    private final Pointer rmsParams = Pointer.to(Pointer.to(a0), Pointer.to(a1), Pointer.to(a2), Pointer.to(i0), Pointer.to(i1),
-            Pointer.to(f0));
-    // rope(q, k, tokens, heads, kvHeads, headDim, start, cos, sin)
-    private final Pointer ropeParams = Pointer.to(Pointer.to(a0), Pointer.to(a1), Pointer.to(i0), Pointer.to(i1), Pointer.to(i2),
-            Pointer.to(i3), Pointer.to(i4), Pointer.to(a2), Pointer.to(a3));
-    // silu_mul(gate, up, out, n) and add(a, b, out, n)
-    private final Pointer binaryParams = Pointer.to(Pointer.to(a0), Pointer.to(a1), Pointer.to(a2), Pointer.to(n0));
-    // embed(table, dtype, vocab, dim, ids, firstId, count, out)
-    private final Pointer embedParams = Pointer.to(Pointer.to(a0), Pointer.to(i0), Pointer.to(i1), Pointer.to(i2), Pointer.to(a1),
-            Pointer.to(i3), Pointer.to(i4), Pointer.to(a2));
+    /** Packed launch arguments (one native pointer per launch, see {@link LaunchArgs}). */
+    private final LaunchArgs args;
 
     /** Loads the kernels into {@code context} (kept open by the caller, closed after this). */
     public CudaDecoderOps(CudaContext context) {
         this.module = KernelModule.load(context, MODULE);
+        this.args = new LaunchArgs(context, 96);
         for (String f : new String[] {"rmsnorm", "rope", "silu_mul", "add", "embed"}) {
             module.function(f);
         }
@@ -60,13 +41,8 @@ public final class CudaDecoderOps implements AutoCloseable {
         Args.address("out", out, 4);
         Args.address("x", x, 4);
         Args.address("w", w, wType.bytes());
-        a0[0] = x;
-        a1[0] = out;
-        a2[0] = w;
-        i0[0] = DTypeCodes.code(wType);
-        i1[0] = dim;
-        f0[0] = eps;
-        module.launch("rmsnorm", rows, 1, LaunchPlans.THREADS, 0, stream, rmsParams);
+        args.clear().i64(x).i64(out).i64(w).i32(DTypeCodes.code(wType)).i32(dim).f32(eps); // rmsnorm(x, out, w, wDtype, dim, eps)
+        module.launch("rmsnorm", rows, 1, LaunchPlans.THREADS, 0, stream, args);
     }
 
     /**
@@ -81,17 +57,10 @@ public final class CudaDecoderOps implements AutoCloseable {
         Args.address("k", k, 4);
         Args.address("cos", cos, 4);
         Args.address("sin", sin, 4);
-        a0[0] = q;
-        a1[0] = k;
-        i0[0] = tokens;
-        i1[0] = heads;
-        i2[0] = kvHeads;
-        i3[0] = headDim;
-        i4[0] = start;
-        a2[0] = cos;
-        a3[0] = sin;
+        // rope(q, k, tokens, heads, kvHeads, headDim, start, cos, sin)
+        args.clear().i64(q).i64(k).i32(tokens).i32(heads).i32(kvHeads).i32(headDim).i32(start).i64(cos).i64(sin);
         long elements = (long) tokens * (heads + kvHeads) * (headDim / 2);
-        module.launch("rope", LaunchPlans.strideBlocks(elements), 1, LaunchPlans.THREADS, 0, stream, ropeParams);
+        module.launch("rope", LaunchPlans.strideBlocks(elements), 1, LaunchPlans.THREADS, 0, stream, args);
     }
 
     /** The shape checks of {@link #ropeAsync}: even head dimension, positions inside the tables. */
@@ -124,11 +93,8 @@ public final class CudaDecoderOps implements AutoCloseable {
         Args.address("first input", a, 4);
         Args.address("second input", b, 4);
         Args.address("out", out, 4);
-        a0[0] = a;
-        a1[0] = b;
-        a2[0] = out;
-        n0[0] = n;
-        module.launch(function, LaunchPlans.strideBlocks(n), 1, LaunchPlans.THREADS, 0, stream, binaryParams);
+        args.clear().i64(a).i64(b).i64(out).i64(n); // silu_mul(gate, up, out, n) and add(a, b, out, n)
+        module.launch(function, LaunchPlans.strideBlocks(n), 1, LaunchPlans.THREADS, 0, stream, args);
     }
 
     /** Enqueues {@code out[0][d] = table[tokenId][d]} as fp32 (decode: the id travels as a kernel argument). */
@@ -154,20 +120,18 @@ public final class CudaDecoderOps implements AutoCloseable {
         Args.positive("count", count);
         Args.address("out", out, 4);
         Args.address("table", table, tableType.bytes());
-        a0[0] = table;
-        i0[0] = DTypeCodes.code(tableType);
-        i1[0] = vocab;
-        i2[0] = dim;
-        a1[0] = ids;
-        i3[0] = firstId;
-        i4[0] = count;
-        a2[0] = out;
-        module.launch("embed", LaunchPlans.strideBlocks((long) count * dim), 1, LaunchPlans.THREADS, 0, stream, embedParams);
+        // embed(table, dtype, vocab, dim, ids, firstId, count, out)
+        args.clear().i64(table).i32(DTypeCodes.code(tableType)).i32(vocab).i32(dim).i64(ids).i32(firstId).i32(count).i64(out);
+        module.launch("embed", LaunchPlans.strideBlocks((long) count * dim), 1, LaunchPlans.THREADS, 0, stream, args);
     }
 
     /** Unloads the module; idempotent. The caller makes sure no launch is still queued. */
     @Override
     public void close() {
-        module.close();
+        try {
+            module.close();
+        } finally {
+            args.close();
+        }
     }
 }

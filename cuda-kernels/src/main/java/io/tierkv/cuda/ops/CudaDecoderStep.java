@@ -3,7 +3,7 @@ package io.tierkv.cuda.ops;
 import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.KernelModule;
-import jcuda.Pointer;
+import io.tierkv.cuda.driver.LaunchArgs;
 
 /**
  * The per-step kernels of a paged decoder that are neither math nor attention ({@code src/main/cuda/decoder_step.cu}):
@@ -18,25 +18,13 @@ public final class CudaDecoderStep implements AutoCloseable {
 
     private final KernelModule module;
 
-    private final long[] kArg = new long[1];
-    private final long[] vArg = new long[1];
-    private final long[] slabArg = new long[1];
-    private final long[] slotBytesArg = new long[1];
-    private final long[] halfBytesArg = new long[1];
-    private final int[] slotArg = new int[1];
-    private final int[] rowArg = new int[1];
-    private final int[] rowElemsArg = new int[1];
-    private final int[] dtypeArg = new int[1];
-    private final int[] nArg = new int[1];
-    // kv_append(k, v, slab, slotBytes, halfBytes, slot, row, rowElems, dtype)
-    private final Pointer appendParams = Pointer.to(Pointer.to(kArg), Pointer.to(vArg), Pointer.to(slabArg), Pointer.to(slotBytesArg),
-            Pointer.to(halfBytesArg), Pointer.to(slotArg), Pointer.to(rowArg), Pointer.to(rowElemsArg), Pointer.to(dtypeArg));
-    // argmax(x, n, out)
-    private final Pointer argmaxParams = Pointer.to(Pointer.to(kArg), Pointer.to(nArg), Pointer.to(vArg));
+    /** Packed launch arguments (one native pointer per launch, see {@link LaunchArgs}). */
+    private final LaunchArgs args;
 
     /** Loads the kernels into {@code context} (kept open by the caller, closed after this). */
     public CudaDecoderStep(CudaContext context) {
         this.module = KernelModule.load(context, MODULE);
+        this.args = new LaunchArgs(context, 64);
         module.function("kv_append");
         module.function("argmax");
     }
@@ -51,16 +39,10 @@ public final class CudaDecoderStep implements AutoCloseable {
         Args.address("k", k, 4);
         Args.address("v", v, 4);
         int rowElems = shape.kvHeads() * shape.headDim();
-        kArg[0] = k;
-        vArg[0] = v;
-        slabArg[0] = slab;
-        slotBytesArg[0] = shape.slotBytes();
-        halfBytesArg[0] = shape.halfBytes();
-        slotArg[0] = slot;
-        rowArg[0] = row;
-        rowElemsArg[0] = rowElems;
-        dtypeArg[0] = DTypeCodes.code(shape.dtype());
-        module.launch("kv_append", LaunchPlans.strideBlocks(rowElems), 1, LaunchPlans.THREADS, 0, stream, appendParams);
+        // kv_append(k, v, slab, slotBytes, halfBytes, slot, row, rowElems, dtype)
+        args.clear().i64(k).i64(v).i64(slab).i64(shape.slotBytes()).i64(shape.halfBytes()).i32(slot).i32(row).i32(rowElems)
+                .i32(DTypeCodes.code(shape.dtype()));
+        module.launch("kv_append", LaunchPlans.strideBlocks(rowElems), 1, LaunchPlans.THREADS, 0, stream, args);
     }
 
     /** The host checks of {@link #appendAsync}: the slot inside the slab, the row inside the block. */
@@ -81,15 +63,17 @@ public final class CudaDecoderStep implements AutoCloseable {
         Args.positive("n", n);
         Args.address("x", x, 4);
         Args.address("out", out, 4);
-        kArg[0] = x;
-        nArg[0] = n;
-        vArg[0] = out;
-        module.launch("argmax", 1, 1, ARGMAX_THREADS, 0, stream, argmaxParams);
+        args.clear().i64(x).i32(n).i64(out); // argmax(x, n, out)
+        module.launch("argmax", 1, 1, ARGMAX_THREADS, 0, stream, args);
     }
 
     /** Unloads the module; idempotent. The caller makes sure no launch is still queued. */
     @Override
     public void close() {
-        module.close();
+        try {
+            module.close();
+        } finally {
+            args.close();
+        }
     }
 }

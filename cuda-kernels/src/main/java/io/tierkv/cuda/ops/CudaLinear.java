@@ -4,7 +4,7 @@ import io.tierkv.core.DType;
 import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.KernelModule;
-import jcuda.Pointer;
+import io.tierkv.cuda.driver.LaunchArgs;
 
 /**
  * Linear layers on the device ({@code src/main/cuda/linear.cu}): {@code y = W x} for decode (GEMV, one to eight
@@ -23,25 +23,14 @@ public final class CudaLinear implements AutoCloseable {
     private final KernelModule module;
     private final int sms;
 
-    private final long[] wArg = new long[1];
-    private final long[] xArg = new long[1];
-    private final long[] yArg = new long[1];
-    private final long[] rArg = new long[1];
-    private final int[] nArg = new int[1];
-    private final int[] outArg = new int[1];
-    private final int[] inArg = new int[1];
-    private final int[] warpsArg = new int[1];
-    // gemv_*(w, x, y, residual, out, in, warpsPerRow)
-    private final Pointer gemvParams = Pointer.to(Pointer.to(wArg), Pointer.to(xArg), Pointer.to(yArg), Pointer.to(rArg),
-            Pointer.to(outArg), Pointer.to(inArg), Pointer.to(warpsArg));
-    // gemm_*(x, w, y, residual, n, out, in)
-    private final Pointer gemmParams = Pointer.to(Pointer.to(xArg), Pointer.to(wArg), Pointer.to(yArg), Pointer.to(rArg),
-            Pointer.to(nArg), Pointer.to(outArg), Pointer.to(inArg));
+    /** Packed launch arguments (one native pointer per launch, see {@link LaunchArgs}). */
+    private final LaunchArgs args;
 
     /** Loads the kernels into {@code context} (kept open by the caller, closed after this). */
     public CudaLinear(CudaContext context) {
         this.module = KernelModule.load(context, MODULE);
         this.sms = context.device().multiprocessors();
+        this.args = new LaunchArgs(context, 64);
         for (DType t : DType.values()) {
             module.function("gemv_" + DTypeCodes.suffix(t));
             module.function("gemm_" + DTypeCodes.suffix(t));
@@ -61,15 +50,8 @@ public final class CudaLinear implements AutoCloseable {
         Args.address("x", x, 4);
         Args.optionalAddress("residual", residual, 4);
         int warps = LaunchPlans.gemvWarpsPerRow(out, sms);
-        wArg[0] = w;
-        xArg[0] = x;
-        yArg[0] = y;
-        rArg[0] = residual;
-        outArg[0] = out;
-        inArg[0] = in;
-        warpsArg[0] = warps;
-        module.launch("gemv_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream,
-                gemvParams);
+        args.clear().i64(w).i64(x).i64(y).i64(residual).i32(out).i32(in).i32(warps); // gemv_*(w, x, y, residual, out, in, warpsPerRow)
+        module.launch("gemv_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream, args);
     }
 
     /**
@@ -84,14 +66,8 @@ public final class CudaLinear implements AutoCloseable {
         Args.address("x", x, 4);
         Args.address("w", w, wType.bytes());
         Args.optionalAddress("residual", residual, 4);
-        xArg[0] = x;
-        wArg[0] = w;
-        yArg[0] = y;
-        rArg[0] = residual;
-        nArg[0] = n;
-        outArg[0] = out;
-        inArg[0] = in;
-        module.launch("gemm_" + DTypeCodes.suffix(wType), grid[0], grid[1], LaunchPlans.THREADS, 0, stream, gemmParams);
+        args.clear().i64(x).i64(w).i64(y).i64(residual).i32(n).i32(out).i32(in); // gemm_*(x, w, y, residual, n, out, in)
+        module.launch("gemm_" + DTypeCodes.suffix(wType), grid[0], grid[1], LaunchPlans.THREADS, 0, stream, args);
     }
 
     /** Bytes the GEMV reads from the weights: what its GB/s is counted on. */
@@ -102,6 +78,10 @@ public final class CudaLinear implements AutoCloseable {
     /** Unloads the module; idempotent. The caller makes sure no launch is still queued. */
     @Override
     public void close() {
-        module.close();
+        try {
+            module.close();
+        } finally {
+            args.close();
+        }
     }
 }
