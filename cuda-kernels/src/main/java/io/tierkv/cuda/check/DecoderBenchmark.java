@@ -19,7 +19,7 @@ import java.util.SplittableRandom;
 /**
  * The GPU check's decoder rows: GEMV weight streaming (weights larger than the L2 cache, in BF16 and F32) and
  * paged decode attention (32 heads, 8 KV heads, head dim 128, BF16, 16-token blocks, 4k and 32k tokens in device
- * memory, 4k tokens read in place from mapped pinned host memory), each next to a copy of the same bytes measured in
+ * memory, 4k tokens read in place from mapped pinned host memory), the block digests' bound ({@link DigestBenchmark}), each next to a copy of the same bytes measured in
  * the same run (device to device; host to device for the host slab), and each checked against {@link ReferenceOps}
  * before it is timed. GB/s counts the bytes the kernel must read (weights, or K and V); the copy's GB/s counts the
  * bytes copied (each read once and written once).
@@ -57,6 +57,7 @@ public final class DecoderBenchmark {
                 rows.add(attention(attention, stream, tokens, false));
             }
             rows.add(attention(attention, stream, HOST_ATTENTION_TOKENS, true));
+            rows.add(new DigestBenchmark(context, iterations).run(stream));
         }
         return rows;
     }
