@@ -7,76 +7,99 @@ import java.util.Arrays;
  * token position or a block index depending on who wrote it. Primitive arrays, no object per
  * transition; {@link #clear()} keeps the capacity.
  *
- * <p>Layout: one int per transition and one run per layer change, because a window close at 128k tokens
- * x 32 layers lists millions of transitions, all of one layer in a row, and their size is what it costs
- * to write them (measured: 10 bytes a transition made the close 3x slower than this 4).
+ * <p>Layout: two bytes per transition, grouped in runs of one layer whose indexes lie within {@link #SPAN} of
+ * the run's base. A window close at 128k tokens x 32 layers can list millions of transitions (3.4 million in
+ * {@code WindowCloseBenchmark}), a run per 4,096 tokens of a layer, written in place through {@link #claim}; at
+ * 2 bytes instead of the 10 of a layer int, an index int and two level bytes, they take 7 MB instead of 34.
  *
  * <pre>
- *   packed[i] = index &lt;&lt; 4 | from &lt;&lt; 2 | to        (from, to: level codes 0..3; index &lt;= MAX_INDEX)
- *   runs      = (layer 0, end 3) (layer 5, end 4) ...   transitions [previous end, end) belong to layer
+ *   entry[i] = (index - base) &lt;&lt; 4 | from &lt;&lt; 2 | to     16 bits; from, to: level codes 0..3
+ *   run r    = (layer, base, end)                         entries [end of run r - 1, end) belong to it
+ *
+ *   add(0, 5, N, L)  add(0, 9, L, E)  add(2, 9, C, N)
+ *   entries  0x0006  0x004b  0x0001
+ *   runs     (layer 0, base 5, end 2)  (layer 2, base 9, end 3)
  * </pre>
  */
 public final class Transitions {
-    /** The largest index a transition can carry (2^27 - 1: 134 million tokens or blocks of one layer). */
-    public static final int MAX_INDEX = (1 << 27) - 1;
+    /** Indexes of one run lie in {@code [base, base + SPAN)}: twelve bits of offset in an entry. */
+    public static final int SPAN = 1 << 12;
 
-    /** (transition) {@link #pack packed} index, from and to. */
-    private int[] packed = new int[64];
-    /** (run) the layer of each run of transitions. */
+    /** (transition) {@link #entry} of each transition, read as unsigned 16 bits. */
+    private short[] entries = new short[64];
+    /** (run) the layer of each run. */
     private int[] runLayer = new int[8];
-    /** (run) the end (exclusive) of each run; a run starts where the previous one ends. */
+    /** (run) the index its entries' offsets count from. */
+    private int[] runBase = new int[8];
+    /** (run) the end (exclusive) of each run's entries; a run starts where the previous one ends. */
     private int[] runEnd = new int[8];
     private int runs;
     private int size;
-    /** The run {@link #layer} found last: readers go through the list in order. */
+    /** The run found last: readers go through the list in order, so a lookup is O(1) then. */
     private int cursor;
 
-    /** One transition as an int: {@code index << 4 | from << 2 | to}; arguments are not checked. */
-    public static int pack(int index, int from, int to) {
-        return index << 4 | from << 2 | to;
+    /** One transition's entry in a run based at {@code index - offset}; arguments are not checked. */
+    public static int entry(int offset, int from, int to) {
+        return offset << 4 | from << 2 | to;
     }
 
     /** Appends one transition. */
     public void add(int layer, int index, byte from, byte to) {
-        if (index < 0 || index > MAX_INDEX) {
-            throw new IllegalArgumentException("transition index " + index + " outside [0, " + MAX_INDEX + "]");
+        if (index < 0) {
+            throw new IllegalArgumentException("transition index " + index + " is negative");
         }
         if (from < Level.CACHE_CODE || from > Level.EVICT_CODE || to < Level.CACHE_CODE || to > Level.EVICT_CODE) {
             throw new IllegalArgumentException("transition levels " + from + " -> " + to + " are not level codes");
         }
-        if (size == packed.length) {
-            packed = Arrays.copyOf(packed, size * 2);
+        if (size == entries.length) {
+            entries = Arrays.copyOf(entries, size * 2);
         }
-        packed[size++] = pack(index, from, to);
-        extendRun(layer);
+        int r = runs - 1;
+        boolean extend = r >= 0 && runLayer[r] == layer && index >= runBase[r] && index - runBase[r] < SPAN;
+        int base = extend ? runBase[r] : index;
+        entries[size++] = (short) entry(index - base, from, to);
+        if (extend) {
+            runEnd[r] = size;
+        } else {
+            newRun(layer, base);
+        }
     }
 
     /**
-     * Appends {@code n} transitions of one layer at once, already {@link #pack packed} by a bulk producer that
-     * checked them (a window close): one bulk copy instead of {@code n} calls.
+     * Claims room for up to {@code max} transitions, for a bulk producer in core (a window close) that writes
+     * their checked {@link #entry entries} into the returned array from index {@link #size()} on, then appends
+     * them with {@link #commit}: no copy and no call per transition. The array is valid until the next add or
+     * claim.
      */
-    public void addPacked(int layerIndex, int[] transitions, int n) {
-        if (n == 0) {
-            return;
+    public short[] claim(int max) {
+        if (size + max > entries.length) {
+            entries = Arrays.copyOf(entries, Math.max(size + max, entries.length * 2));
         }
-        if (size + n > packed.length) {
-            packed = Arrays.copyOf(packed, Math.max(size + n, packed.length * 2));
-        }
-        System.arraycopy(transitions, 0, packed, size, n);
-        size += n;
-        extendRun(layerIndex);
+        return entries;
     }
 
-    private void extendRun(int layer) {
-        if (runs > 0 && runLayer[runs - 1] == layer) {
-            runEnd[runs - 1] = size;
-            return;
+    /**
+     * Appends the {@code n} transitions written after a {@link #claim}, one run: layer {@code layer}, indexes
+     * {@code base} plus each entry's offset.
+     */
+    public void commit(int layer, int base, int n) {
+        if (n < 0 || size + n > entries.length) {
+            throw new IllegalArgumentException("commit of " + n + " transitions after " + size + " exceeds the claimed room");
         }
+        if (n > 0) {
+            size += n;
+            newRun(layer, base);
+        }
+    }
+
+    private void newRun(int layer, int base) {
         if (runs == runLayer.length) {
             runLayer = Arrays.copyOf(runLayer, runs * 2);
+            runBase = Arrays.copyOf(runBase, runs * 2);
             runEnd = Arrays.copyOf(runEnd, runs * 2);
         }
         runLayer[runs] = layer;
+        runBase[runs] = base;
         runEnd[runs] = size;
         runs++;
     }
@@ -89,52 +112,55 @@ public final class Transitions {
         return size == 0;
     }
 
-    /** The layer of transition {@code i}: O(1) when read in order, a binary search otherwise. */
     public int layer(int i) {
-        check(i);
-        int r = cursor;
-        if (i < runEnd[r] && (r == 0 || i >= runEnd[r - 1])) {
-            return runLayer[r];
-        }
-        r = r + 1 < runs && i >= runEnd[r] && i < runEnd[r + 1] ? r + 1 : findRun(i);
-        cursor = r;
-        return runLayer[r];
-    }
-
-    private int findRun(int i) {
-        int lo = 0;
-        int hi = runs - 1;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (runEnd[mid] <= i) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo;
+        return runLayer[run(i)];
     }
 
     public int index(int i) {
-        check(i);
-        return packed[i] >>> 4;
+        return runBase[run(i)] + ((entries[i] & 0xffff) >>> 4);
     }
 
     public byte from(int i) {
         check(i);
-        return (byte) (packed[i] >>> 2 & 3);
+        return (byte) (entries[i] >>> 2 & 3);
     }
 
     public byte to(int i) {
         check(i);
-        return (byte) (packed[i] & 3);
+        return (byte) (entries[i] & 3);
+    }
+
+    /** The run holding transition {@code i}: O(1) when read in order, a binary search otherwise. */
+    private int run(int i) {
+        check(i);
+        int r = cursor;
+        if (r < runs && i < runEnd[r] && (r == 0 || i >= runEnd[r - 1])) {
+            return r;
+        }
+        if (r + 1 < runs && i >= runEnd[r] && i < runEnd[r + 1]) {
+            r++;
+        } else {
+            int lo = 0;
+            int hi = runs - 1;
+            while (lo < hi) {
+                int mid = (lo + hi) >>> 1;
+                if (runEnd[mid] <= i) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            r = lo;
+        }
+        cursor = r;
+        return r;
     }
 
     /** Number of transitions whose target is {@code level}. */
     public int countTo(Level level) {
         int n = 0;
         for (int i = 0; i < size; i++) {
-            if ((packed[i] & 3) == level.code()) {
+            if ((entries[i] & 3) == level.code()) {
                 n++;
             }
         }

@@ -5,7 +5,7 @@ import io.tierkv.core.Transitions;
 
 /**
  * The paper's four-level state machine, pure: counts in, transitions out. It touches no memory but the
- * arrays it is given, and keeps no state beyond the configuration and reused scratch rows.
+ * arrays it is given, and keeps no state beyond the configuration.
  *
  * <p>Reading of the paper (Dela Rosa and Li, 2025, "Policy Implementation"): "Demotion by one level is
  * performed if it fails to achieve required counts. Else, promotion." We read this as <em>one step
@@ -19,7 +19,7 @@ import io.tierkv.core.Transitions;
  */
 public final class LevelStateMachine {
     private final HierarchicalConfig config;
-    /** The close's inner loop and its scratch rows, one per machine. */
+    /** The close's inner loop, one per machine. */
     private final LevelKernel kernel = LevelKernel.create();
 
     public LevelStateMachine(HierarchicalConfig config) {
@@ -60,20 +60,18 @@ public final class LevelStateMachine {
      */
     public int closeWindow(int layer, byte[] levels, int[] counts, int[] birth, int length, int now, boolean revive,
                            Transitions out) {
-        if (length - 1 > Transitions.MAX_INDEX) {
-            throw new IllegalArgumentException("layer " + layer + " holds " + length + " tokens, transitions carry at most "
-                    + (Transitions.MAX_INDEX + 1));
-        }
         int finalLevel = revive ? Level.EVICT_CODE + 1 : Level.EVICT_CODE;
         int bornBy = now - config.window();
         LevelKernel k = kernel;
         k.net = 0;
-        // Chunked so that the changes of one chunk go from L1 to the output in one bulk copy.
-        for (int start = 0; start < length; start += LevelKernel.CHUNK) {
-            int end = Math.min(length, start + LevelKernel.CHUNK);
-            int n = k.close(levels, counts, birth, start, end, bornBy, finalLevel, config.cacheMin(), config.normalMin(),
-                    config.lowMin());
-            out.addPacked(layer, k.changes, n);
+        short[] changes = out.claim(length + LevelKernel.SLACK);
+        // One run of transitions per span of tokens: an entry holds its token's offset in the span.
+        for (int start = 0; start < length; start += Transitions.SPAN) {
+            int end = Math.min(length, start + Transitions.SPAN);
+            int first = out.size();
+            int last = k.close(levels, counts, birth, start, end, bornBy, finalLevel, config.cacheMin(), config.normalMin(),
+                    config.lowMin(), changes, first);
+            out.commit(layer, start, last - first);
         }
         return k.net;
     }

@@ -3,6 +3,7 @@ package io.tierkv.core.policy;
 import io.tierkv.core.Level;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
@@ -11,13 +12,14 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@link LevelKernel} with the Vector API, eight tokens at a time: counts, births and levels load as int lanes,
  * the new level is compares and masked adds (no branch, no table), and a group with changes is compacted with
- * one precomputed shuffle per change mask (256 of them) straight into the scratch row, so the work per token
+ * one precomputed shuffle per change mask (256 of them) straight into the output, so the work per token
  * does not depend on the mix of levels and nothing is written for a group that does not change.
  * Loaded only when {@code jdk.incubator.vector} is in the boot layer; never reference this class directly.
  */
 final class VectorLevelKernel extends LevelKernel {
     private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_256;
     private static final VectorSpecies<Byte> BYTES = ByteVector.SPECIES_64;
+    private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_128;
     private static final int LANES = INTS.length();
     /** (mask) the shuffle that moves the lanes set in {@code mask} to the front, in order. */
     @SuppressWarnings("unchecked")
@@ -41,18 +43,18 @@ final class VectorLevelKernel extends LevelKernel {
 
     @Override
     int close(byte[] levels, int[] counts, int[] birth, int start, int end, int bornBy, int finalLevel,
-              int cache, int normal, int low) {
-        int[] changes = this.changes;
+              int cache, int normal, int low, short[] changes, int at) {
         IntVector one = IntVector.broadcast(INTS, 1);
+        IntVector minusOne = IntVector.broadcast(INTS, -1);
         IntVector evict = IntVector.broadcast(INTS, Level.EVICT_CODE);
-        // (lane) index << 4 of each lane's token, advanced by a vector at a time
-        IntVector packedIndex = IOTA.add(start).lanewise(VectorOperators.LSHL, 4);
+        // (lane) offset << 4 of each lane's token in the span, advanced by a vector at a time
+        IntVector offsets = IOTA.lanewise(VectorOperators.LSHL, 4);
         IntVector advance = IntVector.broadcast(INTS, LANES << 4);
-        // (lane) EVICT arrivals less departures: a level code is EVICT (3) when both its bits are set
+        // (lane) EVICT arrivals less departures
         IntVector evictions = IntVector.zero(INTS);
-        int n = 0;
+        int n = at;
         int t = start;
-        for (int upper = start + INTS.loopBound(end - start); t < upper; t += LANES, packedIndex = packedIndex.add(advance)) {
+        for (int upper = start + INTS.loopBound(end - start); t < upper; t += LANES, offsets = offsets.add(advance)) {
             IntVector c = IntVector.fromArray(INTS, counts, t);
             IntVector f = (IntVector) ByteVector.fromArray(BYTES, levels, t).convertShape(VectorOperators.B2I, INTS, 0);
             IntVector earned = evict.sub(one, c.compare(VectorOperators.GE, low))
@@ -60,20 +62,22 @@ final class VectorLevelKernel extends LevelKernel {
                     .sub(one, c.compare(VectorOperators.GE, cache));
             VectorMask<Integer> judged = IntVector.fromArray(INTS, birth, t).compare(VectorOperators.LE, bornBy)
                     .and(f.compare(VectorOperators.LT, finalLevel));
-            VectorMask<Integer> up = earned.compare(VectorOperators.LT, f).and(judged);
-            VectorMask<Integer> down = earned.compare(VectorOperators.GT, f).and(judged);
-            int mask = LANE_BITS.reduceLanes(VectorOperators.ADD, up.or(down));
+            // one level toward the earned one: f + signum(earned - f), where judged
+            IntVector nt = f.add(earned.sub(f).max(minusOne).min(one), judged);
+            VectorMask<Integer> changed = nt.compare(VectorOperators.NE, f);
+            int mask = LANE_BITS.reduceLanes(VectorOperators.ADD, changed);
             if (mask == 0) {
                 continue;
             }
-            IntVector nt = f.sub(one, up).add(one, down);
             bytes(nt).intoArray(levels, t);
-            packedIndex.or(f.lanewise(VectorOperators.LSHL, 2)).or(nt).rearrange(COMPACT[mask]).intoArray(changes, n);
+            IntVector entries = offsets.or(f.lanewise(VectorOperators.LSHL, 2)).or(nt).rearrange(COMPACT[mask]);
+            ((ShortVector) entries.convertShape(VectorOperators.I2S, SHORTS, 0)).intoArray(changes, n);
             n += Integer.bitCount(mask);
-            evictions = evictions.add(nt.and(nt.lanewise(VectorOperators.LSHR, 1))).sub(f.and(f.lanewise(VectorOperators.LSHR, 1)));
+            evictions = evictions.add(one, nt.compare(VectorOperators.EQ, Level.EVICT_CODE))
+                    .sub(one, f.compare(VectorOperators.EQ, Level.EVICT_CODE));
         }
         net += evictions.reduceLanes(VectorOperators.ADD);
-        return closeScalar(levels, counts, birth, t, end, bornBy, finalLevel, cache, normal, low, n);
+        return closeScalar(levels, counts, birth, t, end, bornBy, finalLevel, cache, normal, low, start, changes, n);
     }
 
     private static ByteVector bytes(IntVector v) {
