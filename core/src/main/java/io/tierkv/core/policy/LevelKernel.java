@@ -7,8 +7,9 @@ import io.tierkv.core.popularity.VectorSupport;
 /**
  * The inner loop of a window close over one span of a layer's tokens: judges each token, writes its new level
  * in place, and lists the tokens whose level changed as {@link Transitions#entry entries} (offset in the span,
- * from, to) straight into the array a {@link Transitions#claim} gave. Two implementations compute the same thing: {@link ScalarLevelKernel} and,
- * where {@code jdk.incubator.vector} is present, {@code VectorLevelKernel}; {@link #create} picks one once.
+ * from, to) straight into the array a {@link Transitions#claim} gave. Two implementations compute the same
+ * thing: {@link ScalarLevelKernel} and, where {@code jdk.incubator.vector} is present, {@code VectorLevelKernel};
+ * {@link #create} picks one once.
  *
  * <p>A token is judged when it was born by {@code bornBy} and its level is below {@code finalLevel}
  * ({@code EVICT + 1} when EVICT tokens may climb back, {@code EVICT} when EVICT is final); a judged token moves
@@ -20,7 +21,7 @@ abstract class LevelKernel {
     /** Room to claim beyond one change per token: kernels write a whole vector (or one slot) past the last change. */
     static final int SLACK = 16;
 
-    /** Tokens that moved to EVICT less those that left it, summed over chunks until reset by the caller. */
+    /** Tokens that moved to EVICT less those that left it, summed over spans until reset by the caller. */
     int net;
 
     /**
