@@ -352,6 +352,15 @@ public final class Sequence implements AutoCloseable {
      */
     public void observe(int layer, int queryPosition, float[] probs, int offset, int heads, int stride, int keys) {
         checkOpen();
+        if (policy.observedTopK() == selected.length) {
+            // The policy counts the same top-k the placement requests: select it once.
+            int n = counter.selectTopK(probs, offset, heads, stride, keys, selected.length, selected);
+            policy.observeSelected(layer, selected, n);
+            if (prefillDone) {
+                request(layer, selected, n);
+            }
+            return;
+        }
         policy.observe(layer, queryPosition, probs, offset, heads, stride, keys);
         if (!prefillDone) {
             return;

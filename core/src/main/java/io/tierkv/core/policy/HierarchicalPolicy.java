@@ -27,6 +27,15 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
     private int[] birth;
     /** (layer) queries observed in the current window: no count can exceed it. */
     private int[] observed;
+    /**
+     * (layer, i) the tokens whose count left 0 in the current window, and in the last one: a close zeroes the
+     * counts of those instead of whole rows, so resetting costs what the window touched, not the sequence.
+     */
+    private int[][] touched;
+    private int[][] lastTouched;
+    /** (layer) entries of {@link #touched} and {@link #lastTouched}. */
+    private int[] touchedCount;
+    private int[] lastTouchedCount;
     /** (k) scratch for the counter's output. */
     private int[] selected;
     private int steps;
@@ -70,6 +79,10 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
         birth = new int[capacity];
         observed = new int[layers];
         selected = new int[config.topK()];
+        touched = new int[layers][64];
+        lastTouched = new int[layers][64];
+        touchedCount = new int[layers];
+        lastTouchedCount = new int[layers];
     }
 
     @Override
@@ -99,17 +112,32 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
             // Counts on positions not yet appended would be inherited by the tokens that arrive there.
             throw new IllegalArgumentException(name + ": observe() got " + keys + " keys but only " + length + " tokens exist");
         }
-        context.counter().count(probs, offset, heads, stride, keys, config.topK(), selected, counts[layer]);
-        observed[layer]++;
+        int n = context.counter().selectTopK(probs, offset, heads, stride, keys, config.topK(), selected);
+        countSelected(layer, selected, n);
     }
 
-    /** Counts already selected keys (a trace's top-k), one query of this layer. */
+    @Override
+    public int observedTopK() {
+        return config.topK();
+    }
+
+    /** Counts already selected keys (a trace's top-k, or the caller's selection), one query of this layer. */
     @Override
     public void observeSelected(int layer, int[] positions, int n) {
         checkSelected(layer, positions, n);
+        countSelected(layer, positions, n);
+    }
+
+    private void countSelected(int layer, int[] positions, int n) {
         int[] c = counts[layer];
         for (int i = 0; i < n; i++) {
-            c[positions[i]]++;
+            int t = positions[i];
+            if (c[t]++ == 0) {
+                if (touchedCount[layer] == touched[layer].length) {
+                    touched[layer] = Arrays.copyOf(touched[layer], touchedCount[layer] * 2);
+                }
+                touched[layer][touchedCount[layer]++] = t;
+            }
         }
         observed[layer]++;
     }
@@ -140,9 +168,16 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
         for (int l = 0; l < layers; l++) {
             live[l] -= machine.closeWindow(l, levels[l], counts[l], birth, length, steps, revive, out);
             int[] last = lastCounts[l];
+            int[] stale = lastTouched[l];
+            for (int i = 0, n = lastTouchedCount[l]; i < n; i++) {
+                last[stale[i]] = 0;
+            }
             lastCounts[l] = counts[l];
             counts[l] = last;
-            Arrays.fill(last, 0, length, 0);
+            lastTouched[l] = touched[l];
+            lastTouchedCount[l] = touchedCount[l];
+            touched[l] = stale;
+            touchedCount[l] = 0;
             observed[l] = 0;
         }
         if (DEBUG) {

@@ -43,6 +43,16 @@ public interface KvPolicy {
         return true;
     }
 
+    /**
+     * The k of a policy whose {@link #observe} only counts each query's top-k keys, selected by the
+     * {@link PolicyContext#counter() context's counter}; 0 (the default) for a policy that reads more of the row.
+     * A caller that selects the same top-k anyway (the tier manager's requests) selects once and hands the
+     * result to {@link #observeSelected}, which such a policy treats exactly like {@code observe}.
+     */
+    default int observedTopK() {
+        return 0;
+    }
+
     /** {@code count} tokens arrive at positions {@code [length(), length() + count)} in every layer. */
     void append(int count);
 

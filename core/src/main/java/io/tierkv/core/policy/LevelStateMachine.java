@@ -5,7 +5,7 @@ import io.tierkv.core.Transitions;
 
 /**
  * The paper's four-level state machine, pure: counts in, transitions out. It touches no memory but the
- * arrays it is given, and keeps no state beyond the configuration and reused scratch rows.
+ * arrays it is given, and keeps no state beyond the configuration.
  *
  * <p>Reading of the paper (Dela Rosa and Li, 2025, "Policy Implementation"): "Demotion by one level is
  * performed if it fails to achieve required counts. Else, promotion." We read this as <em>one step
@@ -19,6 +19,8 @@ import io.tierkv.core.Transitions;
  */
 public final class LevelStateMachine {
     private final HierarchicalConfig config;
+    /** The close's inner loop, one per machine. */
+    private final LevelKernel kernel = LevelKernel.create();
 
     public LevelStateMachine(HierarchicalConfig config) {
         this.config = config;
@@ -58,49 +60,20 @@ public final class LevelStateMachine {
      */
     public int closeWindow(int layer, byte[] levels, int[] counts, int[] birth, int length, int now, boolean revive,
                            Transitions out) {
-        ensureScratch(length);
-        int window = config.window();
-        int cache = config.cacheMin();
-        int normal = config.normalMin();
-        int low = config.lowMin();
         int finalLevel = revive ? Level.EVICT_CODE + 1 : Level.EVICT_CODE;
-        int[] index = scratchIndex;
-        byte[] from = scratchFrom;
-        byte[] to = scratchTo;
-        int n = 0;
-        int net = 0;
-        // Branch-free: every token is written at slot n, and n advances only when its level changes, so the
-        // loop costs the same whatever the mix of levels (a third of them move at a typical close).
-        for (int t = 0; t < length; t++) {
-            int f = levels[t];
-            int c = counts[t];
-            int earned = Level.EVICT_CODE - (c >= low ? 1 : 0) - (c >= normal ? 1 : 0) - (c >= cache ? 1 : 0);
-            int step = Integer.signum(earned - f);
-            int judged = (now - birth[t] >= window ? 1 : 0) & (f < finalLevel ? 1 : 0);
-            int nt = f + step * judged;
-            levels[t] = (byte) nt;
-            index[n] = t;
-            from[n] = (byte) f;
-            to[n] = (byte) nt;
-            net += (nt == Level.EVICT_CODE ? 1 : 0) - (f == Level.EVICT_CODE ? 1 : 0);
-            n += nt != f ? 1 : 0;
+        int bornBy = now - config.window();
+        LevelKernel k = kernel;
+        k.net = 0;
+        short[] changes = out.claim(length + LevelKernel.SLACK);
+        // One run of transitions per span of tokens: an entry holds its token's offset in the span.
+        for (int start = 0; start < length; start += Transitions.SPAN) {
+            int end = Math.min(length, start + Transitions.SPAN);
+            int first = out.size();
+            int last = k.close(levels, counts, birth, start, end, bornBy, finalLevel, config.cacheMin(), config.normalMin(),
+                    config.lowMin(), changes, first);
+            out.commit(layer, start, last - first);
         }
-        out.addAll(layer, index, from, to, n);
-        return net;
-    }
-
-    /** (token) scratch rows of one close's transitions, reused; one spare slot for the branch-free write. */
-    private int[] scratchIndex = new int[0];
-    private byte[] scratchFrom = new byte[0];
-    private byte[] scratchTo = new byte[0];
-
-    private void ensureScratch(int length) {
-        if (scratchIndex.length < length + 1) {
-            int n = Math.max(length + 1, scratchIndex.length * 2);
-            scratchIndex = new int[n];
-            scratchFrom = new byte[n];
-            scratchTo = new byte[n];
-        }
+        return k.net;
     }
 
     /** Closes a window with EVICT final (drop mode). */

@@ -44,6 +44,16 @@ class ObserveSelectedTest {
     }
 
     @Test
+    void observedTopK_isHierarchicalsK_andZeroForPoliciesThatReadTheWholeRow() {
+        // A caller may hand only hierarchical its own top-k selection: H2O sums probabilities, the rest ignore them.
+        assertEquals(2, new HierarchicalPolicy(new HierarchicalConfig(3, 2, 1, 4, 2)).observedTopK());
+        assertEquals(HierarchicalConfig.DEFAULT_TOP_K, Policies.create("hierarchical").observedTopK());
+        for (String spec : new String[] {"h2o", "full", "streaming", "snapkv"}) {
+            assertEquals(0, Policies.create(spec).observedTopK(), spec);
+        }
+    }
+
+    @Test
     void h2o_selectedPositions_gainOneUnitEach() {
         H2oPolicy p = new H2oPolicy(0.5);
         p.start(PolicyContext.unbounded(2, 4));

@@ -57,6 +57,10 @@ public final class TieredDecoder {
     private float[] partRows = new float[0];
     /** (H, n) reciprocal softmax denominators, reused across steps. */
     private float[] inverse = new float[0];
+    /** The parts one layer's attention reads (device, host), reused across layers and steps. */
+    private final List<SplitAttention.Part> parts = new ArrayList<>(2);
+    /** (part) the positions, bias and slots behind {@link #parts}, reused: no array per step grows with the sequence. */
+    private final PartBuffers[] partBuffers = {new PartBuffers(), new PartBuffers()};
     /** How decode steps read the host tier; see {@link #hostRead(HostRead)}. */
     private HostRead hostRead = HostRead.EXACT;
     /** Host reads of the decode steps, per layer. */
@@ -348,11 +352,10 @@ public final class TieredDecoder {
         long t0 = System.nanoTime();
         LayerView view = seq.view(l);
         int n = (int) q.size(0);
-        List<SplitAttention.Part> parts = new ArrayList<>(2);
-        List<long[]> positions = new ArrayList<>(2);
-        addPart(parts, positions, seq, l, deviceSlab, view.deviceSlots(), view.deviceBlocks(), view.deviceCount(), start, n);
+        parts.clear();
+        addPart(seq, l, deviceSlab, view.deviceSlots(), view.deviceBlocks(), view.deviceCount(), start, n);
         long hostGather = System.nanoTime(); // METRICS
-        addHostPart(parts, positions, seq, l, view, q, start, n);
+        addHostPart(seq, l, view, q, start, n);
         long t1 = System.nanoTime();
         metrics.hostGather(t1 - hostGather); // METRICS
         profile.addTier(t1 - t0);
@@ -360,7 +363,7 @@ public final class TieredDecoder {
         metrics.attended(view.deviceCount() * layout.blockSize(), view.hostCount() * layout.blockSize(), r, System.nanoTime() - t1); // METRICS
         if (observe) {
             long t2 = System.nanoTime();
-            observe(seq, l, r.weights(), r.normalizer(), positions, start, n);
+            observe(seq, l, r.weights(), r.normalizer(), start, n);
             profile.addPolicy(System.nanoTime() - t2);
         }
         return r.output();
@@ -370,32 +373,57 @@ public final class TieredDecoder {
      * The host part: every host block in exact mode (and for a chunk of several queries, whose read serves them
      * all); in digest mode a decode query's selected blocks only. Decode steps' reads are counted either way.
      */
-    private void addHostPart(List<SplitAttention.Part> parts, List<long[]> positions, Sequence seq, int l, LayerView view,
-                             Tensor q, int start, int n) {
+    private void addHostPart(Sequence seq, int l, LayerView view, Tensor q, int start, int n) {
         if (selector == null || n != 1) {
             if (n == 1) {
                 hostReads.add(l, view.hostCount(), view.hostCount());
             }
-            addPart(parts, positions, seq, l, hostSlab, view.hostSlots(), view.hostBlocks(), view.hostCount(), start, n);
+            addPart(seq, l, hostSlab, view.hostSlots(), view.hostBlocks(), view.hostCount(), start, n);
             return;
         }
         digests.retain(l, view.deviceBlocks(), view.deviceCount(), view.hostBlocks(), view.hostCount());
         float[] qf = Tensors.toFloats(q.contiguous());                       // (1, H, d)
         int m = selector.select(l, qf, view);
         selector.measureRecall(l, q.reshape(c.heads(), c.headDim()), view, seq, hostSlab);
-        addPart(parts, positions, seq, l, hostSlab, selector.slots(), selector.blocks(), m, start, n);
+        addPart(seq, l, hostSlab, selector.slots(), selector.blocks(), m, start, n);
     }
 
-    private void addPart(List<SplitAttention.Part> parts, List<long[]> positions, Sequence seq, int layer, Tensor slab,
-                         int[] slots, int[] blocks, int count, int start, int n) {
+    /** One part's host-side arrays, grown by doubling and reused (the tensors made from them are copies). */
+    private static final class PartBuffers {
+        /** (keys) the token position of each key column. */
+        long[] positions = new long[0];
+        /** (n, keys) additive attention bias: 0 or -inf. */
+        float[] bias = new float[0];
+        /** (count) the slot of each block. */
+        long[] slots = new long[0];
+        /** Key columns in use. */
+        int keys;
+
+        void ensure(int keys, int queries, int count) {
+            if (positions.length < keys) {
+                positions = new long[Math.max(keys, positions.length * 2)];
+            }
+            if (bias.length < queries * keys) {
+                bias = new float[Math.max(queries * keys, bias.length * 2)];
+            }
+            if (slots.length < count) {
+                slots = new long[Math.max(count, slots.length * 2)];
+            }
+            this.keys = keys;
+        }
+    }
+
+    private void addPart(Sequence seq, int layer, Tensor slab, int[] slots, int[] blocks, int count, int start, int n) {
         if (count == 0) {
             return;
         }
         int bs = layout.blockSize();
         int keys = count * bs;
-        long[] pos = new long[keys];
-        float[] bias = new float[n * keys];
-        long[] slotIds = new long[count];
+        PartBuffers buffers = partBuffers[parts.size()];
+        buffers.ensure(keys, n, count);
+        long[] pos = buffers.positions;
+        float[] bias = buffers.bias;
+        long[] slotIds = buffers.slots;
         int length = seq.length();
         for (int i = 0; i < count; i++) {
             slotIds[i] = slots[i];
@@ -405,21 +433,18 @@ public final class TieredDecoder {
                 pos[col] = token;
                 boolean dead = token >= length || seq.masked(layer, token);
                 for (int qi = 0; qi < n; qi++) {
-                    if (dead || token > start + qi) {
-                        bias[qi * keys + col] = NEG_INF;
-                    }
+                    bias[qi * keys + col] = dead || token > start + qi ? NEG_INF : 0f;
                 }
             }
         }
         long g0 = System.nanoTime();
         // Reading the blocks where they lie is attention's own work (paged attention gathers too), not bookkeeping.
         // Keys and values gathered straight from the slab's K and V halves: one copy each, no reshaping copy.
-        Tensor index = Tensors.fromLongs(slotIds, count);
+        Tensor index = Tensors.fromLongsPrefix(slotIds, count, count);
         Tensor k = slab.select(1, 0).index_select(0, index).view(keys, c.kvHeads(), c.headDim());
         Tensor v = slab.select(1, 1).index_select(0, index).view(keys, c.kvHeads(), c.headDim());
         profile.addTier(-(System.nanoTime() - g0));
-        parts.add(new SplitAttention.Part(k, v, Tensors.fromFloats(bias, n, keys)));
-        positions.add(pos);
+        parts.add(new SplitAttention.Part(k, v, Tensors.fromFloatsPrefix(bias, n * keys, n, keys)));
     }
 
     /**
@@ -427,12 +452,13 @@ public final class TieredDecoder {
      * reused Java buffer, (H, n, span) row-major, and hands each query's row to the policy. Positions never
      * attended (evicted, beyond the length) are zero, as the policy expects.
      */
-    private void observe(Sequence seq, int layer, List<Tensor> weights, Tensor normalizer, List<long[]> positions, int start, int n) {
+    private void observe(Sequence seq, int layer, List<Tensor> weights, Tensor normalizer, int start, int n) {
         int length = seq.length();
         int span = 0;
-        for (long[] pos : positions) {
-            for (long p : pos) {
-                span = (int) Math.max(span, p + 1);
+        for (int i = 0; i < weights.size(); i++) {
+            PartBuffers part = partBuffers[i];
+            for (int j = 0; j < part.keys; j++) {
+                span = (int) Math.max(span, part.positions[j] + 1);
             }
         }
         int heads = c.heads();
@@ -449,8 +475,8 @@ public final class TieredDecoder {
             inverse[hq] = 1f / inverse[hq];
         }
         for (int i = 0; i < weights.size(); i++) {
-            long[] pos = positions.get(i);
-            int keys = pos.length;
+            long[] pos = partBuffers[i].positions;
+            int keys = partBuffers[i].keys;
             if (partRows.length < heads * n * keys) {
                 partRows = new float[Math.max(heads * n * keys, partRows.length * 2)];
             }

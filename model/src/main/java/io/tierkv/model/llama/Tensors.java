@@ -76,6 +76,25 @@ public final class Tensors {
         }
     }
 
+    /**
+     * A new float tensor of the given shape holding a copy of {@code data[0 .. length)}: for a buffer reused
+     * across calls that may be longer than this call needs.
+     */
+    public static Tensor fromFloatsPrefix(float[] data, int length, long... shape) {
+        try (FloatPointer p = new FloatPointer(length)) {
+            p.put(data, 0, length);
+            return torch.from_blob(p, shape, floatOptions()).clone();
+        }
+    }
+
+    /** A new int64 tensor of the given shape holding a copy of {@code data[0 .. length)} (a reused buffer). */
+    public static Tensor fromLongsPrefix(long[] data, int length, long... shape) {
+        try (LongPointer p = new LongPointer(length)) {
+            p.put(data, 0, length);
+            return torch.from_blob(p, shape, longOptions()).clone();
+        }
+    }
+
     /** A new int64 tensor of the given shape holding {@code data}. */
     public static Tensor fromInts(int[] data, long... shape) {
         long[] l = new long[data.length];

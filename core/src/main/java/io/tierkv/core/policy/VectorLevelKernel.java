@@ -1,0 +1,101 @@
+package io.tierkv.core.policy;
+
+import io.tierkv.core.Level;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link LevelKernel} with the Vector API, eight tokens at a time: counts, births and levels load as int lanes,
+ * the new level is compares, masked subtractions and a clamp (no branch, no table); the change mask comes from
+ * the old and new level bytes read as two longs, and a group with changes is compacted with one precomputed
+ * shuffle per change mask (256 of them) straight into the output. Measured at 128k tokens x 32 layers with 81%
+ * of the tokens moving (2-core AMD EPYC, JDK 17, best of 40): 3.2-3.3 ms, where a masked vector reduction for
+ * the change mask took 4.1-4.6 ms and the scalar loop writing 10-byte transitions about 50; 16 lanes were no
+ * faster there (AVX-512 runs as two 256-bit halves), and {@code VectorMask.toLong} is no intrinsic in JDK 17.
+ * Loaded only when {@code jdk.incubator.vector} is in the boot layer; never reference this class directly.
+ */
+final class VectorLevelKernel extends LevelKernel {
+    private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_256;
+    private static final VectorSpecies<Byte> BYTES = ByteVector.SPECIES_64;
+    private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_128;
+    private static final int LANES = INTS.length();
+    /** Eight level bytes as one little-endian long: byte {@code i} is lane {@code i}. */
+    private static final VarHandle LEVEL_BYTES = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final long LOW_BITS = 0x0101010101010101L;
+    /** Times a long of 0/1 bytes: byte {@code i}'s bit lands on bit {@code 56 + i}, without carries. */
+    private static final long GATHER = 0x0102040810204080L;
+    /** (mask) the shuffle that moves the lanes set in {@code mask} to the front, in order. */
+    @SuppressWarnings("unchecked")
+    private static final VectorShuffle<Integer>[] COMPACT = new VectorShuffle[1 << LANES];
+    /** (lane) {@code lane << 4}: a lane's offset in an entry. */
+    private static final IntVector IOTA_SHIFTED = IntVector.fromArray(INTS, new int[] {0, 16, 32, 48, 64, 80, 96, 112}, 0);
+
+    static {
+        for (int mask = 0; mask < COMPACT.length; mask++) {
+            int[] lanes = new int[LANES];
+            int n = 0;
+            for (int lane = 0; lane < LANES; lane++) {
+                if ((mask & (1 << lane)) != 0) {
+                    lanes[n++] = lane;
+                }
+            }
+            COMPACT[mask] = VectorShuffle.fromArray(INTS, lanes, 0);
+        }
+    }
+
+    @Override
+    int close(byte[] levels, int[] counts, int[] birth, int start, int end, int bornBy, int finalLevel,
+              int cache, int normal, int low, short[] changes, int at) {
+        IntVector one = IntVector.broadcast(INTS, 1);
+        IntVector minusOne = IntVector.broadcast(INTS, -1);
+        IntVector evict = IntVector.broadcast(INTS, Level.EVICT_CODE);
+        int evictions = 0;
+        int n = at;
+        int t = start;
+        // No vector is carried from one iteration to the next: with a vector loop variable, C2 (JDK 17) boxed
+        // one vector per iteration whenever the rarely taken branch below was compiled in (measured: 65 bytes
+        // a group in a steady state where few tokens move).
+        for (int upper = start + INTS.loopBound(end - start); t < upper; t += LANES) {
+            IntVector c = IntVector.fromArray(INTS, counts, t);
+            IntVector f = (IntVector) ByteVector.fromArray(BYTES, levels, t).convertShape(VectorOperators.B2I, INTS, 0);
+            IntVector earned = evict.sub(one, c.compare(VectorOperators.GE, low))
+                    .sub(one, c.compare(VectorOperators.GE, normal))
+                    .sub(one, c.compare(VectorOperators.GE, cache));
+            VectorMask<Integer> judged = IntVector.fromArray(INTS, birth, t).compare(VectorOperators.LE, bornBy)
+                    .and(f.compare(VectorOperators.LT, finalLevel));
+            // one level toward the earned one: f + signum(earned - f), where judged
+            IntVector nt = f.add(earned.sub(f).max(minusOne).min(one), judged);
+            // The change mask from the level bytes themselves: old and new as one long each, a byte that differs
+            // sets its lane's bit (a multiply gathers the low bit of each byte into the top byte).
+            long before = (long) LEVEL_BYTES.get(levels, t);
+            bytes(nt).intoArray(levels, t);
+            long after = (long) LEVEL_BYTES.get(levels, t);
+            long diff = before ^ after;
+            if (diff == 0) {
+                continue;
+            }
+            int mask = (int) ((((diff | diff >>> 1) & LOW_BITS) * GATHER) >>> 56);
+            // entry = offset in the span << 4 | from << 2 | to, the changed lanes moved to the front
+            IntVector entries = IOTA_SHIFTED.add((t - start) << 4).or(f.lanewise(VectorOperators.LSHL, 2)).or(nt)
+                    .rearrange(COMPACT[mask]);
+            ((ShortVector) entries.convertShape(VectorOperators.I2S, SHORTS, 0)).intoArray(changes, n);
+            n += Integer.bitCount(mask);
+            // a code is EVICT (3) when both its bits are set
+            evictions += Long.bitCount(after & after >>> 1 & LOW_BITS) - Long.bitCount(before & before >>> 1 & LOW_BITS);
+        }
+        net += evictions;
+        return closeScalar(levels, counts, birth, t, end, bornBy, finalLevel, cache, normal, low, start, changes, n);
+    }
+
+    private static ByteVector bytes(IntVector v) {
+        return (ByteVector) v.convertShape(VectorOperators.I2B, BYTES, 0);
+    }
+}

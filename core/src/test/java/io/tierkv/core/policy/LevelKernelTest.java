@@ -1,0 +1,107 @@
+package io.tierkv.core.policy;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.Level;
+import io.tierkv.core.Transitions;
+import io.tierkv.core.popularity.VectorSupport;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The fast window close (vectorised where the Vector API is present) against a straightforward
+ * reference close written from the rule: each token old enough and not final moves one level toward what its
+ * count earned. Random levels, counts around the thresholds and births around the judging age, lengths that
+ * are not multiples of a vector.
+ */
+class LevelKernelTest {
+    private static final HierarchicalConfig PAPER = HierarchicalConfig.paper();
+
+    /** The rule, token by token, with the public helpers. */
+    private static int referenceClose(LevelStateMachine m, int layer, byte[] levels, int[] counts, int[] birth, int length,
+                                      int now, boolean revive, Transitions out) {
+        int net = 0;
+        for (int t = 0; t < length; t++) {
+            byte from = levels[t];
+            boolean old = now - birth[t] >= m.config().window();
+            boolean movable = revive || from != Level.EVICT_CODE;
+            if (!old || !movable) {
+                continue;
+            }
+            byte to = Level.stepToward(from, m.earned(counts[t]));
+            if (to != from) {
+                levels[t] = to;
+                out.add(layer, t, from, to);
+                net += (to == Level.EVICT_CODE ? 1 : 0) - (from == Level.EVICT_CODE ? 1 : 0);
+            }
+        }
+        return net;
+    }
+
+    @ParameterizedTest(name = "length {0}")
+    @ValueSource(ints = {1, 7, 8, 9, 63, 4095, 4096, 4097, 10_000})
+    void fastClose_equalsReferenceClose_onRandomCounts(int length) {
+        SplittableRandom rnd = new SplittableRandom(length);
+        for (int round = 0; round < 6; round++) {
+            boolean revive = round % 2 == 0;
+            int now = 40 + rnd.nextInt(80);
+            byte[] levels = new byte[length];
+            int[] counts = new int[length];
+            int[] birth = new int[length];
+            for (int t = 0; t < length; t++) {
+                levels[t] = (byte) rnd.nextInt(4);
+                counts[t] = rnd.nextInt(4) == 0 ? rnd.nextInt(1000) : rnd.nextInt(12);
+                birth[t] = Math.max(0, now - 40 + rnd.nextInt(-3, 4));
+            }
+            byte[] expectedLevels = levels.clone();
+            Transitions expected = new Transitions();
+            LevelStateMachine machine = new LevelStateMachine(PAPER);
+            int expectedNet = referenceClose(machine, 3, expectedLevels, counts, birth, length, now, revive, expected);
+            Transitions actual = new Transitions();
+            actual.add(1, 0, Level.CACHE_CODE, Level.NORMAL_CODE);   // something before: the close appends after it
+            int net = machine.closeWindow(3, levels, counts, birth, length, now, revive, actual);
+            assertArrayEquals(expectedLevels, levels, "levels, round " + round);
+            assertEquals(expectedNet, net, "net evictions, round " + round);
+            assertEquals(expected.size() + 1, actual.size(), "transitions, round " + round);
+            for (int i = 0; i < expected.size(); i++) {
+                assertEquals(expected.layer(i), actual.layer(i + 1));
+                assertEquals(expected.index(i), actual.index(i + 1));
+                assertEquals(expected.from(i), actual.from(i + 1));
+                assertEquals(expected.to(i), actual.to(i + 1));
+            }
+            assertEquals(1, actual.layer(0));
+        }
+    }
+
+    @ParameterizedTest(name = "length {0}")
+    @ValueSource(ints = {5, 4096, 9_999})
+    void scalarKernel_equalsVectorKernel(int length) {
+        SplittableRandom rnd = new SplittableRandom(17);
+        byte[] a = new byte[length];
+        int[] counts = new int[length];
+        int[] birth = new int[length];
+        for (int t = 0; t < length; t++) {
+            a[t] = (byte) rnd.nextInt(4);
+            counts[t] = rnd.nextInt(12);
+            birth[t] = rnd.nextInt(3);
+        }
+        byte[] b = a.clone();
+        LevelKernel scalar = new ScalarLevelKernel();
+        LevelKernel fast = LevelKernel.create();
+        short[] expected = new short[3 + length + LevelKernel.SLACK];
+        short[] actual = new short[3 + length + LevelKernel.SLACK];
+        for (int start = 0; start < length; start += Transitions.SPAN) {
+            int end = Math.min(length, start + Transitions.SPAN);
+            int n = scalar.close(a, counts, birth, start, end, 1, Level.EVICT_CODE + 1, 10, 5, 1, expected, 3);
+            assertEquals(n, fast.close(b, counts, birth, start, end, 1, Level.EVICT_CODE + 1, 10, 5, 1, actual, 3));
+            assertArrayEquals(Arrays.copyOf(expected, n), Arrays.copyOf(actual, n), "span at " + start);
+        }
+        assertArrayEquals(a, b);
+        assertEquals(scalar.net, fast.net);
+        assertTrue(!VectorSupport.available() || fast instanceof VectorLevelKernel, "the build runs tests with the Vector API");
+    }
+}
