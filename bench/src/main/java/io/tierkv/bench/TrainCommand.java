@@ -61,7 +61,7 @@ final class TrainCommand implements Callable<Integer> {
             description = "Write the last stage's training rows to FILE (safetensors) instead of training.")
     Path exportData;
 
-    @Option(names = "--examples", description = "Rows to export with --export-data (default: 16384, about 35 MiB).")
+    @Option(names = "--examples", description = "Rows to export with --export-data (default: 49152, about 35 MiB).")
     Integer examples;
 
     @Override
@@ -97,7 +97,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private int export(TrainConfig d) {
-        int rows = examples == null ? 16384 : Options.positive("--examples", examples);
+        int rows = examples == null ? 49152 : Options.positive("--examples", examples);
         Options.positive("--batch", batch);
         OutputOption.writableFile("--export-data", exportData);
         TrainingData.Summary s = TrainingData.export(exportData, rows, seed, batch, d.repeatShare());

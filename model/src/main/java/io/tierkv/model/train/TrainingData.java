@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
 
@@ -16,18 +17,18 @@ import java.util.SplittableRandom;
  *
  * <p>The rows are drawn through {@link Trainer#stepRows}, step by step from {@code new SplittableRandom(seed)}:
  * the first {@code examples} rows of a run {@code tierkv train --init DIR --start-stage <last> --seed S --batch B}.
- * Layout (flat, rows concatenated, no padding):
+ * Layout (flat, rows concatenated, no padding; about 1 byte a token, so 40 MiB hold some 55,000 rows):
  * <pre>
- *   tokens     I16 [total]    each row's whole sequence; its inputs are all but its last token
- *   supervised U8  [total]    1 where the prediction of the next token is in the loss (the trainer's
- *                             target there is tokens[i + 1]; elsewhere its target is -100, ignored);
- *                             0 at every row's last token
- *   offsets    I64 [rows + 1] row r is tokens[offsets[r] : offsets[r + 1]]; its input length is that minus 1
- *   kind       U8  [rows]     0 a prompt and its answers, 1 a repeated sequence, 2 value comparisons (warm-up)
- *   rounds     U8  [rows]     a prompt's rounds (1 to 3), 0 for warm-up rows
+ *   tokens   U8  [total]     each row's whole sequence (I16 should the vocabulary pass 256 words); a
+ *                            row's inputs are all but its last token
+ *   offsets  I64 [rows + 1]  row r is tokens[offsets[r] : offsets[r + 1]]; its input length is that minus 1
+ *   spans    I64 [n, 2]      the supervised positions, as [begin, end) runs of indices into tokens, in
+ *                            order, each inside one row and short of its last token: at a position i in a
+ *                            run the trainer's target is tokens[i + 1]; everywhere else it is -100, ignored
+ *   kind     U8  [rows]      0 a prompt and its answers, 1 a repeated sequence, 2 value comparisons (warm-up)
+ *   rounds   U8  [rows]      a prompt's rounds (1 to 3), 0 for warm-up rows
  *   metadata: format, version, seed, batch, stage, vocab_size, pad_id, semicolon_id
  * </pre>
- * About 3 bytes a token: 16,384 rows of the last stage are about 35 MiB.
  */
 public final class TrainingData {
     public static final String FORMAT = "tierkv-train-data";
@@ -57,9 +58,9 @@ public final class TrainingData {
         if (total > Integer.MAX_VALUE) {
             throw new IllegalArgumentException(examples + " examples hold " + total + " tokens, too many for one file");
         }
-        short[] tokens = new short[(int) total];
-        byte[] supervised = new byte[(int) total];
+        int[] tokens = new int[(int) total];
         long[] offsets = new long[rows.length + 1];
+        LongList spans = new LongList();
         byte[] kind = new byte[rows.length];
         byte[] rounds = new byte[rows.length];
         long supervisedCount = 0;
@@ -67,11 +68,17 @@ public final class TrainingData {
         for (int r = 0; r < rows.length; r++) {
             Batch.Row row = rows[r];
             int[] t = row.tokens();
-            for (int i = 0; i < t.length; i++) {
-                tokens[at + i] = (short) t[i];
-                boolean sup = i < t.length - 1 && row.supervised()[i];
-                supervised[at + i] = (byte) (sup ? 1 : 0);
-                supervisedCount += sup ? 1 : 0;
+            System.arraycopy(t, 0, tokens, at, t.length);
+            for (int i = 0; i < t.length - 1; i++) {
+                if (row.supervised()[i]) {
+                    supervisedCount++;
+                    if (i == 0 || !row.supervised()[i - 1]) {
+                        spans.add(at + i);
+                        spans.add(at + i + 1);
+                    } else {
+                        spans.set(spans.size() - 1, at + i + 1);
+                    }
+                }
             }
             at += t.length;
             offsets[r + 1] = at;
@@ -79,16 +86,29 @@ public final class TrainingData {
             rounds[r] = (byte) row.rounds();
         }
         Vocabulary v = Vocabulary.get();
-        new SafeTensorsWriter()
+        SafeTensorsWriter w = new SafeTensorsWriter();
+        if (v.size() <= 256) {
+            byte[] b = new byte[tokens.length];
+            for (int i = 0; i < b.length; i++) {
+                b[i] = (byte) tokens[i];
+            }
+            w.addU8("tokens", b, new long[] {total});
+        } else {
+            short[] b = new short[tokens.length];
+            for (int i = 0; i < b.length; i++) {
+                b[i] = (short) tokens[i];
+            }
+            w.addI16("tokens", b, new long[] {total});
+        }
+        w
                 .metadata("format", FORMAT).metadata("version", VERSION)
                 .metadata("seed", Long.toString(seed)).metadata("batch", Integer.toString(batch))
                 .metadata("stage", stage.toString())
                 .metadata("vocab_size", Integer.toString(v.size()))
                 .metadata("pad_id", Integer.toString(v.id(Vocabulary.PAD)))
                 .metadata("semicolon_id", Integer.toString(v.id(";")))
-                .addI16("tokens", tokens, new long[] {total})
-                .addU8("supervised", supervised, new long[] {total})
                 .addI64("offsets", offsets, new long[] {offsets.length})
+                .addI64("spans", spans.toArray(), new long[] {spans.size() / 2, 2})
                 .addU8("kind", kind, new long[] {kind.length})
                 .addU8("rounds", rounds, new long[] {rounds.length})
                 .write(file);
@@ -114,6 +134,31 @@ public final class TrainingData {
             }
         }
         return out;
+    }
+
+    /** A growable list of longs. */
+    private static final class LongList {
+        private long[] a = new long[1024];
+        private int n;
+
+        void add(long v) {
+            if (n == a.length) {
+                a = Arrays.copyOf(a, 2 * n);
+            }
+            a[n++] = v;
+        }
+
+        void set(int i, long v) {
+            a[i] = v;
+        }
+
+        int size() {
+            return n;
+        }
+
+        long[] toArray() {
+            return Arrays.copyOf(a, n);
+        }
     }
 
     /** One line for the CLI. */

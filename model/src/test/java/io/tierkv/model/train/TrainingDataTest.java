@@ -54,8 +54,17 @@ class TrainingDataTest {
         Path file = dir.resolve("data.safetensors");
         TrainingData.Summary s = TrainingData.export(file, examples, 7, BATCH, REPEAT);
         Read r = read(file);
-        ByteBuffer tokens = r.tensor("tokens", "I16");
-        ByteBuffer sup = r.tensor("supervised", "U8");
+        ByteBuffer tokens = r.tensor("tokens", "U8");
+        ByteBuffer spans = r.tensor("spans", "I64");
+        boolean[] sup = new boolean[(int) s.tokens()];
+        long previousEnd = 0;
+        for (int i = 0; i < r.header().get("spans").get("shape").get(0).asInt(); i++) {
+            long begin = spans.getLong(16 * i);
+            long end = spans.getLong(16 * i + 8);
+            assertTrue(previousEnd <= begin && begin < end, "span " + i + " in order and not empty");
+            java.util.Arrays.fill(sup, (int) begin, (int) end, true);
+            previousEnd = end;
+        }
         ByteBuffer offsets = r.tensor("offsets", "I64");
         ByteBuffer kind = r.tensor("kind", "U8");
         ByteBuffer rounds = r.tensor("rounds", "U8");
@@ -85,13 +94,13 @@ class TrainingDataTest {
                 java.util.Arrays.fill(in, Vocabulary.get().id(Vocabulary.PAD));
                 java.util.Arrays.fill(target, Batch.IGNORE);
                 for (int t = 0; t < inputs; t++) {
-                    in[t] = tokens.getShort(2 * (from + t));
-                    if (sup.get(from + t) == 1) {
-                        target[t] = tokens.getShort(2 * (from + t + 1));
+                    in[t] = Byte.toUnsignedInt(tokens.get(from + t));
+                    if (sup[from + t]) {
+                        target[t] = Byte.toUnsignedInt(tokens.get(from + t + 1));
                         supervised++;
                     }
                 }
-                assertEquals(0, sup.get(from + inputs), "a row's last token supervises nothing");
+                assertFalse(sup[from + inputs], "a row's last token supervises nothing");
                 assertArrayEquals(expectIn, in, "row " + row);
                 assertArrayEquals(expectTarget, target, "row " + row);
                 int k = kind.get(row);
