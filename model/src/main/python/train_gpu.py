@@ -62,6 +62,8 @@ def read_data(path):
             raise ValueError(f"{path}: tensor {name} has dtype {info['dtype']}, expected one of {sorted(DTYPES)}")
         code, size = DTYPES[info["dtype"]]
         begin, end = info["data_offsets"]
+        if not 0 <= begin <= end <= len(data):
+            raise ValueError(f"{path}: tensor {name} lies outside the data section of {len(data)} bytes: truncated?")
         if end - begin != size * math.prod(info["shape"]):
             raise ValueError(f"{path}: tensor {name}: offsets do not match its shape {info['shape']}")
         t[name] = data[begin:end].cast(code)
@@ -344,4 +346,8 @@ def train(a, t, meta, rows):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except (ValueError, OSError) as e:
+        print(f"train_gpu.py: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -15,6 +15,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -114,6 +115,39 @@ class TrainingDataTest {
         assertTrue(warmup, "the last stage keeps warm-up rows");
         assertEquals("tierkv-train-data", r.header().get("__metadata__").get("format").asText());
         assertEquals(Files.size(file), s.bytes());
+    }
+
+    /** model/src/main/python/train_gpu.py compiles and its dry run accepts an export (skipped without python3). */
+    @Test
+    void gpuTrainerScript_compilesAndValidatesAnExport() throws IOException, InterruptedException {
+        Path script = Path.of("src/main/python/train_gpu.py");
+        assertTrue(Files.isRegularFile(script), script.toAbsolutePath() + " is missing");
+        Assumptions.assumeTrue(run("python3", "--version").exitCode == 0, "python3 is not installed");
+        Path file = dir.resolve("small.safetensors");
+        TrainingData.Summary s = TrainingData.export(file, 24, 5, 8, REPEAT);
+        assertEquals(0, run("python3", "-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())", script.toString()).exitCode,
+                "the script parses");
+        Result dry = run("python3", script.toString(), "--data", file.toString(), "--dry-run", "--heldout", "4");
+        assertEquals(0, dry.exitCode, dry.output);
+        assertTrue(dry.output.contains("24 rows, " + s.tokens() + " tokens, " + s.supervised() + " supervised"), dry.output);
+        Path broken = dir.resolve("broken.safetensors");
+        byte[] bytes = Files.readAllBytes(file);
+        Files.write(broken, java.util.Arrays.copyOf(bytes, bytes.length - 1)); // the last row's rounds cut short
+        assertFalse(run("python3", script.toString(), "--data", broken.toString(), "--dry-run").exitCode == 0);
+    }
+
+    private record Result(int exitCode, String output) {
+    }
+
+    private static Result run(String... command) throws IOException, InterruptedException {
+        Process p;
+        try {
+            p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            return new Result(-1, e.getMessage());
+        }
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        return new Result(p.waitFor(), out);
     }
 
     @Test
