@@ -121,6 +121,7 @@ def parse_args(argv):
     p.add_argument("--heldout", type=int, default=1024, help="last rows of --data kept out of training (default 1024)")
     p.add_argument("--eval-every", type=int, default=250, help="held-out evaluation every this many steps (default 250)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--device", default="cuda", help="torch device (default cuda; cpu for a smoke test)")
     a = p.parse_args(argv)
     if not a.dry_run and (a.init is None or a.out is None):
         p.error("--init and --out are needed unless --dry-run")
@@ -157,7 +158,8 @@ def train(a, t, meta, rows):
     torch.manual_seed(a.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
-    dev = torch.device("cuda")
+    dev = torch.device(a.device)
+    device_name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else a.device
     os.makedirs(a.out, exist_ok=True)
     log = open(os.path.join(a.out, "train.log"), "w")
 
@@ -205,7 +207,7 @@ def train(a, t, meta, rows):
     if not tied:  # TierKV's checkpoints have no lm_head.weight: the output embedding is the input one
         model.lm_head.weight = model.model.embed_tokens.weight
     say(f"model {a.init}: {sum(p.numel() for p in model.parameters()):,} parameters, embeddings tied"
-        f" {'by the loader' if tied else 'here'}, torch {torch.__version__}, {torch.cuda.get_device_name(0)}")
+        f" {'by the loader' if tied else 'here'}, torch {torch.__version__}, {device_name}")
 
     def forward(inp, tgt):
         logits = model(input_ids=inp, use_cache=False).logits.float()
@@ -260,7 +262,23 @@ def train(a, t, meta, rows):
             f" (1-round {one:.4f}, multi-round {many:.4f})  {seconds:.0f}s")
         return {"step": step, "loss": loss, "token_acc": tok, "line_acc": line, "line_acc_1round": one, "line_acc_multiround": many}
 
+    names = init_tensor_names(os.path.join(a.init, "model.safetensors"))
+
+    def save():
+        """model.safetensors with the init file's tensor names (no lm_head.weight: tied), config and tokenizer."""
+        own = model.state_dict()
+        missing = [n for n in names if n not in own]
+        if missing:
+            raise SystemExit(f"the model lacks tensors of {a.init}: {missing[:3]}")
+        state = {n: own[n].detach().float().contiguous().cpu() for n in names}
+        save_file(state, os.path.join(a.out, "model.safetensors"), metadata={"format": "pt"})
+        for f in ("config.json", "tokenizer.json"):
+            if os.path.exists(os.path.join(a.init, f)):
+                shutil.copy(os.path.join(a.init, f), os.path.join(a.out, f))
+        return len(state)
+
     first = held_out(0, 0)
+    model.train()
 
     # Epochs of shuffled rows; within 16 batches' worth, rows sorted by length so a batch pads little.
     gen = torch.Generator().manual_seed(a.seed)
@@ -313,9 +331,12 @@ def train(a, t, meta, rows):
             acc = float(((pred == tgt) & sup).sum()) / max(1, int(sup.sum()))
             log.write(f"{step},{float(loss):.5f},{acc:.4f},{lr:.6f},{seen},{time.time() - start:.1f}\n")
             log.flush()
+            if step % 100 == 0:
+                print(f"step {step}  loss {float(loss):.4f}  token acc {acc:.4f}  lr {lr:.6f}  {time.time() - start:.0f}s", flush=True)
         if step % a.eval_every == 0 or step == a.warmup:
             t1 = time.time()
             history.append(held_out(step, t1 - start))
+            save()  # a run cut short still leaves its last evaluated model
             eval_seconds = time.time() - t1
         if total is None and step == a.warmup:
             per_step = (time.time() - start - eval_seconds) / step
@@ -325,23 +346,14 @@ def train(a, t, meta, rows):
                 f" {total} steps fit in {a.max_seconds:.0f}s (rerun with --steps {total} to repeat this run)")
     history.append(held_out(step, time.time() - start))
 
-    names = init_tensor_names(os.path.join(a.init, "model.safetensors"))
-    own = model.state_dict()
-    missing = [n for n in names if n not in own]
-    if missing:
-        raise SystemExit(f"the trained model lacks tensors of {a.init}: {missing[:3]}")
-    state = {n: own[n].detach().float().contiguous().cpu() for n in names}  # no lm_head.weight: tied
-    save_file(state, os.path.join(a.out, "model.safetensors"), metadata={"format": "pt"})
-    for f in ("config.json", "tokenizer.json"):
-        if os.path.exists(os.path.join(a.init, f)):
-            shutil.copy(os.path.join(a.init, f), os.path.join(a.out, f))
+    saved = save()
     summary = {"data": os.path.basename(a.data), "data_seed": meta.get("seed"), "rows": rows, "heldout": a.heldout,
                "steps": step, "batch": a.batch, "lr": a.lr, "warmup": a.warmup, "min_lr_ratio": a.min_lr_ratio,
                "seed": a.seed, "seconds": round(time.time() - start, 1), "tokens": seen, "heldout_history": history,
-               "torch": torch.__version__, "device": torch.cuda.get_device_name(0)}
+               "torch": torch.__version__, "device": device_name}
     with open(os.path.join(a.out, "train-summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    say(f"saved {len(state)} tensors to {a.out} after {step} steps, {time.time() - start:.0f}s")
+    say(f"saved {saved} tensors to {a.out} after {step} steps, {time.time() - start:.0f}s")
     log.close()
 
 
