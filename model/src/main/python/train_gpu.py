@@ -329,10 +329,10 @@ def train(a, t, meta, rows):
         if step % 10 == 0 or step == total:
             sup = tgt != IGNORE
             acc = float(((pred == tgt) & sup).sum()) / max(1, int(sup.sum()))
-            log.write(f"{step},{float(loss):.5f},{acc:.4f},{lr:.6f},{seen},{time.time() - start:.1f}\n")
+            log.write(f"{step},{float(loss.detach()):.5f},{acc:.4f},{lr:.6f},{seen},{time.time() - start:.1f}\n")
             log.flush()
             if step % 100 == 0:
-                print(f"step {step}  loss {float(loss):.4f}  token acc {acc:.4f}  lr {lr:.6f}  {time.time() - start:.0f}s", flush=True)
+                print(f"step {step}  loss {float(loss.detach()):.4f}  token acc {acc:.4f}  lr {lr:.6f}  {time.time() - start:.0f}s", flush=True)
         if step % a.eval_every == 0 or step == a.warmup:
             t1 = time.time()
             history.append(held_out(step, t1 - start))
