@@ -3,6 +3,7 @@ package io.tierkv.bench;
 import io.tierkv.model.BundledModel;
 import io.tierkv.model.train.TrainConfig;
 import io.tierkv.model.train.Trainer;
+import io.tierkv.model.train.TrainingData;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -13,7 +14,9 @@ import picocli.CommandLine.Option;
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = {"Train a small Llama-architecture model on the reading-comprehension suite, with libtorch autograd on"
             + " the CPU; writes the Hugging Face layout (config.json, model.safetensors, tokenizer.json) and train.log.",
-            "To refresh the bundled model: tierkv train --out " + BundledModel.SOURCE_DIR + " && mvn package"})
+            "To refresh the bundled model: tierkv train --out " + BundledModel.SOURCE_DIR + " && mvn package",
+            "With --export-data FILE it trains nothing: it writes the first --examples rows the last curriculum stage would"
+            + " train on with this --seed and --batch (safetensors, for model/src/main/python/train_gpu.py)."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "out/model", description = "Output directory (default: ${DEFAULT-VALUE}).")
     Path out;
@@ -54,9 +57,22 @@ final class TrainCommand implements Callable<Integer> {
             description = "Curriculum stage to start in (default: ${DEFAULT-VALUE}; the last is the multi-round, wide-length stage).")
     int startStage;
 
+    @Option(names = "--export-data", paramLabel = "FILE",
+            description = "Write the last stage's training rows to FILE (safetensors) instead of training.")
+    Path exportData;
+
+    @Option(names = "--examples", description = "Rows to export with --export-data (default: 49152, about 35 MiB).")
+    Integer examples;
+
     @Override
     public Integer call() {
         TrainConfig d = TrainConfig.defaults(out);
+        if (exportData != null) {
+            return export(d);
+        }
+        if (examples != null) {
+            throw new IllegalArgumentException("--examples only goes with --export-data");
+        }
         if (steps <= 0 || finalSteps <= 0 || batch <= 0 || hidden <= 0 || layers <= 0 || !(lr > 0)) {
             throw new IllegalArgumentException("--steps, --final-steps, --batch, --hidden, --layers and --lr must be > 0");
         }
@@ -77,6 +93,15 @@ final class TrainCommand implements Callable<Integer> {
         double acc = new Trainer(cfg, System.err::println).run(); // progress on stderr, the result on stdout
         System.out.printf(Locale.ROOT, "done in %.0f s; recent line accuracy %.3f; model written to %s%n",
                 (System.nanoTime() - t0) / 1e9, acc, out.toAbsolutePath());
+        return 0;
+    }
+
+    private int export(TrainConfig d) {
+        int rows = examples == null ? 49152 : Options.positive("--examples", examples);
+        Options.positive("--batch", batch);
+        OutputOption.writableFile("--export-data", exportData);
+        TrainingData.Summary s = TrainingData.export(exportData, rows, seed, batch, d.repeatShare());
+        System.out.println(TrainingData.describe(s, exportData));
         return 0;
     }
 }

@@ -115,6 +115,16 @@ class CliErrorTableTest {
     }
 
     @Test
+    void trainExportOptions_areChecked() throws IOException {
+        assertEquals("tierkv: --examples must be > 0, was 0",
+                oneLine("train", "--export-data", dir.resolve("d.safetensors").toString(), "--examples", "0"));
+        assertEquals("tierkv: --examples only goes with --export-data", oneLine("train", "--examples", "5", "--out", dir.resolve("t").toString()));
+        Path folder = Files.createDirectories(dir.resolve("a-folder"));
+        assertEquals("tierkv: --export-data " + folder + ": is a directory, a file name is expected",
+                oneLine("train", "--export-data", folder.toString()));
+    }
+
+    @Test
     void missingFiles() {
         Path absent = dir.resolve("absent.tkvt");
         assertEquals("tierkv: " + absent + ": no such trace file", oneLine("trace", "info", absent.toString()));

@@ -23,18 +23,12 @@ public final class SafeTensorsWriter {
     private final Map<String, Entry> entries = new LinkedHashMap<>();
     private final Map<String, String> metadata = new LinkedHashMap<>();
 
-    private record Entry(DType dtype, long[] shape, byte[] data) {
+    private record Entry(String dtype, long[] shape, byte[] data) {
     }
 
     /** Adds a float32 tensor, stored as {@code dtype} (F32, or rounded to BF16/F16). */
     public SafeTensorsWriter add(String name, float[] values, long[] shape, DType dtype) {
-        long numel = 1;
-        for (long s : shape) {
-            numel *= s;
-        }
-        if (numel != values.length) {
-            throw new IllegalArgumentException(name + ": shape holds " + numel + " elements, data has " + values.length);
-        }
+        check(name, shape, values.length);
         ByteBuffer b = ByteBuffer.allocate(values.length * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
             switch (dtype) {
@@ -44,7 +38,43 @@ public final class SafeTensorsWriter {
                 default -> throw new IllegalStateException();
             }
         }
-        if (entries.put(name, new Entry(dtype, shape.clone(), b.array())) != null) {
+        return put(name, dtype.safetensorsName(), shape, b.array());
+    }
+
+    /** Adds an int16 tensor (safetensors {@code I16}). */
+    public SafeTensorsWriter addI16(String name, short[] values, long[] shape) {
+        check(name, shape, values.length);
+        ByteBuffer b = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        b.asShortBuffer().put(values);
+        return put(name, "I16", shape, b.array());
+    }
+
+    /** Adds an int64 tensor (safetensors {@code I64}). */
+    public SafeTensorsWriter addI64(String name, long[] values, long[] shape) {
+        check(name, shape, values.length);
+        ByteBuffer b = ByteBuffer.allocate(values.length * 8).order(ByteOrder.LITTLE_ENDIAN);
+        b.asLongBuffer().put(values);
+        return put(name, "I64", shape, b.array());
+    }
+
+    /** Adds an unsigned byte tensor (safetensors {@code U8}). */
+    public SafeTensorsWriter addU8(String name, byte[] values, long[] shape) {
+        check(name, shape, values.length);
+        return put(name, "U8", shape, values.clone());
+    }
+
+    private static void check(String name, long[] shape, int length) {
+        long numel = 1;
+        for (long s : shape) {
+            numel *= s;
+        }
+        if (numel != length) {
+            throw new IllegalArgumentException(name + ": shape holds " + numel + " elements, data has " + length);
+        }
+    }
+
+    private SafeTensorsWriter put(String name, String dtype, long[] shape, byte[] data) {
+        if (entries.put(name, new Entry(dtype, shape.clone(), data)) != null) {
             throw new IllegalArgumentException("tensor '" + name + "' added twice");
         }
         return this;
@@ -52,7 +82,7 @@ public final class SafeTensorsWriter {
 
     /** Adds raw bytes as they are (for tests that build odd files). */
     public SafeTensorsWriter addRaw(String name, DType dtype, long[] shape, byte[] data) {
-        entries.put(name, new Entry(dtype, shape.clone(), data.clone()));
+        entries.put(name, new Entry(dtype.safetensorsName(), shape.clone(), data.clone()));
         return this;
     }
 
@@ -71,7 +101,7 @@ public final class SafeTensorsWriter {
         long offset = 0;
         for (Map.Entry<String, Entry> e : entries.entrySet()) {
             ObjectNode t = header.putObject(e.getKey());
-            t.put("dtype", e.getValue().dtype().safetensorsName());
+            t.put("dtype", e.getValue().dtype());
             var shape = t.putArray("shape");
             for (long s : e.getValue().shape()) {
                 shape.add(s);

@@ -30,9 +30,23 @@ import java.util.SplittableRandom;
 record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd, int[] lineType) {
     static final int IGNORE = -100;
 
-    /** One sequence with its supervised positions (a position supervises the prediction of the next token). */
-    private record Row(int[] tokens, boolean[] supervised, int[] type, boolean countLines) {
+    /**
+     * One sequence with its supervised positions (a position supervises the prediction of the next token).
+     *
+     * @param tokens     the whole sequence; the batch's inputs are all but its last token
+     * @param supervised per token, whether the prediction of the next token is in the loss
+     * @param type       per token, the question type's ordinal of the answer it predicts (task rows), else null
+     * @param countLines whether the row's answer lines count for line accuracy (task rows)
+     * @param kind       what the row is: {@link #TASK}, {@link #REPEAT} or {@link #COMPARE}
+     * @param rounds     the task row's rounds, 0 for warm-up rows
+     */
+    record Row(int[] tokens, boolean[] supervised, int[] type, boolean countLines, int kind, int rounds) {
     }
+
+    /** Row kinds: a prompt and its answers, a repeated sequence, value comparisons. */
+    static final int TASK = 0;
+    static final int REPEAT = 1;
+    static final int COMPARE = 2;
 
     /**
      * Rounds of a task row: 1, or with probability {@code multiRoundShare} 2 to {@code maxRounds}. The
@@ -48,9 +62,13 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
 
     /** Draws a batch as {@link #draw(ReadingTask, SplittableRandom, int, double)}, some task rows multi-round. */
     static Batch draw(ReadingTask task, SplittableRandom rnd, int rows, Mix mix) {
+        return pad(drawRows(task, rnd, rows, mix));
+    }
+
+    /** The rows {@link #draw(ReadingTask, SplittableRandom, int, Mix)} pads into a batch, drawn the same way. */
+    static Row[] drawRows(ReadingTask task, SplittableRandom rnd, int rows, Mix mix) {
         double warmupShare = mix.warmupShare();
         Row[] all = new Row[rows];
-        int length = 0;
         for (int r = 0; r < rows; r++) {
             if (rnd.nextDouble() < warmupShare) {
                 all[r] = rnd.nextInt(3) == 0 ? comparisons(rnd, task.config().maxPassageTokens() / 8 + 2)
@@ -60,9 +78,18 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
                 QuestionPosition pos = QuestionPosition.values()[rnd.nextInt(2)];
                 int rounds = mix.maxRounds() > 1 && rnd.nextDouble() < mix.multiRoundShare()
                         ? 2 + rnd.nextInt(mix.maxRounds() - 1) : 1;
-                all[r] = taskRow(task.generate(rnd, type, pos, rounds));
+                all[r] = taskRow(task.generate(rnd, type, pos, rounds), rounds);
             }
-            length = Math.max(length, all[r].tokens().length - 1);
+        }
+        return all;
+    }
+
+    /** Right-pads rows to the longest input (all but a row's last token), {@link #IGNORE} where unsupervised. */
+    static Batch pad(Row[] all) {
+        int rows = all.length;
+        int length = 0;
+        for (Row row : all) {
+            length = Math.max(length, row.tokens().length - 1);
         }
         int pad = Vocabulary.get().id(Vocabulary.PAD);
         int semicolon = Vocabulary.get().id(";");
@@ -98,7 +125,7 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
     }
 
     /** The whole session teacher-forced, supervised on every round's answer (from its last prompt token). */
-    private static Row taskRow(ReadingPrompt p) {
+    private static Row taskRow(ReadingPrompt p, int rounds) {
         int[] tokens = p.teacherForced();
         boolean[] sup = new boolean[tokens.length];
         int[] type = new int[tokens.length];
@@ -110,7 +137,7 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
             supervise(sup, type, at, r.answer().length, r.type());
             at += r.answer().length;
         }
-        return new Row(tokens, sup, type, true);
+        return new Row(tokens, sup, type, true, TASK, rounds);
     }
 
     /** Marks the predictions of the {@code n} answer tokens starting at {@code from} (made one position earlier). */
@@ -136,7 +163,7 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
             tokens[n + 1 + i] = reversed ? tokens[n - i] : tokens[i + 1];
             sup[n + i] = true;
         }
-        return new Row(tokens, sup, null, false);
+        return new Row(tokens, sup, null, false, REPEAT, 0);
     }
 
     /** {@code <bos> v1 n1 v1' verdict ; ...}: true when v1' equals v1 (half the time), supervised on verdicts. */
@@ -158,6 +185,6 @@ record Batch(int rows, int length, long[] inputs, long[] targets, int[] lineEnd,
             tokens[at + 4] = v.id(";");
             sup[at + 2] = true;
         }
-        return new Row(tokens, sup, null, false);
+        return new Row(tokens, sup, null, false, COMPARE, 0);
     }
 }

@@ -95,9 +95,7 @@ public final class Trainer {
             while (step < cfg.maxSteps() && !(stage == last && stageSteps >= cfg.finalSteps())) {
                 step++;
                 Curriculum.Stage st = stages.get(stage);
-                ReadingTask task = new ReadingTask(st.lengthBuckets() == 1 ? st.task() : st.bucket(rnd.nextInt(st.lengthBuckets())));
-                Batch batch = Batch.draw(task, rnd, cfg.batch(),
-                        new Batch.Mix(cfg.repeatShare() * st.warmupScale(), st.multiRoundShare(), st.maxRounds()));
+                Batch batch = Batch.pad(stepRows(st, rnd, cfg.batch(), cfg.repeatShare()));
                 double lr = learningRate(step, stage == last ? stageSteps : -1);
                 optimizer.param_groups().get(0).options().set_lr(lr);
                 float loss;
@@ -149,6 +147,16 @@ public final class Trainer {
                     (System.nanoTime() - start) / 1e9));
             return recentAcc;
         }
+    }
+
+    /**
+     * The rows of one training step in stage {@code st}: a length bucket, then {@code batch} rows of the
+     * stage's mixture. The trainer and {@link TrainingData} both draw through here, so an export holds
+     * exactly the rows a run with the same seed trains on.
+     */
+    static Batch.Row[] stepRows(Curriculum.Stage st, SplittableRandom rnd, int batch, double repeatShare) {
+        ReadingTask task = new ReadingTask(st.lengthBuckets() == 1 ? st.task() : st.bucket(rnd.nextInt(st.lengthBuckets())));
+        return Batch.drawRows(task, rnd, batch, new Batch.Mix(repeatShare * st.warmupScale(), st.multiRoundShare(), st.maxRounds()));
     }
 
     /**
