@@ -126,6 +126,13 @@ final class TraceCommand implements Callable<Integer> {
                 + SyntheticTraceConfig.DEFAULT_DRIFT_RECENT + "); the rest land anywhere.")
         Double driftRecent;
 
+        @Option(names = "--revisit", paramLabel = "STEPS", description = "The revisit family: every STEPS steps each layer's"
+                + " popular set moves to another passage of the prompt, half the time one it attended before (default: 0, off).")
+        int revisit;
+
+        @Option(names = "--passages", description = "Passages of the revisit family (default: " + SyntheticTraceConfig.DEFAULT_PASSAGES + ").")
+        Integer passages;
+
         @Override
         public Integer call() throws Exception {
             SyntheticTraceConfig c = SyntheticTraceConfig.defaults(tokens, steps, seed);
@@ -135,6 +142,9 @@ final class TraceCommand implements Callable<Integer> {
             c = c.withTopK(orElse(k, c.topK()));
             c = c.withPopular(orElse(popular, c.popularSpans()), c.spanLength(), zipf == null ? c.zipfExponent() : zipf,
                     drift == null ? c.drift() : drift, driftRecent == null ? c.driftRecent() : driftRecent);
+            if (revisit != 0 || passages != null) {
+                c = c.withRevisits(revisit, orElse(passages, c.passages()));
+            }
             OutputOption.writableFile("--out", out);
             long start = System.nanoTime();
             TraceHeader h = SyntheticTrace.write(c, out);

@@ -18,6 +18,11 @@ import java.util.SplittableRandom;
  *       which dropped the middle of the prompt.</li>
  * </ul>
  *
+ * <p>The <b>revisit family</b> ({@link SyntheticTraceConfig#revisitPeriod()} &gt; 0) cuts the prompt into passages;
+ * each layer's popular set lies in one passage (its drift stays inside it, or among the newest tokens) and moves
+ * every period to another passage, half the time one the layer attended before, so attention returns to
+ * a passage read hundreds of steps earlier. Off, it draws nothing, so default traces are unchanged.
+ *
  * <p>Each layer has its own random stream and popular set; draws repeat until a layer holds
  * {@code min(k, length)} distinct positions (after 16k tries the rest are filled with the newest
  * unused tokens, which only happens when k is close to the length). Deterministic: equal
@@ -38,6 +43,9 @@ public final class SyntheticTrace implements TraceSource {
     private final int[] drawn;
     private int stamp;
     private int step;
+    /** Revisit family only: (layer) the passage the popular set lies in, and the passages each layer attended. */
+    private final int[] passage;
+    private final boolean[][] visited;
 
     public SyntheticTrace(SyntheticTraceConfig config) {
         this.config = config;
@@ -45,8 +53,15 @@ public final class SyntheticTrace implements TraceSource {
         SplittableRandom root = new SplittableRandom(config.seed());
         this.random = new SplittableRandom[layers];
         this.spans = new int[layers][config.popularSpans()];
+        boolean revisits = config.revisitPeriod() > 0;
+        this.passage = new int[revisits ? layers : 0];
+        this.visited = new boolean[revisits ? layers : 0][config.passages()];
         for (int l = 0; l < layers; l++) {
             random[l] = root.split();
+            if (revisits) {
+                moveTo(l, random[l].nextInt(config.passages()));
+                continue;
+            }
             for (int r = 0; r < spans[l].length; r++) {
                 spans[l][r] = newSpan(random[l], config.promptLength());
             }
@@ -109,7 +124,11 @@ public final class SyntheticTrace implements TraceSource {
             return false;
         }
         int length = config.promptLength() + step + 1;
+        boolean move = config.revisitPeriod() > 0 && step > 0 && step % config.revisitPeriod() == 0;
         for (int l = 0; l < out.layers(); l++) {
+            if (move) {
+                revisit(l);
+            }
             drift(l, length);
             int n = draw(l, length, out.positions(l));
             out.setCount(l, n);
@@ -175,8 +194,52 @@ public final class SyntheticTrace implements TraceSource {
         int replacements = (int) d + (rnd.nextDouble() < d - (int) d ? 1 : 0);
         for (int i = 0; i < replacements; i++) {
             int rank = rnd.nextInt(spans[layer].length);
-            spans[layer][rank] = rnd.nextDouble() < config.driftRecent() ? recentSpan(rnd, length) : newSpan(rnd, length);
+            boolean recent = rnd.nextDouble() < config.driftRecent();
+            spans[layer][rank] = recent ? recentSpan(rnd, length) : passage.length > 0 ? passageSpan(rnd, passage[layer]) : newSpan(rnd, length);
         }
+    }
+
+    /** Moves layer {@code layer}'s popular set to another passage: half the time one it attended before, if any. */
+    private void revisit(int layer) {
+        SplittableRandom rnd = random[layer];
+        int n = config.passages();
+        int current = passage[layer];
+        int earlier = 0;
+        for (int p = 0; p < n; p++) {
+            earlier += visited[layer][p] && p != current ? 1 : 0;
+        }
+        boolean back = earlier > 0 && rnd.nextBoolean();
+        int next;
+        if (back) {
+            int pick = rnd.nextInt(earlier);
+            next = -1;
+            for (int p = 0; p < n && pick >= 0; p++) {
+                if (visited[layer][p] && p != current && pick-- == 0) {
+                    next = p;
+                }
+            }
+        } else {
+            next = rnd.nextInt(n - 1);
+            next += next >= current ? 1 : 0;
+        }
+        moveTo(layer, next);
+    }
+
+    /** Puts every popular span of {@code layer} in passage {@code p}. */
+    private void moveTo(int layer, int p) {
+        passage[layer] = p;
+        visited[layer][p] = true;
+        for (int r = 0; r < spans[layer].length; r++) {
+            spans[layer][r] = passageSpan(random[layer], p);
+        }
+    }
+
+    /** A span start inside passage {@code p} of the prompt (after the sinks). */
+    private int passageSpan(SplittableRandom rnd, int p) {
+        int body = config.promptLength() - config.sinks();
+        int from = config.sinks() + (int) ((long) body * p / config.passages());
+        int to = config.sinks() + (int) ((long) body * (p + 1) / config.passages()) - config.spanLength() + 1;
+        return from + rnd.nextInt(Math.max(1, to - from));
     }
 
     /** A span start among the newest {@code 4 * recentWindow} tokens. */

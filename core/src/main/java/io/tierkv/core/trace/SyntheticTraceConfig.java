@@ -29,10 +29,16 @@ import java.util.Locale;
  * @param recentShare  share of draws that pick a recent token
  * @param popularShare share of draws from the popular set
  * @param recallShare  share of draws that recall a uniformly random older token
+ * @param revisitPeriod the revisit family ({@code --revisit}; 0: off): the prompt is cut into {@code passages}
+ *                     passages and each layer's popular set lies in one of them, moving every {@code revisitPeriod}
+ *                     steps to another, half the time one it attended before: attention returns to a passage read
+ *                     hundreds of steps before (a reader going back to an earlier part of a document)
+ * @param passages     passages of the revisit family ({@code >= 2} when it is on)
  */
 public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLayout layout, int topK,
                                    int sinks, int recentWindow, int popularSpans, int spanLength, double zipfExponent,
-                                   double drift, double driftRecent, double sinkShare, double recentShare, double popularShare, double recallShare) {
+                                   double drift, double driftRecent, double sinkShare, double recentShare, double popularShare, double recallShare,
+                                   int revisitPeriod, int passages) {
 
     // ---- Defaults, in one place ----
     /** Llama-2-7B, the paper's model: 32 layers, 32 KV heads of 128, fp16. */
@@ -99,6 +105,22 @@ public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLay
         if (Math.abs(sum - 1) > 1e-6) {
             throw new IllegalArgumentException("sink, recent, popular and recall shares must add up to 1, add up to " + sum);
         }
+        if (revisitPeriod < 0) {
+            throw new IllegalArgumentException("revisit period (--revisit) must be >= 0 steps, was " + revisitPeriod);
+        }
+        if (revisitPeriod > 0 && (passages < 2 || (long) passages * spanLength > promptLength - sinks)) {
+            throw new IllegalArgumentException("--passages must be >= 2 and leave each passage a span of " + spanLength
+                    + " tokens of the " + (promptLength - sinks) + " after the sinks, was " + passages);
+        }
+    }
+
+    /** Passages by default in the revisit family. */
+    public static final int DEFAULT_PASSAGES = 8;
+
+    /** The same configuration in the revisit family: the popular set moves between {@code n} passages every {@code period} steps. */
+    public SyntheticTraceConfig withRevisits(int period, int n) {
+        return new SyntheticTraceConfig(promptLength, steps, seed, layout, topK, sinks, recentWindow, popularSpans, spanLength,
+                zipfExponent, drift, driftRecent, sinkShare, recentShare, popularShare, recallShare, period, n);
     }
 
     /** The defaults for a prompt of {@code promptLength} tokens and {@code steps} generated ones. */
@@ -107,36 +129,38 @@ public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLay
                 new KvLayout(DEFAULT_LAYERS, DEFAULT_KV_HEADS, DEFAULT_HEAD_DIM, DEFAULT_DTYPE, DEFAULT_BLOCK_SIZE),
                 DEFAULT_TOP_K, DEFAULT_SINKS, DEFAULT_RECENT_WINDOW,
                 Math.max(MIN_POPULAR_SPANS, promptLength / PROMPT_TOKENS_PER_POPULAR_SPAN), DEFAULT_SPAN_LENGTH,
-                DEFAULT_ZIPF, DEFAULT_DRIFT, DEFAULT_DRIFT_RECENT, DEFAULT_SINK_SHARE, DEFAULT_RECENT_SHARE, DEFAULT_POPULAR_SHARE, DEFAULT_RECALL_SHARE);
+                DEFAULT_ZIPF, DEFAULT_DRIFT, DEFAULT_DRIFT_RECENT, DEFAULT_SINK_SHARE, DEFAULT_RECENT_SHARE, DEFAULT_POPULAR_SHARE, DEFAULT_RECALL_SHARE,
+                0, DEFAULT_PASSAGES);
     }
 
     public SyntheticTraceConfig withLayout(KvLayout l) {
         return new SyntheticTraceConfig(promptLength, steps, seed, l, topK, sinks, recentWindow, popularSpans, spanLength,
-                zipfExponent, drift, driftRecent, sinkShare, recentShare, popularShare, recallShare);
+                zipfExponent, drift, driftRecent, sinkShare, recentShare, popularShare, recallShare, revisitPeriod, passages);
     }
 
     public SyntheticTraceConfig withTopK(int k) {
         return new SyntheticTraceConfig(promptLength, steps, seed, layout, k, sinks, recentWindow, popularSpans, spanLength,
-                zipfExponent, drift, driftRecent, sinkShare, recentShare, popularShare, recallShare);
+                zipfExponent, drift, driftRecent, sinkShare, recentShare, popularShare, recallShare, revisitPeriod, passages);
     }
 
     /** The same configuration with other popular-set parameters. */
     public SyntheticTraceConfig withPopular(int spans, int span, double zipf, double driftPerStep, double fromRecent) {
         return new SyntheticTraceConfig(promptLength, steps, seed, layout, topK, sinks, recentWindow, spans, span,
-                zipf, driftPerStep, fromRecent, sinkShare, recentShare, popularShare, recallShare);
+                zipf, driftPerStep, fromRecent, sinkShare, recentShare, popularShare, recallShare, revisitPeriod, passages);
     }
 
     /** The same configuration with other sink count, recent window and source shares. */
     public SyntheticTraceConfig withSources(int sinkCount, int recent, double sink, double rec, double popular, double recall) {
         return new SyntheticTraceConfig(promptLength, steps, seed, layout, topK, sinkCount, recent, popularSpans, spanLength,
-                zipfExponent, drift, driftRecent, sink, rec, popular, recall);
+                zipfExponent, drift, driftRecent, sink, rec, popular, recall, revisitPeriod, passages);
     }
 
     /** The header's source text: everything needed to regenerate the trace. */
     public String describe() {
         return String.format(Locale.ROOT, "synth seed=%d tokens=%d steps=%d k=%d sinks=%d recent=%d popular=%dx%d zipf=%s drift=%s"
                         + " driftRecent=%s shares=%s/%s/%s/%s", seed, promptLength, steps, topK, sinks, recentWindow, popularSpans,
-                spanLength, zipfExponent, drift, driftRecent, sinkShare, recentShare, popularShare, recallShare);
+                spanLength, zipfExponent, drift, driftRecent, sinkShare, recentShare, popularShare, recallShare)
+                + (revisitPeriod > 0 ? " revisit=" + revisitPeriod + " passages=" + passages : "");
     }
 
     private static void requirePositive(String name, int value) {

@@ -102,4 +102,46 @@ class SyntheticTraceTest {
         }
         return h;
     }
+
+    @Test
+    void revisitFamily_returnsToPassagesReadLongBefore_andLeavesDefaultTracesAsTheyWere() throws Exception {
+        SyntheticTraceConfig base = SyntheticTraceConfig.defaults(2048, 600, 3).withLayout(new KvLayout(2, 8, 64, DType.F16, 16));
+        SyntheticTraceConfig revisits = base.withRevisits(100, 8);
+        assertTrue(revisits.describe().endsWith(" revisit=100 passages=8"), revisits.describe());
+        assertEquals(base.describe(), base.withRevisits(0, 8).describe(), "off, the description is the default one");
+        int passageLength = (2048 - 4) / 8;
+        // per layer and phase of 100 steps: the passage holding most popular-source draws far from the tail
+        int phases = 6;
+        int[][] counts = new int[phases][8];
+        try (SyntheticTrace t = new SyntheticTrace(revisits)) {
+            TraceStep step = t.header().newStep();
+            while (t.next(step)) {
+                int phase = step.step() / 100;
+                for (int i = 0; i < step.count(0); i++) {
+                    int p = step.positions(0)[i];
+                    if (p >= 4 && p < 2048 - 64) {
+                        counts[phase][Math.min(7, (p - 4) / passageLength)]++;
+                    }
+                }
+            }
+        }
+        int[] top = new int[phases];
+        for (int ph = 0; ph < phases; ph++) {
+            for (int p = 1; p < 8; p++) {
+                top[ph] = counts[ph][p] > counts[ph][top[ph]] ? p : top[ph];
+            }
+            int total = java.util.Arrays.stream(counts[ph]).sum();
+            assertTrue(counts[ph][top[ph]] > total / 2, "phase " + ph + ": one passage holds most old-token draws: "
+                    + java.util.Arrays.toString(counts[ph]));
+        }
+        boolean returned = false;
+        for (int a = 0; a < phases; a++) {
+            for (int b = a + 2; b < phases; b++) {
+                returned |= top[a] == top[b] && top[b - 1] != top[b];
+            }
+        }
+        assertTrue(returned, "attention returns to a passage after attending another: " + java.util.Arrays.toString(top));
+        assertThrows(IllegalArgumentException.class, () -> base.withRevisits(100, 1));
+        assertThrows(IllegalArgumentException.class, () -> base.withRevisits(-1, 8));
+    }
 }
