@@ -20,8 +20,10 @@ import java.util.function.Supplier;
  * K and V in tiering's tiers, through the public {@link TierManager} / {@link Sequence} API: the new token's K and V are
  * written to the device tail slot ({@link Sequence#keyAddress}), and each layer attends two parts with the same paged
  * kernel, the device-tier blocks in the device slab and the host-tier blocks in the host slab (pinned memory mapped into
- * the device's address space on CUDA, read over PCIe in place), merged exactly by log-sum-exp. Policy {@code full}: the
- * placement rule alone moves blocks between the tiers (demotions past the device budget, on the copy engine).
+ * the device's address space on CUDA, read over PCIe in place), merged exactly by log-sum-exp. The sequence runs the
+ * store's policy: under {@code full} the placement rule alone moves blocks between the tiers (demotions past the device
+ * budget, on the copy engine); a policy that observes attention ({@code hierarchical}) gets, per decode step, each
+ * layer's top-k positions selected on the device ({@link #observe}), and its windows and the placement move blocks.
  *
  * <p>Per token, after {@link Sequence#append}, the block tables of every layer and both parts are built from the views on
  * the host and uploaded in one copy; a view stays valid until the next append or step, so residency does not change
