@@ -17,13 +17,21 @@ import java.util.Map;
 
 /**
  * {@code generate --backend cuda}: the completion from {@link CudaDecoder}, everything on the GPU (weights, KV blocks in the
- * model's dtype, every step's math; greedy picks on the device). Every token stays on the device, so the KV policy and the
- * tiers are not in the loop yet; the command says so in one line when a policy other than {@code full} was asked for.
+ * model's dtype, every step's math; greedy picks on the device). Policy {@code full} keeps every KV block on the device; any
+ * other policy runs tiered ({@link CudaDecoder#loadTiered(Path, int, int, int, String, DType)}: the device tier at
+ * {@code --budget} of the prompt, the rest in mapped pinned host memory) with the popularity top-k on the device in the
+ * loop; policies that need the prompt's attention rows at prefill (snapkv, h2o) are refused in one line.
  */
 final class CudaGenerate {
     private final TextTokenizer tok;
     private final boolean chat;
     private final SuitePromptOptions suite;
+
+    /** Device blocks per layer for {@code budget} of the prompt, as the CPU backend's {@code TieredSession} counts them: at least one. */
+    static int devicePerLayer(double budget, int promptTokens, int blockSize) {
+        int budgetTokens = Math.max(1, (int) Math.floor(budget * promptTokens));
+        return Math.max(1, budgetTokens / blockSize);
+    }
 
     CudaGenerate(TextTokenizer tok, boolean chat, SuitePromptOptions suite) {
         this.tok = tok;
@@ -31,13 +39,12 @@ final class CudaGenerate {
         this.suite = suite;
     }
 
-    void run(Path dir, ReadingPrompt task, String text, int[] ids, KvPolicy policy, int maxTokens, int blockSize, DType kvDtype,
-             Sampler sampler, Path out) throws IOException {
-        if (!policy.name().equals("full")) {
-            System.err.println("tierkv: --backend cuda keeps every KV block on the device (policy full): policy " + policy.name()
-                    + " and the tiers run with --backend cpu so far");
-        }
-        try (CudaDecoder decoder = CudaDecoder.load(dir, ids.length + maxTokens, blockSize, kvDtype)) {
+    void run(Path dir, ReadingPrompt task, String text, int[] ids, String policySpec, KvPolicy policy, double budget, int maxTokens,
+             int blockSize, DType kvDtype, Sampler sampler, Path out) throws IOException {
+        boolean tiered = !policy.name().equals("full");
+        int perLayer = devicePerLayer(budget, ids.length, blockSize);
+        try (CudaDecoder decoder = tiered ? CudaDecoder.loadTiered(dir, ids.length + maxTokens, blockSize, perLayer, policySpec, kvDtype)
+                : CudaDecoder.load(dir, ids.length + maxTokens, blockSize, kvDtype)) {
             System.out.print(chat ? tok.decode(ids) : text);
             System.out.flush();
             TextStream stream = TextStream.of(tok, ids);
@@ -58,12 +65,32 @@ final class CudaGenerate {
             }
             System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s (token by token), decode %.1f tok/s%n",
                     ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeTokensPerSecond());
-            System.out.printf(Locale.ROOT, "backend cuda | weights %s on the device, KV %s (%s, blocks of %d tokens), policy full"
-                    + " (every token on the device)%n", Bytes.format(decoder.weightBytes()), Bytes.format(decoder.kvBytes()),
-                    decoder.kvDtype(), blockSize);
+            if (tiered) {
+                int[] residency = decoder.residency();
+                io.tierkv.tiering.TierStats stats = decoder.tierStats();
+                System.out.printf(Locale.ROOT, "backend cuda | weights %s on the device, KV %s (%s, blocks of %d tokens), policy %s,"
+                        + " device budget %d blocks per layer (%.0f%% of the prompt) | blocks now %d device, %d host | d2h %s, h2d %s,"
+                        + " %d promotions%n",
+                        Bytes.format(decoder.weightBytes()), Bytes.format(decoder.kvBytes()), decoder.kvDtype(), blockSize, policy.name(),
+                        perLayer, 100 * budget, residency[0], residency[1], Bytes.format(stats.d2hBytes()), Bytes.format(stats.h2dBytes()),
+                        stats.promotionsStarted());
+            } else {
+                System.out.printf(Locale.ROOT, "backend cuda | weights %s on the device, KV %s (%s, blocks of %d tokens), policy full"
+                        + " (every token on the device)%n", Bytes.format(decoder.weightBytes()), Bytes.format(decoder.kvBytes()),
+                        decoder.kvDtype(), blockSize);
+            }
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("backend", "cuda");
-            json.put("policy", "full");
+            json.put("policy", policy.name());
+            if (tiered) {
+                json.put("budget", budget);
+                json.put("deviceBlocksPerLayer", perLayer);
+                json.put("deviceBlocks", decoder.residency()[0]);
+                json.put("hostBlocks", decoder.residency()[1]);
+                json.put("d2hBytes", decoder.tierStats().d2hBytes());
+                json.put("h2dBytes", decoder.tierStats().h2dBytes());
+                json.put("promotions", decoder.tierStats().promotionsStarted());
+            }
             json.put("promptTokens", ids.length);
             json.put("generatedTokens", g.tokens().length);
             json.put("prefillTokensPerSecond", g.prefillTokensPerSecond());

@@ -127,7 +127,7 @@ final class GenerateCommand implements Callable<Integer> {
                 if (remoteOptions.enabled()) {
                     throw new IllegalArgumentException("--remote: the remote KV tier runs with --backend cpu only so far");
                 }
-                new CudaGenerate(tok, chat, suite).run(dir, task, text, ids, policy, maxTokens, modelOptions.blockSize, kvDtype(),
+                new CudaGenerate(tok, chat, suite).run(dir, task, text, ids, policySpec, policy, budget, maxTokens, modelOptions.blockSize, kvDtype(),
                         temperature == 0 ? null : new Sampler(temperature, topP, seed), out);
                 return 0;
             }

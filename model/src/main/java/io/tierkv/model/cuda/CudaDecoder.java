@@ -107,6 +107,23 @@ public final class CudaDecoder implements AutoCloseable {
                 deviceBlocksPerLayer));
     }
 
+    /**
+     * As {@link #loadTiered(Path, int, int, int)} with the KV policy {@code policySpec} (as {@code Policies.create} reads it,
+     * a fresh instance per sequence; the KV blocks in {@code kvDtype}, null for the model's). When the policy observes
+     * attention ({@code hierarchical}, the paper's), every decode step's head-summed probabilities per layer go to the
+     * popularity top-k on the device, and only the k positions per layer come back, to the sequence's
+     * {@code observeSelected}; its windows close at {@code step()} and the placement moves blocks between the tiers.
+     *
+     * @throws IllegalArgumentException for an unknown spec, or a policy that needs the prompt's attention rows at prefill
+     *                                  (snapkv, h2o), which this decoder's token-by-token prefill does not compute yet
+     */
+    public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer, String policySpec,
+                                         DType kvDtype) {
+        io.tierkv.core.policy.Policies.create(policySpec); // a bad spec fails before any device work
+        return load(dir, maxTokens, blockSize, kvDtype, CudaStepDevice::new, KvStores.tiered(io.tierkv.cuda.driver.Backend.CUDA,
+                deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec)));
+    }
+
     /** As {@link #load(Path, int, int, DType)} on the device {@code devices} opens, once every check has passed. */
     static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
                             KvStores stores) {
@@ -185,6 +202,16 @@ public final class CudaDecoder implements AutoCloseable {
                 * c.layers(), 0};
     }
 
+    /** The positions the popularity top-k selected per layer at the last observed step (tiered with an observing policy), else null. */
+    int[][] lastSelected() {
+        return cache instanceof TieredKvStore t ? t.lastSelected() : null;
+    }
+
+    /** The tiered store, or null. */
+    TieredKvStore tieredStore() {
+        return cache instanceof TieredKvStore t ? t : null;
+    }
+
     /** Device bytes of the KV slabs and their tables. */
     public long kvBytes() {
         return cache.bytes();
@@ -207,6 +234,7 @@ public final class CudaDecoder implements AutoCloseable {
         for (int l = 0; l < c.layers(); l++) {
             layer(l, position);
         }
+        cache.observe();
         device.rmsNorm(act + at.xn(), act + at.h(), weights.norm, c.hiddenSize(), eps);
         device.gemv(act + at.logits(), weights.lmHead, act + at.xn(), 0);
         device.argmax(act + at.logits(), c.vocabSize(), act + at.token());

@@ -5,13 +5,16 @@ import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaCopies;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
+import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.PinnedBuffer;
 import io.tierkv.cuda.ops.CudaDecoderOps;
 import io.tierkv.cuda.ops.CudaDecoderStep;
 import io.tierkv.cuda.ops.CudaLinear;
 import io.tierkv.cuda.ops.CudaPagedAttention;
+import io.tierkv.cuda.ops.CudaPagedProbs;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.core.DType;
+import io.tierkv.cuda.popularity.PopularityKernel;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.TreeMap;
@@ -35,6 +38,8 @@ final class CudaStepDevice implements StepDevice {
     private final CudaDecoderStep step;
     private final TreeMap<Long, DeviceBuffer> buffers = new TreeMap<>();
     private PinnedBuffer staging;
+    private CudaPagedProbs pagedProbs;     // loaded at the first use (tiered decoding with a policy that observes attention)
+    private PopularityKernel popularity;  // likewise
     private long allocated;
     private boolean closed;
 
@@ -164,6 +169,24 @@ final class CudaStepDevice implements StepDevice {
     @Override
     public void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim) {
         attention.mergeAsync(o1, lse1, o2, lse2, out, lseOut, heads, headDim, stream);
+    }
+
+    @Override
+    public void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long blocks, int nBlocks,
+                      float scale, long lse, long probs, int stride) {
+        if (pagedProbs == null) {
+            pagedProbs = owned.add(new CudaPagedProbs(context));
+        }
+        pagedProbs.probsAsync(shape, q, slab, slabBytes, slots, validRows, mask, blocks, nBlocks, scale, lse, probs, stride, stream);
+    }
+
+    @Override
+    public void topK(long probs, int batches, int heads, int stride, int keys, int k, long out, long outCount) {
+        if (popularity == null) {
+            KernelModule module = owned.add(KernelModule.load(context, PopularityKernel.MODULE));
+            popularity = owned.add(new PopularityKernel(context, module, stream));
+        }
+        popularity.launch(probs, (long) heads * stride, batches, heads, stride, keys, 0, k, out, outCount, 0L, 0L);
     }
 
     @Override

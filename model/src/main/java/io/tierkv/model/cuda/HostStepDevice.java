@@ -1,9 +1,11 @@
 package io.tierkv.model.cuda;
 
 import io.tierkv.core.DType;
+import io.tierkv.cuda.ops.CudaPagedProbs;
 import io.tierkv.cuda.ops.HalfFloats;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.cuda.ops.ReferenceOps;
+import io.tierkv.cuda.popularity.RadixSelectPopularityCounter;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.TreeMap;
@@ -18,6 +20,8 @@ import org.agrona.concurrent.UnsafeBuffer;
 final class HostStepDevice implements StepDevice {
     private static final long FIRST_ADDRESS = 1L << 20;
     private final TreeMap<Long, UnsafeBuffer> memory = new TreeMap<>();
+    /** The popularity kernel's algorithm in Java (the same digits and tie rule as the device's two-pass select). */
+    private final RadixSelectPopularityCounter counter = new RadixSelectPopularityCounter();
     private long next = FIRST_ADDRESS;
     private long allocated;
 
@@ -204,6 +208,39 @@ final class HostStepDevice implements StepDevice {
                 new ReferenceOps.Attention(floats(o2, heads * headDim), floats(lse2, heads)), heads, headDim);
         putFloats(out, m.out());
         putFloats(lseOut, m.lse());
+    }
+
+    @Override
+    public void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long blocks, int nBlocks,
+                      float scale, long lse, long probs, int stride) {
+        if (nBlocks == 0) {
+            return;
+        }
+        byte[] m = null;
+        if (mask != 0) {
+            int[] off = new int[1];
+            UnsafeBuffer b = at(mask, (long) nBlocks * shape.blockSize(), off);
+            m = new byte[nBlocks * shape.blockSize()];
+            b.getBytes(off[0], m);
+        }
+        float[] p = floats(probs, shape.heads() * stride);
+        CudaPagedProbs.reference(shape, floats(q, shape.heads() * shape.headDim()), typed(slab, shape.dtype(),
+                (int) (slabBytes / shape.dtype().bytes())), ints(slots, nBlocks), validRows == 0 ? null : ints(validRows, nBlocks), m,
+                ints(blocks, nBlocks), nBlocks, scale, floats(lse, shape.heads()), p, stride);
+        putFloats(probs, p);
+    }
+
+    @Override
+    public void topK(long probs, int batches, int heads, int stride, int keys, int k, long out, long outCount) {
+        int[] selected = new int[k];
+        for (int b = 0; b < batches; b++) {
+            float[] p = floats(probs + 4L * b * heads * stride, heads * stride);
+            int n = counter.selectTopK(p, 0, heads, stride, keys, k, selected);
+            for (int i = 0; i < n; i++) {
+                setInt(out + 4L * ((long) b * k + i), selected[i]);
+            }
+            setInt(outCount + 4L * b, n);
+        }
     }
 
     @Override

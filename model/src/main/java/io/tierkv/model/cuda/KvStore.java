@@ -19,6 +19,13 @@ interface KvStore extends AutoCloseable {
     /** Attention of {@code q} over every live token of layer {@code l}: normalised out {@code [heads][headDim]} and lse {@code [heads]}. */
     void attend(int l, long q, float scale, long out, long lse);
 
+    /**
+     * After every layer of a step: hands the step's attention to the policy when it observes attention (the tiered
+     * store's popularity top-k); nothing otherwise.
+     */
+    default void observe() {
+    }
+
     /** The prompt is in (the tiers run the policy's end of prefill). */
     void endPrefill();
 

@@ -1,7 +1,10 @@
 package io.tierkv.model.cuda;
 
+import io.tierkv.core.policy.KvPolicy;
+import io.tierkv.core.policy.Policies;
 import io.tierkv.cuda.driver.Backend;
 import io.tierkv.cuda.ops.PagedKvShape;
+import java.util.function.Supplier;
 
 /** How {@link CudaDecoder} opens its {@link KvStore}: all on the device, or in tiering's tiers. */
 @FunctionalInterface
@@ -15,9 +18,18 @@ interface KvStores {
 
     /** Tiering's tiers on {@code backend}, {@code deviceBlocksPerLayer} device blocks per layer ({@link TieredKvStore}). */
     static KvStores tiered(Backend backend, int deviceBlocksPerLayer) {
+        return tiered(backend, deviceBlocksPerLayer, () -> Policies.create("full"));
+    }
+
+    /**
+     * Tiering's tiers on {@code backend} with a fresh policy from {@code policies} per sequence: when it observes attention,
+     * every decode step's top-k per layer is selected on the device and fed to the sequence ({@link TieredKvStore#observe}).
+     */
+    static KvStores tiered(Backend backend, int deviceBlocksPerLayer, Supplier<KvPolicy> policies) {
         if (deviceBlocksPerLayer < 1) {
             throw new IllegalArgumentException("the device tier needs at least one block per layer (the tail), was " + deviceBlocksPerLayer);
         }
-        return (device, shape, layers, maxTokens) -> TieredKvStore.open(device, shape, layers, maxTokens, backend, deviceBlocksPerLayer);
+        return (device, shape, layers, maxTokens) -> TieredKvStore.open(device, shape, layers, maxTokens, backend, deviceBlocksPerLayer,
+                policies);
     }
 }

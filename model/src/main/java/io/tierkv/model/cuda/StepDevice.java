@@ -54,6 +54,21 @@ interface StepDevice extends AutoCloseable {
      */
     void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim);
 
+    /**
+     * The attention probabilities of q over list entries {@code 0 .. nBlocks - 1} by token position ({@code CudaPagedProbs}):
+     * {@code probs[h * stride + blocks[i] * blockSize + r] = exp(scale * q_h . k - lse_h)} for every live row; the rest is
+     * left as it is. {@code lse} is the final log-sum-exp over all parts.
+     */
+    void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long blocks, int nBlocks,
+               float scale, long lse, long probs, int stride);
+
+    /**
+     * The popularity top-k ({@code PopularityKernel}) of {@code batches} batches of {@code heads} rows of {@code stride}
+     * floats ({@code heads * stride} apart), over keys {@code 0 .. keys - 1}: batch b's positions (unordered) at
+     * {@code out + 4 * b * k}, their number at {@code outCount + 4 * b}.
+     */
+    void topK(long probs, int batches, int heads, int stride, int keys, int k, long out, long outCount);
+
     /** {@code out = a + b}, n floats. */
     void add(long out, long a, long b, int n);
 

@@ -1,23 +1,29 @@
 package io.tierkv.model.cuda;
 
 import io.tierkv.core.KvLayout;
-import io.tierkv.core.policy.Policies;
+import io.tierkv.core.policy.HierarchicalPolicy;
+import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.cuda.driver.Backend;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.tiering.LayerView;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.TierConfig;
+import io.tierkv.tiering.TierDefaults;
 import io.tierkv.tiering.TierManager;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.function.Supplier;
 
 /**
  * K and V in tiering's tiers, through the public {@link TierManager} / {@link Sequence} API: the new token's K and V are
  * written to the device tail slot ({@link Sequence#keyAddress}), and each layer attends two parts with the same paged
  * kernel, the device-tier blocks in the device slab and the host-tier blocks in the host slab (pinned memory mapped into
- * the device's address space on CUDA, read over PCIe in place), merged exactly by log-sum-exp. Policy {@code full}: the
- * placement rule alone moves blocks between the tiers (demotions past the device budget, on the copy engine).
+ * the device's address space on CUDA, read over PCIe in place), merged exactly by log-sum-exp. The sequence runs the
+ * store's policy: under {@code full} the placement rule alone moves blocks between the tiers (demotions past the device
+ * budget, on the copy engine); a policy that observes attention ({@code hierarchical}) gets, per decode step, each
+ * layer's top-k positions selected on the device ({@link #observe}), and its windows and the placement move blocks.
  *
  * <p>Per token, after {@link Sequence#append}, the block tables of every layer and both parts are built from the views on
  * the host and uploaded in one copy; a view stays valid until the next append or step, so residency does not change
@@ -25,7 +31,8 @@ import java.nio.ByteOrder;
  * a synchronising read of the argmax).
  *
  * <pre>
- *   tables [layers][2 parts] of:  slots i32 [maxBlocks] | valid rows i32 [maxBlocks] | mask u8 [maxBlocks][blockSize]
+ *   tables [layers][2 parts] of:  slots i32 [maxBlocks] | valid rows i32 [maxBlocks] | block index i32 [maxBlocks]
+ *                                 | mask u8 [maxBlocks][blockSize]
  *   (each region 256-byte aligned; part 0 = device tier, part 1 = host tier)
  * </pre>
  */
@@ -45,9 +52,21 @@ final class TieredKvStore implements KvStore {
     private final boolean[][] anyMasked; // [layers][2]
     private final long o2;              // device fp32 [heads][headDim]: the host part's output
     private final long lse2;            // device fp32 [heads]
+    private final Supplier<KvPolicy> policies;
+    private final boolean observing;    // the policy reads attention while decoding
+    private final int topK;             // keys selected per layer and step
+    private final int stride;           // probability row length: maxTokens
+    private final long probs;           // device fp32 [layers][heads][stride], zeroed per observed step; 0 when not observing
+    private final long selected;        // device i32 [layers][topK] positions, then i32 [layers] counts
+    private final ByteBuffer selectedHost;
+    private final int[] positions;
     private Sequence seq;
+    private boolean prefillDone;
+    private boolean observeNow;         // this step's attention goes to the policy
+    private final int[][] lastSelected;
 
-    private TieredKvStore(StepDevice device, PagedKvShape shape, int layers, int maxTokens, TierManager tiers, int deviceBudgetBlocks) {
+    private TieredKvStore(StepDevice device, PagedKvShape shape, int layers, int maxTokens, TierManager tiers, int deviceBudgetBlocks,
+                          Supplier<KvPolicy> policies) {
         this.device = device;
         this.shape = shape;
         this.layers = layers;
@@ -56,7 +75,7 @@ final class TieredKvStore implements KvStore {
         this.deviceBudgetBlocks = deviceBudgetBlocks;
         this.maxBlocks = KvBlockTable.blocksFor(maxTokens, shape.blockSize());
         this.slotsBytes = StepLayout.align(4L * maxBlocks);
-        this.partBytes = 2 * slotsBytes + StepLayout.align((long) maxBlocks * shape.blockSize());
+        this.partBytes = 3 * slotsBytes + StepLayout.align((long) maxBlocks * shape.blockSize());
         long all = 2L * layers * partBytes;
         if (all > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("block tables of " + all + " bytes: too many tokens for one upload");
@@ -67,11 +86,34 @@ final class TieredKvStore implements KvStore {
         this.anyMasked = new boolean[layers][2];
         this.o2 = device.alloc(4L * shape.heads() * shape.headDim());
         this.lse2 = device.alloc(4L * shape.heads());
+        this.policies = policies;
+        KvPolicy probe = policies.get();
+        this.observing = probe.observesAttention();
+        this.topK = probe instanceof HierarchicalPolicy h ? h.config().topK() : TierDefaults.REQUEST_TOP_K;
+        this.stride = maxTokens;
+        this.probs = observing ? device.alloc(4L * layers * shape.heads() * stride) : 0;
+        this.selected = observing ? device.alloc(4L * layers * (topK + 1)) : 0;
+        this.selectedHost = ByteBuffer.allocate(4 * layers * (topK + 1)).order(ByteOrder.LITTLE_ENDIAN);
+        this.positions = new int[topK];
+        this.lastSelected = new int[layers][0];
         this.seq = openSequence();
     }
 
+    /**
+     * What the CUDA decoder cannot run yet, as one clear error: a policy that observes prompt rows at prefill (SnapKV's
+     * observation window, H2O's every row) needs the dense prefill's score rows; the decoder prefills token by token.
+     */
+    static void checkPolicy(KvPolicy policy, int maxTokens) {
+        if (policy.prefillRows(maxTokens) > 0) {
+            throw new IllegalArgumentException("policy " + policy.name() + " observes the prompt's attention rows at prefill, which the CUDA"
+                    + " decoder (token-by-token prefill) does not compute yet; run it with --backend cpu");
+        }
+    }
+
     /** Opens the tiers ({@code backend}: CUDA on a GPU; CPU with the host device, whose kernels then read the arenas in place). */
-    static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer) {
+    static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer,
+                              Supplier<KvPolicy> policies) {
+        checkPolicy(policies.get(), maxTokens);
         KvLayout layout = new KvLayout(layers, dense.kvHeads(), dense.headDim(), dense.dtype(), dense.blockSize());
         int deviceBlocks = Math.multiplyExact(layers, deviceBlocksPerLayer);
         int hostBlocks = Math.multiplyExact(layers, KvBlockTable.blocksFor(maxTokens, dense.blockSize()) + 2);
@@ -85,7 +127,7 @@ final class TieredKvStore implements KvStore {
                 host.external(tiers.deviceBaseAddress(), tiers.slotBytes() * tiers.deviceCapacityBlocks());
                 host.external(tiers.hostBaseAddress(), tiers.slotBytes() * tiers.hostCapacityBlocks());
             }
-            return new TieredKvStore(device, shape, layers, maxTokens, tiers, deviceBlocks);
+            return new TieredKvStore(device, shape, layers, maxTokens, tiers, deviceBlocks, policies);
         } catch (RuntimeException | Error e) {
             tiers.close();
             throw e;
@@ -93,7 +135,8 @@ final class TieredKvStore implements KvStore {
     }
 
     private Sequence openSequence() {
-        return tiers.open(Policies.create("full"), PolicyContext.unbounded(layers, maxTokens), deviceBudgetBlocks);
+        prefillDone = false;
+        return tiers.open(policies.get(), PolicyContext.unbounded(layers, maxTokens), deviceBudgetBlocks);
     }
 
     @Override
@@ -112,6 +155,10 @@ final class TieredKvStore implements KvStore {
             fill(l, 1, view, view.hostCount(), false);
         }
         device.upload(tables, staging.clear());
+        observeNow = observing && prefillDone;
+        if (observeNow) {
+            device.fill(probs, 4L * layers * shape.heads() * stride, (byte) 0);
+        }
         return position;
     }
 
@@ -125,7 +172,8 @@ final class TieredKvStore implements KvStore {
             int rows = view.rows(block);
             staging.putInt(base + 4 * i, deviceTier ? view.deviceSlot(i) : view.hostSlot(i));
             staging.putInt((int) (base + slotsBytes + 4 * i), rows);
-            int maskAt = (int) (base + 2 * slotsBytes + (long) i * bs);
+            staging.putInt((int) (base + 2 * slotsBytes + 4 * i), block);
+            int maskAt = (int) (base + 3 * slotsBytes + (long) i * bs);
             for (int r = 0; r < bs; r++) {
                 boolean gone = r < rows && seq.masked(l, block * bs + r);
                 staging.put(maskAt + r, gone ? (byte) 1 : 0);
@@ -154,6 +202,51 @@ final class TieredKvStore implements KvStore {
             attendPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, o2, lse2);
             device.merge(out, lse, o2, lse2, out, lse, shape.heads(), shape.headDim());
         }
+        if (observeNow) { // with the final lse: the parts' probabilities sum to one per head
+            long p = probs + 4L * l * shape.heads() * stride;
+            probsPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, lse, p);
+            probsPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, lse, p);
+        }
+    }
+
+    private void probsPart(int l, int part, long q, long slab, int capacity, float scale, long lse, long p) {
+        long t = table(l, part);
+        device.probs(shape, q, slab, (long) capacity * shape.slotBytes(), t, t + slotsBytes, anyMasked[l][part] ? t + 3 * slotsBytes : 0,
+                t + 2 * slotsBytes, count[l][part], scale, lse, p, stride);
+    }
+
+    /**
+     * After a decode step's layers: the top-k of every layer's head-summed probabilities on the device (one launch for
+     * all layers), only the {@code layers x k} positions copied back, given to the sequence ({@link Sequence#observeSelected}:
+     * the policy's counts and the placement's requests), ascending.
+     */
+    @Override
+    public void observe() {
+        if (!observeNow) {
+            return;
+        }
+        observeNow = false;
+        int keys = seq.length();
+        long counts = selected + 4L * layers * topK;
+        device.topK(probs, layers, shape.heads(), stride, keys, topK, selected, counts);
+        device.download(selected, selectedHost.clear());
+        for (int l = 0; l < layers; l++) {
+            int n = selectedHost.getInt(4 * (layers * topK + l));
+            if (n < 0 || n > topK) {
+                throw new IllegalStateException("the top-k of layer " + l + " returned " + n + " positions, k is " + topK);
+            }
+            for (int i = 0; i < n; i++) {
+                positions[i] = selectedHost.getInt(4 * (l * topK + i));
+            }
+            Arrays.sort(positions, 0, n);
+            lastSelected[l] = Arrays.copyOf(positions, n);
+            seq.observeSelected(l, positions, n);
+        }
+    }
+
+    /** The positions selected per layer at the last observed step (ascending), for tests; empty before one. */
+    int[][] lastSelected() {
+        return lastSelected;
     }
 
     private void attendPart(int l, int part, long q, long slab, int capacity, float scale, long out, long lse) {
@@ -165,6 +258,7 @@ final class TieredKvStore implements KvStore {
     @Override
     public void endPrefill() {
         seq.endPrefill();
+        prefillDone = true;
     }
 
     @Override

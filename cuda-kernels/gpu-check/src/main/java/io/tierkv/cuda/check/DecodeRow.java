@@ -19,7 +19,8 @@ import java.util.stream.Stream;
  * is prefilled (token by token: the decode step), then {@value #NEW_TOKENS} tokens are generated without an
  * end-of-sequence stop, once to warm up and once timed; each model full on the device, then tiered through tiering's
  * CUDA tiers with a quarter of the prompt on the device tier (the rest read by the same kernel from mapped pinned host
- * memory, merged by log-sum-exp). Two models: the bundled one (3 MiB of F32 weights: its steps
+ * memory, merged by log-sum-exp), under policy {@code full} (placement alone) and under {@code hierarchical} (the popularity
+ * top-k on the device in the loop, windows closing, tokens evicted, blocks promoted and demoted). Two models: the bundled one (3 MiB of F32 weights: its steps
  * are bound by launch latency, about 60 launches and one host sync per token), and random BF16 weights in
  * {@code bench decode}'s default shape (768 wide, 12 layers, 12/4 heads, SwiGLU 2048, vocabulary 32000: 110M
  * parameters, 220 MB, larger than the L2), whose weights-read GB/s is the decoder's weight streaming rate.
@@ -37,13 +38,15 @@ final class DecodeRow {
     /** Runs and prints the rows; false (with the reason printed) when the decoder failed. */
     static boolean run(Path out) throws IOException {
         StringBuilder text = new StringBuilder();
-        boolean ok = row("bundled model", BundledModel.directory(), 0, text);
-        ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, text);
+        boolean ok = row("bundled model", BundledModel.directory(), 0, null, text);
+        ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, null, text);
+        ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, text);
         Path dir = Files.createTempDirectory("tierkv-decode-");
         try {
             RandomCheckpoint.write(dir, SYNTHETIC, DType.BF16, 1);
-            ok &= row("random 110M", dir, 0, text);
-            ok &= row("random 110M", dir, TIERED_PER_LAYER, text);
+            ok &= row("random 110M", dir, 0, null, text);
+            ok &= row("random 110M", dir, TIERED_PER_LAYER, null, text);
+            ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, text);
         } catch (RuntimeException e) {
             System.out.println("  FAILED writing the random checkpoint: " + e);
             ok = false;
@@ -59,11 +62,21 @@ final class DecodeRow {
     /** Device blocks per layer of the tiered rows: a quarter of the prompt's 16 blocks of 16 tokens. */
     static final int TIERED_PER_LAYER = PROMPT / 4 / 16;
 
-    /** One row: full on the device ({@code perLayer} 0), or tiered with {@code perLayer} device blocks per layer. */
-    private static boolean row(String name, Path model, int perLayer, StringBuilder text) {
+    /**
+     * The policy of the third row per model: the paper's, its popularity top-k selected on the device every step, its
+     * windows (40 generated tokens) closing and the placement moving blocks between the tiers.
+     */
+    static final String HIERARCHICAL = "hierarchical";
+
+    /**
+     * One row: full on the device ({@code perLayer} 0), or tiered with {@code perLayer} device blocks per layer under
+     * policy {@code full} ({@code policy} null: placement alone) or {@code policy}.
+     */
+    private static boolean row(String name, Path model, int perLayer, String policy, StringBuilder text) {
         String line;
         try (CudaDecoder decoder = perLayer == 0 ? CudaDecoder.load(model, PROMPT + NEW_TOKENS, 16, null)
-                : CudaDecoder.loadTiered(model, PROMPT + NEW_TOKENS, 16, perLayer)) {
+                : policy == null ? CudaDecoder.loadTiered(model, PROMPT + NEW_TOKENS, 16, perLayer)
+                : CudaDecoder.loadTiered(model, PROMPT + NEW_TOKENS, 16, perLayer, policy, null)) {
             LlamaConfig c = decoder.config();
             int[] prompt = new int[PROMPT];
             for (int i = 0; i < PROMPT; i++) {
@@ -72,16 +85,17 @@ final class DecodeRow {
             decoder.generate(prompt, NEW_TOKENS, -1, null);
             GenerationResult g = decoder.generate(prompt, NEW_TOKENS, -1, null);
             double tps = g.decodeTokensPerSecond();
-            String where = perLayer == 0 ? "full on device" : String.format(Locale.ROOT, "tiered, %d device blocks/layer (25%% of the prompt)",
-                    perLayer);
+            String where = perLayer == 0 ? "full on device" : String.format(Locale.ROOT, "tiered %s, %d device blocks/layer (25%% of the prompt)",
+                    policy == null ? "full" : policy, perLayer);
             line = String.format(Locale.ROOT, "decode    %s (%dd x %d layers, %s weights %.1f MiB, KV %s) %s: prefill %.0f tok/s,"
                             + " decode %.0f tok/s (%.3f ms/token, %d tokens), weights read %.1f GB/s",
                     name, c.hiddenSize(), c.layers(), decoder.kvDtype(), decoder.weightBytes() / 1048576.0, decoder.kvDtype(), where,
                     g.prefillTokensPerSecond(), tps, 1000 / tps, g.tokens().length, decoder.weightBytes() * tps / 1e9);
             if (decoder.tierStats() != null) {
                 int[] r = decoder.residency();
-                line += String.format(Locale.ROOT, "; blocks now %d device / %d host, moved d2h %.1f MiB, h2d %.1f MiB (both runs)", r[0], r[1],
-                        decoder.tierStats().d2hBytes() / 1048576.0, decoder.tierStats().h2dBytes() / 1048576.0);
+                line += String.format(Locale.ROOT, "; blocks now %d device / %d host, moved d2h %.1f MiB, h2d %.1f MiB, %d promotions"
+                        + " (both runs)", r[0], r[1], decoder.tierStats().d2hBytes() / 1048576.0, decoder.tierStats().h2dBytes() / 1048576.0,
+                        decoder.tierStats().promotionsStarted());
             }
         } catch (RuntimeException | LinkageError e) {
             line = "decode    " + name + ": FAILED: " + e;

@@ -1,0 +1,124 @@
+package io.tierkv.cuda.ops;
+
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaStream;
+import io.tierkv.cuda.driver.KernelModule;
+import io.tierkv.cuda.driver.LaunchArgs;
+
+/**
+ * The attention probabilities of one decode query over one paged part, scattered to token positions
+ * ({@code src/main/cuda/paged_probs.cu}): {@code probs[h][blocks[i] * blockSize + r] = exp(scale * q_h . k - lse_h)} for
+ * every live row {@code r} of list entry {@code i}, with the query's <b>final</b> log-sum-exp (after the parts' merge),
+ * so the parts together give each head's softmax. Masked rows, rows past the causal edge and slots outside the slab are
+ * not written: the caller zeroes {@code probs} once per step, then runs this per part, then the popularity top-k over
+ * {@code [heads][stride]} (its head sums rank as the head average does). {@link #reference} is the same in Java (the
+ * host mirror's kernel and the oracle). Not thread-safe (launch arguments are reused).
+ */
+public final class CudaPagedProbs implements AutoCloseable {
+    /** The module ({@code paged_probs.cu}). */
+    public static final String MODULE = "paged_probs";
+    static final String KERNEL = "paged_probs";
+    static final int THREADS = 128;
+
+    private final KernelModule module;
+    private final LaunchArgs args;
+
+    /** Loads the kernel into {@code context} (kept open by the caller, closed after this). */
+    public CudaPagedProbs(CudaContext context) {
+        this.module = KernelModule.load(context, MODULE);
+        module.function(KERNEL);
+        this.args = new LaunchArgs(context, 160);
+    }
+
+    /**
+     * Enqueues the probabilities of {@code q} ({@code [heads][headDim]} fp32) over list entries {@code 0 .. nBlocks - 1}.
+     *
+     * @param blocks device i32 {@code [nBlocks]}: the block index of each list entry (its first token is {@code blocks[i] * blockSize})
+     * @param lse    device fp32 {@code [heads]}: the query's final log-sum-exp over all parts
+     * @param probs  device fp32 {@code [heads][stride]}: written at token positions below {@code stride}
+     * Other arguments as {@link CudaPagedAttention#attendAsync}.
+     */
+    public void probsAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long blocks,
+                           int nBlocks, float scale, long lse, long probs, int stride, CudaStream stream) {
+        check(s, nBlocks, stride);
+        if (nBlocks == 0) {
+            return;
+        }
+        Args.address("q", q, 4);
+        Args.address("slab", slab, 4);
+        Args.address("slots", slots, 4);
+        Args.address("blocks", blocks, 4);
+        Args.address("lse", lse, 4);
+        Args.address("probs", probs, 4);
+        long rows = (long) nBlocks * s.blockSize();
+        int grid = (int) ((rows + THREADS - 1) / THREADS);
+        // paged_probs(q, slab, slabBytes, slotBytes, slots, validRows, mask, blocks, nBlocks, blockSize, heads, kvHeads, headDim,
+        //             dtype, scale, lse, probs, stride)
+        args.clear().i64(q).i64(slab).i64(slabBytes).i64(s.slotBytes()).i64(slots).i64(validRows).i64(mask).i64(blocks).i32(nBlocks)
+                .i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim()).i32(DTypeCodes.code(s.dtype())).f32(scale).i64(lse)
+                .i64(probs).i32(stride);
+        module.launch(KERNEL, grid, s.heads(), THREADS, 0, stream, args);
+    }
+
+    /** The host checks: a non-negative entry count whose rows fit one grid, a positive stride. */
+    static void check(PagedKvShape s, int nBlocks, int stride) {
+        if (nBlocks < 0) {
+            throw new IllegalArgumentException("nBlocks must be >= 0, was " + nBlocks);
+        }
+        if (stride <= 0) {
+            throw new IllegalArgumentException("stride must be > 0, was " + stride);
+        }
+        if ((long) nBlocks * s.blockSize() > (long) Integer.MAX_VALUE * THREADS / 2) {
+            throw new IllegalArgumentException(nBlocks + " blocks of " + s.blockSize() + " rows exceed one grid");
+        }
+        if (s.heads() > 65535) {
+            throw new IllegalArgumentException("heads must be at most 65535 (grid y), was " + s.heads());
+        }
+    }
+
+    /**
+     * The kernel in Java, over a slab given as floats (element index = byte offset / element size): writes
+     * {@code probs[h * stride + token]} for every live row, leaves the rest as it is.
+     */
+    public static void reference(PagedKvShape s, float[] q, float[] slab, int[] slots, int[] validRows, byte[] mask, int[] blocks,
+                                 int nBlocks, float scale, float[] lse, float[] probs, int stride) {
+        check(s, nBlocks, stride);
+        int bs = s.blockSize();
+        int group = s.heads() / s.kvHeads();
+        long slotElems = s.slotBytes() / s.dtype().bytes();
+        for (int i = 0; i < nBlocks; i++) {
+            int slot = slots[i];
+            if (slot < 0 || (slot + 1L) * slotElems > slab.length) {
+                continue;
+            }
+            int valid = validRows == null ? bs : validRows[i];
+            for (int r = 0; r < Math.min(bs, valid); r++) {
+                if (mask != null && mask[i * bs + r] != 0) {
+                    continue;
+                }
+                long token = (long) blocks[i] * bs + r;
+                if (token < 0 || token >= stride) {
+                    continue;
+                }
+                for (int h = 0; h < s.heads(); h++) {
+                    long first = slot * slotElems + ((long) r * s.kvHeads() + h / group) * s.headDim();
+                    float dot = 0f;
+                    for (int d = 0; d < s.headDim(); d++) {
+                        dot = Math.fma(q[h * s.headDim() + d], slab[(int) (first + d)], dot);
+                    }
+                    probs[(int) (h * (long) stride + token)] = (float) Math.exp(scale * dot - lse[h]);
+                }
+            }
+        }
+    }
+
+    /** Unloads the module; idempotent. The caller makes sure no launch is still queued. */
+    @Override
+    public void close() {
+        try {
+            module.close();
+        } finally {
+            args.close();
+        }
+    }
+}
