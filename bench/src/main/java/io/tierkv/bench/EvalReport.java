@@ -53,6 +53,8 @@ final class EvalReport {
                 .column("deviceBudgetPeak", "of budget", "%.3f", "device peak / that prompt's device budget, worst prompt")
                 .column("deviceAttentionShare", "device attn", "%.3f",
                         "attention probability on device-resident keys, head-averaged, mean over the queries attended through the tiered cache")
+                .column("deviceAttentionBound", "attn bound", "%.3f",
+                        "the device attention share the same number of device blocks would reach as each query's most attended blocks")
                 .column("deviceTopkShare", "device top-8", "%.3f", "share of each head's 8 most attended positions that were on the device")
                 .column("h2dBytes", "h2d B/prompt", "%.0f", "bytes host to device during the round (all: the session), mean per prompt")
                 .column("d2hBytes", "d2h B/prompt", "%.0f", "bytes device to host during the round (all: the session), mean per prompt")
@@ -77,7 +79,7 @@ final class EvalReport {
         for (EvalRow row : r.rows()) {
             rep.row(row.policy(), row.position(), row.round(), row.questionType(), row.correct(), row.total(), row.accuracy(),
                     row.kvKeptMean(), row.kvKeptPeak(), row.deviceBytesPeak(), row.deviceBudgetPeak(), row.deviceAttentionShare(),
-                    row.deviceTopkShare(), row.h2dBytes(), row.d2hBytes(), row.h2dPerToken(), row.d2hPerToken(), row.prefillH2d(),
+                    row.deviceAttentionBound(), row.deviceTopkShare(), row.h2dBytes(), row.d2hBytes(), row.h2dPerToken(), row.d2hPerToken(), row.prefillH2d(),
                     row.prefillD2h(), row.decodeH2d(), row.decodeD2h(), row.promotions(), row.frees(), row.stallMs(),
                     row.hostAttentionMs(), row.tpotP50Ms(), row.tpotP90Ms(), row.tpotP99Ms(), row.tokensPerSecond(),
                     row.hostReadFraction(), row.digestRecall(), row.digestRecallByLayer(), row.digestBytesPeak());
@@ -203,20 +205,21 @@ final class EvalReport {
             if (r.settings().rounds() > 1) {
                 sb.append(String.format(Locale.ROOT, "%sRound %s:%n", sb.length() == 0 ? "" : "\n", round));
             }
-            sb.append(String.format(Locale.ROOT, "| %-22s | %-16s | %-16s | %-8s | %-22s | %-11s | %-9s | %-9s | %-12s |%n", "policy",
-                    "questions before", "questions after", "KV kept", "device peak (of budget)", "device attn", "h2d B/tok",
-                    "d2h B/tok", "decode tok/s"));
+            sb.append(String.format(Locale.ROOT, "| %-22s | %-16s | %-16s | %-8s | %-22s | %-11s | %-10s | %-9s | %-9s | %-12s |%n",
+                    "policy", "questions before", "questions after", "KV kept", "device peak (of budget)", "device attn", "attn bound",
+                    "h2d B/tok", "d2h B/tok", "decode tok/s"));
             sb.append("|------------------------|------------------|------------------|----------|------------------------|"
-                    + "-------------|-----------|-----------|--------------|\n");
+                    + "-------------|------------|-----------|-----------|--------------|\n");
             for (String p : policies) {
                 EvalRow b = r.row(p, "before", round, "all");
                 EvalRow a = r.row(p, "after", round, "all");
                 sb.append(String.format(Locale.ROOT, "| %-22s | %5.1f%% (%3d/%3d) | %5.1f%% (%3d/%3d) | %7.1f%% | %13s (%5.1f%%) | %11s |"
-                                + " %9.0f | %9.0f | %12.1f |%n", p,
+                                + " %10s | %9.0f | %9.0f | %12.1f |%n", p,
                         100 * b.accuracy(), b.correct(), b.total(), 100 * a.accuracy(), a.correct(), a.total(),
                         50 * (b.kvKeptMean() + a.kvKeptMean()), Bytes.format(Math.max(b.deviceBytesPeak(), a.deviceBytesPeak())),
                         100 * Math.max(b.deviceBudgetPeak(), a.deviceBudgetPeak()),
                         share(b.deviceAttentionShare(), a.deviceAttentionShare()),
+                        share(b.deviceAttentionBound(), a.deviceAttentionBound()),
                         (b.h2dPerToken() + a.h2dPerToken()) / 2, (b.d2hPerToken() + a.d2hPerToken()) / 2,
                         (b.tokensPerSecond() + a.tokensPerSecond()) / 2));
             }

@@ -15,6 +15,9 @@ import org.bytedeco.pytorch.global.torch;
  *   <li>device attention share: the attention probability on device-resident keys, averaged over heads
  *       and then over queries and layers: the real counterpart of the simulator's hit ratio;</li>
  *   <li>device top-k share: of each head's {@link #TOP_K} most attended positions, the share on the device;</li>
+ *   <li>device attention bound: the share the same number of device blocks would have served had they been the
+ *       query's most attended blocks (its head-averaged attention summed per block, the best blocks taken): what
+ *       any placement could serve at that step with that many device blocks, the ceiling of the share above;</li>
  *   <li>host attention time: gathering the host blocks' keys and values, plus the host keys' share of the
  *       merged attention computation (an estimate: the parts are computed together).</li>
  * </ul>
@@ -28,6 +31,7 @@ public final class DecodeMetrics {
 
     private boolean enabled;
     private double deviceMass;
+    private double boundMass;
     private long queryHeads;
     private long topkOnDevice;
     private long topkTotal;
@@ -39,17 +43,23 @@ public final class DecodeMetrics {
      * Totals so far: divide through {@link #deviceAttentionShare} and {@link #deviceTopkShare}.
      *
      * @param deviceMass      summed device probability mass over (query, head, layer)
+     * @param boundMass       the same for the best blocks of the same count (see the class comment)
      * @param queryHeads      (query, head, layer) rows measured
      * @param topkOnDevice    top-k positions found on the device
      * @param topkTotal       top-k positions looked at
      * @param hostNanos       estimated time attending the host tier
      * @param attendNanos     time in the merged attention over both tiers
      */
-    public record Snapshot(double deviceMass, long queryHeads, long topkOnDevice, long topkTotal, double hostNanos,
-                           long attendNanos) {
+    public record Snapshot(double deviceMass, double boundMass, long queryHeads, long topkOnDevice, long topkTotal,
+                           double hostNanos, long attendNanos) {
         /** Device attention share, NaN when nothing was measured. */
         public double deviceAttentionShare() {
             return queryHeads == 0 ? Double.NaN : deviceMass / queryHeads;
+        }
+
+        /** The device attention share the best blocks of the same count would have reached; NaN when nothing was measured. */
+        public double deviceAttentionBound() {
+            return queryHeads == 0 ? Double.NaN : boundMass / queryHeads;
         }
 
         /** Device top-k share, NaN when nothing was measured. */
@@ -59,17 +69,19 @@ public final class DecodeMetrics {
 
         /** The totals accumulated since {@code earlier}. */
         public Snapshot minus(Snapshot earlier) {
-            return new Snapshot(deviceMass - earlier.deviceMass, queryHeads - earlier.queryHeads, topkOnDevice - earlier.topkOnDevice,
+            return new Snapshot(deviceMass - earlier.deviceMass, boundMass - earlier.boundMass, queryHeads - earlier.queryHeads,
+                    topkOnDevice - earlier.topkOnDevice,
                     topkTotal - earlier.topkTotal, hostNanos - earlier.hostNanos, attendNanos - earlier.attendNanos);
         }
 
         /** Both totals added. */
         public Snapshot plus(Snapshot other) {
-            return new Snapshot(deviceMass + other.deviceMass, queryHeads + other.queryHeads, topkOnDevice + other.topkOnDevice,
+            return new Snapshot(deviceMass + other.deviceMass, boundMass + other.boundMass, queryHeads + other.queryHeads,
+                    topkOnDevice + other.topkOnDevice,
                     topkTotal + other.topkTotal, hostNanos + other.hostNanos, attendNanos + other.attendNanos);
         }
 
-        public static final Snapshot EMPTY = new Snapshot(0, 0, 0, 0, 0, 0);
+        public static final Snapshot EMPTY = new Snapshot(0, 0, 0, 0, 0, 0, 0);
     }
 
     public void enable(boolean on) {
@@ -93,6 +105,14 @@ public final class DecodeMetrics {
      * {@code hostKeys} in the last. Reads the unnormalised weights and the denominators of {@code r}.
      */
     void attended(int deviceKeys, int hostKeys, SplitAttention.Result r, long nanos) {
+        attended(deviceKeys, hostKeys, 0, r, nanos);
+    }
+
+    /**
+     * As above, with the parts laid out in whole blocks of {@code blockSize} keys (device blocks first), so that the
+     * bound can be measured; 0 skips it.
+     */
+    void attended(int deviceKeys, int hostKeys, int blockSize, SplitAttention.Result r, long nanos) {
         if (!enabled) {
             return;
         }
@@ -114,6 +134,16 @@ public final class DecodeMetrics {
         Tensor device = w.get(0);                             // (H, n, Nd)
         deviceMass += device.sum(new long[] {-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional()).div(norm).sum().item_double();
         Tensor all = w.size() == 1 ? device : torch.cat(new TensorVector(w.toArray(new Tensor[0])), -1);
+        long total = all.size(-1);
+        if (blockSize > 0 && total % blockSize == 0 && deviceKeys % blockSize == 0) {
+            long heads = norm.size(0);
+            long n = norm.size(1);
+            // head-averaged probability per block (n, blocks); the best deviceKeys / blockSize of them
+            Tensor perBlock = all.div(norm).mean(new long[] {0}, false, new org.bytedeco.pytorch.ScalarTypeOptional())
+                    .view(n, total / blockSize, blockSize).sum(new long[] {-1}, false, new org.bytedeco.pytorch.ScalarTypeOptional());
+            T_TensorTensor_T best = perBlock.topk(deviceKeys / blockSize, -1, true, false);
+            boundMass += heads * best.get0().sum().item_double();
+        }
         long k = Math.min(TOP_K, all.size(-1));
         T_TensorTensor_T top = all.topk(k, -1, true, false);
         topkOnDevice += Math.round(top.get1().lt(new Scalar(deviceKeys)).sum().item_double());
@@ -122,12 +152,13 @@ public final class DecodeMetrics {
 
     /** The totals so far. */
     public Snapshot snapshot() {
-        return new Snapshot(deviceMass, queryHeads, topkOnDevice, topkTotal, hostGatherNanos + hostAttendNanos, attendNanos);
+        return new Snapshot(deviceMass, boundMass, queryHeads, topkOnDevice, topkTotal, hostGatherNanos + hostAttendNanos, attendNanos);
     }
 
     /** Clears the totals (the switch stays). */
     public void reset() {
         deviceMass = 0;
+        boundMass = 0;
         queryHeads = 0;
         topkOnDevice = 0;
         topkTotal = 0;

@@ -360,7 +360,8 @@ public final class TieredDecoder {
         metrics.hostGather(t1 - hostGather); // METRICS
         profile.addTier(t1 - t0);
         SplitAttention.Result r = SplitAttention.attend(q, parts, c.kvHeads(), observe || metrics.enabled()); // METRICS: || enabled
-        metrics.attended(view.deviceCount() * layout.blockSize(), view.hostCount() * layout.blockSize(), r, System.nanoTime() - t1); // METRICS
+        metrics.attended(view.deviceCount() * layout.blockSize(), view.hostCount() * layout.blockSize(), layout.blockSize(), r,
+                System.nanoTime() - t1); // METRICS
         if (observe) {
             long t2 = System.nanoTime();
             observe(seq, l, r.weights(), r.normalizer(), start, n);

@@ -53,4 +53,25 @@ class DecodeMetricsTest {
             assertEquals(0.0, second.deviceTopkShare(), 1e-9, "the heavier host keys take the top 8");
         }
     }
+
+    @Test
+    void bound_isTheMassOfTheBestBlocksOfTheDevicesCount() {
+        try (PointerScope scope = new PointerScope()) {
+            DecodeMetrics m = new DecodeMetrics();
+            m.enable(true);
+            // blocks of 4 keys: 1 device block of weight 1, 2 host blocks of weight 1 and 3 (per key).
+            float[] host = new float[2 * 8];
+            for (int h = 0; h < 2; h++) {
+                for (int k = 0; k < 8; k++) {
+                    host[h * 8 + k] = k < 4 ? 1f : 3f;
+                }
+            }
+            m.attended(4, 8, 4, result(weights(2, 1, 4, 1f), Tensors.fromFloats(host, 2, 1, 8)), 10);
+            DecodeMetrics.Snapshot s = m.snapshot();
+            assertEquals(4.0 / 20, s.deviceAttentionShare(), 1e-6, "the device block holds 4 of 20");
+            assertEquals(12.0 / 20, s.deviceAttentionBound(), 1e-6, "one device block at best holds the heaviest block's 12 of 20");
+            m.attended(4, 8, 0, result(weights(2, 1, 4, 1f), Tensors.fromFloats(host, 2, 1, 8)), 10);
+            assertEquals(12.0 / 20 / 2, m.snapshot().deviceAttentionBound(), 1e-6, "without a block size the bound is not measured");
+        }
+    }
 }
