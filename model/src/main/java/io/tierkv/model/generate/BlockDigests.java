@@ -1,5 +1,6 @@
 package io.tierkv.model.generate;
 
+import io.tierkv.cuda.ops.DigestMirror;
 import io.tierkv.model.llama.Tensors;
 import java.util.Arrays;
 import org.bytedeco.javacpp.PointerScope;
@@ -10,7 +11,8 @@ import org.bytedeco.pytorch.Tensor;
  * block's keys (RoPE applied), per KV head. For a query {@code q} and KV head {@code h} no key of the block
  * can score more than {@code sum_d max(q_d * min_d, q_d * max_d)}: each term bounds {@code q_d * k_d} for any
  * {@code k_d} in {@code [min_d, max_d]}. The bound is tight when one key holds every extreme. Minima and maxima
- * are kept in bfloat16, rounded outward (a minimum down, a maximum up), so the bound stays a bound and loosens by
+ * are kept in bfloat16, rounded outward (a minimum down, a maximum up: {@link DigestMirror#bf16Down}, the same rounding
+ * as the CUDA digest kernel's), so the bound stays a bound and loosens by
  * at most 2^-8 of each term; a digest of {@code parts} sub-blocks costs {@code 2 parts K d} 16-bit values per
  * block: with two parts, 1/B of a float32 block's KV (1/16 at 16-token blocks).
  *
@@ -110,8 +112,8 @@ public final class BlockDigests {
         int base = block * stride();
         int half = stride() / 2;
         for (int i = 0; i < half; i++) {
-            mm[base + i] = bf16Down(scratch[i]);
-            mm[base + half + i] = bf16Up(scratch[half + i]);
+            mm[base + i] = DigestMirror.bf16Down(scratch[i]);
+            mm[base + half + i] = DigestMirror.bf16Up(scratch[half + i]);
         }
         if (!present[layer][block]) {
             present[layer][block] = true;
@@ -163,32 +165,12 @@ public final class BlockDigests {
                 float s = 0;
                 for (int d = 0; d < headDim; d++) {
                     float qd = q[qo + d];
-                    s += Math.max(qd * bf16(mm[lo + d]), qd * bf16(mm[hi + d]));
+                    s += Math.max(qd * DigestMirror.bf16(mm[lo + d]), qd * DigestMirror.bf16(mm[hi + d]));
                 }
                 best = Math.max(best, s);
             }
             out[h] = best * scale;
         }
-    }
-
-    /** The float a bfloat16's bits stand for. */
-    static float bf16(short bits) {
-        return Float.intBitsToFloat(bits << 16);
-    }
-
-    /** The largest bfloat16 not above {@code x} (finite {@code x}). */
-    static short bf16Down(float x) {
-        int bits = Float.floatToRawIntBits(x);
-        boolean inexact = (bits & 0xFFFF) != 0;
-        // truncation rounds toward zero: down for a positive x, up for a negative one (then one ulp further out)
-        return (short) ((bits >>> 16) + (inexact && x < 0 ? 1 : 0));
-    }
-
-    /** The smallest bfloat16 not below {@code x} (finite {@code x}). */
-    static short bf16Up(float x) {
-        int bits = Float.floatToRawIntBits(x);
-        boolean inexact = (bits & 0xFFFF) != 0;
-        return (short) ((bits >>> 16) + (inexact && x > 0 ? 1 : 0));
     }
 
     private void ensure(int block) {

@@ -1,5 +1,6 @@
 package io.tierkv.model.generate;
 
+import io.tierkv.cuda.ops.DigestMirror;
 import io.tierkv.model.llama.Tensors;
 import io.tierkv.tiering.LayerView;
 import io.tierkv.tiering.Sequence;
@@ -79,8 +80,6 @@ final class HostBlockSelector {
         int n = view.hostCount();
         ensure(n);
         int keep = Math.min(n, hostRead.blocks());
-        float[] best = new float[heads];
-        java.util.Arrays.fill(best, Float.NEGATIVE_INFINITY);
         for (int i = 0; i < n; i++) {
             int b = view.hostBlock(i);
             if (!digests.has(layer, b)) {
@@ -88,20 +87,10 @@ final class HostBlockSelector {
             } else {
                 digests.bound(layer, b, q, heads, scale, bound);
             }
-            for (int h = 0; h < heads; h++) {
-                bounds[i * heads + h] = bound[h];
-                best[h] = Math.max(best[h], bound[h]);
-            }
-        }
-        for (int i = 0; i < n; i++) {
-            float r = 0;
-            for (int h = 0; h < heads; h++) {
-                float v = bounds[i * heads + h];
-                r += v == Float.POSITIVE_INFINITY ? Float.POSITIVE_INFINITY : (float) Math.exp(v - best[h]);
-            }
-            rank[i] = r;
+            System.arraycopy(bound, 0, bounds, i * heads, heads);
             chosen[i] = false;
         }
+        DigestMirror.rank(bounds, n, heads, rank);
         for (int j = 0; j < keep; j++) {
             int arg = -1;
             for (int i = 0; i < n; i++) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tierkv.cuda.ops.DigestMirror;
 import java.util.SplittableRandom;
 import org.bytedeco.javacpp.FloatPointer;
 import org.junit.jupiter.api.Test;
@@ -108,16 +109,16 @@ class BlockDigestsTest {
         SplittableRandom rnd = new SplittableRandom(11);
         for (int i = 0; i < 100_000; i++) {
             float x = (float) (rnd.nextGaussian() * Math.pow(10, rnd.nextInt(-6, 7)));
-            float down = BlockDigests.bf16(BlockDigests.bf16Down(x));
-            float up = BlockDigests.bf16(BlockDigests.bf16Up(x));
+            float down = DigestMirror.bf16(DigestMirror.bf16Down(x));
+            float up = DigestMirror.bf16(DigestMirror.bf16Up(x));
             assertTrue(down <= x && x <= up, x + " not in [" + down + ", " + up + "]");
             assertTrue(up - down <= Math.ulp(x) * 65536f * 1.0001f, x + ": [" + down + ", " + up + "] wider than one bfloat16 ulp");
             if (down == up) {
                 assertEquals(x, down, "only an exact bfloat16 rounds to itself both ways");
             }
         }
-        assertEquals(0f, BlockDigests.bf16(BlockDigests.bf16Down(0f)));
-        assertEquals(-1f, BlockDigests.bf16(BlockDigests.bf16Up(-1f)));
+        assertEquals(0f, DigestMirror.bf16(DigestMirror.bf16Down(0f)));
+        assertEquals(-1f, DigestMirror.bf16(DigestMirror.bf16Up(-1f)));
     }
 
     @Test
