@@ -7,7 +7,6 @@ import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.io.TextStream;
 import io.tierkv.model.io.TextTokenizer;
-import io.tierkv.model.task.AnswerScorer;
 import io.tierkv.model.task.ReadingPrompt;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -55,13 +54,7 @@ final class CudaGenerate {
             System.out.println();
             String completion = tok.decode(g.tokens());
             if (task != null) {
-                boolean[] correct = AnswerScorer.score(task.answerLines(), completion);
-                int right = 0;
-                for (boolean ok : correct) {
-                    right += ok ? 1 : 0;
-                }
-                System.out.printf(Locale.ROOT, "expected: %s%n%d of %d answers exact (%s)%n", task.answerText(), right, correct.length,
-                        suite.describe());
+                suite.printScore(task, completion);
             }
             System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s (token by token), decode %.1f tok/s%n",
                     ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeTokensPerSecond());

@@ -15,7 +15,6 @@ import io.tierkv.model.io.TokenizerCheck;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
-import io.tierkv.model.task.AnswerScorer;
 import io.tierkv.model.task.ReadingPrompt;
 import io.tierkv.tiering.TierStats;
 import io.tierkv.tiering.remote.RemoteKvTier;
@@ -193,14 +192,7 @@ final class GenerateCommand implements Callable<Integer> {
                 device.put("tpotP99Ms", tpot.getTotalCount() == 0 ? null : tpot.getValueAtPercentile(99) / 1e6);
                 System.out.println();
                 if (task != null) {
-                    String completion = tok.decode(g.tokens());
-                    boolean[] correct = AnswerScorer.score(task.answerLines(), completion);
-                    int right = 0;
-                    for (boolean ok : correct) {
-                        right += ok ? 1 : 0;
-                    }
-                    System.out.printf(Locale.ROOT, "expected: %s%n%d of %d answers exact (%s)%n", task.answerText(), right, correct.length,
-                            suite.describe());
+                    suite.printScore(task, tok.decode(g.tokens()));
                 }
                 System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s, decode %.1f tok/s%n",
                         ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeTokensPerSecond());

@@ -37,4 +37,15 @@ final class SuitePromptOptions {
     String describe() {
         return "suite " + type + "/" + position.toLowerCase(Locale.ROOT) + " #" + index;
     }
+
+    /** Prints how many of {@code task}'s answers {@code completion} got exactly, with the expected answer. */
+    void printScore(io.tierkv.model.task.ReadingPrompt task, String completion) {
+        boolean[] correct = io.tierkv.model.task.AnswerScorer.score(task.answerLines(), completion);
+        int right = 0;
+        for (boolean ok : correct) {
+            right += ok ? 1 : 0;
+        }
+        System.out.printf(java.util.Locale.ROOT, "expected: %s%n%d of %d answers exact (%s)%n", task.answerText(), right,
+                correct.length, describe());
+    }
 }
