@@ -4,6 +4,8 @@ import io.tierkv.core.DType;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.cuda.ops.RopeTables;
 import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.llama.LlamaConfig;
 import java.nio.ByteBuffer;
@@ -119,9 +121,19 @@ public final class CudaDecoder implements AutoCloseable {
      */
     public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer, String policySpec,
                                          DType kvDtype) {
+        return loadTiered(dir, maxTokens, blockSize, deviceBlocksPerLayer, policySpec, kvDtype, HostRead.EXACT);
+    }
+
+    /**
+     * As {@link #loadTiered(Path, int, int, int, String, DType)}, decode steps reading the host tier as {@code hostRead}
+     * says: with {@code digest}, every block's digest is computed on the device when it fills, and per step and layer
+     * only the host blocks whose digest bounds rank highest are read by attention ({@link #hostReadStats()} counts them).
+     */
+    public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer, String policySpec,
+                                         DType kvDtype, HostRead hostRead) {
         io.tierkv.core.policy.Policies.create(policySpec); // a bad spec fails before any device work
         return load(dir, maxTokens, blockSize, kvDtype, CudaStepDevice::new, KvStores.tiered(io.tierkv.cuda.driver.Backend.CUDA,
-                deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec)));
+                deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec), hostRead));
     }
 
     /** As {@link #load(Path, int, int, DType)} on the device {@code devices} opens, once every check has passed. */
@@ -205,6 +217,19 @@ public final class CudaDecoder implements AutoCloseable {
     /** The positions the popularity top-k selected per layer at the last observed step (tiered with an observing policy), else null. */
     int[][] lastSelected() {
         return cache instanceof TieredKvStore t ? t.lastSelected() : null;
+    }
+
+    /**
+     * Host blocks read against an exact read's at decode steps when tiered ({@link HostReadStats#fraction()}: the share of
+     * the host bytes an exact read would read; 1 in exact mode), else null.
+     */
+    public HostReadStats hostReadStats() {
+        return cache instanceof TieredKvStore t ? t.readStats() : null;
+    }
+
+    /** Device bytes of the block digests when tiered with {@code --host-read digest}, else 0. */
+    public long digestBytes() {
+        return cache instanceof TieredKvStore t ? t.digestBytes() : 0;
     }
 
     /** The tiered store, or null. */

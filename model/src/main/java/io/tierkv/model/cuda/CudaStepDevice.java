@@ -7,7 +7,9 @@ import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.PinnedBuffer;
+import io.tierkv.cuda.ops.CudaBlockDigests;
 import io.tierkv.cuda.ops.CudaDecoderOps;
+import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.CudaDecoderStep;
 import io.tierkv.cuda.ops.CudaLinear;
 import io.tierkv.cuda.ops.CudaPagedAttention;
@@ -40,6 +42,7 @@ final class CudaStepDevice implements StepDevice {
     private PinnedBuffer staging;
     private CudaPagedProbs pagedProbs;     // loaded at the first use (tiered decoding with a policy that observes attention)
     private PopularityKernel popularity;  // likewise
+    private CudaBlockDigests digests;     // tiered decoding with --host-read digest
     private long allocated;
     private boolean closed;
 
@@ -202,6 +205,33 @@ final class CudaStepDevice implements StepDevice {
     @Override
     public void argmax(long x, int n, long out) {
         step.argmaxAsync(x, n, out, stream);
+    }
+
+    @Override
+    public long digests(DigestShape shape, int capacity) {
+        if (digests != null) {
+            throw new IllegalStateException("the device's digest array is already allocated");
+        }
+        digests = owned.add(new CudaBlockDigests(context, shape, capacity));
+        allocated += digests.bytes();
+        return digests.bytes();
+    }
+
+    private CudaBlockDigests digestArray() {
+        if (digests == null) {
+            throw new IllegalStateException("no digest array: call digests(shape, capacity) first");
+        }
+        return digests;
+    }
+
+    @Override
+    public void digestUpdate(PagedKvShape kv, long slab, long slabBytes, long keyOffset, long slots, long digestIndexes, int nBlocks) {
+        digestArray().updateAsync(kv, slab, slabBytes, keyOffset, slots, digestIndexes, nBlocks, stream);
+    }
+
+    @Override
+    public void digestBound(long q, int heads, float scale, long digestIndexes, int nBlocks, long out) {
+        digestArray().boundAsync(q, heads, scale, digestIndexes, nBlocks, out, stream);
     }
 
     @Override

@@ -4,6 +4,8 @@ import io.tierkv.core.DType;
 import io.tierkv.cuda.ops.CudaPagedProbs;
 import io.tierkv.cuda.ops.HalfFloats;
 import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.cuda.ops.DigestMirror;
+import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.ReferenceOps;
 import io.tierkv.cuda.popularity.RadixSelectPopularityCounter;
 import java.nio.ByteBuffer;
@@ -24,6 +26,8 @@ final class HostStepDevice implements StepDevice {
     private final RadixSelectPopularityCounter counter = new RadixSelectPopularityCounter();
     private long next = FIRST_ADDRESS;
     private long allocated;
+    private DigestShape digestShape;  // the digest array ({@link #digests}), bfloat16 bits as DigestMirror lays them out
+    private short[] digests;
 
     @Override
     public long alloc(long bytes) {
@@ -268,6 +272,49 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
+    public long digests(DigestShape shape, int capacity) {
+        if (digests != null) {
+            throw new IllegalStateException("the device's digest array is already allocated");
+        }
+        long values = (long) shape.stride() * capacity;
+        if (values > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("the host device holds digest arrays below 2^31 values, asked for " + values);
+        }
+        digestShape = shape;
+        digests = new short[(int) values];
+        allocated += 2 * values;
+        return 2 * values;
+    }
+
+    @Override
+    public void digestUpdate(PagedKvShape kv, long slab, long slabBytes, long keyOffset, long slots, long digestIndexes, int nBlocks) {
+        if (digests == null) {
+            throw new IllegalStateException("no digest array: call digests(shape, capacity) first");
+        }
+        if (nBlocks == 0) {
+            return;
+        }
+        int elem = kv.dtype().bytes();
+        float[] values = typed(slab, kv.dtype(), (int) (slabBytes / elem));
+        DigestMirror.update(digestShape, values, kv.slotBytes() / elem, keyOffset / elem, (int) (slabBytes / kv.slotBytes()),
+                ints(slots, nBlocks), ints(digestIndexes, nBlocks), nBlocks, digests);
+    }
+
+    @Override
+    public void digestBound(long q, int heads, float scale, long digestIndexes, int nBlocks, long out) {
+        if (digests == null) {
+            throw new IllegalStateException("no digest array: call digests(shape, capacity) first");
+        }
+        if (nBlocks == 0) {
+            return;
+        }
+        float[] bounds = new float[nBlocks * heads];
+        DigestMirror.bound(digestShape, floats(q, heads * digestShape.headDim()), heads, scale, digests, ints(digestIndexes, nBlocks), nBlocks,
+                bounds);
+        putFloats(out, bounds);
+    }
+
+    @Override
     public long allocatedBytes() {
         return allocated;
     }
@@ -275,5 +322,6 @@ final class HostStepDevice implements StepDevice {
     @Override
     public void close() {
         memory.clear();
+        digests = null;
     }
 }

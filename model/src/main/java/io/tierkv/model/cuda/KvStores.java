@@ -29,7 +29,15 @@ interface KvStores {
         if (deviceBlocksPerLayer < 1) {
             throw new IllegalArgumentException("the device tier needs at least one block per layer (the tail), was " + deviceBlocksPerLayer);
         }
+        return tiered(backend, deviceBlocksPerLayer, policies, io.tierkv.model.generate.HostRead.EXACT);
+    }
+
+    /** As above, decode steps reading the host tier as {@code hostRead} says ({@code digest}: only the top-ranked host blocks). */
+    static KvStores tiered(Backend backend, int deviceBlocksPerLayer, Supplier<KvPolicy> policies, io.tierkv.model.generate.HostRead hostRead) {
+        if (deviceBlocksPerLayer < 1) {
+            throw new IllegalArgumentException("the device tier needs at least one block per layer (the tail), was " + deviceBlocksPerLayer);
+        }
         return (device, shape, layers, maxTokens) -> TieredKvStore.open(device, shape, layers, maxTokens, backend, deviceBlocksPerLayer,
-                policies);
+                policies, hostRead);
     }
 }

@@ -1,5 +1,6 @@
 package io.tierkv.model.cuda;
 
+import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.PagedKvShape;
 import java.nio.ByteBuffer;
 
@@ -68,6 +69,25 @@ interface StepDevice extends AutoCloseable {
      * {@code out + 4 * b * k}, their number at {@code outCount + 4 * b}.
      */
     void topK(long probs, int batches, int heads, int stride, int keys, int k, long out, long outCount);
+
+    /**
+     * Allocates the device's one array of {@code capacity} block digests of {@code shape} ({@code CudaBlockDigests}; the
+     * same layout in {@code DigestMirror}) and returns its bytes (counted in {@link #allocatedBytes()}); once per device.
+     */
+    long digests(DigestShape shape, int capacity);
+
+    /**
+     * The digests of list entries {@code 0 .. nBlocks - 1} ({@code CudaBlockDigests.updateAsync}): entry b's keys are the K
+     * half ({@code keyOffset} bytes into the slot) of slot {@code slots[b]} of the slab, its digest goes to index
+     * {@code digestIndexes[b]}; entries out of range are skipped.
+     */
+    void digestUpdate(PagedKvShape kv, long slab, long slabBytes, long keyOffset, long slots, long digestIndexes, int nBlocks);
+
+    /**
+     * The bounds of query q ({@code [heads][headDim]} fp32) over list entries {@code 0 .. nBlocks - 1}
+     * ({@code CudaBlockDigests.boundAsync}): {@code out[b * heads + h]} fp32, {@code +inf} for an index out of range.
+     */
+    void digestBound(long q, int heads, float scale, long digestIndexes, int nBlocks, long out);
 
     /** {@code out = a + b}, n floats. */
     void add(long out, long a, long b, int n);

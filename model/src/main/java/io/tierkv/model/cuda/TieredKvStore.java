@@ -5,7 +5,11 @@ import io.tierkv.core.policy.HierarchicalPolicy;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.cuda.driver.Backend;
+import io.tierkv.cuda.ops.DigestMirror;
+import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.tiering.LayerView;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.TierConfig;
@@ -35,6 +39,13 @@ import java.util.function.Supplier;
  *                                 | mask u8 [maxBlocks][blockSize]
  *   (each region 256-byte aligned; part 0 = device tier, part 1 = host tier)
  * </pre>
+ *
+ * <p>With {@link HostRead#digest()} ({@code --host-read digest}), a block's digest ({@link DigestShape}) is computed on the
+ * device from its device slot when its last row is written, at digest index {@code layer * maxBlocks + block}; at each
+ * decode step and layer the bounds of every host block for the query are computed on the device, copied back, ranked
+ * with {@link DigestMirror#rank} and chosen by {@link HostRead#choose}; the host part's table is then rewritten to the
+ * chosen blocks only, so attention (and the popularity probabilities) read just those. A host block without a digest
+ * (not full) bounds at {@code +inf} and is always read. Prefill reads every host block.
  */
 final class TieredKvStore implements KvStore {
     private final StepDevice device;
@@ -64,9 +75,22 @@ final class TieredKvStore implements KvStore {
     private boolean prefillDone;
     private boolean observeNow;         // this step's attention goes to the policy
     private final int[][] lastSelected;
+    private final HostRead hostRead;    // EXACT or digest
+    private final HostReadStats readStats;
+    private final long digestBytes;     // the device's digest array
+    private final long digestIndexes;   // device i32 [layers][maxBlocks]: the host part's entries' digest indexes, -1 without one
+    private final ByteBuffer digestIndexesHost;
+    private final long fillArgs;        // device i32 [layers][2]: a block that just filled: its device slot, its digest index
+    private final ByteBuffer fillHost = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+    private final long bounds;          // device fp32 [maxBlocks][heads]
+    private final ByteBuffer boundsHost;
+    private final float[] bound;
+    private final float[] rank;
+    private final boolean[] chosen;
+    private final boolean[][] hasDigest; // [layers][maxBlocks]
 
     private TieredKvStore(StepDevice device, PagedKvShape shape, int layers, int maxTokens, TierManager tiers, int deviceBudgetBlocks,
-                          Supplier<KvPolicy> policies) {
+                          Supplier<KvPolicy> policies, HostRead hostRead) {
         this.device = device;
         this.shape = shape;
         this.layers = layers;
@@ -96,6 +120,32 @@ final class TieredKvStore implements KvStore {
         this.selectedHost = ByteBuffer.allocate(4 * layers * (topK + 1)).order(ByteOrder.LITTLE_ENDIAN);
         this.positions = new int[topK];
         this.lastSelected = new int[layers][0];
+        this.hostRead = hostRead;
+        this.readStats = new HostReadStats(layers);
+        if (hostRead.digest()) {
+            DigestShape ds = new DigestShape(shape.kvHeads(), shape.headDim(), shape.blockSize(), hostRead.parts());
+            this.digestBytes = device.digests(ds, Math.multiplyExact(layers, maxBlocks));
+            this.digestIndexes = device.alloc(4L * layers * maxBlocks);
+            this.digestIndexesHost = ByteBuffer.allocate(4 * layers * maxBlocks).order(ByteOrder.LITTLE_ENDIAN);
+            this.fillArgs = device.alloc(8L * layers);
+            this.bounds = device.alloc(4L * maxBlocks * shape.heads());
+            this.boundsHost = ByteBuffer.allocate(4 * maxBlocks * shape.heads()).order(ByteOrder.LITTLE_ENDIAN);
+            this.bound = new float[maxBlocks * shape.heads()];
+            this.rank = new float[maxBlocks];
+            this.chosen = new boolean[maxBlocks];
+            this.hasDigest = new boolean[layers][maxBlocks];
+        } else {
+            this.digestBytes = 0;
+            this.digestIndexes = 0;
+            this.digestIndexesHost = null;
+            this.fillArgs = 0;
+            this.bounds = 0;
+            this.boundsHost = null;
+            this.bound = null;
+            this.rank = null;
+            this.chosen = null;
+            this.hasDigest = null;
+        }
         this.seq = openSequence();
     }
 
@@ -113,7 +163,16 @@ final class TieredKvStore implements KvStore {
     /** Opens the tiers ({@code backend}: CUDA on a GPU; CPU with the host device, whose kernels then read the arenas in place). */
     static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer,
                               Supplier<KvPolicy> policies) {
+        return open(device, dense, layers, maxTokens, backend, deviceBlocksPerLayer, policies, HostRead.EXACT);
+    }
+
+    /** As above, reading the host tier as {@code hostRead} says at decode steps. */
+    static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer,
+                              Supplier<KvPolicy> policies, HostRead hostRead) {
         checkPolicy(policies.get(), maxTokens);
+        if (hostRead.digest()) { // its checks (head dim a multiple of 8, parts dividing the block), before any device work
+            new DigestShape(dense.kvHeads(), dense.headDim(), dense.blockSize(), hostRead.parts());
+        }
         KvLayout layout = new KvLayout(layers, dense.kvHeads(), dense.headDim(), dense.dtype(), dense.blockSize());
         int deviceBlocks = Math.multiplyExact(layers, deviceBlocksPerLayer);
         int hostBlocks = Math.multiplyExact(layers, KvBlockTable.blocksFor(maxTokens, dense.blockSize()) + 2);
@@ -127,7 +186,7 @@ final class TieredKvStore implements KvStore {
                 host.external(tiers.deviceBaseAddress(), tiers.slotBytes() * tiers.deviceCapacityBlocks());
                 host.external(tiers.hostBaseAddress(), tiers.slotBytes() * tiers.hostCapacityBlocks());
             }
-            return new TieredKvStore(device, shape, layers, maxTokens, tiers, deviceBlocks, policies);
+            return new TieredKvStore(device, shape, layers, maxTokens, tiers, deviceBlocks, policies, hostRead);
         } catch (RuntimeException | Error e) {
             tiers.close();
             throw e;
@@ -136,6 +195,11 @@ final class TieredKvStore implements KvStore {
 
     private Sequence openSequence() {
         prefillDone = false;
+        if (hasDigest != null) {
+            for (boolean[] layer : hasDigest) {
+                Arrays.fill(layer, false);
+            }
+        }
         return tiers.open(policies.get(), PolicyContext.unbounded(layers, maxTokens), deviceBudgetBlocks);
     }
 
@@ -155,6 +219,9 @@ final class TieredKvStore implements KvStore {
             fill(l, 1, view, view.hostCount(), false);
         }
         device.upload(tables, staging.clear());
+        if (hostRead.digest()) {
+            device.upload(digestIndexes, digestIndexesHost.clear());
+        }
         observeNow = observing && prefillDone;
         if (observeNow) {
             device.fill(probs, 4L * layers * shape.heads() * stride, (byte) 0);
@@ -173,6 +240,9 @@ final class TieredKvStore implements KvStore {
             staging.putInt(base + 4 * i, deviceTier ? view.deviceSlot(i) : view.hostSlot(i));
             staging.putInt((int) (base + slotsBytes + 4 * i), rows);
             staging.putInt((int) (base + 2 * slotsBytes + 4 * i), block);
+            if (!deviceTier && hasDigest != null) {
+                digestIndexesHost.putInt(4 * (l * maxBlocks + i), hasDigest[l][block] ? l * maxBlocks + block : -1);
+            }
             int maskAt = (int) (base + 3 * slotsBytes + (long) i * bs);
             for (int r = 0; r < bs; r++) {
                 boolean gone = r < rows && seq.masked(l, block * bs + r);
@@ -193,10 +263,78 @@ final class TieredKvStore implements KvStore {
         int row = position % shape.blockSize();
         long slotBase = seq.keyAddress(l, position) - tiers.descriptor().keyOffset(row);
         device.append(shape, slotBase, 1, 0, row, k, v);
+        if (hasDigest != null && row == shape.blockSize() - 1) {
+            digestFilled(l, position / shape.blockSize(), slotBase);
+        }
+    }
+
+    /** Computes the digest of layer l's block that just filled, from its device slot at {@code slotBase}. */
+    private void digestFilled(int l, int block, long slotBase) {
+        long slabBytes = (long) tiers.deviceCapacityBlocks() * shape.slotBytes();
+        long offset = slotBase - tiers.deviceBaseAddress();
+        if (offset < 0 || offset >= slabBytes || offset % shape.slotBytes() != 0) {
+            throw new IllegalStateException("layer " + l + " block " + block + " filled outside the device tier's slots (offset " + offset + ")");
+        }
+        fillHost.clear();
+        fillHost.putInt(0, (int) (offset / shape.slotBytes()));
+        fillHost.putInt(4, l * maxBlocks + block);
+        long args = fillArgs + 8L * l;
+        device.upload(args, fillHost);
+        device.digestUpdate(shape, tiers.deviceBaseAddress(), slabBytes, tiers.descriptor().keyOffset(0), args, args + 4, 1);
+        hasDigest[l][block] = true;
+    }
+
+    /**
+     * Digest mode at a decode step: bounds every host block of layer l for q on the device, ranks them on the host, and
+     * rewrites the host part's table to the chosen blocks (in view order); counts the read.
+     */
+    private void selectHost(int l, long q, float scale) {
+        int n = count[l][1];
+        int heads = shape.heads();
+        device.digestBound(q, heads, scale, digestIndexes + 4L * l * maxBlocks, n, bounds);
+        boundsHost.clear().limit(4 * n * heads);
+        device.download(bounds, boundsHost);
+        boundsHost.asFloatBuffer().get(bound, 0, n * heads);
+        DigestMirror.rank(bound, n, heads, rank);
+        int m = hostRead.choose(rank, n, chosen);
+        int bs = shape.blockSize();
+        int base = (int) ((2L * l + 1) * partBytes);
+        int maskBase = (int) (base + 3 * slotsBytes);
+        boolean masked = false;
+        int j = 0;
+        for (int i = 0; i < n; i++) {
+            if (!chosen[i]) {
+                continue;
+            }
+            if (j != i) {
+                staging.putInt(base + 4 * j, staging.getInt(base + 4 * i));
+                staging.putInt((int) (base + slotsBytes + 4 * j), staging.getInt((int) (base + slotsBytes + 4 * i)));
+                staging.putInt((int) (base + 2 * slotsBytes + 4 * j), staging.getInt((int) (base + 2 * slotsBytes + 4 * i)));
+            }
+            for (int r = 0; r < bs; r++) {
+                byte gone = staging.get(maskBase + i * bs + r);
+                staging.put(maskBase + j * bs + r, gone);
+                masked |= gone != 0;
+            }
+            j++;
+        }
+        ByteBuffer region = staging.duplicate();
+        region.limit((int) (base + partBytes)).position(base);
+        device.upload(table(l, 1), region);
+        count[l][1] = m;
+        anyMasked[l][1] = masked;
+        readStats.add(l, m, n);
     }
 
     @Override
     public void attend(int l, long q, float scale, long out, long lse) {
+        if (hostRead.digest() && prefillDone) {
+            if (count[l][1] > 0) {
+                selectHost(l, q, scale);
+            } else {
+                readStats.add(l, 0, 0);
+            }
+        }
         attendPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, out, lse);
         if (count[l][1] > 0) {
             attendPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, o2, lse2);
@@ -290,6 +428,21 @@ final class TieredKvStore implements KvStore {
     /** Blocks of this sequence on the device tier and on the host tier now. */
     int[] residency() {
         return new int[] {seq.deviceBlocks(), seq.hostBlocks()};
+    }
+
+    /** How decode steps read the host tier. */
+    HostRead hostRead() {
+        return hostRead;
+    }
+
+    /** Host blocks read against an exact read's, per decode step and layer (zero counts in exact mode). */
+    HostReadStats readStats() {
+        return readStats;
+    }
+
+    /** Device bytes of the block digests (0 in exact mode). */
+    long digestBytes() {
+        return digestBytes;
     }
 
     /** The tiers' statistics. */

@@ -79,7 +79,6 @@ final class HostBlockSelector {
     int select(int layer, float[] q, LayerView view) {
         int n = view.hostCount();
         ensure(n);
-        int keep = Math.min(n, hostRead.blocks());
         for (int i = 0; i < n; i++) {
             int b = view.hostBlock(i);
             if (!digests.has(layer, b)) {
@@ -91,18 +90,7 @@ final class HostBlockSelector {
             chosen[i] = false;
         }
         DigestMirror.rank(bounds, n, heads, rank);
-        for (int j = 0; j < keep; j++) {
-            int arg = -1;
-            for (int i = 0; i < n; i++) {
-                if (!chosen[i] && (arg < 0 || rank[i] > rank[arg])) {
-                    arg = i;
-                }
-            }
-            if (j >= HostRead.SURE_BLOCKS && rank[arg] < hostRead.min()) {
-                break;
-            }
-            chosen[arg] = true;
-        }
+        hostRead.choose(rank, n, chosen);
         int m = 0;
         for (int i = 0; i < n; i++) {
             if (chosen[i]) {

@@ -100,6 +100,31 @@ public record HostRead(boolean digest, int blocks, int parts, double min) {
         throw new IllegalArgumentException("--host-read must be exact, digest or digest:blocks=N, was '" + spec + "'");
     }
 
+    /**
+     * Marks in {@code chosen} the host blocks to read from their ranks ({@code DigestMirror.rank} of {@code n} blocks):
+     * the {@link #blocks()} highest (the lowest index first on a tie), past {@link #SURE_BLOCKS} only those reaching
+     * {@link #min()}; returns how many. The one selection rule of both backends' digest reads.
+     */
+    public int choose(float[] rank, int n, boolean[] chosen) {
+        java.util.Arrays.fill(chosen, 0, n, false);
+        int keep = Math.min(n, blocks);
+        int m = 0;
+        for (int j = 0; j < keep; j++) {
+            int arg = -1;
+            for (int i = 0; i < n; i++) {
+                if (!chosen[i] && (arg < 0 || rank[i] > rank[arg])) {
+                    arg = i;
+                }
+            }
+            if (j >= SURE_BLOCKS && rank[arg] < min) {
+                break;
+            }
+            chosen[arg] = true;
+            m++;
+        }
+        return m;
+    }
+
     @Override
     public String toString() {
         return digest ? "digest:blocks=" + blocks + (parts == DEFAULT_PARTS ? "" : ",parts=" + parts)

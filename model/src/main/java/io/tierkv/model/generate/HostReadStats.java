@@ -26,7 +26,8 @@ public final class HostReadStats {
         recallTotal = new long[layers];
     }
 
-    void add(int layer, int blocksRead, int blocksExact) {
+    /** Counts one layer's read at one decode step: {@code blocksRead} of the {@code blocksExact} host blocks an exact read reads. */
+    public void add(int layer, int blocksRead, int blocksExact) {
         read[layer] += blocksRead;
         exact[layer] += blocksExact;
         if (layer == 0) {
