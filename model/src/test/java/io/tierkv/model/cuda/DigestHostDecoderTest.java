@@ -1,0 +1,74 @@
+package io.tierkv.model.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.policy.Policies;
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.model.BundledModel;
+import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.HostReadStats;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link CudaDecoder}'s digest host reads on the host mirror ({@link HostStepDevice}: {@code DigestMirror} as the digest
+ * kernels, CPU tiers) with the paper's {@code hierarchical} policy at 25% of the prompt on the device tier: reading at
+ * least as many blocks as the host holds is exact mode, token for token and logit for logit; reading one block per layer
+ * reads exactly one host block per layer and decode step, and the popularity path still observes every step. The GPU
+ * twin is {@code DigestCudaDecoderGpuTest}.
+ */
+class DigestHostDecoderTest {
+    static final String POLICY = "hierarchical:window=8";
+    static final int NEW_TOKENS = 24;
+    static final int BLOCK = 16;
+
+    /** Decodes the fixture's second prompt; the last logits, read stats and last top-k come back through the arrays. */
+    private static GenerationResult decode(HostRead read, float[][] logits, HostReadStats[] stats, int[][][] selected) {
+        int[] prompt = DecoderFixture.load().cases().get(1).prompt();
+        int perLayer = Math.max(1, prompt.length / 4 / BLOCK);
+        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), prompt.length + NEW_TOKENS, BLOCK, null, HostStepDevice::new,
+                KvStores.tiered(Backend.CPU, perLayer, () -> Policies.create(POLICY), read))) {
+            GenerationResult g = decoder.generate(prompt, NEW_TOKENS, -1, null);
+            logits[0] = decoder.logits();
+            stats[0] = decoder.hostReadStats();
+            selected[0] = decoder.lastSelected();
+            assertTrue(decoder.residency()[1] > decoder.residency()[0], "most blocks on the host tier");
+            assertEquals(read.digest(), decoder.digestBytes() > 0, "digests held exactly in digest mode");
+            return g;
+        }
+    }
+
+    @Test
+    void digestReadingAtLeastEveryHostBlock_equalsExactMode() {
+        float[][] exactLogits = new float[1][];
+        float[][] digestLogits = new float[1][];
+        HostReadStats[] stats = new HostReadStats[1];
+        int[][][] selected = new int[1][][];
+        GenerationResult exact = decode(HostRead.EXACT, exactLogits, stats, selected);
+        int[][] exactSelected = selected[0];
+        GenerationResult digest = decode(HostRead.digest(1_000), digestLogits, stats, selected);
+        assertArrayEquals(exact.tokens(), digest.tokens(), "greedy tokens");
+        assertArrayEquals(exactLogits[0], digestLogits[0], "last-step logits");
+        assertArrayEquals(exactSelected, selected[0], "the last step's popularity top-k per layer");
+        assertTrue(stats[0].blocksExact() > 0, "host blocks were there to read");
+        assertEquals(stats[0].blocksExact(), stats[0].blocksRead(), "every host block read");
+    }
+
+    @Test
+    void digestReadingOneBlock_readsOneHostBlockPerLayerAndStep_andStillObservesAttention() {
+        HostReadStats[] stats = new HostReadStats[1];
+        int[][][] selected = new int[1][][];
+        GenerationResult g = decode(HostRead.digest(1), new float[1][], stats, selected);
+        int layers = selected[0].length;
+        assertEquals(NEW_TOKENS, g.tokens().length, "tokens generated");
+        assertEquals(NEW_TOKENS - 1, stats[0].steps(), "decode steps counted (every step but the one after prefill)");
+        assertEquals(stats[0].steps() * layers, stats[0].blocksRead(), "one host block per layer and step");
+        assertTrue(stats[0].blocksExact() > 2 * stats[0].blocksRead(), "an exact read would read more: " + stats[0].blocksExact());
+        assertTrue(stats[0].fraction() < 0.5, "host read fraction " + stats[0].fraction());
+        for (int l = 0; l < layers; l++) {
+            assertTrue(selected[0][l].length > 0, "layer " + l + ": the popularity top-k observed the last step");
+        }
+    }
+}
