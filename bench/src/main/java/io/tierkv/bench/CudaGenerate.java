@@ -4,6 +4,8 @@ import io.tierkv.core.DType;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.model.cuda.CudaDecoder;
 import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.io.TextStream;
 import io.tierkv.model.io.TextTokenizer;
@@ -19,7 +21,10 @@ import java.util.Map;
  * model's dtype, every step's math; greedy picks on the device). Policy {@code full} keeps every KV block on the device; any
  * other policy runs tiered ({@link CudaDecoder#loadTiered(Path, int, int, int, String, DType)}: the device tier at
  * {@code --budget} of the prompt, the rest in mapped pinned host memory) with the popularity top-k on the device in the
- * loop; policies that need the prompt's attention rows at prefill (snapkv, h2o) are refused in one line.
+ * loop; policies that need the prompt's attention rows at prefill (snapkv, h2o) are refused in one line. With
+ * {@code --host-read digest[:blocks=N,...]} the tiered decode reads only the host blocks whose digest bounds (computed on
+ * the device) rank highest, per layer and step, and reports the share of an exact read's host bytes it read; with
+ * policy {@code full} (no host tier) digest reads are refused in one line.
  */
 final class CudaGenerate {
     private final TextTokenizer tok;
@@ -32,6 +37,14 @@ final class CudaGenerate {
         return Math.max(1, budgetTokens / blockSize);
     }
 
+    /** Digest reads need a host tier: refused in one line for policy {@code full}, which keeps every block on the device. */
+    static void checkHostRead(boolean tiered, HostRead hostRead) {
+        if (hostRead.digest() && !tiered) {
+            throw new IllegalArgumentException("--host-read " + hostRead + " with --backend cuda needs a tiered policy (e.g. --policy"
+                    + " hierarchical): policy full keeps every KV block on the device, so there is no host tier to read sparsely");
+        }
+    }
+
     CudaGenerate(TextTokenizer tok, boolean chat, SuitePromptOptions suite) {
         this.tok = tok;
         this.chat = chat;
@@ -39,10 +52,12 @@ final class CudaGenerate {
     }
 
     void run(Path dir, ReadingPrompt task, String text, int[] ids, String policySpec, KvPolicy policy, double budget, int maxTokens,
-             int blockSize, DType kvDtype, Sampler sampler, Path out) throws IOException {
+             int blockSize, DType kvDtype, HostRead hostRead, Sampler sampler, Path out) throws IOException {
         boolean tiered = !policy.name().equals("full");
+        checkHostRead(tiered, hostRead);
         int perLayer = devicePerLayer(budget, ids.length, blockSize);
-        try (CudaDecoder decoder = tiered ? CudaDecoder.loadTiered(dir, ids.length + maxTokens, blockSize, perLayer, policySpec, kvDtype)
+        try (CudaDecoder decoder = tiered ? CudaDecoder.loadTiered(dir, ids.length + maxTokens, blockSize, perLayer, policySpec, kvDtype,
+                hostRead)
                 : CudaDecoder.load(dir, ids.length + maxTokens, blockSize, kvDtype)) {
             System.out.print(chat ? tok.decode(ids) : text);
             System.out.flush();
@@ -67,6 +82,12 @@ final class CudaGenerate {
                         Bytes.format(decoder.weightBytes()), Bytes.format(decoder.kvBytes()), decoder.kvDtype(), blockSize, policy.name(),
                         perLayer, 100 * budget, residency[0], residency[1], Bytes.format(stats.d2hBytes()), Bytes.format(stats.h2dBytes()),
                         stats.promotionsStarted());
+                HostReadStats reads = decoder.hostReadStats();
+                if (hostRead.digest()) {
+                    System.out.printf(Locale.ROOT, "host reads %s: %d of %d host blocks over %d decode steps (%.1f%% of an exact read's bytes),"
+                            + " digests %s on the device%n", hostRead, reads.blocksRead(), reads.blocksExact(), reads.steps(),
+                            100 * reads.fraction(), Bytes.format(decoder.digestBytes()));
+                }
             } else {
                 System.out.printf(Locale.ROOT, "backend cuda | weights %s on the device, KV %s (%s, blocks of %d tokens), policy full"
                         + " (every token on the device)%n", Bytes.format(decoder.weightBytes()), Bytes.format(decoder.kvBytes()),
@@ -83,6 +104,11 @@ final class CudaGenerate {
                 json.put("d2hBytes", decoder.tierStats().d2hBytes());
                 json.put("h2dBytes", decoder.tierStats().h2dBytes());
                 json.put("promotions", decoder.tierStats().promotionsStarted());
+                json.put("hostRead", hostRead.toString());
+                json.put("hostReadFraction", decoder.hostReadStats().fraction());
+                json.put("hostBlocksRead", decoder.hostReadStats().blocksRead());
+                json.put("hostBlocksExact", decoder.hostReadStats().blocksExact());
+                json.put("digestBytes", decoder.digestBytes());
             }
             json.put("promptTokens", ids.length);
             json.put("generatedTokens", g.tokens().length);
