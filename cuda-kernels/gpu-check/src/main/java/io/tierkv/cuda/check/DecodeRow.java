@@ -4,6 +4,7 @@ import io.tierkv.core.DType;
 import io.tierkv.model.BundledModel;
 import io.tierkv.model.cuda.CudaDecoder;
 import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.RandomCheckpoint;
 import java.io.IOException;
@@ -20,7 +21,8 @@ import java.util.stream.Stream;
  * end-of-sequence stop, once to warm up and once timed; each model full on the device, then tiered through tiering's
  * CUDA tiers with a quarter of the prompt on the device tier (the rest read by the same kernel from mapped pinned host
  * memory, merged by log-sum-exp), under policy {@code full} (placement alone) and under {@code hierarchical} (the popularity
- * top-k on the device in the loop, windows closing, tokens evicted, blocks promoted and demoted). Two models: the bundled one (3 MiB of F32 weights: its steps
+ * top-k on the device in the loop, windows closing, tokens evicted, blocks promoted and demoted), and {@code hierarchical}
+ * with {@code --host-read digest} (digest bounds on the device, only the top host blocks read; not yet run on hardware). Two models: the bundled one (3 MiB of F32 weights: its steps
  * are bound by launch latency, about 60 launches and one host sync per token), and random BF16 weights in
  * {@code bench decode}'s default shape (768 wide, 12 layers, 12/4 heads, SwiGLU 2048, vocabulary 32000: 110M
  * parameters, 220 MB, larger than the L2), whose weights-read GB/s is the decoder's weight streaming rate.
@@ -41,12 +43,14 @@ final class DecodeRow {
         boolean ok = row("bundled model", BundledModel.directory(), 0, null, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, null, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, text);
+        ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
         Path dir = Files.createTempDirectory("tierkv-decode-");
         try {
             RandomCheckpoint.write(dir, SYNTHETIC, DType.BF16, 1);
             ok &= row("random 110M", dir, 0, null, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, null, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, text);
+            ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
         } catch (RuntimeException e) {
             System.out.println("  FAILED writing the random checkpoint: " + e);
             ok = false;
@@ -68,15 +72,22 @@ final class DecodeRow {
      */
     static final String HIERARCHICAL = "hierarchical";
 
+    /** The host read of the fourth row per model: {@code hierarchical} reading only the top digest-ranked host blocks. */
+    static final HostRead DIGEST = HostRead.digest(HostRead.DEFAULT_BLOCKS);
+
+    private static boolean row(String name, Path model, int perLayer, String policy, StringBuilder text) {
+        return row(name, model, perLayer, policy, HostRead.EXACT, text);
+    }
+
     /**
      * One row: full on the device ({@code perLayer} 0), or tiered with {@code perLayer} device blocks per layer under
      * policy {@code full} ({@code policy} null: placement alone) or {@code policy}.
      */
-    private static boolean row(String name, Path model, int perLayer, String policy, StringBuilder text) {
+    private static boolean row(String name, Path model, int perLayer, String policy, HostRead read, StringBuilder text) {
         String line;
         try (CudaDecoder decoder = perLayer == 0 ? CudaDecoder.load(model, PROMPT + NEW_TOKENS, 16, null)
                 : policy == null ? CudaDecoder.loadTiered(model, PROMPT + NEW_TOKENS, 16, perLayer)
-                : CudaDecoder.loadTiered(model, PROMPT + NEW_TOKENS, 16, perLayer, policy, null)) {
+                : CudaDecoder.loadTiered(model, PROMPT + NEW_TOKENS, 16, perLayer, policy, null, read)) {
             LlamaConfig c = decoder.config();
             int[] prompt = new int[PROMPT];
             for (int i = 0; i < PROMPT; i++) {
@@ -85,8 +96,8 @@ final class DecodeRow {
             decoder.generate(prompt, NEW_TOKENS, -1, null);
             GenerationResult g = decoder.generate(prompt, NEW_TOKENS, -1, null);
             double tps = g.decodeTokensPerSecond();
-            String where = perLayer == 0 ? "full on device" : String.format(Locale.ROOT, "tiered %s, %d device blocks/layer (25%% of the prompt)",
-                    policy == null ? "full" : policy, perLayer);
+            String where = perLayer == 0 ? "full on device" : String.format(Locale.ROOT, "tiered %s, %d device blocks/layer (25%% of the prompt)%s",
+                    policy == null ? "full" : policy, perLayer, read.digest() ? ", host read " + read : "");
             line = String.format(Locale.ROOT, "decode    %s (%dd x %d layers, %s weights %.1f MiB, KV %s) %s: prefill %.0f tok/s,"
                             + " decode %.0f tok/s (%.3f ms/token, %d tokens), weights read %.1f GB/s",
                     name, c.hiddenSize(), c.layers(), decoder.kvDtype(), decoder.weightBytes() / 1048576.0, decoder.kvDtype(), where,
@@ -96,6 +107,11 @@ final class DecodeRow {
                 line += String.format(Locale.ROOT, "; blocks now %d device / %d host, moved d2h %.1f MiB, h2d %.1f MiB, %d promotions"
                         + " (both runs)", r[0], r[1], decoder.tierStats().d2hBytes() / 1048576.0, decoder.tierStats().h2dBytes() / 1048576.0,
                         decoder.tierStats().promotionsStarted());
+                if (read.digest()) {
+                    line += String.format(Locale.ROOT, "; host blocks read %d of %d (%.1f%% of exact, both runs), digests %.2f MiB",
+                            decoder.hostReadStats().blocksRead(), decoder.hostReadStats().blocksExact(), 100 * decoder.hostReadStats().fraction(),
+                            decoder.digestBytes() / 1048576.0);
+                }
             }
         } catch (RuntimeException | LinkageError e) {
             line = "decode    " + name + ": FAILED: " + e;
