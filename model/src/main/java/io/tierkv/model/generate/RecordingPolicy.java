@@ -1,8 +1,8 @@
 package io.tierkv.model.generate;
 
 import io.tierkv.core.Transitions;
+import io.tierkv.core.policy.ForwardingPolicy;
 import io.tierkv.core.policy.KvPolicy;
-import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.core.popularity.FastPopularityCounter;
 import io.tierkv.core.trace.TraceStep;
 import io.tierkv.core.trace.TraceWriter;
@@ -14,8 +14,7 @@ import java.io.UncheckedIOException;
  * positions of the head-summed attention (the same selection as the popularity counter), and once the
  * prompt's own attention per prompt block (the prefill record). Everything else is passed through unchanged.
  */
-public final class RecordingPolicy implements KvPolicy {
-    private final KvPolicy delegate;
+public final class RecordingPolicy extends ForwardingPolicy {
     private final TraceWriter writer;
     private final TraceStep step;
     private final int k;
@@ -26,7 +25,7 @@ public final class RecordingPolicy implements KvPolicy {
     private java.util.function.Supplier<int[][]> prefill = () -> null;
 
     public RecordingPolicy(KvPolicy delegate, TraceWriter writer) {
-        this.delegate = delegate;
+        super(delegate);
         this.writer = writer;
         this.step = writer.header().newStep();
         this.k = writer.header().topK();
@@ -47,28 +46,14 @@ public final class RecordingPolicy implements KvPolicy {
     }
 
     @Override
-    public String name() {
-        return delegate.name();
-    }
-
-    @Override
-    public void start(PolicyContext context) {
-        delegate.start(context);
-    }
-
-    @Override
-    public int prefillRows(int promptLength) {
-        return delegate.prefillRows(promptLength);
-    }
-
-    @Override
     public boolean observesAttention() {
         return true;
     }
 
+    /** 0: the trace's own selection is made in {@link #observe}, so the sequence must hand over whole rows. */
     @Override
-    public void append(int count) {
-        delegate.append(count);
+    public int observedTopK() {
+        return 0;
     }
 
     @Override
@@ -80,11 +65,6 @@ public final class RecordingPolicy implements KvPolicy {
         if (delegate.observesAttention()) {
             delegate.observe(layer, queryPosition, probs, offset, heads, stride, keys);
         }
-    }
-
-    @Override
-    public void observeSelected(int layer, int[] positions, int n) {
-        delegate.observeSelected(layer, positions, n);
     }
 
     @Override
@@ -109,30 +89,5 @@ public final class RecordingPolicy implements KvPolicy {
             recorded++;
         }
         delegate.step(out);
-    }
-
-    @Override
-    public byte level(int layer, int token) {
-        return delegate.level(layer, token);
-    }
-
-    @Override
-    public int length() {
-        return delegate.length();
-    }
-
-    @Override
-    public int liveTokens(int layer) {
-        return delegate.liveTokens(layer);
-    }
-
-    @Override
-    public int heat(int layer, int token) {
-        return delegate.heat(layer, token);
-    }
-
-    @Override
-    public void checkInvariants() {
-        delegate.checkInvariants();
     }
 }

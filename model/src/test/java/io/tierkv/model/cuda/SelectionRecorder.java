@@ -1,5 +1,6 @@
 package io.tierkv.model.cuda;
 
+import io.tierkv.core.policy.ForwardingPolicy;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.core.Transitions;
@@ -13,8 +14,7 @@ import java.util.List;
  * policy was shown after the prefill: from {@link #observeSelected} as given (the CUDA decoder's device selection), or
  * selected from {@link #observe}'s probabilities by the popularity contract (the libtorch decoder's), ascending.
  */
-final class SelectionRecorder implements KvPolicy {
-    private final KvPolicy delegate;
+final class SelectionRecorder extends ForwardingPolicy {
     private final int k;
     private final RadixSelectPopularityCounter counter = new RadixSelectPopularityCounter();
     private final List<int[][]> steps = new ArrayList<>();
@@ -23,7 +23,7 @@ final class SelectionRecorder implements KvPolicy {
     private boolean decoding;
 
     SelectionRecorder(KvPolicy delegate, int k) {
-        this.delegate = delegate;
+        super(delegate);
         this.k = k;
     }
 
@@ -44,29 +44,15 @@ final class SelectionRecorder implements KvPolicy {
     }
 
     @Override
-    public String name() {
-        return delegate.name();
-    }
-
-    @Override
     public void start(PolicyContext context) {
         layers = context.layers();
         delegate.start(context);
     }
 
+    /** 0, as before: the libtorch decoder hands over whole rows, and this selects from them by the popularity contract. */
     @Override
-    public int prefillRows(int promptLength) {
-        return delegate.prefillRows(promptLength);
-    }
-
-    @Override
-    public boolean observesAttention() {
-        return delegate.observesAttention();
-    }
-
-    @Override
-    public void append(int count) {
-        delegate.append(count);
+    public int observedTopK() {
+        return 0;
     }
 
     @Override
@@ -95,35 +81,5 @@ final class SelectionRecorder implements KvPolicy {
     public void step(Transitions out) {
         current = null;
         delegate.step(out);
-    }
-
-    @Override
-    public io.tierkv.core.placement.TierMode tierMode() {
-        return delegate.tierMode();
-    }
-
-    @Override
-    public byte level(int layer, int token) {
-        return delegate.level(layer, token);
-    }
-
-    @Override
-    public int length() {
-        return delegate.length();
-    }
-
-    @Override
-    public int liveTokens(int layer) {
-        return delegate.liveTokens(layer);
-    }
-
-    @Override
-    public int heat(int layer, int token) {
-        return delegate.heat(layer, token);
-    }
-
-    @Override
-    public void checkInvariants() {
-        delegate.checkInvariants();
     }
 }
