@@ -3,6 +3,7 @@ package io.tierkv.bench;
 import io.tierkv.model.eval.EvalResult;
 import io.tierkv.model.eval.ReadingEval;
 import io.tierkv.model.llama.LlamaCheckpoint;
+import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.tiering.remote.RemoteKvTier;
 import java.nio.file.Path;
@@ -42,14 +43,27 @@ final class EvalCommand implements Callable<Integer> {
     /** Runs the evaluation; {@code defaultRounds} when {@code --rounds} was not given. Progress goes to stderr. */
     static int run(ModelOptions modelOptions, EvalOptions evalOptions, RemoteOptions remoteOptions, int prompts, Path out,
                    int defaultRounds) throws Exception {
-        modelOptions.validate();
-        modelOptions.useCuda(false); // auto: one line says why the CPU
+        modelOptions.validate(true);
         Options.positive("--prompts", prompts);
         var settings = evalOptions.settings(prompts, modelOptions.blockSize, defaultRounds);
         remoteOptions.validate();
         OutputOption.writableDirectory("--out", out);
         var hostRead = modelOptions.hostRead();
         Path dir = modelOptions.modelDir();
+        String noCuda = ReadingEval.cudaUnsupported(settings);
+        if (noCuda == null && remoteOptions.enabled()) {
+            noCuda = "--remote: the remote KV tier runs with --backend cpu only so far";
+        }
+        if (modelOptions.useCuda(noCuda)) {
+            LlamaConfig config = LlamaConfig.readDir(dir);
+            System.err.printf(Locale.ROOT, "eval on the CUDA decoder: %d prompts per position, %d round%s, policies %s, device budget %.0f%%"
+                            + " of each prompt, token-by-token prefill (paper mode), host read %s%n",
+                    prompts, settings.rounds(), settings.rounds() == 1 ? "" : "s", settings.policies(), 100 * settings.budget(), hostRead);
+            ReadingEval eval = ReadingEval.onCuda(dir, config, settings, System.err::println, null, false).hostRead(hostRead)
+                    .hostBudget(modelOptions.hostBudget());
+            report(eval.run(), modelOptions, "cuda", 0, null, out);
+            return 0;
+        }
         try (LlamaWeights w = LlamaCheckpoint.load(dir);
              RemoteKvTier remote = remoteOptions.open(dir, w.config, modelOptions.blockSize)) {
             int threads = modelOptions.applyThreads(w.config);
@@ -66,24 +80,31 @@ final class EvalCommand implements Callable<Integer> {
                 remote.awaitWrites(remote.config().writeTimeout());
                 remoteJson = RemoteReport.tally(eval.remoteTally(), remote.stats());
             }
-            EvalReport.write(r, modelOptions.model == null ? Path.of("(bundled)") : dir, runInfo(modelOptions, threads), remoteJson, out);
-            System.out.println();
-            System.out.print(EvalReport.paperTable(r));
-            System.out.println();
+            report(r, modelOptions, "cpu", threads, remoteJson, out);
             if (remote != null) {
                 System.out.println(RemoteReport.tallyLine(eval.remoteTally(), remote.stats()));
             }
-            System.out.println("report: " + out.toAbsolutePath().resolve("eval.json") + " (and eval.csv, eval.jsonl, *.png)");
         }
         return 0;
     }
 
-    /** What ran: version, git commit if known, backend, threads, the machine's cores. */
-    static Map<String, Object> runInfo(ModelOptions modelOptions, int threads) {
+    /** Writes the reports and prints the paper's table. */
+    private static void report(EvalResult r, ModelOptions modelOptions, String backend, int threads, Map<String, Object> remoteJson, Path out)
+            throws java.io.IOException {
+        EvalReport.write(r, modelOptions.model == null ? Path.of("(bundled)") : modelOptions.modelDir(), runInfo(backend, threads),
+                remoteJson, out);
+        System.out.println();
+        System.out.print(EvalReport.paperTable(r));
+        System.out.println();
+        System.out.println("report: " + out.toAbsolutePath().resolve("eval.json") + " (and eval.csv, eval.jsonl, *.png)");
+    }
+
+    /** What ran: version, git commit if known, the backend that ran (cpu or cuda), threads (0 on cuda), the machine's cores. */
+    static Map<String, Object> runInfo(String backend, int threads) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("version", new VersionProvider().getVersion()[0]);
         m.put("gitCommit", GitCommit.find());
-        m.put("backend", modelOptions.backend);
+        m.put("backend", backend);
         m.put("threads", threads);
         m.put("openblasThreads", ModelOptions.openBlasThreads());
         m.put("cores", Runtime.getRuntime().availableProcessors());

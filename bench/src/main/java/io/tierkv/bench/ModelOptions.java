@@ -13,9 +13,10 @@ final class ModelOptions {
     int blockSize;
 
     @Option(names = "--backend", defaultValue = "cpu",
-            description = "cpu, cuda or auto: where the model's math runs. generate runs on the GPU with cuda (the CUDA decoder:"
-                    + " weights, KV blocks and every step on the device); auto picks cuda when a GPU and the jar's kernels are"
-                    + " there, else the CPU and says why; the other commands run on the CPU (default: ${DEFAULT-VALUE}).")
+            description = "cpu, cuda or auto: where the model's math runs. generate, eval, demo and bench decode run on the GPU"
+                    + " with cuda (the CUDA decoder: weights, KV blocks and every step on the device); auto picks cuda when a GPU"
+                    + " and the jar's kernels are there and the command's settings run on it, else the CPU and says why"
+                    + " (default: ${DEFAULT-VALUE}).")
     String backend;
 
     @Option(names = "--threads", defaultValue = "0",
@@ -115,8 +116,8 @@ final class ModelOptions {
         hostBudget();
         String b = backendName();
         if (b.equals("cuda") && !cudaPath) {
-            throw new IllegalArgumentException("--backend cuda: this command runs the model on libtorch's CPU build; `generate --backend"
-                    + " cuda` runs it on the GPU");
+            throw new IllegalArgumentException("--backend cuda: this command runs the model on libtorch's CPU build; generate, eval,"
+                    + " demo and bench decode run it on the GPU with --backend cuda");
         }
         if (model != null && !java.nio.file.Files.isDirectory(model)) {
             throw new IllegalArgumentException("--model " + model + ": no such directory (expected a Hugging Face model directory)");
@@ -143,6 +144,15 @@ final class ModelOptions {
      * which backend it chose and why.
      */
     boolean useCuda(boolean cudaPath) {
+        return useCuda(cudaPath ? null : "this command has no CUDA path yet");
+    }
+
+    /**
+     * As {@link #useCuda(boolean)} for a command whose CUDA path may not run these settings: {@code noCudaPath} says why
+     * (null when it can); {@code cuda} then fails with it, {@code auto} picks the CPU and says it.
+     */
+    boolean useCuda(String noCudaPath) {
+        boolean cudaPath = noCudaPath == null;
         String b = backendName();
         if (b.equals("cpu")) {
             return false;
@@ -150,6 +160,9 @@ final class ModelOptions {
         io.tierkv.cuda.driver.BackendSelection found = io.tierkv.cuda.driver.BackendSelection.probe("auto");
         boolean gpu = found.backend() == io.tierkv.cuda.driver.Backend.CUDA;
         if (b.equals("cuda")) {
+            if (!cudaPath) {
+                throw new IllegalArgumentException(noCudaPath.startsWith("--") ? noCudaPath : "--backend cuda: " + noCudaPath);
+            }
             if (!gpu) {
                 throw new IllegalArgumentException("--backend cuda: no usable GPU: " + found.reason());
             }
@@ -160,8 +173,7 @@ final class ModelOptions {
             System.err.println("tierkv: backend cuda (auto): " + found.reason());
             return true;
         }
-        System.err.println("tierkv: backend cpu (auto): " + (gpu ? "this command has no CUDA path yet (" + found.reason() + ")"
-                : found.reason()));
+        System.err.println("tierkv: backend cpu (auto): " + (gpu ? noCudaPath + " (" + found.reason() + ")" : found.reason()));
         return false;
     }
 }

@@ -25,9 +25,9 @@ class ModelOptionsBackendTest {
     }
 
     @Test
-    void cuda_onACommandWithoutACudaPath_isAnErrorPointingAtGenerate() {
+    void cuda_onACommandWithoutACudaPath_isAnErrorPointingAtTheCommandsWithOne() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> options("cuda").validate());
-        assertTrue(e.getMessage().contains("generate --backend cuda"), e.getMessage());
+        assertTrue(e.getMessage().contains("generate, eval, demo and bench decode"), e.getMessage());
         options("auto").validate();
         options("cpu").validate();
     }
@@ -44,5 +44,15 @@ class ModelOptionsBackendTest {
         assertFalse(options("auto").useCuda(true));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> options("cuda").useCuda(true));
         assertTrue(e.getMessage().startsWith("--backend cuda: no usable GPU: "), e.getMessage());
+    }
+
+    @Test
+    void settingsTheCudaPathCannotRun_failCudaWithTheReason_andSendAutoToTheCpu() {
+        String why = "--mode chunked with --backend cuda: the CUDA decoder prefills token by token";
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> options("cuda").useCuda(why));
+        assertTrue(e.getMessage().equals(why), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> options("cuda").useCuda("snapkv observes the prompt's rows"));
+        assertTrue(e.getMessage().equals("--backend cuda: snapkv observes the prompt's rows"), e.getMessage());
+        assertFalse(options("auto").useCuda(why));
     }
 }

@@ -136,6 +136,20 @@ public final class CudaDecoder implements AutoCloseable {
                 deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec), hostRead));
     }
 
+    /**
+     * As {@link #loadTiered(Path, int, int, int, String, DType, HostRead)}, on GPU 0 or, with {@code hostMirror}, on the host
+     * mirror of the device (tests, and machines without a GPU that want this decoder's exact orchestration).
+     */
+    public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer, String policySpec,
+                                         DType kvDtype, HostRead hostRead, boolean hostMirror) {
+        if (!hostMirror) {
+            return loadTiered(dir, maxTokens, blockSize, deviceBlocksPerLayer, policySpec, kvDtype, hostRead);
+        }
+        io.tierkv.core.policy.Policies.create(policySpec);
+        return load(dir, maxTokens, blockSize, kvDtype, HostStepDevice::new, KvStores.tiered(io.tierkv.cuda.driver.Backend.CPU,
+                deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec), hostRead));
+    }
+
     /** As {@link #load(Path, int, int, DType)} on the device {@code devices} opens, once every check has passed. */
     static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
                             KvStores stores) {
@@ -230,6 +244,48 @@ public final class CudaDecoder implements AutoCloseable {
     /** Device bytes of the block digests when tiered with {@code --host-read digest}, else 0. */
     public long digestBytes() {
         return cache instanceof TieredKvStore t ? t.digestBytes() : 0;
+    }
+
+    /** The tiered KV cache's sequence (its residency, levels and kept tokens) when tiered, else null. */
+    public io.tierkv.tiering.Sequence sequence() {
+        return cache instanceof TieredKvStore t ? t.sequence() : null;
+    }
+
+    /** The tiers when the KV cache is tiered, else null. */
+    public io.tierkv.tiering.TierManager tierManager() {
+        return cache instanceof TieredKvStore t ? t.tiers() : null;
+    }
+
+    /**
+     * Forgets the sequence and starts the next one under its own budget (tiered only): the policy sees {@code context}
+     * (prompt length, tokens it may keep per layer), the placement {@code deviceBudgetBlocks} device blocks over all layers
+     * (at most the arena's) and {@code hostBudgetBlocks} host blocks. The weights and buffers stay.
+     *
+     * @throws IllegalStateException    when the KV cache is not tiered
+     * @throws IllegalArgumentException when the device budget exceeds the arena this decoder was loaded with
+     */
+    public void reset(io.tierkv.core.policy.PolicyContext context, int deviceBudgetBlocks, int hostBudgetBlocks) {
+        ensureOpen();
+        if (!(cache instanceof TieredKvStore t)) {
+            throw new IllegalStateException("a per-sequence budget needs the tiered KV cache (CudaDecoder.loadTiered)");
+        }
+        t.reset(context, deviceBudgetBlocks, hostBudgetBlocks);
+    }
+
+    /** The prompt is in: the tiers run the policy's end of prefill; from the next step on, attention is observed. */
+    public void endPrefill() {
+        ensureOpen();
+        cache.endPrefill();
+    }
+
+    /**
+     * A token after the prompt (generated, or a later prompt chunk's) through the model and then the policy's step, as
+     * {@link #generate} does per new token; returns the greedy next token ({@link #logits()} holds its logits).
+     */
+    public int advance(int token) {
+        int next = step(token);
+        cache.step();
+        return next;
     }
 
     /** The tiered store, or null. */

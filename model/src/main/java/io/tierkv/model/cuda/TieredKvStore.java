@@ -194,13 +194,39 @@ final class TieredKvStore implements KvStore {
     }
 
     private Sequence openSequence() {
+        return openSequence(PolicyContext.unbounded(layers, maxTokens), deviceBudgetBlocks, Integer.MAX_VALUE);
+    }
+
+    private Sequence openSequence(PolicyContext context, int deviceBlocks, int hostBlocks) {
         prefillDone = false;
         if (hasDigest != null) {
             for (boolean[] layer : hasDigest) {
                 Arrays.fill(layer, false);
             }
         }
-        return tiers.open(policies.get(), PolicyContext.unbounded(layers, maxTokens), deviceBudgetBlocks);
+        return tiers.open(policies.get(), context, deviceBlocks, hostBlocks);
+    }
+
+    /**
+     * Forgets the sequence and opens the next one with its own policy context and budgets ({@link TierManager#open}); the
+     * device budget may not exceed the arena's blocks.
+     */
+    void reset(PolicyContext context, int deviceBlocks, int hostBlocks) {
+        if (context.layers() != layers) {
+            throw new IllegalArgumentException("the policy context has " + context.layers() + " layers, the model " + layers);
+        }
+        if (deviceBlocks < layers || deviceBlocks > deviceBudgetBlocks) {
+            throw new IllegalArgumentException("a device budget of " + deviceBlocks + " blocks is outside [" + layers + ", "
+                    + deviceBudgetBlocks + "] (one tail block per layer, at most the arena this decoder was loaded with)");
+        }
+        seq.close();
+        seq = null;
+        seq = openSequence(context, deviceBlocks, hostBlocks);
+    }
+
+    /** The current sequence. */
+    Sequence sequence() {
+        return seq;
     }
 
     @Override
@@ -453,7 +479,9 @@ final class TieredKvStore implements KvStore {
     @Override
     public void close() {
         try {
-            seq.close();
+            if (seq != null) { // null only after a reset whose new sequence failed to open
+                seq.close();
+            }
         } finally {
             tiers.close();
         }

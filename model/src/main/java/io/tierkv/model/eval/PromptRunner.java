@@ -18,6 +18,7 @@ import io.tierkv.model.task.ReadingPrompt;
 import io.tierkv.model.task.ReadingRound;
 import io.tierkv.model.task.Vocabulary;
 import io.tierkv.tiering.Sequence;
+import io.tierkv.tiering.TierManager;
 import io.tierkv.tiering.TierStats;
 import io.tierkv.tiering.remote.RemoteKvTier;
 import io.tierkv.tiering.remote.RemotePrefix;
@@ -34,7 +35,7 @@ import java.util.List;
  * <p>The device budget is a fraction of round 1's prompt (the passage and the first questions); the host
  * tier holds the whole session. With one round this is exactly the paper's experiment.
  */
-final class PromptRunner {
+final class PromptRunner implements PromptRuns {
     private final LlamaWeights weights;
     private final EvalSettings s;
     private final Vocabulary vocab = Vocabulary.get();
@@ -142,7 +143,8 @@ final class PromptRunner {
     }
 
     /** Runs {@code rounds} rounds of {@code prompt} (at most its own) under the policy {@code spec}. */
-    Run run(String spec, ReadingPrompt prompt, int rounds, Observer observer) {
+    @Override
+    public Run run(String spec, ReadingPrompt prompt, int rounds, Observer observer) {
         LlamaConfig c = weights.config;
         int p = prompt.prompt().length;
         int n = Math.min(rounds, prompt.rounds());
@@ -164,7 +166,7 @@ final class PromptRunner {
             long slot = session.tiers().slotBytes();
             List<int[]> residency = new ArrayList<>();
             Observer sample = q -> {
-                residency.add(residencyOf(q, session));
+                residency.add(residencyOf(q, session.tiers()));
                 if (observer != null) {
                     observer.afterStep(q);
                 }
@@ -178,13 +180,13 @@ final class PromptRunner {
             long devicePeak = 0;
             List<RoundRun> out = new ArrayList<>();
 
-            long[] mark = started(session);
+            long[] mark = started(session.tiers());
             float[] logits = prefill(session, policy, prompt.prompt(), chunked, sample);
-            mark = addSince(copies, 0, session, mark);
+            mark = addSince(copies, 0, session.tiers(), mark);
             int last = -1;
             for (int r = 0; r < n; r++) {
                 DecodeMetrics.Snapshot m0 = meter.snapshot();
-                long[] roundMark = started(session);
+                long[] roundMark = started(session.tiers());
                 List<String> expected;
                 if (r == 0) {
                     expected = prompt.answerLines();
@@ -195,7 +197,7 @@ final class PromptRunner {
                     piece[0] = last;
                     System.arraycopy(follow.chunk(), 0, piece, 1, follow.chunk().length);
                     logits = feed(dec, seq, policy, piece, sample);
-                    mark = addSince(copies, 0, session, mark);
+                    mark = addSince(copies, 0, session.tiers(), mark);
                 }
                 int[] tokens = new int[s.maxTokens()];
                 int count = 0;
@@ -219,8 +221,8 @@ final class PromptRunner {
                     devicePeak = Math.max(devicePeak, seq.deviceBytes());
                     sample.afterStep(seq);
                 }
-                mark = addSince(copies, 2, session, mark);
-                long[] roundEnd = started(session);
+                mark = addSince(copies, 2, session.tiers(), mark);
+                long[] roundEnd = started(session.tiers());
                 String completion = vocab.decode(tokens, 0, count);
                 boolean[] correct = AnswerScorer.score(expected, completion);
                 double kept = steps == 0 ? seq.keptTokens() / (double) seq.length() : fractionSum / steps;
@@ -273,23 +275,23 @@ final class PromptRunner {
     }
 
     /** Blocks promoted and demoted so far (copies started). */
-    private static long[] started(TieredSession session) {
-        TierStats st = session.tiers().stats();
+    static long[] started(TierManager tiers) {
+        TierStats st = tiers.stats();
         return new long[] {st.promotionsStarted(), st.demotionsStarted()};
     }
 
     /** Adds the copies started since {@code mark} to {@code copies[at]} (h2d) and {@code copies[at + 1]} (d2h). */
-    private static long[] addSince(long[] copies, int at, TieredSession session, long[] mark) {
-        long[] now = started(session);
+    static long[] addSince(long[] copies, int at, TierManager tiers, long[] mark) {
+        long[] now = started(tiers);
         copies[at] += now[0] - mark[0];
         copies[at + 1] += now[1] - mark[1];
         return now;
     }
 
     /** Device tokens, host tokens and freed tokens per layer, and the sequence length. */
-    private static int[] residencyOf(Sequence seq, TieredSession session) {
-        int layers = session.decoder().config().layers();
-        int bs = session.tiers().config().layout().blockSize();
+    static int[] residencyOf(Sequence seq, TierManager tiers) {
+        int layers = tiers.config().layout().layers();
+        int bs = tiers.config().layout().blockSize();
         int length = seq.length();
         int kept = seq.keptTokens();
         int device = (int) Math.min(length, Math.round(seq.deviceBlocks() * (double) bs / layers));

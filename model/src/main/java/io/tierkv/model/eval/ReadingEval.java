@@ -4,6 +4,8 @@ import io.tierkv.core.policy.Policies;
 import io.tierkv.model.generate.DecodeMetrics;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.RemoteTally;
+import io.tierkv.core.DType;
+import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.model.task.QuestionPosition;
 import io.tierkv.model.task.QuestionType;
@@ -12,6 +14,7 @@ import io.tierkv.model.task.ReadingTask;
 import io.tierkv.model.task.Vocabulary;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.remote.RemoteKvTier;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,35 +33,76 @@ import java.util.function.Consumer;
  * ({@code deviceAttentionShare}).
  */
 public final class ReadingEval {
-    private final LlamaWeights weights;
+    private final LlamaConfig config;
     private final EvalSettings s;
     private final Consumer<String> progress;
     private final Vocabulary vocab = Vocabulary.get();
+    /** The CPU's runner (libtorch), or null on the CUDA decoder. */
     private final PromptRunner runner;
+    /** The CUDA decoder's checkpoint directory, or null on the CPU. */
+    private final Path cudaDir;
+    private final DType kvDtype;
+    private final boolean hostMirror;
+    private HostRead hostRead = HostRead.EXACT;
+    private double hostBudget = Double.POSITIVE_INFINITY;
 
+    /** The experiment on the CPU, libtorch computing every step with {@code weights}. */
     public ReadingEval(LlamaWeights weights, EvalSettings settings, Consumer<String> progress) {
-        this.weights = weights;
+        this(weights.config, settings, progress, new PromptRunner(weights, settings), null, null, false);
+    }
+
+    private ReadingEval(LlamaConfig config, EvalSettings settings, Consumer<String> progress, PromptRunner runner, Path cudaDir,
+                        DType kvDtype, boolean hostMirror) {
+        this.config = config;
         this.s = settings;
         this.progress = progress;
         for (String p : settings.policies()) {
             Policies.create(p); // fail fast on an unknown name or option
         }
-        if (weights.config.vocabSize() != vocab.size()) {
-            throw new IllegalArgumentException("the model's vocabulary has " + weights.config.vocabSize()
+        if (config.vocabSize() != vocab.size()) {
+            throw new IllegalArgumentException("the model's vocabulary has " + config.vocabSize()
                     + " tokens, the reading suite's " + vocab.size() + ": eval needs a model trained on the suite");
         }
-        this.runner = new PromptRunner(weights, settings);
+        if (cudaDir != null) {
+            CudaPromptRunner.check(settings);
+        }
+        this.runner = runner;
+        this.cudaDir = cudaDir;
+        this.kvDtype = kvDtype;
+        this.hostMirror = hostMirror;
+    }
+
+    /**
+     * The experiment on the CUDA decoder ({@link CudaPromptRunner}): {@code dir}'s checkpoint on GPU 0, or with
+     * {@code hostMirror} on the host mirror of the device; KV blocks in {@code kvDtype} (null: the model's).
+     *
+     * @throws IllegalArgumentException for chunked mode or a policy that needs the prompt's attention rows at prefill
+     */
+    public static ReadingEval onCuda(Path dir, LlamaConfig config, EvalSettings settings, Consumer<String> progress, DType kvDtype,
+                                     boolean hostMirror) {
+        return new ReadingEval(config, settings, progress, null, dir, kvDtype, hostMirror);
+    }
+
+    /** Why {@link #onCuda} cannot run {@code settings} yet (chunked mode, a policy needing prefill rows), or null when it can. */
+    public static String cudaUnsupported(EvalSettings settings) {
+        return CudaPromptRunner.unsupported(settings);
     }
 
     /** Bounds every run's host tier at {@code multiple} times its device budget (default unbounded); returns this. */
     public ReadingEval hostBudget(double multiple) {
-        runner.hostBudget(multiple);
+        this.hostBudget = multiple;
+        if (runner != null) {
+            runner.hostBudget(multiple);
+        }
         return this;
     }
 
     /** Reads the host tier of every run this way (default {@link HostRead#EXACT}); returns this. */
     public ReadingEval hostRead(HostRead mode) {
-        runner.hostRead(mode);
+        this.hostRead = mode;
+        if (runner != null) {
+            runner.hostRead(mode);
+        }
         return this;
     }
 
@@ -68,17 +112,29 @@ public final class ReadingEval {
      * the caller's to close. Returns this.
      */
     public ReadingEval remote(RemoteKvTier tier) {
-        runner.remote(tier);
+        if (tier != null && runner == null) {
+            throw new IllegalArgumentException("--remote: the remote KV tier runs with --backend cpu only so far");
+        }
+        if (runner != null) {
+            runner.remote(tier);
+        }
         return this;
     }
 
-    /** What the timed runs did with the remote tier (warm-up runs are not counted). */
+    /** What the timed runs did with the remote tier (warm-up runs are not counted); empty on the CUDA decoder. */
     public RemoteTally remoteTally() {
-        return runner.remoteTally();
+        return runner != null ? runner.remoteTally() : new RemoteTally();
     }
 
-    /** Untimed prompts per position that each policy runs before the timed ones. */
+    /** Untimed prompts per position that each policy runs before the timed ones, by default. */
     private static final int WARM_UP_PROMPTS = 4;
+    private int warmUps = WARM_UP_PROMPTS;
+
+    /** Untimed warm-up prompts per position and policy (tests that time nothing skip them); returns this. */
+    ReadingEval warmUps(int prompts) {
+        this.warmUps = prompts;
+        return this;
+    }
 
     /** The round labels of the report: 1 .. rounds, then all. */
     private List<String> roundLabels() {
@@ -96,6 +152,8 @@ public final class ReadingEval {
      * is doing), after a few untimed warm-up prompts.
      */
     public EvalResult run() {
+        PromptRuns runner = this.runner != null ? this.runner
+                : new CudaPromptRunner(cudaDir, config, s, kvDtype, hostRead, hostBudget, hostMirror);
         ReadingTask task = new ReadingTask(s.task());
         Map<String, EvalCell> cells = new LinkedHashMap<>();
         Map<String, List<double[]>> sizes = new LinkedHashMap<>();
@@ -114,7 +172,7 @@ public final class ReadingEval {
             }
         }
         // Warm-up: the JIT compiles each policy's paths before any run is timed (held-out prompts of another seed).
-        for (int i = 0; i < WARM_UP_PROMPTS && s.promptsPerPosition() > 0; i++) {
+        for (int i = 0; i < warmUps && s.promptsPerPosition() > 0; i++) {
             for (QuestionPosition position : QuestionPosition.values()) {
                 ReadingPrompt warmUp = task.prompt(s.seed() + 1, i, QuestionType.values()[i % QuestionType.values().length], position,
                         Math.min(s.rounds(), 2));
@@ -123,11 +181,11 @@ public final class ReadingEval {
                 }
             }
         }
-        runner.remoteTally().reset();
+        remoteTally().reset();
         long start = System.nanoTime();
         int total = s.policies().size() * 2 * s.promptsPerPosition();
         int done = 0;
-        int layer = weights.config.layers() - 1;
+        int layer = config.layers() - 1;
         for (QuestionPosition position : QuestionPosition.values()) {
             for (int i = 0; i < s.promptsPerPosition(); i++) {
                 QuestionType type = QuestionType.values()[i % QuestionType.values().length];
