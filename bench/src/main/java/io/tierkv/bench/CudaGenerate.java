@@ -21,7 +21,7 @@ import java.util.Map;
  * model's dtype, every step's math; greedy picks on the device). Policy {@code full} keeps every KV block on the device; any
  * other policy runs tiered ({@link CudaDecoder#loadTiered(Path, int, int, int, String, DType)}: the device tier at
  * {@code --budget} of the prompt, the rest in mapped pinned host memory) with the popularity top-k on the device in the
- * loop; policies that need the prompt's attention rows at prefill (snapkv, h2o) are refused in one line. With
+ * loop (snapkv and h2o read the prompt's attention rows, copied back at prefill). With
  * {@code --host-read digest[:blocks=N,...]} the tiered decode reads only the host blocks whose digest bounds (computed on
  * the device) rank highest, per layer and step, and reports the share of an exact read's host bytes it read; with
  * policy {@code full} (no host tier) digest reads are refused in one line.

@@ -114,10 +114,11 @@ public final class CudaDecoder implements AutoCloseable {
      * a fresh instance per sequence; the KV blocks in {@code kvDtype}, null for the model's). When the policy observes
      * attention ({@code hierarchical}, the paper's), every decode step's head-summed probabilities per layer go to the
      * popularity top-k on the device, and only the k positions per layer come back, to the sequence's
-     * {@code observeSelected}; its windows close at {@code step()} and the placement moves blocks between the tiers.
+     * {@code observeSelected}; its windows close at {@code step()} and the placement moves blocks between the tiers. At
+     * prefill, the prompt's last rows' attention (the rows the policy reads, {@code snapkv}'s window and {@code h2o}'s every
+     * row, and the queries that seed the placement) comes back to the host as the CPU's dense prefill computes it.
      *
-     * @throws IllegalArgumentException for an unknown spec, or a policy that needs the prompt's attention rows at prefill
-     *                                  (snapkv, h2o), which this decoder's token-by-token prefill does not compute yet
+     * @throws IllegalArgumentException for an unknown spec
      */
     public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer, String policySpec,
                                          DType kvDtype) {
@@ -367,6 +368,7 @@ public final class CudaDecoder implements AutoCloseable {
         if (ids.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
+        cache.beginPrefill(ids.length);
         int next = -1;
         for (int id : ids) {
             next = step(id);

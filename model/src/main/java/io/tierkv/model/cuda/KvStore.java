@@ -26,6 +26,10 @@ interface KvStore extends AutoCloseable {
     default void observe() {
     }
 
+    /** A prompt of {@code length} tokens comes next, token by token (the tiered store reads its last rows' attention). */
+    default void beginPrefill(int length) {
+    }
+
     /** The prompt is in (the tiers run the policy's end of prefill). */
     void endPrefill();
 

@@ -1,6 +1,7 @@
 package io.tierkv.model.cuda;
 
 import io.tierkv.core.KvLayout;
+import io.tierkv.core.placement.PlacementConfig;
 import io.tierkv.core.policy.HierarchicalPolicy;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
@@ -67,13 +68,23 @@ final class TieredKvStore implements KvStore {
     private final boolean observing;    // the policy reads attention while decoding
     private final int topK;             // keys selected per layer and step
     private final int stride;           // probability row length: maxTokens
-    private final long probs;           // device fp32 [layers][heads][stride], zeroed per observed step; 0 when not observing
+    private final long probs;           // device fp32 [layers][heads][stride], zeroed per observed step or prompt row
     private final long selected;        // device i32 [layers][topK] positions, then i32 [layers] counts
     private final ByteBuffer selectedHost;
     private final int[] positions;
     private Sequence seq;
     private boolean prefillDone;
     private boolean observeNow;         // this step's attention goes to the policy
+    private boolean rowNow;             // this prefill step is one of the prompt rows the policy or the placement reads
+    private int promptLength;           // the prompt being prefilled ({@link #beginPrefill}), 0 when not announced
+    private int rowsFrom;               // the first prompt row read: for the placement's prior and the policy's rows
+    private int policyRowsFrom;         // the first prompt row the policy observes ({@code KvPolicy#prefillRows})
+    private int priorRowsFrom;          // the first prompt row that seeds the placement ({@code PlacementConfig#PRIOR_QUERIES})
+    private int[][] prior;              // [layers][prompt blocks]: top-k positions of the prior rows per block
+    private float[] rowProbs;           // host copy of probs for a prompt row, allocated at the first one
+    private ByteBuffer rowProbsHost;
+    private final int[] top = new int[TierDefaults.REQUEST_TOP_K];
+    private final io.tierkv.core.popularity.PopularityCounter promptCounter = io.tierkv.core.popularity.PopularityCounters.java();
     private final int[][] lastSelected;
     private final HostRead hostRead;    // EXACT or digest
     private final HostReadStats readStats;
@@ -115,7 +126,7 @@ final class TieredKvStore implements KvStore {
         this.observing = probe.observesAttention();
         this.topK = probe instanceof HierarchicalPolicy h ? h.config().topK() : TierDefaults.REQUEST_TOP_K;
         this.stride = maxTokens;
-        this.probs = observing ? device.alloc(4L * layers * shape.heads() * stride) : 0;
+        this.probs = device.alloc(4L * layers * shape.heads() * stride);
         this.selected = observing ? device.alloc(4L * layers * (topK + 1)) : 0;
         this.selectedHost = ByteBuffer.allocate(4 * layers * (topK + 1)).order(ByteOrder.LITTLE_ENDIAN);
         this.positions = new int[topK];
@@ -149,17 +160,6 @@ final class TieredKvStore implements KvStore {
         this.seq = openSequence();
     }
 
-    /**
-     * What the CUDA decoder cannot run yet, as one clear error: a policy that observes prompt rows at prefill (SnapKV's
-     * observation window, H2O's every row) needs the dense prefill's score rows; the decoder prefills token by token.
-     */
-    static void checkPolicy(KvPolicy policy, int maxTokens) {
-        if (policy.prefillRows(maxTokens) > 0) {
-            throw new IllegalArgumentException("policy " + policy.name() + " observes the prompt's attention rows at prefill, which the CUDA"
-                    + " decoder (token-by-token prefill) does not compute yet; run it with --backend cpu");
-        }
-    }
-
     /** Opens the tiers ({@code backend}: CUDA on a GPU; CPU with the host device, whose kernels then read the arenas in place). */
     static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer,
                               Supplier<KvPolicy> policies) {
@@ -169,7 +169,6 @@ final class TieredKvStore implements KvStore {
     /** As above, reading the host tier as {@code hostRead} says at decode steps. */
     static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer,
                               Supplier<KvPolicy> policies, HostRead hostRead) {
-        checkPolicy(policies.get(), maxTokens);
         if (hostRead.digest()) { // its checks (head dim a multiple of 8, parts dividing the block), before any device work
             new DigestShape(dense.kvHeads(), dense.headDim(), dense.blockSize(), hostRead.parts());
         }
@@ -199,6 +198,8 @@ final class TieredKvStore implements KvStore {
 
     private Sequence openSequence(PolicyContext context, int deviceBlocks, int hostBlocks) {
         prefillDone = false;
+        promptLength = 0;
+        prior = null;
         if (hasDigest != null) {
             for (boolean[] layer : hasDigest) {
                 Arrays.fill(layer, false);
@@ -249,7 +250,8 @@ final class TieredKvStore implements KvStore {
             device.upload(digestIndexes, digestIndexesHost.clear());
         }
         observeNow = observing && prefillDone;
-        if (observeNow) {
+        rowNow = !prefillDone && promptLength > 0 && position >= rowsFrom && position < promptLength;
+        if (observeNow || rowNow) {
             device.fill(probs, 4L * layers * shape.heads() * stride, (byte) 0);
         }
         return position;
@@ -366,7 +368,7 @@ final class TieredKvStore implements KvStore {
             attendPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, o2, lse2);
             device.merge(out, lse, o2, lse2, out, lse, shape.heads(), shape.headDim());
         }
-        if (observeNow) { // with the final lse: the parts' probabilities sum to one per head
+        if (observeNow || rowNow) { // with the final lse: the parts' probabilities sum to one per head
             long p = probs + 4L * l * shape.heads() * stride;
             probsPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, lse, p);
             probsPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, lse, p);
@@ -386,6 +388,11 @@ final class TieredKvStore implements KvStore {
      */
     @Override
     public void observe() {
+        if (rowNow) {
+            rowNow = false;
+            promptRow(seq.length() - 1);
+            return;
+        }
         if (!observeNow) {
             return;
         }
@@ -408,6 +415,53 @@ final class TieredKvStore implements KvStore {
         }
     }
 
+    /**
+     * The prompt {@code length} tokens long comes next, token by token: its last rows' attention is read as the CPU's dense
+     * prefill reads it (the policy's {@code prefillRows}, and the last {@link PlacementConfig#PRIOR_QUERIES} queries' top-k
+     * seeding the placement at {@link #endPrefill}).
+     */
+    @Override
+    public void beginPrefill(int length) {
+        if (seq.length() != 0) {
+            throw new IllegalStateException("beginPrefill needs an empty sequence, it holds " + seq.length() + " tokens");
+        }
+        int rows = Math.min(length, seq.policy().prefillRows(length));
+        int priorRows = Math.min(length, PlacementConfig.PRIOR_QUERIES);
+        promptLength = length;
+        policyRowsFrom = length - rows;
+        priorRowsFrom = length - priorRows;
+        rowsFrom = Math.min(policyRowsFrom, priorRowsFrom);
+        prior = new int[layers][KvBlockTable.blocksFor(length, shape.blockSize())];
+    }
+
+    /**
+     * One prompt row's probabilities, per layer and head over its {@code position + 1} keys, copied to the host: its top-k
+     * blocks count toward the placement's prior, and the policy observes it when it asked for the row.
+     */
+    private void promptRow(int position) {
+        int heads = shape.heads();
+        int floats = layers * heads * stride;
+        if (rowProbs == null) {
+            rowProbs = new float[floats];
+            rowProbsHost = ByteBuffer.allocate(4 * floats).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        device.download(probs, rowProbsHost.clear());
+        rowProbsHost.asFloatBuffer().get(rowProbs, 0, floats);
+        int keys = position + 1;
+        for (int l = 0; l < layers; l++) {
+            int offset = l * heads * stride;
+            if (position >= priorRowsFrom) {
+                int n = promptCounter.selectTopK(rowProbs, offset, heads, stride, keys, top.length, top);
+                for (int i = 0; i < n; i++) {
+                    prior[l][top[i] / shape.blockSize()]++;
+                }
+            }
+            if (position >= policyRowsFrom) {
+                seq.observe(l, position, rowProbs, offset, heads, stride, keys);
+            }
+        }
+    }
+
     /** The positions selected per layer at the last observed step (ascending), for tests; empty before one. */
     int[][] lastSelected() {
         return lastSelected;
@@ -421,6 +475,11 @@ final class TieredKvStore implements KvStore {
 
     @Override
     public void endPrefill() {
+        if (prior != null) {
+            seq.prior(prior);
+            prior = null;
+        }
+        promptLength = 0;
         seq.endPrefill();
         prefillDone = true;
     }

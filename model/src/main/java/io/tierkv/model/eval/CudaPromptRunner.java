@@ -1,7 +1,6 @@
 package io.tierkv.model.eval;
 
 import io.tierkv.core.DType;
-import io.tierkv.core.policy.Policies;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.core.popularity.PopularityCounters;
 import io.tierkv.model.cuda.CudaDecoder;
@@ -30,8 +29,9 @@ import java.util.List;
  * CPU. Every device and host block is the decoder's and goes with it at the end of the run.
  *
  * <p>What the CUDA decoder does not measure is reported as such: the device attention share and its bound (the attention
- * probabilities stay on the device; only each layer's top-k positions come back) are NaN. Policies that need the prompt's
- * attention rows at prefill (snapkv, h2o) and chunked prefill are refused by {@link #check} before anything runs. With
+ * probabilities stay on the device; only each layer's top-k positions come back) are NaN. The prompt's last rows' attention
+ * (the rows snapkv and h2o observe, and the queries that seed the placement) is copied back at prefill as the CPU's dense
+ * prefill computes it. Chunked prefill is refused by {@link #check} before anything runs. With
  * {@code --host-read digest} the digests live on the device beside the budget (not taken out of it, as the CPU backend does).
  */
 final class CudaPromptRunner implements PromptRuns {
@@ -69,22 +69,11 @@ final class CudaPromptRunner implements PromptRuns {
         }
     }
 
-    /** Why the CUDA decoder cannot evaluate {@code settings} yet, or null when it can. */
+    /** Why the CUDA decoder cannot evaluate {@code settings} yet (chunked mode), or null when it can. */
     static String unsupported(EvalSettings settings) {
         if (settings.mode() == PrefillMode.CHUNKED) {
             return "--mode chunked with --backend cuda: the CUDA decoder prefills token by token without observing (paper mode);"
                     + " run chunked mode with --backend cpu";
-        }
-        List<String> refused = new ArrayList<>();
-        for (String spec : settings.policies()) {
-            if (Policies.create(spec).prefillRows(Integer.MAX_VALUE) > 0) {
-                refused.add(spec);
-            }
-        }
-        if (!refused.isEmpty()) {
-            return "--backend cuda: " + String.join(", ", refused) + " observe" + (refused.size() == 1 ? "s" : "")
-                    + " the prompt's attention rows at prefill, which the CUDA decoder (token-by-token prefill) does not compute yet;"
-                    + " leave " + (refused.size() == 1 ? "it" : "them") + " out of --policies or run with --backend cpu";
         }
         return null;
     }

@@ -2,10 +2,12 @@ package io.tierkv.model.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tierkv.core.policy.Policies;
+import io.tierkv.core.policy.PolicyContext;
+import io.tierkv.core.popularity.PopularityCounters;
+import io.tierkv.model.generate.HostRead;
 import io.tierkv.cuda.driver.Backend;
 import io.tierkv.model.BundledModel;
 import io.tierkv.model.generate.GenerationResult;
@@ -16,6 +18,8 @@ import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaWeights;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The popularity top-k in {@link CudaDecoder}'s loop, on the host mirror ({@link HostStepDevice}, CPU tiers): with the
@@ -72,10 +76,53 @@ class HierarchicalHostDecoderTest {
         return false;
     }
 
-    @Test
-    void aPolicyThatReadsPromptRowsAtPrefill_isRefusedInOneLine() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaDecoder.load(BundledModel.directory(), 64,
-                BLOCK, null, HostStepDevice::new, KvStores.tiered(Backend.CPU, 1, () -> Policies.create("snapkv"))));
-        assertTrue(e.getMessage().contains("snapkv") && e.getMessage().contains("--backend cpu"), e.getMessage());
+    /**
+     * SnapKV and H2O decide at the end of prefill from the prompt's attention rows: the CUDA decoder copies those rows
+     * back while it prefills token by token, and the policy keeps what it keeps after libtorch's dense prefill.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"snapkv", "h2o"})
+    void aPolicyThatReadsPromptRows_seesThemOnTheCudaDecoder_andKeepsWhatTheCpuKeeps(String policy) {
+        int[] prompt = DecoderFixture.load().cases().get(1).prompt();
+        int p = prompt.length;
+        int budget = p / 4;
+        boolean[][] cpu;
+        int[][] cpuPrior;
+        try (LlamaWeights w = LlamaCheckpoint.load(BundledModel.directory());
+             TieredSession s = new TieredSession(w, Policies.create(policy), p, 0.25, BLOCK, 4, 0)) {
+            s.decoder().prefillDense(s.sequence(), s.sequence().policy(), prompt);
+            cpu = masks(s.sequence(), w.config.layers(), p);
+            cpuPrior = s.sequence().priorCounts();
+        }
+        int perLayer = Math.max(1, budget / BLOCK);
+        try (CudaDecoder decoder = CudaDecoder.loadTiered(BundledModel.directory(), p + 4, BLOCK, perLayer, policy, null, HostRead.EXACT,
+                true)) {
+            int layers = decoder.config().layers();
+            decoder.reset(new PolicyContext(layers, p, budget, PopularityCounters.java()), perLayer * layers, Integer.MAX_VALUE);
+            decoder.prefill(prompt);
+            decoder.endPrefill();
+            boolean[][] gpu = masks(decoder.sequence(), layers, p);
+            for (int l = 0; l < layers; l++) {
+                int kept = 0;
+                int agree = 0;
+                for (int t = 0; t < p; t++) {
+                    kept += gpu[l][t] ? 0 : 1;
+                    agree += gpu[l][t] == cpu[l][t] ? 1 : 0;
+                }
+                assertTrue(kept < p, policy + " layer " + l + ": the policy evicted at the end of prefill");
+                assertTrue(agree >= 0.97 * p, policy + " layer " + l + ": " + agree + " of " + p + " tokens judged as on the CPU");
+            }
+            assertArrayEquals(cpuPrior, decoder.sequence().priorCounts(), "the placement's prior: the last prompt queries' top-k per block");
+        }
+    }
+
+    private static boolean[][] masks(io.tierkv.tiering.Sequence seq, int layers, int tokens) {
+        boolean[][] out = new boolean[layers][tokens];
+        for (int l = 0; l < layers; l++) {
+            for (int t = 0; t < tokens; t++) {
+                out[l][t] = seq.masked(l, t);
+            }
+        }
+        return out;
     }
 }
