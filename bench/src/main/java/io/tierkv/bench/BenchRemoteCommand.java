@@ -115,6 +115,8 @@ final class BenchRemoteCommand implements Callable<Integer> {
             throw new IllegalArgumentException("bench remote needs --remote URI (a redis:// or redis-cluster:// store)");
         }
         remoteOptions.validate();
+        modelOptions.validate();
+        modelOptions.useCuda(false); // auto: one line says why the CPU
         if (sequences <= 0 || prefixes <= 0 || prefixTokens <= 0 || suffixTokens <= 0 || maxTokens <= 0) {
             throw new IllegalArgumentException("--sequences, --prefixes, --prefix-tokens, --suffix-tokens and --max-tokens must be > 0");
         }

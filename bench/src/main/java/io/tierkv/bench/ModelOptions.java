@@ -13,7 +13,7 @@ final class ModelOptions {
     int blockSize;
 
     @Option(names = "--backend", defaultValue = "cpu",
-            description = "cpu, cuda or auto: where the model's math runs. generate, eval, demo and bench decode run on the GPU"
+            description = "cpu, cuda or auto: where the model's math runs. generate, eval, demo, trace record and bench decode run on the GPU"
                     + " with cuda (the CUDA decoder: weights, KV blocks and every step on the device); auto picks cuda when a GPU"
                     + " and the jar's kernels are there and the command's settings run on it, else the CPU and says why"
                     + " (default: ${DEFAULT-VALUE}).")
@@ -117,7 +117,7 @@ final class ModelOptions {
         String b = backendName();
         if (b.equals("cuda") && !cudaPath) {
             throw new IllegalArgumentException("--backend cuda: this command runs the model on libtorch's CPU build; generate, eval,"
-                    + " demo and bench decode run it on the GPU with --backend cuda");
+                    + " demo, trace record and bench decode run it on the GPU with --backend cuda");
         }
         if (model != null && !java.nio.file.Files.isDirectory(model)) {
             throw new IllegalArgumentException("--model " + model + ": no such directory (expected a Hugging Face model directory)");

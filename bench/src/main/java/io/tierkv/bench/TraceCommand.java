@@ -59,8 +59,7 @@ final class TraceCommand implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            modelOptions.validate();
-            modelOptions.useCuda(false); // auto: one line says why the CPU
+            modelOptions.validate(true);
             Options.positive("--steps", steps);
             Options.positive("--k", k);
             PolicyNames.model("--policy", policy);
@@ -69,7 +68,8 @@ final class TraceCommand implements Callable<Integer> {
             }
             remoteOptions.validate();
             OutputOption.writableFile("--out", out);
-            TraceRecorder.Result r = TraceRecorder.record(modelOptions, out, steps, k, suite, prompt, policy, remoteOptions);
+            boolean cuda = modelOptions.useCuda(TraceRecorder.cudaUnsupported(k, policy, remoteOptions));
+            TraceRecorder.Result r = TraceRecorder.record(modelOptions, out, steps, k, suite, prompt, policy, remoteOptions, cuda);
             System.out.printf(Locale.ROOT, "trace %s: %d prompt tokens, %d generated, %d layers, k=%d, block %d, %,d bytes%n", out,
                     r.promptTokens(), r.steps(), r.layers(), k, modelOptions.blockSize, Files.size(out));
             if (r.remoteLine() != null) {

@@ -5,6 +5,7 @@ import io.tierkv.core.KvLayout;
 import io.tierkv.core.policy.Policies;
 import io.tierkv.core.trace.TraceHeader;
 import io.tierkv.core.trace.TraceWriter;
+import io.tierkv.model.cuda.CudaDecoder;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.RecordingPolicy;
 import io.tierkv.model.generate.RemotePrefill;
@@ -15,6 +16,7 @@ import io.tierkv.model.io.TokenizerCheck;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.tiering.TierDefaults;
 import io.tierkv.tiering.remote.RemoteKvTier;
 import java.nio.file.Path;
 
@@ -27,12 +29,28 @@ final class TraceRecorder {
     record Result(int promptTokens, int steps, int layers, String remoteLine) {
     }
 
+    /**
+     * Why the CUDA decoder cannot record with these settings (the top-k it selects on the device is
+     * {@link TierDefaults#REQUEST_TOP_K}; the remote tier runs on the CPU), or null when it can.
+     */
+    static String cudaUnsupported(int k, String policySpec, RemoteOptions remoteOptions) {
+        int own = Policies.create(policySpec).observedTopK();
+        if (k != TierDefaults.REQUEST_TOP_K || (own != 0 && own != k)) {
+            return "--k " + k + (own != 0 ? " with a policy counting the top-" + own : "") + ": the CUDA decoder selects the top-"
+                    + TierDefaults.REQUEST_TOP_K + " on the device; record with --k " + TierDefaults.REQUEST_TOP_K + " or --backend cpu";
+        }
+        return remoteOptions.enabled() ? "--remote: the remote KV tier runs with --backend cpu only so far" : null;
+    }
+
     static Result record(ModelOptions m, Path out, int steps, int k, SuitePromptOptions suite, String text, String policySpec,
-                         RemoteOptions remoteOptions) throws Exception {
+                         RemoteOptions remoteOptions, boolean cuda) throws Exception {
         Path dir = m.modelDir();
         LlamaConfig config = LlamaConfig.readDir(dir);
         if (text != null) {
             TokenizerCheck.check(dir, config.vocabSize());
+        }
+        if (cuda) {
+            return recordOnCuda(m, dir, config, out, steps, k, suite, text, policySpec, false);
         }
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;
@@ -66,6 +84,42 @@ final class TraceRecorder {
                 }
                 return new Result(prompt.length, policy.recorded(), c.layers(), remoteLine);
             }
+        }
+    }
+
+    /**
+     * The same trace from the CUDA decoder ({@code hostMirror}: on the host mirror of the device): the whole sequence on the
+     * device tier, the prompt prefilled token by token (its last queries' top-k per block as the prefill record), then each
+     * generated token's device top-k per layer.
+     */
+    static Result recordOnCuda(ModelOptions m, Path dir, LlamaConfig c, Path out, int steps, int k, SuitePromptOptions suite,
+                               String text, String policySpec, boolean hostMirror) throws Exception {
+        int[] prompt;
+        String source;
+        if (text != null) {
+            try (TextTokenizer tok = TextTokenizer.load(dir)) {
+                prompt = tok.encode(text);
+            }
+            source = "model " + dir.getFileName() + ", prompt text, cuda";
+        } else {
+            prompt = suite.prompt().prompt();
+            source = "model " + (m.model == null ? "bundled" : dir.getFileName()) + ", " + suite.describe() + ", cuda";
+        }
+        KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, m.blockSize);
+        int maxTokens = prompt.length + steps + 1;
+        try (TraceWriter writer = TraceWriter.create(out, new TraceHeader(layout, k, prompt.length, steps, source))) {
+            RecordingPolicy policy = new RecordingPolicy(Policies.create(policySpec), writer);
+            try (CudaDecoder decoder = CudaDecoder.loadTiered(dir, maxTokens, m.blockSize, layout.blocksFor(maxTokens), () -> policy,
+                    null, m.hostRead(), hostMirror)) {
+                policy.prefillFrom(() -> decoder.sequence().priorCounts());
+                // On the decoder's first sequence (its generate() would open another one with the same policy instance).
+                int next = decoder.prefill(prompt);
+                decoder.endPrefill();
+                for (int i = 0; i < steps; i++) {
+                    next = decoder.advance(next);
+                }
+            }
+            return new Result(prompt.length, policy.recorded(), c.layers(), null);
         }
     }
 }

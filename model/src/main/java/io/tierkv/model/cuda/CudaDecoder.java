@@ -143,12 +143,21 @@ public final class CudaDecoder implements AutoCloseable {
      */
     public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer, String policySpec,
                                          DType kvDtype, HostRead hostRead, boolean hostMirror) {
-        if (!hostMirror) {
-            return loadTiered(dir, maxTokens, blockSize, deviceBlocksPerLayer, policySpec, kvDtype, hostRead);
-        }
-        io.tierkv.core.policy.Policies.create(policySpec);
-        return load(dir, maxTokens, blockSize, kvDtype, HostStepDevice::new, KvStores.tiered(io.tierkv.cuda.driver.Backend.CPU,
-                deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec), hostRead));
+        io.tierkv.core.policy.Policies.create(policySpec); // a bad spec fails before any device work
+        return loadTiered(dir, maxTokens, blockSize, deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec),
+                kvDtype, hostRead, hostMirror);
+    }
+
+    /**
+     * As above with the policy of every sequence from {@code policies} (called once more up front, to learn whether the
+     * policy observes attention and its k): for a caller that wraps the policy, as {@code trace record} does.
+     */
+    public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer,
+                                         java.util.function.Supplier<io.tierkv.core.policy.KvPolicy> policies, DType kvDtype,
+                                         HostRead hostRead, boolean hostMirror) {
+        io.tierkv.cuda.driver.Backend backend = hostMirror ? io.tierkv.cuda.driver.Backend.CPU : io.tierkv.cuda.driver.Backend.CUDA;
+        return load(dir, maxTokens, blockSize, kvDtype, hostMirror ? HostStepDevice::new : CudaStepDevice::new,
+                KvStores.tiered(backend, deviceBlocksPerLayer, policies, hostRead));
     }
 
     /** As {@link #load(Path, int, int, DType)} on the device {@code devices} opens, once every check has passed. */

@@ -2,7 +2,6 @@ package io.tierkv.model.cuda;
 
 import io.tierkv.core.KvLayout;
 import io.tierkv.core.placement.PlacementConfig;
-import io.tierkv.core.policy.HierarchicalPolicy;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.cuda.driver.Backend;
@@ -124,7 +123,7 @@ final class TieredKvStore implements KvStore {
         this.policies = policies;
         KvPolicy probe = policies.get();
         this.observing = probe.observesAttention();
-        this.topK = probe instanceof HierarchicalPolicy h ? h.config().topK() : TierDefaults.REQUEST_TOP_K;
+        this.topK = probe.observedTopK() > 0 ? probe.observedTopK() : TierDefaults.REQUEST_TOP_K;
         this.stride = maxTokens;
         this.probs = device.alloc(4L * layers * shape.heads() * stride);
         this.selected = observing ? device.alloc(4L * layers * (topK + 1)) : 0;
