@@ -29,8 +29,9 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
  * tagged {@code gpu} in the bundle's test jars (CUDA conformance, the JCuda layer, tiering's round trips
  * on device and pinned memory, the CUDA decoder against the CPU decoder's fixture), one table of {@link KernelBenchmark}'s
  * and {@link DecoderBenchmark}'s rows (popularity, copies, GEMV weight streaming, paged attention, each next to a
- * device-to-device copy of the same bytes), and the {@link DecodeRow} (the bundled model decoded on the device). Writes
- * {@code tests.txt}, {@code kernels.txt}, {@code kernels.json} and {@code decode.txt} under {@code --out}. Exit status: 0 all passed, 1 a test
+ * device-to-device copy of the same bytes), the {@link DecodeRow} (the bundled model decoded on the device) and the
+ * {@link DemoRow} ({@code demo --backend cuda}: the paper's experiment on the CUDA decoder). Writes {@code tests.txt},
+ * {@code kernels.txt}, {@code kernels.json}, {@code decode.txt} and {@code demo.txt} under {@code --out}. Exit status: 0 all passed, 1 a test
  * failed or a kernel disagreed with its oracle, 2 no usable GPU.
  */
 public final class GpuCheck {
@@ -80,6 +81,7 @@ public final class GpuCheck {
         if (bench && backend.backend() == Backend.CUDA) {
             ok &= runBenchmark(out, iterations);
             ok &= DecodeRow.run(out);
+            ok &= DemoRow.run(out);
         }
         if (backend.backend() != Backend.CUDA) {
             System.out.println(ok ? "GPU check: the bundle works, but without a GPU nothing was checked (the gpu tests skipped)"
