@@ -384,6 +384,12 @@ final class BlockPool {
         return state.length - freeTop;
     }
 
+    /** The peaks restart from the slots in use now. */
+    void resetPeaks() {
+        peakDeviceSlots = device.used();
+        peakHostSlots = host.used();
+    }
+
     int peakDeviceSlots() {
         return peakDeviceSlots;
     }

@@ -396,6 +396,16 @@ public final class TierManager implements AutoCloseable {
         epoch++;
     }
 
+    /**
+     * Restarts the device and host peaks ({@link TierStats#deviceBlocksPeak()}, {@link TierStats#hostBlocksPeak()}) from
+     * the slots in use now: for a caller that measures one sequence after another on the same manager (with
+     * {@link TierStats#since} for the counters).
+     */
+    public void resetPeaks() {
+        checkOpen();
+        pool.resetPeaks();
+    }
+
     /** A snapshot of traffic and residency. */
     public TierStats stats() {
         CopyStats c = engine.stats();

@@ -62,6 +62,28 @@ public record TierStats(String backend, String engine, long slotBytes, int devic
     public record ResidencySample(int sequence, int step, int deviceBlocks, int hostBlocks, int keptTokens) {
     }
 
+    /**
+     * The traffic since {@code earlier} (a snapshot of the same manager): counters (bytes, blocks, copies, times, frees,
+     * size histogram) as differences, residency samples past the earlier ones; gauges, peaks and copy sizes as now.
+     */
+    public TierStats since(TierStats earlier) {
+        long[] histogram = copySizeHistogram.clone();
+        for (int i = 0; i < Math.min(histogram.length, earlier.copySizeHistogram.length); i++) {
+            histogram[i] -= earlier.copySizeHistogram[i];
+        }
+        int skip = (int) Math.min(residency.size(), earlier.residency.size());
+        return new TierStats(backend, engine, slotBytes, deviceCapacityBlocks, hostCapacityBlocks,
+                d2hBytes - earlier.d2hBytes, d2hBlocks - earlier.d2hBlocks, d2hCopies - earlier.d2hCopies,
+                h2dBytes - earlier.h2dBytes, h2dBlocks - earlier.h2dBlocks, h2dCopies - earlier.h2dCopies,
+                failedCopies - earlier.failedCopies, failedBlocks - earlier.failedBlocks,
+                minCopyBytes, meanCopyBytes, maxCopyBytes, histogram,
+                copyNanos - earlier.copyNanos, stallNanos - earlier.stallNanos,
+                demotionsStarted - earlier.demotionsStarted, promotionsStarted - earlier.promotionsStarted,
+                droppedBlocks - earlier.droppedBlocks, evictedBlocks - earlier.evictedBlocks,
+                deviceBlocks, hostBlocks, inFlightBlocks, deviceBlocksPeak, hostBlocksPeak, deviceBytesPeak, hostBytesPeak,
+                openSequences, residency.subList(skip, residency.size()), residencySamplesDropped - earlier.residencySamplesDropped);
+    }
+
     /** Copy operations in both directions. */
     public long copies() {
         return d2hCopies + h2dCopies;

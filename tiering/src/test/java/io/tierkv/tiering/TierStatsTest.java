@@ -52,4 +52,37 @@ class TierStatsTest {
         assertEquals(stats.residency(), back.residency());
         assertEquals(stats.summary(), back.summary());
     }
+
+    @Test
+    void since_andResetPeaks_measureASecondSequenceAsTheFirstAlone() {
+        try (TierManager m = TierManagerTest.manager(8, 8, CopyFaults.NONE)) {
+            TierStats first = runOne(m);
+            m.resetPeaks();
+            TierStats start = m.stats();
+            assertEquals(0, start.deviceBlocksPeak(), "the first sequence's blocks are free again");
+            TierStats second = runOne(m).since(start);
+            assertTrue(first.d2hBlocks() > 0, "the sequence demoted blocks");
+            assertEquals(first.d2hBlocks(), second.d2hBlocks());
+            assertEquals(first.d2hBytes(), second.d2hBytes());
+            assertEquals(first.d2hCopies(), second.d2hCopies());
+            assertEquals(first.h2dBlocks(), second.h2dBlocks());
+            assertArrayEquals(first.copySizeHistogram(), second.copySizeHistogram());
+            assertEquals(first.deviceBlocksPeak(), second.deviceBlocksPeak(), "its own peak, not the larger of both");
+            assertEquals(first.residency().size(), second.residency().size(), "its own residency samples");
+            assertEquals(2 * first.d2hBlocks(), m.stats().d2hBlocks(), "the manager's totals still count both");
+        }
+    }
+
+    /** One sequence as in the test above, closed; the manager's stats just before the close. */
+    private static TierStats runOne(TierManager m) {
+        KvHarness h = new KvHarness(m, 2, Integer.MAX_VALUE);
+        h.append(16);
+        h.sequence.endPrefill();
+        m.awaitCopies();
+        h.sequence.step();
+        m.awaitCopies();
+        TierStats stats = m.stats();
+        h.sequence.close();
+        return stats;
+    }
 }

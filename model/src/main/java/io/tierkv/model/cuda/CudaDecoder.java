@@ -261,6 +261,16 @@ public final class CudaDecoder implements AutoCloseable {
         return cache instanceof TieredKvStore t ? t.sequence() : null;
     }
 
+    /** Device blocks per layer of the tiered store's arena (the most {@link #reset} may budget per layer), else 0. */
+    public int deviceBlocksPerLayer() {
+        return cache instanceof TieredKvStore t ? t.tiers().deviceCapacityBlocks() / c.layers() : 0;
+    }
+
+    /** The most tokens a sequence may reach (the KV slabs and RoPE tables end there). */
+    public int maxTokens() {
+        return maxTokens;
+    }
+
     /** The tiers when the KV cache is tiered, else null. */
     public io.tierkv.tiering.TierManager tierManager() {
         return cache instanceof TieredKvStore t ? t.tiers() : null;
@@ -269,7 +279,8 @@ public final class CudaDecoder implements AutoCloseable {
     /**
      * Forgets the sequence and starts the next one under its own budget (tiered only): the policy sees {@code context}
      * (prompt length, tokens it may keep per layer), the placement {@code deviceBudgetBlocks} device blocks over all layers
-     * (at most the arena's) and {@code hostBudgetBlocks} host blocks. The weights and buffers stay.
+     * (at most the arena's) and {@code hostBudgetBlocks} host blocks; the host-read counts ({@link #hostReadStats}) restart.
+     * The weights and buffers stay.
      *
      * @throws IllegalStateException    when the KV cache is not tiered
      * @throws IllegalArgumentException when the device budget exceeds the arena this decoder was loaded with

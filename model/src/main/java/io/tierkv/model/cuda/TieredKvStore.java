@@ -86,7 +86,7 @@ final class TieredKvStore implements KvStore {
     private final io.tierkv.core.popularity.PopularityCounter promptCounter = io.tierkv.core.popularity.PopularityCounters.java();
     private final int[][] lastSelected;
     private final HostRead hostRead;    // EXACT or digest
-    private final HostReadStats readStats;
+    private HostReadStats readStats;   // since the store opened, or since the last reset(context, ...)
     private final long digestBytes;     // the device's digest array
     private final long digestIndexes;   // device i32 [layers][maxBlocks]: the host part's entries' digest indexes, -1 without one
     private final ByteBuffer digestIndexesHost;
@@ -209,7 +209,7 @@ final class TieredKvStore implements KvStore {
 
     /**
      * Forgets the sequence and opens the next one with its own policy context and budgets ({@link TierManager#open}); the
-     * device budget may not exceed the arena's blocks.
+     * device budget may not exceed the arena's blocks. The host-read counts restart.
      */
     void reset(PolicyContext context, int deviceBlocks, int hostBlocks) {
         if (context.layers() != layers) {
@@ -222,6 +222,7 @@ final class TieredKvStore implements KvStore {
         seq.close();
         seq = null;
         seq = openSequence(context, deviceBlocks, hostBlocks);
+        readStats = new HostReadStats(layers);
     }
 
     /** The current sequence. */

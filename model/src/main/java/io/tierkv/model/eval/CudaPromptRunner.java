@@ -21,18 +21,19 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * {@link PromptRunner}'s protocol on the CUDA decoder ({@code eval --backend cuda}): per prompt and policy a fresh
- * {@link CudaDecoder} with its KV in tiering's tiers (device budget: the same blocks per layer as the CPU's
- * {@code TieredSession} gives that prompt; the policy's context the same tokens per layer), round 1's prompt prefilled
- * token by token without observing (the paper's setting: the policy acts from the first generated token on), each answer
- * decoded greedily on the device, each later round's chunk fed token by token with the policy stepping per token as on the
- * CPU. Every device and host block is the decoder's and goes with it at the end of the run.
+ * {@link PromptRunner}'s protocol on the CUDA decoder ({@code eval --backend cuda}): per policy one {@link CudaDecoder}
+ * with its KV in tiering's tiers (weights uploaded once; loaded again, larger, only when a prompt outgrows it), per prompt
+ * a fresh sequence on it (device budget: the same blocks per layer as the CPU's {@code TieredSession} gives that prompt;
+ * the policy's context the same tokens per layer; traffic, peaks and host reads counted from the sequence's start).
+ * Round 1's prompt is prefilled token by token (the policy acts from the first generated token on, as in the paper's
+ * setting; the prompt's last rows' attention, which snapkv and h2o observe and whose top-k seeds the placement, is copied
+ * back as the CPU's dense prefill computes it), each answer decoded greedily on the device, each later round's chunk fed
+ * token by token with the policy stepping per token as on the CPU. {@link #close} frees the decoders.
  *
  * <p>What the CUDA decoder does not measure is reported as such: the device attention share and its bound (the attention
- * probabilities stay on the device; only each layer's top-k positions come back) are NaN. The prompt's last rows' attention
- * (the rows snapkv and h2o observe, and the queries that seed the placement) is copied back at prefill as the CPU's dense
- * prefill computes it. Chunked prefill is refused by {@link #check} before anything runs. With
- * {@code --host-read digest} the digests live on the device beside the budget (not taken out of it, as the CPU backend does).
+ * probabilities stay on the device; only each layer's top-k positions come back) are NaN. Chunked prefill is refused by
+ * {@link #check} before anything runs. With {@code --host-read digest} the digests live on the device beside the budget
+ * (not taken out of it, as the CPU backend does).
  */
 final class CudaPromptRunner implements PromptRuns {
     private final Path dir;
@@ -43,6 +44,7 @@ final class CudaPromptRunner implements PromptRuns {
     private final double hostBudget;
     private final boolean hostMirror;
     private final Vocabulary vocab = Vocabulary.get();
+    private final java.util.Map<String, CudaDecoder> decoders = new java.util.HashMap<>();
 
     /**
      * @param kvDtype    the KV blocks' element type, null for the model's
@@ -92,83 +94,128 @@ final class CudaPromptRunner implements PromptRuns {
         int deviceBlocks = perLayer * c.layers();
         int hostBlocks = Double.isInfinite(hostBudget) ? Integer.MAX_VALUE
                 : (int) Math.min(Integer.MAX_VALUE, Math.ceil(hostBudget * deviceBlocks));
-        try (CudaDecoder dec = CudaDecoder.loadTiered(dir, p + extra, s.blockSize(), perLayer, spec, kvDtype, hostRead, hostMirror)) {
-            dec.reset(new PolicyContext(c.layers(), p, budgetTokens, PopularityCounters.java()), deviceBlocks, hostBlocks);
-            Sequence seq = dec.sequence();
-            TierManager tiers = dec.tierManager();
-            long slot = tiers.slotBytes();
-            List<int[]> residency = new ArrayList<>();
-            PromptRunner.Observer sample = q -> {
-                residency.add(PromptRunner.residencyOf(q, tiers));
-                if (observer != null) {
-                    observer.afterStep(q);
-                }
-            };
-            long[] copies = new long[4]; // prefill h2d, d2h, decode h2d, d2h (blocks started)
-            long[] tpot = new long[n * s.maxTokens()];
-            int tpotCount = 0;
-            long decodeNanos = 0;
-            int keptPeak = 0;
-            List<PromptRunner.RoundRun> out = new ArrayList<>();
-
-            long[] mark = PromptRunner.started(tiers);
-            int next = dec.prefill(prompt.prompt());
-            dec.endPrefill();
-            mark = PromptRunner.addSince(copies, 0, tiers, mark);
-            int last = -1;
-            for (int r = 0; r < n; r++) {
-                long[] roundMark = PromptRunner.started(tiers);
-                List<String> expected;
-                if (r == 0) {
-                    expected = prompt.answerLines();
-                } else {
-                    ReadingRound follow = prompt.followUps().get(r - 1);
-                    expected = follow.answerLines();
-                    int[] piece = new int[1 + follow.chunk().length];
-                    piece[0] = last;
-                    System.arraycopy(follow.chunk(), 0, piece, 1, follow.chunk().length);
-                    for (int i = 0; i < piece.length; i++) {
-                        next = dec.advance(piece[i]);
-                        if ((i + 1) % s.chunk() == 0 || i + 1 == piece.length) {
-                            sample.afterStep(seq);
-                        }
-                    }
-                    mark = PromptRunner.addSince(copies, 0, tiers, mark);
-                }
-                int[] tokens = new int[s.maxTokens()];
-                int count = 0;
-                double fractionSum = 0;
-                int steps = 0;
-                while (true) {
-                    tokens[count++] = next;
-                    last = next;
-                    if (next == c.eosTokenId() || count == s.maxTokens()) {
-                        break;
-                    }
-                    long t0 = System.nanoTime();
-                    next = dec.advance(next);
-                    long dt = System.nanoTime() - t0;
-                    tpot[tpotCount++] = dt;
-                    decodeNanos += dt;
-                    steps++;
-                    fractionSum += seq.keptTokens() / (double) seq.length();
-                    keptPeak = Math.max(keptPeak, seq.keptTokens());
-                    sample.afterStep(seq);
-                }
-                mark = PromptRunner.addSince(copies, 2, tiers, mark);
-                long[] roundEnd = PromptRunner.started(tiers);
-                boolean[] correct = AnswerScorer.score(expected, vocab.decode(tokens, 0, count));
-                double kept = steps == 0 ? seq.keptTokens() / (double) seq.length() : fractionSum / steps;
-                out.add(new PromptRunner.RoundRun(correct, count, kept, DecodeMetrics.Snapshot.EMPTY,
-                        (roundEnd[0] - roundMark[0]) * slot, (roundEnd[1] - roundMark[1]) * slot));
+        CudaDecoder dec = decoder(spec, p + extra, perLayer);
+        dec.reset(new PolicyContext(c.layers(), p, budgetTokens, PopularityCounters.java()), deviceBlocks, hostBlocks);
+        Sequence seq = dec.sequence();
+        TierManager tiers = dec.tierManager();
+        tiers.awaitCopies();
+        tiers.resetPeaks();
+        TierStats start = tiers.stats();
+        long slot = tiers.slotBytes();
+        List<int[]> residency = new ArrayList<>();
+        PromptRunner.Observer sample = q -> {
+            residency.add(PromptRunner.residencyOf(q, tiers));
+            if (observer != null) {
+                observer.afterStep(q);
             }
-            tiers.awaitCopies();
-            TierStats st = tiers.stats();
-            double budgetPeak = st.deviceBytesPeak() / (double) (deviceBlocks * slot);
-            return new PromptRunner.Run(out, p, seq.length(), keptPeak / (double) p, st.deviceBytesPeak(), budgetPeak, st,
-                    copies[0] * slot, copies[1] * slot, copies[2] * slot, copies[3] * slot,
-                    Arrays.copyOf(tpot, tpotCount), decodeNanos, residency.toArray(new int[0][]),
-                    dec.hostReadStats(), dec.digestBytes());
+        };
+        long[] copies = new long[4]; // prefill h2d, d2h, decode h2d, d2h (blocks started)
+        long[] tpot = new long[n * s.maxTokens()];
+        int tpotCount = 0;
+        long decodeNanos = 0;
+        int keptPeak = 0;
+        List<PromptRunner.RoundRun> out = new ArrayList<>();
+
+        long[] mark = PromptRunner.started(tiers);
+        int next = dec.prefill(prompt.prompt());
+        dec.endPrefill();
+        mark = PromptRunner.addSince(copies, 0, tiers, mark);
+        int last = -1;
+        for (int r = 0; r < n; r++) {
+            long[] roundMark = PromptRunner.started(tiers);
+            List<String> expected;
+            if (r == 0) {
+                expected = prompt.answerLines();
+            } else {
+                ReadingRound follow = prompt.followUps().get(r - 1);
+                expected = follow.answerLines();
+                int[] piece = new int[1 + follow.chunk().length];
+                piece[0] = last;
+                System.arraycopy(follow.chunk(), 0, piece, 1, follow.chunk().length);
+                for (int i = 0; i < piece.length; i++) {
+                    next = dec.advance(piece[i]);
+                    if ((i + 1) % s.chunk() == 0 || i + 1 == piece.length) {
+                        sample.afterStep(seq);
+                    }
+                }
+                mark = PromptRunner.addSince(copies, 0, tiers, mark);
+            }
+            int[] tokens = new int[s.maxTokens()];
+            int count = 0;
+            double fractionSum = 0;
+            int steps = 0;
+            while (true) {
+                tokens[count++] = next;
+                last = next;
+                if (next == c.eosTokenId() || count == s.maxTokens()) {
+                    break;
+                }
+                long t0 = System.nanoTime();
+                next = dec.advance(next);
+                long dt = System.nanoTime() - t0;
+                tpot[tpotCount++] = dt;
+                decodeNanos += dt;
+                steps++;
+                fractionSum += seq.keptTokens() / (double) seq.length();
+                keptPeak = Math.max(keptPeak, seq.keptTokens());
+                sample.afterStep(seq);
+            }
+            mark = PromptRunner.addSince(copies, 2, tiers, mark);
+            long[] roundEnd = PromptRunner.started(tiers);
+            boolean[] correct = AnswerScorer.score(expected, vocab.decode(tokens, 0, count));
+            double kept = steps == 0 ? seq.keptTokens() / (double) seq.length() : fractionSum / steps;
+            out.add(new PromptRunner.RoundRun(correct, count, kept, DecodeMetrics.Snapshot.EMPTY,
+                    (roundEnd[0] - roundMark[0]) * slot, (roundEnd[1] - roundMark[1]) * slot));
+        }
+        tiers.awaitCopies();
+        TierStats st = tiers.stats().since(start);
+        double budgetPeak = st.deviceBytesPeak() / (double) (deviceBlocks * slot);
+        return new PromptRunner.Run(out, p, seq.length(), keptPeak / (double) p, st.deviceBytesPeak(), budgetPeak, st,
+                copies[0] * slot, copies[1] * slot, copies[2] * slot, copies[3] * slot,
+                Arrays.copyOf(tpot, tpotCount), decodeNanos, residency.toArray(new int[0][]),
+                dec.hostReadStats(), dec.digestBytes());
+    }
+
+    /**
+     * The policy's decoder, loaded (again, a quarter larger than asked, up to the model's positions) when it cannot hold
+     * {@code tokens} tokens or {@code perLayer} device blocks per layer.
+     */
+    private CudaDecoder decoder(String spec, int tokens, int perLayer) {
+        CudaDecoder d = decoders.get(spec);
+        if (d != null && d.maxTokens() >= tokens && d.deviceBlocksPerLayer() >= perLayer) {
+            return d;
+        }
+        int capacity = Math.min(c.maxPositions(), tokens + tokens / 4);
+        int blocks = perLayer + perLayer / 4;
+        if (d != null) {
+            capacity = Math.max(capacity, d.maxTokens());
+            blocks = Math.max(blocks, d.deviceBlocksPerLayer());
+            decoders.remove(spec);
+            d.close();
+        }
+        d = CudaDecoder.loadTiered(dir, capacity, s.blockSize(), blocks, spec, kvDtype, hostRead, hostMirror);
+        decoders.put(spec, d);
+        return d;
+    }
+
+    /** Frees every decoder (the device and all it holds). */
+    @Override
+    public void close() {
+        RuntimeException first = null;
+        for (CudaDecoder d : decoders.values()) {
+            try {
+                d.close();
+            } catch (RuntimeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        decoders.clear();
+        if (first != null) {
+            throw first;
         }
     }
 }

@@ -152,8 +152,13 @@ public final class ReadingEval {
      * is doing), after a few untimed warm-up prompts.
      */
     public EvalResult run() {
-        PromptRuns runner = this.runner != null ? this.runner
-                : new CudaPromptRunner(cudaDir, config, s, kvDtype, hostRead, hostBudget, hostMirror);
+        try (PromptRuns runner = this.runner != null ? this.runner
+                : new CudaPromptRunner(cudaDir, config, s, kvDtype, hostRead, hostBudget, hostMirror)) {
+            return run(runner);
+        }
+    }
+
+    private EvalResult run(PromptRuns runner) {
         ReadingTask task = new ReadingTask(s.task());
         Map<String, EvalCell> cells = new LinkedHashMap<>();
         Map<String, List<double[]>> sizes = new LinkedHashMap<>();
