@@ -6,19 +6,14 @@ import io.tierkv.core.popularity.PopularityCounters;
 import io.tierkv.model.cuda.CudaDecoder;
 import io.tierkv.model.generate.DecodeMetrics;
 import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.llama.LlamaConfig;
-import io.tierkv.model.task.AnswerScorer;
 import io.tierkv.model.task.ReadingPrompt;
-import io.tierkv.model.task.ReadingRound;
-import io.tierkv.model.task.Vocabulary;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.TierManager;
 import io.tierkv.tiering.TierStats;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 
 /**
  * {@link PromptRunner}'s protocol on the CUDA decoder ({@code eval --backend cuda}): per policy one {@link CudaDecoder}
@@ -43,7 +38,6 @@ final class CudaPromptRunner implements PromptRuns {
     private final HostRead hostRead;
     private final double hostBudget;
     private final boolean hostMirror;
-    private final Vocabulary vocab = Vocabulary.get();
     private final java.util.Map<String, CudaDecoder> decoders = new java.util.HashMap<>();
 
     /**
@@ -84,96 +78,97 @@ final class CudaPromptRunner implements PromptRuns {
     public PromptRunner.Run run(String spec, ReadingPrompt prompt, int rounds, PromptRunner.Observer observer) {
         int p = prompt.prompt().length;
         int n = Math.min(rounds, prompt.rounds());
-        int extra = n * (s.maxTokens() + 1);
-        for (int r = 1; r < n; r++) {
-            extra += prompt.followUps().get(r - 1).chunk().length;
-        }
         // The CPU TieredSession's arithmetic: tokens per layer, whole blocks per layer (at least the tail), over all layers.
         int budgetTokens = Math.max(1, (int) Math.floor(s.budget() * p));
         int perLayer = Math.max(1, budgetTokens / s.blockSize());
         int deviceBlocks = perLayer * c.layers();
         int hostBlocks = Double.isInfinite(hostBudget) ? Integer.MAX_VALUE
                 : (int) Math.min(Integer.MAX_VALUE, Math.ceil(hostBudget * deviceBlocks));
-        CudaDecoder dec = decoder(spec, p + extra, perLayer);
+        CudaDecoder dec = decoder(spec, p + PromptRunner.extraTokens(prompt, n, s.maxTokens()), perLayer);
         dec.reset(new PolicyContext(c.layers(), p, budgetTokens, PopularityCounters.java()), deviceBlocks, hostBlocks);
-        Sequence seq = dec.sequence();
-        TierManager tiers = dec.tierManager();
-        tiers.awaitCopies();
-        tiers.resetPeaks();
-        TierStats start = tiers.stats();
-        long slot = tiers.slotBytes();
-        List<int[]> residency = new ArrayList<>();
-        PromptRunner.Observer sample = q -> {
-            residency.add(PromptRunner.residencyOf(q, tiers));
-            if (observer != null) {
-                observer.afterStep(q);
-            }
-        };
-        long[] copies = new long[4]; // prefill h2d, d2h, decode h2d, d2h (blocks started)
-        long[] tpot = new long[n * s.maxTokens()];
-        int tpotCount = 0;
-        long decodeNanos = 0;
-        int keptPeak = 0;
-        List<PromptRunner.RoundRun> out = new ArrayList<>();
-
-        long[] mark = PromptRunner.started(tiers);
-        int next = dec.prefill(prompt.prompt());
-        dec.endPrefill();
-        mark = PromptRunner.addSince(copies, 0, tiers, mark);
-        int last = -1;
-        for (int r = 0; r < n; r++) {
-            long[] roundMark = PromptRunner.started(tiers);
-            List<String> expected;
-            if (r == 0) {
-                expected = prompt.answerLines();
-            } else {
-                ReadingRound follow = prompt.followUps().get(r - 1);
-                expected = follow.answerLines();
-                int[] piece = new int[1 + follow.chunk().length];
-                piece[0] = last;
-                System.arraycopy(follow.chunk(), 0, piece, 1, follow.chunk().length);
-                for (int i = 0; i < piece.length; i++) {
-                    next = dec.advance(piece[i]);
-                    if ((i + 1) % s.chunk() == 0 || i + 1 == piece.length) {
-                        sample.afterStep(seq);
-                    }
-                }
-                mark = PromptRunner.addSince(copies, 0, tiers, mark);
-            }
-            int[] tokens = new int[s.maxTokens()];
-            int count = 0;
-            double fractionSum = 0;
-            int steps = 0;
-            while (true) {
-                tokens[count++] = next;
-                last = next;
-                if (next == c.eosTokenId() || count == s.maxTokens()) {
-                    break;
-                }
-                long t0 = System.nanoTime();
-                next = dec.advance(next);
-                long dt = System.nanoTime() - t0;
-                tpot[tpotCount++] = dt;
-                decodeNanos += dt;
-                steps++;
-                fractionSum += seq.keptTokens() / (double) seq.length();
-                keptPeak = Math.max(keptPeak, seq.keptTokens());
-                sample.afterStep(seq);
-            }
-            mark = PromptRunner.addSince(copies, 2, tiers, mark);
-            long[] roundEnd = PromptRunner.started(tiers);
-            boolean[] correct = AnswerScorer.score(expected, vocab.decode(tokens, 0, count));
-            double kept = steps == 0 ? seq.keptTokens() / (double) seq.length() : fractionSum / steps;
-            out.add(new PromptRunner.RoundRun(correct, count, kept, DecodeMetrics.Snapshot.EMPTY,
-                    (roundEnd[0] - roundMark[0]) * slot, (roundEnd[1] - roundMark[1]) * slot));
+        try (Session session = new Session(dec, deviceBlocks)) {
+            return PromptRunner.drive(session, s, prompt, n, c.eosTokenId(), observer);
         }
-        tiers.awaitCopies();
-        TierStats st = tiers.stats().since(start);
-        double budgetPeak = st.deviceBytesPeak() / (double) (deviceBlocks * slot);
-        return new PromptRunner.Run(out, p, seq.length(), keptPeak / (double) p, st.deviceBytesPeak(), budgetPeak, st,
-                copies[0] * slot, copies[1] * slot, copies[2] * slot, copies[3] * slot,
-                Arrays.copyOf(tpot, tpotCount), decodeNanos, residency.toArray(new int[0][]),
-                dec.hostReadStats(), dec.digestBytes());
+    }
+
+    /** A fresh sequence of the policy's decoder; its traffic and peaks counted from its start. */
+    private final class Session implements PromptSession {
+        private final CudaDecoder dec;
+        private final int deviceBlocks;
+        private final TierStats start;
+
+        Session(CudaDecoder dec, int deviceBlocks) {
+            this.dec = dec;
+            this.deviceBlocks = deviceBlocks;
+            dec.tierManager().awaitCopies();
+            dec.tierManager().resetPeaks();
+            this.start = dec.tierManager().stats();
+        }
+
+        @Override
+        public Sequence sequence() {
+            return dec.sequence();
+        }
+
+        @Override
+        public TierManager tiers() {
+            return dec.tierManager();
+        }
+
+        @Override
+        public int deviceBlocks() {
+            return deviceBlocks;
+        }
+
+        @Override
+        public int prefill(int[] prompt, PromptRunner.Observer sample) {
+            int next = dec.prefill(prompt);
+            dec.endPrefill();
+            return next;
+        }
+
+        @Override
+        public int feed(int[] tokens, PromptRunner.Observer sample) {
+            int next = -1;
+            for (int i = 0; i < tokens.length; i++) {
+                next = dec.advance(tokens[i]);
+                if ((i + 1) % s.chunk() == 0 || i + 1 == tokens.length) {
+                    sample.afterStep(dec.sequence());
+                }
+            }
+            return next;
+        }
+
+        @Override
+        public int advance(int token) {
+            return dec.advance(token);
+        }
+
+        @Override
+        public DecodeMetrics.Snapshot metrics() {
+            return DecodeMetrics.Snapshot.EMPTY;
+        }
+
+        @Override
+        public HostReadStats reads() {
+            return dec.hostReadStats();
+        }
+
+        @Override
+        public long digestBytesPeak() {
+            return dec.digestBytes();
+        }
+
+        @Override
+        public TierStats stats() {
+            dec.tierManager().awaitCopies();
+            return dec.tierManager().stats().since(start);
+        }
+
+        @Override
+        public void close() {
+            // the sequence stays open until the next reset or the decoder's close: it is the decoder's
+        }
     }
 
     /**

@@ -11,7 +11,6 @@ import io.tierkv.model.generate.RemoteTally;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.generate.TieredDecoder;
 import io.tierkv.model.generate.TieredSession;
-import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.model.task.AnswerScorer;
 import io.tierkv.model.task.ReadingPrompt;
@@ -38,7 +37,6 @@ import java.util.List;
 final class PromptRunner implements PromptRuns {
     private final LlamaWeights weights;
     private final EvalSettings s;
-    private final Vocabulary vocab = Vocabulary.get();
     /** How decode steps read the host tier. */
     private HostRead hostRead = HostRead.EXACT;
 
@@ -145,97 +143,179 @@ final class PromptRunner implements PromptRuns {
     /** Runs {@code rounds} rounds of {@code prompt} (at most its own) under the policy {@code spec}. */
     @Override
     public Run run(String spec, ReadingPrompt prompt, int rounds, Observer observer) {
-        LlamaConfig c = weights.config;
         int p = prompt.prompt().length;
         int n = Math.min(rounds, prompt.rounds());
-        int extra = n * (s.maxTokens() + 1);
-        for (int r = 1; r < n; r++) {
-            extra += prompt.followUps().get(r - 1).chunk().length;
-        }
         boolean chunked = s.mode() == PrefillMode.CHUNKED;
         KvPolicy policy = Policies.create(spec);
         // A later round's chunk goes through the cache in pieces in both modes: the arena must hold one.
         int sessionChunk = chunked || n > 1 ? s.chunk() : 0;
-        try (TieredSession session = new TieredSession(weights, policy, p, s.budget(), s.blockSize(), extra, sessionChunk, hostBudget,
-                hostRead)) {
-            TieredDecoder dec = session.decoder();
-            DecodeMetrics meter = dec.metrics();
-            meter.enable(true);
-            meter.reset();
-            Sequence seq = session.sequence();
-            long slot = session.tiers().slotBytes();
-            List<int[]> residency = new ArrayList<>();
-            Observer sample = q -> {
-                residency.add(residencyOf(q, session.tiers()));
-                if (observer != null) {
-                    observer.afterStep(q);
-                }
-            };
-            Sampler greedy = Sampler.greedy();
-            long[] copies = new long[4]; // prefill h2d, d2h, decode h2d, d2h (blocks started)
-            long[] tpot = new long[n * s.maxTokens()];
-            int tpotCount = 0;
-            long decodeNanos = 0;
-            int keptPeak = 0;
-            long devicePeak = 0;
-            List<RoundRun> out = new ArrayList<>();
+        try (CpuSession session = new CpuSession(new TieredSession(weights, policy, p, s.budget(), s.blockSize(), extraTokens(prompt, n, s.maxTokens()),
+                sessionChunk, hostBudget, hostRead), policy, chunked)) {
+            return drive(session, s, prompt, n, weights.config.eosTokenId(), observer);
+        }
+    }
 
-            long[] mark = started(session.tiers());
-            float[] logits = prefill(session, policy, prompt.prompt(), chunked, sample);
-            mark = addSince(copies, 0, session.tiers(), mark);
-            int last = -1;
-            for (int r = 0; r < n; r++) {
-                DecodeMetrics.Snapshot m0 = meter.snapshot();
-                long[] roundMark = started(session.tiers());
-                List<String> expected;
-                if (r == 0) {
-                    expected = prompt.answerLines();
-                } else {
-                    ReadingRound follow = prompt.followUps().get(r - 1);
-                    expected = follow.answerLines();
-                    int[] piece = new int[1 + follow.chunk().length];
-                    piece[0] = last;
-                    System.arraycopy(follow.chunk(), 0, piece, 1, follow.chunk().length);
-                    logits = feed(dec, seq, policy, piece, sample);
-                    mark = addSince(copies, 0, session.tiers(), mark);
-                }
-                int[] tokens = new int[s.maxTokens()];
-                int count = 0;
-                double fractionSum = 0;
-                int steps = 0;
-                while (true) {
-                    int next = greedy.next(logits);
-                    tokens[count++] = next;
-                    last = next;
-                    if (next == c.eosTokenId() || count == s.maxTokens()) {
-                        break;
-                    }
-                    long t0 = System.nanoTime();
-                    logits = dec.forward(seq, policy, new int[] {next}, true);
-                    long dt = System.nanoTime() - t0;
-                    tpot[tpotCount++] = dt;
-                    decodeNanos += dt;
-                    steps++;
-                    fractionSum += seq.keptTokens() / (double) seq.length();
-                    keptPeak = Math.max(keptPeak, seq.keptTokens());
-                    devicePeak = Math.max(devicePeak, seq.deviceBytes());
-                    sample.afterStep(seq);
-                }
-                mark = addSince(copies, 2, session.tiers(), mark);
-                long[] roundEnd = started(session.tiers());
-                String completion = vocab.decode(tokens, 0, count);
-                boolean[] correct = AnswerScorer.score(expected, completion);
-                double kept = steps == 0 ? seq.keptTokens() / (double) seq.length() : fractionSum / steps;
-                out.add(new RoundRun(correct, count, kept, meter.snapshot().minus(m0),
-                        (roundEnd[0] - roundMark[0]) * slot, (roundEnd[1] - roundMark[1]) * slot));
+    /** Tokens {@code n} rounds add after round 1's prompt: each round's answer (at most {@code maxTokens}, and one more), each later round's chunk. */
+    static int extraTokens(ReadingPrompt prompt, int n, int maxTokens) {
+        int extra = n * (maxTokens + 1);
+        for (int r = 1; r < n; r++) {
+            extra += prompt.followUps().get(r - 1).chunk().length;
+        }
+        return extra;
+    }
+
+    /**
+     * The round loop of both backends: round 1's prompt prefilled, then per round its chunk fed (rounds after the first,
+     * the previous answer's last token first) and its answer decoded greedily until {@code eosId} or the token limit,
+     * scored per question; copies, TPOT, KV kept, residency and peaks measured on the way.
+     */
+    static Run drive(PromptSession session, EvalSettings s, ReadingPrompt prompt, int n, int eosId, Observer observer) {
+        Vocabulary vocab = Vocabulary.get();
+        int p = prompt.prompt().length;
+        Sequence seq = session.sequence();
+        TierManager tiers = session.tiers();
+        long slot = tiers.slotBytes();
+        List<int[]> residency = new ArrayList<>();
+        Observer sample = q -> {
+            residency.add(residencyOf(q, tiers));
+            if (observer != null) {
+                observer.afterStep(q);
             }
+        };
+        long[] copies = new long[4]; // prefill h2d, d2h, decode h2d, d2h (blocks started)
+        long[] tpot = new long[n * s.maxTokens()];
+        int tpotCount = 0;
+        long decodeNanos = 0;
+        int keptPeak = 0;
+        long devicePeak = 0;
+        List<RoundRun> out = new ArrayList<>();
+
+        long[] mark = started(tiers);
+        int next = session.prefill(prompt.prompt(), sample);
+        mark = addSince(copies, 0, tiers, mark);
+        int last = -1;
+        for (int r = 0; r < n; r++) {
+            DecodeMetrics.Snapshot m0 = session.metrics();
+            long[] roundMark = started(tiers);
+            List<String> expected;
+            if (r == 0) {
+                expected = prompt.answerLines();
+            } else {
+                ReadingRound follow = prompt.followUps().get(r - 1);
+                expected = follow.answerLines();
+                int[] piece = new int[1 + follow.chunk().length];
+                piece[0] = last;
+                System.arraycopy(follow.chunk(), 0, piece, 1, follow.chunk().length);
+                next = session.feed(piece, sample);
+                mark = addSince(copies, 0, tiers, mark);
+            }
+            int[] tokens = new int[s.maxTokens()];
+            int count = 0;
+            double fractionSum = 0;
+            int steps = 0;
+            while (true) {
+                tokens[count++] = next;
+                last = next;
+                if (next == eosId || count == s.maxTokens()) {
+                    break;
+                }
+                long t0 = System.nanoTime();
+                next = session.advance(next);
+                long dt = System.nanoTime() - t0;
+                tpot[tpotCount++] = dt;
+                decodeNanos += dt;
+                steps++;
+                fractionSum += seq.keptTokens() / (double) seq.length();
+                keptPeak = Math.max(keptPeak, seq.keptTokens());
+                devicePeak = Math.max(devicePeak, seq.deviceBytes());
+                sample.afterStep(seq);
+            }
+            mark = addSince(copies, 2, tiers, mark);
+            long[] roundEnd = started(tiers);
+            boolean[] correct = AnswerScorer.score(expected, vocab.decode(tokens, 0, count));
+            double kept = steps == 0 ? seq.keptTokens() / (double) seq.length() : fractionSum / steps;
+            out.add(new RoundRun(correct, count, kept, session.metrics().minus(m0),
+                    (roundEnd[0] - roundMark[0]) * slot, (roundEnd[1] - roundMark[1]) * slot));
+        }
+        TierStats st = session.stats();
+        double budgetPeak = st.deviceBytesPeak() / (double) (session.deviceBlocks() * slot);
+        return new Run(out, p, seq.length(), keptPeak / (double) p, Math.max(devicePeak, st.deviceBytesPeak()), budgetPeak, st,
+                copies[0] * slot, copies[1] * slot, copies[2] * slot, copies[3] * slot,
+                Arrays.copyOf(tpot, tpotCount), decodeNanos, residency.toArray(new int[0][]), session.reads(), session.digestBytesPeak());
+    }
+
+    /** A fresh {@link TieredSession} per run: libtorch computes, the attention's probabilities are measured. */
+    private final class CpuSession implements PromptSession {
+        private final TieredSession session;
+        private final KvPolicy policy;
+        private final boolean chunked;
+        private final TieredDecoder dec;
+        private final Sampler greedy = Sampler.greedy();
+
+        CpuSession(TieredSession session, KvPolicy policy, boolean chunked) {
+            this.session = session;
+            this.policy = policy;
+            this.chunked = chunked;
+            this.dec = session.decoder();
+            dec.metrics().enable(true);
+            dec.metrics().reset();
+        }
+
+        @Override
+        public Sequence sequence() {
+            return session.sequence();
+        }
+
+        @Override
+        public TierManager tiers() {
+            return session.tiers();
+        }
+
+        @Override
+        public int deviceBlocks() {
+            return session.deviceBlocks();
+        }
+
+        @Override
+        public int prefill(int[] prompt, Observer sample) {
+            return greedy.next(PromptRunner.this.prefill(session, policy, prompt, chunked, sample));
+        }
+
+        @Override
+        public int feed(int[] tokens, Observer sample) {
+            return greedy.next(PromptRunner.this.feed(dec, session.sequence(), policy, tokens, sample));
+        }
+
+        @Override
+        public int advance(int token) {
+            return greedy.next(dec.forward(session.sequence(), policy, new int[] {token}, true));
+        }
+
+        @Override
+        public DecodeMetrics.Snapshot metrics() {
+            return dec.metrics().snapshot();
+        }
+
+        @Override
+        public HostReadStats reads() {
+            return dec.hostReads();
+        }
+
+        @Override
+        public long digestBytesPeak() {
+            return dec.digestBytesPeak();
+        }
+
+        @Override
+        public TierStats stats() {
             session.tiers().awaitCopies();
-            meter.enable(false);
-            TierStats st = session.tiers().stats();
-            double budgetPeak = st.deviceBytesPeak() / (double) (session.deviceBlocks() * slot);
-            return new Run(out, p, seq.length(), keptPeak / (double) p, Math.max(devicePeak, st.deviceBytesPeak()), budgetPeak, st,
-                    copies[0] * slot, copies[1] * slot, copies[2] * slot, copies[3] * slot,
-                    Arrays.copyOf(tpot, tpotCount), decodeNanos, residency.toArray(new int[0][]), dec.hostReads(), dec.digestBytesPeak());
+            return session.tiers().stats();
+        }
+
+        @Override
+        public void close() {
+            dec.metrics().enable(false);
+            session.close();
         }
     }
 
