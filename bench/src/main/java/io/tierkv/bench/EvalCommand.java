@@ -50,15 +50,13 @@ final class EvalCommand implements Callable<Integer> {
         OutputOption.writableDirectory("--out", out);
         var hostRead = modelOptions.hostRead();
         Path dir = modelOptions.modelDir();
-        String noCuda = ReadingEval.cudaUnsupported(settings);
-        if (noCuda == null && remoteOptions.enabled()) {
-            noCuda = "--remote: the remote KV tier runs with --backend cpu only so far";
-        }
+        String noCuda = remoteOptions.enabled() ? "--remote: the remote KV tier runs with --backend cpu only so far" : null;
         if (modelOptions.useCuda(noCuda)) {
             LlamaConfig config = LlamaConfig.readDir(dir);
             System.err.printf(Locale.ROOT, "eval on the CUDA decoder: %d prompts per position, %d round%s, policies %s, device budget %.0f%%"
-                            + " of each prompt, token-by-token prefill (paper mode), host read %s%n",
-                    prompts, settings.rounds(), settings.rounds() == 1 ? "" : "s", settings.policies(), 100 * settings.budget(), hostRead);
+                            + " of each prompt, %s mode (prefill token by token), host read %s%n",
+                    prompts, settings.rounds(), settings.rounds() == 1 ? "" : "s", settings.policies(), 100 * settings.budget(),
+                    settings.mode().name().toLowerCase(Locale.ROOT), hostRead);
             ReadingEval eval = ReadingEval.onCuda(dir, config, settings, System.err::println, null, false).hostRead(hostRead)
                     .hostBudget(modelOptions.hostBudget());
             report(eval.run(), modelOptions, "cuda", 0, null, out);

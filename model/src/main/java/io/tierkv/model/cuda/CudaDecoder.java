@@ -293,6 +293,19 @@ public final class CudaDecoder implements AutoCloseable {
         t.reset(context, deviceBudgetBlocks, hostBudgetBlocks);
     }
 
+    /**
+     * Chunked prefill of a prompt of {@code length} tokens into the empty sequence, fed by the caller through
+     * {@link #advance} (the policy observing every row and stepping per token, as the CPU's chunked mode does), then
+     * {@link #endPrefill}.
+     */
+    public void beginChunkedPrefill(int length) {
+        ensureOpen();
+        if (length < 1) {
+            throw new IllegalArgumentException("the prompt is empty");
+        }
+        cache.beginPrefill(length, true);
+    }
+
     /** The prompt is in: the tiers run the policy's end of prefill; from the next step on, attention is observed. */
     public void endPrefill() {
         ensureOpen();
@@ -388,7 +401,7 @@ public final class CudaDecoder implements AutoCloseable {
         if (ids.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
-        cache.beginPrefill(ids.length);
+        cache.beginPrefill(ids.length, false);
         int next = -1;
         for (int id : ids) {
             next = step(id);

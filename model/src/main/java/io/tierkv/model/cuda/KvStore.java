@@ -26,8 +26,11 @@ interface KvStore extends AutoCloseable {
     default void observe() {
     }
 
-    /** A prompt of {@code length} tokens comes next, token by token (the tiered store reads its last rows' attention). */
-    default void beginPrefill(int length) {
+    /**
+     * A prompt of {@code length} tokens comes next, token by token (the tiered store reads its last rows' attention, or with
+     * {@code everyRow} every row).
+     */
+    default void beginPrefill(int length, boolean everyRow) {
     }
 
     /** The prompt is in (the tiers run the policy's end of prefill). */

@@ -418,20 +418,25 @@ final class TieredKvStore implements KvStore {
     /**
      * The prompt {@code length} tokens long comes next, token by token: its last rows' attention is read as the CPU's dense
      * prefill reads it (the policy's {@code prefillRows}, and the last {@link PlacementConfig#PRIOR_QUERIES} queries' top-k
-     * seeding the placement at {@link #endPrefill}).
+     * seeding the placement at {@link #endPrefill}); with {@code everyRow} (chunked mode) every row goes to a policy that
+     * reads attention, and nothing seeds the placement.
      */
     @Override
-    public void beginPrefill(int length) {
+    public void beginPrefill(int length, boolean everyRow) {
         if (seq.length() != 0) {
             throw new IllegalStateException("beginPrefill needs an empty sequence, it holds " + seq.length() + " tokens");
         }
-        int rows = Math.min(length, seq.policy().prefillRows(length));
-        int priorRows = Math.min(length, PlacementConfig.PRIOR_QUERIES);
         promptLength = length;
-        policyRowsFrom = length - rows;
-        priorRowsFrom = length - priorRows;
+        if (everyRow) { // chunked: the policy observes every prompt row (when it reads attention); no prior, as on the CPU
+            policyRowsFrom = seq.policy().observesAttention() ? 0 : length;
+            priorRowsFrom = length;
+            prior = null;
+        } else {
+            policyRowsFrom = length - Math.min(length, seq.policy().prefillRows(length));
+            priorRowsFrom = length - Math.min(length, PlacementConfig.PRIOR_QUERIES);
+            prior = new int[layers][KvBlockTable.blocksFor(length, shape.blockSize())];
+        }
         rowsFrom = Math.min(policyRowsFrom, priorRowsFrom);
-        prior = new int[layers][KvBlockTable.blocksFor(length, shape.blockSize())];
     }
 
     /**

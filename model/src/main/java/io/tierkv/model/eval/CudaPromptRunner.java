@@ -25,10 +25,12 @@ import java.nio.file.Path;
  * back as the CPU's dense prefill computes it), each answer decoded greedily on the device, each later round's chunk fed
  * token by token with the policy stepping per token as on the CPU. {@link #close} frees the decoders.
  *
+ * In chunked mode the prompt goes in token by token with the policy observing every row and stepping per token (the
+ * CPU steps per chunk).
+ *
  * <p>What the CUDA decoder does not measure is reported as such: the device attention share and its bound (the attention
- * probabilities stay on the device; only each layer's top-k positions come back) are NaN. Chunked prefill is refused by
- * {@link #check} before anything runs. With {@code --host-read digest} the digests live on the device beside the budget
- * (not taken out of it, as the CPU backend does).
+ * probabilities stay on the device; only each layer's top-k positions come back) are NaN. With {@code --host-read digest}
+ * the digests live on the device beside the budget (not taken out of it, as the CPU backend does).
  */
 final class CudaPromptRunner implements PromptRuns {
     private final Path dir;
@@ -47,7 +49,6 @@ final class CudaPromptRunner implements PromptRuns {
      */
     CudaPromptRunner(Path dir, LlamaConfig config, EvalSettings settings, DType kvDtype, HostRead hostRead, double hostBudget,
                      boolean hostMirror) {
-        check(settings);
         this.dir = dir;
         this.c = config;
         this.s = settings;
@@ -55,23 +56,6 @@ final class CudaPromptRunner implements PromptRuns {
         this.hostRead = hostRead;
         this.hostBudget = hostBudget;
         this.hostMirror = hostMirror;
-    }
-
-    /** What the CUDA decoder cannot evaluate yet, as one error naming it. */
-    static void check(EvalSettings settings) {
-        String why = unsupported(settings);
-        if (why != null) {
-            throw new IllegalArgumentException(why);
-        }
-    }
-
-    /** Why the CUDA decoder cannot evaluate {@code settings} yet (chunked mode), or null when it can. */
-    static String unsupported(EvalSettings settings) {
-        if (settings.mode() == PrefillMode.CHUNKED) {
-            return "--mode chunked with --backend cuda: the CUDA decoder prefills token by token without observing (paper mode);"
-                    + " run chunked mode with --backend cpu";
-        }
-        return null;
     }
 
     @Override
@@ -122,7 +106,13 @@ final class CudaPromptRunner implements PromptRuns {
 
         @Override
         public int prefill(int[] prompt, PromptRunner.Observer sample) {
-            int next = dec.prefill(prompt);
+            int next;
+            if (s.mode() == PrefillMode.CHUNKED) {
+                dec.beginChunkedPrefill(prompt.length);
+                next = feed(prompt, sample);
+            } else {
+                next = dec.prefill(prompt);
+            }
             dec.endPrefill();
             return next;
         }

@@ -63,9 +63,6 @@ public final class ReadingEval {
             throw new IllegalArgumentException("the model's vocabulary has " + config.vocabSize()
                     + " tokens, the reading suite's " + vocab.size() + ": eval needs a model trained on the suite");
         }
-        if (cudaDir != null) {
-            CudaPromptRunner.check(settings);
-        }
         this.runner = runner;
         this.cudaDir = cudaDir;
         this.kvDtype = kvDtype;
@@ -75,17 +72,10 @@ public final class ReadingEval {
     /**
      * The experiment on the CUDA decoder ({@link CudaPromptRunner}): {@code dir}'s checkpoint on GPU 0, or with
      * {@code hostMirror} on the host mirror of the device; KV blocks in {@code kvDtype} (null: the model's).
-     *
-     * @throws IllegalArgumentException for chunked mode or a policy that needs the prompt's attention rows at prefill
      */
     public static ReadingEval onCuda(Path dir, LlamaConfig config, EvalSettings settings, Consumer<String> progress, DType kvDtype,
                                      boolean hostMirror) {
         return new ReadingEval(config, settings, progress, null, dir, kvDtype, hostMirror);
-    }
-
-    /** Why {@link #onCuda} cannot run {@code settings} yet (chunked mode, a policy needing prefill rows), or null when it can. */
-    public static String cudaUnsupported(EvalSettings settings) {
-        return CudaPromptRunner.unsupported(settings);
     }
 
     /** Bounds every run's host tier at {@code multiple} times its device budget (default unbounded); returns this. */

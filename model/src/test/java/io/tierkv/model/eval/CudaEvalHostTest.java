@@ -2,7 +2,6 @@ package io.tierkv.model.eval;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tierkv.core.memory.MemoryLedger;
@@ -19,7 +18,7 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code eval --backend cuda}'s runner ({@link CudaPromptRunner}) on the host mirror of the device: the bundled model's
  * answers through the CUDA decoder's orchestration (tiered KV, the popularity top-k on the "device", the policy in the
- * loop) agree with libtorch's on the CPU, within the same budgets, and chunked mode, which it cannot run yet, is refused.
+ * loop) agree with libtorch's on the CPU, within the same budgets, in paper and chunked mode.
  */
 class CudaEvalHostTest {
     private static final Path MODEL = BundledModel.directory();
@@ -63,11 +62,22 @@ class CudaEvalHostTest {
     }
 
     @Test
-    void chunkedMode_isRefusedByName_beforeAnyWork() {
-        assertTrue(ReadingEval.cudaUnsupported(settings(List.of("full"), PrefillMode.CHUNKED)).startsWith("--mode chunked"));
-        assertEquals(null, ReadingEval.cudaUnsupported(settings(List.of("full", "hierarchical", "snapkv", "h2o"), PrefillMode.PAPER)));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
-                ReadingEval.onCuda(MODEL, LlamaConfig.readDir(MODEL), settings(List.of("full"), PrefillMode.CHUNKED), line -> { }, null, true));
-        assertTrue(e.getMessage().contains("--mode chunked"), e.getMessage());
+    void chunkedMode_onTheHostMirror_answersAsTheCpu_andTheHierarchicalPolicyActsDuringThePrompt() {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        EvalSettings s = new EvalSettings(1, List.of("full", "hierarchical"), 0.25, PrefillMode.CHUNKED, 20261130, 16, 32, 24, SHORT, true, 1);
+        EvalResult cuda = ReadingEval.onCuda(MODEL, LlamaConfig.readDir(MODEL), s, line -> { }, null, true).warmUps(0).run();
+        EvalResult cpu;
+        try (LlamaWeights w = LlamaCheckpoint.load(MODEL)) {
+            cpu = new ReadingEval(w, new EvalSettings(1, List.of("full"), 0.25, PrefillMode.CHUNKED, 20261130, 16, 32, 24, SHORT, true, 1),
+                    line -> { }).warmUps(0).run();
+        }
+        for (String position : List.of("before", "after")) {
+            assertEquals(cpu.row("full", position, "all").correct(), cuda.row("full", position, "all").correct(), position + ": full");
+            EvalRow hier = cuda.row("hierarchical", position, "all");
+            assertEquals(cuda.row("full", position, "all").correct(), hier.correct(), position + ": tier mode loses nothing");
+            assertTrue(hier.prefillD2h() > 0, position + ": blocks went to the host while the prompt streamed in");
+            assertTrue(hier.deviceBudgetPeak() <= 1 + 1e-9, position + ": device peak " + hier.deviceBudgetPeak());
+        }
+        before.assertNoLeaks();
     }
 }
