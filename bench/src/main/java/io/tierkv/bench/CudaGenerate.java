@@ -3,12 +3,14 @@ package io.tierkv.bench;
 import io.tierkv.core.DType;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.model.cuda.CudaDecoder;
+import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.io.TextStream;
 import io.tierkv.model.io.TextTokenizer;
+import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.task.ReadingPrompt;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -31,12 +33,6 @@ final class CudaGenerate {
     private final boolean chat;
     private final SuitePromptOptions suite;
 
-    /** Device blocks per layer for {@code budget} of the prompt, as the CPU backend's {@code TieredSession} counts them: at least one. */
-    static int devicePerLayer(double budget, int promptTokens, int blockSize) {
-        int budgetTokens = Math.max(1, (int) Math.floor(budget * promptTokens));
-        return Math.max(1, budgetTokens / blockSize);
-    }
-
     /** Digest reads need a host tier: refused in one line for policy {@code full}, which keeps every block on the device. */
     static void checkHostRead(boolean tiered, HostRead hostRead) {
         if (hostRead.digest() && !tiered) {
@@ -51,21 +47,31 @@ final class CudaGenerate {
         this.suite = suite;
     }
 
+    /**
+     * @param hostBudget the host tier's budget as a multiple of the device's (infinity: unbounded), tiered only
+     * @param chunked    the prompt streams in with the policy observing every row and stepping per token, tiered only
+     */
     void run(Path dir, ReadingPrompt task, String text, int[] ids, String policySpec, KvPolicy policy, double budget, int maxTokens,
-             int blockSize, DType kvDtype, HostRead hostRead, Sampler sampler, Path out) throws IOException {
+             int blockSize, DType kvDtype, HostRead hostRead, double hostBudget, boolean chunked, Sampler sampler, Path out)
+            throws IOException {
         boolean tiered = !policy.name().equals("full");
         checkHostRead(tiered, hostRead);
-        int perLayer = devicePerLayer(budget, ids.length, blockSize);
+        LlamaConfig config = LlamaConfig.readDir(dir);
+        DeviceBudget device = DeviceBudget.of(budget, ids.length, blockSize, config.layers());
+        int perLayer = device.perLayer();
         try (CudaDecoder decoder = tiered ? CudaDecoder.loadTiered(dir, ids.length + maxTokens, blockSize, perLayer, policySpec, kvDtype,
                 hostRead)
                 : CudaDecoder.load(dir, ids.length + maxTokens, blockSize, kvDtype)) {
+            if (tiered) { // the policy's tokens per layer and the host budget, as on the CPU
+                decoder.reset(device.context(config.layers(), ids.length), device.blocks(), device.hostBlocks(hostBudget));
+            }
             System.out.print(chat ? tok.decode(ids) : text);
             System.out.flush();
             TextStream stream = TextStream.of(tok, ids);
             GenerationResult g = decoder.generate(ids, maxTokens, tok.eosId(decoder.config().eosTokenId()), sampler, t -> {
                 System.out.print(stream.push(t));
                 System.out.flush();
-            });
+            }, chunked && tiered);
             System.out.println();
             String completion = tok.decode(g.tokens());
             if (task != null) {

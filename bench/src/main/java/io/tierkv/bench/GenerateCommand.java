@@ -127,7 +127,8 @@ final class GenerateCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("--remote: the remote KV tier runs with --backend cpu only so far");
                 }
                 new CudaGenerate(tok, chat, suite).run(dir, task, text, ids, policySpec, policy, budget, maxTokens, modelOptions.blockSize, kvDtype(),
-                        modelOptions.hostRead(), temperature == 0 ? null : new Sampler(temperature, topP, seed), out);
+                        modelOptions.hostRead(), modelOptions.hostBudget(), prefill == PrefillMode.CHUNKED,
+                        temperature == 0 ? null : new Sampler(temperature, topP, seed), out);
                 return 0;
             }
             if (kvDtype() != null && kvDtype() != io.tierkv.core.DType.F32) {

@@ -434,6 +434,15 @@ public final class CudaDecoder implements AutoCloseable {
      * device when {@code sampler} is null.
      */
     public GenerationResult generate(int[] prompt, int maxNew, int eosId, Sampler sampler, IntConsumer onToken) {
+        return generate(prompt, maxNew, eosId, sampler, onToken, false);
+    }
+
+    /**
+     * Generation as above; with {@code chunked} (tiered only) the prompt streams in with the policy observing every row and
+     * stepping per token ({@link #beginChunkedPrefill}). An empty sequence (fresh, or just {@link #reset(
+     * io.tierkv.core.policy.PolicyContext, int, int) reset} to a budget) is used as it is; otherwise the cache is reset first.
+     */
+    public GenerationResult generate(int[] prompt, int maxNew, int eosId, Sampler sampler, IntConsumer onToken, boolean chunked) {
         if (maxNew < 1) {
             throw new IllegalArgumentException("max tokens must be > 0, was " + maxNew);
         }
@@ -441,9 +450,24 @@ public final class CudaDecoder implements AutoCloseable {
             throw new IllegalArgumentException(prompt.length + " prompt tokens + " + maxNew + " new ones exceed this decoder's maxTokens "
                     + maxTokens);
         }
-        reset();
+        if (position() != 0) {
+            reset();
+        }
         long t0 = System.nanoTime();
-        int next = pick(prefill(prompt), sampler);
+        int greedy;
+        if (chunked) {
+            if (prompt.length == 0) {
+                throw new IllegalArgumentException("the prompt is empty");
+            }
+            beginChunkedPrefill(prompt.length);
+            greedy = -1;
+            for (int id : prompt) {
+                greedy = advance(id);
+            }
+        } else {
+            greedy = prefill(prompt);
+        }
+        int next = pick(greedy, sampler);
         cache.endPrefill();
         long t1 = System.nanoTime();
         int[] out = new int[maxNew];

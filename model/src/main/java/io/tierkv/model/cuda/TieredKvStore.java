@@ -474,7 +474,7 @@ final class TieredKvStore implements KvStore {
 
     private void attendPart(int l, int part, long q, long slab, int capacity, float scale, long out, long lse) {
         long t = table(l, part);
-        device.attend(shape, q, slab, (long) capacity * shape.slotBytes(), t, t + slotsBytes, anyMasked[l][part] ? t + 2 * slotsBytes : 0,
+        device.attend(shape, q, slab, (long) capacity * shape.slotBytes(), t, t + slotsBytes, anyMasked[l][part] ? t + 3 * slotsBytes : 0,
                 count[l][part], scale, out, lse);
     }
 

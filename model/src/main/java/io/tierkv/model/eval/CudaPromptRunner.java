@@ -1,10 +1,9 @@
 package io.tierkv.model.eval;
 
 import io.tierkv.core.DType;
-import io.tierkv.core.policy.PolicyContext;
-import io.tierkv.core.popularity.PopularityCounters;
 import io.tierkv.model.cuda.CudaDecoder;
 import io.tierkv.model.generate.DecodeMetrics;
+import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.PrefillMode;
@@ -62,15 +61,10 @@ final class CudaPromptRunner implements PromptRuns {
     public PromptRunner.Run run(String spec, ReadingPrompt prompt, int rounds, PromptRunner.Observer observer) {
         int p = prompt.prompt().length;
         int n = Math.min(rounds, prompt.rounds());
-        // The CPU TieredSession's arithmetic: tokens per layer, whole blocks per layer (at least the tail), over all layers.
-        int budgetTokens = Math.max(1, (int) Math.floor(s.budget() * p));
-        int perLayer = Math.max(1, budgetTokens / s.blockSize());
-        int deviceBlocks = perLayer * c.layers();
-        int hostBlocks = Double.isInfinite(hostBudget) ? Integer.MAX_VALUE
-                : (int) Math.min(Integer.MAX_VALUE, Math.ceil(hostBudget * deviceBlocks));
-        CudaDecoder dec = decoder(spec, p + PromptRunner.extraTokens(prompt, n, s.maxTokens()), perLayer);
-        dec.reset(new PolicyContext(c.layers(), p, budgetTokens, PopularityCounters.java()), deviceBlocks, hostBlocks);
-        try (Session session = new Session(dec, deviceBlocks)) {
+        DeviceBudget budget = DeviceBudget.of(s.budget(), p, s.blockSize(), c.layers());
+        CudaDecoder dec = decoder(spec, p + PromptRunner.extraTokens(prompt, n, s.maxTokens()), budget.perLayer());
+        dec.reset(budget.context(c.layers(), p), budget.blocks(), budget.hostBlocks(hostBudget));
+        try (Session session = new Session(dec, budget.blocks())) {
             return PromptRunner.drive(session, s, prompt, n, c.eosTokenId(), observer);
         }
     }

@@ -1,0 +1,56 @@
+package io.tierkv.model.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.model.BundledModel;
+import io.tierkv.model.generate.DeviceBudget;
+import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.PrefillMode;
+import io.tierkv.model.generate.Sampler;
+import io.tierkv.model.generate.TieredSession;
+import io.tierkv.model.llama.LlamaCheckpoint;
+import io.tierkv.model.llama.LlamaWeights;
+import io.tierkv.core.policy.Policies;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link CudaDecoder#reset(io.tierkv.core.policy.PolicyContext, int, int)} and chunked prefill on the host mirror: a
+ * budgeted policy ({@code streaming}: sinks and a recent window of the budget's tokens) keeps what it keeps on the CPU's
+ * {@link TieredSession} at the same {@link DeviceBudget}, in paper and in chunked mode, and generates the same tokens.
+ */
+class BudgetedHostDecoderTest {
+    private static final int NEW_TOKENS = 12;
+    private static final int BLOCK = 16;
+
+    @Test
+    void streamingAtAQuarter_keepsAndGeneratesAsTheCpu_inBothModes() {
+        int[] prompt = DecoderFixture.load().cases().get(1).prompt();
+        int p = prompt.length;
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        for (PrefillMode mode : PrefillMode.values()) {
+            boolean chunked = mode == PrefillMode.CHUNKED;
+            GenerationResult cpu;
+            int cpuKept;
+            try (LlamaWeights w = LlamaCheckpoint.load(BundledModel.directory());
+                 TieredSession s = new TieredSession(w, Policies.create("streaming"), p, 0.25, BLOCK, NEW_TOKENS, chunked ? 1 : 0)) {
+                cpu = s.generate(prompt, NEW_TOKENS, mode, 1, Sampler.greedy(), -1, null, null);
+                cpuKept = s.sequence().keptTokens();
+            }
+            try (CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, "streaming", null,
+                    HostRead.EXACT, true)) {
+                int layers = d.config().layers();
+                DeviceBudget budget = DeviceBudget.of(0.25, p, BLOCK, layers);
+                d.reset(budget.context(layers, p), budget.blocks(), Integer.MAX_VALUE);
+                GenerationResult g = d.generate(prompt, NEW_TOKENS, -1, null, null, chunked);
+                assertEquals(cpuKept, d.sequence().keptTokens(), mode + ": tokens kept per layer");
+                assertTrue(d.sequence().keptTokens() < p / 2, mode + ": streaming kept about its budget of " + budget.tokens());
+                assertArrayEquals(cpu.tokens(), g.tokens(), mode + ": greedy tokens");
+            }
+        }
+        before.assertNoLeaks();
+    }
+}
