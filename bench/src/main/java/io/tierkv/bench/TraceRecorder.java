@@ -16,7 +16,6 @@ import io.tierkv.model.io.TokenizerCheck;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
-import io.tierkv.tiering.TierDefaults;
 import io.tierkv.tiering.remote.RemoteKvTier;
 import java.nio.file.Path;
 
@@ -29,16 +28,8 @@ final class TraceRecorder {
     record Result(int promptTokens, int steps, int layers, String remoteLine) {
     }
 
-    /**
-     * Why the CUDA decoder cannot record with these settings (the top-k it selects on the device is
-     * {@link TierDefaults#REQUEST_TOP_K}; the remote tier runs on the CPU), or null when it can.
-     */
-    static String cudaUnsupported(int k, String policySpec, RemoteOptions remoteOptions) {
-        int own = Policies.create(policySpec).observedTopK();
-        if (k != TierDefaults.REQUEST_TOP_K || (own != 0 && own != k)) {
-            return "--k " + k + (own != 0 ? " with a policy counting the top-" + own : "") + ": the CUDA decoder selects the top-"
-                    + TierDefaults.REQUEST_TOP_K + " on the device; record with --k " + TierDefaults.REQUEST_TOP_K + " or --backend cpu";
-        }
+    /** Why the CUDA decoder cannot record with these settings (the remote tier runs on the CPU), or null when it can. */
+    static String cudaUnsupported(RemoteOptions remoteOptions) {
         return remoteOptions.enabled() ? "--remote: the remote KV tier runs with --backend cpu only so far" : null;
     }
 
@@ -90,7 +81,7 @@ final class TraceRecorder {
     /**
      * The same trace from the CUDA decoder ({@code hostMirror}: on the host mirror of the device): the whole sequence on the
      * device tier, the prompt prefilled token by token (its last queries' top-k per block as the prefill record), then each
-     * generated token's device top-k per layer.
+     * generated token's attention rows, copied back, and their top-k selected as on the CPU.
      */
     static Result recordOnCuda(ModelOptions m, Path dir, LlamaConfig c, Path out, int steps, int k, SuitePromptOptions suite,
                                String text, String policySpec, boolean hostMirror) throws Exception {

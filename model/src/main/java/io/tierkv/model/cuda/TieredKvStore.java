@@ -26,8 +26,9 @@ import java.util.function.Supplier;
  * kernel, the device-tier blocks in the device slab and the host-tier blocks in the host slab (pinned memory mapped into
  * the device's address space on CUDA, read over PCIe in place), merged exactly by log-sum-exp. The sequence runs the
  * store's policy: under {@code full} the placement rule alone moves blocks between the tiers (demotions past the device
- * budget, on the copy engine); a policy that observes attention ({@code hierarchical}) gets, per decode step, each
- * layer's top-k positions selected on the device ({@link #observe}), and its windows and the placement move blocks.
+ * budget, on the copy engine); a policy that counts only its top-k ({@code hierarchical}) gets, per decode step, each
+ * layer's top-k positions selected on the device ({@link #observe}), and its windows and the placement move blocks; one
+ * that reads more of the row ({@code h2o}'s probability mass) gets the whole rows, copied back, as on the CPU.
  *
  * <p>Per token, after {@link Sequence#append}, the block tables of every layer and both parts are built from the views on
  * the host and uploaded in one copy; a view stays valid until the next append or step, so residency does not change
@@ -65,6 +66,7 @@ final class TieredKvStore implements KvStore {
     private final long lse2;            // device fp32 [heads]
     private final Supplier<KvPolicy> policies;
     private final boolean observing;    // the policy reads attention while decoding
+    private final boolean wholeRows;    // ... more than its top-k (observedTopK 0: h2o's mass, a trace recorder's own k)
     private final int topK;             // keys selected per layer and step
     private final int stride;           // probability row length: maxTokens
     private final long probs;           // device fp32 [layers][heads][stride], zeroed per observed step or prompt row
@@ -123,10 +125,11 @@ final class TieredKvStore implements KvStore {
         this.policies = policies;
         KvPolicy probe = policies.get();
         this.observing = probe.observesAttention();
+        this.wholeRows = observing && probe.observedTopK() == 0;
         this.topK = probe.observedTopK() > 0 ? probe.observedTopK() : TierDefaults.REQUEST_TOP_K;
         this.stride = maxTokens;
         this.probs = device.alloc(4L * layers * shape.heads() * stride);
-        this.selected = observing ? device.alloc(4L * layers * (topK + 1)) : 0;
+        this.selected = observing && !wholeRows ? device.alloc(4L * layers * (topK + 1)) : 0;
         this.selectedHost = ByteBuffer.allocate(4 * layers * (topK + 1)).order(ByteOrder.LITTLE_ENDIAN);
         this.positions = new int[topK];
         this.lastSelected = new int[layers][0];
@@ -384,7 +387,8 @@ final class TieredKvStore implements KvStore {
     /**
      * After a decode step's layers: the top-k of every layer's head-summed probabilities on the device (one launch for
      * all layers), only the {@code layers x k} positions copied back, given to the sequence ({@link Sequence#observeSelected}:
-     * the policy's counts and the placement's requests), ascending.
+     * the policy's counts and the placement's requests), ascending; for a policy that reads whole rows
+     * ({@code observedTopK() == 0}), the rows themselves ({@link Sequence#observe}).
      */
     @Override
     public void observe() {
@@ -398,6 +402,13 @@ final class TieredKvStore implements KvStore {
         }
         observeNow = false;
         int keys = seq.length();
+        if (wholeRows) {
+            float[] rows = downloadRows();
+            for (int l = 0; l < layers; l++) {
+                seq.observe(l, keys - 1, rows, l * shape.heads() * stride, shape.heads(), stride, keys);
+            }
+            return;
+        }
         long counts = selected + 4L * layers * topK;
         device.topK(probs, layers, shape.heads(), stride, keys, topK, selected, counts);
         device.download(selected, selectedHost.clear());
@@ -445,13 +456,7 @@ final class TieredKvStore implements KvStore {
      */
     private void promptRow(int position) {
         int heads = shape.heads();
-        int floats = layers * heads * stride;
-        if (rowProbs == null) {
-            rowProbs = new float[floats];
-            rowProbsHost = ByteBuffer.allocate(4 * floats).order(ByteOrder.LITTLE_ENDIAN);
-        }
-        device.download(probs, rowProbsHost.clear());
-        rowProbsHost.asFloatBuffer().get(rowProbs, 0, floats);
+        float[] rowProbs = downloadRows();
         int keys = position + 1;
         for (int l = 0; l < layers; l++) {
             int offset = l * heads * stride;
@@ -465,6 +470,18 @@ final class TieredKvStore implements KvStore {
                 seq.observe(l, position, rowProbs, offset, heads, stride, keys);
             }
         }
+    }
+
+    /** The step's probabilities {@code [layers][heads][stride]}, copied to the host. */
+    private float[] downloadRows() {
+        int floats = layers * shape.heads() * stride;
+        if (rowProbs == null) {
+            rowProbs = new float[floats];
+            rowProbsHost = ByteBuffer.allocate(4 * floats).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        device.download(probs, rowProbsHost.clear());
+        rowProbsHost.asFloatBuffer().get(rowProbs, 0, floats);
+        return rowProbs;
     }
 
     /** The positions selected per layer at the last observed step (ascending), for tests; empty before one. */

@@ -67,18 +67,6 @@ public final class RecordingPolicy extends ForwardingPolicy {
         }
     }
 
-    /**
-     * One query's top-k already selected (the CUDA decoder's device top-k, the same head-summed selection): recorded as
-     * is while generating, then passed on.
-     */
-    @Override
-    public void observeSelected(int layer, int[] positions, int n) {
-        if (generating) {
-            step.set(layer, positions, n);
-        }
-        delegate.observeSelected(layer, positions, n);
-    }
-
     @Override
     public void endPrefill(Transitions out) {
         delegate.endPrefill(out);

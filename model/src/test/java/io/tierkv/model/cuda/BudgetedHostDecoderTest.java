@@ -15,19 +15,23 @@ import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.core.policy.Policies;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * {@link CudaDecoder#reset(io.tierkv.core.policy.PolicyContext, int, int)} and chunked prefill on the host mirror: a
- * budgeted policy ({@code streaming}: sinks and a recent window of the budget's tokens) keeps what it keeps on the CPU's
- * {@link TieredSession} at the same {@link DeviceBudget}, in paper and in chunked mode, and generates the same tokens.
+ * {@link CudaDecoder#reset(io.tierkv.core.policy.PolicyContext, int, int)} and chunked prefill on the host mirror: every
+ * policy that evicts at a budget keeps what it keeps on the CPU's {@link TieredSession} at the same {@link DeviceBudget},
+ * in paper and in chunked mode, and generates the same tokens: {@code streaming} (sinks and a recent window of the
+ * budget's tokens), {@code snapkv} (the prompt's last rows), {@code h2o} (whole attention rows every step) and the paper's
+ * {@code hierarchical} in drop mode (its windows shortened so that several close), whose evicted tokens are masked.
  */
 class BudgetedHostDecoderTest {
     private static final int NEW_TOKENS = 12;
     private static final int BLOCK = 16;
 
-    @Test
-    void streamingAtAQuarter_keepsAndGeneratesAsTheCpu_inBothModes() {
+    @ParameterizedTest
+    @ValueSource(strings = {"streaming", "snapkv", "h2o", "hierarchical:mode=drop,window=4"})
+    void atAQuarter_keepsAndGeneratesAsTheCpu_inBothModes(String policy) {
         int[] prompt = DecoderFixture.load().cases().get(1).prompt();
         int p = prompt.length;
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
@@ -36,19 +40,19 @@ class BudgetedHostDecoderTest {
             GenerationResult cpu;
             int cpuKept;
             try (LlamaWeights w = LlamaCheckpoint.load(BundledModel.directory());
-                 TieredSession s = new TieredSession(w, Policies.create("streaming"), p, 0.25, BLOCK, NEW_TOKENS, chunked ? 1 : 0)) {
+                 TieredSession s = new TieredSession(w, Policies.create(policy), p, 0.25, BLOCK, NEW_TOKENS, chunked ? 1 : 0)) {
                 cpu = s.generate(prompt, NEW_TOKENS, mode, 1, Sampler.greedy(), -1, null, null);
                 cpuKept = s.sequence().keptTokens();
             }
-            try (CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, "streaming", null,
+            try (CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, policy, null,
                     HostRead.EXACT, true)) {
                 int layers = d.config().layers();
                 DeviceBudget budget = DeviceBudget.of(0.25, p, BLOCK, layers);
                 d.reset(budget.context(layers, p), budget.blocks(), Integer.MAX_VALUE);
                 GenerationResult g = d.generate(prompt, NEW_TOKENS, -1, null, null, chunked);
-                assertEquals(cpuKept, d.sequence().keptTokens(), mode + ": tokens kept per layer");
-                assertTrue(d.sequence().keptTokens() < p / 2, mode + ": streaming kept about its budget of " + budget.tokens());
-                assertArrayEquals(cpu.tokens(), g.tokens(), mode + ": greedy tokens");
+                assertEquals(cpuKept, d.sequence().keptTokens(), policy + " " + mode + ": tokens kept per layer");
+                assertTrue(d.sequence().keptTokens() < p, policy + " " + mode + ": the policy evicted (budget " + budget.tokens() + ")");
+                assertArrayEquals(cpu.tokens(), g.tokens(), policy + " " + mode + ": greedy tokens");
             }
         }
         before.assertNoLeaks();
