@@ -44,6 +44,8 @@ public final class CudaDecoder implements AutoCloseable {
     private final int maxTokens;
     private final float scale;
     private final float eps;
+    private final boolean fusedQkv;      // q, k, v in one GEMV (stacked weights, contiguous outputs)
+    private final boolean fusedGateUp;   // gate and up in one GEMV
     private boolean closed;
 
     /** Takes {@code device} (closed with this, or now if construction fails). */
@@ -59,6 +61,10 @@ public final class CudaDecoder implements AutoCloseable {
         try {
             PagedKvShape shape = PagedKvShape.dense(kvDtype, c.heads(), c.kvHeads(), c.headDim(), blockSize);
             this.weights = DeviceWeights.upload(plan, device);
+            DeviceWeights.Layer first = weights.layers[0];
+            boolean biasesStacked = first.bqkv() != 0 || (first.bq() == 0 && first.bk() == 0 && first.bv() == 0);
+            this.fusedQkv = first.wqkv() != null && biasesStacked && at.qkvContiguous(c);
+            this.fusedGateUp = first.wGateUp() != null && at.gateUpContiguous(c);
             store = stores.open(device, shape, c.layers(), maxTokens);
             this.cache = store;
             this.act = device.alloc(at.bytes());
@@ -366,9 +372,13 @@ public final class CudaDecoder implements AutoCloseable {
         long a = act;
         int d = c.hiddenSize();
         device.rmsNorm(a + at.xn(), a + at.h(), w.attnNorm(), d, eps);
-        device.gemv(a + at.q(), w.wq(), a + at.xn(), w.bq());
-        device.gemv(a + at.k(), w.wk(), a + at.xn(), w.bk());
-        device.gemv(a + at.v(), w.wv(), a + at.xn(), w.bv());
+        if (fusedQkv) { // one launch: the stacked matrices write q, k and v where they lie one after the other
+            device.gemv(a + at.q(), w.wqkv(), a + at.xn(), w.bqkv());
+        } else {
+            device.gemv(a + at.q(), w.wq(), a + at.xn(), w.bq());
+            device.gemv(a + at.k(), w.wk(), a + at.xn(), w.bk());
+            device.gemv(a + at.v(), w.wv(), a + at.xn(), w.bv());
+        }
         device.rope(a + at.q(), a + at.k(), c.heads(), c.kvHeads(), c.headDim(), position, cos, sin, maxTokens);
         cache.write(l, position, a + at.k(), a + at.v());
         cache.attend(l, a + at.q(), scale, a + at.attn(), a + at.lse());
@@ -377,8 +387,12 @@ public final class CudaDecoder implements AutoCloseable {
             device.add(a + at.h(), a + at.h(), w.bo(), d);
         }
         device.rmsNorm(a + at.xn(), a + at.h(), w.mlpNorm(), d, eps);
-        device.gemv(a + at.gate(), w.wGate(), a + at.xn(), 0);
-        device.gemv(a + at.up(), w.wUp(), a + at.xn(), 0);
+        if (fusedGateUp) {
+            device.gemv(a + at.gate(), w.wGateUp(), a + at.xn(), 0);
+        } else {
+            device.gemv(a + at.gate(), w.wGate(), a + at.xn(), 0);
+            device.gemv(a + at.up(), w.wUp(), a + at.xn(), 0);
+        }
         device.siluMul(a + at.gate(), a + at.gate(), a + at.up(), c.intermediateSize());
         device.gemv(a + at.h(), w.wDown(), a + at.gate(), a + at.h());
     }
