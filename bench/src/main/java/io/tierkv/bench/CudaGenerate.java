@@ -43,6 +43,7 @@ final class CudaGenerate {
             throw new IllegalArgumentException("--host-read " + hostRead + " with --backend cuda needs a tiered policy (e.g. --policy"
                     + " hierarchical): policy full keeps every KV block on the device, so there is no host tier to read sparsely");
         }
+        hostRead.checkCuda();
     }
 
     CudaGenerate(TextTokenizer tok, boolean chat, SuitePromptOptions suite) {

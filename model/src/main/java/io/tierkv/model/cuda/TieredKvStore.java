@@ -171,6 +171,7 @@ final class TieredKvStore implements KvStore {
                               Supplier<KvPolicy> policies, HostRead hostRead) {
         checkPolicy(policies.get(), maxTokens);
         if (hostRead.digest()) { // its checks (head dim a multiple of 8, parts dividing the block), before any device work
+            hostRead.checkCuda();
             new DigestShape(dense.kvHeads(), dense.headDim(), dense.blockSize(), hostRead.parts());
         }
         KvLayout layout = new KvLayout(layers, dense.kvHeads(), dense.headDim(), dense.dtype(), dense.blockSize());

@@ -76,7 +76,7 @@ public final class TieredSession implements AutoCloseable {
         int budgetTokens = Math.max(1, (int) Math.floor(budget * promptTokens));
         int perLayer = Math.max(1, budgetTokens / blockSize);
         this.digestReserveBytes = hostRead.digest() ? (long) c.layers() * layout.blocksFor(promptTokens + maxNewTokens)
-                * BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), hostRead.parts()) : 0;
+                * BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), hostRead.parts(), hostRead.bits()) : 0;
         // The digests take whole device slots out of the budget over all layers (the placement spends device blocks
         // over all layers), and the policy's tokens per layer shrink by the same share.
         int reservedBlocks = (int) Math.ceil(digestReserveBytes / (double) layout.blockBytes());
