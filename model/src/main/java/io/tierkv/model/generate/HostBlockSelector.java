@@ -180,6 +180,9 @@ final class HostBlockSelector {
                     arg = c;
                 }
             }
+            if (headValue[arg] < Math.log(hostRead.min())) { // min=0: log 0 = -inf, every slice may be read
+                break;
+            }
             headChosen[arg] = true;
         }
         for (int c = 0; c < n * kvHeads; c++) {

@@ -19,7 +19,8 @@ import java.util.Locale;
  * @param parts   sub-blocks per block digest ({@link BlockDigests}; 1 is Quest's)
  * @param min     a block past the first {@link #SURE_BLOCKS} is read only when its rank ({@link HostBlockSelector}: the
  *                most weight one of its keys could have relative to the best host block, summed over heads) reaches
- *                {@code min}; 0 reads all {@code blocks} ({@code select=block} only)
+ *                {@code min}; 0 reads all {@code blocks}. With {@code select=head}: a slice past its head's best is read
+ *                only when its value ({@code sum_h exp(bound_h - best_h)} over the KV head's query heads) reaches it
  * @param bits    bits per digest value: 16 (bfloat16 minima and maxima), 8 or 4 (codes over a float32 offset and scale
  *                per block and KV head, {@link BlockDigests})
  * @param perHead true for {@code select=head}
@@ -62,9 +63,6 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
         }
         if (slices > 0 && !perHead) {
             throw new IllegalArgumentException("--host-read digest: slices=" + slices + " needs select=head");
-        }
-        if (perHead && min > 0) {
-            throw new IllegalArgumentException("--host-read digest: min=" + min + " applies to select=block only");
         }
     }
 
