@@ -37,13 +37,16 @@ final class CudaGenerate {
         return Math.max(1, budgetTokens / blockSize);
     }
 
-    /** Digest reads need a host tier: refused in one line for policy {@code full}, which keeps every block on the device. */
-    static void checkHostRead(boolean tiered, HostRead hostRead) {
+    /**
+     * Digest reads need a host tier: refused in one line for policy {@code full}, which keeps every block on the device;
+     * returns the mode as the CUDA decoder reads it ({@link HostRead#forCuda()}: options its kernels lack are refused).
+     */
+    static HostRead checkHostRead(boolean tiered, HostRead hostRead) {
         if (hostRead.digest() && !tiered) {
             throw new IllegalArgumentException("--host-read " + hostRead + " with --backend cuda needs a tiered policy (e.g. --policy"
                     + " hierarchical): policy full keeps every KV block on the device, so there is no host tier to read sparsely");
         }
-        hostRead.checkCuda();
+        return hostRead.forCuda();
     }
 
     CudaGenerate(TextTokenizer tok, boolean chat, SuitePromptOptions suite) {
@@ -55,7 +58,7 @@ final class CudaGenerate {
     void run(Path dir, ReadingPrompt task, String text, int[] ids, String policySpec, KvPolicy policy, double budget, int maxTokens,
              int blockSize, DType kvDtype, HostRead hostRead, Sampler sampler, Path out) throws IOException {
         boolean tiered = !policy.name().equals("full");
-        checkHostRead(tiered, hostRead);
+        hostRead = checkHostRead(tiered, hostRead);
         int perLayer = devicePerLayer(budget, ids.length, blockSize);
         try (CudaDecoder decoder = tiered ? CudaDecoder.loadTiered(dir, ids.length + maxTokens, blockSize, perLayer, policySpec, kvDtype,
                 hostRead)
