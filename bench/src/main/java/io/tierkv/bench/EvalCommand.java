@@ -84,6 +84,7 @@ final class EvalCommand implements Callable<Integer> {
         m.put("version", new VersionProvider().getVersion()[0]);
         m.put("gitCommit", GitCommit.find());
         m.put("backend", modelOptions.backend);
+        m.put("hostRead", modelOptions.hostRead().toString());
         m.put("threads", threads);
         m.put("openblasThreads", ModelOptions.openBlasThreads());
         m.put("cores", Runtime.getRuntime().availableProcessors());

@@ -85,8 +85,9 @@ public final class TieredSession implements AutoCloseable {
             if (deviceBlocks < c.layers()) {
                 throw new IllegalArgumentException("a budget of " + budgetTokens + " tokens (" + perLayer + " blocks per layer) cannot"
                         + " hold the block digests of --host-read " + hostRead + " (" + reservedBlocks + " blocks over "
-                        + c.layers() + " layers for " + (promptTokens + maxNewTokens) + " tokens); raise the budget or read the"
-                        + " host tier exactly");
+                        + c.layers() + " layers for " + (promptTokens + maxNewTokens) + " tokens); raise the budget, keep smaller digests"
+                        + " (digest:blocks=3,bits=8: " + BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), 1, 8) + " bytes a block) or read"
+                        + " the host tier exactly");
             }
             budgetTokens = Math.max(1, budgetTokens - (int) Math.ceil((double) reservedBlocks * blockSize / c.layers()));
         }
