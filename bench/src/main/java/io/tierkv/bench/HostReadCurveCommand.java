@@ -52,7 +52,8 @@ final class HostReadCurveCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(file + ": not an eval report (no rows)");
             }
             for (JsonNode r : rows) {
-                if (!"all".equals(r.path("questionType").asText()) || !r.hasNonNull("hostReadFraction")) {
+                if (!"all".equals(r.path("questionType").asText()) || !r.hasNonNull("hostReadFraction")
+                        || !r.path("round").asText("all").equals("all")) { // one row per run: every round together
                     continue;
                 }
                 String key = r.path("policy").asText() + ", questions " + r.path("position").asText();
@@ -83,7 +84,7 @@ final class HostReadCurveCommand implements Callable<Integer> {
             throw new IllegalArgumentException("no rows with hostReadFraction in " + evals);
         }
         LineChart chart = new LineChart("Accuracy against host bytes read (blocks' worth read per layer and step; exact at 100%)",
-                "host bytes read, % of an exact read", "accuracy, %");
+                "host bytes read, % of an exact read (log scale)", "accuracy, %").logX(true).fitY(true);
         for (Map.Entry<String, TreeMap<Double, Double>> e : lines.entrySet()) {
             List<Double> xs = new ArrayList<>(e.getValue().keySet());
             double[] x = xs.stream().mapToDouble(Double::doubleValue).toArray();
