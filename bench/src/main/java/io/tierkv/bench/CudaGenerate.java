@@ -33,12 +33,16 @@ final class CudaGenerate {
     private final boolean chat;
     private final SuitePromptOptions suite;
 
-    /** Digest reads need a host tier: refused in one line for policy {@code full}, which keeps every block on the device. */
-    static void checkHostRead(boolean tiered, HostRead hostRead) {
+    /**
+     * Digest reads need a host tier: refused in one line for policy {@code full}, which keeps every block on the device;
+     * returns the mode as the CUDA decoder reads it ({@link HostRead#forCuda()}: options its kernels lack are refused).
+     */
+    static HostRead checkHostRead(boolean tiered, HostRead hostRead) {
         if (hostRead.digest() && !tiered) {
             throw new IllegalArgumentException("--host-read " + hostRead + " with --backend cuda needs a tiered policy (e.g. --policy"
                     + " hierarchical): policy full keeps every KV block on the device, so there is no host tier to read sparsely");
         }
+        return hostRead.forCuda();
     }
 
     CudaGenerate(TextTokenizer tok, boolean chat, SuitePromptOptions suite) {
@@ -55,7 +59,7 @@ final class CudaGenerate {
              int blockSize, DType kvDtype, HostRead hostRead, double hostBudget, boolean chunked, Sampler sampler, Path out)
             throws IOException {
         boolean tiered = !policy.name().equals("full");
-        checkHostRead(tiered, hostRead);
+        hostRead = checkHostRead(tiered, hostRead);
         LlamaConfig config = LlamaConfig.readDir(dir);
         DeviceBudget device = DeviceBudget.of(budget, ids.length, blockSize, config.layers());
         int perLayer = device.perLayer();

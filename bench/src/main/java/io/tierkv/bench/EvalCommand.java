@@ -89,7 +89,7 @@ final class EvalCommand implements Callable<Integer> {
     /** Writes the reports and prints the paper's table. */
     private static void report(EvalResult r, ModelOptions modelOptions, String backend, int threads, Map<String, Object> remoteJson, Path out)
             throws java.io.IOException {
-        EvalReport.write(r, modelOptions.model == null ? Path.of("(bundled)") : modelOptions.modelDir(), runInfo(backend, threads),
+        EvalReport.write(r, modelOptions.model == null ? Path.of("(bundled)") : modelOptions.modelDir(), runInfo(modelOptions, backend, threads),
                 remoteJson, out);
         System.out.println();
         System.out.print(EvalReport.paperTable(r));
@@ -98,11 +98,12 @@ final class EvalCommand implements Callable<Integer> {
     }
 
     /** What ran: version, git commit if known, the backend that ran (cpu or cuda), threads (0 on cuda), the machine's cores. */
-    static Map<String, Object> runInfo(String backend, int threads) {
+    static Map<String, Object> runInfo(ModelOptions modelOptions, String backend, int threads) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("version", new VersionProvider().getVersion()[0]);
         m.put("gitCommit", GitCommit.find());
         m.put("backend", backend);
+        m.put("hostRead", modelOptions.hostRead().toString());
         m.put("threads", threads);
         m.put("openblasThreads", ModelOptions.openBlasThreads());
         m.put("cores", Runtime.getRuntime().availableProcessors());

@@ -16,6 +16,17 @@ class CudaGenerateHostReadTest {
     }
 
     @Test
+    void optionsTheKernelsLack_areOneErrorNamingTheOption_andPlainDigestIsQuestsBlocks() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CudaGenerate.checkHostRead(true, HostRead.parse("digest:blocks=2,select=head")));
+        assertTrue(e.getMessage().contains("option select=head") && e.getMessage().contains("--backend cuda"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> CudaGenerate.checkHostRead(true, HostRead.parse("digest:bits=8")));
+        assertTrue(e.getMessage().contains("option bits=8"), e.getMessage());
+        org.junit.jupiter.api.Assertions.assertEquals(HostRead.digest(HostRead.DEFAULT_BLOCKS),
+                CudaGenerate.checkHostRead(true, HostRead.parse("digest")));
+    }
+
+    @Test
     void digestTiered_andExactEither_areAccepted() {
         CudaGenerate.checkHostRead(true, HostRead.parse("digest"));
         CudaGenerate.checkHostRead(false, HostRead.EXACT);

@@ -48,6 +48,8 @@ public final class LineChart {
     private final String xLabel;
     private final String yLabel;
     private final List<Series> series = new ArrayList<>();
+    private boolean logX;
+    private boolean fitY;
     private boolean logY;
     private boolean distinguish;
 
@@ -59,6 +61,18 @@ public final class LineChart {
 
     public LineChart add(Series s) {
         series.add(s);
+        return this;
+    }
+
+    /** Plots x on a log scale (points at or below 0 are left out). */
+    public LineChart logX(boolean on) {
+        this.logX = on;
+        return this;
+    }
+
+    /** Fits the y axis to the data instead of starting it at zero. */
+    public LineChart fitY(boolean on) {
+        this.fitY = on;
         return this;
     }
 
@@ -84,7 +98,7 @@ public final class LineChart {
         for (Series s : series) {
             XYSeries xy = new XYSeries(s.name(), false, true);
             for (int i = 0; i < s.x().length; i++) {
-                if (Double.isFinite(s.y()[i]) && (!logY || s.y()[i] > 0)) {
+                if (Double.isFinite(s.y()[i]) && (!logY || s.y()[i] > 0) && (!logX || s.x()[i] > 0)) {
                     xy.add(s.x()[i], s.y()[i]);
                 }
             }
@@ -112,6 +126,15 @@ public final class LineChart {
         plot.setRenderer(renderer);
         if (distinguish) {
             plot.setSeriesRenderingOrder(SeriesRenderingOrder.FORWARD); // the thinner, dashed later lines on top
+        }
+        if (logX) {
+            LogarithmicAxis axis = new LogarithmicAxis(xLabel);
+            axis.setAllowNegativesFlag(false);
+            axis.setAutoRangeNextLogFlag(true);
+            plot.setDomainAxis(axis);
+        }
+        if (fitY && !logY && plot.getRangeAxis() instanceof org.jfree.chart.axis.NumberAxis y) {
+            y.setAutoRangeIncludesZero(false);
         }
         if (logY) {
             LogarithmicAxis axis = new LogarithmicAxis(yLabel);

@@ -12,6 +12,11 @@ import io.tierkv.model.generate.HostRead;
  * other host blocks. A requested host block beyond the {@code N} is <em>skipped</em> (counted, not read).
  * Skipped blocks cost nothing; the policy still sees every request, as it does in the trace.
  *
+ * <p>With {@code select=head} a KV head's slice of a block is read at a time: {@code min(S, host blocks x K)} slices
+ * per layer and step, counted in blocks' worth of bytes ({@code 1/K} a slice; the remainder carried to the next
+ * step, so the total is exact to under one block). Neither mode's {@code min=R} can be replayed without queries:
+ * the model reads up to the cap.
+ *
  * <p>Bytes per token agree with a real run of the same trace and mode as long as the host block counts
  * agree, since both read {@code min(N, host blocks)} per layer and step.
  */
@@ -19,6 +24,8 @@ final class HostReads {
     private final HostRead mode;
     private final SimContext ctx;
     private final SimStats stats;
+    /** {@code select=head}: head slices read but not yet counted as a whole block. */
+    private long sliceRemainder;
 
     HostReads(HostRead mode, SimContext ctx, SimStats stats) {
         this.mode = mode;
@@ -51,11 +58,20 @@ final class HostReads {
                 host++;
             }
         }
-        int read = mode.digest() ? Math.min(mode.blocks(), host) : host;
+        int read;
+        if (mode.digest() && mode.perHead()) {
+            int k = ctx.header().layout().kvHeads();
+            sliceRemainder += Math.min((long) mode.slicesFor(k), (long) host * k);
+            read = (int) (sliceRemainder / k);
+            sliceRemainder %= k;
+        } else {
+            read = mode.digest() ? Math.min(mode.blocks(), host) : host;
+        }
         stats.hostBlocksExact += host;
         stats.hostBlocksRead += read;
         if (mode.digest()) {
-            stats.skippedRequests += Math.max(0, requestedHost - mode.blocks());
+            stats.skippedRequests += Math.max(0, requestedHost - (mode.perHead()
+                    ? mode.slicesFor(ctx.header().layout().kvHeads()) / ctx.header().layout().kvHeads() : mode.blocks()));
         }
     }
 }

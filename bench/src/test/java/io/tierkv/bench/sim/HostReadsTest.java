@@ -41,4 +41,12 @@ class HostReadsTest {
         SimResult many = run(HostRead.digest(8));
         assertEquals(5, many.stats().hostBlocksRead, "N above the host blocks: every host block");
     }
+
+    @Test
+    void perHead_readsItsSlicesInBlocksWorth_withOneKvHeadASliceIsABlock() throws IOException {
+        SimResult one = run(HostRead.parse("digest:select=head,slices=1"));
+        assertEquals(5, one.stats().hostBlocksExact);
+        assertEquals(2, one.stats().hostBlocksRead, "one slice of the trace's one KV head per step");
+        assertEquals(5, run(HostRead.parse("digest:select=head,slices=8")).stats().hostBlocksRead, "the cap above the host blocks");
+    }
 }

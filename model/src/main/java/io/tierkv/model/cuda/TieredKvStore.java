@@ -171,6 +171,7 @@ final class TieredKvStore implements KvStore {
     /** As above, reading the host tier as {@code hostRead} says at decode steps. */
     static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer,
                               Supplier<KvPolicy> policies, HostRead hostRead) {
+        hostRead = hostRead.forCuda(); // plain digest: the kernels' bfloat16 whole blocks; options they lack: refused
         if (hostRead.digest()) { // its checks (head dim a multiple of 8, parts dividing the block), before any device work
             new DigestShape(dense.kvHeads(), dense.headDim(), dense.blockSize(), hostRead.parts());
         }

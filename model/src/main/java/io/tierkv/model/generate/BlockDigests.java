@@ -22,7 +22,15 @@ import org.bytedeco.pytorch.Tensor;
  * {@link #bytes()} and reported against the device budget); with the CUDA backend they would sit next to
  * the device arena, where the bound is computed.
  *
- * <p>Layout per layer: {@code (block, 2, parts, K, d)} bfloat16 bits, minima then maxima.
+ * <p>With {@code bits} 8 or 4 ({@code --host-read digest:bits=8}) a digest is smaller: per part and KV head a float32
+ * offset {@code lo} (the least minimum) and scale {@code (hi - lo) / (2^bits - 1)}, and per dimension a code for the
+ * minimum rounded down and one for the maximum rounded up ({@code lo + code * scale}, computed in float32 the same
+ * way when the digest is made and when it is read, is at most the minimum and at least the maximum): still a true
+ * bound, looser by at most one step per term, in {@code parts K (8 + 2 d bits / 8)} bytes per block (8 bits, d = 32:
+ * 56% of the bfloat16 digest; 4 bits: 31%).
+ *
+ * <p>Layout per layer: {@code (block, 2, parts, K, d)} values, minima then maxima: bfloat16 bits, or packed codes with
+ * {@code (block, parts, K, 2)} offsets and scales.
  */
 public final class BlockDigests {
     private final int layers;
@@ -31,8 +39,14 @@ public final class BlockDigests {
     private final int blockSize;
     /** Sub-blocks per block, each with its own minimum and maximum (1: Quest's digest). */
     private final int parts;
-    /** (layer) (block, 2, parts, K, d) bfloat16 minimum and maximum keys, rounded outward. */
+    /** Bits per value: 16 (bfloat16), 8 or 4 (codes). */
+    private final int bits;
+    /** (layer) (block, 2, parts, K, d) bfloat16 minimum and maximum keys, rounded outward; null with codes. */
     private short[][] minMax;
+    /** (layer) (block, 2, parts, K, d) codes packed {@code 8 / bits} to a byte; null with bfloat16. */
+    private byte[][] codes;
+    /** (layer) (block, parts, K, 2) float32 offset and scale of the codes; null with bfloat16. */
+    private float[][] steps;
     /** (2, parts, K, d) one block's float32 extremes before rounding, reused. */
     private final float[] scratch;
     /** (layer, block) true while the block is full and live. */
@@ -49,15 +63,31 @@ public final class BlockDigests {
      *              its sub-blocks' bounds, tighter than one box over the whole block, at {@code parts} times the memory
      */
     public BlockDigests(int layers, int kvHeads, int headDim, int blockSize, int parts) {
+        this(layers, kvHeads, headDim, blockSize, parts, 16);
+    }
+
+    /**
+     * @param bits bits per minimum and maximum: 16 (bfloat16), 8 or 4 (codes over an offset and scale per part and KV head)
+     */
+    public BlockDigests(int layers, int kvHeads, int headDim, int blockSize, int parts, int bits) {
         if (parts < 1 || blockSize % parts != 0) {
             throw new IllegalArgumentException("digest parts must divide the block size " + blockSize + ", was " + parts);
         }
+        if (bits != 16 && bits != 8 && bits != 4) {
+            throw new IllegalArgumentException("digest bits must be 16, 8 or 4, was " + bits);
+        }
+        this.bits = bits;
         this.parts = parts;
         this.layers = layers;
         this.kvHeads = kvHeads;
         this.headDim = headDim;
         this.blockSize = blockSize;
-        this.minMax = new short[layers][16 * stride()];
+        if (bits == 16) {
+            this.minMax = new short[layers][16 * stride()];
+        } else {
+            this.codes = new byte[layers][16 * codeBytes()];
+            this.steps = new float[layers][16 * 2 * parts * kvHeads];
+        }
         this.scratch = new float[stride()];
         this.present = new boolean[layers][16];
     }
@@ -67,14 +97,28 @@ public final class BlockDigests {
         return 2 * parts * kvHeads * headDim;
     }
 
-    /** Bytes of one block's digest. */
-    public long bytesPerBlock() {
-        return 2L * stride();
+    /** Bytes of one block's packed codes. */
+    private int codeBytes() {
+        return stride() * bits / 8;
     }
 
-    /** Bytes of one block's digest for a model with {@code kvHeads} heads of {@code headDim}, in {@code parts}. */
+    /** Bytes of one block's digest. */
+    public long bytesPerBlock() {
+        return bytesPerBlock(kvHeads, headDim, parts, bits);
+    }
+
+    /** Bytes of one block's bfloat16 digest for a model with {@code kvHeads} heads of {@code headDim}, in {@code parts}. */
     public static long bytesPerBlock(int kvHeads, int headDim, int parts) {
-        return 2L * 2 * parts * kvHeads * headDim;
+        return bytesPerBlock(kvHeads, headDim, parts, 16);
+    }
+
+    /**
+     * Bytes of one block's digest of {@code bits} per value: {@code 2 parts K d} bfloat16 values, or per part and KV head
+     * a float32 offset and scale and {@code 2 d} codes of {@code bits}.
+     */
+    public static long bytesPerBlock(int kvHeads, int headDim, int parts, int bits) {
+        long values = 2L * parts * kvHeads * headDim;
+        return bits == 16 ? 2 * values : values * bits / 8 + 8L * parts * kvHeads;
     }
 
     /** Bytes the live digests hold now. */
@@ -108,12 +152,16 @@ public final class BlockDigests {
             Tensors.copyInto(k.amin(new long[] {1}, false).contiguous(), scratch, 0);
             Tensors.copyInto(k.amax(new long[] {1}, false).contiguous(), scratch, stride() / 2);
         }
-        short[] mm = minMax[layer];
-        int base = block * stride();
-        int half = stride() / 2;
-        for (int i = 0; i < half; i++) {
-            mm[base + i] = DigestMirror.bf16Down(scratch[i]);
-            mm[base + half + i] = DigestMirror.bf16Up(scratch[half + i]);
+        if (bits == 16) {
+            short[] mm = minMax[layer];
+            int base = block * stride();
+            int half = stride() / 2;
+            for (int i = 0; i < half; i++) {
+                mm[base + i] = DigestMirror.bf16Down(scratch[i]);
+                mm[base + half + i] = DigestMirror.bf16Up(scratch[half + i]);
+            }
+        } else {
+            encode(layer, block);
         }
         if (!present[layer][block]) {
             present[layer][block] = true;
@@ -144,6 +192,75 @@ public final class BlockDigests {
         }
     }
 
+    /** Codes of the extremes in {@code scratch} for {@code block}: minima rounded down, maxima up, per part and KV head. */
+    private void encode(int layer, int block) {
+        int levels = (1 << bits) - 1;
+        int half = stride() / 2;
+        float[] st = steps[layer];
+        for (int g = 0; g < parts * kvHeads; g++) {
+            int row = g * headDim;
+            float lo = Float.POSITIVE_INFINITY;
+            float hi = Float.NEGATIVE_INFINITY;
+            for (int d = 0; d < headDim; d++) {
+                lo = Math.min(lo, scratch[row + d]);
+                hi = Math.max(hi, scratch[half + row + d]);
+            }
+            float step = (hi - lo) / levels;
+            if (!(step > 0) || Float.isInfinite(step)) {
+                step = hi > lo ? Float.MAX_VALUE / levels : 1f;
+            }
+            while (lo + levels * step < hi) {
+                step = Math.nextUp(step);
+            }
+            st[(block * parts * kvHeads + g) * 2] = lo;
+            st[(block * parts * kvHeads + g) * 2 + 1] = step;
+            for (int d = 0; d < headDim; d++) {
+                float mn = scratch[row + d];
+                int c = (int) Math.max(0, Math.min(levels, Math.floor((mn - lo) / step)));
+                while (c > 0 && lo + c * step > mn) {
+                    c--;
+                }
+                putCode(layer, block, row + d, c);
+                float mx = scratch[half + row + d];
+                c = (int) Math.max(0, Math.min(levels, Math.ceil((mx - lo) / step)));
+                while (c < levels && lo + c * step < mx) {
+                    c++;
+                }
+                putCode(layer, block, half + row + d, c);
+            }
+        }
+    }
+
+    private void putCode(int layer, int block, int i, int code) {
+        byte[] b = codes[layer];
+        int base = block * codeBytes();
+        if (bits == 8) {
+            b[base + i] = (byte) code;
+        } else {
+            int shift = (i & 1) * 4;
+            b[base + (i >> 1)] = (byte) ((b[base + (i >> 1)] & ~(0xF << shift)) | (code << shift));
+        }
+    }
+
+    private int code(byte[] b, int base, int i) {
+        return bits == 8 ? b[base + i] & 0xFF : (b[base + (i >> 1)] >> ((i & 1) * 4)) & 0xF;
+    }
+
+    /**
+     * The stored minimum ({@code which} 0) or maximum (1) of dimension {@code d} of KV head {@code kh} in part {@code p}
+     * of {@code block}, as the bound reads it (rounded outward).
+     */
+    float value(int layer, int block, int which, int p, int kh, int d) {
+        int i = ((which * parts + p) * kvHeads + kh) * headDim + d;
+        if (bits == 16) {
+            return DigestMirror.bf16(minMax[layer][block * stride() + i]);
+        }
+        int g = (block * parts + p) * kvHeads + kh;
+        float lo = steps[layer][2 * g];
+        float step = steps[layer][2 * g + 1];
+        return lo + code(codes[layer], block * codeBytes(), i) * step;
+    }
+
     /**
      * The bound of every query head's score for one block: {@code out[h] = scale * sum_d max(q_d min_d, q_d max_d)}
      * over the block's KV head {@code h / G}.
@@ -151,8 +268,12 @@ public final class BlockDigests {
      * @param q (H, d) float32 one query, row-major
      */
     public void bound(int layer, int block, float[] q, int heads, float scale, float[] out) {
-        short[] mm = minMax[layer];
         int group = heads / kvHeads;
+        if (bits != 16) {
+            boundCodes(layer, block, q, heads, group, scale, out);
+            return;
+        }
+        short[] mm = minMax[layer];
         int half = stride() / 2;
         int row = kvHeads * headDim;
         for (int h = 0; h < heads; h++) {
@@ -173,12 +294,45 @@ public final class BlockDigests {
         }
     }
 
+    private void boundCodes(int layer, int block, float[] q, int heads, int group, float scale, float[] out) {
+        byte[] b = codes[layer];
+        float[] st = steps[layer];
+        int base = block * codeBytes();
+        int half = stride() / 2;
+        int row = kvHeads * headDim;
+        for (int h = 0; h < heads; h++) {
+            int kh = h / group;
+            int qo = h * headDim;
+            float best = Float.NEGATIVE_INFINITY;
+            for (int p = 0; p < parts; p++) {
+                int g = (block * parts + p) * kvHeads + kh;
+                float lo = st[2 * g];
+                float step = st[2 * g + 1];
+                int i0 = p * row + kh * headDim;
+                float s = 0;
+                for (int d = 0; d < headDim; d++) {
+                    float qd = q[qo + d];
+                    float mn = lo + code(b, base, i0 + d) * step;
+                    float mx = lo + code(b, base, half + i0 + d) * step;
+                    s += Math.max(qd * mn, qd * mx);
+                }
+                best = Math.max(best, s);
+            }
+            out[h] = best * scale;
+        }
+    }
+
     private void ensure(int block) {
         if (block >= present[0].length) {
             int n = Math.max(block + 1, present[0].length * 2);
             for (int l = 0; l < layers; l++) {
                 present[l] = Arrays.copyOf(present[l], n);
-                minMax[l] = Arrays.copyOf(minMax[l], n * stride());
+                if (bits == 16) {
+                    minMax[l] = Arrays.copyOf(minMax[l], n * stride());
+                } else {
+                    codes[l] = Arrays.copyOf(codes[l], n * codeBytes());
+                    steps[l] = Arrays.copyOf(steps[l], n * 2 * parts * kvHeads);
+                }
             }
         }
     }

@@ -24,6 +24,13 @@ import org.bytedeco.pytorch.Tensor;
  * rank reaches it: a third block that may be at the top of one head ({@code min=1}) is worth its bytes, one that
  * can only be far below every head's best is not.
  *
+ * <p>With {@code select=head} ({@link HostRead#perHead()}) each KV head has its own selection, as in Quest: a KV
+ * head's value of a block is {@code log sum_h exp(bound_h - best_h)} over its query heads (its bound below its best
+ * block's, in log-weight); every KV head reads its best block, and the rest of the {@link HostRead#slicesFor slices}
+ * go to the (head, block) pairs of the highest value over all KV heads, so a head whose bounds are flat gets more
+ * slices than one with a clear winner. The union of the blocks is gathered and each head's attention is masked to
+ * its own slices ({@link #headMask}); a slice counts {@code 1/K} of a block in the bytes read.
+ *
  * <p>Selected blocks are attended like device blocks, so the ones among a query's top-k are requests for
  * the placement, which promotes a host block once its requests make it worth more than the device's
  * least valuable block: recall on demand, through the one placement rule.
@@ -50,6 +57,14 @@ final class HostBlockSelector {
     private int[] blocks = new int[0];
     /** Blocks the last {@link #select} kept. */
     private int lastCount;
+    /** (hostBlocks, K) per-head mode: KV head kh reads view block i; reused. */
+    private boolean[] headChosen = new boolean[0];
+    /** (hostBlocks, K) per-head mode: a KV head's value of a block, reused. */
+    private float[] headValue = new float[0];
+    /** (selected, K) per-head mode: KV head kh reads selected block j, in the order of {@link #blocks()}. */
+    private boolean[] headMask = new boolean[0];
+    /** (H) each query head's best bound, reused. */
+    private final float[] best;
 
     HostBlockSelector(HostRead hostRead, BlockDigests digests, HostReadStats stats, int heads, int kvHeads, int headDim,
                       int blockSize) {
@@ -62,6 +77,12 @@ final class HostBlockSelector {
         this.blockSize = blockSize;
         this.scale = (float) (1.0 / Math.sqrt(headDim));
         this.bound = new float[heads];
+        this.best = new float[heads];
+    }
+
+    /** Per-head mode: {@code (selected, K)}, true where KV head kh reads the j-th selected block; null in block mode. */
+    boolean[] headMask() {
+        return hostRead.perHead() ? headMask : null;
     }
 
     int[] slots() {
@@ -89,19 +110,92 @@ final class HostBlockSelector {
             System.arraycopy(bound, 0, bounds, i * heads, heads);
             chosen[i] = false;
         }
-        DigestMirror.rank(bounds, n, heads, rank);
-        hostRead.choose(rank, n, chosen);
+        double read;
+        if (hostRead.perHead()) {
+            read = chooseHeads(bounds, n) / (double) kvHeads;
+        } else {
+            DigestMirror.rank(bounds, n, heads, rank);
+            read = hostRead.choose(rank, n, chosen);
+        }
         int m = 0;
         for (int i = 0; i < n; i++) {
             if (chosen[i]) {
                 slots[m] = view.hostSlot(i);
                 blocks[m] = view.hostBlock(i);
+                if (hostRead.perHead()) {
+                    System.arraycopy(headChosen, i * kvHeads, headMask, m * kvHeads, kvHeads);
+                }
                 m++;
             }
         }
-        stats.add(layer, m, n);
+        stats.add(layer, read, n);
         lastCount = m;
         return m;
+    }
+
+    /**
+     * Per-head selection from {@code bounds} (n, H): marks {@link #headChosen} and, for blocks any head reads,
+     * {@link #chosen}; returns the head slices read. Package-private for its test.
+     */
+    int chooseHeads(float[] bounds, int n) {
+        ensure(n);
+        int group = heads / kvHeads;
+        java.util.Arrays.fill(best, Float.NEGATIVE_INFINITY);
+        for (int i = 0; i < n; i++) {
+            for (int h = 0; h < heads; h++) {
+                best[h] = Math.max(best[h], bounds[i * heads + h]);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            for (int kh = 0; kh < kvHeads; kh++) {
+                double sum = 0;
+                for (int h = kh * group; h < (kh + 1) * group; h++) {
+                    float b = bounds[i * heads + h];
+                    sum += b == Float.POSITIVE_INFINITY ? Double.POSITIVE_INFINITY
+                            : best[h] == Float.POSITIVE_INFINITY ? 0 : Math.exp(b - best[h]);
+                }
+                headValue[i * kvHeads + kh] = (float) Math.log(sum);
+            }
+            chosen[i] = false;
+        }
+        java.util.Arrays.fill(headChosen, 0, n * kvHeads, false);
+        int budget = Math.min(hostRead.slicesFor(kvHeads), n * kvHeads);
+        int taken = 0;
+        if (budget >= kvHeads) { // every KV head its best block first
+            for (int kh = 0; kh < kvHeads; kh++) {
+                int arg = -1;
+                for (int i = 0; i < n; i++) {
+                    if (arg < 0 || headValue[i * kvHeads + kh] > headValue[arg * kvHeads + kh]) {
+                        arg = i;
+                    }
+                }
+                headChosen[arg * kvHeads + kh] = true;
+                taken++;
+            }
+        }
+        for (; taken < budget; taken++) { // then the closest to their head's best, over all heads
+            int arg = -1;
+            for (int c = 0; c < n * kvHeads; c++) {
+                if (!headChosen[c] && (arg < 0 || headValue[c] > headValue[arg])) {
+                    arg = c;
+                }
+            }
+            if (headValue[arg] < Math.log(hostRead.min())) { // min=0: log 0 = -inf, every slice may be read
+                break;
+            }
+            headChosen[arg] = true;
+        }
+        for (int c = 0; c < n * kvHeads; c++) {
+            if (headChosen[c]) {
+                chosen[c / kvHeads] = true;
+            }
+        }
+        return taken;
+    }
+
+    /** Per-head mode: true where KV head {@code kvHead} reads view block {@code i} after {@link #chooseHeads}. */
+    boolean headChosen(int i, int kvHead) {
+        return headChosen[i * kvHeads + kvHead];
     }
 
     /**
@@ -140,11 +234,21 @@ final class HostBlockSelector {
                     .mul(new org.bytedeco.pytorch.Scalar(scale)).add(Tensors.fromFloats(bias, 1, keys));
             p = Tensors.toFloats(s.softmax(-1).mean(new long[] {0}, false, new org.bytedeco.pytorch.ScalarTypeOptional()));
         }
-        java.util.Set<Integer> selectedBlocks = new java.util.HashSet<>();
+        // The share of query heads whose KV head read each selected block (1 for every selected block in block mode).
+        java.util.Map<Integer, Double> selectedBlocks = new java.util.HashMap<>();
+        int group = heads / kvHeads;
         for (int i = 0; i < lastCount; i++) {
-            selectedBlocks.add(blocks[i]);
+            double share = 1;
+            if (hostRead.perHead()) {
+                int readers = 0;
+                for (int kh = 0; kh < kvHeads; kh++) {
+                    readers += headMask[i * kvHeads + kh] ? group : 0;
+                }
+                share = readers / (double) heads;
+            }
+            selectedBlocks.put(blocks[i], share);
         }
-        int hits = 0;
+        double hits = 0;
         boolean[] taken = new boolean[keys];
         for (int j = 0; j < k; j++) {
             int arg = -1;
@@ -154,9 +258,7 @@ final class HostBlockSelector {
                 }
             }
             taken[arg] = true;
-            if (selectedBlocks.contains(view.hostBlock(arg / blockSize))) {
-                hits++;
-            }
+            hits += selectedBlocks.getOrDefault(view.hostBlock(arg / blockSize), 0.0);
         }
         stats.addRecall(layer, hits, k);
     }
@@ -169,6 +271,9 @@ final class HostBlockSelector {
             slots = new int[c];
             blocks = new int[c];
             bounds = new float[c * heads];
+            headChosen = new boolean[c * kvHeads];
+            headValue = new float[c * kvHeads];
+            headMask = new boolean[c * kvHeads];
         }
     }
 }

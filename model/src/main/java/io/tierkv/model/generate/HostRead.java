@@ -4,34 +4,55 @@ import java.util.Locale;
 
 /**
  * How a decode step reads the host tier: {@code exact} attends every host block; {@code digest} bounds every
- * host block's possible score from its {@link BlockDigests digest} and reads and attends only the
- * {@code blocks} host blocks per layer whose bound ranks highest (Quest's page selection). Parsed from the
- * command line's {@code --host-read exact|digest|digest:blocks=N[,parts=P][,min=R]}.
+ * host block's possible score from its {@link BlockDigests digest} and reads and attends only the host blocks
+ * whose bound ranks highest (Quest's page selection). Parsed from the command line's
+ * {@code --host-read exact|digest|digest:blocks=N[,parts=P][,min=R][,bits=16|8|4][,select=block|head][,slices=S]}.
  *
- * @param digest true for sparse reads through the digests
- * @param blocks host blocks read per layer and decode step in digest mode ({@code >= 1})
- * @param parts  sub-blocks per block digest ({@link BlockDigests}; 1 is Quest's)
- * @param min    a block past the first {@link #SURE_BLOCKS} is read only when its rank ({@link HostBlockSelector}: the
- *               most weight one of its keys could have relative to the best host block, summed over heads) reaches
- *               {@code min}; 0 reads all {@code blocks}
+ * <p>{@code select=block} (the default) reads whole blocks: the {@code blocks} best by their rank over all heads.
+ * {@code select=head} reads one KV head's slice of a block ({@code 1/K} of its bytes) at a time, as Quest selects
+ * pages per head: each KV head reads its own best block, and the rest of {@code slices} head slices per layer
+ * (by default {@code blocks} times the KV heads: the bytes of {@code blocks} blocks) go to the (head, block) pairs
+ * whose bound comes closest to that head's best bound ({@link HostBlockSelector}).
+ *
+ * @param digest  true for sparse reads through the digests
+ * @param blocks  host blocks read per layer and decode step in digest mode ({@code >= 1})
+ * @param parts   sub-blocks per block digest ({@link BlockDigests}; 1 is Quest's)
+ * @param min     a block past the first {@link #SURE_BLOCKS} is read only when its rank ({@link HostBlockSelector}: the
+ *                most weight one of its keys could have relative to the best host block, summed over heads) reaches
+ *                {@code min}; 0 reads all {@code blocks}. With {@code select=head}: a slice past its head's best is read
+ *                only when its value ({@code sum_h exp(bound_h - best_h)} over the KV head's query heads) reaches it
+ * @param bits    bits per digest value: 16 (bfloat16 minima and maxima), 8 or 4 (codes over a float32 offset and scale
+ *                per block and KV head, {@link BlockDigests})
+ * @param perHead true for {@code select=head}
+ * @param slices  head slices per layer and step with {@code select=head}; 0: {@code blocks} times the KV heads
  */
-public record HostRead(boolean digest, int blocks, int parts, double min) {
+public record HostRead(boolean digest, int blocks, int parts, double min, int bits, boolean perHead, int slices) {
     /** Blocks read whatever their rank when {@code min} is set. */
     public static final int SURE_BLOCKS = 2;
 
     /**
-     * Host blocks per layer and step in digest mode by default. Measured on the bundled model at a 25% device
-     * budget (README, "Sparse host reads"): the most blocks that read under 10% of the host bytes (7.7%);
-     * {@code hierarchical} then scores 96.9 / 93.1% against 99.4 / 99.4% with exact reads (1 block: 87.5 / 84.4%,
-     * 4 blocks: 98.8 / 97.5% at 15%).
+     * Host blocks per layer and step of {@code digest:...} when {@code blocks} is not given, and of the CUDA
+     * decoder's plain {@code digest} ({@link #forCuda()}): Quest's whole-block selection of bfloat16 digests.
      */
     public static final int DEFAULT_BLOCKS = 2;
+
+    /**
+     * Plain {@code digest}: {@code digest:blocks=2,parts=4,bits=4,select=head,slices=10}. Measured on the bundled model at
+     * a 25% device budget (README, "Sparse host reads"; 40 prompts per position, {@code --rounds 1}): 98.8 / 98.8% at
+     * 9.3% of the host bytes against {@code full}'s 99.4 / 99.4%, where Quest's {@code digest:blocks=2} scores
+     * 94.4 / 97.5% at 7.5% and {@code blocks=3} 98.8 / 98.8% at 11.2%. Four 4-bit sub-block boxes bound tighter than
+     * one bfloat16 box at 1.25 times its bytes; 10 head slices are 2.5 blocks' worth with the bundled model's 4 KV heads.
+     */
+    public static final HostRead DEFAULT = new HostRead(true, DEFAULT_BLOCKS, 4, 0, 4, true, 10);
 
     /** Every host block, every step: today's behaviour. */
     public static final HostRead EXACT = new HostRead(false, 0, 1, 0);
 
     /** Sub-blocks per digest by default. */
     public static final int DEFAULT_PARTS = 1;
+
+    /** Bits per digest value by default: bfloat16. */
+    public static final int DEFAULT_BITS = 16;
 
     public HostRead {
         if (digest && blocks < 1) {
@@ -43,6 +64,20 @@ public record HostRead(boolean digest, int blocks, int parts, double min) {
         if (!(min >= 0) || Double.isInfinite(min)) {
             throw new IllegalArgumentException("--host-read digest needs min >= 0 and finite, was " + min);
         }
+        if (bits != 16 && bits != 8 && bits != 4) {
+            throw new IllegalArgumentException("--host-read digest needs bits=16, 8 or 4, was " + bits);
+        }
+        if (slices < 0) {
+            throw new IllegalArgumentException("--host-read digest needs slices >= 1, was " + slices);
+        }
+        if (slices > 0 && !perHead) {
+            throw new IllegalArgumentException("--host-read digest: slices=" + slices + " needs select=head");
+        }
+    }
+
+    /** Digest mode reading {@code blocks} blocks of {@code parts}-part digests whose rank reaches {@code min}. */
+    public HostRead(boolean digest, int blocks, int parts, double min) {
+        this(digest, blocks, parts, min, DEFAULT_BITS, false, 0);
     }
 
     /** Digest mode reading {@code blocks} blocks of {@code parts}-part digests, whatever their rank. */
@@ -55,55 +90,115 @@ public record HostRead(boolean digest, int blocks, int parts, double min) {
         return new HostRead(true, blocks, DEFAULT_PARTS);
     }
 
-    /** {@code exact}, {@code digest} or {@code digest:blocks=N}. */
+    /** Head slices per layer and step with {@code select=head} for a model of {@code kvHeads} KV heads. */
+    public int slicesFor(int kvHeads) {
+        return slices > 0 ? slices : blocks * kvHeads;
+    }
+
+    /**
+     * The first option the CUDA decoder's digest path does not implement (its kernels keep bfloat16 digests and
+     * select whole blocks), or null when it implements them all.
+     */
+    public String cudaUnsupported() {
+        if (!digest) {
+            return null;
+        }
+        if (bits != DEFAULT_BITS) {
+            return "bits=" + bits;
+        }
+        if (perHead) {
+            return "select=head";
+        }
+        return null;
+    }
+
+    /** Refuses, in one line naming the option, a digest option the CUDA decoder does not implement. */
+    public void checkCuda() {
+        String option = cudaUnsupported();
+        if (option != null) {
+            throw new IllegalArgumentException("--host-read " + this + " with --backend cuda: option " + option
+                    + " is not implemented by the CUDA digest kernels (bfloat16 digests, whole blocks); use the CPU backend"
+                    + " or digest:blocks=N");
+        }
+    }
+
+    /**
+     * This mode as the CUDA decoder reads it: plain {@code digest} ({@link #DEFAULT}, options its kernels do not
+     * implement) becomes {@code digest:blocks=2}, Quest's selection; any other mode must be one it implements
+     * ({@link #checkCuda()}).
+     */
+    public HostRead forCuda() {
+        if (equals(DEFAULT)) {
+            return digest(DEFAULT_BLOCKS);
+        }
+        checkCuda();
+        return this;
+    }
+
+    /** {@code exact}, {@code digest} or {@code digest:blocks=N,...}. */
     public static HostRead parse(String spec) {
         String s = spec == null ? "" : spec.trim().toLowerCase(Locale.ROOT);
         if (s.equals("exact")) {
             return EXACT;
         }
         if (s.equals("digest")) {
-            return digest(DEFAULT_BLOCKS);
+            return DEFAULT;
         }
         if (s.startsWith("digest:")) {
             int blocks = DEFAULT_BLOCKS;
             int parts = DEFAULT_PARTS;
+            int bits = DEFAULT_BITS;
+            int slices = 0;
+            boolean perHead = false;
             double min = 0;
             for (String option : s.substring("digest:".length()).split(",")) {
                 String[] kv = option.split("=", 2);
                 String key = kv[0].trim();
-                if (kv.length != 2 || !(key.equals("blocks") || key.equals("parts") || key.equals("min"))) {
-                    throw new IllegalArgumentException("--host-read " + spec + ": unknown option '" + option
-                            + "' (digest takes blocks=N, parts=P and min=R)");
-                }
-                if (key.equals("min")) {
-                    try {
-                        min = Double.parseDouble(kv[1].trim());
-                    } catch (NumberFormatException e) {
-                        throw new IllegalArgumentException("--host-read " + spec + ": min must be a number, was '" + kv[1] + "'");
+                String value = kv.length == 2 ? kv[1].trim() : "";
+                switch (kv.length == 2 ? key : "") {
+                    case "min" -> {
+                        try {
+                            min = Double.parseDouble(value);
+                        } catch (NumberFormatException e) {
+                            throw new IllegalArgumentException("--host-read " + spec + ": min must be a number, was '" + value + "'");
+                        }
                     }
-                    continue;
-                }
-                int v;
-                try {
-                    v = Integer.parseInt(kv[1].trim());
-                } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("--host-read " + spec + ": " + key + " must be an integer, was '" + kv[1] + "'");
-                }
-                if (key.equals("blocks")) {
-                    blocks = v;
-                } else {
-                    parts = v;
+                    case "select" -> {
+                        if (!value.equals("block") && !value.equals("head")) {
+                            throw new IllegalArgumentException("--host-read " + spec + ": select must be block or head, was '" + value + "'");
+                        }
+                        perHead = value.equals("head");
+                    }
+                    case "blocks" -> blocks = integer(spec, key, value);
+                    case "parts" -> parts = integer(spec, key, value);
+                    case "bits" -> bits = integer(spec, key, value);
+                    case "slices" -> {
+                        slices = integer(spec, key, value);
+                        if (slices < 1) {
+                            throw new IllegalArgumentException("--host-read " + spec + ": slices must be >= 1, was " + slices);
+                        }
+                    }
+                    default -> throw new IllegalArgumentException("--host-read " + spec + ": unknown option '" + option
+                            + "' (digest takes blocks=N, parts=P, min=R, bits=16|8|4, select=block|head and slices=S)");
                 }
             }
-            return new HostRead(true, blocks, parts, min);
+            return new HostRead(true, blocks, parts, min, bits, perHead, slices);
         }
         throw new IllegalArgumentException("--host-read must be exact, digest or digest:blocks=N, was '" + spec + "'");
+    }
+
+    private static int integer(String spec, String key, String value) {
+        try {
+            return Integer.parseInt(value);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--host-read " + spec + ": " + key + " must be an integer, was '" + value + "'");
+        }
     }
 
     /**
      * Marks in {@code chosen} the host blocks to read from their ranks ({@code DigestMirror.rank} of {@code n} blocks):
      * the {@link #blocks()} highest (the lowest index first on a tie), past {@link #SURE_BLOCKS} only those reaching
-     * {@link #min()}; returns how many. The one selection rule of both backends' digest reads.
+     * {@link #min()}; returns how many. The one selection rule of both backends' whole-block digest reads.
      */
     public int choose(float[] rank, int n, boolean[] chosen) {
         java.util.Arrays.fill(chosen, 0, n, false);
@@ -127,7 +222,12 @@ public record HostRead(boolean digest, int blocks, int parts, double min) {
 
     @Override
     public String toString() {
-        return digest ? "digest:blocks=" + blocks + (parts == DEFAULT_PARTS ? "" : ",parts=" + parts)
-                + (min == 0 ? "" : ",min=" + (min == Math.rint(min) ? String.valueOf((long) min) : String.valueOf(min))) : "exact";
+        if (!digest) {
+            return "exact";
+        }
+        return "digest:blocks=" + blocks + (parts == DEFAULT_PARTS ? "" : ",parts=" + parts)
+                + (min == 0 ? "" : ",min=" + (min == Math.rint(min) ? String.valueOf((long) min) : String.valueOf(min)))
+                + (bits == DEFAULT_BITS ? "" : ",bits=" + bits) + (perHead ? ",select=head" : "")
+                + (slices == 0 ? "" : ",slices=" + slices);
     }
 }

@@ -9,25 +9,30 @@ import java.util.Arrays;
  * blocks, the policy's own signal), the share that lay in the selected blocks.
  */
 public final class HostReadStats {
-    /** (layer) host blocks read. */
-    private final long[] read;
+    /** (layer) host blocks read; a KV head's slice of a block counts 1/K ({@code select=head}). */
+    private final double[] read;
     /** (layer) host blocks an exact read would have read. */
     private final long[] exact;
-    /** (layer) true top-k host positions that lay in the selected blocks. */
-    private final long[] recallHits;
+    /** (layer) true top-k host positions that lay in the selected blocks (a position counts the share of KV heads that read it). */
+    private final double[] recallHits;
     /** (layer) true top-k host positions measured. */
     private final long[] recallTotal;
     private long steps;
 
     public HostReadStats(int layers) {
-        read = new long[layers];
+        read = new double[layers];
         exact = new long[layers];
-        recallHits = new long[layers];
+        recallHits = new double[layers];
         recallTotal = new long[layers];
     }
 
     /** Counts one layer's read at one decode step: {@code blocksRead} of the {@code blocksExact} host blocks an exact read reads. */
     public void add(int layer, int blocksRead, int blocksExact) {
+        add(layer, (double) blocksRead, blocksExact);
+    }
+
+    /** As {@link #add(int, int, int)}, {@code blocksRead} in blocks' worth of bytes (head slices of {@code 1/K} each). */
+    public void add(int layer, double blocksRead, int blocksExact) {
         read[layer] += blocksRead;
         exact[layer] += blocksExact;
         if (layer == 0) {
@@ -35,7 +40,7 @@ public final class HostReadStats {
         }
     }
 
-    void addRecall(int layer, int hits, int total) {
+    void addRecall(int layer, double hits, int total) {
         recallHits[layer] += hits;
         recallTotal[layer] += total;
     }
@@ -45,9 +50,9 @@ public final class HostReadStats {
         return steps;
     }
 
-    /** Host blocks read, all layers. */
+    /** Host blocks read, all layers (head slices summed into blocks' worth of bytes, rounded). */
     public long blocksRead() {
-        return Arrays.stream(read).sum();
+        return Math.round(Arrays.stream(read).sum());
     }
 
     /** Host blocks an exact read would have read, all layers. */
@@ -58,7 +63,7 @@ public final class HostReadStats {
     /** Host blocks read over what an exact read would read; 1 when nothing was on the host. */
     public double fraction() {
         long e = blocksExact();
-        return e == 0 ? 1.0 : blocksRead() / (double) e;
+        return e == 0 ? 1.0 : Arrays.stream(read).sum() / e;
     }
 
     /** Per layer, the recall of the digest selection; NaN for a layer never measured (exact mode, no host block skipped). */

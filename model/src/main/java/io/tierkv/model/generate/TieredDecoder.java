@@ -91,7 +91,8 @@ public final class TieredDecoder {
      */
     public void hostRead(HostRead mode) {
         this.hostRead = mode;
-        this.digests = mode.digest() ? new BlockDigests(c.layers(), c.kvHeads(), c.headDim(), layout.blockSize(), mode.parts()) : null;
+        this.digests = mode.digest() ? new BlockDigests(c.layers(), c.kvHeads(), c.headDim(), layout.blockSize(), mode.parts(),
+                mode.bits()) : null;
         this.selector = mode.digest()
                 ? new HostBlockSelector(mode, digests, hostReads, c.heads(), c.kvHeads(), c.headDim(), layout.blockSize()) : null;
     }
@@ -387,6 +388,25 @@ public final class TieredDecoder {
         int m = selector.select(l, qf, view);
         selector.measureRecall(l, q.reshape(c.heads(), c.headDim()), view, seq, hostSlab);
         addPart(seq, l, hostSlab, selector.slots(), selector.blocks(), m, start, n);
+        boolean[] mask = selector.headMask();
+        if (mask != null && m > 0) { // select=head: each head attends only the slices its KV head read
+            int last = parts.size() - 1;
+            SplitAttention.Part part = parts.get(last);
+            int keys = m * layout.blockSize();
+            int group = c.heads() / c.kvHeads();
+            float[] bias = partBuffers[last].bias;
+            float[] headBias = new float[c.heads() * keys];
+            for (int h = 0; h < c.heads(); h++) {
+                for (int j = 0; j < m; j++) {
+                    boolean reads = mask[j * c.kvHeads() + h / group];
+                    for (int r = 0; r < layout.blockSize(); r++) {
+                        int col = j * layout.blockSize() + r;
+                        headBias[h * keys + col] = reads ? bias[col] : NEG_INF;
+                    }
+                }
+            }
+            parts.set(last, new SplitAttention.Part(part.keys(), part.values(), Tensors.fromFloats(headBias, c.heads(), 1, keys)));
+        }
     }
 
     /** One part's host-side arrays, grown by doubling and reused (the tensors made from them are copies). */

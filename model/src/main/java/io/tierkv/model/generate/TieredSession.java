@@ -64,19 +64,17 @@ public final class TieredSession implements AutoCloseable {
         if (!(hostBudget >= 0)) {
             throw new IllegalArgumentException("host budget must be >= 0 times the device budget, was " + hostBudget);
         }
-        if (!(budget > 0 && budget <= 1)) {
-            throw new IllegalArgumentException("budget must be a fraction of the prompt in (0, 1], was " + budget);
-        }
         LlamaConfig c = weights.config;
+        DeviceBudget base = DeviceBudget.of(budget, promptTokens, blockSize, c.layers());
         if (promptTokens + maxNewTokens > c.maxPositions()) {
             throw new IllegalArgumentException("the prompt (" + promptTokens + " tokens) plus " + maxNewTokens
                     + " new tokens exceeds the model's max_position_embeddings of " + c.maxPositions());
         }
         KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, blockSize);
-        int budgetTokens = Math.max(1, (int) Math.floor(budget * promptTokens));
-        int perLayer = Math.max(1, budgetTokens / blockSize);
+        int budgetTokens = base.tokens();
+        int perLayer = base.perLayer();
         this.digestReserveBytes = hostRead.digest() ? (long) c.layers() * layout.blocksFor(promptTokens + maxNewTokens)
-                * BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), hostRead.parts()) : 0;
+                * BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), hostRead.parts(), hostRead.bits()) : 0;
         // The digests take whole device slots out of the budget over all layers (the placement spends device blocks
         // over all layers), and the policy's tokens per layer shrink by the same share.
         int reservedBlocks = (int) Math.ceil(digestReserveBytes / (double) layout.blockBytes());
@@ -85,8 +83,9 @@ public final class TieredSession implements AutoCloseable {
             if (deviceBlocks < c.layers()) {
                 throw new IllegalArgumentException("a budget of " + budgetTokens + " tokens (" + perLayer + " blocks per layer) cannot"
                         + " hold the block digests of --host-read " + hostRead + " (" + reservedBlocks + " blocks over "
-                        + c.layers() + " layers for " + (promptTokens + maxNewTokens) + " tokens); raise the budget or read the"
-                        + " host tier exactly");
+                        + c.layers() + " layers for " + (promptTokens + maxNewTokens) + " tokens); raise the budget, keep smaller digests"
+                        + " (digest:blocks=3,bits=8: " + BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), 1, 8) + " bytes a block) or read"
+                        + " the host tier exactly");
             }
             budgetTokens = Math.max(1, budgetTokens - (int) Math.ceil((double) reservedBlocks * blockSize / c.layers()));
         }

@@ -137,4 +137,112 @@ class BlockDigestsTest {
         assertEquals(5 * digests.bytesPerBlock(), digests.bytes());
         assertEquals(6 * digests.bytesPerBlock(), digests.peakBytes());
     }
+
+    /** Scores of every key of a (B, K, d) block for query head {@code h}. */
+    private static float maxScore(float[] keys, float[] q, int h) {
+        int kh = h / (HEADS / KV_HEADS);
+        float best = Float.NEGATIVE_INFINITY;
+        for (int r = 0; r < BLOCK; r++) {
+            float s = 0;
+            for (int d = 0; d < DIM; d++) {
+                s += q[h * DIM + d] * keys[(r * KV_HEADS + kh) * DIM + d];
+            }
+            best = Math.max(best, s);
+        }
+        return best;
+    }
+
+    @Test
+    void codedDigests_boundAtLeastTheTrueMaxScore_onRandomBlocks_andLooseByAtMostOneStepPerTerm() {
+        SplittableRandom rnd = new SplittableRandom(17);
+        for (int bits : new int[] {8, 4}) {
+            for (int parts : new int[] {1, 2}) {
+                BlockDigests coded = new BlockDigests(1, KV_HEADS, DIM, BLOCK, parts, bits);
+                BlockDigests exactBox = new BlockDigests(1, KV_HEADS, DIM, BLOCK, parts);
+                float[] q = new float[HEADS * DIM];
+                float[] bound = new float[HEADS];
+                float[] box = new float[HEADS];
+                for (int block = 0; block < 40; block++) {
+                    float[] keys = new float[BLOCK * KV_HEADS * DIM];
+                    double spread = Math.pow(10, rnd.nextInt(-3, 3));
+                    double shift = rnd.nextGaussian() * spread * 4;
+                    for (int i = 0; i < keys.length; i++) {
+                        keys[i] = (float) (shift + rnd.nextGaussian() * spread);
+                    }
+                    try (FloatPointer p = new FloatPointer(keys)) {
+                        coded.update(0, block, p.address());
+                        exactBox.update(0, block, p.address());
+                    }
+                    for (int trial = 0; trial < 20; trial++) {
+                        for (int i = 0; i < q.length; i++) {
+                            q[i] = (float) rnd.nextGaussian();
+                        }
+                        coded.bound(0, block, q, HEADS, 1f, bound);
+                        exactBox.bound(0, block, q, HEADS, 1f, box);
+                        for (int h = 0; h < HEADS; h++) {
+                            float truth = maxScore(keys, q, h);
+                            float tolerance = (float) (1e-5 * (1 + Math.abs(truth) + Math.abs(shift) * DIM));
+                            assertTrue(bound[h] >= truth - tolerance, bits + " bits, " + parts + " parts, block " + block + " head " + h
+                                    + ": bound " + bound[h] + " below the true max score " + truth);
+                            // one code step (range / (2^bits - 1)) per term, the range of a head's minima and maxima
+                            double range = 0;
+                            double qAbs = 0;
+                            for (int d = 0; d < DIM; d++) {
+                                qAbs += Math.abs(q[h * DIM + d]);
+                            }
+                            float lo = Float.POSITIVE_INFINITY;
+                            float hi = Float.NEGATIVE_INFINITY;
+                            for (float k : keys) {
+                                lo = Math.min(lo, k);
+                                hi = Math.max(hi, k);
+                            }
+                            range = hi - lo;
+                            double slack = qAbs * range / ((1 << bits) - 1) * 1.001 + 2 * tolerance;
+                            assertTrue(bound[h] <= box[h] + slack, bits + " bits: bound " + bound[h] + " more than a step above the"
+                                    + " bfloat16 box's " + box[h]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void codedDigest_ofOneRepeatedKey_boundsItsScoreClosely() {
+        SplittableRandom rnd = new SplittableRandom(23);
+        float[] key = new float[KV_HEADS * DIM];
+        for (int i = 0; i < key.length; i++) {
+            key[i] = (float) rnd.nextGaussian();
+        }
+        float[] keys = new float[BLOCK * KV_HEADS * DIM];
+        for (int r = 0; r < BLOCK; r++) {
+            System.arraycopy(key, 0, keys, r * key.length, key.length);
+        }
+        BlockDigests coded = new BlockDigests(1, KV_HEADS, DIM, BLOCK, 1, 8);
+        try (FloatPointer p = new FloatPointer(keys)) {
+            coded.update(0, 0, p.address());
+        }
+        float[] q = new float[HEADS * DIM];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) rnd.nextGaussian();
+        }
+        float[] bound = new float[HEADS];
+        coded.bound(0, 0, q, HEADS, 1f, bound);
+        float truth = maxScore(keys, q, 0);
+        assertTrue(bound[0] >= truth - 1e-5 && bound[0] < truth + 0.2, "bound " + bound[0] + " vs the key's " + truth);
+        for (int d = 0; d < DIM; d++) { // each stored extreme brackets the key's value
+            assertTrue(coded.value(0, 0, 0, 0, 0, d) <= key[d] && key[d] <= coded.value(0, 0, 1, 0, 0, d), "dimension " + d);
+        }
+    }
+
+    @Test
+    void bytesPerBlock_ofCodedDigests_countsCodesAndOneOffsetAndScalePerPartAndHead() {
+        // the bundled model: 4 KV heads of 32
+        assertEquals(2 * 4 * 32 * 2, BlockDigests.bytesPerBlock(4, 32, 1));
+        assertEquals(4 * (8 + 2 * 32), BlockDigests.bytesPerBlock(4, 32, 1, 8));          // 288 bytes: 56% of 512
+        assertEquals(4 * (8 + 32), BlockDigests.bytesPerBlock(4, 32, 1, 4));              // 160 bytes
+        assertEquals(4 * 4 * (8 + 32), BlockDigests.bytesPerBlock(4, 32, 4, 4));          // 640 bytes
+        BlockDigests d = new BlockDigests(2, KV_HEADS, DIM, BLOCK, 2, 4);
+        assertEquals(BlockDigests.bytesPerBlock(KV_HEADS, DIM, 2, 4), d.bytesPerBlock());
+    }
 }

@@ -56,4 +56,26 @@ class DigestBudgetTest {
             assertTrue(e.getMessage().contains("cannot hold the block digests of --host-read digest:blocks=2"), e.getMessage());
         }
     }
+
+    @Test
+    void codedDigests_reserveFewerSlots_soATightBudgetFits() {
+        LlamaConfig c = TestModels.tiny();                 // 2 KV heads of 8: a bfloat16 digest 64 bytes, 8-bit 48, 4-bit 32
+        int room = 100;                                    // 196 tokens: 25 blocks of 8 per layer to digest
+        try (LlamaWeights w = LlamaWeights.random(c, 5, 0.1, false)) {
+            // 96-token prompt at 20%: 19 tokens, 2 blocks of 8 per layer, 4 slots of 1 KiB
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new TieredSession(w,
+                    Policies.create("hierarchical"), PROMPT, 0.2, 8, room, 0, Double.POSITIVE_INFINITY, HostRead.digest(1)));
+            assertTrue(e.getMessage().contains("(4 blocks over 2 layers for 196 tokens)"), "3200 bytes of bfloat16 digests: " + e.getMessage());
+            try (TieredSession s = new TieredSession(w, Policies.create("hierarchical"), PROMPT, 0.2, 8, room, 0,
+                    Double.POSITIVE_INFINITY, HostRead.parse("digest:blocks=1,bits=4"))) {
+                assertEquals(2 * 25 * (2 * 8 + 8 * 2), s.digestReserveBytes(), "per block and KV head 8 bytes of offset and"
+                        + " scale and 16 4-bit codes");
+                assertEquals(4 - 2, s.deviceBlocks(), "1600 bytes take two slots");
+                assertEquals(19 - 8, s.budgetTokens(), "two slots over 2 layers: 8 tokens per layer");
+                s.generate(prompt(c), NEW, PrefillMode.PAPER, 40, Sampler.greedy(), -1, null, null);
+                assertTrue(s.decoder().digestBytesPeak() > 0 && s.decoder().digestBytesPeak() <= s.digestReserveBytes());
+                assertTrue(s.tiers().stats().deviceBlocksPeak() <= s.deviceBlocks(), s.tiers().stats().summary());
+            }
+        }
+    }
 }

@@ -117,4 +117,41 @@ class DigestDecodingTest {
         long some = s[0].blocksRead();
         assertTrue(two < four && two <= some && some <= four, two + " <= " + some + " <= " + four);
     }
+
+    private static double maxDifference(float[][] a, float[][] b) {
+        double d = 0;
+        for (int i = 0; i < a.length; i++) {
+            for (int j = 0; j < a[i].length; j++) {
+                d = Math.max(d, Math.abs(a[i][j] - b[i][j]));
+            }
+        }
+        return d;
+    }
+
+    @Test
+    void perHead_everySliceOfEveryHead_equalsExact_withCodedDigestsToo() {
+        HostReadStats[] s = new HostReadStats[1];
+        long[] bytes = new long[1];
+        float[][] exact = decode(HostRead.EXACT, s, bytes);
+        for (String spec : new String[] {"digest:select=head,slices=100000", "digest:select=head,slices=100000,parts=2,bits=4"}) {
+            float[][] digest = decode(HostRead.parse(spec), s, bytes);
+            double d = maxDifference(exact, digest);
+            assertTrue(d < 2 * TieredDecoderTest.BOUND, spec + ": max abs logit difference " + d);
+            assertEquals(1.0, s[0].fraction(), 1e-12, spec);
+            for (double r : s[0].recallByLayer()) {
+                assertEquals(1.0, r, 1e-12, spec + ": every head read every block");
+            }
+        }
+    }
+
+    @Test
+    void perHead_oneSlicePerKvHead_readsOneBlocksWorthPerLayerAndStep() {
+        HostReadStats[] s = new HostReadStats[1];
+        long[] bytes = new long[1];
+        float[][] exact = decode(HostRead.EXACT, s, bytes);
+        float[][] oneEach = decode(HostRead.parse("digest:select=head,slices=" + config.kvHeads()), s, bytes);
+        assertEquals(12L * config.layers(), s[0].blocksRead(), "K slices of 1/K block per layer and step");
+        assertTrue(s[0].fraction() < 1, "fewer bytes than exact: " + s[0].fraction());
+        assertTrue(maxDifference(exact, oneEach) > 1e-4, "reading a slice per head is not an exact read");
+    }
 }

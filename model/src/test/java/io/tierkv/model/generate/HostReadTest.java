@@ -10,7 +10,8 @@ class HostReadTest {
     @Test
     void parse_readsEveryForm() {
         assertEquals(HostRead.EXACT, HostRead.parse("exact"));
-        assertEquals(HostRead.digest(HostRead.DEFAULT_BLOCKS), HostRead.parse("digest"));
+        assertEquals(HostRead.DEFAULT, HostRead.parse("digest"));
+        assertEquals(HostRead.DEFAULT, HostRead.parse(HostRead.DEFAULT.toString()));
         assertEquals(HostRead.digest(5), HostRead.parse("digest:blocks=5"));
         assertEquals("digest:blocks=5", HostRead.parse("digest:blocks=5").toString());
         assertEquals(new HostRead(true, 3, 2), HostRead.parse("digest:blocks=3,parts=2"));
@@ -28,5 +29,41 @@ class HostReadTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:k=2")).getMessage().contains("k=2"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:min=-1")).getMessage().contains("min >= 0"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:min=lots")).getMessage().contains("number"));
+    }
+
+    @Test
+    void parse_readsHeadSelection_codedDigests_andTheirSlices() {
+        HostRead h = HostRead.parse("digest:select=head,slices=10,parts=4,bits=4");
+        assertTrue(h.perHead());
+        assertEquals(10, h.slicesFor(4));
+        assertEquals(4, h.parts());
+        assertEquals(4, h.bits());
+        assertEquals(h, HostRead.parse(h.toString()), h.toString());
+        HostRead even = HostRead.parse("digest:blocks=3,select=head");
+        assertEquals(12, even.slicesFor(4), "3 blocks' worth of head slices");
+        assertEquals("digest:blocks=3,select=head", even.toString());
+        assertEquals(8, HostRead.parse("digest:bits=8").bits());
+        assertEquals(HostRead.parse("digest:blocks=2,select=block,bits=16"), HostRead.digest(2));
+        assertEquals(0.5, HostRead.parse("digest:select=head,slices=12,min=0.5").min());
+    }
+
+    @Test
+    void parse_badHeadAndBitsOptions_nameWhatIsWrong() {
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:bits=7")).getMessage().contains("bits=16, 8 or 4"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:select=page")).getMessage().contains("block or head"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:slices=4")).getMessage().contains("needs select=head"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:select=head,slices=0")).getMessage()
+                .contains("slices must be >= 1"));
+    }
+
+    @Test
+    void cuda_refusesTheOptionsItsKernelsDoNotImplement_byName() {
+        assertEquals("bits=8", HostRead.parse("digest:bits=8").cudaUnsupported());
+        assertEquals("select=head", HostRead.parse("digest:select=head,slices=6").cudaUnsupported());
+        assertEquals(null, HostRead.parse("digest:blocks=3,parts=2,min=1").cudaUnsupported());
+        assertEquals(null, HostRead.EXACT.cudaUnsupported());
+        assertEquals(HostRead.digest(HostRead.DEFAULT_BLOCKS), HostRead.DEFAULT.forCuda(), "plain digest: Quest's blocks on CUDA");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:blocks=2,bits=4").checkCuda());
+        assertTrue(e.getMessage().contains("option bits=4") && e.getMessage().contains("--backend cuda"), e.getMessage());
     }
 }
