@@ -66,8 +66,9 @@ final class CudaGenerate {
         try (CudaDecoder decoder = tiered ? CudaDecoder.loadTiered(dir, ids.length + maxTokens, blockSize, perLayer, policySpec, kvDtype,
                 hostRead)
                 : CudaDecoder.load(dir, ids.length + maxTokens, blockSize, kvDtype)) {
-            if (tiered) { // the policy's tokens per layer and the host budget, as on the CPU
-                decoder.reset(device.context(config.layers(), ids.length), device.blocks(), device.hostBlocks(hostBudget));
+            if (tiered) { // the policy's tokens per layer, the digests' share and the host budget, as on the CPU
+                DeviceBudget charged = decoder.withDigests(device, ids.length + maxTokens);
+                decoder.reset(charged.context(config.layers(), ids.length), charged.blocks(), charged.hostBlocks(hostBudget));
             }
             System.out.print(chat ? tok.decode(ids) : text);
             System.out.flush();

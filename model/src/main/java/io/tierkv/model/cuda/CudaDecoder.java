@@ -3,6 +3,7 @@ package io.tierkv.model.cuda;
 import io.tierkv.core.DType;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.cuda.ops.RopeTables;
+import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
@@ -310,6 +311,21 @@ public final class CudaDecoder implements AutoCloseable {
             throw new IllegalArgumentException("the prompt is empty");
         }
         cache.beginPrefill(length, true);
+    }
+
+    /**
+     * {@code budget} with this decoder's block digests (tiered with {@code --host-read digest}) for a sequence of up to
+     * {@code maxTokens} tokens taken out of it, in this decoder's KV slots ({@link DeviceBudget#withDigests}); unchanged in
+     * exact mode or untiered.
+     */
+    public DeviceBudget withDigests(DeviceBudget budget, int maxTokens) {
+        if (!(cache instanceof TieredKvStore t) || !t.hostRead().digest()) {
+            return budget;
+        }
+        HostRead read = t.hostRead();
+        return budget.withDigests(read, c.layers(), maxTokens, cache.shape().blockSize(),
+                io.tierkv.model.generate.BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), read.parts(), read.bits()),
+                t.tiers().slotBytes());
     }
 
     /** The prompt is in: the tiers run the policy's end of prefill; from the next step on, attention is observed. */

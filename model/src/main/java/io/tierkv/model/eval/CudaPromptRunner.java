@@ -29,7 +29,7 @@ import java.nio.file.Path;
  *
  * <p>What the CUDA decoder does not measure is reported as such: the device attention share and its bound (the attention
  * probabilities stay on the device; only each layer's top-k positions come back) are NaN. With {@code --host-read digest}
- * the digests live on the device beside the budget (not taken out of it, as the CPU backend does).
+ * the digests' bytes are taken out of the device budget as the CPU backend takes them ({@link CudaDecoder#withDigests}).
  */
 final class CudaPromptRunner implements PromptRuns {
     private final Path dir;
@@ -61,8 +61,10 @@ final class CudaPromptRunner implements PromptRuns {
     public PromptRunner.Run run(String spec, ReadingPrompt prompt, int rounds, PromptRunner.Observer observer) {
         int p = prompt.prompt().length;
         int n = Math.min(rounds, prompt.rounds());
-        DeviceBudget budget = DeviceBudget.of(s.budget(), p, s.blockSize(), c.layers());
-        CudaDecoder dec = decoder(spec, p + PromptRunner.extraTokens(prompt, n, s.maxTokens()), budget.perLayer());
+        DeviceBudget base = DeviceBudget.of(s.budget(), p, s.blockSize(), c.layers());
+        int tokens = p + PromptRunner.extraTokens(prompt, n, s.maxTokens());
+        CudaDecoder dec = decoder(spec, tokens, base.perLayer());
+        DeviceBudget budget = dec.withDigests(base, tokens);
         dec.reset(budget.context(c.layers(), p), budget.blocks(), budget.hostBlocks(hostBudget));
         try (Session session = new Session(dec, budget.blocks())) {
             return PromptRunner.drive(session, s, prompt, n, c.eosTokenId(), observer);

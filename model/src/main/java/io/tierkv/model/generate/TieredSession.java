@@ -3,8 +3,6 @@ package io.tierkv.model.generate;
 import io.tierkv.core.DType;
 import io.tierkv.core.KvLayout;
 import io.tierkv.core.policy.KvPolicy;
-import io.tierkv.core.policy.PolicyContext;
-import io.tierkv.core.popularity.PopularityCounters;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.tiering.Sequence;
@@ -71,24 +69,18 @@ public final class TieredSession implements AutoCloseable {
                     + " new tokens exceeds the model's max_position_embeddings of " + c.maxPositions());
         }
         KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, blockSize);
-        int budgetTokens = base.tokens();
         int perLayer = base.perLayer();
-        this.digestReserveBytes = hostRead.digest() ? (long) c.layers() * layout.blocksFor(promptTokens + maxNewTokens)
-                * BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), hostRead.parts(), hostRead.bits()) : 0;
-        // The digests take whole device slots out of the budget over all layers (the placement spends device blocks
-        // over all layers), and the policy's tokens per layer shrink by the same share.
-        int reservedBlocks = (int) Math.ceil(digestReserveBytes / (double) layout.blockBytes());
-        int deviceBlocks = perLayer * c.layers() - reservedBlocks;
-        if (reservedBlocks > 0) {
-            if (deviceBlocks < c.layers()) {
-                throw new IllegalArgumentException("a budget of " + budgetTokens + " tokens (" + perLayer + " blocks per layer) cannot"
-                        + " hold the block digests of --host-read " + hostRead + " (" + reservedBlocks + " blocks over "
-                        + c.layers() + " layers for " + (promptTokens + maxNewTokens) + " tokens); raise the budget, keep smaller digests"
-                        + " (digest:blocks=3,bits=8: " + BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), 1, 8) + " bytes a block) or read"
-                        + " the host tier exactly");
-            }
-            budgetTokens = Math.max(1, budgetTokens - (int) Math.ceil((double) reservedBlocks * blockSize / c.layers()));
+        DeviceBudget withDigests;
+        try {
+            withDigests = base.withDigests(hostRead, c.layers(), promptTokens + maxNewTokens, blockSize,
+                    BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), hostRead.parts(), hostRead.bits()), layout.blockBytes());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + "; raise the budget, keep smaller digests (digest:blocks=3,bits=8: "
+                    + BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), 1, 8) + " bytes a block) or read the host tier exactly", e);
         }
+        this.digestReserveBytes = withDigests.digestBytes();
+        int budgetTokens = withDigests.tokens();
+        int deviceBlocks = withDigests.blocks();
         this.budgetTokens = budgetTokens;
         int chunkBlocks = chunk > 0 ? (chunk + blockSize - 1) / blockSize + 1 : 1;
         if (deviceBlocks / c.layers() < chunkBlocks) {
@@ -100,10 +92,7 @@ public final class TieredSession implements AutoCloseable {
         this.policy = policy;
         this.tiers = TierManager.create(TierConfig.cpu(layout, deviceBlocks, hostBlocks));
         try {
-            PolicyContext ctx = new PolicyContext(c.layers(), promptTokens, budgetTokens, PopularityCounters.java());
-            int hostBudgetBlocks = Double.isInfinite(hostBudget) ? Integer.MAX_VALUE
-                    : (int) Math.min(Integer.MAX_VALUE, Math.ceil(hostBudget * deviceBlocks));
-            this.sequence = tiers.open(policy, ctx, deviceBlocks, hostBudgetBlocks);
+            this.sequence = tiers.open(policy, withDigests.context(c.layers(), promptTokens), deviceBlocks, withDigests.hostBlocks(hostBudget));
             this.decoder = new TieredDecoder(weights, tiers);
             decoder.hostRead(hostRead);
         } catch (RuntimeException e) {

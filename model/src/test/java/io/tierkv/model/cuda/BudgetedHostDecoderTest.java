@@ -15,6 +15,7 @@ import io.tierkv.model.generate.TieredSession;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaWeights;
 import io.tierkv.core.policy.Policies;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -56,5 +57,24 @@ class BudgetedHostDecoderTest {
             }
         }
         before.assertNoLeaks();
+    }
+
+    @Test
+    void digestReads_takeTheSameShareOfTheBudget_asOnTheCpu() {
+        int[] prompt = DecoderFixture.load().cases().get(1).prompt();
+        int p = prompt.length;
+        HostRead read = HostRead.digest(2);
+        try (LlamaWeights w = LlamaCheckpoint.load(BundledModel.directory());
+             TieredSession s = new TieredSession(w, Policies.create("hierarchical"), p, 0.25, BLOCK, NEW_TOKENS, 0,
+                     Double.POSITIVE_INFINITY, read);
+             CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, "hierarchical", null, read, true)) {
+            int layers = d.config().layers();
+            DeviceBudget base = DeviceBudget.of(0.25, p, BLOCK, layers);
+            DeviceBudget charged = d.withDigests(base, p + NEW_TOKENS);
+            assertTrue(charged.digestBytes() > 0 && charged.blocks() < base.blocks(), "the digests took device slots: " + charged);
+            assertEquals(s.digestReserveBytes(), charged.digestBytes(), "digest bytes");
+            assertEquals(s.deviceBlocks(), charged.blocks(), "KV blocks left");
+            assertEquals(s.budgetTokens(), charged.tokens(), "the policy's tokens per layer");
+        }
     }
 }
