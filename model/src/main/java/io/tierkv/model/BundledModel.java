@@ -40,6 +40,8 @@ public final class BundledModel {
         }
         try {
             Path dir = Files.createTempDirectory("tierkv-bundled-");
+            // Deleted at exit in the reverse order of registration: the directory first here, so that it goes last, empty.
+            dir.toFile().deleteOnExit();
             for (String f : FILES) {
                 try (InputStream in = BundledModel.class.getResourceAsStream(RESOURCE_DIR + f)) {
                     if (in == null) {
@@ -49,7 +51,6 @@ public final class BundledModel {
                 }
                 dir.resolve(f).toFile().deleteOnExit();
             }
-            dir.toFile().deleteOnExit();
             extracted = dir;
             return dir;
         } catch (IOException e) {
