@@ -101,8 +101,8 @@ final class HostReadCurveCommand implements Callable<Integer> {
     }
 
     /**
-     * A run's digest family: its {@code --host-read} without {@code blocks=} and {@code slices=} ({@code digest} for
-     * Quest's whole blocks), {@code exact}, or empty when the run did not record it.
+     * A run's digest family: its {@code --host-read} without {@code blocks=} and {@code slices=} ({@code digest (Quest
+     * blocks)} for Quest's whole blocks), {@code exact}, or empty when the run did not record it.
      */
     static String family(String hostRead) {
         if (hostRead.isEmpty() || hostRead.equals("exact")) {
@@ -117,6 +117,6 @@ final class HostReadCurveCommand implements Callable<Integer> {
                 }
             }
         }
-        return sb.length() == 0 ? "digest" : "digest:" + sb;
+        return sb.length() == 0 ? "digest (Quest blocks)" : "digest:" + sb;
     }
 }

@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 class HostReadCurveCommandTest {
     @Test
     void family_dropsTheReadBudget_andKeepsWhatMakesTheDigestAndTheSelection() {
-        assertEquals("digest", HostReadCurveCommand.family("digest:blocks=2"));
+        assertEquals("digest (Quest blocks)", HostReadCurveCommand.family("digest:blocks=2"));
         assertEquals("digest:min=1", HostReadCurveCommand.family("digest:blocks=3,min=1"));
         assertEquals("digest:parts=4,bits=4,select=head",
                 HostReadCurveCommand.family("digest:blocks=2,parts=4,bits=4,select=head,slices=10"));

@@ -127,10 +127,10 @@ public final class LineChart {
         if (distinguish) {
             plot.setSeriesRenderingOrder(SeriesRenderingOrder.FORWARD); // the thinner, dashed later lines on top
         }
-        if (logX) {
+        if (logX) { // fitted to the data (rounding out to the next power of ten would leave most of the width empty)
             LogarithmicAxis axis = new LogarithmicAxis(xLabel);
             axis.setAllowNegativesFlag(false);
-            axis.setAutoRangeNextLogFlag(true);
+            axis.setAutoRangeNextLogFlag(false);
             plot.setDomainAxis(axis);
         }
         if (fitY && !logY && plot.getRangeAxis() instanceof org.jfree.chart.axis.NumberAxis y) {
