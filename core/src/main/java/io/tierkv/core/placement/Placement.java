@@ -44,13 +44,17 @@ public final class Placement {
     private final int layers;
     private final int capacity;
     private final int hostCapacity;
-    private final double invTau;
+    /** The candidate time constants, shortest first; one unless the placement adapts. */
+    private final Ranking[] rankings;
+    /** The ranking that values the blocks placed: {@code rankings[chosen]}. */
+    private Ranking live;
+    private int chosen;
+    /** Times the live ranking changed ({@link #adapt}). */
+    private int switches;
     /** (id) ABSENT, DEVICE, HOST or FREED. */
     private byte[] where;
     /** (id) the block's level code. */
     private byte[] level;
-    /** (id) ln of the decayed request count plus (step / tau); -infinity for never requested. */
-    private double[] score;
     /** Device blocks, least valuable at the root. */
     private final IndexedMinHeap device;
     /** Host blocks in the order they are freed past the host budget. */
@@ -73,13 +77,17 @@ public final class Placement {
         this.layers = layers;
         this.capacity = capacity;
         this.hostCapacity = hostCapacity;
-        this.invTau = 1.0 / config.tau();
         int n = 16 * layers;
         this.where = new byte[n];
         this.level = new byte[n];
-        this.score = new double[n];
-        Arrays.fill(score, Double.NEGATIVE_INFINITY);
         Arrays.fill(level, Level.NORMAL_CODE);
+        double[] taus = config.taus();
+        this.rankings = new Ranking[taus.length];
+        for (int i = 0; i < taus.length; i++) {
+            rankings[i] = new Ranking(taus[i], n, taus.length > 1);
+        }
+        this.chosen = config.startIndex();
+        this.live = rankings[chosen];
         this.device = new IndexedMinHeap(n);
         this.host = new IndexedMinHeap(n);
     }
@@ -109,6 +117,16 @@ public final class Placement {
         return hostCount;
     }
 
+    /** The time constant that values the blocks now (the adaptive choice, or the one configured). */
+    public double tau() {
+        return live.tau;
+    }
+
+    /** How often the adaptive choice changed the time constant. */
+    public int switches() {
+        return switches;
+    }
+
     /** Steps taken ({@link #step()} calls). */
     public int now() {
         return now;
@@ -130,7 +148,10 @@ public final class Placement {
             return;
         }
         int id = ensure(layer, block);
-        score[id] = add(score[id], weight * config.priorWeight());
+        for (Ranking r : rankings) {
+            r.add(id, weight * config.priorWeight(), now);
+            shadowTouched(r, id);
+        }
         rekey(id);
         admitIfWorth(id, out);
     }
@@ -145,14 +166,19 @@ public final class Placement {
             throw new IllegalStateException("block " + block + " of layer " + layer + " is admitted twice");
         }
         level[id] = levelCode;
-        if (score[id] == Double.NEGATIVE_INFINITY) {
-            score[id] = Math.log(config.newBlockWeight()) + now * invTau;
+        for (Ranking r : rankings) {
+            if (r.score[id] == Double.NEGATIVE_INFINITY) {
+                r.score[id] = Math.log(config.newBlockWeight()) + now * r.invTau;
+            }
         }
 
         if (mode == TierMode.DROP && levelCode == Level.EVICT_CODE) {
             where[id] = FREED;
             out.add(layer, block, Moves.FREE);
             return;
+        }
+        for (Ranking r : rankings) {
+            shadowOffer(r, id, 0);
         }
         if (deviceCount < capacity) {
             toDevice(id);
@@ -179,7 +205,14 @@ public final class Placement {
         if (where[id] == FREED) {
             return;
         }
-        score[id] = add(score[id], 1.0);
+        boolean placed = where[id] != ABSENT;
+        for (Ranking r : rankings) {
+            if (placed && r.device != null && !r.device.contains(id)) {
+                r.misses++;
+            }
+            r.add(id, 1.0, now);
+            shadowTouched(r, id);
+        }
         rekey(id);
         admitIfWorth(id, out);
     }
@@ -196,12 +229,55 @@ public final class Placement {
             free(id, out);
             return;
         }
+        for (Ranking r : rankings) {
+            shadowTouched(r, id);
+        }
         rekey(id);
     }
 
-    /** One step passed: every value decays by {@code 1 / tau} (implicitly). */
+    /**
+     * One step passed: every value decays by {@code 1 / tau} (implicitly). Every {@code adaptWindow} steps an
+     * adaptive placement compares its candidate time constants and switches to the one whose shadow missed least.
+     */
     public void step() {
         now++;
+        if (rankings.length > 1 && now % config.adaptWindow() == 0) {
+            adapt();
+        }
+    }
+
+    /**
+     * ARC-style adaptation: each candidate's shadow counted the misses the rule would have had with its values; their
+     * counts decay by half a window at a time, and the live ranking moves to the candidate with the fewest when it
+     * beats the live one by the hysteresis. A switch re-keys the placed blocks' heaps (O(placed blocks), rare).
+     */
+    private void adapt() {
+        int best = chosen;
+        for (int i = 0; i < rankings.length; i++) {
+            Ranking r = rankings[i];
+            r.recent = r.recent * config.adaptKeep() + r.misses;
+            r.misses = 0;
+        }
+        for (int i = 0; i < rankings.length; i++) {
+            if (rankings[i].recent < rankings[best].recent) {
+                best = i;
+            }
+        }
+        if (best != chosen && rankings[best].recent < rankings[chosen].recent * (1 - config.adaptHysteresis())) {
+            chosen = best;
+            live = rankings[best];
+            switches++;
+            for (int i = 0; i < device.size(); i++) {
+                int id = device.at(i);
+                device.setKeyUnordered(id, IndexedMinHeap.sortable(value(id)));
+            }
+            device.heapify();
+            for (int i = 0; i < host.size(); i++) {
+                int id = host.at(i);
+                host.setKeyUnordered(id, hostKey(id));
+            }
+            host.heapify();
+        }
     }
 
     /**
@@ -244,6 +320,7 @@ public final class Placement {
             hostCount--;
         }
         where[id] = FREED;
+        shadowsForget(id);
     }
 
     /** Promotes {@code id} from the host when there is room or it is worth more than the victim by the margin. */
@@ -289,7 +366,44 @@ public final class Placement {
             hostCount--;
         }
         where[id] = FREED;
+        shadowsForget(id);
         out.add(layerOf(id), blockOf(id), Moves.FREE);
+    }
+
+    /** A shadow's view of a block whose value changed: re-keyed if on its device, else offered to it if placed. */
+    private void shadowTouched(Ranking r, int id) {
+        if (r.device == null) {
+            return;
+        }
+        if (r.device.contains(id)) {
+            r.device.update(id, IndexedMinHeap.sortable(r.value(id, level[id], config)));
+        } else if (where[id] == DEVICE || where[id] == HOST) {
+            shadowOffer(r, id, config.margin());
+        }
+    }
+
+    /** The rule on a shadow's device set: room, or worth more than its victim by {@code margin}. */
+    private void shadowOffer(Ranking r, int id, double margin) {
+        IndexedMinHeap d = r.device;
+        if (d == null) {
+            return;
+        }
+        if (d.size() < capacity) {
+            d.add(id, IndexedMinHeap.sortable(r.value(id, level[id], config)));
+            return;
+        }
+        if (d.size() > 0 && IndexedMinHeap.sortable(r.value(id, level[id], config) - margin) > d.key(d.peek())) {
+            d.poll();
+            d.add(id, IndexedMinHeap.sortable(r.value(id, level[id], config)));
+        }
+    }
+
+    private void shadowsForget(int id) {
+        for (Ranking r : rankings) {
+            if (r.device != null && r.device.contains(id)) {
+                r.device.remove(id);
+            }
+        }
     }
 
     private void enforceHostBudget(Moves out) {
@@ -320,21 +434,61 @@ public final class Placement {
 
     /** The block's value now, in the shifted log domain of {@link #score}. */
     private double value(int id) {
-        return score[id] + config.levelWeight() * levelRank(level[id]);
+        return live.value(id, level[id], config);
     }
 
     private long hostKey(int id) {
         return IndexedMinHeap.sortable(value(id) - (level[id] == Level.EVICT_CODE ? EVICT_FIRST : 0));
     }
 
-    /** ln(exp(s - now/tau) + w) + now/tau: adds {@code w} to a decayed count kept in the shifted log domain. */
-    private double add(double s, double w) {
-        double t = now * invTau;
-        if (s == Double.NEGATIVE_INFINITY) {
-            return Math.log(w) + t;
+    /**
+     * One candidate time constant: the blocks' decayed request counts under it and, when the placement adapts, its
+     * shadow: the device set the rule would hold were these the live values (ids only, no moves), which counts the
+     * requests it would have missed.
+     */
+    private static final class Ranking {
+        final double tau;
+        final double invTau;
+        /** (id) ln of the decayed request count plus (step / tau); -infinity for never requested. */
+        double[] score;
+        /** The shadow's device blocks, least valuable at the root; null when the placement does not adapt. */
+        final IndexedMinHeap device;
+        /** Requests on placed blocks off the shadow's device since the last choice, and their decayed sum before. */
+        long misses;
+        double recent;
+
+        Ranking(double tau, int n, boolean shadow) {
+            this.tau = tau;
+            this.invTau = 1.0 / tau;
+            this.score = new double[n];
+            Arrays.fill(score, Double.NEGATIVE_INFINITY);
+            this.device = shadow ? new IndexedMinHeap(n) : null;
         }
-        double x = s - t;
-        return t + (x > Math.log(w) ? x + Math.log1p(w * Math.exp(-x)) : Math.log(w) + Math.log1p(Math.exp(x) / w));
+
+        double value(int id, byte levelCode, PlacementConfig config) {
+            return score[id] + config.levelWeight() * levelRank(levelCode);
+        }
+
+        /** ln(exp(s - now/tau) + w) + now/tau: adds {@code w} to a decayed count kept in the shifted log domain. */
+        void add(int id, double w, int now) {
+            double s = score[id];
+            double t = now * invTau;
+            if (s == Double.NEGATIVE_INFINITY) {
+                score[id] = Math.log(w) + t;
+                return;
+            }
+            double x = s - t;
+            score[id] = t + (x > Math.log(w) ? x + Math.log1p(w * Math.exp(-x)) : Math.log(w) + Math.log1p(Math.exp(x) / w));
+        }
+
+        void grow(int n) {
+            int old = score.length;
+            score = Arrays.copyOf(score, n);
+            Arrays.fill(score, old, n, Double.NEGATIVE_INFINITY);
+            if (device != null) {
+                device.ensureCapacity(n);
+            }
+        }
     }
 
     private static int levelRank(byte code) {
@@ -351,9 +505,10 @@ public final class Placement {
             int old = where.length;
             where = Arrays.copyOf(where, n);
             level = Arrays.copyOf(level, n);
-            score = Arrays.copyOf(score, n);
-            Arrays.fill(score, old, n, Double.NEGATIVE_INFINITY);
             Arrays.fill(level, old, n, Level.NORMAL_CODE);
+            for (Ranking r : rankings) {
+                r.grow(n);
+            }
             device.ensureCapacity(n);
             host.ensureCapacity(n);
         }
@@ -391,5 +546,22 @@ public final class Placement {
         }
         device.checkInvariants();
         host.checkInvariants();
+        for (Ranking r : rankings) {
+            if (r.device == null) {
+                continue;
+            }
+            r.device.checkInvariants();
+            if (r.device.size() > capacity) {
+                throw new IllegalStateException("the shadow of tau " + r.tau + " holds " + r.device.size() + " blocks, capacity "
+                        + capacity);
+            }
+            for (int i = 0; i < r.device.size(); i++) {
+                byte w = where[r.device.at(i)];
+                if (w != DEVICE && w != HOST) {
+                    throw new IllegalStateException("the shadow of tau " + r.tau + " holds block " + blockOf(r.device.at(i))
+                            + " of layer " + layerOf(r.device.at(i)) + ", which is " + w);
+                }
+            }
+        }
     }
 }
