@@ -15,6 +15,15 @@ import java.util.Arrays;
  * fixed origin ({@code ln f + t / tau}), so a decay shifts every value alike and only a block whose count
  * changed is re-keyed: a step costs O(blocks requested + levels changed), not O(blocks).
  *
+ * <p><b>Adaptive time constant.</b> No single {@code tau} suits every trace and budget: attention that re-reads
+ * blocks within a few steps wants a short memory, a popular set that comes back every hundred steps a long one,
+ * and a larger device a longer one. So the counts are kept at several candidate time constants
+ * ({@link PlacementConfig#taus()}), each with a shadow: the device set this rule would hold with that candidate's
+ * values (ids only, no moves), which counts the requests it would have missed. Every
+ * {@link PlacementConfig#adaptWindow()} steps the live values switch to the candidate whose shadow missed least
+ * (misses decayed window by window, ARC's idea of learning from what other choices would have done); a switch
+ * re-keys the placed blocks (O(placed blocks), rare), every other step stays O(changes) times the candidates.
+ *
  * <p><b>Placement.</b> The device holds at most {@code capacity} blocks besides each layer's tail, which is
  * always on the device and not placed here. Its least valuable block is the victim. A block that leaves
  * the tail stays on the device if there is room or if it is worth more than the victim (which then goes

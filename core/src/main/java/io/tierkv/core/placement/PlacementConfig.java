@@ -31,10 +31,10 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     public static final double DEFAULT_NEW_BLOCK_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.fresh", "0.2"));
     public static final double DEFAULT_MARGIN = Double.parseDouble(System.getProperty("tierkv.placement.margin", "0"));
     public static final double DEFAULT_TAU_FACTOR = Double.parseDouble(System.getProperty("tierkv.placement.tauFactor", "4"));
-    public static final int DEFAULT_TAU_CHOICES = Integer.parseInt(System.getProperty("tierkv.placement.tauChoices", "3"));
+    public static final int DEFAULT_TAU_CHOICES = Integer.parseInt(System.getProperty("tierkv.placement.tauChoices", "4"));
     public static final int DEFAULT_ADAPT_WINDOW = Integer.parseInt(System.getProperty("tierkv.placement.adaptWindow", "32"));
     public static final double DEFAULT_ADAPT_KEEP = Double.parseDouble(System.getProperty("tierkv.placement.adaptKeep", "0.5"));
-    public static final double DEFAULT_ADAPT_HYSTERESIS = Double.parseDouble(System.getProperty("tierkv.placement.adaptHysteresis", "0.05"));
+    public static final double DEFAULT_ADAPT_HYSTERESIS = Double.parseDouble(System.getProperty("tierkv.placement.adaptHysteresis", "0"));
 
     public PlacementConfig {
         if (!(tau > 0) || !(priorWeight >= 0) || !(newBlockWeight > 0) || !(margin >= 0) || Double.isNaN(levelWeight)
