@@ -45,6 +45,9 @@ public final class Placement {
     /** Released: the host budget had no room, or its tokens were dropped. */
     public static final byte FREED = 3;
 
+    /** Resolution of the shadows' sampling rate. */
+    private static final int SAMPLE_SCALE = 1 << 16;
+
     /** Host-order offset that puts EVICT blocks before every other block. */
     private static final double EVICT_FIRST = 1e9;
 
@@ -52,6 +55,12 @@ public final class Placement {
     private final TierMode mode;
     private final int layers;
     private final int capacity;
+    /**
+     * The shadows model a sample of the blocks (SHARDS-style spatial sampling): those whose hashed id falls below
+     * {@code sampleThreshold} (of 65536), on a device of {@code shadowCapacity} blocks, the capacity at the same rate.
+     */
+    private final int sampleThreshold;
+    private final int shadowCapacity;
     private final int hostCapacity;
     /** The candidate time constants, shortest first; one unless the placement adapts. */
     private final Ranking[] rankings;
@@ -60,10 +69,17 @@ public final class Placement {
     private int chosen;
     /** Times the live ranking changed ({@link #adapt}). */
     private int switches;
+    /** The host heap's keys predate the last switch ({@link #rekeyHost}). */
+    private boolean hostStale;
     /** (id) ABSENT, DEVICE, HOST or FREED. */
     private byte[] where;
     /** (id) the block's level code. */
     private byte[] level;
+    /**
+     * (id, candidate) ln of the block's decayed request count under each candidate time constant plus
+     * (step / tau), -infinity for never requested; a block's counts sit together, one cache line for all.
+     */
+    private double[] scores;
     /** Device blocks, least valuable at the root. */
     private final IndexedMinHeap device;
     /** Host blocks in the order they are freed past the host budget. */
@@ -85,6 +101,13 @@ public final class Placement {
         this.mode = mode;
         this.layers = layers;
         this.capacity = capacity;
+        if (capacity <= config.shadowBlocks()) {
+            this.sampleThreshold = SAMPLE_SCALE;
+            this.shadowCapacity = capacity;
+        } else {
+            this.sampleThreshold = (int) Math.ceil((double) SAMPLE_SCALE * config.shadowBlocks() / capacity);
+            this.shadowCapacity = (int) Math.max(1, Math.round((double) capacity * sampleThreshold / SAMPLE_SCALE));
+        }
         this.hostCapacity = hostCapacity;
         int n = 16 * layers;
         this.where = new byte[n];
@@ -92,8 +115,10 @@ public final class Placement {
         Arrays.fill(level, Level.NORMAL_CODE);
         double[] taus = config.taus();
         this.rankings = new Ranking[taus.length];
+        this.scores = new double[n * taus.length];
+        Arrays.fill(scores, Double.NEGATIVE_INFINITY);
         for (int i = 0; i < taus.length; i++) {
-            rankings[i] = new Ranking(taus[i], n, taus.length > 1);
+            rankings[i] = new Ranking(taus[i], i, n, taus.length > 1);
         }
         this.chosen = config.startIndex();
         this.live = rankings[chosen];
@@ -176,9 +201,7 @@ public final class Placement {
         }
         level[id] = levelCode;
         for (Ranking r : rankings) {
-            if (r.score[id] == Double.NEGATIVE_INFINITY) {
-                r.score[id] = Math.log(config.newBlockWeight()) + now * r.invTau;
-            }
+            r.seed(id, config.newBlockWeight(), now);
         }
 
         if (mode == TierMode.DROP && levelCode == Level.EVICT_CODE) {
@@ -215,8 +238,9 @@ public final class Placement {
             return;
         }
         boolean placed = where[id] != ABSENT;
+        boolean sampled = sampled(id);
         for (Ranking r : rankings) {
-            if (placed && r.device != null && !r.device.contains(id)) {
+            if (placed && sampled && r.device != null && !r.device.contains(id)) {
                 r.misses++;
             }
             r.add(id, 1.0, now);
@@ -281,11 +305,7 @@ public final class Placement {
                 device.setKeyUnordered(id, IndexedMinHeap.sortable(value(id)));
             }
             device.heapify();
-            for (int i = 0; i < host.size(); i++) {
-                int id = host.at(i);
-                host.setKeyUnordered(id, hostKey(id));
-            }
-            host.heapify();
+            hostStale = true;
         }
     }
 
@@ -379,9 +399,23 @@ public final class Placement {
         out.add(layerOf(id), blockOf(id), Moves.FREE);
     }
 
+    /**
+     * The host heap's keys still follow the ranking that was live before a switch (it is ordered by them, only
+     * stale); they are brought up to date when the host budget is next enforced, which with an unbounded host is
+     * never.
+     */
+    private void rekeyHost() {
+        for (int i = 0; i < host.size(); i++) {
+            int id = host.at(i);
+            host.setKeyUnordered(id, hostKey(id));
+        }
+        host.heapify();
+        hostStale = false;
+    }
+
     /** A shadow's view of a block whose value changed: re-keyed if on its device, else offered to it if placed. */
     private void shadowTouched(Ranking r, int id) {
-        if (r.device == null) {
+        if (r.device == null || !sampled(id)) {
             return;
         }
         if (r.device.contains(id)) {
@@ -394,10 +428,10 @@ public final class Placement {
     /** The rule on a shadow's device set: room, or worth more than its victim by {@code margin}. */
     private void shadowOffer(Ranking r, int id, double margin) {
         IndexedMinHeap d = r.device;
-        if (d == null) {
+        if (d == null || !sampled(id)) {
             return;
         }
-        if (d.size() < capacity) {
+        if (d.size() < shadowCapacity) {
             d.add(id, IndexedMinHeap.sortable(r.value(id, level[id], config)));
             return;
         }
@@ -405,6 +439,16 @@ public final class Placement {
             d.poll();
             d.add(id, IndexedMinHeap.sortable(r.value(id, level[id], config)));
         }
+    }
+
+    /** Whether the shadows model block {@code id}: a fixed pseudo-random subset at the sampling rate. */
+    private boolean sampled(int id) {
+        if (sampleThreshold == SAMPLE_SCALE) {
+            return true;
+        }
+        int h = id * 0x9E3779B9;
+        h ^= h >>> 16;
+        return (h & (SAMPLE_SCALE - 1)) < sampleThreshold;
     }
 
     private void shadowsForget(int id) {
@@ -416,6 +460,9 @@ public final class Placement {
     }
 
     private void enforceHostBudget(Moves out) {
+        if (hostCount > hostCapacity && hostStale) {
+            rekeyHost();
+        }
         while (hostCount > hostCapacity) {
             free(host.peek(), out);
         }
@@ -441,7 +488,7 @@ public final class Placement {
         }
     }
 
-    /** The block's value now, in the shifted log domain of {@link #score}. */
+    /** The block's value now, in the shifted log domain of the live ranking's counts. */
     private double value(int id) {
         return live.value(id, level[id], config);
     }
@@ -455,48 +502,53 @@ public final class Placement {
      * shadow: the device set the rule would hold were these the live values (ids only, no moves), which counts the
      * requests it would have missed.
      */
-    private static final class Ranking {
+    private final class Ranking {
         final double tau;
         final double invTau;
-        /** (id) ln of the decayed request count plus (step / tau); -infinity for never requested. */
-        double[] score;
+        /** Where this candidate's counts sit in each block's run of {@link #scores}. */
+        final int slot;
         /** The shadow's device blocks, least valuable at the root; null when the placement does not adapt. */
         final IndexedMinHeap device;
         /** Requests on placed blocks off the shadow's device since the last choice, and their decayed sum before. */
         long misses;
         double recent;
 
-        Ranking(double tau, int n, boolean shadow) {
+        Ranking(double tau, int slot, int n, boolean shadow) {
             this.tau = tau;
             this.invTau = 1.0 / tau;
-            this.score = new double[n];
-            Arrays.fill(score, Double.NEGATIVE_INFINITY);
+            this.slot = slot;
             this.device = shadow ? new IndexedMinHeap(n) : null;
         }
 
+        /** ln of the decayed request count plus (step / tau); -infinity for never requested. */
+        double score(int id) {
+            return scores[id * rankings.length + slot];
+        }
+
         double value(int id, byte levelCode, PlacementConfig config) {
-            return score[id] + config.levelWeight() * levelRank(levelCode);
+            return score(id) + config.levelWeight() * levelRank(levelCode);
+        }
+
+        /** Gives a block never requested the count {@code w}. */
+        void seed(int id, double w, int now) {
+            int i = id * rankings.length + slot;
+            if (scores[i] == Double.NEGATIVE_INFINITY) {
+                scores[i] = Math.log(w) + now * invTau;
+            }
         }
 
         /** ln(exp(s - now/tau) + w) + now/tau: adds {@code w} to a decayed count kept in the shifted log domain. */
         void add(int id, double w, int now) {
-            double s = score[id];
+            int i = id * rankings.length + slot;
+            double s = scores[i];
             double t = now * invTau;
+            double lw = w == 1.0 ? 0.0 : Math.log(w);
             if (s == Double.NEGATIVE_INFINITY) {
-                score[id] = Math.log(w) + t;
+                scores[i] = lw + t;
                 return;
             }
             double x = s - t;
-            score[id] = t + (x > Math.log(w) ? x + Math.log1p(w * Math.exp(-x)) : Math.log(w) + Math.log1p(Math.exp(x) / w));
-        }
-
-        void grow(int n) {
-            int old = score.length;
-            score = Arrays.copyOf(score, n);
-            Arrays.fill(score, old, n, Double.NEGATIVE_INFINITY);
-            if (device != null) {
-                device.ensureCapacity(n);
-            }
+            scores[i] = t + (x > lw ? x + Math.log1p(w * Math.exp(-x)) : lw + Math.log1p(Math.exp(x) / w));
         }
     }
 
@@ -515,8 +567,13 @@ public final class Placement {
             where = Arrays.copyOf(where, n);
             level = Arrays.copyOf(level, n);
             Arrays.fill(level, old, n, Level.NORMAL_CODE);
+            int k = rankings.length;
+            scores = Arrays.copyOf(scores, n * k);
+            Arrays.fill(scores, old * k, n * k, Double.NEGATIVE_INFINITY);
             for (Ranking r : rankings) {
-                r.grow(n);
+                if (r.device != null) {
+                    r.device.ensureCapacity(n);
+                }
             }
             device.ensureCapacity(n);
             host.ensureCapacity(n);
@@ -560,9 +617,9 @@ public final class Placement {
                 continue;
             }
             r.device.checkInvariants();
-            if (r.device.size() > capacity) {
+            if (r.device.size() > shadowCapacity) {
                 throw new IllegalStateException("the shadow of tau " + r.tau + " holds " + r.device.size() + " blocks, capacity "
-                        + capacity);
+                        + shadowCapacity);
             }
             for (int i = 0; i < r.device.size(); i++) {
                 byte w = where[r.device.at(i)];

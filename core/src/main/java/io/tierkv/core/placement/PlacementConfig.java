@@ -16,9 +16,12 @@ package io.tierkv.core.placement;
  * @param adaptWindow     steps between two choices of the time constant
  * @param adaptKeep       share of a candidate's shadow misses still counted one window later ({@code [0, 1)})
  * @param adaptHysteresis how much fewer misses (a share) a candidate needs than the live one to replace it
+ * @param shadowBlocks    the most device blocks a shadow models: past it the shadows follow a hashed sample of the
+ *                        blocks on a device scaled by the same rate (SHARDS), so their cost stays bounded
  */
 public record PlacementConfig(double tau, double levelWeight, double priorWeight, double newBlockWeight, double margin,
-                              double tauFactor, int tauChoices, int adaptWindow, double adaptKeep, double adaptHysteresis) {
+                              double tauFactor, int tauChoices, int adaptWindow, double adaptKeep, double adaptHysteresis,
+                              int shadowBlocks) {
     /**
      * Prompt queries whose attention seeds the prompt blocks' values: the last 32, SnapKV's observation window
      * (runtime, recorded traces and synthetic traces alike).
@@ -35,31 +38,33 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     public static final int DEFAULT_ADAPT_WINDOW = Integer.parseInt(System.getProperty("tierkv.placement.adaptWindow", "32"));
     public static final double DEFAULT_ADAPT_KEEP = Double.parseDouble(System.getProperty("tierkv.placement.adaptKeep", "0.5"));
     public static final double DEFAULT_ADAPT_HYSTERESIS = Double.parseDouble(System.getProperty("tierkv.placement.adaptHysteresis", "0"));
+    public static final int DEFAULT_SHADOW_BLOCKS = Integer.parseInt(System.getProperty("tierkv.placement.shadowBlocks", "4096"));
 
     public PlacementConfig {
         if (!(tau > 0) || !(priorWeight >= 0) || !(newBlockWeight > 0) || !(margin >= 0) || Double.isNaN(levelWeight)
                 || !(tauFactor > 1) || tauChoices < 1 || adaptWindow < 1 || !(adaptKeep >= 0 && adaptKeep < 1)
-                || !(adaptHysteresis >= 0 && adaptHysteresis < 1)) {
+                || !(adaptHysteresis >= 0 && adaptHysteresis < 1) || shadowBlocks < 1) {
             throw new IllegalArgumentException("placement needs tau > 0, priorWeight >= 0, newBlockWeight > 0, margin >= 0,"
-                    + " tauFactor > 1, tauChoices >= 1, adaptWindow >= 1, adaptKeep and adaptHysteresis in [0, 1); got " + this);
+                    + " tauFactor > 1, tauChoices >= 1, adaptWindow >= 1, adaptKeep and adaptHysteresis in [0, 1), shadowBlocks >= 1; got " + this);
         }
     }
 
     /** One fixed time constant, no adaptation. */
     public PlacementConfig(double tau, double levelWeight, double priorWeight, double newBlockWeight, double margin) {
         this(tau, levelWeight, priorWeight, newBlockWeight, margin, DEFAULT_TAU_FACTOR, 1, DEFAULT_ADAPT_WINDOW, DEFAULT_ADAPT_KEEP,
-                DEFAULT_ADAPT_HYSTERESIS);
+                DEFAULT_ADAPT_HYSTERESIS, DEFAULT_SHADOW_BLOCKS);
     }
 
     public static PlacementConfig defaults() {
         return new PlacementConfig(DEFAULT_TAU, DEFAULT_LEVEL_WEIGHT, DEFAULT_PRIOR_WEIGHT, DEFAULT_NEW_BLOCK_WEIGHT, DEFAULT_MARGIN,
-                DEFAULT_TAU_FACTOR, DEFAULT_TAU_CHOICES, DEFAULT_ADAPT_WINDOW, DEFAULT_ADAPT_KEEP, DEFAULT_ADAPT_HYSTERESIS);
+                DEFAULT_TAU_FACTOR, DEFAULT_TAU_CHOICES, DEFAULT_ADAPT_WINDOW, DEFAULT_ADAPT_KEEP, DEFAULT_ADAPT_HYSTERESIS,
+                DEFAULT_SHADOW_BLOCKS);
     }
 
     /** The same knobs with another time constant or set of candidates. */
     public PlacementConfig withTaus(double newTau, int choices) {
         return new PlacementConfig(newTau, levelWeight, priorWeight, newBlockWeight, margin, tauFactor, choices, adaptWindow, adaptKeep,
-                adaptHysteresis);
+                adaptHysteresis, shadowBlocks);
     }
 
     /** The candidate time constants, shortest first. */

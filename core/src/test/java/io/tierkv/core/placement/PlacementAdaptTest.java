@@ -12,9 +12,13 @@ import org.junit.jupiter.api.Test;
 class PlacementAdaptTest {
     private static final int CAPACITY = 4;
 
-    /** tau 16 to start, candidates 4, 16, 64, 256, a choice every 8 steps. */
+    /** tau 16 to start, candidates 4, 16, 64, 256, a choice every 8 steps, shadows of the whole device. */
     private static PlacementConfig adaptive(int choices) {
-        return new PlacementConfig(16, 0, 1, 0.2, 0, 4, choices, 8, 0.5, 0);
+        return sampled(choices, 4096);
+    }
+
+    private static PlacementConfig sampled(int choices, int shadowBlocks) {
+        return new PlacementConfig(16, 0, 1, 0.2, 0, 4, choices, 8, 0.5, 0, shadowBlocks);
     }
 
     /** Requests of one step for one layer; counts those that found their block on the host. */
@@ -67,6 +71,14 @@ class PlacementAdaptTest {
         assertTrue(misses * 2 < longMisses, "adaptive " + misses + " misses, tau 256 " + longMisses);
     }
 
+    /** Shadows of two blocks that follow a hashed half of the blocks still see that the short memory misses less. */
+    @Test
+    void sampledShadows_stillChooseTheShortTimeConstant() {
+        Placement p = placed(sampled(4, 2), 40);
+        phases(p);
+        assertEquals(4.0, p.tau());
+    }
+
     /**
      * Four blocks each read every 32 steps (one every 8), and every step a block read once and never again: only a
      * memory longer than the gap keeps the four on the device against the one-off reads.
@@ -105,7 +117,7 @@ class PlacementAdaptTest {
         assertArrayEquals(new double[] {4, 16, 64, 256}, adaptive(4).taus(), 1e-12);
         assertArrayEquals(new double[] {4, 16, 64}, adaptive(3).taus(), 1e-12);
         assertArrayEquals(new double[] {16}, adaptive(1).taus(), 1e-12);
-        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 1, 3, 8, 0.5, 0));
-        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 0, 8, 0.5, 0));
+        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 1, 3, 8, 0.5, 0, 4096));
+        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 0, 8, 0.5, 0, 4096));
     }
 }
