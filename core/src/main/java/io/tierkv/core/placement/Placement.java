@@ -15,6 +15,15 @@ import java.util.Arrays;
  * fixed origin ({@code ln f + t / tau}), so a decay shifts every value alike and only a block whose count
  * changed is re-keyed: a step costs O(blocks requested + levels changed), not O(blocks).
  *
+ * <p><b>Adaptive time constant.</b> No single {@code tau} suits every trace and budget: attention that re-reads
+ * blocks within a few steps wants a short memory, a popular set that comes back every hundred steps a long one,
+ * and a larger device a longer one. So the counts are kept at several candidate time constants
+ * ({@link PlacementConfig#taus()}), each with a shadow: the device set this rule would hold with that candidate's
+ * values (ids only, no moves), which counts the requests it would have missed. Every
+ * {@link PlacementConfig#adaptWindow()} steps the live values switch to the candidate whose shadow missed least
+ * (misses decayed window by window, ARC's idea of learning from what other choices would have done); a switch
+ * re-keys the placed blocks (O(placed blocks), rare), every other step stays O(changes) times the candidates.
+ *
  * <p><b>Placement.</b> The device holds at most {@code capacity} blocks besides each layer's tail, which is
  * always on the device and not placed here. Its least valuable block is the victim. A block that leaves
  * the tail stays on the device if there is room or if it is worth more than the victim (which then goes
@@ -36,6 +45,9 @@ public final class Placement {
     /** Released: the host budget had no room, or its tokens were dropped. */
     public static final byte FREED = 3;
 
+    /** Resolution of the shadows' sampling rate. */
+    private static final int SAMPLE_SCALE = 1 << 16;
+
     /** Host-order offset that puts EVICT blocks before every other block. */
     private static final double EVICT_FIRST = 1e9;
 
@@ -43,14 +55,31 @@ public final class Placement {
     private final TierMode mode;
     private final int layers;
     private final int capacity;
+    /**
+     * The shadows model a sample of the blocks (SHARDS-style spatial sampling): those whose hashed id falls below
+     * {@code sampleThreshold} (of 65536), on a device of {@code shadowCapacity} blocks, the capacity at the same rate.
+     */
+    private final int sampleThreshold;
+    private final int shadowCapacity;
     private final int hostCapacity;
-    private final double invTau;
+    /** The candidate time constants, shortest first; one unless the placement adapts. */
+    private final Ranking[] rankings;
+    /** The ranking that values the blocks placed: {@code rankings[chosen]}. */
+    private Ranking live;
+    private int chosen;
+    /** Times the live ranking changed ({@link #adapt}). */
+    private int switches;
+    /** The host heap's keys predate the last switch ({@link #rekeyHost}). */
+    private boolean hostStale;
     /** (id) ABSENT, DEVICE, HOST or FREED. */
     private byte[] where;
     /** (id) the block's level code. */
     private byte[] level;
-    /** (id) ln of the decayed request count plus (step / tau); -infinity for never requested. */
-    private double[] score;
+    /**
+     * (id, candidate) ln of the block's decayed request count under each candidate time constant plus
+     * (step / tau), -infinity for never requested; a block's counts sit together, one cache line for all.
+     */
+    private double[] scores;
     /** Device blocks, least valuable at the root. */
     private final IndexedMinHeap device;
     /** Host blocks in the order they are freed past the host budget. */
@@ -72,14 +101,27 @@ public final class Placement {
         this.mode = mode;
         this.layers = layers;
         this.capacity = capacity;
+        if (capacity <= config.shadowBlocks()) {
+            this.sampleThreshold = SAMPLE_SCALE;
+            this.shadowCapacity = capacity;
+        } else {
+            this.sampleThreshold = (int) Math.ceil((double) SAMPLE_SCALE * config.shadowBlocks() / capacity);
+            this.shadowCapacity = (int) Math.max(1, Math.round((double) capacity * sampleThreshold / SAMPLE_SCALE));
+        }
         this.hostCapacity = hostCapacity;
-        this.invTau = 1.0 / config.tau();
         int n = 16 * layers;
         this.where = new byte[n];
         this.level = new byte[n];
-        this.score = new double[n];
-        Arrays.fill(score, Double.NEGATIVE_INFINITY);
         Arrays.fill(level, Level.NORMAL_CODE);
+        double[] taus = config.taus();
+        this.rankings = new Ranking[taus.length];
+        this.scores = new double[n * taus.length];
+        Arrays.fill(scores, Double.NEGATIVE_INFINITY);
+        for (int i = 0; i < taus.length; i++) {
+            rankings[i] = new Ranking(taus[i], i, n, taus.length > 1);
+        }
+        this.chosen = config.startIndex();
+        this.live = rankings[chosen];
         this.device = new IndexedMinHeap(n);
         this.host = new IndexedMinHeap(n);
     }
@@ -109,6 +151,16 @@ public final class Placement {
         return hostCount;
     }
 
+    /** The time constant that values the blocks now (the adaptive choice, or the one configured). */
+    public double tau() {
+        return live.tau;
+    }
+
+    /** How often the adaptive choice changed the time constant. */
+    public int switches() {
+        return switches;
+    }
+
     /** Steps taken ({@link #step()} calls). */
     public int now() {
         return now;
@@ -130,7 +182,10 @@ public final class Placement {
             return;
         }
         int id = ensure(layer, block);
-        score[id] = add(score[id], weight * config.priorWeight());
+        for (Ranking r : rankings) {
+            r.add(id, weight * config.priorWeight(), now);
+            shadowTouched(r, id);
+        }
         rekey(id);
         admitIfWorth(id, out);
     }
@@ -145,14 +200,17 @@ public final class Placement {
             throw new IllegalStateException("block " + block + " of layer " + layer + " is admitted twice");
         }
         level[id] = levelCode;
-        if (score[id] == Double.NEGATIVE_INFINITY) {
-            score[id] = Math.log(config.newBlockWeight()) + now * invTau;
+        for (Ranking r : rankings) {
+            r.seed(id, config.newBlockWeight(), now);
         }
 
         if (mode == TierMode.DROP && levelCode == Level.EVICT_CODE) {
             where[id] = FREED;
             out.add(layer, block, Moves.FREE);
             return;
+        }
+        for (Ranking r : rankings) {
+            shadowOffer(r, id, 0);
         }
         if (deviceCount < capacity) {
             toDevice(id);
@@ -179,7 +237,15 @@ public final class Placement {
         if (where[id] == FREED) {
             return;
         }
-        score[id] = add(score[id], 1.0);
+        boolean placed = where[id] != ABSENT;
+        boolean sampled = sampled(id);
+        for (Ranking r : rankings) {
+            if (placed && sampled && r.device != null && !r.device.contains(id)) {
+                r.misses++;
+            }
+            r.add(id, 1.0, now);
+            shadowTouched(r, id);
+        }
         rekey(id);
         admitIfWorth(id, out);
     }
@@ -196,12 +262,51 @@ public final class Placement {
             free(id, out);
             return;
         }
+        for (Ranking r : rankings) {
+            shadowTouched(r, id);
+        }
         rekey(id);
     }
 
-    /** One step passed: every value decays by {@code 1 / tau} (implicitly). */
+    /**
+     * One step passed: every value decays by {@code 1 / tau} (implicitly). Every {@code adaptWindow} steps an
+     * adaptive placement compares its candidate time constants and switches to the one whose shadow missed least.
+     */
     public void step() {
         now++;
+        if (rankings.length > 1 && now % config.adaptWindow() == 0) {
+            adapt();
+        }
+    }
+
+    /**
+     * ARC-style adaptation: each candidate's shadow counted the misses the rule would have had with its values; their
+     * counts decay by half a window at a time, and the live ranking moves to the candidate with the fewest when it
+     * beats the live one by the hysteresis. A switch re-keys the placed blocks' heaps (O(placed blocks), rare).
+     */
+    private void adapt() {
+        int best = chosen;
+        for (int i = 0; i < rankings.length; i++) {
+            Ranking r = rankings[i];
+            r.recent = r.recent * config.adaptKeep() + r.misses;
+            r.misses = 0;
+        }
+        for (int i = 0; i < rankings.length; i++) {
+            if (rankings[i].recent < rankings[best].recent) {
+                best = i;
+            }
+        }
+        if (best != chosen && rankings[best].recent < rankings[chosen].recent * (1 - config.adaptHysteresis())) {
+            chosen = best;
+            live = rankings[best];
+            switches++;
+            for (int i = 0; i < device.size(); i++) {
+                int id = device.at(i);
+                device.setKeyUnordered(id, IndexedMinHeap.sortable(value(id)));
+            }
+            device.heapify();
+            hostStale = true;
+        }
     }
 
     /**
@@ -244,6 +349,7 @@ public final class Placement {
             hostCount--;
         }
         where[id] = FREED;
+        shadowsForget(id);
     }
 
     /** Promotes {@code id} from the host when there is room or it is worth more than the victim by the margin. */
@@ -289,10 +395,74 @@ public final class Placement {
             hostCount--;
         }
         where[id] = FREED;
+        shadowsForget(id);
         out.add(layerOf(id), blockOf(id), Moves.FREE);
     }
 
+    /**
+     * The host heap's keys still follow the ranking that was live before a switch (it is ordered by them, only
+     * stale); they are brought up to date when the host budget is next enforced, which with an unbounded host is
+     * never.
+     */
+    private void rekeyHost() {
+        for (int i = 0; i < host.size(); i++) {
+            int id = host.at(i);
+            host.setKeyUnordered(id, hostKey(id));
+        }
+        host.heapify();
+        hostStale = false;
+    }
+
+    /** A shadow's view of a block whose value changed: re-keyed if on its device, else offered to it if placed. */
+    private void shadowTouched(Ranking r, int id) {
+        if (r.device == null || !sampled(id)) {
+            return;
+        }
+        if (r.device.contains(id)) {
+            r.device.update(id, IndexedMinHeap.sortable(r.value(id, level[id], config)));
+        } else if (where[id] == DEVICE || where[id] == HOST) {
+            shadowOffer(r, id, config.margin());
+        }
+    }
+
+    /** The rule on a shadow's device set: room, or worth more than its victim by {@code margin}. */
+    private void shadowOffer(Ranking r, int id, double margin) {
+        IndexedMinHeap d = r.device;
+        if (d == null || !sampled(id)) {
+            return;
+        }
+        if (d.size() < shadowCapacity) {
+            d.add(id, IndexedMinHeap.sortable(r.value(id, level[id], config)));
+            return;
+        }
+        if (d.size() > 0 && IndexedMinHeap.sortable(r.value(id, level[id], config) - margin) > d.key(d.peek())) {
+            d.poll();
+            d.add(id, IndexedMinHeap.sortable(r.value(id, level[id], config)));
+        }
+    }
+
+    /** Whether the shadows model block {@code id}: a fixed pseudo-random subset at the sampling rate. */
+    private boolean sampled(int id) {
+        if (sampleThreshold == SAMPLE_SCALE) {
+            return true;
+        }
+        int h = id * 0x9E3779B9;
+        h ^= h >>> 16;
+        return (h & (SAMPLE_SCALE - 1)) < sampleThreshold;
+    }
+
+    private void shadowsForget(int id) {
+        for (Ranking r : rankings) {
+            if (r.device != null && r.device.contains(id)) {
+                r.device.remove(id);
+            }
+        }
+    }
+
     private void enforceHostBudget(Moves out) {
+        if (hostCount > hostCapacity && hostStale) {
+            rekeyHost();
+        }
         while (hostCount > hostCapacity) {
             free(host.peek(), out);
         }
@@ -318,23 +488,68 @@ public final class Placement {
         }
     }
 
-    /** The block's value now, in the shifted log domain of {@link #score}. */
+    /** The block's value now, in the shifted log domain of the live ranking's counts. */
     private double value(int id) {
-        return score[id] + config.levelWeight() * levelRank(level[id]);
+        return live.value(id, level[id], config);
     }
 
     private long hostKey(int id) {
         return IndexedMinHeap.sortable(value(id) - (level[id] == Level.EVICT_CODE ? EVICT_FIRST : 0));
     }
 
-    /** ln(exp(s - now/tau) + w) + now/tau: adds {@code w} to a decayed count kept in the shifted log domain. */
-    private double add(double s, double w) {
-        double t = now * invTau;
-        if (s == Double.NEGATIVE_INFINITY) {
-            return Math.log(w) + t;
+    /**
+     * One candidate time constant: the blocks' decayed request counts under it and, when the placement adapts, its
+     * shadow: the device set the rule would hold were these the live values (ids only, no moves), which counts the
+     * requests it would have missed.
+     */
+    private final class Ranking {
+        final double tau;
+        final double invTau;
+        /** Where this candidate's counts sit in each block's run of {@link #scores}. */
+        final int slot;
+        /** The shadow's device blocks, least valuable at the root; null when the placement does not adapt. */
+        final IndexedMinHeap device;
+        /** Requests on placed blocks off the shadow's device since the last choice, and their decayed sum before. */
+        long misses;
+        double recent;
+
+        Ranking(double tau, int slot, int n, boolean shadow) {
+            this.tau = tau;
+            this.invTau = 1.0 / tau;
+            this.slot = slot;
+            this.device = shadow ? new IndexedMinHeap(n) : null;
         }
-        double x = s - t;
-        return t + (x > Math.log(w) ? x + Math.log1p(w * Math.exp(-x)) : Math.log(w) + Math.log1p(Math.exp(x) / w));
+
+        /** ln of the decayed request count plus (step / tau); -infinity for never requested. */
+        double score(int id) {
+            return scores[id * rankings.length + slot];
+        }
+
+        double value(int id, byte levelCode, PlacementConfig config) {
+            return score(id) + config.levelWeight() * levelRank(levelCode);
+        }
+
+        /** Gives a block never requested the count {@code w}. */
+        void seed(int id, double w, int now) {
+            int i = id * rankings.length + slot;
+            if (scores[i] == Double.NEGATIVE_INFINITY) {
+                scores[i] = Math.log(w) + now * invTau;
+            }
+        }
+
+        /** ln(exp(s - now/tau) + w) + now/tau: adds {@code w} to a decayed count kept in the shifted log domain. */
+        void add(int id, double w, int now) {
+            int i = id * rankings.length + slot;
+            double s = scores[i];
+            double t = now * invTau;
+            double lw = w == 1.0 ? 0.0 : Math.log(w);
+            if (s == Double.NEGATIVE_INFINITY) {
+                scores[i] = lw + t;
+                return;
+            }
+            double x = s - t;
+            scores[i] = t + (x > lw ? x + Math.log1p(w * Math.exp(-x)) : lw + Math.log1p(Math.exp(x) / w));
+        }
     }
 
     private static int levelRank(byte code) {
@@ -351,9 +566,15 @@ public final class Placement {
             int old = where.length;
             where = Arrays.copyOf(where, n);
             level = Arrays.copyOf(level, n);
-            score = Arrays.copyOf(score, n);
-            Arrays.fill(score, old, n, Double.NEGATIVE_INFINITY);
             Arrays.fill(level, old, n, Level.NORMAL_CODE);
+            int k = rankings.length;
+            scores = Arrays.copyOf(scores, n * k);
+            Arrays.fill(scores, old * k, n * k, Double.NEGATIVE_INFINITY);
+            for (Ranking r : rankings) {
+                if (r.device != null) {
+                    r.device.ensureCapacity(n);
+                }
+            }
             device.ensureCapacity(n);
             host.ensureCapacity(n);
         }
@@ -391,5 +612,22 @@ public final class Placement {
         }
         device.checkInvariants();
         host.checkInvariants();
+        for (Ranking r : rankings) {
+            if (r.device == null) {
+                continue;
+            }
+            r.device.checkInvariants();
+            if (r.device.size() > shadowCapacity) {
+                throw new IllegalStateException("the shadow of tau " + r.tau + " holds " + r.device.size() + " blocks, capacity "
+                        + shadowCapacity);
+            }
+            for (int i = 0; i < r.device.size(); i++) {
+                byte w = where[r.device.at(i)];
+                if (w != DEVICE && w != HOST) {
+                    throw new IllegalStateException("the shadow of tau " + r.tau + " holds block " + blockOf(r.device.at(i))
+                            + " of layer " + layerOf(r.device.at(i)) + ", which is " + w);
+                }
+            }
+        }
     }
 }
