@@ -28,6 +28,20 @@ final class TraceRecorder {
     record Result(int promptTokens, int steps, int layers, String remoteLine) {
     }
 
+    /** The prompt's tokens and the trace header's description of where they came from. */
+    private record Prompt(int[] ids, String source) {
+    }
+
+    /** {@code text} through the model's tokenizer, or the suite prompt the options choose. */
+    private static Prompt prompt(ModelOptions m, Path dir, SuitePromptOptions suite, String text) {
+        if (text != null) {
+            try (TextTokenizer tok = TextTokenizer.load(dir)) {
+                return new Prompt(tok.encode(text), "model " + dir.getFileName() + ", prompt text");
+            }
+        }
+        return new Prompt(suite.prompt().prompt(), "model " + (m.model == null ? "bundled" : dir.getFileName()) + ", " + suite.describe());
+    }
+
     /** Why the CUDA decoder cannot record with these settings (the remote tier runs on the CPU), or null when it can. */
     static String cudaUnsupported(RemoteOptions remoteOptions) {
         return remoteOptions.enabled() ? "--remote: the remote KV tier runs with --backend cpu only so far" : null;
@@ -46,17 +60,9 @@ final class TraceRecorder {
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;
             m.applyThreads(c);
-            int[] prompt;
-            String source;
-            if (text != null) {
-                try (TextTokenizer tok = TextTokenizer.load(dir)) {
-                    prompt = tok.encode(text);
-                }
-                source = "model " + dir.getFileName() + ", prompt text";
-            } else {
-                prompt = suite.prompt().prompt();
-                source = "model " + (m.model == null ? "bundled" : dir.getFileName()) + ", " + suite.describe();
-            }
+            Prompt p = prompt(m, dir, suite, text);
+            int[] prompt = p.ids();
+            String source = p.source();
             KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, m.blockSize);
             try (TraceWriter writer = TraceWriter.create(out, new TraceHeader(layout, k, prompt.length, steps, source))) {
                 RecordingPolicy policy = new RecordingPolicy(Policies.create(policySpec), writer);
@@ -85,17 +91,9 @@ final class TraceRecorder {
      */
     static Result recordOnCuda(ModelOptions m, Path dir, LlamaConfig c, Path out, int steps, int k, SuitePromptOptions suite,
                                String text, String policySpec, boolean hostMirror) throws Exception {
-        int[] prompt;
-        String source;
-        if (text != null) {
-            try (TextTokenizer tok = TextTokenizer.load(dir)) {
-                prompt = tok.encode(text);
-            }
-            source = "model " + dir.getFileName() + ", prompt text, cuda";
-        } else {
-            prompt = suite.prompt().prompt();
-            source = "model " + (m.model == null ? "bundled" : dir.getFileName()) + ", " + suite.describe() + ", cuda";
-        }
+        Prompt p = prompt(m, dir, suite, text);
+        int[] prompt = p.ids();
+        String source = p.source() + ", cuda";
         KvLayout layout = new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, m.blockSize);
         int maxTokens = prompt.length + steps + 1;
         try (TraceWriter writer = TraceWriter.create(out, new TraceHeader(layout, k, prompt.length, steps, source))) {
