@@ -75,8 +75,9 @@ final class BenchDecodeCommand implements Callable<Integer> {
     String hostRead;
 
     @Option(names = "--backend", defaultValue = "cpu",
-            description = "cpu (libtorch, the tiered cache), cuda (the CUDA decoder: random BF16 weights, full on the device and"
-                    + " tiered at --budget) or auto (default: ${DEFAULT-VALUE}).")
+            description = "cpu (libtorch, the tiered cache), cuda (the CUDA decoder: random BF16 weights, full on the device, then"
+                    + " each policy tiered at --budget, with --host-read; weight streaming against a device-to-device copy) or auto"
+                    + " (default: ${DEFAULT-VALUE}).")
     String backend;
 
     @Override
@@ -105,7 +106,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
         if (backendOption.useCuda(true)) {
             LlamaConfig cc = new LlamaConfig(hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,
                     promptTokens + decodeTokens + 16, 1e-5, 10000.0, null, true, 1, 2);
-            new CudaDecodeBench(cc, promptTokens, decodeTokens, blockSize, repeats, policies, budget).run(dir);
+            new CudaDecodeBench(cc, promptTokens, decodeTokens, blockSize, repeats, policies, budget, read, false).run(dir);
             return 0;
         }
         torch.set_num_threads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());
