@@ -24,6 +24,12 @@ import java.util.Arrays;
  * (misses decayed window by window, ARC's idea of learning from what other choices would have done); a switch
  * re-keys the placed blocks (O(placed blocks), rare), every other step stays O(changes) times the candidates.
  *
+ * <p><b>Neighbour candidates.</b> With {@link PlacementConfig#neighbourWeight()} &gt; 0 every candidate time constant
+ * has a twin that also credits a request's adjacent blocks of the same layer with that small weight: when attention
+ * comes back to a passage read long before, its other blocks are then promoted before they are asked for (on the
+ * recorded traces attention returns to runs of neighbouring blocks together). Where that does not pay (synthetic
+ * popular spans lie at random places) the twins' shadows miss more and the choice stays with the plain candidates.
+ *
  * <p><b>Placement.</b> The device holds at most {@code capacity} blocks besides each layer's tail, which is
  * always on the device and not placed here. Its least valuable block is the victim. A block that leaves
  * the tail stays on the device if there is room or if it is worth more than the victim (which then goes
@@ -114,11 +120,13 @@ public final class Placement {
         this.level = new byte[n];
         Arrays.fill(level, Level.NORMAL_CODE);
         double[] taus = config.taus();
-        this.rankings = new Ranking[taus.length];
-        this.scores = new double[n * taus.length];
+        boolean twins = config.neighbourWeight() > 0;
+        this.rankings = new Ranking[twins ? 2 * taus.length : taus.length];
+        this.scores = new double[n * rankings.length];
         Arrays.fill(scores, Double.NEGATIVE_INFINITY);
-        for (int i = 0; i < taus.length; i++) {
-            rankings[i] = new Ranking(taus[i], i, n, taus.length > 1);
+        for (int i = 0; i < rankings.length; i++) {
+            boolean twin = i >= taus.length;
+            rankings[i] = new Ranking(taus[i % taus.length], twin ? config.neighbourWeight() : 0, i, n, rankings.length > 1);
         }
         this.chosen = config.startIndex();
         this.live = rankings[chosen];
@@ -154,6 +162,11 @@ public final class Placement {
     /** The time constant that values the blocks now (the adaptive choice, or the one configured). */
     public double tau() {
         return live.tau;
+    }
+
+    /** Whether the live values count requests' shares for adjacent blocks ({@link PlacementConfig#neighbourWeight}). */
+    public boolean neighboursLive() {
+        return live.neighbour > 0;
     }
 
     /** How often the adaptive choice changed the time constant. */
@@ -248,6 +261,31 @@ public final class Placement {
         }
         rekey(id);
         admitIfWorth(id, out);
+        if (rankings.length > config.tauChoices()) {
+            neighbour(layer, block - 1, out);
+            neighbour(layer, block + 1, out);
+        }
+    }
+
+    /**
+     * A request's share for an adjacent block of the same layer, counted by the neighbour candidates only; when one of
+     * them is live the block may be promoted (attention that comes back to a passage reads its blocks together).
+     */
+    private void neighbour(int layer, int block, Moves out) {
+        int id = id(layer, block);
+        if (block < 0 || id >= where.length || (where[id] != DEVICE && where[id] != HOST)) {
+            return;
+        }
+        for (Ranking r : rankings) {
+            if (r.neighbour > 0) {
+                r.add(id, r.neighbour, now);
+                shadowTouched(r, id);
+            }
+        }
+        if (live.neighbour > 0) {
+            rekey(id);
+            admitIfWorth(id, out);
+        }
     }
 
 
@@ -505,6 +543,8 @@ public final class Placement {
     private final class Ranking {
         final double tau;
         final double invTau;
+        /** What a request adds to each adjacent block's count; 0 for a plain candidate. */
+        final double neighbour;
         /** Where this candidate's counts sit in each block's run of {@link #scores}. */
         final int slot;
         /** The shadow's device blocks, least valuable at the root; null when the placement does not adapt. */
@@ -513,8 +553,9 @@ public final class Placement {
         long misses;
         double recent;
 
-        Ranking(double tau, int slot, int n, boolean shadow) {
+        Ranking(double tau, double neighbour, int slot, int n, boolean shadow) {
             this.tau = tau;
+            this.neighbour = neighbour;
             this.invTau = 1.0 / tau;
             this.slot = slot;
             this.device = shadow ? new IndexedMinHeap(n) : null;
