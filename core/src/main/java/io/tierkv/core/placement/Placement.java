@@ -24,11 +24,12 @@ import java.util.Arrays;
  * (misses decayed window by window, ARC's idea of learning from what other choices would have done); a switch
  * re-keys the placed blocks (O(placed blocks), rare), every other step stays O(changes) times the candidates.
  *
- * <p><b>Neighbour candidates.</b> With {@link PlacementConfig#neighbourWeight()} &gt; 0 every candidate time constant
- * has a twin that also credits a request's adjacent blocks of the same layer with that small weight: when attention
- * comes back to a passage read long before, its other blocks are then promoted before they are asked for (on the
- * recorded traces attention returns to runs of neighbouring blocks together). Where that does not pay (synthetic
- * popular spans lie at random places) the twins' shadows miss more and the choice stays with the plain candidates.
+ * <p><b>Neighbour candidates.</b> With {@link PlacementConfig#neighbourWeight()} &gt; 0 the shortest
+ * {@link PlacementConfig#neighbourChoices()} candidate time constants have a twin that also credits a request's next
+ * block of the same layer with that small weight: when attention comes back to a passage read long before, its next
+ * blocks are then promoted before they are asked for (on the recorded traces attention returns to runs of
+ * neighbouring blocks together). Where that does not pay (synthetic popular spans lie at random places) the twins'
+ * shadows miss more and the choice stays with the plain candidates.
  *
  * <p><b>Placement.</b> The device holds at most {@code capacity} blocks besides each layer's tail, which is
  * always on the device and not placed here. Its least valuable block is the victim. A block that leaves
@@ -120,8 +121,7 @@ public final class Placement {
         this.level = new byte[n];
         Arrays.fill(level, Level.NORMAL_CODE);
         double[] taus = config.taus();
-        boolean twins = config.neighbourWeight() > 0;
-        this.rankings = new Ranking[twins ? 2 * taus.length : taus.length];
+        this.rankings = new Ranking[taus.length + (config.neighbourWeight() > 0 ? Math.min(config.neighbourChoices(), taus.length) : 0)];
         this.scores = new double[n * rankings.length];
         Arrays.fill(scores, Double.NEGATIVE_INFINITY);
         for (int i = 0; i < rankings.length; i++) {
@@ -164,7 +164,7 @@ public final class Placement {
         return live.tau;
     }
 
-    /** Whether the live values count requests' shares for adjacent blocks ({@link PlacementConfig#neighbourWeight}). */
+    /** Whether the live values count requests' shares for next blocks ({@link PlacementConfig#neighbourWeight}). */
     public boolean neighboursLive() {
         return live.neighbour > 0;
     }
@@ -262,14 +262,13 @@ public final class Placement {
         rekey(id);
         admitIfWorth(id, out);
         if (rankings.length > config.tauChoices()) {
-            neighbour(layer, block - 1, out);
             neighbour(layer, block + 1, out);
         }
     }
 
     /**
-     * A request's share for an adjacent block of the same layer, counted by the neighbour candidates only; when one of
-     * them is live the block may be promoted (attention that comes back to a passage reads its blocks together).
+     * A request's share for the next block of the same layer, counted by the neighbour candidates only; when one of
+     * them is live the block may be promoted (attention that comes back to a passage reads on through it).
      */
     private void neighbour(int layer, int block, Moves out) {
         int id = id(layer, block);
@@ -278,7 +277,7 @@ public final class Placement {
         }
         for (Ranking r : rankings) {
             if (r.neighbour > 0) {
-                r.add(id, r.neighbour, now);
+                r.add(id, r.neighbour, r.lnNeighbour, now);
                 shadowTouched(r, id);
             }
         }
@@ -522,7 +521,12 @@ public final class Placement {
         if (where[id] == DEVICE) {
             device.update(id, IndexedMinHeap.sortable(value(id)));
         } else if (where[id] == HOST) {
-            host.update(id, hostKey(id));
+            if (hostCapacity == Integer.MAX_VALUE) {
+                // An unbounded host never frees a block: its order is only needed if that changes, never.
+                hostStale = true;
+            } else {
+                host.update(id, hostKey(id));
+            }
         }
     }
 
@@ -545,6 +549,7 @@ public final class Placement {
         final double invTau;
         /** What a request adds to each adjacent block's count; 0 for a plain candidate. */
         final double neighbour;
+        final double lnNeighbour;
         /** Where this candidate's counts sit in each block's run of {@link #scores}. */
         final int slot;
         /** The shadow's device blocks, least valuable at the root; null when the placement does not adapt. */
@@ -556,6 +561,7 @@ public final class Placement {
         Ranking(double tau, double neighbour, int slot, int n, boolean shadow) {
             this.tau = tau;
             this.neighbour = neighbour;
+            this.lnNeighbour = Math.log(neighbour);
             this.invTau = 1.0 / tau;
             this.slot = slot;
             this.device = shadow ? new IndexedMinHeap(n) : null;
@@ -580,16 +586,21 @@ public final class Placement {
 
         /** ln(exp(s - now/tau) + w) + now/tau: adds {@code w} to a decayed count kept in the shifted log domain. */
         void add(int id, double w, int now) {
+            add(id, w, w == 1.0 ? 0.0 : Math.log(w), now);
+        }
+
+        /** {@link #add(int, double, int)} with {@code lw = ln w} given. */
+        void add(int id, double w, double lw, int now) {
             int i = id * rankings.length + slot;
             double s = scores[i];
             double t = now * invTau;
-            double lw = w == 1.0 ? 0.0 : Math.log(w);
             if (s == Double.NEGATIVE_INFINITY) {
                 scores[i] = lw + t;
                 return;
             }
             double x = s - t;
-            scores[i] = t + (x > lw ? x + Math.log1p(w * Math.exp(-x)) : lw + Math.log1p(Math.exp(x) / w));
+            // Math.log(1 + y), not Math.log1p: log1p is not an intrinsic (StrictMath), and an absolute error of 1e-16 is harmless.
+            scores[i] = t + (x > lw ? x + Math.log(1 + w * Math.exp(-x)) : lw + Math.log(1 + Math.exp(x) / w));
         }
     }
 

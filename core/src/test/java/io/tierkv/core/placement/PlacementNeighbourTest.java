@@ -15,7 +15,7 @@ class PlacementNeighbourTest {
 
     /** Candidates 4, 16, 64, 256 with neighbour twins of weight {@code neighbour} (0: none), a choice every 8 steps. */
     private static PlacementConfig config(double neighbour) {
-        return new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, neighbour);
+        return new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, neighbour, 2);
     }
 
     private static Placement placed(PlacementConfig config) {
