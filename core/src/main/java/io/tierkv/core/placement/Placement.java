@@ -29,7 +29,8 @@ import java.util.Arrays;
  * block of the same layer with that small weight: when attention comes back to a passage read long before, its next
  * blocks are then promoted before they are asked for (on the recorded traces attention returns to runs of
  * neighbouring blocks together). Where that does not pay (synthetic popular spans lie at random places) the twins'
- * shadows miss more and the choice stays with the plain candidates.
+ * shadows miss more and the choice stays with the plain candidates: to replace plain live values a twin needs
+ * {@link PlacementConfig#neighbourHysteresis()} fewer misses on top of the usual hysteresis.
  *
  * <p><b>Placement.</b> The device holds at most {@code capacity} blocks besides each layer's tail, which is
  * always on the device and not placed here. Its least valuable block is the victim. A block that leaves
@@ -333,7 +334,9 @@ public final class Placement {
                 best = i;
             }
         }
-        if (best != chosen && rankings[best].recent < rankings[chosen].recent * (1 - config.adaptHysteresis())) {
+        // A neighbour twin must beat plain live values by more: its prefetches cost copies, and a tie is noise.
+        double gap = config.adaptHysteresis() + (rankings[best].neighbour > 0 && live.neighbour == 0 ? config.neighbourHysteresis() : 0);
+        if (best != chosen && rankings[best].recent < rankings[chosen].recent * (1 - gap)) {
             chosen = best;
             live = rankings[best];
             switches++;

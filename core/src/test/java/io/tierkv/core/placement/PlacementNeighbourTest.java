@@ -15,7 +15,7 @@ class PlacementNeighbourTest {
 
     /** Candidates 4, 16, 64, 256 with neighbour twins of weight {@code neighbour} (0: none), a choice every 8 steps. */
     private static PlacementConfig config(double neighbour) {
-        return new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, neighbour, 2);
+        return new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, neighbour, 2, 0.05);
     }
 
     private static Placement placed(PlacementConfig config) {
@@ -100,7 +100,16 @@ class PlacementNeighbourTest {
     }
 
     @Test
-    void negativeNeighbourWeight_isRejected() {
+    void aLargeNeighbourHysteresis_keepsThePlainCandidatesOnPassagesToo() {
+        Placement p = placed(new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, 0.5, 2, 0.99));
+        replay(p, passages(7));
+        assertFalse(p.neighboursLive());
+    }
+
+    @Test
+    void negativeNeighbourWeight_orHysteresisOutOfRange_isRejected() {
         assertThrows(IllegalArgumentException.class, () -> config(-0.1));
+        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, 0.02, 2, 1));
+        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, 0.02, -1, 0));
     }
 }
