@@ -24,7 +24,8 @@ import java.util.Arrays;
  * (misses decayed window by window, ARC's idea of learning from what other choices would have done); a switch
  * re-keys the placed blocks (O(placed blocks), rare), every other step stays O(changes) times the candidates.
  *
- * <p><b>Neighbour candidates.</b> With {@link PlacementConfig#neighbourWeight()} &gt; 0 the shortest
+ * <p><b>Neighbour candidates.</b> With {@link PlacementConfig#neighbourWeight()} &gt; 0 and more than one candidate
+ * time constant (a fixed one has no twins), the shortest
  * {@link PlacementConfig#neighbourChoices()} candidate time constants have a twin that also credits a request's next
  * block of the same layer with that small weight: when attention comes back to a passage read long before, its next
  * blocks are then promoted before they are asked for (on the recorded traces attention returns to runs of
@@ -122,7 +123,8 @@ public final class Placement {
         this.level = new byte[n];
         Arrays.fill(level, Level.NORMAL_CODE);
         double[] taus = config.taus();
-        this.rankings = new Ranking[taus.length + (config.neighbourWeight() > 0 ? Math.min(config.neighbourChoices(), taus.length) : 0)];
+        boolean twins = config.neighbourWeight() > 0 && taus.length > 1;
+        this.rankings = new Ranking[taus.length + (twins ? Math.min(config.neighbourChoices(), taus.length) : 0)];
         this.scores = new double[n * rankings.length];
         Arrays.fill(scores, Double.NEGATIVE_INFINITY);
         for (int i = 0; i < rankings.length; i++) {
@@ -550,7 +552,7 @@ public final class Placement {
     private final class Ranking {
         final double tau;
         final double invTau;
-        /** What a request adds to each adjacent block's count; 0 for a plain candidate. */
+        /** What a request adds to the next block's count; 0 for a plain candidate. */
         final double neighbour;
         final double lnNeighbour;
         /** Where this candidate's counts sit in each block's run of {@link #scores}. */

@@ -21,7 +21,7 @@ package io.tierkv.core.placement;
  * @param neighbourWeight  what a request adds to the count of the next block of the same layer in the neighbour
  *                         candidates: twins of the shortest candidate time constants that count these, so a passage's
  *                         next blocks are promoted when attention comes back to it, and the adaptive choice decides from
- *                         the shadows' misses whether that pays; 0 turns the twins off
+ *                         the shadows' misses whether that pays; 0 turns the twins off, as does {@code tauChoices} 1
  * @param neighbourChoices how many of the shortest candidate time constants get a neighbour twin ({@code >= 0})
  * @param neighbourHysteresis how much fewer misses (a share) a twin needs, beyond {@code adaptHysteresis}, to replace
  *                         plain live values ({@code [0, 1)})

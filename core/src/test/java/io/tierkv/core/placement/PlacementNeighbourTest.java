@@ -1,5 +1,6 @@
 package io.tierkv.core.placement;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -97,6 +98,14 @@ class PlacementNeighbourTest {
         Placement p = placed(config(0));
         replay(p, passages(3));
         assertFalse(p.neighboursLive());
+    }
+
+    @Test
+    void aFixedTimeConstant_hasNoTwins() {
+        Placement p = placed(new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 8, 0.5, 0, 4096, 0.5, 2, 0));
+        replay(p, passages(7));
+        assertFalse(p.neighboursLive());
+        assertEquals(0, p.switches());
     }
 
     @Test
