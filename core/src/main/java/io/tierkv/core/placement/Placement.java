@@ -24,6 +24,15 @@ import java.util.Arrays;
  * (misses decayed window by window, ARC's idea of learning from what other choices would have done); a switch
  * re-keys the placed blocks (O(placed blocks), rare), every other step stays O(changes) times the candidates.
  *
+ * <p><b>Neighbour candidates.</b> With {@link PlacementConfig#neighbourWeight()} &gt; 0 and more than one candidate
+ * time constant (a fixed one has no twins), the shortest
+ * {@link PlacementConfig#neighbourChoices()} candidate time constants have a twin that also credits a request's next
+ * block of the same layer with that small weight: when attention comes back to a passage read long before, its next
+ * blocks are then promoted before they are asked for (on the recorded traces attention returns to runs of
+ * neighbouring blocks together). Where that does not pay (synthetic popular spans lie at random places) the twins'
+ * shadows miss more and the choice stays with the plain candidates: to replace plain live values a twin needs
+ * {@link PlacementConfig#neighbourHysteresis()} fewer misses on top of the usual hysteresis.
+ *
  * <p><b>Placement.</b> The device holds at most {@code capacity} blocks besides each layer's tail, which is
  * always on the device and not placed here. Its least valuable block is the victim. A block that leaves
  * the tail stays on the device if there is room or if it is worth more than the victim (which then goes
@@ -114,11 +123,13 @@ public final class Placement {
         this.level = new byte[n];
         Arrays.fill(level, Level.NORMAL_CODE);
         double[] taus = config.taus();
-        this.rankings = new Ranking[taus.length];
-        this.scores = new double[n * taus.length];
+        boolean twins = config.neighbourWeight() > 0 && taus.length > 1;
+        this.rankings = new Ranking[taus.length + (twins ? Math.min(config.neighbourChoices(), taus.length) : 0)];
+        this.scores = new double[n * rankings.length];
         Arrays.fill(scores, Double.NEGATIVE_INFINITY);
-        for (int i = 0; i < taus.length; i++) {
-            rankings[i] = new Ranking(taus[i], i, n, taus.length > 1);
+        for (int i = 0; i < rankings.length; i++) {
+            boolean twin = i >= taus.length;
+            rankings[i] = new Ranking(taus[i % taus.length], twin ? config.neighbourWeight() : 0, i, n, rankings.length > 1);
         }
         this.chosen = config.startIndex();
         this.live = rankings[chosen];
@@ -154,6 +165,11 @@ public final class Placement {
     /** The time constant that values the blocks now (the adaptive choice, or the one configured). */
     public double tau() {
         return live.tau;
+    }
+
+    /** Whether the live values count requests' shares for next blocks ({@link PlacementConfig#neighbourWeight}). */
+    public boolean neighboursLive() {
+        return live.neighbour > 0;
     }
 
     /** How often the adaptive choice changed the time constant. */
@@ -248,6 +264,30 @@ public final class Placement {
         }
         rekey(id);
         admitIfWorth(id, out);
+        if (rankings.length > config.tauChoices()) {
+            neighbour(layer, block + 1, out);
+        }
+    }
+
+    /**
+     * A request's share for the next block of the same layer, counted by the neighbour candidates only; when one of
+     * them is live the block may be promoted (attention that comes back to a passage reads on through it).
+     */
+    private void neighbour(int layer, int block, Moves out) {
+        int id = id(layer, block);
+        if (block < 0 || id >= where.length || (where[id] != DEVICE && where[id] != HOST)) {
+            return;
+        }
+        for (Ranking r : rankings) {
+            if (r.neighbour > 0) {
+                r.add(id, r.neighbour, r.lnNeighbour, now);
+                shadowTouched(r, id);
+            }
+        }
+        if (live.neighbour > 0) {
+            rekey(id);
+            admitIfWorth(id, out);
+        }
     }
 
 
@@ -296,7 +336,9 @@ public final class Placement {
                 best = i;
             }
         }
-        if (best != chosen && rankings[best].recent < rankings[chosen].recent * (1 - config.adaptHysteresis())) {
+        // A neighbour twin must beat plain live values by more: its prefetches cost copies, and a tie is noise.
+        double gap = config.adaptHysteresis() + (rankings[best].neighbour > 0 && live.neighbour == 0 ? config.neighbourHysteresis() : 0);
+        if (best != chosen && rankings[best].recent < rankings[chosen].recent * (1 - gap)) {
             chosen = best;
             live = rankings[best];
             switches++;
@@ -484,7 +526,12 @@ public final class Placement {
         if (where[id] == DEVICE) {
             device.update(id, IndexedMinHeap.sortable(value(id)));
         } else if (where[id] == HOST) {
-            host.update(id, hostKey(id));
+            if (hostCapacity == Integer.MAX_VALUE) {
+                // An unbounded host never frees a block: its order is only needed if that changes, never.
+                hostStale = true;
+            } else {
+                host.update(id, hostKey(id));
+            }
         }
     }
 
@@ -505,6 +552,9 @@ public final class Placement {
     private final class Ranking {
         final double tau;
         final double invTau;
+        /** What a request adds to the next block's count; 0 for a plain candidate. */
+        final double neighbour;
+        final double lnNeighbour;
         /** Where this candidate's counts sit in each block's run of {@link #scores}. */
         final int slot;
         /** The shadow's device blocks, least valuable at the root; null when the placement does not adapt. */
@@ -513,8 +563,10 @@ public final class Placement {
         long misses;
         double recent;
 
-        Ranking(double tau, int slot, int n, boolean shadow) {
+        Ranking(double tau, double neighbour, int slot, int n, boolean shadow) {
             this.tau = tau;
+            this.neighbour = neighbour;
+            this.lnNeighbour = Math.log(neighbour);
             this.invTau = 1.0 / tau;
             this.slot = slot;
             this.device = shadow ? new IndexedMinHeap(n) : null;
@@ -539,16 +591,21 @@ public final class Placement {
 
         /** ln(exp(s - now/tau) + w) + now/tau: adds {@code w} to a decayed count kept in the shifted log domain. */
         void add(int id, double w, int now) {
+            add(id, w, w == 1.0 ? 0.0 : Math.log(w), now);
+        }
+
+        /** {@link #add(int, double, int)} with {@code lw = ln w} given. */
+        void add(int id, double w, double lw, int now) {
             int i = id * rankings.length + slot;
             double s = scores[i];
             double t = now * invTau;
-            double lw = w == 1.0 ? 0.0 : Math.log(w);
             if (s == Double.NEGATIVE_INFINITY) {
                 scores[i] = lw + t;
                 return;
             }
             double x = s - t;
-            scores[i] = t + (x > lw ? x + Math.log1p(w * Math.exp(-x)) : lw + Math.log1p(Math.exp(x) / w));
+            // Math.log(1 + y), not Math.log1p: log1p is not an intrinsic (StrictMath), and an absolute error of 1e-16 is harmless.
+            scores[i] = t + (x > lw ? x + Math.log(1 + w * Math.exp(-x)) : lw + Math.log(1 + Math.exp(x) / w));
         }
     }
 

@@ -18,10 +18,17 @@ package io.tierkv.core.placement;
  * @param adaptHysteresis how much fewer misses (a share) a candidate needs than the live one to replace it
  * @param shadowBlocks    the most device blocks a shadow models: past it the shadows follow a hashed sample of the
  *                        blocks on a device scaled by the same rate (SHARDS), so their cost stays bounded
+ * @param neighbourWeight  what a request adds to the count of the next block of the same layer in the neighbour
+ *                         candidates: twins of the shortest candidate time constants that count these, so a passage's
+ *                         next blocks are promoted when attention comes back to it, and the adaptive choice decides from
+ *                         the shadows' misses whether that pays; 0 turns the twins off, as does {@code tauChoices} 1
+ * @param neighbourChoices how many of the shortest candidate time constants get a neighbour twin ({@code >= 0})
+ * @param neighbourHysteresis how much fewer misses (a share) a twin needs, beyond {@code adaptHysteresis}, to replace
+ *                         plain live values ({@code [0, 1)})
  */
 public record PlacementConfig(double tau, double levelWeight, double priorWeight, double newBlockWeight, double margin,
                               double tauFactor, int tauChoices, int adaptWindow, double adaptKeep, double adaptHysteresis,
-                              int shadowBlocks) {
+                              int shadowBlocks, double neighbourWeight, int neighbourChoices, double neighbourHysteresis) {
     /**
      * Prompt queries whose attention seeds the prompt blocks' values: the last 32, SnapKV's observation window
      * (runtime, recorded traces and synthetic traces alike).
@@ -39,14 +46,26 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     public static final double DEFAULT_ADAPT_KEEP = Double.parseDouble(System.getProperty("tierkv.placement.adaptKeep", "0.5"));
     public static final double DEFAULT_ADAPT_HYSTERESIS = Double.parseDouble(System.getProperty("tierkv.placement.adaptHysteresis", "0"));
     public static final int DEFAULT_SHADOW_BLOCKS = Integer.parseInt(System.getProperty("tierkv.placement.shadowBlocks", "4096"));
+    public static final double DEFAULT_NEIGHBOUR_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.neighbour", "0.02"));
+    public static final int DEFAULT_NEIGHBOUR_CHOICES = Integer.parseInt(System.getProperty("tierkv.placement.neighbourChoices", "2"));
+    public static final double DEFAULT_NEIGHBOUR_HYSTERESIS = Double.parseDouble(System.getProperty("tierkv.placement.neighbourHysteresis", "0.05"));
 
     public PlacementConfig {
         if (!(tau > 0) || !(priorWeight >= 0) || !(newBlockWeight > 0) || !(margin >= 0) || Double.isNaN(levelWeight)
                 || !(tauFactor > 1) || tauChoices < 1 || adaptWindow < 1 || !(adaptKeep >= 0 && adaptKeep < 1)
-                || !(adaptHysteresis >= 0 && adaptHysteresis < 1) || shadowBlocks < 1) {
+                || !(adaptHysteresis >= 0 && adaptHysteresis < 1) || shadowBlocks < 1 || !(neighbourWeight >= 0) || neighbourChoices < 0
+                || !(neighbourHysteresis >= 0 && neighbourHysteresis < 1)) {
             throw new IllegalArgumentException("placement needs tau > 0, priorWeight >= 0, newBlockWeight > 0, margin >= 0,"
-                    + " tauFactor > 1, tauChoices >= 1, adaptWindow >= 1, adaptKeep and adaptHysteresis in [0, 1), shadowBlocks >= 1; got " + this);
+                    + " tauFactor > 1, tauChoices >= 1, adaptWindow >= 1, adaptKeep and adaptHysteresis in [0, 1), shadowBlocks >= 1, neighbourWeight and neighbourChoices >= 0, neighbourHysteresis in [0, 1); got " + this);
         }
+    }
+
+    /** No neighbour candidates. */
+    public PlacementConfig(double tau, double levelWeight, double priorWeight, double newBlockWeight, double margin,
+                           double tauFactor, int tauChoices, int adaptWindow, double adaptKeep, double adaptHysteresis,
+                           int shadowBlocks) {
+        this(tau, levelWeight, priorWeight, newBlockWeight, margin, tauFactor, tauChoices, adaptWindow, adaptKeep, adaptHysteresis,
+                shadowBlocks, 0, 0, 0);
     }
 
     /** One fixed time constant, no adaptation. */
@@ -58,13 +77,13 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     public static PlacementConfig defaults() {
         return new PlacementConfig(DEFAULT_TAU, DEFAULT_LEVEL_WEIGHT, DEFAULT_PRIOR_WEIGHT, DEFAULT_NEW_BLOCK_WEIGHT, DEFAULT_MARGIN,
                 DEFAULT_TAU_FACTOR, DEFAULT_TAU_CHOICES, DEFAULT_ADAPT_WINDOW, DEFAULT_ADAPT_KEEP, DEFAULT_ADAPT_HYSTERESIS,
-                DEFAULT_SHADOW_BLOCKS);
+                DEFAULT_SHADOW_BLOCKS, DEFAULT_NEIGHBOUR_WEIGHT, DEFAULT_NEIGHBOUR_CHOICES, DEFAULT_NEIGHBOUR_HYSTERESIS);
     }
 
     /** The same knobs with another time constant or set of candidates. */
     public PlacementConfig withTaus(double newTau, int choices) {
         return new PlacementConfig(newTau, levelWeight, priorWeight, newBlockWeight, margin, tauFactor, choices, adaptWindow, adaptKeep,
-                adaptHysteresis, shadowBlocks);
+                adaptHysteresis, shadowBlocks, neighbourWeight, neighbourChoices, neighbourHysteresis);
     }
 
     /** The candidate time constants, shortest first. */
