@@ -95,14 +95,17 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
     }
 
     /**
-     * Tokens appended together are born one step apart, as if fed one at a time: in chunked mode the chunk's
-     * steps follow its append, and its last token has been seen by one query, not a window of them, when
-     * that window closes. {@link #endPrefill} brings births that no step followed back to the present.
+     * Tokens appended together are born one step apart, as if fed one at a time (and never before the token ahead
+     * of them): in chunked mode the chunk's steps follow its append, and its last token has been seen by one query,
+     * not a window of them, when that window closes. {@link #endPrefill} brings births that no step followed back to the present.
      */
     @Override
     protected void onAppend(int first, int count) {
+        // Never before the token ahead of it (tokens appended again before their predecessors' steps were taken),
+        // so births never decrease along the sequence: the window close finds the tokens old enough by one search.
+        int floor = first == 0 ? 0 : birth[first - 1];
         for (int i = 0; i < count; i++) {
-            birth[first + i] = steps + i;
+            birth[first + i] = Math.max(steps + i, floor);
         }
     }
 
@@ -204,6 +207,13 @@ public final class HierarchicalPolicy extends AbstractKvPolicy {
     @Override
     public void checkInvariants() {
         super.checkInvariants();
+        for (int t = 1; t < length; t++) {
+            if (birth[t] < birth[t - 1]) {
+                // the window close finds the tokens old enough to judge by one search over births in token order
+                throw new IllegalStateException(name + ": token " + t + " was born at step " + birth[t] + ", before token " + (t - 1)
+                        + " (" + birth[t - 1] + ")");
+            }
+        }
         for (int l = 0; l < layers; l++) {
             for (int t = 0; t < length; t++) {
                 if (counts[l][t] < 0 || counts[l][t] > observed[l]) {

@@ -11,9 +11,10 @@ import io.tierkv.core.popularity.VectorSupport;
  * thing: {@link ScalarLevelKernel} and, where {@code jdk.incubator.vector} is present, {@code VectorLevelKernel};
  * {@link #create} picks one once.
  *
- * <p>A token is judged when it was born by {@code bornBy} and its level is below {@code finalLevel}
- * ({@code EVICT + 1} when EVICT tokens may climb back, {@code EVICT} when EVICT is final); a judged token moves
- * one level toward the level its count earned: {@code EVICT - [c >= low] - [c >= normal] - [c >= cache]}.
+ * <p>Every token of the span is old enough to be judged (the caller cuts the span at the first young token; births
+ * are in token order, so that is one search, not a read per token). A token is judged when its level is below
+ * {@code finalLevel} ({@code EVICT + 1} when EVICT tokens may climb back, {@code EVICT} when EVICT is final); a judged
+ * token moves one level toward the level its count earned: {@code EVICT - [c >= low] - [c >= normal] - [c >= cache]}.
  *
  * <p>Not thread-safe: {@link #net} belongs to one close at a time.
  */
@@ -31,8 +32,8 @@ abstract class LevelKernel {
      *
      * @return where the changes end in {@code changes}
      */
-    abstract int close(byte[] levels, int[] counts, int[] birth, int start, int end, int bornBy, int finalLevel,
-                       int cache, int normal, int low, short[] changes, int at);
+    abstract int close(byte[] levels, int[] counts, int start, int end, int finalLevel, int cache, int normal, int low,
+                       short[] changes, int at);
 
     /** The Vector API kernel when the module is present (see {@link VectorSupport}), else the scalar one. */
     static LevelKernel create() {
@@ -48,15 +49,15 @@ abstract class LevelKernel {
     }
 
     /** The scalar kernel's loop over {@code [start, end)}, writing changes (offsets from {@code base}) from {@code n} on; shared with the vector kernel's tail. */
-    final int closeScalar(byte[] levels, int[] counts, int[] birth, int start, int end, int bornBy, int finalLevel,
-                          int cache, int normal, int low, int base, short[] changes, int n) {
+    final int closeScalar(byte[] levels, int[] counts, int start, int end, int finalLevel, int cache, int normal, int low,
+                          int base, short[] changes, int n) {
         int evicted = 0;
         // Branch-free: every token is written at slot n, and n advances only when its level changes.
         for (int t = start; t < end; t++) {
             int f = levels[t];
             int c = counts[t];
             int earned = Level.EVICT_CODE - (c >= low ? 1 : 0) - (c >= normal ? 1 : 0) - (c >= cache ? 1 : 0);
-            int judged = (birth[t] <= bornBy ? 1 : 0) & (f < finalLevel ? 1 : 0);
+            int judged = f < finalLevel ? 1 : 0;
             int nt = f + Integer.signum(earned - f) * judged;
             levels[t] = (byte) nt;
             changes[n] = (short) Transitions.entry(t - base, f, nt);

@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link LevelKernel} with the Vector API, eight tokens at a time: counts, births and levels load as int lanes,
+ * {@link LevelKernel} with the Vector API, eight tokens at a time: counts and levels load as int lanes,
  * the new level is compares, masked subtractions and a clamp (no branch, no table); the change mask comes from
  * the old and new level bytes read as two longs, and a group with changes is compacted with one precomputed
  * shuffle per change mask (256 of them) straight into the output. Measured at 128k tokens x 32 layers with 81%
@@ -52,8 +52,8 @@ final class VectorLevelKernel extends LevelKernel {
     }
 
     @Override
-    int close(byte[] levels, int[] counts, int[] birth, int start, int end, int bornBy, int finalLevel,
-              int cache, int normal, int low, short[] changes, int at) {
+    int close(byte[] levels, int[] counts, int start, int end, int finalLevel, int cache, int normal, int low,
+              short[] changes, int at) {
         IntVector one = IntVector.broadcast(INTS, 1);
         IntVector minusOne = IntVector.broadcast(INTS, -1);
         IntVector evict = IntVector.broadcast(INTS, Level.EVICT_CODE);
@@ -69,8 +69,7 @@ final class VectorLevelKernel extends LevelKernel {
             IntVector earned = evict.sub(one, c.compare(VectorOperators.GE, low))
                     .sub(one, c.compare(VectorOperators.GE, normal))
                     .sub(one, c.compare(VectorOperators.GE, cache));
-            VectorMask<Integer> judged = IntVector.fromArray(INTS, birth, t).compare(VectorOperators.LE, bornBy)
-                    .and(f.compare(VectorOperators.LT, finalLevel));
+            VectorMask<Integer> judged = f.compare(VectorOperators.LT, finalLevel);
             // one level toward the earned one: f + signum(earned - f), where judged
             IntVector nt = f.add(earned.sub(f).max(minusOne).min(one), judged);
             // The change mask from the level bytes themselves: old and new as one long each, a byte that differs
@@ -92,7 +91,7 @@ final class VectorLevelKernel extends LevelKernel {
             evictions += Long.bitCount(after & after >>> 1 & LOW_BITS) - Long.bitCount(before & before >>> 1 & LOW_BITS);
         }
         net += evictions;
-        return closeScalar(levels, counts, birth, t, end, bornBy, finalLevel, cache, normal, low, start, changes, n);
+        return closeScalar(levels, counts, t, end, finalLevel, cache, normal, low, start, changes, n);
     }
 
     private static ByteVector bytes(IntVector v) {
