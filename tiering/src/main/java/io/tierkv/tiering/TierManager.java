@@ -25,7 +25,8 @@ import java.util.Locale;
  *       written, and readers use its source until the copy is reaped.</li>
  *   <li>Completed copies are reaped only on the owner thread, inside {@code append}, {@code step},
  *       {@code endPrefill} and {@code close}, so a {@link LayerView} never changes under the model in the
- *       middle of a step.</li>
+ *       middle of a step; and each reap point reaps exactly the copies submitted before the previous one
+ *       (waiting for them if need be), so residency never depends on how fast a copy ran.</li>
  *   <li>A slot is freed only after the copy that read or wrote it has been reaped.</li>
  * </ul>
  *
@@ -71,6 +72,8 @@ public final class TierManager implements AutoCloseable {
     private int reservedTails;
     /** Bumped whenever residency may have changed; views rebuild when it moved. */
     private long epoch;
+    /** Runs the copy engine had submitted at the previous reap point: what the next one reaps ({@link #reapCopies}). */
+    private long reapMark;
     private boolean closed;
     /** The thread that created the manager: the only one that may drive it (a reference compare per call). */
     private final Thread owner = Thread.currentThread();
@@ -177,9 +180,17 @@ public final class TierManager implements AutoCloseable {
         epoch++;
     }
 
-    /** Reaps finished copies: residency flips, source slots are freed. Owner thread only. */
+    /**
+     * Reaps the copies submitted before the previous reap point, in submission order, waiting for any still running
+     * (stall time), and no later ones: residency flips, source slots are freed. A copy that an operation starts
+     * thus lands at the start of the operation after the next (a step's promotions run while the next token is
+     * computed), and where every block is, and so every attention sum, depends only on the calls made, not on how
+     * fast the copies ran. Owner thread only.
+     */
     void reapCopies() {
-        engine.reap();
+        long mark = reapMark;
+        reapMark = engine.submittedRuns();
+        counters.stallNanos += engine.reapThrough(mark);
     }
 
     /** The copy engine's sink: one finished run of slots. */
@@ -248,7 +259,6 @@ public final class TierManager implements AutoCloseable {
             engine.flush();
             if (engine.inFlightCopies() > 0) {
                 counters.stallNanos += engine.awaitSome();
-                engine.reap();
                 continue;
             }
             if (attempt >= TierDefaults.MAX_ROOM_ATTEMPTS) {

@@ -30,10 +30,20 @@ public interface CopyEngine extends AutoCloseable {
     int reap();
 
     /**
-     * Waits until at least one in-flight copy has finished and reaps; returns at once when none is in
-     * flight. Returns the nanoseconds spent waiting.
+     * Waits until the oldest in-flight copy has finished and reaps it, and no later one; returns at once when none
+     * is in flight. Returns the nanoseconds spent waiting.
      */
     long awaitSome();
+
+    /** Runs (coalesced copies) submitted since the engine started: a mark for {@link #reapThrough}. */
+    long submittedRuns();
+
+    /**
+     * Waits until the first {@code mark} runs ever submitted have finished and reaps those not reaped yet, in
+     * submission order, and no later one: which blocks have moved then depends only on the owner's calls, never on
+     * how fast the copies ran, so a run is reproducible. Returns the nanoseconds spent waiting.
+     */
+    long reapThrough(long mark);
 
     /** Flushes, then waits for and reaps every copy; returns the nanoseconds spent waiting. */
     default long drain() {

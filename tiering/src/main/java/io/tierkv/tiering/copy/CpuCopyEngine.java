@@ -188,6 +188,24 @@ public final class CpuCopyEngine extends AbstractCopyEngine {
         return awaitCompletions(reaped + 1);
     }
 
+    @Override
+    public long submittedRuns() {
+        return submitted;
+    }
+
+    @Override
+    public long reapThrough(long mark) {
+        return mark <= reaped ? 0 : awaitCompletions(mark);
+    }
+
+    /** Reaps finished copies up to the {@code target}-th run ever submitted, in order (one copy thread: one order). */
+    private void reapUpTo(long target) {
+        if (isClosed() || inFlight == 0 || target <= reaped) {
+            return;
+        }
+        completions.read(onCompletion, (int) Math.min(Integer.MAX_VALUE, target - reaped));
+    }
+
     /** Flushes and waits for every copy with a single wake-up, then reaps them all. */
     @Override
     public long drain() {
@@ -196,7 +214,8 @@ public final class CpuCopyEngine extends AbstractCopyEngine {
     }
 
     /**
-     * Waits until {@code target} completions in total have been reaped (or none is in flight), without polling:
+     * Waits until {@code target} completions in total have been reaped (or none is in flight), and reaps no more than
+     * that, without polling:
      * after a few yields the owner parks, publishing itself and the target in {@link CopyAgent.WaitingOwner},
      * and the copy thread unparks it once that many completions are posted. The park is bounded anyway, as a
      * second line of defence against a lost wake-up.
@@ -205,7 +224,7 @@ public final class CpuCopyEngine extends AbstractCopyEngine {
         checkAlive();
         long start = System.nanoTime();
         wakeCopyThread();
-        reap();
+        reapUpTo(target);
         for (int round = 0; reaped < Math.min(target, submitted); round++) {
             Throwable error = agentError.get();
             if (error != null) {
@@ -224,7 +243,7 @@ public final class CpuCopyEngine extends AbstractCopyEngine {
                 }
                 waitingOwner.thread = null;
             }
-            reap();
+            reapUpTo(target);
         }
         return System.nanoTime() - start;
     }

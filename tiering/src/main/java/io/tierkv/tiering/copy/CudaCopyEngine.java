@@ -94,7 +94,8 @@ public final class CudaCopyEngine extends AbstractCopyEngine {
     void submitRun(CopyDirection direction, int src, int dst, int slots) {
         int d = direction.code();
         while (count[d] == maxInFlight) {
-            waitFor(d);
+            // This direction is full: land its oldest run, and every run submitted before it, in order.
+            reapThrough(pendingTicket[d][head[d]] + 1);
         }
         int i = (head[d] + count[d]) % maxInFlight;
         CudaStream stream = streams[d];
@@ -146,25 +147,30 @@ public final class CudaCopyEngine extends AbstractCopyEngine {
     private int reap(int d) {
         int reaped = 0;
         while (count[d] > 0) {
-            int i = head[d];
-            boolean ok = pendingOk[d][i];
+            boolean ok = pendingOk[d][head[d]];
             try {
-                if (!endEvents[d][i].isComplete()) {
+                if (!endEvents[d][head[d]].isComplete()) {
                     break;
                 }
             } catch (CudaException e) {
                 ok = false;
                 logOnce(e);
             }
-            long nanos = ok ? elapsedNanos(d, i) : 0;
-            head[d] = (i + 1) % maxInFlight;
-            count[d]--;
+            reapHead(d, ok);
             reaped++;
-            CopyDirection direction = CopyDirection.of(d);
-            counters.record(direction, pendingSlots[d][i], ok, nanos);
-            sink.copied(direction, pendingSrc[d][i], pendingDst[d][i], pendingSlots[d][i], ok);
         }
         return reaped;
+    }
+
+    /** Hands the oldest run of direction {@code d}, finished, to the sink. */
+    private void reapHead(int d, boolean ok) {
+        int i = head[d];
+        long nanos = ok ? elapsedNanos(d, i) : 0;
+        head[d] = (i + 1) % maxInFlight;
+        count[d]--;
+        CopyDirection direction = CopyDirection.of(d);
+        counters.record(direction, pendingSlots[d][i], ok, nanos);
+        sink.copied(direction, pendingSrc[d][i], pendingDst[d][i], pendingSlots[d][i], ok);
     }
 
     private long elapsedNanos(int d, int i) {
@@ -177,29 +183,44 @@ public final class CudaCopyEngine extends AbstractCopyEngine {
 
     @Override
     public long awaitSome() {
-        if (inFlightCopies() == 0) {
-            return 0;
-        }
-        int d;
-        if (count[0] == 0) {
-            d = 1;
-        } else if (count[1] == 0) {
-            d = 0;
-        } else {
-            d = pendingTicket[0][head[0]] < pendingTicket[1][head[1]] ? 0 : 1;
-        }
-        return waitFor(d);
+        int d = oldest();
+        return d < 0 ? 0 : reapThrough(pendingTicket[d][head[d]] + 1);
     }
 
-    private long waitFor(int d) {
+    @Override
+    public long submittedRuns() {
+        return tickets;
+    }
+
+    /** Waits for and reaps runs in ticket order (both streams merged) while their ticket is below {@code mark}. */
+    @Override
+    public long reapThrough(long mark) {
         long start = System.nanoTime();
-        try {
-            endEvents[d][head[d]].synchronize();
-        } catch (CudaException e) {
-            logOnce(e);
+        for (int d = oldest(); d >= 0 && pendingTicket[d][head[d]] < mark; d = oldest()) {
+            boolean ok = pendingOk[d][head[d]];
+            try {
+                endEvents[d][head[d]].synchronize();
+            } catch (CudaException e) {
+                ok = false;
+                logOnce(e);
+            }
+            reapHead(d, ok);
         }
-        reap();
         return System.nanoTime() - start;
+    }
+
+    /** The direction whose oldest run was submitted first, or -1 when none is in flight. */
+    private int oldest() {
+        if (isClosed() || inFlightCopies() == 0) {
+            return -1;
+        }
+        if (count[0] == 0) {
+            return 1;
+        }
+        if (count[1] == 0) {
+            return 0;
+        }
+        return pendingTicket[0][head[0]] < pendingTicket[1][head[1]] ? 0 : 1;
     }
 
     @Override
