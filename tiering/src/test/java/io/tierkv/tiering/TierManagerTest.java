@@ -10,6 +10,7 @@ import io.tierkv.core.memory.MemoryLedger;
 import io.tierkv.cuda.driver.Backend;
 import io.tierkv.tiering.copy.CopyDirection;
 import io.tierkv.tiering.copy.CopyFaults;
+import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
@@ -65,6 +66,42 @@ class TierManagerTest {
     private static int[] hostBlocks(Sequence s) {
         LayerView v = s.view(0);
         return IntStream.range(0, v.hostCount()).map(v::hostBlock).toArray();
+    }
+
+    /** Views after every operation of a scripted decode: requests wander over the blocks, so blocks move both ways. */
+    private static String scriptedViews(CopyFaults faults) {
+        StringBuilder out = new StringBuilder();
+        try (TierManager m = manager(8, 64, faults)) {
+            KvHarness h = new KvHarness(m, 5, Integer.MAX_VALUE);
+            java.util.SplittableRandom rnd = new java.util.SplittableRandom(42);
+            h.append(16);
+            h.sequence.endPrefill();
+            for (int step = 0; step < 120; step++) {
+                h.append(1);
+                out.append(Arrays.toString(deviceBlocks(h.sequence))).append(Arrays.toString(hostBlocks(h.sequence))).append('|');
+                int blocks = h.sequence.view(0).length() / 4;
+                h.request(0, rnd.nextInt(Math.max(1, blocks - 1)), 1 + rnd.nextInt(3));
+                h.sequence.step();
+                out.append(Arrays.toString(deviceBlocks(h.sequence))).append(Arrays.toString(hostBlocks(h.sequence))).append('\n');
+            }
+            m.awaitCopies();
+            h.verify();
+            assertTrue(m.stats().h2dBlocks() > 0 && m.stats().d2hBlocks() > 0, "the script moves blocks both ways");
+        }
+        return out.toString();
+    }
+
+    @Test
+    void residency_dependsOnTheCallsOnly_notOnHowFastCopiesRun() {
+        String fast = scriptedViews(CopyFaults.NONE);
+        java.util.concurrent.atomic.AtomicLong n = new java.util.concurrent.atomic.AtomicLong();
+        CopyFaults slow = new CopyFaults() {
+            @Override
+            public long delayNanos(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                return n.incrementAndGet() % 3 == 0 ? 2_000_000 : 0;   // every third copy takes 2 ms more
+            }
+        };
+        assertEquals(fast, scriptedViews(slow));
     }
 
     @Test

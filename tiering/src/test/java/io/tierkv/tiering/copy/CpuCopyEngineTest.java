@@ -79,6 +79,35 @@ class CpuCopyEngineTest {
     }
 
     @Test
+    void reapThrough_reapsExactlyTheRunsBeforeTheMark_evenWhenLaterOnesHaveFinished() {
+        try (CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, CopyFaults.NONE, 8, 1)) {
+            for (int i = 0; i < 3; i++) {
+                fill(device, i * 2, i);
+                engine.stage(CopyDirection.DEVICE_TO_HOST, i * 2, 50 + i * 2);   // slots apart: three runs
+            }
+            engine.flush();
+            assertEquals(3, engine.submittedRuns());
+            assertEquals(0, engine.reapThrough(0));
+            assertEquals(0, done.size(), "mark 0 reaps nothing");
+            engine.reapThrough(2);
+            assertEquals(2, done.size(), "the first two runs, not the third, whether or not it has finished");
+            assertEquals(1, engine.inFlightCopies());
+            assertEquals(0, done.get(0)[1]);
+            assertEquals(2, done.get(1)[1]);
+            long quiet = System.nanoTime() + 200_000_000L;
+            while (System.nanoTime() < quiet) {
+                Thread.onSpinWait();   // the third copy finishes meanwhile; reapThrough(2) still reaps nothing more
+            }
+            engine.reapThrough(2);
+            assertEquals(2, done.size());
+            engine.awaitSome();
+            assertEquals(3, done.size(), "awaitSome lands the oldest run");
+            assertEquals(4, done.get(2)[1]);
+            assertArrayEquals(read(device, 4), read(host, 54));
+        }
+    }
+
+    @Test
     void flush_coalescesConsecutiveSlots_intoOneCopy() {
         try (CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, CopyFaults.NONE, 8, 1024)) {
             for (int i = 0; i < 8; i++) {
