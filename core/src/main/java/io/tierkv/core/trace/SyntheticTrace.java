@@ -105,6 +105,10 @@ public final class SyntheticTrace implements TraceSource {
         return counts;
     }
 
+    public SyntheticTraceConfig config() {
+        return config;
+    }
+
     /** Generates the whole trace into {@code file}; returns the header written. */
     public static TraceHeader write(SyntheticTraceConfig config, java.nio.file.Path file) throws java.io.IOException {
         try (SyntheticTrace trace = new SyntheticTrace(config)) {
@@ -268,6 +272,46 @@ public final class SyntheticTrace implements TraceSource {
         }
         cdf[n - 1] = 1.0;
         return cdf;
+    }
+
+    /**
+     * The generator's truth at the current step (after the last {@link #next}, or before the first for the prompt's
+     * end): for each block of {@code layer}, the probability that one draw of a sequence of {@code length} tokens
+     * lands in it, before de-duplication; they add up to 1 over the blocks. The knowledge an oracle placement has
+     * that no policy learning from requests can have.
+     *
+     * @param out at least {@code ceil(length / blockSize)} entries; the rest are left alone
+     */
+    public void drawProbabilities(int layer, int length, double[] out) {
+        int bs = config.layout().blockSize();
+        int blocks = (length + bs - 1) / bs;
+        int sinks = Math.min(config.sinks(), length);
+        int window = Math.min(config.recentWindow(), length);
+        int old = Math.max(1, length - config.recentWindow());
+        // without sinks their share falls through to the recent tokens (see pick)
+        double recentShare = config.recentShare() + (sinks == 0 ? config.sinkShare() : 0);
+        for (int b = 0; b < blocks; b++) {
+            int lo = b * bs;
+            int hi = Math.min(length, lo + bs);
+            double p = 0;
+            if (sinks > 0) {
+                p += config.sinkShare() * Math.max(0, Math.min(hi, sinks) - lo) / sinks;
+            }
+            // distance = floor(window * v^2) for v uniform: P(distance < d) = sqrt(d / window)
+            int near = Math.min(window, length - hi);
+            int far = Math.min(window, length - lo);
+            p += recentShare * (Math.sqrt((double) far / window) - Math.sqrt((double) near / window));
+            p += config.recallShare() * Math.max(0, Math.min(hi, old) - lo) / old;
+            out[b] = p;
+        }
+        double previous = 0;
+        for (int r = 0; r < zipfCdf.length; r++) {
+            double share = config.popularShare() * (zipfCdf[r] - previous) / config.spanLength();
+            previous = zipfCdf[r];
+            for (int j = 0; j < config.spanLength(); j++) {
+                out[Math.min(length - 1, spans[layer][r] + j) / bs] += share;
+            }
+        }
     }
 
     @Override

@@ -163,6 +163,51 @@ public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLay
                 + (revisitPeriod > 0 ? " revisit=" + revisitPeriod + " passages=" + passages : "");
     }
 
+    /**
+     * The configuration {@link #describe()} wrote into a trace's header, on the header's layout: the way back from
+     * a trace file to its generator.
+     *
+     * @throws IllegalArgumentException naming what is missing or malformed when {@code source} is no synthetic
+     *                                  trace's description
+     */
+    public static SyntheticTraceConfig parse(String source, KvLayout layout) {
+        if (source == null || !source.startsWith("synth ")) {
+            throw new IllegalArgumentException("not a synthetic trace's description (it starts with 'synth '): '" + source + "'");
+        }
+        java.util.Map<String, String> kv = new java.util.HashMap<>();
+        for (String part : source.substring(6).trim().split("\\s+")) {
+            int eq = part.indexOf('=');
+            if (eq <= 0) {
+                throw new IllegalArgumentException("malformed synthetic trace description, '" + part + "' is no key=value: '" + source + "'");
+            }
+            kv.put(part.substring(0, eq), part.substring(eq + 1));
+        }
+        try {
+            String[] popular = value(kv, "popular", source).split("x");
+            String[] shares = value(kv, "shares", source).split("/");
+            if (popular.length != 2 || shares.length != 4) {
+                throw new IllegalArgumentException("popular=NxL and shares=a/b/c/d expected");
+            }
+            return new SyntheticTraceConfig(Integer.parseInt(value(kv, "tokens", source)), Integer.parseInt(value(kv, "steps", source)),
+                    Long.parseLong(value(kv, "seed", source)), layout, Integer.parseInt(value(kv, "k", source)),
+                    Integer.parseInt(value(kv, "sinks", source)), Integer.parseInt(value(kv, "recent", source)),
+                    Integer.parseInt(popular[0]), Integer.parseInt(popular[1]), Double.parseDouble(value(kv, "zipf", source)),
+                    Double.parseDouble(value(kv, "drift", source)), Double.parseDouble(value(kv, "driftRecent", source)),
+                    Double.parseDouble(shares[0]), Double.parseDouble(shares[1]), Double.parseDouble(shares[2]), Double.parseDouble(shares[3]),
+                    Integer.parseInt(kv.getOrDefault("revisit", "0")), Integer.parseInt(kv.getOrDefault("passages", String.valueOf(DEFAULT_PASSAGES))));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("malformed synthetic trace description (" + e.getMessage() + "): '" + source + "'", e);
+        }
+    }
+
+    private static String value(java.util.Map<String, String> kv, String key, String source) {
+        String v = kv.get(key);
+        if (v == null) {
+            throw new IllegalArgumentException("no " + key + "=");
+        }
+        return v;
+    }
+
     private static void requirePositive(String name, int value) {
         if (value <= 0) {
             throw new IllegalArgumentException(name + " must be > 0, was " + value);

@@ -18,6 +18,73 @@ class SyntheticTraceTest {
     }
 
     @Test
+    void drawProbabilities_addUpToOneOverTheBlocks_atEveryStep_withAndWithoutSinks() {
+        SyntheticTraceConfig plain = small(5);
+        SyntheticTraceConfig noSinks = plain.withSources(0, 32, 0.1, 0.3, 0.55, 0.05);
+        SyntheticTraceConfig revisits = plain.withRevisits(50, 4);
+        for (SyntheticTraceConfig c : new SyntheticTraceConfig[] {plain, noSinks, revisits}) {
+            SyntheticTrace t = new SyntheticTrace(c);
+            TraceStep s = t.header().newStep();
+            double[] p = new double[(2048 + 200) / 16 + 1];
+            int step = 0;
+            do {
+                int length = c.promptLength() + step;
+                for (int l = 0; l < 4; l++) {
+                    java.util.Arrays.fill(p, 0);
+                    t.drawProbabilities(l, Math.max(1, length), p);
+                    double sum = 0;
+                    for (double v : p) {
+                        assertTrue(v >= 0, c.describe() + ": a negative probability");
+                        sum += v;
+                    }
+                    assertEquals(1.0, sum, 1e-9, c.describe() + " step " + step + " layer " + l);
+                }
+                step++;
+            } while (t.next(s) && step < 60);
+        }
+    }
+
+    @Test
+    void drawProbabilities_predictWhereTheDrawsLand() {
+        // no drift: the truth holds still, so over many steps each block's share of the draws approaches its probability
+        SyntheticTraceConfig c = small(6).withPopular(32, 4, 1.0, 0, 0.5);
+        SyntheticTrace t = new SyntheticTrace(c);
+        TraceStep s = t.header().newStep();
+        double[] p = new double[(2048 + 200) / 16 + 1];
+        t.drawProbabilities(2, 2048, p);   // the prompt's end; the recent window moves, the popular spans do not
+        long[] hits = new long[p.length];
+        long draws = 0;
+        while (t.next(s)) {
+            for (int i = 0; i < s.count(2); i++) {
+                hits[s.positions(2)[i] / 16]++;
+            }
+            draws += s.count(2);
+        }
+        int hottest = 0;
+        for (int b = 1; b < 2048 / 16 - 8; b++) {   // popular blocks, away from the recent window
+            hottest = p[b] > p[hottest] ? b : hottest;
+        }
+        assertTrue(hottest > 0, "a popular block beyond the sinks");
+        double share = (double) hits[hottest] / draws;
+        // draws are de-duplicated within a step, which lowers a hot block's share a little
+        assertEquals(p[hottest], share, 0.25 * p[hottest], "block " + hottest);
+        assertTrue(hits[0] > 0.5 * p[0] * draws, "the sinks' block");
+    }
+
+    @Test
+    void parse_readsBackWhatDescribeWrote() {
+        KvLayout layout = new KvLayout(4, 8, 64, DType.F16, 16);
+        for (SyntheticTraceConfig c : new SyntheticTraceConfig[] {small(7), small(8).withRevisits(100, 5).withTopK(16)}) {
+            assertEquals(c, SyntheticTraceConfig.parse(c.describe(), layout));
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> SyntheticTraceConfig.parse("model bundled, suite mc/after #0", layout));
+        assertTrue(e.getMessage().contains("not a synthetic trace"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> SyntheticTraceConfig.parse("synth seed=1 tokens=x", layout));
+        assertTrue(e.getMessage().contains("malformed"), e.getMessage());
+    }
+
+    @Test
     void sameSeed_sameTrace_otherSeed_otherTrace() {
         assertEquals(fingerprint(small(3)), fingerprint(small(3)));
         assertNotEquals(fingerprint(small(3)), fingerprint(small(4)));
