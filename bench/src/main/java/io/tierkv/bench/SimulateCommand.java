@@ -24,7 +24,7 @@ import picocli.CommandLine.Option;
 @Command(name = "simulate", mixinStandardHelpOptions = true,
         description = {"Replay a trace through cache policies at device budgets, with the offline optimum. Writes"
             + " DIR/simulate.json, DIR/simulate.csv, DIR/hit-ratio.png and DIR/bytes-per-token.png and prints a summary.",
-            "Policies: hierarchical, lru, s3fifo, h2o, streaming, clairvoyant (see bench/README.md)."})
+            "Policies: hierarchical, lru, s3fifo, h2o, streaming, clairvoyant, and a0 for synthetic traces (see bench/README.md)."})
 final class SimulateCommand implements Callable<Integer> {
     @Mixin
     OutputOption output;

@@ -140,7 +140,7 @@ class CliErrorTableTest {
         assertEquals("tierkv: --policy lru: 'lru' is a simulator policy, use `tierkv simulate --policies lru`; the model runs full,"
                 + " hierarchical, streaming, streaming-paper, streaming-original, snapkv, h2o", oneLine("generate", "--policy", "lru"));
         assertEquals("tierkv: --policies: 'snapkv' is a model policy, use `tierkv generate --policy snapkv` or `tierkv eval --policies"
-                + " snapkv`; the simulator runs hierarchical, lru, s3fifo, h2o, streaming, clairvoyant",
+                + " snapkv`; the simulator runs hierarchical, lru, s3fifo, h2o, streaming, clairvoyant, a0",
                 oneLine("simulate", "--trace", trace.toString(), "--policies", "lru,snapkv"));
         assertEquals("tierkv: --policies nosuch: unknown policy 'nosuch'; known: [full, hierarchical, streaming, streaming-paper,"
                 + " streaming-original, snapkv, h2o]", oneLine("eval", "--policies", "nosuch"));

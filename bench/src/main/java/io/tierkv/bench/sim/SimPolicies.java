@@ -31,11 +31,11 @@ public final class SimPolicies {
                 o -> TieredPolicy.create("h2o", o));
         register("streaming", "core StreamingPolicy (4 sinks + recent window) at the device budget; the middle is lost",
                 o -> TieredPolicy.create("streaming", o));
+        register("clairvoyant", "Belady's offline optimum for the same budget (bypasses when the incoming block is used last)",
+                o -> ClairvoyantPolicy.create(PolicyOptions.parse("clairvoyant", o)));
         register("a0", "A0 with the synthetic generator's true draw probabilities: keeps the most likely blocks, fetches on"
                 + " demand; the bound for a placement that learns from requests (synthetic traces only)",
                 o -> A0Policy.create(PolicyOptions.parse("a0", o)));
-        register("clairvoyant", "Belady's offline optimum for the same budget (bypasses when the incoming block is used last)",
-                o -> ClairvoyantPolicy.create(PolicyOptions.parse("clairvoyant", o)));
     }
 
     /** The policies {@code tierkv simulate} runs by default, in report order. */
