@@ -11,9 +11,10 @@ import java.util.Arrays;
  * <p><b>Value.</b> Every block has a value: an exponentially decayed count of the steps in which it was
  * in some query's top-k (time constant {@code tau} steps), seeded by the prompt's own attention at prefill
  * ({@link #prior}), plus a bonus per popularity level of the paper's policy (CACHE above NORMAL above LOW
- * above EVICT): the levels are one signal among others. Values are kept in the log domain relative to a
- * fixed origin ({@code ln f + t / tau}), so a decay shifts every value alike and only a block whose count
- * changed is re-keyed: a step costs O(blocks requested + levels changed), not O(blocks).
+ * above EVICT): the levels are one signal among others. A count is kept scaled up by {@code e^(t / tau)} (from
+ * an origin brought forward now and then), so a request is one multiply-add and decay costs nothing; a value is
+ * the count's logarithm ({@code ln f + t / tau}), so a decay shifts every value alike and only a block whose
+ * count changed is re-keyed: a step costs O(blocks requested + levels changed), not O(blocks).
  *
  * <p><b>Adaptive time constant.</b> No single {@code tau} suits every trace and budget: attention that re-reads
  * blocks within a few steps wants a short memory, a popular set that comes back every hundred steps a long one,
@@ -54,6 +55,9 @@ public final class Placement {
     /** Released: the host budget had no room, or its tokens were dropped. */
     public static final byte FREED = 3;
 
+    /** How far (in time constants) a candidate's counts may be scaled up before they are brought back: e^300. */
+    private static final double RESCALE = 300;
+
     /** Resolution of the shadows' sampling rate. */
     private static final int SAMPLE_SCALE = 1 << 16;
 
@@ -85,10 +89,12 @@ public final class Placement {
     /** (id) the block's level code. */
     private byte[] level;
     /**
-     * (id, candidate) ln of the block's decayed request count under each candidate time constant plus
-     * (step / tau), -infinity for never requested; a block's counts sit together, one cache line for all.
+     * (id, candidate) the block's decayed request count under each candidate time constant, scaled by
+     * {@code e^((now - origin) / tau)} of that candidate ({@link Ranking#scale}), 0 for never requested: a request
+     * adds its weight times the scale, one multiply-add, and decay is implicit; a block's counts sit together, one
+     * cache line for all.
      */
-    private double[] scores;
+    private double[] counts;
     /** Device blocks, least valuable at the root. */
     private final IndexedMinHeap device;
     /** Host blocks in the order they are freed past the host budget. */
@@ -125,8 +131,7 @@ public final class Placement {
         double[] taus = config.taus();
         boolean twins = config.neighbourWeight() > 0 && taus.length > 1;
         this.rankings = new Ranking[taus.length + (twins ? Math.min(config.neighbourChoices(), taus.length) : 0)];
-        this.scores = new double[n * rankings.length];
-        Arrays.fill(scores, Double.NEGATIVE_INFINITY);
+        this.counts = new double[n * rankings.length];
         for (int i = 0; i < rankings.length; i++) {
             boolean twin = i >= taus.length;
             rankings[i] = new Ranking(taus[i % taus.length], twin ? config.neighbourWeight() : 0, i, n, rankings.length > 1);
@@ -199,7 +204,7 @@ public final class Placement {
         }
         int id = ensure(layer, block);
         for (Ranking r : rankings) {
-            r.add(id, weight * config.priorWeight(), now);
+            r.add(id, weight * config.priorWeight());
             shadowTouched(r, id);
         }
         rekey(id);
@@ -217,7 +222,7 @@ public final class Placement {
         }
         level[id] = levelCode;
         for (Ranking r : rankings) {
-            r.seed(id, config.newBlockWeight(), now);
+            r.seed(id, config.newBlockWeight());
         }
 
         if (mode == TierMode.DROP && levelCode == Level.EVICT_CODE) {
@@ -259,7 +264,7 @@ public final class Placement {
             if (placed && sampled && r.device != null && !r.device.contains(id)) {
                 r.misses++;
             }
-            r.add(id, 1.0, now);
+            r.add(id, 1.0);
             shadowTouched(r, id);
         }
         rekey(id);
@@ -280,7 +285,7 @@ public final class Placement {
         }
         for (Ranking r : rankings) {
             if (r.neighbour > 0) {
-                r.add(id, r.neighbour, r.lnNeighbour, now);
+                r.add(id, r.neighbour);
                 shadowTouched(r, id);
             }
         }
@@ -314,6 +319,9 @@ public final class Placement {
      */
     public void step() {
         now++;
+        for (Ranking r : rankings) {
+            r.advance(now);
+        }
         if (rankings.length > 1 && now % config.adaptWindow() == 0) {
             adapt();
         }
@@ -554,19 +562,21 @@ public final class Placement {
         final double invTau;
         /** What a request adds to the next block's count; 0 for a plain candidate. */
         final double neighbour;
-        final double lnNeighbour;
-        /** Where this candidate's counts sit in each block's run of {@link #scores}. */
+        /** Where this candidate's counts sit in each block's run of {@link #counts}. */
         final int slot;
         /** The shadow's device blocks, least valuable at the root; null when the placement does not adapt. */
         final IndexedMinHeap device;
         /** Requests on placed blocks off the shadow's device since the last choice, and their decayed sum before. */
         long misses;
         double recent;
+        /** The step counts are scaled from: a count added at step t is multiplied by {@code e^((t - origin) / tau)}. */
+        int origin;
+        /** {@code e^((now - origin) / tau)}. */
+        double scale = 1;
 
         Ranking(double tau, double neighbour, int slot, int n, boolean shadow) {
             this.tau = tau;
             this.neighbour = neighbour;
-            this.lnNeighbour = Math.log(neighbour);
             this.invTau = 1.0 / tau;
             this.slot = slot;
             this.device = shadow ? new IndexedMinHeap(n) : null;
@@ -574,7 +584,8 @@ public final class Placement {
 
         /** ln of the decayed request count plus (step / tau); -infinity for never requested. */
         double score(int id) {
-            return scores[id * rankings.length + slot];
+            double c = counts[id * rankings.length + slot];
+            return c > 0 ? Math.log(c) + origin * invTau : Double.NEGATIVE_INFINITY;
         }
 
         double value(int id, byte levelCode, PlacementConfig config) {
@@ -582,30 +593,35 @@ public final class Placement {
         }
 
         /** Gives a block never requested the count {@code w}. */
-        void seed(int id, double w, int now) {
+        void seed(int id, double w) {
             int i = id * rankings.length + slot;
-            if (scores[i] == Double.NEGATIVE_INFINITY) {
-                scores[i] = Math.log(w) + now * invTau;
+            if (counts[i] == 0) {
+                counts[i] = w * scale;
             }
         }
 
-        /** ln(exp(s - now/tau) + w) + now/tau: adds {@code w} to a decayed count kept in the shifted log domain. */
-        void add(int id, double w, int now) {
-            add(id, w, w == 1.0 ? 0.0 : Math.log(w), now);
+        /** Adds {@code w} to the block's count, as of now. */
+        void add(int id, double w) {
+            counts[id * rankings.length + slot] += w * scale;
         }
 
-        /** {@link #add(int, double, int)} with {@code lw = ln w} given. */
-        void add(int id, double w, double lw, int now) {
-            int i = id * rankings.length + slot;
-            double s = scores[i];
-            double t = now * invTau;
-            if (s == Double.NEGATIVE_INFINITY) {
-                scores[i] = lw + t;
+        /**
+         * Step {@code now} began: the scale for counts added now. Past {@link #RESCALE} (e^300, far from a double's
+         * range) every count of this candidate is divided by the scale and the origin moves to now: O(blocks) once
+         * every 300 tau steps, and a count that falls below e^-300 of the newest becomes 0, never requested.
+         */
+        void advance(int now) {
+            double e = (now - origin) * invTau;
+            if (e <= RESCALE) {
+                scale = Math.exp(e);
                 return;
             }
-            double x = s - t;
-            // Math.log(1 + y), not Math.log1p: log1p is not an intrinsic (StrictMath), and an absolute error of 1e-16 is harmless.
-            scores[i] = t + (x > lw ? x + Math.log(1 + w * Math.exp(-x)) : lw + Math.log(1 + Math.exp(x) / w));
+            double f = Math.exp(-e);
+            for (int i = slot; i < counts.length; i += rankings.length) {
+                counts[i] *= f;
+            }
+            origin = now;
+            scale = 1;
         }
     }
 
@@ -625,8 +641,7 @@ public final class Placement {
             level = Arrays.copyOf(level, n);
             Arrays.fill(level, old, n, Level.NORMAL_CODE);
             int k = rankings.length;
-            scores = Arrays.copyOf(scores, n * k);
-            Arrays.fill(scores, old * k, n * k, Double.NEGATIVE_INFINITY);
+            counts = Arrays.copyOf(counts, n * k);
             for (Ranking r : rankings) {
                 if (r.device != null) {
                     r.device.ensureCapacity(n);

@@ -1,0 +1,51 @@
+package io.tierkv.core.placement;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.tierkv.core.Level;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The decayed counts over long runs: counts are kept scaled by {@code e^(t / tau)} and brought back every 300 time
+ * constants. With tau 1 over 4,000 steps that happens 13 times; long after, the blocks read last still rank first,
+ * an old read still ranks below a recent one, and a fresh read still beats a read seven time constants old.
+ */
+class PlacementDecayTest {
+
+    @Test
+    void countsBroughtBackEvery300TimeConstants_keepEveryOrder() {
+        Placement p = new Placement(new PlacementConfig(1, 0, 1, 0.2, 0), TierMode.TIER, 1, 2, Integer.MAX_VALUE);
+        Moves moves = new Moves();
+        for (int b = 0; b < 4; b++) {
+            p.admit(0, b, Level.NORMAL_CODE, moves);
+        }
+        // blocks 0 and 1 on the device, 2 and 3 on the host
+        assertEquals(Placement.DEVICE, p.where(0, 0));
+        assertEquals(Placement.HOST, p.where(0, 2));
+        for (int s = 0; s < 4000; s++) {
+            // block 2 is read every 7 steps, block 3 every 11, block 0 once at the very start
+            if (s % 7 == 0) {
+                p.request(0, 2, moves);
+            }
+            if (s % 11 == 0) {
+                p.request(0, 3, moves);
+            }
+            if (s == 0) {
+                p.request(0, 0, moves);
+            }
+            p.step();
+            p.checkInvariants();
+        }
+        // at step 3997 block 2 was read (3997 = 7 * 571) and at 3993 block 3 (11 * 363): both on the device now,
+        // their counts many rescalings after block 0's, which left for the host, and block 1 (never read) with it
+        assertEquals(Placement.DEVICE, p.where(0, 2));
+        assertEquals(Placement.DEVICE, p.where(0, 3));
+        assertEquals(Placement.HOST, p.where(0, 0));
+        assertEquals(Placement.HOST, p.where(0, 1));
+        // a read of block 0 now outranks block 3, read 7 steps ago at tau 1
+        p.request(0, 0, moves);
+        assertEquals(Placement.DEVICE, p.where(0, 0));
+        assertEquals(Placement.HOST, p.where(0, 3));
+        p.checkInvariants();
+    }
+}
