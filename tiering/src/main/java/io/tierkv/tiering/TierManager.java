@@ -26,7 +26,8 @@ import java.util.Locale;
  *   <li>Completed copies are reaped only on the owner thread, inside {@code append}, {@code step},
  *       {@code endPrefill} and {@code close}, so a {@link LayerView} never changes under the model in the
  *       middle of a step; and each reap point reaps exactly the copies submitted before the previous one
- *       (waiting for them if need be), so residency never depends on how fast a copy ran.</li>
+ *       (waiting for them if need be; earlier ones, in order, when a slot or the copy window runs out), so
+ *       residency never depends on how fast a copy ran.</li>
  *   <li>A slot is freed only after the copy that read or wrote it has been reaped.</li>
  * </ul>
  *
@@ -184,8 +185,9 @@ public final class TierManager implements AutoCloseable {
      * Reaps the copies submitted before the previous reap point, in submission order, waiting for any still running
      * (stall time), and no later ones: residency flips, source slots are freed. A copy that an operation starts
      * thus lands at the start of the operation after the next (a step's promotions run while the next token is
-     * computed), and where every block is, and so every attention sum, depends only on the calls made, not on how
-     * fast the copies ran. Owner thread only.
+     * computed), or sooner, still in submission order, when an operation must wait for a slot or the copy window
+     * is full; either way where every block is, and so every attention sum, depends only on the calls made, not on
+     * how fast the copies ran. The price: a source slot is held up to two operations, not one. Owner thread only.
      */
     void reapCopies() {
         long mark = reapMark;

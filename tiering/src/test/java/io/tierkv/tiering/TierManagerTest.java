@@ -11,8 +11,10 @@ import io.tierkv.cuda.driver.Backend;
 import io.tierkv.tiering.copy.CopyDirection;
 import io.tierkv.tiering.copy.CopyFaults;
 import java.util.Arrays;
+import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -73,7 +75,7 @@ class TierManagerTest {
         StringBuilder out = new StringBuilder();
         try (TierManager m = manager(8, 64, faults)) {
             KvHarness h = new KvHarness(m, 5, Integer.MAX_VALUE);
-            java.util.SplittableRandom rnd = new java.util.SplittableRandom(42);
+            SplittableRandom rnd = new SplittableRandom(42);
             h.append(16);
             h.sequence.endPrefill();
             for (int step = 0; step < 120; step++) {
@@ -94,7 +96,7 @@ class TierManagerTest {
     @Test
     void residency_dependsOnTheCallsOnly_notOnHowFastCopiesRun() {
         String fast = scriptedViews(CopyFaults.NONE);
-        java.util.concurrent.atomic.AtomicLong n = new java.util.concurrent.atomic.AtomicLong();
+        AtomicLong n = new AtomicLong();
         CopyFaults slow = new CopyFaults() {
             @Override
             public long delayNanos(CopyDirection direction, int srcSlot, int dstSlot, int slots) {

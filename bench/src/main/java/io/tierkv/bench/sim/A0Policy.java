@@ -13,9 +13,10 @@ import java.util.Arrays;
  * blocks a draw is most likely to land in ({@link SyntheticTrace#drawProbabilities}), fetches a requested host block
  * when it is more likely than the device's least likely one, and otherwise reads it in place. Under independent
  * references A0 is the optimal online policy; here it knows at each step which spans are popular and how popular,
- * which a policy that learns from requests can only estimate. So it bounds what any such placement can reach on a
+ * which a policy that learns from requests can only estimate. It is no strict bound (the popular set drifts and
+ * draws are de-duplicated, so references are not independent), but it is the yardstick for such a placement on a
  * synthetic trace (fetching on demand, as the runtime does): what lies between it and {@code hierarchical} is
- * estimation, what lies between it and {@code clairvoyant} is the future.
+ * estimation, what lies between it and {@code clairvoyant} is mostly the future.
  *
  * <p>It regenerates the trace from the header's description and checks every step against it: synthetic traces
  * only, unmodified. Values are re-keyed only where they changed (the recent window, drifted spans), with the
@@ -24,8 +25,10 @@ import java.util.Arrays;
 final class A0Policy extends AbstractSimPolicy {
     private SyntheticTrace generator;
     private TraceStep truth;
-    /** (layer) the current draw probabilities, recall excluded, and the previous step's. */
+    /** (layer, block) the current draw probabilities, the recall share left out. */
     private double[][] probability;
+    /** (block) one layer's probabilities as the generator gives them. */
+    private double[] drawn;
     private IndexedMinHeap device;
     private int step;
 
@@ -52,6 +55,7 @@ final class A0Policy extends AbstractSimPolicy {
         generator = new SyntheticTrace(config);
         truth = generator.header().newStep();
         probability = new double[context.layers()][context.blocksPerLayer() + 1];
+        drawn = new double[context.blocksPerLayer() + 1];
         device = new IndexedMinHeap(context.blockIds());
     }
 
@@ -87,17 +91,16 @@ final class A0Policy extends AbstractSimPolicy {
     private void refresh(int length) {
         int bs = context.blockSize();
         int blocks = Math.min(context.blocksPerLayer(), (length + bs - 1) / bs);
-        double[] next = new double[blocks];
         SyntheticTraceConfig c = generator.config();
         int old = Math.max(1, length - c.recentWindow());
         for (int l = 0; l < context.layers(); l++) {
-            generator.drawProbabilities(l, length, next);
+            generator.drawProbabilities(l, length, drawn);
             double[] p = probability[l];
             for (int b = 0; b < blocks; b++) {
                 // Without the recall share, which every whole old block has alike and which changes with every
                 // token: so only blocks whose popularity or recency changed are re-keyed.
                 int recalled = Math.max(0, Math.min(Math.min(length, (b + 1) * bs), old) - b * bs);
-                double v = next[b] - c.recallShare() * recalled / old;
+                double v = drawn[b] - c.recallShare() * recalled / old;
                 if (v != p[b]) {
                     p[b] = v;
                     int id = context.id(l, b);

@@ -17,9 +17,10 @@ import jdk.incubator.vector.VectorSpecies;
  * the new level is compares, masked subtractions and a clamp (no branch, no table); the change mask comes from
  * the old and new level bytes read as two longs, and a group with changes is compacted with one precomputed
  * shuffle per change mask (256 of them) straight into the output. Measured at 128k tokens x 32 layers with 81%
- * of the tokens moving (2-core AMD EPYC, JDK 17, best of 40): 3.2-3.3 ms, where a masked vector reduction for
- * the change mask took 4.1-4.6 ms and the scalar loop writing 10-byte transitions about 50; 16 lanes were no
- * faster there (AVX-512 runs as two 256-bit halves), and {@code VectorMask.toLong} is no intrinsic in JDK 17.
+ * of the tokens moving (2-core AMD EPYC, JDK 17): 3.05 ms in JMH's sample mode, 2.06x a scan of the counts and
+ * levels (3.2-3.3 ms best of 40 while births were still read per token), where a masked vector reduction for the
+ * change mask took 4.1-4.6 ms and the scalar loop writing 10-byte transitions about 50; 16 lanes were no faster
+ * there (AVX-512 runs as two 256-bit halves), and {@code VectorMask.toLong} is no intrinsic in JDK 17.
  * Loaded only when {@code jdk.incubator.vector} is in the boot layer; never reference this class directly.
  */
 final class VectorLevelKernel extends LevelKernel {

@@ -3,7 +3,9 @@ package io.tierkv.core.trace;
 import io.tierkv.core.DType;
 import io.tierkv.core.KvLayout;
 import io.tierkv.core.policy.HierarchicalConfig;
+import java.util.HashMap;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The knobs of {@link SyntheticTrace}, with every default in one place. Each top-k position of each
@@ -174,7 +176,7 @@ public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLay
         if (source == null || !source.startsWith("synth ")) {
             throw new IllegalArgumentException("not a synthetic trace's description (it starts with 'synth '): '" + source + "'");
         }
-        java.util.Map<String, String> kv = new java.util.HashMap<>();
+        Map<String, String> kv = new HashMap<>();
         for (String part : source.substring(6).trim().split("\\s+")) {
             int eq = part.indexOf('=');
             if (eq <= 0) {
@@ -183,16 +185,16 @@ public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLay
             kv.put(part.substring(0, eq), part.substring(eq + 1));
         }
         try {
-            String[] popular = value(kv, "popular", source).split("x");
-            String[] shares = value(kv, "shares", source).split("/");
+            String[] popular = value(kv, "popular").split("x");
+            String[] shares = value(kv, "shares").split("/");
             if (popular.length != 2 || shares.length != 4) {
                 throw new IllegalArgumentException("popular=NxL and shares=a/b/c/d expected");
             }
-            return new SyntheticTraceConfig(Integer.parseInt(value(kv, "tokens", source)), Integer.parseInt(value(kv, "steps", source)),
-                    Long.parseLong(value(kv, "seed", source)), layout, Integer.parseInt(value(kv, "k", source)),
-                    Integer.parseInt(value(kv, "sinks", source)), Integer.parseInt(value(kv, "recent", source)),
-                    Integer.parseInt(popular[0]), Integer.parseInt(popular[1]), Double.parseDouble(value(kv, "zipf", source)),
-                    Double.parseDouble(value(kv, "drift", source)), Double.parseDouble(value(kv, "driftRecent", source)),
+            return new SyntheticTraceConfig(Integer.parseInt(value(kv, "tokens")), Integer.parseInt(value(kv, "steps")),
+                    Long.parseLong(value(kv, "seed")), layout, Integer.parseInt(value(kv, "k")),
+                    Integer.parseInt(value(kv, "sinks")), Integer.parseInt(value(kv, "recent")),
+                    Integer.parseInt(popular[0]), Integer.parseInt(popular[1]), Double.parseDouble(value(kv, "zipf")),
+                    Double.parseDouble(value(kv, "drift")), Double.parseDouble(value(kv, "driftRecent")),
                     Double.parseDouble(shares[0]), Double.parseDouble(shares[1]), Double.parseDouble(shares[2]), Double.parseDouble(shares[3]),
                     Integer.parseInt(kv.getOrDefault("revisit", "0")), Integer.parseInt(kv.getOrDefault("passages", String.valueOf(DEFAULT_PASSAGES))));
         } catch (IllegalArgumentException e) {
@@ -200,7 +202,7 @@ public record SyntheticTraceConfig(int promptLength, int steps, long seed, KvLay
         }
     }
 
-    private static String value(java.util.Map<String, String> kv, String key, String source) {
+    private static String value(Map<String, String> kv, String key) {
         String v = kv.get(key);
         if (v == null) {
             throw new IllegalArgumentException("no " + key + "=");

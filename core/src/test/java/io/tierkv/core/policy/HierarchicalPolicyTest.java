@@ -381,4 +381,21 @@ class HierarchicalPolicyTest {
         assertEquals(CACHE, d.level(0, 0));
         assertEquals(0, ((HierarchicalPolicy) d.policy).count(0, 0)); // step 200 closed a window
     }
+
+    @Test
+    void tokensAppendedBeforeTheirPredecessorsSteps_areNeverBornBeforeThem() {
+        // chunks appended back to back, no steps between: births stay in token order (the window close searches them)
+        HierarchicalPolicy p = new HierarchicalPolicy(new HierarchicalConfig(3, 2, 1, 4, 1));
+        p.start(PolicyContext.unbounded(1, 9));
+        p.append(5);
+        p.append(4);
+        p.checkInvariants();
+        Transitions out = new Transitions();
+        for (int s = 0; s < 4; s++) {
+            p.step(out);
+        }
+        // at the first close (step 4) only the tokens born by step 0 are old enough: token 0, not the second chunk
+        assertEquals("[0:0 NORMAL->LOW]", out.toString());
+        p.checkInvariants();
+    }
 }

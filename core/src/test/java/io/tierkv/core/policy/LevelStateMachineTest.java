@@ -119,6 +119,26 @@ class LevelStateMachineTest {
     }
 
     @Test
+    void bornByEnd_isTheFirstTokenBornAfterTheCut_onBirthsInOrder() {
+        int[] birth = {0, 0, 3, 3, 3, 7, 9};
+        assertEquals(0, LevelStateMachine.bornByEnd(birth, 0, 5), "no tokens");
+        assertEquals(0, LevelStateMachine.bornByEnd(birth, 7, -1), "every token born after the cut");
+        assertEquals(2, LevelStateMachine.bornByEnd(birth, 7, 0));
+        assertEquals(2, LevelStateMachine.bornByEnd(birth, 7, 2));
+        assertEquals(5, LevelStateMachine.bornByEnd(birth, 7, 3), "equal births at the cut are all old enough");
+        assertEquals(6, LevelStateMachine.bornByEnd(birth, 7, 8));
+        assertEquals(7, LevelStateMachine.bornByEnd(birth, 7, 9), "every token old enough");
+        assertEquals(4, LevelStateMachine.bornByEnd(birth, 4, 100), "only the first length tokens count");
+        for (int cut = -1; cut <= 10; cut++) {
+            int expected = 0;
+            while (expected < birth.length && birth[expected] <= cut) {
+                expected++;
+            }
+            assertEquals(expected, LevelStateMachine.bornByEnd(birth, birth.length, cut), "cut " + cut);
+        }
+    }
+
+    @Test
     void closeWindow_considersOnlyTheFirstLengthTokens() {
         byte[] levels = {LOW.code(), LOW.code()};
         Transitions out = new Transitions();

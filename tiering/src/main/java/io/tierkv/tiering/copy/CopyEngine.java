@@ -3,9 +3,10 @@ package io.tierkv.tiering.copy;
 /**
  * Asynchronous block copies between the two arenas of one tier manager. The owner thread stages block
  * copies ({@link #stage}), submits them ({@link #flush}: contiguous runs become one copy each), and later
- * collects what finished ({@link #reap}), which the engine hands to the {@link CopySink} it was built with.
+ * collects them ({@link #reapThrough}), which the engine hands to the {@link CopySink} it was built with.
  * Copies run on their own thread (CPU) or streams (CUDA); nothing about a copy is visible to the owner
- * until it is reaped.
+ * until it is reaped, and runs are reaped in the order they were submitted, up to a point the owner names,
+ * never as they happen to finish: so what has moved depends only on the owner's calls.
  *
  * <p>Ordering rules the caller keeps: a source slot is not written while its copy is in flight, a
  * destination slot is not read or reused until its copy is reaped. Copies in one direction complete in
@@ -25,9 +26,6 @@ public interface CopyEngine extends AutoCloseable {
      * @return copies (runs) submitted
      */
     int flush();
-
-    /** Hands every finished copy to the sink; returns how many were reaped. Never blocks. */
-    int reap();
 
     /**
      * Waits until the oldest in-flight copy has finished and reaps it, and no later one; returns at once when none

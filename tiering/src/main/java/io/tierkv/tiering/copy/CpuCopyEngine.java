@@ -58,7 +58,6 @@ public final class CpuCopyEngine extends AbstractCopyEngine {
     /** Runs submitted since the copy thread was last woken. */
     private int unsignalled;
     private int inFlight;
-    private int reapedNow;
     /** Runs submitted and reaped since the start. */
     private long submitted;
     private long reaped;
@@ -159,17 +158,6 @@ public final class CpuCopyEngine extends AbstractCopyEngine {
         unsignalled++;
     }
 
-    @Override
-    public int reap() {
-        checkAlive();
-        if (isClosed() || inFlight == 0) {
-            return 0;
-        }
-        reapedNow = 0;
-        completions.read(onCompletion, Integer.MAX_VALUE);
-        return reapedNow;
-    }
-
     private void onCompletion(int msgTypeId, MutableDirectBuffer buffer, int index, int length) {
         CopyDirection direction = CopyDirection.of(buffer.getInt(index + DIRECTION_OFFSET));
         int src = buffer.getInt(index + SRC_SLOT_OFFSET);
@@ -179,7 +167,6 @@ public final class CpuCopyEngine extends AbstractCopyEngine {
         counters.record(direction, slots, ok, buffer.getLong(index + NANOS_OFFSET));
         inFlight--;
         reaped++;
-        reapedNow++;
         sink.copied(direction, src, dst, slots, ok);
     }
 

@@ -136,32 +136,6 @@ public final class CudaCopyEngine extends AbstractCopyEngine {
         }
     }
 
-    @Override
-    public int reap() {
-        if (isClosed()) {
-            return 0;
-        }
-        return reap(0) + reap(1);
-    }
-
-    private int reap(int d) {
-        int reaped = 0;
-        while (count[d] > 0) {
-            boolean ok = pendingOk[d][head[d]];
-            try {
-                if (!endEvents[d][head[d]].isComplete()) {
-                    break;
-                }
-            } catch (CudaException e) {
-                ok = false;
-                logOnce(e);
-            }
-            reapHead(d, ok);
-            reaped++;
-        }
-        return reaped;
-    }
-
     /** Hands the oldest run of direction {@code d}, finished, to the sink. */
     private void reapHead(int d, boolean ok) {
         int i = head[d];

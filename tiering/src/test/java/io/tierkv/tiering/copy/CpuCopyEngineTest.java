@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -67,7 +69,7 @@ class CpuCopyEngineTest {
         IllegalStateException first = assertThrows(IllegalStateException.class, engine::drain);
         assertSame(death, first.getCause());
         assertSame(death, engine.failure());
-        for (Runnable call : new Runnable[] {engine::flush, engine::reap, engine::awaitSome, engine::drain,
+        for (Runnable call : new Runnable[] {engine::flush, () -> engine.reapThrough(1), engine::awaitSome, engine::drain,
             () -> { engine.stage(CopyDirection.HOST_TO_DEVICE, 3, 4); engine.flush(); }}) {
             IllegalStateException e = assertThrows(IllegalStateException.class, call::run);
             assertSame(death, e.getCause(), e.getMessage());
@@ -79,31 +81,48 @@ class CpuCopyEngineTest {
     }
 
     @Test
-    void reapThrough_reapsExactlyTheRunsBeforeTheMark_evenWhenLaterOnesHaveFinished() {
-        try (CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, CopyFaults.NONE, 8, 1)) {
-            for (int i = 0; i < 3; i++) {
+    void reapThrough_reapsExactlyTheRunsBeforeTheMark_evenWhenLaterOnesHaveFinished() throws InterruptedException {
+        // the copy thread copies runs in order: when it starts the fourth, the third has finished
+        CountDownLatch fourthStarts = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        CopyFaults holdFourth = new CopyFaults() {
+            @Override
+            public long delayNanos(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                if (srcSlot == 6) {
+                    fourthStarts.countDown();
+                    try {
+                        assertTrue(release.await(10, TimeUnit.SECONDS));
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                return 0;
+            }
+        };
+        try (CpuCopyEngine engine = new CpuCopyEngine(device, host, sink, holdFourth, 8, 1)) {
+            for (int i = 0; i < 4; i++) {
                 fill(device, i * 2, i);
-                engine.stage(CopyDirection.DEVICE_TO_HOST, i * 2, 50 + i * 2);   // slots apart: three runs
+                engine.stage(CopyDirection.DEVICE_TO_HOST, i * 2, 50 + i * 2);   // slots apart: four runs
             }
             engine.flush();
-            assertEquals(3, engine.submittedRuns());
+            assertEquals(4, engine.submittedRuns());
             assertEquals(0, engine.reapThrough(0));
             assertEquals(0, done.size(), "mark 0 reaps nothing");
             engine.reapThrough(2);
-            assertEquals(2, done.size(), "the first two runs, not the third, whether or not it has finished");
-            assertEquals(1, engine.inFlightCopies());
+            assertEquals(2, done.size(), "the first two runs");
+            assertTrue(fourthStarts.await(10, TimeUnit.SECONDS));
+            engine.reapThrough(2);
+            assertEquals(2, done.size(), "not the third, although it has finished");
+            assertEquals(2, engine.inFlightCopies());
             assertEquals(0, done.get(0)[1]);
             assertEquals(2, done.get(1)[1]);
-            long quiet = System.nanoTime() + 200_000_000L;
-            while (System.nanoTime() < quiet) {
-                Thread.onSpinWait();   // the third copy finishes meanwhile; reapThrough(2) still reaps nothing more
-            }
-            engine.reapThrough(2);
-            assertEquals(2, done.size());
             engine.awaitSome();
-            assertEquals(3, done.size(), "awaitSome lands the oldest run");
+            assertEquals(3, done.size(), "awaitSome lands the oldest run, and only it");
             assertEquals(4, done.get(2)[1]);
             assertArrayEquals(read(device, 4), read(host, 54));
+            release.countDown();
+            engine.drain();
+            assertEquals(4, done.size());
         }
     }
 
@@ -218,6 +237,6 @@ class CpuCopyEngineTest {
         assertArrayEquals(read(device, 1), read(host, 2));
         assertThrows(IllegalStateException.class, () -> engine.stage(CopyDirection.DEVICE_TO_HOST, 1, 2));
         assertThrows(IllegalStateException.class, engine::flush);
-        assertEquals(0, engine.reap());
+        assertEquals(0, engine.inFlightCopies());
     }
 }
