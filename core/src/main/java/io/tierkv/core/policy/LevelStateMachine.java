@@ -66,6 +66,7 @@ public final class LevelStateMachine {
         k.net = 0;
         // Births are in token order: the tokens old enough to be judged are a prefix, found by one search, so the
         // close reads no birth per token (a third of what it would read besides the counts and levels).
+        assert inOrder(birth, length) : "births must not decrease along the sequence";
         int judged = bornByEnd(birth, length, bornBy);
         short[] changes = out.claim(judged + LevelKernel.SLACK);
         // One run of transitions per span of tokens: an entry holds its token's offset in the span.
@@ -77,6 +78,15 @@ public final class LevelStateMachine {
             out.commit(layer, start, last - first);
         }
         return k.net;
+    }
+
+    private static boolean inOrder(int[] birth, int length) {
+        for (int t = 1; t < length; t++) {
+            if (birth[t] < birth[t - 1]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The first token in {@code [0, length)} born after {@code bornBy}, or {@code length}; births are non-decreasing. */

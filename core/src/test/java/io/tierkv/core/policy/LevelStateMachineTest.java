@@ -6,7 +6,9 @@ import static io.tierkv.core.Level.LOW;
 import static io.tierkv.core.Level.NORMAL;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.tierkv.core.Level;
 import io.tierkv.core.Transitions;
@@ -136,6 +138,15 @@ class LevelStateMachineTest {
             }
             assertEquals(expected, LevelStateMachine.bornByEnd(birth, birth.length, cut), "cut " + cut);
         }
+    }
+
+    @Test
+    void birthsOutOfOrder_areCaughtWhereAssertionsRun() {
+        assumeTrue(LevelStateMachine.class.desiredAssertionStatus(), "assertions are off");
+        byte[] levels = {NORMAL.code(), NORMAL.code()};
+        AssertionError e = assertThrows(AssertionError.class,
+                () -> PAPER.closeWindow(0, levels, new int[2], new int[] {5, 1}, 2, 80, new Transitions()));
+        assertTrue(e.getMessage().contains("births"), e.getMessage());
     }
 
     @Test
