@@ -49,6 +49,7 @@ final class EvalCell {
         h2d += round.h2dBytes();
         d2h += round.d2hBytes();
         generated += round.tokens();
+        addReads(round.reads());
         addSessionFigures(run);
     }
 
@@ -61,7 +62,19 @@ final class EvalCell {
         h2d += run.stats().h2dBytes();
         d2h += run.stats().d2hBytes();
         generated += run.generated();
+        addReads(run.reads());
         addSessionFigures(run);
+    }
+
+    /** The host reads of what the cell counts: a round's own in a round's cell, the session's in the cell of all rounds. */
+    private void addReads(HostReadStats r) {
+        if (r == null) {
+            return;
+        }
+        if (reads == null) {
+            reads = new HostReadStats(r.layers());
+        }
+        reads.addAll(r);
     }
 
     private void count(boolean[] outcomes) {
@@ -89,12 +102,6 @@ final class EvalCell {
         frees += st.evictedBlocks() + st.droppedBlocks();
         stallNanos += st.stallNanos();
         decodeNanos += run.decodeNanos();
-        if (run.reads() != null) {
-            if (reads == null) {
-                reads = new HostReadStats(run.reads().layers());
-            }
-            reads.addAll(run.reads());
-        }
         digestBytesPeak = Math.max(digestBytesPeak, run.digestBytesPeak());
         for (long t : run.tpotNanos()) {
             tpot.recordValue(Math.max(1, t));

@@ -83,7 +83,8 @@ final class PromptRunner implements PromptRuns {
      * @param h2dBytes     bytes sent host to device during the round (copies started)
      * @param d2hBytes     bytes sent device to host during the round (copies started)
      */
-    record RoundRun(boolean[] correct, int tokens, double keptFraction, DecodeMetrics.Snapshot metrics, long h2dBytes, long d2hBytes) {
+    record RoundRun(boolean[] correct, int tokens, double keptFraction, DecodeMetrics.Snapshot metrics, long h2dBytes, long d2hBytes,
+                    HostReadStats reads) {
     }
 
     /**
@@ -197,6 +198,7 @@ final class PromptRunner implements PromptRuns {
         for (int r = 0; r < n; r++) {
             DecodeMetrics.Snapshot m0 = session.metrics();
             long[] roundMark = started(tiers);
+            HostReadStats reads0 = session.reads() == null ? null : session.reads().copy();
             List<String> expected;
             if (r == 0) {
                 expected = prompt.answerLines();
@@ -235,7 +237,8 @@ final class PromptRunner implements PromptRuns {
             boolean[] correct = AnswerScorer.score(expected, vocab.decode(tokens, 0, count));
             double kept = steps == 0 ? seq.keptTokens() / (double) seq.length() : fractionSum / steps;
             out.add(new RoundRun(correct, count, kept, session.metrics().minus(m0),
-                    (roundEnd[0] - roundMark[0]) * slot, (roundEnd[1] - roundMark[1]) * slot));
+                    (roundEnd[0] - roundMark[0]) * slot, (roundEnd[1] - roundMark[1]) * slot,
+                    reads0 == null ? null : session.reads().since(reads0)));
         }
         TierStats st = session.stats();
         double budgetPeak = st.deviceBytesPeak() / (double) (session.deviceBlocks() * slot);

@@ -92,6 +92,26 @@ public final class HostReadStats {
         steps += o.steps;
     }
 
+    /** A copy of the counts so far. */
+    public HostReadStats copy() {
+        HostReadStats c = new HostReadStats(read.length);
+        c.addAll(this);
+        return c;
+    }
+
+    /** The counts added since {@code earlier}, a {@link #copy} of these stats taken before. */
+    public HostReadStats since(HostReadStats earlier) {
+        HostReadStats d = copy();
+        for (int l = 0; l < read.length; l++) {
+            d.read[l] -= earlier.read[l];
+            d.exact[l] -= earlier.exact[l];
+            d.recallHits[l] -= earlier.recallHits[l];
+            d.recallTotal[l] -= earlier.recallTotal[l];
+        }
+        d.steps -= earlier.steps;
+        return d;
+    }
+
     public int layers() {
         return read.length;
     }
