@@ -13,10 +13,11 @@ import java.util.Arrays;
  * blocks a draw is most likely to land in ({@link SyntheticTrace#drawProbabilities}), fetches a requested host block
  * when it is more likely than the device's least likely one, and otherwise reads it in place. Under independent
  * references A0 is the optimal online policy; here it knows at each step which spans are popular and how popular,
- * which a policy that learns from requests can only estimate. It is no strict bound (the popular set drifts and
- * draws are de-duplicated, so references are not independent), but it is the yardstick for such a placement on a
- * synthetic trace (fetching on demand, as the runtime does): what lies between it and {@code hierarchical} is
- * estimation, what lies between it and {@code clairvoyant} is mostly the future.
+ * which a policy that learns from requests can only estimate. It is no bound (the popular set drifts and draws are
+ * de-duplicated, so references are not independent; in the revisit family attention returns to passages it has
+ * forgotten and {@code hierarchical} beats it), but on the default family it is the yardstick for such a placement
+ * (fetching on demand, as the runtime does): what lies between it and {@code hierarchical} is estimation, what
+ * lies between it and {@code clairvoyant} is mostly the future.
  *
  * <p>It regenerates the trace from the header's description and checks every step against it: synthetic traces
  * only, unmodified. Values are re-keyed only where they changed (the recent window, drifted spans), with the

@@ -34,7 +34,8 @@ public final class SimPolicies {
         register("clairvoyant", "Belady's offline optimum for the same budget (bypasses when the incoming block is used last)",
                 o -> ClairvoyantPolicy.create(PolicyOptions.parse("clairvoyant", o)));
         register("a0", "A0 with the synthetic generator's true draw probabilities: keeps the most likely blocks, fetches on"
-                + " demand; the bound for a placement that learns from requests (synthetic traces only)",
+                + " demand; a yardstick for placements that learn from requests (synthetic traces only; it cannot foresee the"
+                + " revisit family's returns)",
                 o -> A0Policy.create(PolicyOptions.parse("a0", o)));
     }
 
