@@ -24,7 +24,7 @@ import java.util.Locale;
  *   <li>Only a sequence's last block per layer is written, and it never moves; a block in flight is never
  *       written, and readers use its source until the copy is reaped.</li>
  *   <li>Completed copies are reaped only on the owner thread, inside {@code append}, {@code step},
- *       {@code endPrefill} and {@code close}, so a {@link LayerView} never changes under the model in the
+ *       {@code endPrefill}, {@code sharePrefix} and {@code close}, so a {@link LayerView} never changes under the model in the
  *       middle of a step; and each reap point reaps exactly the copies submitted before the previous one
  *       (waiting for them if need be; earlier ones, in order, when a slot or the copy window runs out), so
  *       residency never depends on how fast a copy ran.</li>
