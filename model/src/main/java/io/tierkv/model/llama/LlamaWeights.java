@@ -124,6 +124,25 @@ public final class LlamaWeights implements AutoCloseable {
         return new LlamaWeights(config, m, null);
     }
 
+    /**
+     * The same weights in float32 memory of their own, each requiring gradients, for training: a loaded
+     * checkpoint's matrices are views over its read-only file mapping (an optimizer's in-place update there
+     * is a native crash) and may be float16. This object is left as it was; close both.
+     */
+    public LlamaWeights trainableCopy() {
+        Map<String, Tensor> copies = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : byName.entrySet()) {
+            Tensor copy;
+            try (Tensor detached = e.getValue().detach();
+                 Tensor f32 = detached.to(torch.ScalarType.Float)) {
+                copy = f32.clone();
+            }
+            copy.requires_grad_(true);
+            copies.put(e.getKey(), copy);
+        }
+        return new LlamaWeights(config, copies, null);
+    }
+
     /** All distinct tensors by their checkpoint names (lm_head omitted when tied), for saving. */
     public Map<String, Tensor> named() {
         Map<String, Tensor> m = new LinkedHashMap<>();

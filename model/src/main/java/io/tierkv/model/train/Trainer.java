@@ -224,16 +224,14 @@ public final class Trainer {
         if (cfg.init() == null) {
             return LlamaWeights.random(config, cfg.seed(), 0.02, true);
         }
-        LlamaWeights loaded = LlamaCheckpoint.load(cfg.init());
-        if (!loaded.config.equals(config)) {
-            loaded.close();
-            throw new IllegalArgumentException("the model in " + cfg.init() + " is not shaped as this run's: "
-                    + loaded.config + " vs " + config);
+        try (LlamaWeights loaded = LlamaCheckpoint.load(cfg.init())) {
+            if (!loaded.config.equals(config)) {
+                throw new IllegalArgumentException("the model in " + cfg.init() + " is not shaped as this run's: "
+                        + loaded.config + " vs " + config);
+            }
+            // The loaded matrices are views over the read-only file mapping: train a copy.
+            return loaded.trainableCopy();
         }
-        for (Tensor t : loaded.named().values()) {
-            t.requires_grad_(true);
-        }
-        return loaded;
     }
 
     private void save(LlamaWeights weights) {
