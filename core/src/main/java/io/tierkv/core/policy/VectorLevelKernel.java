@@ -6,10 +6,9 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -33,14 +32,13 @@ final class VectorLevelKernel extends LevelKernel {
     private static final long LOW_BITS = 0x0101010101010101L;
     /** Times a long of 0/1 bytes: byte {@code i}'s bit lands on bit {@code 56 + i}, without carries. */
     private static final long GATHER = 0x0102040810204080L;
-    /** (mask) the shuffle that moves the lanes set in {@code mask} to the front, in order. */
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Integer>[] COMPACT = new VectorShuffle[1 << LANES];
-    /** (lane) {@code lane << 4}: a lane's offset in an entry. */
-    private static final IntVector IOTA_SHIFTED = IntVector.fromArray(INTS, new int[] {0, 16, 32, 48, 64, 80, 96, 112}, 0);
+    /** (mask) the shuffle that moves the byte lanes set in {@code mask} to the front, in order. */
+    private static final byte[] COMPACT = new byte[(1 << LANES) * LANES];
+    /** (lane) {@code lane << 4}: a lane's offset within its group, in entry position. */
+    private static final ByteVector IOTA_SHIFTED = ByteVector.fromArray(BYTES, new byte[] {0, 16, 32, 48, 64, 80, 96, 112}, 0);
 
     static {
-        for (int mask = 0; mask < COMPACT.length; mask++) {
+        for (int mask = 0; mask < 1 << LANES; mask++) {
             int[] lanes = new int[LANES];
             int n = 0;
             for (int lane = 0; lane < LANES; lane++) {
@@ -48,7 +46,9 @@ final class VectorLevelKernel extends LevelKernel {
                     lanes[n++] = lane;
                 }
             }
-            COMPACT[mask] = VectorShuffle.fromArray(INTS, lanes, 0);
+            for (int lane = 0; lane < LANES; lane++) {
+                COMPACT[mask * LANES + lane] = (byte) lanes[lane];
+            }
         }
     }
 
@@ -58,6 +58,12 @@ final class VectorLevelKernel extends LevelKernel {
         IntVector one = IntVector.broadcast(INTS, 1);
         IntVector minusOne = IntVector.broadcast(INTS, -1);
         IntVector evict = IntVector.broadcast(INTS, Level.EVICT_CODE);
+        // c >= x as (x - 1 - c) >> 31, -1 or 0: no overflow for counts >= 0 and thresholds >= 1 (no compare, so
+        // no mask: C2 turns each masked operation into a compare, a masked load and a blend)
+        IntVector belowLow = IntVector.broadcast(INTS, low - 1);
+        IntVector belowNormal = IntVector.broadcast(INTS, normal - 1);
+        IntVector belowCache = IntVector.broadcast(INTS, cache - 1);
+        IntVector finalLevels = IntVector.broadcast(INTS, finalLevel);
         int evictions = 0;
         int n = at;
         int t = start;
@@ -66,30 +72,34 @@ final class VectorLevelKernel extends LevelKernel {
         // a group in a steady state where few tokens move).
         for (int upper = start + INTS.loopBound(end - start); t < upper; t += LANES) {
             IntVector c = IntVector.fromArray(INTS, counts, t);
-            IntVector f = (IntVector) ByteVector.fromArray(BYTES, levels, t).convertShape(VectorOperators.B2I, INTS, 0);
-            IntVector earned = evict.sub(one, c.compare(VectorOperators.GE, low))
-                    .sub(one, c.compare(VectorOperators.GE, normal))
-                    .sub(one, c.compare(VectorOperators.GE, cache));
-            VectorMask<Integer> judged = f.compare(VectorOperators.LT, finalLevel);
-            // one level toward the earned one: f + signum(earned - f), where judged
-            IntVector nt = f.add(earned.sub(f).max(minusOne).min(one), judged);
+            ByteVector fromBytes = ByteVector.fromArray(BYTES, levels, t);
+            IntVector f = (IntVector) fromBytes.convertShape(VectorOperators.B2I, INTS, 0);
+            IntVector earned = evict.add(belowLow.sub(c).lanewise(VectorOperators.ASHR, 31))
+                    .add(belowNormal.sub(c).lanewise(VectorOperators.ASHR, 31))
+                    .add(belowCache.sub(c).lanewise(VectorOperators.ASHR, 31));
+            // one level toward the earned one, f + signum(earned - f), where judged (f < finalLevel: all ones)
+            IntVector judged = f.sub(finalLevels).lanewise(VectorOperators.ASHR, 31);
+            IntVector nt = f.add(earned.sub(f).max(minusOne).min(one).and(judged));
             // The change mask from the level bytes themselves: old and new as one long each, a byte that differs
             // sets its lane's bit (a multiply gathers the low bit of each byte into the top byte).
             long before = (long) LEVEL_BYTES.get(levels, t);
-            bytes(nt).intoArray(levels, t);
-            long after = (long) LEVEL_BYTES.get(levels, t);
+            ByteVector toBytes = bytes(nt);
+            toBytes.intoArray(levels, t);
+            long after = ((LongVector) toBytes.reinterpretShape(LongVector.SPECIES_128, 0)).lane(0);
             long diff = before ^ after;
             if (diff == 0) {
                 continue;
             }
             int mask = (int) ((((diff | diff >>> 1) & LOW_BITS) * GATHER) >>> 56);
             // entry = offset in the span << 4 | from << 2 | to, the changed lanes moved to the front
-            IntVector entries = IOTA_SHIFTED.add((t - start) << 4).or(f.lanewise(VectorOperators.LSHL, 2)).or(nt)
-                    .rearrange(COMPACT[mask]);
-            ((ShortVector) entries.convertShape(VectorOperators.I2S, SHORTS, 0)).intoArray(changes, n);
+            ByteVector compact = ByteVector.fromArray(BYTES, COMPACT, mask * LANES)
+                    .selectFrom(IOTA_SHIFTED.add(fromBytes.add(fromBytes).add(fromBytes.add(fromBytes))).add(toBytes));
+            ((ShortVector) compact.convertShape(VectorOperators.B2S, SHORTS, 0)).add((short) ((t - start) << 4))
+                    .intoArray(changes, n);
             n += Integer.bitCount(mask);
-            // a code is EVICT (3) when both its bits are set
-            evictions += Long.bitCount(after & after >>> 1 & LOW_BITS) - Long.bitCount(before & before >>> 1 & LOW_BITS);
+            // a code is EVICT (3) when both its bits are set; codes use a byte's two low bits only, so x & x >>> 1
+            // has no other bit set
+            evictions += Long.bitCount(after & after >>> 1) - Long.bitCount(before & before >>> 1);
         }
         net += evictions;
         return closeScalar(levels, counts, t, end, finalLevel, cache, normal, low, start, changes, n);

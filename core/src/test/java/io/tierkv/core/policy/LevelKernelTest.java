@@ -103,4 +103,49 @@ class LevelKernelTest {
         assertEquals(scalar.net, fast.net);
         assertTrue(!VectorSupport.available() || fast instanceof VectorLevelKernel, "the build runs tests with the Vector API");
     }
+
+    /**
+     * The vector kernel reads {@code count >= threshold} as the sign of {@code threshold - 1 - count}: counts at the
+     * thresholds, one either side, zero and the largest int, under the smallest and the largest thresholds a config
+     * allows, must judge exactly as the scalar kernel does (levels, entries, net evictions).
+     */
+    @ParameterizedTest(name = "thresholds {0}")
+    @ValueSource(strings = {"10,5,1", "3,2,1", "2147483647,2147483646,2147483645"})
+    void vectorKernel_equalsScalarKernel_atThresholdEdgesAndExtremeCounts(String thresholds) {
+        String[] th = thresholds.split(",");
+        int cache = Integer.parseInt(th[0]);
+        int normal = Integer.parseInt(th[1]);
+        int low = Integer.parseInt(th[2]);
+        int[] interesting = {0, 1, low - 1, low, low + 1, normal - 1, normal, normal + 1, cache - 1, cache,
+                Integer.MAX_VALUE - 1, Integer.MAX_VALUE};
+        int length = 4096 + 3 * 8 + 5;   // more than a span, not a whole number of vectors
+        SplittableRandom rnd = new SplittableRandom(cache);
+        byte[] a = new byte[length];
+        int[] counts = new int[length];
+        for (int t = 0; t < length; t++) {
+            a[t] = (byte) rnd.nextInt(4);
+            counts[t] = interesting[rnd.nextInt(interesting.length)];
+        }
+        for (int finalLevel : new int[] {Level.EVICT_CODE, Level.EVICT_CODE + 1}) {
+            byte[] expectedLevels = a.clone();
+            byte[] actualLevels = a.clone();
+            LevelKernel scalar = new ScalarLevelKernel();
+            LevelKernel fast = LevelKernel.create();
+            short[] expected = new short[length + LevelKernel.SLACK];
+            short[] actual = new short[length + LevelKernel.SLACK];
+            int moved = 0;
+            for (int start = 0; start < length; start += Transitions.SPAN) {
+                int end = Math.min(length, start + Transitions.SPAN);
+                int n = scalar.close(expectedLevels, counts, start, end, finalLevel, cache, normal, low, expected, 0);
+                assertEquals(n, fast.close(actualLevels, counts, start, end, finalLevel, cache, normal, low, actual, 0),
+                        "changes in the span at " + start);
+                assertArrayEquals(Arrays.copyOf(expected, n), Arrays.copyOf(actual, n), "span at " + start);
+                moved += n;
+            }
+            assertArrayEquals(expectedLevels, actualLevels, "levels, final level " + finalLevel);
+            assertEquals(scalar.net, fast.net, "net evictions, final level " + finalLevel);
+            assertTrue(moved > length / 4, "the data moves tokens: " + moved);
+            assertTrue(scalar.net != 0, "the data moves tokens to or from EVICT");
+        }
+    }
 }
