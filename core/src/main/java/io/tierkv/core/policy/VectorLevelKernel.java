@@ -8,7 +8,9 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -26,13 +28,15 @@ final class VectorLevelKernel extends LevelKernel {
     private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_256;
     private static final VectorSpecies<Byte> BYTES = ByteVector.SPECIES_64;
     private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_128;
+    /** The eight level bytes read back as a long: a 64-bit long species (one lane) is not intrinsic in JDK 17. */
+    private static final VectorSpecies<Long> LONGS = LongVector.SPECIES_128;
     private static final int LANES = INTS.length();
     /** Eight level bytes as one little-endian long: byte {@code i} is lane {@code i}. */
     private static final VarHandle LEVEL_BYTES = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final long LOW_BITS = 0x0101010101010101L;
     /** Times a long of 0/1 bytes: byte {@code i}'s bit lands on bit {@code 56 + i}, without carries. */
     private static final long GATHER = 0x0102040810204080L;
-    /** (mask) the shuffle that moves the byte lanes set in {@code mask} to the front, in order. */
+    /** (mask * LANES + i) the lane that goes to lane i when the lanes set in {@code mask} move to the front, in order. */
     private static final byte[] COMPACT = new byte[(1 << LANES) * LANES];
     /** (lane) {@code lane << 4}: a lane's offset within its group, in entry position. */
     private static final ByteVector IOTA_SHIFTED = ByteVector.fromArray(BYTES, new byte[] {0, 16, 32, 48, 64, 80, 96, 112}, 0);
@@ -68,8 +72,10 @@ final class VectorLevelKernel extends LevelKernel {
         int n = at;
         int t = start;
         // No vector is carried from one iteration to the next: with a vector loop variable, C2 (JDK 17) boxed
-        // one vector per iteration whenever the rarely taken branch below was compiled in (measured: 65 bytes
-        // a group in a steady state where few tokens move).
+        // one vector per iteration whenever a rarely taken branch was compiled into the loop (measured: 65 bytes
+        // a group in a steady state where few tokens move). The loop has no branch: a group without a change
+        // writes its (unused) entries where the next change will go and does not advance n, which costs less than
+        // the branch it saves mispredicts (half the time in the steady state).
         for (int upper = start + INTS.loopBound(end - start); t < upper; t += LANES) {
             IntVector c = IntVector.fromArray(INTS, counts, t);
             ByteVector fromBytes = ByteVector.fromArray(BYTES, levels, t);
@@ -80,18 +86,18 @@ final class VectorLevelKernel extends LevelKernel {
             // one level toward the earned one, f + signum(earned - f), where judged (f < finalLevel: all ones)
             IntVector judged = f.sub(finalLevels).lanewise(VectorOperators.ASHR, 31);
             IntVector nt = f.add(earned.sub(f).max(minusOne).min(one).and(judged));
-            // The change mask from the level bytes themselves: old and new as one long each, a byte that differs
-            // sets its lane's bit (a multiply gathers the low bit of each byte into the top byte).
+            // The change mask from the level bytes themselves: old and new as one long each (the old read from the
+            // array, the new from the vector), a byte that differs sets its lane's bit (a multiply gathers the low
+            // bit of each byte into the top byte).
             long before = (long) LEVEL_BYTES.get(levels, t);
             ByteVector toBytes = bytes(nt);
             toBytes.intoArray(levels, t);
-            long after = ((LongVector) toBytes.reinterpretShape(LongVector.SPECIES_128, 0)).lane(0);
+            long after = ((LongVector) toBytes.reinterpretShape(LONGS, 0)).lane(0);
             long diff = before ^ after;
-            if (diff == 0) {
-                continue;
-            }
             int mask = (int) ((((diff | diff >>> 1) & LOW_BITS) * GATHER) >>> 56);
-            // entry = offset in the span << 4 | from << 2 | to, the changed lanes moved to the front
+            // entry = offset in the span << 4 | from << 2 | to: lane << 4 | from << 2 | to fits a byte, so the
+            // entries are built and compacted (one byte shuffle from a flat table) in byte lanes and widened after,
+            // with the group's offset added as shorts
             ByteVector compact = ByteVector.fromArray(BYTES, COMPACT, mask * LANES)
                     .selectFrom(IOTA_SHIFTED.add(fromBytes.add(fromBytes).add(fromBytes.add(fromBytes))).add(toBytes));
             ((ShortVector) compact.convertShape(VectorOperators.B2S, SHORTS, 0)).add((short) ((t - start) << 4))

@@ -78,6 +78,41 @@ class LevelKernelTest {
         }
     }
 
+    /**
+     * The steady state: levels already match their counts and a token here and there moves, so most groups of
+     * eight have no change (the vector kernel writes such a group's entries where the next change goes and must not
+     * advance past them) and changed groups sit between unchanged ones.
+     */
+    @ParameterizedTest(name = "one token in {0} moves")
+    @ValueSource(ints = {3, 17, 100, 5000})
+    void fastClose_equalsReferenceClose_whenFewTokensMove(int every) {
+        int length = 3 * Transitions.SPAN + 13;
+        SplittableRandom rnd = new SplittableRandom(every);
+        byte[] levels = new byte[length];
+        int[] counts = new int[length];
+        int[] birth = new int[length];
+        int[] countFor = {PAPER.cacheMin() + 3, PAPER.normalMin(), PAPER.lowMin(), 0};   // what holds each level
+        for (int t = 0; t < length; t++) {
+            levels[t] = (byte) rnd.nextInt(4);
+            counts[t] = rnd.nextInt(every) == 0 ? rnd.nextInt(15) : countFor[levels[t]];
+        }
+        byte[] expectedLevels = levels.clone();
+        LevelStateMachine machine = new LevelStateMachine(PAPER);
+        Transitions expected = new Transitions();
+        int expectedNet = referenceClose(machine, 0, expectedLevels, counts, birth, length, 40, true, expected);
+        Transitions actual = new Transitions();
+        int net = machine.closeWindow(0, levels, counts, birth, length, 40, true, actual);
+        assertTrue(expected.size() > 0 && expected.size() < length / 2, "a few tokens move: " + expected.size());
+        assertArrayEquals(expectedLevels, levels);
+        assertEquals(expectedNet, net);
+        assertEquals(expected.size(), actual.size());
+        for (int i = 0; i < expected.size(); i++) {
+            assertEquals(expected.index(i), actual.index(i), "transition " + i);
+            assertEquals(expected.from(i), actual.from(i), "transition " + i);
+            assertEquals(expected.to(i), actual.to(i), "transition " + i);
+        }
+    }
+
     @ParameterizedTest(name = "length {0}")
     @ValueSource(ints = {5, 4096, 9_999})
     void scalarKernel_equalsVectorKernel(int length) {
