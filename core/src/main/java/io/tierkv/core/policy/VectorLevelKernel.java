@@ -8,20 +8,21 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * {@link LevelKernel} with the Vector API, eight tokens at a time: counts and levels load as int lanes,
- * the new level is compares, masked subtractions and a clamp (no branch, no table); the change mask comes from
- * the old and new level bytes read as two longs, and a group with changes is compacted with one precomputed
- * shuffle per change mask (256 of them) straight into the output. Measured at 128k tokens x 32 layers with 81%
- * of the tokens moving (2-core AMD EPYC, JDK 17): 3.05 ms in JMH's sample mode, 2.06x a scan of the counts and
- * levels (3.2-3.3 ms best of 40 while births were still read per token), where a masked vector reduction for the
- * change mask took 4.1-4.6 ms and the scalar loop writing 10-byte transitions about 50; 16 lanes were no faster
- * there (AVX-512 runs as two 256-bit halves), and {@code VectorMask.toLong} is no intrinsic in JDK 17.
+ * {@link LevelKernel} with the Vector API, eight tokens at a time: counts and levels load as int lanes, the new
+ * level is subtractions, arithmetic shifts and a clamp (no compare: C2 makes each masked operation a compare, a
+ * masked load and a blend); the change mask comes from the old and new level bytes as two longs; the entries are
+ * built in byte lanes, compacted by one byte shuffle per change mask (indices from a flat table of 256 x 8) and
+ * widened straight into the output. No branch per group: one that did not change writes where the next change
+ * goes (the branch mispredicted in the steady state). Measured in JMH's sample mode at 128k tokens x 32 layers
+ * (2-core AMD EPYC, JDK 17, load 2.7-3.1, two runs): 2.63-2.71 ms, 1.61-1.64x a scan of the counts and levels,
+ * with 81% of the tokens moving (the adversarial data), and 2.46-2.50 ms, 1.52-1.55x, in the steady state
+ * (19% moving), where the previous kernel took 3.40 (2.31x) and 4.71 ms (2.85x). A masked vector reduction for
+ * the change mask took 4.1-4.6 ms and the scalar loop writing 10-byte transitions about 50; 16 lanes were no
+ * faster there (AVX-512 runs as two 256-bit halves), and {@code VectorMask.toLong} is no intrinsic in JDK 17.
  * Loaded only when {@code jdk.incubator.vector} is in the boot layer; never reference this class directly.
  */
 final class VectorLevelKernel extends LevelKernel {
