@@ -15,6 +15,8 @@ import io.tierkv.core.popularity.VectorSupport;
  * are in token order, so that is one search, not a read per token). A token is judged when its level is below
  * {@code finalLevel} ({@code EVICT + 1} when EVICT tokens may climb back, {@code EVICT} when EVICT is final); a judged
  * token moves one level toward the level its count earned: {@code EVICT - [c >= low] - [c >= normal] - [c >= cache]}.
+ * Counts are never negative and thresholds at least 1 ({@link HierarchicalConfig} checks them), which lets the vector
+ * kernel read {@code c >= x} from the sign of {@code x - 1 - c}.
  *
  * <p>Not thread-safe: {@link #net} belongs to one close at a time.
  */

@@ -78,6 +78,41 @@ class LevelKernelTest {
         }
     }
 
+    /**
+     * The steady state: levels already match their counts and a token here and there moves, so most groups of
+     * eight have no change (the vector kernel writes such a group's entries where the next change goes and must not
+     * advance past them) and changed groups sit between unchanged ones.
+     */
+    @ParameterizedTest(name = "one token in {0} moves")
+    @ValueSource(ints = {3, 17, 100, 5000})
+    void fastClose_equalsReferenceClose_whenFewTokensMove(int every) {
+        int length = 3 * Transitions.SPAN + 13;
+        SplittableRandom rnd = new SplittableRandom(every);
+        byte[] levels = new byte[length];
+        int[] counts = new int[length];
+        int[] birth = new int[length];
+        int[] countFor = {PAPER.cacheMin() + 3, PAPER.normalMin(), PAPER.lowMin(), 0};   // what holds each level
+        for (int t = 0; t < length; t++) {
+            levels[t] = (byte) rnd.nextInt(4);
+            counts[t] = rnd.nextInt(every) == 0 ? rnd.nextInt(15) : countFor[levels[t]];
+        }
+        byte[] expectedLevels = levels.clone();
+        LevelStateMachine machine = new LevelStateMachine(PAPER);
+        Transitions expected = new Transitions();
+        int expectedNet = referenceClose(machine, 0, expectedLevels, counts, birth, length, 40, true, expected);
+        Transitions actual = new Transitions();
+        int net = machine.closeWindow(0, levels, counts, birth, length, 40, true, actual);
+        assertTrue(expected.size() > 0 && expected.size() < length / 2, "a few tokens move: " + expected.size());
+        assertArrayEquals(expectedLevels, levels);
+        assertEquals(expectedNet, net);
+        assertEquals(expected.size(), actual.size());
+        for (int i = 0; i < expected.size(); i++) {
+            assertEquals(expected.index(i), actual.index(i), "transition " + i);
+            assertEquals(expected.from(i), actual.from(i), "transition " + i);
+            assertEquals(expected.to(i), actual.to(i), "transition " + i);
+        }
+    }
+
     @ParameterizedTest(name = "length {0}")
     @ValueSource(ints = {5, 4096, 9_999})
     void scalarKernel_equalsVectorKernel(int length) {
@@ -102,5 +137,50 @@ class LevelKernelTest {
         assertArrayEquals(a, b);
         assertEquals(scalar.net, fast.net);
         assertTrue(!VectorSupport.available() || fast instanceof VectorLevelKernel, "the build runs tests with the Vector API");
+    }
+
+    /**
+     * The vector kernel reads {@code count >= threshold} as the sign of {@code threshold - 1 - count}: counts at the
+     * thresholds, one either side, zero and the largest int, under the smallest and the largest thresholds a config
+     * allows, must judge exactly as the scalar kernel does (levels, entries, net evictions).
+     */
+    @ParameterizedTest(name = "thresholds {0}")
+    @ValueSource(strings = {"10,5,1", "3,2,1", "2147483647,2147483646,2147483645"})
+    void vectorKernel_equalsScalarKernel_atThresholdEdgesAndExtremeCounts(String thresholds) {
+        String[] th = thresholds.split(",");
+        int cache = Integer.parseInt(th[0]);
+        int normal = Integer.parseInt(th[1]);
+        int low = Integer.parseInt(th[2]);
+        int[] interesting = {0, 1, low - 1, low, low + 1, normal - 1, normal, normal + 1, cache - 1, cache,
+                Integer.MAX_VALUE - 1, Integer.MAX_VALUE};
+        int length = 4096 + 3 * 8 + 5;   // more than a span, not a whole number of vectors
+        SplittableRandom rnd = new SplittableRandom(cache);
+        byte[] a = new byte[length];
+        int[] counts = new int[length];
+        for (int t = 0; t < length; t++) {
+            a[t] = (byte) rnd.nextInt(4);
+            counts[t] = interesting[rnd.nextInt(interesting.length)];
+        }
+        for (int finalLevel : new int[] {Level.EVICT_CODE, Level.EVICT_CODE + 1}) {
+            byte[] expectedLevels = a.clone();
+            byte[] actualLevels = a.clone();
+            LevelKernel scalar = new ScalarLevelKernel();
+            LevelKernel fast = LevelKernel.create();
+            short[] expected = new short[length + LevelKernel.SLACK];
+            short[] actual = new short[length + LevelKernel.SLACK];
+            int moved = 0;
+            for (int start = 0; start < length; start += Transitions.SPAN) {
+                int end = Math.min(length, start + Transitions.SPAN);
+                int n = scalar.close(expectedLevels, counts, start, end, finalLevel, cache, normal, low, expected, 0);
+                assertEquals(n, fast.close(actualLevels, counts, start, end, finalLevel, cache, normal, low, actual, 0),
+                        "changes in the span at " + start);
+                assertArrayEquals(Arrays.copyOf(expected, n), Arrays.copyOf(actual, n), "span at " + start);
+                moved += n;
+            }
+            assertArrayEquals(expectedLevels, actualLevels, "levels, final level " + finalLevel);
+            assertEquals(scalar.net, fast.net, "net evictions, final level " + finalLevel);
+            assertTrue(moved > length / 4, "the data moves tokens: " + moved);
+            assertTrue(scalar.net != 0, "the data moves tokens to or from EVICT");
+        }
     }
 }
