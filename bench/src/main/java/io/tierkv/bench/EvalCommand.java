@@ -50,11 +50,6 @@ final class EvalCommand implements Callable<Integer> {
         OutputOption.writableDirectory("--out", out);
         var hostRead = modelOptions.hostRead();
         Path dir = modelOptions.modelDir();
-        if (modelOptions.model == null && settings.rounds() > 1) {
-            System.err.println("eval: note: the bundled model was trained on one round and answers round 1 only, so rounds 2 to "
-                    + settings.rounds() + " measure nothing about the policies with it; for multi-round reading use the repository's"
-                    + " models/multiround (--model models/multiround), or --rounds 1 for the paper's experiment");
-        }
         String noCuda = remoteOptions.enabled() ? "--remote: the remote KV tier runs with --backend cpu only so far" : null;
         if (modelOptions.useCuda(noCuda)) {
             LlamaConfig config = LlamaConfig.readDir(dir);

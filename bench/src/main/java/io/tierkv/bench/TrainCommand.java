@@ -24,7 +24,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "12000", description = "At most this many steps in all (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--final-steps", defaultValue = "600",
+    @Option(names = "--final-steps", defaultValue = "300",
             description = "Steps on the full task once the curriculum reaches it, annealing the learning rate (default: ${DEFAULT-VALUE}).")
     int finalSteps;
 

@@ -15,7 +15,8 @@ import java.nio.file.Path;
  * @param lr           peak learning rate (AdamW)
  * @param warmup       linear warm-up steps
  * @param maxSteps     a cap on the total steps, should the curriculum never reach its last stage
- * @param finalSteps   steps in the last stage (the evaluation task), over which the learning rate anneals
+ * @param finalSteps   steps in the last stage (multi-round reading, passages half to twice the evaluation's), over
+ *                     which the learning rate anneals
  * @param advanceAt    line accuracy over the recent steps that moves the curriculum on
  * @param maxStageSteps a stage ends after this many steps even below {@code advanceAt}
  * @param repeatShare  share of batch rows that are repeated random sequences (induction-head warm-up)
@@ -35,7 +36,7 @@ public record TrainConfig(long seed, int hidden, int layers, int heads, int kvHe
     }
 
     public static TrainConfig defaults(Path out) {
-        return new TrainConfig(1, 128, 4, 4, 4, 352, 32, 1.5e-3, 200, 12000, 600, 0.95, 3000, 0.25,
+        return new TrainConfig(1, 128, 4, 4, 4, 352, 32, 1.5e-3, 200, 12000, 300, 0.95, 3000, 0.25,
                 Math.max(1, Runtime.getRuntime().availableProcessors()), out, null, 0);
     }
 
