@@ -37,7 +37,8 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
     public static final int DEFAULT_BLOCKS = 2;
 
     /**
-     * Plain {@code digest}: {@code digest:blocks=2,parts=4,bits=4,select=head,slices=10}. Measured on the bundled model at
+     * Plain {@code digest}: {@code digest:blocks=2,parts=4,bits=4,select=head,slices=10}. Measured on the one-round model
+     * ({@code models/one-round}) at
      * a 25% device budget (README, "Sparse host reads"; 40 prompts per position, {@code --rounds 1}): 98.8 / 98.8% at
      * 9.3% of the host bytes against {@code full}'s 99.4 / 99.4%, where Quest's {@code digest:blocks=2} scores
      * 94.4 / 97.5% at 7.5% and {@code blocks=3} 98.8 / 98.8% at 11.2%. Four 4-bit sub-block boxes bound tighter than
