@@ -73,7 +73,8 @@ public final class LevelHeatmap {
         plot.setRangeGridlinesVisible(false);
         // A categorical legend: one swatch per level, not a numeric colour bar.
         LegendItemCollection items = new LegendItemCollection();
-        String[] names = {"CACHE (device)", "NORMAL (device)", "LOW (host)", "EVICT (freed)", "absent (not yet arrived)"};
+        // Levels only: where a block lives is the placement's choice (residency-*.png), and EVICT is freed in drop mode only.
+        String[] names = {"CACHE", "NORMAL", "LOW", "EVICT (freed in drop mode)", "absent (not yet arrived)"};
         Color[] colors = {CACHE, NORMAL, LOW, EVICT, Color.WHITE};
         for (int i = 0; i < names.length; i++) {
             LegendItem item = new LegendItem(names[i], null, null, null, new Rectangle(-6, -6, 12, 12), colors[i], new BasicStroke(0.8f), Color.DARK_GRAY);
