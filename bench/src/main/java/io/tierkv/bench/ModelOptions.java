@@ -43,8 +43,9 @@ final class ModelOptions {
     @Option(names = "--host-read", defaultValue = "exact", paramLabel = "MODE",
             description = "How decode steps read the host tier: exact (every host block), or digest[:blocks=N,...] (only the"
                     + " host blocks per layer whose key digest bounds the query's score highest: blocks=N whole blocks, default "
-                    + io.tierkv.model.generate.HostRead.DEFAULT_BLOCKS + "; select=head,slices=S: S KV-head slices; parts=P sub-block"
-                    + " digests; bits=16|8|4 digest precision; min=R a rank gate; plain digest is "
+                    + io.tierkv.model.generate.HostRead.DEFAULT_BLOCKS + "; select=head,slices=S: S KV-head slices; keys=C: score"
+                    + " the keys of C digest-chosen slices exactly and read the S best whole; parts=P sub-block digests;"
+                    + " bits=16|8|4 digest precision; min=R a rank gate; plain digest is "
                     + "digest:blocks=2,parts=4,bits=4,select=head,slices=10 on the CPU and digest:blocks=2 with --backend cuda;"
                     + " the digests are taken out of the device budget) (default: ${DEFAULT-VALUE}).")
     String hostRead;

@@ -31,6 +31,12 @@ import org.bytedeco.pytorch.Tensor;
  * slices than one with a clear winner. The union of the blocks is gathered and each head's attention is masked to
  * its own slices ({@link #headMask}); a slice counts {@code 1/K} of a block in the bytes read.
  *
+ * <p>With {@code keys=C} ({@link HostRead#keys()}) the selection has two stages: the digests choose {@code C} head
+ * slices as above, their keys are scored exactly against the query (each query head's best
+ * score in the block, -inf for slices not chosen), and the same per-head choice over those scores keeps the
+ * {@link HostRead#slicesFor slices} read whole. The bytes read are the candidates' keys and the kept slices' values:
+ * {@code (C + slices) / 2} slices.
+ *
  * <p>Selected blocks are attended like device blocks, so the ones among a query's top-k are requests for
  * the placement, which promotes a host block once its requests make it worth more than the device's
  * least valuable block: recall on demand, through the one placement rule.
@@ -65,6 +71,8 @@ final class HostBlockSelector {
     private boolean[] headMask = new boolean[0];
     /** (H) each query head's best bound, reused. */
     private final float[] best;
+    /** {@code keys=C}: (hostBlocks, H) each candidate block's exact best score per query head, reused. */
+    private float[] exact = new float[0];
 
     HostBlockSelector(HostRead hostRead, BlockDigests digests, HostReadStats stats, int heads, int kvHeads, int headDim,
                       int blockSize) {
@@ -95,9 +103,17 @@ final class HostBlockSelector {
 
     /**
      * Selects the host blocks of {@code view} to read for query {@code q} (H, d); returns how many, their
-     * slots and blocks in {@link #slots()} and {@link #blocks()}.
+     * slots and blocks in {@link #slots()} and {@link #blocks()}. Without {@code keys=C} only: the keys are not read.
      */
     int select(int layer, float[] q, LayerView view) {
+        return select(layer, q, view, null, null, null);
+    }
+
+    /**
+     * As above; with {@code keys=C} the candidates' keys are read from {@code hostSlab} (slots, 2, B, K, d) and scored
+     * against {@code qHeads} (H, d), the keys {@code seq} masks left out.
+     */
+    int select(int layer, float[] q, LayerView view, Tensor qHeads, Tensor hostSlab, Sequence seq) {
         int n = view.hostCount();
         ensure(n);
         for (int i = 0; i < n; i++) {
@@ -111,7 +127,13 @@ final class HostBlockSelector {
             chosen[i] = false;
         }
         double read;
-        if (hostRead.perHead()) {
+        int candidates = hostRead.keysFor(kvHeads);
+        if (hostRead.perHead() && candidates > 0) {
+            int scored = chooseHeads(bounds, n, candidates);
+            exactScores(layer, view, qHeads, hostSlab, seq);
+            int kept = refine(exact, n, scored);
+            read = (scored + kept) / 2.0 / kvHeads;
+        } else if (hostRead.perHead()) {
             read = chooseHeads(bounds, n) / (double) kvHeads;
         } else {
             DigestMirror.rank(bounds, n, heads, rank);
@@ -138,6 +160,14 @@ final class HostBlockSelector {
      * {@link #chosen}; returns the head slices read. Package-private for its test.
      */
     int chooseHeads(float[] bounds, int n) {
+        return chooseHeads(bounds, n, hostRead.slicesFor(kvHeads));
+    }
+
+    /**
+     * {@link #chooseHeads(float[], int)} with a cap of {@code cap} slices; a bound of -inf (a slice not a candidate)
+     * counts as no weight, so with at least {@code cap} finite slices it is not read. Package-private for its test.
+     */
+    int chooseHeads(float[] bounds, int n, int cap) {
         ensure(n);
         int group = heads / kvHeads;
         java.util.Arrays.fill(best, Float.NEGATIVE_INFINITY);
@@ -152,14 +182,14 @@ final class HostBlockSelector {
                 for (int h = kh * group; h < (kh + 1) * group; h++) {
                     float b = bounds[i * heads + h];
                     sum += b == Float.POSITIVE_INFINITY ? Double.POSITIVE_INFINITY
-                            : best[h] == Float.POSITIVE_INFINITY ? 0 : Math.exp(b - best[h]);
+                            : best[h] == Float.POSITIVE_INFINITY || b == Float.NEGATIVE_INFINITY ? 0 : Math.exp(b - best[h]);
                 }
                 headValue[i * kvHeads + kh] = (float) Math.log(sum);
             }
             chosen[i] = false;
         }
         java.util.Arrays.fill(headChosen, 0, n * kvHeads, false);
-        int budget = Math.min(hostRead.slicesFor(kvHeads), n * kvHeads);
+        int budget = Math.min(cap, n * kvHeads);
         int taken = 0;
         if (budget >= kvHeads) { // every KV head its best block first
             for (int kh = 0; kh < kvHeads; kh++) {
@@ -191,6 +221,74 @@ final class HostBlockSelector {
             }
         }
         return taken;
+    }
+
+    /**
+     * {@code keys=C}'s second stage input, into {@link #exact} (n, H): for every view block some KV head chose in the first
+     * stage, each query head's best score {@code q . k / sqrt(d)} over the block's live keys; -inf for the other blocks
+     * ({@link #refine} masks the slices not chosen). Reads the candidate blocks' keys (the CPU gathers all KV heads of
+     * a candidate block; the bytes counted are the candidate slices').
+     */
+    private void exactScores(int layer, LayerView view, Tensor qHeads, Tensor hostSlab, Sequence seq) {
+        int n = view.hostCount();
+        if (exact.length < n * heads) {
+            exact = new float[Math.max(n * heads, exact.length * 2)];
+        }
+        java.util.Arrays.fill(exact, 0, n * heads, Float.NEGATIVE_INFINITY);
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            m += chosen[i] ? 1 : 0;
+        }
+        if (m == 0) {
+            return;
+        }
+        long[] slotIds = new long[m];
+        int[] index = new int[m];
+        float[] bias = new float[m * blockSize];
+        int j = 0;
+        for (int i = 0; i < n; i++) {
+            if (!chosen[i]) {
+                continue;
+            }
+            slotIds[j] = view.hostSlot(i);
+            index[j] = i;
+            for (int r = 0; r < blockSize; r++) {
+                int token = view.hostBlock(i) * blockSize + r;
+                bias[j * blockSize + r] = token >= seq.length() || seq.masked(layer, token) ? Float.NEGATIVE_INFINITY : 0f;
+            }
+            j++;
+        }
+        float[] s;
+        try (PointerScope scope = new PointerScope()) {
+            Tensor kk = hostSlab.select(1, 0).index_select(0, Tensors.fromLongs(slotIds, m)).view(m * blockSize, kvHeads, headDim);
+            Tensor qg = qHeads.reshape(kvHeads, heads / kvHeads, headDim);                            // (K, G, d)
+            s = Tensors.toFloats(qg.bmm(kk.permute(1, 2, 0)).view(heads, m, blockSize)               // (H, m, B)
+                    .mul(new org.bytedeco.pytorch.Scalar(scale)).add(Tensors.fromFloats(bias, 1, m, blockSize))
+                    .amax(new long[] {2}, false).contiguous());                                       // (H, m)
+        }
+        for (j = 0; j < m; j++) {
+            for (int h = 0; h < heads; h++) {
+                exact[index[j] * heads + h] = s[h * m + j];
+            }
+        }
+    }
+
+    /**
+     * {@code keys=C}'s second stage, after {@link #chooseHeads(float[], int, int)} chose the {@code scored} candidate
+     * slices: {@code exact} (n, H), each query head's best exact score in each block, is set to -inf where that head's KV
+     * head did not choose the block (its keys were not read), and the same per-head choice over what is left keeps
+     * {@link HostRead#slicesFor} slices (at most {@code scored}); returns how many. Package-private for its test.
+     */
+    int refine(float[] exact, int n, int scored) {
+        int group = heads / kvHeads;
+        for (int i = 0; i < n; i++) {
+            for (int h = 0; h < heads; h++) {
+                if (!headChosen[i * kvHeads + h / group]) {
+                    exact[i * heads + h] = Float.NEGATIVE_INFINITY;
+                }
+            }
+        }
+        return chooseHeads(exact, n, Math.min(hostRead.slicesFor(kvHeads), scored));
     }
 
     /** Per-head mode: true where KV head {@code kvHead} reads view block {@code i} after {@link #chooseHeads}. */

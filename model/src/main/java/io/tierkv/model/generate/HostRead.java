@@ -6,13 +6,19 @@ import java.util.Locale;
  * How a decode step reads the host tier: {@code exact} attends every host block; {@code digest} bounds every
  * host block's possible score from its {@link BlockDigests digest} and reads and attends only the host blocks
  * whose bound ranks highest (Quest's page selection). Parsed from the command line's
- * {@code --host-read exact|digest|digest:blocks=N[,parts=P][,min=R][,bits=16|8|4][,select=block|head][,slices=S]}.
+ * {@code --host-read exact|digest|digest:blocks=N[,parts=P][,min=R][,bits=16|8|4][,select=block|head][,slices=S][,keys=C]}.
  *
  * <p>{@code select=block} (the default) reads whole blocks: the {@code blocks} best by their rank over all heads.
  * {@code select=head} reads one KV head's slice of a block ({@code 1/K} of its bytes) at a time, as Quest selects
  * pages per head: each KV head reads its own best block, and the rest of {@code slices} head slices per layer
  * (by default {@code blocks} times the KV heads: the bytes of {@code blocks} blocks) go to the (head, block) pairs
  * whose bound comes closest to that head's best bound ({@link HostBlockSelector}).
+ *
+ * <p>{@code keys=C} (with {@code select=head}) selects in two stages: the digests pick {@code C} head slices as
+ * above, their keys are read (half a slice's bytes each) and scored exactly against the query, and only the
+ * {@code slices} best of them by their true best score are read whole (their values, the other half). A step reads
+ * {@code (C + slices) / 2} slices' bytes. The digests' bound ranks a block by what its box allows, not by what its
+ * keys score; the exact scores of a few more candidates than are read put the read where the attention is.
  *
  * @param digest  true for sparse reads through the digests
  * @param blocks  host blocks read per layer and decode step in digest mode ({@code >= 1})
@@ -25,8 +31,10 @@ import java.util.Locale;
  *                per block and KV head, {@link BlockDigests})
  * @param perHead true for {@code select=head}
  * @param slices  head slices per layer and step with {@code select=head}; 0: {@code blocks} times the KV heads
+ * @param keys    {@code select=head} only: head slices whose keys are read and scored exactly, of which the {@code slices}
+ *                best are read whole; 0: none, the digests choose the slices read
  */
-public record HostRead(boolean digest, int blocks, int parts, double min, int bits, boolean perHead, int slices) {
+public record HostRead(boolean digest, int blocks, int parts, double min, int bits, boolean perHead, int slices, int keys) {
     /** Blocks read whatever their rank when {@code min} is set. */
     public static final int SURE_BLOCKS = 2;
 
@@ -44,7 +52,7 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
      * 94.4 / 97.5% at 7.5% and {@code blocks=3} 98.8 / 98.8% at 11.2%. Four 4-bit sub-block boxes bound tighter than
      * one bfloat16 box at 1.25 times its bytes; 10 head slices are 2.5 blocks' worth with the bundled model's 4 KV heads.
      */
-    public static final HostRead DEFAULT = new HostRead(true, DEFAULT_BLOCKS, 4, 0, 4, true, 10);
+    public static final HostRead DEFAULT = new HostRead(true, DEFAULT_BLOCKS, 4, 0, 4, true, 10, 0);
 
     /** Every host block, every step: today's behaviour. */
     public static final HostRead EXACT = new HostRead(false, 0, 1, 0);
@@ -74,6 +82,21 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
         if (slices > 0 && !perHead) {
             throw new IllegalArgumentException("--host-read digest: slices=" + slices + " needs select=head");
         }
+        if (keys < 0) {
+            throw new IllegalArgumentException("--host-read digest needs keys >= 1, was " + keys);
+        }
+        if (keys > 0 && !perHead) {
+            throw new IllegalArgumentException("--host-read digest: keys=" + keys + " needs select=head");
+        }
+        if (keys > 0 && keys <= slices) {
+            throw new IllegalArgumentException("--host-read digest: keys=" + keys + " must exceed slices=" + slices
+                    + " (the slices read whole are chosen among the keys scored)");
+        }
+    }
+
+    /** Digest mode without exact key scoring; see the canonical constructor. */
+    public HostRead(boolean digest, int blocks, int parts, double min, int bits, boolean perHead, int slices) {
+        this(digest, blocks, parts, min, bits, perHead, slices, 0);
     }
 
     /** Digest mode reading {@code blocks} blocks of {@code parts}-part digests whose rank reaches {@code min}. */
@@ -94,6 +117,18 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
     /** Head slices per layer and step with {@code select=head} for a model of {@code kvHeads} KV heads. */
     public int slicesFor(int kvHeads) {
         return slices > 0 ? slices : blocks * kvHeads;
+    }
+
+    /** Head slices whose keys are scored exactly with {@code keys=C} for a model of {@code kvHeads} KV heads; 0 without. */
+    public int keysFor(int kvHeads) {
+        if (keys == 0) {
+            return 0;
+        }
+        if (keys <= slicesFor(kvHeads)) {
+            throw new IllegalArgumentException("--host-read " + this + ": keys=" + keys + " must exceed the " + slicesFor(kvHeads)
+                    + " head slices read whole (they are chosen among the keys scored)");
+        }
+        return keys;
     }
 
     /**
@@ -150,6 +185,7 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
             int parts = DEFAULT_PARTS;
             int bits = DEFAULT_BITS;
             int slices = 0;
+            int keys = 0;
             boolean perHead = false;
             double min = 0;
             for (String option : s.substring("digest:".length()).split(",")) {
@@ -179,11 +215,17 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
                             throw new IllegalArgumentException("--host-read " + spec + ": slices must be >= 1, was " + slices);
                         }
                     }
+                    case "keys" -> {
+                        keys = integer(spec, key, value);
+                        if (keys < 1) {
+                            throw new IllegalArgumentException("--host-read " + spec + ": keys must be >= 1, was " + keys);
+                        }
+                    }
                     default -> throw new IllegalArgumentException("--host-read " + spec + ": unknown option '" + option
-                            + "' (digest takes blocks=N, parts=P, min=R, bits=16|8|4, select=block|head and slices=S)");
+                            + "' (digest takes blocks=N, parts=P, min=R, bits=16|8|4, select=block|head, slices=S and keys=C)");
                 }
             }
-            return new HostRead(true, blocks, parts, min, bits, perHead, slices);
+            return new HostRead(true, blocks, parts, min, bits, perHead, slices, keys);
         }
         throw new IllegalArgumentException("--host-read must be exact, digest or digest:blocks=N, was '" + spec + "'");
     }
@@ -229,6 +271,6 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
         return "digest:blocks=" + blocks + (parts == DEFAULT_PARTS ? "" : ",parts=" + parts)
                 + (min == 0 ? "" : ",min=" + (min == Math.rint(min) ? String.valueOf((long) min) : String.valueOf(min)))
                 + (bits == DEFAULT_BITS ? "" : ",bits=" + bits) + (perHead ? ",select=head" : "")
-                + (slices == 0 ? "" : ",slices=" + slices);
+                + (slices == 0 ? "" : ",slices=" + slices) + (keys == 0 ? "" : ",keys=" + keys);
     }
 }

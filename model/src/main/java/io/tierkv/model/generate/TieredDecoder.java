@@ -385,8 +385,9 @@ public final class TieredDecoder {
         }
         digests.retain(l, view.deviceBlocks(), view.deviceCount(), view.hostBlocks(), view.hostCount());
         float[] qf = Tensors.toFloats(q.contiguous());                       // (1, H, d)
-        int m = selector.select(l, qf, view);
-        selector.measureRecall(l, q.reshape(c.heads(), c.headDim()), view, seq, hostSlab);
+        Tensor qHeads = q.reshape(c.heads(), c.headDim());
+        int m = selector.select(l, qf, view, qHeads, hostSlab, seq);
+        selector.measureRecall(l, qHeads, view, seq, hostSlab);
         addPart(seq, l, hostSlab, selector.slots(), selector.blocks(), m, start, n);
         boolean[] mask = selector.headMask();
         if (mask != null && m > 0) { // select=head: each head attends only the slices its KV head read

@@ -154,4 +154,22 @@ class DigestDecodingTest {
         assertTrue(s[0].fraction() < 1, "fewer bytes than exact: " + s[0].fraction());
         assertTrue(maxDifference(exact, oneEach) > 1e-4, "reading a slice per head is not an exact read");
     }
+
+    @Test
+    void keys_countTheCandidatesKeysAndTheKeptSlicesValues_andScoringEverySliceReadsTheExactBest() {
+        HostReadStats[] s = new HostReadStats[1];
+        long[] bytes = new long[1];
+        int kv = config.kvHeads();
+        // 2K candidate slices' keys (K blocks' worth of keys, half their bytes) and K slices' values: 1.5 blocks per layer-step
+        decode(HostRead.parse("digest:select=head,slices=" + kv + ",keys=" + 2 * kv), s, bytes);
+        assertEquals(12, s[0].steps());
+        assertEquals(Math.round(12 * config.layers() * 1.5), s[0].blocksRead());
+        // Every slice a candidate: each KV head reads its block of the best exact score, whatever the digests say, so the
+        // selection is the same for digests of any precision.
+        float[][] coarse = decode(HostRead.parse("digest:select=head,slices=" + kv + ",keys=100000,bits=4"), s, bytes);
+        float[][] fine = decode(HostRead.parse("digest:select=head,slices=" + kv + ",keys=100000,parts=4"), s, bytes);
+        assertTrue(maxDifference(coarse, fine) < 2 * TieredDecoderTest.BOUND, "max abs logit difference " + maxDifference(coarse, fine));
+        float[][] digestOnly = decode(HostRead.parse("digest:select=head,slices=" + kv + ",bits=4"), s, bytes);
+        assertTrue(maxDifference(coarse, digestOnly) > 1e-4, "without keys the 4-bit digests choose other slices");
+    }
 }

@@ -154,4 +154,23 @@ class HostBlockSelectorTest {
         assertEquals(2, s.chooseHeads(bounds, n));
         assertTrue(s.headChosen(1, 0) && s.headChosen(1, 1), "block 1 has no digest yet");
     }
+
+    @Test
+    void keys_keepTheCandidatesWithTheBestExactScores_neverASliceWhoseKeysWereNotRead() {
+        int n = 4;
+        int heads = 2; // one query head per KV head
+        // digest bounds, (block, head): head 0 ranks 0 > 1 > 2 > 3, head 1 ranks 0 > 2 > 1 > 3
+        float[] bounds = {10f, 10f, 9f, 5f, 8f, 9.5f, 1f, 0f};
+        HostBlockSelector s = selector("digest:select=head,slices=2,keys=4", heads, heads);
+        assertEquals(4, s.chooseHeads(bounds, n, 4), "the first stage scores 4 slices' keys");
+        // candidates: each head its best (block 0), then the closest: head 1's block 2 (-0.5), head 0's block 1 (-1)
+        assertTrue(s.headChosen(0, 0) && s.headChosen(1, 0) && s.headChosen(0, 1) && s.headChosen(2, 1));
+        // exact best scores: the digests left out head 0's blocks 2 and 3 and head 1's block 1, which score highest
+        float[] exact = {1f, 2f, 3f, 100f, 100f, 1f, 50f, 0f};
+        assertEquals(2, s.refine(exact, n, 4), "slices=2 read whole");
+        for (int i = 0; i < n; i++) {
+            assertEquals(i == 1, s.headChosen(i, 0), "head 0 reads its best candidate by exact score, block 1; block " + i);
+            assertEquals(i == 0, s.headChosen(i, 1), "head 1 reads its best candidate by exact score, block 0; block " + i);
+        }
+    }
 }

@@ -48,6 +48,23 @@ class HostReadTest {
     }
 
     @Test
+    void parse_readsKeys_andRefusesKeysThatCannotExceedTheSlicesRead() {
+        HostRead h = HostRead.parse("digest:parts=4,bits=4,select=head,slices=8,keys=12");
+        assertEquals(12, h.keys());
+        assertEquals(12, h.keysFor(4));
+        assertEquals(h, HostRead.parse(h.toString()), h.toString());
+        assertEquals(0, HostRead.DEFAULT.keysFor(4), "plain digest scores no keys");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:keys=12")).getMessage().contains("needs select=head"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:select=head,slices=8,keys=8")).getMessage()
+                .contains("must exceed slices=8"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:select=head,keys=0")).getMessage()
+                .contains("keys must be >= 1"));
+        HostRead byBlocks = HostRead.parse("digest:blocks=2,select=head,keys=6"); // 8 slices for 4 KV heads
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> byBlocks.keysFor(4)).getMessage().contains("must exceed the 8"));
+        assertEquals(6, byBlocks.keysFor(1));
+    }
+
+    @Test
     void parse_badHeadAndBitsOptions_nameWhatIsWrong() {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:bits=7")).getMessage().contains("bits=16, 8 or 4"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:select=page")).getMessage().contains("block or head"));
