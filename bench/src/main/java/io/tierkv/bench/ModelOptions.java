@@ -46,7 +46,7 @@ final class ModelOptions {
                     + io.tierkv.model.generate.HostRead.DEFAULT_BLOCKS + "; select=head,slices=S: S KV-head slices; keys=C: score"
                     + " the keys of C digest-chosen slices exactly and read the S best whole; parts=P sub-block digests;"
                     + " bits=16|8|4 digest precision; min=R a rank gate; plain digest is "
-                    + "digest:blocks=2,parts=4,bits=4,select=head,slices=10 on the CPU and digest:blocks=2 with --backend cuda;"
+                    + "digest:blocks=2,parts=4,bits=4,select=head,slices=8,keys=12 on the CPU and digest:blocks=2 with --backend cuda;"
                     + " the digests are taken out of the device budget) (default: ${DEFAULT-VALUE}).")
     String hostRead;
 

@@ -53,7 +53,8 @@ class HostReadTest {
         assertEquals(12, h.keys());
         assertEquals(12, h.keysFor(4));
         assertEquals(h, HostRead.parse(h.toString()), h.toString());
-        assertEquals(0, HostRead.DEFAULT.keysFor(4), "plain digest scores no keys");
+        assertEquals(12, HostRead.DEFAULT.keysFor(4), "plain digest scores the keys of 12 slices and reads the best 8");
+        assertEquals(0, HostRead.parse("digest:parts=4,bits=4,select=head,slices=10").keysFor(4), "without keys=C no keys are scored");
         assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:keys=12")).getMessage().contains("needs select=head"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:select=head,slices=8,keys=8")).getMessage()
                 .contains("must exceed slices=8"));
