@@ -73,6 +73,10 @@ final class HostBlockSelector {
     private final float[] best;
     /** {@code keys=C}: (hostBlocks, H) each candidate block's exact best score per query head, reused. */
     private float[] exact = new float[0];
+    /** {@code keys=C}: the candidate blocks' slots, view indexes and key masks (m * B), reused across steps. */
+    private long[] candidateSlots = new long[0];
+    private int[] candidateIndex = new int[0];
+    private float[] candidateBias = new float[0];
 
     HostBlockSelector(HostRead hostRead, BlockDigests digests, HostReadStats stats, int heads, int kvHeads, int headDim,
                       int blockSize) {
@@ -242,9 +246,14 @@ final class HostBlockSelector {
         if (m == 0) {
             return;
         }
-        long[] slotIds = new long[m];
-        int[] index = new int[m];
-        float[] bias = new float[m * blockSize];
+        if (candidateSlots.length < m) {
+            candidateSlots = new long[Math.max(m, 2 * candidateSlots.length)];
+            candidateIndex = new int[candidateSlots.length];
+            candidateBias = new float[candidateSlots.length * blockSize];
+        }
+        long[] slotIds = candidateSlots;
+        int[] index = candidateIndex;
+        float[] bias = candidateBias;
         int j = 0;
         for (int i = 0; i < n; i++) {
             if (!chosen[i]) {
@@ -260,10 +269,10 @@ final class HostBlockSelector {
         }
         float[] s;
         try (PointerScope scope = new PointerScope()) {
-            Tensor kk = hostSlab.select(1, 0).index_select(0, Tensors.fromLongs(slotIds, m)).view(m * blockSize, kvHeads, headDim);
+            Tensor kk = hostSlab.select(1, 0).index_select(0, Tensors.fromLongsPrefix(slotIds, m, m)).view(m * blockSize, kvHeads, headDim);
             Tensor qg = qHeads.reshape(kvHeads, heads / kvHeads, headDim);                            // (K, G, d)
             s = Tensors.toFloats(qg.bmm(kk.permute(1, 2, 0)).view(heads, m, blockSize)               // (H, m, B)
-                    .mul(new org.bytedeco.pytorch.Scalar(scale)).add(Tensors.fromFloats(bias, 1, m, blockSize))
+                    .mul(new org.bytedeco.pytorch.Scalar(scale)).add(Tensors.fromFloatsPrefix(bias, m * blockSize, 1, m, blockSize))
                     .amax(new long[] {2}, false).contiguous());                                       // (H, m)
         }
         for (j = 0; j < m; j++) {
