@@ -377,12 +377,10 @@ public final class Sequence implements AutoCloseable {
     }
 
     private void request(int layer, int[] positions, int n) {
-        int previous = -1;
         for (int i = 0; i < n; i++) {
             int b = positions[i] / blockSize;
-            if (b != previous) {
-                placement.request(layer, b, moves);
-                previous = b;
+            if (i + 1 == n || positions[i + 1] / blockSize != b) {
+                placement.request(layer, b, blockSize - 1 - positions[i] % blockSize, moves);
             }
         }
     }

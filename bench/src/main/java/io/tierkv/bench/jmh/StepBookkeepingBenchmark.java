@@ -94,12 +94,10 @@ public class StepBookkeepingBenchmark {
         for (int l = 0; l < layers; l++) {
             int[] p = rows[row++ & (rows.length - 1)];
             policy.observeSelected(l, p, K);
-            int previous = -1;
             for (int i = 0; i < K; i++) {
                 int b = p[i] / BLOCK;
-                if (b != previous) {
-                    placement.request(l, b, moves);
-                    previous = b;
+                if (i + 1 == K || p[i + 1] / BLOCK != b) {
+                    placement.request(l, b, BLOCK - 1 - p[i] % BLOCK, moves);
                 }
             }
         }

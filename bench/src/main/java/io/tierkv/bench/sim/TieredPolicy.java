@@ -163,12 +163,10 @@ final class TieredPolicy extends AbstractSimPolicy {
         }
         policy.observeSelected(layer, live, m);
         int bs = context.blockSize();
-        int previous = -1;
         for (int i = 0; i < m; i++) {
             int b = live[i] / bs;
-            if (b != previous) {
-                placement.request(layer, b, moves);
-                previous = b;
+            if (i + 1 == m || live[i + 1] / bs != b) {
+                placement.request(layer, b, bs - 1 - live[i] % bs, moves);
             }
         }
     }

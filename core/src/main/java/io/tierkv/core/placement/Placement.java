@@ -32,7 +32,14 @@ import java.util.Arrays;
  * blocks are then promoted before they are asked for (on the recorded traces attention returns to runs of
  * neighbouring blocks together). Where that does not pay (synthetic popular spans lie at random places) the twins'
  * shadows miss more and the choice stays with the plain candidates: to replace plain live values a twin needs
- * {@link PlacementConfig#neighbourHysteresis()} fewer misses on top of the usual hysteresis.
+ * {@link PlacementConfig#neighbourHysteresis()} fewer misses on top of the usual hysteresis. The credit goes only to
+ * the next block of a request near its block's end ({@link PlacementConfig#neighbourReach()} tokens), and a small share
+ * of it from any other request ({@link PlacementConfig#neighbourFarShare()}): attention that reads on through a passage,
+ * or sits at a fixed distance behind the newest token, is about to cross into the next block.
+ *
+ * <p><b>Bounded counts.</b> A count never exceeds {@link PlacementConfig#countCap()}: what the long time constants
+ * remember is which blocks attention keeps coming back to, not how hot a block once was, so a block that was very
+ * popular falls back among the others within {@code tau * ln(countCap)} steps after attention leaves it.
  *
  * <p><b>Placement.</b> The device holds at most {@code capacity} blocks besides each layer's tail, which is
  * always on the device and not placed here. Its least valuable block is the victim. A block that leaves
@@ -63,6 +70,7 @@ public final class Placement {
 
     /** Host-order offset that puts EVICT blocks before every other block. */
     private static final double EVICT_FIRST = 1e9;
+
 
     private final PlacementConfig config;
     private final TierMode mode;
@@ -249,11 +257,18 @@ public final class Placement {
         enforceHostBudget(out);
     }
 
+    /** {@link #request(int, int, int, Moves)} with the request at the block's last token. */
+    public void request(int layer, int block, Moves out) {
+        request(layer, block, 0, out);
+    }
+
     /**
      * Block {@code block} of {@code layer} was in a query's top-k this step (the tail too: a block's history
-     * starts before it is placed). A host block may be promoted.
+     * starts before it is placed). A host block may be promoted. {@code toEnd}: tokens between the newest requested
+     * position in the block and the block's end (0 for its last token); the neighbour twins credit the next block
+     * in full when it is under {@link PlacementConfig#neighbourReach()}, else by {@link PlacementConfig#neighbourFarShare()}.
      */
-    public void request(int layer, int block, Moves out) {
+    public void request(int layer, int block, int toEnd, Moves out) {
         int id = ensure(layer, block);
         if (where[id] == FREED) {
             return;
@@ -270,7 +285,10 @@ public final class Placement {
         rekey(id);
         admitIfWorth(id, out);
         if (rankings.length > config.tauChoices()) {
-            neighbour(layer, block + 1, out);
+            double share = toEnd < config.neighbourReach() ? 1 : config.neighbourFarShare();
+            if (share > 0) {
+                neighbour(layer, block + 1, share, out);
+            }
         }
     }
 
@@ -278,14 +296,14 @@ public final class Placement {
      * A request's share for the next block of the same layer, counted by the neighbour candidates only; when one of
      * them is live the block may be promoted (attention that comes back to a passage reads on through it).
      */
-    private void neighbour(int layer, int block, Moves out) {
+    private void neighbour(int layer, int block, double share, Moves out) {
         int id = id(layer, block);
         if (block < 0 || id >= where.length || (where[id] != DEVICE && where[id] != HOST)) {
             return;
         }
         for (Ranking r : rankings) {
             if (r.neighbour > 0) {
-                r.add(id, r.neighbour);
+                r.add(id, r.neighbour * share);
                 shadowTouched(r, id);
             }
         }
@@ -602,7 +620,8 @@ public final class Placement {
 
         /** Adds {@code w} to the block's count, as of now. */
         void add(int id, double w) {
-            counts[id * rankings.length + slot] += w * scale;
+            int i = id * rankings.length + slot;
+            counts[i] = Math.min(counts[i] + w * scale, config.countCap() * scale);
         }
 
         /**

@@ -25,15 +25,26 @@ package io.tierkv.core.placement;
  * @param neighbourChoices how many of the shortest candidate time constants get a neighbour twin ({@code >= 0})
  * @param neighbourHysteresis how much fewer misses (a share) a twin needs, beyond {@code adaptHysteresis}, to replace
  *                         plain live values ({@code [0, 1)})
+ * @param neighbourReach   a request credits the next block in full only when its newest requested position lies
+ *                         within this many tokens of its block's end ({@code >= 1}): attention that sweeps on through a
+ *                         passage is about to need the next block, a hit in the middle of a block says less about it
+ * @param neighbourFarShare the share of {@code neighbourWeight} a request farther from its block's end credits
+ *                         ({@code [0, 1]})
+ * @param countCap         the most a block's decayed request count holds ({@code > 0}): a block that was very popular
+ *                         falls back to the others within {@code tau * ln(countCap)} steps once attention leaves it, so
+ *                         a long memory can separate blocks that come back from those that do not without keeping
+ *                         yesterday's favourites forever
  */
 public record PlacementConfig(double tau, double levelWeight, double priorWeight, double newBlockWeight, double margin,
                               double tauFactor, int tauChoices, int adaptWindow, double adaptKeep, double adaptHysteresis,
-                              int shadowBlocks, double neighbourWeight, int neighbourChoices, double neighbourHysteresis) {
-    /**
-     * Prompt queries whose attention seeds the prompt blocks' values: the last 32, SnapKV's observation window
-     * (runtime, recorded traces and synthetic traces alike).
-     */
-    public static final int PRIOR_QUERIES = 32;
+                              int shadowBlocks, double neighbourWeight, int neighbourChoices, double neighbourHysteresis,
+                              int neighbourReach, double neighbourFarShare, double countCap) {
+    /** The fewest prompt queries whose attention seeds the prompt blocks' values: SnapKV's observation window. */
+    public static final int MIN_PRIOR_QUERIES = 32;
+    /** The most: past it the prior's cost (one attention row per query) grows and its information hardly does. */
+    public static final int MAX_PRIOR_QUERIES = 256;
+    /** One prior query per this many prompt tokens between the two. */
+    public static final int TOKENS_PER_PRIOR_QUERY = 32;
 
     public static final double DEFAULT_TAU = Double.parseDouble(System.getProperty("tierkv.placement.tau", "16"));
     public static final double DEFAULT_LEVEL_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.level", "0.25"));
@@ -46,17 +57,31 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     public static final double DEFAULT_ADAPT_KEEP = Double.parseDouble(System.getProperty("tierkv.placement.adaptKeep", "0.5"));
     public static final double DEFAULT_ADAPT_HYSTERESIS = Double.parseDouble(System.getProperty("tierkv.placement.adaptHysteresis", "0"));
     public static final int DEFAULT_SHADOW_BLOCKS = Integer.parseInt(System.getProperty("tierkv.placement.shadowBlocks", "4096"));
-    public static final double DEFAULT_NEIGHBOUR_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.neighbour", "0.02"));
+    public static final double DEFAULT_NEIGHBOUR_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.neighbour", "1"));
     public static final int DEFAULT_NEIGHBOUR_CHOICES = Integer.parseInt(System.getProperty("tierkv.placement.neighbourChoices", "2"));
     public static final double DEFAULT_NEIGHBOUR_HYSTERESIS = Double.parseDouble(System.getProperty("tierkv.placement.neighbourHysteresis", "0.05"));
+    public static final int DEFAULT_NEIGHBOUR_REACH = Integer.parseInt(System.getProperty("tierkv.placement.neighbourReach", "6"));
+    public static final double DEFAULT_NEIGHBOUR_FAR_SHARE = Double.parseDouble(System.getProperty("tierkv.placement.neighbourFar", "0.02"));
+    public static final double DEFAULT_COUNT_CAP = Double.parseDouble(System.getProperty("tierkv.placement.countCap", "3"));
+
+    /**
+     * Prompt queries whose attention seeds the prompt blocks' values (runtime, recorded and synthetic traces alike):
+     * the last {@code promptLength / 32}, at least 32 (SnapKV's observation window) and at most 256; all of a shorter
+     * prompt. A long prompt spreads its attention over more blocks than 32 queries can show.
+     */
+    public static int priorQueries(int promptLength) {
+        int rows = Math.max(MIN_PRIOR_QUERIES, Math.min(MAX_PRIOR_QUERIES, promptLength / TOKENS_PER_PRIOR_QUERY));
+        return Math.max(0, Math.min(promptLength, rows));
+    }
 
     public PlacementConfig {
         if (!(tau > 0) || !(priorWeight >= 0) || !(newBlockWeight > 0) || !(margin >= 0) || Double.isNaN(levelWeight)
                 || !(tauFactor > 1) || tauChoices < 1 || adaptWindow < 1 || !(adaptKeep >= 0 && adaptKeep < 1)
                 || !(adaptHysteresis >= 0 && adaptHysteresis < 1) || shadowBlocks < 1 || !(neighbourWeight >= 0) || neighbourChoices < 0
-                || !(neighbourHysteresis >= 0 && neighbourHysteresis < 1)) {
+                || !(neighbourHysteresis >= 0 && neighbourHysteresis < 1) || neighbourReach < 1
+                || !(neighbourFarShare >= 0 && neighbourFarShare <= 1) || !(countCap > 0)) {
             throw new IllegalArgumentException("placement needs tau > 0, priorWeight >= 0, newBlockWeight > 0, margin >= 0,"
-                    + " tauFactor > 1, tauChoices >= 1, adaptWindow >= 1, adaptKeep and adaptHysteresis in [0, 1), shadowBlocks >= 1, neighbourWeight and neighbourChoices >= 0, neighbourHysteresis in [0, 1); got " + this);
+                    + " tauFactor > 1, tauChoices >= 1, adaptWindow >= 1, adaptKeep and adaptHysteresis in [0, 1), shadowBlocks >= 1, neighbourWeight and neighbourChoices >= 0, neighbourHysteresis in [0, 1), neighbourReach >= 1, neighbourFarShare in [0, 1], countCap > 0; got " + this);
         }
     }
 
@@ -65,7 +90,16 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
                            double tauFactor, int tauChoices, int adaptWindow, double adaptKeep, double adaptHysteresis,
                            int shadowBlocks) {
         this(tau, levelWeight, priorWeight, newBlockWeight, margin, tauFactor, tauChoices, adaptWindow, adaptKeep, adaptHysteresis,
-                shadowBlocks, 0, 0, 0);
+                shadowBlocks, 0, 0, 0, DEFAULT_NEIGHBOUR_REACH, DEFAULT_NEIGHBOUR_FAR_SHARE, DEFAULT_COUNT_CAP);
+    }
+
+    /** The default neighbour reach and far share and count cap. */
+    public PlacementConfig(double tau, double levelWeight, double priorWeight, double newBlockWeight, double margin,
+                           double tauFactor, int tauChoices, int adaptWindow, double adaptKeep, double adaptHysteresis,
+                           int shadowBlocks, double neighbourWeight, int neighbourChoices, double neighbourHysteresis) {
+        this(tau, levelWeight, priorWeight, newBlockWeight, margin, tauFactor, tauChoices, adaptWindow, adaptKeep, adaptHysteresis,
+                shadowBlocks, neighbourWeight, neighbourChoices, neighbourHysteresis, DEFAULT_NEIGHBOUR_REACH,
+                DEFAULT_NEIGHBOUR_FAR_SHARE, DEFAULT_COUNT_CAP);
     }
 
     /** One fixed time constant, no adaptation. */
@@ -77,13 +111,15 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     public static PlacementConfig defaults() {
         return new PlacementConfig(DEFAULT_TAU, DEFAULT_LEVEL_WEIGHT, DEFAULT_PRIOR_WEIGHT, DEFAULT_NEW_BLOCK_WEIGHT, DEFAULT_MARGIN,
                 DEFAULT_TAU_FACTOR, DEFAULT_TAU_CHOICES, DEFAULT_ADAPT_WINDOW, DEFAULT_ADAPT_KEEP, DEFAULT_ADAPT_HYSTERESIS,
-                DEFAULT_SHADOW_BLOCKS, DEFAULT_NEIGHBOUR_WEIGHT, DEFAULT_NEIGHBOUR_CHOICES, DEFAULT_NEIGHBOUR_HYSTERESIS);
+                DEFAULT_SHADOW_BLOCKS, DEFAULT_NEIGHBOUR_WEIGHT, DEFAULT_NEIGHBOUR_CHOICES, DEFAULT_NEIGHBOUR_HYSTERESIS,
+                DEFAULT_NEIGHBOUR_REACH, DEFAULT_NEIGHBOUR_FAR_SHARE, DEFAULT_COUNT_CAP);
     }
 
     /** The same knobs with another time constant or set of candidates. */
     public PlacementConfig withTaus(double newTau, int choices) {
         return new PlacementConfig(newTau, levelWeight, priorWeight, newBlockWeight, margin, tauFactor, choices, adaptWindow, adaptKeep,
-                adaptHysteresis, shadowBlocks, neighbourWeight, neighbourChoices, neighbourHysteresis);
+                adaptHysteresis, shadowBlocks, neighbourWeight, neighbourChoices, neighbourHysteresis, neighbourReach, neighbourFarShare,
+                countCap);
     }
 
     /** The candidate time constants, shortest first. */

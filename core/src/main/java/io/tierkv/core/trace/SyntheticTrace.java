@@ -73,11 +73,9 @@ public final class SyntheticTrace implements TraceSource {
                 prefill(config.seed()));
     }
 
-    /** Queries of the prompt's end whose top-k make the prefill record (SnapKV's observation window). */
-    public static final int PREFILL_QUERIES = io.tierkv.core.placement.PlacementConfig.PRIOR_QUERIES;
-
     /**
-     * The prompt's own attention: the last {@link #PREFILL_QUERIES} prompt queries draw their top-k from the same
+     * The prompt's own attention: the last {@link io.tierkv.core.placement.PlacementConfig#priorQueries} prompt queries
+     * (those the runtime's prior reads) draw their top-k from the same
      * mixture as the generated ones (sinks, recent, the popular set as it stands at the end of the prompt,
      * recall), on a random stream of their own so the steps are those of a trace without it.
      */
@@ -89,7 +87,7 @@ public final class SyntheticTrace implements TraceSource {
         SplittableRandom root = new SplittableRandom(seed ^ 0x5EED_F00D_CAFEL);
         for (int l = 0; l < layers; l++) {
             SplittableRandom rnd = root.split();
-            for (int q = Math.max(1, prompt - PREFILL_QUERIES + 1); q <= prompt; q++) {
+            for (int q = Math.max(1, prompt - io.tierkv.core.placement.PlacementConfig.priorQueries(prompt) + 1); q <= prompt; q++) {
                 int target = Math.min(config.topK(), q);
                 stamp++;
                 for (int n = 0, attempt = 0; n < target && attempt < 16 * 1024; attempt++) {

@@ -12,13 +12,16 @@ import org.junit.jupiter.api.Test;
 class PlacementAdaptTest {
     private static final int CAPACITY = 4;
 
-    /** tau 16 to start, candidates 4, 16, 64, 256, a choice every 8 steps, shadows of the whole device. */
+    /**
+     * tau 16 to start, candidates 4, 16, 64, 256, a choice every 8 steps, shadows of the whole device; counts not
+     * capped, so the choice of memory alone decides how fast an old working set gives way.
+     */
     private static PlacementConfig adaptive(int choices) {
         return sampled(choices, 4096);
     }
 
     private static PlacementConfig sampled(int choices, int shadowBlocks) {
-        return new PlacementConfig(16, 0, 1, 0.2, 0, 4, choices, 8, 0.5, 0, shadowBlocks);
+        return new PlacementConfig(16, 0, 1, 0.2, 0, 4, choices, 8, 0.5, 0, shadowBlocks, 0, 0, 0, 1, 0, Double.MAX_VALUE);
     }
 
     /** Requests of one step for one layer; counts those that found their block on the host. */

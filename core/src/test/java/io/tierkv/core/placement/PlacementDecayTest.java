@@ -1,6 +1,7 @@
 package io.tierkv.core.placement;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.tierkv.core.Level;
 import org.junit.jupiter.api.Test;
@@ -47,5 +48,42 @@ class PlacementDecayTest {
         assertEquals(Placement.DEVICE, p.where(0, 0));
         assertEquals(Placement.HOST, p.where(0, 3));
         p.checkInvariants();
+    }
+
+    /**
+     * One device block. Block 0 was read every step for 200 steps, then attention moves to block 1, read every step:
+     * with counts capped at 3 block 1 takes the device within 4 steps; uncapped, block 0's count of ~16 keeps it there
+     * for about 16 ln 2 = 11 steps.
+     */
+    @Test
+    void aCappedCount_letsAFormerFavouriteGoSoon() {
+        assertEquals(Placement.DEVICE, afterMove(3, 4));
+        assertEquals(Placement.HOST, afterMove(Double.MAX_VALUE, 4));
+        assertEquals(Placement.DEVICE, afterMove(Double.MAX_VALUE, 14));
+    }
+
+    /** Where block 1 is after {@code steps} steps of reads, with counts capped at {@code cap}. */
+    private static byte afterMove(double cap, int steps) {
+        PlacementConfig config = new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 1, 0, cap);
+        Placement p = new Placement(config, TierMode.TIER, 1, 1, Integer.MAX_VALUE);
+        Moves moves = new Moves();
+        p.admit(0, 0, Level.NORMAL_CODE, moves);
+        p.admit(0, 1, Level.NORMAL_CODE, moves);
+        for (int s = 0; s < 200; s++) {
+            p.request(0, 0, moves);
+            p.step();
+        }
+        for (int s = 0; s < steps; s++) {
+            p.request(0, 1, moves);
+            p.step();
+        }
+        p.checkInvariants();
+        return p.where(0, 1);
+    }
+
+    @Test
+    void aCountCapOfZero_isRejected() {
+        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 1, 0, 0));
+        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 0, 0, 3));
     }
 }

@@ -121,4 +121,32 @@ class PlacementNeighbourTest {
         assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, 0.02, 2, 1));
         assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, 0.02, -1, 0));
     }
+
+    /**
+     * With the twins live and no far share, a request far from its block's end (10 tokens before it, past the reach
+     * of 6) credits nothing to the next block, which stays on the host; requests at the block's end promote it.
+     */
+    @Test
+    void onlyARequestNearItsBlocksEnd_creditsTheNextBlock() {
+        Placement p = placed(new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, 0.5, 2, 0.05, 6, 0, 3));
+        replay(p, passages(7));
+        assertTrue(p.neighboursLive());
+        int b = -1;
+        for (int i = 0; i + 1 < BLOCKS && b < 0; i++) {
+            b = p.where(0, i) == Placement.DEVICE && p.where(0, i + 1) == Placement.HOST ? i : -1;
+        }
+        assertTrue(b >= 0, "a device block followed by a host block");
+        Moves moves = new Moves();
+        for (int s = 0; s < 8; s++) {
+            p.request(0, b, 10, moves);
+            p.step();
+        }
+        assertEquals(Placement.HOST, p.where(0, b + 1), "credited from mid-block requests");
+        for (int s = 0; s < 8; s++) {
+            p.request(0, b, 0, moves);
+            p.step();
+        }
+        assertEquals(Placement.DEVICE, p.where(0, b + 1), "not credited from requests at the block's end");
+        p.checkInvariants();
+    }
 }

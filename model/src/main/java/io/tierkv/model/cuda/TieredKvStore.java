@@ -80,7 +80,7 @@ final class TieredKvStore implements KvStore {
     private int promptLength;           // the prompt being prefilled ({@link #beginPrefill}), 0 when not announced
     private int rowsFrom;               // the first prompt row read: for the placement's prior and the policy's rows
     private int policyRowsFrom;         // the first prompt row the policy observes ({@code KvPolicy#prefillRows})
-    private int priorRowsFrom;          // the first prompt row that seeds the placement ({@code PlacementConfig#PRIOR_QUERIES})
+    private int priorRowsFrom;          // the first prompt row that seeds the placement ({@code PlacementConfig#priorQueries})
     private int[][] prior;              // [layers][prompt blocks]: top-k positions of the prior rows per block
     private float[] rowProbs;           // host copy of probs for a prompt row, allocated at the first one
     private ByteBuffer rowProbsHost;
@@ -429,7 +429,7 @@ final class TieredKvStore implements KvStore {
 
     /**
      * The prompt {@code length} tokens long comes next, token by token: its last rows' attention is read as the CPU's dense
-     * prefill reads it (the policy's {@code prefillRows}, and the last {@link PlacementConfig#PRIOR_QUERIES} queries' top-k
+     * prefill reads it (the policy's {@code prefillRows}, and the last {@link PlacementConfig#priorQueries} queries' top-k
      * seeding the placement at {@link #endPrefill}); with {@code everyRow} (chunked mode) every row goes to a policy that
      * reads attention, and nothing seeds the placement.
      */
@@ -445,7 +445,7 @@ final class TieredKvStore implements KvStore {
             prior = null;
         } else {
             policyRowsFrom = length - Math.min(length, seq.policy().prefillRows(length));
-            priorRowsFrom = length - Math.min(length, PlacementConfig.PRIOR_QUERIES);
+            priorRowsFrom = length - PlacementConfig.priorQueries(length);
             prior = new int[layers][KvBlockTable.blocksFor(length, shape.blockSize())];
         }
         rowsFrom = Math.min(policyRowsFrom, priorRowsFrom);

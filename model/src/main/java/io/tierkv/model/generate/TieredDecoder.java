@@ -159,11 +159,11 @@ public final class TieredDecoder {
 
     /**
      * The prompt queries a dense prefill keeps: those the policy observes ({@link KvPolicy#prefillRows}) and those
-     * that seed the placement ({@link PlacementConfig#PRIOR_QUERIES}); a prefill after a loaded prefix must
+     * that seed the placement ({@link PlacementConfig#priorQueries}); a prefill after a loaded prefix must
      * compute at least these.
      */
     public static int promptQueryRows(KvPolicy policy, int promptLength) {
-        return Math.min(promptLength, Math.max(policy.prefillRows(promptLength), PlacementConfig.PRIOR_QUERIES));
+        return Math.min(promptLength, Math.max(policy.prefillRows(promptLength), PlacementConfig.priorQueries(promptLength)));
     }
 
     /**
@@ -245,7 +245,7 @@ public final class TieredDecoder {
      */
     private void placePrompt(Sequence seq, KvPolicy policy, int p, Tensor[] ks, Tensor[] vs, Tensor[] qs) {
         int rows = Math.min(p, policy.prefillRows(p));
-        int priorRows = Math.min(p, PlacementConfig.PRIOR_QUERIES);
+        int priorRows = PlacementConfig.priorQueries(p);
         int qRows = Math.max(rows, priorRows);
         // The prompt's own attention seeds the placement before any block is placed.
         int[][] prior = new int[c.layers()][layout.blocksFor(p)];
