@@ -37,9 +37,11 @@ import java.util.Arrays;
  * of it from any other request ({@link PlacementConfig#neighbourFarShare()}): attention that reads on through a passage,
  * or sits at a fixed distance behind the newest token, is about to cross into the next block.
  *
- * <p><b>Bounded counts.</b> A count never exceeds {@link PlacementConfig#countCap()}: what the long time constants
- * remember is which blocks attention keeps coming back to, not how hot a block once was, so a block that was very
- * popular falls back among the others within {@code tau * ln(countCap)} steps after attention leaves it.
+ * <p><b>Bounded long memories.</b> Under the candidates of {@link PlacementConfig#countCapFromTau()} steps or more a
+ * count never exceeds {@link PlacementConfig#countCap()}: what a long memory should remember is which blocks attention
+ * keeps coming back to, not how hot a block once was, so a block that was very popular falls back among the others
+ * within {@code tau * ln(countCap)} steps after attention leaves it. The short candidates keep how hot a block is now,
+ * which is what decides how much of the attention the device serves.
  *
  * <p><b>Placement.</b> The device holds at most {@code capacity} blocks besides each layer's tail, which is
  * always on the device and not placed here. Its least valuable block is the victim. A block that leaves
@@ -578,6 +580,8 @@ public final class Placement {
     private final class Ranking {
         final double tau;
         final double invTau;
+        /** Its counts stop at {@link PlacementConfig#countCap()}: a long memory, which should remember which blocks come back. */
+        final boolean capped;
         /** What a request adds to the next block's count; 0 for a plain candidate. */
         final double neighbour;
         /** Where this candidate's counts sit in each block's run of {@link #counts}. */
@@ -596,6 +600,7 @@ public final class Placement {
             this.tau = tau;
             this.neighbour = neighbour;
             this.invTau = 1.0 / tau;
+            this.capped = tau >= config.countCapFromTau();
             this.slot = slot;
             this.device = shadow ? new IndexedMinHeap(n) : null;
         }
@@ -621,7 +626,7 @@ public final class Placement {
         /** Adds {@code w} to the block's count, as of now. */
         void add(int id, double w) {
             int i = id * rankings.length + slot;
-            counts[i] = Math.min(counts[i] + w * scale, config.countCap() * scale);
+            counts[i] = capped ? Math.min(counts[i] + w * scale, config.countCap() * scale) : counts[i] + w * scale;
         }
 
         /**

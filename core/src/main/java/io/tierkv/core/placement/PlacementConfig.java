@@ -30,15 +30,17 @@ package io.tierkv.core.placement;
  *                         passage is about to need the next block, a hit in the middle of a block says less about it
  * @param neighbourFarShare the share of {@code neighbourWeight} a request farther from its block's end credits
  *                         ({@code [0, 1]})
- * @param countCap         the most a block's decayed request count holds ({@code > 0}): a block that was very popular
- *                         falls back to the others within {@code tau * ln(countCap)} steps once attention leaves it, so
- *                         a long memory can separate blocks that come back from those that do not without keeping
- *                         yesterday's favourites forever
+ * @param countCap         the most a block's decayed request count holds under the long candidates ({@code > 0}): a
+ *                         block that was very popular falls back to the others within {@code tau * ln(countCap)} steps
+ *                         once attention leaves it, so a long memory can separate blocks that come back from those that
+ *                         do not without keeping yesterday's favourites forever
+ * @param countCapFromTau  the shortest candidate time constant whose counts are capped ({@code > 0}); shorter ones
+ *                         keep how hot a block is now
  */
 public record PlacementConfig(double tau, double levelWeight, double priorWeight, double newBlockWeight, double margin,
                               double tauFactor, int tauChoices, int adaptWindow, double adaptKeep, double adaptHysteresis,
                               int shadowBlocks, double neighbourWeight, int neighbourChoices, double neighbourHysteresis,
-                              int neighbourReach, double neighbourFarShare, double countCap) {
+                              int neighbourReach, double neighbourFarShare, double countCap, double countCapFromTau) {
     /** The fewest prompt queries whose attention seeds the prompt blocks' values: SnapKV's observation window. */
     public static final int MIN_PRIOR_QUERIES = 32;
     /** The most: past it the prior's cost (one attention row per query) grows and its information hardly does. */
@@ -63,6 +65,7 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     public static final int DEFAULT_NEIGHBOUR_REACH = Integer.parseInt(System.getProperty("tierkv.placement.neighbourReach", "6"));
     public static final double DEFAULT_NEIGHBOUR_FAR_SHARE = Double.parseDouble(System.getProperty("tierkv.placement.neighbourFar", "0.02"));
     public static final double DEFAULT_COUNT_CAP = Double.parseDouble(System.getProperty("tierkv.placement.countCap", "3"));
+    public static final double DEFAULT_COUNT_CAP_FROM_TAU = Double.parseDouble(System.getProperty("tierkv.placement.countCapFromTau", "64"));
 
     /**
      * Prompt queries whose attention seeds the prompt blocks' values (runtime, recorded and synthetic traces alike):
@@ -79,9 +82,9 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
                 || !(tauFactor > 1) || tauChoices < 1 || adaptWindow < 1 || !(adaptKeep >= 0 && adaptKeep < 1)
                 || !(adaptHysteresis >= 0 && adaptHysteresis < 1) || shadowBlocks < 1 || !(neighbourWeight >= 0) || neighbourChoices < 0
                 || !(neighbourHysteresis >= 0 && neighbourHysteresis < 1) || neighbourReach < 1
-                || !(neighbourFarShare >= 0 && neighbourFarShare <= 1) || !(countCap > 0)) {
+                || !(neighbourFarShare >= 0 && neighbourFarShare <= 1) || !(countCap > 0) || !(countCapFromTau > 0)) {
             throw new IllegalArgumentException("placement needs tau > 0, priorWeight >= 0, newBlockWeight > 0, margin >= 0,"
-                    + " tauFactor > 1, tauChoices >= 1, adaptWindow >= 1, adaptKeep and adaptHysteresis in [0, 1), shadowBlocks >= 1, neighbourWeight and neighbourChoices >= 0, neighbourHysteresis in [0, 1), neighbourReach >= 1, neighbourFarShare in [0, 1], countCap > 0; got " + this);
+                    + " tauFactor > 1, tauChoices >= 1, adaptWindow >= 1, adaptKeep and adaptHysteresis in [0, 1), shadowBlocks >= 1, neighbourWeight and neighbourChoices >= 0, neighbourHysteresis in [0, 1), neighbourReach >= 1, neighbourFarShare in [0, 1], countCap > 0, countCapFromTau > 0; got " + this);
         }
     }
 
@@ -90,7 +93,7 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
                            double tauFactor, int tauChoices, int adaptWindow, double adaptKeep, double adaptHysteresis,
                            int shadowBlocks) {
         this(tau, levelWeight, priorWeight, newBlockWeight, margin, tauFactor, tauChoices, adaptWindow, adaptKeep, adaptHysteresis,
-                shadowBlocks, 0, 0, 0, DEFAULT_NEIGHBOUR_REACH, DEFAULT_NEIGHBOUR_FAR_SHARE, DEFAULT_COUNT_CAP);
+                shadowBlocks, 0, 0, 0, DEFAULT_NEIGHBOUR_REACH, DEFAULT_NEIGHBOUR_FAR_SHARE, DEFAULT_COUNT_CAP, DEFAULT_COUNT_CAP_FROM_TAU);
     }
 
     /** The default neighbour reach and far share and count cap. */
@@ -99,7 +102,7 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
                            int shadowBlocks, double neighbourWeight, int neighbourChoices, double neighbourHysteresis) {
         this(tau, levelWeight, priorWeight, newBlockWeight, margin, tauFactor, tauChoices, adaptWindow, adaptKeep, adaptHysteresis,
                 shadowBlocks, neighbourWeight, neighbourChoices, neighbourHysteresis, DEFAULT_NEIGHBOUR_REACH,
-                DEFAULT_NEIGHBOUR_FAR_SHARE, DEFAULT_COUNT_CAP);
+                DEFAULT_NEIGHBOUR_FAR_SHARE, DEFAULT_COUNT_CAP, DEFAULT_COUNT_CAP_FROM_TAU);
     }
 
     /** One fixed time constant, no adaptation. */
@@ -112,14 +115,14 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
         return new PlacementConfig(DEFAULT_TAU, DEFAULT_LEVEL_WEIGHT, DEFAULT_PRIOR_WEIGHT, DEFAULT_NEW_BLOCK_WEIGHT, DEFAULT_MARGIN,
                 DEFAULT_TAU_FACTOR, DEFAULT_TAU_CHOICES, DEFAULT_ADAPT_WINDOW, DEFAULT_ADAPT_KEEP, DEFAULT_ADAPT_HYSTERESIS,
                 DEFAULT_SHADOW_BLOCKS, DEFAULT_NEIGHBOUR_WEIGHT, DEFAULT_NEIGHBOUR_CHOICES, DEFAULT_NEIGHBOUR_HYSTERESIS,
-                DEFAULT_NEIGHBOUR_REACH, DEFAULT_NEIGHBOUR_FAR_SHARE, DEFAULT_COUNT_CAP);
+                DEFAULT_NEIGHBOUR_REACH, DEFAULT_NEIGHBOUR_FAR_SHARE, DEFAULT_COUNT_CAP, DEFAULT_COUNT_CAP_FROM_TAU);
     }
 
     /** The same knobs with another time constant or set of candidates. */
     public PlacementConfig withTaus(double newTau, int choices) {
         return new PlacementConfig(newTau, levelWeight, priorWeight, newBlockWeight, margin, tauFactor, choices, adaptWindow, adaptKeep,
                 adaptHysteresis, shadowBlocks, neighbourWeight, neighbourChoices, neighbourHysteresis, neighbourReach, neighbourFarShare,
-                countCap);
+                countCap, countCapFromTau);
     }
 
     /** The candidate time constants, shortest first. */

@@ -21,7 +21,7 @@ class PlacementAdaptTest {
     }
 
     private static PlacementConfig sampled(int choices, int shadowBlocks) {
-        return new PlacementConfig(16, 0, 1, 0.2, 0, 4, choices, 8, 0.5, 0, shadowBlocks, 0, 0, 0, 1, 0, Double.MAX_VALUE);
+        return new PlacementConfig(16, 0, 1, 0.2, 0, 4, choices, 8, 0.5, 0, shadowBlocks, 0, 0, 0, 1, 0, Double.MAX_VALUE, 1);
     }
 
     /** Requests of one step for one layer; counts those that found their block on the host. */

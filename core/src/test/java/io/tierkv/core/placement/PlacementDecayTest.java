@@ -53,18 +53,19 @@ class PlacementDecayTest {
     /**
      * One device block. Block 0 was read every step for 200 steps, then attention moves to block 1, read every step:
      * with counts capped at 3 block 1 takes the device within 4 steps; uncapped, block 0's count of ~16 keeps it there
-     * for about 16 ln 2 = 11 steps.
+     * for about 16 ln 2 = 11 steps. A cap from tau 64 on leaves this tau-16 memory uncapped.
      */
     @Test
     void aCappedCount_letsAFormerFavouriteGoSoon() {
-        assertEquals(Placement.DEVICE, afterMove(3, 4));
-        assertEquals(Placement.HOST, afterMove(Double.MAX_VALUE, 4));
-        assertEquals(Placement.DEVICE, afterMove(Double.MAX_VALUE, 14));
+        assertEquals(Placement.DEVICE, afterMove(3, 1, 4));
+        assertEquals(Placement.HOST, afterMove(Double.MAX_VALUE, 1, 4));
+        assertEquals(Placement.DEVICE, afterMove(Double.MAX_VALUE, 1, 14));
+        assertEquals(Placement.HOST, afterMove(3, 64, 4));
     }
 
-    /** Where block 1 is after {@code steps} steps of reads, with counts capped at {@code cap}. */
-    private static byte afterMove(double cap, int steps) {
-        PlacementConfig config = new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 1, 0, cap);
+    /** Where block 1 is after {@code steps} steps of reads, with counts capped at {@code cap} from tau {@code capFromTau}. */
+    private static byte afterMove(double cap, double capFromTau, int steps) {
+        PlacementConfig config = new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 1, 0, cap, capFromTau);
         Placement p = new Placement(config, TierMode.TIER, 1, 1, Integer.MAX_VALUE);
         Moves moves = new Moves();
         p.admit(0, 0, Level.NORMAL_CODE, moves);
@@ -83,7 +84,8 @@ class PlacementDecayTest {
 
     @Test
     void aCountCapOfZero_isRejected() {
-        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 1, 0, 0));
-        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 0, 0, 3));
+        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 1, 0, 0, 1));
+        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 1, 0, 3, 0));
+        assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 0, 0, 3, 1));
     }
 }

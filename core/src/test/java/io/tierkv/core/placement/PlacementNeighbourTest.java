@@ -128,7 +128,7 @@ class PlacementNeighbourTest {
      */
     @Test
     void onlyARequestNearItsBlocksEnd_creditsTheNextBlock() {
-        Placement p = placed(new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, 0.5, 2, 0.05, 6, 0, 3));
+        Placement p = placed(new PlacementConfig(16, 0, 1, 0.2, 0, 4, 4, 8, 0.5, 0, 4096, 0.5, 2, 0.05, 6, 0, 3, 64));
         replay(p, passages(7));
         assertTrue(p.neighboursLive());
         int b = -1;
