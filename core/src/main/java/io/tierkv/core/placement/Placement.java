@@ -8,8 +8,8 @@ import java.util.Arrays;
  * shared by the tier manager, which carries the moves out with copies, and the simulator, which counts
  * them. It never touches memory.
  *
- * <p><b>Value.</b> Every block has a value: an exponentially decayed count of the steps in which it was
- * in some query's top-k (time constant {@code tau} steps), seeded by the prompt's own attention at prefill
+ * <p><b>Value.</b> Every block has a value: an exponentially decayed count of the top-k positions it held,
+ * query by query (time constant {@code tau} steps), seeded by the prompt's own attention at prefill
  * ({@link #prior}), plus a bonus per popularity level of the paper's policy (CACHE above NORMAL above LOW
  * above EVICT): the levels are one signal among others. A count is kept scaled up by {@code e^(t / tau)} (from
  * an origin brought forward now and then), so a request is one multiply-add and decay costs nothing; a value is
@@ -259,7 +259,7 @@ public final class Placement {
         enforceHostBudget(out);
     }
 
-    /** {@link #request(int, int, int, Moves)} with the request at the block's last token. */
+    /** {@link #request(int, int, int, Moves)} with one position at the block's last token. */
     public void request(int layer, int block, Moves out) {
         request(layer, block, 0, out);
     }
@@ -271,6 +271,18 @@ public final class Placement {
      * in full when it is under {@link PlacementConfig#neighbourReach()}, else by {@link PlacementConfig#neighbourFarShare()}.
      */
     public void request(int layer, int block, int toEnd, Moves out) {
+        request(layer, block, toEnd, 1, out);
+    }
+
+    /**
+     * The same for a block holding {@code positions} (at least 1) of the query's top-k positions: it counts that many
+     * requests, so a block where attention concentrates outranks one it only touched.
+     */
+    public void request(int layer, int block, int toEnd, int positions, Moves out) {
+        if (positions < 1) {
+            throw new IllegalArgumentException("a request holds at least one position, got " + positions);
+        }
+        double weight = positions;
         int id = ensure(layer, block);
         if (where[id] == FREED) {
             return;
@@ -281,7 +293,7 @@ public final class Placement {
             if (placed && sampled && r.device != null && !r.device.contains(id)) {
                 r.misses++;
             }
-            r.add(id, 1.0);
+            r.add(id, weight);
             shadowTouched(r, id);
         }
         rekey(id);

@@ -88,4 +88,24 @@ class PlacementDecayTest {
         assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 1, 0, 3, 0));
         assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 0, 0, 3, 1));
     }
+
+    /**
+     * One device block, held by block 0 after one request of one position. Block 1's request of one position ties it
+     * and stays on the host; its request of three positions (three of the query's top-k in one block) outranks it.
+     */
+    @Test
+    void aRequestCountsItsPositions() {
+        Placement p = new Placement(new PlacementConfig(16, 0, 1, 0.2, 0), TierMode.TIER, 1, 1, Integer.MAX_VALUE);
+        Moves moves = new Moves();
+        p.admit(0, 0, Level.NORMAL_CODE, moves);
+        p.admit(0, 1, Level.NORMAL_CODE, moves);
+        p.request(0, 0, 0, 1, moves);
+        p.request(0, 1, 0, 1, moves);
+        assertEquals(Placement.DEVICE, p.where(0, 0));
+        assertEquals(Placement.HOST, p.where(0, 1));
+        p.request(0, 1, 0, 3, moves);
+        assertEquals(Placement.DEVICE, p.where(0, 1));
+        assertThrows(IllegalArgumentException.class, () -> p.request(0, 1, 0, 0, moves));
+        p.checkInvariants();
+    }
 }
