@@ -73,7 +73,6 @@ public final class Placement {
     /** Host-order offset that puts EVICT blocks before every other block. */
     private static final double EVICT_FIRST = 1e9;
 
-
     private final PlacementConfig config;
     private final TierMode mode;
     private final int layers;
