@@ -48,24 +48,24 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     /** One prior query per this many prompt tokens between the two. */
     public static final int TOKENS_PER_PRIOR_QUERY = 32;
 
-    public static final double DEFAULT_TAU = Double.parseDouble(System.getProperty("tierkv.placement.tau", "16"));
-    public static final double DEFAULT_LEVEL_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.level", "0.25"));
-    public static final double DEFAULT_PRIOR_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.prior", "1"));
-    public static final double DEFAULT_NEW_BLOCK_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.fresh", "0.2"));
-    public static final double DEFAULT_MARGIN = Double.parseDouble(System.getProperty("tierkv.placement.margin", "0"));
-    public static final double DEFAULT_TAU_FACTOR = Double.parseDouble(System.getProperty("tierkv.placement.tauFactor", "4"));
-    public static final int DEFAULT_TAU_CHOICES = Integer.parseInt(System.getProperty("tierkv.placement.tauChoices", "4"));
-    public static final int DEFAULT_ADAPT_WINDOW = Integer.parseInt(System.getProperty("tierkv.placement.adaptWindow", "32"));
-    public static final double DEFAULT_ADAPT_KEEP = Double.parseDouble(System.getProperty("tierkv.placement.adaptKeep", "0.5"));
-    public static final double DEFAULT_ADAPT_HYSTERESIS = Double.parseDouble(System.getProperty("tierkv.placement.adaptHysteresis", "0"));
-    public static final int DEFAULT_SHADOW_BLOCKS = Integer.parseInt(System.getProperty("tierkv.placement.shadowBlocks", "4096"));
-    public static final double DEFAULT_NEIGHBOUR_WEIGHT = Double.parseDouble(System.getProperty("tierkv.placement.neighbour", "1"));
-    public static final int DEFAULT_NEIGHBOUR_CHOICES = Integer.parseInt(System.getProperty("tierkv.placement.neighbourChoices", "2"));
-    public static final double DEFAULT_NEIGHBOUR_HYSTERESIS = Double.parseDouble(System.getProperty("tierkv.placement.neighbourHysteresis", "0.05"));
-    public static final int DEFAULT_NEIGHBOUR_REACH = Integer.parseInt(System.getProperty("tierkv.placement.neighbourReach", "6"));
-    public static final double DEFAULT_NEIGHBOUR_FAR_SHARE = Double.parseDouble(System.getProperty("tierkv.placement.neighbourFar", "0.02"));
-    public static final double DEFAULT_COUNT_CAP = Double.parseDouble(System.getProperty("tierkv.placement.countCap", "3"));
-    public static final double DEFAULT_COUNT_CAP_FROM_TAU = Double.parseDouble(System.getProperty("tierkv.placement.countCapFromTau", "64"));
+    public static final double DEFAULT_TAU = doubleProperty("tau", "16");
+    public static final double DEFAULT_LEVEL_WEIGHT = doubleProperty("level", "0.25");
+    public static final double DEFAULT_PRIOR_WEIGHT = doubleProperty("prior", "1");
+    public static final double DEFAULT_NEW_BLOCK_WEIGHT = doubleProperty("fresh", "0.2");
+    public static final double DEFAULT_MARGIN = doubleProperty("margin", "0");
+    public static final double DEFAULT_TAU_FACTOR = doubleProperty("tauFactor", "4");
+    public static final int DEFAULT_TAU_CHOICES = intProperty("tauChoices", "4");
+    public static final int DEFAULT_ADAPT_WINDOW = intProperty("adaptWindow", "32");
+    public static final double DEFAULT_ADAPT_KEEP = doubleProperty("adaptKeep", "0.5");
+    public static final double DEFAULT_ADAPT_HYSTERESIS = doubleProperty("adaptHysteresis", "0");
+    public static final int DEFAULT_SHADOW_BLOCKS = intProperty("shadowBlocks", "4096");
+    public static final double DEFAULT_NEIGHBOUR_WEIGHT = doubleProperty("neighbour", "1");
+    public static final int DEFAULT_NEIGHBOUR_CHOICES = intProperty("neighbourChoices", "2");
+    public static final double DEFAULT_NEIGHBOUR_HYSTERESIS = doubleProperty("neighbourHysteresis", "0.05");
+    public static final int DEFAULT_NEIGHBOUR_REACH = intProperty("neighbourReach", "6");
+    public static final double DEFAULT_NEIGHBOUR_FAR_SHARE = doubleProperty("neighbourFar", "0.02");
+    public static final double DEFAULT_COUNT_CAP = doubleProperty("countCap", "3");
+    public static final double DEFAULT_COUNT_CAP_FROM_TAU = doubleProperty("countCapFromTau", "64");
 
     /**
      * Prompt queries whose attention seeds the prompt blocks' values (runtime, recorded and synthetic traces alike):
@@ -78,13 +78,56 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     }
 
     public PlacementConfig {
-        if (!(tau > 0) || !(priorWeight >= 0) || !(newBlockWeight > 0) || !(margin >= 0) || Double.isNaN(levelWeight)
-                || !(tauFactor > 1) || tauChoices < 1 || adaptWindow < 1 || !(adaptKeep >= 0 && adaptKeep < 1)
-                || !(adaptHysteresis >= 0 && adaptHysteresis < 1) || shadowBlocks < 1 || !(neighbourWeight >= 0) || neighbourChoices < 0
-                || !(neighbourHysteresis >= 0 && neighbourHysteresis < 1) || neighbourReach < 1
-                || !(neighbourFarShare >= 0 && neighbourFarShare <= 1) || !(countCap > 0) || !(countCapFromTau > 0)) {
-            throw new IllegalArgumentException("placement needs tau > 0, priorWeight >= 0, newBlockWeight > 0, margin >= 0,"
-                    + " tauFactor > 1, tauChoices >= 1, adaptWindow >= 1, adaptKeep and adaptHysteresis in [0, 1), shadowBlocks >= 1, neighbourWeight and neighbourChoices >= 0, neighbourHysteresis in [0, 1), neighbourReach >= 1, neighbourFarShare in [0, 1], countCap > 0, countCapFromTau > 0; got " + this);
+        require(tau > 0, "tau", tau, "> 0");
+        require(!Double.isNaN(levelWeight), "level", levelWeight, "a number");
+        require(priorWeight >= 0, "prior", priorWeight, ">= 0");
+        require(newBlockWeight > 0, "fresh", newBlockWeight, "> 0");
+        require(margin >= 0, "margin", margin, ">= 0");
+        require(tauFactor > 1, "tauFactor", tauFactor, "> 1");
+        require(tauChoices >= 1, "tauChoices", tauChoices, ">= 1");
+        require(adaptWindow >= 1, "adaptWindow", adaptWindow, ">= 1");
+        require(adaptKeep >= 0 && adaptKeep < 1, "adaptKeep", adaptKeep, "in [0, 1)");
+        require(adaptHysteresis >= 0 && adaptHysteresis < 1, "adaptHysteresis", adaptHysteresis, "in [0, 1)");
+        require(shadowBlocks >= 1, "shadowBlocks", shadowBlocks, ">= 1");
+        require(neighbourWeight >= 0, "neighbour", neighbourWeight, ">= 0");
+        require(neighbourChoices >= 0, "neighbourChoices", neighbourChoices, ">= 0");
+        require(neighbourHysteresis >= 0 && neighbourHysteresis < 1, "neighbourHysteresis", neighbourHysteresis, "in [0, 1)");
+        require(neighbourReach >= 1, "neighbourReach", neighbourReach, ">= 1");
+        require(neighbourFarShare >= 0 && neighbourFarShare <= 1, "neighbourFar", neighbourFarShare, "in [0, 1]");
+        require(countCap > 0, "countCap", countCap, "> 0");
+        require(countCapFromTau > 0, "countCapFromTau", countCapFromTau, "> 0");
+    }
+
+    /** Names the knob by its system property ({@code -Dtierkv.placement.NAME}), where a user would set it. */
+    private static void require(boolean ok, String property, Object value, String rule) {
+        if (!ok) {
+            throw new IllegalArgumentException("placement: " + property + " (-D" + PROPERTY_PREFIX + property + ") must be "
+                    + rule + ", got " + value);
+        }
+    }
+
+    private static final String PROPERTY_PREFIX = "tierkv.placement.";
+
+    /** The first system property that did not parse, reported by {@link #defaults()}; null when all did. */
+    private static String propertyError;
+
+    private static double doubleProperty(String name, String fallback) {
+        String text = System.getProperty(PROPERTY_PREFIX + name, fallback);
+        try {
+            return Double.parseDouble(text.trim());
+        } catch (NumberFormatException e) {
+            propertyError = propertyError != null ? propertyError : "-D" + PROPERTY_PREFIX + name + "=" + text + " is not a number";
+            return Double.NaN;
+        }
+    }
+
+    private static int intProperty(String name, String fallback) {
+        String text = System.getProperty(PROPERTY_PREFIX + name, fallback);
+        try {
+            return Integer.parseInt(text.trim());
+        } catch (NumberFormatException e) {
+            propertyError = propertyError != null ? propertyError : "-D" + PROPERTY_PREFIX + name + "=" + text + " is not a whole number";
+            return Integer.MIN_VALUE;
         }
     }
 
@@ -111,7 +154,11 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
                 DEFAULT_ADAPT_HYSTERESIS, DEFAULT_SHADOW_BLOCKS);
     }
 
+    /** The defaults, with any {@code -Dtierkv.placement.*} overrides; a malformed one is an error naming it. */
     public static PlacementConfig defaults() {
+        if (propertyError != null) {
+            throw new IllegalArgumentException("placement: " + propertyError);
+        }
         return new PlacementConfig(DEFAULT_TAU, DEFAULT_LEVEL_WEIGHT, DEFAULT_PRIOR_WEIGHT, DEFAULT_NEW_BLOCK_WEIGHT, DEFAULT_MARGIN,
                 DEFAULT_TAU_FACTOR, DEFAULT_TAU_CHOICES, DEFAULT_ADAPT_WINDOW, DEFAULT_ADAPT_KEEP, DEFAULT_ADAPT_HYSTERESIS,
                 DEFAULT_SHADOW_BLOCKS, DEFAULT_NEIGHBOUR_WEIGHT, DEFAULT_NEIGHBOUR_CHOICES, DEFAULT_NEIGHBOUR_HYSTERESIS,

@@ -1,6 +1,8 @@
 package io.tierkv.core.placement;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tierkv.core.trace.SyntheticTrace;
 import io.tierkv.core.trace.SyntheticTraceConfig;
@@ -31,5 +33,15 @@ class PlacementConfigTest {
                 assertEquals(PlacementConfig.priorQueries(prompt) * c.topK(), sum, "prompt " + prompt);
             }
         }
+    }
+
+    /** A bad knob is named by the system property a user would set, with its value. */
+    @Test
+    void aBadKnob_isNamedByItsProperty() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new PlacementConfig(16, 0, 1, 0.2, 0, 4, 1, 32, 0.5, 0, 4096, 0, 0, 0, 1, 0, 0, 64));
+        assertTrue(e.getMessage().contains("countCap (-Dtierkv.placement.countCap) must be > 0, got 0.0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new PlacementConfig(16, 0, 1, 0, 0));
+        assertTrue(e.getMessage().contains("fresh (-Dtierkv.placement.fresh)"), e.getMessage());
     }
 }
