@@ -377,14 +377,7 @@ public final class Sequence implements AutoCloseable {
     }
 
     private void request(int layer, int[] positions, int n) {
-        int first = 0;
-        for (int i = 0; i < n; i++) {
-            int b = positions[i] / blockSize;
-            if (i + 1 == n || positions[i + 1] / blockSize != b) {
-                placement.request(layer, b, blockSize - 1 - positions[i] % blockSize, i + 1 - first, moves);
-                first = i + 1;
-            }
-        }
+        placement.requestPositions(layer, positions, n, blockSize, moves);
     }
 
     /**

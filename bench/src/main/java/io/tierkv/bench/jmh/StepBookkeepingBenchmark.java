@@ -94,14 +94,7 @@ public class StepBookkeepingBenchmark {
         for (int l = 0; l < layers; l++) {
             int[] p = rows[row++ & (rows.length - 1)];
             policy.observeSelected(l, p, K);
-            int first = 0;
-            for (int i = 0; i < K; i++) {
-                int b = p[i] / BLOCK;
-                if (i + 1 == K || p[i + 1] / BLOCK != b) {
-                    placement.request(l, b, BLOCK - 1 - p[i] % BLOCK, i + 1 - first, moves);
-                    first = i + 1;
-                }
-            }
+            placement.requestPositions(l, p, K, BLOCK, moves);
         }
         policy.step(tokenMoves);
         if (!tokenMoves.isEmpty()) {

@@ -162,15 +162,7 @@ final class TieredPolicy extends AbstractSimPolicy {
             }
         }
         policy.observeSelected(layer, live, m);
-        int bs = context.blockSize();
-        int first = 0;
-        for (int i = 0; i < m; i++) {
-            int b = live[i] / bs;
-            if (i + 1 == m || live[i + 1] / bs != b) {
-                placement.request(layer, b, bs - 1 - live[i] % bs, i + 1 - first, moves);
-                first = i + 1;
-            }
-        }
+        placement.requestPositions(layer, live, m, context.blockSize(), moves);
     }
 
     @Override

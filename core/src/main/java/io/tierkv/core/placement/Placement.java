@@ -258,6 +258,22 @@ public final class Placement {
         enforceHostBudget(out);
     }
 
+    /**
+     * One query's top-k {@code positions} of {@code layer} ({@code n} of them, ascending), in blocks of {@code blockSize}
+     * tokens: each block they fall in is requested once, with how many of them it holds and how near its end the
+     * newest lies ({@link #request(int, int, int, int, Moves)}). The runtime and the simulator both request this way.
+     */
+    public void requestPositions(int layer, int[] positions, int n, int blockSize, Moves out) {
+        int first = 0;
+        for (int i = 0; i < n; i++) {
+            int b = positions[i] / blockSize;
+            if (i + 1 == n || positions[i + 1] / blockSize != b) {
+                request(layer, b, blockSize - 1 - positions[i] % blockSize, i + 1 - first, out);
+                first = i + 1;
+            }
+        }
+    }
+
     /** {@link #request(int, int, int, Moves)} with one position at the block's last token. */
     public void request(int layer, int block, Moves out) {
         request(layer, block, 0, out);

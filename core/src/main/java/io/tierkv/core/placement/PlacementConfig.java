@@ -112,22 +112,21 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     private static String propertyError;
 
     private static double doubleProperty(String name, String fallback) {
-        String text = System.getProperty(PROPERTY_PREFIX + name, fallback);
-        try {
-            return Double.parseDouble(text.trim());
-        } catch (NumberFormatException e) {
-            propertyError = propertyError != null ? propertyError : "-D" + PROPERTY_PREFIX + name + "=" + text + " is not a number";
-            return Double.NaN;
-        }
+        return property(name, fallback, Double::valueOf, "a number", Double.NaN);
     }
 
     private static int intProperty(String name, String fallback) {
+        return property(name, fallback, Integer::valueOf, "a whole number", Integer.MIN_VALUE);
+    }
+
+    /** {@code -Dtierkv.placement.NAME}, or {@code fallback}; a malformed value is remembered and {@code bad} returned. */
+    private static <T> T property(String name, String fallback, java.util.function.Function<String, T> parse, String kind, T bad) {
         String text = System.getProperty(PROPERTY_PREFIX + name, fallback);
         try {
-            return Integer.parseInt(text.trim());
+            return parse.apply(text.trim());
         } catch (NumberFormatException e) {
-            propertyError = propertyError != null ? propertyError : "-D" + PROPERTY_PREFIX + name + "=" + text + " is not a whole number";
-            return Integer.MIN_VALUE;
+            propertyError = propertyError != null ? propertyError : "-D" + PROPERTY_PREFIX + name + "=" + text + " is not " + kind;
+            return bad;
         }
     }
 
