@@ -1,5 +1,7 @@
 package io.tierkv.core.placement;
 
+import java.util.function.Function;
+
 /**
  * The knobs of {@link Placement}, every default in one place. Values are in units of one top-k request;
  * weights that multiply are given as counts and enter the value as their logarithm.
@@ -120,7 +122,7 @@ public record PlacementConfig(double tau, double levelWeight, double priorWeight
     }
 
     /** {@code -Dtierkv.placement.NAME}, or {@code fallback}; a malformed value is remembered and {@code bad} returned. */
-    private static <T> T property(String name, String fallback, java.util.function.Function<String, T> parse, String kind, T bad) {
+    private static <T> T property(String name, String fallback, Function<String, T> parse, String kind, T bad) {
         String text = System.getProperty(PROPERTY_PREFIX + name, fallback);
         try {
             return parse.apply(text.trim());

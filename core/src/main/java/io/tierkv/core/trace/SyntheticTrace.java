@@ -1,5 +1,6 @@
 package io.tierkv.core.trace;
 
+import io.tierkv.core.placement.PlacementConfig;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -74,7 +75,7 @@ public final class SyntheticTrace implements TraceSource {
     }
 
     /**
-     * The prompt's own attention: the last {@link io.tierkv.core.placement.PlacementConfig#priorQueries} prompt queries
+     * The prompt's own attention: the last {@link PlacementConfig#priorQueries} prompt queries
      * (those the runtime's prior reads) draw their top-k from the same
      * mixture as the generated ones (sinks, recent, the popular set as it stands at the end of the prompt,
      * recall), on a random stream of their own so the steps are those of a trace without it.
@@ -87,7 +88,7 @@ public final class SyntheticTrace implements TraceSource {
         SplittableRandom root = new SplittableRandom(seed ^ 0x5EED_F00D_CAFEL);
         for (int l = 0; l < layers; l++) {
             SplittableRandom rnd = root.split();
-            for (int q = Math.max(1, prompt - io.tierkv.core.placement.PlacementConfig.priorQueries(prompt) + 1); q <= prompt; q++) {
+            for (int q = Math.max(1, prompt - PlacementConfig.priorQueries(prompt) + 1); q <= prompt; q++) {
                 int target = Math.min(config.topK(), q);
                 stamp++;
                 for (int n = 0, attempt = 0; n < target && attempt < 16 * 1024; attempt++) {
