@@ -42,11 +42,12 @@ final class ModelOptions {
 
     @Option(names = "--host-read", defaultValue = "exact", paramLabel = "MODE",
             description = "How decode steps read the host tier: exact (every host block), or digest[:blocks=N,...] (only the"
-                    + " host blocks per layer whose key digest bounds the query's score highest: blocks=N whole blocks, default "
+                    + " host blocks per layer whose key digest scores the query highest: blocks=N whole blocks, default "
                     + io.tierkv.model.generate.HostRead.DEFAULT_BLOCKS + "; select=head,slices=S: S KV-head slices; keys=C: score"
-                    + " the keys of C digest-chosen slices exactly and read the S best whole; parts=P sub-block digests;"
-                    + " bits=16|8|4 digest precision; min=R a rank gate; plain digest is "
-                    + "digest:blocks=2,parts=4,bits=4,select=head,slices=8,keys=12 on the CPU and digest:blocks=2 with --backend cuda;"
+                    + " the keys of C digest-chosen slices exactly and read the S best whole; sketch=1|2|4: rank by the keys coded"
+                    + " in that many bits per dimension within the block's box, not by the box's bound; parts=P sub-block boxes;"
+                    + " bits=16|8|4 box precision; min=R a rank gate; plain digest is "
+                    + "digest:blocks=2,bits=4,select=head,slices=8,keys=12,sketch=2 on the CPU and digest:blocks=2 with --backend cuda;"
                     + " the digests are taken out of the device budget) (default: ${DEFAULT-VALUE}).")
     String hostRead;
 

@@ -324,7 +324,7 @@ public final class CudaDecoder implements AutoCloseable {
         }
         HostRead read = t.hostRead();
         return budget.withDigests(read, c.layers(), maxTokens, cache.shape().blockSize(),
-                io.tierkv.model.generate.BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), read.parts(), read.bits()),
+                read.digestBytesPerBlock(c.kvHeads(), c.headDim(), cache.shape().blockSize()),
                 t.tiers().slotBytes());
     }
 

@@ -29,8 +29,17 @@ import org.bytedeco.pytorch.Tensor;
  * bound, looser by at most one step per term, in {@code parts K (8 + 2 d bits / 8)} bytes per block (8 bits, d = 32:
  * 56% of the bfloat16 digest; 4 bits: 31%).
  *
+ * <p>With a sketch of {@code sketch} bits ({@code --host-read digest:sketch=2}, one part only) the digest also keeps every
+ * key of the block, coded per dimension within the block's box: {@code c = round((k_d - min_d) / (max_d - min_d) (2^s - 1))},
+ * read back as {@code min_d + c (max_d - min_d) / (2^s - 1)} (the box as stored, so each code is within half a step of
+ * its key). {@link #score} then gives each query head's <em>estimated</em> best score in the block, the largest
+ * {@code q . k'} over its coded keys {@code k'}, instead of the box's bound: not a bound (a key may score up to half a
+ * step per term more) but a ranking by what the keys score rather than by what their box allows, which is what
+ * choosing the few host blocks to read needs. It costs {@code B K d s / 8} more bytes per block (2 bits, B = 16,
+ * d = 32: 128 bytes per KV head, 3.1% of the head's float32 KV).
+ *
  * <p>Layout per layer: {@code (block, 2, parts, K, d)} values, minima then maxima: bfloat16 bits, or packed codes with
- * {@code (block, parts, K, 2)} offsets and scales.
+ * {@code (block, parts, K, 2)} offsets and scales; sketch codes {@code (block, B, K, d)} packed {@code 8 / s} to a byte.
  */
 public final class BlockDigests {
     private final int layers;
@@ -53,6 +62,17 @@ public final class BlockDigests {
     private boolean[][] present;
     private int live;
     private int peak;
+    /** Bits per sketch code, 0 without a sketch. */
+    private final int sketch;
+    /** (layer) (block, B, K, d) sketch codes packed {@code 8 / sketch} to a byte; null without a sketch. */
+    private byte[][] sketchCodes;
+    /** (B, K, d) one block's keys while its sketch is coded, reused; null without a sketch. */
+    private final float[] keys;
+    /** (d) one KV head's box minimum and step, read back while estimating. */
+    private final float[] floor;
+    private final float[] step;
+    /** (d) one query head's weight per code while estimating. */
+    private final float[] weight;
 
     public BlockDigests(int layers, int kvHeads, int headDim, int blockSize) {
         this(layers, kvHeads, headDim, blockSize, 1);
@@ -70,6 +90,19 @@ public final class BlockDigests {
      * @param bits bits per minimum and maximum: 16 (bfloat16), 8 or 4 (codes over an offset and scale per part and KV head)
      */
     public BlockDigests(int layers, int kvHeads, int headDim, int blockSize, int parts, int bits) {
+        this(layers, kvHeads, headDim, blockSize, parts, bits, 0);
+    }
+
+    /**
+     * @param sketch bits per sketch code (1, 2 or 4; {@code parts} must be 1), or 0 for the box alone
+     */
+    public BlockDigests(int layers, int kvHeads, int headDim, int blockSize, int parts, int bits, int sketch) {
+        if (sketch != 0 && sketch != 1 && sketch != 2 && sketch != 4) {
+            throw new IllegalArgumentException("digest sketch must be 1, 2 or 4 bits (or 0 for none), was " + sketch);
+        }
+        if (sketch != 0 && parts != 1) {
+            throw new IllegalArgumentException("a digest sketch codes keys within the block's one box: parts must be 1, was " + parts);
+        }
         if (parts < 1 || blockSize % parts != 0) {
             throw new IllegalArgumentException("digest parts must divide the block size " + blockSize + ", was " + parts);
         }
@@ -90,6 +123,17 @@ public final class BlockDigests {
         }
         this.scratch = new float[stride()];
         this.present = new boolean[layers][16];
+        this.sketch = sketch;
+        this.keys = sketch == 0 ? null : new float[blockSize * kvHeads * headDim];
+        this.sketchCodes = sketch == 0 ? null : new byte[layers][16 * sketchBytes()];
+        this.floor = new float[headDim];
+        this.step = new float[headDim];
+        this.weight = new float[headDim];
+    }
+
+    /** Bytes of one block's sketch codes. */
+    private int sketchBytes() {
+        return blockSize * kvHeads * headDim * sketch / 8;
     }
 
     /** Values per block's digest: minimum and maximum per part and KV head. */
@@ -104,7 +148,12 @@ public final class BlockDigests {
 
     /** Bytes of one block's digest. */
     public long bytesPerBlock() {
-        return bytesPerBlock(kvHeads, headDim, parts, bits);
+        return bytesPerBlock(kvHeads, headDim, parts, bits) + sketchBytes();
+    }
+
+    /** Bytes of one block's digest with a sketch of {@code sketch} bits per key dimension over {@code blockSize} keys. */
+    public static long bytesPerBlock(int kvHeads, int headDim, int parts, int bits, int sketch, int blockSize) {
+        return bytesPerBlock(kvHeads, headDim, parts, bits) + (long) blockSize * kvHeads * headDim * sketch / 8;
     }
 
     /** Bytes of one block's bfloat16 digest for a model with {@code kvHeads} heads of {@code headDim}, in {@code parts}. */
@@ -163,10 +212,102 @@ public final class BlockDigests {
         } else {
             encode(layer, block);
         }
+        if (sketch > 0) {
+            codeKeys(layer, block, keyAddress);
+        }
         if (!present[layer][block]) {
             present[layer][block] = true;
             live++;
             peak = Math.max(peak, live);
+        }
+    }
+
+    /** Codes the block's keys at {@code keyAddress} within its stored box, {@link #sketch} bits per dimension. */
+    private void codeKeys(int layer, int block, long keyAddress) {
+        try (PointerScope scope = new PointerScope()) {
+            Tensors.copyInto(Tensors.floatView(keyAddress, (long) blockSize * kvHeads * headDim), keys, 0);
+        }
+        int levels = (1 << sketch) - 1;
+        byte[] out = sketchCodes[layer];
+        int base = block * sketchBytes();
+        java.util.Arrays.fill(out, base, base + sketchBytes(), (byte) 0);
+        for (int kh = 0; kh < kvHeads; kh++) {
+            boxSteps(layer, block, kh, levels);
+            for (int t = 0; t < blockSize; t++) {
+                int row = (t * kvHeads + kh) * headDim;
+                for (int d = 0; d < headDim; d++) {
+                    int c = step[d] > 0 ? (int) Math.rint((keys[row + d] - floor[d]) / step[d]) : 0;
+                    c = Math.max(0, Math.min(levels, c));
+                    int i = row + d;
+                    int perByte = 8 / sketch;
+                    out[base + i / perByte] |= (byte) (c << ((i % perByte) * sketch));
+                }
+            }
+        }
+    }
+
+    /** KV head {@code kh}'s stored box minimum and the sketch's step per dimension into {@link #floor} and {@link #step}. */
+    private void boxSteps(int layer, int block, int kh, int levels) {
+        for (int d = 0; d < headDim; d++) {
+            floor[d] = value(layer, block, 0, 0, kh, d);
+            step[d] = (value(layer, block, 1, 0, kh, d) - floor[d]) / levels;
+        }
+    }
+
+    /** Bits per sketch code, 0 without a sketch. */
+    public int sketch() {
+        return sketch;
+    }
+
+    /**
+     * Each query head's score of one block for ranking the host blocks: with a sketch its estimated best score (the
+     * largest {@code scale q . k'} over the block's coded keys), else the box's {@link #bound}.
+     *
+     * @param q (H, d) float32 one query, row-major
+     */
+    public void score(int layer, int block, float[] q, int heads, float scale, float[] out) {
+        if (sketch == 0) {
+            bound(layer, block, q, heads, scale, out);
+            return;
+        }
+        int group = heads / kvHeads;
+        int levels = (1 << sketch) - 1;
+        int mask = levels;
+        int perByte = 8 / sketch;
+        byte[] codes = sketchCodes[layer];
+        int base = block * sketchBytes();
+        float[] w = weight;
+        for (int kh = 0; kh < kvHeads; kh++) {
+            boxSteps(layer, block, kh, levels);
+            for (int h = kh * group; h < (kh + 1) * group; h++) {
+                int qo = h * headDim;
+                float offset = 0;
+                for (int d = 0; d < headDim; d++) {
+                    offset += q[qo + d] * floor[d];
+                    w[d] = q[qo + d] * step[d];
+                }
+                float best = Float.NEGATIVE_INFINITY;
+                for (int t = 0; t < blockSize; t++) {
+                    int row = (t * kvHeads + kh) * headDim;
+                    float s = 0;
+                    if (headDim % perByte == 0) { // whole bytes per row: unpack a byte at a time
+                        int at = base + row / perByte;
+                        for (int d = 0; d < headDim; d += perByte) {
+                            int b = codes[at++];
+                            for (int j = 0; j < perByte; j++, b >>= sketch) {
+                                s += w[d + j] * (b & mask);
+                            }
+                        }
+                    } else {
+                        for (int d = 0; d < headDim; d++) {
+                            int i = row + d;
+                            s += w[d] * ((codes[base + i / perByte] >> ((i % perByte) * sketch)) & mask);
+                        }
+                    }
+                    best = Math.max(best, s);
+                }
+                out[h] = (offset + best) * scale;
+            }
         }
     }
 
@@ -327,6 +468,9 @@ public final class BlockDigests {
             int n = Math.max(block + 1, present[0].length * 2);
             for (int l = 0; l < layers; l++) {
                 present[l] = Arrays.copyOf(present[l], n);
+                if (sketch > 0) {
+                    sketchCodes[l] = Arrays.copyOf(sketchCodes[l], n * sketchBytes());
+                }
                 if (bits == 16) {
                     minMax[l] = Arrays.copyOf(minMax[l], n * stride());
                 } else {

@@ -125,7 +125,7 @@ final class HostBlockSelector {
             if (!digests.has(layer, b)) {
                 java.util.Arrays.fill(bound, Float.POSITIVE_INFINITY); // no digest: it must be read
             } else {
-                digests.bound(layer, b, q, heads, scale, bound);
+                digests.score(layer, b, q, heads, scale, bound);
             }
             System.arraycopy(bound, 0, bounds, i * heads, heads);
             chosen[i] = false;

@@ -20,6 +20,11 @@ import java.util.Locale;
  * {@code (C + slices) / 2} slices' bytes. The digests' bound ranks a block by what its box allows, not by what its
  * keys score; the exact scores of a few more candidates than are read put the read where the attention is.
  *
+ * <p>{@code sketch=s} keeps every key of a block in the digest, coded in {@code s} bits per dimension within the block's
+ * box ({@link BlockDigests}), and ranks the host blocks by each head's estimated best score over those coded keys instead
+ * of the box's bound: a ranking by what the keys score, at {@code B K d s / 8} more digest bytes per block and no host
+ * bytes. With it the second stage of {@code keys=C} has little left to correct.
+ *
  * @param digest  true for sparse reads through the digests
  * @param blocks  host blocks read per layer and decode step in digest mode ({@code >= 1})
  * @param parts   sub-blocks per block digest ({@link BlockDigests}; 1 is Quest's)
@@ -33,8 +38,10 @@ import java.util.Locale;
  * @param slices  head slices per layer and step with {@code select=head}; 0: {@code blocks} times the KV heads
  * @param keys    {@code select=head} only: head slices whose keys are read and scored exactly, of which the {@code slices}
  *                best are read whole; 0: none, the digests choose the slices read
+ * @param sketch  bits per key dimension of the digest's sketch (1, 2 or 4; {@code parts} must be 1), 0 for the box alone
  */
-public record HostRead(boolean digest, int blocks, int parts, double min, int bits, boolean perHead, int slices, int keys) {
+public record HostRead(boolean digest, int blocks, int parts, double min, int bits, boolean perHead, int slices, int keys,
+                       int sketch) {
     /** Blocks read whatever their rank when {@code min} is set. */
     public static final int SURE_BLOCKS = 2;
 
@@ -45,16 +52,25 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
     public static final int DEFAULT_BLOCKS = 2;
 
     /**
-     * Plain {@code digest}: {@code digest:blocks=2,parts=4,bits=4,select=head,slices=8,keys=12}: four 4-bit sub-block
-     * boxes per block and KV head (they bound tighter than one bfloat16 box at 1.25 times its bytes), 12 head slices
-     * chosen by them whose keys are scored exactly, the 8 best read whole: 10 slices' bytes, 2.5 blocks' worth with the
-     * bundled model's 4 KV heads. Measured on the bundled model at a 25% device budget (README, "Sparse host reads"; 40
-     * prompts per position, 3 rounds): 98.8 / 99.4, 90.6 / 95.0 and 91.2 / 91.2% in rounds 1 to 3 at 9.1, 8.3 and 7.7%
-     * of the host bytes, where the same bytes as 10 slices chosen by the boxes alone (the previous plain digest)
-     * scored 98.1 / 98.8, 88.8 / 93.8 and 86.9 / 89.4%; {@code full} with exact reads 100%. On the one-round model
-     * ({@code models/one-round}) that previous default scored 98.8 / 99.4% at 9.25% in round 1.
+     * Plain {@code digest}: {@code digest:blocks=2,bits=4,select=head,slices=8,keys=12,sketch=2}: one 4-bit box per block
+     * and KV head with every key coded in 2 bits per dimension within it (672 bytes a block for the bundled model's 4 KV
+     * heads of 32, 4.1% of its float32 KV), 12 head slices chosen by the keys' estimated scores whose keys are then
+     * scored exactly, the 8 best read whole: 10 slices' bytes, 2.5 blocks' worth with 4 KV heads. Measured on the
+     * bundled model at a 25% device budget (README, "Sparse host reads"; 40 prompts per position, 3 rounds): 99.4 /
+     * 100, 100 / 100 and 100 / 98.8% in rounds 1 to 3 at 9.1, 8.3 and 7.7% of the host bytes, where the previous plain
+     * digest, four 4-bit sub-block boxes ranked by their bounds ({@code parts=4} instead of the sketch, 640 bytes a
+     * block), scored 98.8 / 98.8, 89.4 / 95.6 and 93.1 / 93.1% at the same bytes; {@code full} with exact reads 100%.
      */
-    public static final HostRead DEFAULT = new HostRead(true, DEFAULT_BLOCKS, 4, 0, 4, true, 8, 12);
+    public static final HostRead DEFAULT = new HostRead(true, DEFAULT_BLOCKS, 1, 0, 4, true, 8, 12, 2);
+
+    /**
+     * Smaller digests for tight budgets: {@code digest:bits=4,select=head,slices=10,keys=14,sketch=1}, the keys coded in
+     * one bit per dimension (416 bytes a block for the bundled model, 62% of {@link #DEFAULT}'s), the keys of 14 slices
+     * scored and 10 read. At a 10% device budget, where plain {@code digest} does not fit, it scored 87.5 / 98.1% on the
+     * bundled model in round 1 at 9.6% of the host bytes ({@code digest:blocks=3,bits=8}: 83.8 / 77.5%); the error that
+     * says the digests do not fit suggests it.
+     */
+    public static final HostRead SMALL = new HostRead(true, DEFAULT_BLOCKS, 1, 0, 4, true, 10, 14, 1);
 
     /** Every host block, every step: today's behaviour. */
     public static final HostRead EXACT = new HostRead(false, 0, 1, 0);
@@ -90,10 +106,22 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
         if (keys > 0 && !perHead) {
             throw new IllegalArgumentException("--host-read digest: keys=" + keys + " needs select=head");
         }
+        if (sketch != 0 && sketch != 1 && sketch != 2 && sketch != 4) {
+            throw new IllegalArgumentException("--host-read digest needs sketch=1, 2 or 4, was " + sketch);
+        }
+        if (sketch != 0 && parts != 1) {
+            throw new IllegalArgumentException("--host-read digest: sketch=" + sketch + " codes each key within its block's one box;"
+                    + " it needs parts=1, was " + parts);
+        }
         if (keys > 0 && keys <= slices) {
             throw new IllegalArgumentException("--host-read digest: keys=" + keys + " must exceed slices=" + slices
                     + " (the slices read whole are chosen among the keys scored)");
         }
+    }
+
+    /** Digest mode without a sketch; see the canonical constructor. */
+    public HostRead(boolean digest, int blocks, int parts, double min, int bits, boolean perHead, int slices, int keys) {
+        this(digest, blocks, parts, min, bits, perHead, slices, keys, 0);
     }
 
     /** Digest mode without exact key scoring; see the canonical constructor. */
@@ -114,6 +142,11 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
     /** Digest mode reading {@code blocks} host blocks per layer and step, with the default digest. */
     public static HostRead digest(int blocks) {
         return new HostRead(true, blocks, DEFAULT_PARTS);
+    }
+
+    /** Bytes of one block's digest for a model of {@code kvHeads} KV heads of {@code headDim} in blocks of {@code blockSize}. */
+    public long digestBytesPerBlock(int kvHeads, int headDim, int blockSize) {
+        return BlockDigests.bytesPerBlock(kvHeads, headDim, parts, bits, sketch, blockSize);
     }
 
     /** Head slices per layer and step with {@code select=head} for a model of {@code kvHeads} KV heads. */
@@ -146,6 +179,9 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
         }
         if (perHead) {
             return "select=head";
+        }
+        if (sketch != 0) {
+            return "sketch=" + sketch;
         }
         return null;
     }
@@ -188,6 +224,7 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
             int bits = DEFAULT_BITS;
             int slices = 0;
             int keys = 0;
+            int sketch = 0;
             boolean perHead = false;
             double min = 0;
             for (String option : s.substring("digest:".length()).split(",")) {
@@ -223,11 +260,13 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
                             throw new IllegalArgumentException("--host-read " + spec + ": keys must be >= 1, was " + keys);
                         }
                     }
+                    case "sketch" -> sketch = integer(spec, key, value);
                     default -> throw new IllegalArgumentException("--host-read " + spec + ": unknown option '" + option
-                            + "' (digest takes blocks=N, parts=P, min=R, bits=16|8|4, select=block|head, slices=S and keys=C)");
+                            + "' (digest takes blocks=N, parts=P, min=R, bits=16|8|4, select=block|head, slices=S, keys=C"
+                            + " and sketch=1|2|4)");
                 }
             }
-            return new HostRead(true, blocks, parts, min, bits, perHead, slices, keys);
+            return new HostRead(true, blocks, parts, min, bits, perHead, slices, keys, sketch);
         }
         throw new IllegalArgumentException("--host-read must be exact, digest or digest:blocks=N, was '" + spec + "'");
     }
@@ -273,6 +312,7 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
         return "digest:blocks=" + blocks + (parts == DEFAULT_PARTS ? "" : ",parts=" + parts)
                 + (min == 0 ? "" : ",min=" + (min == Math.rint(min) ? String.valueOf((long) min) : String.valueOf(min)))
                 + (bits == DEFAULT_BITS ? "" : ",bits=" + bits) + (perHead ? ",select=head" : "")
-                + (slices == 0 ? "" : ",slices=" + slices) + (keys == 0 ? "" : ",keys=" + keys);
+                + (slices == 0 ? "" : ",slices=" + slices) + (keys == 0 ? "" : ",keys=" + keys)
+                + (sketch == 0 ? "" : ",sketch=" + sketch);
     }
 }

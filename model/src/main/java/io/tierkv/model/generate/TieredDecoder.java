@@ -92,7 +92,7 @@ public final class TieredDecoder {
     public void hostRead(HostRead mode) {
         this.hostRead = mode;
         this.digests = mode.digest() ? new BlockDigests(c.layers(), c.kvHeads(), c.headDim(), layout.blockSize(), mode.parts(),
-                mode.bits()) : null;
+                mode.bits(), mode.sketch()) : null;
         this.selector = mode.digest()
                 ? new HostBlockSelector(mode, digests, hostReads, c.heads(), c.kvHeads(), c.headDim(), layout.blockSize()) : null;
     }

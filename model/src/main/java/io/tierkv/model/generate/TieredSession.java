@@ -73,10 +73,11 @@ public final class TieredSession implements AutoCloseable {
         DeviceBudget withDigests;
         try {
             withDigests = base.withDigests(hostRead, c.layers(), promptTokens + maxNewTokens, blockSize,
-                    BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), hostRead.parts(), hostRead.bits()), layout.blockBytes());
+                    hostRead.digestBytesPerBlock(c.kvHeads(), c.headDim(), blockSize), layout.blockBytes());
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(e.getMessage() + "; raise the budget, keep smaller digests (digest:blocks=3,bits=8: "
-                    + BlockDigests.bytesPerBlock(c.kvHeads(), c.headDim(), 1, 8) + " bytes a block) or read the host tier exactly", e);
+            throw new IllegalArgumentException(e.getMessage() + "; raise the budget, keep smaller digests (" + HostRead.SMALL + ": "
+                    + HostRead.SMALL.digestBytesPerBlock(c.kvHeads(), c.headDim(), blockSize) + " bytes a block) or read the host tier"
+                    + " exactly", e);
         }
         this.digestReserveBytes = withDigests.digestBytes();
         int budgetTokens = withDigests.tokens();

@@ -2,6 +2,7 @@ package io.tierkv.model.generate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tierkv.cuda.ops.DigestMirror;
@@ -244,5 +245,143 @@ class BlockDigestsTest {
         assertEquals(4 * 4 * (8 + 32), BlockDigests.bytesPerBlock(4, 32, 4, 4));          // 640 bytes
         BlockDigests d = new BlockDigests(2, KV_HEADS, DIM, BLOCK, 2, 4);
         assertEquals(BlockDigests.bytesPerBlock(KV_HEADS, DIM, 2, 4), d.bytesPerBlock());
+    }
+
+    /** Random keys of {@code spread} around {@code shift}: (B, K, d). */
+    private static float[] randomKeys(SplittableRandom rnd, double spread, double shift) {
+        float[] keys = new float[BLOCK * KV_HEADS * DIM];
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = (float) (shift + rnd.nextGaussian() * spread);
+        }
+        return keys;
+    }
+
+    private static void update(BlockDigests digests, int block, float[] keys) {
+        try (FloatPointer p = new FloatPointer(keys)) {
+            digests.update(0, block, p.address());
+        }
+    }
+
+    @Test
+    void sketch_estimatesTheBestScore_withinHalfAStepPerTerm_closerWithMoreBits() {
+        SplittableRandom rnd = new SplittableRandom(31);
+        for (int boxBits : new int[] {16, 4}) {
+            double previousError = Double.POSITIVE_INFINITY;
+            for (int sketch : new int[] {1, 2, 4}) {
+                BlockDigests digests = new BlockDigests(1, KV_HEADS, DIM, BLOCK, 1, boxBits, sketch);
+                assertEquals(sketch, digests.sketch());
+                int levels = (1 << sketch) - 1;
+                double error = 0;
+                int n = 0;
+                float[] q = new float[HEADS * DIM];
+                float[] score = new float[HEADS];
+                for (int block = 0; block < 30; block++) {
+                    float[] keys = randomKeys(rnd, Math.pow(10, rnd.nextInt(-2, 2)), rnd.nextGaussian());
+                    update(digests, block, keys);
+                    for (int trial = 0; trial < 10; trial++) {
+                        for (int i = 0; i < q.length; i++) {
+                            q[i] = (float) rnd.nextGaussian();
+                        }
+                        digests.score(0, block, q, HEADS, 1f, score);
+                        for (int h = 0; h < HEADS; h++) {
+                            int kh = h / (HEADS / KV_HEADS);
+                            double slack = 1e-4;
+                            for (int d = 0; d < DIM; d++) { // half a step of the box as stored, per term
+                                double step = (digests.value(0, block, 1, 0, kh, d) - digests.value(0, block, 0, 0, kh, d)) / levels;
+                                slack += Math.abs(q[h * DIM + d]) * step / 2 * 1.0001;
+                            }
+                            float truth = maxScore(keys, q, h);
+                            assertTrue(Math.abs(score[h] - truth) <= slack, boxBits + "-bit box, " + sketch + "-bit sketch, block " + block
+                                    + " head " + h + ": estimate " + score[h] + " vs " + truth + ", more than half a step per term");
+                            error += Math.abs(score[h] - truth) / (slack + Math.abs(truth));
+                            n++;
+                        }
+                    }
+                }
+                assertTrue(error / n < previousError, sketch + " bits: mean relative error " + error / n + " not below " + previousError);
+                previousError = error / n;
+            }
+        }
+    }
+
+    @Test
+    void sketch_ranksTheBlockWhoseKeyScores_aboveTheBlockWhoseBoxIsWide() {
+        // The bundled model's head size: a box's bound grows with |q|_1 (~d), a key's score with |q|_2 (~sqrt d).
+        int dim = 32;
+        SplittableRandom rnd = new SplittableRandom(37);
+        float[] q = new float[dim];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) rnd.nextGaussian();
+        }
+        double norm = 0;
+        for (float v : q) {
+            norm += v * v;
+        }
+        norm = Math.sqrt(norm);
+        // Block 0: wide random keys, none aligned with the query; its box reaches far in every dimension.
+        // Block 1: small keys, but one along the query (score 1.5 |q|, about twice the wide block's best).
+        float[] wide = new float[BLOCK * dim];
+        float[] aligned = new float[BLOCK * dim];
+        for (int i = 0; i < wide.length; i++) {
+            wide[i] = (float) (0.4 * rnd.nextGaussian());
+            aligned[i] = (float) (0.05 * rnd.nextGaussian());
+        }
+        for (int d = 0; d < dim; d++) {
+            aligned[5 * dim + d] = (float) (1.5 * q[d] / norm);
+        }
+        BlockDigests box = new BlockDigests(1, 1, dim, BLOCK, 1, 16);
+        BlockDigests sketched = new BlockDigests(1, 1, dim, BLOCK, 1, 16, 2);
+        float[][] bound = new float[2][1];
+        float[][] estimate = new float[2][1];
+        float[] best = new float[2];
+        for (int b = 0; b < 2; b++) {
+            float[] keys = b == 0 ? wide : aligned;
+            try (FloatPointer p = new FloatPointer(keys)) {
+                box.update(0, b, p.address());
+                sketched.update(0, b, p.address());
+            }
+            box.score(0, b, q, 1, 1f, bound[b]);
+            sketched.score(0, b, q, 1, 1f, estimate[b]);
+            best[b] = Float.NEGATIVE_INFINITY;
+            for (int r = 0; r < BLOCK; r++) {
+                float s = 0;
+                for (int d = 0; d < dim; d++) {
+                    s += q[d] * keys[r * dim + d];
+                }
+                best[b] = Math.max(best[b], s);
+            }
+        }
+        assertTrue(best[1] > best[0], "the aligned key scores highest: " + best[1] + " vs " + best[0]);
+        assertTrue(bound[0][0] > bound[1][0], "the box bounds the wide block higher: " + bound[0][0] + " vs " + bound[1][0]);
+        assertTrue(estimate[1][0] > estimate[0][0], "the sketch ranks the aligned block first: " + estimate[1][0] + " vs " + estimate[0][0]);
+    }
+
+    @Test
+    void sketch_ofARewrittenBlock_isThatOfItsNewKeys_andItsBytesAreCounted() {
+        SplittableRandom rnd = new SplittableRandom(41);
+        float[] first = randomKeys(rnd, 1, 0);
+        float[] second = randomKeys(rnd, 1, 0);
+        BlockDigests reused = new BlockDigests(1, KV_HEADS, DIM, BLOCK, 1, 4, 2);
+        BlockDigests fresh = new BlockDigests(1, KV_HEADS, DIM, BLOCK, 1, 4, 2);
+        update(reused, 2, first);
+        update(reused, 2, second);
+        update(fresh, 2, second);
+        float[] q = new float[HEADS * DIM];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) rnd.nextGaussian();
+        }
+        float[] a = new float[HEADS];
+        float[] b = new float[HEADS];
+        reused.score(0, 2, q, HEADS, 1f, a);
+        fresh.score(0, 2, q, HEADS, 1f, b);
+        for (int h = 0; h < HEADS; h++) {
+            assertEquals(b[h], a[h], 0f, "head " + h + ": no code of the first keys left over");
+        }
+        assertEquals(BlockDigests.bytesPerBlock(KV_HEADS, DIM, 1, 4) + BLOCK * KV_HEADS * DIM * 2 / 8, reused.bytesPerBlock());
+        assertEquals(reused.bytesPerBlock(), reused.bytes(), "one live block");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new BlockDigests(1, KV_HEADS, DIM, BLOCK, 2, 16, 2))
+                .getMessage().contains("parts must be 1"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new BlockDigests(1, KV_HEADS, DIM, BLOCK, 1, 16, 3))
+                .getMessage().contains("1, 2 or 4 bits"));
     }
 }

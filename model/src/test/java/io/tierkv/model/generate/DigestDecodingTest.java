@@ -133,7 +133,8 @@ class DigestDecodingTest {
         HostReadStats[] s = new HostReadStats[1];
         long[] bytes = new long[1];
         float[][] exact = decode(HostRead.EXACT, s, bytes);
-        for (String spec : new String[] {"digest:select=head,slices=100000", "digest:select=head,slices=100000,parts=2,bits=4"}) {
+        for (String spec : new String[] {"digest:select=head,slices=100000", "digest:select=head,slices=100000,parts=2,bits=4",
+                "digest:select=head,slices=100000,bits=4,sketch=2"}) {
             float[][] digest = decode(HostRead.parse(spec), s, bytes);
             double d = maxDifference(exact, digest);
             assertTrue(d < 2 * TieredDecoderTest.BOUND, spec + ": max abs logit difference " + d);
@@ -171,5 +172,20 @@ class DigestDecodingTest {
         assertTrue(maxDifference(coarse, fine) < 2 * TieredDecoderTest.BOUND, "max abs logit difference " + maxDifference(coarse, fine));
         float[][] digestOnly = decode(HostRead.parse("digest:select=head,slices=" + kv + ",bits=4"), s, bytes);
         assertTrue(maxDifference(coarse, digestOnly) > 1e-4, "without keys the 4-bit digests choose other slices");
+    }
+
+    @Test
+    void sketch_countsItsCodesInTheDigestBytes_andChoosesOtherSlicesThanTheBoxAlone() {
+        HostReadStats[] s = new HostReadStats[1];
+        long[] box = new long[1];
+        long[] sketched = new long[1];
+        int kv = config.kvHeads();
+        float[][] byBound = decode(HostRead.parse("digest:select=head,slices=" + kv + ",bits=4"), s, box);
+        long boxBlocks = box[0] / BlockDigests.bytesPerBlock(kv, config.headDim(), 1, 4);
+        float[][] byEstimate = decode(HostRead.parse("digest:select=head,slices=" + kv + ",bits=4,sketch=2"), s, sketched);
+        assertEquals(12L * config.layers(), s[0].blocksRead(), "the same bytes read: one slice per KV head, layer and step");
+        assertEquals(boxBlocks * BlockDigests.bytesPerBlock(kv, config.headDim(), 1, 4, 2, 4), sketched[0],
+                "the same blocks' digests, each with 4 keys x K x d codes of 2 bits more");
+        assertTrue(maxDifference(byBound, byEstimate) > 1e-4, "the estimates rank the slices otherwise than the bounds");
     }
 }

@@ -84,4 +84,26 @@ class HostReadTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:blocks=2,bits=4").checkCuda());
         assertTrue(e.getMessage().contains("option bits=4") && e.getMessage().contains("--backend cuda"), e.getMessage());
     }
+
+    @Test
+    void sketch_parsesRoundTripsAndCountsItsBytes_andRefusesWhatItCannotCode() {
+        HostRead h = HostRead.parse("digest:bits=4,select=head,slices=8,keys=12,sketch=2");
+        assertEquals(2, h.sketch());
+        assertEquals(HostRead.DEFAULT, h, "plain digest ranks by a 2-bit sketch");
+        assertEquals(h, HostRead.parse(h.toString()), h.toString());
+        assertEquals(HostRead.SMALL, HostRead.parse(HostRead.SMALL.toString()));
+        // the bundled model: 4 KV heads of 32 in 16-token blocks; a 4-bit box (160 bytes) and 16 x 4 x 32 codes
+        assertEquals(160 + 512, h.digestBytesPerBlock(4, 32, 16));
+        assertEquals(160 + 256, HostRead.SMALL.digestBytesPerBlock(4, 32, 16));
+        assertEquals(BlockDigests.bytesPerBlock(4, 32, 4, 4), HostRead.parse("digest:parts=4,bits=4").digestBytesPerBlock(4, 32, 16),
+                "no sketch, no codes");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:parts=4,sketch=2")).getMessage()
+                .contains("needs parts=1, was 4"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:sketch=3")).getMessage()
+                .contains("sketch=1, 2 or 4, was 3"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:sketch=two")).getMessage()
+                .contains("sketch must be an integer"));
+        assertEquals("sketch=1", HostRead.parse("digest:blocks=3,sketch=1").cudaUnsupported());
+        assertEquals(HostRead.digest(HostRead.DEFAULT_BLOCKS), HostRead.DEFAULT.forCuda(), "plain digest: Quest's blocks on CUDA");
+    }
 }
