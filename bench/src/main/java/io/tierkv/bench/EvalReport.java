@@ -55,6 +55,8 @@ final class EvalReport {
                         "attention probability on device-resident keys, head-averaged, mean over the queries attended through the tiered cache")
                 .column("deviceAttentionBound", "attn bound", "%.3f",
                         "the device attention share the same number of device blocks would reach as each query's most attended blocks")
+                .column("deviceAttentionTokenBound", "token bound", "%.3f",
+                        "the device attention share the same number of device keys would reach as each query's most attended keys")
                 .column("deviceTopkShare", "device top-8", "%.3f", "share of each head's 8 most attended positions that were on the device")
                 .column("h2dBytes", "h2d B/prompt", "%.0f", "bytes host to device during the round (all: the session), mean per prompt")
                 .column("d2hBytes", "d2h B/prompt", "%.0f", "bytes device to host during the round (all: the session), mean per prompt")
@@ -79,7 +81,7 @@ final class EvalReport {
         for (EvalRow row : r.rows()) {
             rep.row(row.policy(), row.position(), row.round(), row.questionType(), row.correct(), row.total(), row.accuracy(),
                     row.kvKeptMean(), row.kvKeptPeak(), row.deviceBytesPeak(), row.deviceBudgetPeak(), row.deviceAttentionShare(),
-                    row.deviceAttentionBound(), row.deviceTopkShare(), row.h2dBytes(), row.d2hBytes(), row.h2dPerToken(), row.d2hPerToken(), row.prefillH2d(),
+                    row.deviceAttentionBound(), row.deviceAttentionTokenBound(), row.deviceTopkShare(), row.h2dBytes(), row.d2hBytes(), row.h2dPerToken(), row.d2hPerToken(), row.prefillH2d(),
                     row.prefillD2h(), row.decodeH2d(), row.decodeD2h(), row.promotions(), row.frees(), row.stallMs(),
                     row.hostAttentionMs(), row.tpotP50Ms(), row.tpotP90Ms(), row.tpotP99Ms(), row.tokensPerSecond(),
                     row.hostReadFraction(), row.digestRecall(), row.digestRecallByLayer(), row.digestBytesPeak());

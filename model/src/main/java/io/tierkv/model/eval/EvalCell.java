@@ -117,7 +117,7 @@ final class EvalCell {
         int n = Math.max(1, entries);
         int sessionsN = Math.max(1, sessions.size());
         return new EvalRow(policy, position, round, type, correct, total, accuracy(), keptSum / n, keptPeak, devicePeak, budgetPeak,
-                metrics.deviceAttentionShare(), metrics.deviceAttentionBound(), metrics.deviceTopkShare(), h2d / n, d2h / n,
+                metrics.deviceAttentionShare(), metrics.deviceAttentionBound(), metrics.deviceAttentionTokenBound(), metrics.deviceTopkShare(), h2d / n, d2h / n,
                 generated == 0 ? 0 : h2d / generated, generated == 0 ? 0 : d2h / generated,
                 prefillH2d / sessionsN, prefillD2h / sessionsN, decodeH2d / sessionsN, decodeD2h / sessionsN,
                 promotions / sessionsN, frees / sessionsN, stallNanos / sessionsN / 1e6, metrics.hostNanos() / n / 1e6,

@@ -15,6 +15,8 @@ package io.tierkv.model.eval;
  *                        after round 1's prompt (later rounds' chunks, every generated token; NaN if none)
  * @param deviceAttentionBound what the same number of device blocks would have served had they been each query's most
  *                        attended blocks: the ceiling of {@code deviceAttentionShare} for any placement
+ * @param deviceAttentionTokenBound what the same number of device keys would have served had they been each query's most
+ *                        attended keys: the ceiling for any placement at any block size
  * @param deviceTopkShare share of each head's top-8 attended positions found on the device
  * @param h2dBytes        bytes sent host to device during the round (all: the session), mean per prompt
  * @param d2hBytes        bytes sent device to host during the round (all: the session), mean per prompt
@@ -41,7 +43,8 @@ package io.tierkv.model.eval;
  */
 public record EvalRow(String policy, String position, String round, String questionType, int correct, int total, double accuracy,
                       double kvKeptMean, double kvKeptPeak, long deviceBytesPeak, double deviceBudgetPeak,
-                      double deviceAttentionShare, double deviceAttentionBound, double deviceTopkShare, double h2dBytes, double d2hBytes,
+                      double deviceAttentionShare, double deviceAttentionBound, double deviceAttentionTokenBound,
+                      double deviceTopkShare, double h2dBytes, double d2hBytes,
                       double h2dPerToken, double d2hPerToken, double prefillH2d, double prefillD2h, double decodeH2d,
                       double decodeD2h, double promotions, double frees, double stallMs, double hostAttentionMs,
                       double tpotP50Ms, double tpotP90Ms, double tpotP99Ms, double tokensPerSecond, double hostReadFraction,

@@ -18,6 +18,9 @@ import org.bytedeco.pytorch.global.torch;
  *   <li>device attention bound: the share the same number of device blocks would have served had they been the
  *       query's most attended blocks (its head-averaged attention summed per block, the best blocks taken): what
  *       any placement could serve at that step with that many device blocks, the ceiling of the share above;</li>
+ *   <li>device attention token bound: the same with single tokens: the share the same number of device keys would have
+ *       served had they been the query's most attended keys, whatever their blocks: the ceiling for any placement at any
+ *       block size;</li>
  *   <li>host attention time: gathering the host blocks' keys and values, plus the host keys' share of the
  *       merged attention computation (an estimate: the parts are computed together).</li>
  * </ul>
@@ -32,6 +35,7 @@ public final class DecodeMetrics {
     private boolean enabled;
     private double deviceMass;
     private double boundMass;
+    private double tokenBoundMass;
     private long queryHeads;
     private long topkOnDevice;
     private long topkTotal;
@@ -44,13 +48,14 @@ public final class DecodeMetrics {
      *
      * @param deviceMass      summed device probability mass over (query, head, layer)
      * @param boundMass       the same for the best blocks of the same count (see the class comment)
+     * @param tokenBoundMass  the same for the best keys of the same count
      * @param queryHeads      (query, head, layer) rows measured
      * @param topkOnDevice    top-k positions found on the device
      * @param topkTotal       top-k positions looked at
      * @param hostNanos       estimated time attending the host tier
      * @param attendNanos     time in the merged attention over both tiers
      */
-    public record Snapshot(double deviceMass, double boundMass, long queryHeads, long topkOnDevice, long topkTotal,
+    public record Snapshot(double deviceMass, double boundMass, double tokenBoundMass, long queryHeads, long topkOnDevice, long topkTotal,
                            double hostNanos, long attendNanos) {
         /** Device attention share, NaN when nothing was measured. */
         public double deviceAttentionShare() {
@@ -62,6 +67,11 @@ public final class DecodeMetrics {
             return queryHeads == 0 ? Double.NaN : boundMass / queryHeads;
         }
 
+        /** The device attention share the best keys of the same count would have reached; NaN when nothing was measured. */
+        public double deviceAttentionTokenBound() {
+            return queryHeads == 0 ? Double.NaN : tokenBoundMass / queryHeads;
+        }
+
         /** Device top-k share, NaN when nothing was measured. */
         public double deviceTopkShare() {
             return topkTotal == 0 ? Double.NaN : topkOnDevice / (double) topkTotal;
@@ -69,19 +79,21 @@ public final class DecodeMetrics {
 
         /** The totals accumulated since {@code earlier}. */
         public Snapshot minus(Snapshot earlier) {
-            return new Snapshot(deviceMass - earlier.deviceMass, boundMass - earlier.boundMass, queryHeads - earlier.queryHeads,
+            return new Snapshot(deviceMass - earlier.deviceMass, boundMass - earlier.boundMass,
+                    tokenBoundMass - earlier.tokenBoundMass, queryHeads - earlier.queryHeads,
                     topkOnDevice - earlier.topkOnDevice,
                     topkTotal - earlier.topkTotal, hostNanos - earlier.hostNanos, attendNanos - earlier.attendNanos);
         }
 
         /** Both totals added. */
         public Snapshot plus(Snapshot other) {
-            return new Snapshot(deviceMass + other.deviceMass, boundMass + other.boundMass, queryHeads + other.queryHeads,
+            return new Snapshot(deviceMass + other.deviceMass, boundMass + other.boundMass,
+                    tokenBoundMass + other.tokenBoundMass, queryHeads + other.queryHeads,
                     topkOnDevice + other.topkOnDevice,
                     topkTotal + other.topkTotal, hostNanos + other.hostNanos, attendNanos + other.attendNanos);
         }
 
-        public static final Snapshot EMPTY = new Snapshot(0, 0, 0, 0, 0, 0, 0);
+        public static final Snapshot EMPTY = new Snapshot(0, 0, 0, 0, 0, 0, 0, 0);
     }
 
     public void enable(boolean on) {
@@ -135,12 +147,14 @@ public final class DecodeMetrics {
         deviceMass += device.sum(new long[] {-1}, true, new org.bytedeco.pytorch.ScalarTypeOptional()).div(norm).sum().item_double();
         Tensor all = w.size() == 1 ? device : torch.cat(new TensorVector(w.toArray(new Tensor[0])), -1);
         long total = all.size(-1);
+        long heads = norm.size(0);
+        long n = norm.size(1);
+        // head-averaged probability per key (n, total); the best deviceKeys of them
+        Tensor perKey = all.div(norm).mean(new long[] {0}, false, new org.bytedeco.pytorch.ScalarTypeOptional());
+        tokenBoundMass += heads * perKey.topk(deviceKeys, -1, true, false).get0().sum().item_double();
         if (blockSize > 0 && total % blockSize == 0 && deviceKeys % blockSize == 0) {
-            long heads = norm.size(0);
-            long n = norm.size(1);
             // head-averaged probability per block (n, blocks); the best deviceKeys / blockSize of them
-            Tensor perBlock = all.div(norm).mean(new long[] {0}, false, new org.bytedeco.pytorch.ScalarTypeOptional())
-                    .view(n, total / blockSize, blockSize).sum(new long[] {-1}, false, new org.bytedeco.pytorch.ScalarTypeOptional());
+            Tensor perBlock = perKey.view(n, total / blockSize, blockSize).sum(new long[] {-1}, false, new org.bytedeco.pytorch.ScalarTypeOptional());
             T_TensorTensor_T best = perBlock.topk(deviceKeys / blockSize, -1, true, false);
             boundMass += heads * best.get0().sum().item_double();
         }
@@ -152,13 +166,14 @@ public final class DecodeMetrics {
 
     /** The totals so far. */
     public Snapshot snapshot() {
-        return new Snapshot(deviceMass, boundMass, queryHeads, topkOnDevice, topkTotal, hostGatherNanos + hostAttendNanos, attendNanos);
+        return new Snapshot(deviceMass, boundMass, tokenBoundMass, queryHeads, topkOnDevice, topkTotal, hostGatherNanos + hostAttendNanos, attendNanos);
     }
 
     /** Clears the totals (the switch stays). */
     public void reset() {
         deviceMass = 0;
         boundMass = 0;
+        tokenBoundMass = 0;
         queryHeads = 0;
         topkOnDevice = 0;
         topkTotal = 0;

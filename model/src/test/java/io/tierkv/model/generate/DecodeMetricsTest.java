@@ -74,4 +74,19 @@ class DecodeMetricsTest {
             assertEquals(12.0 / 20 / 2, m.snapshot().deviceAttentionBound(), 1e-6, "without a block size the bound is not measured");
         }
     }
+
+    @Test
+    void tokenBound_isTheMassOfTheBestKeysOfTheDevicesCount_whateverTheirBlocks() {
+        try (PointerScope scope = new PointerScope()) {
+            DecodeMetrics m = new DecodeMetrics();
+            m.enable(true);
+            // blocks of 4 keys: 1 device block of weight 1, 2 host blocks [3 1 1 1] and [1 1 1 3]: 6 each, 16 in all.
+            float[] host = {3, 1, 1, 1, 1, 1, 1, 3};
+            m.attended(4, 8, 4, result(weights(1, 1, 4, 1f), Tensors.fromFloats(host, 1, 1, 8)), 10);
+            DecodeMetrics.Snapshot s = m.snapshot();
+            assertEquals(6.0 / 16, s.deviceAttentionBound(), 1e-6, "the best block holds 6 of 16");
+            assertEquals(8.0 / 16, s.deviceAttentionTokenBound(), 1e-6, "the best 4 keys, two 3s and two 1s, hold 8");
+            assertEquals(s.deviceAttentionTokenBound(), s.minus(DecodeMetrics.Snapshot.EMPTY).deviceAttentionTokenBound(), 1e-12);
+        }
+    }
 }
