@@ -215,6 +215,19 @@ final class GenerateCommand implements Callable<Integer> {
                         Bytes.format(atPrefillEnd[1] * slot), Bytes.format((st.demotionsStarted() - atPrefillEnd[1]) * slot),
                         st.promotionsStarted(), st.evictedBlocks() + st.droppedBlocks(), st.stallNanos() / 1e6,
                         ms(device.get("tpotP50Ms")), ms(device.get("tpotP90Ms")), ms(device.get("tpotP99Ms")));
+                HostRead hostRead = modelOptions.hostRead();
+                HostReadStats reads = session.decoder().hostReads();
+                if (hostRead.digest()) {
+                    System.out.printf(Locale.ROOT, "host read %s | %d of %d host blocks over %d decode steps (%.1f%% of an exact read's"
+                            + " bytes) | digests %s at peak | digest recall %s by layer%n", hostRead, reads.blocksRead(), reads.blocksExact(),
+                            reads.steps(), 100 * reads.fraction(), Bytes.format(session.decoder().digestBytesPeak()), reads.recallText());
+                }
+                device.put("hostRead", hostRead.toString());
+                device.put("hostReadFraction", reads.fraction());
+                device.put("hostBlocksRead", reads.blocksRead());
+                device.put("digestRecall", Double.isFinite(reads.recall()) ? reads.recall() : null);
+                device.put("digestRecallByLayer", reads.recallText());
+                device.put("digestBytesPeak", session.decoder().digestBytesPeak());
                 Map<String, Object> json = new LinkedHashMap<>();
                 json.put("policy", policy.name());
                 json.put("promptTokens", ids.length);
