@@ -11,18 +11,12 @@ import io.tierkv.model.io.TextTokenizer;
 import io.tierkv.model.llama.LlamaCheckpoint;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaWeights;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /**
  * {@code tierkv generate --chat} on a BF16 Qwen2 checkpoint in the Hugging Face layout, written here with
@@ -65,21 +59,10 @@ class GenerateChatTest {
         Path model = dir.resolve("model");
         writeModel(model);
         Path out = dir.resolve("out");
-        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-        PrintStream saved = System.out;
-        StringWriter err = new StringWriter();
-        int rc;
-        try {
-            System.setOut(new PrintStream(stdout, true, StandardCharsets.UTF_8));
-            CommandLine cl = TierKv.commandLine();
-            cl.setErr(new PrintWriter(err, true));
-            rc = cl.execute("generate", "--model", model.toString(), "--chat", "--prompt", "the cat sat", "--policy", "full",
-                    "--budget", "1", "--max-tokens", "12", "--temperature", "1", "--seed", "5", "--out", out.toString());
-        } finally {
-            System.setOut(saved);
-        }
-        assertEquals(0, rc, err.toString());
-        String printed = stdout.toString(StandardCharsets.UTF_8).lines().findFirst().orElse("");
+        CliRun run = CliRun.of("generate", "--model", model.toString(), "--chat", "--prompt", "the cat sat", "--policy", "full",
+                "--budget", "1", "--max-tokens", "12", "--temperature", "1", "--seed", "5", "--out", out.toString());
+        assertEquals(0, run.rc(), run.err());
+        String printed = run.out().lines().findFirst().orElse("");
         JsonNode json = new ObjectMapper().readTree(out.resolve("generate.json").toFile());
         int[] generated = new int[json.get("tokens").size()];
         for (int i = 0; i < generated.length; i++) {

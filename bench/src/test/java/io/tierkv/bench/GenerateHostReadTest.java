@@ -5,16 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code tierkv generate --host-read digest} on the CPU: the host read's share, recall and digests, printed and in the JSON. */
 class GenerateHostReadTest {
@@ -22,20 +16,9 @@ class GenerateHostReadTest {
     Path dir;
 
     private String generate(String hostRead, Path out) {
-        ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-        PrintStream saved = System.out;
-        StringWriter err = new StringWriter();
-        int rc;
-        try {
-            System.setOut(new PrintStream(stdout, true, StandardCharsets.UTF_8));
-            CommandLine cl = TierKv.commandLine();
-            cl.setErr(new PrintWriter(err, true));
-            rc = cl.execute("generate", "--host-read", hostRead, "--budget", "0.25", "--max-tokens", "8", "--out", out.toString());
-        } finally {
-            System.setOut(saved);
-        }
-        assertEquals(0, rc, err.toString());
-        return stdout.toString(StandardCharsets.UTF_8);
+        CliRun run = CliRun.of("generate", "--host-read", hostRead, "--budget", "0.25", "--max-tokens", "8", "--out", out.toString());
+        assertEquals(0, run.rc(), run.err());
+        return run.out();
     }
 
     @Test
