@@ -10,8 +10,11 @@
 //
 // List entry b (0 <= b < nBlocks) is slot slots[b]; its rows r < validRows[b] (all blockSize rows when
 // validRows is null) are before the causal edge; a row with mask[b * blockSize + r] != 0 (mask may be
-// null) is evicted. The other rows take no part and are not read. A slot id outside [0, capacity) is
-// skipped like an evicted block rather than read out of bounds (a wrong table must not poison the context).
+// null) is evicted. headMask (u8 [nBlocks][kvHeads], may be null for none) evicts per KV head: with
+// headMask[b * kvHeads + g] == 0, entry b takes no part for KV head g and its query heads (as if all its rows
+// were evicted), while the other KV heads still read it; a CTA serves one KV head, so this is one more
+// lookup per row. The other rows take no part and are not read. A slot id outside [0, capacity) is skipped
+// like an evicted block rather than read out of bounds (a wrong table must not poison the context).
 //
 // Result per query head h (g = h / (heads / kvHeads)), with s_t = scale * q_h . K_t over the live rows t:
 //   out[h][:] = sum_t exp(s_t - M) V_t / sum_t exp(s_t - M)      (normalised)
@@ -73,16 +76,19 @@ __device__ __forceinline__ int pow2ceil(int c) {
 }
 
 // The start of list row i's K row (row r of its block, KV head 0), or null when the row is past the causal
-// edge, evicted, or in a slot outside the slab. Row i is row i % blockSize of list entry b0 + i / blockSize.
-__device__ __forceinline__ const unsigned char* liveRow(int i, int b0, const unsigned char* slab, long long slotBytes,
+// edge, evicted (for every head, or for the CTA's KV head g), or in a slot outside the slab. Row i is row
+// i % blockSize of list entry b0 + i / blockSize.
+__device__ __forceinline__ const unsigned char* liveRow(int i, int b0, int g, const unsigned char* slab, long long slotBytes,
                                                        long long rowBytes, const int* __restrict__ slots,
                                                        const int* __restrict__ validRows, const unsigned char* __restrict__ mask,
-                                                       int capacity, int blockSize) {
+                                                       const unsigned char* __restrict__ headMask, int capacity, int blockSize,
+                                                       int kvHeads) {
     const int q = i / blockSize;
     const int b = b0 + q;
     const int r = i - q * blockSize;
     const int rows = validRows != nullptr ? __ldg(validRows + b) : blockSize;
     if (r >= rows) return nullptr;
+    if (headMask != nullptr && __ldg(headMask + (long long) b * kvHeads + g) == 0) return nullptr;
     if (mask != nullptr && __ldg(mask + (long long) b * blockSize + r) != 0) return nullptr;
     const int slotId = __ldg(slots + b);
     if (slotId < 0 || slotId >= capacity) return nullptr;
@@ -90,15 +96,18 @@ __device__ __forceinline__ const unsigned char* liveRow(int i, int b0, const uns
 }
 
 // The thread's kRows rows of the tile starting at split row tileStart: row (j * kWarps + warp) * rowsPerWarp + sub
-// of the tile for j = 0 .. kRows - 1, as liveRow gives them (null past the split's rows).
-__device__ __forceinline__ void lookUpRows(const unsigned char** row, int tileStart, int rows, int b0, int warp, int rowsPerWarp,
-                                           int sub, const unsigned char* slab, long long slotBytes, long long rowBytes,
-                                           const int* __restrict__ slots, const int* __restrict__ validRows,
-                                           const unsigned char* __restrict__ mask, int capacity, int blockSize) {
+// of the tile for j = 0 .. kRows - 1, as liveRow gives them for KV head g (null past the split's rows).
+__device__ __forceinline__ void lookUpRows(const unsigned char** row, int tileStart, int rows, int b0, int g, int warp,
+                                           int rowsPerWarp, int sub, const unsigned char* slab, long long slotBytes,
+                                           long long rowBytes, const int* __restrict__ slots, const int* __restrict__ validRows,
+                                           const unsigned char* __restrict__ mask, const unsigned char* __restrict__ headMask,
+                                           int capacity, int blockSize, int kvHeads) {
 #pragma unroll
     for (int j = 0; j < kRows; ++j) {
         const int i = tileStart + (j * kWarps + warp) * rowsPerWarp + sub;
-        row[j] = i < rows ? liveRow(i, b0, slab, slotBytes, rowBytes, slots, validRows, mask, capacity, blockSize) : nullptr;
+        row[j] = i < rows
+                     ? liveRow(i, b0, g, slab, slotBytes, rowBytes, slots, validRows, mask, headMask, capacity, blockSize, kvHeads)
+                     : nullptr;
     }
 }
 
@@ -132,7 +141,8 @@ struct Chunk {
 template <int DT, int G>
 __device__ void pagedAttention(const float* __restrict__ q, const unsigned char* slab, long long slotBytes, long long halfBytes,
                                const int* __restrict__ slots, const int* __restrict__ validRows,
-                               const unsigned char* __restrict__ mask, int capacity, int nBlocks, int blockSize, int heads,
+                               const unsigned char* __restrict__ mask, const unsigned char* __restrict__ headMask, int capacity,
+                               int nBlocks, int blockSize, int heads,
                                int kvHeads, int headDim, float scale, int blocksPerSplit, float* __restrict__ partAcc,
                                float* __restrict__ partMax, float* __restrict__ partSum, unsigned* __restrict__ arrivals,
                                float* __restrict__ out, float* __restrict__ lse) {
@@ -197,12 +207,13 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
     const long long rowBytes = (long long) kvHeads * headDim * tierkv::ElemBytes<DT>::value;
     const long long colBytes = ((long long) g * headDim + c * 8) * tierkv::ElemBytes<DT>::value;
 
-    // The rows of the first tile; each iteration then looks up the next tile's rows (block table, causal edge, mask)
+    // The rows of the first tile; each iteration then looks up the next tile's rows (block table, causal edge, masks)
     // while its own K and V loads are in flight, so the table's latency is not added to every tile's. F32 rows hold
     // twice the registers, so there the lookup waits for the end of the tile (where the rows' registers are free).
     constexpr bool kEarlyLookup = DT != tierkv::kF32;
     const unsigned char* nextRow[kRows];
-    lookUpRows(nextRow, 0, rows, b0, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows, mask, capacity, blockSize);
+    lookUpRows(nextRow, 0, rows, b0, g, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows, mask, headMask, capacity,
+               blockSize, kvHeads);
     for (int tileStart = 0; tileStart < rows; tileStart += tile) {
         // Every load of the tile first: kRows rows of K and V per thread in flight.
         Chunk<DT> kc[kRows];
@@ -221,8 +232,8 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
             }
         }
         if constexpr (kEarlyLookup) {
-            lookUpRows(nextRow, tileStart + tile, rows, b0, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows, mask,
-                       capacity, blockSize);
+            lookUpRows(nextRow, tileStart + tile, rows, b0, g, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows,
+                       mask, headMask, capacity, blockSize, kvHeads);
         }
         // Scores: partial dots over the lane's 8 columns, summed over the row's lanes (uniform shuffles).
 #pragma unroll
@@ -290,8 +301,8 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
             }
         }
         if constexpr (!kEarlyLookup) {
-            lookUpRows(nextRow, tileStart + tile, rows, b0, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows, mask,
-                       capacity, blockSize);
+            lookUpRows(nextRow, tileStart + tile, rows, b0, g, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows,
+                       mask, headMask, capacity, blockSize, kvHeads);
         }
         __syncthreads();  // sc is rewritten by the next tile
     }
@@ -424,7 +435,8 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
 
 }  // namespace
 
-// q: [heads][headDim] f32; partAcc: [heads][splits][headDim]; partMax, partSum: [heads][splits] f32 (scratch);
+// q: [heads][headDim] f32; slots, validRows: [nBlocks] i32; mask: [nBlocks][blockSize] u8; headMask: [nBlocks][kvHeads] u8
+// (validRows, mask, headMask may be null); partAcc: [heads][splits][headDim]; partMax, partSum: [heads][splits] f32 (scratch);
 // arrivals: [kvHeads * headChunks] u32, zero on entry and left zero; out: [heads][headDim] f32; lse: [heads] f32.
 // Grid = (kvHeads * ceil(group / G), splits), block = 128, splits = ceil(nBlocks / blocksPerSplit) >= 1.
 // Registers: at most 128 (4 CTAs per SM) for G = 1 and 2, 168 (3 CTAs) for G = 4, 255 (2 CTAs) for G = 8, where q and
@@ -433,11 +445,12 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
     extern "C" __global__ void __launch_bounds__(kThreads, MIN_CTAS)                                                        \
     NAME(const float* __restrict__ q, const unsigned char* slab, long long slotBytes, long long halfBytes,                  \
          const int* __restrict__ slots, const int* __restrict__ validRows, const unsigned char* __restrict__ mask,          \
-         int capacity, int nBlocks, int blockSize, int heads, int kvHeads, int headDim, float scale, int blocksPerSplit,    \
-         float* __restrict__ partAcc, float* __restrict__ partMax, float* __restrict__ partSum,                             \
-         unsigned* __restrict__ arrivals, float* __restrict__ out, float* __restrict__ lse) {                               \
-        pagedAttention<DT, G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, capacity, nBlocks, blockSize, heads,  \
-                              kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum, arrivals, out, lse);      \
+         const unsigned char* __restrict__ headMask, int capacity, int nBlocks, int blockSize, int heads, int kvHeads,      \
+         int headDim, float scale, int blocksPerSplit, float* __restrict__ partAcc, float* __restrict__ partMax,            \
+         float* __restrict__ partSum, unsigned* __restrict__ arrivals, float* __restrict__ out, float* __restrict__ lse) {  \
+        pagedAttention<DT, G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, headMask, capacity, nBlocks,          \
+                              blockSize, heads, kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum,        \
+                              arrivals, out, lse);                                                                         \
     }
 
 TIERKV_PAGED_ATTENTION(paged_attention_f32_g1, tierkv::kF32, 1, 4)

@@ -12,10 +12,11 @@ import jcuda.driver.CUdevice_attribute;
 /**
  * Paged decode attention for one query token ({@code src/main/cuda/paged_attention.cu}): all heads, grouped-query
  * attention, K and V read in place from a slab ({@link PagedKvShape}) through a block table of slot ids, with the
- * causal edge (valid rows per block) and an evict mask; the result per head is the <b>normalised</b> partial
- * output and its log-sum-exp (natural log of {@code sum exp(scale * q.k)} over the live rows; {@code -inf} and a
- * zero output when none). Two parts, for example device-tier blocks and host-tier blocks read over mapped pinned
- * memory (pass the pinned buffer's UVA address as the slab), merge exactly with {@link #mergeAsync}.
+ * causal edge (valid rows per block), an evict mask per row and, optionally, one per (list entry, KV head); the
+ * result per head is the <b>normalised</b> partial output and its log-sum-exp (natural log of
+ * {@code sum exp(scale * q.k)} over the live rows; {@code -inf} and a zero output when none). Two parts, for example
+ * device-tier blocks and host-tier blocks read over mapped pinned memory (pass the pinned buffer's UVA address as the
+ * slab), merge exactly with {@link #mergeAsync}.
  *
  * <p>Work is split flash-decoding style in one launch ({@link LaunchPlans#pagedAttention}): CTA {@code (x, s)} reads K and V
  * of one KV head over one range of list entries with 16-byte loads, once for all the query heads of its group (up to 8;
@@ -57,6 +58,15 @@ public final class CudaPagedAttention implements AutoCloseable {
     }
 
     /**
+     * {@link #attendAsync(PagedKvShape, long, long, long, long, long, long, long, int, float, long, long, CudaStream) attendAsync}
+     * without a head mask: every list entry counts for every KV head.
+     */
+    public void attendAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks,
+                            float scale, long out, long lse, CudaStream stream) {
+        attendAsync(s, q, slab, slabBytes, slots, validRows, mask, 0, nBlocks, scale, out, lse, stream);
+    }
+
+    /**
      * Enqueues attention of {@code q} ({@code [heads][headDim]} fp32) over list entries {@code 0 .. nBlocks - 1}.
      *
      * @param slab      base of the slab (device memory, or the UVA address of mapped pinned memory), 16-byte aligned
@@ -64,14 +74,18 @@ public final class CudaPagedAttention implements AutoCloseable {
      * @param slots     device i32 {@code [nBlocks]}: the slot of each list entry
      * @param validRows device i32 {@code [nBlocks]}: rows before the causal edge per entry, or 0 for all {@code blockSize}
      * @param mask      device u8 {@code [nBlocks][blockSize]}: non-zero rows are evicted, or 0 for none
+     * @param headMask  device u8 {@code [nBlocks][kvHeads]}, or 0 for none: where {@code headMask[b * kvHeads + g] == 0}, entry
+     *                  {@code b} takes no part for KV head {@code g} and its query heads {@code g * group .. (g + 1) * group - 1}
+     *                  (its rows are not read and count as evicted); the other KV heads still see it. A head left with no
+     *                  live row gets {@code out = 0}, {@code lse = -inf}
      * @param scale     the softmax scale, usually {@code 1 / sqrt(headDim)}
      * @param out       device fp32 {@code [heads][headDim]}: the normalised partial output
      * @param lse       device fp32 {@code [heads]}: its log-sum-exp
      * @throws IllegalArgumentException naming the value, for a bad address or alignment, or a head dim the kernel cannot
      *                                  read as 16-byte vectors (it must be a multiple of 8, at most 256)
      */
-    public void attendAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks,
-                            float scale, long out, long lse, CudaStream stream) {
+    public void attendAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                            int nBlocks, float scale, long out, long lse, CudaStream stream) {
         Args.address("q", q, 4);
         Args.address("slab", slab, 16);
         Args.address("out", out, 4);
@@ -111,13 +125,22 @@ public final class CudaPagedAttention implements AutoCloseable {
         long sum = max + (long) s.heads() * plan.splits() * Float.BYTES;
         String f = kernelName(DTypeCodes.suffix(s.dtype()), plan.headsPerCta());
         allowShared(f, plan.sharedBytes());
-        // paged_attention_<dtype>_g<G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, capacity, nBlocks, blockSize, heads,
-        //                             kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum, arrivals, out, lse)
-        args.clear().i64(q).i64(slab).i64(s.slotBytes()).i64(s.halfBytes()).i64(slots).i64(validRows).i64(mask).i32((int) capacity)
-                .i32(nBlocks).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim()).f32(scale).i32(plan.blocksPerSplit())
-                .i64(acc).i64(max).i64(sum).i64(arrivals.address()).i64(out).i64(lse);
+        packAttend(args, s, q, slab, slots, validRows, mask, headMask, (int) capacity, nBlocks, scale, plan.blocksPerSplit(), acc, max,
+                sum, arrivals.address(), out, lse);
         module.launch(f, columns, plan.splits(), LaunchPlans.ATTENTION_THREADS, plan.sharedBytes(), stream, args);
         scratchFree.afterUse(stream);
+    }
+
+    /**
+     * {@code paged_attention_<dtype>_g<G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, headMask, capacity, nBlocks,
+     * blockSize, heads, kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum, arrivals, out, lse)}.
+     */
+    static LaunchArgs packAttend(LaunchArgs a, PagedKvShape s, long q, long slab, long slots, long validRows, long mask, long headMask,
+                                 int capacity, int nBlocks, float scale, int blocksPerSplit, long partAcc, long partMax, long partSum,
+                                 long arrivals, long out, long lse) {
+        return a.clear().i64(q).i64(slab).i64(s.slotBytes()).i64(s.halfBytes()).i64(slots).i64(validRows).i64(mask).i64(headMask)
+                .i32(capacity).i32(nBlocks).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim()).f32(scale)
+                .i32(blocksPerSplit).i64(partAcc).i64(partMax).i64(partSum).i64(arrivals).i64(out).i64(lse);
     }
 
     /** The kernel for a KV dtype suffix ({@code f32}, {@code f16}, {@code bf16}) and G query heads per CTA. */

@@ -95,13 +95,24 @@ public final class ReferenceOps {
         return out;
     }
 
-    /**
-     * Paged attention of {@code q [heads][headDim]} over list entries {@code 0 .. nBlocks - 1}. {@code slab} holds
-     * the slab's elements as floats (slot s at {@code s * slotBytes / elemBytes}); {@code validRows} and {@code mask}
-     * may be null. See {@link CudaPagedAttention#attendAsync} for the contract.
-     */
+    /** {@link #pagedAttention(PagedKvShape, float[], float[], int[], int[], byte[], byte[], int, float)} without a head mask. */
     public static Attention pagedAttention(PagedKvShape s, float[] q, float[] slab, int[] slots, int[] validRows, byte[] mask,
                                            int nBlocks, float scale) {
+        return pagedAttention(s, q, slab, slots, validRows, mask, null, nBlocks, scale);
+    }
+
+    /**
+     * Paged attention of {@code q [heads][headDim]} over list entries {@code 0 .. nBlocks - 1}. {@code slab} holds
+     * the slab's elements as floats (slot s at {@code s * slotBytes / elemBytes}); {@code validRows}, {@code mask} and
+     * {@code headMask} ({@code [nBlocks][kvHeads]}, 0 = entry left out for that KV head's query heads) may be null. See
+     * {@link CudaPagedAttention#attendAsync(PagedKvShape, long, long, long, long, long, long, long, int, float, long, long,
+     * io.tierkv.cuda.driver.CudaStream) CudaPagedAttention.attendAsync} for the contract.
+     *
+     * @throws IllegalArgumentException for a head mask shorter than {@code nBlocks * kvHeads}
+     */
+    public static Attention pagedAttention(PagedKvShape s, float[] q, float[] slab, int[] slots, int[] validRows, byte[] mask,
+                                           byte[] headMask, int nBlocks, float scale) {
+        checkHeadMask(s, headMask, nBlocks);
         int heads = s.heads();
         int hd = s.headDim();
         long slotElems = s.slotBytes() / s.dtype().bytes();
@@ -113,6 +124,9 @@ public final class ReferenceOps {
             double max = Double.NEGATIVE_INFINITY;
             java.util.List<double[]> live = new java.util.ArrayList<>(); // {score, slotBase + element}
             for (int b = 0; b < nBlocks; b++) {
+                if (headMask != null && headMask[b * s.kvHeads() + g] == 0) {
+                    continue;
+                }
                 int rows = validRows == null ? s.blockSize() : validRows[b];
                 for (int r = 0; r < rows; r++) {
                     if (mask != null && mask[b * s.blockSize() + r] != 0) {
@@ -148,6 +162,14 @@ public final class ReferenceOps {
             lse[h] = (float) (max + Math.log(sum));
         }
         return new Attention(out, lse);
+    }
+
+    /** A head mask ({@code [nBlocks][kvHeads]} u8, or null for none) must cover every (list entry, KV head). */
+    static void checkHeadMask(PagedKvShape s, byte[] headMask, int nBlocks) {
+        if (headMask != null && headMask.length < (long) nBlocks * s.kvHeads()) {
+            throw new IllegalArgumentException("headMask must hold nBlocks * kvHeads = " + nBlocks + " * " + s.kvHeads() + " bytes, had "
+                    + headMask.length);
+        }
     }
 
     /** The exact merge of two normalised parts (see {@link CudaPagedAttention#mergeAsync}). */

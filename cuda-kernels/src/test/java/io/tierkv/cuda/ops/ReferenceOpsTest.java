@@ -1,5 +1,6 @@
 package io.tierkv.cuda.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,9 +9,23 @@ import io.tierkv.core.DType;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
-/** The attention contract the CUDA kernels are held to: partial results merge exactly by log-sum-exp. */
+/**
+ * The attention contract the CUDA kernels are held to: partial results merge exactly by log-sum-exp; evicted rows and,
+ * per KV head, head-masked list entries take no part.
+ */
 class ReferenceOpsTest {
     static final PagedKvShape SHAPE = PagedKvShape.dense(DType.F32, 6, 2, 8, 4);
+    /** 4 KV heads of 2 query heads, blocks of 4 rows. */
+    static final PagedKvShape GQA = PagedKvShape.dense(DType.F32, 8, 4, 8, 4);
+    /** {@code [entry][KV head]} of 5 entries for {@link #GQA}. */
+    static final byte[] HEAD_MASK = {
+        // g0 g1 g2 g3 (KV head 3 keeps no entry)
+        1, 0, 1, 0, // entry 0
+        0, 1, 1, 0, // entry 1
+        1, 1, 0, 0, // entry 2
+        1, 0, 0, 0, // entry 3
+        0, 1, 1, 0, // entry 4
+    };
 
     static float[] random(Random r, int n) {
         float[] a = new float[n];
@@ -55,6 +70,77 @@ class ReferenceOpsTest {
         for (int i = 0; i < masked.out().length; i++) {
             assertEquals(cut.out()[i], masked.out()[i], 1e-5, "out " + i);
         }
+    }
+
+    /** The list entries whose {@code headMask} byte for KV head {@code g} is non-zero, in list order. */
+    static int[] keptFor(byte[] headMask, int kvHeads, int g, int nBlocks) {
+        return java.util.stream.IntStream.range(0, nBlocks).filter(b -> headMask[b * kvHeads + g] != 0).toArray();
+    }
+
+    /** The rows of {@code perEntry} ({@code [nBlocks][width]}) of the entries {@code kept}, in that order. */
+    static byte[] rowsOf(byte[] perEntry, int width, int[] kept) {
+        byte[] sub = new byte[kept.length * width];
+        for (int i = 0; i < kept.length; i++) {
+            System.arraycopy(perEntry, kept[i] * width, sub, i * width, width);
+        }
+        return sub;
+    }
+
+    static int[] entriesOf(int[] perEntry, int[] kept) {
+        return java.util.Arrays.stream(kept).map(b -> perEntry[b]).toArray();
+    }
+
+    @Test
+    void attention_headMask_givesEachQueryHeadItsKvHeadsEntriesOnly_andAHeadWithNoneIsEmpty() {
+        Random r = new Random(19);
+        float[] slab = random(r, (int) (7 * GQA.slotBytes() / 4));
+        float[] q = random(r, GQA.heads() * GQA.headDim());
+        int[] slots = {5, 0, 3, 6, 2};
+        int[] valid = {4, 4, 4, 4, 3};
+        byte[] mask = new byte[5 * GQA.blockSize()];
+        mask[1] = 1; // entry 0, row 1 and entry 2, row 3 evicted for every head
+        mask[11] = 1;
+        ReferenceOps.Attention masked = ReferenceOps.pagedAttention(GQA, q, slab, slots, valid, mask, HEAD_MASK, 5, 0.4f);
+        int hd = GQA.headDim();
+        for (int g = 0; g < GQA.kvHeads(); g++) {
+            int[] kept = keptFor(HEAD_MASK, GQA.kvHeads(), g, 5);
+            ReferenceOps.Attention sub = ReferenceOps.pagedAttention(GQA, q, slab, entriesOf(slots, kept), entriesOf(valid, kept),
+                    rowsOf(mask, GQA.blockSize(), kept), kept.length, 0.4f);
+            for (int h = g * GQA.group(); h < (g + 1) * GQA.group(); h++) {
+                for (int d = 0; d < hd; d++) {
+                    assertEquals(sub.out()[h * hd + d], masked.out()[h * hd + d], "head " + h + " out " + d);
+                }
+                assertEquals(sub.lse()[h], masked.lse()[h], "head " + h + " lse");
+            }
+        }
+        for (int h = 3 * GQA.group(); h < 4 * GQA.group(); h++) { // KV head 3 keeps no entry
+            assertEquals(Float.NEGATIVE_INFINITY, masked.lse()[h], "lse " + h);
+            for (int d = 0; d < hd; d++) {
+                assertEquals(0f, masked.out()[h * hd + d], "head " + h + " out " + d);
+            }
+        }
+    }
+
+    @Test
+    void attention_allOnesHeadMask_equalsNone() {
+        Random r = new Random(21);
+        float[] slab = random(r, (int) (4 * GQA.slotBytes() / 4));
+        float[] q = random(r, GQA.heads() * GQA.headDim());
+        byte[] ones = new byte[3 * GQA.kvHeads()];
+        java.util.Arrays.fill(ones, (byte) 7); // any non-zero byte keeps the entry
+        ReferenceOps.Attention none = ReferenceOps.pagedAttention(GQA, q, slab, new int[] {2, 0, 3}, null, null, 3, 0.4f);
+        ReferenceOps.Attention all = ReferenceOps.pagedAttention(GQA, q, slab, new int[] {2, 0, 3}, null, null, ones, 3, 0.4f);
+        assertArrayEquals(none.out(), all.out());
+        assertArrayEquals(none.lse(), all.lse());
+    }
+
+    @Test
+    void attention_refusesAHeadMaskShorterThanTheList() {
+        float[] slab = new float[(int) (2 * GQA.slotBytes() / 4)];
+        float[] q = new float[GQA.heads() * GQA.headDim()];
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> ReferenceOps.pagedAttention(GQA, q, slab, new int[] {0, 1}, null, null, new byte[7], 2, 1f));
+        assertTrue(e.getMessage().contains("headMask must hold nBlocks * kvHeads = 2 * 4 bytes, had 7"), e.getMessage());
     }
 
     @Test
