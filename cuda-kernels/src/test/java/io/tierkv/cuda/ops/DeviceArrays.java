@@ -11,7 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 
-/** Test helper: device copies of Java arrays and back, all freed on close. */
+/** Test helper: device copies of Java arrays and back, all freed on close; and the random inputs the tests share. */
 final class DeviceArrays implements AutoCloseable {
     private final CudaContext ctx;
     private final CudaStream stream;
@@ -86,6 +86,21 @@ final class DeviceArrays implements AutoCloseable {
             a[i] = HalfFloats.round((float) (sigma * gaussian(r)), dtype);
         }
         return a;
+    }
+
+    /**
+     * A head mask {@code [nBlocks][kvHeads]} (at least 1 byte): about 1 in 4 (list entry, KV head) pairs left out (0), and
+     * with more than one KV head, one KV head left with no entry at all.
+     */
+    static byte[] randomHeadMask(SplittableRandom r, int nBlocks, int kvHeads) {
+        byte[] headMask = new byte[Math.max(1, nBlocks * kvHeads)];
+        int empty = kvHeads > 1 ? r.nextInt(kvHeads) : -1;
+        for (int b = 0; b < nBlocks; b++) {
+            for (int g = 0; g < kvHeads; g++) {
+                headMask[b * kvHeads + g] = (byte) (g != empty && r.nextInt(4) != 0 ? 1 : 0);
+            }
+        }
+        return headMask;
     }
 
     static double gaussian(SplittableRandom r) {

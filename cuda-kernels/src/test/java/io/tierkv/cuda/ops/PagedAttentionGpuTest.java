@@ -18,8 +18,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Paged decode attention against {@link ReferenceOps#pagedAttention}: scattered slots, a partial last block,
- * evicted rows, GQA, every KV dtype, short and long lists (one split and many); and two parts (one in device
- * memory, one in mapped pinned memory) merged by {@code lse_merge} equal the whole.
+ * evicted rows, head-masked (list entry, KV head) pairs, GQA, every KV dtype, short and long lists (one split and
+ * many); and two parts (one in device memory, one in mapped pinned memory) merged by {@code lse_merge} equal the whole.
  */
 @Tag("gpu")
 class PagedAttentionGpuTest {
@@ -107,6 +107,45 @@ class PagedAttentionGpuTest {
                             assertClose(want, d.download(out, shape.heads() * shape.headDim()), d.download(lse, shape.heads()),
                                     t + " " + java.util.Arrays.toString(g) + " blocks " + nBlocks + (masked ? " masked" : ""));
                         }
+                    }
+                    d.close();
+                }
+            }
+        }
+        before.assertNoLeaks();
+    }
+
+    @Test
+    void attention_withAHeadMask_matchesTheOracle_everyDtype_gqa_headChunks_aKvHeadWithNoEntry() {
+        SplittableRandom r = new SplittableRandom(31);
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (CudaContext ctx = CudaContext.primary(0); CudaStream s = new CudaStream(ctx); CudaPagedAttention att = new CudaPagedAttention(ctx);
+             DeviceArrays d = new DeviceArrays(ctx, s)) {
+            for (DType t : DType.values()) {
+                // G = 1; G = 4; a group of 12 (two CTAs per KV head: head chunks of 8 and 4); Llama 3 8B's heads.
+                for (int[] g : new int[][] {{4, 4, 64, 16}, {8, 2, 128, 16}, {24, 2, 64, 16}, {32, 8, 128, 16}}) {
+                    PagedKvShape shape = PagedKvShape.dense(t, g[0], g[1], g[2], g[3]);
+                    for (int nBlocks : new int[] {1, 3, 257, 2000}) {
+                        if ((long) nBlocks * shape.blockSize() * shape.kvHeads() * shape.headDim() > (8L << 20)) {
+                            continue; // keep the Java oracle's slab under 64 MiB
+                        }
+                        Case c = Case.random(r, shape, nBlocks, true);
+                        byte[] headMask = DeviceArrays.randomHeadMask(r, nBlocks, shape.kvHeads()); // one KV head keeps no entry
+                        float scale = (float) (1 / Math.sqrt(shape.headDim()));
+                        ReferenceOps.Attention want = ReferenceOps.pagedAttention(shape, c.q(), c.slab(), c.slots(), c.valid(), c.mask(),
+                                headMask, nBlocks, scale);
+                        DeviceBuffer slab = d.typed(c.slab(), t);
+                        DeviceBuffer slots = d.ints(c.slots());
+                        DeviceBuffer valid = d.ints(c.valid());
+                        DeviceBuffer mask = d.bytes(c.mask());
+                        DeviceBuffer dHeadMask = d.bytes(headMask);
+                        DeviceBuffer q = d.floats(c.q());
+                        DeviceBuffer out = d.alloc((long) shape.heads() * shape.headDim() * 4);
+                        DeviceBuffer lse = d.alloc(shape.heads() * 4L);
+                        att.attendAsync(shape, q.address(), slab.address(), slab.bytes(), slots.address(), valid.address(), mask.address(),
+                                dHeadMask.address(), nBlocks, scale, out.address(), lse.address(), s);
+                        assertClose(want, d.download(out, shape.heads() * shape.headDim()), d.download(lse, shape.heads()),
+                                t + " " + java.util.Arrays.toString(g) + " blocks " + nBlocks + " head-masked");
                     }
                     d.close();
                 }

@@ -8,15 +8,16 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
  * {@code paged_attention.cu}'s algorithm, step for step in Java (float arithmetic, the same launch plan, the same
  * thread/lane/row mapping per tile, byte addresses and their 16-byte alignment, the per-tile online softmax, the
  * accumulator reduction, the partials, the arrival counter and the last CTA's merge, CTAs finishing in a random
- * order, the same treatment of -inf), held to {@link ReferenceOps#pagedAttention}. This is how the kernel's
- * indexing and merging logic is tested without a GPU; the {@code gpu} test then holds the kernel itself to the
- * same oracle.
+ * order, the same treatment of -inf, the per-row and per-(entry, KV head) masks), held to
+ * {@link ReferenceOps#pagedAttention}. This is how the kernel's indexing and merging logic is tested without a GPU;
+ * the {@code gpu} test then holds the kernel itself to the same oracle.
  */
 class PagedAttentionMirrorTest {
     static final int THREADS = LaunchPlans.ATTENTION_THREADS;
@@ -27,13 +28,14 @@ class PagedAttentionMirrorTest {
         return a == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(a - b);
     }
 
-    /** The kernel's liveRow: the byte address (from the slab's base) of row i's K row, KV head 0, or -1. */
-    static long liveRow(int i, int b0, PagedKvShape s, int[] slots, int[] valid, byte[] mask, int capacity) {
+    /** The kernel's liveRow for KV head g: the byte address (from the slab's base) of row i's K row, KV head 0, or -1. */
+    static long liveRow(int i, int b0, int g, PagedKvShape s, int[] slots, int[] valid, byte[] mask, byte[] headMask, int capacity) {
         int q = i / s.blockSize();
         int b = b0 + q;
         int r = i - q * s.blockSize();
         int rows = valid != null ? valid[b] : s.blockSize();
-        if (r >= rows || (mask != null && mask[b * s.blockSize() + r] != 0)) {
+        if (r >= rows || (headMask != null && headMask[b * s.kvHeads() + g] == 0)
+                || (mask != null && mask[b * s.blockSize() + r] != 0)) {
             return -1;
         }
         int slot = slots[b];
@@ -54,7 +56,7 @@ class PagedAttentionMirrorTest {
     }
 
     static ReferenceOps.Attention mirror(PagedKvShape s, float[] q, float[] slab, int capacity, int[] slots, int[] valid, byte[] mask,
-                                         int nBlocks, float scale, int sms, Random order) {
+                                         byte[] headMask, int nBlocks, float scale, int sms, Random order) {
         int heads = s.heads();
         int hd = s.headDim();
         int group = s.group();
@@ -123,7 +125,7 @@ class PagedAttentionMirrorTest {
                     for (int j = 0; j < ROWS; j++) {
                         int rowInTile = (j * WARPS + warp) * rowsPerWarp + sub;
                         int i = tileStart + rowInTile;
-                        rowOf[t][j] = i < rows ? liveRow(i, b0, s, slots, valid, mask, capacity) : -1;
+                        rowOf[t][j] = i < rows ? liveRow(i, b0, g, s, slots, valid, mask, headMask, capacity) : -1;
                         if (c == 0) { // the row's lanes' partial dots, summed (the xor shuffles)
                             for (int hg = 0; hg < g8; hg++) {
                                 float dot = 0f;
@@ -230,22 +232,25 @@ class PagedAttentionMirrorTest {
     }
 
     @Test
-    void kernelAlgorithm_matchesTheOracle_acrossSplitsMasksGqaHeadChunksAndBadSlots() {
+    void kernelAlgorithm_matchesTheOracle_acrossSplitsMasksHeadMasksGqaHeadChunksAndBadSlots() {
         Random r = new Random(13);
-        // heads, kvHeads, headDim, blockSize: groups 1, 2, 3 (G = 4, one head idle), 8, 12 (two chunks of 8 and 4);
-        // head dims of 1, 2, 4, 5, 16 and 32 chunks (lanes per row 1 .. 32, 8 of them idle at 40).
-        int[][] geometries = {{4, 4, 16, 4}, {8, 4, 32, 16}, {6, 2, 40, 8}, {8, 1, 8, 2}, {12, 1, 128, 16}, {2, 1, 256, 3}};
+        // heads, kvHeads, headDim, blockSize: groups 1, 2, 3 (G = 4, one head idle), 8, 12 (two chunks of 8 and 4, one KV
+        // head and two); head dims of 1, 2, 4, 5, 16 and 32 chunks (lanes per row 1 .. 32, 8 of them idle at 40).
+        int[][] geometries = {{4, 4, 16, 4}, {8, 4, 32, 16}, {6, 2, 40, 8}, {8, 1, 8, 2}, {12, 1, 128, 16}, {24, 2, 32, 8},
+                {2, 1, 256, 3}};
         for (int[] g : geometries) {
             PagedKvShape s = PagedKvShape.dense(DType.F32, g[0], g[1], g[2], g[3]);
             for (int nBlocks : new int[] {0, 1, 2, 5, 37, 300}) {
                 for (int sms : new int[] {1, 3, 132}) {
-                    check(r, s, nBlocks, sms);
+                    for (boolean headMasked : new boolean[] {false, true}) {
+                        check(r, s, nBlocks, sms, headMasked);
+                    }
                 }
             }
         }
     }
 
-    private static void check(Random r, PagedKvShape s, int nBlocks, int sms) {
+    private static void check(Random r, PagedKvShape s, int nBlocks, int sms, boolean headMasked) {
         int capacity = nBlocks + 4;
         float[] slab = new float[(int) (capacity * s.slotBytes() / 4)];
         for (int i = 0; i < slab.length; i++) {
@@ -265,6 +270,7 @@ class PagedAttentionMirrorTest {
         for (int i = 0; i < q.length; i++) {
             q[i] = (float) r.nextGaussian();
         }
+        byte[] headMask = headMasked ? DeviceArrays.randomHeadMask(new SplittableRandom(r.nextLong()), nBlocks, s.kvHeads()) : null;
         float scale = (float) (1 / Math.sqrt(s.headDim()));
         // The oracle sees the bad slots as absent: they are skipped like evicted rows.
         byte[] oracleMask = mask.clone();
@@ -275,9 +281,9 @@ class PagedAttentionMirrorTest {
                 java.util.Arrays.fill(oracleMask, b * s.blockSize(), (b + 1) * s.blockSize(), (byte) 1);
             }
         }
-        ReferenceOps.Attention want = ReferenceOps.pagedAttention(s, q, slab, oracleSlots, valid, oracleMask, nBlocks, scale);
-        ReferenceOps.Attention got = mirror(s, q, slab, capacity, slots, valid, mask, nBlocks, scale, sms, r);
-        String what = s + " blocks " + nBlocks + " sms " + sms;
+        ReferenceOps.Attention want = ReferenceOps.pagedAttention(s, q, slab, oracleSlots, valid, oracleMask, headMask, nBlocks, scale);
+        ReferenceOps.Attention got = mirror(s, q, slab, capacity, slots, valid, mask, headMask, nBlocks, scale, sms, r);
+        String what = s + " blocks " + nBlocks + " sms " + sms + (headMasked ? " head-masked" : "");
         for (int i = 0; i < want.out().length; i++) {
             assertEquals(want.out()[i], got.out()[i], 2e-5 * Math.max(1, Math.abs(want.out()[i])), what + " out " + i);
         }
