@@ -1,8 +1,10 @@
 // The attention probabilities of one decode query over a paged part, by token position, for the popularity kernel:
 //   paged_probs   probs[h][token] = exp(scale * q_h . k_token - lse_h) for every live row of every list entry,
 //                 where token = blocks[i] * blockSize + r and lse_h is the FINAL log-sum-exp (after merging the parts),
-//                 so the parts' probabilities together sum to 1 per head. Masked rows, rows past validRows[i] and slots
-//                 outside the slab are not written (the caller zeroes probs first, so they stay 0).
+//                 so the parts' probabilities together sum to 1 per head. Masked rows, rows past validRows[i], slots
+//                 outside the slab and, for head h, entries with headMask[i * kvHeads + h / (heads / kvHeads)] == 0
+//                 (headMask u8 [nBlocks][kvHeads], may be null for none) are not written (the caller zeroes probs
+//                 first, so they stay 0).
 // Slab layout as paged_attention.cu (PagedKvShape): slot s at s * slotBytes, K half [blockSize][kvHeads][headDim]
 // of the element type. Grid: x = ceil(nBlocks * blockSize / 128), y = heads; one thread per (row, head).
 // Plain loads: the slab may be mapped pinned host memory.
@@ -22,8 +24,8 @@ __device__ __forceinline__ float loadKey(const unsigned char* base, long long i,
 extern "C" __global__ void __launch_bounds__(kThreads)
 paged_probs(const float* __restrict__ q, const unsigned char* slab, long long slabBytes, long long slotBytes,
             const int* __restrict__ slots, const int* __restrict__ validRows, const unsigned char* __restrict__ mask,
-            const int* __restrict__ blocks, int nBlocks, int blockSize, int heads, int kvHeads, int headDim, int dtype,
-            float scale, const float* __restrict__ lse, float* probs, int stride) {
+            const unsigned char* __restrict__ headMask, const int* __restrict__ blocks, int nBlocks, int blockSize, int heads,
+            int kvHeads, int headDim, int dtype, float scale, const float* __restrict__ lse, float* probs, int stride) {
     const long long p = (long long) blockIdx.x * kThreads + threadIdx.x;
     const int h = blockIdx.y;
     if (p >= (long long) nBlocks * blockSize) return;
@@ -33,9 +35,10 @@ paged_probs(const float* __restrict__ q, const unsigned char* slab, long long sl
     if (slot < 0 || (long long) (slot + 1) * slotBytes > slabBytes) return;
     if (validRows != nullptr && r >= validRows[i]) return;
     if (mask != nullptr && mask[p] != 0) return;
+    const int kvh = h / (heads / kvHeads);
+    if (headMask != nullptr && headMask[(long long) i * kvHeads + kvh] == 0) return;
     const long long token = (long long) blocks[i] * blockSize + r;
     if (token < 0 || token >= stride) return;
-    const int kvh = h / (heads / kvHeads);
     const unsigned char* row = slab + (long long) slot * slotBytes;
     const long long first = ((long long) r * kvHeads + kvh) * headDim;
     const float* qh = q + (long long) h * headDim;

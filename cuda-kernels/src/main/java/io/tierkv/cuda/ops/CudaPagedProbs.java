@@ -9,10 +9,11 @@ import io.tierkv.cuda.driver.LaunchArgs;
  * The attention probabilities of one decode query over one paged part, scattered to token positions
  * ({@code src/main/cuda/paged_probs.cu}): {@code probs[h][blocks[i] * blockSize + r] = exp(scale * q_h . k - lse_h)} for
  * every live row {@code r} of list entry {@code i}, with the query's <b>final</b> log-sum-exp (after the parts' merge),
- * so the parts together give each head's softmax. Masked rows, rows past the causal edge and slots outside the slab are
- * not written: the caller zeroes {@code probs} once per step, then runs this per part, then the popularity top-k over
- * {@code [heads][stride]} (its head sums rank as the head average does). {@link #reference} is the same in Java (the
- * host mirror's kernel and the oracle). Not thread-safe (launch arguments are reused).
+ * so the parts together give each head's softmax. Masked rows, rows past the causal edge, slots outside the slab and,
+ * per head, list entries its KV head's head mask leaves out are not written: the caller zeroes {@code probs} once per
+ * step, then runs this per part, then the popularity top-k over {@code [heads][stride]} (its head sums rank as the head
+ * average does). {@link #reference} is the same in Java (the host mirror's kernel and the oracle). Not thread-safe
+ * (launch arguments are reused).
  */
 public final class CudaPagedProbs implements AutoCloseable {
     /** The module ({@code paged_probs.cu}). */
@@ -31,15 +32,27 @@ public final class CudaPagedProbs implements AutoCloseable {
     }
 
     /**
-     * Enqueues the probabilities of {@code q} ({@code [heads][headDim]} fp32) over list entries {@code 0 .. nBlocks - 1}.
-     *
-     * @param blocks device i32 {@code [nBlocks]}: the block index of each list entry (its first token is {@code blocks[i] * blockSize})
-     * @param lse    device fp32 {@code [heads]}: the query's final log-sum-exp over all parts
-     * @param probs  device fp32 {@code [heads][stride]}: written at token positions below {@code stride}
-     * Other arguments as {@link CudaPagedAttention#attendAsync}.
+     * {@link #probsAsync(PagedKvShape, long, long, long, long, long, long, long, long, int, float, long, long, int, CudaStream)
+     * probsAsync} without a head mask: every list entry counts for every KV head.
      */
     public void probsAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long blocks,
                            int nBlocks, float scale, long lse, long probs, int stride, CudaStream stream) {
+        probsAsync(s, q, slab, slabBytes, slots, validRows, mask, 0, blocks, nBlocks, scale, lse, probs, stride, stream);
+    }
+
+    /**
+     * Enqueues the probabilities of {@code q} ({@code [heads][headDim]} fp32) over list entries {@code 0 .. nBlocks - 1}.
+     *
+     * @param headMask device u8 {@code [nBlocks][kvHeads]}, or 0 for none: where {@code headMask[i * kvHeads + g] == 0}, nothing
+     *                 is written for entry {@code i} and the query heads of KV head {@code g}
+     * @param blocks   device i32 {@code [nBlocks]}: the block index of each list entry (its first token is {@code blocks[i] * blockSize})
+     * @param lse      device fp32 {@code [heads]}: the query's final log-sum-exp over all parts
+     * @param probs    device fp32 {@code [heads][stride]}: written at token positions below {@code stride}
+     * Other arguments as {@link CudaPagedAttention#attendAsync(PagedKvShape, long, long, long, long, long, long, long, int, float,
+     * long, long, CudaStream) CudaPagedAttention.attendAsync}.
+     */
+    public void probsAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                           long blocks, int nBlocks, float scale, long lse, long probs, int stride, CudaStream stream) {
         check(s, nBlocks, stride);
         if (nBlocks == 0) {
             return;
@@ -52,12 +65,19 @@ public final class CudaPagedProbs implements AutoCloseable {
         Args.address("probs", probs, 4);
         long rows = (long) nBlocks * s.blockSize();
         int grid = (int) ((rows + THREADS - 1) / THREADS);
-        // paged_probs(q, slab, slabBytes, slotBytes, slots, validRows, mask, blocks, nBlocks, blockSize, heads, kvHeads, headDim,
-        //             dtype, scale, lse, probs, stride)
-        args.clear().i64(q).i64(slab).i64(slabBytes).i64(s.slotBytes()).i64(slots).i64(validRows).i64(mask).i64(blocks).i32(nBlocks)
-                .i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim()).i32(DTypeCodes.code(s.dtype())).f32(scale).i64(lse)
-                .i64(probs).i32(stride);
+        pack(args, s, q, slab, slabBytes, slots, validRows, mask, headMask, blocks, nBlocks, scale, lse, probs, stride);
         module.launch(KERNEL, grid, s.heads(), THREADS, 0, stream, args);
+    }
+
+    /**
+     * {@code paged_probs(q, slab, slabBytes, slotBytes, slots, validRows, mask, headMask, blocks, nBlocks, blockSize, heads, kvHeads,
+     * headDim, dtype, scale, lse, probs, stride)}.
+     */
+    static LaunchArgs pack(LaunchArgs a, PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask,
+                           long headMask, long blocks, int nBlocks, float scale, long lse, long probs, int stride) {
+        return a.clear().i64(q).i64(slab).i64(slabBytes).i64(s.slotBytes()).i64(slots).i64(validRows).i64(mask).i64(headMask)
+                .i64(blocks).i32(nBlocks).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim())
+                .i32(DTypeCodes.code(s.dtype())).f32(scale).i64(lse).i64(probs).i32(stride);
     }
 
     /** The host checks: a non-negative entry count whose rows fit one grid, a positive stride. */
@@ -77,12 +97,26 @@ public final class CudaPagedProbs implements AutoCloseable {
     }
 
     /**
-     * The kernel in Java, over a slab given as floats (element index = byte offset / element size): writes
-     * {@code probs[h * stride + token]} for every live row, leaves the rest as it is.
+     * {@link #reference(PagedKvShape, float[], float[], int[], int[], byte[], byte[], int[], int, float, float[], float[], int)
+     * reference} without a head mask.
      */
     public static void reference(PagedKvShape s, float[] q, float[] slab, int[] slots, int[] validRows, byte[] mask, int[] blocks,
                                  int nBlocks, float scale, float[] lse, float[] probs, int stride) {
+        reference(s, q, slab, slots, validRows, mask, null, blocks, nBlocks, scale, lse, probs, stride);
+    }
+
+    /**
+     * The kernel in Java, over a slab given as floats (element index = byte offset / element size): writes
+     * {@code probs[h * stride + token]} for every live row, leaves the rest as it is. {@code validRows}, {@code mask} and
+     * {@code headMask} ({@code [nBlocks][kvHeads]}, 0 = entry left out for that KV head's query heads) may be null.
+     *
+     * @throws IllegalArgumentException for a negative {@code nBlocks}, more rows than one grid holds, more than 65535 heads, a
+     *                                  {@code stride <= 0}, or a head mask shorter than {@code nBlocks * kvHeads}
+     */
+    public static void reference(PagedKvShape s, float[] q, float[] slab, int[] slots, int[] validRows, byte[] mask, byte[] headMask,
+                                 int[] blocks, int nBlocks, float scale, float[] lse, float[] probs, int stride) {
         check(s, nBlocks, stride);
+        ReferenceOps.checkHeadMask(s, headMask, nBlocks);
         int bs = s.blockSize();
         int group = s.heads() / s.kvHeads();
         long slotElems = s.slotBytes() / s.dtype().bytes();
@@ -101,6 +135,9 @@ public final class CudaPagedProbs implements AutoCloseable {
                     continue;
                 }
                 for (int h = 0; h < s.heads(); h++) {
+                    if (headMask != null && headMask[i * s.kvHeads() + h / group] == 0) {
+                        continue;
+                    }
                     long first = slot * slotElems + ((long) r * s.kvHeads() + h / group) * s.headDim();
                     float dot = 0f;
                     for (int d = 0; d < s.headDim(); d++) {
