@@ -1,0 +1,78 @@
+package io.tierkv.cuda.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.tierkv.core.DType;
+import io.tierkv.cuda.driver.HeapLaunchArgs;
+import io.tierkv.cuda.driver.LaunchArgs;
+import java.nio.ByteBuffer;
+import org.junit.jupiter.api.Test;
+
+/** {@link CudaPagedAttention}'s and {@link CudaPagedProbs}' packed arguments without a GPU: the kernels' signatures in order. */
+class PagedLaunchTest {
+    static final PagedKvShape SHAPE = PagedKvShape.dense(DType.BF16, 32, 8, 128, 16);
+
+    @Test
+    void attentionArguments_matchTheKernelsSignature_headMaskAfterMask() {
+        LaunchArgs a = CudaPagedAttention.packAttend(HeapLaunchArgs.create(256), SHAPE, 0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000,
+                77, 99, 0.125f, 5, 0x7000, 0x8000, 0x9000, 0xa000, 0xb000, 0xc000);
+        ByteBuffer b = HeapLaunchArgs.bytes(a);
+        // (const float* q, const u8* slab, long long slotBytes, long long halfBytes, const int* slots, const int* validRows,
+        //  const u8* mask, const u8* headMask, int capacity, int nBlocks, int blockSize, int heads, int kvHeads, int headDim,
+        //  float scale, int blocksPerSplit, float* partAcc, float* partMax, float* partSum, unsigned* arrivals, float* out,
+        //  float* lse)
+        assertEquals(0x1000, b.getLong(0));
+        assertEquals(0x2000, b.getLong(8));
+        assertEquals(SHAPE.slotBytes(), b.getLong(16));
+        assertEquals(SHAPE.halfBytes(), b.getLong(24));
+        assertEquals(0x3000, b.getLong(32));
+        assertEquals(0x4000, b.getLong(40));
+        assertEquals(0x5000, b.getLong(48));
+        assertEquals(0x6000, b.getLong(56), "headMask");
+        assertEquals(77, b.getInt(64));
+        assertEquals(99, b.getInt(68));
+        assertEquals(16, b.getInt(72));
+        assertEquals(32, b.getInt(76));
+        assertEquals(8, b.getInt(80));
+        assertEquals(128, b.getInt(84));
+        assertEquals(0.125f, b.getFloat(88));
+        assertEquals(5, b.getInt(92));
+        assertEquals(0x7000, b.getLong(96));
+        assertEquals(0x8000, b.getLong(104));
+        assertEquals(0x9000, b.getLong(112));
+        assertEquals(0xa000, b.getLong(120));
+        assertEquals(0xb000, b.getLong(128));
+        assertEquals(0xc000, b.getLong(136));
+        assertEquals(144, a.size());
+    }
+
+    @Test
+    void probsArguments_matchTheKernelsSignature_headMaskAfterMask() {
+        LaunchArgs a = CudaPagedProbs.pack(HeapLaunchArgs.create(160), SHAPE, 0x1000, 0x2000, 1 << 20, 0x3000, 0x4000, 0x5000, 0x6000,
+                0x7000, 99, 0.125f, 0x8000, 0x9000, 4096);
+        ByteBuffer b = HeapLaunchArgs.bytes(a);
+        // (const float* q, const u8* slab, long long slabBytes, long long slotBytes, const int* slots, const int* validRows,
+        //  const u8* mask, const u8* headMask, const int* blocks, int nBlocks, int blockSize, int heads, int kvHeads, int headDim,
+        //  int dtype, float scale, const float* lse, float* probs, int stride)
+        assertEquals(0x1000, b.getLong(0));
+        assertEquals(0x2000, b.getLong(8));
+        assertEquals(1 << 20, b.getLong(16));
+        assertEquals(SHAPE.slotBytes(), b.getLong(24));
+        assertEquals(0x3000, b.getLong(32));
+        assertEquals(0x4000, b.getLong(40));
+        assertEquals(0x5000, b.getLong(48));
+        assertEquals(0x6000, b.getLong(56), "headMask");
+        assertEquals(0x7000, b.getLong(64));
+        assertEquals(99, b.getInt(72));
+        assertEquals(16, b.getInt(76));
+        assertEquals(32, b.getInt(80));
+        assertEquals(8, b.getInt(84));
+        assertEquals(128, b.getInt(88));
+        assertEquals(DTypeCodes.code(DType.BF16), b.getInt(92));
+        assertEquals(0.125f, b.getFloat(96));
+        assertEquals(0x8000, b.getLong(104), "lse, 8-byte aligned after the float");
+        assertEquals(0x9000, b.getLong(112));
+        assertEquals(4096, b.getInt(120));
+        assertEquals(124, a.size());
+    }
+}
