@@ -27,6 +27,53 @@
 //
 // The rank sum_h exp(bound_h - best_h) and the top-N selection are left on the host (DigestMirror.rank):
 // n is small and the bounds are (nBlocks, heads) floats.
+//
+// Digests of codes with a sketch (DigestShape bits 8 or 4, sketch 1, 2 or 4, one part): model's BlockDigests
+// (update = encode + codeKeys, score) on the device; DigestMirror.updateSketch / score are the same in Java, and the
+// kernels equal them bit for bit (every float op is an explicit round-to-nearest intrinsic, so nvcc can neither fuse
+// nor approximate; Java's Math.min / max / floor / ceil / rint / nextUp and its (int) casts are reproduced exactly).
+// One digest is a record of blockBytes bytes (a multiple of 16) at digests + index * blockBytes:
+//   [0, 8 K)            per KV head kh: float32 lo, float32 step (floats 2 kh, 2 kh + 1)
+//   [8 K, + 2 K d bits / 8)   box codes, value i = (which * K + kh) * d + dd (which 0: minimum, 1: maximum);
+//                             bits 8: byte i; bits 4: byte i >> 1, low nibble for even i, high for odd i
+//   then B K d sketch / 8     sketch codes, value i = (t * K + kh) * d + dd for token row t, 8 / sketch per byte,
+//                             code i at bit (i % (8 / sketch)) * sketch
+//   then zeros up to blockBytes.
+//
+// digest_sketch_update_<dtype>: grid (nBlocks), kThreads threads, dynamic shared memory
+// 4 * (2 K d + 2 K) + 2 K d bytes (CudaBlockDigests.sketchSharedBytes). CTA b reads list entry b's keys as
+// digest_update does (slot slots[b], K half at slab + slot * slotBytes + keyOffset, (B, K, d), plain loads) and
+// writes every byte of digest digestIndexes[b], each byte by one thread:
+//   1. per column (kh, dd), threads over columns: mn, mx over the rows in order from row 0's value
+//      (v < mn ? v : mn, v > mx ? v : mx), into shared memory;
+//   2. per KV head, threads over heads: lo = Math.min over dd of mn, hi = Math.max over dd of mx,
+//      levels = 2^bits - 1, step = (hi - lo) / levels; if !(step > 0) || isinf(step): step = hi > lo ?
+//      FLT_MAX / levels : 1; while (lo + levels * step < hi) step = nextUp(step);  lo and step to the record;
+//   3. per column: cmin = clamp(floor((mn - lo) / step), 0, levels), lowered while lo + cmin * step > mn;
+//      cmax = clamp(ceil((mx - lo) / step), 0, levels), raised while lo + cmax * step < mx; then the sketch's
+//      floor f = lo + cmin * step and step u = (lo + cmax * step - f) / (2^sketch - 1) (over mn and mx in shared);
+//   4. threads over the record's bytes after the floats: box codes packed from shared memory, sketch codes
+//      c = u > 0 ? clamp(rint((k - f) / u), 0, 2^sketch - 1) : 0 of the key(s) of the byte, then zero padding.
+// Entries whose slot is outside [0, capacity) or whose index is outside [0, digestCapacity) are skipped.
+//
+// digest_sketch_score: one thread per (list entry b, query head h), i = b * heads + h; 1-D grid of kThreads-thread
+// CTAs. With kh = h / (heads / K), the digest at index = digestIndexes[b], per dd the sketch's floor f_d and step u_d
+// (step 3 above, from the stored codes) and w_d = q[h][dd] * u_d:
+//   offset = sum over dd in order of q[h][dd] * f_d                       (fp32 from 0)
+//   s_t    = sum over dd in order of w_d * code(t, kh, dd)                 (fp32 from 0, each row t)
+//   out[i] = (offset + Math.max over t in order of s_t) * scale
+// and out[i] = +inf when index is outside [0, digestCapacity). Rows are taken 16 at a time (their sums in registers,
+// w_d recomputed per 16 rows, the same bits), each sum still in order of dd: equal to BlockDigests.score bit for bit.
+//
+// digest_exact_<dtype>: the exact best score of a few candidate blocks. Grid (nBlocks), 32 * min(K, 8) threads
+// (CudaBlockDigests.exactThreads); warp w takes KV heads w, w + warps, ...; for each, query heads in passes of 8,
+// lanes over the block's rows (r = lane, lane + 32, ...), each lane the dots of its row for the pass's heads
+// (16-byte plain loads: the slab may be mapped pinned memory; fused multiply-adds), then a warp max:
+//   out[b * heads + h] = max over live rows r of scale * q[h] . K[r][kh]
+// Row r of entry b is live when r < validRows[b] (validRows null: all B rows) and mask[b * B + r] == 0 (mask null:
+// none evicted). -inf when headMask[b * K + kh] == 0 (the KV head's keys are not read), when no row is live, or when
+// slots[b] is outside [0, capacity). Keys at slab + slot * slotBytes + keyOffset, (B, K, d): slab, slotBytes and
+// keyOffset multiples of 16, d a multiple of 8 and at most 256 (CudaBlockDigests checks on the host).
 
 #include "dtype.cuh"
 
@@ -137,4 +184,332 @@ extern "C" __global__ void __launch_bounds__(kThreads) digest_bound(const float*
         best = s > best ? s : best;
     }
     out[i] = __fmul_rn(best, scale);
+}
+
+namespace {
+
+constexpr unsigned kFull = 0xffffffffu;
+constexpr int kScoreRows = 16;     // rows of a block whose sums digest_sketch_score keeps in registers at once
+constexpr int kExactHeads = 8;     // query heads of one KV head per pass of digest_exact
+
+// Java's Math.min(float, float): NaN when either is NaN, -0 below +0.
+__device__ __forceinline__ float javaMin(float a, float b) {
+    if (a != a) return a;
+    if (a == 0.0f && b == 0.0f && __float_as_uint(b) == 0x80000000u) return b;
+    return a <= b ? a : b;
+}
+
+// Java's Math.max(float, float): NaN when either is NaN, +0 above -0.
+__device__ __forceinline__ float javaMax(float a, float b) {
+    if (a != a) return a;
+    if (a == 0.0f && b == 0.0f && __float_as_uint(a) == 0x80000000u) return b;
+    return a >= b ? a : b;
+}
+
+// Java's (int) Math.max(0, Math.min(top, x)) for an integral float x (floor, ceil or rint of a quotient): NaN -> 0.
+__device__ __forceinline__ int clampCode(float x, int top) {
+    return x >= (float) top ? top : (x > 0.0f ? (int) x : 0);
+}
+
+// lo + c * step in float32, as Java computes it (no fused multiply-add).
+__device__ __forceinline__ float codeValue(float lo, int c, float step) {
+    return __fadd_rn(lo, __fmul_rn((float) c, step));
+}
+
+// Box code i of a digest's codes (bits 8: byte i; bits 4: nibble i of the bytes, low first).
+__device__ __forceinline__ int boxCode(const unsigned char* __restrict__ box, int i, int bits) {
+    return bits == 8 ? (int) __ldg(box + i) : (int) ((__ldg(box + (i >> 1)) >> ((i & 1) * 4)) & 0xfu);
+}
+
+template <int DT>
+__device__ __forceinline__ void sketchUpdate(const unsigned char* slab, long long slotBytes, long long keyOffset,
+                                             const int* __restrict__ slots, const int* __restrict__ digestIndexes,
+                                             unsigned char* __restrict__ digests, long long blockBytes, int capacity,
+                                             int digestCapacity, int blockSize, int kvHeads, int headDim, int bits, int sketch) {
+    extern __shared__ __align__(16) float sketchShared[];
+    const int entry = blockIdx.x;
+    const int slot = __ldg(slots + entry);
+    const int index = __ldg(digestIndexes + entry);
+    if (slot < 0 || slot >= capacity || index < 0 || index >= digestCapacity) return;  // the whole CTA, before any barrier
+    const int row = kvHeads * headDim;
+    const unsigned char* keys = slab + (long long) slot * slotBytes + keyOffset;
+    unsigned char* out = digests + (long long) index * blockBytes;
+    float* mn = sketchShared;           // [row]: minima, then the sketch's floors
+    float* mx = mn + row;               // [row]: maxima, then the sketch's steps
+    float* loAt = mx + row;             // [kvHeads]
+    float* stepAt = loAt + kvHeads;     // [kvHeads]
+    unsigned char* codes = reinterpret_cast<unsigned char*>(stepAt + kvHeads);  // [2][row]: box codes, minima then maxima
+
+    // 1. each column's extremes, rows in order
+    for (int e = threadIdx.x; e < row; e += blockDim.x) {
+        float a = tierkv::loadPlain<DT>(keys, e);
+        float z = a;
+        for (int r = 1; r < blockSize; ++r) {
+            const float v = tierkv::loadPlain<DT>(keys, (long long) r * row + e);
+            a = v < a ? v : a;
+            z = v > z ? v : z;
+        }
+        mn[e] = a;
+        mx[e] = z;
+    }
+    __syncthreads();
+
+    // 2. each KV head's offset and step (BlockDigests.encode)
+    const int levels = (1 << bits) - 1;
+    const float fLevels = (float) levels;
+    for (int kh = threadIdx.x; kh < kvHeads; kh += blockDim.x) {
+        float lo = INFINITY;
+        float hi = -INFINITY;
+        for (int d = 0; d < headDim; ++d) {
+            lo = javaMin(lo, mn[kh * headDim + d]);
+            hi = javaMax(hi, mx[kh * headDim + d]);
+        }
+        float step = __fdiv_rn(__fsub_rn(hi, lo), fLevels);
+        if (!(step > 0.0f) || isinf(step)) {
+            step = hi > lo ? __fdiv_rn(__uint_as_float(0x7f7fffffu) /* Float.MAX_VALUE */, fLevels) : 1.0f;
+        }
+        while (__fadd_rn(lo, __fmul_rn(fLevels, step)) < hi) {
+            step = nextafterf(step, INFINITY);  // Math.nextUp
+        }
+        loAt[kh] = lo;
+        stepAt[kh] = step;
+        float* f = reinterpret_cast<float*>(out);
+        f[2 * kh] = lo;
+        f[2 * kh + 1] = step;
+    }
+    __syncthreads();
+
+    // 3. each column's box codes, then the sketch's floor and step over the extremes (BlockDigests.boxSteps)
+    const int sketchLevels = (1 << sketch) - 1;
+    for (int e = threadIdx.x; e < row; e += blockDim.x) {
+        const int kh = e / headDim;
+        const float lo = loAt[kh];
+        const float step = stepAt[kh];
+        const float a = mn[e];
+        int c = clampCode(floorf(__fdiv_rn(__fsub_rn(a, lo), step)), levels);
+        while (c > 0 && codeValue(lo, c, step) > a) --c;
+        const int cMin = c;
+        const float z = mx[e];
+        c = clampCode(ceilf(__fdiv_rn(__fsub_rn(z, lo), step)), levels);
+        while (c < levels && codeValue(lo, c, step) < z) ++c;
+        const int cMax = c;
+        codes[e] = (unsigned char) cMin;
+        codes[row + e] = (unsigned char) cMax;
+        const float floorD = codeValue(lo, cMin, step);
+        mn[e] = floorD;
+        mx[e] = __fdiv_rn(__fsub_rn(codeValue(lo, cMax, step), floorD), (float) sketchLevels);
+    }
+    __syncthreads();
+
+    // 4. every byte after the floats, each by one thread: box codes, sketch codes (BlockDigests.codeKeys), padding
+    const long long boxBytes = 2LL * row * bits / 8;
+    const long long sketchBytes = (long long) blockSize * row * sketch / 8;
+    const int perByte = 8 / sketch;
+    unsigned char* bytes = out + 8 * kvHeads;
+    const long long tail = blockBytes - 8LL * kvHeads;
+    for (long long i = threadIdx.x; i < tail; i += blockDim.x) {
+        unsigned v = 0u;
+        if (i < boxBytes) {
+            v = bits == 8 ? (unsigned) codes[i] : (unsigned) codes[2 * i] | ((unsigned) codes[2 * i + 1] << 4);
+        } else if (i - boxBytes < sketchBytes) {
+            const long long first = (i - boxBytes) * perByte;  // key element (t * K + kh) * d + dd = t * row + column
+            for (int j = 0; j < perByte; ++j) {
+                const long long k = first + j;
+                const int e = (int) (k % row);
+                const float floorD = mn[e];
+                const float stepD = mx[e];
+                int c = 0;
+                if (stepD > 0.0f) {
+                    const float key = tierkv::loadPlain<DT>(keys, k);
+                    c = clampCode(rintf(__fdiv_rn(__fsub_rn(key, floorD), stepD)), sketchLevels);
+                }
+                v |= (unsigned) c << (j * sketch);
+            }
+        }
+        bytes[i] = (unsigned char) v;
+    }
+}
+
+// digest_sketch_score for one (entry, head) with SKETCH bits per code: see the file's header.
+template <int SKETCH>
+__device__ __forceinline__ float sketchScore(const float* __restrict__ qh, const unsigned char* __restrict__ digest, int kh,
+                                             int kvHeads, int headDim, int blockSize, int bits) {
+    constexpr int kPerByte = 8 / SKETCH;
+    constexpr int kMask = (1 << SKETCH) - 1;
+    const float fLevels = (float) kMask;
+    const int row = kvHeads * headDim;
+    const float lo = __ldg(reinterpret_cast<const float*>(digest) + 2 * kh);
+    const float step = __ldg(reinterpret_cast<const float*>(digest) + 2 * kh + 1);
+    const unsigned char* box = digest + 8 * kvHeads;
+    const unsigned char* sketch = box + 2LL * row * bits / 8;
+    const int minAt = kh * headDim;
+    const int maxAt = row + kh * headDim;
+    float offset = 0.0f;
+    for (int d = 0; d < headDim; ++d) {
+        offset = __fadd_rn(offset, __fmul_rn(__ldg(qh + d), codeValue(lo, boxCode(box, minAt + d, bits), step)));
+    }
+    float best = -INFINITY;
+    for (int t0 = 0; t0 < blockSize; t0 += kScoreRows) {
+        float s[kScoreRows];
+#pragma unroll
+        for (int j = 0; j < kScoreRows; ++j) s[j] = 0.0f;
+        for (int d = 0; d < headDim; d += kPerByte) {
+            float w[kPerByte];
+#pragma unroll
+            for (int k = 0; k < kPerByte; ++k) {
+                const float floorD = codeValue(lo, boxCode(box, minAt + d + k, bits), step);
+                const float stepD = __fdiv_rn(__fsub_rn(codeValue(lo, boxCode(box, maxAt + d + k, bits), step), floorD), fLevels);
+                w[k] = __fmul_rn(__ldg(qh + d + k), stepD);
+            }
+#pragma unroll
+            for (int j = 0; j < kScoreRows; ++j) {
+                if (t0 + j < blockSize) {
+                    const unsigned b = __ldg(sketch + ((long long) (t0 + j) * row + kh * headDim + d) / kPerByte);
+#pragma unroll
+                    for (int k = 0; k < kPerByte; ++k) {
+                        s[j] = __fadd_rn(s[j], __fmul_rn(w[k], (float) ((b >> (k * SKETCH)) & kMask)));
+                    }
+                }
+            }
+        }
+#pragma unroll
+        for (int j = 0; j < kScoreRows; ++j) {
+            if (t0 + j < blockSize) best = javaMax(best, s[j]);
+        }
+    }
+    return offset + best;  // rounded to nearest; the caller scales with __fmul_rn
+}
+
+__device__ __forceinline__ float warpMax(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(kFull, v, o));
+    return v;
+}
+
+// 8 consecutive elements of the KV dtype at p (16-byte aligned) as floats: plain loads (mapped memory allowed).
+template <int DT>
+__device__ __forceinline__ void load8(const unsigned char* p, float* f) {
+    const uint4* u = reinterpret_cast<const uint4*>(p);
+    if constexpr (DT == tierkv::kF32) {
+        tierkv::unpack16<DT>(u[0], f);
+        tierkv::unpack16<DT>(u[1], f + 4);
+    } else {
+        tierkv::unpack16<DT>(u[0], f);
+    }
+}
+
+template <int DT>
+__device__ __forceinline__ void digestExact(const float* __restrict__ q, const unsigned char* slab, long long slotBytes,
+                                            long long keyOffset, const int* __restrict__ slots, const int* __restrict__ validRows,
+                                            const unsigned char* __restrict__ mask, const unsigned char* __restrict__ headMask,
+                                            float* __restrict__ out, int capacity, int blockSize, int heads, int kvHeads, int headDim,
+                                            float scale) {
+    constexpr int kElem = tierkv::ElemBytes<DT>::value;
+    const int entry = blockIdx.x;
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const int warps = blockDim.x >> 5;
+    const int slot = __ldg(slots + entry);
+    const bool slotOk = slot >= 0 && slot < capacity;
+    int rows = validRows != nullptr ? __ldg(validRows + entry) : blockSize;
+    rows = rows < blockSize ? rows : blockSize;
+    const int group = heads / kvHeads;
+    const long long rowBytes = (long long) kvHeads * headDim * kElem;
+    const unsigned char* keys = slab + (long long) (slotOk ? slot : 0) * slotBytes + keyOffset;
+    for (int kh = warp; kh < kvHeads; kh += warps) {
+        const bool on = slotOk && __ldg(headMask + (long long) entry * kvHeads + kh) != 0;
+        for (int h0 = 0; h0 < group; h0 += kExactHeads) {
+            float best[kExactHeads];
+#pragma unroll
+            for (int g = 0; g < kExactHeads; ++g) best[g] = -INFINITY;
+            if (on) {
+                for (int r = lane; r < rows; r += 32) {
+                    if (mask != nullptr && __ldg(mask + (long long) entry * blockSize + r) != 0) continue;
+                    const unsigned char* k = keys + (long long) r * rowBytes + (long long) kh * headDim * kElem;
+                    float acc[kExactHeads];
+#pragma unroll
+                    for (int g = 0; g < kExactHeads; ++g) acc[g] = 0.0f;
+                    for (int c = 0; c < headDim; c += 8) {
+                        float kv[8];
+                        load8<DT>(k + (long long) c * kElem, kv);
+#pragma unroll
+                        for (int g = 0; g < kExactHeads; ++g) {
+                            if (h0 + g < group) {
+                                const float* qh = q + (long long) (kh * group + h0 + g) * headDim + c;
+#pragma unroll
+                                for (int j = 0; j < 8; ++j) acc[g] = fmaf(__ldg(qh + j), kv[j], acc[g]);
+                            }
+                        }
+                    }
+#pragma unroll
+                    for (int g = 0; g < kExactHeads; ++g) {
+                        const float s = scale * acc[g];
+                        best[g] = s > best[g] ? s : best[g];
+                    }
+                }
+            }
+#pragma unroll
+            for (int g = 0; g < kExactHeads; ++g) {
+                if (h0 + g < group) {  // uniform over the warp
+                    const float v = warpMax(best[g]);
+                    if (lane == 0) out[(long long) entry * heads + kh * group + h0 + g] = v;
+                }
+            }
+        }
+    }
+}
+
+}  // namespace
+
+#define TIERKV_DIGEST_SKETCH(SUFFIX, DT)                                                                              \
+    extern "C" __global__ void __launch_bounds__(kThreads) digest_sketch_update_##SUFFIX(                             \
+        const unsigned char* slab, long long slotBytes, long long keyOffset, const int* __restrict__ slots,          \
+        const int* __restrict__ digestIndexes, unsigned char* __restrict__ digests, long long blockBytes, int capacity, \
+        int digestCapacity, int nBlocks, int blockSize, int kvHeads, int headDim, int bits, int sketch) {             \
+        (void) nBlocks; /* the grid's x extent */                                                                     \
+        sketchUpdate<DT>(slab, slotBytes, keyOffset, slots, digestIndexes, digests, blockBytes, capacity,             \
+                         digestCapacity, blockSize, kvHeads, headDim, bits, sketch);                                  \
+    }                                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(kThreads) digest_exact_##SUFFIX(                                     \
+        const float* __restrict__ q, const unsigned char* slab, long long slotBytes, long long keyOffset,            \
+        const int* __restrict__ slots, const int* __restrict__ validRows, const unsigned char* __restrict__ mask,     \
+        const unsigned char* __restrict__ headMask, float* __restrict__ out, int capacity, int nBlocks, int blockSize, \
+        int heads, int kvHeads, int headDim, float scale) {                                                           \
+        (void) nBlocks; /* the grid's x extent */                                                                     \
+        digestExact<DT>(q, slab, slotBytes, keyOffset, slots, validRows, mask, headMask, out, capacity, blockSize,    \
+                        heads, kvHeads, headDim, scale);                                                              \
+    }
+
+TIERKV_DIGEST_SKETCH(f32, tierkv::kF32)
+TIERKV_DIGEST_SKETCH(f16, tierkv::kF16)
+TIERKV_DIGEST_SKETCH(bf16, tierkv::kBF16)
+
+extern "C" __global__ void __launch_bounds__(kThreads) digest_sketch_score(const float* __restrict__ q,
+                                                                           const unsigned char* __restrict__ digests,
+                                                                           const int* __restrict__ digestIndexes,
+                                                                           float* __restrict__ out, long long blockBytes,
+                                                                           int digestCapacity, int nBlocks, int heads, int kvHeads,
+                                                                           int headDim, int blockSize, int bits, int sketch,
+                                                                           float scale) {
+    const long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= (long long) nBlocks * heads) return;
+    const int b = (int) (i / heads);
+    const int h = (int) (i - (long long) b * heads);
+    const int index = __ldg(digestIndexes + b);
+    if (index < 0 || index >= digestCapacity) {
+        out[i] = INFINITY;
+        return;
+    }
+    const int kh = h / (heads / kvHeads);
+    const float* qh = q + (long long) h * headDim;
+    const unsigned char* digest = digests + (long long) index * blockBytes;
+    float v;
+    if (sketch == 1) {
+        v = sketchScore<1>(qh, digest, kh, kvHeads, headDim, blockSize, bits);
+    } else if (sketch == 2) {
+        v = sketchScore<2>(qh, digest, kh, kvHeads, headDim, blockSize, bits);
+    } else {
+        v = sketchScore<4>(qh, digest, kh, kvHeads, headDim, blockSize, bits);
+    }
+    out[i] = __fmul_rn(v, scale);
 }
