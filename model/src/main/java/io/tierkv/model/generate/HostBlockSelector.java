@@ -63,14 +63,10 @@ final class HostBlockSelector {
     private int[] blocks = new int[0];
     /** Blocks the last {@link #select} kept. */
     private int lastCount;
-    /** (hostBlocks, K) per-head mode: KV head kh reads view block i; reused. */
-    private boolean[] headChosen = new boolean[0];
-    /** (hostBlocks, K) per-head mode: a KV head's value of a block, reused. */
-    private float[] headValue = new float[0];
+    /** Per-head mode's choice ({@code select=head}). */
+    private final HeadSlices slices;
     /** (selected, K) per-head mode: KV head kh reads selected block j, in the order of {@link #blocks()}. */
     private boolean[] headMask = new boolean[0];
-    /** (H) each query head's best bound, reused. */
-    private final float[] best;
     /** {@code keys=C}: (hostBlocks, H) each candidate block's exact best score per query head, reused. */
     private float[] exact = new float[0];
     /** {@code keys=C}: the candidate blocks' slots, view indexes and key masks (m * B), reused across steps. */
@@ -89,7 +85,7 @@ final class HostBlockSelector {
         this.blockSize = blockSize;
         this.scale = (float) (1.0 / Math.sqrt(headDim));
         this.bound = new float[heads];
-        this.best = new float[heads];
+        this.slices = new HeadSlices(hostRead, heads, kvHeads);
     }
 
     /** Per-head mode: {@code (selected, K)}, true where KV head kh reads the j-th selected block; null in block mode. */
@@ -149,7 +145,7 @@ final class HostBlockSelector {
                 slots[m] = view.hostSlot(i);
                 blocks[m] = view.hostBlock(i);
                 if (hostRead.perHead()) {
-                    System.arraycopy(headChosen, i * kvHeads, headMask, m * kvHeads, kvHeads);
+                    System.arraycopy(slices.headChosen(), i * kvHeads, headMask, m * kvHeads, kvHeads);
                 }
                 m++;
             }
@@ -168,62 +164,13 @@ final class HostBlockSelector {
     }
 
     /**
-     * {@link #chooseHeads(float[], int)} with a cap of {@code cap} slices; a bound of -inf (a slice not a candidate)
-     * counts as no weight, so with at least {@code cap} finite slices it is not read. Package-private for its test.
+     * {@link #chooseHeads(float[], int)} with a cap of {@code cap} slices ({@link HeadSlices#choose(float[], int, int)});
+     * marks {@link #chosen} for the blocks any head reads. Package-private for its test.
      */
     int chooseHeads(float[] bounds, int n, int cap) {
         ensure(n);
-        int group = heads / kvHeads;
-        java.util.Arrays.fill(best, Float.NEGATIVE_INFINITY);
-        for (int i = 0; i < n; i++) {
-            for (int h = 0; h < heads; h++) {
-                best[h] = Math.max(best[h], bounds[i * heads + h]);
-            }
-        }
-        for (int i = 0; i < n; i++) {
-            for (int kh = 0; kh < kvHeads; kh++) {
-                double sum = 0;
-                for (int h = kh * group; h < (kh + 1) * group; h++) {
-                    float b = bounds[i * heads + h];
-                    sum += b == Float.POSITIVE_INFINITY ? Double.POSITIVE_INFINITY
-                            : best[h] == Float.POSITIVE_INFINITY || b == Float.NEGATIVE_INFINITY ? 0 : Math.exp(b - best[h]);
-                }
-                headValue[i * kvHeads + kh] = (float) Math.log(sum);
-            }
-            chosen[i] = false;
-        }
-        java.util.Arrays.fill(headChosen, 0, n * kvHeads, false);
-        int budget = Math.min(cap, n * kvHeads);
-        int taken = 0;
-        if (budget >= kvHeads) { // every KV head its best block first
-            for (int kh = 0; kh < kvHeads; kh++) {
-                int arg = -1;
-                for (int i = 0; i < n; i++) {
-                    if (arg < 0 || headValue[i * kvHeads + kh] > headValue[arg * kvHeads + kh]) {
-                        arg = i;
-                    }
-                }
-                headChosen[arg * kvHeads + kh] = true;
-                taken++;
-            }
-        }
-        for (; taken < budget; taken++) { // then the closest to their head's best, over all heads
-            int arg = -1;
-            for (int c = 0; c < n * kvHeads; c++) {
-                if (!headChosen[c] && (arg < 0 || headValue[c] > headValue[arg])) {
-                    arg = c;
-                }
-            }
-            if (headValue[arg] < Math.log(hostRead.min())) { // min=0: log 0 = -inf, every slice may be read
-                break;
-            }
-            headChosen[arg] = true;
-        }
-        for (int c = 0; c < n * kvHeads; c++) {
-            if (headChosen[c]) {
-                chosen[c / kvHeads] = true;
-            }
-        }
+        int taken = slices.choose(bounds, n, cap);
+        System.arraycopy(slices.chosen(), 0, chosen, 0, n);
         return taken;
     }
 
@@ -283,26 +230,18 @@ final class HostBlockSelector {
     }
 
     /**
-     * {@code keys=C}'s second stage, after {@link #chooseHeads(float[], int, int)} chose the {@code scored} candidate
-     * slices: {@code exact} (n, H), each query head's best exact score in each block, is set to -inf where that head's KV
-     * head did not choose the block (its keys were not read), and the same per-head choice over what is left keeps
-     * {@link HostRead#slicesFor} slices (at most {@code scored}); returns how many. Package-private for its test.
+     * {@code keys=C}'s second stage ({@link HeadSlices#refine}): keeps {@link HostRead#slicesFor} of the {@code scored}
+     * candidate slices by their exact scores {@code exact} (n, H); returns how many. Package-private for its test.
      */
     int refine(float[] exact, int n, int scored) {
-        int group = heads / kvHeads;
-        for (int i = 0; i < n; i++) {
-            for (int h = 0; h < heads; h++) {
-                if (!headChosen[i * kvHeads + h / group]) {
-                    exact[i * heads + h] = Float.NEGATIVE_INFINITY;
-                }
-            }
-        }
-        return chooseHeads(exact, n, Math.min(hostRead.slicesFor(kvHeads), scored));
+        int kept = slices.refine(exact, n, scored);
+        System.arraycopy(slices.chosen(), 0, chosen, 0, n);
+        return kept;
     }
 
     /** Per-head mode: true where KV head {@code kvHead} reads view block {@code i} after {@link #chooseHeads}. */
     boolean headChosen(int i, int kvHead) {
-        return headChosen[i * kvHeads + kvHead];
+        return slices.headChosen(i, kvHead);
     }
 
     /**
@@ -378,8 +317,6 @@ final class HostBlockSelector {
             slots = new int[c];
             blocks = new int[c];
             bounds = new float[c * heads];
-            headChosen = new boolean[c * kvHeads];
-            headValue = new float[c * kvHeads];
             headMask = new boolean[c * kvHeads];
         }
     }
