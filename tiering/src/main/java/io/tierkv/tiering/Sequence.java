@@ -495,7 +495,8 @@ public final class Sequence implements AutoCloseable {
             }
             moves.clear();
             if (!followDirty()) {
-                // A block must move again before its last copy landed: wait for the copies, then start the rest.
+                // A block must move again before its last copy landed, or a promotion waits for its victim's slot: wait for
+                // the copies, then start the rest.
                 manager.awaitCopiesInternal();
                 followDirty();
             }
@@ -551,6 +552,11 @@ public final class Sequence implements AutoCloseable {
             manager.startCopy(h, CopyDirection.DEVICE_TO_HOST, slot);
         } else if (want == Placement.DEVICE && state == BlockPool.HOST) {
             int slot = manager.deviceSlot();
+            if (slot == SlotArena.NO_SLOT && manager.copiesPending()) {
+                // The device slot this promotion is owed is the one its victim's demotion frees when it lands: wait for it
+                // (finish() drains the copies and follows again) instead of giving the promotion up with the victim gone.
+                return false;
+            }
             if (slot == SlotArena.NO_SLOT) {
                 if (own == Placement.DEVICE) {
                     placement.stayOnHost(layer, block, moves);

@@ -280,6 +280,11 @@ public final class TierManager implements AutoCloseable {
         return slot;
     }
 
+    /** True while a copy is staged or in flight: one of them may free a slot when it lands. */
+    boolean copiesPending() {
+        return engine.stagedBlocks() > 0 || engine.inFlightCopies() > 0;
+    }
+
     /** A free host slot next to the last one handed out when possible, or {@link SlotArena#NO_SLOT}. */
     int hostSlot() {
         int slot = host.allocateNear(lastHostSlot + 1);

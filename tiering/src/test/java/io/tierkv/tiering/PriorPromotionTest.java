@@ -1,0 +1,61 @@
+package io.tierkv.tiering;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.DType;
+import io.tierkv.core.KvLayout;
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.core.policy.Policies;
+import io.tierkv.core.policy.PolicyContext;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A prompt written token by token (the CUDA decoder's prefill) has its blocks admitted before its prior is known: the
+ * prior then promotes the blocks the prompt attends to, each demoting a device block to make room. A promotion whose
+ * slot is still being vacated by its victim's copy waits for that copy; it is not given up with the victim already gone
+ * (which left the device tier nearly empty after the prior: 6 blocks of 28 on the bundled model).
+ */
+class PriorPromotionTest {
+    /** Two layers, two KV heads of 4 floats, blocks of 4 tokens. */
+    static final KvLayout LAYOUT = new KvLayout(2, 2, 4, DType.F32, 4);
+
+    @Test
+    void priorAfterTokenByTokenAdmission_promotesIntoTheSlotsItsVictimsFree_andKeepsTheDeviceFull() {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        int deviceBlocks = 8;          // 4 per layer, tails included
+        int blocks = 12;               // per layer
+        try (TierManager m = TierManager.create(TierConfig.cpu(LAYOUT, deviceBlocks, 64));
+             Sequence s = m.open(Policies.create("full"), PolicyContext.unbounded(LAYOUT.layers(), blocks * 4), deviceBlocks)) {
+            for (int t = 0; t < blocks * 4; t++) {
+                s.append(1);
+            }
+            m.awaitCopies();
+            int admitted = s.deviceBlocks();
+            assertEquals(deviceBlocks, admitted, "admission fills the device tier");
+            // The prompt attends to blocks 5, 7 and 9 of each layer: all three on the host now.
+            int[][] prior = new int[LAYOUT.layers()][blocks];
+            for (int[] layer : prior) {
+                layer[5] = 8;
+                layer[7] = 8;
+                layer[9] = 8;
+            }
+            s.prior(prior);
+            s.endPrefill();
+            m.awaitCopies();
+            assertEquals(deviceBlocks, s.deviceBlocks(), "the device tier is as full as before the prior");
+            for (int l = 0; l < LAYOUT.layers(); l++) {
+                LayerView v = s.view(l);
+                java.util.Set<Integer> onDevice = new java.util.HashSet<>();
+                for (int i = 0; i < v.deviceCount(); i++) {
+                    onDevice.add(v.deviceBlock(i));
+                }
+                for (int b : new int[] {5, 7, 9}) {
+                    assertTrue(onDevice.contains(b), "layer " + l + ": block " + b + " the prompt attends to is on the device; device "
+                            + onDevice);
+                }
+            }
+        }
+        before.assertNoLeaks();
+    }
+}
