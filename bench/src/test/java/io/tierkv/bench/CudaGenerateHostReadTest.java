@@ -16,14 +16,13 @@ class CudaGenerateHostReadTest {
     }
 
     @Test
-    void optionsTheKernelsLack_areOneErrorNamingTheOption_andPlainDigestIsQuestsBlocks() {
+    void optionsTheKernelsLack_areOneErrorNamingTheOption_andPlainDigestIsTheCpusDefault() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> CudaGenerate.checkHostRead(true, HostRead.parse("digest:blocks=2,select=head")));
-        assertTrue(e.getMessage().contains("option select=head") && e.getMessage().contains("--backend cuda"), e.getMessage());
+                () -> CudaGenerate.checkHostRead(true, HostRead.parse("digest:blocks=2,sketch=1")));
+        assertTrue(e.getMessage().contains("sketch=1 over bfloat16 boxes") && e.getMessage().contains("--backend cuda"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> CudaGenerate.checkHostRead(true, HostRead.parse("digest:bits=8")));
-        assertTrue(e.getMessage().contains("option bits=8"), e.getMessage());
-        org.junit.jupiter.api.Assertions.assertEquals(HostRead.digest(HostRead.DEFAULT_BLOCKS),
-                CudaGenerate.checkHostRead(true, HostRead.parse("digest")));
+        assertTrue(e.getMessage().contains("bits=8 without a sketch"), e.getMessage());
+        org.junit.jupiter.api.Assertions.assertEquals(HostRead.DEFAULT, CudaGenerate.checkHostRead(true, HostRead.parse("digest")));
     }
 
     @Test

@@ -164,9 +164,9 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
-    public void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks,
-                       float scale, long out, long lse) {
-        attention.attendAsync(shape, q, slab, slabBytes, slots, validRows, mask, nBlocks, scale, out, lse, stream);
+    public void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                       int nBlocks, float scale, long out, long lse) {
+        attention.attendAsync(shape, q, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, scale, out, lse, stream);
     }
 
     @Override
@@ -175,12 +175,12 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
-    public void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long blocks, int nBlocks,
-                      float scale, long lse, long probs, int stride) {
+    public void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                      long blocks, int nBlocks, float scale, long lse, long probs, int stride) {
         if (pagedProbs == null) {
             pagedProbs = owned.add(new CudaPagedProbs(context));
         }
-        pagedProbs.probsAsync(shape, q, slab, slabBytes, slots, validRows, mask, blocks, nBlocks, scale, lse, probs, stride, stream);
+        pagedProbs.probsAsync(shape, q, slab, slabBytes, slots, validRows, mask, headMask, blocks, nBlocks, scale, lse, probs, stride, stream);
     }
 
     @Override
@@ -230,8 +230,14 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
-    public void digestBound(long q, int heads, float scale, long digestIndexes, int nBlocks, long out) {
-        digestArray().boundAsync(q, heads, scale, digestIndexes, nBlocks, out, stream);
+    public void digestScore(long q, int heads, float scale, long digestIndexes, int nBlocks, long out) {
+        digestArray().scoreAsync(q, heads, scale, digestIndexes, nBlocks, out, stream);
+    }
+
+    @Override
+    public void digestExact(PagedKvShape kv, long q, float scale, long slab, long slabBytes, long keyOffset, long slots, long validRows,
+                            long mask, long headMask, int nBlocks, long out) {
+        digestArray().exactAsync(kv, q, scale, slab, slabBytes, keyOffset, slots, validRows, mask, headMask, nBlocks, out, stream);
     }
 
     @Override

@@ -26,8 +26,9 @@ final class HostStepDevice implements StepDevice {
     private final RadixSelectPopularityCounter counter = new RadixSelectPopularityCounter();
     private long next = FIRST_ADDRESS;
     private long allocated;
-    private DigestShape digestShape;  // the digest array ({@link #digests}), bfloat16 bits as DigestMirror lays them out
-    private short[] digests;
+    private DigestShape digestShape;  // the digest array, as DigestMirror lays it out:
+    private short[] digests;          // bfloat16 boxes (bits 16),
+    private byte[] codeDigests;       // or code boxes with a sketch
 
     @Override
     public long alloc(long bytes) {
@@ -188,22 +189,27 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
-    public void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks,
-                       float scale, long out, long lse) {
+    public void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                       int nBlocks, float scale, long out, long lse) {
         int[] slotIds = nBlocks == 0 ? new int[0] : ints(slots, nBlocks);
         int[] valid = validRows == 0 || nBlocks == 0 ? null : ints(validRows, nBlocks);
-        byte[] m = null;
-        if (mask != 0 && nBlocks > 0) {
-            int[] off = new int[1];
-            UnsafeBuffer b = at(mask, (long) nBlocks * shape.blockSize(), off);
-            m = new byte[nBlocks * shape.blockSize()];
-            b.getBytes(off[0], m);
-        }
         float[] slabValues = typed(slab, shape.dtype(), (int) (slabBytes / shape.dtype().bytes()));
-        ReferenceOps.Attention a = ReferenceOps.pagedAttention(shape, floats(q, shape.heads() * shape.headDim()), slabValues, slotIds, valid, m,
-                nBlocks, scale);
+        ReferenceOps.Attention a = ReferenceOps.pagedAttention(shape, floats(q, shape.heads() * shape.headDim()), slabValues, slotIds, valid,
+                bytes(mask, nBlocks * shape.blockSize()), bytes(headMask, nBlocks * shape.kvHeads()), nBlocks, scale);
         putFloats(out, a.out());
         putFloats(lse, a.lse());
+    }
+
+    /** {@code n} bytes at {@code address}, or null for address 0 or n 0. */
+    private byte[] bytes(long address, int n) {
+        if (address == 0 || n == 0) {
+            return null;
+        }
+        int[] off = new int[1];
+        UnsafeBuffer b = at(address, n, off);
+        byte[] out = new byte[n];
+        b.getBytes(off[0], out);
+        return out;
     }
 
     @Override
@@ -215,22 +221,16 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
-    public void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long blocks, int nBlocks,
-                      float scale, long lse, long probs, int stride) {
+    public void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                      long blocks, int nBlocks, float scale, long lse, long probs, int stride) {
         if (nBlocks == 0) {
             return;
         }
-        byte[] m = null;
-        if (mask != 0) {
-            int[] off = new int[1];
-            UnsafeBuffer b = at(mask, (long) nBlocks * shape.blockSize(), off);
-            m = new byte[nBlocks * shape.blockSize()];
-            b.getBytes(off[0], m);
-        }
         float[] p = floats(probs, shape.heads() * stride);
         CudaPagedProbs.reference(shape, floats(q, shape.heads() * shape.headDim()), typed(slab, shape.dtype(),
-                (int) (slabBytes / shape.dtype().bytes())), ints(slots, nBlocks), validRows == 0 ? null : ints(validRows, nBlocks), m,
-                ints(blocks, nBlocks), nBlocks, scale, floats(lse, shape.heads()), p, stride);
+                (int) (slabBytes / shape.dtype().bytes())), ints(slots, nBlocks), validRows == 0 ? null : ints(validRows, nBlocks),
+                bytes(mask, nBlocks * shape.blockSize()), bytes(headMask, nBlocks * shape.kvHeads()), ints(blocks, nBlocks), nBlocks, scale,
+                floats(lse, shape.heads()), p, stride);
         putFloats(probs, p);
     }
 
@@ -273,45 +273,77 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public long digests(DigestShape shape, int capacity) {
-        if (digests != null) {
+        if (digestShape != null) {
             throw new IllegalStateException("the device's digest array is already allocated");
         }
-        long values = (long) shape.stride() * capacity;
-        if (values > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("the host device holds digest arrays below 2^31 values, asked for " + values);
+        long bytes = shape.bytesPerBlock() * capacity;
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("the host device holds digest arrays below 2 GiB, asked for " + bytes);
         }
         digestShape = shape;
-        digests = new short[(int) values];
-        allocated += 2 * values;
-        return 2 * values;
+        if (shape.bits() == 16) {
+            digests = new short[(int) (bytes / 2)];
+        } else {
+            codeDigests = new byte[(int) bytes];
+        }
+        allocated += bytes;
+        return bytes;
+    }
+
+    private DigestShape digestShape() {
+        if (digestShape == null) {
+            throw new IllegalStateException("no digest array: call digests(shape, capacity) first");
+        }
+        return digestShape;
     }
 
     @Override
     public void digestUpdate(PagedKvShape kv, long slab, long slabBytes, long keyOffset, long slots, long digestIndexes, int nBlocks) {
-        if (digests == null) {
-            throw new IllegalStateException("no digest array: call digests(shape, capacity) first");
-        }
+        DigestShape shape = digestShape();
         if (nBlocks == 0) {
             return;
         }
         int elem = kv.dtype().bytes();
         float[] values = typed(slab, kv.dtype(), (int) (slabBytes / elem));
-        DigestMirror.update(digestShape, values, kv.slotBytes() / elem, keyOffset / elem, (int) (slabBytes / kv.slotBytes()),
-                ints(slots, nBlocks), ints(digestIndexes, nBlocks), nBlocks, digests);
+        int capacity = (int) (slabBytes / kv.slotBytes());
+        if (shape.bits() == 16) {
+            DigestMirror.update(shape, values, kv.slotBytes() / elem, keyOffset / elem, capacity, ints(slots, nBlocks),
+                    ints(digestIndexes, nBlocks), nBlocks, digests);
+        } else {
+            DigestMirror.updateSketch(shape, values, kv.slotBytes() / elem, keyOffset / elem, capacity, ints(slots, nBlocks),
+                    ints(digestIndexes, nBlocks), nBlocks, codeDigests);
+        }
     }
 
     @Override
-    public void digestBound(long q, int heads, float scale, long digestIndexes, int nBlocks, long out) {
-        if (digests == null) {
-            throw new IllegalStateException("no digest array: call digests(shape, capacity) first");
-        }
+    public void digestScore(long q, int heads, float scale, long digestIndexes, int nBlocks, long out) {
+        DigestShape shape = digestShape();
         if (nBlocks == 0) {
             return;
         }
-        float[] bounds = new float[nBlocks * heads];
-        DigestMirror.bound(digestShape, floats(q, heads * digestShape.headDim()), heads, scale, digests, ints(digestIndexes, nBlocks), nBlocks,
-                bounds);
-        putFloats(out, bounds);
+        float[] scores = new float[nBlocks * heads];
+        float[] qv = floats(q, heads * shape.headDim());
+        int[] indexes = ints(digestIndexes, nBlocks);
+        if (shape.bits() == 16) {
+            DigestMirror.bound(shape, qv, heads, scale, digests, indexes, nBlocks, scores);
+        } else {
+            DigestMirror.score(shape, qv, heads, scale, codeDigests, indexes, nBlocks, scores);
+        }
+        putFloats(out, scores);
+    }
+
+    @Override
+    public void digestExact(PagedKvShape kv, long q, float scale, long slab, long slabBytes, long keyOffset, long slots, long validRows,
+                            long mask, long headMask, int nBlocks, long out) {
+        if (nBlocks == 0) {
+            return;
+        }
+        int elem = kv.dtype().bytes();
+        float[] scores = new float[nBlocks * kv.heads()];
+        DigestMirror.exact(kv, floats(q, kv.heads() * kv.headDim()), scale, typed(slab, kv.dtype(), (int) (slabBytes / elem)), keyOffset / elem,
+                (int) (slabBytes / kv.slotBytes()), ints(slots, nBlocks), validRows == 0 ? null : ints(validRows, nBlocks), bytes(mask, nBlocks * kv.blockSize()),
+                bytes(headMask, nBlocks * kv.kvHeads()), nBlocks, scores);
+        putFloats(out, scores);
     }
 
     @Override
@@ -323,5 +355,6 @@ final class HostStepDevice implements StepDevice {
     public void close() {
         memory.clear();
         digests = null;
+        codeDigests = null;
     }
 }

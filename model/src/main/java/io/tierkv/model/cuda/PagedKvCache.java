@@ -86,7 +86,7 @@ final class PagedKvCache implements KvStore {
 
     @Override
     public void attend(int l, long q, float scale, long out, long lse) {
-        device.attend(shape, q, layerSlab(l), layerBytes(), slots, valid, maskAddress(), table.blocks(), scale, out, lse);
+        device.attend(shape, q, layerSlab(l), layerBytes(), slots, valid, maskAddress(), 0, table.blocks(), scale, out, lse);
     }
 
     @Override

@@ -45,9 +45,12 @@ interface StepDevice extends AutoCloseable {
     /** Writes one token's k and v ({@code [kvHeads * headDim]} fp32) into row {@code row} of slot {@code slot}. */
     void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v);
 
-    /** Paged decode attention of q over list entries {@code 0 .. nBlocks - 1}: normalised out and lse. */
-    void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, int nBlocks, float scale,
-                long out, long lse);
+    /**
+     * Paged decode attention of q over list entries {@code 0 .. nBlocks - 1}: normalised out and lse. {@code headMask}, u8
+     * {@code [nBlocks][kvHeads]} or 0 for none: entry b takes no part for KV head g (and its query heads) where it is 0.
+     */
+    void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask, int nBlocks,
+                float scale, long out, long lse);
 
     /**
      * The exact merge of two normalised attention parts: {@code out = w1 o1 + w2 o2}, {@code w_i = exp(lse_i - L)},
@@ -58,10 +61,10 @@ interface StepDevice extends AutoCloseable {
     /**
      * The attention probabilities of q over list entries {@code 0 .. nBlocks - 1} by token position ({@code CudaPagedProbs}):
      * {@code probs[h * stride + blocks[i] * blockSize + r] = exp(scale * q_h . k - lse_h)} for every live row; the rest is
-     * left as it is. {@code lse} is the final log-sum-exp over all parts.
+     * left as it is. {@code lse} is the final log-sum-exp over all parts; {@code headMask} as in {@link #attend}.
      */
-    void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long blocks, int nBlocks,
-               float scale, long lse, long probs, int stride);
+    void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask, long blocks,
+               int nBlocks, float scale, long lse, long probs, int stride);
 
     /**
      * The popularity top-k ({@code PopularityKernel}) of {@code batches} batches of {@code heads} rows of {@code stride}
@@ -84,10 +87,20 @@ interface StepDevice extends AutoCloseable {
     void digestUpdate(PagedKvShape kv, long slab, long slabBytes, long keyOffset, long slots, long digestIndexes, int nBlocks);
 
     /**
-     * The bounds of query q ({@code [heads][headDim]} fp32) over list entries {@code 0 .. nBlocks - 1}
-     * ({@code CudaBlockDigests.boundAsync}): {@code out[b * heads + h]} fp32, {@code +inf} for an index out of range.
+     * Each query head's score of list entries {@code 0 .. nBlocks - 1} for query q ({@code [heads][headDim]} fp32) from their
+     * digests ({@code CudaBlockDigests.scoreAsync}): the bound of a bfloat16 box, the estimated best score of a sketch;
+     * {@code out[b * heads + h]} fp32, {@code +inf} for an index out of range.
      */
-    void digestBound(long q, int heads, float scale, long digestIndexes, int nBlocks, long out);
+    void digestScore(long q, int heads, float scale, long digestIndexes, int nBlocks, long out);
+
+    /**
+     * The second stage of {@code keys=C} ({@code CudaBlockDigests.exactAsync}): for list entries {@code 0 .. nBlocks - 1} of a
+     * slab (slots, valid rows, row mask as {@link #attend}), {@code out[b * heads + h]} = the largest {@code scale q_h . k} over
+     * the entry's live keys of h's KV head, {@code -inf} where {@code headMask} (u8 {@code [nBlocks][kvHeads]}) is 0 (those keys
+     * are not read) or no key is live.
+     */
+    void digestExact(PagedKvShape kv, long q, float scale, long slab, long slabBytes, long keyOffset, long slots, long validRows, long mask,
+                     long headMask, int nBlocks, long out);
 
     /** {@code out = a + b}, n floats. */
     void add(long out, long a, long b, int n);

@@ -8,6 +8,7 @@ import io.tierkv.cuda.driver.Backend;
 import io.tierkv.cuda.ops.DigestMirror;
 import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.model.generate.HeadSlices;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.tiering.LayerView;
@@ -37,16 +38,20 @@ import java.util.function.Supplier;
  *
  * <pre>
  *   tables [layers][2 parts] of:  slots i32 [maxBlocks] | valid rows i32 [maxBlocks] | block index i32 [maxBlocks]
- *                                 | mask u8 [maxBlocks][blockSize]
- *   (each region 256-byte aligned; part 0 = device tier, part 1 = host tier)
+ *                                 | mask u8 [maxBlocks][blockSize] | head mask u8 [maxBlocks][kvHeads]
+ *   (each region 256-byte aligned; part 0 = device tier, part 1 = host tier; the head mask is read with select=head only)
  * </pre>
  *
- * <p>With {@link HostRead#digest()} ({@code --host-read digest}), a block's digest ({@link DigestShape}) is computed on the
- * device from its device slot when its last row is written, at digest index {@code layer * maxBlocks + block}; at each
- * decode step and layer the bounds of every host block for the query are computed on the device, copied back, ranked
- * with {@link DigestMirror#rank} and chosen by {@link HostRead#choose}; the host part's table is then rewritten to the
- * chosen blocks only, so attention (and the popularity probabilities) read just those. A host block without a digest
- * (not full) bounds at {@code +inf} and is always read. Prefill reads every host block.
+ * <p>With {@link HostRead#digest()} ({@code --host-read digest}), a block's digest ({@link DigestShape}: a bfloat16 box, or
+ * a code box with a sketch of every key) is computed on the device from its device slot when its last row is written, at
+ * digest index {@code layer * maxBlocks + block}; at each decode step and layer every host block's score for the query
+ * (the box's bound, or the sketch's estimated best score) is computed on the device and copied back, and the host chooses
+ * with the CPU backend's rules: whole blocks by {@link DigestMirror#rank} and {@link HostRead#choose}, or per KV head
+ * ({@code select=head}) by {@link HeadSlices}, whose {@code keys=C} second stage scores the candidate slices' keys exactly on
+ * the device ({@link StepDevice#digestExact}, reading only those slices) and keeps the best. The host part's table is then
+ * rewritten to the chosen blocks only, with the per-head choice as the attention kernel's head mask, so attention (and the
+ * popularity probabilities) read just those. A host block without a digest (not full) scores {@code +inf} and is always
+ * read. Prefill reads every host block.
  */
 final class TieredKvStore implements KvStore {
     private final StepDevice device;
@@ -57,7 +62,8 @@ final class TieredKvStore implements KvStore {
     private final int maxTokens;
     private final TierManager tiers;
     private final long slotsBytes;      // one part's slots region, aligned
-    private final long partBytes;       // one part's three regions
+    private final long maskBytes;       // one part's mask region, aligned
+    private final long partBytes;       // one part's five regions
     private final long tables;          // device: [layers][2][partBytes]
     private final ByteBuffer staging;   // host: the same, rebuilt per token
     private final int[][] count;        // [layers][2] list entries per part
@@ -100,6 +106,12 @@ final class TieredKvStore implements KvStore {
     private final float[] rank;
     private final boolean[] chosen;
     private final boolean[][] hasDigest; // [layers][maxBlocks]
+    private final HeadSlices slices;      // select=head: the per-head choice; null for whole blocks
+    private final boolean[] headMasked;   // [layers]: this step's host part reads its head mask
+    private final long candidates;        // select=head with keys=C: device, one part's regions for the candidate slices
+    private final ByteBuffer candidatesHost;
+    private final long exactScores;       // device fp32 [maxBlocks][heads]: the candidates' exact scores
+    private final ByteBuffer exactHost;
 
     private TieredKvStore(StepDevice device, PagedKvShape shape, int layers, int maxTokens, TierManager tiers, int deviceBudgetBlocks,
                           Supplier<KvPolicy> policies, HostRead hostRead) {
@@ -111,7 +123,8 @@ final class TieredKvStore implements KvStore {
         this.deviceBudgetBlocks = deviceBudgetBlocks;
         this.maxBlocks = KvBlockTable.blocksFor(maxTokens, shape.blockSize());
         this.slotsBytes = StepLayout.align(4L * maxBlocks);
-        this.partBytes = 3 * slotsBytes + StepLayout.align((long) maxBlocks * shape.blockSize());
+        this.maskBytes = StepLayout.align((long) maxBlocks * shape.blockSize());
+        this.partBytes = 3 * slotsBytes + maskBytes + StepLayout.align((long) maxBlocks * shape.kvHeads());
         long all = 2L * layers * partBytes;
         if (all > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("block tables of " + all + " bytes: too many tokens for one upload");
@@ -136,7 +149,7 @@ final class TieredKvStore implements KvStore {
         this.hostRead = hostRead;
         this.readStats = new HostReadStats(layers);
         if (hostRead.digest()) {
-            DigestShape ds = new DigestShape(shape.kvHeads(), shape.headDim(), shape.blockSize(), hostRead.parts());
+            DigestShape ds = digestShape(shape, hostRead);
             this.digestBytes = device.digests(ds, Math.multiplyExact(layers, maxBlocks));
             this.digestIndexes = device.alloc(4L * layers * maxBlocks);
             this.digestIndexesHost = ByteBuffer.allocate(4 * layers * maxBlocks).order(ByteOrder.LITTLE_ENDIAN);
@@ -148,6 +161,7 @@ final class TieredKvStore implements KvStore {
             this.chosen = new boolean[maxBlocks];
             this.hasDigest = new boolean[layers][maxBlocks];
         } else {
+            this.hasDigest = null;
             this.digestBytes = 0;
             this.digestIndexes = 0;
             this.digestIndexesHost = null;
@@ -157,7 +171,19 @@ final class TieredKvStore implements KvStore {
             this.bound = null;
             this.rank = null;
             this.chosen = null;
-            this.hasDigest = null;
+        }
+        this.headMasked = new boolean[layers];
+        this.slices = hostRead.digest() && hostRead.perHead() ? new HeadSlices(hostRead, shape.heads(), shape.kvHeads()) : null;
+        if (slices != null && hostRead.keysFor(shape.kvHeads()) > 0) {
+            this.candidates = device.alloc(partBytes);
+            this.candidatesHost = ByteBuffer.allocate((int) partBytes).order(ByteOrder.LITTLE_ENDIAN);
+            this.exactScores = device.alloc(4L * maxBlocks * shape.heads());
+            this.exactHost = ByteBuffer.allocate(4 * maxBlocks * shape.heads()).order(ByteOrder.LITTLE_ENDIAN);
+        } else {
+            this.candidates = 0;
+            this.candidatesHost = null;
+            this.exactScores = 0;
+            this.exactHost = null;
         }
         this.seq = openSequence();
     }
@@ -171,9 +197,9 @@ final class TieredKvStore implements KvStore {
     /** As above, reading the host tier as {@code hostRead} says at decode steps. */
     static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer,
                               Supplier<KvPolicy> policies, HostRead hostRead) {
-        hostRead = hostRead.forCuda(); // plain digest: the kernels' bfloat16 whole blocks; options they lack: refused
+        hostRead = hostRead.forCuda(); // options the kernels lack: refused
         if (hostRead.digest()) { // its checks (head dim a multiple of 8, parts dividing the block), before any device work
-            new DigestShape(dense.kvHeads(), dense.headDim(), dense.blockSize(), hostRead.parts());
+            digestShape(dense, hostRead);
         }
         KvLayout layout = new KvLayout(layers, dense.kvHeads(), dense.headDim(), dense.dtype(), dense.blockSize());
         int deviceBlocks = Math.multiplyExact(layers, deviceBlocksPerLayer);
@@ -193,6 +219,11 @@ final class TieredKvStore implements KvStore {
             tiers.close();
             throw e;
         }
+    }
+
+    /** The digests {@code hostRead} keeps for blocks of {@code kv}'s geometry. */
+    private static DigestShape digestShape(PagedKvShape kv, HostRead hostRead) {
+        return new DigestShape(kv.kvHeads(), kv.headDim(), kv.blockSize(), hostRead.parts(), hostRead.bits(), hostRead.sketch());
     }
 
     private Sequence openSequence() {
@@ -284,6 +315,9 @@ final class TieredKvStore implements KvStore {
         }
         count[l][part] = n;
         anyMasked[l][part] = masked;
+        if (!deviceTier) {
+            headMasked[l] = false;
+        }
     }
 
     private long table(int l, int part) {
@@ -317,45 +351,122 @@ final class TieredKvStore implements KvStore {
     }
 
     /**
-     * Digest mode at a decode step: bounds every host block of layer l for q on the device, ranks them on the host, and
-     * rewrites the host part's table to the chosen blocks (in view order); counts the read.
+     * Digest mode at a decode step: scores every host block of layer l for q on the device, chooses on the host (whole
+     * blocks, or per KV head with {@code select=head}), and rewrites the host part's table to the chosen blocks (in view
+     * order) with their head mask; counts the read (a head slice is {@code 1/K} of a block).
      */
     private void selectHost(int l, long q, float scale) {
         int n = count[l][1];
         int heads = shape.heads();
-        device.digestBound(q, heads, scale, digestIndexes + 4L * l * maxBlocks, n, bounds);
+        int kvHeads = shape.kvHeads();
+        device.digestScore(q, heads, scale, digestIndexes + 4L * l * maxBlocks, n, bounds);
         boundsHost.clear().limit(4 * n * heads);
         device.download(bounds, boundsHost);
         boundsHost.asFloatBuffer().get(bound, 0, n * heads);
-        DigestMirror.rank(bound, n, heads, rank);
-        int m = hostRead.choose(rank, n, chosen);
-        int bs = shape.blockSize();
-        int base = (int) ((2L * l + 1) * partBytes);
-        int maskBase = (int) (base + 3 * slotsBytes);
-        boolean masked = false;
-        int j = 0;
-        for (int i = 0; i < n; i++) {
-            if (!chosen[i]) {
-                continue;
+        double read;
+        if (slices == null) {
+            DigestMirror.rank(bound, n, heads, rank);
+            read = hostRead.choose(rank, n, chosen);
+        } else {
+            int keys = hostRead.keysFor(kvHeads);
+            if (keys > 0) {
+                int scored = slices.choose(bound, n, keys);
+                for (int i = 0; i < n; i++) {
+                    chosen[i] = slices.chosen(i);
+                }
+                exactScores(l, q, scale, n); // bound becomes the candidates' exact scores
+                int kept = slices.refine(bound, n, scored);
+                read = (scored + kept) / 2.0 / kvHeads;
+            } else {
+                read = slices.choose(bound, n) / (double) kvHeads;
             }
-            if (j != i) {
-                staging.putInt(base + 4 * j, staging.getInt(base + 4 * i));
-                staging.putInt((int) (base + slotsBytes + 4 * j), staging.getInt((int) (base + slotsBytes + 4 * i)));
-                staging.putInt((int) (base + 2 * slotsBytes + 4 * j), staging.getInt((int) (base + 2 * slotsBytes + 4 * i)));
+            for (int i = 0; i < n; i++) {
+                chosen[i] = slices.chosen(i);
             }
-            for (int r = 0; r < bs; r++) {
-                byte gone = staging.get(maskBase + i * bs + r);
-                staging.put(maskBase + j * bs + r, gone);
-                masked |= gone != 0;
-            }
-            j++;
         }
+        int base = (int) ((2L * l + 1) * partBytes);
+        int m = compact(staging, base, staging, base, n, chosen);
         ByteBuffer region = staging.duplicate();
         region.limit((int) (base + partBytes)).position(base);
         device.upload(table(l, 1), region);
         count[l][1] = m;
-        anyMasked[l][1] = masked;
-        readStats.add(l, m, n);
+        anyMasked[l][1] = anyMasked(staging, base, m);
+        headMasked[l] = slices != null;
+        readStats.add(l, read, n);
+    }
+
+    /**
+     * Copies the entries {@code i < n} with {@code keep[i]} of the part at {@code from} in {@code src} to the first entries of the
+     * part at {@code to} in {@code dst} (slots, valid rows, blocks, row masks and, with {@code select=head}, each KV head's
+     * choice by {@link #slices} as the head mask); returns how many.
+     * {@code dst} may be {@code src} with {@code to == from} (entries move only to lower indexes).
+     */
+    private int compact(ByteBuffer src, int from, ByteBuffer dst, int to, int n, boolean[] keep) {
+        int bs = shape.blockSize();
+        int kvHeads = shape.kvHeads();
+        int j = 0;
+        for (int i = 0; i < n; i++) {
+            if (!keep[i]) {
+                continue;
+            }
+            dst.putInt(to + 4 * j, src.getInt(from + 4 * i));
+            dst.putInt((int) (to + slotsBytes + 4 * j), src.getInt((int) (from + slotsBytes + 4 * i)));
+            dst.putInt((int) (to + 2 * slotsBytes + 4 * j), src.getInt((int) (from + 2 * slotsBytes + 4 * i)));
+            int maskFrom = (int) (from + 3 * slotsBytes + (long) i * bs);
+            int maskTo = (int) (to + 3 * slotsBytes + (long) j * bs);
+            for (int r = 0; r < bs; r++) {
+                dst.put(maskTo + r, src.get(maskFrom + r));
+            }
+            if (slices != null) {
+                int headTo = (int) (to + 3 * slotsBytes + maskBytes + (long) j * kvHeads);
+                for (int kh = 0; kh < kvHeads; kh++) {
+                    dst.put(headTo + kh, slices.headChosen(i, kh) ? (byte) 1 : 0);
+                }
+            }
+            j++;
+        }
+        return j;
+    }
+
+    /** True when a row of the first {@code m} entries of the part at {@code base} is masked. */
+    private boolean anyMasked(ByteBuffer b, int base, int m) {
+        int maskBase = (int) (base + 3 * slotsBytes);
+        for (int i = 0; i < m * shape.blockSize(); i++) {
+            if (b.get(maskBase + i) != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * {@code keys=C}'s second stage on the device: the candidate slices {@link #slices} chose among layer l's {@code n} host
+     * blocks ({@link #chosen}: the blocks with a candidate slice) are listed (with their KV heads as the head mask), their keys scored exactly against q ({@link
+     * StepDevice#digestExact}: only the candidate slices' keys are read), and {@link #bound} (n, H) is overwritten with each
+     * query head's best exact score in each block, -inf where its KV head's slice is not a candidate.
+     */
+    private void exactScores(int l, long q, float scale, int n) {
+        int heads = shape.heads();
+        int base = (int) ((2L * l + 1) * partBytes);
+        int m = compact(staging, base, candidatesHost, 0, n, chosen);
+        Arrays.fill(bound, 0, n * heads, Float.NEGATIVE_INFINITY);
+        if (m == 0) {
+            return;
+        }
+        device.upload(candidates, candidatesHost.clear());
+        device.digestExact(shape, q, scale, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(),
+                tiers.descriptor().keyOffset(0), candidates, candidates + slotsBytes,
+                anyMasked(candidatesHost, 0, m) ? candidates + 3 * slotsBytes : 0, candidates + 3 * slotsBytes + maskBytes, m, exactScores);
+        exactHost.clear().limit(4 * m * heads);
+        device.download(exactScores, exactHost);
+        java.nio.FloatBuffer scores = exactHost.asFloatBuffer();
+        int j = 0;
+        for (int i = 0; i < n; i++) {
+            if (chosen[i]) {
+                scores.get(j * heads, bound, i * heads, heads);
+                j++;
+            }
+        }
     }
 
     @Override
@@ -382,7 +493,7 @@ final class TieredKvStore implements KvStore {
     private void probsPart(int l, int part, long q, long slab, int capacity, float scale, long lse, long p) {
         long t = table(l, part);
         device.probs(shape, q, slab, (long) capacity * shape.slotBytes(), t, t + slotsBytes, anyMasked[l][part] ? t + 3 * slotsBytes : 0,
-                t + 2 * slotsBytes, count[l][part], scale, lse, p, stride);
+                headMask(l, part), t + 2 * slotsBytes, count[l][part], scale, lse, p, stride);
     }
 
     /**
@@ -493,7 +604,12 @@ final class TieredKvStore implements KvStore {
     private void attendPart(int l, int part, long q, long slab, int capacity, float scale, long out, long lse) {
         long t = table(l, part);
         device.attend(shape, q, slab, (long) capacity * shape.slotBytes(), t, t + slotsBytes, anyMasked[l][part] ? t + 3 * slotsBytes : 0,
-                count[l][part], scale, out, lse);
+                headMask(l, part), count[l][part], scale, out, lse);
+    }
+
+    /** The head mask of layer l's part, or 0 when every KV head reads every entry. */
+    private long headMask(int l, int part) {
+        return part == 1 && headMasked[l] ? table(l, part) + 3 * slotsBytes + maskBytes : 0;
     }
 
     @Override
@@ -504,6 +620,10 @@ final class TieredKvStore implements KvStore {
         }
         promptLength = 0;
         seq.endPrefill();
+        // Token by token, the prompt's blocks were admitted before its last rows were read: the prior moves them only now.
+        // Its promotions land before the first decode step reads either tier, as the CPU decoder's blocks are placed with
+        // the prior already known.
+        tiers.awaitCopies();
         prefillDone = true;
     }
 

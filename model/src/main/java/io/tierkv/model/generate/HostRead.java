@@ -45,10 +45,7 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
     /** Blocks read whatever their rank when {@code min} is set. */
     public static final int SURE_BLOCKS = 2;
 
-    /**
-     * Host blocks per layer and step of {@code digest:...} when {@code blocks} is not given, and of the CUDA
-     * decoder's plain {@code digest} ({@link #forCuda()}): Quest's whole-block selection of bfloat16 digests.
-     */
+    /** Host blocks per layer and step of {@code digest:...} when {@code blocks} is not given. */
     public static final int DEFAULT_BLOCKS = 2;
 
     /**
@@ -167,21 +164,20 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
     }
 
     /**
-     * The first option the CUDA decoder's digest path does not implement (its kernels keep bfloat16 digests and
-     * select whole blocks), or null when it implements them all.
+     * The first option the CUDA decoder's digest path does not implement, or null when it implements them all. Its
+     * kernels keep either bfloat16 boxes ({@code bits=16}, any {@code parts}, no sketch: Quest's digest) or 8- or 4-bit
+     * boxes with a sketch ({@code bits=8|4,sketch=1|2|4}); the selection ({@code select=block|head}, {@code slices},
+     * {@code keys}, {@code min}) is the CPU's, on the host.
      */
     public String cudaUnsupported() {
         if (!digest) {
             return null;
         }
-        if (bits != DEFAULT_BITS) {
-            return "bits=" + bits;
+        if (bits != DEFAULT_BITS && sketch == 0) {
+            return "bits=" + bits + " without a sketch";
         }
-        if (perHead) {
-            return "select=head";
-        }
-        if (sketch != 0) {
-            return "sketch=" + sketch;
+        if (bits == DEFAULT_BITS && sketch != 0) {
+            return "sketch=" + sketch + " over bfloat16 boxes";
         }
         return null;
     }
@@ -190,21 +186,14 @@ public record HostRead(boolean digest, int blocks, int parts, double min, int bi
     public void checkCuda() {
         String option = cudaUnsupported();
         if (option != null) {
-            throw new IllegalArgumentException("--host-read " + this + " with --backend cuda: option " + option
-                    + " is not implemented by the CUDA digest kernels (bfloat16 digests, whole blocks); use the CPU backend"
-                    + " or digest:blocks=N");
+            throw new IllegalArgumentException("--host-read " + this + " with --backend cuda: " + option
+                    + " is not implemented by the CUDA digest kernels (bfloat16 boxes, or 8- or 4-bit boxes with a sketch);"
+                    + " use the CPU backend, plain digest or digest:blocks=N");
         }
     }
 
-    /**
-     * This mode as the CUDA decoder reads it: plain {@code digest} ({@link #DEFAULT}, options its kernels do not
-     * implement) becomes {@code digest:blocks=2}, Quest's selection; any other mode must be one it implements
-     * ({@link #checkCuda()}).
-     */
+    /** This mode as the CUDA decoder reads it: the same mode, once {@link #checkCuda()} found it implemented. */
     public HostRead forCuda() {
-        if (equals(DEFAULT)) {
-            return digest(DEFAULT_BLOCKS);
-        }
         checkCuda();
         return this;
     }

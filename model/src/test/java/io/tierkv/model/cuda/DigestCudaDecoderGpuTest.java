@@ -21,8 +21,9 @@ import org.junit.jupiter.api.Test;
  * Digest host reads in the CUDA decoder on the GPU ({@link CudaStepDevice}: {@code CudaBlockDigests} update and bound,
  * sparse host part over mapped pinned memory) against the host mirror ({@link HostStepDevice}: {@code DigestMirror}) that
  * {@code DigestHostDecoderTest} holds to exact mode: the bundled model decoded tiered with {@code hierarchical} at 25% of
- * the prompt on the device tier, {@code digest:blocks=2}: the same greedy tokens, the same host blocks read and the same
- * digest bytes. Not yet run on hardware.
+ * the prompt on the device tier, {@code digest:blocks=2} (Quest's bfloat16 boxes, whole blocks) and plain {@code digest}
+ * (sketch digests, per-head slices, exact scores of the candidates): the same greedy tokens, the same host blocks read and
+ * the same digest bytes. Not yet run on hardware.
  */
 @Tag("gpu")
 class DigestCudaDecoderGpuTest {
@@ -34,11 +35,20 @@ class DigestCudaDecoderGpuTest {
 
     @Test
     void digestTieredAtAQuarter_onTheGpu_equalsTheHostMirror() {
+        gpuEqualsMirror(HostRead.digest(2));
+    }
+
+    /** Plain {@code digest}: 4-bit boxes with a 2-bit sketch, per-head slices, the candidates' keys scored exactly on the device. */
+    @Test
+    void sketchDigestPerHead_onTheGpu_equalsTheHostMirror() {
+        gpuEqualsMirror(HostRead.DEFAULT);
+    }
+
+    private static void gpuEqualsMirror(HostRead read) {
         int[] prompt = DecoderFixture.load().cases().get(1).prompt();
         int n = DigestHostDecoderTest.NEW_TOKENS;
         int block = DigestHostDecoderTest.BLOCK;
         int perLayer = Math.max(1, prompt.length / 4 / block);
-        HostRead read = HostRead.digest(2);
         int[][] tokens = new int[2][];
         HostReadStats[] stats = new HostReadStats[2];
         long[] digestBytes = new long[2];

@@ -7,9 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.tierkv.core.policy.Policies;
 import io.tierkv.cuda.driver.Backend;
 import io.tierkv.model.BundledModel;
+import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
+import io.tierkv.model.generate.PrefillMode;
+import io.tierkv.model.generate.Sampler;
+import io.tierkv.model.generate.TieredSession;
+import io.tierkv.model.llama.LlamaCheckpoint;
+import io.tierkv.model.llama.LlamaWeights;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -73,6 +79,56 @@ class DigestHostDecoderTest {
         assertTrue(stats[0].fraction() < 0.5, "host read fraction " + stats[0].fraction());
         for (int l = 0; l < layers; l++) {
             assertTrue(selected[0][l].length > 0, "layer " + l + ": the popularity top-k observed the last step");
+        }
+    }
+
+    @Test
+    void perHeadSketchReadingEverySlice_equalsExactMode() {
+        float[][] exactLogits = new float[1][];
+        float[][] digestLogits = new float[1][];
+        HostReadStats[] stats = new HostReadStats[1];
+        GenerationResult exact = decode(HostRead.EXACT, exactLogits, stats, new int[1][][]);
+        // every slice a candidate, every candidate read whole: the sketch, the exact scores and the head mask all run
+        GenerationResult digest = decode(HostRead.parse("digest:bits=4,sketch=2,select=head,slices=1000,keys=1001"), digestLogits, stats,
+                new int[1][][]);
+        assertArrayEquals(exact.tokens(), digest.tokens(), "greedy tokens");
+        double diff = DecoderFixture.maxAbsDiff(exactLogits[0], digestLogits[0]);
+        assertTrue(diff <= LOGIT_TOLERANCE, "last-step logits differ by " + diff);
+        assertEquals(stats[0].blocksExact(), stats[0].blocksRead(), 1e-9, "every host slice read");
+    }
+
+    /**
+     * Plain {@code digest} (4-bit boxes with a 2-bit sketch, per-head slices, the 12 candidates' keys scored exactly, 8 read)
+     * with the digests taken out of the device budget as {@code eval} takes them: the libtorch {@code TieredDecoder}'s
+     * tokens and host reads, step for step (the same scores, {@code DigestMirror} being {@code BlockDigests} to the bit, and
+     * the same choice, {@code HeadSlices}).
+     */
+    @Test
+    void plainDigest_generatesTheLibtorchTieredDecodersTokens_readingTenHeadSlicesPerLayerAndStep() {
+        int[] prompt = DecoderFixture.load().cases().get(1).prompt();
+        HostRead read = HostRead.DEFAULT;
+        GenerationResult reference;
+        HostReadStats cpuStats;
+        try (LlamaWeights w = LlamaCheckpoint.load(BundledModel.directory());
+             TieredSession s = new TieredSession(w, Policies.create(POLICY), prompt.length, 0.25, BLOCK, NEW_TOKENS, 0,
+                     Double.POSITIVE_INFINITY, read)) {
+            reference = s.generate(prompt, NEW_TOKENS, PrefillMode.PAPER, 128, Sampler.greedy(), -1, null, null);
+            cpuStats = s.decoder().hostReads();
+        }
+        int tokens = prompt.length + NEW_TOKENS;
+        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), tokens, BLOCK, null, HostStepDevice::new,
+                KvStores.tiered(Backend.CPU, Math.max(1, prompt.length / 4 / BLOCK), () -> Policies.create(POLICY), read))) {
+            int layers = decoder.config().layers();
+            DeviceBudget budget = decoder.withDigests(DeviceBudget.of(0.25, prompt.length, BLOCK, layers), tokens);
+            decoder.reset(budget.context(layers, prompt.length), budget.blocks(), budget.hostBlocks(Double.POSITIVE_INFINITY));
+            GenerationResult g = decoder.generate(prompt, NEW_TOKENS, -1, null);
+            HostReadStats stats = decoder.hostReadStats();
+            assertArrayEquals(reference.tokens(), g.tokens(), "greedy tokens of the libtorch tiered decoder, same digests and budget");
+            // 12 candidate slices scored (their keys: half a slice's bytes), the 8 best read whole: 10 slices = 2.5 blocks of 4 KV heads
+            assertEquals(stats.steps() * layers * 2.5, stats.blocksRead(), 1, "blocks read");
+            assertEquals(cpuStats.blocksRead(), stats.blocksRead(), "host blocks read, libtorch vs CUDA decoder");
+            assertTrue(stats.fraction() < 0.5, "host read fraction " + stats.fraction());
+            assertTrue(decoder.digestBytes() > 0, "digests held");
         }
     }
 }

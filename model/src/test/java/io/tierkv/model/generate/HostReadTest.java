@@ -76,13 +76,15 @@ class HostReadTest {
 
     @Test
     void cuda_refusesTheOptionsItsKernelsDoNotImplement_byName() {
-        assertEquals("bits=8", HostRead.parse("digest:bits=8").cudaUnsupported());
-        assertEquals("select=head", HostRead.parse("digest:select=head,slices=6").cudaUnsupported());
+        assertEquals("bits=8 without a sketch", HostRead.parse("digest:bits=8").cudaUnsupported());
+        assertEquals("sketch=1 over bfloat16 boxes", HostRead.parse("digest:blocks=3,sketch=1").cudaUnsupported());
+        assertEquals(null, HostRead.parse("digest:select=head,slices=6").cudaUnsupported(), "the per-head choice is the host's");
         assertEquals(null, HostRead.parse("digest:blocks=3,parts=2,min=1").cudaUnsupported());
         assertEquals(null, HostRead.EXACT.cudaUnsupported());
-        assertEquals(HostRead.digest(HostRead.DEFAULT_BLOCKS), HostRead.DEFAULT.forCuda(), "plain digest: Quest's blocks on CUDA");
+        assertEquals(HostRead.DEFAULT, HostRead.DEFAULT.forCuda(), "plain digest: the same sketch and per-head choice on CUDA");
+        assertEquals(HostRead.SMALL, HostRead.SMALL.forCuda());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:blocks=2,bits=4").checkCuda());
-        assertTrue(e.getMessage().contains("option bits=4") && e.getMessage().contains("--backend cuda"), e.getMessage());
+        assertTrue(e.getMessage().contains("bits=4 without a sketch") && e.getMessage().contains("--backend cuda"), e.getMessage());
     }
 
     @Test
@@ -103,7 +105,5 @@ class HostReadTest {
                 .contains("sketch=1, 2 or 4, was 3"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> HostRead.parse("digest:sketch=two")).getMessage()
                 .contains("sketch must be an integer"));
-        assertEquals("sketch=1", HostRead.parse("digest:blocks=3,sketch=1").cudaUnsupported());
-        assertEquals(HostRead.digest(HostRead.DEFAULT_BLOCKS), HostRead.DEFAULT.forCuda(), "plain digest: Quest's blocks on CUDA");
     }
 }

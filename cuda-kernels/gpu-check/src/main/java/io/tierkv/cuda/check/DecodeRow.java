@@ -22,7 +22,9 @@ import java.util.stream.Stream;
  * CUDA tiers with a quarter of the prompt on the device tier (the rest read by the same kernel from mapped pinned host
  * memory, merged by log-sum-exp), under policy {@code full} (placement alone) and under {@code hierarchical} (the popularity
  * top-k on the device in the loop, windows closing, tokens evicted, blocks promoted and demoted), and {@code hierarchical}
- * with {@code --host-read digest} (digest bounds on the device, only the top host blocks read; not yet run on hardware). Two models: the bundled one (3 MiB of F32 weights: its steps
+ * with sparse host reads: Quest's {@code digest:blocks=2} (bfloat16 box bounds on the device, the top two host blocks read)
+ * and plain {@code digest} (sketch scores on the device, per-head slices, the candidates' keys scored exactly; neither yet
+ * run on hardware). Two models: the bundled one (3 MiB of F32 weights: its steps
  * are bound by launch latency, about 60 launches and one host sync per token), and random BF16 weights in
  * {@code bench decode}'s default shape (768 wide, 12 layers, 12/4 heads, SwiGLU 2048, vocabulary 32000: 110M
  * parameters, 220 MB, larger than the L2), whose weights-read GB/s is the decoder's weight streaming rate.
@@ -44,6 +46,7 @@ final class DecodeRow {
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, null, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
+        ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text);
         Path dir = Files.createTempDirectory("tierkv-decode-");
         try {
             RandomCheckpoint.write(dir, SYNTHETIC, DType.BF16, 1);
@@ -51,6 +54,7 @@ final class DecodeRow {
             ok &= row("random 110M", dir, TIERED_PER_LAYER, null, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
+            ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text);
         } catch (RuntimeException e) {
             System.out.println("  FAILED writing the random checkpoint: " + e);
             ok = false;
@@ -72,7 +76,7 @@ final class DecodeRow {
      */
     static final String HIERARCHICAL = "hierarchical";
 
-    /** The host read of the fourth row per model: {@code hierarchical} reading only the top digest-ranked host blocks. */
+    /** The host read of the fourth row per model: {@code hierarchical} reading the top two blocks by their box bounds (Quest). */
     static final HostRead DIGEST = HostRead.digest(HostRead.DEFAULT_BLOCKS);
 
     private static boolean row(String name, Path model, int perLayer, String policy, StringBuilder text) {
