@@ -258,6 +258,11 @@ public final class CudaDecoder implements AutoCloseable {
         return cache instanceof TieredKvStore t ? t.readStats() : null;
     }
 
+    /** Where the host tier's blocks are attended ({@code -Dtierkv.hostAttention}) when tiered, else null. */
+    public HostAttention hostAttention() {
+        return cache instanceof TieredKvStore t ? t.hostAttention() : null;
+    }
+
     /** Device bytes of the block digests when tiered with {@code --host-read digest}, else 0. */
     public long digestBytes() {
         return cache instanceof TieredKvStore t ? t.digestBytes() : 0;

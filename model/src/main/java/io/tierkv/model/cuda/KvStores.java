@@ -37,7 +37,16 @@ interface KvStores {
         if (deviceBlocksPerLayer < 1) {
             throw new IllegalArgumentException("the device tier needs at least one block per layer (the tail), was " + deviceBlocksPerLayer);
         }
+        return tiered(backend, deviceBlocksPerLayer, policies, hostRead, HostAttention.configured());
+    }
+
+    /** As above, the host tier's blocks attended as {@code hostAttention} says (on the device in place, or on the CPU). */
+    static KvStores tiered(Backend backend, int deviceBlocksPerLayer, Supplier<KvPolicy> policies, io.tierkv.model.generate.HostRead hostRead,
+                           HostAttention hostAttention) {
+        if (deviceBlocksPerLayer < 1) {
+            throw new IllegalArgumentException("the device tier needs at least one block per layer (the tail), was " + deviceBlocksPerLayer);
+        }
         return (device, shape, layers, maxTokens) -> TieredKvStore.open(device, shape, layers, maxTokens, backend, deviceBlocksPerLayer,
-                policies, hostRead);
+                policies, hostRead, hostAttention);
     }
 }

@@ -25,7 +25,8 @@ import java.util.function.Supplier;
  * K and V in tiering's tiers, through the public {@link TierManager} / {@link Sequence} API: the new token's K and V are
  * written to the device tail slot ({@link Sequence#keyAddress}), and each layer attends two parts with the same paged
  * kernel, the device-tier blocks in the device slab and the host-tier blocks in the host slab (pinned memory mapped into
- * the device's address space on CUDA, read over PCIe in place), merged exactly by log-sum-exp. The sequence runs the
+ * the device's address space on CUDA, read over PCIe in place; or, with {@link HostAttention#CPU}, attended on the CPU from
+ * the same slab by {@link HostPartAttention}), merged exactly by log-sum-exp. The sequence runs the
  * store's policy: under {@code full} the placement rule alone moves blocks between the tiers (demotions past the device
  * budget, on the copy engine); a policy that counts only its top-k ({@code hierarchical}) gets, per decode step, each
  * layer's top-k positions selected on the device ({@link #observe}), and its windows and the placement move blocks; one
@@ -112,9 +113,16 @@ final class TieredKvStore implements KvStore {
     private final ByteBuffer candidatesHost;
     private final long exactScores;       // device fp32 [maxBlocks][heads]: the candidates' exact scores
     private final ByteBuffer exactHost;
+    private final HostAttention hostAttention;
+    private final HostPartAttention cpuPart;  // HostAttention.CPU: the host part attended on the CPU; else null
+    private final ByteBuffer cpuIo;           // the query down, the part's output and lse (or a layer's probabilities) up
+    private final float[] cpuQ;
+    private final float[] cpuOut;
+    private final float[] cpuLse;
+    private float[] cpuProbs;
 
     private TieredKvStore(StepDevice device, PagedKvShape shape, int layers, int maxTokens, TierManager tiers, int deviceBudgetBlocks,
-                          Supplier<KvPolicy> policies, HostRead hostRead) {
+                          Supplier<KvPolicy> policies, HostRead hostRead, HostAttention hostAttention) {
         this.device = device;
         this.shape = shape;
         this.layers = layers;
@@ -185,6 +193,21 @@ final class TieredKvStore implements KvStore {
             this.exactScores = 0;
             this.exactHost = null;
         }
+        this.hostAttention = hostAttention;
+        if (hostAttention == HostAttention.CPU) {
+            int qFloats = shape.heads() * shape.headDim();
+            this.cpuPart = new HostPartAttention(shape);
+            this.cpuQ = new float[qFloats];
+            this.cpuOut = new float[qFloats];
+            this.cpuLse = new float[shape.heads()];
+            this.cpuIo = ByteBuffer.allocate(4 * Math.max(qFloats + shape.heads(), shape.heads() * maxTokens)).order(ByteOrder.LITTLE_ENDIAN);
+        } else {
+            this.cpuPart = null;
+            this.cpuQ = null;
+            this.cpuOut = null;
+            this.cpuLse = null;
+            this.cpuIo = null;
+        }
         this.seq = openSequence();
     }
 
@@ -194,9 +217,15 @@ final class TieredKvStore implements KvStore {
         return open(device, dense, layers, maxTokens, backend, deviceBlocksPerLayer, policies, HostRead.EXACT);
     }
 
-    /** As above, reading the host tier as {@code hostRead} says at decode steps. */
+    /** As above, reading the host tier as {@code hostRead} says at decode steps, attended where {@link HostAttention#configured()} says. */
     static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer,
                               Supplier<KvPolicy> policies, HostRead hostRead) {
+        return open(device, dense, layers, maxTokens, backend, deviceBlocksPerLayer, policies, hostRead, HostAttention.configured());
+    }
+
+    /** As above, the host tier's blocks attended as {@code hostAttention} says. */
+    static TieredKvStore open(StepDevice device, PagedKvShape dense, int layers, int maxTokens, Backend backend, int deviceBlocksPerLayer,
+                              Supplier<KvPolicy> policies, HostRead hostRead, HostAttention hostAttention) {
         hostRead = hostRead.forCuda(); // options the kernels lack: refused
         if (hostRead.digest()) { // its checks (head dim a multiple of 8, parts dividing the block), before any device work
             digestShape(dense, hostRead);
@@ -214,7 +243,7 @@ final class TieredKvStore implements KvStore {
                 host.external(tiers.deviceBaseAddress(), tiers.slotBytes() * tiers.deviceCapacityBlocks());
                 host.external(tiers.hostBaseAddress(), tiers.slotBytes() * tiers.hostCapacityBlocks());
             }
-            return new TieredKvStore(device, shape, layers, maxTokens, tiers, deviceBlocks, policies, hostRead);
+            return new TieredKvStore(device, shape, layers, maxTokens, tiers, deviceBlocks, policies, hostRead, hostAttention);
         } catch (RuntimeException | Error e) {
             tiers.close();
             throw e;
@@ -480,14 +509,97 @@ final class TieredKvStore implements KvStore {
         }
         attendPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, out, lse);
         if (count[l][1] > 0) {
-            attendPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, o2, lse2);
+            if (cpuPart != null) {
+                attendHostOnCpu(l, q, scale);
+            } else {
+                attendPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, o2, lse2);
+            }
             device.merge(out, lse, o2, lse2, out, lse, shape.heads(), shape.headDim());
         }
         if (observeNow || rowNow) { // with the final lse: the parts' probabilities sum to one per head
             long p = probs + 4L * l * shape.heads() * stride;
             probsPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, lse, p);
-            probsPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, lse, p);
+            if (cpuPart != null) {
+                probsHostOnCpu(l, scale, lse, p);
+            } else {
+                probsPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, lse, p);
+            }
         }
+    }
+
+    /** Where this store attends the host tier's blocks. */
+    HostAttention hostAttention() {
+        return hostAttention;
+    }
+
+    /**
+     * {@link HostAttention#CPU}: layer l's host part attended on the CPU from the host slab in place; the query comes down
+     * (the download waits for the kernels that wrote it) and the part's output and lse go up to {@link #o2} / {@link #lse2}.
+     */
+    private void attendHostOnCpu(int l, long q, float scale) {
+        int qFloats = cpuQ.length;
+        cpuIo.clear().limit(4 * qFloats);
+        device.download(q, cpuIo);
+        cpuIo.asFloatBuffer().get(cpuQ);
+        int n = count[l][1];
+        int base = (int) ((2L * l + 1) * partBytes);
+        cpuPart.attend(cpuQ, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(), ints(base, n),
+                ints((int) (base + slotsBytes), n), anyMasked[l][1] ? bytes((int) (base + 3 * slotsBytes), n * shape.blockSize()) : null,
+                headMasked[l] ? bytes((int) (base + 3 * slotsBytes + maskBytes), n * shape.kvHeads()) : null, n, scale, cpuOut, cpuLse);
+        cpuIo.clear();
+        cpuIo.asFloatBuffer().put(cpuOut);
+        device.upload(o2, cpuIo.limit(4 * qFloats));
+        cpuIo.clear();
+        cpuIo.asFloatBuffer().put(cpuLse);
+        device.upload(lse2, cpuIo.limit(4 * cpuLse.length));
+    }
+
+    /**
+     * {@link HostAttention#CPU}: the host part's probabilities of layer l, computed on the CPU against the final lse and
+     * written into the layer's row {@code p} on the device (a round trip of the row: the device part's kernel wrote the rest).
+     * {@link #cpuQ} still holds this layer's query from {@link #attendHostOnCpu} (or is fetched when the part is empty).
+     */
+    private void probsHostOnCpu(int l, float scale, long lse, long p) {
+        int n = count[l][1];
+        if (n == 0) {
+            return;
+        }
+        int heads = shape.heads();
+        int floats = heads * stride;
+        if (cpuProbs == null) {
+            cpuProbs = new float[floats];
+        }
+        cpuIo.clear().limit(4 * heads);
+        device.download(lse, cpuIo);
+        float[] finalLse = new float[heads];
+        cpuIo.asFloatBuffer().get(finalLse);
+        cpuIo.clear().limit(4 * floats);
+        device.download(p, cpuIo);
+        cpuIo.asFloatBuffer().get(cpuProbs);
+        int base = (int) ((2L * l + 1) * partBytes);
+        cpuPart.probs(cpuQ, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(), ints(base, n),
+                ints((int) (base + slotsBytes), n), anyMasked[l][1] ? bytes((int) (base + 3 * slotsBytes), n * shape.blockSize()) : null,
+                headMasked[l] ? bytes((int) (base + 3 * slotsBytes + maskBytes), n * shape.kvHeads()) : null,
+                ints((int) (base + 2 * slotsBytes), n), n, scale, finalLse, cpuProbs, stride);
+        cpuIo.clear();
+        cpuIo.asFloatBuffer().put(cpuProbs);
+        device.upload(p, cpuIo.limit(4 * floats));
+    }
+
+    /** {@code n} ints of the host copy of the tables at byte {@code at}. */
+    private int[] ints(int at, int n) {
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = staging.getInt(at + 4 * i);
+        }
+        return out;
+    }
+
+    /** {@code n} bytes of the host copy of the tables at byte {@code at}. */
+    private byte[] bytes(int at, int n) {
+        byte[] out = new byte[n];
+        staging.get(at, out);
+        return out;
     }
 
     private void probsPart(int l, int part, long q, long slab, int capacity, float scale, long lse, long p) {

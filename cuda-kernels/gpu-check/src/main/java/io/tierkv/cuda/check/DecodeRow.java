@@ -3,6 +3,7 @@ package io.tierkv.cuda.check;
 import io.tierkv.core.DType;
 import io.tierkv.model.BundledModel;
 import io.tierkv.model.cuda.CudaDecoder;
+import io.tierkv.model.cuda.HostAttention;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.llama.LlamaConfig;
@@ -24,7 +25,8 @@ import java.util.stream.Stream;
  * top-k on the device in the loop, windows closing, tokens evicted, blocks promoted and demoted), and {@code hierarchical}
  * with sparse host reads: Quest's {@code digest:blocks=2} (bfloat16 box bounds on the device, the top two host blocks read)
  * and plain {@code digest} (sketch scores on the device, per-head slices, the candidates' keys scored exactly; neither yet
- * run on hardware). Two models: the bundled one (3 MiB of F32 weights: its steps
+ * run on hardware), and the last of these again with the host tier attended on the CPU ({@link HostAttention#CPU}; for the
+ * 110M model with exact reads too), to choose between the two ways of reading it. Two models: the bundled one (3 MiB of F32 weights: its steps
  * are bound by launch latency, about 60 launches and one host sync per token), and random BF16 weights in
  * {@code bench decode}'s default shape (768 wide, 12 layers, 12/4 heads, SwiGLU 2048, vocabulary 32000: 110M
  * parameters, 220 MB, larger than the L2), whose weights-read GB/s is the decoder's weight streaming rate.
@@ -47,6 +49,7 @@ final class DecodeRow {
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text);
+        ok &= onCpu(() -> row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
         Path dir = Files.createTempDirectory("tierkv-decode-");
         try {
             RandomCheckpoint.write(dir, SYNTHETIC, DType.BF16, 1);
@@ -55,6 +58,8 @@ final class DecodeRow {
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text);
+            ok &= onCpu(() -> row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.EXACT, text));
+            ok &= onCpu(() -> row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
         } catch (RuntimeException e) {
             System.out.println("  FAILED writing the random checkpoint: " + e);
             ok = false;
@@ -65,6 +70,24 @@ final class DecodeRow {
         }
         Files.writeString(out.resolve("decode.txt"), text);
         return ok;
+    }
+
+    /**
+     * A row with the host tier attended on the CPU ({@code -Dtierkv.hostAttention=cpu}) instead of by the kernel over mapped
+     * pinned memory: the two rows side by side are what chooses the default.
+     */
+    private static boolean onCpu(java.util.function.BooleanSupplier row) {
+        String before = System.getProperty(HostAttention.PROPERTY);
+        System.setProperty(HostAttention.PROPERTY, "cpu");
+        try {
+            return row.getAsBoolean();
+        } finally {
+            if (before == null) {
+                System.clearProperty(HostAttention.PROPERTY);
+            } else {
+                System.setProperty(HostAttention.PROPERTY, before);
+            }
+        }
     }
 
     /** Device blocks per layer of the tiered rows: a quarter of the prompt's 16 blocks of 16 tokens. */
@@ -101,7 +124,8 @@ final class DecodeRow {
             GenerationResult g = decoder.generate(prompt, NEW_TOKENS, -1, null);
             double tps = g.decodeTokensPerSecond();
             String where = perLayer == 0 ? "full on device" : String.format(Locale.ROOT, "tiered %s, %d device blocks/layer (25%% of the prompt)%s",
-                    policy == null ? "full" : policy, perLayer, read.digest() ? ", host read " + read : "");
+                    policy == null ? "full" : policy, perLayer, (read.digest() ? ", host read " + read : "")
+                    + (decoder.hostAttention() == HostAttention.CPU ? ", host tier attended on the CPU" : ""));
             line = String.format(Locale.ROOT, "decode    %s (%dd x %d layers, %s weights %.1f MiB, KV %s) %s: prefill %.0f tok/s,"
                             + " decode %.0f tok/s (%.3f ms/token, %d tokens), weights read %.1f GB/s",
                     name, c.hiddenSize(), c.layers(), decoder.kvDtype(), decoder.weightBytes() / 1048576.0, decoder.kvDtype(), where,
