@@ -47,7 +47,8 @@ final class ModelOptions {
                     + " the keys of C digest-chosen slices exactly and read the S best whole; sketch=1|2|4: rank by the keys coded"
                     + " in that many bits per dimension within the block's box, not by the box's bound; parts=P sub-block boxes;"
                     + " bits=16|8|4 box precision; min=R a rank gate; plain digest is "
-                    + "digest:blocks=2,bits=4,select=head,slices=8,keys=12,sketch=2 on the CPU and digest:blocks=2 with --backend cuda;"
+                    + "digest:blocks=2,bits=4,select=head,slices=8,keys=12,sketch=2 on either backend (--backend cuda refuses only"
+                    + " bits=8|4 without a sketch and a sketch over bits=16 boxes);"
                     + " the digests are taken out of the device budget) (default: ${DEFAULT-VALUE}).")
     String hostRead;
 
