@@ -32,16 +32,10 @@ import java.util.function.Supplier;
  * layer's top-k positions selected on the device ({@link #observe}), and its windows and the placement move blocks; one
  * that reads more of the row ({@code h2o}'s probability mass) gets the whole rows, copied back, as on the CPU.
  *
- * <p>Per token, after {@link Sequence#append}, the block tables of every layer and both parts are built from the views on
- * the host and uploaded in one copy; a view stays valid until the next append or step, so residency does not change
- * while the step's kernels run (and the decoder's stream is idle whenever the tiers start copies: every step ends with
- * a synchronising read of the argmax).
- *
- * <pre>
- *   tables [layers][2 parts] of:  slots i32 [maxBlocks] | valid rows i32 [maxBlocks] | block index i32 [maxBlocks]
- *                                 | mask u8 [maxBlocks][blockSize] | head mask u8 [maxBlocks][kvHeads]
- *   (each region 256-byte aligned; part 0 = device tier, part 1 = host tier; the head mask is read with select=head only)
- * </pre>
+ * <p>Per token, after {@link Sequence#append}, the block tables ({@link BlockTables}: per layer a device part and a host
+ * part) are built from the views on the host and uploaded in one copy; a view stays valid until the next append or step,
+ * so residency does not change while the step's kernels run (and the decoder's stream is idle whenever the tiers start
+ * copies: every step ends with a synchronising read of the argmax).
  *
  * <p>With {@link HostRead#digest()} ({@code --host-read digest}), a block's digest ({@link DigestShape}: a bfloat16 box, or
  * a code box with a sketch of every key) is computed on the device from its device slot when its last row is written, at
@@ -62,13 +56,7 @@ final class TieredKvStore implements KvStore {
     private final int deviceBudgetBlocks;
     private final int maxTokens;
     private final TierManager tiers;
-    private final long slotsBytes;      // one part's slots region, aligned
-    private final long maskBytes;       // one part's mask region, aligned
-    private final long partBytes;       // one part's five regions
-    private final long tables;          // device: [layers][2][partBytes]
-    private final ByteBuffer staging;   // host: the same, rebuilt per token
-    private final int[][] count;        // [layers][2] list entries per part
-    private final boolean[][] anyMasked; // [layers][2]
+    private final BlockTables tables;   // [layers][device, host] block lists, rebuilt per token
     private final long o2;              // device fp32 [heads][headDim]: the host part's output
     private final long lse2;            // device fp32 [heads]
     private final Supplier<KvPolicy> policies;
@@ -108,9 +96,8 @@ final class TieredKvStore implements KvStore {
     private final boolean[] chosen;
     private final boolean[][] hasDigest; // [layers][maxBlocks]
     private final HeadSlices slices;      // select=head: the per-head choice; null for whole blocks
-    private final boolean[] headMasked;   // [layers]: this step's host part reads its head mask
-    private final long candidates;        // select=head with keys=C: device, one part's regions for the candidate slices
-    private final ByteBuffer candidatesHost;
+    private final BlockTables.HeadChoice headChoice; // slices::headChosen, or null
+    private final BlockTables candidates; // select=head with keys=C: the candidate slices, listed as layer 0's host part
     private final long exactScores;       // device fp32 [maxBlocks][heads]: the candidates' exact scores
     private final ByteBuffer exactHost;
     private final HostAttention hostAttention;
@@ -130,17 +117,7 @@ final class TieredKvStore implements KvStore {
         this.tiers = tiers;
         this.deviceBudgetBlocks = deviceBudgetBlocks;
         this.maxBlocks = KvBlockTable.blocksFor(maxTokens, shape.blockSize());
-        this.slotsBytes = StepLayout.align(4L * maxBlocks);
-        this.maskBytes = StepLayout.align((long) maxBlocks * shape.blockSize());
-        this.partBytes = 3 * slotsBytes + maskBytes + StepLayout.align((long) maxBlocks * shape.kvHeads());
-        long all = 2L * layers * partBytes;
-        if (all > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("block tables of " + all + " bytes: too many tokens for one upload");
-        }
-        this.tables = device.alloc(all);
-        this.staging = ByteBuffer.allocate((int) all).order(ByteOrder.LITTLE_ENDIAN);
-        this.count = new int[layers][2];
-        this.anyMasked = new boolean[layers][2];
+        this.tables = new BlockTables(device, layers, maxBlocks, shape.blockSize(), shape.kvHeads());
         this.o2 = device.alloc(4L * shape.heads() * shape.headDim());
         this.lse2 = device.alloc(4L * shape.heads());
         this.policies = policies;
@@ -180,16 +157,14 @@ final class TieredKvStore implements KvStore {
             this.rank = null;
             this.chosen = null;
         }
-        this.headMasked = new boolean[layers];
         this.slices = hostRead.digest() && hostRead.perHead() ? new HeadSlices(hostRead, shape.heads(), shape.kvHeads()) : null;
+        this.headChoice = slices == null ? null : slices::headChosen;
         if (slices != null && hostRead.keysFor(shape.kvHeads()) > 0) {
-            this.candidates = device.alloc(partBytes);
-            this.candidatesHost = ByteBuffer.allocate((int) partBytes).order(ByteOrder.LITTLE_ENDIAN);
+            this.candidates = new BlockTables(device, 1, maxBlocks, shape.blockSize(), shape.kvHeads());
             this.exactScores = device.alloc(4L * maxBlocks * shape.heads());
             this.exactHost = ByteBuffer.allocate(4 * maxBlocks * shape.heads()).order(ByteOrder.LITTLE_ENDIAN);
         } else {
-            this.candidates = 0;
-            this.candidatesHost = null;
+            this.candidates = null;
             this.exactScores = 0;
             this.exactHost = null;
         }
@@ -303,13 +278,12 @@ final class TieredKvStore implements KvStore {
     public int append() {
         int position = seq.length();
         seq.append(1);
-        staging.clear();
         for (int l = 0; l < layers; l++) {
             LayerView view = seq.view(l);
-            fill(l, 0, view, view.deviceCount(), true);
-            fill(l, 1, view, view.hostCount(), false);
+            fill(l, BlockTables.DEVICE, view, view.deviceCount(), true);
+            fill(l, BlockTables.HOST, view, view.hostCount(), false);
         }
-        device.upload(tables, staging.clear());
+        tables.upload();
         if (hostRead.digest()) {
             device.upload(digestIndexes, digestIndexesHost.clear());
         }
@@ -321,36 +295,23 @@ final class TieredKvStore implements KvStore {
         return position;
     }
 
-    /** Writes one part's slots, valid rows and mask into the staging buffer. */
+    /** Lists the view's blocks of one tier, with their evicted rows, as layer l's part. */
     private void fill(int l, int part, LayerView view, int n, boolean deviceTier) {
         int bs = shape.blockSize();
-        int base = (int) ((2L * l + part) * partBytes);
-        boolean masked = false;
+        tables.clear(l, part);
         for (int i = 0; i < n; i++) {
             int block = deviceTier ? view.deviceBlock(i) : view.hostBlock(i);
             int rows = view.rows(block);
-            staging.putInt(base + 4 * i, deviceTier ? view.deviceSlot(i) : view.hostSlot(i));
-            staging.putInt((int) (base + slotsBytes + 4 * i), rows);
-            staging.putInt((int) (base + 2 * slotsBytes + 4 * i), block);
+            tables.add(l, part, deviceTier ? view.deviceSlot(i) : view.hostSlot(i), rows, block);
             if (!deviceTier && hasDigest != null) {
                 digestIndexesHost.putInt(4 * (l * maxBlocks + i), hasDigest[l][block] ? l * maxBlocks + block : -1);
             }
-            int maskAt = (int) (base + 3 * slotsBytes + (long) i * bs);
-            for (int r = 0; r < bs; r++) {
-                boolean gone = r < rows && seq.masked(l, block * bs + r);
-                staging.put(maskAt + r, gone ? (byte) 1 : 0);
-                masked |= gone;
+            for (int r = 0; r < rows; r++) {
+                if (seq.masked(l, block * bs + r)) {
+                    tables.evicted(l, part, i, r);
+                }
             }
         }
-        count[l][part] = n;
-        anyMasked[l][part] = masked;
-        if (!deviceTier) {
-            headMasked[l] = false;
-        }
-    }
-
-    private long table(int l, int part) {
-        return tables + (2L * l + part) * partBytes;
     }
 
     @Override
@@ -385,7 +346,7 @@ final class TieredKvStore implements KvStore {
      * order) with their head mask; counts the read (a head slice is {@code 1/K} of a block).
      */
     private void selectHost(int l, long q, float scale) {
-        int n = count[l][1];
+        int n = tables.count(l, BlockTables.HOST);
         int heads = shape.heads();
         int kvHeads = shape.kvHeads();
         device.digestScore(q, heads, scale, digestIndexes + 4L * l * maxBlocks, n, bounds);
@@ -413,79 +374,28 @@ final class TieredKvStore implements KvStore {
                 chosen[i] = slices.chosen(i);
             }
         }
-        int base = (int) ((2L * l + 1) * partBytes);
-        int m = compact(staging, base, staging, base, n, chosen);
-        ByteBuffer region = staging.duplicate();
-        region.limit((int) (base + partBytes)).position(base);
-        device.upload(table(l, 1), region);
-        count[l][1] = m;
-        anyMasked[l][1] = anyMasked(staging, base, m);
-        headMasked[l] = slices != null;
+        tables.keep(l, chosen, headChoice);
         readStats.add(l, read, n);
     }
 
     /**
-     * Copies the entries {@code i < n} with {@code keep[i]} of the part at {@code from} in {@code src} to the first entries of the
-     * part at {@code to} in {@code dst} (slots, valid rows, blocks, row masks and, with {@code select=head}, each KV head's
-     * choice by {@link #slices} as the head mask); returns how many.
-     * {@code dst} may be {@code src} with {@code to == from} (entries move only to lower indexes).
-     */
-    private int compact(ByteBuffer src, int from, ByteBuffer dst, int to, int n, boolean[] keep) {
-        int bs = shape.blockSize();
-        int kvHeads = shape.kvHeads();
-        int j = 0;
-        for (int i = 0; i < n; i++) {
-            if (!keep[i]) {
-                continue;
-            }
-            dst.putInt(to + 4 * j, src.getInt(from + 4 * i));
-            dst.putInt((int) (to + slotsBytes + 4 * j), src.getInt((int) (from + slotsBytes + 4 * i)));
-            dst.putInt((int) (to + 2 * slotsBytes + 4 * j), src.getInt((int) (from + 2 * slotsBytes + 4 * i)));
-            int maskFrom = (int) (from + 3 * slotsBytes + (long) i * bs);
-            int maskTo = (int) (to + 3 * slotsBytes + (long) j * bs);
-            for (int r = 0; r < bs; r++) {
-                dst.put(maskTo + r, src.get(maskFrom + r));
-            }
-            if (slices != null) {
-                int headTo = (int) (to + 3 * slotsBytes + maskBytes + (long) j * kvHeads);
-                for (int kh = 0; kh < kvHeads; kh++) {
-                    dst.put(headTo + kh, slices.headChosen(i, kh) ? (byte) 1 : 0);
-                }
-            }
-            j++;
-        }
-        return j;
-    }
-
-    /** True when a row of the first {@code m} entries of the part at {@code base} is masked. */
-    private boolean anyMasked(ByteBuffer b, int base, int m) {
-        int maskBase = (int) (base + 3 * slotsBytes);
-        for (int i = 0; i < m * shape.blockSize(); i++) {
-            if (b.get(maskBase + i) != 0) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /**
      * {@code keys=C}'s second stage on the device: the candidate slices {@link #slices} chose among layer l's {@code n} host
-     * blocks ({@link #chosen}: the blocks with a candidate slice) are listed (with their KV heads as the head mask), their keys scored exactly against q ({@link
-     * StepDevice#digestExact}: only the candidate slices' keys are read), and {@link #bound} (n, H) is overwritten with each
-     * query head's best exact score in each block, -inf where its KV head's slice is not a candidate.
+     * blocks ({@link #chosen}: the blocks with a candidate slice) are listed (with their KV heads as the head mask), their
+     * keys scored exactly against q ({@link StepDevice#digestExact}: only the candidate slices' keys are read), and
+     * {@link #bound} (n, H) is overwritten with each query head's best exact score in each block, -inf where its KV head's
+     * slice is not a candidate.
      */
     private void exactScores(int l, long q, float scale, int n) {
         int heads = shape.heads();
-        int base = (int) ((2L * l + 1) * partBytes);
-        int m = compact(staging, base, candidatesHost, 0, n, chosen);
+        int m = tables.copyKept(l, chosen, headChoice, candidates);
         Arrays.fill(bound, 0, n * heads, Float.NEGATIVE_INFINITY);
         if (m == 0) {
             return;
         }
-        device.upload(candidates, candidatesHost.clear());
+        int h = BlockTables.HOST;
         device.digestExact(shape, q, scale, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(),
-                tiers.descriptor().keyOffset(0), candidates, candidates + slotsBytes,
-                anyMasked(candidatesHost, 0, m) ? candidates + 3 * slotsBytes : 0, candidates + 3 * slotsBytes + maskBytes, m, exactScores);
+                tiers.descriptor().keyOffset(0), candidates.slots(0, h), candidates.validRows(0, h), candidates.mask(0, h),
+                candidates.headMask(0, h), m, exactScores);
         exactHost.clear().limit(4 * m * heads);
         device.download(exactScores, exactHost);
         java.nio.FloatBuffer scores = exactHost.asFloatBuffer();
@@ -501,14 +411,14 @@ final class TieredKvStore implements KvStore {
     @Override
     public void attend(int l, long q, float scale, long out, long lse) {
         if (hostRead.digest() && prefillDone) {
-            if (count[l][1] > 0) {
+            if (tables.count(l, BlockTables.HOST) > 0) {
                 selectHost(l, q, scale);
             } else {
                 readStats.add(l, 0, 0);
             }
         }
         attendPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, out, lse);
-        if (count[l][1] > 0) {
+        if (tables.count(l, BlockTables.HOST) > 0) {
             if (cpuPart != null) {
                 attendHostOnCpu(l, q, scale);
             } else {
@@ -541,11 +451,9 @@ final class TieredKvStore implements KvStore {
         cpuIo.clear().limit(4 * qFloats);
         device.download(q, cpuIo);
         cpuIo.asFloatBuffer().get(cpuQ);
-        int n = count[l][1];
-        int base = (int) ((2L * l + 1) * partBytes);
-        cpuPart.attend(cpuQ, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(), ints(base, n),
-                ints((int) (base + slotsBytes), n), anyMasked[l][1] ? bytes((int) (base + 3 * slotsBytes), n * shape.blockSize()) : null,
-                headMasked[l] ? bytes((int) (base + 3 * slotsBytes + maskBytes), n * shape.kvHeads()) : null, n, scale, cpuOut, cpuLse);
+        int h = BlockTables.HOST;
+        cpuPart.attend(cpuQ, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(), tables.slotsOf(l, h),
+                tables.validRowsOf(l, h), tables.maskOf(l, h), tables.headMaskOf(l, h), tables.count(l, h), scale, cpuOut, cpuLse);
         cpuIo.clear();
         cpuIo.asFloatBuffer().put(cpuOut);
         device.upload(o2, cpuIo.limit(4 * qFloats));
@@ -560,7 +468,8 @@ final class TieredKvStore implements KvStore {
      * {@link #cpuQ} still holds this layer's query from {@link #attendHostOnCpu} (or is fetched when the part is empty).
      */
     private void probsHostOnCpu(int l, float scale, long lse, long p) {
-        int n = count[l][1];
+        int h = BlockTables.HOST;
+        int n = tables.count(l, h);
         if (n == 0) {
             return;
         }
@@ -576,36 +485,17 @@ final class TieredKvStore implements KvStore {
         cpuIo.clear().limit(4 * floats);
         device.download(p, cpuIo);
         cpuIo.asFloatBuffer().get(cpuProbs);
-        int base = (int) ((2L * l + 1) * partBytes);
-        cpuPart.probs(cpuQ, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(), ints(base, n),
-                ints((int) (base + slotsBytes), n), anyMasked[l][1] ? bytes((int) (base + 3 * slotsBytes), n * shape.blockSize()) : null,
-                headMasked[l] ? bytes((int) (base + 3 * slotsBytes + maskBytes), n * shape.kvHeads()) : null,
-                ints((int) (base + 2 * slotsBytes), n), n, scale, finalLse, cpuProbs, stride);
+        cpuPart.probs(cpuQ, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(), tables.slotsOf(l, h),
+                tables.validRowsOf(l, h), tables.maskOf(l, h), tables.headMaskOf(l, h), tables.blocksOf(l, h), n, scale, finalLse,
+                cpuProbs, stride);
         cpuIo.clear();
         cpuIo.asFloatBuffer().put(cpuProbs);
         device.upload(p, cpuIo.limit(4 * floats));
     }
 
-    /** {@code n} ints of the host copy of the tables at byte {@code at}. */
-    private int[] ints(int at, int n) {
-        int[] out = new int[n];
-        for (int i = 0; i < n; i++) {
-            out[i] = staging.getInt(at + 4 * i);
-        }
-        return out;
-    }
-
-    /** {@code n} bytes of the host copy of the tables at byte {@code at}. */
-    private byte[] bytes(int at, int n) {
-        byte[] out = new byte[n];
-        staging.get(at, out);
-        return out;
-    }
-
     private void probsPart(int l, int part, long q, long slab, int capacity, float scale, long lse, long p) {
-        long t = table(l, part);
-        device.probs(shape, q, slab, (long) capacity * shape.slotBytes(), t, t + slotsBytes, anyMasked[l][part] ? t + 3 * slotsBytes : 0,
-                headMask(l, part), t + 2 * slotsBytes, count[l][part], scale, lse, p, stride);
+        device.probs(shape, q, slab, (long) capacity * shape.slotBytes(), tables.slots(l, part), tables.validRows(l, part),
+                tables.mask(l, part), tables.headMask(l, part), tables.blocks(l, part), tables.count(l, part), scale, lse, p, stride);
     }
 
     /**
@@ -714,14 +604,8 @@ final class TieredKvStore implements KvStore {
     }
 
     private void attendPart(int l, int part, long q, long slab, int capacity, float scale, long out, long lse) {
-        long t = table(l, part);
-        device.attend(shape, q, slab, (long) capacity * shape.slotBytes(), t, t + slotsBytes, anyMasked[l][part] ? t + 3 * slotsBytes : 0,
-                headMask(l, part), count[l][part], scale, out, lse);
-    }
-
-    /** The head mask of layer l's part, or 0 when every KV head reads every entry. */
-    private long headMask(int l, int part) {
-        return part == 1 && headMasked[l] ? table(l, part) + 3 * slotsBytes + maskBytes : 0;
+        device.attend(shape, q, slab, (long) capacity * shape.slotBytes(), tables.slots(l, part), tables.validRows(l, part),
+                tables.mask(l, part), tables.headMask(l, part), tables.count(l, part), scale, out, lse);
     }
 
     @Override
