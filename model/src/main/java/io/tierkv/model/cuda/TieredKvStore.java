@@ -5,10 +5,7 @@ import io.tierkv.core.placement.PlacementConfig;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.cuda.driver.Backend;
-import io.tierkv.cuda.ops.DigestMirror;
-import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.PagedKvShape;
-import io.tierkv.model.generate.HeadSlices;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.tiering.LayerView;
@@ -37,16 +34,8 @@ import java.util.function.Supplier;
  * so residency does not change while the step's kernels run (and the decoder's stream is idle whenever the tiers start
  * copies: every step ends with a synchronising read of the argmax).
  *
- * <p>With {@link HostRead#digest()} ({@code --host-read digest}), a block's digest ({@link DigestShape}: a bfloat16 box, or
- * a code box with a sketch of every key) is computed on the device from its device slot when its last row is written, at
- * digest index {@code layer * maxBlocks + block}; at each decode step and layer every host block's score for the query
- * (the box's bound, or the sketch's estimated best score) is computed on the device and copied back, and the host chooses
- * with the CPU backend's rules: whole blocks by {@link DigestMirror#rank} and {@link HostRead#choose}, or per KV head
- * ({@code select=head}) by {@link HeadSlices}, whose {@code keys=C} second stage scores the candidate slices' keys exactly on
- * the device ({@link StepDevice#digestExact}, reading only those slices) and keeps the best. The host part's table is then
- * rewritten to the chosen blocks only, with the per-head choice as the attention kernel's head mask, so attention (and the
- * popularity probabilities) read just those. A host block without a digest (not full) scores {@code +inf} and is always
- * read. Prefill reads every host block.
+ * <p>With {@link HostRead#digest()} ({@code --host-read digest}) a decode step attends only the host blocks (or KV-head
+ * slices) whose digests score the query highest ({@link HostSelection}); prefill reads every host block.
  */
 final class TieredKvStore implements KvStore {
     private final StepDevice device;
@@ -84,22 +73,7 @@ final class TieredKvStore implements KvStore {
     private final int[][] lastSelected;
     private final HostRead hostRead;    // EXACT or digest
     private HostReadStats readStats;   // since the store opened, or since the last reset(context, ...)
-    private final long digestBytes;     // the device's digest array
-    private final long digestIndexes;   // device i32 [layers][maxBlocks]: the host part's entries' digest indexes, -1 without one
-    private final ByteBuffer digestIndexesHost;
-    private final long fillArgs;        // device i32 [layers][2]: a block that just filled: its device slot, its digest index
-    private final ByteBuffer fillHost = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-    private final long bounds;          // device fp32 [maxBlocks][heads]
-    private final ByteBuffer boundsHost;
-    private final float[] bound;
-    private final float[] rank;
-    private final boolean[] chosen;
-    private final boolean[][] hasDigest; // [layers][maxBlocks]
-    private final HeadSlices slices;      // select=head: the per-head choice; null for whole blocks
-    private final BlockTables.HeadChoice headChoice; // slices::headChosen, or null
-    private final BlockTables candidates; // select=head with keys=C: the candidate slices, listed as layer 0's host part
-    private final long exactScores;       // device fp32 [maxBlocks][heads]: the candidates' exact scores
-    private final ByteBuffer exactHost;
+    private final HostSelection selection; // the digest mode's state and choice; null in exact mode
     private final HostAttention hostAttention;
     private final HostPartAttention cpuPart;  // HostAttention.CPU: the host part attended on the CPU; else null
     private final ByteBuffer cpuIo;           // the query down, the part's output and lse (or a layer's probabilities) up
@@ -133,41 +107,7 @@ final class TieredKvStore implements KvStore {
         this.lastSelected = new int[layers][0];
         this.hostRead = hostRead;
         this.readStats = new HostReadStats(layers);
-        if (hostRead.digest()) {
-            DigestShape ds = digestShape(shape, hostRead);
-            this.digestBytes = device.digests(ds, Math.multiplyExact(layers, maxBlocks));
-            this.digestIndexes = device.alloc(4L * layers * maxBlocks);
-            this.digestIndexesHost = ByteBuffer.allocate(4 * layers * maxBlocks).order(ByteOrder.LITTLE_ENDIAN);
-            this.fillArgs = device.alloc(8L * layers);
-            this.bounds = device.alloc(4L * maxBlocks * shape.heads());
-            this.boundsHost = ByteBuffer.allocate(4 * maxBlocks * shape.heads()).order(ByteOrder.LITTLE_ENDIAN);
-            this.bound = new float[maxBlocks * shape.heads()];
-            this.rank = new float[maxBlocks];
-            this.chosen = new boolean[maxBlocks];
-            this.hasDigest = new boolean[layers][maxBlocks];
-        } else {
-            this.hasDigest = null;
-            this.digestBytes = 0;
-            this.digestIndexes = 0;
-            this.digestIndexesHost = null;
-            this.fillArgs = 0;
-            this.bounds = 0;
-            this.boundsHost = null;
-            this.bound = null;
-            this.rank = null;
-            this.chosen = null;
-        }
-        this.slices = hostRead.digest() && hostRead.perHead() ? new HeadSlices(hostRead, shape.heads(), shape.kvHeads()) : null;
-        this.headChoice = slices == null ? null : slices::headChosen;
-        if (slices != null && hostRead.keysFor(shape.kvHeads()) > 0) {
-            this.candidates = new BlockTables(device, 1, maxBlocks, shape.blockSize(), shape.kvHeads());
-            this.exactScores = device.alloc(4L * maxBlocks * shape.heads());
-            this.exactHost = ByteBuffer.allocate(4 * maxBlocks * shape.heads()).order(ByteOrder.LITTLE_ENDIAN);
-        } else {
-            this.candidates = null;
-            this.exactScores = 0;
-            this.exactHost = null;
-        }
+        this.selection = hostRead.digest() ? new HostSelection(device, shape, layers, maxBlocks, hostRead) : null;
         this.hostAttention = hostAttention;
         if (hostAttention == HostAttention.CPU) {
             int qFloats = shape.heads() * shape.headDim();
@@ -203,7 +143,7 @@ final class TieredKvStore implements KvStore {
                               Supplier<KvPolicy> policies, HostRead hostRead, HostAttention hostAttention) {
         hostRead = hostRead.forCuda(); // options the kernels lack: refused
         if (hostRead.digest()) { // its checks (head dim a multiple of 8, parts dividing the block), before any device work
-            digestShape(dense, hostRead);
+            HostSelection.digestShape(dense, hostRead);
         }
         KvLayout layout = new KvLayout(layers, dense.kvHeads(), dense.headDim(), dense.dtype(), dense.blockSize());
         int deviceBlocks = Math.multiplyExact(layers, deviceBlocksPerLayer);
@@ -225,11 +165,6 @@ final class TieredKvStore implements KvStore {
         }
     }
 
-    /** The digests {@code hostRead} keeps for blocks of {@code kv}'s geometry. */
-    private static DigestShape digestShape(PagedKvShape kv, HostRead hostRead) {
-        return new DigestShape(kv.kvHeads(), kv.headDim(), kv.blockSize(), hostRead.parts(), hostRead.bits(), hostRead.sketch());
-    }
-
     private Sequence openSequence() {
         return openSequence(PolicyContext.unbounded(layers, maxTokens), deviceBudgetBlocks, Integer.MAX_VALUE);
     }
@@ -238,10 +173,8 @@ final class TieredKvStore implements KvStore {
         prefillDone = false;
         promptLength = 0;
         prior = null;
-        if (hasDigest != null) {
-            for (boolean[] layer : hasDigest) {
-                Arrays.fill(layer, false);
-            }
+        if (selection != null) {
+            selection.reset();
         }
         return tiers.open(policies.get(), context, deviceBlocks, hostBlocks);
     }
@@ -284,8 +217,8 @@ final class TieredKvStore implements KvStore {
             fill(l, BlockTables.HOST, view, view.hostCount(), false);
         }
         tables.upload();
-        if (hostRead.digest()) {
-            device.upload(digestIndexes, digestIndexesHost.clear());
+        if (selection != null) {
+            selection.upload();
         }
         observeNow = observing && prefillDone;
         rowNow = !prefillDone && promptLength > 0 && position >= rowsFrom && position < promptLength;
@@ -303,8 +236,8 @@ final class TieredKvStore implements KvStore {
             int block = deviceTier ? view.deviceBlock(i) : view.hostBlock(i);
             int rows = view.rows(block);
             tables.add(l, part, deviceTier ? view.deviceSlot(i) : view.hostSlot(i), rows, block);
-            if (!deviceTier && hasDigest != null) {
-                digestIndexesHost.putInt(4 * (l * maxBlocks + i), hasDigest[l][block] ? l * maxBlocks + block : -1);
+            if (!deviceTier && selection != null) {
+                selection.listed(l, i, block);
             }
             for (int r = 0; r < rows; r++) {
                 if (seq.masked(l, block * bs + r)) {
@@ -319,103 +252,16 @@ final class TieredKvStore implements KvStore {
         int row = position % shape.blockSize();
         long slotBase = seq.keyAddress(l, position) - tiers.descriptor().keyOffset(row);
         device.append(shape, slotBase, 1, 0, row, k, v);
-        if (hasDigest != null && row == shape.blockSize() - 1) {
-            digestFilled(l, position / shape.blockSize(), slotBase);
-        }
-    }
-
-    /** Computes the digest of layer l's block that just filled, from its device slot at {@code slotBase}. */
-    private void digestFilled(int l, int block, long slotBase) {
-        long slabBytes = (long) tiers.deviceCapacityBlocks() * shape.slotBytes();
-        long offset = slotBase - tiers.deviceBaseAddress();
-        if (offset < 0 || offset >= slabBytes || offset % shape.slotBytes() != 0) {
-            throw new IllegalStateException("layer " + l + " block " + block + " filled outside the device tier's slots (offset " + offset + ")");
-        }
-        fillHost.clear();
-        fillHost.putInt(0, (int) (offset / shape.slotBytes()));
-        fillHost.putInt(4, l * maxBlocks + block);
-        long args = fillArgs + 8L * l;
-        device.upload(args, fillHost);
-        device.digestUpdate(shape, tiers.deviceBaseAddress(), slabBytes, tiers.descriptor().keyOffset(0), args, args + 4, 1);
-        hasDigest[l][block] = true;
-    }
-
-    /**
-     * Digest mode at a decode step: scores every host block of layer l for q on the device, chooses on the host (whole
-     * blocks, or per KV head with {@code select=head}), and rewrites the host part's table to the chosen blocks (in view
-     * order) with their head mask; counts the read (a head slice is {@code 1/K} of a block).
-     */
-    private void selectHost(int l, long q, float scale) {
-        int n = tables.count(l, BlockTables.HOST);
-        int heads = shape.heads();
-        int kvHeads = shape.kvHeads();
-        device.digestScore(q, heads, scale, digestIndexes + 4L * l * maxBlocks, n, bounds);
-        boundsHost.clear().limit(4 * n * heads);
-        device.download(bounds, boundsHost);
-        boundsHost.asFloatBuffer().get(bound, 0, n * heads);
-        double read;
-        if (slices == null) {
-            DigestMirror.rank(bound, n, heads, rank);
-            read = hostRead.choose(rank, n, chosen);
-        } else {
-            int keys = hostRead.keysFor(kvHeads);
-            if (keys > 0) {
-                int scored = slices.choose(bound, n, keys);
-                for (int i = 0; i < n; i++) {
-                    chosen[i] = slices.chosen(i);
-                }
-                exactScores(l, q, scale, n); // bound becomes the candidates' exact scores
-                int kept = slices.refine(bound, n, scored);
-                read = (scored + kept) / 2.0 / kvHeads;
-            } else {
-                read = slices.choose(bound, n) / (double) kvHeads;
-            }
-            for (int i = 0; i < n; i++) {
-                chosen[i] = slices.chosen(i);
-            }
-        }
-        tables.keep(l, chosen, headChoice);
-        readStats.add(l, read, n);
-    }
-
-    /**
-     * {@code keys=C}'s second stage on the device: the candidate slices {@link #slices} chose among layer l's {@code n} host
-     * blocks ({@link #chosen}: the blocks with a candidate slice) are listed (with their KV heads as the head mask), their
-     * keys scored exactly against q ({@link StepDevice#digestExact}: only the candidate slices' keys are read), and
-     * {@link #bound} (n, H) is overwritten with each query head's best exact score in each block, -inf where its KV head's
-     * slice is not a candidate.
-     */
-    private void exactScores(int l, long q, float scale, int n) {
-        int heads = shape.heads();
-        int m = tables.copyKept(l, chosen, headChoice, candidates);
-        Arrays.fill(bound, 0, n * heads, Float.NEGATIVE_INFINITY);
-        if (m == 0) {
-            return;
-        }
-        int h = BlockTables.HOST;
-        device.digestExact(shape, q, scale, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(),
-                tiers.descriptor().keyOffset(0), candidates.slots(0, h), candidates.validRows(0, h), candidates.mask(0, h),
-                candidates.headMask(0, h), m, exactScores);
-        exactHost.clear().limit(4 * m * heads);
-        device.download(exactScores, exactHost);
-        java.nio.FloatBuffer scores = exactHost.asFloatBuffer();
-        int j = 0;
-        for (int i = 0; i < n; i++) {
-            if (chosen[i]) {
-                scores.get(j * heads, bound, i * heads, heads);
-                j++;
-            }
+        if (selection != null && row == shape.blockSize() - 1) {
+            selection.filled(l, position / shape.blockSize(), slotBase, tiers);
         }
     }
 
     @Override
     public void attend(int l, long q, float scale, long out, long lse) {
-        if (hostRead.digest() && prefillDone) {
-            if (tables.count(l, BlockTables.HOST) > 0) {
-                selectHost(l, q, scale);
-            } else {
-                readStats.add(l, 0, 0);
-            }
+        if (selection != null && prefillDone) { // only the chosen host blocks are read, and counted
+            int n = tables.count(l, BlockTables.HOST);
+            readStats.add(l, n > 0 ? selection.select(l, q, scale, tables, tiers) : 0, n);
         }
         attendPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, out, lse);
         if (tables.count(l, BlockTables.HOST) > 0) {
@@ -666,7 +512,7 @@ final class TieredKvStore implements KvStore {
 
     /** Device bytes of the block digests (0 in exact mode). */
     long digestBytes() {
-        return digestBytes;
+        return selection == null ? 0 : selection.digestBytes();
     }
 
     /** The tiers' statistics. */
