@@ -13,7 +13,7 @@ import java.nio.ByteOrder;
  *   [layers][2 parts] of:  slots i32 [maxBlocks] | valid rows i32 [maxBlocks] | block index i32 [maxBlocks]
  *                          | mask u8 [maxBlocks][blockSize] | head mask u8 [maxBlocks][kvHeads]
  *   (each region 256-byte aligned; mask: 1 = the row is evicted; head mask: 0 = the entry is left out for that KV
- *    head's query heads, read only after {@link #keep} with a head choice)
+ *    head's query heads, read only after {@link #keep} with a head choice or once a kernel wrote it, {@link #chosenOnDevice})
  * </pre>
  */
 final class BlockTables {
@@ -38,6 +38,7 @@ final class BlockTables {
     private final int[][] count;        // [layers][2] entries per part
     private final boolean[][] anyMasked; // [layers][2]: a row of the part is evicted
     private final boolean[][] headMasked; // [layers][2]: the part's head mask is read
+    private final boolean[][] maskOnDevice; // [layers][2]: ... and was written there by a kernel, not from the host copy
 
     BlockTables(StepDevice device, int layers, int maxBlocks, int blockSize, int kvHeads) {
         this.device = device;
@@ -56,6 +57,7 @@ final class BlockTables {
         this.count = new int[layers][2];
         this.anyMasked = new boolean[layers][2];
         this.headMasked = new boolean[layers][2];
+        this.maskOnDevice = new boolean[layers][2];
     }
 
     /** Empties layer l's part, before {@link #add}ing its entries. */
@@ -63,6 +65,7 @@ final class BlockTables {
         count[l][part] = 0;
         anyMasked[l][part] = false;
         headMasked[l][part] = false;
+        maskOnDevice[l][part] = false;
     }
 
     /** Appends an entry to layer l's part, none of its rows evicted yet; returns its index. */
@@ -103,27 +106,23 @@ final class BlockTables {
         count[l][HOST] = m;
         anyMasked[l][HOST] = masked(staging, base, m);
         headMasked[l][HOST] = heads != null;
+        maskOnDevice[l][HOST] = false;
         uploadPart(l, HOST);
         return m;
     }
 
     /**
-     * Lists the entries of layer l's host part with {@code keep[i]} as layer 0's host part of {@code to} (same geometry), with
-     * {@code heads}' head mask when non-null, and uploads it; returns how many.
+     * Device address of layer l's part's head mask region (u8 {@code [count][kvHeads]}) for a kernel to write the choice into
+     * ({@code head_slices}); {@link #chosenOnDevice} then makes the paged kernels read it.
      */
-    int copyKept(int l, boolean[] keep, HeadChoice heads, BlockTables to) {
-        int into = to.base(0, HOST);
-        int m = copy(staging, base(l, HOST), to.staging, into, count[l][HOST], keep, heads);
-        to.count[0][HOST] = m;
-        to.anyMasked[0][HOST] = masked(to.staging, into, m);
-        to.headMasked[0][HOST] = heads != null;
-        to.uploadPart(0, HOST);
-        return m;
+    long headMaskRegion(int l, int part) {
+        return slots(l, part) + 3 * slotsBytes + maskBytes;
     }
 
-    /** Bytes of one part on the device, for sizing a {@link #copyKept} target's geometry. */
-    long partBytes() {
-        return partBytes;
+    /** A kernel wrote layer l's part's head mask on the device this step: the paged kernels read it from now on. */
+    void chosenOnDevice(int l, int part) {
+        headMasked[l][part] = true;
+        maskOnDevice[l][part] = true;
     }
 
     int count(int l, int part) {
@@ -175,9 +174,21 @@ final class BlockTables {
         return anyMasked[l][part] ? bytes((int) (base(l, part) + 3 * slotsBytes), count[l][part] * blockSize) : null;
     }
 
-    /** The part's head mask from the host copy, or null when every KV head reads every entry. */
+    /**
+     * The part's head mask (copied back first when a kernel wrote it), or null when every KV head reads every entry.
+     */
     byte[] headMaskOf(int l, int part) {
-        return headMasked[l][part] ? bytes((int) (base(l, part) + 3 * slotsBytes + maskBytes), count[l][part] * kvHeads) : null;
+        if (!headMasked[l][part]) {
+            return null;
+        }
+        int at = (int) (base(l, part) + 3 * slotsBytes + maskBytes);
+        int n = count[l][part] * kvHeads;
+        if (maskOnDevice[l][part] && n > 0) {
+            ByteBuffer region = staging.duplicate();
+            region.limit(at + n).position(at);
+            device.download(tables + at, region);
+        }
+        return bytes(at, n);
     }
 
     private int base(int l, int part) {

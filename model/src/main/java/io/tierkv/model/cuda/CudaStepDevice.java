@@ -11,6 +11,7 @@ import io.tierkv.cuda.ops.CudaBlockDigests;
 import io.tierkv.cuda.ops.CudaDecoderOps;
 import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.CudaDecoderStep;
+import io.tierkv.cuda.ops.CudaHeadSlices;
 import io.tierkv.cuda.ops.CudaLinear;
 import io.tierkv.cuda.ops.CudaPagedAttention;
 import io.tierkv.cuda.ops.CudaPagedProbs;
@@ -41,6 +42,7 @@ final class CudaStepDevice implements StepDevice {
     private final TreeMap<Long, DeviceBuffer> buffers = new TreeMap<>();
     private PinnedBuffer staging;
     private CudaPagedProbs pagedProbs;     // loaded at the first use (tiered decoding with a policy that observes attention)
+    private CudaHeadSlices headSlices;     // loaded at the first use (digest host reads with select=head)
     private PopularityKernel popularity;  // likewise
     private CudaBlockDigests digests;     // tiered decoding with --host-read digest
     private long allocated;
@@ -238,6 +240,15 @@ final class CudaStepDevice implements StepDevice {
     public void digestExact(PagedKvShape kv, long q, float scale, long slab, long slabBytes, long keyOffset, long slots, long validRows,
                             long mask, long headMask, int nBlocks, long out) {
         digestArray().exactAsync(kv, q, scale, slab, slabBytes, keyOffset, slots, validRows, mask, headMask, nBlocks, out, stream);
+    }
+
+    @Override
+    public void headSlices(long scores, int n, int heads, int kvHeads, int cap, long capFrom, double min, long value, long headMask,
+                           long taken) {
+        if (headSlices == null) {
+            headSlices = owned.add(new CudaHeadSlices(context));
+        }
+        headSlices.chooseAsync(scores, n, heads, kvHeads, cap, capFrom, Math.log(min), value, headMask, taken, stream);
     }
 
     @Override

@@ -5,6 +5,7 @@ import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.model.generate.HeadSlices;
 import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.tiering.TierManager;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -17,12 +18,14 @@ import java.util.Arrays;
  * <p>A block's digest ({@link DigestShape}: a bfloat16 box, or a code box with a sketch of every key) is computed on the
  * device from its device slot when its last row is written ({@link #filled}), at digest index {@code layer * maxBlocks +
  * block}. At each decode step and layer ({@link #select}) every host block's score for the query (the box's bound, or the
- * sketch's estimated best score) is computed on the device and copied back, and the host chooses with the CPU backend's
- * rules: whole blocks by {@link DigestMirror#rank} and {@link HostRead#choose}, or per KV head by {@link HeadSlices}, whose
- * {@code keys=C} second stage scores the candidate slices' keys exactly on the device ({@link StepDevice#digestExact},
- * reading only those slices) and keeps the best. The host part of the {@link BlockTables} is then rewritten to the chosen
- * blocks, with the per-head choice as the attention kernel's head mask. A host block without a digest (not full) scores
- * {@code +inf} and is always read. Device memory is allocated through the {@link StepDevice}, which frees it.
+ * sketch's estimated best score) is computed on the device. Whole blocks are then chosen on the host by
+ * {@link DigestMirror#rank} and {@link HostRead#choose} and the host part of the {@link BlockTables} rewritten to them.
+ * Per KV head the choice stays on the device: {@link HeadSlices}' rule as a kernel ({@link StepDevice#headSlices}) writes
+ * the host part's head mask directly, after {@code keys=C}'s second stage has scored the candidate slices' keys exactly
+ * where they lie ({@link StepDevice#digestExact}, reading only those slices); the paged kernels then skip every slice not
+ * chosen, and the step makes no round trip to the host (its counts come back once per step, {@link #flush}). A host block
+ * without a digest (not full) scores {@code +inf} and is always read. Device memory is allocated through the
+ * {@link StepDevice}, which frees it.
  */
 final class HostSelection {
     private final StepDevice device;
@@ -40,11 +43,12 @@ final class HostSelection {
     private final float[] rank;         // [maxBlocks]
     private final boolean[] chosen;     // [maxBlocks]
     private final boolean[][] hasDigest; // [layers][maxBlocks]
-    private final HeadSlices slices;    // select=head: the per-head choice; null for whole blocks
-    private final BlockTables.HeadChoice headChoice; // slices::headChosen, or null
-    private final BlockTables candidates; // select=head with keys=C: the candidate slices, listed as layer 0's host part
-    private final long exactScores;     // device fp32 [maxBlocks][heads]: the candidates' exact scores
-    private final ByteBuffer exactHost;
+    private final boolean perHead;      // select=head: chosen on the device (StepDevice#headSlices); else whole blocks on the host
+    private final long value;           // select=head: device fp32 [maxBlocks][kvHeads], the choice's scratch
+    private final long exactScores;     // keys=C: device fp32 [maxBlocks][heads], the candidates' exact scores
+    private final long counts;          // select=head: device i32 [layers][2], slices scored (keys=C) and read this step
+    private final ByteBuffer countsHost;
+    private final int[] pending;        // [layers]: host blocks of this step's choice whose counts are still on the device
 
     /** For {@code hostRead} (a digest mode, as {@link HostRead#forCuda} left it) over {@code layers x maxBlocks} blocks. */
     HostSelection(StepDevice device, PagedKvShape shape, int layers, int maxBlocks, HostRead hostRead) {
@@ -63,17 +67,12 @@ final class HostSelection {
         this.rank = new float[maxBlocks];
         this.chosen = new boolean[maxBlocks];
         this.hasDigest = new boolean[layers][maxBlocks];
-        this.slices = hostRead.perHead() ? new HeadSlices(hostRead, heads, shape.kvHeads()) : null;
-        this.headChoice = slices == null ? null : slices::headChosen;
-        if (slices != null && hostRead.keysFor(shape.kvHeads()) > 0) {
-            this.candidates = new BlockTables(device, 1, maxBlocks, shape.blockSize(), shape.kvHeads());
-            this.exactScores = device.alloc(4L * maxBlocks * heads);
-            this.exactHost = ByteBuffer.allocate(4 * maxBlocks * heads).order(ByteOrder.LITTLE_ENDIAN);
-        } else {
-            this.candidates = null;
-            this.exactScores = 0;
-            this.exactHost = null;
-        }
+        this.perHead = hostRead.perHead();
+        this.value = perHead ? device.alloc(4L * maxBlocks * shape.kvHeads()) : 0;
+        this.exactScores = perHead && hostRead.keysFor(shape.kvHeads()) > 0 ? device.alloc(4L * maxBlocks * heads) : 0;
+        this.counts = perHead ? device.alloc(8L * layers) : 0;
+        this.countsHost = ByteBuffer.allocate(8 * layers).order(ByteOrder.LITTLE_ENDIAN);
+        this.pending = new int[layers];
     }
 
     /**
@@ -89,11 +88,12 @@ final class HostSelection {
         return digestBytes;
     }
 
-    /** A new sequence: no block has a digest. */
+    /** A new sequence: no block has a digest, no count is pending. */
     void reset() {
         for (boolean[] layer : hasDigest) {
             Arrays.fill(layer, false);
         }
+        Arrays.fill(pending, 0);
     }
 
     /** Entry i of layer l's host part is {@code block}: its digest index, or -1 while it has none. */
@@ -123,69 +123,64 @@ final class HostSelection {
     }
 
     /**
-     * A decode step of layer l: scores every host block of {@code tables}' host part for q on the device, chooses on the host
-     * (whole blocks, or per KV head with {@code select=head}), and keeps the chosen blocks (in view order) with their head
-     * mask; returns the blocks read (a head slice is {@code 1/K} of a block, a candidate's keys half a slice).
+     * A decode step of layer l with host blocks listed: scores every host block of {@code tables}' host part for q on the
+     * device and chooses. Whole blocks: the scores come back, the host ranks and chooses, and the host part is rewritten to
+     * the chosen blocks; the read goes to {@code stats} at once. Per KV head ({@code select=head}): the choice is made on the
+     * device ({@link StepDevice#headSlices}, with the {@code keys=C} stage's exact scores in between) and written straight
+     * into the host part's head mask, with no copy back; its counts reach {@code stats} at {@link #flush}. A head slice is
+     * {@code 1/K} of a block, a candidate's keys half a slice.
      */
-    double select(int l, long q, float scale, BlockTables tables, TierManager tiers) {
-        int n = tables.count(l, BlockTables.HOST);
+    void select(int l, long q, float scale, BlockTables tables, TierManager tiers, HostReadStats stats) {
+        int h = BlockTables.HOST;
+        int n = tables.count(l, h);
         int heads = shape.heads();
         int kvHeads = shape.kvHeads();
         device.digestScore(q, heads, scale, digestIndexes + 4L * l * maxBlocks, n, bounds);
+        if (perHead) {
+            long mask = tables.headMaskRegion(l, h);
+            long scored = counts + 8L * l;
+            int keys = hostRead.keysFor(kvHeads);
+            if (keys > 0) {
+                device.headSlices(bounds, n, heads, kvHeads, keys, 0, hostRead.min(), value, mask, scored);
+                device.digestExact(shape, q, scale, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(),
+                        tiers.descriptor().keyOffset(0), tables.slots(l, h), tables.validRows(l, h), tables.mask(l, h), mask, n, exactScores);
+            }
+            device.headSlices(keys > 0 ? exactScores : bounds, n, heads, kvHeads, hostRead.slicesFor(kvHeads), keys > 0 ? scored : 0,
+                    hostRead.min(), value, mask, scored + 4);
+            tables.chosenOnDevice(l, h);
+            pending[l] = n;
+            return;
+        }
         boundsHost.clear().limit(4 * n * heads);
         device.download(bounds, boundsHost);
         boundsHost.asFloatBuffer().get(bound, 0, n * heads);
-        double read;
-        if (slices == null) {
-            DigestMirror.rank(bound, n, heads, rank);
-            read = hostRead.choose(rank, n, chosen);
-        } else {
-            int keys = hostRead.keysFor(kvHeads);
-            if (keys > 0) {
-                int scored = slices.choose(bound, n, keys);
-                for (int i = 0; i < n; i++) {
-                    chosen[i] = slices.chosen(i);
-                }
-                exactScores(l, q, scale, n, tables, tiers); // bound becomes the candidates' exact scores
-                int kept = slices.refine(bound, n, scored);
-                read = (scored + kept) / 2.0 / kvHeads;
-            } else {
-                read = slices.choose(bound, n) / (double) kvHeads;
-            }
-            for (int i = 0; i < n; i++) {
-                chosen[i] = slices.chosen(i);
-            }
-        }
-        tables.keep(l, chosen, headChoice);
-        return read;
+        DigestMirror.rank(bound, n, heads, rank);
+        double read = hostRead.choose(rank, n, chosen);
+        tables.keep(l, chosen, null);
+        stats.add(l, read, n);
     }
 
     /**
-     * {@code keys=C}'s second stage on the device: the candidate slices {@link #slices} chose among layer l's {@code n} host
-     * blocks ({@link #chosen}: the blocks with a candidate slice) are listed (with their KV heads as the head mask), their
-     * keys scored exactly against q ({@link StepDevice#digestExact}: only the candidate slices' keys are read), and
-     * {@link #bound} (n, H) is overwritten with each query head's best exact score in each block, -inf where its KV head's
-     * slice is not a candidate.
+     * After a decode step: the per-head choices' counts, copied back in one read, go to {@code stats} (slices read, plus half
+     * the candidates scored with {@code keys=C}, over K).
      */
-    private void exactScores(int l, long q, float scale, int n, BlockTables tables, TierManager tiers) {
-        int heads = shape.heads();
-        int m = tables.copyKept(l, chosen, headChoice, candidates);
-        Arrays.fill(bound, 0, n * heads, Float.NEGATIVE_INFINITY);
-        if (m == 0) {
+    void flush(HostReadStats stats) {
+        boolean any = false;
+        for (int n : pending) {
+            any |= n > 0;
+        }
+        if (!any) {
             return;
         }
-        int h = BlockTables.HOST;
-        device.digestExact(shape, q, scale, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(),
-                tiers.descriptor().keyOffset(0), candidates.slots(0, h), candidates.validRows(0, h), candidates.mask(0, h),
-                candidates.headMask(0, h), m, exactScores);
-        exactHost.clear().limit(4 * m * heads);
-        device.download(exactScores, exactHost);
-        java.nio.FloatBuffer scores = exactHost.asFloatBuffer();
-        int j = 0;
-        for (int i = 0; i < n; i++) {
-            if (chosen[i]) {
-                scores.get(j * heads, bound, i * heads, heads);
-                j++;
+        device.download(counts, countsHost.clear());
+        int kvHeads = shape.kvHeads();
+        boolean keys = hostRead.keysFor(kvHeads) > 0;
+        for (int l = 0; l < pending.length; l++) {
+            if (pending[l] > 0) {
+                int scored = countsHost.getInt(8 * l);
+                int kept = countsHost.getInt(8 * l + 4);
+                stats.add(l, keys ? (scored + kept) / 2.0 / kvHeads : kept / (double) kvHeads, pending[l]);
+                pending[l] = 0;
             }
         }
     }

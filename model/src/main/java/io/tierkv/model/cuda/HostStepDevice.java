@@ -8,6 +8,8 @@ import io.tierkv.cuda.ops.DigestMirror;
 import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.ReferenceOps;
 import io.tierkv.cuda.popularity.RadixSelectPopularityCounter;
+import io.tierkv.model.generate.HeadSlices;
+import io.tierkv.model.generate.HostRead;
 import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.TreeMap;
@@ -26,6 +28,9 @@ final class HostStepDevice implements StepDevice {
     private final RadixSelectPopularityCounter counter = new RadixSelectPopularityCounter();
     private long next = FIRST_ADDRESS;
     private long allocated;
+    private HeadSlices choice;        // the per-head choice, the CPU's own code
+    private int choiceHeads;
+    private int choiceKvHeads;
     private DigestShape digestShape;  // the digest array, as DigestMirror lays it out:
     private short[] digests;          // bfloat16 boxes (bits 16),
     private byte[] codeDigests;       // or code boxes with a sketch
@@ -344,6 +349,27 @@ final class HostStepDevice implements StepDevice {
                 (int) (slabBytes / kv.slotBytes()), ints(slots, nBlocks), validRows == 0 ? null : ints(validRows, nBlocks), bytes(mask, nBlocks * kv.blockSize()),
                 bytes(headMask, nBlocks * kv.kvHeads()), nBlocks, scores);
         putFloats(out, scores);
+    }
+
+    @Override
+    public void headSlices(long scores, int n, int heads, int kvHeads, int cap, long capFrom, double min, long value, long headMask,
+                           long taken) {
+        if (choice == null || choiceHeads != heads || choiceKvHeads != kvHeads) {
+            choice = new HeadSlices(HostRead.DEFAULT, heads, kvHeads); // min and cap come as arguments
+            choiceHeads = heads;
+            choiceKvHeads = kvHeads;
+        }
+        int limit = capFrom == 0 ? cap : Math.min(cap, ints(capFrom, 1)[0]);
+        int chosen = choice.choose(floats(scores, n * heads), n, limit, min);
+        byte[] mask = new byte[n * kvHeads];
+        for (int i = 0; i < n; i++) {
+            for (int kh = 0; kh < kvHeads; kh++) {
+                mask[i * kvHeads + kh] = choice.headChosen(i, kh) ? (byte) 1 : 0;
+            }
+        }
+        int[] off = new int[1];
+        at(headMask, mask.length, off).putBytes(off[0], mask);
+        at(taken, 4, off).putInt(off[0], chosen);
     }
 
     @Override

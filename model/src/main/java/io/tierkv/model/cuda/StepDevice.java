@@ -102,6 +102,14 @@ interface StepDevice extends AutoCloseable {
     void digestExact(PagedKvShape kv, long q, float scale, long slab, long slabBytes, long keyOffset, long slots, long validRows, long mask,
                      long headMask, int nBlocks, long out);
 
+    /**
+     * The per-head choice of {@code select=head} ({@code HeadSlices.choose}; {@code CudaHeadSlices} on the GPU) from
+     * {@code scores} ({@code [n][heads]} fp32) with at most {@code cap} slices (and at most the int at {@code capFrom}, when
+     * not 0) and the gate {@code min}: writes the head mask {@code headMask} ({@code [n][kvHeads]} u8, whole) and the number
+     * chosen at {@code taken} (i32); {@code value} is scratch of {@code n * kvHeads} floats.
+     */
+    void headSlices(long scores, int n, int heads, int kvHeads, int cap, long capFrom, double min, long value, long headMask, long taken);
+
     /** {@code out = a + b}, n floats. */
     void add(long out, long a, long b, int n);
 

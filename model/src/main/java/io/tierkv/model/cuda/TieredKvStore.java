@@ -260,8 +260,11 @@ final class TieredKvStore implements KvStore {
     @Override
     public void attend(int l, long q, float scale, long out, long lse) {
         if (selection != null && prefillDone) { // only the chosen host blocks are read, and counted
-            int n = tables.count(l, BlockTables.HOST);
-            readStats.add(l, n > 0 ? selection.select(l, q, scale, tables, tiers) : 0, n);
+            if (tables.count(l, BlockTables.HOST) > 0) {
+                selection.select(l, q, scale, tables, tiers, readStats);
+            } else {
+                readStats.add(l, 0, 0);
+            }
         }
         attendPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, out, lse);
         if (tables.count(l, BlockTables.HOST) > 0) {
@@ -352,6 +355,9 @@ final class TieredKvStore implements KvStore {
      */
     @Override
     public void observe() {
+        if (selection != null) {
+            selection.flush(readStats);
+        }
         if (rowNow) {
             rowNow = false;
             promptRow(seq.length() - 1);

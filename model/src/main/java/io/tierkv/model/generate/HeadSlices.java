@@ -45,6 +45,14 @@ public final class HeadSlices {
 
     /** As {@link #choose(float[], int)} with a cap of {@code cap} slices; returns how many were chosen. */
     public int choose(float[] scores, int n, int cap) {
+        return choose(scores, n, cap, hostRead.min());
+    }
+
+    /**
+     * As {@link #choose(float[], int, int)} with the gate {@code min} in place of {@link HostRead#min()} (the device's kernel
+     * takes both as arguments; the host mirror calls this).
+     */
+    public int choose(float[] scores, int n, int cap, double min) {
         ensure(n);
         int group = heads / kvHeads;
         Arrays.fill(best, Float.NEGATIVE_INFINITY);
@@ -87,7 +95,7 @@ public final class HeadSlices {
                     arg = c;
                 }
             }
-            if (value[arg] < Math.log(hostRead.min())) { // min=0: log 0 = -inf, every slice may be read
+            if (value[arg] < Math.log(min)) { // min=0: log 0 = -inf, every slice may be read
                 break;
             }
             headChosen[arg] = true;

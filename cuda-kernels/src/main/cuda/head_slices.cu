@@ -1,0 +1,156 @@
+// The per-head host-slice choice of a sparse host read (model's HeadSlices, select=head) on the device, so that a decode
+// step chooses which KV head reads which host block without a round trip to the host:
+//   head_slices  from scores [n][heads] (fp32: a digest's score, or the candidates' exact scores; +inf = must be read,
+//                -inf = weighs nothing), writes headMask [n][kvHeads] (u8, 1 = that KV head reads the block) and the
+//                number of slices chosen.
+// The rule, exactly HeadSlices.choose: best_h = max_i score[i][h]; a KV head's value of block i is
+// (float) log(sum over its query heads of exp(score - best_h)) summed in double (the difference in float) (+inf if a score is +inf; a term is 0 where the
+// score is -inf or best_h is +inf); with budget = min(cap, n * kvHeads) >= kvHeads every KV head first takes its best
+// block (the lowest index among equal values), then, while taken < budget, the untaken (block, KV head) pair of the
+// highest value over all heads (the lowest pair index i * kvHeads + kh among equal values) is taken unless its value is
+// below logMin (log of HostRead.min; -inf: no gate). cap is min(cap, *capFrom) when capFrom is given (the second stage of
+// keys=C reads at most as many slices as the first scored).
+// One CTA of 1024 threads (a decode step's choice for one layer); value is a scratch array of n * kvHeads floats.
+
+#include <cmath>
+
+namespace {
+
+constexpr int kThreads = 1024;
+constexpr int kWarps = kThreads / 32;
+
+// (v, c) beats (bestV, bestC): a larger value, or the same value at a lower index; NaN never beats, an empty slot
+// (bestC < 0) is beaten by anything that is not NaN.
+__device__ __forceinline__ bool beats(float v, int c, float bestV, int bestC) {
+    if (c < 0 || v != v) return false;
+    return bestC < 0 || v > bestV || (v == bestV && c < bestC);
+}
+
+// The block-wide best (value, index) of each thread's candidate; every thread gets the winner.
+__device__ void blockBest(float& v, int& c, float* warpV, int* warpC) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_down_sync(0xffffffffu, v, o);
+        const int oc = __shfl_down_sync(0xffffffffu, c, o);
+        if (beats(ov, oc, v, c)) {
+            v = ov;
+            c = oc;
+        }
+    }
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    if (lane == 0) {
+        warpV[warp] = v;
+        warpC[warp] = c;
+    }
+    __syncthreads();
+    if (warp == 0) {
+        v = lane < kWarps ? warpV[lane] : 0.0f;
+        c = lane < kWarps ? warpC[lane] : -1;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            const float ov = __shfl_down_sync(0xffffffffu, v, o);
+            const int oc = __shfl_down_sync(0xffffffffu, c, o);
+            if (beats(ov, oc, v, c)) {
+                v = ov;
+                c = oc;
+            }
+        }
+        if (lane == 0) {
+            warpV[0] = v;
+            warpC[0] = c;
+        }
+    }
+    __syncthreads();
+    v = warpV[0];
+    c = warpC[0];
+    __syncthreads();
+}
+
+}  // namespace
+
+// scores: [n][heads] fp32; value: [n][kvHeads] fp32 scratch; headMask: [n][kvHeads] u8 (written whole); taken: one int.
+// heads <= 1024 and a multiple of kvHeads; capFrom may be null.
+extern "C" __global__ void __launch_bounds__(kThreads)
+head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int cap, const int* __restrict__ capFrom,
+            double logMin, float* __restrict__ value, unsigned char* __restrict__ headMask, int* __restrict__ taken) {
+    __shared__ float best[kThreads];
+    __shared__ float warpV[kWarps];
+    __shared__ int warpC[kWarps];
+    const int group = heads / kvHeads;
+    const int pairs = n * kvHeads;
+    // each query head's best score over the blocks
+    for (int h = threadIdx.x; h < heads; h += kThreads) {
+        float b = -INFINITY;
+        for (int i = 0; i < n; i++) {
+            b = fmaxf(b, scores[(long long) i * heads + h]);
+        }
+        best[h] = b;
+    }
+    __syncthreads();
+    // each (block, KV head)'s value; nothing chosen yet
+    for (int c = threadIdx.x; c < pairs; c += kThreads) {
+        const int i = c / kvHeads;
+        const int kh = c - i * kvHeads;
+        double sum = 0.0;
+        for (int h = kh * group; h < (kh + 1) * group; h++) {
+            const float s = scores[(long long) i * heads + h];
+            if (s == INFINITY) {
+                sum += (double) INFINITY;
+            } else if (best[h] != INFINITY && s != -INFINITY) {
+                sum += exp((double) (s - best[h]));  // the difference in float, as Java's b - best[h]
+            }
+        }
+        value[c] = (float) log(sum);
+        headMask[c] = 0;
+    }
+    __syncthreads();
+    if (capFrom != nullptr) {
+        cap = min(cap, *capFrom);
+    }
+    const int budget = min(cap, pairs);
+    int count = 0;
+    if (budget >= kvHeads) {  // every KV head its best block first
+        for (int kh = 0; kh < kvHeads; kh++) {
+            float v = 0.0f;
+            int c = -1;
+            for (int i = threadIdx.x; i < n; i += kThreads) {
+                const int p = i * kvHeads + kh;
+                if (beats(value[p], p, v, c)) {
+                    v = value[p];
+                    c = p;
+                }
+            }
+            blockBest(v, c, warpV, warpC);
+            if (c < 0) {  // every value NaN: HeadSlices takes block 0
+                c = kh;
+            }
+            if (threadIdx.x == 0) {
+                headMask[c] = 1;
+            }
+            count++;
+            __syncthreads();
+        }
+    }
+    for (; count < budget; count++) {  // then the closest to their head's best, over all heads
+        float v = 0.0f;
+        int c = -1;
+        for (int p = threadIdx.x; p < pairs; p += kThreads) {
+            if (!headMask[p] && beats(value[p], p, v, c)) {
+                v = value[p];
+                c = p;
+            }
+        }
+        blockBest(v, c, warpV, warpC);
+        if (c < 0 || (double) v < logMin) {
+            break;
+        }
+        if (threadIdx.x == 0) {
+            headMask[c] = 1;
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        *taken = count;
+    }
+}

@@ -1,0 +1,89 @@
+package io.tierkv.cuda.ops;
+
+import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaStream;
+import io.tierkv.cuda.driver.KernelModule;
+import io.tierkv.cuda.driver.LaunchArgs;
+
+/**
+ * The per-head host-slice choice of a sparse host read on the device ({@code src/main/cuda/head_slices.cu}): from one score
+ * per (host block, query head), which KV head reads which block, written as the paged kernels' head mask, so that a decode
+ * step needs no round trip to the host to choose. The rule is model's {@code HeadSlices.choose} (the kernel's comment
+ * spells it out); the host mirror runs {@code HeadSlices} itself. One CTA per launch. Not thread-safe (launch arguments
+ * are reused).
+ */
+public final class CudaHeadSlices implements AutoCloseable {
+    /** The module ({@code head_slices.cu}). */
+    public static final String MODULE = "head_slices";
+    static final String KERNEL = "head_slices";
+    static final int THREADS = 1024;
+    /** The most query heads the kernel's shared array holds. */
+    public static final int MAX_HEADS = 1024;
+
+    private final KernelModule module;
+    private final LaunchArgs args;
+
+    /** Loads the kernel into {@code context} (kept open by the caller, closed after this). */
+    public CudaHeadSlices(CudaContext context) {
+        this.module = KernelModule.load(context, MODULE);
+        module.function(KERNEL);
+        this.args = new LaunchArgs(context, 64);
+    }
+
+    /**
+     * Enqueues the choice over {@code n} blocks.
+     *
+     * @param scores   device fp32 {@code [n][heads]}: +inf must be read, -inf weighs nothing
+     * @param cap      the most slices to choose
+     * @param capFrom  device i32 holding a further cap (the first stage's count), or 0 for none
+     * @param logMin   {@code log(min)}: past each KV head's first slice, a slice of a lower value is not chosen
+     *                 ({@code -inf}: no gate)
+     * @param value    device fp32 scratch {@code [n][kvHeads]}
+     * @param headMask device u8 {@code [n][kvHeads]}, written whole: 1 where the KV head reads the block
+     * @param taken    device i32: the number of slices chosen
+     */
+    public void chooseAsync(long scores, int n, int heads, int kvHeads, int cap, long capFrom, double logMin, long value, long headMask,
+                            long taken, CudaStream stream) {
+        check(n, heads, kvHeads, cap);
+        Args.address("scores", scores, 4);
+        Args.optionalAddress("capFrom", capFrom, 4);
+        Args.address("value", value, 4);
+        Args.address("headMask", headMask, 1);
+        Args.address("taken", taken, 4);
+        pack(args, scores, n, heads, kvHeads, cap, capFrom, logMin, value, headMask, taken);
+        module.launch(KERNEL, 1, 1, THREADS, 0, stream, args);
+    }
+
+    /** {@code head_slices(scores, n, heads, kvHeads, cap, capFrom, logMin, value, headMask, taken)}; logMin a double's bits. */
+    static LaunchArgs pack(LaunchArgs a, long scores, int n, int heads, int kvHeads, int cap, long capFrom, double logMin, long value,
+                           long headMask, long taken) {
+        return a.clear().i64(scores).i32(n).i32(heads).i32(kvHeads).i32(cap).i64(capFrom).i64(Double.doubleToRawLongBits(logMin)).i64(value).i64(headMask)
+                .i64(taken);
+    }
+
+    /** The host checks: at least one block, heads a multiple of kvHeads within the kernel's shared array, a non-negative cap. */
+    static void check(int n, int heads, int kvHeads, int cap) {
+        if (n < 1) {
+            throw new IllegalArgumentException("n must be >= 1 (nothing to choose from otherwise), was " + n);
+        }
+        if (kvHeads < 1 || heads < kvHeads || heads % kvHeads != 0 || heads > MAX_HEADS) {
+            throw new IllegalArgumentException("heads " + heads + " must be a multiple of kvHeads " + kvHeads + " and at most " + MAX_HEADS);
+        }
+        if ((long) n * kvHeads > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(n + " blocks of " + kvHeads + " KV heads exceed an int index");
+        }
+        if (cap < 0) {
+            throw new IllegalArgumentException("cap must be >= 0, was " + cap);
+        }
+    }
+
+    /** Unloads the module; idempotent. The caller makes sure no launch is still queued. */
+    @Override
+    public void close() {
+        try {
+            module.close();
+        } finally {
+            args.close();
+        }
+    }
+}

@@ -1,0 +1,44 @@
+package io.tierkv.cuda.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.cuda.driver.HeapLaunchArgs;
+import io.tierkv.cuda.driver.LaunchArgs;
+import java.nio.ByteBuffer;
+import org.junit.jupiter.api.Test;
+
+/** {@link CudaHeadSlices}' packed arguments and host checks without a GPU. */
+class HeadSlicesLaunchTest {
+    @Test
+    void arguments_matchTheKernelsSignature_logMinAsADouble() {
+        LaunchArgs a = CudaHeadSlices.pack(HeapLaunchArgs.create(64), 0x1000, 37, 32, 8, 12, 0x2000, Math.log(0.05), 0x3000, 0x4000,
+                0x5000);
+        ByteBuffer b = HeapLaunchArgs.bytes(a);
+        // (const float* scores, int n, int heads, int kvHeads, int cap, const int* capFrom, double logMin, float* value,
+        //  u8* headMask, int* taken)
+        assertEquals(0x1000, b.getLong(0));
+        assertEquals(37, b.getInt(8));
+        assertEquals(32, b.getInt(12));
+        assertEquals(8, b.getInt(16));
+        assertEquals(12, b.getInt(20));
+        assertEquals(0x2000, b.getLong(24));
+        assertEquals(Math.log(0.05), b.getDouble(32));
+        assertEquals(0x3000, b.getLong(40));
+        assertEquals(0x4000, b.getLong(48));
+        assertEquals(0x5000, b.getLong(56));
+        assertEquals(64, a.size());
+    }
+
+    @Test
+    void badShapes_areRefusedWithTheirNumbers() {
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> CudaHeadSlices.check(0, 32, 8, 4)).getMessage().contains("n must"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> CudaHeadSlices.check(4, 30, 8, 4)).getMessage()
+                .contains("heads 30 must be a multiple of kvHeads 8"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> CudaHeadSlices.check(4, 2048, 8, 4)).getMessage()
+                .contains("at most 1024"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> CudaHeadSlices.check(4, 32, 8, -1)).getMessage()
+                .contains("cap must be >= 0"));
+    }
+}
