@@ -26,8 +26,8 @@ __device__ __forceinline__ bool beats(float v, int c, float bestV, int bestC) {
     return bestC < 0 || v > bestV || (v == bestV && c < bestC);
 }
 
-// The block-wide best (value, index) of each thread's candidate; every thread gets the winner.
-__device__ void blockBest(float& v, int& c, float* warpV, int* warpC) {
+// The best (value, index) of the warp's lanes, in lane 0 (every lane must call it).
+__device__ __forceinline__ void warpBest(float& v, int& c) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {
         const float ov = __shfl_down_sync(0xffffffffu, v, o);
@@ -37,6 +37,11 @@ __device__ void blockBest(float& v, int& c, float* warpV, int* warpC) {
             c = oc;
         }
     }
+}
+
+// The block-wide best (value, index) of each thread's candidate; every thread gets the winner.
+__device__ void blockBest(float& v, int& c, float* warpV, int* warpC) {
+    warpBest(v, c);
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     if (lane == 0) {
@@ -47,15 +52,7 @@ __device__ void blockBest(float& v, int& c, float* warpV, int* warpC) {
     if (warp == 0) {
         v = lane < kWarps ? warpV[lane] : 0.0f;
         c = lane < kWarps ? warpC[lane] : -1;
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            const float ov = __shfl_down_sync(0xffffffffu, v, o);
-            const int oc = __shfl_down_sync(0xffffffffu, c, o);
-            if (beats(ov, oc, v, c)) {
-                v = ov;
-                c = oc;
-            }
-        }
+        warpBest(v, c);
         if (lane == 0) {
             warpV[0] = v;
             warpC[0] = c;

@@ -13,13 +13,19 @@ import org.agrona.concurrent.UnsafeBuffer;
 final class HostPartAttention {
     private final PagedKvShape shape;
     private final int group;
-    private final float[] row;      // one key or value row, decoded
-    private float[] scores = new float[0];
+    private final float[] row;      // (headDim) one key or value row, decoded
+    private final float[] max;      // (heads) each head's largest score
+    private final double[] sum;     // (heads) each head's softmax denominator
+    private final double[] acc;     // (heads, headDim) each head's weighted values
+    private float[] scores = new float[0]; // (heads, entries x blockSize), grown on demand
 
     HostPartAttention(PagedKvShape shape) {
         this.shape = shape;
         this.group = shape.heads() / shape.kvHeads();
         this.row = new float[shape.headDim()];
+        this.max = new float[shape.heads()];
+        this.sum = new double[shape.heads()];
+        this.acc = new double[shape.heads() * shape.headDim()];
     }
 
     /**
@@ -41,7 +47,6 @@ final class HostPartAttention {
             scores = new float[heads * rows];
         }
         java.util.Arrays.fill(scores, 0, heads * rows, Float.NEGATIVE_INFINITY);
-        float[] max = new float[heads];
         java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
         for (int i = 0; i < n; i++) { // each key row decoded once, scored by its KV head's query heads
             for (int g = 0; g < shape.kvHeads(); g++) {
@@ -59,8 +64,8 @@ final class HostPartAttention {
                 }
             }
         }
-        double[] acc = new double[heads * hd];
-        double[] sum = new double[heads];
+        java.util.Arrays.fill(acc, 0);
+        java.util.Arrays.fill(sum, 0);
         for (int i = 0; i < n; i++) { // each value row decoded once, weighted into its query heads
             for (int g = 0; g < shape.kvHeads(); g++) {
                 int live = live(i, g, validRows, headMask);
