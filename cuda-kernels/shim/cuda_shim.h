@@ -1,5 +1,6 @@
-// Runs a one-CTA CUDA kernel as host C++: one std::thread per CUDA thread, barriers for __syncthreads and warp shuffles
-// (every lane of a warp must call a shuffle, as on the device), __shared__ as function statics (one CTA at a time).
+// Runs a CUDA kernel as host C++: one std::thread per CUDA thread, barriers for __syncthreads and warp shuffles
+// (every lane of a warp must call a shuffle, as on the device), __shared__ as function statics (one CTA at a time:
+// launch() runs a grid's CTAs one after another). The device intrinsics the kernels use are plain loads here.
 #pragma once
 #include <barrier>
 #include <cmath>
@@ -7,7 +8,17 @@
 #include <thread>
 #include <vector>
 #include <functional>
+#include <cstdint>
+#include <cstring>
 using std::min;
+struct uint4 { unsigned x, y, z, w; };
+struct float4 { float x, y, z, w; };
+template <typename T> inline T __ldg(const T* p) { return *p; }
+template <typename T> inline T __ldcs(const T* p) { return *p; }
+inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
+inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
+inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 struct Dim3 { int x, y, z; };
 inline thread_local Dim3 threadIdx{0, 0, 0};
 inline Dim3 blockIdx{0, 0, 0};
@@ -31,6 +42,16 @@ template <typename T> T shfl(T v, int o) {
     g_warp[warp]->arrive_and_wait();
     return r;
 }
+template <typename T> T shflXor(T v, int o) {
+    static T slot[32][32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    slot[warp][lane] = v;
+    g_warp[warp]->arrive_and_wait();
+    T r = slot[warp][lane ^ o];
+    g_warp[warp]->arrive_and_wait();
+    return r;
+}
+inline float __shfl_xor_sync(unsigned, float v, int o) { return shflXor<float>(v, o); }
 inline float __shfl_down_sync(unsigned, float v, int o) { return shfl<float>(v, o); }
 inline int __shfl_down_sync(unsigned, int v, int o) { return shfl<int>(v, o); }
 inline void launch1(int threads, const std::function<void()>& body) {
@@ -44,4 +65,14 @@ inline void launch1(int threads, const std::function<void()>& body) {
     }
     for (auto& t : ts) t.join();
     for (int w = 0; w < 32; w++) delete g_warp[w];
+}
+// A grid of gridX CTAs of `threads` threads, one CTA after another.
+inline void launch(int gridX, int threads, const std::function<void()>& body) {
+    gridDim = {gridX, 1, 1};
+    for (int b = 0; b < gridX; b++) {
+        blockIdx = {b, 0, 0};
+        launch1(threads, body);
+    }
+    blockIdx = {0, 0, 0};
+    gridDim = {1, 1, 1};
 }

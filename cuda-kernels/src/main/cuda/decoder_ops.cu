@@ -8,39 +8,21 @@
 // Each is memory-bound; one thread per element (grid-stride), one CTA per row for rmsnorm.
 
 #include "dtype.cuh"
+#include "norm.cuh"
 
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
-
-__device__ __forceinline__ float blockSum(float v, float* scratch) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
-    __syncthreads();
-    float s = 0.0f;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) s += scratch[w];
-    __syncthreads();
-    return s;
-}
+constexpr int kThreads = tierkv::kNormThreads;
 
 }  // namespace
 
 // x, out: [rows][dim] f32 (may alias); w: [dim] of wDtype. Grid = rows, block = 256.
 extern "C" __global__ void __launch_bounds__(kThreads)
 rmsnorm(const float* x, float* out, const void* __restrict__ w, int wDtype, int dim, float eps) {
-    __shared__ float scratch[kWarps];
+    __shared__ float scratch[tierkv::kNormWarps];
     const float* xr = x + (long long) blockIdx.x * dim;
     float* orow = out + (long long) blockIdx.x * dim;
-    float ss = 0.0f;
-    for (int i = threadIdx.x; i < dim; i += kThreads) {
-        const float v = xr[i];
-        ss = fmaf(v, v, ss);
-    }
-    ss = blockSum(ss, scratch);
-    const float inv = rsqrtf(ss / (float) dim + eps);
+    const float inv = tierkv::rmsInverse(xr, dim, eps, scratch);
     for (int i = threadIdx.x; i < dim; i += kThreads) orow[i] = (xr[i] * inv) * tierkv::loadAny(w, i, wDtype);
 }
 

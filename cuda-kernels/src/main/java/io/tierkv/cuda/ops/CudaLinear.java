@@ -15,6 +15,12 @@ import io.tierkv.cuda.driver.LaunchArgs;
  * <p>All arguments are device addresses; every call only enqueues on {@code stream}. The 16-byte path of the
  * GEMV is taken when {@code in * elemBytes} is a multiple of 16 and W and x are 16-byte aligned; otherwise the
  * kernel reads element by element (any size, slower). Not thread-safe (launch arguments are reused).
+ *
+ * <p>Three fused GEMVs fold the RMSNorm of their input in ({@code x' = rmsnorm(x) * normW}, computed by every CTA with
+ * {@code rmsnorm}'s own code, so x' has the same bits) and end in the layer's next elementwise step, so that a decode
+ * layer is four GEMV launches: {@link #normGemvAsync} (the LM head), {@link #normGemvRopeAsync} (q, k, v and RoPE),
+ * {@link #normSwiGluAsync} (gate, up and SiLU). Each equals the unfused launches it replaces bit for bit when both
+ * run at the same warps per row ({@code cuda-kernels/shim/fused_gemv_run.cpp} checks this on the CPU).
  */
 public final class CudaLinear implements AutoCloseable {
     /** The module ({@code linear.cu}). */
@@ -30,10 +36,13 @@ public final class CudaLinear implements AutoCloseable {
     public CudaLinear(CudaContext context) {
         this.module = KernelModule.load(context, MODULE);
         this.sms = context.device().multiprocessors();
-        this.args = new LaunchArgs(context, 64);
+        this.args = new LaunchArgs(context, 128);
         for (DType t : DType.values()) {
             module.function("gemv_" + DTypeCodes.suffix(t));
             module.function("gemm_" + DTypeCodes.suffix(t));
+            module.function("norm_gemv_" + DTypeCodes.suffix(t));
+            module.function("norm_gemv_rope_" + DTypeCodes.suffix(t));
+            module.function("norm_gemv_swiglu_" + DTypeCodes.suffix(t));
         }
     }
 
@@ -68,6 +77,89 @@ public final class CudaLinear implements AutoCloseable {
         Args.optionalAddress("residual", residual, 4);
         args.clear().i64(x).i64(w).i64(y).i64(residual).i32(n).i32(out).i32(in); // gemm_*(x, w, y, residual, n, out, in)
         module.launch("gemm_" + DTypeCodes.suffix(wType), grid[0], grid[1], LaunchPlans.THREADS, 0, stream, args);
+    }
+
+    /**
+     * Enqueues {@code y[out] = W[out][in] . x' (+ residual[out])}, {@code x' = rmsnorm(x, eps) * normW}: {@code rmsNormAsync}
+     * into a scratch row and {@link #gemvAsync} of it, in one launch.
+     *
+     * @param normW    device address of {@code in} fp32 norm weights
+     * @param residual device address of {@code out} floats to add, or 0; may equal {@code y}
+     */
+    public void normGemvAsync(long y, long w, DType wType, long x, long normW, float eps, long residual, int out, int in,
+                              CudaStream stream) {
+        checkFused(y, out, w, wType, x, normW, in);
+        Args.optionalAddress("residual", residual, 4);
+        int warps = LaunchPlans.gemvWarpsPerRow(out, sms);
+        args.clear().i64(w).i64(x).i64(normW).f32(eps).i64(y).i64(residual).i32(out).i32(in).i32(warps);
+        module.launch("norm_gemv_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream, args);
+    }
+
+    /**
+     * Enqueues the attention projections of one token with RoPE: {@code [q; k; v] = Wqkv x' (+ bias)}, W the stacked
+     * {@code [heads + 2 kvHeads) * headDim][in]} matrix, then q's and k's heads rotated at {@code position} from the tables
+     * {@code cos}, {@code sin} ({@code [tableRows][headDim / 2]} fp32): rmsNorm, the GEMV and rope in one launch.
+     *
+     * @param qkv  device address of the {@code (heads + 2 kvHeads) * headDim} outputs, q then k then v; not overlapping x
+     * @param bias device address of as many fp32 biases, or 0
+     */
+    public void normGemvRopeAsync(long qkv, long w, DType wType, long x, long normW, float eps, long bias, int heads, int kvHeads,
+                                  int headDim, int position, long cos, long sin, int tableRows, int in, CudaStream stream) {
+        Args.positive("heads", heads);
+        Args.positive("kvHeads", kvHeads);
+        if (headDim <= 0 || headDim % 2 != 0) {
+            throw new IllegalArgumentException("headDim must be positive and even (rotate-half pairs), was " + headDim);
+        }
+        if (position < 0 || position >= tableRows) {
+            throw new IllegalArgumentException("position " + position + " is outside the RoPE tables of " + tableRows + " rows");
+        }
+        long rows = (long) (heads + 2L * kvHeads) * headDim;
+        if (rows > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException((heads + 2L * kvHeads) + " heads x " + headDim + " rows do not fit an int");
+        }
+        int out = (int) rows;
+        checkFused(qkv, out, w, wType, x, normW, in);
+        Args.optionalAddress("bias", bias, 4);
+        Args.address("cos", cos, 4);
+        Args.address("sin", sin, 4);
+        int warps = LaunchPlans.pairedGemvWarpsPerRow(out, sms);
+        args.clear().i64(w).i64(x).i64(normW).f32(eps).i64(qkv).i64(bias).i32(out).i32(in).i32(warps)
+                .i32((heads + kvHeads) * headDim).i32(headDim).i32(position).i64(cos).i64(sin);
+        module.launch("norm_gemv_rope_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream,
+                args);
+    }
+
+    /**
+     * Enqueues the MLP's first half of one token: {@code y[j] = silu(g_j) * u_j} for {@code j < out}, g and u the rows
+     * {@code j} and {@code out + j} of the stacked {@code [gate; up]} matrix ({@code [2 out][in]}) times x': rmsNorm, the
+     * GEMV and siluMul in one launch.
+     *
+     * @param y device address of {@code out} floats, not overlapping x
+     */
+    public void normSwiGluAsync(long y, long w, DType wType, long x, long normW, float eps, int out, int in, CudaStream stream) {
+        Args.positive("out", out);
+        if (2L * out > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("2 x " + out + " stacked rows do not fit an int");
+        }
+        checkFused(y, out, w, wType, x, normW, in);
+        int warps = LaunchPlans.pairedGemvWarpsPerRow(2 * out, sms);
+        args.clear().i64(w).i64(x).i64(normW).f32(eps).i64(y).i32(out).i32(in).i32(warps);
+        module.launch("norm_gemv_swiglu_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(2 * out, warps), 1, LaunchPlans.THREADS, 0,
+                stream, args);
+    }
+
+    /** The fused GEMVs' common checks: every CTA reads all of x while others write y, so they must not overlap. */
+    private static void checkFused(long y, int out, long w, DType wType, long x, long normW, int in) {
+        Args.positive("out", out);
+        Args.positive("in", in);
+        Args.address("y", y, 4);
+        Args.address("w", w, wType.bytes());
+        Args.address("x", x, 4);
+        Args.address("normW", normW, 4);
+        if (y < x + 4L * in && x < y + 4L * out) {
+            throw new IllegalArgumentException("the fused GEMV's output 0x" + Long.toHexString(y) + " + " + 4L * out
+                    + " bytes overlaps its input 0x" + Long.toHexString(x) + " + " + 4L * in + " (every CTA reads all of the input)");
+        }
     }
 
     /** Bytes the GEMV reads from the weights: what its GB/s is counted on. */

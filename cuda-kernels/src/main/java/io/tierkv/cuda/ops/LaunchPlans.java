@@ -41,6 +41,14 @@ public final class LaunchPlans {
         return w;
     }
 
+    /**
+     * Warps per row of the fused GEMVs whose epilogue pairs two rows in one CTA (RoPE's rotate-half pairs, SwiGLU's gate
+     * and up): {@link #gemvWarpsPerRow} for {@code rows} at most 4, so that a CTA holds an even number of rows.
+     */
+    public static int pairedGemvWarpsPerRow(int rows, int sms) {
+        return Math.min(GEMV_WARPS / 2, gemvWarpsPerRow(rows, sms));
+    }
+
     /** CTAs of the GEMV for {@code out} rows at {@code warpsPerRow}. */
     public static int gemvBlocks(int out, int warpsPerRow) {
         positive("out", out);

@@ -18,6 +18,17 @@ class LaunchPlansTest {
     }
 
     @Test
+    void pairedGemv_keepsAnEvenNumberOfRowsPerCta() {
+        assertEquals(4, LaunchPlans.pairedGemvWarpsPerRow(64, 132), "8 warps per row would leave one row per CTA: no pairs");
+        assertEquals(1, LaunchPlans.pairedGemvWarpsPerRow(6144, 132));
+        for (int rows : new int[] {2, 16, 384, 2304, 28672}) {
+            int w = LaunchPlans.pairedGemvWarpsPerRow(rows, 132);
+            assertEquals(0, (LaunchPlans.GEMV_WARPS / w) % 2, rows + " rows at " + w + " warps per row");
+            assertEquals(Math.min(4, LaunchPlans.gemvWarpsPerRow(rows, 132)), w);
+        }
+    }
+
+    @Test
     void gemv_blocksCoverEveryRowAtEveryWidth() {
         for (int out : new int[] {1, 7, 8, 9, 255, 4097}) {
             for (int w = 1; w <= 8; w *= 2) {
