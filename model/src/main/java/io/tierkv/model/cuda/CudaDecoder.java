@@ -47,11 +47,12 @@ public final class CudaDecoder implements AutoCloseable {
     private final float eps;
     private final boolean fusedQkv;      // q, k, v in one GEMV (stacked weights, contiguous outputs)
     private final boolean fusedGateUp;   // gate and up in one GEMV
+    private final boolean fusedNorms;    // RMSNorm folded into the GEMVs after it, RoPE and SiLU into their epilogues
     private boolean closed;
 
     /** Takes {@code device} (closed with this, or now if construction fails). */
     private CudaDecoder(LlamaConfig config, WeightPlan plan, int maxTokens, int blockSize, DType kvDtype, StepDevice device,
-                        KvStores stores) {
+                        KvStores stores, boolean fuseNorms) {
         this.c = config;
         this.device = device;
         this.maxTokens = maxTokens;
@@ -66,6 +67,7 @@ public final class CudaDecoder implements AutoCloseable {
             boolean biasesStacked = first.bqkv() != 0 || (first.bq() == 0 && first.bk() == 0 && first.bv() == 0);
             this.fusedQkv = first.wqkv() != null && biasesStacked && at.qkvContiguous(c);
             this.fusedGateUp = first.wGateUp() != null && at.gateUpContiguous(c);
+            this.fusedNorms = fuseNorms && fusedQkv && fusedGateUp;
             store = stores.open(device, shape, c.layers(), maxTokens);
             this.cache = store;
             this.act = device.alloc(at.bytes());
@@ -167,15 +169,29 @@ public final class CudaDecoder implements AutoCloseable {
                 KvStores.tiered(backend, deviceBlocksPerLayer, policies, hostRead));
     }
 
+    /**
+     * Whether decoders fold each RMSNorm into the GEMV after it and RoPE and SiLU into their GEMVs' epilogues (four GEMV
+     * launches per layer instead of nine launches): {@code -Dtierkv.fusedKernels=false} turns it off (default on).
+     */
+    public static boolean fusedKernelsConfigured() {
+        return !"false".equalsIgnoreCase(System.getProperty("tierkv.fusedKernels", "true").trim());
+    }
+
     /** As {@link #load(Path, int, int, DType)} on the device {@code devices} opens, once every check has passed. */
     static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
                             KvStores stores) {
+        return load(dir, maxTokens, blockSize, kvDtype, devices, stores, fusedKernelsConfigured());
+    }
+
+    /** As above, with the fused kernels ({@link #fusedKernelsConfigured}) on or off. */
+    static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
+                            KvStores stores, boolean fuseNorms) {
         LlamaConfig config = LlamaConfig.readDir(dir);
         check(config, maxTokens, blockSize);
         WeightPlan plan = WeightPlan.of(dir, config);
         DType kv = kvDtype != null ? kvDtype : plan.modelDtype();
         PagedKvShape.dense(kv, config.heads(), config.kvHeads(), config.headDim(), blockSize); // its checks, before any device work
-        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get(), stores);
+        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get(), stores, fuseNorms);
     }
 
     /** What this decoder cannot run, as one clear error. */
@@ -349,6 +365,11 @@ public final class CudaDecoder implements AutoCloseable {
         return next;
     }
 
+    /** Whether this decoder's steps run the fused norm GEMVs ({@link #fusedKernelsConfigured}). */
+    public boolean fusedKernels() {
+        return fusedNorms;
+    }
+
     /** The tiered store, or null. */
     TieredKvStore tieredStore() {
         return cache instanceof TieredKvStore t ? t : null;
@@ -377,8 +398,12 @@ public final class CudaDecoder implements AutoCloseable {
             layer(l, position);
         }
         cache.observe();
-        device.rmsNorm(act + at.xn(), act + at.h(), weights.norm, c.hiddenSize(), eps);
-        device.gemv(act + at.logits(), weights.lmHead, act + at.xn(), 0);
+        if (fusedNorms) {
+            device.normGemv(act + at.logits(), weights.lmHead, act + at.h(), weights.norm, eps, 0);
+        } else {
+            device.rmsNorm(act + at.xn(), act + at.h(), weights.norm, c.hiddenSize(), eps);
+            device.gemv(act + at.logits(), weights.lmHead, act + at.xn(), 0);
+        }
         device.argmax(act + at.logits(), c.vocabSize(), act + at.token());
         device.download(act + at.token(), this.token.clear());
         int next = this.token.getInt(0);
@@ -392,29 +417,38 @@ public final class CudaDecoder implements AutoCloseable {
         DeviceWeights.Layer w = weights.layers[l];
         long a = act;
         int d = c.hiddenSize();
-        device.rmsNorm(a + at.xn(), a + at.h(), w.attnNorm(), d, eps);
-        if (fusedQkv) { // one launch: the stacked matrices write q, k and v where they lie one after the other
-            device.gemv(a + at.q(), w.wqkv(), a + at.xn(), w.bqkv());
+        if (fusedNorms) { // one launch: norm, the stacked q, k, v matrices (q, k and v lie one after the other), RoPE
+            device.normGemvRope(a + at.q(), w.wqkv(), a + at.h(), w.attnNorm(), eps, w.bqkv(), c.heads(), c.kvHeads(), c.headDim(), position,
+                    cos, sin, maxTokens);
         } else {
-            device.gemv(a + at.q(), w.wq(), a + at.xn(), w.bq());
-            device.gemv(a + at.k(), w.wk(), a + at.xn(), w.bk());
-            device.gemv(a + at.v(), w.wv(), a + at.xn(), w.bv());
+            device.rmsNorm(a + at.xn(), a + at.h(), w.attnNorm(), d, eps);
+            if (fusedQkv) { // one launch: the stacked matrices write q, k and v where they lie one after the other
+                device.gemv(a + at.q(), w.wqkv(), a + at.xn(), w.bqkv());
+            } else {
+                device.gemv(a + at.q(), w.wq(), a + at.xn(), w.bq());
+                device.gemv(a + at.k(), w.wk(), a + at.xn(), w.bk());
+                device.gemv(a + at.v(), w.wv(), a + at.xn(), w.bv());
+            }
+            device.rope(a + at.q(), a + at.k(), c.heads(), c.kvHeads(), c.headDim(), position, cos, sin, maxTokens);
         }
-        device.rope(a + at.q(), a + at.k(), c.heads(), c.kvHeads(), c.headDim(), position, cos, sin, maxTokens);
         cache.write(l, position, a + at.k(), a + at.v());
         cache.attend(l, a + at.q(), scale, a + at.attn(), a + at.lse());
         device.gemv(a + at.h(), w.wo(), a + at.attn(), a + at.h());
         if (w.bo() != 0) {
             device.add(a + at.h(), a + at.h(), w.bo(), d);
         }
-        device.rmsNorm(a + at.xn(), a + at.h(), w.mlpNorm(), d, eps);
-        if (fusedGateUp) {
-            device.gemv(a + at.gate(), w.wGateUp(), a + at.xn(), 0);
+        if (fusedNorms) { // one launch: norm, the stacked gate and up matrices, silu(gate) * up
+            device.normSwiGlu(a + at.gate(), w.wGateUp(), a + at.h(), w.mlpNorm(), eps);
         } else {
-            device.gemv(a + at.gate(), w.wGate(), a + at.xn(), 0);
-            device.gemv(a + at.up(), w.wUp(), a + at.xn(), 0);
+            device.rmsNorm(a + at.xn(), a + at.h(), w.mlpNorm(), d, eps);
+            if (fusedGateUp) {
+                device.gemv(a + at.gate(), w.wGateUp(), a + at.xn(), 0);
+            } else {
+                device.gemv(a + at.gate(), w.wGate(), a + at.xn(), 0);
+                device.gemv(a + at.up(), w.wUp(), a + at.xn(), 0);
+            }
+            device.siluMul(a + at.gate(), a + at.gate(), a + at.up(), c.intermediateSize());
         }
-        device.siluMul(a + at.gate(), a + at.gate(), a + at.up(), c.intermediateSize());
         device.gemv(a + at.h(), w.wDown(), a + at.gate(), a + at.h());
     }
 

@@ -156,6 +156,27 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
+    public void normGemv(long y, DeviceWeights.Matrix w, long x, long normW, float eps, long residual) {
+        linear.normGemvAsync(y, w.address(), w.dtype(), x, normW, eps, residual, w.rows(), w.cols(), stream);
+    }
+
+    @Override
+    public void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
+                             int headDim, int position, long cos, long sin, int tableRows) {
+        if (wqkv.rows() != (heads + 2 * kvHeads) * headDim) {
+            throw new IllegalArgumentException("the stacked q, k, v matrix has " + wqkv.rows() + " rows, not (" + heads + " + 2 x " + kvHeads
+                    + ") x " + headDim);
+        }
+        linear.normGemvRopeAsync(qkv, wqkv.address(), wqkv.dtype(), x, normW, eps, bias, heads, kvHeads, headDim, position, cos, sin,
+                tableRows, wqkv.cols(), stream);
+    }
+
+    @Override
+    public void normSwiGlu(long y, DeviceWeights.Matrix wGateUp, long x, long normW, float eps) {
+        linear.normSwiGluAsync(y, wGateUp.address(), wGateUp.dtype(), x, normW, eps, wGateUp.rows() / 2, wGateUp.cols(), stream);
+    }
+
+    @Override
     public void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows) {
         ops.ropeAsync(q, k, 1, heads, kvHeads, headDim, position, cos, sin, tableRows, stream);
     }

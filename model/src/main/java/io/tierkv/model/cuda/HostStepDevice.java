@@ -155,6 +155,37 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
+    public void normGemv(long y, DeviceWeights.Matrix w, long x, long normW, float eps, long residual) {
+        float[] r = residual == 0 ? null : floats(residual, w.rows());
+        putFloats(y, ReferenceOps.gemv(typed(w.address(), w.dtype(), w.rows() * w.cols()), normed(x, normW, w.cols(), eps), r, w.rows(),
+                w.cols()));
+    }
+
+    @Override
+    public void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
+                             int headDim, int position, long cos, long sin, int tableRows) {
+        if (wqkv.rows() != (heads + 2 * kvHeads) * headDim) {
+            throw new IllegalArgumentException("the stacked q, k, v matrix has " + wqkv.rows() + " rows, not (" + heads + " + 2 x " + kvHeads
+                    + ") x " + headDim);
+        }
+        normGemv(qkv, wqkv, x, normW, eps, bias);
+        rope(qkv, qkv + 4L * heads * headDim, heads, kvHeads, headDim, position, cos, sin, tableRows);
+    }
+
+    @Override
+    public void normSwiGlu(long y, DeviceWeights.Matrix wGateUp, long x, long normW, float eps) {
+        int f = wGateUp.rows() / 2;
+        float[] both = ReferenceOps.gemv(typed(wGateUp.address(), wGateUp.dtype(), wGateUp.rows() * wGateUp.cols()),
+                normed(x, normW, wGateUp.cols(), eps), null, wGateUp.rows(), wGateUp.cols());
+        putFloats(y, ReferenceOps.siluMul(java.util.Arrays.copyOfRange(both, 0, f), java.util.Arrays.copyOfRange(both, f, 2 * f)));
+    }
+
+    /** rmsNorm(x) * normW over {@code dim} floats, as {@link #rmsNorm} writes it. */
+    private float[] normed(long x, long normW, int dim, float eps) {
+        return ReferenceOps.rmsNorm(floats(x, dim), floats(normW, dim), 1, dim, eps);
+    }
+
+    @Override
     public void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows) {
         if (position < 0 || position >= tableRows) {
             throw new IllegalArgumentException("position " + position + " is outside the RoPE tables of " + tableRows + " rows");

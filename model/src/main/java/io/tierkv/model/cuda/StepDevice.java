@@ -39,6 +39,25 @@ interface StepDevice extends AutoCloseable {
     /** {@code y = W x (+ residual)}; residual 0, a bias or y itself. */
     void gemv(long y, DeviceWeights.Matrix w, long x, long residual);
 
+    /**
+     * {@code y = W x' (+ residual)} with {@code x' = rmsNorm(x) * normW} ({@code dim = w.cols()}) in one launch: {@link #rmsNorm}
+     * then {@link #gemv}, the same bits; y must not overlap x.
+     */
+    void normGemv(long y, DeviceWeights.Matrix w, long x, long normW, float eps, long residual);
+
+    /**
+     * The stacked q, k, v projection of x' ({@link #normGemv}, plus {@code bias} or 0) with {@link #rope} applied to q and k at
+     * {@code position}, in one launch: {@code qkv} receives q {@code [heads][headDim]}, then k and v {@code [kvHeads][headDim]}.
+     */
+    void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads, int headDim,
+                      int position, long cos, long sin, int tableRows);
+
+    /**
+     * {@code y = silu(Wg x') * (Wu x')} from the stacked {@code [gate; up]} matrix ({@code 2 F} rows; y has F), x' as in
+     * {@link #normGemv}, in one launch: {@link #rmsNorm}, {@link #gemv} and {@link #siluMul}.
+     */
+    void normSwiGlu(long y, DeviceWeights.Matrix wGateUp, long x, long normW, float eps);
+
     /** Rotate-half RoPE in place on q {@code [heads][headDim]} and k {@code [kvHeads][headDim]} at {@code position}. */
     void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows);
 

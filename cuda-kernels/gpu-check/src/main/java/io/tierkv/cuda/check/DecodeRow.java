@@ -45,6 +45,7 @@ final class DecodeRow {
     static boolean run(Path out) throws IOException {
         StringBuilder text = new StringBuilder();
         boolean ok = row("bundled model", BundledModel.directory(), 0, null, text);
+        ok &= unfused(() -> row("bundled model", BundledModel.directory(), 0, null, text));
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, null, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
@@ -54,6 +55,7 @@ final class DecodeRow {
         try {
             RandomCheckpoint.write(dir, SYNTHETIC, DType.BF16, 1);
             ok &= row("random 110M", dir, 0, null, text);
+            ok &= unfused(() -> row("random 110M", dir, 0, null, text));
             ok &= row("random 110M", dir, TIERED_PER_LAYER, null, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
@@ -77,15 +79,27 @@ final class DecodeRow {
      * pinned memory: the two rows side by side are what chooses the default.
      */
     private static boolean onCpu(java.util.function.BooleanSupplier row) {
-        String before = System.getProperty(HostAttention.PROPERTY);
-        System.setProperty(HostAttention.PROPERTY, "cpu");
+        return withProperty(HostAttention.PROPERTY, "cpu", row);
+    }
+
+    /**
+     * A row with the step's kernels unfused ({@code -Dtierkv.fusedKernels=false}: RMSNorm, RoPE and SiLU as launches of
+     * their own, as the H200 first ran them): beside the fused row, what the fusion gains.
+     */
+    private static boolean unfused(java.util.function.BooleanSupplier row) {
+        return withProperty("tierkv.fusedKernels", "false", row);
+    }
+
+    private static boolean withProperty(String key, String value, java.util.function.BooleanSupplier row) {
+        String before = System.getProperty(key);
+        System.setProperty(key, value);
         try {
             return row.getAsBoolean();
         } finally {
             if (before == null) {
-                System.clearProperty(HostAttention.PROPERTY);
+                System.clearProperty(key);
             } else {
-                System.setProperty(HostAttention.PROPERTY, before);
+                System.setProperty(key, before);
             }
         }
     }
@@ -123,9 +137,10 @@ final class DecodeRow {
             decoder.generate(prompt, NEW_TOKENS, -1, null);
             GenerationResult g = decoder.generate(prompt, NEW_TOKENS, -1, null);
             double tps = g.decodeTokensPerSecond();
-            String where = perLayer == 0 ? "full on device" : String.format(Locale.ROOT, "tiered %s, %d device blocks/layer (25%% of the prompt)%s",
+            String kernels = decoder.fusedKernels() ? "" : ", unfused kernels";
+            String where = perLayer == 0 ? "full on device" + kernels : String.format(Locale.ROOT, "tiered %s, %d device blocks/layer (25%% of the prompt)%s",
                     policy == null ? "full" : policy, perLayer, (read.digest() ? ", host read " + read : "")
-                    + (decoder.hostAttention() == HostAttention.CPU ? ", host tier attended on the CPU" : ""));
+                    + (decoder.hostAttention() == HostAttention.CPU ? ", host tier attended on the CPU" : "") + kernels);
             line = String.format(Locale.ROOT, "decode    %s (%dd x %d layers, %s weights %.1f MiB, KV %s) %s: prefill %.0f tok/s,"
                             + " decode %.0f tok/s (%.3f ms/token, %d tokens), weights read %.1f GB/s",
                     name, c.hiddenSize(), c.layers(), decoder.kvDtype(), decoder.weightBytes() / 1048576.0, decoder.kvDtype(), where,
