@@ -1,7 +1,8 @@
 // The fused decode GEMVs of linear.cu (norm_gemv, norm_gemv_rope, norm_gemv_swiglu) as host C++ under cuda_shim.h,
 // against the kernels they replace run the same way (rmsnorm, gemv, rope, silu_mul: bit for bit) and against a
 // double-precision reference (within a bound from the magnitudes summed). Random cases over the three weight dtypes,
-// the 16-byte and the element-by-element paths, and every warpsPerRow the host may choose. Exit 0 when all hold.
+// the 16-byte and the element-by-element paths, and every warpsPerRow the host may choose; norm_gemv_rope's K and V
+// written into a KV slot in each slab dtype against kv_append's bytes. Exit 0 when all hold.
 //
 //   g++ -std=c++20 -O1 -pthread -I cuda-kernels/shim/include -o cuda-kernels/shim/fused_gemv_run cuda-kernels/shim/fused_gemv_run.cpp
 //   cuda-kernels/shim/fused_gemv_run
@@ -13,6 +14,10 @@
 #include "cuda_shim.h"
 #include "../src/main/cuda/decoder_ops.cu"
 #include "../src/main/cuda/linear.cu"
+#include <climits>
+namespace step {  // decoder_step.cu's anonymous names would clash with decoder_ops.cu's in one translation unit
+#include "../src/main/cuda/decoder_step.cu"
+}
 
 namespace {
 
@@ -156,7 +161,7 @@ void plainCase(int dt, int out, int in, int wpr, bool misaligned, bool residual)
     check(what, yf, yu, ref, bound);
 }
 
-void ropeCase(int dt, int heads, int kvHeads, int headDim, int in, int wpr, int position, bool bias) {
+void ropeCase(int dt, int heads, int kvHeads, int headDim, int in, int wpr, int position, bool bias, int kvDtype) {
     int qRows = heads * headDim, kRows = kvHeads * headDim, out = qRows + 2 * kRows, half = headDim / 2, tableRows = position + 3;
     Weights w = weights(dt, out, in);
     Input a = input(in, false);
@@ -175,16 +180,29 @@ void ropeCase(int dt, int heads, int kvHeads, int headDim, int in, int wpr, int 
     float* xn = array<float>(in);
     float* yu = array<float>(out);
     float* yf = array<float>(out);
+    // a KV slot of 4 rows, poisoned; the token goes to row position % 4
+    const int blockRows = 4, kvRow = position % blockRows, eb = kvDtype == tierkv::kF32 ? 4 : 2;
+    const long long halfBytes = (long long) blockRows * kRows * eb;
+    unsigned char* slotU = array<unsigned char>(2 * halfBytes);
+    unsigned char* slotF = array<unsigned char>(2 * halfBytes);
+    memset(slotU, 0xab, 2 * halfBytes);
+    memset(slotF, 0xab, 2 * halfBytes);
     launch(1, 256, [&] { rmsnorm(a.x, xn, a.nw, tierkv::kF32, in, a.eps); });
     gemvUnfused(dt, w.bytes, xn, yu, b, out, in, wpr);
     int pairs = (heads + kvHeads) * half;
     launch((pairs + 255) / 256, 256, [&] { rope(yu, yu + qRows, 1, heads, kvHeads, headDim, position, cosT, sinT); });
-    int grid = (out + 8 / wpr - 1) / (8 / wpr);
-    launch(grid, 256, [&] {
-        if (dt == tierkv::kF32) norm_gemv_rope_f32(w.bytes, a.x, a.nw, a.eps, yf, b, out, in, wpr, qRows + kRows, headDim, position, cosT, sinT);
-        else if (dt == tierkv::kF16) norm_gemv_rope_f16(w.bytes, a.x, a.nw, a.eps, yf, b, out, in, wpr, qRows + kRows, headDim, position, cosT, sinT);
-        else norm_gemv_rope_bf16(w.bytes, a.x, a.nw, a.eps, yf, b, out, in, wpr, qRows + kRows, headDim, position, cosT, sinT);
+    launch((kRows + 255) / 256, 256, [&] {
+        step::kv_append(yu + qRows, yu + qRows + kRows, slotU, 2 * halfBytes, halfBytes, 0, kvRow, kRows, kvDtype);
     });
+    int grid = (out + 8 / wpr - 1) / (8 / wpr);
+    const int qk = qRows + kRows;
+    launch(grid, 256, [&] {
+        if (dt == tierkv::kF32) norm_gemv_rope_f32(w.bytes, a.x, a.nw, a.eps, yf, b, out, in, wpr, qk, headDim, position, cosT, sinT, slotF, halfBytes, kvRow, kvDtype);
+        else if (dt == tierkv::kF16) norm_gemv_rope_f16(w.bytes, a.x, a.nw, a.eps, yf, b, out, in, wpr, qk, headDim, position, cosT, sinT, slotF, halfBytes, kvRow, kvDtype);
+        else norm_gemv_rope_bf16(w.bytes, a.x, a.nw, a.eps, yf, b, out, in, wpr, qk, headDim, position, cosT, sinT, slotF, halfBytes, kvRow, kvDtype);
+    });
+    long long slotDiffer = 0;
+    for (long long i = 0; i < 2 * halfBytes; i++) slotDiffer += slotU[i] != slotF[i];
     std::vector<double> xr = normRef(a.x, a.nw, in, a.eps), lin(out), mag(out), ref(out), bound(out);
     for (int o = 0; o < out; o++) {
         dotRef(w, xr, o, in, &lin[o], &mag[o]);
@@ -205,9 +223,11 @@ void ropeCase(int dt, int heads, int kvHeads, int headDim, int in, int wpr, int 
         }
     }
     char what[128];
-    snprintf(what, sizeof what, "norm_gemv_rope_%s %dq/%dkv x %d in %d warps %d pos %d%s", dtName(dt), heads, kvHeads, headDim, in, wpr,
-             position, bias ? " +bias" : "");
+    snprintf(what, sizeof what, "norm_gemv_rope_%s %dq/%dkv x %d in %d warps %d pos %d%s kv %s", dtName(dt), heads, kvHeads, headDim, in,
+             wpr, position, bias ? " +bias" : "", dtName(kvDtype));
     check(what, yf, yu, ref, bound);
+    printf("%-52s %5lld slot bytes: %lld differ from kv_append's\n", "  its K and V in the slot", 2 * halfBytes, slotDiffer);
+    if (slotDiffer) failures++;
 }
 
 void swigluCase(int dt, int inter, int in, int wpr) {
@@ -249,10 +269,10 @@ int main() {
         plainCase(dt, 13, 100, 1, false, true);   // 100 * 2 bytes: the element-by-element path for 16-bit weights
         plainCase(dt, 11, 64, 2, true, false);    // x 4 bytes off 16: element by element
         for (int wpr : {1, 2, 4}) {
-            ropeCase(dt, 4, 2, 16, 96, wpr, 5, wpr == 1);
+            ropeCase(dt, 4, 2, 16, 96, wpr, 5, wpr == 1, (dt + wpr) % 3);
             swigluCase(dt, 41, 96, wpr);
         }
-        ropeCase(dt, 3, 1, 64, 200, 1, 0, true);  // one KV head, head dim 64, an `in` off the 16-byte path for 16 bits
+        ropeCase(dt, 3, 1, 64, 200, 1, 0, true, tierkv::kBF16);  // one KV head, head dim 64, `in` off the 16-byte path for 16 bits
         swigluCase(dt, 7, 100, 2);
     }
     printf("%s\n", failures == 0 ? "all cases hold" : "FAILURES");

@@ -20,3 +20,23 @@ inline float __half2float(__half h) {
     memcpy(&f, &out, 4);
     return f;
 }
+inline __half __float2half_rn(float f) {  // round to nearest even; overflow to inf, underflow through subnormals to 0
+    unsigned u;
+    memcpy(&u, &f, 4);
+    unsigned short sign = (unsigned short) ((u >> 16) & 0x8000u);
+    unsigned exp = (u >> 23) & 0xffu, man = u & 0x7fffffu;
+    if (exp == 0xff) return __half{(unsigned short) (sign | 0x7c00u | (man ? 0x200u : 0))};
+    int e = (int) exp - 127 + 15;
+    if (e >= 0x1f) return __half{(unsigned short) (sign | 0x7c00u)};
+    if (e <= 0) {
+        if (e < -10) return __half{sign};
+        man |= 0x800000u;
+        int shift = 14 - e;
+        unsigned h = man >> shift, rest = man & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+        if (rest > halfway || (rest == halfway && (h & 1u))) h++;
+        return __half{(unsigned short) (sign | h)};
+    }
+    unsigned h = ((unsigned) e << 10) | (man >> 13), rest = man & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;  // may carry into the exponent: still right
+    return __half{(unsigned short) (sign | h)};
+}

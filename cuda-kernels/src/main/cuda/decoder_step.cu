@@ -7,24 +7,12 @@
 // its K half is [blockSize][kvHeads][headDim] of the element type, its V half the same halfBytes after it.
 
 #include <climits>
-#include <cuda_bf16.h>
-
 #include "dtype.cuh"
 
 namespace {
 
 constexpr int kThreads = 256;
 constexpr int kArgmaxThreads = 1024;
-
-__device__ __forceinline__ void storeAs(unsigned char* base, long long i, float v, int dtype) {
-    if (dtype == tierkv::kF32) {
-        reinterpret_cast<float*>(base)[i] = v;
-    } else if (dtype == tierkv::kF16) {
-        reinterpret_cast<__half*>(base)[i] = __float2half_rn(v);
-    } else {
-        reinterpret_cast<__nv_bfloat16*>(base)[i] = __float2bfloat16_rn(v);
-    }
-}
 
 // (v, i) beats (bestV, bestI): larger value, or the same value at a lower index. NaN compares false: never wins.
 __device__ __forceinline__ bool beats(float v, int i, float bestV, int bestI) {
@@ -43,8 +31,8 @@ kv_append(const float* __restrict__ k, const float* __restrict__ v, unsigned cha
     unsigned char* vBase = kBase + halfBytes;
     const long long first = (long long) row * rowElems;
     for (int e = blockIdx.x * kThreads + threadIdx.x; e < rowElems; e += gridDim.x * kThreads) {
-        storeAs(kBase, first + e, k[e], dtype);
-        storeAs(vBase, first + e, v[e], dtype);
+        tierkv::storeAs(kBase, first + e, k[e], dtype);
+        tierkv::storeAs(vBase, first + e, v[e], dtype);
     }
 }
 

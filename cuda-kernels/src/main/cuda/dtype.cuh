@@ -2,6 +2,7 @@
 // 0 = F32, 1 = F16, 2 = BF16. 16-bit values are converted to fp32 on load; all arithmetic is fp32.
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 namespace tierkv {
@@ -63,6 +64,17 @@ __device__ __forceinline__ void unpack16(const uint4& u, float* f) {
             f[2 * j] = f16Bits((unsigned short) (w[j] & 0xffffu));
             f[2 * j + 1] = f16Bits((unsigned short) (w[j] >> 16));
         }
+    }
+}
+
+// Element i of an array of run-time type dtype set to v, rounded to nearest even for F16 and BF16.
+__device__ __forceinline__ void storeAs(unsigned char* base, long long i, float v, int dtype) {
+    if (dtype == kF32) {
+        reinterpret_cast<float*>(base)[i] = v;
+    } else if (dtype == kF16) {
+        reinterpret_cast<__half*>(base)[i] = __float2half_rn(v);
+    } else {
+        reinterpret_cast<__nv_bfloat16*>(base)[i] = __float2bfloat16_rn(v);
     }
 }
 

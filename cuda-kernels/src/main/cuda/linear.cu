@@ -14,7 +14,8 @@
 // an epilogue, so that a Llama layer is four GEMV launches instead of four GEMVs, two norms, a RoPE and a SiLU:
 //   norm_gemv         y[r] = W x' (+ residual[r])                                    (the LM head)
 //   norm_gemv_rope    [q; k; v] = Wqkv x' (+ bias), RoPE at `position` applied to q and k: rows i and i + headDim/2
-//                     of a head are neighbouring row slots of one CTA, so the pair is rotated where it is summed
+//                     of a head are neighbouring row slots of one CTA, so the pair is rotated where it is summed;
+//                     with a KV slot, k and v are also written into its row `kvRow` in the slab's dtype (kv_append)
 //   norm_gemv_swiglu  y[j] = silu(g_j) * u_j, g_j row j and u_j row out + j of the stacked [gate; up] matrix,
 //                     again neighbouring row slots
 // The paired epilogues need an even number of row slots per CTA: warpsPerRow 1, 2 or 4.
@@ -144,11 +145,14 @@ constexpr int kSwiGlu = 2;
 //            head = p / half, i = p % half; v >= qkRows: row v (the v heads); out rows in all
 //   kSwiGlu  row j = v / 2 (gate) for even v, out + j (up) for odd v; j < out
 // A slot's sum goes to shared memory; after one barrier the first thread of each row (or pair) writes the output.
+// kRope with kvSlot non-null: the K half of the token's block slot (V half halfBytes after it); k and v go to row kvRow
+// of it (element kvRow * kvRows + e, kvRows = out - qkRows) in kvDtype, as kv_append writes them.
 template <int DT, int EPI>
 __device__ __forceinline__ void normGemv(const unsigned char* __restrict__ w, const float* __restrict__ x,
-                                         const float* __restrict__ nw, float eps, float* y, const float* residual, int out, int in, int warpsPerRow, int qkRows,
-                                         int headDim, int position, const float* __restrict__ cosTable,
-                                         const float* __restrict__ sinTable) {
+                                         const float* __restrict__ nw, float eps, float* y, const float* residual, int out, int in,
+                                         int warpsPerRow, int qkRows, int headDim, int position, const float* __restrict__ cosTable,
+                                         const float* __restrict__ sinTable, unsigned char* kvSlot = nullptr,
+                                         long long halfBytes = 0, int kvRow = 0, int kvDtype = 0) {
     __shared__ float scratch[tierkv::kNormWarps];
     __shared__ float partial[kGemvWarps];
     __shared__ float value[kGemvWarps];
@@ -193,16 +197,26 @@ __device__ __forceinline__ void normGemv(const unsigned char* __restrict__ w, co
             y[row] = g / (1.0f + expf(-g)) * value[slot + 1];
         }
     } else {
+        const long long kvRows = out - qkRows;
+        const long long first = (long long) kvRow * kvRows;  // the token's first element in a half of the slot
         if (v >= qkRows) {
             y[row] = value[slot];
+            if (kvSlot != nullptr) tierkv::storeAs(kvSlot + halfBytes, first + (row - qkRows), value[slot], kvDtype);
         } else if ((slot & 1) == 0) {
             const long long tab = (long long) position * half + (row % headDim);
             const float c = __ldg(cosTable + tab);
             const float s = __ldg(sinTable + tab);
             const float x1 = value[slot];
             const float x2 = value[slot + 1];
-            y[row] = x1 * c - x2 * s;
-            y[row + half] = x2 * c + x1 * s;
+            const float r1 = x1 * c - x2 * s;
+            const float r2 = x2 * c + x1 * s;
+            y[row] = r1;
+            y[row + half] = r2;
+            const long long qRows = qkRows - kvRows;
+            if (kvSlot != nullptr && row >= qRows) {
+                tierkv::storeAs(kvSlot, first + (row - qRows), r1, kvDtype);
+                tierkv::storeAs(kvSlot, first + (row + half - qRows), r2, kvDtype);
+            }
         }
     }
 }
@@ -316,14 +330,17 @@ gemm_bf16(const float* __restrict__ x, const unsigned char* __restrict__ w, floa
                        float eps, float* y, const float* residual, int out, int in, int warpsPerRow) {                  \
         normGemv<DT, kPlain>(w, x, nw, eps, y, residual, out, in, warpsPerRow, 0, 2, 0, nullptr, nullptr);               \
     }                                                                                                                    \
-    /* [q; k; v][out] = Wqkv . x' (+ bias), RoPE on rows < qkRows at position; warpsPerRow 1, 2 or 4; */                  \
+    /* [q; k; v][out] = Wqkv . x' (+ bias), RoPE on rows < qkRows at position; k and v also into row kvRow of the */     \
+    /* slot kvSlot (K half; V halfBytes after) in kvDtype, unless kvSlot is null; warpsPerRow 1, 2 or 4; */               \
     /* grid = ceil(out / (8 / warpsPerRow)). */                                                                          \
     extern "C" __global__ void __launch_bounds__(kGemvThreads)                                                          \
     norm_gemv_rope_##SUFFIX(const unsigned char* __restrict__ w, const float* __restrict__ x,                           \
                             const float* __restrict__ nw, float eps, float* y, const float* bias, int out, int in,         \
                             int warpsPerRow, int qkRows, int headDim, int position, const float* __restrict__ cosTable,   \
-                            const float* __restrict__ sinTable) {                                                        \
-        normGemv<DT, kRope>(w, x, nw, eps, y, bias, out, in, warpsPerRow, qkRows, headDim, position, cosTable, sinTable); \
+                            const float* __restrict__ sinTable, unsigned char* kvSlot, long long halfBytes, int kvRow,    \
+                            int kvDtype) {                                                                               \
+        normGemv<DT, kRope>(w, x, nw, eps, y, bias, out, in, warpsPerRow, qkRows, headDim, position, cosTable, sinTable,  \
+                            kvSlot, halfBytes, kvRow, kvDtype);                                                          \
     }                                                                                                                    \
     /* y[out] = silu(Wg x') * (Wu x'), W = [Wg; Wu] of 2 * out rows; warpsPerRow 1, 2 or 4; */                           \
     /* grid = ceil(2 * out / (8 / warpsPerRow)). */                                                                      \

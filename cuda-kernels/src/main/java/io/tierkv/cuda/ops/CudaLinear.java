@@ -18,7 +18,8 @@ import io.tierkv.cuda.driver.LaunchArgs;
  *
  * <p>Three fused GEMVs fold the RMSNorm of their input in ({@code x' = rmsnorm(x) * normW}, computed by every CTA with
  * {@code rmsnorm}'s own code, so x' has the same bits) and end in the layer's next elementwise step, so that a decode
- * layer is four GEMV launches: {@link #normGemvAsync} (the LM head), {@link #normGemvRopeAsync} (q, k, v and RoPE),
+ * layer is four GEMV launches: {@link #normGemvAsync} (the LM head), {@link #normGemvRopeAsync} (q, k, v, RoPE and
+ * the KV append),
  * {@link #normSwiGluAsync} (gate, up and SiLU). Each equals the unfused launches it replaces bit for bit when both
  * run at the same warps per row ({@code cuda-kernels/shim/fused_gemv_run.cpp} checks this on the CPU).
  */
@@ -98,13 +99,18 @@ public final class CudaLinear implements AutoCloseable {
     /**
      * Enqueues the attention projections of one token with RoPE: {@code [q; k; v] = Wqkv x' (+ bias)}, W the stacked
      * {@code [heads + 2 kvHeads) * headDim][in]} matrix, then q's and k's heads rotated at {@code position} from the tables
-     * {@code cos}, {@code sin} ({@code [tableRows][headDim / 2]} fp32): rmsNorm, the GEMV and rope in one launch.
+     * {@code cos}, {@code sin} ({@code [tableRows][headDim / 2]} fp32), and, with a KV slot, the token's k and v written
+     * into its row as {@link CudaDecoderStep#appendAsync} writes them: rmsNorm, the GEMV, rope and the append in one launch.
      *
-     * @param qkv  device address of the {@code (heads + 2 kvHeads) * headDim} outputs, q then k then v; not overlapping x
-     * @param bias device address of as many fp32 biases, or 0
+     * @param qkv    device address of the {@code (heads + 2 kvHeads) * headDim} outputs, q then k then v; not overlapping x
+     * @param bias   device address of as many fp32 biases, or 0
+     * @param kv     the slab's geometry (its heads, KV heads and head dim those of the projection), or null with no slot
+     * @param kvSlot device address of the token's block slot (its K half; 16-byte aligned), or 0 to write no KV
+     * @param kvRow  the token's row in the block
      */
     public void normGemvRopeAsync(long qkv, long w, DType wType, long x, long normW, float eps, long bias, int heads, int kvHeads,
-                                  int headDim, int position, long cos, long sin, int tableRows, int in, CudaStream stream) {
+                                  int headDim, int position, long cos, long sin, int tableRows, int in, PagedKvShape kv, long kvSlot,
+                                  int kvRow, CudaStream stream) {
         Args.positive("heads", heads);
         Args.positive("kvHeads", kvHeads);
         if (headDim <= 0 || headDim % 2 != 0) {
@@ -122,9 +128,18 @@ public final class CudaLinear implements AutoCloseable {
         Args.optionalAddress("bias", bias, 4);
         Args.address("cos", cos, 4);
         Args.address("sin", sin, 4);
+        if (kvSlot != 0) {
+            if (kv == null || kv.heads() != heads || kv.kvHeads() != kvHeads || kv.headDim() != headDim) {
+                throw new IllegalArgumentException("the KV slab " + kv + " does not hold " + heads + " heads, " + kvHeads + " KV heads of "
+                        + headDim);
+            }
+            CudaDecoderStep.checkAppend(kv, 1, 0, kvRow);
+            Args.address("kvSlot", kvSlot, 16);
+        }
         int warps = LaunchPlans.pairedGemvWarpsPerRow(out, sms);
         args.clear().i64(w).i64(x).i64(normW).f32(eps).i64(qkv).i64(bias).i32(out).i32(in).i32(warps)
-                .i32((heads + kvHeads) * headDim).i32(headDim).i32(position).i64(cos).i64(sin);
+                .i32((heads + kvHeads) * headDim).i32(headDim).i32(position).i64(cos).i64(sin)
+                .i64(kvSlot).i64(kvSlot != 0 ? kv.halfBytes() : 0).i32(kvRow).i32(kvSlot != 0 ? DTypeCodes.code(kv.dtype()) : 0);
         module.launch("norm_gemv_rope_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream,
                 args);
     }

@@ -79,6 +79,18 @@ final class DeviceArrays implements AutoCloseable {
         return out;
     }
 
+    /** The first {@code count} bytes of {@code d}. */
+    byte[] bytes(DeviceBuffer d, int count) {
+        stream.synchronize();
+        byte[] out = new byte[count];
+        try (PinnedBuffer h = new PinnedBuffer(ctx, Math.max(count, 16))) {
+            CudaCopies.deviceToHostAsync(h, 0, d, 0, count, stream);
+            stream.synchronize();
+            h.buffer(0, count).get(out);
+        }
+        return out;
+    }
+
     /** Gaussian values, already rounded to what {@code dtype} holds. */
     static float[] random(SplittableRandom r, int n, double sigma, DType dtype) {
         float[] a = new float[n];

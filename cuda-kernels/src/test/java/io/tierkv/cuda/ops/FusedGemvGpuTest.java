@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The fused decode GEMVs ({@code norm_gemv}, {@code norm_gemv_rope}, {@code norm_gemv_swiglu}) on the device against the
- * launches they replace (rmsNorm, gemv, rope, siluMul: the same bits where both run at the same warps per row) and against
+ * launches they replace (rmsNorm, gemv, rope, kv_append, siluMul: the same bits where both run at the same warps per row) and against
  * {@link ReferenceOps}, in every dtype, at round and odd sizes.
  */
 @Tag("gpu")
@@ -66,14 +66,14 @@ class FusedGemvGpuTest {
     }
 
     @Test
-    void normGemvRope_equalsRmsNormGemvThenRope() {
+    void normGemvRope_equalsRmsNormGemvRopeThenAppend() {
         SplittableRandom r = new SplittableRandom(12);
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
         double[] inv = RopeTables.llama3InvFreq(RopeTables.invFreq(64, 500000), 8, 1, 4, 8192);
         float[][] tab64 = RopeTables.tables(inv, 300);
         float[][] tab16 = RopeTables.tables(RopeTables.invFreq(16, 10000), 300);
         try (CudaContext ctx = CudaContext.primary(0); CudaStream s = new CudaStream(ctx); CudaLinear linear = new CudaLinear(ctx);
-             CudaDecoderOps ops = new CudaDecoderOps(ctx); DeviceArrays d = new DeviceArrays(ctx, s)) {
+             CudaDecoderOps ops = new CudaDecoderOps(ctx); CudaDecoderStep step = new CudaDecoderStep(ctx); DeviceArrays d = new DeviceArrays(ctx, s)) {
             for (DType t : DType.values()) {
                 // {heads, kvHeads, headDim, in, position}
                 for (int[] shape : new int[][] {{12, 12, 64, 768, 0}, {4, 2, 16, 96, 299}, {32, 8, 64, 2048, 123}, {3, 1, 64, 200, 7}}) {
@@ -103,8 +103,16 @@ class FusedGemvGpuTest {
                     linear.gemvAsync(unfused.address(), dw.address(), t, xn.address(), db.address(), out, in, s);
                     ops.ropeAsync(unfused.address(), unfused.address() + 4L * q, 1, heads, kvHeads, headDim, position, dcos.address(),
                             dsin.address(), 300, s);
+                    // the KV append: one slot of 16 rows in the projection's dtype, the token at row position % 16
+                    PagedKvShape kvShape = PagedKvShape.dense(t, heads, kvHeads, headDim, 16);
+                    DeviceBuffer slotUnfused = d.alloc(kvShape.slotBytes());
+                    DeviceBuffer slotFused = d.alloc(kvShape.slotBytes());
+                    slotUnfused.fill(0, kvShape.slotBytes(), (byte) 0x5a, s);
+                    slotFused.fill(0, kvShape.slotBytes(), (byte) 0x5a, s);
+                    step.appendAsync(kvShape, slotUnfused.address(), 1, 0, position % 16, unfused.address() + 4L * q,
+                            unfused.address() + 4L * (q + kv), s);
                     linear.normGemvRopeAsync(fused.address(), dw.address(), t, dx.address(), dnw.address(), EPS, db.address(), heads, kvHeads,
-                            headDim, position, dcos.address(), dsin.address(), 300, in, s);
+                            headDim, position, dcos.address(), dsin.address(), 300, in, kvShape, slotFused.address(), position % 16, s);
                     String what = "norm_gemv_rope " + t + " " + heads + "/" + kvHeads + "x" + headDim + " in " + in + " at " + position;
                     float[] got = d.download(fused, out);
                     // the same sums; the rotation may be contracted into FMAs differently in the two kernels
@@ -117,6 +125,8 @@ class FusedGemvGpuTest {
                     System.arraycopy(rq, 0, ref, 0, q);
                     System.arraycopy(rk, 0, ref, q, kv);
                     assertClose(ref, got, Math.sqrt(in), what);
+                    assertArrayEquals(d.bytes(slotUnfused, (int) kvShape.slotBytes()), d.bytes(slotFused, (int) kvShape.slotBytes()),
+                            what + ": the slot as kv_append writes it");
                 }
             }
         }

@@ -417,9 +417,10 @@ public final class CudaDecoder implements AutoCloseable {
         DeviceWeights.Layer w = weights.layers[l];
         long a = act;
         int d = c.hiddenSize();
-        if (fusedNorms) { // one launch: norm, the stacked q, k, v matrices (q, k and v lie one after the other), RoPE
+        if (fusedNorms) { // one launch: norm, the stacked q, k, v matrices (q, k, v lie one after the other), RoPE, the KV append
             device.normGemvRope(a + at.q(), w.wqkv(), a + at.h(), w.attnNorm(), eps, w.bqkv(), c.heads(), c.kvHeads(), c.headDim(), position,
-                    cos, sin, maxTokens);
+                    cos, sin, maxTokens, cache.shape(), cache.slot(l, position), position % cache.shape().blockSize());
+            cache.written(l, position);
         } else {
             device.rmsNorm(a + at.xn(), a + at.h(), w.attnNorm(), d, eps);
             if (fusedQkv) { // one launch: the stacked matrices write q, k and v where they lie one after the other
@@ -430,8 +431,8 @@ public final class CudaDecoder implements AutoCloseable {
                 device.gemv(a + at.v(), w.wv(), a + at.xn(), w.bv());
             }
             device.rope(a + at.q(), a + at.k(), c.heads(), c.kvHeads(), c.headDim(), position, cos, sin, maxTokens);
+            cache.write(l, position, a + at.k(), a + at.v());
         }
-        cache.write(l, position, a + at.k(), a + at.v());
         cache.attend(l, a + at.q(), scale, a + at.attn(), a + at.lse());
         device.gemv(a + at.h(), w.wo(), a + at.attn(), a + at.h());
         if (w.bo() != 0) {

@@ -162,13 +162,13 @@ final class CudaStepDevice implements StepDevice {
 
     @Override
     public void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
-                             int headDim, int position, long cos, long sin, int tableRows) {
+                             int headDim, int position, long cos, long sin, int tableRows, PagedKvShape kv, long slot, int row) {
         if (wqkv.rows() != (heads + 2 * kvHeads) * headDim) {
             throw new IllegalArgumentException("the stacked q, k, v matrix has " + wqkv.rows() + " rows, not (" + heads + " + 2 x " + kvHeads
                     + ") x " + headDim);
         }
         linear.normGemvRopeAsync(qkv, wqkv.address(), wqkv.dtype(), x, normW, eps, bias, heads, kvHeads, headDim, position, cos, sin,
-                tableRows, wqkv.cols(), stream);
+                tableRows, wqkv.cols(), kv, slot, row, stream);
     }
 
     @Override

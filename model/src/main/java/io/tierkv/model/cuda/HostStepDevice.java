@@ -163,13 +163,17 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
-                             int headDim, int position, long cos, long sin, int tableRows) {
+                             int headDim, int position, long cos, long sin, int tableRows, PagedKvShape kv, long slot, int row) {
         if (wqkv.rows() != (heads + 2 * kvHeads) * headDim) {
             throw new IllegalArgumentException("the stacked q, k, v matrix has " + wqkv.rows() + " rows, not (" + heads + " + 2 x " + kvHeads
                     + ") x " + headDim);
         }
         normGemv(qkv, wqkv, x, normW, eps, bias);
-        rope(qkv, qkv + 4L * heads * headDim, heads, kvHeads, headDim, position, cos, sin, tableRows);
+        long k = qkv + 4L * heads * headDim;
+        rope(qkv, k, heads, kvHeads, headDim, position, cos, sin, tableRows);
+        if (slot != 0) {
+            append(kv, slot, 1, 0, row, k, k + 4L * kvHeads * headDim);
+        }
     }
 
     @Override

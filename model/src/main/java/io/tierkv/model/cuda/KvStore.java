@@ -16,6 +16,15 @@ interface KvStore extends AutoCloseable {
     /** Writes layer {@code l}'s K and V of {@code position} (fp32 {@code [kvHeads * headDim]} at {@code k}, {@code v} on the device). */
     void write(int l, int position, long k, long v);
 
+    /**
+     * The device address of the block slot that holds layer {@code l}'s K and V of {@code position} (row {@code position %
+     * blockSize} of it), for a kernel that writes them itself; {@link #written} follows.
+     */
+    long slot(int l, int position);
+
+    /** Layer {@code l}'s K and V of {@code position} were written into {@link #slot} (the write is queued). */
+    void written(int l, int position);
+
     /** Attention of {@code q} over every live token of layer {@code l}: normalised out {@code [heads][headDim]} and lse {@code [heads]}. */
     void attend(int l, long q, float scale, long out, long lse);
 

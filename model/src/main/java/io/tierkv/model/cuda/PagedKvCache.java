@@ -85,6 +85,15 @@ final class PagedKvCache implements KvStore {
     }
 
     @Override
+    public long slot(int l, int position) {
+        return layerSlab(l) + table.slot(table.block(position)) * shape.slotBytes();
+    }
+
+    @Override
+    public void written(int l, int position) {
+    }
+
+    @Override
     public void attend(int l, long q, float scale, long out, long lse) {
         device.attend(shape, q, layerSlab(l), layerBytes(), slots, valid, maskAddress(), 0, table.blocks(), scale, out, lse);
     }

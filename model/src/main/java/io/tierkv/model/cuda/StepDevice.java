@@ -47,10 +47,12 @@ interface StepDevice extends AutoCloseable {
 
     /**
      * The stacked q, k, v projection of x' ({@link #normGemv}, plus {@code bias} or 0) with {@link #rope} applied to q and k at
-     * {@code position}, in one launch: {@code qkv} receives q {@code [heads][headDim]}, then k and v {@code [kvHeads][headDim]}.
+     * {@code position}, and, when {@code slot} is not 0, {@link #append} of k and v into row {@code row} of the block slot at
+     * {@code slot} (of {@code kv}'s geometry), in one launch: {@code qkv} receives q {@code [heads][headDim]}, then k and v
+     * {@code [kvHeads][headDim]}.
      */
     void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads, int headDim,
-                      int position, long cos, long sin, int tableRows);
+                      int position, long cos, long sin, int tableRows, PagedKvShape kv, long slot, int row);
 
     /**
      * {@code y = silu(Wg x') * (Wu x')} from the stacked {@code [gate; up]} matrix ({@code 2 F} rows; y has F), x' as in

@@ -249,11 +249,19 @@ final class TieredKvStore implements KvStore {
 
     @Override
     public void write(int l, int position, long k, long v) {
-        int row = position % shape.blockSize();
-        long slotBase = seq.keyAddress(l, position) - tiers.descriptor().keyOffset(row);
-        device.append(shape, slotBase, 1, 0, row, k, v);
-        if (selection != null && row == shape.blockSize() - 1) {
-            selection.filled(l, position / shape.blockSize(), slotBase, tiers);
+        device.append(shape, slot(l, position), 1, 0, position % shape.blockSize(), k, v);
+        written(l, position);
+    }
+
+    @Override
+    public long slot(int l, int position) {
+        return seq.keyAddress(l, position) - tiers.descriptor().keyOffset(position % shape.blockSize());
+    }
+
+    @Override
+    public void written(int l, int position) {
+        if (selection != null && position % shape.blockSize() == shape.blockSize() - 1) { // the block is full: its digest
+            selection.filled(l, position / shape.blockSize(), slot(l, position), tiers);
         }
     }
 
