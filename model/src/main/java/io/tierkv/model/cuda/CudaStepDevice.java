@@ -31,6 +31,8 @@ import jcuda.driver.JCudaDriver;
 final class CudaStepDevice implements StepDevice {
     /** Largest staging chunk. */
     static final long STAGING_BYTES = 32L << 20;
+    /** Pinned bytes for the small uploads of a step (block tables, digest indexes), which then do not wait for the GPU. */
+    static final long UPLOAD_RING_BYTES = 4L << 20;
 
     private final Owned owned = new Owned();
     private final CudaContext context;
@@ -41,6 +43,9 @@ final class CudaStepDevice implements StepDevice {
     private final CudaDecoderStep step;
     private final TreeMap<Long, DeviceBuffer> buffers = new TreeMap<>();
     private PinnedBuffer staging;
+    private PinnedBuffer ring;             // the upload ring's memory, allocated at the first small upload
+    private ByteBuffer ringBytes;          // and a view of it
+    private final UploadRing ringPlan = new UploadRing(UPLOAD_RING_BYTES);
     private CudaPagedProbs pagedProbs;     // loaded at the first use (tiered decoding with a policy that observes attention)
     private CudaHeadSlices headSlices;     // loaded at the first use (digest host reads with select=head)
     private PopularityKernel popularity;  // likewise
@@ -95,11 +100,31 @@ final class CudaStepDevice implements StepDevice {
         return staging;
     }
 
+    /**
+     * Uploads that fit the ring are staged in a range of their own and only queued: the host goes on while the GPU works
+     * (one synchronise per wrap of the ring); larger ones (weights at load) go through the staging buffer and wait.
+     */
     @Override
     public void upload(long dst, ByteBuffer src) {
         int n = src.remaining();
         Map.Entry<Long, DeviceBuffer> e = find(dst, n);
+        if (n == 0) {
+            return;
+        }
         long base = dst - e.getKey();
+        long at = ringPlan.reserve(n);
+        if (at >= 0) {
+            if (ring == null) {
+                ring = new PinnedBuffer(context, UPLOAD_RING_BYTES);
+                ringBytes = ring.buffer();
+            }
+            if (ringPlan.mustWait()) {
+                stream.synchronize(); // the ring starts again at 0: every copy out of it has been read
+            }
+            ringBytes.put((int) at, src, src.position(), n);
+            CudaCopies.hostToDeviceAsync(e.getValue(), base, ring, at, n, stream);
+            return;
+        }
         PinnedBuffer stage = staging(n);
         ByteBuffer host = stage.buffer();
         for (int off = 0; off < n; ) {
@@ -291,6 +316,9 @@ final class CudaStepDevice implements StepDevice {
         buffers.clear();
         if (staging != null) {
             owned.add(staging);
+        }
+        if (ring != null) {
+            owned.add(ring);
         }
         owned.closeAll();
     }
