@@ -196,13 +196,33 @@ void ropeCase(int dt, int heads, int kvHeads, int headDim, int in, int wpr, int 
     });
     int grid = (out + 8 / wpr - 1) / (8 / wpr);
     const int qk = qRows + kRows;
-    launch(grid, 256, [&] {
-        if (dt == tierkv::kF32) norm_gemv_rope_f32(w.bytes, a.x, a.nw, a.eps, yf, b, out, in, wpr, qk, headDim, position, cosT, sinT, slotF, halfBytes, kvRow, kvDtype);
-        else if (dt == tierkv::kF16) norm_gemv_rope_f16(w.bytes, a.x, a.nw, a.eps, yf, b, out, in, wpr, qk, headDim, position, cosT, sinT, slotF, halfBytes, kvRow, kvDtype);
-        else norm_gemv_rope_bf16(w.bytes, a.x, a.nw, a.eps, yf, b, out, in, wpr, qk, headDim, position, cosT, sinT, slotF, halfBytes, kvRow, kvDtype);
-    });
+    auto fused = [&](float* y, unsigned char* slot, int pos, int row, const int* params, long long slotBytes) {
+        launch(grid, 256, [&] {
+            if (dt == tierkv::kF32) norm_gemv_rope_f32(w.bytes, a.x, a.nw, a.eps, y, b, out, in, wpr, qk, headDim, pos, cosT, sinT, slot, halfBytes, row, kvDtype, params, slotBytes);
+            else if (dt == tierkv::kF16) norm_gemv_rope_f16(w.bytes, a.x, a.nw, a.eps, y, b, out, in, wpr, qk, headDim, pos, cosT, sinT, slot, halfBytes, row, kvDtype, params, slotBytes);
+            else norm_gemv_rope_bf16(w.bytes, a.x, a.nw, a.eps, y, b, out, in, wpr, qk, headDim, pos, cosT, sinT, slot, halfBytes, row, kvDtype, params, slotBytes);
+        });
+    };
+    fused(yf, slotF, position, kvRow, nullptr, 0);
     long long slotDiffer = 0;
     for (long long i = 0; i < 2 * halfBytes; i++) slotDiffer += slotU[i] != slotF[i];
+    // the same launch as a CUDA graph replays it: position, row and slot read from the device (slot 1 of a slab of 3),
+    // the scalar arguments wrong on purpose; the outputs must be the same bits and only slot 1 written
+    const long long slotBytes = 2 * halfBytes;
+    unsigned char* slab = array<unsigned char>(3 * slotBytes);
+    memset(slab, 0xab, 3 * slotBytes);
+    int* params = array<int>(3);
+    params[0] = position;
+    params[1] = kvRow;
+    params[2] = 1;
+    float* yp = array<float>(out);
+    fused(yp, slab, (position + 1) % tableRows, (kvRow + 1) % blockRows, params, slotBytes);
+    long long paramsDiffer = 0;
+    for (int o = 0; o < out; o++) paramsDiffer += memcmp(&yp[o], &yf[o], sizeof(float)) != 0;
+    for (long long i = 0; i < 3 * slotBytes; i++) {
+        unsigned char want = i >= slotBytes && i < 2 * slotBytes ? slotF[i - slotBytes] : 0xab;
+        paramsDiffer += slab[i] != want;
+    }
     std::vector<double> xr = normRef(a.x, a.nw, in, a.eps), lin(out), mag(out), ref(out), bound(out);
     for (int o = 0; o < out; o++) {
         dotRef(w, xr, o, in, &lin[o], &mag[o]);
@@ -228,6 +248,9 @@ void ropeCase(int dt, int heads, int kvHeads, int headDim, int in, int wpr, int 
     check(what, yf, yu, ref, bound);
     printf("%-52s %5lld slot bytes: %lld differ from kv_append's\n", "  its K and V in the slot", 2 * halfBytes, slotDiffer);
     if (slotDiffer) failures++;
+    printf("%-52s %5d outputs, %lld slab bytes: %lld differ\n", "  the same with position, row, slot read on the device", out,
+           3 * slotBytes, paramsDiffer);
+    if (paramsDiffer) failures++;
 }
 
 void swigluCase(int dt, int inter, int in, int wpr) {

@@ -15,7 +15,9 @@
 //   norm_gemv         y[r] = W x' (+ residual[r])                                    (the LM head)
 //   norm_gemv_rope    [q; k; v] = Wqkv x' (+ bias), RoPE at `position` applied to q and k: rows i and i + headDim/2
 //                     of a head are neighbouring row slots of one CTA, so the pair is rotated where it is summed;
-//                     with a KV slot, k and v are also written into its row `kvRow` in the slab's dtype (kv_append)
+//                     with a KV slot, k and v are also written into its row `kvRow` in the slab's dtype (kv_append);
+//                     with stepParams (i32 {position, kvRow, slot index}) those three are read on the device, the
+//                     slot being kvSlot + index * slotBytes: a launch captured in a CUDA graph replays for every token
 //   norm_gemv_swiglu  y[j] = silu(g_j) * u_j, g_j row j and u_j row out + j of the stacked [gate; up] matrix,
 //                     again neighbouring row slots
 // The paired epilogues need an even number of row slots per CTA: warpsPerRow 1, 2 or 4.
@@ -331,14 +333,22 @@ gemm_bf16(const float* __restrict__ x, const unsigned char* __restrict__ w, floa
         normGemv<DT, kPlain>(w, x, nw, eps, y, residual, out, in, warpsPerRow, 0, 2, 0, nullptr, nullptr);               \
     }                                                                                                                    \
     /* [q; k; v][out] = Wqkv . x' (+ bias), RoPE on rows < qkRows at position; k and v also into row kvRow of the */     \
-    /* slot kvSlot (K half; V halfBytes after) in kvDtype, unless kvSlot is null; warpsPerRow 1, 2 or 4; */               \
+    /* slot kvSlot (K half; V halfBytes after) in kvDtype, unless kvSlot is null; with stepParams non-null, position, */ \
+    /* kvRow and the slot (kvSlot + stepParams[2] * slotBytes, kvSlot the slab) come from there; warpsPerRow 1, 2, 4; */ \
     /* grid = ceil(out / (8 / warpsPerRow)). */                                                                          \
     extern "C" __global__ void __launch_bounds__(kGemvThreads)                                                          \
     norm_gemv_rope_##SUFFIX(const unsigned char* __restrict__ w, const float* __restrict__ x,                           \
                             const float* __restrict__ nw, float eps, float* y, const float* bias, int out, int in,         \
                             int warpsPerRow, int qkRows, int headDim, int position, const float* __restrict__ cosTable,   \
                             const float* __restrict__ sinTable, unsigned char* kvSlot, long long halfBytes, int kvRow,    \
-                            int kvDtype) {                                                                               \
+                            int kvDtype, const int* __restrict__ stepParams, long long slotBytes) {                      \
+        if (stepParams != nullptr) {                                                                                     \
+            position = __ldg(stepParams);                                                                                \
+            kvRow = __ldg(stepParams + 1);                                                                               \
+            if (kvSlot != nullptr) {                                                                                     \
+                kvSlot += (long long) __ldg(stepParams + 2) * slotBytes;                                                 \
+            }                                                                                                            \
+        }                                                                                                                \
         normGemv<DT, kRope>(w, x, nw, eps, y, bias, out, in, warpsPerRow, qkRows, headDim, position, cosTable, sinTable,  \
                             kvSlot, halfBytes, kvRow, kvDtype);                                                          \
     }                                                                                                                    \

@@ -37,7 +37,7 @@ public final class CudaLinear implements AutoCloseable {
     public CudaLinear(CudaContext context) {
         this.module = KernelModule.load(context, MODULE);
         this.sms = context.device().multiprocessors();
-        this.args = new LaunchArgs(context, 128);
+        this.args = new LaunchArgs(context, 192);
         for (DType t : DType.values()) {
             module.function("gemv_" + DTypeCodes.suffix(t));
             module.function("gemm_" + DTypeCodes.suffix(t));
@@ -111,13 +111,50 @@ public final class CudaLinear implements AutoCloseable {
     public void normGemvRopeAsync(long qkv, long w, DType wType, long x, long normW, float eps, long bias, int heads, int kvHeads,
                                   int headDim, int position, long cos, long sin, int tableRows, int in, PagedKvShape kv, long kvSlot,
                                   int kvRow, CudaStream stream) {
+        if (position < 0 || position >= tableRows) {
+            throw new IllegalArgumentException("position " + position + " is outside the RoPE tables of " + tableRows + " rows");
+        }
+        if (kvSlot != 0) {
+            checkSlab(kv, heads, kvHeads, headDim);
+            CudaDecoderStep.checkAppend(kv, 1, 0, kvRow);
+            Args.address("kvSlot", kvSlot, 16);
+        }
+        normGemvRope(qkv, w, wType, x, normW, eps, bias, heads, kvHeads, headDim, position, cos, sin, in, kv, kvSlot, kvRow, 0, stream);
+    }
+
+    /**
+     * {@link #normGemvRopeAsync} with the step's values read on the device, as a launch captured in a {@link
+     * io.tierkv.cuda.driver.CudaGraph} needs them: {@code params} holds i32 {@code {position, row, slot}}, and the token's
+     * k and v go to row {@code row} of slot {@code slab + slot * kv.slotBytes()}. The caller keeps them in range (the
+     * position inside the RoPE tables, the row inside the block, the slot inside the slab): the device cannot check.
+     *
+     * @param params device address of the three i32
+     * @param slab   device address of slot 0 of the layer's slab (16-byte aligned)
+     */
+    public void normGemvRopeAtAsync(long qkv, long w, DType wType, long x, long normW, float eps, long bias, int heads, int kvHeads,
+                                    int headDim, long params, long cos, long sin, int in, PagedKvShape kv, long slab, CudaStream stream) {
+        Args.address("params", params, 4);
+        checkSlab(kv, heads, kvHeads, headDim);
+        Args.address("slab", slab, 16);
+        normGemvRope(qkv, w, wType, x, normW, eps, bias, heads, kvHeads, headDim, 0, cos, sin, in, kv, slab, 0, params, stream);
+    }
+
+    private static void checkSlab(PagedKvShape kv, int heads, int kvHeads, int headDim) {
+        if (kv == null || kv.heads() != heads || kv.kvHeads() != kvHeads || kv.headDim() != headDim) {
+            throw new IllegalArgumentException("the KV slab " + kv + " does not hold " + heads + " heads, " + kvHeads + " KV heads of "
+                    + headDim);
+        }
+    }
+
+    // norm_gemv_rope_*(w, x, normW, eps, qkv, bias, out, in, warpsPerRow, qkRows, headDim, position, cos, sin, kvSlot, halfBytes,
+    //                  kvRow, kvDtype, stepParams, slotBytes)
+    private void normGemvRope(long qkv, long w, DType wType, long x, long normW, float eps, long bias, int heads, int kvHeads, int headDim,
+                              int position, long cos, long sin, int in, PagedKvShape kv, long kvSlot, int kvRow, long params,
+                              CudaStream stream) {
         Args.positive("heads", heads);
         Args.positive("kvHeads", kvHeads);
         if (headDim <= 0 || headDim % 2 != 0) {
             throw new IllegalArgumentException("headDim must be positive and even (rotate-half pairs), was " + headDim);
-        }
-        if (position < 0 || position >= tableRows) {
-            throw new IllegalArgumentException("position " + position + " is outside the RoPE tables of " + tableRows + " rows");
         }
         long rows = (long) (heads + 2L * kvHeads) * headDim;
         if (rows > Integer.MAX_VALUE) {
@@ -128,18 +165,11 @@ public final class CudaLinear implements AutoCloseable {
         Args.optionalAddress("bias", bias, 4);
         Args.address("cos", cos, 4);
         Args.address("sin", sin, 4);
-        if (kvSlot != 0) {
-            if (kv == null || kv.heads() != heads || kv.kvHeads() != kvHeads || kv.headDim() != headDim) {
-                throw new IllegalArgumentException("the KV slab " + kv + " does not hold " + heads + " heads, " + kvHeads + " KV heads of "
-                        + headDim);
-            }
-            CudaDecoderStep.checkAppend(kv, 1, 0, kvRow);
-            Args.address("kvSlot", kvSlot, 16);
-        }
         int warps = LaunchPlans.pairedGemvWarpsPerRow(out, sms);
         args.clear().i64(w).i64(x).i64(normW).f32(eps).i64(qkv).i64(bias).i32(out).i32(in).i32(warps)
                 .i32((heads + kvHeads) * headDim).i32(headDim).i32(position).i64(cos).i64(sin)
-                .i64(kvSlot).i64(kvSlot != 0 ? kv.halfBytes() : 0).i32(kvRow).i32(kvSlot != 0 ? DTypeCodes.code(kv.dtype()) : 0);
+                .i64(kvSlot).i64(kvSlot != 0 ? kv.halfBytes() : 0).i32(kvRow).i32(kvSlot != 0 ? DTypeCodes.code(kv.dtype()) : 0)
+                .i64(params).i64(params != 0 ? kv.slotBytes() : 0);
         module.launch("norm_gemv_rope_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream,
                 args);
     }
