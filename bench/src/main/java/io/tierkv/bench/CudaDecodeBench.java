@@ -81,6 +81,8 @@ final class CudaDecodeBench {
                     .setting("hidden", config.hiddenSize()).setting("layers", config.layers()).setting("promptTokens", promptTokens)
                     .setting("decodeTokens", decodeTokens).setting("blockSize", blockSize).setting("weights", "BF16")
                     .setting("budget", budget).setting("deviceBlocksPerLayer", device.perLayer()).setting("hostRead", hostRead.toString())
+                    .setting("kernels", CudaDecoder.fusedKernelsConfigured() ? "fused" : "unfused")
+                    .setting("cudaGraphs", CudaDecoder.cudaGraphsConfigured())
                     .column("mode", "KV", "%s", "full on device, or tiered under a policy with the device tier at --budget of the prompt")
                     .column("prefillTokensPerSecond", "prefill tok/s", "%.1f", "prompt tokens per second (token by token)")
                     .column("decodeTokensPerSecond", "decode tok/s", "%.2f", "generated tokens per second")

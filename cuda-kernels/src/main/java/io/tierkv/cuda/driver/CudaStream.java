@@ -14,6 +14,7 @@ public final class CudaStream implements AutoCloseable {
     private final CudaContext context;
     private final CUstream stream = new CUstream();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private boolean capturing; // inside CudaGraph.capture: work is recorded, not run
 
     /** Creates a non-blocking stream in {@code context}. */
     public CudaStream(CudaContext context) {
@@ -52,6 +53,18 @@ public final class CudaStream implements AutoCloseable {
         if (r != CUresult.CUDA_SUCCESS) {
             throw Cuda.failure(r, "cuStreamWaitEvent on " + context.where());
         }
+    }
+
+    /**
+     * Whether the stream is being captured into a {@link CudaGraph}: what is enqueued now is recorded, not run, and nothing
+     * may wait for it (a {@link ReuseFence} records no event then: the graph's work is ordered by this stream).
+     */
+    public boolean isCapturing() {
+        return capturing;
+    }
+
+    void capturing(boolean on) {
+        capturing = on;
     }
 
     /** True once closed. */

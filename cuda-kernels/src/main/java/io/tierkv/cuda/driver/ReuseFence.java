@@ -46,7 +46,9 @@ public final class ReuseFence<S> implements AutoCloseable {
         return new ReuseFence<>(new Events<>() {
             @Override
             public void record(CudaStream stream) {
-                event.record(stream);
+                if (!stream.isCapturing()) { // an event recorded in a capture may not be waited for outside it
+                    event.record(stream);
+                }
             }
 
             @Override

@@ -48,11 +48,19 @@ public final class CudaDecoder implements AutoCloseable {
     private final boolean fusedQkv;      // q, k, v in one GEMV (stacked weights, contiguous outputs)
     private final boolean fusedGateUp;   // gate and up in one GEMV
     private final boolean fusedNorms;    // RMSNorm folded into the GEMVs after it, RoPE and SiLU into their epilogues
+    private final long params;           // i32 {position, row, slot, token}: what a captured step reads on the device
+    private final ByteBuffer paramBytes = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+    private boolean graphs;              // steps replayed from a captured graph (-Dtierkv.cudaGraphs)
+    private StepDevice.StepGraph graph;  // the step as captured at graphKey, or null
+    private long graphKey = -1;          // the store's capture key of graph
+    private long eagerKey = -1;          // the key of the last step run without the graph
+    private int graphCaptures;
+    private long graphLaunches;
     private boolean closed;
 
     /** Takes {@code device} (closed with this, or now if construction fails). */
     private CudaDecoder(LlamaConfig config, WeightPlan plan, int maxTokens, int blockSize, DType kvDtype, StepDevice device,
-                        KvStores stores, boolean fuseNorms) {
+                        KvStores stores, boolean fuseNorms, boolean useGraphs) {
         this.c = config;
         this.device = device;
         this.maxTokens = maxTokens;
@@ -71,6 +79,8 @@ public final class CudaDecoder implements AutoCloseable {
             store = stores.open(device, shape, c.layers(), maxTokens);
             this.cache = store;
             this.act = device.alloc(at.bytes());
+            this.params = device.alloc(paramBytes.capacity());
+            this.graphs = useGraphs && fusedNorms && store.capturable();
             float[][] cs = ropeTables(c, maxTokens);
             this.cos = upload(cs[0]);
             this.sin = upload(cs[1]);
@@ -177,21 +187,34 @@ public final class CudaDecoder implements AutoCloseable {
         return !"false".equalsIgnoreCase(System.getProperty("tierkv.fusedKernels", "true").trim());
     }
 
+    /**
+     * Whether decoders with every KV block on the device ({@link #load}) replay each step from a captured graph (one CUDA
+     * graph launch per token instead of a launch per kernel; a new capture each time the sequence opens a block or starts
+     * evicting): {@code -Dtierkv.cudaGraphs=true} turns it on (default off until the GPU check has measured it). It needs the
+     * fused kernels; the tiered store, which decides per step on the host, steps without it.
+     */
+    public static boolean cudaGraphsConfigured() {
+        return "true".equalsIgnoreCase(System.getProperty("tierkv.cudaGraphs", "false").trim());
+    }
+
     /** As {@link #load(Path, int, int, DType)} on the device {@code devices} opens, once every check has passed. */
     static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
                             KvStores stores) {
-        return load(dir, maxTokens, blockSize, kvDtype, devices, stores, fusedKernelsConfigured());
+        return load(dir, maxTokens, blockSize, kvDtype, devices, stores, fusedKernelsConfigured(), cudaGraphsConfigured());
     }
 
-    /** As above, with the fused kernels ({@link #fusedKernelsConfigured}) on or off. */
+    /**
+     * As above, with the fused kernels ({@link #fusedKernelsConfigured}) and the captured steps ({@link #cudaGraphsConfigured})
+     * on or off.
+     */
     static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
-                            KvStores stores, boolean fuseNorms) {
+                            KvStores stores, boolean fuseNorms, boolean graphs) {
         LlamaConfig config = LlamaConfig.readDir(dir);
         check(config, maxTokens, blockSize);
         WeightPlan plan = WeightPlan.of(dir, config);
         DType kv = kvDtype != null ? kvDtype : plan.modelDtype();
         PagedKvShape.dense(kv, config.heads(), config.kvHeads(), config.headDim(), blockSize); // its checks, before any device work
-        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get(), stores, fuseNorms);
+        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get(), stores, fuseNorms, graphs);
     }
 
     /** What this decoder cannot run, as one clear error. */
@@ -370,6 +393,21 @@ public final class CudaDecoder implements AutoCloseable {
         return fusedNorms;
     }
 
+    /** Whether this decoder's steps are replayed from captured graphs ({@link #cudaGraphsConfigured}). */
+    public boolean cudaGraphs() {
+        return graphs;
+    }
+
+    /** Graphs captured so far (one per stretch of steps with the same capture key). */
+    int graphCaptures() {
+        return graphCaptures;
+    }
+
+    /** Steps run by launching a captured graph. */
+    long graphLaunches() {
+        return graphLaunches;
+    }
+
     /** The tiered store, or null. */
     TieredKvStore tieredStore() {
         return cache instanceof TieredKvStore t ? t : null;
@@ -393,18 +431,16 @@ public final class CudaDecoder implements AutoCloseable {
             throw new IllegalStateException("the sequence is at its maxTokens " + maxTokens + " (the KV slabs and RoPE tables end there)");
         }
         int position = cache.append();
-        device.embed(act + at.h(), weights.embed, token);
-        for (int l = 0; l < c.layers(); l++) {
-            layer(l, position);
-        }
-        cache.observe();
-        if (fusedNorms) {
-            device.normGemv(act + at.logits(), weights.lmHead, act + at.h(), weights.norm, eps, 0);
+        if (graphs) {
+            graphedStep(token, position);
         } else {
-            device.rmsNorm(act + at.xn(), act + at.h(), weights.norm, c.hiddenSize(), eps);
-            device.gemv(act + at.logits(), weights.lmHead, act + at.xn(), 0);
+            device.embed(act + at.h(), weights.embed, token);
+            for (int l = 0; l < c.layers(); l++) {
+                layer(l, position, false);
+            }
+            cache.observe();
+            head();
         }
-        device.argmax(act + at.logits(), c.vocabSize(), act + at.token());
         device.download(act + at.token(), this.token.clear());
         int next = this.token.getInt(0);
         if (next < 0 || next >= c.vocabSize()) {
@@ -413,11 +449,77 @@ public final class CudaDecoder implements AutoCloseable {
         return next;
     }
 
-    private void layer(int l, int position) {
+    /** The final norm, the LM head and the greedy token (at {@code at.token()}). */
+    private void head() {
+        if (fusedNorms) {
+            device.normGemv(act + at.logits(), weights.lmHead, act + at.h(), weights.norm, eps, 0);
+        } else {
+            device.rmsNorm(act + at.xn(), act + at.h(), weights.norm, c.hiddenSize(), eps);
+            device.gemv(act + at.logits(), weights.lmHead, act + at.xn(), 0);
+        }
+        device.argmax(act + at.logits(), c.vocabSize(), act + at.token());
+    }
+
+    /**
+     * A step through the captured graph: the step's values go to {@code params} (one queued copy), then the graph at the
+     * store's capture key is launched. At a key not seen before the step runs its kernels directly once (the attention's
+     * scratch and the kernels' attributes settle outside any capture); at the next step with that key it is captured, and
+     * replayed while the key holds. A capture the driver refuses turns graphs off for this decoder, with one line on stderr.
+     */
+    private void graphedStep(int token, int position) {
+        paramBytes.clear();
+        paramBytes.putInt(position).putInt(position % cache.shape().blockSize()).putInt(cache.slotIndex(position)).putInt(token).flip();
+        device.upload(params, paramBytes);
+        long key = cache.captureKey();
+        if (graph == null || key != graphKey) {
+            closeGraph();
+            if (key != eagerKey) {
+                eagerKey = key;
+                stepBody();
+                return;
+            }
+            try {
+                graph = device.capture(this::stepBody);
+            } catch (io.tierkv.cuda.driver.CudaException e) {
+                graphs = false;
+                System.err.println("tierkv: the decode step could not be captured as a CUDA graph (" + e.getMessage()
+                        + "); decoding launch by launch");
+                stepBody();
+                return;
+            }
+            graphKey = key;
+            graphCaptures++;
+        }
+        graph.launch();
+        graphLaunches++;
+    }
+
+    /** The step as a graph holds it: its values read from {@code params} on the device. */
+    private void stepBody() {
+        device.embedAt(act + at.h(), weights.embed, params + 12);
+        for (int l = 0; l < c.layers(); l++) {
+            layer(l, 0, true);
+        }
+        head();
+    }
+
+    private void closeGraph() {
+        if (graph != null) {
+            graph.close();
+            graph = null;
+            graphKey = -1;
+        }
+    }
+
+    /** One layer at {@code position}, or with {@code fromParams} (a captured step) at the position {@code params} holds. */
+    private void layer(int l, int position, boolean fromParams) {
         DeviceWeights.Layer w = weights.layers[l];
         long a = act;
         int d = c.hiddenSize();
-        if (fusedNorms) { // one launch: norm, the stacked q, k, v matrices (q, k, v lie one after the other), RoPE, the KV append
+        if (fromParams) { // as below, the position, row and slot read on the device
+            device.normGemvRopeAt(a + at.q(), w.wqkv(), a + at.h(), w.attnNorm(), eps, w.bqkv(), c.heads(), c.kvHeads(), c.headDim(), params,
+                    cos, sin, maxTokens, cache.shape(), cache.slab(l));
+        } else if (fusedNorms) { // one launch: norm, the stacked q, k, v matrices (q, k, v lie one after the other), RoPE, the KV append
             device.normGemvRope(a + at.q(), w.wqkv(), a + at.h(), w.attnNorm(), eps, w.bqkv(), c.heads(), c.kvHeads(), c.headDim(), position,
                     cos, sin, maxTokens, cache.shape(), cache.slot(l, position), position % cache.shape().blockSize());
             cache.written(l, position);
@@ -489,6 +591,7 @@ public final class CudaDecoder implements AutoCloseable {
     public void reset() {
         ensureOpen();
         cache.reset();
+        eagerKey = -1;
     }
 
     /**
@@ -575,6 +678,7 @@ public final class CudaDecoder implements AutoCloseable {
         if (!closed) {
             closed = true;
             try {
+                closeGraph();
                 cache.close();
             } finally {
                 device.close();

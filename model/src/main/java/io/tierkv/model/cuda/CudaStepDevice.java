@@ -3,6 +3,7 @@ package io.tierkv.model.cuda;
 import io.tierkv.cuda.driver.Cuda;
 import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaCopies;
+import io.tierkv.cuda.driver.CudaGraph;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
@@ -50,6 +51,8 @@ final class CudaStepDevice implements StepDevice {
     private CudaHeadSlices headSlices;     // loaded at the first use (digest host reads with select=head)
     private PopularityKernel popularity;  // likewise
     private CudaBlockDigests digests;     // tiered decoding with --host-read digest
+    private final java.util.List<CudaGraph> graphs = new java.util.ArrayList<>(); // open captures, freed at close
+    private boolean capturing;
     private long allocated;
     private boolean closed;
 
@@ -73,6 +76,7 @@ final class CudaStepDevice implements StepDevice {
 
     @Override
     public long alloc(long bytes) {
+        refuseInCapture("alloc");
         DeviceBuffer b = new DeviceBuffer(context, Math.max(bytes, 16));
         buffers.put(b.address(), b);
         allocated += b.bytes();
@@ -106,6 +110,7 @@ final class CudaStepDevice implements StepDevice {
      */
     @Override
     public void upload(long dst, ByteBuffer src) {
+        refuseInCapture("upload");
         int n = src.remaining();
         Map.Entry<Long, DeviceBuffer> e = find(dst, n);
         if (n == 0) {
@@ -139,6 +144,7 @@ final class CudaStepDevice implements StepDevice {
 
     @Override
     public void download(long src, ByteBuffer dst) {
+        refuseInCapture("download");
         int n = dst.remaining();
         Map.Entry<Long, DeviceBuffer> e = find(src, n);
         PinnedBuffer stage = staging(n);
@@ -153,6 +159,7 @@ final class CudaStepDevice implements StepDevice {
 
     @Override
     public void setInt(long address, int value) {
+        refuseInCapture("setInt");
         Map.Entry<Long, DeviceBuffer> e = find(address, 4);
         context.makeCurrent();
         Cuda.check(JCudaDriver.cuMemsetD32Async(e.getValue().pointer(address - e.getKey()), value, 1, stream.handle()),
@@ -161,6 +168,7 @@ final class CudaStepDevice implements StepDevice {
 
     @Override
     public void fill(long address, long bytes, byte value) {
+        refuseInCapture("fill");
         Map.Entry<Long, DeviceBuffer> e = find(address, bytes);
         e.getValue().fill(address - e.getKey(), bytes, value, stream);
     }
@@ -168,6 +176,11 @@ final class CudaStepDevice implements StepDevice {
     @Override
     public void embed(long out, DeviceWeights.Matrix table, int token) {
         ops.embedAsync(out, table.address(), table.dtype(), table.rows(), table.cols(), token, stream);
+    }
+
+    @Override
+    public void embedAt(long out, DeviceWeights.Matrix table, long token) {
+        ops.embedAsync(out, table.address(), table.dtype(), table.rows(), table.cols(), token, 1, stream);
     }
 
     @Override
@@ -194,6 +207,17 @@ final class CudaStepDevice implements StepDevice {
         }
         linear.normGemvRopeAsync(qkv, wqkv.address(), wqkv.dtype(), x, normW, eps, bias, heads, kvHeads, headDim, position, cos, sin,
                 tableRows, wqkv.cols(), kv, slot, row, stream);
+    }
+
+    @Override
+    public void normGemvRopeAt(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
+                               int headDim, long params, long cos, long sin, int tableRows, PagedKvShape kv, long slab) {
+        if (wqkv.rows() != (heads + 2 * kvHeads) * headDim) {
+            throw new IllegalArgumentException("the stacked q, k, v matrix has " + wqkv.rows() + " rows, not (" + heads + " + 2 x " + kvHeads
+                    + ") x " + headDim);
+        }
+        linear.normGemvRopeAtAsync(qkv, wqkv.address(), wqkv.dtype(), x, normW, eps, bias, heads, kvHeads, headDim, params, cos, sin,
+                wqkv.cols(), kv, slab, stream);
     }
 
     @Override
@@ -297,6 +321,42 @@ final class CudaStepDevice implements StepDevice {
         headSlices.chooseAsync(scores, n, heads, kvHeads, cap, capFrom, Math.log(min), value, headMask, taken, stream);
     }
 
+    /** A CUDA graph of the stream's work ({@link CudaGraph#capture}); the ring and staging copies are refused inside. */
+    @Override
+    public StepGraph capture(Runnable work) {
+        if (capturing) {
+            throw new IllegalStateException("a capture is already under way");
+        }
+        capturing = true;
+        CudaGraph graph;
+        try {
+            graph = CudaGraph.capture(stream, work);
+        } finally {
+            capturing = false;
+        }
+        graphs.add(graph);
+        return new StepGraph() {
+            @Override
+            public void launch() {
+                refuseInCapture("a graph launch");
+                graph.launch(stream);
+            }
+
+            @Override
+            public void close() {
+                if (graphs.remove(graph)) {
+                    graph.close();
+                }
+            }
+        };
+    }
+
+    private void refuseInCapture(String call) {
+        if (capturing) {
+            throw new IllegalStateException(call + " inside a captured step: what a graph replays must be kernels only");
+        }
+    }
+
     @Override
     public long allocatedBytes() {
         return allocated;
@@ -310,6 +370,10 @@ final class CudaStepDevice implements StepDevice {
         }
         closed = true;
         stream.synchronize();
+        for (CudaGraph g : graphs) {
+            owned.add(g);
+        }
+        graphs.clear();
         for (DeviceBuffer b : buffers.values()) {
             owned.add(b);
         }

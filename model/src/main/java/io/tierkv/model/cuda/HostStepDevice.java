@@ -26,6 +26,7 @@ final class HostStepDevice implements StepDevice {
     private final TreeMap<Long, UnsafeBuffer> memory = new TreeMap<>();
     /** The popularity kernel's algorithm in Java (the same digits and tie rule as the device's two-pass select). */
     private final RadixSelectPopularityCounter counter = new RadixSelectPopularityCounter();
+    private java.util.List<Runnable> recording; // while capture's work runs: the kernels called, recorded instead of run
     private long next = FIRST_ADDRESS;
     private long allocated;
     private HeadSlices choice;        // the per-head choice, the CPU's own code
@@ -37,6 +38,7 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public long alloc(long bytes) {
+        refuseInCapture("alloc");
         if (bytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("the host device holds allocations below 2 GiB, asked for " + bytes);
         }
@@ -50,6 +52,7 @@ final class HostStepDevice implements StepDevice {
 
     /** Lets the kernels read and write {@code bytes} of native memory at {@code address} in place (it must stay allocated). */
     void external(long address, long bytes) {
+        refuseInCapture("external");
         if (bytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("an external region must be below 2 GiB, was " + bytes);
         }
@@ -111,6 +114,7 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void upload(long dst, ByteBuffer src) {
+        refuseInCapture("upload");
         int[] off = new int[1];
         UnsafeBuffer b = at(dst, src.remaining(), off);
         b.putBytes(off[0], src, src.position(), src.remaining());
@@ -118,6 +122,7 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void download(long src, ByteBuffer dst) {
+        refuseInCapture("download");
         int[] off = new int[1];
         UnsafeBuffer b = at(src, dst.remaining(), off);
         b.getBytes(off[0], dst, dst.position(), dst.remaining());
@@ -125,12 +130,14 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void setInt(long address, int value) {
+        refuseInCapture("setInt");
         int[] off = new int[1];
         at(address, 4, off).putInt(off[0], value);
     }
 
     @Override
     public void fill(long address, long bytes, byte value) {
+        refuseInCapture("fill");
         int[] off = new int[1];
         UnsafeBuffer b = at(address, bytes, off);
         for (int i = 0; i < bytes; i++) {
@@ -140,22 +147,46 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void embed(long out, DeviceWeights.Matrix table, int token) {
+        if (recorded(() -> embed(out, table, token))) {
+            return;
+        }
         putFloats(out, typed(table.address() + (long) token * table.cols() * table.dtype().bytes(), table.dtype(), table.cols()));
     }
 
     @Override
+    public void embedAt(long out, DeviceWeights.Matrix table, long token) {
+        if (recorded(() -> embedAt(out, table, token))) {
+            return;
+        }
+        int id = ints(token, 1)[0];
+        if (id < 0 || id >= table.rows()) { // the kernel writes a NaN row; here the error is clearer
+            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + table.rows());
+        }
+        embed(out, table, id);
+    }
+
+    @Override
     public void rmsNorm(long out, long x, long w, int dim, float eps) {
+        if (recorded(() -> rmsNorm(out, x, w, dim, eps))) {
+            return;
+        }
         putFloats(out, ReferenceOps.rmsNorm(floats(x, dim), floats(w, dim), 1, dim, eps));
     }
 
     @Override
     public void gemv(long y, DeviceWeights.Matrix w, long x, long residual) {
+        if (recorded(() -> gemv(y, w, x, residual))) {
+            return;
+        }
         float[] r = residual == 0 ? null : floats(residual, w.rows());
         putFloats(y, ReferenceOps.gemv(typed(w.address(), w.dtype(), w.rows() * w.cols()), floats(x, w.cols()), r, w.rows(), w.cols()));
     }
 
     @Override
     public void normGemv(long y, DeviceWeights.Matrix w, long x, long normW, float eps, long residual) {
+        if (recorded(() -> normGemv(y, w, x, normW, eps, residual))) {
+            return;
+        }
         float[] r = residual == 0 ? null : floats(residual, w.rows());
         putFloats(y, ReferenceOps.gemv(typed(w.address(), w.dtype(), w.rows() * w.cols()), normed(x, normW, w.cols(), eps), r, w.rows(),
                 w.cols()));
@@ -164,6 +195,9 @@ final class HostStepDevice implements StepDevice {
     @Override
     public void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
                              int headDim, int position, long cos, long sin, int tableRows, PagedKvShape kv, long slot, int row) {
+        if (recorded(() -> normGemvRope(qkv, wqkv, x, normW, eps, bias, heads, kvHeads, headDim, position, cos, sin, tableRows, kv, slot, row))) {
+            return;
+        }
         if (wqkv.rows() != (heads + 2 * kvHeads) * headDim) {
             throw new IllegalArgumentException("the stacked q, k, v matrix has " + wqkv.rows() + " rows, not (" + heads + " + 2 x " + kvHeads
                     + ") x " + headDim);
@@ -177,7 +211,21 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
+    public void normGemvRopeAt(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
+                               int headDim, long params, long cos, long sin, int tableRows, PagedKvShape kv, long slab) {
+        if (recorded(() -> normGemvRopeAt(qkv, wqkv, x, normW, eps, bias, heads, kvHeads, headDim, params, cos, sin, tableRows, kv, slab))) {
+            return;
+        }
+        int[] p = ints(params, 3);
+        normGemvRope(qkv, wqkv, x, normW, eps, bias, heads, kvHeads, headDim, p[0], cos, sin, tableRows, kv, slab + p[2] * kv.slotBytes(),
+                p[1]);
+    }
+
+    @Override
     public void normSwiGlu(long y, DeviceWeights.Matrix wGateUp, long x, long normW, float eps) {
+        if (recorded(() -> normSwiGlu(y, wGateUp, x, normW, eps))) {
+            return;
+        }
         int f = wGateUp.rows() / 2;
         float[] both = ReferenceOps.gemv(typed(wGateUp.address(), wGateUp.dtype(), wGateUp.rows() * wGateUp.cols()),
                 normed(x, normW, wGateUp.cols(), eps), null, wGateUp.rows(), wGateUp.cols());
@@ -191,6 +239,9 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows) {
+        if (recorded(() -> rope(q, k, heads, kvHeads, headDim, position, cos, sin, tableRows))) {
+            return;
+        }
         if (position < 0 || position >= tableRows) {
             throw new IllegalArgumentException("position " + position + " is outside the RoPE tables of " + tableRows + " rows");
         }
@@ -207,6 +258,9 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v) {
+        if (recorded(() -> append(shape, slab, capacity, slot, row, k, v))) {
+            return;
+        }
         if (slot < 0 || slot >= capacity || row < 0 || row >= shape.blockSize()) {
             throw new IllegalArgumentException("slot " + slot + " row " + row + " outside " + capacity + " slots of " + shape.blockSize());
         }
@@ -231,6 +285,9 @@ final class HostStepDevice implements StepDevice {
     @Override
     public void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
                        int nBlocks, float scale, long out, long lse) {
+        if (recorded(() -> attend(shape, q, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, scale, out, lse))) {
+            return;
+        }
         int[] slotIds = nBlocks == 0 ? new int[0] : ints(slots, nBlocks);
         int[] valid = validRows == 0 || nBlocks == 0 ? null : ints(validRows, nBlocks);
         float[] slabValues = typed(slab, shape.dtype(), (int) (slabBytes / shape.dtype().bytes()));
@@ -254,6 +311,9 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim) {
+        if (recorded(() -> merge(o1, lse1, o2, lse2, out, lseOut, heads, headDim))) {
+            return;
+        }
         ReferenceOps.Attention m = ReferenceOps.merge(new ReferenceOps.Attention(floats(o1, heads * headDim), floats(lse1, heads)),
                 new ReferenceOps.Attention(floats(o2, heads * headDim), floats(lse2, heads)), heads, headDim);
         putFloats(out, m.out());
@@ -263,6 +323,9 @@ final class HostStepDevice implements StepDevice {
     @Override
     public void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
                       long blocks, int nBlocks, float scale, long lse, long probs, int stride) {
+        if (recorded(() -> probs(shape, q, slab, slabBytes, slots, validRows, mask, headMask, blocks, nBlocks, scale, lse, probs, stride))) {
+            return;
+        }
         if (nBlocks == 0) {
             return;
         }
@@ -276,6 +339,9 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void topK(long probs, int batches, int heads, int stride, int keys, int k, long out, long outCount) {
+        if (recorded(() -> topK(probs, batches, heads, stride, keys, k, out, outCount))) {
+            return;
+        }
         int[] selected = new int[k];
         for (int b = 0; b < batches; b++) {
             float[] p = floats(probs + 4L * b * heads * stride, heads * stride);
@@ -289,16 +355,25 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void add(long out, long a, long b, int n) {
+        if (recorded(() -> add(out, a, b, n))) {
+            return;
+        }
         putFloats(out, ReferenceOps.add(floats(a, n), floats(b, n)));
     }
 
     @Override
     public void siluMul(long out, long gate, long up, int n) {
+        if (recorded(() -> siluMul(out, gate, up, n))) {
+            return;
+        }
         putFloats(out, ReferenceOps.siluMul(floats(gate, n), floats(up, n)));
     }
 
     @Override
     public void argmax(long x, int n, long out) {
+        if (recorded(() -> argmax(x, n, out))) {
+            return;
+        }
         float[] v = floats(x, n);
         int best = Integer.MAX_VALUE;
         float bestV = Float.NEGATIVE_INFINITY;
@@ -313,6 +388,7 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public long digests(DigestShape shape, int capacity) {
+        refuseInCapture("digests");
         if (digestShape != null) {
             throw new IllegalStateException("the device's digest array is already allocated");
         }
@@ -339,6 +415,9 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void digestUpdate(PagedKvShape kv, long slab, long slabBytes, long keyOffset, long slots, long digestIndexes, int nBlocks) {
+        if (recorded(() -> digestUpdate(kv, slab, slabBytes, keyOffset, slots, digestIndexes, nBlocks))) {
+            return;
+        }
         DigestShape shape = digestShape();
         if (nBlocks == 0) {
             return;
@@ -357,6 +436,9 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void digestScore(long q, int heads, float scale, long digestIndexes, int nBlocks, long out) {
+        if (recorded(() -> digestScore(q, heads, scale, digestIndexes, nBlocks, out))) {
+            return;
+        }
         DigestShape shape = digestShape();
         if (nBlocks == 0) {
             return;
@@ -375,6 +457,9 @@ final class HostStepDevice implements StepDevice {
     @Override
     public void digestExact(PagedKvShape kv, long q, float scale, long slab, long slabBytes, long keyOffset, long slots, long validRows,
                             long mask, long headMask, int nBlocks, long out) {
+        if (recorded(() -> digestExact(kv, q, scale, slab, slabBytes, keyOffset, slots, validRows, mask, headMask, nBlocks, out))) {
+            return;
+        }
         if (nBlocks == 0) {
             return;
         }
@@ -389,6 +474,9 @@ final class HostStepDevice implements StepDevice {
     @Override
     public void headSlices(long scores, int n, int heads, int kvHeads, int cap, long capFrom, double min, long value, long headMask,
                            long taken) {
+        if (recorded(() -> headSlices(scores, n, heads, kvHeads, cap, capFrom, min, value, headMask, taken))) {
+            return;
+        }
         if (choice == null || choiceHeads != heads || choiceKvHeads != kvHeads) {
             choice = new HeadSlices(HostRead.DEFAULT, heads, kvHeads); // min and cap come as arguments
             choiceHeads = heads;
@@ -405,6 +493,53 @@ final class HostStepDevice implements StepDevice {
         int[] off = new int[1];
         at(headMask, mask.length, off).putBytes(off[0], mask);
         at(taken, 4, off).putInt(off[0], chosen);
+    }
+
+    /** The kernels {@code work} calls, recorded in order and run again by each launch; memory calls are refused inside. */
+    @Override
+    public StepGraph capture(Runnable work) {
+        if (recording != null) {
+            throw new IllegalStateException("a capture is already under way");
+        }
+        java.util.List<Runnable> kernels = new java.util.ArrayList<>();
+        recording = kernels;
+        try {
+            work.run();
+        } finally {
+            recording = null;
+        }
+        return new StepGraph() {
+            private boolean closed;
+
+            @Override
+            public void launch() {
+                if (closed) {
+                    throw new IllegalStateException("the step graph is closed");
+                }
+                refuseInCapture("a graph launch");
+                kernels.forEach(Runnable::run);
+            }
+
+            @Override
+            public void close() {
+                closed = true;
+            }
+        };
+    }
+
+    /** While capturing: records {@code kernel} and returns true (the caller returns); otherwise false (the caller runs it). */
+    private boolean recorded(Runnable kernel) {
+        if (recording == null) {
+            return false;
+        }
+        recording.add(kernel);
+        return true;
+    }
+
+    private void refuseInCapture(String call) {
+        if (recording != null) {
+            throw new IllegalStateException(call + " inside a captured step: what a graph replays must be kernels only");
+        }
     }
 
     @Override

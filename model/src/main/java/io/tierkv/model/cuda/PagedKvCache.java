@@ -94,6 +94,27 @@ final class PagedKvCache implements KvStore {
     }
 
     @Override
+    public boolean capturable() {
+        return true;
+    }
+
+    /** The list entries attended and whether the evict mask is read: the attention launches' only host-side values. */
+    @Override
+    public long captureKey() {
+        return 2L * table.blocks() + (evicted > 0 ? 1 : 0);
+    }
+
+    @Override
+    public int slotIndex(int position) {
+        return table.slot(table.block(position));
+    }
+
+    @Override
+    public long slab(int l) {
+        return layerSlab(l);
+    }
+
+    @Override
     public void attend(int l, long q, float scale, long out, long lse) {
         device.attend(shape, q, layerSlab(l), layerBytes(), slots, valid, maskAddress(), 0, table.blocks(), scale, out, lse);
     }

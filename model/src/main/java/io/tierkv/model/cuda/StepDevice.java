@@ -33,6 +33,9 @@ interface StepDevice extends AutoCloseable {
     /** {@code out[d] = table[token][d]} as fp32. */
     void embed(long out, DeviceWeights.Matrix table, int token);
 
+    /** {@link #embed} of the token id (i32) at device address {@code token}, read when the kernel runs. */
+    void embedAt(long out, DeviceWeights.Matrix table, long token);
+
     /** {@code out = x * rsqrt(mean(x^2) + eps) * w}, one row of {@code dim}; w fp32; out may be x. */
     void rmsNorm(long out, long x, long w, int dim, float eps);
 
@@ -53,6 +56,14 @@ interface StepDevice extends AutoCloseable {
      */
     void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads, int headDim,
                       int position, long cos, long sin, int tableRows, PagedKvShape kv, long slot, int row);
+
+    /**
+     * {@link #normGemvRope} with the step's values read when the kernel runs, as a {@link #capture captured} launch needs
+     * them: i32 {@code {position, row, slot}} at {@code params}, the token's k and v going to row {@code row} of slot
+     * {@code slab + slot * kv.slotBytes()}. The caller keeps them in range.
+     */
+    void normGemvRopeAt(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads, int headDim,
+                        long params, long cos, long sin, int tableRows, PagedKvShape kv, long slab);
 
     /**
      * {@code y = silu(Wg x') * (Wu x')} from the stacked {@code [gate; up]} matrix ({@code 2 F} rows; y has F), x' as in
@@ -139,6 +150,28 @@ interface StepDevice extends AutoCloseable {
 
     /** {@code out} (i32) = the lowest index of the largest of n floats. */
     void argmax(long x, int n, long out);
+
+    /**
+     * Records the kernels {@code work} calls, without running them, as one graph that {@link StepGraph#launch} replays with the
+     * arguments they were called with (a CUDA graph on the GPU): what changes between launches must be read from device
+     * memory ({@link #embedAt}, {@link #normGemvRopeAt}, tables written before the launch). Inside {@code work} no memory call
+     * ({@link #alloc}, {@link #upload}, {@link #download}, {@link #setInt}, {@link #fill}) is allowed.
+     *
+     * @throws IllegalStateException naming the call, for a memory call inside {@code work}
+     * @throws RuntimeException      the device's error when the capture fails (on the GPU, {@code CudaException}); the device
+     *                               stays usable
+     */
+    StepGraph capture(Runnable work);
+
+    /** A captured sequence of kernels ({@link #capture}), owned by the device that captured it. */
+    interface StepGraph extends AutoCloseable {
+        /** Enqueues the captured kernels, ordered after the previous operations. */
+        void launch();
+
+        /** Frees the graph; idempotent (the device's close frees the ones still open). */
+        @Override
+        void close();
+    }
 
     /** Device bytes allocated. */
     long allocatedBytes();

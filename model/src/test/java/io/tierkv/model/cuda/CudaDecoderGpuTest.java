@@ -52,6 +52,27 @@ class CudaDecoderGpuTest {
     }
 
     @ParameterizedTest(name = "blockSize={0}")
+    @ValueSource(ints = {16, 7})
+    void stepsReplayedFromCapturedCudaGraphs_equalTheCpuDecoder(int blockSize) {
+        DecoderFixture fixture = DecoderFixture.load();
+        int longest = fixture.cases().stream().mapToInt(c -> c.prompt().length).max().orElseThrow();
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), longest + DecoderFixture.NEW_TOKENS, blockSize, null,
+                CudaStepDevice::new, KvStores.PAGED, true, true)) {
+            for (DecoderFixture.Case want : fixture.cases()) {
+                GenerationResult g = decoder.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
+                assertTrue(decoder.cudaGraphs(), "the driver refused the capture (stderr says why)");
+                double diff = DecoderFixture.maxAbsDiff(want.lastLogits(), decoder.logits());
+                assertArrayEquals(want.tokens(), g.tokens(), want.name() + ": greedy tokens (last-step logits differ by " + diff + ")");
+                assertTrue(diff <= DecoderFixture.GPU_LOGIT_TOLERANCE, want.name() + ": last-step logits differ by " + diff);
+            }
+            assertTrue(decoder.graphCaptures() > 0 && decoder.graphLaunches() > decoder.graphCaptures(),
+                    decoder.graphCaptures() + " captures, " + decoder.graphLaunches() + " launches");
+        }
+        before.assertNoLeaks();
+    }
+
+    @ParameterizedTest(name = "blockSize={0}")
     @ValueSource(ints = {16})
     void tieredAtAQuarterOfThePrompt_hostBlocksReadOverMappedPinnedMemory_equalsTheCpuDecoder(int blockSize) {
         DecoderFixture.Case want = DecoderFixture.load().cases().get(1);

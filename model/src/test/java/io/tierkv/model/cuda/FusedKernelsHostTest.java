@@ -50,7 +50,7 @@ class FusedKernelsHostTest {
         for (boolean fused : new boolean[] {true, false}) {
             Map<String, Integer> calls = new TreeMap<>();
             try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), maxTokens, 16, null, () -> counting(calls), KvStores.PAGED,
-                    fused)) {
+                    fused, false)) {
                 assertEquals(fused, decoder.fusedKernels());
                 GenerationResult g = decoder.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
                 double diff = DecoderFixture.maxAbsDiff(want.lastLogits(), decoder.logits());

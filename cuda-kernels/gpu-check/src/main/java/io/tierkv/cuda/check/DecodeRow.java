@@ -46,6 +46,7 @@ final class DecodeRow {
         StringBuilder text = new StringBuilder();
         boolean ok = row("bundled model", BundledModel.directory(), 0, null, text);
         ok &= unfused(() -> row("bundled model", BundledModel.directory(), 0, null, text));
+        ok &= graphs(() -> row("bundled model", BundledModel.directory(), 0, null, text));
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, null, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
@@ -56,6 +57,7 @@ final class DecodeRow {
             RandomCheckpoint.write(dir, SYNTHETIC, DType.BF16, 1);
             ok &= row("random 110M", dir, 0, null, text);
             ok &= unfused(() -> row("random 110M", dir, 0, null, text));
+            ok &= graphs(() -> row("random 110M", dir, 0, null, text));
             ok &= row("random 110M", dir, TIERED_PER_LAYER, null, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
@@ -88,6 +90,14 @@ final class DecodeRow {
      */
     private static boolean unfused(java.util.function.BooleanSupplier row) {
         return withProperty("tierkv.fusedKernels", "false", row);
+    }
+
+    /**
+     * A row with each step replayed from a captured CUDA graph ({@code -Dtierkv.cudaGraphs=true}: one launch per token
+     * instead of about 60): beside the plain fused row, what the launches cost and whether graphs should be the default.
+     */
+    private static boolean graphs(java.util.function.BooleanSupplier row) {
+        return withProperty("tierkv.cudaGraphs", "true", row);
     }
 
     private static boolean withProperty(String key, String value, java.util.function.BooleanSupplier row) {
@@ -137,7 +147,8 @@ final class DecodeRow {
             decoder.generate(prompt, NEW_TOKENS, -1, null);
             GenerationResult g = decoder.generate(prompt, NEW_TOKENS, -1, null);
             double tps = g.decodeTokensPerSecond();
-            String kernels = decoder.fusedKernels() ? "" : ", unfused kernels";
+            String kernels = (decoder.fusedKernels() ? "" : ", unfused kernels") + (decoder.cudaGraphs() ? ", CUDA graphs" : "")
+                    + (CudaDecoder.cudaGraphsConfigured() && !decoder.cudaGraphs() ? ", CUDA graphs refused (see stderr)" : "");
             String where = perLayer == 0 ? "full on device" + kernels : String.format(Locale.ROOT, "tiered %s, %d device blocks/layer (25%% of the prompt)%s",
                     policy == null ? "full" : policy, perLayer, (read.digest() ? ", host read " + read : "")
                     + (decoder.hostAttention() == HostAttention.CPU ? ", host tier attended on the CPU" : "") + kernels);
