@@ -206,9 +206,10 @@ void ropeCase(int dt, int heads, int kvHeads, int headDim, int in, int wpr, int 
     fused(yf, slotF, position, kvRow, nullptr, 0);
     long long slotDiffer = 0;
     for (long long i = 0; i < 2 * halfBytes; i++) slotDiffer += slotU[i] != slotF[i];
-    // the same launch as a CUDA graph replays it: position, row and slot read from the device (slot 1 of a slab of 3),
-    // the scalar arguments wrong on purpose; the outputs must be the same bits and only slot 1 written
-    const long long slotBytes = 2 * halfBytes;
+    // the same launch as a CUDA graph replays it: position, row and slot read from the device (slot 1 of a slab of 3,
+    // slots 48 bytes apart beyond their K and V halves), the scalar arguments wrong on purpose; the outputs must be
+    // the same bits and only slot 1's halves written
+    const long long slotBytes = 2 * halfBytes + 48;
     unsigned char* slab = array<unsigned char>(3 * slotBytes);
     memset(slab, 0xab, 3 * slotBytes);
     int* params = array<int>(3);
@@ -220,7 +221,7 @@ void ropeCase(int dt, int heads, int kvHeads, int headDim, int in, int wpr, int 
     long long paramsDiffer = 0;
     for (int o = 0; o < out; o++) paramsDiffer += memcmp(&yp[o], &yf[o], sizeof(float)) != 0;
     for (long long i = 0; i < 3 * slotBytes; i++) {
-        unsigned char want = i >= slotBytes && i < 2 * slotBytes ? slotF[i - slotBytes] : 0xab;
+        unsigned char want = i >= slotBytes && i < slotBytes + 2 * halfBytes ? slotF[i - slotBytes] : 0xab;
         paramsDiffer += slab[i] != want;
     }
     std::vector<double> xr = normRef(a.x, a.nw, in, a.eps), lin(out), mag(out), ref(out), bound(out);

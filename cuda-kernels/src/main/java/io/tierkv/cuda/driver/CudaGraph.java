@@ -15,7 +15,9 @@ import jcuda.driver.JCudaDriver;
  *
  * <p>Inside {@link #capture}'s work nothing may wait for the stream or copy through the host (no synchronise, no
  * pageable copy, no allocation that waits): the capture fails with the driver's error, and the stream is left out of
- * capture mode. Not thread-safe; the capture mode is thread-local, so other threads' streams are unaffected.
+ * capture mode. A {@link ReuseFence} records nothing during a capture, nor does a launch record it, so buffers that
+ * captured work uses must be used on that one stream only (or waited for with a stream synchronise). Not thread-safe;
+ * the capture mode is thread-local, so other threads' streams are unaffected.
  */
 public final class CudaGraph implements AutoCloseable {
     private final CudaContext context;

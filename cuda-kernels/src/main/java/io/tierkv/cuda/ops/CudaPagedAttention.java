@@ -124,7 +124,7 @@ public final class CudaPagedAttention implements AutoCloseable {
         long max = acc + accFloats * Float.BYTES;
         long sum = max + (long) s.heads() * plan.splits() * Float.BYTES;
         String f = kernelName(DTypeCodes.suffix(s.dtype()), plan.headsPerCta());
-        allowShared(f, plan.sharedBytes());
+        allowShared(f, plan.sharedBytes(), stream);
         packAttend(args, s, q, slab, slots, validRows, mask, headMask, (int) capacity, nBlocks, scale, plan.blocksPerSplit(), acc, max,
                 sum, arrivals.address(), out, lse);
         module.launch(f, columns, plan.splits(), LaunchPlans.ATTENTION_THREADS, plan.sharedBytes(), stream, args);
@@ -163,8 +163,9 @@ public final class CudaPagedAttention implements AutoCloseable {
         module.launch("lse_merge", heads, 1, LaunchPlans.ATTENTION_THREADS, 0, stream, args);
     }
 
-    private void allowShared(String function, int bytes) {
+    private void allowShared(String function, int bytes, CudaStream stream) {
         if (bytes > sharedAllowed.getOrDefault(function, DEFAULT_SHARED)) {
+            refuseInCapture(function + "'s shared memory limit", stream);
             module.allowSharedMemory(function, bytes);
             sharedAllowed.put(function, bytes);
         }
@@ -175,6 +176,7 @@ public final class CudaPagedAttention implements AutoCloseable {
         if (scratch != null && scratch.bytes() >= bytes && arrivals.bytes() >= arrivalBytes) {
             return;
         }
+        refuseInCapture("the split scratch", stream);
         context.synchronize(); // a queued launch on any stream may still use the old scratch
         long scratchBytes = Math.max(bytes, scratch == null ? 64 * 1024 : scratch.bytes());
         long counterBytes = Math.max(arrivalBytes, arrivals == null ? 1024 : arrivals.bytes());
@@ -182,6 +184,17 @@ public final class CudaPagedAttention implements AutoCloseable {
         scratch = new DeviceBuffer(context, scratchBytes);
         arrivals = new DeviceBuffer(context, counterBytes);
         arrivals.fill(0, counterBytes, (byte) 0, stream);
+    }
+
+    /**
+     * Growing the scratch synchronises the context, which a stream capture cannot hold: a captured launch must follow one
+     * outside the capture with the same plan (the scratch only grows), and this says so instead of breaking the capture.
+     */
+    private static void refuseInCapture(String what, CudaStream stream) {
+        if (stream.isCapturing()) {
+            throw new IllegalStateException("paged attention would grow " + what + " inside a stream capture: run the same launch"
+                    + " once outside the capture first");
+        }
     }
 
     private void freeScratch() {

@@ -480,7 +480,7 @@ public final class CudaDecoder implements AutoCloseable {
             }
             try {
                 graph = device.capture(this::stepBody);
-            } catch (io.tierkv.cuda.driver.CudaException e) {
+            } catch (RuntimeException e) { // the driver's refusal, or a launch that would wait inside the capture
                 graphs = false;
                 System.err.println("tierkv: the decode step could not be captured as a CUDA graph (" + e.getMessage()
                         + "); decoding launch by launch");
