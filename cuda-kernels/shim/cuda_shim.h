@@ -19,6 +19,16 @@ inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f;
 inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
 inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+// round-to-nearest intrinsics: plain operations (compile with -ffp-contract=off so that none is fused)
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fdiv_rn(float a, float b) { return a / b; }
+using std::isinf;
+#define __align__(n) alignas(n)
+// dynamic shared memory (dtype.cuh's TIERKV_DYNAMIC_SHARED): one buffer, the CTAs running one after another
+alignas(16) inline unsigned char g_dynamicShared[1 << 17];
+#define TIERKV_DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(g_dynamicShared)
 struct Dim3 { int x, y, z; };
 inline thread_local Dim3 threadIdx{0, 0, 0};
 inline Dim3 blockIdx{0, 0, 0};

@@ -226,7 +226,7 @@ __device__ __forceinline__ void sketchUpdate(const unsigned char* slab, long lon
                                              const int* __restrict__ slots, const int* __restrict__ digestIndexes,
                                              unsigned char* __restrict__ digests, long long blockBytes, int capacity,
                                              int digestCapacity, int blockSize, int kvHeads, int headDim, int bits, int sketch) {
-    extern __shared__ __align__(16) float sketchShared[];
+    TIERKV_DYNAMIC_SHARED(float, sketchShared);
     const int entry = blockIdx.x;
     const int slot = __ldg(slots + entry);
     const int index = __ldg(digestIndexes + entry);
