@@ -2,6 +2,7 @@
 // (every lane of a warp must call a shuffle, as on the device), __shared__ as function statics (one CTA at a time:
 // launch() runs a grid's CTAs one after another). The device intrinsics the kernels use are plain loads here.
 #pragma once
+#include <atomic>
 #include <barrier>
 #include <cmath>
 #include <algorithm>
@@ -11,10 +12,16 @@
 #include <cstdint>
 #include <cstring>
 using std::min;
+using std::max;
 struct uint4 { unsigned x, y, z, w; };
 struct float4 { float x, y, z, w; };
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return uint4{x, y, z, w}; }
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 template <typename T> inline T __ldg(const T* p) { return *p; }
 template <typename T> inline T __ldcs(const T* p) { return *p; }
+template <typename T> inline T __ldcg(const T* p) { return *p; }
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline unsigned atomicAdd(unsigned* p, unsigned v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
 inline float __uint_as_float(unsigned u) { float f; memcpy(&f, &u, 4); return f; }
 inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
 inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
@@ -75,6 +82,18 @@ inline void launch1(int threads, const std::function<void()>& body) {
     }
     for (auto& t : ts) t.join();
     for (int w = 0; w < 32; w++) delete g_warp[w];
+}
+// A grid of gridX x gridY CTAs of `threads` threads, one CTA after another (x fastest).
+inline void launch2(int gridX, int gridY, int threads, const std::function<void()>& body) {
+    gridDim = {gridX, gridY, 1};
+    for (int y = 0; y < gridY; y++) {
+        for (int x = 0; x < gridX; x++) {
+            blockIdx = {x, y, 0};
+            launch1(threads, body);
+        }
+    }
+    blockIdx = {0, 0, 0};
+    gridDim = {1, 1, 1};
 }
 // A grid of gridX CTAs of `threads` threads, one CTA after another.
 inline void launch(int gridX, int threads, const std::function<void()>& body) {

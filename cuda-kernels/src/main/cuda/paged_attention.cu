@@ -146,7 +146,7 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
                                int kvHeads, int headDim, float scale, int blocksPerSplit, float* __restrict__ partAcc,
                                float* __restrict__ partMax, float* __restrict__ partSum, unsigned* __restrict__ arrivals,
                                float* __restrict__ out, float* __restrict__ lse) {
-    extern __shared__ __align__(16) float smem[];
+    TIERKV_DYNAMIC_SHARED(float, smem);
     __shared__ bool lastToArrive;
 
     const int group = heads / kvHeads;

@@ -119,12 +119,16 @@ public final class ReferenceOps {
         long halfElems = s.halfBytes() / s.dtype().bytes();
         float[] out = new float[heads * hd];
         float[] lse = new float[heads];
+        long capacity = slab.length / slotElems;
         for (int h = 0; h < heads; h++) {
             int g = h / s.group();
             double max = Double.NEGATIVE_INFINITY;
             java.util.List<double[]> live = new java.util.ArrayList<>(); // {score, slotBase + element}
             for (int b = 0; b < nBlocks; b++) {
                 if (headMask != null && headMask[b * s.kvHeads() + g] == 0) {
+                    continue;
+                }
+                if (slots[b] < 0 || slots[b] >= capacity) { // the kernel skips a slot outside the slab, reading nothing
                     continue;
                 }
                 int rows = validRows == null ? s.blockSize() : validRows[b];

@@ -1,0 +1,95 @@
+// paged_attention.cu as host C++ (cuda_shim.h), fed by PagedAttentionShimCheck.java (README.md here): the split
+// flash-decoding kernel with its arrival counters, the CTAs of the (columns, splits) grid one after another.
+// stdin, per case: "dtype heads kvHeads headDim blockSize capacity nBlocks G blocksPerSplit splits scaleBits valid mask
+// headMask" (the last three 0 or 1: whether the array follows), then the slab's capacity * 2 * blockSize * kvHeads *
+// headDim elements as hex words of their bits (f32: 32 bits, f16 and bf16: 16), the n slots, then the arrays present
+// (n valid rows, n * blockSize mask bytes, n * kvHeads head-mask bytes), then heads * headDim query floats (hex bits).
+// stdout, per case: out (heads * headDim floats), lse (heads floats), as hex bits, then "arrivals 0" when every
+// arrival counter is zero again.
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
+#include "cuda_shim.h"
+#include "../src/main/cuda/paged_attention.cu"
+
+static unsigned hex() {
+    unsigned v;
+    if (scanf("%x", &v) != 1) exit(2);
+    return v;
+}
+
+static int integer() {
+    int v;
+    if (scanf("%d", &v) != 1) exit(2);
+    return v;
+}
+
+using Kernel = void (*)(const float*, const unsigned char*, long long, long long, const int*, const int*, const unsigned char*,
+                        const unsigned char*, int, int, int, int, int, int, float, int, float*, float*, float*, unsigned*, float*,
+                        float*);
+
+static Kernel kernel(int dtype, int g) {
+    static const Kernel k[3][4] = {
+        {paged_attention_f32_g1, paged_attention_f32_g2, paged_attention_f32_g4, paged_attention_f32_g8},
+        {paged_attention_f16_g1, paged_attention_f16_g2, paged_attention_f16_g4, paged_attention_f16_g8},
+        {paged_attention_bf16_g1, paged_attention_bf16_g2, paged_attention_bf16_g4, paged_attention_bf16_g8}};
+    return k[dtype][g == 1 ? 0 : g == 2 ? 1 : g == 4 ? 2 : 3];
+}
+
+int main() {
+    int dtype;
+    while (scanf("%d", &dtype) == 1) {
+        const int heads = integer(), kvHeads = integer(), headDim = integer(), blockSize = integer(), capacity = integer();
+        const int n = integer(), g = integer(), perSplit = integer(), splits = integer();
+        unsigned scaleBits = hex();
+        float scale;
+        memcpy(&scale, &scaleBits, 4);
+        const bool hasValid = integer(), hasMask = integer(), hasHeadMask = integer();
+        const int elem = dtype == tierkv::kF32 ? 4 : 2;
+        const long long half = (long long) blockSize * kvHeads * headDim * elem, slotBytes = 2 * half;
+        std::vector<unsigned char> slab(capacity * slotBytes + 16);
+        for (long long i = 0; i < capacity * slotBytes / elem; i++) {
+            unsigned w = hex();
+            memcpy(slab.data() + i * elem, &w, elem);
+        }
+        std::vector<int> slots(n), valid(n);
+        for (int& s : slots) s = integer();
+        if (hasValid) for (int& v : valid) v = integer();
+        std::vector<unsigned char> mask(n * blockSize), headMask(n * kvHeads);
+        if (hasMask) for (auto& m : mask) m = (unsigned char) integer();
+        if (hasHeadMask) for (auto& m : headMask) m = (unsigned char) integer();
+        std::vector<float> q(heads * headDim);
+        for (float& x : q) {
+            unsigned u = hex();
+            memcpy(&x, &u, 4);
+        }
+        const int group = heads / kvHeads, headChunks = (group + g - 1) / g, columns = kvHeads * headChunks;
+        std::vector<float> acc((size_t) heads * splits * headDim, 7.0f), mx((size_t) heads * splits, 7.0f), sum(mx);
+        std::vector<unsigned> arrivals(columns, 0u);
+        std::vector<float> out(heads * headDim, -7.0f), lse(heads, -7.0f);
+        Kernel k = kernel(dtype, g);
+        launch2(columns, splits, kThreads, [&] {
+            k(q.data(), slab.data(), slotBytes, half, slots.data(), hasValid ? valid.data() : nullptr, hasMask ? mask.data() : nullptr,
+              hasHeadMask ? headMask.data() : nullptr, capacity, n, blockSize, heads, kvHeads, headDim, scale, perSplit, acc.data(),
+              mx.data(), sum.data(), arrivals.data(), out.data(), lse.data());
+        });
+        for (size_t i = 0; i < out.size(); i++) {
+            unsigned u;
+            memcpy(&u, &out[i], 4);
+            printf(i ? " %x" : "%x", u);
+        }
+        printf("\n");
+        for (size_t i = 0; i < lse.size(); i++) {
+            unsigned u;
+            memcpy(&u, &lse[i], 4);
+            printf(i ? " %x" : "%x", u);
+        }
+        printf("\n");
+        unsigned left = 0;
+        for (unsigned a : arrivals) left |= a;
+        printf("arrivals %u\n", left);
+        fflush(stdout);
+    }
+    return 0;
+}
