@@ -16,7 +16,8 @@ import java.util.SplittableRandom;
  * {@link LaunchPlans#pagedAttention} chooses for 132 and for 8 SMs (one split to many, the last CTA merging), grouped
  * queries of 1 to 12 heads per KV head (chunks of 8), F32, F16 and BF16 slabs, partial and empty blocks, evicted rows,
  * slots out of range, and the per-KV-head mask ({@code select=head}'s host part) leaving some heads with nothing to attend
- * (out 0, lse -inf). Also that every arrival counter is zero again. A development check for when no GPU is at hand
+ * (out 0, lse -inf); half the cases as a captured step launches the kernel, planned for more entries than are live and the
+ * live count read on the device. Also that every arrival counter is zero again. A development check for when no GPU is at hand
  * (see README.md here), not part of the build.
  *
  * <pre>
@@ -42,9 +43,13 @@ public class PagedAttentionShimCheck {
             int heads = sh[0], kvHeads = sh[1], headDim = sh[2], blockSize = sh[3];
             PagedKvShape s = PagedKvShape.dense(dtype, heads, kvHeads, headDim, blockSize);
             int n = r.nextInt(1, 48);
-            int capacity = n + 3;
+            // half the cases as a captured step launches it: planned for more entries (the arrays too, the rest valid-looking,
+            // so reading past the live ones would show), the live count read through liveBlocks
+            boolean device = r.nextBoolean();
+            int planned = device ? n + r.nextInt(0, 40) : n;
+            int capacity = planned + 3;
             int sms = c % 2 == 0 ? 132 : 8;
-            LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(n, blockSize, kvHeads, s.group(), headDim, sms);
+            LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(planned, blockSize, kvHeads, s.group(), headDim, sms);
             float scale = (float) (1 / Math.sqrt(headDim));
             int slotElements = (int) (s.slotBytes() / dtype.bytes());
             float[] slab = new float[capacity * slotElements];
@@ -56,8 +61,8 @@ public class PagedAttentionShimCheck {
                     default -> v;
                 };
             }
-            int[] slots = new int[n];
-            for (int b = 0; b < n; b++) {
+            int[] slots = new int[planned];
+            for (int b = 0; b < planned; b++) {
                 slots[b] = r.nextInt(16) == 0 ? (r.nextBoolean() ? -1 : capacity) : r.nextInt(capacity);
             }
             boolean hasValid = r.nextInt(4) != 0;
@@ -65,21 +70,21 @@ public class PagedAttentionShimCheck {
             boolean hasHeadMask = r.nextInt(3) != 0;
             int[] valid = null;
             if (hasValid) {
-                valid = new int[n];
-                for (int b = 0; b < n; b++) {
+                valid = new int[planned];
+                for (int b = 0; b < planned; b++) {
                     valid[b] = r.nextInt(5) == 0 ? r.nextInt(0, blockSize + 1) : blockSize;
                 }
             }
             byte[] mask = null;
             if (hasMask) {
-                mask = new byte[n * blockSize];
+                mask = new byte[planned * blockSize];
                 for (int i = 0; i < mask.length; i++) {
                     mask[i] = (byte) (r.nextInt(5) == 0 ? 1 : 0);
                 }
             }
             byte[] headMask = null;
             if (hasHeadMask) {
-                headMask = new byte[n * kvHeads];
+                headMask = new byte[planned * kvHeads];
                 int dark = r.nextInt(kvHeads + 1); // a KV head that sees no entry at all, or none (dark == kvHeads)
                 for (int i = 0; i < headMask.length; i++) {
                     headMask[i] = (byte) (i % kvHeads == dark || r.nextInt(3) == 0 ? 0 : 1);
@@ -90,12 +95,14 @@ public class PagedAttentionShimCheck {
                 q[i] = (float) r.nextGaussian();
             }
             want.add(ReferenceOps.pagedAttention(s, q, slab, slots, valid, mask, headMask, n, scale));
-            names.add(dtype + " " + heads + "/" + kvHeads + " heads x " + headDim + ", blocks of " + blockSize + ", " + n + " entries, G "
+            names.add(dtype + " " + heads + "/" + kvHeads + " heads x " + headDim + ", blocks of " + blockSize + ", " + n + " entries"
+                    + (device ? " read on the device (planned for " + planned + ")" : "") + ", G "
                     + plan.headsPerCta() + ", " + plan.splits() + " splits of " + plan.blocksPerSplit() + (hasValid ? ", valid rows" : "")
                     + (hasMask ? ", evict mask" : "") + (hasHeadMask ? ", head mask" : ""));
 
             in.append(c % 3 == 0 ? 0 : c % 3 == 1 ? 1 : 2).append(' ').append(heads).append(' ').append(kvHeads).append(' ').append(headDim)
-                    .append(' ').append(blockSize).append(' ').append(capacity).append(' ').append(n).append(' ').append(plan.headsPerCta())
+                    .append(' ').append(blockSize).append(' ').append(capacity).append(' ').append(planned).append(' ').append(device ? n : -1)
+                    .append(' ').append(plan.headsPerCta())
                     .append(' ').append(plan.blocksPerSplit()).append(' ').append(plan.splits()).append(' ')
                     .append(Integer.toHexString(Float.floatToRawIntBits(scale))).append(' ').append(hasValid ? 1 : 0).append(' ')
                     .append(hasMask ? 1 : 0).append(' ').append(hasHeadMask ? 1 : 0).append('\n');

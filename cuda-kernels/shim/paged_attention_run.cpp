@@ -1,7 +1,8 @@
 // paged_attention.cu as host C++ (cuda_shim.h), fed by PagedAttentionShimCheck.java (README.md here): the split
 // flash-decoding kernel with its arrival counters, the CTAs of the (columns, splits) grid one after another.
-// stdin, per case: "dtype heads kvHeads headDim blockSize capacity nBlocks G blocksPerSplit splits scaleBits valid mask
-// headMask" (the last three 0 or 1: whether the array follows), then the slab's capacity * 2 * blockSize * kvHeads *
+// stdin, per case: "dtype heads kvHeads headDim blockSize capacity nBlocks live G blocksPerSplit splits scaleBits valid mask
+// headMask" (live: the count the kernel reads through liveBlocks, or -1 to pass none; the last three 0 or 1: whether the
+// array follows), then the slab's capacity * 2 * blockSize * kvHeads *
 // headDim elements as hex words of their bits (f32: 32 bits, f16 and bf16: 16), the n slots, then the arrays present
 // (n valid rows, n * blockSize mask bytes, n * kvHeads head-mask bytes), then heads * headDim query floats (hex bits).
 // stdout, per case: out (heads * headDim floats), lse (heads floats), as hex bits, then "arrivals 0" when every
@@ -27,7 +28,7 @@ static int integer() {
 
 using Kernel = void (*)(const float*, const unsigned char*, long long, long long, const int*, const int*, const unsigned char*,
                         const unsigned char*, int, int, int, int, int, int, float, int, float*, float*, float*, unsigned*, float*,
-                        float*);
+                        float*, const int*);
 
 static Kernel kernel(int dtype, int g) {
     static const Kernel k[3][4] = {
@@ -41,7 +42,7 @@ int main() {
     int dtype;
     while (scanf("%d", &dtype) == 1) {
         const int heads = integer(), kvHeads = integer(), headDim = integer(), blockSize = integer(), capacity = integer();
-        const int n = integer(), g = integer(), perSplit = integer(), splits = integer();
+        const int n = integer(), live = integer(), g = integer(), perSplit = integer(), splits = integer();
         unsigned scaleBits = hex();
         float scale;
         memcpy(&scale, &scaleBits, 4);
@@ -72,7 +73,7 @@ int main() {
         launch2(columns, splits, kThreads, [&] {
             k(q.data(), slab.data(), slotBytes, half, slots.data(), hasValid ? valid.data() : nullptr, hasMask ? mask.data() : nullptr,
               hasHeadMask ? headMask.data() : nullptr, capacity, n, blockSize, heads, kvHeads, headDim, scale, perSplit, acc.data(),
-              mx.data(), sum.data(), arrivals.data(), out.data(), lse.data());
+              mx.data(), sum.data(), arrivals.data(), out.data(), lse.data(), live >= 0 ? &live : nullptr);
         });
         for (size_t i = 0; i < out.size(); i++) {
             unsigned u;

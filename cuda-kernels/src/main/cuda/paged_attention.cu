@@ -145,8 +145,9 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
                                int nBlocks, int blockSize, int heads,
                                int kvHeads, int headDim, float scale, int blocksPerSplit, float* __restrict__ partAcc,
                                float* __restrict__ partMax, float* __restrict__ partSum, unsigned* __restrict__ arrivals,
-                               float* __restrict__ out, float* __restrict__ lse) {
+                               float* __restrict__ out, float* __restrict__ lse, const int* __restrict__ liveBlocks) {
     TIERKV_DYNAMIC_SHARED(float, smem);
+    if (liveBlocks != nullptr) nBlocks = min(nBlocks, __ldg(liveBlocks));  // the plan's nBlocks is then a bound
     __shared__ bool lastToArrive;
 
     const int group = heads / kvHeads;
@@ -202,7 +203,7 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
     __syncthreads();
 
     const int b0 = split * blocksPerSplit;
-    const int b1 = min(nBlocks, b0 + blocksPerSplit);
+    const int b1 = max(b0, min(nBlocks, b0 + blocksPerSplit));  // a split past the live entries has none
     const int rows = (b1 - b0) * blockSize;
     const long long rowBytes = (long long) kvHeads * headDim * tierkv::ElemBytes<DT>::value;
     const long long colBytes = ((long long) g * headDim + c * 8) * tierkv::ElemBytes<DT>::value;
@@ -438,7 +439,9 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
 // q: [heads][headDim] f32; slots, validRows: [nBlocks] i32; mask: [nBlocks][blockSize] u8; headMask: [nBlocks][kvHeads] u8
 // (validRows, mask, headMask may be null); partAcc: [heads][splits][headDim]; partMax, partSum: [heads][splits] f32 (scratch);
 // arrivals: [kvHeads * headChunks] u32, zero on entry and left zero; out: [heads][headDim] f32; lse: [heads] f32.
-// Grid = (kvHeads * ceil(group / G), splits), block = 128, splits = ceil(nBlocks / blocksPerSplit) >= 1.
+// Grid = (kvHeads * ceil(group / G), splits), block = 128, splits = ceil(nBlocks / blocksPerSplit) >= 1. liveBlocks (i32, may
+// be null): the entries attended are the first min(nBlocks, *liveBlocks), read on the device, the plan made for nBlocks
+// (a launch captured in a CUDA graph serves a sequence growing up to nBlocks entries; splits past the live ones are empty).
 // Registers: at most 128 (4 CTAs per SM) for G = 1 and 2, 168 (3 CTAs) for G = 4, 255 (2 CTAs) for G = 8, where q and
 // the accumulators alone are 2 x 64 floats per thread (LaunchPlans.attentionCtasPerSm mirrors this).
 #define TIERKV_PAGED_ATTENTION(NAME, DT, G, MIN_CTAS)                                                                       \
@@ -447,10 +450,11 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
          const int* __restrict__ slots, const int* __restrict__ validRows, const unsigned char* __restrict__ mask,          \
          const unsigned char* __restrict__ headMask, int capacity, int nBlocks, int blockSize, int heads, int kvHeads,      \
          int headDim, float scale, int blocksPerSplit, float* __restrict__ partAcc, float* __restrict__ partMax,            \
-         float* __restrict__ partSum, unsigned* __restrict__ arrivals, float* __restrict__ out, float* __restrict__ lse) {  \
+         float* __restrict__ partSum, unsigned* __restrict__ arrivals, float* __restrict__ out, float* __restrict__ lse,    \
+         const int* __restrict__ liveBlocks) {                                                                             \
         pagedAttention<DT, G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, headMask, capacity, nBlocks,          \
                               blockSize, heads, kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum,        \
-                              arrivals, out, lse);                                                                         \
+                              arrivals, out, lse, liveBlocks);                                                             \
     }
 
 TIERKV_PAGED_ATTENTION(paged_attention_f32_g1, tierkv::kF32, 1, 4)

@@ -86,6 +86,27 @@ public final class CudaPagedAttention implements AutoCloseable {
      */
     public void attendAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
                             int nBlocks, float scale, long out, long lse, CudaStream stream) {
+        attend(s, q, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, 0, scale, out, lse, stream);
+    }
+
+    /**
+     * {@link #attendAsync(PagedKvShape, long, long, long, long, long, long, long, int, float, long, long, CudaStream) attendAsync}
+     * over the first {@code min(maxBlocks, *liveBlocks)} list entries, that count read on the device when the kernel runs and
+     * the launch planned for {@code maxBlocks}: a launch captured in a CUDA graph then serves a sequence growing up to
+     * {@code maxBlocks} entries (the splits past the live entries find none). The arrays must hold {@code maxBlocks} entries.
+     *
+     * @param liveBlocks device address of one i32
+     * @param maxBlocks  the most entries the count may reach, at least 1
+     */
+    public void attendLiveAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                                long liveBlocks, int maxBlocks, float scale, long out, long lse, CudaStream stream) {
+        Args.address("liveBlocks", liveBlocks, 4);
+        Args.positive("maxBlocks", maxBlocks);
+        attend(s, q, slab, slabBytes, slots, validRows, mask, headMask, maxBlocks, liveBlocks, scale, out, lse, stream);
+    }
+
+    private void attend(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                        int nBlocks, long liveBlocks, float scale, long out, long lse, CudaStream stream) {
         Args.address("q", q, 4);
         Args.address("slab", slab, 16);
         Args.address("out", out, 4);
@@ -126,21 +147,21 @@ public final class CudaPagedAttention implements AutoCloseable {
         String f = kernelName(DTypeCodes.suffix(s.dtype()), plan.headsPerCta());
         allowShared(f, plan.sharedBytes(), stream);
         packAttend(args, s, q, slab, slots, validRows, mask, headMask, (int) capacity, nBlocks, scale, plan.blocksPerSplit(), acc, max,
-                sum, arrivals.address(), out, lse);
+                sum, arrivals.address(), out, lse, liveBlocks);
         module.launch(f, columns, plan.splits(), LaunchPlans.ATTENTION_THREADS, plan.sharedBytes(), stream, args);
         scratchFree.afterUse(stream);
     }
 
     /**
      * {@code paged_attention_<dtype>_g<G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, headMask, capacity, nBlocks,
-     * blockSize, heads, kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum, arrivals, out, lse)}.
+     * blockSize, heads, kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum, arrivals, out, lse, liveBlocks)}.
      */
     static LaunchArgs packAttend(LaunchArgs a, PagedKvShape s, long q, long slab, long slots, long validRows, long mask, long headMask,
                                  int capacity, int nBlocks, float scale, int blocksPerSplit, long partAcc, long partMax, long partSum,
-                                 long arrivals, long out, long lse) {
+                                 long arrivals, long out, long lse, long liveBlocks) {
         return a.clear().i64(q).i64(slab).i64(s.slotBytes()).i64(s.halfBytes()).i64(slots).i64(validRows).i64(mask).i64(headMask)
                 .i32(capacity).i32(nBlocks).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim()).f32(scale)
-                .i32(blocksPerSplit).i64(partAcc).i64(partMax).i64(partSum).i64(arrivals).i64(out).i64(lse);
+                .i32(blocksPerSplit).i64(partAcc).i64(partMax).i64(partSum).i64(arrivals).i64(out).i64(lse).i64(liveBlocks);
     }
 
     /** The kernel for a KV dtype suffix ({@code f32}, {@code f16}, {@code bf16}) and G query heads per CTA. */

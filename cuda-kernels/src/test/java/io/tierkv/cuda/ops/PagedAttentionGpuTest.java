@@ -78,6 +78,37 @@ class PagedAttentionGpuTest {
     }
 
     @Test
+    void liveCountReadOnTheDevice_planForMoreEntries_equalsTheOracleOverTheLiveOnes() {
+        SplittableRandom r = new SplittableRandom(23);
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (CudaContext ctx = CudaContext.primary(0); CudaStream s = new CudaStream(ctx); CudaPagedAttention att = new CudaPagedAttention(ctx);
+             DeviceArrays d = new DeviceArrays(ctx, s)) {
+            PagedKvShape shape = PagedKvShape.dense(DType.BF16, 12, 4, 64, 16);
+            int planned = 256;
+            Case c = Case.random(r, shape, planned, true);
+            float scale = 0.125f;
+            DeviceBuffer slab = d.typed(c.slab(), DType.BF16);
+            DeviceBuffer slots = d.ints(c.slots());
+            DeviceBuffer mask = d.bytes(c.mask());
+            DeviceBuffer q = d.floats(c.q());
+            DeviceBuffer out = d.alloc((long) shape.heads() * shape.headDim() * 4);
+            DeviceBuffer lse = d.alloc(shape.heads() * 4L);
+            for (int live : new int[] {1, 2, 17, 128, 255, 256}) {
+                DeviceBuffer count = d.ints(new int[] {live});
+                int[] v = c.valid().clone();
+                v[live - 1] = shape.blockSize(); // the entries past live are not a causal edge: every live one is full
+                DeviceBuffer liveValid = d.ints(v);
+                ReferenceOps.Attention want = ReferenceOps.pagedAttention(shape, c.q(), c.slab(), c.slots(), v, c.mask(), live, scale);
+                att.attendLiveAsync(shape, q.address(), slab.address(), slab.bytes(), slots.address(), liveValid.address(), mask.address(), 0,
+                        count.address(), planned, scale, out.address(), lse.address(), s);
+                assertClose(want, d.download(out, shape.heads() * shape.headDim()), d.download(lse, shape.heads()),
+                        "live " + live + " of " + planned + " planned");
+            }
+        }
+        before.assertNoLeaks();
+    }
+
+    @Test
     void attention_matchesTheOracle_everyDtype_gqa_masks_manySplits() {
         SplittableRandom r = new SplittableRandom(17);
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();

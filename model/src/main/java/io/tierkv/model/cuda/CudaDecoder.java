@@ -189,8 +189,8 @@ public final class CudaDecoder implements AutoCloseable {
 
     /**
      * Whether decoders with every KV block on the device ({@link #load}) replay each step from a captured graph (one CUDA
-     * graph launch per token instead of a launch per kernel; a new capture each time the sequence opens a block or starts
-     * evicting): {@code -Dtierkv.cudaGraphs=true} turns it on (default off until the GPU check has measured it). It needs the
+     * graph launch per token instead of a launch per kernel; captured again when the sequence's block count passes a power
+     * of two, for the attention's plan, or it starts evicting): {@code -Dtierkv.cudaGraphs=true} turns it on (default off until the GPU check has measured it). It needs the
      * fused kernels; the tiered store, which decides per step on the host, steps without it.
      */
     public static boolean cudaGraphsConfigured() {
@@ -535,7 +535,11 @@ public final class CudaDecoder implements AutoCloseable {
             device.rope(a + at.q(), a + at.k(), c.heads(), c.kvHeads(), c.headDim(), position, cos, sin, maxTokens);
             cache.write(l, position, a + at.k(), a + at.v());
         }
-        cache.attend(l, a + at.q(), scale, a + at.attn(), a + at.lse());
+        if (fromParams) {
+            cache.attendCaptured(l, a + at.q(), scale, a + at.attn(), a + at.lse());
+        } else {
+            cache.attend(l, a + at.q(), scale, a + at.attn(), a + at.lse());
+        }
         device.gemv(a + at.h(), w.wo(), a + at.attn(), a + at.h());
         if (w.bo() != 0) {
             device.add(a + at.h(), a + at.h(), w.bo(), d);

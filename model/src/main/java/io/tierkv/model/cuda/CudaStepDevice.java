@@ -242,6 +242,13 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
+    public void attendLive(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                           long liveBlocks, int maxBlocks, float scale, long out, long lse) {
+        attention.attendLiveAsync(shape, q, slab, slabBytes, slots, validRows, mask, headMask, liveBlocks, maxBlocks, scale, out, lse,
+                stream);
+    }
+
+    @Override
     public void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim) {
         attention.mergeAsync(o1, lse1, o2, lse2, out, lseOut, heads, headDim, stream);
     }

@@ -297,6 +297,17 @@ final class HostStepDevice implements StepDevice {
         putFloats(lse, a.lse());
     }
 
+    @Override
+    public void attendLive(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                           long liveBlocks, int maxBlocks, float scale, long out, long lse) {
+        if (recorded(() -> attendLive(shape, q, slab, slabBytes, slots, validRows, mask, headMask, liveBlocks, maxBlocks, scale, out,
+                lse))) {
+            return;
+        }
+        int live = Math.max(0, Math.min(maxBlocks, ints(liveBlocks, 1)[0]));
+        attend(shape, q, slab, slabBytes, slots, validRows, mask, headMask, live, scale, out, lse);
+    }
+
     /** {@code n} bytes at {@code address}, or null for address 0 or n 0. */
     private byte[] bytes(long address, int n) {
         if (address == 0 || n == 0) {

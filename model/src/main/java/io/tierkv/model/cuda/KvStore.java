@@ -33,6 +33,14 @@ interface KvStore extends AutoCloseable {
         return false;
     }
 
+    /**
+     * {@link #attend} as a captured step launches it (a capturable store): what changes from token to token read on the
+     * device.
+     */
+    default void attendCaptured(int l, long q, float scale, long out, long lse) {
+        throw new UnsupportedOperationException("this KV store cannot be captured");
+    }
+
     /** What a captured step's launches depend on beyond device memory (a capturable store): equal keys, equal launches. */
     default long captureKey() {
         throw new UnsupportedOperationException("this KV store cannot be captured");

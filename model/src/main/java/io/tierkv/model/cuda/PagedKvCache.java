@@ -12,6 +12,7 @@ import io.tierkv.cuda.ops.PagedKvShape;
  *   slots i32 [capacity]   list entry -> slot          written when an append opens a block
  *   valid i32 [capacity]   valid rows per list entry   the last entry's count written on every append
  *   mask  u8  [capacity][blockSize]                    1 = the token at that position is evicted
+ *   live  i32                                          list entries in use, for a captured step's attention
  * </pre>
  *
  * The device arrays are updated by the device's ordered sets ({@code cuMemset*Async} on the decoder's stream on a GPU),
@@ -26,6 +27,7 @@ final class PagedKvCache implements KvStore {
     private final long slots; // i32 [capacity]
     private final long valid; // i32 [capacity]
     private final long mask;  // u8 [capacity][blockSize]
+    private final long live;  // i32: list entries in use
     private final long bytes;
     private int evicted;
 
@@ -40,8 +42,10 @@ final class PagedKvCache implements KvStore {
         this.slots = device.alloc(4L * capacityBlocks);
         this.valid = device.alloc(4L * capacityBlocks);
         this.mask = device.alloc(maskBytes);
+        this.live = device.alloc(4);
         device.fill(mask, maskBytes, (byte) 0);
-        this.bytes = slabBytes + 8L * capacityBlocks + maskBytes;
+        device.setInt(live, 0);
+        this.bytes = slabBytes + 8L * capacityBlocks + maskBytes + 4;
     }
 
     /** Bytes of one layer's slab. */
@@ -73,6 +77,7 @@ final class PagedKvCache implements KvStore {
         int block = table.block(position);
         if (table.opensBlock(position)) {
             device.setInt(slots + 4L * block, table.slot(block));
+            device.setInt(live, block + 1);
         }
         device.setInt(valid + 4L * block, table.row(position) + 1);
         return position;
@@ -98,10 +103,25 @@ final class PagedKvCache implements KvStore {
         return true;
     }
 
-    /** The list entries attended and whether the evict mask is read: the attention launches' only host-side values. */
+    /**
+     * The attention's plan (made for {@link #plannedBlocks}) and whether the evict mask is read: the captured launches' only
+     * host-side values, so a sequence is captured again only when its block count passes a power of two or it starts evicting.
+     */
     @Override
     public long captureKey() {
-        return 2L * table.blocks() + (evicted > 0 ? 1 : 0);
+        return 2L * plannedBlocks(table.blocks()) + (evicted > 0 ? 1 : 0);
+    }
+
+    /** The attention planned for the next power of two at or above {@code blocks} (at most the capacity), at least 1. */
+    int plannedBlocks(int blocks) {
+        int planned = blocks <= 1 ? 1 : Integer.highestOneBit(blocks - 1) << 1;
+        return Math.min(planned, table.capacityBlocks());
+    }
+
+    @Override
+    public void attendCaptured(int l, long q, float scale, long out, long lse) {
+        device.attendLive(shape, q, layerSlab(l), layerBytes(), slots, valid, maskAddress(), 0, live, plannedBlocks(table.blocks()), scale,
+                out, lse);
     }
 
     @Override
@@ -146,6 +166,7 @@ final class PagedKvCache implements KvStore {
     @Override
     public void reset() {
         table.reset();
+        device.setInt(live, 0);
         if (evicted > 0) {
             device.fill(mask, (long) table.capacityBlocks() * shape.blockSize(), (byte) 0);
             evicted = 0;

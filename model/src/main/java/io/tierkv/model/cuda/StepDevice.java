@@ -85,6 +85,13 @@ interface StepDevice extends AutoCloseable {
                 float scale, long out, long lse);
 
     /**
+     * {@link #attend} over the first {@code min(maxBlocks, *liveBlocks)} list entries, that count (i32) read when the kernel
+     * runs and the launch planned for {@code maxBlocks}: one captured launch serves a sequence growing up to that many.
+     */
+    void attendLive(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                    long liveBlocks, int maxBlocks, float scale, long out, long lse);
+
+    /**
      * The exact merge of two normalised attention parts: {@code out = w1 o1 + w2 o2}, {@code w_i = exp(lse_i - L)},
      * {@code lseOut = L = log(exp(lse1) + exp(lse2))}; out and lseOut may be o1 and lse1.
      */

@@ -41,16 +41,28 @@ class CudaGraphsHostTest {
             GenerationResult g = d.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
             assertArrayEquals(want.tokens(), g.tokens(), "greedy tokens through the graph");
             assertArrayEquals(eager, d.logits(), "the last step's logits, replayed, equal the launch-by-launch step's");
-            // per block of 16 positions: the first step runs launch by launch, the second is captured, every step after it
-            // and the captured one are launches of the graph
+            // the key is the attention's plan, for the next power of two of blocks: at a new key the first step runs launch by
+            // launch, the second is captured, and it and every step after it while the key holds are launches of the graph
             int steps = maxTokens - 1;
-            int blocks = (steps + blockSize - 1) / blockSize;
-            int captures = 0;
-            for (int b = 0; b < blocks; b++) {
-                captures += Math.min(blockSize, steps - b * blockSize) >= 2 ? 1 : 0;
+            int keys = 0;
+            int keysWithTwoSteps = 0;
+            int run = 0;
+            int last = -1;
+            for (int p = 0; p < steps; p++) {
+                int blocks = p / blockSize + 1;
+                int planned = blocks == 1 ? 1 : Integer.highestOneBit(blocks - 1) << 1;
+                if (planned != last) {
+                    keys++;
+                    run = 0;
+                    last = planned;
+                }
+                if (++run == 2) {
+                    keysWithTwoSteps++;
+                }
             }
-            assertEquals(captures, d.graphCaptures(), "one capture per block of tokens");
-            assertEquals(steps - blocks, d.graphLaunches(), "every step but the first of each block is a graph launch");
+            assertTrue(keys < (steps + blockSize - 1) / blockSize, keys + " keys: fewer than the blocks");
+            assertEquals(keysWithTwoSteps, d.graphCaptures(), "one capture per key that lasts two steps");
+            assertEquals(steps - keys, d.graphLaunches(), "every step but the first at each key is a graph launch");
         }
     }
 
