@@ -96,12 +96,4 @@ inline void launch2(int gridX, int gridY, int threads, const std::function<void(
     gridDim = {1, 1, 1};
 }
 // A grid of gridX CTAs of `threads` threads, one CTA after another.
-inline void launch(int gridX, int threads, const std::function<void()>& body) {
-    gridDim = {gridX, 1, 1};
-    for (int b = 0; b < gridX; b++) {
-        blockIdx = {b, 0, 0};
-        launch1(threads, body);
-    }
-    blockIdx = {0, 0, 0};
-    gridDim = {1, 1, 1};
-}
+inline void launch(int gridX, int threads, const std::function<void()>& body) { launch2(gridX, 1, threads, body); }

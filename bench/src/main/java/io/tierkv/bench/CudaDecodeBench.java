@@ -81,7 +81,6 @@ final class CudaDecodeBench {
                     .setting("hidden", config.hiddenSize()).setting("layers", config.layers()).setting("promptTokens", promptTokens)
                     .setting("decodeTokens", decodeTokens).setting("blockSize", blockSize).setting("weights", "BF16")
                     .setting("budget", budget).setting("deviceBlocksPerLayer", device.perLayer()).setting("hostRead", hostRead.toString())
-                    .setting("kernels", CudaDecoder.fusedKernelsConfigured() ? "fused" : "unfused")
                     .column("mode", "KV", "%s", "full on device, or tiered under a policy with the device tier at --budget of the prompt")
                     .column("prefillTokensPerSecond", "prefill tok/s", "%.1f", "prompt tokens per second (token by token)")
                     .column("decodeTokensPerSecond", "decode tok/s", "%.2f", "generated tokens per second")
@@ -131,7 +130,7 @@ final class CudaDecodeBench {
                         fullRate = best.decodeTokensPerSecond();
                     }
                     double weightGBps = decoder.weightBytes() * best.decodeTokensPerSecond() / 1e9;
-                    report.row(mode.name() + (decoder.cudaGraphs() ? ", CUDA graphs" : ""), best.prefillTokensPerSecond(), best.decodeTokensPerSecond(), best.decodeTokensPerSecond() / fullRate,
+                    report.row(mode.name() + (decoder.fusedKernels() ? "" : ", unfused kernels") + (decoder.cudaGraphs() ? ", CUDA graphs" : ""), best.prefillTokensPerSecond(), best.decodeTokensPerSecond(), best.decodeTokensPerSecond() / fullRate,
                             weightGBps, weightGBps / copyGBps, bestMoved[0], bestMoved[1], bestRead);
                 }
             }

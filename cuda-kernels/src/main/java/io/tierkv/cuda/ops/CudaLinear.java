@@ -17,15 +17,21 @@ import io.tierkv.cuda.driver.LaunchArgs;
  * kernel reads element by element (any size, slower). Not thread-safe (launch arguments are reused).
  *
  * <p>Three fused GEMVs fold the RMSNorm of their input in ({@code x' = rmsnorm(x) * normW}, computed by every CTA with
- * {@code rmsnorm}'s own code, so x' has the same bits) and end in the layer's next elementwise step, so that a decode
- * layer is four GEMV launches: {@link #normGemvAsync} (the LM head), {@link #normGemvRopeAsync} (q, k, v, RoPE and
- * the KV append),
- * {@link #normSwiGluAsync} (gate, up and SiLU). Each equals the unfused launches it replaces bit for bit when both
+ * {@code rmsnorm}'s own code, so x' has the same bits) and end in the layer's next elementwise step:
+ * {@link #normGemvRopeAsync} (q, k, v, RoPE and the KV append) and {@link #normSwiGluAsync} (gate, up and SiLU) in each
+ * layer, beside the plain {@link #gemvAsync} of wo and down, and {@link #normGemvAsync} for the LM head. Each equals the unfused launches it replaces bit for bit when both
  * run at the same warps per row ({@code cuda-kernels/shim/fused_gemv_run.cpp} checks this on the CPU).
  */
 public final class CudaLinear implements AutoCloseable {
     /** The module ({@code linear.cu}). */
     public static final String MODULE = "linear";
+
+    // each kernel's name per weight dtype (by ordinal), built once rather than per launch
+    private static final String[] GEMV = names("gemv_");
+    private static final String[] GEMM = names("gemm_");
+    private static final String[] NORM_GEMV = names("norm_gemv_");
+    private static final String[] NORM_GEMV_ROPE = names("norm_gemv_rope_");
+    private static final String[] NORM_GEMV_SWIGLU = names("norm_gemv_swiglu_");
 
     private final KernelModule module;
     private final int sms;
@@ -39,11 +45,11 @@ public final class CudaLinear implements AutoCloseable {
         this.sms = context.device().multiprocessors();
         this.args = new LaunchArgs(context, 192);
         for (DType t : DType.values()) {
-            module.function("gemv_" + DTypeCodes.suffix(t));
-            module.function("gemm_" + DTypeCodes.suffix(t));
-            module.function("norm_gemv_" + DTypeCodes.suffix(t));
-            module.function("norm_gemv_rope_" + DTypeCodes.suffix(t));
-            module.function("norm_gemv_swiglu_" + DTypeCodes.suffix(t));
+            module.function(GEMV[t.ordinal()]);
+            module.function(GEMM[t.ordinal()]);
+            module.function(NORM_GEMV[t.ordinal()]);
+            module.function(NORM_GEMV_ROPE[t.ordinal()]);
+            module.function(NORM_GEMV_SWIGLU[t.ordinal()]);
         }
     }
 
@@ -61,7 +67,7 @@ public final class CudaLinear implements AutoCloseable {
         Args.optionalAddress("residual", residual, 4);
         int warps = LaunchPlans.gemvWarpsPerRow(out, sms);
         args.clear().i64(w).i64(x).i64(y).i64(residual).i32(out).i32(in).i32(warps); // gemv_*(w, x, y, residual, out, in, warpsPerRow)
-        module.launch("gemv_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream, args);
+        module.launch(GEMV[wType.ordinal()], LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream, args);
     }
 
     /**
@@ -77,7 +83,7 @@ public final class CudaLinear implements AutoCloseable {
         Args.address("w", w, wType.bytes());
         Args.optionalAddress("residual", residual, 4);
         args.clear().i64(x).i64(w).i64(y).i64(residual).i32(n).i32(out).i32(in); // gemm_*(x, w, y, residual, n, out, in)
-        module.launch("gemm_" + DTypeCodes.suffix(wType), grid[0], grid[1], LaunchPlans.THREADS, 0, stream, args);
+        module.launch(GEMM[wType.ordinal()], grid[0], grid[1], LaunchPlans.THREADS, 0, stream, args);
     }
 
     /**
@@ -93,7 +99,7 @@ public final class CudaLinear implements AutoCloseable {
         Args.optionalAddress("residual", residual, 4);
         int warps = LaunchPlans.gemvWarpsPerRow(out, sms);
         args.clear().i64(w).i64(x).i64(normW).f32(eps).i64(y).i64(residual).i32(out).i32(in).i32(warps);
-        module.launch("norm_gemv_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream, args);
+        module.launch(NORM_GEMV[wType.ordinal()], LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream, args);
     }
 
     /**
@@ -170,7 +176,7 @@ public final class CudaLinear implements AutoCloseable {
                 .i32((heads + kvHeads) * headDim).i32(headDim).i32(position).i64(cos).i64(sin)
                 .i64(kvSlot).i64(kvSlot != 0 ? kv.halfBytes() : 0).i32(kvRow).i32(kvSlot != 0 ? DTypeCodes.code(kv.dtype()) : 0)
                 .i64(params).i64(params != 0 ? kv.slotBytes() : 0);
-        module.launch("norm_gemv_rope_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream,
+        module.launch(NORM_GEMV_ROPE[wType.ordinal()], LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream,
                 args);
     }
 
@@ -189,7 +195,7 @@ public final class CudaLinear implements AutoCloseable {
         checkFused(y, out, w, wType, x, normW, in);
         int warps = LaunchPlans.pairedGemvWarpsPerRow(2 * out, sms);
         args.clear().i64(w).i64(x).i64(normW).f32(eps).i64(y).i32(out).i32(in).i32(warps);
-        module.launch("norm_gemv_swiglu_" + DTypeCodes.suffix(wType), LaunchPlans.gemvBlocks(2 * out, warps), 1, LaunchPlans.THREADS, 0,
+        module.launch(NORM_GEMV_SWIGLU[wType.ordinal()], LaunchPlans.gemvBlocks(2 * out, warps), 1, LaunchPlans.THREADS, 0,
                 stream, args);
     }
 
@@ -205,6 +211,14 @@ public final class CudaLinear implements AutoCloseable {
             throw new IllegalArgumentException("the fused GEMV's output 0x" + Long.toHexString(y) + " + " + 4L * out
                     + " bytes overlaps its input 0x" + Long.toHexString(x) + " + " + 4L * in + " (every CTA reads all of the input)");
         }
+    }
+
+    private static String[] names(String prefix) {
+        String[] n = new String[DType.values().length];
+        for (DType t : DType.values()) {
+            n[t.ordinal()] = prefix + DTypeCodes.suffix(t);
+        }
+        return n;
     }
 
     /** Bytes the GEMV reads from the weights: what its GB/s is counted on. */

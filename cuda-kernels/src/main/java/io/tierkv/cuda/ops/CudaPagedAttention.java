@@ -37,6 +37,7 @@ public final class CudaPagedAttention implements AutoCloseable {
     private final ReuseFence<CudaStream> scratchFree;
     private DeviceBuffer scratch;  // partAcc [heads][splits][headDim], partMax [heads][splits], partSum [heads][splits]
     private DeviceBuffer arrivals; // u32 per (KV head, head chunk): zero between launches, zeroed once when allocated
+    private int scratchGeneration; // counts reallocations of the scratch and the counters
 
     private final LaunchArgs args; // packed per launch: one native pointer per cuLaunchKernel
 
@@ -164,6 +165,14 @@ public final class CudaPagedAttention implements AutoCloseable {
                 .i32(blocksPerSplit).i64(partAcc).i64(partMax).i64(partSum).i64(arrivals).i64(out).i64(lse).i64(liveBlocks);
     }
 
+    /**
+     * How many times the split scratch and the arrival counters have been reallocated: a launch captured in a CUDA graph
+     * holds their addresses, so a graph captured at another generation must not be launched.
+     */
+    public int scratchGeneration() {
+        return scratchGeneration;
+    }
+
     /** The kernel for a KV dtype suffix ({@code f32}, {@code f16}, {@code bf16}) and G query heads per CTA. */
     static String kernelName(String dtypeSuffix, int headsPerCta) {
         return "paged_attention_" + dtypeSuffix + "_g" + headsPerCta;
@@ -202,6 +211,7 @@ public final class CudaPagedAttention implements AutoCloseable {
         long scratchBytes = Math.max(bytes, scratch == null ? 64 * 1024 : scratch.bytes());
         long counterBytes = Math.max(arrivalBytes, arrivals == null ? 1024 : arrivals.bytes());
         freeScratch();
+        scratchGeneration++;
         scratch = new DeviceBuffer(context, scratchBytes);
         arrivals = new DeviceBuffer(context, counterBytes);
         arrivals.fill(0, counterBytes, (byte) 0, stream);

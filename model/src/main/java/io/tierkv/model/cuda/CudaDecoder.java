@@ -51,9 +51,8 @@ public final class CudaDecoder implements AutoCloseable {
     private final long params;           // i32 {position, row, slot, token}: what a captured step reads on the device
     private final ByteBuffer paramBytes = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
     private boolean graphs;              // steps replayed from a captured graph (-Dtierkv.cudaGraphs)
-    private StepDevice.StepGraph graph;  // the step as captured at graphKey, or null
-    private long graphKey = -1;          // the store's capture key of graph
-    private long eagerKey = -1;          // the key of the last step run without the graph
+    private final java.util.Map<Long, StepDevice.StepGraph> captured = new java.util.HashMap<>(); // by the store's capture key
+    private long eagerKey = -1;          // the key of the last step run launch by launch
     private int graphCaptures;
     private long graphLaunches;
     private boolean closed;
@@ -398,7 +397,7 @@ public final class CudaDecoder implements AutoCloseable {
         return graphs;
     }
 
-    /** Graphs captured so far (one per stretch of steps with the same capture key). */
+    /** Graphs captured so far (one per capture key, again after they went stale). */
     int graphCaptures() {
         return graphCaptures;
     }
@@ -461,18 +460,23 @@ public final class CudaDecoder implements AutoCloseable {
     }
 
     /**
-     * A step through the captured graph: the step's values go to {@code params} (one queued copy), then the graph at the
-     * store's capture key is launched. At a key not seen before the step runs its kernels directly once (the attention's
-     * scratch and the kernels' attributes settle outside any capture); at the next step with that key it is captured, and
-     * replayed while the key holds. A capture the driver refuses turns graphs off for this decoder, with one line on stderr.
+     * A step through a captured graph: the step's values go to {@code params} (one queued copy), then the graph of the
+     * store's capture key is launched. At a key without one the step runs its kernels directly once (the attention's scratch
+     * and the kernels' attributes settle outside any capture); at the next step with that key it is captured. Graphs are
+     * kept per key across sequences, and all dropped when one is stale (the device reallocated memory a graph holds). A
+     * capture the driver refuses turns graphs off for this decoder, with one line on stderr.
      */
     private void graphedStep(int token, int position) {
         paramBytes.clear();
         paramBytes.putInt(position).putInt(position % cache.shape().blockSize()).putInt(cache.slotIndex(position)).putInt(token).flip();
         device.upload(params, paramBytes);
         long key = cache.captureKey();
-        if (graph == null || key != graphKey) {
-            closeGraph();
+        StepDevice.StepGraph graph = captured.get(key);
+        if (graph != null && graph.stale()) {
+            closeGraphs();
+            graph = null;
+        }
+        if (graph == null) {
             if (key != eagerKey) {
                 eagerKey = key;
                 stepBody();
@@ -482,12 +486,13 @@ public final class CudaDecoder implements AutoCloseable {
                 graph = device.capture(this::stepBody);
             } catch (RuntimeException e) { // the driver's refusal, or a launch that would wait inside the capture
                 graphs = false;
+                closeGraphs();
                 System.err.println("tierkv: the decode step could not be captured as a CUDA graph (" + e.getMessage()
                         + "); decoding launch by launch");
                 stepBody();
                 return;
             }
-            graphKey = key;
+            captured.put(key, graph);
             graphCaptures++;
         }
         graph.launch();
@@ -503,12 +508,11 @@ public final class CudaDecoder implements AutoCloseable {
         head();
     }
 
-    private void closeGraph() {
-        if (graph != null) {
-            graph.close();
-            graph = null;
-            graphKey = -1;
+    private void closeGraphs() {
+        for (StepDevice.StepGraph g : captured.values()) {
+            g.close();
         }
+        captured.clear();
     }
 
     /** One layer at {@code position}, or with {@code fromParams} (a captured step) at the position {@code params} holds. */
@@ -682,7 +686,7 @@ public final class CudaDecoder implements AutoCloseable {
         if (!closed) {
             closed = true;
             try {
-                closeGraph();
+                closeGraphs();
                 cache.close();
             } finally {
                 device.close();

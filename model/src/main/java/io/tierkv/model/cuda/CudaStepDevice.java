@@ -52,7 +52,6 @@ final class CudaStepDevice implements StepDevice {
     private PopularityKernel popularity;  // likewise
     private CudaBlockDigests digests;     // tiered decoding with --host-read digest
     private final java.util.List<CudaGraph> graphs = new java.util.ArrayList<>(); // open captures, freed at close
-    private boolean capturing;
     private long allocated;
     private boolean closed;
 
@@ -331,22 +330,25 @@ final class CudaStepDevice implements StepDevice {
     /** A CUDA graph of the stream's work ({@link CudaGraph#capture}); the ring and staging copies are refused inside. */
     @Override
     public StepGraph capture(Runnable work) {
-        if (capturing) {
+        if (stream.isCapturing()) {
             throw new IllegalStateException("a capture is already under way");
         }
-        capturing = true;
-        CudaGraph graph;
-        try {
-            graph = CudaGraph.capture(stream, work);
-        } finally {
-            capturing = false;
-        }
+        CudaGraph graph = CudaGraph.capture(stream, work);
+        int scratch = attention.scratchGeneration();
         graphs.add(graph);
         return new StepGraph() {
             @Override
             public void launch() {
                 refuseInCapture("a graph launch");
+                if (stale()) {
+                    throw new IllegalStateException("the graph holds the paged attention's old scratch: capture it again");
+                }
                 graph.launch(stream);
+            }
+
+            @Override
+            public boolean stale() {
+                return attention.scratchGeneration() != scratch;
             }
 
             @Override
@@ -359,7 +361,7 @@ final class CudaStepDevice implements StepDevice {
     }
 
     private void refuseInCapture(String call) {
-        if (capturing) {
+        if (stream.isCapturing()) {
             throw new IllegalStateException(call + " inside a captured step: what a graph replays must be kernels only");
         }
     }

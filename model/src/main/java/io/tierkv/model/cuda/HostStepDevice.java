@@ -532,6 +532,11 @@ final class HostStepDevice implements StepDevice {
             }
 
             @Override
+            public boolean stale() {
+                return false; // the recorded kernels hold no memory of their own
+            }
+
+            @Override
             public void close() {
                 closed = true;
             }

@@ -175,6 +175,12 @@ interface StepDevice extends AutoCloseable {
         /** Enqueues the captured kernels, ordered after the previous operations. */
         void launch();
 
+        /**
+         * Whether the device has since reallocated memory the graph holds (on the GPU, the paged attention's split scratch,
+         * grown for a larger plan): a stale graph must not be launched.
+         */
+        boolean stale();
+
         /** Frees the graph; idempotent (the device's close frees the ones still open). */
         @Override
         void close();

@@ -63,6 +63,11 @@ class CudaGraphsHostTest {
             assertTrue(keys < (steps + blockSize - 1) / blockSize, keys + " keys: fewer than the blocks");
             assertEquals(keysWithTwoSteps, d.graphCaptures(), "one capture per key that lasts two steps");
             assertEquals(steps - keys, d.graphLaunches(), "every step but the first at each key is a graph launch");
+            // the next sequence finds every key's graph: no capture, every step a launch, the same tokens
+            GenerationResult again = d.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
+            assertArrayEquals(want.tokens(), again.tokens(), "the second sequence's tokens");
+            assertEquals(keysWithTwoSteps, d.graphCaptures(), "graphs kept across sequences");
+            assertEquals(2L * steps - keys, d.graphLaunches(), "every step of the second sequence is a graph launch");
         }
     }
 

@@ -23,8 +23,9 @@ import org.junit.jupiter.api.Test;
  */
 class FusedKernelsHostTest {
     /** StepDevice calls that are one kernel launch each on the GPU. */
-    static final Set<String> KERNELS = Set.of("embed", "rmsNorm", "gemv", "rope", "append", "attend", "merge", "probs", "add", "siluMul",
-            "argmax", "normGemv", "normGemvRope", "normSwiGlu", "digestUpdate", "digestScore", "digestExact", "headSlices");
+    static final Set<String> KERNELS = Set.of("embed", "embedAt", "rmsNorm", "gemv", "rope", "append", "attend", "attendLive", "merge",
+            "probs", "add", "siluMul", "argmax", "normGemv", "normGemvRope", "normGemvRopeAt", "normSwiGlu", "digestUpdate", "digestScore",
+            "digestExact", "headSlices");
 
     /** A host device that counts its kernel calls by name. */
     static StepDevice counting(Map<String, Integer> calls) {

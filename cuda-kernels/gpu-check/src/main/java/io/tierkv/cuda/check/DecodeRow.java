@@ -85,8 +85,8 @@ final class DecodeRow {
     }
 
     /**
-     * A row with the step's kernels unfused ({@code -Dtierkv.fusedKernels=false}: RMSNorm, RoPE and SiLU as launches of
-     * their own, as the H200 first ran them): beside the fused row, what the fusion gains.
+     * A row with the step's kernels unfused ({@code -Dtierkv.fusedKernels=false}: RMSNorm, RoPE, the K/V append and SiLU as
+     * launches of their own): beside the fused row, what the fusion gains.
      */
     private static boolean unfused(java.util.function.BooleanSupplier row) {
         return withProperty("tierkv.fusedKernels", "false", row);
@@ -148,7 +148,8 @@ final class DecodeRow {
             GenerationResult g = decoder.generate(prompt, NEW_TOKENS, -1, null);
             double tps = g.decodeTokensPerSecond();
             String kernels = (decoder.fusedKernels() ? "" : ", unfused kernels") + (decoder.cudaGraphs() ? ", CUDA graphs" : "")
-                    + (CudaDecoder.cudaGraphsConfigured() && !decoder.cudaGraphs() ? ", CUDA graphs refused (see stderr)" : "");
+                    + (CudaDecoder.cudaGraphsConfigured() && decoder.fusedKernels() && perLayer == 0 && !decoder.cudaGraphs()
+                    ? ", CUDA graphs refused (see stderr)" : "");
             String where = perLayer == 0 ? "full on device" + kernels : String.format(Locale.ROOT, "tiered %s, %d device blocks/layer (25%% of the prompt)%s",
                     policy == null ? "full" : policy, perLayer, (read.digest() ? ", host read " + read : "")
                     + (decoder.hostAttention() == HostAttention.CPU ? ", host tier attended on the CPU" : "") + kernels);
