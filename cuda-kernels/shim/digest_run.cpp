@@ -10,34 +10,8 @@
 #include <vector>
 
 #include "cuda_shim.h"
+#include "shim_io.h"
 #include "../src/main/cuda/digest.cu"
-
-static unsigned hex() {
-    unsigned v;
-    if (scanf("%x", &v) != 1) exit(2);
-    return v;
-}
-
-static int integer() {
-    int v;
-    if (scanf("%d", &v) != 1) exit(2);
-    return v;
-}
-
-static float bitsFloat(unsigned u) {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static void printFloats(const std::vector<float>& v) {
-    for (size_t i = 0; i < v.size(); i++) {
-        unsigned u;
-        memcpy(&u, &v[i], 4);
-        printf(i ? " %x" : "%x", u);
-    }
-    printf("\n");
-}
 
 int main() {
     int dtype;

@@ -12,19 +12,8 @@
 #include <vector>
 
 #include "cuda_shim.h"
+#include "shim_io.h"
 #include "../src/main/cuda/paged_attention.cu"
-
-static unsigned hex() {
-    unsigned v;
-    if (scanf("%x", &v) != 1) exit(2);
-    return v;
-}
-
-static int integer() {
-    int v;
-    if (scanf("%d", &v) != 1) exit(2);
-    return v;
-}
 
 using Kernel = void (*)(const float*, const unsigned char*, long long, long long, const int*, const int*, const unsigned char*,
                         const unsigned char*, int, int, int, int, int, int, float, int, float*, float*, float*, unsigned*, float*,
@@ -43,9 +32,7 @@ int main() {
     while (scanf("%d", &dtype) == 1) {
         const int heads = integer(), kvHeads = integer(), headDim = integer(), blockSize = integer(), capacity = integer();
         const int n = integer(), live = integer(), g = integer(), perSplit = integer(), splits = integer();
-        unsigned scaleBits = hex();
-        float scale;
-        memcpy(&scale, &scaleBits, 4);
+        const float scale = bitsFloat(hex());
         const bool hasValid = integer(), hasMask = integer(), hasHeadMask = integer();
         const int elem = dtype == tierkv::kF32 ? 4 : 2;
         const long long half = (long long) blockSize * kvHeads * headDim * elem, slotBytes = 2 * half;
@@ -61,10 +48,7 @@ int main() {
         if (hasMask) for (auto& m : mask) m = (unsigned char) integer();
         if (hasHeadMask) for (auto& m : headMask) m = (unsigned char) integer();
         std::vector<float> q(heads * headDim);
-        for (float& x : q) {
-            unsigned u = hex();
-            memcpy(&x, &u, 4);
-        }
+        for (float& x : q) x = bitsFloat(hex());
         const int group = heads / kvHeads, headChunks = (group + g - 1) / g, columns = kvHeads * headChunks;
         std::vector<float> acc((size_t) heads * splits * headDim, 7.0f), mx((size_t) heads * splits, 7.0f), sum(mx);
         std::vector<unsigned> arrivals(columns, 0u);
@@ -75,18 +59,8 @@ int main() {
               hasHeadMask ? headMask.data() : nullptr, capacity, n, blockSize, heads, kvHeads, headDim, scale, perSplit, acc.data(),
               mx.data(), sum.data(), arrivals.data(), out.data(), lse.data(), live >= 0 ? &live : nullptr);
         });
-        for (size_t i = 0; i < out.size(); i++) {
-            unsigned u;
-            memcpy(&u, &out[i], 4);
-            printf(i ? " %x" : "%x", u);
-        }
-        printf("\n");
-        for (size_t i = 0; i < lse.size(); i++) {
-            unsigned u;
-            memcpy(&u, &lse[i], 4);
-            printf(i ? " %x" : "%x", u);
-        }
-        printf("\n");
+        printFloats(out);
+        printFloats(lse);
         unsigned left = 0;
         for (unsigned a : arrivals) left |= a;
         printf("arrivals %u\n", left);

@@ -48,6 +48,7 @@ public final class CudaDecoder implements AutoCloseable {
     private final boolean fusedQkv;      // q, k, v in one GEMV (stacked weights, contiguous outputs)
     private final boolean fusedGateUp;   // gate and up in one GEMV
     private final boolean fusedNorms;    // RMSNorm folded into the GEMVs after it, RoPE and SiLU into their epilogues
+    private final CapturableKvStore capturable; // the cache, when its steps can be captured, else null
     private final long params;           // i32 {position, row, slot, token}: what a captured step reads on the device
     private final ByteBuffer paramBytes = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
     private boolean graphs;              // steps replayed from a captured graph (-Dtierkv.cudaGraphs)
@@ -79,7 +80,8 @@ public final class CudaDecoder implements AutoCloseable {
             this.cache = store;
             this.act = device.alloc(at.bytes());
             this.params = device.alloc(paramBytes.capacity());
-            this.graphs = useGraphs && fusedNorms && store.capturable();
+            this.capturable = store instanceof CapturableKvStore k ? k : null;
+            this.graphs = useGraphs && fusedNorms && capturable != null;
             float[][] cs = ropeTables(c, maxTokens);
             this.cos = upload(cs[0]);
             this.sin = upload(cs[1]);
@@ -468,9 +470,9 @@ public final class CudaDecoder implements AutoCloseable {
      */
     private void graphedStep(int token, int position) {
         paramBytes.clear();
-        paramBytes.putInt(position).putInt(position % cache.shape().blockSize()).putInt(cache.slotIndex(position)).putInt(token).flip();
+        paramBytes.putInt(position).putInt(position % cache.shape().blockSize()).putInt(capturable.slotIndex(position)).putInt(token).flip();
         device.upload(params, paramBytes);
-        long key = cache.captureKey();
+        long key = capturable.captureKey();
         StepDevice.StepGraph graph = captured.get(key);
         if (graph != null && graph.stale()) {
             closeGraphs();
@@ -522,7 +524,7 @@ public final class CudaDecoder implements AutoCloseable {
         int d = c.hiddenSize();
         if (fromParams) { // as below, the position, row and slot read on the device
             device.normGemvRopeAt(a + at.q(), w.wqkv(), a + at.h(), w.attnNorm(), eps, w.bqkv(), c.heads(), c.kvHeads(), c.headDim(), params,
-                    cos, sin, maxTokens, cache.shape(), cache.slab(l));
+                    cos, sin, maxTokens, cache.shape(), capturable.slab(l));
         } else if (fusedNorms) { // one launch: norm, the stacked q, k, v matrices (q, k, v lie one after the other), RoPE, the KV append
             device.normGemvRope(a + at.q(), w.wqkv(), a + at.h(), w.attnNorm(), eps, w.bqkv(), c.heads(), c.kvHeads(), c.headDim(), position,
                     cos, sin, maxTokens, cache.shape(), cache.slot(l, position), position % cache.shape().blockSize());
@@ -540,7 +542,7 @@ public final class CudaDecoder implements AutoCloseable {
             cache.write(l, position, a + at.k(), a + at.v());
         }
         if (fromParams) {
-            cache.attendCaptured(l, a + at.q(), scale, a + at.attn(), a + at.lse());
+            capturable.attendCaptured(l, a + at.q(), scale, a + at.attn(), a + at.lse());
         } else {
             cache.attend(l, a + at.q(), scale, a + at.attn(), a + at.lse());
         }

@@ -25,37 +25,6 @@ interface KvStore extends AutoCloseable {
     /** Layer {@code l}'s K and V of {@code position} were written into {@link #slot} (the write is queued). */
     void written(int l, int position);
 
-    /**
-     * Whether a step over this store may be captured once and replayed ({@link StepDevice#capture}): its {@link #attend}
-     * launches then depend only on device memory and {@link #captureKey}, and {@link #observe} does nothing.
-     */
-    default boolean capturable() {
-        return false;
-    }
-
-    /**
-     * {@link #attend} as a captured step launches it (a capturable store): what changes from token to token read on the
-     * device.
-     */
-    default void attendCaptured(int l, long q, float scale, long out, long lse) {
-        throw new UnsupportedOperationException("this KV store cannot be captured");
-    }
-
-    /** What a captured step's launches depend on beyond device memory (a capturable store): equal keys, equal launches. */
-    default long captureKey() {
-        throw new UnsupportedOperationException("this KV store cannot be captured");
-    }
-
-    /** The slot of {@code position}'s block in every layer's slab (a capturable store). */
-    default int slotIndex(int position) {
-        throw new UnsupportedOperationException("this KV store cannot be captured");
-    }
-
-    /** The device address of slot 0 of layer {@code l}'s slab (a capturable store). */
-    default long slab(int l) {
-        throw new UnsupportedOperationException("this KV store cannot be captured");
-    }
-
     /** Attention of {@code q} over every live token of layer {@code l}: normalised out {@code [heads][headDim]} and lse {@code [heads]}. */
     void attend(int l, long q, float scale, long out, long lse);
 

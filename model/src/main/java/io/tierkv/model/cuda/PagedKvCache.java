@@ -18,7 +18,7 @@ import io.tierkv.cuda.ops.PagedKvShape;
  * The device arrays are updated by the device's ordered sets ({@code cuMemset*Async} on the decoder's stream on a GPU),
  * so they are ordered with the launches that read them and nothing on the host needs fencing. The device owns the memory.
  */
-final class PagedKvCache implements KvStore {
+final class PagedKvCache implements CapturableKvStore {
     final PagedKvShape shape;
     final int layers;
     final KvBlockTable table;
@@ -96,11 +96,6 @@ final class PagedKvCache implements KvStore {
 
     @Override
     public void written(int l, int position) {
-    }
-
-    @Override
-    public boolean capturable() {
-        return true;
     }
 
     /**
