@@ -400,12 +400,12 @@ public final class CudaDecoder implements AutoCloseable {
     }
 
     /** Graphs captured so far (one per capture key, again after they went stale). */
-    int graphCaptures() {
+    public int graphCaptures() {
         return graphCaptures;
     }
 
     /** Steps run by launching a captured graph. */
-    long graphLaunches() {
+    public long graphLaunches() {
         return graphLaunches;
     }
 

@@ -157,6 +157,10 @@ final class DecodeRow {
                             + " decode %.0f tok/s (%.3f ms/token, %d tokens), weights read %.1f GB/s",
                     name, c.hiddenSize(), c.layers(), decoder.kvDtype(), decoder.weightBytes() / 1048576.0, decoder.kvDtype(), where,
                     g.prefillTokensPerSecond(), tps, 1000 / tps, g.tokens().length, decoder.weightBytes() * tps / 1e9);
+            if (decoder.cudaGraphs()) {
+                line += String.format(Locale.ROOT, "; %d graphs captured, %d steps replayed (both runs)", decoder.graphCaptures(),
+                        decoder.graphLaunches());
+            }
             if (decoder.tierStats() != null) {
                 int[] r = decoder.residency();
                 line += String.format(Locale.ROOT, "; blocks now %d device / %d host, moved d2h %.1f MiB, h2d %.1f MiB, %d promotions"
