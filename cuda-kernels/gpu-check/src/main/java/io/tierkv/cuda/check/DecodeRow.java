@@ -27,7 +27,7 @@ import java.util.stream.Stream;
  * and plain {@code digest} (sketch scores on the device, per-head slices, the candidates' keys scored exactly; neither yet
  * run on hardware), and the last of these again with the host tier attended on the CPU ({@link HostAttention#CPU}; for the
  * 110M model with exact reads too), to choose between the two ways of reading it. Two models: the bundled one (3 MiB of F32 weights: its steps
- * are bound by launch latency, about 60 launches and one host sync per token), and random BF16 weights in
+ * are bound by launch latency: 23 launches (44 unfused, one graph launch with graphs) and one host sync per token), and random BF16 weights in
  * {@code bench decode}'s default shape (768 wide, 12 layers, 12/4 heads, SwiGLU 2048, vocabulary 32000: 110M
  * parameters, 220 MB, larger than the L2), whose weights-read GB/s is the decoder's weight streaming rate.
  */
