@@ -200,10 +200,7 @@ final class CudaStepDevice implements StepDevice {
     @Override
     public void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
                              int headDim, int position, long cos, long sin, int tableRows, PagedKvShape kv, long slot, int row) {
-        if (wqkv.rows() != (heads + 2 * kvHeads) * headDim) {
-            throw new IllegalArgumentException("the stacked q, k, v matrix has " + wqkv.rows() + " rows, not (" + heads + " + 2 x " + kvHeads
-                    + ") x " + headDim);
-        }
+        StepDevice.checkStackedQkv(wqkv, heads, kvHeads, headDim);
         linear.normGemvRopeAsync(qkv, wqkv.address(), wqkv.dtype(), x, normW, eps, bias, heads, kvHeads, headDim, position, cos, sin,
                 tableRows, wqkv.cols(), kv, slot, row, stream);
     }
@@ -211,10 +208,7 @@ final class CudaStepDevice implements StepDevice {
     @Override
     public void normGemvRopeAt(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
                                int headDim, long params, long cos, long sin, int tableRows, PagedKvShape kv, long slab) {
-        if (wqkv.rows() != (heads + 2 * kvHeads) * headDim) {
-            throw new IllegalArgumentException("the stacked q, k, v matrix has " + wqkv.rows() + " rows, not (" + heads + " + 2 x " + kvHeads
-                    + ") x " + headDim);
-        }
+        StepDevice.checkStackedQkv(wqkv, heads, kvHeads, headDim);
         linear.normGemvRopeAtAsync(qkv, wqkv.address(), wqkv.dtype(), x, normW, eps, bias, heads, kvHeads, headDim, params, cos, sin,
                 wqkv.cols(), kv, slab, stream);
     }

@@ -198,10 +198,7 @@ final class HostStepDevice implements StepDevice {
         if (recorded(() -> normGemvRope(qkv, wqkv, x, normW, eps, bias, heads, kvHeads, headDim, position, cos, sin, tableRows, kv, slot, row))) {
             return;
         }
-        if (wqkv.rows() != (heads + 2 * kvHeads) * headDim) {
-            throw new IllegalArgumentException("the stacked q, k, v matrix has " + wqkv.rows() + " rows, not (" + heads + " + 2 x " + kvHeads
-                    + ") x " + headDim);
-        }
+        StepDevice.checkStackedQkv(wqkv, heads, kvHeads, headDim);
         normGemv(qkv, wqkv, x, normW, eps, bias);
         long k = qkv + 4L * heads * headDim;
         rope(qkv, k, heads, kvHeads, headDim, position, cos, sin, tableRows);

@@ -57,6 +57,14 @@ interface StepDevice extends AutoCloseable {
     void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads, int headDim,
                       int position, long cos, long sin, int tableRows, PagedKvShape kv, long slot, int row);
 
+    /** The stacked q, k, v matrix of {@link #normGemvRope} has {@code (heads + 2 kvHeads) headDim} rows, or this says what it has. */
+    static void checkStackedQkv(DeviceWeights.Matrix wqkv, int heads, int kvHeads, int headDim) {
+        if (wqkv.rows() != (heads + 2 * kvHeads) * headDim) {
+            throw new IllegalArgumentException("the stacked q, k, v matrix has " + wqkv.rows() + " rows, not (" + heads + " + 2 x " + kvHeads
+                    + ") x " + headDim);
+        }
+    }
+
     /**
      * {@link #normGemvRope} with the step's values read when the kernel runs, as a {@link #capture captured} launch needs
      * them: i32 {@code {position, row, slot}} at {@code params}, the token's k and v going to row {@code row} of slot
