@@ -25,7 +25,8 @@ import java.util.stream.Stream;
 
 /**
  * {@code bench decode --backend cuda}: a random-weight Llama (BF16, written once to a temporary checkpoint) decoded by
- * {@link CudaDecoder}: every KV block on the device, then each policy tiered through tiering's CUDA tiers (the device
+ * {@link CudaDecoder}: every KV block on the device, launch by launch and replayed from captured CUDA graphs, then each
+ * policy tiered through tiering's CUDA tiers (the device
  * tier at {@code --budget} of the prompt, as {@link DeviceBudget} counts it for every backend; host blocks read over
  * mapped pinned memory, every one or, with {@code --host-read digest}, the digest-ranked ones). Per row: prefill (token
  * by token) and decode tokens/s, decode against full on the device, the weight bytes read per second at that rate and
@@ -59,8 +60,14 @@ final class CudaDecodeBench {
         this.hostMirror = hostMirror;
     }
 
-    /** One measured configuration: the KV on the device ({@code policy} null) or tiered under {@code policy}. */
-    private record Mode(String name, String policy) {
+    /**
+     * One measured configuration: the KV on the device ({@code policy} null; each step replayed from a captured CUDA graph
+     * when {@code graphs}) or tiered under {@code policy}.
+     */
+    private record Mode(String name, String policy, boolean graphs) {
+        Mode(String name, String policy) {
+            this(name, policy, false);
+        }
     }
 
     Report run(Path out) throws IOException {
@@ -68,6 +75,7 @@ final class CudaDecodeBench {
         int[] prompt = new SplittableRandom(7).ints(promptTokens, 3, config.vocabSize()).toArray();
         List<Mode> modes = new ArrayList<>();
         modes.add(new Mode("full on device", null));
+        modes.add(new Mode("full on device", null, true));
         modes.add(new Mode("tiered full (placement alone)", "full"));
         for (String p : policies) {
             if (!p.equals("full")) {
@@ -96,10 +104,10 @@ final class CudaDecodeBench {
             for (Mode mode : modes) {
                 int tokens = promptTokens + decodeTokens + 1;
                 try (CudaDecoder decoder = mode.policy() == null
-                        ? (hostMirror ? CudaDecoder.loadOnHost(dir, tokens, blockSize, null) : CudaDecoder.load(dir, tokens, blockSize, null))
+                        ? CudaDecoder.load(dir, tokens, blockSize, null, mode.graphs(), hostMirror)
                         : CudaDecoder.loadTiered(dir, tokens, blockSize, device.perLayer(), mode.policy(), null,
                         mode.policy().equals("full") ? HostRead.EXACT : hostRead, hostMirror)) {
-                    if (mode.policy() == null) {
+                    if (mode.policy() == null && !mode.graphs()) {
                         System.out.printf(Locale.ROOT, "random Llama, BF16 weights %s on the device, %d layers x %d wide; prompt %d, decode %d%n",
                                 Bytes.format(decoder.weightBytes()), config.layers(), config.hiddenSize(), promptTokens, decodeTokens);
                         copyGBps = hostMirror ? Double.NaN : copyGBps(decoder.weightBytes());
@@ -114,7 +122,8 @@ final class CudaDecodeBench {
                             decoder.reset(charged.context(config.layers(), promptTokens), charged.blocks(), Integer.MAX_VALUE);
                         }
                         GenerationResult g = decoder.generate(prompt, decodeTokens + 1, -1, null);
-                        System.out.printf(Locale.ROOT, "  run %d %-40s prefill %.1f tok/s, decode %.2f tok/s%n", r + 1, mode.name(),
+                        System.out.printf(Locale.ROOT, "  run %d %-40s prefill %.1f tok/s, decode %.2f tok/s%n", r + 1,
+                                mode.name() + (mode.graphs() ? ", CUDA graphs" : ""),
                                 g.prefillTokensPerSecond(), g.decodeTokensPerSecond());
                         if (best == null || g.decodeTokensPerSecond() > best.decodeTokensPerSecond()) {
                             best = g;
@@ -126,11 +135,14 @@ final class CudaDecodeBench {
                             }
                         }
                     }
-                    if (mode.policy() == null) {
+                    if (mode.policy() == null && !mode.graphs()) {
                         fullRate = best.decodeTokensPerSecond();
                     }
                     double weightGBps = decoder.weightBytes() * best.decodeTokensPerSecond() / 1e9;
-                    report.row(mode.name() + (decoder.fusedKernels() ? "" : ", unfused kernels") + (decoder.cudaGraphs() ? ", CUDA graphs" : ""), best.prefillTokensPerSecond(), best.decodeTokensPerSecond(), best.decodeTokensPerSecond() / fullRate,
+                    String label = mode.name() + (decoder.fusedKernels() ? "" : ", unfused kernels")
+                            + (decoder.cudaGraphs() ? ", CUDA graphs" : !mode.graphs() ? ""
+                            : decoder.fusedKernels() ? ", CUDA graphs refused (see stderr)" : ", no CUDA graphs without the fused kernels");
+                    report.row(label, best.prefillTokensPerSecond(), best.decodeTokensPerSecond(), best.decodeTokensPerSecond() / fullRate,
                             weightGBps, weightGBps / copyGBps, bestMoved[0], bestMoved[1], bestRead);
                 }
             }

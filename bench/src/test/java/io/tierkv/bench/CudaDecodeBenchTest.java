@@ -14,28 +14,30 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code bench decode --backend cuda}'s rows on the host mirror of the device (a small random model): full on the device,
- * tiered under placement alone, and tiered {@code hierarchical} with digest host reads, each with its traffic and share of
+ * {@code bench decode --backend cuda}'s rows on the host mirror of the device (a small random model): full on the device
+ * (launch by launch and from captured graphs), tiered under placement alone, and tiered {@code hierarchical} with digest host reads, each with its traffic and share of
  * host bytes read; the report is written.
  */
 class CudaDecodeBenchTest {
     @Test
-    void rows_fullOnDevice_tieredFull_andEachPolicy_withTheirTrafficAndHostReads(@TempDir Path out) throws Exception {
+    void rows_fullOnDevice_withAndWithoutGraphs_tieredFull_andEachPolicy_withTheirTrafficAndHostReads(@TempDir Path out) throws Exception {
         LlamaConfig c = new LlamaConfig(64, 128, 2, 4, 2, 16, 300, 200, 1e-5, 10000.0, null, true, 1, 2);
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
         Report r = new CudaDecodeBench(c, 128, 24, 16, 1, List.of("full", "hierarchical:window=4"), 0.25, HostRead.digest(2), true)
                 .run(out);
         before.assertNoLeaks();
-        assertEquals(3, r.rowCount());
+        assertEquals(4, r.rowCount());
         assertEquals("full on device", r.value(0, "mode"));
         assertEquals(1.0, (double) r.value(0, "ofFullOnDevice"), 1e-9);
         assertTrue(Double.isNaN((double) r.value(0, "hostReadFraction")), "no host tier on the device alone");
-        assertEquals("tiered hierarchical:window=4, digest:blocks=2", r.value(2, "mode"));
-        for (int row = 1; row < 3; row++) {
+        assertEquals("full on device, CUDA graphs", r.value(1, "mode"), "the host mirror captures the step too");
+        assertTrue((double) r.value(1, "decodeTokensPerSecond") > 0);
+        assertEquals("tiered hierarchical:window=4, digest:blocks=2", r.value(3, "mode"));
+        for (int row = 2; row < 4; row++) {
             assertTrue((long) r.value(row, "d2hBytes") > 0, "row " + row + ": blocks went to the host tier");
         }
-        assertEquals(1.0, (double) r.value(1, "hostReadFraction"), 1e-9, "placement alone reads the host tier exactly");
-        double read = (double) r.value(2, "hostReadFraction");
+        assertEquals(1.0, (double) r.value(2, "hostReadFraction"), 1e-9, "placement alone reads the host tier exactly");
+        double read = (double) r.value(3, "hostReadFraction");
         assertTrue(read > 0 && read < 1, "digest reads read part of the host tier: " + read);
         assertTrue(Files.exists(out.resolve("decode.json")));
     }

@@ -110,6 +110,15 @@ public final class CudaDecoder implements AutoCloseable {
     }
 
     /**
+     * As {@link #load(Path, int, int, DType)} with each step replayed from a captured CUDA graph or not, whatever
+     * {@link #cudaGraphsConfigured} says ({@code onHost}: on the host mirror of the device, as {@link #loadOnHost}).
+     */
+    public static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, boolean cudaGraphs, boolean onHost) {
+        return load(dir, maxTokens, blockSize, kvDtype, onHost ? HostStepDevice::new : CudaStepDevice::new, KvStores.PAGED,
+                fusedKernelsConfigured(), cudaGraphs);
+    }
+
+    /**
      * The same decoder on the host mirror of the device ({@code HostStepDevice}: heap memory, cuda-kernels' Java oracles
      * as kernels): slow, for small models; it runs this class's exact orchestration where no GPU is, for tests and for
      * telling a kernel bug from an orchestration bug.
