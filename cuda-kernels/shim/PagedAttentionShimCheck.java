@@ -17,7 +17,9 @@ import java.util.SplittableRandom;
  * queries of 1 to 12 heads per KV head (chunks of 8), F32, F16 and BF16 slabs, partial and empty blocks, evicted rows,
  * slots out of range, and the per-KV-head mask ({@code select=head}'s host part) leaving some heads with nothing to attend
  * (out 0, lse -inf); half the cases as a captured step launches the kernel, planned for more entries than are live and the
- * live count read on the device. Also that every arrival counter is zero again. A development check for when no GPU is at hand
+ * live count read on the device; and a third of them as a prefill chunk launches it: 2 to 9 query rows on grid z, each cut at
+ * its causal edge, the entries' blocks in order or scattered through a block index (the tiered store's parts). Also that
+ * every arrival counter is zero again. A development check for when no GPU is at hand
  * (see README.md here), not part of the build.
  *
  * <pre>
@@ -49,7 +51,23 @@ public class PagedAttentionShimCheck {
             int planned = device ? n + r.nextInt(0, 40) : n;
             int capacity = planned + 3;
             int sms = c % 2 == 0 ? 132 : 8;
-            LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(planned, blockSize, kvHeads, s.group(), headDim, sms);
+            // a third of the cases as a prefill chunk: several query rows, each cut at its position
+            int rows = c % 3 == 2 ? r.nextInt(2, 10) : 1;
+            int firstPosition = rows > 1 || r.nextInt(4) == 0 ? Math.max(0, r.nextInt(planned * blockSize) - rows / 2) : -1;
+            int[] blockIndex = null;
+            if (firstPosition >= 0 && r.nextBoolean()) { // the entries' blocks scattered, as in a tiered part
+                blockIndex = new int[planned];
+                for (int b = 0; b < planned; b++) {
+                    blockIndex[b] = b;
+                }
+                for (int b = planned - 1; b > 0; b--) {
+                    int o = r.nextInt(b + 1);
+                    int t = blockIndex[b];
+                    blockIndex[b] = blockIndex[o];
+                    blockIndex[o] = t;
+                }
+            }
+            LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(planned, blockSize, kvHeads, s.group(), headDim, sms, rows);
             float scale = (float) (1 / Math.sqrt(headDim));
             int slotElements = (int) (s.slotBytes() / dtype.bytes());
             float[] slab = new float[capacity * slotElements];
@@ -90,22 +108,25 @@ public class PagedAttentionShimCheck {
                     headMask[i] = (byte) (i % kvHeads == dark || r.nextInt(3) == 0 ? 0 : 1);
                 }
             }
-            float[] q = new float[heads * headDim];
+            float[] q = new float[rows * heads * headDim];
             for (int i = 0; i < q.length; i++) {
                 q[i] = (float) r.nextGaussian();
             }
-            want.add(ReferenceOps.pagedAttention(s, q, slab, slots, valid, mask, headMask, n, scale));
+            want.add(firstPosition < 0 ? ReferenceOps.pagedAttention(s, q, slab, slots, valid, mask, headMask, n, scale)
+                    : ReferenceOps.pagedAttentionRows(s, q, rows, firstPosition, blockIndex, slab, slots, valid, mask, headMask, n, scale));
             names.add(dtype + " " + heads + "/" + kvHeads + " heads x " + headDim + ", blocks of " + blockSize + ", " + n + " entries"
                     + (device ? " read on the device (planned for " + planned + ")" : "") + ", G "
                     + plan.headsPerCta() + ", " + plan.splits() + " splits of " + plan.blocksPerSplit() + (hasValid ? ", valid rows" : "")
-                    + (hasMask ? ", evict mask" : "") + (hasHeadMask ? ", head mask" : ""));
+                    + (hasMask ? ", evict mask" : "") + (hasHeadMask ? ", head mask" : "")
+                    + (firstPosition >= 0 ? ", " + rows + " rows from position " + firstPosition + (blockIndex != null ? ", blocks scattered" : "") : ""));
 
             in.append(c % 3 == 0 ? 0 : c % 3 == 1 ? 1 : 2).append(' ').append(heads).append(' ').append(kvHeads).append(' ').append(headDim)
                     .append(' ').append(blockSize).append(' ').append(capacity).append(' ').append(planned).append(' ').append(device ? n : -1)
                     .append(' ').append(plan.headsPerCta())
                     .append(' ').append(plan.blocksPerSplit()).append(' ').append(plan.splits()).append(' ')
                     .append(Integer.toHexString(Float.floatToRawIntBits(scale))).append(' ').append(hasValid ? 1 : 0).append(' ')
-                    .append(hasMask ? 1 : 0).append(' ').append(hasHeadMask ? 1 : 0).append('\n');
+                    .append(hasMask ? 1 : 0).append(' ').append(hasHeadMask ? 1 : 0).append(' ').append(rows).append(' ').append(firstPosition)
+                    .append(' ').append(blockIndex != null ? 1 : 0).append('\n');
             for (float v : slab) {
                 int bits = switch (dtype) {
                     case BF16 -> HalfFloats.toBf16(v) & 0xffff;
@@ -128,6 +149,11 @@ public class PagedAttentionShimCheck {
                     for (byte x : bytes) {
                         in.append(x).append(' ');
                     }
+                }
+            }
+            if (blockIndex != null) {
+                for (int x : blockIndex) {
+                    in.append(x).append(' ');
                 }
             }
             for (float x : q) {

@@ -83,17 +83,22 @@ inline void launch1(int threads, const std::function<void()>& body) {
     for (auto& t : ts) t.join();
     for (int w = 0; w < 32; w++) delete g_warp[w];
 }
-// A grid of gridX x gridY CTAs of `threads` threads, one CTA after another (x fastest).
-inline void launch2(int gridX, int gridY, int threads, const std::function<void()>& body) {
-    gridDim = {gridX, gridY, 1};
+// A grid of gridX x gridY x gridZ CTAs of `threads` threads, one CTA after another: z fastest, then x, then y, so that
+// CTAs that differ only in z (the rows of one launch) run between each other, as they may on a GPU.
+inline void launch3(int gridX, int gridY, int gridZ, int threads, const std::function<void()>& body) {
+    gridDim = {gridX, gridY, gridZ};
     for (int y = 0; y < gridY; y++) {
         for (int x = 0; x < gridX; x++) {
-            blockIdx = {x, y, 0};
-            launch1(threads, body);
+            for (int z = 0; z < gridZ; z++) {
+                blockIdx = {x, y, z};
+                launch1(threads, body);
+            }
         }
     }
     blockIdx = {0, 0, 0};
     gridDim = {1, 1, 1};
 }
+// A grid of gridX x gridY CTAs of `threads` threads, one CTA after another (x fastest).
+inline void launch2(int gridX, int gridY, int threads, const std::function<void()>& body) { launch3(gridX, gridY, 1, threads, body); }
 // A grid of gridX CTAs of `threads` threads, one CTA after another.
 inline void launch(int gridX, int threads, const std::function<void()>& body) { launch2(gridX, 1, threads, body); }

@@ -1,12 +1,13 @@
 // paged_attention.cu as host C++ (cuda_shim.h), fed by PagedAttentionShimCheck.java (README.md here): the split
 // flash-decoding kernel with its arrival counters, the CTAs of the (columns, splits) grid one after another.
 // stdin, per case: "dtype heads kvHeads headDim blockSize capacity nBlocks live G blocksPerSplit splits scaleBits valid mask
-// headMask" (live: the count the kernel reads through liveBlocks, or -1 to pass none; the last three 0 or 1: whether the
-// array follows), then the slab's capacity * 2 * blockSize * kvHeads *
-// headDim elements as hex words of their bits (f32: 32 bits, f16 and bf16: 16), the n slots, then the arrays present
-// (n valid rows, n * blockSize mask bytes, n * kvHeads head-mask bytes), then heads * headDim query floats (hex bits).
-// stdout, per case: out (heads * headDim floats), lse (heads floats), as hex bits, then "arrivals 0" when every
-// arrival counter is zero again.
+// headMask rows firstPosition blockIndex" (live: the count the kernel reads through liveBlocks, or -1 to pass none; valid,
+// mask, headMask, blockIndex 0 or 1: whether the array follows; rows: query rows, grid z; firstPosition: row 0's causal
+// edge, or -1 for none), then the slab's capacity * 2 * blockSize * kvHeads * headDim elements as hex words of their bits
+// (f32: 32 bits, f16 and bf16: 16), the n slots, then the arrays present (n valid rows, n * blockSize mask bytes,
+// n * kvHeads head-mask bytes, n block indexes), then rows * heads * headDim query floats (hex bits).
+// stdout, per case: out (rows * heads * headDim floats), lse (rows * heads floats), as hex bits, then "arrivals 0" when
+// every arrival counter is zero again.
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -17,7 +18,7 @@
 
 using Kernel = void (*)(const float*, const unsigned char*, long long, long long, const int*, const int*, const unsigned char*,
                         const unsigned char*, int, int, int, int, int, int, float, int, float*, float*, float*, unsigned*, float*,
-                        float*, const int*);
+                        float*, const int*, const int*, int);
 
 static Kernel kernel(int dtype, int g) {
     static const Kernel k[3][4] = {
@@ -34,6 +35,8 @@ int main() {
         const int n = integer(), live = integer(), g = integer(), perSplit = integer(), splits = integer();
         const float scale = bitsFloat(hex());
         const bool hasValid = integer(), hasMask = integer(), hasHeadMask = integer();
+        const int rows = integer(), firstPosition = integer();
+        const bool hasBlockIndex = integer();
         const int elem = dtype == tierkv::kF32 ? 4 : 2;
         const long long half = (long long) blockSize * kvHeads * headDim * elem, slotBytes = 2 * half;
         std::vector<unsigned char> slab(capacity * slotBytes + 16);
@@ -47,17 +50,20 @@ int main() {
         std::vector<unsigned char> mask(n * blockSize), headMask(n * kvHeads);
         if (hasMask) for (auto& m : mask) m = (unsigned char) integer();
         if (hasHeadMask) for (auto& m : headMask) m = (unsigned char) integer();
-        std::vector<float> q(heads * headDim);
+        std::vector<int> blockIndex(n);
+        if (hasBlockIndex) for (int& b : blockIndex) b = integer();
+        std::vector<float> q((size_t) rows * heads * headDim);
         for (float& x : q) x = bitsFloat(hex());
         const int group = heads / kvHeads, headChunks = (group + g - 1) / g, columns = kvHeads * headChunks;
-        std::vector<float> acc((size_t) heads * splits * headDim, 7.0f), mx((size_t) heads * splits, 7.0f), sum(mx);
-        std::vector<unsigned> arrivals(columns, 0u);
-        std::vector<float> out(heads * headDim, -7.0f), lse(heads, -7.0f);
+        std::vector<float> acc((size_t) rows * heads * splits * headDim, 7.0f), mx((size_t) rows * heads * splits, 7.0f), sum(mx);
+        std::vector<unsigned> arrivals((size_t) rows * columns, 0u);
+        std::vector<float> out((size_t) rows * heads * headDim, -7.0f), lse((size_t) rows * heads, -7.0f);
         Kernel k = kernel(dtype, g);
-        launch2(columns, splits, kThreads, [&] {
+        launch3(columns, splits, rows, kThreads, [&] {
             k(q.data(), slab.data(), slotBytes, half, slots.data(), hasValid ? valid.data() : nullptr, hasMask ? mask.data() : nullptr,
               hasHeadMask ? headMask.data() : nullptr, capacity, n, blockSize, heads, kvHeads, headDim, scale, perSplit, acc.data(),
-              mx.data(), sum.data(), arrivals.data(), out.data(), lse.data(), live >= 0 ? &live : nullptr);
+              mx.data(), sum.data(), arrivals.data(), out.data(), lse.data(), live >= 0 ? &live : nullptr,
+              hasBlockIndex ? blockIndex.data() : nullptr, firstPosition);
         });
         printFloats(out);
         printFloats(lse);

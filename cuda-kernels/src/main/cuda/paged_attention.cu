@@ -16,6 +16,11 @@
 // lookup per row. The other rows take no part and are not read. A slot id outside [0, capacity) is skipped
 // like an evicted block rather than read out of bounds (a wrong table must not poison the context).
 //
+// Several query rows (a prefill chunk) in one launch: grid z = row z, each with its own query, output, log-sum-exp and
+// split scratch (at z times their one-row sizes), and, with firstPosition >= 0, the causal edge of its position
+// firstPosition + z: row r of entry b is live only if blockIndex[b] * blockSize + r <= that position (blockIndex may be
+// null: entry b holds block b). With firstPosition < 0 nothing is added to the masks above.
+//
 // Result per query head h (g = h / (heads / kvHeads)), with s_t = scale * q_h . K_t over the live rows t:
 //   out[h][:] = sum_t exp(s_t - M) V_t / sum_t exp(s_t - M)      (normalised)
 //   lse[h]    = M + log(sum_t exp(s_t - M))                        (natural log; -inf and out = 0 when no row is live)
@@ -75,6 +80,14 @@ __device__ __forceinline__ int pow2ceil(int c) {
     return p;
 }
 
+// The causal edge of a query row: its position and where each entry's block lies (see the top of this file).
+struct Edge {
+    long long position;                // rows after it take no part; kNoEdge for none
+    const int* blockIndex;             // [nBlocks] block of each entry, null: entry b holds block b
+};
+
+constexpr long long kNoEdge = 0x7fffffffffffffffLL;
+
 // The start of list row i's K row (row r of its block, KV head 0), or null when the row is past the causal
 // edge, evicted (for every head, or for the CTA's KV head g), or in a slot outside the slab. Row i is row
 // i % blockSize of list entry b0 + i / blockSize.
@@ -82,12 +95,16 @@ __device__ __forceinline__ const unsigned char* liveRow(int i, int b0, int g, co
                                                        long long rowBytes, const int* __restrict__ slots,
                                                        const int* __restrict__ validRows, const unsigned char* __restrict__ mask,
                                                        const unsigned char* __restrict__ headMask, int capacity, int blockSize,
-                                                       int kvHeads) {
+                                                       int kvHeads, Edge edge) {
     const int q = i / blockSize;
     const int b = b0 + q;
     const int r = i - q * blockSize;
     const int rows = validRows != nullptr ? __ldg(validRows + b) : blockSize;
     if (r >= rows) return nullptr;
+    if (edge.position != kNoEdge) {
+        const long long block = edge.blockIndex != nullptr ? __ldg(edge.blockIndex + b) : b;
+        if (block * blockSize + r > edge.position) return nullptr;
+    }
     if (headMask != nullptr && __ldg(headMask + (long long) b * kvHeads + g) == 0) return nullptr;
     if (mask != nullptr && __ldg(mask + (long long) b * blockSize + r) != 0) return nullptr;
     const int slotId = __ldg(slots + b);
@@ -101,12 +118,13 @@ __device__ __forceinline__ void lookUpRows(const unsigned char** row, int tileSt
                                            int rowsPerWarp, int sub, const unsigned char* slab, long long slotBytes,
                                            long long rowBytes, const int* __restrict__ slots, const int* __restrict__ validRows,
                                            const unsigned char* __restrict__ mask, const unsigned char* __restrict__ headMask,
-                                           int capacity, int blockSize, int kvHeads) {
+                                           int capacity, int blockSize, int kvHeads, Edge edge) {
 #pragma unroll
     for (int j = 0; j < kRows; ++j) {
         const int i = tileStart + (j * kWarps + warp) * rowsPerWarp + sub;
         row[j] = i < rows
-                     ? liveRow(i, b0, g, slab, slotBytes, rowBytes, slots, validRows, mask, headMask, capacity, blockSize, kvHeads)
+                     ? liveRow(i, b0, g, slab, slotBytes, rowBytes, slots, validRows, mask, headMask, capacity, blockSize, kvHeads,
+                               edge)
                      : nullptr;
     }
 }
@@ -145,10 +163,22 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
                                int nBlocks, int blockSize, int heads,
                                int kvHeads, int headDim, float scale, int blocksPerSplit, float* __restrict__ partAcc,
                                float* __restrict__ partMax, float* __restrict__ partSum, unsigned* __restrict__ arrivals,
-                               float* __restrict__ out, float* __restrict__ lse, const int* __restrict__ liveBlocks) {
+                               float* __restrict__ out, float* __restrict__ lse, const int* __restrict__ liveBlocks,
+                               const int* __restrict__ blockIndex, int firstPosition) {
     TIERKV_DYNAMIC_SHARED(float, smem);
     if (liveBlocks != nullptr) nBlocks = min(nBlocks, __ldg(liveBlocks));  // the plan's nBlocks is then a bound
     __shared__ bool lastToArrive;
+
+    // Query row z of the launch: its own query, output, lse, scratch and arrival counters, and its causal edge.
+    const long long z = blockIdx.z;
+    q += z * heads * headDim;
+    out += z * heads * headDim;
+    lse += z * heads;
+    partAcc += z * heads * gridDim.y * headDim;
+    partMax += z * heads * gridDim.y;
+    partSum += z * heads * gridDim.y;
+    arrivals += z * gridDim.x;
+    const Edge edge{firstPosition >= 0 ? firstPosition + z : kNoEdge, blockIndex};
 
     const int group = heads / kvHeads;
     const int headChunks = (group + G - 1) / G;
@@ -214,7 +244,7 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
     constexpr bool kEarlyLookup = DT != tierkv::kF32;
     const unsigned char* nextRow[kRows];
     lookUpRows(nextRow, 0, rows, b0, g, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows, mask, headMask, capacity,
-               blockSize, kvHeads);
+               blockSize, kvHeads, edge);
     for (int tileStart = 0; tileStart < rows; tileStart += tile) {
         // Every load of the tile first: kRows rows of K and V per thread in flight.
         Chunk<DT> kc[kRows];
@@ -234,7 +264,7 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
         }
         if constexpr (kEarlyLookup) {
             lookUpRows(nextRow, tileStart + tile, rows, b0, g, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows,
-                       mask, headMask, capacity, blockSize, kvHeads);
+                       mask, headMask, capacity, blockSize, kvHeads, edge);
         }
         // Scores: partial dots over the lane's 8 columns, summed over the row's lanes (uniform shuffles).
 #pragma unroll
@@ -303,7 +333,7 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
         }
         if constexpr (!kEarlyLookup) {
             lookUpRows(nextRow, tileStart + tile, rows, b0, g, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows,
-                       mask, headMask, capacity, blockSize, kvHeads);
+                       mask, headMask, capacity, blockSize, kvHeads, edge);
         }
         __syncthreads();  // sc is rewritten by the next tile
     }
@@ -442,6 +472,9 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
 // Grid = (kvHeads * ceil(group / G), splits), block = 128, splits = ceil(nBlocks / blocksPerSplit) >= 1. liveBlocks (i32, may
 // be null): the entries attended are the first min(nBlocks, *liveBlocks), read on the device, the plan made for nBlocks
 // (a launch captured in a CUDA graph serves a sequence growing up to nBlocks entries; splits past the live ones are empty).
+// Grid z > 1: that many query rows (q, out, lse, the scratch and the counters each z times as large, row after row);
+// firstPosition >= 0 with blockIndex ([nBlocks] i32, may be null for entry b = block b): row z attends the positions up
+// to firstPosition + z only.
 // Registers: at most 128 (4 CTAs per SM) for G = 1 and 2, 168 (3 CTAs) for G = 4, 255 (2 CTAs) for G = 8, where q and
 // the accumulators alone are 2 x 64 floats per thread (LaunchPlans.attentionCtasPerSm mirrors this).
 #define TIERKV_PAGED_ATTENTION(NAME, DT, G, MIN_CTAS)                                                                       \
@@ -451,10 +484,10 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
          const unsigned char* __restrict__ headMask, int capacity, int nBlocks, int blockSize, int heads, int kvHeads,      \
          int headDim, float scale, int blocksPerSplit, float* __restrict__ partAcc, float* __restrict__ partMax,            \
          float* __restrict__ partSum, unsigned* __restrict__ arrivals, float* __restrict__ out, float* __restrict__ lse,    \
-         const int* __restrict__ liveBlocks) {                                                                             \
+         const int* __restrict__ liveBlocks, const int* __restrict__ blockIndex, int firstPosition) {                      \
         pagedAttention<DT, G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, headMask, capacity, nBlocks,          \
                               blockSize, heads, kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum,        \
-                              arrivals, out, lse, liveBlocks);                                                             \
+                              arrivals, out, lse, liveBlocks, blockIndex, firstPosition);                                  \
     }
 
 TIERKV_PAGED_ATTENTION(paged_attention_f32_g1, tierkv::kF32, 1, 4)

@@ -133,12 +133,17 @@ public final class KernelModule implements AutoCloseable {
      * (the cheap path: one native pointer crosses JNI, see {@link LaunchArgs}). {@code args} may be refilled on return.
      */
     public void launch(String function, int gridX, int gridY, int blockX, int sharedBytes, CudaStream stream, LaunchArgs args) {
+        launch(function, gridX, gridY, 1, blockX, sharedBytes, stream, args);
+    }
+
+    /** As above with a 3-D grid. */
+    public void launch(String function, int gridX, int gridY, int gridZ, int blockX, int sharedBytes, CudaStream stream, LaunchArgs args) {
         CUfunction f = function(function);
         context.makeCurrent();
-        int r = JCudaDriver.cuLaunchKernel(f, gridX, gridY, 1, blockX, 1, 1, sharedBytes, stream.handle(), null, args.extra());
+        int r = JCudaDriver.cuLaunchKernel(f, gridX, gridY, gridZ, blockX, 1, 1, sharedBytes, stream.handle(), null, args.extra());
         if (r != CUresult.CUDA_SUCCESS) {
-            throw Cuda.failure(r, "cuLaunchKernel " + function + " grid (" + gridX + ", " + gridY + ") block " + blockX + " smem "
-                    + sharedBytes + " with " + args.size() + " bytes of arguments in " + source);
+            throw Cuda.failure(r, "cuLaunchKernel " + function + " grid (" + gridX + ", " + gridY + ", " + gridZ + ") block " + blockX
+                    + " smem " + sharedBytes + " with " + args.size() + " bytes of arguments in " + source);
         }
     }
 

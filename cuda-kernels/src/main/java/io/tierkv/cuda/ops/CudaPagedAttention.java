@@ -87,7 +87,34 @@ public final class CudaPagedAttention implements AutoCloseable {
      */
     public void attendAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
                             int nBlocks, float scale, long out, long lse, CudaStream stream) {
-        attend(s, q, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, 0, scale, out, lse, stream);
+        attend(s, q, 1, -1, 0, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, 0, scale, out, lse, stream);
+    }
+
+    /**
+     * Enqueues attention of {@code rows} query rows in one launch (a prefill chunk): row z's query {@code q + z * heads *
+     * headDim}, output and lse likewise after {@code out} and {@code lse}, over the same list entries, each row attending the
+     * positions up to its own, {@code firstPosition + z}: row r of entry b takes part only if {@code block(b) * blockSize + r
+     * <= firstPosition + z}, {@code block(b)} read from {@code blockIndex} (i32 {@code [nBlocks]}), or b itself when it is 0.
+     * The other arguments as {@link #attendAsync(PagedKvShape, long, long, long, long, long, long, long, int, float, long, long,
+     * CudaStream) attendAsync}.
+     *
+     * @param rows          query rows, at least 1 (at most 65535)
+     * @param firstPosition the position of row 0, at least 0
+     */
+    public void attendRowsAsync(PagedKvShape s, long q, int rows, int firstPosition, long blockIndex, long slab, long slabBytes, long slots,
+                                long validRows, long mask, long headMask, int nBlocks, float scale, long out, long lse, CudaStream stream) {
+        Args.positive("rows", rows);
+        if (firstPosition < 0) {
+            throw new IllegalArgumentException("firstPosition must be >= 0, was " + firstPosition);
+        }
+        Args.optionalAddress("blockIndex", blockIndex, 4);
+        if (nBlocks == 0) {
+            args.clear().i32(s.headDim()).i64(out).i64(lse); // attention_empty(headDim, out, lse), a CTA per (row, head)
+            module.launch("attention_empty", s.heads() * rows, 1, LaunchPlans.ATTENTION_THREADS, 0, stream, args);
+            return;
+        }
+        attend(s, q, rows, firstPosition, blockIndex, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, 0, scale, out, lse,
+                stream);
     }
 
     /**
@@ -103,11 +130,12 @@ public final class CudaPagedAttention implements AutoCloseable {
                                 long liveBlocks, int maxBlocks, float scale, long out, long lse, CudaStream stream) {
         Args.address("liveBlocks", liveBlocks, 4);
         Args.positive("maxBlocks", maxBlocks);
-        attend(s, q, slab, slabBytes, slots, validRows, mask, headMask, maxBlocks, liveBlocks, scale, out, lse, stream);
+        attend(s, q, 1, -1, 0, slab, slabBytes, slots, validRows, mask, headMask, maxBlocks, liveBlocks, scale, out, lse, stream);
     }
 
-    private void attend(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
-                        int nBlocks, long liveBlocks, float scale, long out, long lse, CudaStream stream) {
+    private void attend(PagedKvShape s, long q, int rows, int firstPosition, long blockIndex, long slab, long slabBytes, long slots,
+                        long validRows, long mask, long headMask, int nBlocks, long liveBlocks, float scale, long out, long lse,
+                        CudaStream stream) {
         Args.address("q", q, 4);
         Args.address("slab", slab, 16);
         Args.address("out", out, 4);
@@ -132,37 +160,39 @@ public final class CudaPagedAttention implements AutoCloseable {
             module.launch("attention_empty", s.heads(), 1, LaunchPlans.ATTENTION_THREADS, 0, stream, args);
             return;
         }
-        LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(nBlocks, s.blockSize(), s.kvHeads(), s.group(), s.headDim(), sms);
+        LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(nBlocks, s.blockSize(), s.kvHeads(), s.group(), s.headDim(), sms, rows);
         if (plan.sharedBytes() > sharedOptIn) {
             throw new IllegalArgumentException("paged attention needs " + plan.sharedBytes() + " bytes of shared memory for headDim "
                     + s.headDim() + "; the device allows " + sharedOptIn);
         }
-        long accFloats = (long) s.heads() * plan.splits() * s.headDim();
-        long floats = accFloats + 2L * s.heads() * plan.splits();
+        long accFloats = (long) rows * s.heads() * plan.splits() * s.headDim();
+        long floats = accFloats + 2L * rows * s.heads() * plan.splits();
         int columns = s.kvHeads() * plan.headChunks();
-        ensureScratch(floats * Float.BYTES, (long) columns * Integer.BYTES, stream);
+        ensureScratch(floats * Float.BYTES, (long) rows * columns * Integer.BYTES, stream);
         scratchFree.beforeDeviceUse(stream);
         long acc = scratch.address();
         long max = acc + accFloats * Float.BYTES;
-        long sum = max + (long) s.heads() * plan.splits() * Float.BYTES;
+        long sum = max + (long) rows * s.heads() * plan.splits() * Float.BYTES;
         String f = kernelName(DTypeCodes.suffix(s.dtype()), plan.headsPerCta());
         allowShared(f, plan.sharedBytes(), stream);
         packAttend(args, s, q, slab, slots, validRows, mask, headMask, (int) capacity, nBlocks, scale, plan.blocksPerSplit(), acc, max,
-                sum, arrivals.address(), out, lse, liveBlocks);
-        module.launch(f, columns, plan.splits(), LaunchPlans.ATTENTION_THREADS, plan.sharedBytes(), stream, args);
+                sum, arrivals.address(), out, lse, liveBlocks, blockIndex, firstPosition);
+        module.launch(f, columns, plan.splits(), rows, LaunchPlans.ATTENTION_THREADS, plan.sharedBytes(), stream, args);
         scratchFree.afterUse(stream);
     }
 
     /**
      * {@code paged_attention_<dtype>_g<G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, headMask, capacity, nBlocks,
-     * blockSize, heads, kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum, arrivals, out, lse, liveBlocks)}.
+     * blockSize, heads, kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum, arrivals, out, lse, liveBlocks,
+     * blockIndex, firstPosition)}.
      */
     static LaunchArgs packAttend(LaunchArgs a, PagedKvShape s, long q, long slab, long slots, long validRows, long mask, long headMask,
                                  int capacity, int nBlocks, float scale, int blocksPerSplit, long partAcc, long partMax, long partSum,
-                                 long arrivals, long out, long lse, long liveBlocks) {
+                                 long arrivals, long out, long lse, long liveBlocks, long blockIndex, int firstPosition) {
         return a.clear().i64(q).i64(slab).i64(s.slotBytes()).i64(s.halfBytes()).i64(slots).i64(validRows).i64(mask).i64(headMask)
                 .i32(capacity).i32(nBlocks).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim()).f32(scale)
-                .i32(blocksPerSplit).i64(partAcc).i64(partMax).i64(partSum).i64(arrivals).i64(out).i64(lse).i64(liveBlocks);
+                .i32(blocksPerSplit).i64(partAcc).i64(partMax).i64(partSum).i64(arrivals).i64(out).i64(lse).i64(liveBlocks)
+                .i64(blockIndex).i32(firstPosition);
     }
 
     /**

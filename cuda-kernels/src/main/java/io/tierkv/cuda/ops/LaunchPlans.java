@@ -101,6 +101,18 @@ public final class LaunchPlans {
      * are not cut into slivers whose partials cost more to merge than to compute.
      */
     public static AttentionPlan pagedAttention(int nBlocks, int blockSize, int kvHeads, int group, int headDim, int sms) {
+        return pagedAttention(nBlocks, blockSize, kvHeads, group, headDim, sms, 1);
+    }
+
+    /**
+     * {@link #pagedAttention(int, int, int, int, int, int)} for {@code rows} query rows in one launch (grid z): the splits
+     * that fill the GPU for one row, divided among the rows.
+     */
+    public static AttentionPlan pagedAttention(int nBlocks, int blockSize, int kvHeads, int group, int headDim, int sms, int rows) {
+        positive("rows", rows);
+        if (rows > MAX_GRID_YZ) {
+            throw new IllegalArgumentException("rows = " + rows + " is more than a grid's 65535 z; split the chunk");
+        }
         positive("nBlocks", nBlocks);
         positive("blockSize", blockSize);
         positive("kvHeads", kvHeads);
@@ -111,7 +123,7 @@ public final class LaunchPlans {
         int headChunks = (int) ceilDiv(group, g);
         long columns = (long) kvHeads * headChunks;
         int tile = attentionTileRows(headDim);
-        long wanted = Math.max(1, (long) attentionCtasPerSm(g) * sms / columns);
+        long wanted = Math.max(1, (long) attentionCtasPerSm(g) * sms / (columns * rows));
         long minBlocks = ceilDiv(2L * tile, blockSize);
         int splits = (int) Math.min(Math.min(wanted, Math.max(1, nBlocks / minBlocks)), MAX_GRID_YZ);
         int perSplit = (int) ceilDiv(nBlocks, splits);

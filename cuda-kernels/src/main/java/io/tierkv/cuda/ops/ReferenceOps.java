@@ -168,6 +168,34 @@ public final class ReferenceOps {
         return new Attention(out, lse);
     }
 
+    /**
+     * {@link #pagedAttention} of {@code rows} query rows ({@code q [rows][heads][headDim]}) over the same list entries, row z
+     * attending the positions up to {@code firstPosition + z}: row r of entry b only if {@code block(b) * blockSize + r <=
+     * firstPosition + z}, {@code block(b)} from {@code blockIndex} or b itself when it is null (see {@link
+     * CudaPagedAttention#attendRowsAsync}). Each row is {@link #pagedAttention} with the entries' valid rows cut at its edge.
+     * Out {@code [rows][heads][headDim]}, lse {@code [rows][heads]}.
+     */
+    public static Attention pagedAttentionRows(PagedKvShape s, float[] q, int rows, int firstPosition, int[] blockIndex, float[] slab,
+                                               int[] slots, int[] validRows, byte[] mask, byte[] headMask, int nBlocks, float scale) {
+        int qFloats = s.heads() * s.headDim();
+        float[] out = new float[rows * qFloats];
+        float[] lse = new float[rows * s.heads()];
+        int[] cut = new int[nBlocks];
+        for (int z = 0; z < rows; z++) {
+            long edge = (long) firstPosition + z;
+            for (int b = 0; b < nBlocks; b++) {
+                long first = (long) (blockIndex == null ? b : blockIndex[b]) * s.blockSize();
+                int valid = validRows == null ? s.blockSize() : validRows[b];
+                cut[b] = (int) Math.max(0, Math.min(valid, edge - first + 1));
+            }
+            Attention a = pagedAttention(s, java.util.Arrays.copyOfRange(q, z * qFloats, (z + 1) * qFloats), slab, slots, cut, mask,
+                    headMask, nBlocks, scale);
+            System.arraycopy(a.out(), 0, out, z * qFloats, qFloats);
+            System.arraycopy(a.lse(), 0, lse, z * s.heads(), s.heads());
+        }
+        return new Attention(out, lse);
+    }
+
     /** A head mask ({@code [nBlocks][kvHeads]} u8, or null for none) must cover every (list entry, KV head). */
     static void checkHeadMask(PagedKvShape s, byte[] headMask, int nBlocks) {
         if (headMask != null && headMask.length < (long) nBlocks * s.kvHeads()) {

@@ -13,14 +13,14 @@ class PagedLaunchTest {
     static final PagedKvShape SHAPE = PagedKvShape.dense(DType.BF16, 32, 8, 128, 16);
 
     @Test
-    void attentionArguments_matchTheKernelsSignature_headMaskAfterMask_liveBlocksLast() {
+    void attentionArguments_matchTheKernelsSignature_headMaskAfterMask_liveBlocksThenTheRowsEdge() {
         LaunchArgs a = CudaPagedAttention.packAttend(HeapLaunchArgs.create(256), SHAPE, 0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000,
-                77, 99, 0.125f, 5, 0x7000, 0x8000, 0x9000, 0xa000, 0xb000, 0xc000, 0xd000);
+                77, 99, 0.125f, 5, 0x7000, 0x8000, 0x9000, 0xa000, 0xb000, 0xc000, 0xd000, 0xe000, 321);
         ByteBuffer b = HeapLaunchArgs.bytes(a);
         // (const float* q, const u8* slab, long long slotBytes, long long halfBytes, const int* slots, const int* validRows,
         //  const u8* mask, const u8* headMask, int capacity, int nBlocks, int blockSize, int heads, int kvHeads, int headDim,
         //  float scale, int blocksPerSplit, float* partAcc, float* partMax, float* partSum, unsigned* arrivals, float* out,
-        //  float* lse, const int* liveBlocks)
+        //  float* lse, const int* liveBlocks, const int* blockIndex, int firstPosition)
         assertEquals(0x1000, b.getLong(0));
         assertEquals(0x2000, b.getLong(8));
         assertEquals(SHAPE.slotBytes(), b.getLong(16));
@@ -44,7 +44,9 @@ class PagedLaunchTest {
         assertEquals(0xb000, b.getLong(128));
         assertEquals(0xc000, b.getLong(136));
         assertEquals(0xd000, b.getLong(144), "liveBlocks");
-        assertEquals(152, a.size());
+        assertEquals(0xe000, b.getLong(152), "blockIndex");
+        assertEquals(321, b.getInt(160), "firstPosition");
+        assertEquals(164, a.size());
     }
 
     @Test
