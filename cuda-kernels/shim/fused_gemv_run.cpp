@@ -2,13 +2,15 @@
 // against the kernels they replace run the same way (rmsnorm, gemv, rope, silu_mul: bit for bit) and against a
 // double-precision reference (within a bound from the magnitudes summed). Random cases over the three weight dtypes,
 // the 16-byte and the element-by-element paths, and every warpsPerRow the host may choose; norm_gemv_rope's K and V
-// written into a KV slot in each slab dtype against kv_append's bytes. Exit 0 when all hold.
+// written into a KV slot in each slab dtype against kv_append's bytes; and a prefill chunk's gemm, rmsnorm and rope over
+// several rows. Exit 0 when all hold.
 //
 //   g++ -std=c++20 -O1 -pthread -I cuda-kernels/shim/include -o cuda-kernels/shim/fused_gemv_run cuda-kernels/shim/fused_gemv_run.cpp
-//   cuda-kernels/shim/fused_gemv_run
+//   cuda-kernels/shim/fused_gemv_run          (or `fused_gemv_run chunk`: the prefill chunk's cases only)
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cuda_shim.h"
@@ -285,10 +287,77 @@ void swigluCase(int dt, int inter, int in, int wpr) {
     check(what, yf, yu, ref, bound);
 }
 
+// A prefill chunk's launches: gemm over n rows (y aliasing its residual, as the decoder adds into the residual stream)
+// against the double reference, and rmsnorm over n rows and rope over n tokens against the same kernels one row at a time
+// (bit for bit).
+void chunkCase(int dt, int n, int out, int in, int heads, int kvHeads, int headDim, int start) {
+    Weights w = weights(dt, out, in);
+    float* x = array<float>((size_t) n * in);
+    float* y = array<float>((size_t) n * out);
+    std::vector<float> r((size_t) n * out);
+    for (long long i = 0; i < (long long) n * in; i++) x[i] = uniform(-2, 2);
+    for (long long i = 0; i < (long long) n * out; i++) y[i] = r[i] = uniform(-1, 1);
+    launch2((out + 63) / 64, (n + 63) / 64, 256, [&] {
+        if (dt == tierkv::kF32) gemm_f32(x, w.bytes, y, y, n, out, in);
+        else if (dt == tierkv::kF16) gemm_f16(x, w.bytes, y, y, n, out, in);
+        else gemm_bf16(x, w.bytes, y, y, n, out, in);
+    });
+    int far = 0;
+    double worst = 0;
+    for (int t = 0; t < n; t++) {
+        std::vector<double> xr(x + (long long) t * in, x + (long long) (t + 1) * in);
+        for (int o = 0; o < out; o++) {
+            double sum, mag;
+            dotRef(w, xr, o, in, &sum, &mag);
+            long long i = (long long) t * out + o;
+            double e = std::fabs(y[i] - (sum + r[i]));
+            double bound = 1e-5 * (mag + std::fabs(r[i])) + 1e-6;
+            if (!(e <= bound)) far++;
+            worst = std::max(worst, e / bound);
+        }
+    }
+    // rmsnorm of n rows, rope of n tokens at start .. start + n - 1: each row as its own launch must give the same bits
+    float* nw = array<float>(in);
+    for (int i = 0; i < in; i++) nw[i] = uniform(0.5f, 1.5f);
+    float* rows = array<float>((size_t) n * in);
+    float* one = array<float>((size_t) n * in);
+    launch(n, 256, [&] { rmsnorm(x, rows, nw, tierkv::kF32, in, 1e-5f); });
+    for (int t = 0; t < n; t++) launch(1, 256, [&] { rmsnorm(x + (long long) t * in, one + (long long) t * in, nw, tierkv::kF32, in, 1e-5f); });
+    long long differ = 0;
+    for (long long i = 0; i < (long long) n * in; i++) differ += __float_as_uint(rows[i]) != __float_as_uint(one[i]);
+    int half = headDim / 2, tableRows = start + n;
+    float* cosT = array<float>((size_t) tableRows * half);
+    float* sinT = array<float>((size_t) tableRows * half);
+    for (long long i = 0; i < (long long) tableRows * half; i++) {
+        cosT[i] = uniform(-1, 1);
+        sinT[i] = uniform(-1, 1);
+    }
+    int qw = heads * headDim, kw = kvHeads * headDim;
+    float* q = array<float>((size_t) n * qw);
+    float* k = array<float>((size_t) n * kw);
+    std::vector<float> q1((size_t) n * qw), k1((size_t) n * kw);
+    for (long long i = 0; i < (long long) n * qw; i++) q[i] = q1[i] = uniform(-2, 2);
+    for (long long i = 0; i < (long long) n * kw; i++) k[i] = k1[i] = uniform(-2, 2);
+    long long pairs = (long long) n * (heads + kvHeads) * half;
+    launch((int) ((pairs + 255) / 256), 256, [&] { rope(q, k, n, heads, kvHeads, headDim, start, cosT, sinT); });
+    for (int t = 0; t < n; t++) {
+        launch(1, 256, [&] { rope(q1.data() + (long long) t * qw, k1.data() + (long long) t * kw, 1, heads, kvHeads, headDim, start + t, cosT, sinT); });
+    }
+    for (long long i = 0; i < (long long) n * qw; i++) differ += __float_as_uint(q[i]) != __float_as_uint(q1[i]);
+    for (long long i = 0; i < (long long) n * kw; i++) differ += __float_as_uint(k[i]) != __float_as_uint(k1[i]);
+    printf("%-52s %5d rows x %d: %d outside the bound (worst %.2f of it); rows and tokens one by one: %lld differ\n",
+           (std::string("gemm_") + dtName(dt) + " chunk, +res into y, rmsnorm, rope").c_str(), n, out, far, worst, differ);
+    if (far || differ) failures++;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+    const bool chunkOnly = argc > 1 && std::string(argv[1]) == "chunk";  // only the prefill chunk's cases
     for (int dt : {tierkv::kF32, tierkv::kF16, tierkv::kBF16}) {
+        chunkCase(dt, 5, 70, 96, 3, 1, 16, 9);     // rows and outputs off the 64-row tiles, `in` off the 16-wide k tile
+        chunkCase(dt, 64, 130, 64, 2, 2, 8, 0);    // a full row tile
+        if (chunkOnly) continue;
         for (int wpr : {1, 2, 4, 8}) plainCase(dt, 37, 768, wpr, false, wpr == 2);
         plainCase(dt, 13, 100, 1, false, true);   // 100 * 2 bytes: the element-by-element path for 16-bit weights
         plainCase(dt, 11, 64, 2, true, false);    // x 4 bytes off 16: element by element

@@ -90,7 +90,7 @@ final class CudaDecodeBench {
                     .setting("decodeTokens", decodeTokens).setting("blockSize", blockSize).setting("weights", "BF16")
                     .setting("budget", budget).setting("deviceBlocksPerLayer", device.perLayer()).setting("hostRead", hostRead.toString())
                     .column("mode", "KV", "%s", "full on device, or tiered under a policy with the device tier at --budget of the prompt")
-                    .column("prefillTokensPerSecond", "prefill tok/s", "%.1f", "prompt tokens per second (token by token)")
+                    .column("prefillTokensPerSecond", "prefill tok/s", "%.1f", "prompt tokens per second (in chunks of up to -Dtierkv.prefillChunk rows where the KV store allows)")
                     .column("decodeTokensPerSecond", "decode tok/s", "%.2f", "generated tokens per second")
                     .column("ofFullOnDevice", "of full", "%.2f", "decode tok/s over full on the device's")
                     .column("weightGBps", "weights GB/s", "%.1f", "weight bytes read per second at the decode rate")

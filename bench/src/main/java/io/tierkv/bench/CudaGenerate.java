@@ -82,7 +82,7 @@ final class CudaGenerate {
             if (task != null) {
                 suite.printScore(task, completion);
             }
-            System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s (token by token), decode %.1f tok/s%n",
+            System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s (in chunks), decode %.1f tok/s%n",
                     ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeTokensPerSecond());
             if (tiered) {
                 int[] residency = decoder.residency();

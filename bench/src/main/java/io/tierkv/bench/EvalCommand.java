@@ -54,7 +54,7 @@ final class EvalCommand implements Callable<Integer> {
         if (modelOptions.useCuda(noCuda)) {
             LlamaConfig config = LlamaConfig.readDir(dir);
             System.err.printf(Locale.ROOT, "eval on the CUDA decoder: %d prompts per position, %d round%s, policies %s, device budget %.0f%%"
-                            + " of each prompt, %s mode (prefill token by token), host read %s%n",
+                            + " of each prompt, %s mode (prefill in chunks up to the rows the policy reads), host read %s%n",
                     prompts, settings.rounds(), settings.rounds() == 1 ? "" : "s", settings.policies(), 100 * settings.budget(),
                     settings.mode().name().toLowerCase(Locale.ROOT), hostRead);
             ReadingEval eval = ReadingEval.onCuda(dir, config, settings, System.err::println, null, false).hostRead(hostRead)

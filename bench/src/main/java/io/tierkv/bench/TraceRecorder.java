@@ -86,7 +86,7 @@ final class TraceRecorder {
 
     /**
      * The same trace from the CUDA decoder ({@code hostMirror}: on the host mirror of the device): the whole sequence on the
-     * device tier, the prompt prefilled token by token (its last queries' top-k per block as the prefill record), then each
+     * device tier, the prompt prefilled (its last queries' top-k per block as the prefill record), then each
      * generated token's attention rows, copied back, and their top-k selected as on the CPU.
      */
     static Result recordOnCuda(ModelOptions m, Path dir, LlamaConfig c, Path out, int steps, int k, SuitePromptOptions suite,

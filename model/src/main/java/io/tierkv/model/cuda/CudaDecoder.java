@@ -28,8 +28,9 @@ import java.util.function.IntConsumer;
  *   logits = Wlm rmsnorm(h);  next = argmax(logits)      (4 bytes cross to the host per step)
  * </pre>
  *
- * Activations and accumulation are fp32 ({@link StepLayout}). Prefill runs the decode step token by token (no prefill
- * GEMM yet), so it costs one weight pass per prompt token. One sequence at a time; not thread-safe. The libtorch CPU
+ * Activations and accumulation are fp32 ({@link StepLayout}). Prefill runs the prompt in chunks ({@link ChunkLayout}: one
+ * GEMM per projection over the chunk's rows, so one weight pass per chunk rather than per token) where the KV store allows,
+ * token by token elsewhere. One sequence at a time; not thread-safe. The libtorch CPU
  * decoder is the oracle ({@code CudaDecoderGpuTest} holds this one to its fixture).
  */
 public final class CudaDecoder implements AutoCloseable {
@@ -48,6 +49,8 @@ public final class CudaDecoder implements AutoCloseable {
     private final boolean fusedQkv;      // q, k, v in one GEMV (stacked weights, contiguous outputs)
     private final boolean fusedGateUp;   // gate and up in one GEMV
     private final boolean fusedNorms;    // RMSNorm folded into the GEMVs after it, RoPE and SiLU into their epilogues
+    private final ChunkLayout chunk;     // prefill chunks' activations, null when the prompt goes token by token
+    private final long chunkAct;         // ChunkLayout: a chunk's activations, 0 without
     private final CapturableKvStore capturable; // the cache, when its steps can be captured, else null
     private final long params;           // i32 {position, row, slot, token}: what a captured step reads on the device
     private final ByteBuffer paramBytes = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
@@ -55,12 +58,13 @@ public final class CudaDecoder implements AutoCloseable {
     private final java.util.Map<Long, StepDevice.StepGraph> captured = new java.util.HashMap<>(); // by the store's capture key
     private long eagerKey = -1;          // the key of the last step run launch by launch
     private int graphCaptures;
+    private long chunkedTokens;          // prompt tokens prefilled in chunks
     private long graphLaunches;
     private boolean closed;
 
     /** Takes {@code device} (closed with this, or now if construction fails). */
     private CudaDecoder(LlamaConfig config, WeightPlan plan, int maxTokens, int blockSize, DType kvDtype, StepDevice device,
-                        KvStores stores, boolean fuseNorms, boolean useGraphs) {
+                        KvStores stores, boolean fuseNorms, boolean useGraphs, int prefillRows) {
         this.c = config;
         this.device = device;
         this.maxTokens = maxTokens;
@@ -80,6 +84,9 @@ public final class CudaDecoder implements AutoCloseable {
             this.cache = store;
             this.act = device.alloc(at.bytes());
             this.params = device.alloc(paramBytes.capacity());
+            int rows = Math.min(prefillRows, maxTokens);
+            this.chunk = rows >= 2 ? ChunkLayout.of(c, rows) : null;
+            this.chunkAct = chunk != null ? device.alloc(chunk.bytes()) : 0;
             this.capturable = store instanceof CapturableKvStore k ? k : null;
             this.graphs = useGraphs && fusedNorms && capturable != null;
             float[][] cs = ropeTables(c, maxTokens);
@@ -207,6 +214,26 @@ public final class CudaDecoder implements AutoCloseable {
         return "true".equalsIgnoreCase(System.getProperty("tierkv.cudaGraphs", "false").trim());
     }
 
+    /**
+     * The most prompt tokens a decoder's prefill runs as one chunk ({@link #prefill}: each weight matrix streamed once per
+     * chunk, by a GEMM, instead of once per token): {@code -Dtierkv.prefillChunk=N} (default 64; 1 runs the prompt token by
+     * token).
+     *
+     * @throws IllegalArgumentException when the property is not a positive integer
+     */
+    public static int prefillChunkConfigured() {
+        String value = System.getProperty("tierkv.prefillChunk", "64").trim();
+        try {
+            int rows = Integer.parseInt(value);
+            if (rows >= 1) {
+                return rows;
+            }
+        } catch (NumberFormatException e) {
+            // the message below names the property
+        }
+        throw new IllegalArgumentException("-Dtierkv.prefillChunk must be a positive number of tokens, was '" + value + "'");
+    }
+
     /** As {@link #load(Path, int, int, DType)} on the device {@code devices} opens, once every check has passed. */
     static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
                             KvStores stores) {
@@ -219,12 +246,21 @@ public final class CudaDecoder implements AutoCloseable {
      */
     static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
                             KvStores stores, boolean fuseNorms, boolean graphs) {
+        return load(dir, maxTokens, blockSize, kvDtype, devices, stores, fuseNorms, graphs, prefillChunkConfigured());
+    }
+
+    /** As above, prefilling up to {@code prefillRows} prompt tokens per chunk ({@link #prefillChunkConfigured}). */
+    static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype, java.util.function.Supplier<StepDevice> devices,
+                            KvStores stores, boolean fuseNorms, boolean graphs, int prefillRows) {
+        if (prefillRows < 1) {
+            throw new IllegalArgumentException("prefillRows must be >= 1, was " + prefillRows);
+        }
         LlamaConfig config = LlamaConfig.readDir(dir);
         check(config, maxTokens, blockSize);
         WeightPlan plan = WeightPlan.of(dir, config);
         DType kv = kvDtype != null ? kvDtype : plan.modelDtype();
         PagedKvShape.dense(kv, config.heads(), config.kvHeads(), config.headDim(), blockSize); // its checks, before any device work
-        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get(), stores, fuseNorms, graphs);
+        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get(), stores, fuseNorms, graphs, prefillRows);
     }
 
     /** What this decoder cannot run, as one clear error. */
@@ -408,6 +444,16 @@ public final class CudaDecoder implements AutoCloseable {
         return graphs;
     }
 
+    /** Prompt tokens this decoder prefilled in chunks ({@link #prefill}) rather than through the decode step, over its life. */
+    public long chunkedPrefillTokens() {
+        return chunkedTokens;
+    }
+
+    /** The most prompt tokens one prefill chunk holds; 1 when the prompt goes token by token. */
+    public int prefillChunkRows() {
+        return chunk == null ? 1 : chunk.rows();
+    }
+
     /** Graphs captured so far (one per capture key, again after they went stale). */
     public int graphCaptures() {
         return graphCaptures;
@@ -461,10 +507,15 @@ public final class CudaDecoder implements AutoCloseable {
 
     /** The final norm, the LM head and the greedy token (at {@code at.token()}). */
     private void head() {
+        head(act + at.h());
+    }
+
+    /** {@link #head()} of the residual stream row at {@code h}. */
+    private void head(long h) {
         if (fusedNorms) {
-            device.normGemv(act + at.logits(), weights.lmHead, act + at.h(), weights.norm, eps, 0);
+            device.normGemv(act + at.logits(), weights.lmHead, h, weights.norm, eps, 0);
         } else {
-            device.rmsNorm(act + at.xn(), act + at.h(), weights.norm, c.hiddenSize(), eps);
+            device.rmsNorm(act + at.xn(), h, weights.norm, c.hiddenSize(), eps);
             device.gemv(act + at.logits(), weights.lmHead, act + at.xn(), 0);
         }
         device.argmax(act + at.logits(), c.vocabSize(), act + at.token());
@@ -585,19 +636,95 @@ public final class CudaDecoder implements AutoCloseable {
     }
 
     /**
-     * Runs the prompt through the model token by token (the decode step; no batched prefill yet) and returns the greedy
-     * token after it.
+     * Runs the prompt through the model and returns the greedy token after it ({@link #logits()} then holds the prompt's
+     * last logits). Its tokens go in chunks of up to {@link #prefillChunkRows} rows, as far as the KV store allows
+     * ({@link KvStore#chunkRows}; the tiered store keeps to the current block and runs the rows whose attention it reads
+     * token by token): per layer, each projection is one GEMM over the chunk's rows, and one attention launch per part has
+     * each row attend the tokens up to its own. The rest goes through the decode step.
      */
     public int prefill(int[] ids) {
+        ensureOpen();
         if (ids.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
         cache.beginPrefill(ids.length, false);
         int next = -1;
-        for (int id : ids) {
-            next = step(id);
+        for (int i = 0; i < ids.length; ) {
+            int n = chunk == null ? 1 : cache.chunkRows(Math.min(chunk.rows(), ids.length - i));
+            next = n > 1 ? chunk(ids, i, n) : step(ids[i]);
+            i += n;
         }
         return next;
+    }
+
+    /** Tokens {@code ids[from .. from + n - 1]} through the model as one chunk at the next positions; returns the greedy next token. */
+    private int chunk(int[] ids, int from, int n) {
+        ByteBuffer b = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
+        for (int t = from; t < from + n; t++) {
+            if (ids[t] < 0 || ids[t] >= c.vocabSize()) {
+                throw new IllegalArgumentException("token id " + ids[t] + " is outside the vocabulary of " + c.vocabSize());
+            }
+            b.putInt(ids[t]);
+        }
+        if (position() + n > maxTokens) {
+            throw new IllegalStateException("the sequence is at its maxTokens " + maxTokens + " (the KV slabs and RoPE tables end there)");
+        }
+        device.upload(chunkAct + chunk.ids(), b.flip());
+        int first = cache.append();
+        for (int t = 1; t < n; t++) {
+            cache.append();
+        }
+        device.embedRows(chunkAct + chunk.h(), weights.embed, chunkAct + chunk.ids(), n);
+        for (int l = 0; l < c.layers(); l++) {
+            chunkLayer(l, first, n);
+        }
+        head(chunkAct + chunk.h() + 4L * (n - 1) * c.hiddenSize());
+        chunkedTokens += n;
+        device.download(act + at.token(), this.token.clear());
+        int next = this.token.getInt(0);
+        if (next < 0 || next >= c.vocabSize()) {
+            throw new IllegalStateException("the logits at position " + (first + n - 1) + " hold no number (argmax returned " + next + ")");
+        }
+        return next;
+    }
+
+    /** One layer over a chunk's {@code n} rows at positions {@code first ..}, as {@link #layer} runs each of them. */
+    private void chunkLayer(int l, int first, int n) {
+        DeviceWeights.Layer w = weights.layers[l];
+        ChunkLayout k = chunk;
+        long a = chunkAct;
+        int d = c.hiddenSize();
+        int qDim = c.heads() * c.headDim();
+        int kvDim = c.kvHeads() * c.headDim();
+        device.rmsNorm(a + k.xn(), a + k.h(), w.attnNorm(), n, d, eps);
+        device.gemm(a + k.q(), w.wq(), a + k.xn(), 0, n);
+        device.gemm(a + k.k(), w.wk(), a + k.xn(), 0, n);
+        device.gemm(a + k.v(), w.wv(), a + k.xn(), 0, n);
+        addBias(a + k.q(), w.bq(), qDim, n);
+        addBias(a + k.k(), w.bk(), kvDim, n);
+        addBias(a + k.v(), w.bv(), kvDim, n);
+        device.rope(a + k.q(), a + k.k(), n, c.heads(), c.kvHeads(), c.headDim(), first, cos, sin, maxTokens);
+        for (int t = 0; t < n; t++) {
+            cache.write(l, first + t, a + k.k() + 4L * t * kvDim, a + k.v() + 4L * t * kvDim);
+        }
+        cache.attendRows(l, first, n, a + k.q(), scale, a + k.attn(), a + k.lse());
+        device.gemm(a + k.h(), w.wo(), a + k.attn(), a + k.h(), n);
+        addBias(a + k.h(), w.bo(), d, n);
+        device.rmsNorm(a + k.xn(), a + k.h(), w.mlpNorm(), n, d, eps);
+        device.gemm(a + k.gate(), w.wGate(), a + k.xn(), 0, n);
+        device.gemm(a + k.up(), w.wUp(), a + k.xn(), 0, n);
+        device.siluMul(a + k.gate(), a + k.gate(), a + k.up(), n * c.intermediateSize());
+        device.gemm(a + k.h(), w.wDown(), a + k.gate(), a + k.h(), n);
+    }
+
+    /** Adds {@code bias} ({@code [width]}, 0 for none) to each of the {@code n} rows at {@code rows}. */
+    private void addBias(long rows, long bias, int width, int n) {
+        if (bias == 0) {
+            return;
+        }
+        for (int t = 0; t < n; t++) {
+            device.add(rows + 4L * t * width, rows + 4L * t * width, bias, width);
+        }
     }
 
     /** Marks the cached token at {@code position} evicted: attention skips it from the next step on. */

@@ -178,18 +178,23 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
-    public void embedAt(long out, DeviceWeights.Matrix table, long token) {
-        ops.embedAsync(out, table.address(), table.dtype(), table.rows(), table.cols(), token, 1, stream);
+    public void embedRows(long out, DeviceWeights.Matrix table, long ids, int count) {
+        ops.embedAsync(out, table.address(), table.dtype(), table.rows(), table.cols(), ids, count, stream);
     }
 
     @Override
-    public void rmsNorm(long out, long x, long w, int dim, float eps) {
-        ops.rmsNormAsync(out, x, w, DType.F32, 1, dim, eps, stream);
+    public void rmsNorm(long out, long x, long w, int rows, int dim, float eps) {
+        ops.rmsNormAsync(out, x, w, DType.F32, rows, dim, eps, stream);
     }
 
     @Override
     public void gemv(long y, DeviceWeights.Matrix w, long x, long residual) {
         linear.gemvAsync(y, w.address(), w.dtype(), x, residual, w.rows(), w.cols(), stream);
+    }
+
+    @Override
+    public void gemm(long y, DeviceWeights.Matrix w, long x, long residual, int rows) {
+        linear.gemmAsync(y, x, w.address(), w.dtype(), residual, rows, w.rows(), w.cols(), stream);
     }
 
     @Override
@@ -219,8 +224,8 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
-    public void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows) {
-        ops.ropeAsync(q, k, 1, heads, kvHeads, headDim, position, cos, sin, tableRows, stream);
+    public void rope(long q, long k, int tokens, int heads, int kvHeads, int headDim, int start, long cos, long sin, int tableRows) {
+        ops.ropeAsync(q, k, tokens, heads, kvHeads, headDim, start, cos, sin, tableRows, stream);
     }
 
     @Override
@@ -232,6 +237,13 @@ final class CudaStepDevice implements StepDevice {
     public void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
                        int nBlocks, float scale, long out, long lse) {
         attention.attendAsync(shape, q, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, scale, out, lse, stream);
+    }
+
+    @Override
+    public void attendRows(PagedKvShape shape, long q, int rows, int firstPosition, long slab, long slabBytes, long slots, long validRows,
+                           long blockIndex, long mask, long headMask, int nBlocks, float scale, long out, long lse) {
+        attention.attendRowsAsync(shape, q, rows, firstPosition, blockIndex, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, scale,
+                out, lse, stream);
     }
 
     @Override

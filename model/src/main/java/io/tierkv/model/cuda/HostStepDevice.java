@@ -154,23 +154,25 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
-    public void embedAt(long out, DeviceWeights.Matrix table, long token) {
-        if (recorded(() -> embedAt(out, table, token))) {
+    public void embedRows(long out, DeviceWeights.Matrix table, long ids, int count) {
+        if (recorded(() -> embedRows(out, table, ids, count))) {
             return;
         }
-        int id = ints(token, 1)[0];
-        if (id < 0 || id >= table.rows()) { // the kernel writes a NaN row; here the error is clearer
-            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + table.rows());
+        int[] tokens = ints(ids, count);
+        for (int t = 0; t < count; t++) {
+            if (tokens[t] < 0 || tokens[t] >= table.rows()) { // the kernel writes a NaN row; here the error is clearer
+                throw new IllegalArgumentException("token id " + tokens[t] + " is outside the vocabulary of " + table.rows());
+            }
+            embed(out + 4L * t * table.cols(), table, tokens[t]);
         }
-        embed(out, table, id);
     }
 
     @Override
-    public void rmsNorm(long out, long x, long w, int dim, float eps) {
-        if (recorded(() -> rmsNorm(out, x, w, dim, eps))) {
+    public void rmsNorm(long out, long x, long w, int rows, int dim, float eps) {
+        if (recorded(() -> rmsNorm(out, x, w, rows, dim, eps))) {
             return;
         }
-        putFloats(out, ReferenceOps.rmsNorm(floats(x, dim), floats(w, dim), 1, dim, eps));
+        putFloats(out, ReferenceOps.rmsNorm(floats(x, rows * dim), floats(w, dim), rows, dim, eps));
     }
 
     @Override
@@ -180,6 +182,16 @@ final class HostStepDevice implements StepDevice {
         }
         float[] r = residual == 0 ? null : floats(residual, w.rows());
         putFloats(y, ReferenceOps.gemv(typed(w.address(), w.dtype(), w.rows() * w.cols()), floats(x, w.cols()), r, w.rows(), w.cols()));
+    }
+
+    @Override
+    public void gemm(long y, DeviceWeights.Matrix w, long x, long residual, int rows) {
+        if (recorded(() -> gemm(y, w, x, residual, rows))) {
+            return;
+        }
+        float[] r = residual == 0 ? null : floats(residual, rows * w.rows());
+        putFloats(y, ReferenceOps.gemm(floats(x, rows * w.cols()), typed(w.address(), w.dtype(), w.rows() * w.cols()), r, rows, w.rows(),
+                w.cols()));
     }
 
     @Override
@@ -235,20 +247,21 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
-    public void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows) {
-        if (recorded(() -> rope(q, k, heads, kvHeads, headDim, position, cos, sin, tableRows))) {
+    public void rope(long q, long k, int tokens, int heads, int kvHeads, int headDim, int start, long cos, long sin, int tableRows) {
+        if (recorded(() -> rope(q, k, tokens, heads, kvHeads, headDim, start, cos, sin, tableRows))) {
             return;
         }
-        if (position < 0 || position >= tableRows) {
-            throw new IllegalArgumentException("position " + position + " is outside the RoPE tables of " + tableRows + " rows");
+        if (start < 0 || start + tokens > tableRows) {
+            throw new IllegalArgumentException("positions " + start + " .. " + (start + tokens - 1) + " are outside the RoPE tables of "
+                    + tableRows + " rows");
         }
         int n = tableRows * (headDim / 2);
         float[] c = floats(cos, n);
         float[] s = floats(sin, n);
-        float[] qv = floats(q, heads * headDim);
-        float[] kv = floats(k, kvHeads * headDim);
-        ReferenceOps.rope(qv, 1, heads, headDim, position, c, s);
-        ReferenceOps.rope(kv, 1, kvHeads, headDim, position, c, s);
+        float[] qv = floats(q, tokens * heads * headDim);
+        float[] kv = floats(k, tokens * kvHeads * headDim);
+        ReferenceOps.rope(qv, tokens, heads, headDim, start, c, s);
+        ReferenceOps.rope(kv, tokens, kvHeads, headDim, start, c, s);
         putFloats(q, qv);
         putFloats(k, kv);
     }
@@ -290,6 +303,24 @@ final class HostStepDevice implements StepDevice {
         float[] slabValues = typed(slab, shape.dtype(), (int) (slabBytes / shape.dtype().bytes()));
         ReferenceOps.Attention a = ReferenceOps.pagedAttention(shape, floats(q, shape.heads() * shape.headDim()), slabValues, slotIds, valid,
                 bytes(mask, nBlocks * shape.blockSize()), bytes(headMask, nBlocks * shape.kvHeads()), nBlocks, scale);
+        putFloats(out, a.out());
+        putFloats(lse, a.lse());
+    }
+
+    @Override
+    public void attendRows(PagedKvShape shape, long q, int rows, int firstPosition, long slab, long slabBytes, long slots, long validRows,
+                           long blockIndex, long mask, long headMask, int nBlocks, float scale, long out, long lse) {
+        if (recorded(() -> attendRows(shape, q, rows, firstPosition, slab, slabBytes, slots, validRows, blockIndex, mask, headMask, nBlocks,
+                scale, out, lse))) {
+            return;
+        }
+        int[] slotIds = nBlocks == 0 ? new int[0] : ints(slots, nBlocks);
+        int[] valid = validRows == 0 || nBlocks == 0 ? null : ints(validRows, nBlocks);
+        int[] blocks = blockIndex == 0 || nBlocks == 0 ? null : ints(blockIndex, nBlocks);
+        float[] slabValues = typed(slab, shape.dtype(), (int) (slabBytes / shape.dtype().bytes()));
+        ReferenceOps.Attention a = ReferenceOps.pagedAttentionRows(shape, floats(q, rows * shape.heads() * shape.headDim()), rows,
+                firstPosition, blocks, slabValues, slotIds, valid, bytes(mask, nBlocks * shape.blockSize()),
+                bytes(headMask, nBlocks * shape.kvHeads()), nBlocks, scale);
         putFloats(out, a.out());
         putFloats(lse, a.lse());
     }

@@ -29,6 +29,23 @@ interface KvStore extends AutoCloseable {
     void attend(int l, long q, float scale, long out, long lse);
 
     /**
+     * How many of the next prompt tokens, at most {@code max}, may go through the model as one chunk
+     * ({@link CudaDecoder#prefill}): {@link #append}ed one after the other before any of them is written, then per layer
+     * their rows written in order and attended together ({@link #attendRows}). 1, the default, when this store must see the
+     * prompt token by token (it reads the rows' attention, or places blocks as they fill).
+     */
+    default int chunkRows(int max) {
+        return 1;
+    }
+
+    /**
+     * {@link #attend} of a chunk's {@code n} rows, the last {@code n} tokens appended ({@link #chunkRows}), at positions
+     * {@code first ..}: q and out {@code [n][heads][headDim]}, lse {@code [n][heads]}. Each row attends the tokens up to its
+     * own, as it would have token by token (the chunk's later rows, appended already, are left out).
+     */
+    void attendRows(int l, int first, int n, long q, float scale, long out, long lse);
+
+    /**
      * After every layer of a step: hands the step's attention to the policy when it observes attention (the tiered
      * store's popularity top-k); nothing otherwise.
      */
@@ -36,7 +53,7 @@ interface KvStore extends AutoCloseable {
     }
 
     /**
-     * A prompt of {@code length} tokens comes next, token by token (the tiered store reads its last rows' attention, or with
+     * A prompt of {@code length} tokens comes next, token by token or in chunks ({@link #chunkRows}) (the tiered store reads its last rows' attention, or with
      * {@code everyRow} every row).
      */
     default void beginPrefill(int length, boolean everyRow) {

@@ -134,6 +134,23 @@ final class PagedKvCache implements CapturableKvStore {
         device.attend(shape, q, layerSlab(l), layerBytes(), slots, valid, maskAddress(), 0, table.blocks(), scale, out, lse);
     }
 
+    /** Any rows, across blocks: each row's attention stops at its own position. */
+    @Override
+    public int chunkRows(int max) {
+        return Math.max(1, Math.min(max, table.capacityBlocks() * shape.blockSize() - table.tokens()));
+    }
+
+    /** One launch over every entry, row z cut at position {@code first + z} (entry b holds block b). */
+    @Override
+    public void attendRows(int l, int first, int n, long q, float scale, long out, long lse) {
+        if (n < 1 || first < 0 || first + n != table.tokens()) {
+            throw new IllegalArgumentException("rows " + first + " .. " + (first + n - 1) + " are not the last of the " + table.tokens()
+                    + " cached tokens");
+        }
+        device.attendRows(shape, q, n, first, layerSlab(l), layerBytes(), slots, valid, 0, maskAddress(), 0, table.blocks(), scale, out,
+                lse);
+    }
+
     @Override
     public void endPrefill() {
     }

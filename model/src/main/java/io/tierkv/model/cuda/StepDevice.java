@@ -34,13 +34,29 @@ interface StepDevice extends AutoCloseable {
     void embed(long out, DeviceWeights.Matrix table, int token);
 
     /** {@link #embed} of the token id (i32) at device address {@code token}, read when the kernel runs. */
-    void embedAt(long out, DeviceWeights.Matrix table, long token);
+    default void embedAt(long out, DeviceWeights.Matrix table, long token) {
+        embedRows(out, table, token, 1);
+    }
+
+    /** {@link #embed} of the {@code count} token ids (i32) at device address {@code ids} into {@code count} rows of {@code out}. */
+    void embedRows(long out, DeviceWeights.Matrix table, long ids, int count);
 
     /** {@code out = x * rsqrt(mean(x^2) + eps) * w}, one row of {@code dim}; w fp32; out may be x. */
-    void rmsNorm(long out, long x, long w, int dim, float eps);
+    default void rmsNorm(long out, long x, long w, int dim, float eps) {
+        rmsNorm(out, x, w, 1, dim, eps);
+    }
+
+    /** {@link #rmsNorm} of {@code rows} consecutive rows of {@code dim}, each on its own. */
+    void rmsNorm(long out, long x, long w, int rows, int dim, float eps);
 
     /** {@code y = W x (+ residual)}; residual 0, a bias or y itself. */
     void gemv(long y, DeviceWeights.Matrix w, long x, long residual);
+
+    /**
+     * {@code Y[rows][w.rows()] = X[rows][w.cols()] W^T (+ residual)}: {@link #gemv} of {@code rows} consecutive inputs with the
+     * weights streamed once (a prefill chunk); residual 0 or {@code rows} rows of outputs to add (y itself allowed).
+     */
+    void gemm(long y, DeviceWeights.Matrix w, long x, long residual, int rows);
 
     /**
      * {@code y = W x' (+ residual)} with {@code x' = rmsNorm(x) * normW} ({@code dim = w.cols()}) in one launch: {@link #rmsNorm}
@@ -80,7 +96,12 @@ interface StepDevice extends AutoCloseable {
     void normSwiGlu(long y, DeviceWeights.Matrix wGateUp, long x, long normW, float eps);
 
     /** Rotate-half RoPE in place on q {@code [heads][headDim]} and k {@code [kvHeads][headDim]} at {@code position}. */
-    void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows);
+    default void rope(long q, long k, int heads, int kvHeads, int headDim, int position, long cos, long sin, int tableRows) {
+        rope(q, k, 1, heads, kvHeads, headDim, position, cos, sin, tableRows);
+    }
+
+    /** {@link #rope} of {@code tokens} rows at positions {@code start ..}: q {@code [tokens][heads][headDim]}, k {@code [tokens][kvHeads][headDim]}. */
+    void rope(long q, long k, int tokens, int heads, int kvHeads, int headDim, int start, long cos, long sin, int tableRows);
 
     /** Writes one token's k and v ({@code [kvHeads * headDim]} fp32) into row {@code row} of slot {@code slot}. */
     void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v);
@@ -91,6 +112,14 @@ interface StepDevice extends AutoCloseable {
      */
     void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask, int nBlocks,
                 float scale, long out, long lse);
+
+    /**
+     * {@link #attend} of {@code rows} query rows in one launch (a prefill chunk): q and out {@code [rows][heads][headDim]}, lse
+     * {@code [rows][heads]}; row z attends the entries' rows up to position {@code firstPosition + z} only, entry b's first
+     * position being {@code blockIndex[b] * blockSize} ({@code blockIndex} i32 {@code [nBlocks]}, or 0 when entry b holds block b).
+     */
+    void attendRows(PagedKvShape shape, long q, int rows, int firstPosition, long slab, long slabBytes, long slots, long validRows,
+                    long blockIndex, long mask, long headMask, int nBlocks, float scale, long out, long lse);
 
     /**
      * {@link #attend} over the first {@code min(maxBlocks, *liveBlocks)} list entries, that count (i32) read when the kernel

@@ -48,6 +48,9 @@ final class TieredKvStore implements KvStore {
     private final BlockTables tables;   // [layers][device, host] block lists, rebuilt per token
     private final long o2;              // device fp32 [heads][headDim]: the host part's output
     private final long lse2;            // device fp32 [heads]
+    private long oRows;                 // device fp32 [rowsCapacity][heads][headDim]: a prefill chunk's host part
+    private long lseRows;               // device fp32 [rowsCapacity][heads]
+    private int rowsCapacity;
     private final Supplier<KvPolicy> policies;
     private final boolean observing;    // the policy reads attention while decoding
     private final boolean wholeRows;    // ... more than its top-k (observedTopK 0: h2o's mass, a trace recorder's own k)
@@ -294,6 +297,64 @@ final class TieredKvStore implements KvStore {
         }
     }
 
+    /**
+     * During a prefill announced by {@link #beginPrefill}, the rows up to the end of the current block and before the first
+     * row whose attention is read: the placement moves only blocks already written, and no row's attention comes back to
+     * the host. Token by token otherwise (decode steps, chunked prefill's later chunks, a policy that reads every row).
+     */
+    @Override
+    public int chunkRows(int max) {
+        int position = seq.length();
+        if (prefillDone || promptLength == 0 || position >= rowsFrom) {
+            return 1;
+        }
+        int blockRows = shape.blockSize() - position % shape.blockSize();
+        return Math.max(1, Math.min(max, Math.min(blockRows, rowsFrom - position)));
+    }
+
+    /**
+     * The chunk's rows lie in the tail block, in the device part: one launch over that part, row z cut at {@code first + z}
+     * by the part's block indexes; the host part (every block before the chunk) is attended whole, in one launch for all rows
+     * (or per row on the CPU with {@code -Dtierkv.hostAttention=cpu}), and merged per row by log-sum-exp.
+     */
+    @Override
+    public void attendRows(int l, int first, int n, long q, float scale, long out, long lse) {
+        if (n < 1 || first < 0 || first + n != seq.length()) {
+            throw new IllegalArgumentException("rows " + first + " .. " + (first + n - 1) + " are not the last of the " + seq.length()
+                    + " tokens");
+        }
+        if (observeNow || rowNow || (selection != null && prefillDone)) {
+            throw new IllegalStateException("rows whose attention is read go token by token (chunkRows), not position " + first);
+        }
+        int heads = shape.heads();
+        int hd = shape.headDim();
+        attendRowsPart(l, BlockTables.DEVICE, q, n, first, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, out, lse);
+        if (tables.count(l, BlockTables.HOST) == 0) {
+            return;
+        }
+        if (cpuPart != null) {
+            for (int t = 0; t < n; t++) {
+                long qt = q + 4L * t * heads * hd;
+                attendHostOnCpu(l, qt, scale);
+                device.merge(out + 4L * t * heads * hd, lse + 4L * t * heads, o2, lse2, out + 4L * t * heads * hd, lse + 4L * t * heads,
+                        heads, hd);
+            }
+            return;
+        }
+        if (n > rowsCapacity) { // the host part's rows: allocated once per larger chunk, freed with the device
+            oRows = device.alloc(4L * n * heads * hd);
+            lseRows = device.alloc(4L * n * heads);
+            rowsCapacity = n;
+        }
+        attendRowsPart(l, BlockTables.HOST, q, n, first, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, oRows, lseRows);
+        device.merge(out, lse, oRows, lseRows, out, lse, heads * n, hd);
+    }
+
+    private void attendRowsPart(int l, int part, long q, int n, int first, long slab, int capacity, float scale, long out, long lse) {
+        device.attendRows(shape, q, n, first, slab, (long) capacity * shape.slotBytes(), tables.slots(l, part), tables.validRows(l, part),
+                tables.blocks(l, part), tables.mask(l, part), tables.headMask(l, part), tables.count(l, part), scale, out, lse);
+    }
+
     /** Where this store attends the host tier's blocks. */
     HostAttention hostAttention() {
         return hostAttention;
@@ -401,7 +462,8 @@ final class TieredKvStore implements KvStore {
     }
 
     /**
-     * The prompt {@code length} tokens long comes next, token by token: its last rows' attention is read as the CPU's dense
+     * The prompt {@code length} tokens long comes next (its rows before those read in chunks, {@link #chunkRows}; the rest
+     * token by token): its last rows' attention is read as the CPU's dense
      * prefill reads it (the policy's {@code prefillRows}, and the last {@link PlacementConfig#priorQueries} queries' top-k
      * seeding the placement at {@link #endPrefill}); with {@code everyRow} (chunked mode) every row goes to a policy that
      * reads attention, and nothing seeds the placement.

@@ -19,7 +19,7 @@ import java.nio.file.Path;
  * with its KV in tiering's tiers (weights uploaded once; loaded again, larger, only when a prompt outgrows it), per prompt
  * a fresh sequence on it (device budget: the same blocks per layer as the CPU's {@code TieredSession} gives that prompt;
  * the policy's context the same tokens per layer; traffic, peaks and host reads counted from the sequence's start).
- * Round 1's prompt is prefilled token by token (the policy acts from the first generated token on, as in the paper's
+ * Round 1's prompt is prefilled in chunks, its last rows token by token (the policy acts from the first generated token on, as in the paper's
  * setting; the prompt's last rows' attention, which snapkv and h2o observe and whose top-k seeds the placement, is copied
  * back as the CPU's dense prefill computes it), each answer decoded greedily on the device, each later round's chunk fed
  * token by token with the policy stepping per token as on the CPU. {@link #close} frees the decoders.

@@ -51,6 +51,32 @@ class CudaDecoderGpuTest {
         before.assertNoLeaks(); // every device and pinned byte is released on close
     }
 
+    @ParameterizedTest(name = "prefillRows={0}")
+    @ValueSource(ints = {1, 5, 64})
+    void promptsPrefilledInChunksOfGemms_equalTheCpuDecoder(int prefillRows) {
+        DecoderFixture fixture = DecoderFixture.load();
+        int longest = fixture.cases().stream().mapToInt(c -> c.prompt().length).max().orElseThrow();
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), longest + DecoderFixture.NEW_TOKENS, 7, null,
+                CudaStepDevice::new, KvStores.PAGED, true, false, prefillRows)) { // blocks of 7: chunks of 5 and 64 span blocks
+            long chunked = 0;
+            for (DecoderFixture.Case want : fixture.cases()) {
+                GenerationResult g = decoder.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
+                double diff = DecoderFixture.maxAbsDiff(want.lastLogits(), decoder.logits());
+                assertArrayEquals(want.tokens(), g.tokens(), want.name() + ": greedy tokens (last-step logits differ by " + diff + ")");
+                assertTrue(diff <= DecoderFixture.GPU_LOGIT_TOLERANCE, want.name() + ": last-step logits differ by " + diff);
+                chunked += want.prompt().length;
+            }
+            if (prefillRows == 1) {
+                assertEquals(0, decoder.chunkedPrefillTokens());
+            } else {
+                assertTrue(decoder.chunkedPrefillTokens() >= chunked - fixture.cases().size(), decoder.chunkedPrefillTokens() + " of "
+                        + chunked + " prompt tokens in chunks");
+            }
+        }
+        before.assertNoLeaks();
+    }
+
     @ParameterizedTest(name = "blockSize={0}")
     @ValueSource(ints = {16, 7})
     void stepsReplayedFromCapturedCudaGraphs_equalTheCpuDecoder(int blockSize) {

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.Test;
  */
 class CudaGraphsHostTest {
     private static CudaDecoder decoder(int maxTokens, int blockSize, boolean graphs) {
-        return CudaDecoder.load(BundledModel.directory(), maxTokens, blockSize, null, HostStepDevice::new, KvStores.PAGED, true, graphs);
+        // the prompt token by token, as steps: the counts below are per step
+        return CudaDecoder.load(BundledModel.directory(), maxTokens, blockSize, null, HostStepDevice::new, KvStores.PAGED, true, graphs, 1);
     }
 
     @Test

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
  */
 class FusedKernelsHostTest {
     /** StepDevice calls that are one kernel launch each on the GPU. */
-    static final Set<String> KERNELS = Set.of("embed", "embedAt", "rmsNorm", "gemv", "rope", "append", "attend", "attendLive", "merge",
+    static final Set<String> KERNELS = Set.of("embed", "embedAt", "embedRows", "rmsNorm", "gemv", "gemm", "rope", "append", "attend", "attendLive", "merge",
             "probs", "add", "siluMul", "argmax", "normGemv", "normGemvRope", "normGemvRopeAt", "normSwiGlu", "digestUpdate", "digestScore",
             "digestExact", "headSlices");
 
@@ -51,7 +51,7 @@ class FusedKernelsHostTest {
         for (boolean fused : new boolean[] {true, false}) {
             Map<String, Integer> calls = new TreeMap<>();
             try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), maxTokens, 16, null, () -> counting(calls), KvStores.PAGED,
-                    fused, false)) {
+                    fused, false, 1)) { // the prompt token by token: every call below is a step's
                 assertEquals(fused, decoder.fusedKernels());
                 GenerationResult g = decoder.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
                 double diff = DecoderFixture.maxAbsDiff(want.lastLogits(), decoder.logits());

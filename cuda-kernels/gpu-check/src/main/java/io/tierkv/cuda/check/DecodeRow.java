@@ -18,7 +18,7 @@ import java.util.stream.Stream;
 /**
  * The GPU check's decode rows: a model decoded greedily by {@link CudaDecoder}, everything on the device (weights, KV
  * blocks, every step's math and the argmax; 4 bytes per token come back). A synthetic prompt of {@value #PROMPT} tokens
- * is prefilled (token by token: the decode step), then {@value #NEW_TOKENS} tokens are generated without an
+ * is prefilled (in chunks of GEMMs, where the KV store allows), then {@value #NEW_TOKENS} tokens are generated without an
  * end-of-sequence stop, once to warm up and once timed; each model full on the device, then tiered through tiering's
  * CUDA tiers with a quarter of the prompt on the device tier (the rest read by the same kernel from mapped pinned host
  * memory, merged by log-sum-exp), under policy {@code full} (placement alone) and under {@code hierarchical} (the popularity

@@ -17,7 +17,7 @@ import java.util.Locale;
 /**
  * The GPU check's {@code demo --backend cuda}: the paper's experiment, small, on the CUDA decoder ({@link ReadingEval#onCuda}):
  * the bundled model, {@value #PROMPTS} held-out prompts per question position, every model policy at a 25% device budget,
- * each prompt and policy in a fresh tiered decoder (prompt prefilled token by token, answers decoded greedily on the
+ * each prompt and policy in a fresh tiered decoder (prompt prefilled in chunks up to the rows the policy reads, answers decoded greedily on the
  * device). One line per policy: accuracy with the questions before and after the passage, decode speed, TPOT.
  */
 final class DemoRow {

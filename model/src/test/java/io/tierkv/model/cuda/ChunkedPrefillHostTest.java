@@ -1,0 +1,115 @@
+package io.tierkv.model.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.core.placement.PlacementConfig;
+import io.tierkv.core.policy.Policies;
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.model.BundledModel;
+import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.HostRead;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Prefill in chunks ({@code -Dtierkv.prefillChunk}: one GEMM per projection over a chunk's rows, each row attending the
+ * tokens up to its own) on the host mirror, whose GEMM is its GEMV row by row: so a chunked prompt must leave the same bits
+ * as the same prompt token by token, in the KV blocks (the tokens generated after it attend them), the logits and, tiered,
+ * the blocks the placement moved.
+ */
+class ChunkedPrefillHostTest {
+    private static CudaDecoder paged(int maxTokens, int blockSize, int prefillRows) {
+        return CudaDecoder.load(BundledModel.directory(), maxTokens, blockSize, null, HostStepDevice::new, KvStores.PAGED, true, false,
+                prefillRows);
+    }
+
+    @Test
+    void pagedChunksAcrossBlocks_leaveTheBitsOfTokenByToken_andTheCpuDecodersTokens() {
+        DecoderFixture.Case want = DecoderFixture.load().cases().get(1);
+        int[] prompt = want.prompt();
+        int maxTokens = prompt.length + DecoderFixture.NEW_TOKENS;
+        float[] prefilled;
+        float[] last;
+        try (CudaDecoder d = paged(maxTokens, 4, 1)) {
+            assertEquals(1, d.prefillChunkRows());
+            d.prefill(prompt);
+            prefilled = d.logits();
+            d.reset();
+            d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, null);
+            last = d.logits();
+            assertEquals(0, d.chunkedPrefillTokens(), "token by token");
+        }
+        try (CudaDecoder d = paged(maxTokens, 4, 5)) { // chunks of 5 rows over blocks of 4: every chunk spans two blocks
+            int next = d.prefill(prompt);
+            assertArrayEquals(prefilled, d.logits(), "the prompt's last logits, chunked, equal token by token's");
+            assertEquals(prompt.length, d.position());
+            int chunked = prompt.length % 5 == 1 ? prompt.length - 1 : prompt.length; // a last chunk of one row is a step
+            assertEquals(chunked, d.chunkedPrefillTokens(), "the prompt in chunks of 5");
+            assertEquals(want.tokens()[0], next, "the first greedy token");
+            d.reset();
+            GenerationResult g = d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, null);
+            assertArrayEquals(want.tokens(), g.tokens(), "the CPU decoder's greedy tokens after a chunked prompt");
+            assertArrayEquals(last, d.logits(), "the last step's logits read the chunk-written KV blocks as token by token's");
+        }
+    }
+
+    @Test
+    void tieredChunksStayInTheTailBlock_andMoveTheSameBlocksAsTokenByToken() {
+        DecoderFixture.Case want = DecoderFixture.load().cases().get(1);
+        int[] prompt = want.prompt();
+        int blockSize = 16;
+        int perLayer = Math.max(2, prompt.length / 4 / blockSize);
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        long[] bytes = new long[2];
+        int[] residency;
+        float[] last;
+        try (CudaDecoder d = tiered(prompt.length, blockSize, perLayer, 1)) {
+            d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, null);
+            bytes[0] = d.tierStats().d2hBytes();
+            bytes[1] = d.tierStats().h2dBytes();
+            residency = d.residency();
+            last = d.logits();
+        }
+        try (CudaDecoder d = tiered(prompt.length, blockSize, perLayer, 64)) {
+            GenerationResult g = d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, null);
+            assertArrayEquals(want.tokens(), g.tokens(), "the CPU decoder's greedy tokens");
+            assertArrayEquals(last, d.logits(), "the last step's logits equal token by token's, bit for bit");
+            assertArrayEquals(residency, d.residency(), "the same residency");
+            assertTrue(bytes[0] > 0, "blocks were demoted");
+            assertEquals(bytes[0], d.tierStats().d2hBytes(), "the same demotions");
+            assertEquals(bytes[1], d.tierStats().h2dBytes(), "the same promotions");
+            // the chunks end at block boundaries and before the rows whose attention seeds the placement, which are steps
+            long chunked = d.chunkedPrefillTokens();
+            int read = PlacementConfig.priorQueries(prompt.length);
+            assertTrue(chunked > prompt.length / 2 && chunked <= prompt.length - read,
+                    chunked + " of " + prompt.length + " prompt tokens chunked, the last " + read + " rows read");
+        }
+        before.assertNoLeaks();
+    }
+
+    private static CudaDecoder tiered(int promptLength, int blockSize, int perLayer, int prefillRows) {
+        return CudaDecoder.load(BundledModel.directory(), promptLength + DecoderFixture.NEW_TOKENS, blockSize, null, HostStepDevice::new,
+                KvStores.tiered(Backend.CPU, perLayer, () -> Policies.create("hierarchical"), HostRead.EXACT), true, false, prefillRows);
+    }
+
+    @Test
+    void aChunkSizeThatIsNoPositiveNumber_isRefusedByName() {
+        String old = System.getProperty("tierkv.prefillChunk");
+        try {
+            System.setProperty("tierkv.prefillChunk", "0");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, CudaDecoder::prefillChunkConfigured);
+            assertTrue(e.getMessage().contains("tierkv.prefillChunk") && e.getMessage().contains("'0'"), e.getMessage());
+            System.setProperty("tierkv.prefillChunk", "32");
+            assertEquals(32, CudaDecoder.prefillChunkConfigured());
+        } finally {
+            if (old == null) {
+                System.clearProperty("tierkv.prefillChunk");
+            } else {
+                System.setProperty("tierkv.prefillChunk", old);
+            }
+        }
+    }
+}
