@@ -194,7 +194,7 @@ void ropeCase(int dt, int heads, int kvHeads, int headDim, int in, int wpr, int 
     int pairs = (heads + kvHeads) * half;
     launch((pairs + 255) / 256, 256, [&] { rope(yu, yu + qRows, 1, heads, kvHeads, headDim, position, cosT, sinT); });
     launch((kRows + 255) / 256, 256, [&] {
-        step::kv_append(yu + qRows, yu + qRows + kRows, slotU, 2 * halfBytes, halfBytes, 0, kvRow, kRows, kvDtype);
+        step::kv_append(yu + qRows, yu + qRows + kRows, slotU, 2 * halfBytes, halfBytes, 0, kvRow, kRows, kvDtype, 1);
     });
     int grid = (out + 8 / wpr - 1) / (8 / wpr);
     const int qk = qRows + kRows;
@@ -345,8 +345,23 @@ void chunkCase(int dt, int n, int out, int in, int heads, int kvHeads, int headD
     }
     for (long long i = 0; i < (long long) n * qw; i++) differ += __float_as_uint(q[i]) != __float_as_uint(q1[i]);
     for (long long i = 0; i < (long long) n * kw; i++) differ += __float_as_uint(k[i]) != __float_as_uint(k1[i]);
+    // kv_append of the n rows into rows 2 .. n + 1 of slot 1 of a slab of 3 (blocks of n + 3) against one row at a time
+    const int blockRows = n + 3, kvDtype = dt;
+    const int elem = kvDtype == tierkv::kF32 ? 4 : 2;
+    const long long halfBytes = (long long) blockRows * kw * elem, slotBytes = 2 * halfBytes + 32;
+    unsigned char* slabRows = array<unsigned char>(3 * slotBytes);
+    unsigned char* slabOne = array<unsigned char>(3 * slotBytes);
+    memset(slabRows, 0xcd, 3 * slotBytes);
+    memset(slabOne, 0xcd, 3 * slotBytes);
+    float* vv = array<float>((size_t) n * kw);
+    for (long long i = 0; i < (long long) n * kw; i++) vv[i] = uniform(-2, 2);
+    launch((int) (((long long) n * kw + 255) / 256), 256, [&] { step::kv_append(k, vv, slabRows, slotBytes, halfBytes, 1, 2, kw, kvDtype, n); });
+    for (int t = 0; t < n; t++) {
+        launch(1, 256, [&] { step::kv_append(k + (long long) t * kw, vv + (long long) t * kw, slabOne, slotBytes, halfBytes, 1, 2 + t, kw, kvDtype, 1); });
+    }
+    for (long long i = 0; i < 3 * slotBytes; i++) differ += slabRows[i] != slabOne[i];
     printf("%-52s %5d rows x %d: %d outside the bound (worst %.2f of it); rows and tokens one by one: %lld differ\n",
-           (std::string("gemm_") + dtName(dt) + " chunk, +res into y, rmsnorm, rope").c_str(), n, out, far, worst, differ);
+           (std::string("gemm_") + dtName(dt) + " chunk, +res into y, rmsnorm, rope, kv_append").c_str(), n, out, far, worst, differ);
     if (far || differ) failures++;
 }
 

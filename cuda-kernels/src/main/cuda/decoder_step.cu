@@ -1,6 +1,6 @@
 // The two per-step kernels a paged decoder needs besides the math of decoder_ops.cu and linear.cu:
-//   kv_append  one token's K and V (fp32, RoPE applied) written into row `row` of slot `slot` of a KV slab,
-//              converted to the slab's element type (round to nearest even for F16/BF16)
+//   kv_append  consecutive tokens' K and V (fp32, RoPE applied) written into rows `row ..` of slot `slot` of a KV
+//              slab, converted to the slab's element type (round to nearest even for F16/BF16)
 //   argmax     the index of the largest of n floats, the lowest index among equal ones (Java's Sampler.argmax);
 //              NaN never wins; INT_MAX when no element is a number
 // Slab layout (io.tierkv.cuda.ops.PagedKvShape, tiering's slot layout): slot s starts s * slotBytes after the slab;
@@ -21,16 +21,17 @@ __device__ __forceinline__ bool beats(float v, int i, float bestV, int bestI) {
 
 }  // namespace
 
-// k, v: [rowElems] f32 (rowElems = kvHeads * headDim); slab as above. Writes element e of the row to
-// slab + slot * slotBytes (+ halfBytes for V) at element index row * rowElems + e. 1-D grid, grid-stride.
-// The host checks slot, row and the sizes against the slab.
+// k, v: [rows][rowElems] f32 (rowElems = kvHeads * headDim); slab as above. Writes element e of the rows to
+// slab + slot * slotBytes (+ halfBytes for V) at element index row * rowElems + e: rows row .. row + rows - 1 of the
+// slot, which hold consecutive tokens. 1-D grid, grid-stride. The host checks slot, rows and the sizes against the slab.
 extern "C" __global__ void __launch_bounds__(kThreads)
 kv_append(const float* __restrict__ k, const float* __restrict__ v, unsigned char* slab, long long slotBytes,
-          long long halfBytes, int slot, int row, int rowElems, int dtype) {
+          long long halfBytes, int slot, int row, int rowElems, int dtype, int rows) {
     unsigned char* kBase = slab + (long long) slot * slotBytes;
     unsigned char* vBase = kBase + halfBytes;
     const long long first = (long long) row * rowElems;
-    for (int e = blockIdx.x * kThreads + threadIdx.x; e < rowElems; e += gridDim.x * kThreads) {
+    const int total = rows * rowElems;
+    for (int e = blockIdx.x * kThreads + threadIdx.x; e < total; e += gridDim.x * kThreads) {
         tierkv::storeAs(kBase, first + e, k[e], dtype);
         tierkv::storeAs(vBase, first + e, v[e], dtype);
     }

@@ -34,24 +34,39 @@ public final class CudaDecoderStep implements AutoCloseable {
      * {@code row} of slot {@code slot} of the slab at {@code slab} ({@code capacity} slots of {@code shape}).
      */
     public void appendAsync(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v, CudaStream stream) {
-        checkAppend(shape, capacity, slot, row);
+        appendRowsAsync(shape, slab, capacity, slot, row, 1, k, v, stream);
+    }
+
+    /**
+     * {@link #appendAsync} of {@code rows} consecutive tokens ({@code k}, {@code v}: {@code [rows][kvHeads * headDim]} fp32)
+     * into rows {@code row .. row + rows - 1} of slot {@code slot}, in one launch.
+     */
+    public void appendRowsAsync(PagedKvShape shape, long slab, long capacity, int slot, int row, int rows, long k, long v,
+                                CudaStream stream) {
+        checkAppend(shape, capacity, slot, row, rows);
         Args.address("slab", slab, 16);
         Args.address("k", k, 4);
         Args.address("v", v, 4);
         int rowElems = shape.kvHeads() * shape.headDim();
-        // kv_append(k, v, slab, slotBytes, halfBytes, slot, row, rowElems, dtype)
+        // kv_append(k, v, slab, slotBytes, halfBytes, slot, row, rowElems, dtype, rows)
         args.clear().i64(k).i64(v).i64(slab).i64(shape.slotBytes()).i64(shape.halfBytes()).i32(slot).i32(row).i32(rowElems)
-                .i32(DTypeCodes.code(shape.dtype()));
-        module.launch("kv_append", LaunchPlans.strideBlocks(rowElems), 1, LaunchPlans.THREADS, 0, stream, args);
+                .i32(DTypeCodes.code(shape.dtype())).i32(rows);
+        module.launch("kv_append", LaunchPlans.strideBlocks((long) rows * rowElems), 1, LaunchPlans.THREADS, 0, stream, args);
     }
 
     /** The host checks of {@link #appendAsync}: the slot inside the slab, the row inside the block. */
     static void checkAppend(PagedKvShape shape, long capacity, int slot, int row) {
+        checkAppend(shape, capacity, slot, row, 1);
+    }
+
+    /** The host checks of {@link #appendRowsAsync}: the slot inside the slab, the rows inside the block. */
+    static void checkAppend(PagedKvShape shape, long capacity, int slot, int row, int rows) {
         if (slot < 0 || slot >= capacity) {
             throw new IllegalArgumentException("slot " + slot + " is outside the slab of " + capacity + " slots");
         }
-        if (row < 0 || row >= shape.blockSize()) {
-            throw new IllegalArgumentException("row " + row + " is outside a block of " + shape.blockSize() + " tokens");
+        if (rows < 1 || row < 0 || row + rows > shape.blockSize()) {
+            throw new IllegalArgumentException(rows == 1 ? "row " + row + " is outside a block of " + shape.blockSize() + " tokens"
+                    : "rows " + row + " .. " + (row + rows - 1) + " are outside a block of " + shape.blockSize() + " tokens");
         }
     }
 

@@ -704,9 +704,7 @@ public final class CudaDecoder implements AutoCloseable {
         addBias(a + k.k(), w.bk(), kvDim, n);
         addBias(a + k.v(), w.bv(), kvDim, n);
         device.rope(a + k.q(), a + k.k(), n, c.heads(), c.kvHeads(), c.headDim(), first, cos, sin, maxTokens);
-        for (int t = 0; t < n; t++) {
-            cache.write(l, first + t, a + k.k() + 4L * t * kvDim, a + k.v() + 4L * t * kvDim);
-        }
+        cache.writeRows(l, first, n, a + k.k(), a + k.v());
         cache.attendRows(l, first, n, a + k.q(), scale, a + k.attn(), a + k.lse());
         device.gemm(a + k.h(), w.wo(), a + k.attn(), a + k.h(), n);
         addBias(a + k.h(), w.bo(), d, n);

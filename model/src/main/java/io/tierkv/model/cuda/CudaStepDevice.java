@@ -229,8 +229,8 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
-    public void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v) {
-        step.appendAsync(shape, slab, capacity, slot, row, k, v, stream);
+    public void appendRows(PagedKvShape shape, long slab, long capacity, int slot, int row, int rows, long k, long v) {
+        step.appendRowsAsync(shape, slab, capacity, slot, row, rows, k, v, stream);
     }
 
     @Override

@@ -267,17 +267,18 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
-    public void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v) {
-        if (recorded(() -> append(shape, slab, capacity, slot, row, k, v))) {
+    public void appendRows(PagedKvShape shape, long slab, long capacity, int slot, int row, int rows, long k, long v) {
+        if (recorded(() -> appendRows(shape, slab, capacity, slot, row, rows, k, v))) {
             return;
         }
-        if (slot < 0 || slot >= capacity || row < 0 || row >= shape.blockSize()) {
-            throw new IllegalArgumentException("slot " + slot + " row " + row + " outside " + capacity + " slots of " + shape.blockSize());
+        if (slot < 0 || slot >= capacity || rows < 1 || row < 0 || row + rows > shape.blockSize()) {
+            throw new IllegalArgumentException("slot " + slot + " rows " + row + " .. " + (row + rows - 1) + " outside " + capacity
+                    + " slots of " + shape.blockSize());
         }
-        int rowElems = shape.kvHeads() * shape.headDim();
-        long first = slab + slot * shape.slotBytes() + (long) row * rowElems * shape.dtype().bytes();
-        putTyped(first, shape.dtype(), floats(k, rowElems));
-        putTyped(first + shape.halfBytes(), shape.dtype(), floats(v, rowElems));
+        int elems = rows * shape.kvHeads() * shape.headDim();
+        long first = slab + slot * shape.slotBytes() + (long) row * shape.kvHeads() * shape.headDim() * shape.dtype().bytes();
+        putTyped(first, shape.dtype(), floats(k, elems));
+        putTyped(first + shape.halfBytes(), shape.dtype(), floats(v, elems));
     }
 
     private void putTyped(long address, DType dtype, float[] values) {

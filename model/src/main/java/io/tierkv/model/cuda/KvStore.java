@@ -17,6 +17,12 @@ interface KvStore extends AutoCloseable {
     void write(int l, int position, long k, long v);
 
     /**
+     * {@link #write} of the {@code n} consecutive positions {@code first ..} ({@code k}, {@code v}: {@code [n][kvHeads *
+     * headDim]}), a launch per block they fall in.
+     */
+    void writeRows(int l, int first, int n, long k, long v);
+
+    /**
      * The device address of the block slot that holds layer {@code l}'s K and V of {@code position} (row {@code position %
      * blockSize} of it), for a kernel that writes them itself; {@link #written} follows.
      */

@@ -90,6 +90,17 @@ final class PagedKvCache implements CapturableKvStore {
     }
 
     @Override
+    public void writeRows(int l, int first, int n, long k, long v) {
+        long rowBytes = 4L * shape.kvHeads() * shape.headDim();
+        for (int p = first; p < first + n; ) {
+            int rows = Math.min(first + n - p, shape.blockSize() - table.row(p));
+            device.appendRows(shape, layerSlab(l), table.capacityBlocks(), table.slot(table.block(p)), table.row(p), rows,
+                    k + (p - first) * rowBytes, v + (p - first) * rowBytes);
+            p += rows;
+        }
+    }
+
+    @Override
     public long slot(int l, int position) {
         return layerSlab(l) + table.slot(table.block(position)) * shape.slotBytes();
     }

@@ -104,7 +104,12 @@ interface StepDevice extends AutoCloseable {
     void rope(long q, long k, int tokens, int heads, int kvHeads, int headDim, int start, long cos, long sin, int tableRows);
 
     /** Writes one token's k and v ({@code [kvHeads * headDim]} fp32) into row {@code row} of slot {@code slot}. */
-    void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v);
+    default void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v) {
+        appendRows(shape, slab, capacity, slot, row, 1, k, v);
+    }
+
+    /** {@link #append} of {@code rows} consecutive tokens ({@code [rows][kvHeads * headDim]}) into rows {@code row ..} of the slot. */
+    void appendRows(PagedKvShape shape, long slab, long capacity, int slot, int row, int rows, long k, long v);
 
     /**
      * Paged decode attention of q over list entries {@code 0 .. nBlocks - 1}: normalised out and lse. {@code headMask}, u8

@@ -256,6 +256,17 @@ final class TieredKvStore implements KvStore {
         written(l, position);
     }
 
+    /** A chunk's rows, in the tail block ({@link #chunkRows}): one launch; the block's digest when they fill it. */
+    @Override
+    public void writeRows(int l, int first, int n, long k, long v) {
+        int last = first + n - 1;
+        if (n < 1 || first / shape.blockSize() != last / shape.blockSize()) {
+            throw new IllegalArgumentException("rows " + first + " .. " + last + " are not in one block of " + shape.blockSize());
+        }
+        device.appendRows(shape, slot(l, first), 1, 0, first % shape.blockSize(), n, k, v);
+        written(l, last);
+    }
+
     @Override
     public long slot(int l, int position) {
         return seq.keyAddress(l, position) - tiers.descriptor().keyOffset(position % shape.blockSize());
