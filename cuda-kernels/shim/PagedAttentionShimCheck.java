@@ -19,7 +19,8 @@ import java.util.SplittableRandom;
  * (out 0, lse -inf); half the cases as a captured step launches the kernel, planned for more entries than are live and the
  * live count read on the device; and a third of them as a prefill chunk launches it: 2 to 9 query rows on grid z, each cut at
  * its causal edge, the entries' blocks in order or scattered through a block index (the tiered store's parts). Also that
- * every arrival counter is zero again. A development check for when no GPU is at hand
+ * every arrival counter is zero again. Half the cases add a second part (its own slab, table and masks: a tiered sequence's
+ * host blocks after its device blocks), held to the two parts attended apart and merged by log-sum-exp. A development check for when no GPU is at hand
  * (see README.md here), not part of the build.
  *
  * <pre>
@@ -67,18 +68,12 @@ public class PagedAttentionShimCheck {
                     blockIndex[o] = t;
                 }
             }
-            LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(planned, blockSize, kvHeads, s.group(), headDim, sms, rows);
+            Second second = r.nextBoolean() ? Second.random(r, s, firstPosition >= 0) : null;
+            int entries = planned + (second == null ? 0 : second.slots.length);
+            LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(entries, blockSize, kvHeads, s.group(), headDim, sms, rows);
             float scale = (float) (1 / Math.sqrt(headDim));
             int slotElements = (int) (s.slotBytes() / dtype.bytes());
-            float[] slab = new float[capacity * slotElements];
-            for (int i = 0; i < slab.length; i++) {
-                float v = (float) (r.nextGaussian() * 1.5);
-                slab[i] = switch (dtype) {
-                    case BF16 -> HalfFloats.fromBf16(HalfFloats.toBf16(v));
-                    case F16 -> HalfFloats.fromF16(HalfFloats.toF16(v));
-                    default -> v;
-                };
-            }
+            float[] slab = slab(r, dtype, capacity * slotElements);
             int[] slots = new int[planned];
             for (int b = 0; b < planned; b++) {
                 slots[b] = r.nextInt(16) == 0 ? (r.nextBoolean() ? -1 : capacity) : r.nextInt(capacity);
@@ -112,13 +107,23 @@ public class PagedAttentionShimCheck {
             for (int i = 0; i < q.length; i++) {
                 q[i] = (float) r.nextGaussian();
             }
-            want.add(firstPosition < 0 ? ReferenceOps.pagedAttention(s, q, slab, slots, valid, mask, headMask, n, scale)
-                    : ReferenceOps.pagedAttentionRows(s, q, rows, firstPosition, blockIndex, slab, slots, valid, mask, headMask, n, scale));
+            ReferenceOps.Attention a = firstPosition < 0 ? ReferenceOps.pagedAttention(s, q, slab, slots, valid, mask, headMask, n, scale)
+                    : ReferenceOps.pagedAttentionRows(s, q, rows, firstPosition, blockIndex, slab, slots, valid, mask, headMask, n, scale);
+            if (second != null) {
+                int n2 = second.slots.length;
+                ReferenceOps.Attention b = firstPosition < 0
+                        ? ReferenceOps.pagedAttention(s, q, second.slab, second.slots, second.valid, second.mask, second.headMask, n2, scale)
+                        : ReferenceOps.pagedAttentionRows(s, q, rows, firstPosition, second.blockIndex, second.slab, second.slots, second.valid,
+                        second.mask, second.headMask, n2, scale);
+                a = ReferenceOps.merge(a, b, rows * heads, headDim);
+            }
+            want.add(a);
             names.add(dtype + " " + heads + "/" + kvHeads + " heads x " + headDim + ", blocks of " + blockSize + ", " + n + " entries"
                     + (device ? " read on the device (planned for " + planned + ")" : "") + ", G "
                     + plan.headsPerCta() + ", " + plan.splits() + " splits of " + plan.blocksPerSplit() + (hasValid ? ", valid rows" : "")
                     + (hasMask ? ", evict mask" : "") + (hasHeadMask ? ", head mask" : "")
-                    + (firstPosition >= 0 ? ", " + rows + " rows from position " + firstPosition + (blockIndex != null ? ", blocks scattered" : "") : ""));
+                    + (firstPosition >= 0 ? ", " + rows + " rows from position " + firstPosition + (blockIndex != null ? ", blocks scattered" : "") : "")
+                    + (second != null ? ", a second part of " + second.slots.length + " entries" : ""));
 
             in.append(c % 3 == 0 ? 0 : c % 3 == 1 ? 1 : 2).append(' ').append(heads).append(' ').append(kvHeads).append(' ').append(headDim)
                     .append(' ').append(blockSize).append(' ').append(capacity).append(' ').append(planned).append(' ').append(device ? n : -1)
@@ -126,16 +131,8 @@ public class PagedAttentionShimCheck {
                     .append(' ').append(plan.blocksPerSplit()).append(' ').append(plan.splits()).append(' ')
                     .append(Integer.toHexString(Float.floatToRawIntBits(scale))).append(' ').append(hasValid ? 1 : 0).append(' ')
                     .append(hasMask ? 1 : 0).append(' ').append(hasHeadMask ? 1 : 0).append(' ').append(rows).append(' ').append(firstPosition)
-                    .append(' ').append(blockIndex != null ? 1 : 0).append('\n');
-            for (float v : slab) {
-                int bits = switch (dtype) {
-                    case BF16 -> HalfFloats.toBf16(v) & 0xffff;
-                    case F16 -> HalfFloats.toF16(v) & 0xffff;
-                    default -> Float.floatToRawIntBits(v);
-                };
-                in.append(Integer.toHexString(bits)).append(' ');
-            }
-            in.append('\n');
+                    .append(' ').append(blockIndex != null ? 1 : 0).append(' ').append(second == null ? 0 : second.slots.length).append('\n');
+            appendSlab(in, slab, dtype);
             for (int x : slots) {
                 in.append(x).append(' ');
             }
@@ -155,6 +152,9 @@ public class PagedAttentionShimCheck {
                 for (int x : blockIndex) {
                     in.append(x).append(' ');
                 }
+            }
+            if (second != null) {
+                second.write(in, dtype);
             }
             for (float x : q) {
                 in.append(Integer.toHexString(Float.floatToRawIntBits(x))).append(' ');
@@ -179,6 +179,102 @@ public class PagedAttentionShimCheck {
         }
         System.out.println(cases + " cases, " + bad + " differ (runner exit " + rc + ")");
         System.exit(bad == 0 && rc == 0 ? 0 : 1);
+    }
+
+    /** A second part: its own slab, slots, valid rows, masks and block indexes. */
+    record Second(float[] slab, int capacity, int[] slots, int[] valid, byte[] mask, byte[] headMask, int[] blockIndex) {
+        static Second random(SplittableRandom r, PagedKvShape s, boolean blocks) {
+            int n = r.nextInt(1, 30);
+            int capacity = r.nextInt(2, 20);
+            float[] slab = PagedAttentionShimCheck.slab(r, s.dtype(), capacity * (int) (s.slotBytes() / s.dtype().bytes()));
+            int[] slots = new int[n];
+            for (int b = 0; b < n; b++) {
+                slots[b] = r.nextInt(16) == 0 ? capacity : r.nextInt(capacity);
+            }
+            int[] valid = null;
+            if (r.nextBoolean()) {
+                valid = new int[n];
+                for (int b = 0; b < n; b++) {
+                    valid[b] = r.nextInt(4) == 0 ? r.nextInt(0, s.blockSize() + 1) : s.blockSize();
+                }
+            }
+            byte[] mask = null;
+            if (r.nextInt(3) == 0) {
+                mask = new byte[n * s.blockSize()];
+                for (int i = 0; i < mask.length; i++) {
+                    mask[i] = (byte) (r.nextInt(5) == 0 ? 1 : 0);
+                }
+            }
+            byte[] headMask = null;
+            if (r.nextBoolean()) {
+                headMask = new byte[n * s.kvHeads()];
+                for (int i = 0; i < headMask.length; i++) {
+                    headMask[i] = (byte) (r.nextInt(3) == 0 ? 0 : 1);
+                }
+            }
+            int[] blockIndex = null;
+            if (blocks && r.nextBoolean()) {
+                blockIndex = new int[n];
+                for (int b = 0; b < n; b++) {
+                    blockIndex[b] = r.nextInt(0, 60);
+                }
+            }
+            return new Second(slab, capacity, slots, valid, mask, headMask, blockIndex);
+        }
+
+        /** "capacity2 valid mask headMask blockIndex", the slab, the slots and the arrays present, as the runner reads them. */
+        void write(StringBuilder in, DType dtype) {
+            in.append(capacity).append(' ').append(valid != null ? 1 : 0).append(' ').append(mask != null ? 1 : 0).append(' ')
+                    .append(headMask != null ? 1 : 0).append(' ').append(blockIndex != null ? 1 : 0).append('\n');
+            appendSlab(in, slab, dtype);
+            for (int[] ints : new int[][] {slots, valid}) {
+                if (ints != null) {
+                    for (int x : ints) {
+                        in.append(x).append(' ');
+                    }
+                }
+            }
+            for (byte[] bytes : new byte[][] {mask, headMask}) {
+                if (bytes != null) {
+                    for (byte x : bytes) {
+                        in.append(x).append(' ');
+                    }
+                }
+            }
+            if (blockIndex != null) {
+                for (int x : blockIndex) {
+                    in.append(x).append(' ');
+                }
+            }
+            in.append('\n');
+        }
+    }
+
+    /** {@code n} random slab elements, rounded to {@code dtype}. */
+    static float[] slab(SplittableRandom r, DType dtype, int n) {
+        float[] slab = new float[n];
+        for (int i = 0; i < slab.length; i++) {
+            float v = (float) (r.nextGaussian() * 1.5);
+            slab[i] = switch (dtype) {
+                case BF16 -> HalfFloats.fromBf16(HalfFloats.toBf16(v));
+                case F16 -> HalfFloats.fromF16(HalfFloats.toF16(v));
+                default -> v;
+            };
+        }
+        return slab;
+    }
+
+    /** The slab's elements as hex words of their bits, then a line break. */
+    static void appendSlab(StringBuilder in, float[] slab, DType dtype) {
+        for (float v : slab) {
+            int bits = switch (dtype) {
+                case BF16 -> HalfFloats.toBf16(v) & 0xffff;
+                case F16 -> HalfFloats.toF16(v) & 0xffff;
+                default -> Float.floatToRawIntBits(v);
+            };
+            in.append(Integer.toHexString(bits)).append(' ');
+        }
+        in.append('\n');
     }
 
     /** Null when the kernel's out and lse are within the tolerance of the reference and the counters are zero. */

@@ -1,11 +1,13 @@
 // paged_attention.cu as host C++ (cuda_shim.h), fed by PagedAttentionShimCheck.java (README.md here): the split
 // flash-decoding kernel with its arrival counters, the CTAs of the (columns, splits) grid one after another.
 // stdin, per case: "dtype heads kvHeads headDim blockSize capacity nBlocks live G blocksPerSplit splits scaleBits valid mask
-// headMask rows firstPosition blockIndex" (live: the count the kernel reads through liveBlocks, or -1 to pass none; valid,
-// mask, headMask, blockIndex 0 or 1: whether the array follows; rows: query rows, grid z; firstPosition: row 0's causal
-// edge, or -1 for none), then the slab's capacity * 2 * blockSize * kvHeads * headDim elements as hex words of their bits
-// (f32: 32 bits, f16 and bf16: 16), the n slots, then the arrays present (n valid rows, n * blockSize mask bytes,
-// n * kvHeads head-mask bytes, n block indexes), then rows * heads * headDim query floats (hex bits).
+// headMask rows firstPosition blockIndex n2" (live: the count the kernel reads through liveBlocks, or -1 to pass none;
+// valid, mask, headMask, blockIndex 0 or 1: whether the array follows; rows: query rows, grid z; firstPosition: row 0's
+// causal edge, or -1 for none; n2: the second part's entries, 0 for none), then the slab's capacity * 2 * blockSize *
+// kvHeads * headDim elements as hex words of their bits (f32: 32 bits, f16 and bf16: 16), the n slots, then the arrays
+// present (n valid rows, n * blockSize mask bytes, n * kvHeads head-mask bytes, n block indexes); with n2 > 0 the second
+// part the same way: "capacity2 valid mask headMask blockIndex", its slab, its n2 slots and arrays; then rows * heads *
+// headDim query floats (hex bits).
 // stdout, per case: out (rows * heads * headDim floats), lse (rows * heads floats), as hex bits, then "arrivals 0" when
 // every arrival counter is zero again.
 #include <cstdio>
@@ -18,7 +20,7 @@
 
 using Kernel = void (*)(const float*, const unsigned char*, long long, long long, const int*, const int*, const unsigned char*,
                         const unsigned char*, int, int, int, int, int, int, float, int, float*, float*, float*, unsigned*, float*,
-                        float*, const int*, const int*, int);
+                        float*, const int*, const int*, int, Part);
 
 static Kernel kernel(int dtype, int g) {
     static const Kernel k[3][4] = {
@@ -37,6 +39,7 @@ int main() {
         const bool hasValid = integer(), hasMask = integer(), hasHeadMask = integer();
         const int rows = integer(), firstPosition = integer();
         const bool hasBlockIndex = integer();
+        const int n2 = integer();
         const int elem = dtype == tierkv::kF32 ? 4 : 2;
         const long long half = (long long) blockSize * kvHeads * headDim * elem, slotBytes = 2 * half;
         std::vector<unsigned char> slab(capacity * slotBytes + 16);
@@ -52,6 +55,30 @@ int main() {
         if (hasHeadMask) for (auto& m : headMask) m = (unsigned char) integer();
         std::vector<int> blockIndex(n);
         if (hasBlockIndex) for (int& b : blockIndex) b = integer();
+        Part second{nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0, 0};
+        std::vector<unsigned char> slab2, mask2, headMask2;
+        std::vector<int> slots2, valid2, blockIndex2;
+        if (n2 > 0) {
+            const int capacity2 = integer();
+            const bool v2 = integer(), m2 = integer(), h2 = integer(), b2 = integer();
+            slab2.resize(capacity2 * slotBytes + 16);
+            for (long long i = 0; i < capacity2 * slotBytes / elem; i++) {
+                unsigned w = hex();
+                memcpy(slab2.data() + i * elem, &w, elem);
+            }
+            slots2.resize(n2);
+            for (int& x : slots2) x = integer();
+            valid2.resize(v2 ? n2 : 0);
+            mask2.resize(m2 ? (size_t) n2 * blockSize : 0);
+            headMask2.resize(h2 ? (size_t) n2 * kvHeads : 0);
+            blockIndex2.resize(b2 ? n2 : 0);
+            for (int& x : valid2) x = integer();
+            for (auto& x : mask2) x = (unsigned char) integer();
+            for (auto& x : headMask2) x = (unsigned char) integer();
+            for (int& x : blockIndex2) x = integer();
+            second = Part{slab2.data(), slots2.data(), v2 ? valid2.data() : nullptr, m2 ? mask2.data() : nullptr,
+                          h2 ? headMask2.data() : nullptr, b2 ? blockIndex2.data() : nullptr, capacity2, n2};
+        }
         std::vector<float> q((size_t) rows * heads * headDim);
         for (float& x : q) x = bitsFloat(hex());
         const int group = heads / kvHeads, headChunks = (group + g - 1) / g, columns = kvHeads * headChunks;
@@ -63,7 +90,7 @@ int main() {
             k(q.data(), slab.data(), slotBytes, half, slots.data(), hasValid ? valid.data() : nullptr, hasMask ? mask.data() : nullptr,
               hasHeadMask ? headMask.data() : nullptr, capacity, n, blockSize, heads, kvHeads, headDim, scale, perSplit, acc.data(),
               mx.data(), sum.data(), arrivals.data(), out.data(), lse.data(), live >= 0 ? &live : nullptr,
-              hasBlockIndex ? blockIndex.data() : nullptr, firstPosition);
+              hasBlockIndex ? blockIndex.data() : nullptr, firstPosition, second);
         });
         printFloats(out);
         printFloats(lse);

@@ -16,6 +16,11 @@
 // lookup per row. The other rows take no part and are not read. A slot id outside [0, capacity) is skipped
 // like an evicted block rather than read out of bounds (a wrong table must not poison the context).
 //
+// Two parts in one launch (a tiered sequence's device blocks, then its host blocks read over mapped pinned memory):
+// the second part (a Part by value: its own slab, slots, valid rows, masks, block indexes, capacity and nBlocks; nBlocks
+// 0 for none) continues the list, entry nBlocks + b being its entry b. The result is that of the two parts attended
+// apart and merged with lse_merge, in one launch whose splits spread both parts' rows over the GPU.
+//
 // Several query rows (a prefill chunk) in one launch: grid z = row z, each with its own query, output, log-sum-exp and
 // split scratch (at z times their one-row sizes), and, with firstPosition >= 0, the causal edge of its position
 // firstPosition + z: row r of entry b is live only if blockIndex[b] * blockSize + r <= that position (blockIndex may be
@@ -80,52 +85,56 @@ __device__ __forceinline__ int pow2ceil(int c) {
     return p;
 }
 
-// The causal edge of a query row: its position and where each entry's block lies (see the top of this file).
-struct Edge {
-    long long position;                // rows after it take no part; kNoEdge for none
+// One list of entries (a part: say the device tier's blocks, or the host tier's): its slab, the slot of each entry,
+// valid rows, evict masks, and where each entry's block lies for a query row's causal edge (see the top of this file).
+struct Part {
+    const unsigned char* slab;
+    const int* slots;                  // [nBlocks]
+    const int* validRows;              // [nBlocks] or null: all blockSize rows
+    const unsigned char* mask;         // [nBlocks][blockSize] or null
+    const unsigned char* headMask;     // [nBlocks][kvHeads] or null
     const int* blockIndex;             // [nBlocks] block of each entry, null: entry b holds block b
+    int capacity;                      // slots in the slab
+    int nBlocks;
 };
 
 constexpr long long kNoEdge = 0x7fffffffffffffffLL;
 
 // The start of list row i's K row (row r of its block, KV head 0), or null when the row is past the causal
-// edge, evicted (for every head, or for the CTA's KV head g), or in a slot outside the slab. Row i is row
-// i % blockSize of list entry b0 + i / blockSize.
-__device__ __forceinline__ const unsigned char* liveRow(int i, int b0, int g, const unsigned char* slab, long long slotBytes,
-                                                       long long rowBytes, const int* __restrict__ slots,
-                                                       const int* __restrict__ validRows, const unsigned char* __restrict__ mask,
-                                                       const unsigned char* __restrict__ headMask, int capacity, int blockSize,
-                                                       int kvHeads, Edge edge) {
+// edge (position edge; kNoEdge for none), evicted (for every head, or for the CTA's KV head g), or in a slot outside
+// the slab. Row i is row i % blockSize of list entry b0 + i / blockSize: of part a below a.nBlocks, of part c after.
+__device__ __forceinline__ const unsigned char* liveRow(int i, int b0, int g, long long slotBytes, long long rowBytes, const Part& a,
+                                                       const Part& c, int blockSize, int kvHeads, long long edge) {
     const int q = i / blockSize;
-    const int b = b0 + q;
     const int r = i - q * blockSize;
+    const bool second = b0 + q >= a.nBlocks;
+    const int b = second ? b0 + q - a.nBlocks : b0 + q;
+    const int* validRows = second ? c.validRows : a.validRows;
     const int rows = validRows != nullptr ? __ldg(validRows + b) : blockSize;
     if (r >= rows) return nullptr;
-    if (edge.position != kNoEdge) {
-        const long long block = edge.blockIndex != nullptr ? __ldg(edge.blockIndex + b) : b;
-        if (block * blockSize + r > edge.position) return nullptr;
+    if (edge != kNoEdge) {
+        const int* blockIndex = second ? c.blockIndex : a.blockIndex;
+        const long long block = blockIndex != nullptr ? __ldg(blockIndex + b) : b;
+        if (block * blockSize + r > edge) return nullptr;
     }
+    const unsigned char* headMask = second ? c.headMask : a.headMask;
     if (headMask != nullptr && __ldg(headMask + (long long) b * kvHeads + g) == 0) return nullptr;
+    const unsigned char* mask = second ? c.mask : a.mask;
     if (mask != nullptr && __ldg(mask + (long long) b * blockSize + r) != 0) return nullptr;
-    const int slotId = __ldg(slots + b);
-    if (slotId < 0 || slotId >= capacity) return nullptr;
-    return slab + (long long) slotId * slotBytes + (long long) r * rowBytes;
+    const int slotId = __ldg((second ? c.slots : a.slots) + b);
+    if (slotId < 0 || slotId >= (second ? c.capacity : a.capacity)) return nullptr;
+    return (second ? c.slab : a.slab) + (long long) slotId * slotBytes + (long long) r * rowBytes;
 }
 
 // The thread's kRows rows of the tile starting at split row tileStart: row (j * kWarps + warp) * rowsPerWarp + sub
 // of the tile for j = 0 .. kRows - 1, as liveRow gives them for KV head g (null past the split's rows).
 __device__ __forceinline__ void lookUpRows(const unsigned char** row, int tileStart, int rows, int b0, int g, int warp,
-                                           int rowsPerWarp, int sub, const unsigned char* slab, long long slotBytes,
-                                           long long rowBytes, const int* __restrict__ slots, const int* __restrict__ validRows,
-                                           const unsigned char* __restrict__ mask, const unsigned char* __restrict__ headMask,
-                                           int capacity, int blockSize, int kvHeads, Edge edge) {
+                                           int rowsPerWarp, int sub, long long slotBytes, long long rowBytes, const Part& a,
+                                           const Part& c, int blockSize, int kvHeads, long long edge) {
 #pragma unroll
     for (int j = 0; j < kRows; ++j) {
         const int i = tileStart + (j * kWarps + warp) * rowsPerWarp + sub;
-        row[j] = i < rows
-                     ? liveRow(i, b0, g, slab, slotBytes, rowBytes, slots, validRows, mask, headMask, capacity, blockSize, kvHeads,
-                               edge)
-                     : nullptr;
+        row[j] = i < rows ? liveRow(i, b0, g, slotBytes, rowBytes, a, c, blockSize, kvHeads, edge) : nullptr;
     }
 }
 
@@ -164,10 +173,12 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
                                int kvHeads, int headDim, float scale, int blocksPerSplit, float* __restrict__ partAcc,
                                float* __restrict__ partMax, float* __restrict__ partSum, unsigned* __restrict__ arrivals,
                                float* __restrict__ out, float* __restrict__ lse, const int* __restrict__ liveBlocks,
-                               const int* __restrict__ blockIndex, int firstPosition) {
+                               const int* __restrict__ blockIndex, int firstPosition, const Part second) {
     TIERKV_DYNAMIC_SHARED(float, smem);
     if (liveBlocks != nullptr) nBlocks = min(nBlocks, __ldg(liveBlocks));  // the plan's nBlocks is then a bound
     __shared__ bool lastToArrive;
+    const Part first{slab, slots, validRows, mask, headMask, blockIndex, capacity, nBlocks};
+    const int entries = nBlocks + second.nBlocks;  // the first part's entries, then the second's
 
     // Query row z of the launch: its own query, output, lse, scratch and arrival counters, and its causal edge.
     const long long z = blockIdx.z;
@@ -178,7 +189,7 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
     partMax += z * heads * gridDim.y;
     partSum += z * heads * gridDim.y;
     arrivals += z * gridDim.x;
-    const Edge edge{firstPosition >= 0 ? firstPosition + z : kNoEdge, blockIndex};
+    const long long edge = firstPosition >= 0 ? firstPosition + z : kNoEdge;
 
     const int group = heads / kvHeads;
     const int headChunks = (group + G - 1) / G;
@@ -233,7 +244,7 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
     __syncthreads();
 
     const int b0 = split * blocksPerSplit;
-    const int b1 = max(b0, min(nBlocks, b0 + blocksPerSplit));  // a split past the live entries has none
+    const int b1 = max(b0, min(entries, b0 + blocksPerSplit));  // a split past the live entries has none
     const int rows = (b1 - b0) * blockSize;
     const long long rowBytes = (long long) kvHeads * headDim * tierkv::ElemBytes<DT>::value;
     const long long colBytes = ((long long) g * headDim + c * 8) * tierkv::ElemBytes<DT>::value;
@@ -243,8 +254,7 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
     // twice the registers, so there the lookup waits for the end of the tile (where the rows' registers are free).
     constexpr bool kEarlyLookup = DT != tierkv::kF32;
     const unsigned char* nextRow[kRows];
-    lookUpRows(nextRow, 0, rows, b0, g, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows, mask, headMask, capacity,
-               blockSize, kvHeads, edge);
+    lookUpRows(nextRow, 0, rows, b0, g, warp, rowsPerWarp, sub, slotBytes, rowBytes, first, second, blockSize, kvHeads, edge);
     for (int tileStart = 0; tileStart < rows; tileStart += tile) {
         // Every load of the tile first: kRows rows of K and V per thread in flight.
         Chunk<DT> kc[kRows];
@@ -263,8 +273,8 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
             }
         }
         if constexpr (kEarlyLookup) {
-            lookUpRows(nextRow, tileStart + tile, rows, b0, g, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows,
-                       mask, headMask, capacity, blockSize, kvHeads, edge);
+            lookUpRows(nextRow, tileStart + tile, rows, b0, g, warp, rowsPerWarp, sub, slotBytes, rowBytes, first, second, blockSize,
+                       kvHeads, edge);
         }
         // Scores: partial dots over the lane's 8 columns, summed over the row's lanes (uniform shuffles).
 #pragma unroll
@@ -332,8 +342,8 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
             }
         }
         if constexpr (!kEarlyLookup) {
-            lookUpRows(nextRow, tileStart + tile, rows, b0, g, warp, rowsPerWarp, sub, slab, slotBytes, rowBytes, slots, validRows,
-                       mask, headMask, capacity, blockSize, kvHeads, edge);
+            lookUpRows(nextRow, tileStart + tile, rows, b0, g, warp, rowsPerWarp, sub, slotBytes, rowBytes, first, second, blockSize,
+                       kvHeads, edge);
         }
         __syncthreads();  // sc is rewritten by the next tile
     }
@@ -474,7 +484,8 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
 // (a launch captured in a CUDA graph serves a sequence growing up to nBlocks entries; splits past the live ones are empty).
 // Grid z > 1: that many query rows (q, out, lse, the scratch and the counters each z times as large, row after row);
 // firstPosition >= 0 with blockIndex ([nBlocks] i32, may be null for entry b = block b): row z attends the positions up
-// to firstPosition + z only.
+// to firstPosition + z only. second: the second part's entries after the first's (second.nBlocks = 0 for none); blocksPerSplit
+// is planned for nBlocks + second.nBlocks entries.
 // Registers: at most 128 (4 CTAs per SM) for G = 1 and 2, 168 (3 CTAs) for G = 4, 255 (2 CTAs) for G = 8, where q and
 // the accumulators alone are 2 x 64 floats per thread (LaunchPlans.attentionCtasPerSm mirrors this).
 #define TIERKV_PAGED_ATTENTION(NAME, DT, G, MIN_CTAS)                                                                       \
@@ -484,10 +495,10 @@ __device__ void pagedAttention(const float* __restrict__ q, const unsigned char*
          const unsigned char* __restrict__ headMask, int capacity, int nBlocks, int blockSize, int heads, int kvHeads,      \
          int headDim, float scale, int blocksPerSplit, float* __restrict__ partAcc, float* __restrict__ partMax,            \
          float* __restrict__ partSum, unsigned* __restrict__ arrivals, float* __restrict__ out, float* __restrict__ lse,    \
-         const int* __restrict__ liveBlocks, const int* __restrict__ blockIndex, int firstPosition) {                      \
+         const int* __restrict__ liveBlocks, const int* __restrict__ blockIndex, int firstPosition, const Part second) {    \
         pagedAttention<DT, G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, headMask, capacity, nBlocks,          \
                               blockSize, heads, kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum,        \
-                              arrivals, out, lse, liveBlocks, blockIndex, firstPosition);                                  \
+                              arrivals, out, lse, liveBlocks, blockIndex, firstPosition, second);                          \
     }
 
 TIERKV_PAGED_ATTENTION(paged_attention_f32_g1, tierkv::kF32, 1, 4)

@@ -87,7 +87,33 @@ public final class CudaPagedAttention implements AutoCloseable {
      */
     public void attendAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
                             int nBlocks, float scale, long out, long lse, CudaStream stream) {
-        attend(s, q, 1, -1, 0, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, 0, scale, out, lse, stream);
+        attend(s, q, 1, -1, new PagedPart(slab, slabBytes, slots, validRows, 0, mask, headMask, nBlocks), PagedPart.NONE, 0, scale, out,
+                lse, stream);
+    }
+
+    /**
+     * Enqueues attention of {@code q} over two parts as one list (a tiered sequence's device blocks, then its host blocks read
+     * in place over mapped pinned memory), in one launch: the result equals {@link #attendAsync(PagedKvShape, long, long,
+     * long, long, long, long, long, int, float, long, long, CudaStream) attendAsync} of each part merged by
+     * {@link #mergeAsync}, without the second launch and the merge, and with the host part's reads spread over the same
+     * CTAs as the device part's.
+     */
+    public void attendPartsAsync(PagedKvShape s, long q, PagedPart first, PagedPart second, float scale, long out, long lse,
+                                 CudaStream stream) {
+        attend(s, q, 1, -1, first, second, 0, scale, out, lse, stream);
+    }
+
+    /**
+     * {@link #attendPartsAsync} of {@code rows} query rows in one launch, each cut at its position as
+     * {@link #attendRowsAsync} cuts it, through each part's block indexes.
+     */
+    public void attendPartsRowsAsync(PagedKvShape s, long q, int rows, int firstPosition, PagedPart first, PagedPart second, float scale,
+                                     long out, long lse, CudaStream stream) {
+        Args.positive("rows", rows);
+        if (firstPosition < 0) {
+            throw new IllegalArgumentException("firstPosition must be >= 0, was " + firstPosition);
+        }
+        attend(s, q, rows, firstPosition, first, second, 0, scale, out, lse, stream);
     }
 
     /**
@@ -107,14 +133,8 @@ public final class CudaPagedAttention implements AutoCloseable {
         if (firstPosition < 0) {
             throw new IllegalArgumentException("firstPosition must be >= 0, was " + firstPosition);
         }
-        Args.optionalAddress("blockIndex", blockIndex, 4);
-        if (nBlocks == 0) {
-            args.clear().i32(s.headDim()).i64(out).i64(lse); // attention_empty(headDim, out, lse), a CTA per (row, head)
-            module.launch("attention_empty", s.heads() * rows, 1, LaunchPlans.ATTENTION_THREADS, 0, stream, args);
-            return;
-        }
-        attend(s, q, rows, firstPosition, blockIndex, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, 0, scale, out, lse,
-                stream);
+        attend(s, q, rows, firstPosition, new PagedPart(slab, slabBytes, slots, validRows, blockIndex, mask, headMask, nBlocks),
+                PagedPart.NONE, 0, scale, out, lse, stream);
     }
 
     /**
@@ -130,34 +150,28 @@ public final class CudaPagedAttention implements AutoCloseable {
                                 long liveBlocks, int maxBlocks, float scale, long out, long lse, CudaStream stream) {
         Args.address("liveBlocks", liveBlocks, 4);
         Args.positive("maxBlocks", maxBlocks);
-        attend(s, q, 1, -1, 0, slab, slabBytes, slots, validRows, mask, headMask, maxBlocks, liveBlocks, scale, out, lse, stream);
+        attend(s, q, 1, -1, new PagedPart(slab, slabBytes, slots, validRows, 0, mask, headMask, maxBlocks), PagedPart.NONE, liveBlocks,
+                scale, out, lse, stream);
     }
 
-    private void attend(PagedKvShape s, long q, int rows, int firstPosition, long blockIndex, long slab, long slabBytes, long slots,
-                        long validRows, long mask, long headMask, int nBlocks, long liveBlocks, float scale, long out, long lse,
-                        CudaStream stream) {
+    private void attend(PagedKvShape s, long q, int rows, int firstPosition, PagedPart first, PagedPart second, long liveBlocks,
+                        float scale, long out, long lse, CudaStream stream) {
         Args.address("q", q, 4);
-        Args.address("slab", slab, 16);
         Args.address("out", out, 4);
         Args.address("lse", lse, 4);
-        if (nBlocks > 0) {
-            Args.address("slots", slots, 4);
-        }
-        Args.optionalAddress("validRows", validRows, 4);
         if (!Float.isFinite(scale)) {
             throw new IllegalArgumentException("scale must be finite, was " + scale);
         }
         LaunchPlans.checkAttentionHeadDim(s.headDim());
-        long capacity = slabBytes / s.slotBytes();
-        if (nBlocks > 0 && (capacity < 1 || capacity > Integer.MAX_VALUE)) {
-            throw new IllegalArgumentException("slabBytes " + slabBytes + " must hold 1 to 2^31 - 1 slots of " + s.slotBytes() + " bytes");
+        int capacity = first.capacity(s);
+        int secondCapacity = second.capacity(s);
+        if (first.nBlocks() > 0) {
+            Args.address("slab", first.slab(), 16);
         }
-        if (nBlocks < 0) {
-            throw new IllegalArgumentException("nBlocks must be >= 0, was " + nBlocks);
-        }
+        int nBlocks = Math.addExact(first.nBlocks(), second.nBlocks());
         if (nBlocks == 0) {
-            args.clear().i32(s.headDim()).i64(out).i64(lse); // attention_empty(headDim, out, lse)
-            module.launch("attention_empty", s.heads(), 1, LaunchPlans.ATTENTION_THREADS, 0, stream, args);
+            args.clear().i32(s.headDim()).i64(out).i64(lse); // attention_empty(headDim, out, lse), a CTA per (row, head)
+            module.launch("attention_empty", s.heads() * rows, 1, LaunchPlans.ATTENTION_THREADS, 0, stream, args);
             return;
         }
         LaunchPlans.AttentionPlan plan = LaunchPlans.pagedAttention(nBlocks, s.blockSize(), s.kvHeads(), s.group(), s.headDim(), sms, rows);
@@ -175,8 +189,9 @@ public final class CudaPagedAttention implements AutoCloseable {
         long sum = max + (long) rows * s.heads() * plan.splits() * Float.BYTES;
         String f = kernelName(DTypeCodes.suffix(s.dtype()), plan.headsPerCta());
         allowShared(f, plan.sharedBytes(), stream);
-        packAttend(args, s, q, slab, slots, validRows, mask, headMask, (int) capacity, nBlocks, scale, plan.blocksPerSplit(), acc, max,
-                sum, arrivals.address(), out, lse, liveBlocks, blockIndex, firstPosition);
+        packAttend(args, s, q, first.slab(), first.slots(), first.validRows(), first.mask(), first.headMask(), capacity, first.nBlocks(),
+                scale, plan.blocksPerSplit(), acc, max, sum, arrivals.address(), out, lse, liveBlocks, first.blockIndex(), firstPosition,
+                second, secondCapacity);
         module.launch(f, columns, plan.splits(), rows, LaunchPlans.ATTENTION_THREADS, plan.sharedBytes(), stream, args);
         scratchFree.afterUse(stream);
     }
@@ -184,15 +199,19 @@ public final class CudaPagedAttention implements AutoCloseable {
     /**
      * {@code paged_attention_<dtype>_g<G>(q, slab, slotBytes, halfBytes, slots, validRows, mask, headMask, capacity, nBlocks,
      * blockSize, heads, kvHeads, headDim, scale, blocksPerSplit, partAcc, partMax, partSum, arrivals, out, lse, liveBlocks,
-     * blockIndex, firstPosition)}.
+     * blockIndex, firstPosition, Part second)}, the second part a struct by value: {@code {slab, slots, validRows, mask,
+     * headMask, blockIndex, capacity, nBlocks}} (six pointers, two ints, 8-byte aligned).
      */
     static LaunchArgs packAttend(LaunchArgs a, PagedKvShape s, long q, long slab, long slots, long validRows, long mask, long headMask,
                                  int capacity, int nBlocks, float scale, int blocksPerSplit, long partAcc, long partMax, long partSum,
-                                 long arrivals, long out, long lse, long liveBlocks, long blockIndex, int firstPosition) {
+                                 long arrivals, long out, long lse, long liveBlocks, long blockIndex, int firstPosition, PagedPart second,
+                                 int secondCapacity) {
         return a.clear().i64(q).i64(slab).i64(s.slotBytes()).i64(s.halfBytes()).i64(slots).i64(validRows).i64(mask).i64(headMask)
                 .i32(capacity).i32(nBlocks).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim()).f32(scale)
                 .i32(blocksPerSplit).i64(partAcc).i64(partMax).i64(partSum).i64(arrivals).i64(out).i64(lse).i64(liveBlocks)
-                .i64(blockIndex).i32(firstPosition);
+                .i64(blockIndex).i32(firstPosition)
+                .i64(second.slab()).i64(second.slots()).i64(second.validRows()).i64(second.mask()).i64(second.headMask())
+                .i64(second.blockIndex()).i32(secondCapacity).i32(second.nBlocks());
     }
 
     /**

@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Paged decode attention against {@link ReferenceOps#pagedAttention}: scattered slots, a partial last block,
  * evicted rows, head-masked (list entry, KV head) pairs, GQA, every KV dtype, short and long lists (one split and
- * many); and two parts (one in device memory, one in mapped pinned memory) merged by {@code lse_merge} equal the whole.
+ * many); and two parts (one in device memory, one in mapped pinned memory) merged by {@code lse_merge}, or attended in one
+ * launch, equal the whole, also for a prefill chunk's rows each cut at its position.
  */
 @Tag("gpu")
 class PagedAttentionGpuTest {
@@ -222,6 +223,24 @@ class PagedAttentionGpuTest {
                 att.mergeAsync(o1.address(), l1.address(), o2.address(), l2.address(), o1.address(), l1.address(), shape.heads(),
                         shape.headDim(), s);
                 assertClose(whole, d.download(o1, hd), d.download(l1, shape.heads()), "device + host parts merged");
+                // the same two parts in one launch, and a prefill chunk's 5 rows cut at positions 390 .. 394 over them
+                DeviceBuffer o = d.alloc(5L * hd * 4);
+                DeviceBuffer l = d.alloc(5L * shape.heads() * 4);
+                PagedPart device = new PagedPart(slab.address(), slabBytes, slots1.address(), valid1.address(), 0, mask1.address(), 0, split);
+                int[] blocks2 = new int[40 - split];
+                for (int b = 0; b < blocks2.length; b++) {
+                    blocks2[b] = split + b;
+                }
+                PagedPart host = new PagedPart(hostSlab.address(), slabBytes, slots2.address(), valid2.address(), d.ints(blocks2).address(),
+                        mask2.address(), 0, 40 - split);
+                att.attendPartsAsync(shape, q.address(), device, host, scale, o.address(), l.address(), s);
+                assertClose(whole, d.download(o, hd), d.download(l, shape.heads()), "device + host parts in one launch");
+                float[] q5 = DeviceArrays.random(r, 5 * hd, 1, DType.F32);
+                DeviceBuffer q5d = d.floats(q5);
+                att.attendPartsRowsAsync(shape, q5d.address(), 5, 390, device, host, scale, o.address(), l.address(), s);
+                ReferenceOps.Attention chunk = ReferenceOps.pagedAttentionRows(shape, q5, 5, 390, null, c.slab(), c.slots(), c.valid(),
+                        c.mask(), null, 40, scale);
+                assertClose(chunk, d.download(o, 5 * hd), d.download(l, 5 * shape.heads()), "5 rows, each cut at its position, two parts");
             }
         }
         before.assertNoLeaks();

@@ -1,6 +1,8 @@
 package io.tierkv.cuda.ops;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tierkv.core.DType;
 import io.tierkv.cuda.driver.HeapLaunchArgs;
@@ -13,14 +15,16 @@ class PagedLaunchTest {
     static final PagedKvShape SHAPE = PagedKvShape.dense(DType.BF16, 32, 8, 128, 16);
 
     @Test
-    void attentionArguments_matchTheKernelsSignature_headMaskAfterMask_liveBlocksThenTheRowsEdge() {
+    void attentionArguments_matchTheKernelsSignature_headMaskAfterMask_liveBlocksThenTheRowsEdgeThenTheSecondPart() {
         LaunchArgs a = CudaPagedAttention.packAttend(HeapLaunchArgs.create(256), SHAPE, 0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000,
-                77, 99, 0.125f, 5, 0x7000, 0x8000, 0x9000, 0xa000, 0xb000, 0xc000, 0xd000, 0xe000, 321);
+                77, 99, 0.125f, 5, 0x7000, 0x8000, 0x9000, 0xa000, 0xb000, 0xc000, 0xd000, 0xe000, 321,
+                new PagedPart(0xf000, 1 << 20, 0xf100, 0xf200, 0xf300, 0xf400, 0xf500, 12), 55);
         ByteBuffer b = HeapLaunchArgs.bytes(a);
         // (const float* q, const u8* slab, long long slotBytes, long long halfBytes, const int* slots, const int* validRows,
         //  const u8* mask, const u8* headMask, int capacity, int nBlocks, int blockSize, int heads, int kvHeads, int headDim,
         //  float scale, int blocksPerSplit, float* partAcc, float* partMax, float* partSum, unsigned* arrivals, float* out,
-        //  float* lse, const int* liveBlocks, const int* blockIndex, int firstPosition)
+        //  float* lse, const int* liveBlocks, const int* blockIndex, int firstPosition,
+        //  Part second {slab, slots, validRows, mask, headMask, blockIndex, capacity, nBlocks}: 8-byte aligned)
         assertEquals(0x1000, b.getLong(0));
         assertEquals(0x2000, b.getLong(8));
         assertEquals(SHAPE.slotBytes(), b.getLong(16));
@@ -46,7 +50,29 @@ class PagedLaunchTest {
         assertEquals(0xd000, b.getLong(144), "liveBlocks");
         assertEquals(0xe000, b.getLong(152), "blockIndex");
         assertEquals(321, b.getInt(160), "firstPosition");
-        assertEquals(164, a.size());
+        assertEquals(0xf000, b.getLong(168), "second.slab, after 4 bytes of padding");
+        assertEquals(0xf100, b.getLong(176), "second.slots");
+        assertEquals(0xf200, b.getLong(184), "second.validRows");
+        assertEquals(0xf400, b.getLong(192), "second.mask");
+        assertEquals(0xf500, b.getLong(200), "second.headMask");
+        assertEquals(0xf300, b.getLong(208), "second.blockIndex");
+        assertEquals(55, b.getInt(216), "second.capacity");
+        assertEquals(12, b.getInt(220), "second.nBlocks");
+        assertEquals(224, a.size());
+    }
+
+    @Test
+    void aPartWithEntries_needsASlabOfSlotsAndAlignedTables_anEmptyOneNothing() {
+        assertEquals(0, PagedPart.NONE.capacity(SHAPE));
+        assertEquals(3, new PagedPart(0x1000, 3 * SHAPE.slotBytes() + 5, 0x2000, 0, 0, 0, 0, 4).capacity(SHAPE));
+        IllegalArgumentException small = assertThrows(IllegalArgumentException.class,
+                () -> new PagedPart(0x1000, SHAPE.slotBytes() - 1, 0x2000, 0, 0, 0, 0, 4).capacity(SHAPE));
+        assertTrue(small.getMessage().contains("slabBytes"), small.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new PagedPart(0x1008, SHAPE.slotBytes(), 0x2000, 0, 0, 0, 0, 4).capacity(SHAPE),
+                "a slab off 16 bytes");
+        assertThrows(IllegalArgumentException.class, () -> new PagedPart(0x1000, SHAPE.slotBytes(), 0x2002, 0, 0, 0, 0, 4).capacity(SHAPE),
+                "slots off 4 bytes");
+        assertThrows(IllegalArgumentException.class, () -> new PagedPart(0, 0, 0, 0, 0, 0, 0, -1));
     }
 
     @Test

@@ -17,6 +17,7 @@ import io.tierkv.cuda.ops.CudaLinear;
 import io.tierkv.cuda.ops.CudaPagedAttention;
 import io.tierkv.cuda.ops.CudaPagedProbs;
 import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.cuda.ops.PagedPart;
 import io.tierkv.core.DType;
 import io.tierkv.cuda.popularity.PopularityKernel;
 import java.nio.ByteBuffer;
@@ -240,10 +241,16 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
-    public void attendRows(PagedKvShape shape, long q, int rows, int firstPosition, long slab, long slabBytes, long slots, long validRows,
-                           long blockIndex, long mask, long headMask, int nBlocks, float scale, long out, long lse) {
-        attention.attendRowsAsync(shape, q, rows, firstPosition, blockIndex, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, scale,
-                out, lse, stream);
+    public void attendParts(PagedKvShape shape, long q, int rows, int firstPosition, PagedPart first, PagedPart second, float scale,
+                            long out, long lse) {
+        if (firstPosition < 0) {
+            if (rows != 1) {
+                throw new IllegalArgumentException("rows without a first position: " + rows);
+            }
+            attention.attendPartsAsync(shape, q, first, second, scale, out, lse, stream);
+        } else {
+            attention.attendPartsRowsAsync(shape, q, rows, firstPosition, first, second, scale, out, lse, stream);
+        }
     }
 
     @Override

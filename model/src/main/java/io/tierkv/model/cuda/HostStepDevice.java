@@ -4,6 +4,7 @@ import io.tierkv.core.DType;
 import io.tierkv.cuda.ops.CudaPagedProbs;
 import io.tierkv.cuda.ops.HalfFloats;
 import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.cuda.ops.PagedPart;
 import io.tierkv.cuda.ops.DigestMirror;
 import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.ReferenceOps;
@@ -309,21 +310,35 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
-    public void attendRows(PagedKvShape shape, long q, int rows, int firstPosition, long slab, long slabBytes, long slots, long validRows,
-                           long blockIndex, long mask, long headMask, int nBlocks, float scale, long out, long lse) {
-        if (recorded(() -> attendRows(shape, q, rows, firstPosition, slab, slabBytes, slots, validRows, blockIndex, mask, headMask, nBlocks,
-                scale, out, lse))) {
+    public void attendParts(PagedKvShape shape, long q, int rows, int firstPosition, PagedPart first, PagedPart second, float scale,
+                            long out, long lse) {
+        if (recorded(() -> attendParts(shape, q, rows, firstPosition, first, second, scale, out, lse))) {
             return;
         }
-        int[] slotIds = nBlocks == 0 ? new int[0] : ints(slots, nBlocks);
-        int[] valid = validRows == 0 || nBlocks == 0 ? null : ints(validRows, nBlocks);
-        int[] blocks = blockIndex == 0 || nBlocks == 0 ? null : ints(blockIndex, nBlocks);
-        float[] slabValues = typed(slab, shape.dtype(), (int) (slabBytes / shape.dtype().bytes()));
-        ReferenceOps.Attention a = ReferenceOps.pagedAttentionRows(shape, floats(q, rows * shape.heads() * shape.headDim()), rows,
-                firstPosition, blocks, slabValues, slotIds, valid, bytes(mask, nBlocks * shape.blockSize()),
-                bytes(headMask, nBlocks * shape.kvHeads()), nBlocks, scale);
+        if (firstPosition < 0 && rows != 1) {
+            throw new IllegalArgumentException("rows without a first position: " + rows);
+        }
+        float[] qs = floats(q, rows * shape.heads() * shape.headDim());
+        ReferenceOps.Attention a = part(shape, qs, rows, firstPosition, first, scale);
+        if (second.nBlocks() > 0) { // each part on its own, then merged: the bits of two launches and a merge
+            a = ReferenceOps.merge(a, part(shape, qs, rows, firstPosition, second, scale), rows * shape.heads(), shape.headDim());
+        }
         putFloats(out, a.out());
         putFloats(lse, a.lse());
+    }
+
+    private ReferenceOps.Attention part(PagedKvShape shape, float[] q, int rows, int firstPosition, PagedPart p, float scale) {
+        int n = p.nBlocks();
+        int[] slotIds = n == 0 ? new int[0] : ints(p.slots(), n);
+        int[] valid = p.validRows() == 0 || n == 0 ? null : ints(p.validRows(), n);
+        float[] slabValues = n == 0 ? new float[0] : typed(p.slab(), shape.dtype(), (int) (p.slabBytes() / shape.dtype().bytes()));
+        byte[] mask = bytes(p.mask(), n * shape.blockSize());
+        byte[] headMask = bytes(p.headMask(), n * shape.kvHeads());
+        if (firstPosition < 0) {
+            return ReferenceOps.pagedAttention(shape, q, slabValues, slotIds, valid, mask, headMask, n, scale);
+        }
+        int[] blocks = p.blockIndex() == 0 || n == 0 ? null : ints(p.blockIndex(), n);
+        return ReferenceOps.pagedAttentionRows(shape, q, rows, firstPosition, blocks, slabValues, slotIds, valid, mask, headMask, n, scale);
     }
 
     @Override

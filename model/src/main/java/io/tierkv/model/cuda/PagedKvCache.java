@@ -1,6 +1,7 @@
 package io.tierkv.model.cuda;
 
 import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.cuda.ops.PagedPart;
 
 /**
  * One sequence's K and V on the device, in paged blocks that {@code CudaPagedAttention} reads in place: every layer
@@ -158,8 +159,8 @@ final class PagedKvCache implements CapturableKvStore {
             throw new IllegalArgumentException("rows " + first + " .. " + (first + n - 1) + " are not the last of the " + table.tokens()
                     + " cached tokens");
         }
-        device.attendRows(shape, q, n, first, layerSlab(l), layerBytes(), slots, valid, 0, maskAddress(), 0, table.blocks(), scale, out,
-                lse);
+        device.attendParts(shape, q, n, first, new PagedPart(layerSlab(l), layerBytes(), slots, valid, 0, maskAddress(), 0, table.blocks()),
+                PagedPart.NONE, scale, out, lse);
     }
 
     @Override

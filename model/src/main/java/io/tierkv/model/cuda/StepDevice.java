@@ -2,6 +2,7 @@ package io.tierkv.model.cuda;
 
 import io.tierkv.cuda.ops.DigestShape;
 import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.cuda.ops.PagedPart;
 import java.nio.ByteBuffer;
 
 /**
@@ -119,12 +120,14 @@ interface StepDevice extends AutoCloseable {
                 float scale, long out, long lse);
 
     /**
-     * {@link #attend} of {@code rows} query rows in one launch (a prefill chunk): q and out {@code [rows][heads][headDim]}, lse
-     * {@code [rows][heads]}; row z attends the entries' rows up to position {@code firstPosition + z} only, entry b's first
-     * position being {@code blockIndex[b] * blockSize} ({@code blockIndex} i32 {@code [nBlocks]}, or 0 when entry b holds block b).
+     * {@link #attend} over two lists of blocks as one ({@code first}'s entries, then {@code second}'s, which may be
+     * {@code PagedPart.NONE}), in one launch: the result of attending each and merging them ({@link #merge}). With
+     * {@code firstPosition >= 0}, for {@code rows} query rows (a prefill chunk; q and out {@code [rows][heads][headDim]}, lse
+     * {@code [rows][heads]}), row z attending the positions up to {@code firstPosition + z} only, through each part's block
+     * indexes; with {@code firstPosition < 0}, one row and no edge beyond the valid rows.
      */
-    void attendRows(PagedKvShape shape, long q, int rows, int firstPosition, long slab, long slabBytes, long slots, long validRows,
-                    long blockIndex, long mask, long headMask, int nBlocks, float scale, long out, long lse);
+    void attendParts(PagedKvShape shape, long q, int rows, int firstPosition, PagedPart first, PagedPart second, float scale, long out,
+                     long lse);
 
     /**
      * {@link #attend} over the first {@code min(maxBlocks, *liveBlocks)} list entries, that count (i32) read when the kernel

@@ -6,6 +6,7 @@ import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.cuda.driver.Backend;
 import io.tierkv.cuda.ops.PagedKvShape;
+import io.tierkv.cuda.ops.PagedPart;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.tiering.LayerView;
@@ -46,11 +47,8 @@ final class TieredKvStore implements KvStore {
     private final int maxTokens;
     private final TierManager tiers;
     private final BlockTables tables;   // [layers][device, host] block lists, rebuilt per token
-    private final long o2;              // device fp32 [heads][headDim]: the host part's output
+    private final long o2;              // device fp32 [heads][headDim]: the host part's output, attended on the CPU
     private final long lse2;            // device fp32 [heads]
-    private long oRows;                 // device fp32 [rowsCapacity][heads][headDim]: a prefill chunk's host part
-    private long lseRows;               // device fp32 [rowsCapacity][heads]
-    private int rowsCapacity;
     private final Supplier<KvPolicy> policies;
     private final boolean observing;    // the policy reads attention while decoding
     private final boolean wholeRows;    // ... more than its top-k (observedTopK 0: h2o's mass, a trace recorder's own k)
@@ -288,14 +286,14 @@ final class TieredKvStore implements KvStore {
                 readStats.add(l, 0, 0);
             }
         }
-        attendPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, out, lse);
-        if (tables.count(l, BlockTables.HOST) > 0) {
-            if (cpuPart != null) {
+        if (cpuPart == null) { // both tiers in one launch, the host blocks read in place over mapped pinned memory
+            device.attendParts(shape, q, 1, -1, part(l, BlockTables.DEVICE), part(l, BlockTables.HOST), scale, out, lse);
+        } else {
+            device.attendParts(shape, q, 1, -1, part(l, BlockTables.DEVICE), PagedPart.NONE, scale, out, lse);
+            if (tables.count(l, BlockTables.HOST) > 0) {
                 attendHostOnCpu(l, q, scale);
-            } else {
-                attendPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, o2, lse2);
+                device.merge(out, lse, o2, lse2, out, lse, shape.heads(), shape.headDim());
             }
-            device.merge(out, lse, o2, lse2, out, lse, shape.heads(), shape.headDim());
         }
         if (observeNow || rowNow) { // with the final lse: the parts' probabilities sum to one per head
             long p = probs + 4L * l * shape.heads() * stride;
@@ -339,31 +337,28 @@ final class TieredKvStore implements KvStore {
         }
         int heads = shape.heads();
         int hd = shape.headDim();
-        attendRowsPart(l, BlockTables.DEVICE, q, n, first, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, out, lse);
-        if (tables.count(l, BlockTables.HOST) == 0) {
+        if (cpuPart == null) {
+            device.attendParts(shape, q, n, first, part(l, BlockTables.DEVICE), part(l, BlockTables.HOST), scale, out, lse);
             return;
         }
-        if (cpuPart != null) {
+        device.attendParts(shape, q, n, first, part(l, BlockTables.DEVICE), PagedPart.NONE, scale, out, lse);
+        if (tables.count(l, BlockTables.HOST) > 0) {
             for (int t = 0; t < n; t++) {
                 long qt = q + 4L * t * heads * hd;
                 attendHostOnCpu(l, qt, scale);
                 device.merge(out + 4L * t * heads * hd, lse + 4L * t * heads, o2, lse2, out + 4L * t * heads * hd, lse + 4L * t * heads,
                         heads, hd);
             }
-            return;
         }
-        if (n > rowsCapacity) { // the host part's rows: allocated once per larger chunk, freed with the device
-            oRows = device.alloc(4L * n * heads * hd);
-            lseRows = device.alloc(4L * n * heads);
-            rowsCapacity = n;
-        }
-        attendRowsPart(l, BlockTables.HOST, q, n, first, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, oRows, lseRows);
-        device.merge(out, lse, oRows, lseRows, out, lse, heads * n, hd);
     }
 
-    private void attendRowsPart(int l, int part, long q, int n, int first, long slab, int capacity, float scale, long out, long lse) {
-        device.attendRows(shape, q, n, first, slab, (long) capacity * shape.slotBytes(), tables.slots(l, part), tables.validRows(l, part),
-                tables.blocks(l, part), tables.mask(l, part), tables.headMask(l, part), tables.count(l, part), scale, out, lse);
+    /** Layer l's part of the block tables, over the device tier's slab or the host tier's. */
+    private PagedPart part(int l, int part) {
+        boolean host = part == BlockTables.HOST;
+        long slab = host ? tiers.hostBaseAddress() : tiers.deviceBaseAddress();
+        int capacity = host ? tiers.hostCapacityBlocks() : tiers.deviceCapacityBlocks();
+        return new PagedPart(slab, (long) capacity * shape.slotBytes(), tables.slots(l, part), tables.validRows(l, part),
+                tables.blocks(l, part), tables.mask(l, part), tables.headMask(l, part), tables.count(l, part));
     }
 
     /** Where this store attends the host tier's blocks. */
@@ -534,11 +529,6 @@ final class TieredKvStore implements KvStore {
     /** The positions selected per layer at the last observed step (ascending), for tests; empty before one. */
     int[][] lastSelected() {
         return lastSelected;
-    }
-
-    private void attendPart(int l, int part, long q, long slab, int capacity, float scale, long out, long lse) {
-        device.attend(shape, q, slab, (long) capacity * shape.slotBytes(), tables.slots(l, part), tables.validRows(l, part),
-                tables.mask(l, part), tables.headMask(l, part), tables.count(l, part), scale, out, lse);
     }
 
     @Override
