@@ -6,7 +6,9 @@
 //                 (headMask u8 [nBlocks][kvHeads], may be null for none) are not written (the caller zeroes probs
 //                 first, so they stay 0).
 // Slab layout as paged_attention.cu (PagedKvShape): slot s at s * slotBytes, K half [blockSize][kvHeads][headDim]
-// of the element type. Grid: x = ceil(nBlocks * blockSize / 128), y = heads; one thread per (row, head).
+// of the element type. A second part (slab2 ... nBlocks2, the same arrays over its own slab; nBlocks2 0 for none) continues
+// the list: a tiered sequence's host blocks after its device blocks, in the same launch. Grid: x = ceil((nBlocks +
+// nBlocks2) * blockSize / 128), y = heads; one thread per (row, head).
 // Plain loads: the slab may be mapped pinned host memory.
 
 #include "dtype.cuh"
@@ -25,10 +27,24 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 paged_probs(const float* __restrict__ q, const unsigned char* slab, long long slabBytes, long long slotBytes,
             const int* __restrict__ slots, const int* __restrict__ validRows, const unsigned char* __restrict__ mask,
             const unsigned char* __restrict__ headMask, const int* __restrict__ blocks, int nBlocks, int blockSize, int heads,
-            int kvHeads, int headDim, int dtype, float scale, const float* __restrict__ lse, float* probs, int stride) {
-    const long long p = (long long) blockIdx.x * kThreads + threadIdx.x;
+            int kvHeads, int headDim, int dtype, float scale, const float* __restrict__ lse, float* probs, int stride,
+            const unsigned char* slab2, long long slabBytes2, const int* __restrict__ slots2, const int* __restrict__ validRows2,
+            const unsigned char* __restrict__ mask2, const unsigned char* __restrict__ headMask2, const int* __restrict__ blocks2,
+            int nBlocks2) {
+    long long p = (long long) blockIdx.x * kThreads + threadIdx.x;
     const int h = blockIdx.y;
-    if (p >= (long long) nBlocks * blockSize) return;
+    const long long firstRows = (long long) nBlocks * blockSize;
+    if (p >= firstRows + (long long) nBlocks2 * blockSize) return;
+    if (p >= firstRows) {  // the second part's row p - firstRows
+        p -= firstRows;
+        slab = slab2;
+        slabBytes = slabBytes2;
+        slots = slots2;
+        validRows = validRows2;
+        mask = mask2;
+        headMask = headMask2;
+        blocks = blocks2;
+    }
     const int i = (int) (p / blockSize);
     const int r = (int) (p % blockSize);
     const int slot = slots[i];

@@ -53,31 +53,49 @@ public final class CudaPagedProbs implements AutoCloseable {
      */
     public void probsAsync(PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
                            long blocks, int nBlocks, float scale, long lse, long probs, int stride, CudaStream stream) {
+        probsPartsAsync(s, q, new PagedPart(slab, slabBytes, slots, validRows, blocks, mask, headMask, nBlocks), PagedPart.NONE, scale, lse,
+                probs, stride, stream);
+    }
+
+    /**
+     * {@link #probsAsync(PagedKvShape, long, long, long, long, long, long, long, long, int, float, long, long, int, CudaStream)
+     * probsAsync} over two parts in one launch (a tiered sequence's device blocks and its host blocks): each part's
+     * {@link PagedPart#blockIndex} is its {@code blocks} and must be set when it has entries.
+     */
+    public void probsPartsAsync(PagedKvShape s, long q, PagedPart first, PagedPart second, float scale, long lse, long probs, int stride,
+                                CudaStream stream) {
+        int nBlocks = Math.addExact(first.nBlocks(), second.nBlocks());
         check(s, nBlocks, stride);
         if (nBlocks == 0) {
             return;
         }
         Args.address("q", q, 4);
-        Args.address("slab", slab, 4);
-        Args.address("slots", slots, 4);
-        Args.address("blocks", blocks, 4);
         Args.address("lse", lse, 4);
         Args.address("probs", probs, 4);
+        for (PagedPart p : new PagedPart[] {first, second}) {
+            if (p.nBlocks() > 0) {
+                Args.address("slab", p.slab(), 4);
+                Args.address("slots", p.slots(), 4);
+                Args.address("blocks", p.blockIndex(), 4);
+            }
+        }
         long rows = (long) nBlocks * s.blockSize();
         int grid = (int) ((rows + THREADS - 1) / THREADS);
-        pack(args, s, q, slab, slabBytes, slots, validRows, mask, headMask, blocks, nBlocks, scale, lse, probs, stride);
+        pack(args, s, q, first, scale, lse, probs, stride, second);
         module.launch(KERNEL, grid, s.heads(), THREADS, 0, stream, args);
     }
 
     /**
      * {@code paged_probs(q, slab, slabBytes, slotBytes, slots, validRows, mask, headMask, blocks, nBlocks, blockSize, heads, kvHeads,
-     * headDim, dtype, scale, lse, probs, stride)}.
+     * headDim, dtype, scale, lse, probs, stride, slab2, slabBytes2, slots2, validRows2, mask2, headMask2, blocks2, nBlocks2)}.
      */
-    static LaunchArgs pack(LaunchArgs a, PagedKvShape s, long q, long slab, long slabBytes, long slots, long validRows, long mask,
-                           long headMask, long blocks, int nBlocks, float scale, long lse, long probs, int stride) {
-        return a.clear().i64(q).i64(slab).i64(slabBytes).i64(s.slotBytes()).i64(slots).i64(validRows).i64(mask).i64(headMask)
-                .i64(blocks).i32(nBlocks).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim())
-                .i32(DTypeCodes.code(s.dtype())).f32(scale).i64(lse).i64(probs).i32(stride);
+    static LaunchArgs pack(LaunchArgs a, PagedKvShape s, long q, PagedPart first, float scale, long lse, long probs, int stride,
+                           PagedPart second) {
+        return a.clear().i64(q).i64(first.slab()).i64(first.slabBytes()).i64(s.slotBytes()).i64(first.slots()).i64(first.validRows())
+                .i64(first.mask()).i64(first.headMask()).i64(first.blockIndex()).i32(first.nBlocks()).i32(s.blockSize()).i32(s.heads())
+                .i32(s.kvHeads()).i32(s.headDim()).i32(DTypeCodes.code(s.dtype())).f32(scale).i64(lse).i64(probs).i32(stride)
+                .i64(second.slab()).i64(second.slabBytes()).i64(second.slots()).i64(second.validRows()).i64(second.mask())
+                .i64(second.headMask()).i64(second.blockIndex()).i32(second.nBlocks());
     }
 
     /** The host checks: a non-negative entry count whose rows fit one grid, a positive stride. */

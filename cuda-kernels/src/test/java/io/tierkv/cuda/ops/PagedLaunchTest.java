@@ -76,13 +76,15 @@ class PagedLaunchTest {
     }
 
     @Test
-    void probsArguments_matchTheKernelsSignature_headMaskAfterMask() {
-        LaunchArgs a = CudaPagedProbs.pack(HeapLaunchArgs.create(160), SHAPE, 0x1000, 0x2000, 1 << 20, 0x3000, 0x4000, 0x5000, 0x6000,
-                0x7000, 99, 0.125f, 0x8000, 0x9000, 4096);
+    void probsArguments_matchTheKernelsSignature_headMaskAfterMask_thenTheSecondPart() {
+        LaunchArgs a = CudaPagedProbs.pack(HeapLaunchArgs.create(256), SHAPE, 0x1000,
+                new PagedPart(0x2000, 1 << 20, 0x3000, 0x4000, 0x7000, 0x5000, 0x6000, 99), 0.125f, 0x8000, 0x9000, 4096,
+                new PagedPart(0xa000, 1 << 21, 0xb000, 0xc000, 0xf000, 0xd000, 0xe000, 33));
         ByteBuffer b = HeapLaunchArgs.bytes(a);
         // (const float* q, const u8* slab, long long slabBytes, long long slotBytes, const int* slots, const int* validRows,
         //  const u8* mask, const u8* headMask, const int* blocks, int nBlocks, int blockSize, int heads, int kvHeads, int headDim,
-        //  int dtype, float scale, const float* lse, float* probs, int stride)
+        //  int dtype, float scale, const float* lse, float* probs, int stride, const u8* slab2, long long slabBytes2,
+        //  const int* slots2, const int* validRows2, const u8* mask2, const u8* headMask2, const int* blocks2, int nBlocks2)
         assertEquals(0x1000, b.getLong(0));
         assertEquals(0x2000, b.getLong(8));
         assertEquals(1 << 20, b.getLong(16));
@@ -102,6 +104,14 @@ class PagedLaunchTest {
         assertEquals(0x8000, b.getLong(104), "lse, 8-byte aligned after the float");
         assertEquals(0x9000, b.getLong(112));
         assertEquals(4096, b.getInt(120));
-        assertEquals(124, a.size());
+        assertEquals(0xa000, b.getLong(128), "slab2, 8-byte aligned after stride");
+        assertEquals(1 << 21, b.getLong(136));
+        assertEquals(0xb000, b.getLong(144));
+        assertEquals(0xc000, b.getLong(152));
+        assertEquals(0xd000, b.getLong(160), "mask2");
+        assertEquals(0xe000, b.getLong(168), "headMask2");
+        assertEquals(0xf000, b.getLong(176), "blocks2");
+        assertEquals(33, b.getInt(184));
+        assertEquals(188, a.size());
     }
 }

@@ -1,5 +1,6 @@
 package io.tierkv.cuda.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -78,6 +79,21 @@ class PagedProbsGpuTest {
                 d.bytes(c.mask()).address(), dHeadMask == null ? 0 : dHeadMask.address(), d.ints(blocks).address(), nBlocks, scale,
                 d.floats(lse).address(), probs.address(), stride, s);
         float[] got = d.download(probs, want.length);
+        // the same list as two parts in one launch (a tiered sequence's device blocks, then its host blocks): the same writes
+        int split = nBlocks / 3;
+        DeviceBuffer probs2 = d.floats(initial);
+        DeviceBuffer dSlots = d.ints(slots);
+        DeviceBuffer dValid = d.ints(c.valid());
+        DeviceBuffer dMask = d.bytes(c.mask());
+        DeviceBuffer dBlocks = d.ints(blocks);
+        long hm = dHeadMask == null ? 0 : dHeadMask.address();
+        PagedPart first = new PagedPart(slab.address(), slab.bytes(), dSlots.address(), dValid.address(), dBlocks.address(), dMask.address(), hm,
+                split);
+        PagedPart second = new PagedPart(slab.address(), slab.bytes(), dSlots.address() + 4L * split, dValid.address() + 4L * split,
+                dBlocks.address() + 4L * split, dMask.address() + (long) split * shape.blockSize(),
+                hm == 0 ? 0 : hm + (long) split * shape.kvHeads(), nBlocks - split);
+        pp.probsPartsAsync(shape, d.floats(c.q()).address(), first, second, scale, d.floats(lse).address(), probs2.address(), stride, s);
+        assertArrayEquals(got, d.download(probs2, want.length), "two parts in one launch write what one part does");
 
         String what = shape + " blocks " + nBlocks + (headMasked ? " head-masked" : "");
         int written = 0;

@@ -266,12 +266,11 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
-    public void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
-                      long blocks, int nBlocks, float scale, long lse, long probs, int stride) {
+    public void probs(PagedKvShape shape, long q, PagedPart first, PagedPart second, float scale, long lse, long probs, int stride) {
         if (pagedProbs == null) {
             pagedProbs = owned.add(new CudaPagedProbs(context));
         }
-        pagedProbs.probsAsync(shape, q, slab, slabBytes, slots, validRows, mask, headMask, blocks, nBlocks, scale, lse, probs, stride, stream);
+        pagedProbs.probsPartsAsync(shape, q, first, second, scale, lse, probs, stride, stream);
     }
 
     @Override

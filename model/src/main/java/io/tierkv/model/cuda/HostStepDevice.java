@@ -376,20 +376,22 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
-    public void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
-                      long blocks, int nBlocks, float scale, long lse, long probs, int stride) {
-        if (recorded(() -> probs(shape, q, slab, slabBytes, slots, validRows, mask, headMask, blocks, nBlocks, scale, lse, probs, stride))) {
+    public void probs(PagedKvShape shape, long q, PagedPart first, PagedPart second, float scale, long lse, long probs, int stride) {
+        if (recorded(() -> probs(shape, q, first, second, scale, lse, probs, stride))) {
             return;
         }
-        if (nBlocks == 0) {
-            return;
+        for (PagedPart part : new PagedPart[] {first, second}) {
+            int n = part.nBlocks();
+            if (n == 0) {
+                continue;
+            }
+            float[] p = floats(probs, shape.heads() * stride);
+            CudaPagedProbs.reference(shape, floats(q, shape.heads() * shape.headDim()), typed(part.slab(), shape.dtype(),
+                    (int) (part.slabBytes() / shape.dtype().bytes())), ints(part.slots(), n), part.validRows() == 0 ? null
+                    : ints(part.validRows(), n), bytes(part.mask(), n * shape.blockSize()), bytes(part.headMask(), n * shape.kvHeads()),
+                    ints(part.blockIndex(), n), n, scale, floats(lse, shape.heads()), p, stride);
+            putFloats(probs, p);
         }
-        float[] p = floats(probs, shape.heads() * stride);
-        CudaPagedProbs.reference(shape, floats(q, shape.heads() * shape.headDim()), typed(slab, shape.dtype(),
-                (int) (slabBytes / shape.dtype().bytes())), ints(slots, nBlocks), validRows == 0 ? null : ints(validRows, nBlocks),
-                bytes(mask, nBlocks * shape.blockSize()), bytes(headMask, nBlocks * shape.kvHeads()), ints(blocks, nBlocks), nBlocks, scale,
-                floats(lse, shape.heads()), p, stride);
-        putFloats(probs, p);
     }
 
     @Override

@@ -143,12 +143,12 @@ interface StepDevice extends AutoCloseable {
     void merge(long o1, long lse1, long o2, long lse2, long out, long lseOut, int heads, int headDim);
 
     /**
-     * The attention probabilities of q over list entries {@code 0 .. nBlocks - 1} by token position ({@code CudaPagedProbs}):
-     * {@code probs[h * stride + blocks[i] * blockSize + r] = exp(scale * q_h . k - lse_h)} for every live row; the rest is
-     * left as it is. {@code lse} is the final log-sum-exp over all parts; {@code headMask} as in {@link #attend}.
+     * The attention probabilities of q over the entries of {@code first}, then {@code second} (or {@code PagedPart.NONE}), by
+     * token position ({@code CudaPagedProbs}), in one launch: {@code probs[h * stride + blockIndex[i] * blockSize + r] =
+     * exp(scale * q_h . k - lse_h)} for every live row; the rest is left as it is. {@code lse} is the final log-sum-exp over all
+     * parts; each part's block indexes must be set; masks as in {@link #attend}.
      */
-    void probs(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask, long blocks,
-               int nBlocks, float scale, long lse, long probs, int stride);
+    void probs(PagedKvShape shape, long q, PagedPart first, PagedPart second, float scale, long lse, long probs, int stride);
 
     /**
      * The popularity top-k ({@code PopularityKernel}) of {@code batches} batches of {@code heads} rows of {@code stride}

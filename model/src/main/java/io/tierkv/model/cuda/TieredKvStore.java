@@ -297,11 +297,11 @@ final class TieredKvStore implements KvStore {
         }
         if (observeNow || rowNow) { // with the final lse: the parts' probabilities sum to one per head
             long p = probs + 4L * l * shape.heads() * stride;
-            probsPart(l, 0, q, tiers.deviceBaseAddress(), tiers.deviceCapacityBlocks(), scale, lse, p);
             if (cpuPart != null) {
+                device.probs(shape, q, part(l, BlockTables.DEVICE), PagedPart.NONE, scale, lse, p, stride);
                 probsHostOnCpu(l, scale, lse, p);
-            } else {
-                probsPart(l, 1, q, tiers.hostBaseAddress(), tiers.hostCapacityBlocks(), scale, lse, p);
+            } else { // both tiers in one launch
+                device.probs(shape, q, part(l, BlockTables.DEVICE), part(l, BlockTables.HOST), scale, lse, p, stride);
             }
         }
     }
@@ -415,11 +415,6 @@ final class TieredKvStore implements KvStore {
         cpuIo.clear();
         cpuIo.asFloatBuffer().put(cpuProbs);
         device.upload(p, cpuIo.limit(4 * floats));
-    }
-
-    private void probsPart(int l, int part, long q, long slab, int capacity, float scale, long lse, long p) {
-        device.probs(shape, q, slab, (long) capacity * shape.slotBytes(), tables.slots(l, part), tables.validRows(l, part),
-                tables.mask(l, part), tables.headMask(l, part), tables.blocks(l, part), tables.count(l, part), scale, lse, p, stride);
     }
 
     /**

@@ -92,8 +92,9 @@ class HierarchicalCudaDecoderGpuTest {
                 long p = dev.alloc(4L * layers * shape.heads() * stride);
                 dev.fill(p, 4L * layers * shape.heads() * stride, (byte) 0);
                 for (int l = 0; l < layers; l++) {
-                    dev.probs(shape, qAt, slabAt, slab.capacity(), t, t + 4L * nBlocks, l == 1 ? 0 : t + 12L * nBlocks, 0, t + 8L * nBlocks,
-                            nBlocks - l, 0.17f, lseAt, p + 4L * l * shape.heads() * stride, stride);
+                    dev.probs(shape, qAt, new io.tierkv.cuda.ops.PagedPart(slabAt, slab.capacity(), t, t + 4L * nBlocks, t + 8L * nBlocks,
+                            l == 1 ? 0 : t + 12L * nBlocks, 0, nBlocks - l), io.tierkv.cuda.ops.PagedPart.NONE, 0.17f, lseAt,
+                            p + 4L * l * shape.heads() * stride, stride);
                 }
                 ByteBuffer back = ByteBuffer.allocate(4 * layers * shape.heads() * stride).order(ByteOrder.LITTLE_ENDIAN);
                 dev.download(p, back);
