@@ -58,6 +58,7 @@ final class DecodeRow {
             ok &= row("random 110M", dir, 0, null, text);
             ok &= unfused(() -> row("random 110M", dir, 0, null, text));
             ok &= graphs(() -> row("random 110M", dir, 0, null, text));
+            ok &= tokenByToken(() -> row("random 110M", dir, 0, null, text));
             ok &= row("random 110M", dir, TIERED_PER_LAYER, null, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
@@ -98,6 +99,14 @@ final class DecodeRow {
      */
     private static boolean graphs(java.util.function.BooleanSupplier row) {
         return withProperty("tierkv.cudaGraphs", "true", row);
+    }
+
+    /**
+     * A row with the prompt prefilled token by token through the decode step ({@code -Dtierkv.prefillChunk=1}): beside the
+     * plain row, what prefill in chunks of GEMMs gains.
+     */
+    private static boolean tokenByToken(java.util.function.BooleanSupplier row) {
+        return withProperty("tierkv.prefillChunk", "1", row);
     }
 
     private static boolean withProperty(String key, String value, java.util.function.BooleanSupplier row) {
@@ -148,6 +157,7 @@ final class DecodeRow {
             GenerationResult g = decoder.generate(prompt, NEW_TOKENS, -1, null);
             double tps = g.decodeTokensPerSecond();
             String kernels = (decoder.fusedKernels() ? "" : ", unfused kernels") + (decoder.cudaGraphs() ? ", CUDA graphs" : "")
+                    + (decoder.prefillChunkRows() == 1 ? ", prompt token by token" : "")
                     + (CudaDecoder.cudaGraphsConfigured() && decoder.fusedKernels() && perLayer == 0 && !decoder.cudaGraphs()
                     ? ", CUDA graphs refused (see stderr)" : "");
             String where = perLayer == 0 ? "full on device" + kernels : String.format(Locale.ROOT, "tiered %s, %d device blocks/layer (25%% of the prompt)%s",
@@ -161,6 +171,7 @@ final class DecodeRow {
                 line += String.format(Locale.ROOT, "; %d graphs captured, %d steps replayed (both runs)", decoder.graphCaptures(),
                         decoder.graphLaunches());
             }
+            line += String.format(Locale.ROOT, "; %d prompt tokens in chunks (both runs)", decoder.chunkedPrefillTokens());
             if (decoder.tierStats() != null) {
                 int[] r = decoder.residency();
                 line += String.format(Locale.ROOT, "; blocks now %d device / %d host, moved d2h %.1f MiB, h2d %.1f MiB, %d promotions"
