@@ -133,26 +133,7 @@ public class PagedAttentionShimCheck {
                     .append(hasMask ? 1 : 0).append(' ').append(hasHeadMask ? 1 : 0).append(' ').append(rows).append(' ').append(firstPosition)
                     .append(' ').append(blockIndex != null ? 1 : 0).append(' ').append(second == null ? 0 : second.slots.length).append('\n');
             appendSlab(in, slab, dtype);
-            for (int x : slots) {
-                in.append(x).append(' ');
-            }
-            if (valid != null) {
-                for (int x : valid) {
-                    in.append(x).append(' ');
-                }
-            }
-            for (byte[] bytes : new byte[][] {mask, headMask}) {
-                if (bytes != null) {
-                    for (byte x : bytes) {
-                        in.append(x).append(' ');
-                    }
-                }
-            }
-            if (blockIndex != null) {
-                for (int x : blockIndex) {
-                    in.append(x).append(' ');
-                }
-            }
+            appendTable(in, slots, valid, mask, headMask, blockIndex);
             if (second != null) {
                 second.write(in, dtype);
             }
@@ -227,25 +208,7 @@ public class PagedAttentionShimCheck {
             in.append(capacity).append(' ').append(valid != null ? 1 : 0).append(' ').append(mask != null ? 1 : 0).append(' ')
                     .append(headMask != null ? 1 : 0).append(' ').append(blockIndex != null ? 1 : 0).append('\n');
             appendSlab(in, slab, dtype);
-            for (int[] ints : new int[][] {slots, valid}) {
-                if (ints != null) {
-                    for (int x : ints) {
-                        in.append(x).append(' ');
-                    }
-                }
-            }
-            for (byte[] bytes : new byte[][] {mask, headMask}) {
-                if (bytes != null) {
-                    for (byte x : bytes) {
-                        in.append(x).append(' ');
-                    }
-                }
-            }
-            if (blockIndex != null) {
-                for (int x : blockIndex) {
-                    in.append(x).append(' ');
-                }
-            }
+            appendTable(in, slots, valid, mask, headMask, blockIndex);
             in.append('\n');
         }
     }
@@ -262,6 +225,29 @@ public class PagedAttentionShimCheck {
             };
         }
         return slab;
+    }
+
+    /** A part's table as the runner reads it: the slots, then the arrays present (valid rows, mask, head mask, block indexes). */
+    static void appendTable(StringBuilder in, int[] slots, int[] valid, byte[] mask, byte[] headMask, int[] blockIndex) {
+        for (int[] ints : new int[][] {slots, valid}) {
+            if (ints != null) {
+                for (int x : ints) {
+                    in.append(x).append(' ');
+                }
+            }
+        }
+        for (byte[] bytes : new byte[][] {mask, headMask}) {
+            if (bytes != null) {
+                for (byte x : bytes) {
+                    in.append(x).append(' ');
+                }
+            }
+        }
+        if (blockIndex != null) {
+            for (int x : blockIndex) {
+                in.append(x).append(' ');
+            }
+        }
     }
 
     /** The slab's elements as hex words of their bits, then a line break. */
