@@ -34,6 +34,8 @@ import java.util.function.IntConsumer;
  * decoder is the oracle ({@code CudaDecoderGpuTest} holds this one to its fixture).
  */
 public final class CudaDecoder implements AutoCloseable {
+    /** Captured steps kept at once ({@link #cudaGraphsConfigured}): a tiered sequence passes through a key per block or move. */
+    static final int MAX_GRAPHS = 32;
     private final LlamaConfig c;
     private final StepDevice device;
     private final DeviceWeights weights;
@@ -52,11 +54,20 @@ public final class CudaDecoder implements AutoCloseable {
     private final ChunkLayout chunk;     // prefill chunks' activations, null when the prompt goes token by token
     private final long chunkAct;         // ChunkLayout: a chunk's activations, 0 without
     private final CapturableKvStore capturable; // the cache, when its steps can be captured, else null
-    private final long params;           // i32 {position, row, slot, token}: what a captured step reads on the device
-    private final ByteBuffer paramBytes = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+    private final long params;           // i32 [layers] {position, row, slot, token}: what a captured step reads on the device
+    private final ByteBuffer paramBytes;
     private boolean graphs;              // steps replayed from a captured graph (-Dtierkv.cudaGraphs)
-    private final java.util.Map<Long, StepDevice.StepGraph> captured = new java.util.HashMap<>(); // by the store's capture key
-    private long eagerKey = -1;          // the key of the last step run launch by launch
+    private final java.util.Map<Object, StepDevice.StepGraph> captured = new java.util.LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(java.util.Map.Entry<Object, StepDevice.StepGraph> eldest) {
+            if (size() <= MAX_GRAPHS) {
+                return false;
+            }
+            eldest.getValue().close(); // the least recently launched graph
+            return true;
+        }
+    };                                   // by the store's capture key, most recently launched last
+    private Object eagerKey;             // the key of the last step run launch by launch
     private int graphCaptures;
     private long chunkedTokens;          // prompt tokens prefilled in chunks
     private long graphLaunches;
@@ -83,6 +94,7 @@ public final class CudaDecoder implements AutoCloseable {
             store = stores.open(device, shape, c.layers(), maxTokens);
             this.cache = store;
             this.act = device.alloc(at.bytes());
+            this.paramBytes = ByteBuffer.allocate(16 * c.layers()).order(ByteOrder.LITTLE_ENDIAN);
             this.params = device.alloc(paramBytes.capacity());
             int rows = Math.min(prefillRows, maxTokens);
             this.chunk = rows >= 2 ? ChunkLayout.of(c, rows) : null;
@@ -205,10 +217,13 @@ public final class CudaDecoder implements AutoCloseable {
     }
 
     /**
-     * Whether decoders with every KV block on the device ({@link #load}) replay each step from a captured graph (one CUDA
-     * graph launch per token instead of a launch per kernel; captured again when the sequence's block count passes a power
-     * of two, for the attention's plan, or it starts evicting): {@code -Dtierkv.cudaGraphs=true} turns it on (default off until the GPU check has measured it). It needs the
-     * fused kernels; the tiered store, which decides per step on the host, steps without it.
+     * Whether decoders replay each decode step from a captured graph (one CUDA graph launch per token instead of a launch
+     * per kernel): with every KV block on the device ({@link #load}) captured again when the sequence's block count passes a
+     * power of two, for the attention's plan, or it starts evicting; tiered ({@link #loadTiered}) whenever a part's block
+     * count or masks change (a block opens, blocks move), with the steps that read back mid-step (prompt rows, the host tier
+     * attended on the CPU, whole-block digest choices, a digest computed as a block fills) run launch by launch.
+     * {@code -Dtierkv.cudaGraphs=true} turns it on (default off until the GPU check has measured it). It needs the fused
+     * kernels.
      */
     public static boolean cudaGraphsConfigured() {
         return "true".equalsIgnoreCase(System.getProperty("tierkv.cudaGraphs", "false").trim());
@@ -489,6 +504,7 @@ public final class CudaDecoder implements AutoCloseable {
         int position = cache.append();
         if (graphs) {
             graphedStep(token, position);
+            cache.observe();
         } else {
             device.embed(act + at.h(), weights.embed, token);
             for (int l = 0; l < c.layers(); l++) {
@@ -525,21 +541,34 @@ public final class CudaDecoder implements AutoCloseable {
      * A step through a captured graph: the step's values go to {@code params} (one queued copy), then the graph of the
      * store's capture key is launched. At a key without one the step runs its kernels directly once (the attention's scratch
      * and the kernels' attributes settle outside any capture); at the next step with that key it is captured. Graphs are
-     * kept per key across sequences, and all dropped when one is stale (the device reallocated memory a graph holds). A
+     * kept per key across sequences (the {@value #MAX_GRAPHS} most recently launched), and all dropped when one is stale (the
+     * device reallocated memory a graph holds). A step the store cannot have captured (no key) runs launch by launch. A
      * capture the driver refuses turns graphs off for this decoder, with one line on stderr.
      */
     private void graphedStep(int token, int position) {
+        Object key = capturable.captureKey();
+        if (key == null) {
+            eagerKey = null;
+            device.embed(act + at.h(), weights.embed, token);
+            for (int l = 0; l < c.layers(); l++) {
+                layer(l, position, false);
+            }
+            head();
+            return;
+        }
         paramBytes.clear();
-        paramBytes.putInt(position).putInt(position % cache.shape().blockSize()).putInt(capturable.slotIndex(position)).putInt(token).flip();
-        device.upload(params, paramBytes);
-        long key = capturable.captureKey();
+        for (int l = 0; l < c.layers(); l++) {
+            paramBytes.putInt(position).putInt(position % cache.shape().blockSize()).putInt(capturable.slotIndex(l, position)).putInt(token);
+        }
+        device.upload(params, paramBytes.flip());
         StepDevice.StepGraph graph = captured.get(key);
         if (graph != null && graph.stale()) {
             closeGraphs();
             graph = null;
         }
-        if (graph == null) {
-            if (key != eagerKey) {
+        boolean fresh = graph == null;
+        if (fresh) {
+            if (!key.equals(eagerKey)) {
                 eagerKey = key;
                 stepBody();
                 return;
@@ -559,6 +588,9 @@ public final class CudaDecoder implements AutoCloseable {
         }
         graph.launch();
         graphLaunches++;
+        if (!fresh) { // the capture ran the step's host-side bookkeeping already
+            capturable.replayed();
+        }
     }
 
     /** The step as a graph holds it: its values read from {@code params} on the device. */
@@ -583,8 +615,8 @@ public final class CudaDecoder implements AutoCloseable {
         long a = act;
         int d = c.hiddenSize();
         if (fromParams) { // as below, the position, row and slot read on the device
-            device.normGemvRopeAt(a + at.q(), w.wqkv(), a + at.h(), w.attnNorm(), eps, w.bqkv(), c.heads(), c.kvHeads(), c.headDim(), params,
-                    cos, sin, maxTokens, cache.shape(), capturable.slab(l));
+            device.normGemvRopeAt(a + at.q(), w.wqkv(), a + at.h(), w.attnNorm(), eps, w.bqkv(), c.heads(), c.kvHeads(), c.headDim(),
+                    params + 16L * l, cos, sin, maxTokens, cache.shape(), capturable.slab(l));
         } else if (fusedNorms) { // one launch: norm, the stacked q, k, v matrices (q, k, v lie one after the other), RoPE, the KV append
             device.normGemvRope(a + at.q(), w.wqkv(), a + at.h(), w.attnNorm(), eps, w.bqkv(), c.heads(), c.kvHeads(), c.headDim(), position,
                     cos, sin, maxTokens, cache.shape(), cache.slot(l, position), position % cache.shape().blockSize());
@@ -735,7 +767,7 @@ public final class CudaDecoder implements AutoCloseable {
     public void reset() {
         ensureOpen();
         cache.reset();
-        eagerKey = -1;
+        eagerKey = null;
     }
 
     /**

@@ -160,6 +160,16 @@ final class HostSelection {
         stats.add(l, read, n);
     }
 
+    /** Whether the choice is made per KV head on the device ({@code select=head}), with no read back mid-step. */
+    boolean perHead() {
+        return perHead;
+    }
+
+    /** A captured step's {@link #select} of layer l over {@code n} host blocks was launched again: its counts are pending. */
+    void replayed(int l, int n) {
+        pending[l] = n;
+    }
+
     /**
      * After a decode step: the per-head choices' counts, copied back in one read, go to {@code stats} (slices read, plus half
      * the candidates scored with {@code keys=C}, over K).

@@ -115,7 +115,7 @@ final class PagedKvCache implements CapturableKvStore {
      * host-side values, so a sequence is captured again only when its block count passes a power of two or it starts evicting.
      */
     @Override
-    public long captureKey() {
+    public Object captureKey() {
         return 2L * plannedBlocks(table.blocks()) + (evicted > 0 ? 1 : 0);
     }
 
@@ -132,7 +132,7 @@ final class PagedKvCache implements CapturableKvStore {
     }
 
     @Override
-    public int slotIndex(int position) {
+    public int slotIndex(int l, int position) {
         return table.slot(table.block(position));
     }
 

@@ -38,7 +38,7 @@ import java.util.function.Supplier;
  * <p>With {@link HostRead#digest()} ({@code --host-read digest}) a decode step attends only the host blocks (or KV-head
  * slices) whose digests score the query highest ({@link HostSelection}); prefill reads every host block.
  */
-final class TieredKvStore implements KvStore {
+final class TieredKvStore implements CapturableKvStore {
     private final StepDevice device;
     private final PagedKvShape shape;
     private final int layers;
@@ -359,6 +359,67 @@ final class TieredKvStore implements KvStore {
         int capacity = host ? tiers.hostCapacityBlocks() : tiers.deviceCapacityBlocks();
         return new PagedPart(slab, (long) capacity * shape.slotBytes(), tables.slots(l, part), tables.validRows(l, part),
                 tables.blocks(l, part), tables.mask(l, part), tables.headMask(l, part), tables.count(l, part));
+    }
+
+    /**
+     * A decode step's launches depend on the host through each layer's part counts and mask flags (the tables and digest
+     * indexes themselves are uploaded at {@link #append}, before the step) and on whether the policy observes this step.
+     * No key (launch by launch) during prefill, with the host tier attended on the CPU or digest choices made on the host
+     * (each reads back mid-step), and, with digests, at the step that fills a block (its digest is computed then).
+     */
+    @Override
+    public Object captureKey() {
+        int position = seq.length() - 1;
+        boolean fills = position % shape.blockSize() == shape.blockSize() - 1;
+        if (!prefillDone || rowNow || cpuPart != null || (selection != null && (!selection.perHead() || fills))) {
+            return null;
+        }
+        int[] key = new int[1 + 4 * layers];
+        key[0] = observeNow ? 1 : 0;
+        for (int l = 0; l < layers; l++) {
+            for (int part = 0; part < 2; part++) {
+                key[1 + 4 * l + 2 * part] = tables.count(l, part);
+                key[2 + 4 * l + 2 * part] = (tables.mask(l, part) != 0 ? 1 : 0) | (tables.headMask(l, part) != 0 ? 2 : 0);
+            }
+        }
+        return java.util.List.of(java.util.Arrays.stream(key).boxed().toArray(Integer[]::new));
+    }
+
+    @Override
+    public void attendCaptured(int l, long q, float scale, long out, long lse) {
+        attend(l, q, scale, out, lse);
+    }
+
+    /** The tail block's slot in the device tier's slab (the tail is always on the device). */
+    @Override
+    public int slotIndex(int l, int position) {
+        long offset = slot(l, position) - tiers.deviceBaseAddress();
+        if (offset < 0 || offset >= (long) tiers.deviceCapacityBlocks() * shape.slotBytes() || offset % shape.slotBytes() != 0) {
+            throw new IllegalStateException("layer " + l + "'s block of position " + position + " is not in the device tier's slots");
+        }
+        return (int) (offset / shape.slotBytes());
+    }
+
+    @Override
+    public long slab(int l) {
+        return tiers.deviceBaseAddress();
+    }
+
+    /** What {@link #attend} counted on the host: the per-head choices' pending counts, or a layer's empty host read. */
+    @Override
+    public void replayed() {
+        if (selection == null || !prefillDone) {
+            return;
+        }
+        for (int l = 0; l < layers; l++) {
+            int n = tables.count(l, BlockTables.HOST);
+            if (n > 0) {
+                selection.replayed(l, n);
+                tables.chosenOnDevice(l, BlockTables.HOST);
+            } else {
+                readStats.add(l, 0, 0);
+            }
+        }
     }
 
     /** Where this store attends the host tier's blocks. */

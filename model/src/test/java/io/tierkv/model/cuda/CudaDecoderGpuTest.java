@@ -98,6 +98,35 @@ class CudaDecoderGpuTest {
         before.assertNoLeaks();
     }
 
+    @ParameterizedTest(name = "host read {0}")
+    @ValueSource(strings = {"exact", "digest"})
+    void tieredStepsReplayedFromCapturedCudaGraphs_equalTheStepsRunLaunchByLaunch(String spec) {
+        io.tierkv.model.generate.HostRead read = io.tierkv.model.generate.HostRead.parse(spec);
+        DecoderFixture.Case want = DecoderFixture.load().cases().get(1);
+        int maxTokens = want.prompt().length + DecoderFixture.NEW_TOKENS;
+        int perLayer = Math.max(2, want.prompt().length / 4 / 16);
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        int[][] tokens = new int[2][];
+        float[][] logits = new float[2][];
+        for (int run = 0; run < 2; run++) {
+            boolean graphs = run == 1;
+            try (CudaDecoder d = CudaDecoder.load(BundledModel.directory(), maxTokens, 16, null, CudaStepDevice::new,
+                    KvStores.tiered(Backend.CUDA, perLayer, () -> io.tierkv.core.policy.Policies.create("hierarchical"), read), true, graphs)) {
+                tokens[run] = d.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null).tokens();
+                logits[run] = d.logits();
+                if (graphs) {
+                    assertTrue(d.cudaGraphs(), "the driver refused the capture (stderr says why)");
+                    assertTrue(d.graphLaunches() > d.graphCaptures() && d.graphCaptures() > 0,
+                            d.graphCaptures() + " captures, " + d.graphLaunches() + " launches");
+                }
+            }
+        }
+        assertArrayEquals(tokens[0], tokens[1], "the same tokens replayed");
+        double diff = DecoderFixture.maxAbsDiff(logits[0], logits[1]);
+        assertTrue(diff <= DecoderFixture.GPU_LOGIT_TOLERANCE, "replayed logits differ by " + diff);
+        before.assertNoLeaks();
+    }
+
     @ParameterizedTest(name = "blockSize={0}")
     @ValueSource(ints = {16})
     void tieredAtAQuarterOfThePrompt_hostBlocksReadOverMappedPinnedMemory_equalsTheCpuDecoder(int blockSize) {

@@ -51,6 +51,7 @@ final class DecodeRow {
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
         ok &= row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text);
+        ok &= graphs(() -> row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
         ok &= onCpu(() -> row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
         Path dir = Files.createTempDirectory("tierkv-decode-");
         try {
@@ -63,6 +64,7 @@ final class DecodeRow {
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
             ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text);
+            ok &= graphs(() -> row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
             ok &= onCpu(() -> row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.EXACT, text));
             ok &= onCpu(() -> row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
         } catch (RuntimeException e) {
@@ -158,7 +160,7 @@ final class DecodeRow {
             double tps = g.decodeTokensPerSecond();
             String kernels = (decoder.fusedKernels() ? "" : ", unfused kernels") + (decoder.cudaGraphs() ? ", CUDA graphs" : "")
                     + (decoder.prefillChunkRows() == 1 ? ", prompt token by token" : "")
-                    + (CudaDecoder.cudaGraphsConfigured() && decoder.fusedKernels() && perLayer == 0 && !decoder.cudaGraphs()
+                    + (CudaDecoder.cudaGraphsConfigured() && decoder.fusedKernels() && !decoder.cudaGraphs()
                     ? ", CUDA graphs refused (see stderr)" : "");
             String where = perLayer == 0 ? "full on device" + kernels : String.format(Locale.ROOT, "tiered %s, %d device blocks/layer (25%% of the prompt)%s",
                     policy == null ? "full" : policy, perLayer, (read.digest() ? ", host read " + read : "")

@@ -1,0 +1,76 @@
+package io.tierkv.model.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.core.policy.Policies;
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.model.BundledModel;
+import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.HostRead;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Tiered decode steps replayed from captured graphs ({@code -Dtierkv.cudaGraphs}) on the host mirror, whose capture records
+ * the kernels and runs nothing, and whose launch runs them again reading memory as it is then: the tables, digest indexes
+ * and step values the host uploads before each step must be all a replayed step needs, and the host-side counts a replay
+ * skips must be made up ({@code replayed}). Held to the same decoder launch by launch: the same tokens, logits bit for bit,
+ * the same blocks moved and the same host blocks read, under {@code hierarchical} (the popularity top-k every step) with
+ * exact and with per-head digest host reads.
+ */
+class TieredGraphsHostTest {
+    private static CudaDecoder tiered(int maxTokens, int perLayer, HostRead read, boolean graphs) {
+        return CudaDecoder.load(BundledModel.directory(), maxTokens, 16, null, HostStepDevice::new,
+                KvStores.tiered(Backend.CPU, perLayer, () -> Policies.create("hierarchical"), read), true, graphs);
+    }
+
+    @ParameterizedTest(name = "host read {0}")
+    @ValueSource(strings = {"exact", "digest"})
+    void replayedTieredSteps_equalTheStepsRunLaunchByLaunch(String spec) {
+        HostRead read = HostRead.parse(spec);
+        DecoderFixture.Case want = DecoderFixture.load().cases().get(1);
+        int maxTokens = want.prompt().length + DecoderFixture.NEW_TOKENS;
+        int perLayer = Math.max(2, want.prompt().length / 4 / 16);
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        GenerationResult eager;
+        float[] logits;
+        long[] moved;
+        long[] reads;
+        try (CudaDecoder d = tiered(maxTokens, perLayer, read, false)) {
+            eager = d.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
+            logits = d.logits();
+            moved = new long[] {d.tierStats().d2hBytes(), d.tierStats().h2dBytes()};
+            reads = new long[] {d.hostReadStats().blocksRead(), d.hostReadStats().blocksExact()};
+        }
+        try (CudaDecoder d = tiered(maxTokens, perLayer, read, true)) {
+            assertTrue(d.cudaGraphs(), "the tiered store's steps are capturable");
+            GenerationResult g = d.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
+            assertArrayEquals(eager.tokens(), g.tokens(), "the same tokens");
+            if (!read.digest()) { // a sparse read is not the dense attention the fixture holds
+                assertArrayEquals(want.tokens(), g.tokens(), "the CPU decoder's tokens");
+            }
+            assertArrayEquals(logits, d.logits(), "the last step's logits, bit for bit");
+            assertArrayEquals(moved, new long[] {d.tierStats().d2hBytes(), d.tierStats().h2dBytes()}, "the same blocks moved");
+            assertArrayEquals(reads, new long[] {d.hostReadStats().blocksRead(), d.hostReadStats().blocksExact()}, "the same host reads");
+            assertTrue(d.graphCaptures() > 0, "steps were captured");
+            assertTrue(d.graphLaunches() > 2L * d.graphCaptures(), d.graphLaunches() + " replays of " + d.graphCaptures() + " graphs");
+        }
+        before.assertNoLeaks();
+    }
+
+    @Test
+    void theHostTierAttendedOnTheCpu_decodesLaunchByLaunch() {
+        DecoderFixture.Case want = DecoderFixture.load().cases().get(1);
+        try (CudaDecoder d = CudaDecoder.load(BundledModel.directory(), want.prompt().length + DecoderFixture.NEW_TOKENS, 16, null,
+                HostStepDevice::new, KvStores.tiered(Backend.CPU, 2, () -> Policies.create("hierarchical"), HostRead.EXACT, HostAttention.CPU),
+                true, true)) {
+            GenerationResult g = d.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
+            assertArrayEquals(want.tokens(), g.tokens(), "the CPU decoder's tokens");
+            assertEquals(0, d.graphCaptures(), "a step that reads the query back mid-layer is never captured");
+        }
+    }
+}
