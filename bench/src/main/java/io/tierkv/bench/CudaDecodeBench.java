@@ -26,10 +26,10 @@ import java.util.stream.Stream;
 /**
  * {@code bench decode --backend cuda}: a random-weight Llama (BF16, written once to a temporary checkpoint) decoded by
  * {@link CudaDecoder}: every KV block on the device, launch by launch and replayed from captured CUDA graphs, then each
- * policy tiered through tiering's CUDA tiers (the device
+ * policy tiered through tiering's CUDA tiers (again both ways, but for placement alone) (the device
  * tier at {@code --budget} of the prompt, as {@link DeviceBudget} counts it for every backend; host blocks read over
- * mapped pinned memory, every one or, with {@code --host-read digest}, the digest-ranked ones). Per row: prefill (token
- * by token) and decode tokens/s, decode against full on the device, the weight bytes read per second at that rate and
+ * mapped pinned memory, every one or, with {@code --host-read digest}, the digest-ranked ones). Per row: prefill (in
+ * chunks) and decode tokens/s, decode against full on the device, the weight bytes read per second at that rate and
  * their share of a device-to-device copy of the same bytes measured in the same run, the bytes moved between the tiers
  * and the share of an exact read's host bytes read.
  */
@@ -80,6 +80,7 @@ final class CudaDecodeBench {
         for (String p : policies) {
             if (!p.equals("full")) {
                 modes.add(new Mode("tiered " + p + (hostRead.digest() ? ", " + hostRead.forCuda() : ""), p));
+                modes.add(new Mode("tiered " + p + (hostRead.digest() ? ", " + hostRead.forCuda() : ""), p, true));
             }
         }
         Path dir = Files.createTempDirectory("tierkv-bench-decode-");
@@ -106,7 +107,7 @@ final class CudaDecodeBench {
                 try (CudaDecoder decoder = mode.policy() == null
                         ? CudaDecoder.load(dir, tokens, blockSize, null, mode.graphs(), hostMirror)
                         : CudaDecoder.loadTiered(dir, tokens, blockSize, device.perLayer(), mode.policy(), null,
-                        mode.policy().equals("full") ? HostRead.EXACT : hostRead, hostMirror)) {
+                        mode.policy().equals("full") ? HostRead.EXACT : hostRead, hostMirror, mode.graphs())) {
                     if (mode.policy() == null && !mode.graphs()) {
                         System.out.printf(Locale.ROOT, "random Llama, BF16 weights %s on the device, %d layers x %d wide; prompt %d, decode %d%n",
                                 Bytes.format(decoder.weightBytes()), config.layers(), config.hiddenSize(), promptTokens, decodeTokens);
@@ -140,7 +141,8 @@ final class CudaDecodeBench {
                     }
                     double weightGBps = decoder.weightBytes() * best.decodeTokensPerSecond() / 1e9;
                     String label = mode.name() + (decoder.fusedKernels() ? "" : ", unfused kernels")
-                            + (decoder.cudaGraphs() ? ", CUDA graphs" : !mode.graphs() ? ""
+                            + (decoder.cudaGraphs() ? (decoder.graphLaunches() > 0 ? ", CUDA graphs" : ", CUDA graphs (no step capturable)")
+                            : !mode.graphs() ? ""
                             : decoder.fusedKernels() ? ", CUDA graphs refused (see stderr)" : ", no CUDA graphs without the fused kernels");
                     report.row(label, best.prefillTokensPerSecond(), best.decodeTokensPerSecond(), best.decodeTokensPerSecond() / fullRate,
                             weightGBps, weightGBps / copyGBps, bestMoved[0], bestMoved[1], bestRead);

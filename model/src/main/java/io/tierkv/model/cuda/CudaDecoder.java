@@ -197,6 +197,19 @@ public final class CudaDecoder implements AutoCloseable {
     }
 
     /**
+     * As {@link #loadTiered(Path, int, int, int, String, DType, HostRead, boolean)} with each step replayed from a captured
+     * CUDA graph or not, whatever {@link #cudaGraphsConfigured} says.
+     */
+    public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer, String policySpec,
+                                         DType kvDtype, HostRead hostRead, boolean hostMirror, boolean cudaGraphs) {
+        io.tierkv.core.policy.Policies.create(policySpec); // a bad spec fails before any device work
+        io.tierkv.cuda.driver.Backend backend = hostMirror ? io.tierkv.cuda.driver.Backend.CPU : io.tierkv.cuda.driver.Backend.CUDA;
+        return load(dir, maxTokens, blockSize, kvDtype, hostMirror ? HostStepDevice::new : CudaStepDevice::new,
+                KvStores.tiered(backend, deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec), hostRead),
+                fusedKernelsConfigured(), cudaGraphs);
+    }
+
+    /**
      * As above with the policy of every sequence from {@code policies} (called once more up front, to learn whether the
      * policy observes attention and its k): for a caller that wraps the policy, as {@code trace record} does.
      */
