@@ -51,6 +51,33 @@ class DecoderStepGpuTest {
         }
     }
 
+    @Test
+    void appendRows_writesTheRowsOfOneLaunch_asTheOneRowLaunchesDo() {
+        SplittableRandom r = new SplittableRandom(11);
+        try (CudaContext ctx = CudaContext.primary(0); CudaStream s = new CudaStream(ctx); CudaDecoderStep step = new CudaDecoderStep(ctx);
+             DeviceArrays d = new DeviceArrays(ctx, s)) {
+            for (DType t : DType.values()) {
+                PagedKvShape shape = PagedKvShape.dense(t, 6, 3, 40, 8);
+                int capacity = 5;
+                int rowElems = shape.kvHeads() * shape.headDim();
+                long slabBytes = capacity * shape.slotBytes();
+                DeviceBuffer rows = d.alloc(slabBytes);
+                DeviceBuffer one = d.alloc(slabBytes);
+                rows.fill(0, slabBytes, (byte) 0, s);
+                one.fill(0, slabBytes, (byte) 0, s);
+                int n = 5; // rows 2 .. 6 of slot 1
+                DeviceBuffer k = d.floats(DeviceArrays.random(r, n * rowElems, 1, DType.F32));
+                DeviceBuffer v = d.floats(DeviceArrays.random(r, n * rowElems, 1, DType.F32));
+                step.appendRowsAsync(shape, rows.address(), capacity, 1, 2, n, k.address(), v.address(), s);
+                for (int i = 0; i < n; i++) {
+                    step.appendAsync(shape, one.address(), capacity, 1, 2 + i, k.address() + 4L * i * rowElems, v.address() + 4L * i * rowElems, s);
+                }
+                org.junit.jupiter.api.Assertions.assertArrayEquals(readSlab(d, one, t, (int) (slabBytes / t.bytes())),
+                        readSlab(d, rows, t, (int) (slabBytes / t.bytes())), t + ": the slab after one launch of 5 rows");
+            }
+        }
+    }
+
     /** The slab as floats: F32 as is, 16-bit elements widened (F32 reads of a 16-bit slab hold two elements each). */
     private static float[] readSlab(DeviceArrays d, DeviceBuffer slab, DType t, int elements) {
         if (t == DType.F32) {
