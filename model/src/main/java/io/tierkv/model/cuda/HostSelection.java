@@ -52,6 +52,15 @@ final class HostSelection {
 
     /** For {@code hostRead} (a digest mode, as {@link HostRead#forCuda} left it) over {@code layers x maxBlocks} blocks. */
     HostSelection(StepDevice device, PagedKvShape shape, int layers, int maxBlocks, HostRead hostRead) {
+        this(device, shape, layers, maxBlocks, hostRead, 0);
+    }
+
+    /**
+     * As above, the per-head choices' counts ({@code select=head}: i32 {@code [layers][2]}) at {@code countsAt} when it is not
+     * 0 (a region the caller downloads with its own step's read, {@link #flush(HostReadStats, ByteBuffer, int)}), else in an
+     * allocation of their own.
+     */
+    HostSelection(StepDevice device, PagedKvShape shape, int layers, int maxBlocks, HostRead hostRead, long countsAt) {
         this.device = device;
         this.shape = shape;
         this.maxBlocks = maxBlocks;
@@ -70,7 +79,7 @@ final class HostSelection {
         this.perHead = hostRead.perHead();
         this.value = perHead ? device.alloc(4L * maxBlocks * shape.kvHeads()) : 0;
         this.exactScores = perHead && hostRead.keysFor(shape.kvHeads()) > 0 ? device.alloc(4L * maxBlocks * heads) : 0;
-        this.counts = perHead ? device.alloc(8L * layers) : 0;
+        this.counts = !perHead ? 0 : countsAt != 0 ? countsAt : device.alloc(8L * layers);
         this.countsHost = ByteBuffer.allocate(8 * layers).order(ByteOrder.LITTLE_ENDIAN);
         this.pending = new int[layers];
     }
@@ -175,20 +184,31 @@ final class HostSelection {
      * the candidates scored with {@code keys=C}, over K).
      */
     void flush(HostReadStats stats) {
-        boolean any = false;
-        for (int n : pending) {
-            any |= n > 0;
-        }
-        if (!any) {
+        if (!pending()) {
             return;
         }
         device.download(counts, countsHost.clear());
+        flush(stats, countsHost, 0);
+    }
+
+    /** Whether a per-head choice's counts are still on the device. */
+    private boolean pending() {
+        for (int n : pending) {
+            if (n > 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** {@link #flush(HostReadStats)} from the counts already copied back, at {@code offset} of {@code downloaded}. */
+    void flush(HostReadStats stats, ByteBuffer downloaded, int offset) {
         int kvHeads = shape.kvHeads();
         boolean keys = hostRead.keysFor(kvHeads) > 0;
         for (int l = 0; l < pending.length; l++) {
             if (pending[l] > 0) {
-                int scored = countsHost.getInt(8 * l);
-                int kept = countsHost.getInt(8 * l + 4);
+                int scored = downloaded.getInt(offset + 8 * l);
+                int kept = downloaded.getInt(offset + 8 * l + 4);
                 stats.add(l, keys ? (scored + kept) / 2.0 / kvHeads : kept / (double) kvHeads, pending[l]);
                 pending[l] = 0;
             }

@@ -55,7 +55,8 @@ final class TieredKvStore implements CapturableKvStore {
     private final int topK;             // keys selected per layer and step
     private final int stride;           // probability row length: maxTokens
     private final long probs;           // device fp32 [layers][heads][stride], zeroed per observed step or prompt row
-    private final long selected;        // device i32 [layers][topK] positions, then i32 [layers] counts
+    private final long selected;        // device i32 [layers][topK] positions, then i32 [layers] counts (then the digest counts)
+    private final boolean sharedCounts; // the per-head digest choices' counts follow the top-k in {@link #selected}
     private final ByteBuffer selectedHost;
     private final int[] positions;
     private Sequence seq;
@@ -102,13 +103,17 @@ final class TieredKvStore implements CapturableKvStore {
         this.topK = probe.observedTopK() > 0 ? probe.observedTopK() : TierDefaults.REQUEST_TOP_K;
         this.stride = maxTokens;
         this.probs = device.alloc(4L * layers * shape.heads() * stride);
-        this.selected = observing && !wholeRows ? device.alloc(4L * layers * (topK + 1)) : 0;
-        this.selectedHost = ByteBuffer.allocate(4 * layers * (topK + 1)).order(ByteOrder.LITTLE_ENDIAN);
+        // the per-head digest choices' counts right after the top-k, so that an observed step reads both back at once
+        this.sharedCounts = observing && !wholeRows && hostRead.digest() && hostRead.perHead();
+        int selectedBytes = 4 * layers * (topK + 1) + (sharedCounts ? 8 * layers : 0);
+        this.selected = observing && !wholeRows ? device.alloc(selectedBytes) : 0;
+        this.selectedHost = ByteBuffer.allocate(selectedBytes).order(ByteOrder.LITTLE_ENDIAN);
         this.positions = new int[topK];
         this.lastSelected = new int[layers][0];
         this.hostRead = hostRead;
         this.readStats = new HostReadStats(layers);
-        this.selection = hostRead.digest() ? new HostSelection(device, shape, layers, maxBlocks, hostRead) : null;
+        this.selection = hostRead.digest() ? new HostSelection(device, shape, layers, maxBlocks, hostRead,
+                sharedCounts ? selected + 4L * layers * (topK + 1) : 0) : null;
         this.hostAttention = hostAttention;
         if (hostAttention == HostAttention.CPU) {
             int qFloats = shape.heads() * shape.headDim();
@@ -486,7 +491,7 @@ final class TieredKvStore implements CapturableKvStore {
      */
     @Override
     public void observe() {
-        if (selection != null) {
+        if (selection != null && !(sharedCounts && observeNow)) {
             selection.flush(readStats);
         }
         if (rowNow) {
@@ -508,7 +513,10 @@ final class TieredKvStore implements CapturableKvStore {
         }
         long counts = selected + 4L * layers * topK;
         device.topK(probs, layers, shape.heads(), stride, keys, topK, selected, counts);
-        device.download(selected, selectedHost.clear());
+        device.download(selected, selectedHost.clear()); // the top-k, and the digest choices' counts after it
+        if (sharedCounts) {
+            selection.flush(readStats, selectedHost, 4 * layers * (topK + 1));
+        }
         for (int l = 0; l < layers; l++) {
             int n = selectedHost.getInt(4 * (layers * topK + l));
             if (n < 0 || n > topK) {
