@@ -21,17 +21,16 @@ class DecoderStepGpuTest {
     }
 
     @Test
-    void append_writesTheRowOfTheSlotRoundedToTheSlabDtype_andNothingElse() {
+    void append_writesTheRowOfTheSlotRoundedToTheSlabDtype_andNothingElse_andRowsInOneLaunchAsOneByOne() {
         SplittableRandom r = new SplittableRandom(7);
         try (CudaContext ctx = CudaContext.primary(0); CudaStream s = new CudaStream(ctx); CudaDecoderStep step = new CudaDecoderStep(ctx);
              DeviceArrays d = new DeviceArrays(ctx, s)) {
             for (DType t : DType.values()) {
-                PagedKvShape shape = PagedKvShape.dense(t, 6, 3, 40, 8);
+                PagedKvShape shape = shape(t);
                 int capacity = 5;
                 int rowElems = shape.kvHeads() * shape.headDim();
                 long slabBytes = capacity * shape.slotBytes();
-                DeviceBuffer slab = d.alloc(slabBytes);
-                slab.fill(0, slabBytes, (byte) 0, s);
+                DeviceBuffer slab = zeroed(d, s, slabBytes);
                 float[] k = DeviceArrays.random(r, rowElems, 1, DType.F32);
                 float[] v = DeviceArrays.random(r, rowElems, 1, DType.F32);
                 step.appendAsync(shape, slab.address(), capacity, 3, 5, d.floats(k).address(), d.floats(v).address(), s);
@@ -47,35 +46,33 @@ class DecoderStepGpuTest {
                     }
                     assertEquals(expected, all[i], 0f, t + " slab element " + i);
                 }
-            }
-        }
-    }
-
-    @Test
-    void appendRows_writesTheRowsOfOneLaunch_asTheOneRowLaunchesDo() {
-        SplittableRandom r = new SplittableRandom(11);
-        try (CudaContext ctx = CudaContext.primary(0); CudaStream s = new CudaStream(ctx); CudaDecoderStep step = new CudaDecoderStep(ctx);
-             DeviceArrays d = new DeviceArrays(ctx, s)) {
-            for (DType t : DType.values()) {
-                PagedKvShape shape = PagedKvShape.dense(t, 6, 3, 40, 8);
-                int capacity = 5;
-                int rowElems = shape.kvHeads() * shape.headDim();
-                long slabBytes = capacity * shape.slotBytes();
-                DeviceBuffer rows = d.alloc(slabBytes);
-                DeviceBuffer one = d.alloc(slabBytes);
-                rows.fill(0, slabBytes, (byte) 0, s);
-                one.fill(0, slabBytes, (byte) 0, s);
-                int n = 5; // rows 2 .. 6 of slot 1
-                DeviceBuffer k = d.floats(DeviceArrays.random(r, n * rowElems, 1, DType.F32));
-                DeviceBuffer v = d.floats(DeviceArrays.random(r, n * rowElems, 1, DType.F32));
-                step.appendRowsAsync(shape, rows.address(), capacity, 1, 2, n, k.address(), v.address(), s);
-                for (int i = 0; i < n; i++) {
-                    step.appendAsync(shape, one.address(), capacity, 1, 2 + i, k.address() + 4L * i * rowElems, v.address() + 4L * i * rowElems, s);
+                // several rows in one launch (rows 2 .. 6 of slot 1) write what one launch per row writes
+                int n = 5;
+                DeviceBuffer rows = zeroed(d, s, slabBytes);
+                DeviceBuffer one = zeroed(d, s, slabBytes);
+                DeviceBuffer kn = d.floats(DeviceArrays.random(r, n * rowElems, 1, DType.F32));
+                DeviceBuffer vn = d.floats(DeviceArrays.random(r, n * rowElems, 1, DType.F32));
+                step.appendRowsAsync(shape, rows.address(), capacity, 1, 2, n, kn.address(), vn.address(), s);
+                for (int j = 0; j < n; j++) {
+                    step.appendAsync(shape, one.address(), capacity, 1, 2 + j, kn.address() + 4L * j * rowElems,
+                            vn.address() + 4L * j * rowElems, s);
                 }
                 org.junit.jupiter.api.Assertions.assertArrayEquals(readSlab(d, one, t, (int) (slabBytes / t.bytes())),
                         readSlab(d, rows, t, (int) (slabBytes / t.bytes())), t + ": the slab after one launch of 5 rows");
             }
         }
+    }
+
+    /** The appends' slab geometry: 6 / 3 heads of 40, blocks of 8, in {@code t}. */
+    private static PagedKvShape shape(DType t) {
+        return PagedKvShape.dense(t, 6, 3, 40, 8);
+    }
+
+    /** {@code bytes} of device memory, zeroed on {@code s}. */
+    private static DeviceBuffer zeroed(DeviceArrays d, CudaStream s, long bytes) {
+        DeviceBuffer b = d.alloc(bytes);
+        b.fill(0, bytes, (byte) 0, s);
+        return b;
     }
 
     /** The slab as floats: F32 as is, 16-bit elements widened (F32 reads of a 16-bit slab hold two elements each). */
