@@ -104,8 +104,13 @@ public final class CudaPagedAttention implements AutoCloseable {
     }
 
     /**
-     * {@link #attendPartsAsync} of {@code rows} query rows in one launch, each cut at its position as
-     * {@link #attendRowsAsync} cuts it, through each part's block indexes.
+     * {@link #attendPartsAsync} of {@code rows} query rows in one launch (a prefill chunk): row z's query {@code q + z * heads *
+     * headDim}, output and lse likewise after {@code out} and {@code lse}, over the same entries, each row attending the
+     * positions up to its own, {@code firstPosition + z}: row r of entry b takes part only if {@code block(b) * blockSize + r
+     * <= firstPosition + z}, {@code block(b)} read from its part's {@link PagedPart#blockIndex}, or b itself when that is 0.
+     *
+     * @param rows          query rows, at least 1 (at most 65535)
+     * @param firstPosition the position of row 0, at least 0
      */
     public void attendPartsRowsAsync(PagedKvShape s, long q, int rows, int firstPosition, PagedPart first, PagedPart second, float scale,
                                      long out, long lse, CudaStream stream) {
@@ -114,27 +119,6 @@ public final class CudaPagedAttention implements AutoCloseable {
             throw new IllegalArgumentException("firstPosition must be >= 0, was " + firstPosition);
         }
         attend(s, q, rows, firstPosition, first, second, 0, scale, out, lse, stream);
-    }
-
-    /**
-     * Enqueues attention of {@code rows} query rows in one launch (a prefill chunk): row z's query {@code q + z * heads *
-     * headDim}, output and lse likewise after {@code out} and {@code lse}, over the same list entries, each row attending the
-     * positions up to its own, {@code firstPosition + z}: row r of entry b takes part only if {@code block(b) * blockSize + r
-     * <= firstPosition + z}, {@code block(b)} read from {@code blockIndex} (i32 {@code [nBlocks]}), or b itself when it is 0.
-     * The other arguments as {@link #attendAsync(PagedKvShape, long, long, long, long, long, long, long, int, float, long, long,
-     * CudaStream) attendAsync}.
-     *
-     * @param rows          query rows, at least 1 (at most 65535)
-     * @param firstPosition the position of row 0, at least 0
-     */
-    public void attendRowsAsync(PagedKvShape s, long q, int rows, int firstPosition, long blockIndex, long slab, long slabBytes, long slots,
-                                long validRows, long mask, long headMask, int nBlocks, float scale, long out, long lse, CudaStream stream) {
-        Args.positive("rows", rows);
-        if (firstPosition < 0) {
-            throw new IllegalArgumentException("firstPosition must be >= 0, was " + firstPosition);
-        }
-        attend(s, q, rows, firstPosition, new PagedPart(slab, slabBytes, slots, validRows, blockIndex, mask, headMask, nBlocks),
-                PagedPart.NONE, 0, scale, out, lse, stream);
     }
 
     /**

@@ -172,7 +172,7 @@ public final class ReferenceOps {
      * {@link #pagedAttention} of {@code rows} query rows ({@code q [rows][heads][headDim]}) over the same list entries, row z
      * attending the positions up to {@code firstPosition + z}: row r of entry b only if {@code block(b) * blockSize + r <=
      * firstPosition + z}, {@code block(b)} from {@code blockIndex} or b itself when it is null (see {@link
-     * CudaPagedAttention#attendRowsAsync}). Each row is {@link #pagedAttention} with the entries' valid rows cut at its edge.
+     * CudaPagedAttention#attendPartsRowsAsync}). Each row is {@link #pagedAttention} with the entries' valid rows cut at its edge.
      * Out {@code [rows][heads][headDim]}, lse {@code [rows][heads]}.
      */
     public static Attention pagedAttentionRows(PagedKvShape s, float[] q, int rows, int firstPosition, int[] blockIndex, float[] slab,

@@ -216,7 +216,7 @@ final class HostStepDevice implements StepDevice {
         long k = qkv + 4L * heads * headDim;
         rope(qkv, k, heads, kvHeads, headDim, position, cos, sin, tableRows);
         if (slot != 0) {
-            append(kv, slot, 1, 0, row, k, k + 4L * kvHeads * headDim);
+            appendRows(kv, slot, 1, 0, row, 1, k, k + 4L * kvHeads * headDim);
         }
     }
 

@@ -14,7 +14,9 @@ interface KvStore extends AutoCloseable {
     int append();
 
     /** Writes layer {@code l}'s K and V of {@code position} (fp32 {@code [kvHeads * headDim]} at {@code k}, {@code v} on the device). */
-    void write(int l, int position, long k, long v);
+    default void write(int l, int position, long k, long v) {
+        writeRows(l, position, 1, k, v);
+    }
 
     /**
      * {@link #write} of the {@code n} consecutive positions {@code first ..} ({@code k}, {@code v}: {@code [n][kvHeads *

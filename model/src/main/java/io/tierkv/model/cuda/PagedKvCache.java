@@ -85,12 +85,6 @@ final class PagedKvCache implements CapturableKvStore {
     }
 
     @Override
-    public void write(int l, int position, long k, long v) {
-        int block = table.block(position);
-        device.append(shape, layerSlab(l), table.capacityBlocks(), table.slot(block), table.row(position), k, v);
-    }
-
-    @Override
     public void writeRows(int l, int first, int n, long k, long v) {
         long rowBytes = 4L * shape.kvHeads() * shape.headDim();
         for (int p = first; p < first + n; ) {

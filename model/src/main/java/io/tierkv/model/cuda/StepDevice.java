@@ -67,7 +67,7 @@ interface StepDevice extends AutoCloseable {
 
     /**
      * The stacked q, k, v projection of x' ({@link #normGemv}, plus {@code bias} or 0) with {@link #rope} applied to q and k at
-     * {@code position}, and, when {@code slot} is not 0, {@link #append} of k and v into row {@code row} of the block slot at
+     * {@code position}, and, when {@code slot} is not 0, {@link #appendRows} of k and v into row {@code row} of the block slot at
      * {@code slot} (of {@code kv}'s geometry), in one launch: {@code qkv} receives q {@code [heads][headDim]}, then k and v
      * {@code [kvHeads][headDim]}.
      */
@@ -104,12 +104,10 @@ interface StepDevice extends AutoCloseable {
     /** {@link #rope} of {@code tokens} rows at positions {@code start ..}: q {@code [tokens][heads][headDim]}, k {@code [tokens][kvHeads][headDim]}. */
     void rope(long q, long k, int tokens, int heads, int kvHeads, int headDim, int start, long cos, long sin, int tableRows);
 
-    /** Writes one token's k and v ({@code [kvHeads * headDim]} fp32) into row {@code row} of slot {@code slot}. */
-    default void append(PagedKvShape shape, long slab, long capacity, int slot, int row, long k, long v) {
-        appendRows(shape, slab, capacity, slot, row, 1, k, v);
-    }
-
-    /** {@link #append} of {@code rows} consecutive tokens ({@code [rows][kvHeads * headDim]}) into rows {@code row ..} of the slot. */
+    /**
+     * Writes {@code rows} consecutive tokens' k and v ({@code [rows][kvHeads * headDim]} fp32) into rows {@code row ..} of slot
+     * {@code slot}.
+     */
     void appendRows(PagedKvShape shape, long slab, long capacity, int slot, int row, int rows, long k, long v);
 
     /**

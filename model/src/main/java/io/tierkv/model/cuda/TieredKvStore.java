@@ -253,13 +253,7 @@ final class TieredKvStore implements CapturableKvStore {
         }
     }
 
-    @Override
-    public void write(int l, int position, long k, long v) {
-        device.append(shape, slot(l, position), 1, 0, position % shape.blockSize(), k, v);
-        written(l, position);
-    }
-
-    /** A chunk's rows, in the tail block ({@link #chunkRows}): one launch; the block's digest when they fill it. */
+    /** Rows of the tail block (a token, or a chunk: {@link #chunkRows}): one launch; the block's digest when they fill it. */
     @Override
     public void writeRows(int l, int first, int n, long k, long v) {
         int last = first + n - 1;

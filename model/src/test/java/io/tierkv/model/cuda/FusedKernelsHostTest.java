@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
  */
 class FusedKernelsHostTest {
     /** StepDevice calls that are one kernel launch each on the GPU. */
-    static final Set<String> KERNELS = Set.of("embed", "embedAt", "embedRows", "rmsNorm", "gemv", "gemm", "rope", "append", "appendRows", "attend", "attendLive", "attendRows", "merge",
+    static final Set<String> KERNELS = Set.of("embed", "embedAt", "embedRows", "rmsNorm", "gemv", "gemm", "rope", "appendRows", "attend", "attendLive", "attendRows", "merge",
             "probs", "add", "siluMul", "argmax", "normGemv", "normGemvRope", "normGemvRopeAt", "normSwiGlu", "digestUpdate", "digestScore",
             "digestExact", "headSlices");
 
