@@ -203,10 +203,8 @@ public final class CudaDecoder implements AutoCloseable {
     public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer, String policySpec,
                                          DType kvDtype, HostRead hostRead, boolean hostMirror, boolean cudaGraphs) {
         io.tierkv.core.policy.Policies.create(policySpec); // a bad spec fails before any device work
-        io.tierkv.cuda.driver.Backend backend = hostMirror ? io.tierkv.cuda.driver.Backend.CPU : io.tierkv.cuda.driver.Backend.CUDA;
-        return load(dir, maxTokens, blockSize, kvDtype, hostMirror ? HostStepDevice::new : CudaStepDevice::new,
-                KvStores.tiered(backend, deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec), hostRead),
-                fusedKernelsConfigured(), cudaGraphs);
+        return loadTiered(dir, maxTokens, blockSize, deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec),
+                kvDtype, hostRead, hostMirror, cudaGraphs);
     }
 
     /**
@@ -216,9 +214,16 @@ public final class CudaDecoder implements AutoCloseable {
     public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer,
                                          java.util.function.Supplier<io.tierkv.core.policy.KvPolicy> policies, DType kvDtype,
                                          HostRead hostRead, boolean hostMirror) {
+        return loadTiered(dir, maxTokens, blockSize, deviceBlocksPerLayer, policies, kvDtype, hostRead, hostMirror, cudaGraphsConfigured());
+    }
+
+    /** As above, with each step replayed from a captured CUDA graph or not, whatever {@link #cudaGraphsConfigured} says. */
+    public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer,
+                                         java.util.function.Supplier<io.tierkv.core.policy.KvPolicy> policies, DType kvDtype,
+                                         HostRead hostRead, boolean hostMirror, boolean cudaGraphs) {
         io.tierkv.cuda.driver.Backend backend = hostMirror ? io.tierkv.cuda.driver.Backend.CPU : io.tierkv.cuda.driver.Backend.CUDA;
         return load(dir, maxTokens, blockSize, kvDtype, hostMirror ? HostStepDevice::new : CudaStepDevice::new,
-                KvStores.tiered(backend, deviceBlocksPerLayer, policies, hostRead));
+                KvStores.tiered(backend, deviceBlocksPerLayer, policies, hostRead), fusedKernelsConfigured(), cudaGraphs);
     }
 
     /**

@@ -235,12 +235,6 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
-    public void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
-                       int nBlocks, float scale, long out, long lse) {
-        attention.attendAsync(shape, q, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, scale, out, lse, stream);
-    }
-
-    @Override
     public void attendParts(PagedKvShape shape, long q, int rows, int firstPosition, PagedPart first, PagedPart second, float scale,
                             long out, long lse) {
         if (firstPosition < 0) {

@@ -295,21 +295,6 @@ final class HostStepDevice implements StepDevice {
     }
 
     @Override
-    public void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
-                       int nBlocks, float scale, long out, long lse) {
-        if (recorded(() -> attend(shape, q, slab, slabBytes, slots, validRows, mask, headMask, nBlocks, scale, out, lse))) {
-            return;
-        }
-        int[] slotIds = nBlocks == 0 ? new int[0] : ints(slots, nBlocks);
-        int[] valid = validRows == 0 || nBlocks == 0 ? null : ints(validRows, nBlocks);
-        float[] slabValues = typed(slab, shape.dtype(), (int) (slabBytes / shape.dtype().bytes()));
-        ReferenceOps.Attention a = ReferenceOps.pagedAttention(shape, floats(q, shape.heads() * shape.headDim()), slabValues, slotIds, valid,
-                bytes(mask, nBlocks * shape.blockSize()), bytes(headMask, nBlocks * shape.kvHeads()), nBlocks, scale);
-        putFloats(out, a.out());
-        putFloats(lse, a.lse());
-    }
-
-    @Override
     public void attendParts(PagedKvShape shape, long q, int rows, int firstPosition, PagedPart first, PagedPart second, float scale,
                             long out, long lse) {
         if (recorded(() -> attendParts(shape, q, rows, firstPosition, first, second, scale, out, lse))) {

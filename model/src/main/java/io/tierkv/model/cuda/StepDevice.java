@@ -114,8 +114,11 @@ interface StepDevice extends AutoCloseable {
      * Paged decode attention of q over list entries {@code 0 .. nBlocks - 1}: normalised out and lse. {@code headMask}, u8
      * {@code [nBlocks][kvHeads]} or 0 for none: entry b takes no part for KV head g (and its query heads) where it is 0.
      */
-    void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask, int nBlocks,
-                float scale, long out, long lse);
+    default void attend(PagedKvShape shape, long q, long slab, long slabBytes, long slots, long validRows, long mask, long headMask,
+                        int nBlocks, float scale, long out, long lse) {
+        attendParts(shape, q, 1, -1, new PagedPart(slab, slabBytes, slots, validRows, 0, mask, headMask, nBlocks), PagedPart.NONE, scale,
+                out, lse);
+    }
 
     /**
      * {@link #attend} over two lists of blocks as one ({@code first}'s entries, then {@code second}'s, which may be

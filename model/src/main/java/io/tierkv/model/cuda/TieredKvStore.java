@@ -285,15 +285,7 @@ final class TieredKvStore implements CapturableKvStore {
                 readStats.add(l, 0, 0);
             }
         }
-        if (cpuPart == null) { // both tiers in one launch, the host blocks read in place over mapped pinned memory
-            device.attendParts(shape, q, 1, -1, part(l, BlockTables.DEVICE), part(l, BlockTables.HOST), scale, out, lse);
-        } else {
-            device.attendParts(shape, q, 1, -1, part(l, BlockTables.DEVICE), PagedPart.NONE, scale, out, lse);
-            if (tables.count(l, BlockTables.HOST) > 0) {
-                attendHostOnCpu(l, q, scale);
-                device.merge(out, lse, o2, lse2, out, lse, shape.heads(), shape.headDim());
-            }
-        }
+        attendTiers(l, q, 1, -1, scale, out, lse);
         if (observeNow || rowNow) { // with the final lse: the parts' probabilities sum to one per head
             long p = probs + 4L * l * shape.heads() * stride;
             if (cpuPart != null) {
@@ -321,9 +313,8 @@ final class TieredKvStore implements CapturableKvStore {
     }
 
     /**
-     * The chunk's rows lie in the tail block, in the device part: one launch over that part, row z cut at {@code first + z}
-     * by the part's block indexes; the host part (every block before the chunk) is attended whole, in one launch for all rows
-     * (or per row on the CPU with {@code -Dtierkv.hostAttention=cpu}), and merged per row by log-sum-exp.
+     * The chunk's rows lie in the tail block, in the device part: both tiers in one launch, row z cut at {@code first + z}
+     * through each part's block indexes (the host part, every block before the chunk, is read whole).
      */
     @Override
     public void attendRows(int l, int first, int n, long q, float scale, long out, long lse) {
@@ -334,19 +325,26 @@ final class TieredKvStore implements CapturableKvStore {
         if (observeNow || rowNow || (selection != null && prefillDone)) {
             throw new IllegalStateException("rows whose attention is read go token by token (chunkRows), not position " + first);
         }
-        int heads = shape.heads();
-        int hd = shape.headDim();
+        attendTiers(l, q, n, first, scale, out, lse);
+    }
+
+    /**
+     * Layer l's attention of {@code rows} queries over both tiers (cut at {@code firstPosition + z} when that is >= 0): one
+     * launch, the host blocks read in place over mapped pinned memory; or, with the host tier attended on the CPU
+     * ({@link HostAttention#CPU}), the device part launched alone and each row's host part merged by log-sum-exp.
+     */
+    private void attendTiers(int l, long q, int rows, int firstPosition, float scale, long out, long lse) {
         if (cpuPart == null) {
-            device.attendParts(shape, q, n, first, part(l, BlockTables.DEVICE), part(l, BlockTables.HOST), scale, out, lse);
+            device.attendParts(shape, q, rows, firstPosition, part(l, BlockTables.DEVICE), part(l, BlockTables.HOST), scale, out, lse);
             return;
         }
-        device.attendParts(shape, q, n, first, part(l, BlockTables.DEVICE), PagedPart.NONE, scale, out, lse);
+        device.attendParts(shape, q, rows, firstPosition, part(l, BlockTables.DEVICE), PagedPart.NONE, scale, out, lse);
         if (tables.count(l, BlockTables.HOST) > 0) {
-            for (int t = 0; t < n; t++) {
-                long qt = q + 4L * t * heads * hd;
-                attendHostOnCpu(l, qt, scale);
-                device.merge(out + 4L * t * heads * hd, lse + 4L * t * heads, o2, lse2, out + 4L * t * heads * hd, lse + 4L * t * heads,
-                        heads, hd);
+            long qBytes = 4L * shape.heads() * shape.headDim();
+            for (int t = 0; t < rows; t++) {
+                attendHostOnCpu(l, q + t * qBytes, scale);
+                device.merge(out + t * qBytes, lse + 4L * t * shape.heads(), o2, lse2, out + t * qBytes, lse + 4L * t * shape.heads(),
+                        shape.heads(), shape.headDim());
             }
         }
     }
