@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.Locale;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
 /**
@@ -43,7 +44,7 @@ final class DecodeRow {
 
     /** Runs and prints the rows; false (with the reason printed) when the decoder failed. */
     static boolean run(Path out) throws IOException {
-        StringBuilder text = new StringBuilder();
+        Report text = new Report(out.resolve("decode.txt"));
         boolean ok = row("bundled model", BundledModel.directory(), 0, null, text);
         ok &= unfused(() -> row("bundled model", BundledModel.directory(), 0, null, text));
         ok &= graphs(() -> row("bundled model", BundledModel.directory(), 0, null, text));
@@ -75,7 +76,6 @@ final class DecodeRow {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
-        Files.writeString(out.resolve("decode.txt"), text);
         return ok;
     }
 
@@ -125,6 +125,12 @@ final class DecodeRow {
         }
     }
 
+    /** The {@code -Dtierkv.*} properties a row runs under, as options. */
+    private static String overrides() {
+        return System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("tierkv.") && !k.equals("tierkv.tests"))
+                .sorted().map(k -> " -D" + k + "=" + System.getProperty(k)).collect(Collectors.joining());
+    }
+
     /** Device blocks per layer of the tiered rows: a quarter of the prompt's 16 blocks of 16 tokens. */
     static final int TIERED_PER_LAYER = PROMPT / 4 / 16;
 
@@ -137,7 +143,7 @@ final class DecodeRow {
     /** The host read of the fourth row per model: {@code hierarchical} reading the top two blocks by their box bounds (Quest). */
     static final HostRead DIGEST = HostRead.digest(HostRead.DEFAULT_BLOCKS);
 
-    private static boolean row(String name, Path model, int perLayer, String policy, StringBuilder text) {
+    private static boolean row(String name, Path model, int perLayer, String policy, Report text) {
         return row(name, model, perLayer, policy, HostRead.EXACT, text);
     }
 
@@ -145,7 +151,9 @@ final class DecodeRow {
      * One row: full on the device ({@code perLayer} 0), or tiered with {@code perLayer} device blocks per layer under
      * policy {@code full} ({@code policy} null: placement alone) or {@code policy}.
      */
-    private static boolean row(String name, Path model, int perLayer, String policy, HostRead read, StringBuilder text) {
+    private static boolean row(String name, Path model, int perLayer, String policy, HostRead read, Report text) {
+        Watchdog.stage("decode " + name + ", " + (perLayer == 0 ? "full on device" : "tiered " + (policy == null ? "full" : policy)
+                + ", host read " + read) + overrides());
         String line;
         try (CudaDecoder decoder = perLayer == 0 ? CudaDecoder.load(model, PROMPT + NEW_TOKENS, 16, null)
                 : policy == null ? CudaDecoder.loadTiered(model, PROMPT + NEW_TOKENS, 16, perLayer)
@@ -186,13 +194,10 @@ final class DecodeRow {
                 }
             }
         } catch (RuntimeException | LinkageError e) {
-            line = "decode    " + name + ": FAILED: " + e;
-            System.out.println(line);
-            text.append(line).append(System.lineSeparator());
+            text.line("decode    " + name + ": FAILED: " + e);
             return false;
         }
-        System.out.println(line);
-        text.append(line).append(System.lineSeparator());
+        text.line(line);
         return true;
     }
 }

@@ -9,7 +9,6 @@ import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.task.TaskConfig;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -29,36 +28,32 @@ final class DemoRow {
 
     /** Runs and prints the rows; false (with the reason printed) when the evaluation failed. */
     static boolean run(Path out) throws IOException {
-        StringBuilder text = new StringBuilder();
+        Report text = new Report(out.resolve("demo.txt"));
         boolean ok = true;
         try {
             Path model = BundledModel.directory();
             EvalSettings s = new EvalSettings(PROMPTS, POLICIES, 0.25, PrefillMode.PAPER, EvalSettings.DEFAULT_SEED, 16, 40, 40,
                     TaskConfig.eval(), false, 1);
+            Watchdog.stage("demo --backend cuda");
             long t0 = System.nanoTime();
-            EvalResult r = ReadingEval.onCuda(model, LlamaConfig.readDir(model), s, line -> { }, null, false).run();
+            EvalResult r = ReadingEval.onCuda(model, LlamaConfig.readDir(model), s, line -> Watchdog.stage("demo --backend cuda: " + line),
+                    null, false).run();
             double secs = (System.nanoTime() - t0) / 1e9;
             for (String p : POLICIES) {
                 EvalRow before = r.row(p, "before", "all");
                 EvalRow after = r.row(p, "after", "all");
-                line(text, String.format(Locale.ROOT, "demo      %-12s before %5.1f%%  after %5.1f%%  kept %.2f  device peak %.2f of the budget,"
+                text.line(String.format(Locale.ROOT, "demo      %-12s before %5.1f%%  after %5.1f%%  kept %.2f  device peak %.2f of the budget,"
                                 + " decode %.0f tok/s, TPOT p50 %.3f ms", p, 100 * before.accuracy(), 100 * after.accuracy(),
                         (before.kvKeptMean() + after.kvKeptMean()) / 2, Math.max(before.deviceBudgetPeak(), after.deviceBudgetPeak()),
                         (before.tokensPerSecond() + after.tokensPerSecond()) / 2, before.tpotP50Ms()));
                 ok &= before.deviceBudgetPeak() <= 1 + 1e-9 && after.deviceBudgetPeak() <= 1 + 1e-9;
             }
-            line(text, String.format(Locale.ROOT, "demo      %d prompts x 2 positions x %d policies in %.1f s (25%% device budget, paper mode,"
+            text.line(String.format(Locale.ROOT, "demo      %d prompts x 2 positions x %d policies in %.1f s (25%% device budget, paper mode,"
                     + " bundled model)", PROMPTS, POLICIES.size(), secs));
         } catch (RuntimeException | LinkageError e) {
-            line(text, "demo      FAILED: " + e);
+            text.line("demo      FAILED: " + e);
             ok = false;
         }
-        Files.writeString(out.resolve("demo.txt"), text);
         return ok;
-    }
-
-    private static void line(StringBuilder text, String line) {
-        System.out.println(line);
-        text.append(line).append(System.lineSeparator());
     }
 }

@@ -31,12 +31,19 @@ import org.junit.platform.launcher.listeners.TestExecutionSummary;
  * and {@link DecoderBenchmark}'s rows (popularity, copies, GEMV weight streaming, paged attention, each next to a
  * device-to-device copy of the same bytes), the {@link DecodeRow} (the bundled model decoded on the device) and the
  * {@link DemoRow} ({@code demo --backend cuda}: the paper's experiment on the CUDA decoder). Writes {@code tests.txt},
- * {@code kernels.txt}, {@code kernels.json}, {@code decode.txt} and {@code demo.txt} under {@code --out}. Exit status: 0 all passed, 1 a test
- * failed or a kernel disagreed with its oracle, 2 no usable GPU.
+ * {@code kernels.txt}, {@code kernels.json}, {@code decode.txt} and {@code demo.txt} under {@code --out}, each test's outcome to
+ * {@code tests-progress.txt} as it ends, the decode and demo rows as they come. Exit status: 0 all passed, 1 a test failed,
+ * a kernel disagreed with its oracle or the deadline passed ({@code --deadline}, {@link Watchdog}), 2 no usable GPU.
  */
 public final class GpuCheck {
     private GpuCheck() {
     }
+
+    /**
+     * Seconds after which a check still running is stopped with the stage it was in ({@link Watchdog}): under the 10 minutes
+     * a lent GPU is usually held for one command, well over the few minutes the whole check takes on an H200.
+     */
+    static final int DEFAULT_DEADLINE_SECONDS = 540;
 
     /** Runs the check; any unexpected failure is one line and exit status 1, never a silent pass. */
     public static void main(String[] args) {
@@ -54,6 +61,7 @@ public final class GpuCheck {
         boolean tests = true;
         boolean bench = true;
         boolean allowCpu = false;
+        int deadline = DEFAULT_DEADLINE_SECONDS;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--out": out = Path.of(args[++i]); break;
@@ -61,12 +69,16 @@ public final class GpuCheck {
                 case "--skip-tests": tests = false; break;
                 case "--skip-bench": bench = false; break;
                 case "--allow-cpu": allowCpu = true; break;
+                case "--deadline": deadline = Integer.parseInt(args[++i]); break;
                 default:
-                    System.err.println("unknown option '" + args[i] + "'; expected --out DIR, --iterations N, --skip-tests, --skip-bench, --allow-cpu");
+                    System.err.println("unknown option '" + args[i] + "'; expected --out DIR, --iterations N, --skip-tests, --skip-bench,"
+                            + " --allow-cpu, --deadline SECONDS");
                     System.exit(64);
             }
         }
         Files.createDirectories(out);
+        Watchdog.arm(deadline, out);
+        Watchdog.stage("backend probe");
         BackendSelection backend = BackendSelection.probe("auto");
         System.out.println("backend   " + backend.backend().name().toLowerCase(Locale.ROOT) + ": " + backend.reason());
         System.out.println("java      " + System.getProperty("java.version") + " (" + System.getProperty("java.home") + ")");
@@ -88,7 +100,7 @@ public final class GpuCheck {
                     : "GPU check: FAILED (even without a GPU)");
             System.exit(ok ? 2 : 1);
         }
-        System.out.println(ok ? "GPU check: PASSED" : "GPU check: FAILED");
+        System.out.printf(Locale.ROOT, "GPU check: %s (%.0f s)%n", ok ? "PASSED" : "FAILED", Watchdog.elapsedSeconds());
         System.exit(ok ? 0 : 1);
     }
 
@@ -103,7 +115,8 @@ public final class GpuCheck {
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener listener = new SummaryGeneratingListener();
         long start = System.nanoTime();
-        launcher.execute(request, listener);
+        Watchdog.stage("gpu test discovery");
+        launcher.execute(request, listener, new TestProgress(out.resolve("tests-progress.txt")));
         TestExecutionSummary summary = listener.getSummary();
         StringWriter text = new StringWriter();
         summary.printTo(new PrintWriter(text));
@@ -112,8 +125,6 @@ public final class GpuCheck {
         System.out.printf(Locale.ROOT, "tests     %d found, %d passed, %d failed, %d skipped (%.1f s)%n", summary.getTestsFoundCount(),
                 summary.getTestsSucceededCount(), summary.getTotalFailureCount(), summary.getTestsSkippedCount()
                         + summary.getTestsAbortedCount(), (System.nanoTime() - start) / 1e9);
-        summary.getFailures().forEach(f -> System.out.println("  FAILED " + f.getTestIdentifier().getDisplayName() + ": "
-                + f.getException()));
         if (summary.getTestsFoundCount() == 0) {
             System.out.println("  no gpu tests found: is tests/ in the bundle?");
             return false;
@@ -138,6 +149,7 @@ public final class GpuCheck {
     }
 
     static boolean runBenchmark(Path out, int iterations) throws IOException {
+        Watchdog.stage("kernel benchmark");
         try (CudaContext ctx = CudaContext.primary(0)) {
             System.out.println("kernels   on " + ctx.device().describe() + ", " + iterations + " timed calls per row");
             List<KernelBenchmark.Row> rows = new ArrayList<>();
