@@ -528,8 +528,8 @@ public final class CudaDecoder implements AutoCloseable {
             for (int l = 0; l < c.layers(); l++) {
                 layer(l, position, false);
             }
+            head(); // queued before the store reads its top-k back, so that one wait covers the token's kernels too
             cache.observe();
-            head();
         }
         device.download(act + at.token(), this.token.clear());
         int next = this.token.getInt(0);

@@ -52,7 +52,8 @@ final class HostStepDevice implements StepDevice {
     }
 
     /** Lets the kernels read and write {@code bytes} of native memory at {@code address} in place (it must stay allocated). */
-    void external(long address, long bytes) {
+    @Override
+    public void external(long address, long bytes) {
         refuseInCapture("external");
         if (bytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("an external region must be below 2 GiB, was " + bytes);

@@ -54,7 +54,7 @@ interface KvStore extends AutoCloseable {
     void attendRows(int l, int first, int n, long q, float scale, long out, long lse);
 
     /**
-     * After every layer of a step: hands the step's attention to the policy when it observes attention (the tiered
+     * After a step's kernels are queued (every layer and the head): hands the step's attention to the policy when it observes attention (the tiered
      * store's popularity top-k); nothing otherwise.
      */
     default void observe() {

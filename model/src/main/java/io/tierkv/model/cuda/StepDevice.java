@@ -25,6 +25,14 @@ interface StepDevice extends AutoCloseable {
     /** Waits for the queued work, then fills {@code dst} (position to limit) from {@code src}. */
     void download(long src, ByteBuffer dst);
 
+    /**
+     * Memory this device did not allocate that its kernels read and write in place ({@code bytes} at {@code address}, which
+     * must stay allocated): the tiers' arenas. A GPU addresses them already (device and mapped pinned memory); the host
+     * mirror registers them.
+     */
+    default void external(long address, long bytes) {
+    }
+
     /** Sets the i32 at {@code address}. */
     void setInt(long address, int value);
 

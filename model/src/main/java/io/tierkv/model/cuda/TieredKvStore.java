@@ -160,10 +160,8 @@ final class TieredKvStore implements CapturableKvStore {
         try {
             PagedKvShape shape = new PagedKvShape(dense.dtype(), dense.heads(), dense.kvHeads(), dense.headDim(), dense.blockSize(),
                     tiers.slotBytes());
-            if (device instanceof HostStepDevice host) {
-                host.external(tiers.deviceBaseAddress(), tiers.slotBytes() * tiers.deviceCapacityBlocks());
-                host.external(tiers.hostBaseAddress(), tiers.slotBytes() * tiers.hostCapacityBlocks());
-            }
+            device.external(tiers.deviceBaseAddress(), tiers.slotBytes() * tiers.deviceCapacityBlocks());
+            device.external(tiers.hostBaseAddress(), tiers.slotBytes() * tiers.hostCapacityBlocks());
             return new TieredKvStore(device, shape, layers, maxTokens, tiers, deviceBlocks, policies, hostRead, hostAttention);
         } catch (RuntimeException | Error e) {
             tiers.close();

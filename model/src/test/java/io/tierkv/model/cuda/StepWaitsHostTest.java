@@ -1,0 +1,81 @@
+package io.tierkv.model.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.policy.Policies;
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.model.BundledModel;
+import io.tierkv.model.generate.HostRead;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * How often a decode step makes the host wait for the device: a read back ({@link StepDevice#download}) that follows queued
+ * work waits for all of it; one that follows another read back finds the device idle and costs only the copy. A tiered
+ * {@code hierarchical} step reads back its token, its popularity top-k (observed steps) and its per-head digest choices'
+ * counts: queued in the right order that is one wait per step, the GPU never idle while the host runs the policy between
+ * two halves of a step. Counted on the host mirror through a {@link StepDevice} that records the calls in order.
+ */
+class StepWaitsHostTest {
+    static final String POLICY = "hierarchical:window=8";
+    static final int NEW_TOKENS = 24;
+    static final int BLOCK = 16;
+
+    /** Counts the read backs that follow queued work, and how many decode steps they fell in. */
+    static final class WaitCounter {
+        private boolean queued;
+        private boolean started;
+        private int waits;
+        private final List<Integer> perStep = new ArrayList<>();
+
+        StepDevice wrap(StepDevice device) {
+            return (StepDevice) Proxy.newProxyInstance(StepDevice.class.getClassLoader(), new Class<?>[] {StepDevice.class},
+                    (proxy, method, args) -> {
+                        if (method.getName().equals("download")) {
+                            waits += queued ? 1 : 0;
+                            queued = false;
+                        } else if (!method.getDeclaringClass().equals(Object.class)) {
+                            queued = true;
+                        }
+                        try {
+                            return method.invoke(device, args);
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+        }
+
+        /** At each generated token: the waits since the one before (the first token's, the prompt's, are not a step's). */
+        void token(int id) {
+            if (started) {
+                perStep.add(waits);
+            }
+            started = true;
+            waits = 0;
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"exact", "digest"})
+    void aTieredHierarchicalStep_waitsForTheDeviceOnce(String read) {
+        int[] prompt = DecoderFixture.load().cases().get(1).prompt();
+        int perLayer = Math.max(1, prompt.length / 4 / BLOCK);
+        WaitCounter counter = new WaitCounter();
+        Supplier<StepDevice> devices = () -> counter.wrap(new HostStepDevice());
+        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), prompt.length + NEW_TOKENS, BLOCK, null, devices,
+                KvStores.tiered(Backend.CPU, perLayer, () -> Policies.create(POLICY), HostRead.parse(read)))) {
+            decoder.generate(prompt, NEW_TOKENS, -1, counter::token);
+            assertTrue(decoder.residency()[1] > 0, "blocks on the host tier");
+        }
+        assertEquals(NEW_TOKENS - 1, counter.perStep.size(), "decode steps counted");
+        for (int t = 0; t < counter.perStep.size(); t++) {
+            assertEquals(1, counter.perStep.get(t), "waits for the device in decode step " + t + " (" + read + " host reads)");
+        }
+    }
+}
