@@ -16,6 +16,7 @@ import io.tierkv.tiering.TierDefaults;
 import io.tierkv.tiering.TierManager;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.IntBuffer;
 import java.util.Arrays;
 import java.util.function.Supplier;
 
@@ -377,7 +378,7 @@ final class TieredKvStore implements CapturableKvStore {
                 key[2 + 4 * l + 2 * part] = (tables.mask(l, part) != 0 ? 1 : 0) | (tables.headMask(l, part) != 0 ? 2 : 0);
             }
         }
-        return java.util.List.of(java.util.Arrays.stream(key).boxed().toArray(Integer[]::new));
+        return IntBuffer.wrap(key); // equal and hashed by its contents
     }
 
     @Override
