@@ -25,6 +25,8 @@ public final class CudaBlockDigests implements AutoCloseable {
     public static final String MODULE = "digest";
     /** Threads per CTA of both kernels ({@code kThreads} in {@code digest.cu}). */
     static final int THREADS = 256;
+    /** Bytes of the digest kernels' packed arguments; the launch-layout tests pack into this many. */
+    static final int ARGS_BYTES = 128;
     static final String BOUND = "digest_bound";
     static final String SKETCH_SCORE = "digest_sketch_score";
     /** Dynamic shared memory a CTA may have without opting in; {@code digest_sketch_update} stays within it. */
@@ -59,7 +61,7 @@ public final class CudaBlockDigests implements AutoCloseable {
                 module.function(f); // looked up before allocating: a jar with other kernels fails first
             }
             buffer = new DeviceBuffer(context, capacity * shape.bytesPerBlock());
-            this.args = new LaunchArgs(context, 128);
+            this.args = new LaunchArgs(context, ARGS_BYTES);
         } catch (RuntimeException e) {
             if (buffer != null) {
                 buffer.close();

@@ -17,6 +17,8 @@ public final class CudaHeadSlices implements AutoCloseable {
     public static final String MODULE = "head_slices";
     static final String KERNEL = "head_slices";
     static final int THREADS = 1024;
+    /** Bytes of head_slices' packed arguments; the launch-layout tests pack into this many. */
+    static final int ARGS_BYTES = 64;
     /** The most query heads the kernel's shared array holds. */
     public static final int MAX_HEADS = 1024;
 
@@ -27,7 +29,7 @@ public final class CudaHeadSlices implements AutoCloseable {
     public CudaHeadSlices(CudaContext context) {
         this.module = KernelModule.load(context, MODULE);
         module.function(KERNEL);
-        this.args = new LaunchArgs(context, 64);
+        this.args = new LaunchArgs(context, ARGS_BYTES);
     }
 
     /**

@@ -28,6 +28,8 @@ public final class CudaPagedAttention implements AutoCloseable {
     /** The module ({@code paged_attention.cu}). */
     public static final String MODULE = "paged_attention";
     static final int DEFAULT_SHARED = 48 * 1024;
+    /** Bytes of the attention kernels' packed arguments (the largest, two parts: 224 bytes); the launch-layout tests pack into this many. */
+    static final int ARGS_BYTES = 256;
 
     private final CudaContext context;
     private final KernelModule module;
@@ -55,7 +57,7 @@ public final class CudaPagedAttention implements AutoCloseable {
         module.function("attention_empty");
         module.function("lse_merge");
         this.scratchFree = ReuseFence.create(context); // after the lookups: a jar with other kernels fails before allocating
-        this.args = new LaunchArgs(context, 256);
+        this.args = new LaunchArgs(context, ARGS_BYTES);
     }
 
     /**

@@ -20,6 +20,8 @@ public final class CudaPagedProbs implements AutoCloseable {
     public static final String MODULE = "paged_probs";
     static final String KERNEL = "paged_probs";
     static final int THREADS = 128;
+    /** Bytes of paged_probs's packed arguments (188 bytes with the second part); the launch-layout tests pack into this many. */
+    static final int ARGS_BYTES = 192;
 
     private final KernelModule module;
     private final LaunchArgs args;
@@ -28,7 +30,7 @@ public final class CudaPagedProbs implements AutoCloseable {
     public CudaPagedProbs(CudaContext context) {
         this.module = KernelModule.load(context, MODULE);
         module.function(KERNEL);
-        this.args = new LaunchArgs(context, 160);
+        this.args = new LaunchArgs(context, ARGS_BYTES);
     }
 
     /**
@@ -82,7 +84,7 @@ public final class CudaPagedProbs implements AutoCloseable {
         long rows = (long) nBlocks * s.blockSize();
         int grid = (int) ((rows + THREADS - 1) / THREADS);
         pack(args, s, q, first, scale, lse, probs, stride, second);
-        module.launch(KERNEL, grid, s.heads(), THREADS, 0, stream, args);
+        module.launch(KERNEL, grid, s.kvHeads(), THREADS, 0, stream, args); // a thread per (row, KV head) scores the KV head's query heads
     }
 
     /**
@@ -109,8 +111,8 @@ public final class CudaPagedProbs implements AutoCloseable {
         if ((long) nBlocks * s.blockSize() > (long) Integer.MAX_VALUE * THREADS / 2) {
             throw new IllegalArgumentException(nBlocks + " blocks of " + s.blockSize() + " rows exceed one grid");
         }
-        if (s.heads() > 65535) {
-            throw new IllegalArgumentException("heads must be at most 65535 (grid y), was " + s.heads());
+        if (s.kvHeads() > 65535) {
+            throw new IllegalArgumentException("KV heads must be at most 65535 (grid y), was " + s.kvHeads());
         }
     }
 
@@ -128,7 +130,7 @@ public final class CudaPagedProbs implements AutoCloseable {
      * {@code probs[h * stride + token]} for every live row, leaves the rest as it is. {@code validRows}, {@code mask} and
      * {@code headMask} ({@code [nBlocks][kvHeads]}, 0 = entry left out for that KV head's query heads) may be null.
      *
-     * @throws IllegalArgumentException for a negative {@code nBlocks}, more rows than one grid holds, more than 65535 heads, a
+     * @throws IllegalArgumentException for a negative {@code nBlocks}, more rows than one grid holds, more than 65535 KV heads, a
      *                                  {@code stride <= 0}, or a head mask shorter than {@code nBlocks * kvHeads}
      */
     public static void reference(PagedKvShape s, float[] q, float[] slab, int[] slots, int[] validRows, byte[] mask, byte[] headMask,

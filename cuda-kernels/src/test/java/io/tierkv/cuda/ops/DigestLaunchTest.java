@@ -17,7 +17,7 @@ class DigestLaunchTest {
     @Test
     void updateArguments_matchTheKernelsSignature() {
         DigestShape s = new DigestShape(8, 128, 16, 2);
-        LaunchArgs a = CudaBlockDigests.packUpdate(HeapLaunchArgs.create(128), 0x1000, 65536, 16, 0x2000, 0x3000, 0x4000, 77, 99, 5, s);
+        LaunchArgs a = CudaBlockDigests.packUpdate(HeapLaunchArgs.create(CudaBlockDigests.ARGS_BYTES), 0x1000, 65536, 16, 0x2000, 0x3000, 0x4000, 77, 99, 5, s);
         ByteBuffer b = HeapLaunchArgs.bytes(a);
         // (const u8* slab, long long slotBytes, long long keyOffset, const int* slots, const int* digestIndexes, u16* digests,
         //  int capacity, int digestCapacity, int nBlocks, int blockSize, int kvHeads, int headDim, int parts)
@@ -40,7 +40,7 @@ class DigestLaunchTest {
     @Test
     void boundArguments_matchTheKernelsSignature() {
         DigestShape s = new DigestShape(8, 128, 16, 1);
-        LaunchArgs a = CudaBlockDigests.packBound(HeapLaunchArgs.create(128), 0x1000, 0x2000, 0x3000, 0x4000, 4096, 8191, 32, s, 0.125f);
+        LaunchArgs a = CudaBlockDigests.packBound(HeapLaunchArgs.create(CudaBlockDigests.ARGS_BYTES), 0x1000, 0x2000, 0x3000, 0x4000, 4096, 8191, 32, s, 0.125f);
         ByteBuffer b = HeapLaunchArgs.bytes(a);
         // (const float* q, const u16* digests, const int* digestIndexes, float* out, int digestCapacity, int nBlocks, int heads,
         //  int kvHeads, int headDim, int parts, float scale)
@@ -92,7 +92,7 @@ class DigestLaunchTest {
     @Test
     void sketchUpdateArguments_matchTheKernelsSignature() {
         DigestShape s = new DigestShape(4, 32, 16, 1, 4, 2);
-        LaunchArgs a = CudaBlockDigests.packSketchUpdate(HeapLaunchArgs.create(128), 0x1000, 65536, 32, 0x2000, 0x3000, 0x4000, 77, 99, 5, s);
+        LaunchArgs a = CudaBlockDigests.packSketchUpdate(HeapLaunchArgs.create(CudaBlockDigests.ARGS_BYTES), 0x1000, 65536, 32, 0x2000, 0x3000, 0x4000, 77, 99, 5, s);
         ByteBuffer b = HeapLaunchArgs.bytes(a);
         // (const u8* slab, long long slotBytes, long long keyOffset, const int* slots, const int* digestIndexes, u8* digests,
         //  long long blockBytes, int capacity, int digestCapacity, int nBlocks, int blockSize, int kvHeads, int headDim, int bits,
@@ -118,7 +118,7 @@ class DigestLaunchTest {
     @Test
     void scoreArguments_matchTheKernelsSignature() {
         DigestShape s = new DigestShape(4, 32, 16, 1, 8, 1);
-        LaunchArgs a = CudaBlockDigests.packScore(HeapLaunchArgs.create(128), 0x1000, 0x2000, 0x3000, 0x4000, 4096, 8191, 32, s, 0.125f);
+        LaunchArgs a = CudaBlockDigests.packScore(HeapLaunchArgs.create(CudaBlockDigests.ARGS_BYTES), 0x1000, 0x2000, 0x3000, 0x4000, 4096, 8191, 32, s, 0.125f);
         ByteBuffer b = HeapLaunchArgs.bytes(a);
         // (const float* q, const u8* digests, const int* digestIndexes, float* out, long long blockBytes, int digestCapacity,
         //  int nBlocks, int heads, int kvHeads, int headDim, int blockSize, int bits, int sketch, float scale)
@@ -142,7 +142,7 @@ class DigestLaunchTest {
     @Test
     void exactArguments_matchTheKernelsSignature() {
         PagedKvShape kv = PagedKvShape.dense(DType.BF16, 32, 8, 128, 16);
-        LaunchArgs a = CudaBlockDigests.packExact(HeapLaunchArgs.create(128), 0x1000, 0x2000, kv.slotBytes(), 64, 0x3000, 0x4000, 0x5000,
+        LaunchArgs a = CudaBlockDigests.packExact(HeapLaunchArgs.create(CudaBlockDigests.ARGS_BYTES), 0x1000, 0x2000, kv.slotBytes(), 64, 0x3000, 0x4000, 0x5000,
                 0x6000, 0x7000, 1234, 17, kv, 0.0625f);
         ByteBuffer b = HeapLaunchArgs.bytes(a);
         // (const float* q, const u8* slab, long long slotBytes, long long keyOffset, const int* slots, const int* validRows,

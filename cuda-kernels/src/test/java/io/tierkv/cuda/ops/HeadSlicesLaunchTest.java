@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class HeadSlicesLaunchTest {
     @Test
     void arguments_matchTheKernelsSignature_logMinAsADouble() {
-        LaunchArgs a = CudaHeadSlices.pack(HeapLaunchArgs.create(64), 0x1000, 37, 32, 8, 12, 0x2000, Math.log(0.05), 0x3000, 0x4000,
+        LaunchArgs a = CudaHeadSlices.pack(HeapLaunchArgs.create(CudaHeadSlices.ARGS_BYTES), 0x1000, 37, 32, 8, 12, 0x2000, Math.log(0.05), 0x3000, 0x4000,
                 0x5000);
         ByteBuffer b = HeapLaunchArgs.bytes(a);
         // (const float* scores, int n, int heads, int kvHeads, int cap, const int* capFrom, double logMin, float* value,

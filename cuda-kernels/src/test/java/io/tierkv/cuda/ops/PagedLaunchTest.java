@@ -16,7 +16,7 @@ class PagedLaunchTest {
 
     @Test
     void attentionArguments_matchTheKernelsSignature_headMaskAfterMask_liveBlocksThenTheRowsEdgeThenTheSecondPart() {
-        LaunchArgs a = CudaPagedAttention.packAttend(HeapLaunchArgs.create(256), SHAPE, 0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000,
+        LaunchArgs a = CudaPagedAttention.packAttend(HeapLaunchArgs.create(CudaPagedAttention.ARGS_BYTES), SHAPE, 0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000,
                 77, 99, 0.125f, 5, 0x7000, 0x8000, 0x9000, 0xa000, 0xb000, 0xc000, 0xd000, 0xe000, 321,
                 new PagedPart(0xf000, 1 << 20, 0xf100, 0xf200, 0xf300, 0xf400, 0xf500, 12), 55);
         ByteBuffer b = HeapLaunchArgs.bytes(a);
@@ -77,7 +77,7 @@ class PagedLaunchTest {
 
     @Test
     void probsArguments_matchTheKernelsSignature_headMaskAfterMask_thenTheSecondPart() {
-        LaunchArgs a = CudaPagedProbs.pack(HeapLaunchArgs.create(256), SHAPE, 0x1000,
+        LaunchArgs a = CudaPagedProbs.pack(HeapLaunchArgs.create(CudaPagedProbs.ARGS_BYTES), SHAPE, 0x1000,
                 new PagedPart(0x2000, 1 << 20, 0x3000, 0x4000, 0x7000, 0x5000, 0x6000, 99), 0.125f, 0x8000, 0x9000, 4096,
                 new PagedPart(0xa000, 1 << 21, 0xb000, 0xc000, 0xf000, 0xd000, 0xe000, 33));
         ByteBuffer b = HeapLaunchArgs.bytes(a);
