@@ -14,6 +14,7 @@ final class HostPartAttention {
     private final PagedKvShape shape;
     private final int group;
     private final float[] row;      // (headDim) one key or value row, decoded
+    private final UnsafeBuffer rowView = new UnsafeBuffer(new byte[0]); // over the row being decoded, where it lies
     private final float[] max;      // (heads) each head's largest score
     private final double[] sum;     // (heads) each head's softmax denominator
     private final double[] acc;     // (heads, headDim) each head's weighted values
@@ -38,7 +39,7 @@ final class HostPartAttention {
      */
     void attend(float[] q, long slab, long slabBytes, int[] slots, int[] validRows, byte[] mask, byte[] headMask, int n, float scale,
                 float[] out, float[] lse) {
-        UnsafeBuffer kv = slab(slab, slabBytes, slots, n);
+        checkSlots(slabBytes, slots, n);
         int bs = shape.blockSize();
         int hd = shape.headDim();
         int heads = shape.heads();
@@ -55,7 +56,7 @@ final class HostPartAttention {
                     if (mask != null && mask[i * bs + r] != 0) {
                         continue;
                     }
-                    decode(kv, keyOffset(slots[i], r, g));
+                    decode(slab + keyOffset(slots[i], r, g));
                     for (int h = g * group; h < (g + 1) * group; h++) {
                         float sc = scale * dot(q, h);
                         scores[h * rows + i * bs + r] = sc;
@@ -73,7 +74,7 @@ final class HostPartAttention {
                     if (mask != null && mask[i * bs + r] != 0) {
                         continue;
                     }
-                    decode(kv, keyOffset(slots[i], r, g) + shape.halfBytes());
+                    decode(slab + keyOffset(slots[i], r, g) + shape.halfBytes());
                     for (int h = g * group; h < (g + 1) * group; h++) {
                         double p = Math.exp(scores[h * rows + i * bs + r] - max[h]);
                         sum[h] += p;
@@ -104,7 +105,7 @@ final class HostPartAttention {
      */
     void probs(float[] q, long slab, long slabBytes, int[] slots, int[] validRows, byte[] mask, byte[] headMask, int[] blocks, int n,
                float scale, float[] lse, float[] probs, int stride) {
-        UnsafeBuffer kv = slab(slab, slabBytes, slots, n);
+        checkSlots(slabBytes, slots, n);
         int bs = shape.blockSize();
         for (int i = 0; i < n; i++) {
             for (int g = 0; g < shape.kvHeads(); g++) {
@@ -114,7 +115,7 @@ final class HostPartAttention {
                     if ((mask != null && mask[i * bs + r] != 0) || token < 0 || token >= stride) {
                         continue;
                     }
-                    decode(kv, keyOffset(slots[i], r, g));
+                    decode(slab + keyOffset(slots[i], r, g));
                     for (int h = g * group; h < (g + 1) * group; h++) {
                         probs[(int) (h * (long) stride + token)] = (float) Math.exp(scale * dot(q, h) - lse[h]);
                     }
@@ -131,17 +132,16 @@ final class HostPartAttention {
         return validRows == null ? shape.blockSize() : Math.min(shape.blockSize(), validRows[i]);
     }
 
-    /** The slab as a buffer, every listed slot checked to lie inside it. */
-    private UnsafeBuffer slab(long address, long bytes, int[] slots, int n) {
-        if (bytes > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("a host part of " + bytes + " bytes: the CPU attention reads slabs below 2 GiB");
-        }
+    /**
+     * Every listed slot checked to lie inside the slab of {@code bytes}: rows are then read at 64-bit addresses, one row at a
+     * time, so a host slab may be any size (a large model's host tier passes 2 GiB).
+     */
+    private void checkSlots(long bytes, int[] slots, int n) {
         for (int i = 0; i < n; i++) {
             if (slots[i] < 0 || (slots[i] + 1L) * shape.slotBytes() > bytes) {
                 throw new IllegalArgumentException("slot " + slots[i] + " of entry " + i + " is outside the " + bytes + "-byte slab");
             }
         }
-        return new UnsafeBuffer(address, (int) bytes);
     }
 
     private long keyOffset(int slot, int r, int g) {
@@ -172,10 +172,12 @@ final class HostPartAttention {
         return (s0 + s1) + (s2 + s3);
     }
 
-    /** The headDim elements at byte {@code offset} into {@link #row}. */
-    private void decode(UnsafeBuffer kv, long offset) {
-        int at = (int) offset;
+    /** The headDim elements at native {@code address} into {@link #row}. */
+    private void decode(long address) {
         int hd = shape.headDim();
+        UnsafeBuffer kv = rowView;
+        kv.wrap(address, hd * shape.dtype().bytes());
+        int at = 0;
         switch (shape.dtype()) {
             case F32 -> {
                 for (int d = 0; d < hd; d++) {

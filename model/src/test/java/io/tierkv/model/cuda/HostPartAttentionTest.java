@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Random;
+import org.agrona.UnsafeApi;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -130,6 +131,39 @@ class HostPartAttentionTest {
             assertEquals(Float.NEGATIVE_INFINITY, lse[h]);
         }
         assertEquals(0f, out[0]);
+    }
+
+    /**
+     * A large model's host tier passes 2 GiB (Llama-3-8B's BF16 KV at 16k tokens: 2.15 GB): slots past 2 GiB are read at
+     * their 64-bit addresses. The slab is reserved, not filled (only the pages of the slots used are touched).
+     */
+    @Test
+    void slotsPastTwoGiB_readAsSlotsNearTheStart() {
+        PagedKvShape s = shape(DType.BF16);
+        Random r = new Random(8);
+        Slab small = Slab.random(s, 4, r);
+        long far = (3L << 30) / s.slotBytes(); // the first slot used starts past 3 GiB
+        long bytes = (far + 4) * s.slotBytes();
+        long address = UnsafeApi.allocateMemory(bytes);
+        try {
+            int[] slots = {2, 0, 3, 1};
+            int[] farSlots = new int[slots.length];
+            for (int i = 0; i < slots.length; i++) {
+                farSlots[i] = (int) (far + slots[i]);
+            }
+            UnsafeApi.copyMemory(small.address(), address + far * s.slotBytes(), small.bytes());
+            float[] q = gaussian(r, s.heads() * s.headDim());
+            float[] out = new float[q.length];
+            float[] lse = new float[s.heads()];
+            float[] farOut = new float[q.length];
+            float[] farLse = new float[s.heads()];
+            new HostPartAttention(s).attend(q, small.address(), small.bytes(), slots, null, null, null, slots.length, 0.25f, out, lse);
+            new HostPartAttention(s).attend(q, address, bytes, farSlots, null, null, null, slots.length, 0.25f, farOut, farLse);
+            assertTrue(bytes > Integer.MAX_VALUE && lse[0] > Float.NEGATIVE_INFINITY);
+            assertTrue(Arrays.equals(out, farOut) && Arrays.equals(lse, farLse), "the same output and lse from slots past 2 GiB");
+        } finally {
+            UnsafeApi.freeMemory(address);
+        }
     }
 
     @Test
