@@ -720,10 +720,7 @@ public final class CudaDecoder implements AutoCloseable {
             throw new IllegalStateException("the sequence is at its maxTokens " + maxTokens + " (the KV slabs and RoPE tables end there)");
         }
         device.upload(chunkAct + chunk.ids(), b.flip());
-        int first = cache.append();
-        for (int t = 1; t < n; t++) {
-            cache.append();
-        }
+        int first = cache.append(n);
         device.embedRows(chunkAct + chunk.h(), weights.embed, chunkAct + chunk.ids(), n);
         for (int l = 0; l < c.layers(); l++) {
             chunkLayer(l, first, n);

@@ -13,6 +13,15 @@ interface KvStore extends AutoCloseable {
     /** Makes room for one more token in every layer and returns its position. */
     int append();
 
+    /** Makes room for {@code n >= 1} more tokens (a prefill chunk's rows), as many {@link #append()}s; returns the first position. */
+    default int append(int n) {
+        int first = append();
+        for (int t = 1; t < n; t++) {
+            append();
+        }
+        return first;
+    }
+
     /** Writes layer {@code l}'s K and V of {@code position} (fp32 {@code [kvHeads * headDim]} at {@code k}, {@code v} on the device). */
     default void write(int l, int position, long k, long v) {
         writeRows(l, position, 1, k, v);

@@ -214,8 +214,24 @@ final class TieredKvStore implements CapturableKvStore {
 
     @Override
     public int append() {
+        return append(1);
+    }
+
+    /**
+     * Each token is admitted as {@link #append()} admits it (the same blocks opened, placed and moved at the same token);
+     * the block tables are filled and uploaded once, after the last: they are sized for the whole sequence, so a chunk of
+     * 64 rows uploaded them 64 times.
+     */
+    @Override
+    public int append(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("append needs at least one token, was " + n);
+        }
         int position = seq.length();
-        seq.append(1);
+        for (int t = 0; t < n; t++) {
+            seq.append(1);
+        }
+        int last = position + n - 1;
         for (int l = 0; l < layers; l++) {
             LayerView view = seq.view(l);
             fill(l, BlockTables.DEVICE, view, view.deviceCount(), true);
@@ -226,7 +242,7 @@ final class TieredKvStore implements CapturableKvStore {
             selection.upload();
         }
         observeNow = observing && prefillDone;
-        rowNow = !prefillDone && promptLength > 0 && position >= rowsFrom && position < promptLength;
+        rowNow = !prefillDone && promptLength > 0 && last >= rowsFrom && last < promptLength;
         if (observeNow || rowNow) {
             device.fill(probs, 4L * layers * shape.heads() * stride, (byte) 0);
         }

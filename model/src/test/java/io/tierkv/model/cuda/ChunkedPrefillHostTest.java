@@ -66,14 +66,18 @@ class ChunkedPrefillHostTest {
         long[] bytes = new long[2];
         int[] residency;
         float[] last;
-        try (CudaDecoder d = tiered(prompt.length, blockSize, perLayer, 1)) {
+        RecordingDevice tokenByToken = new RecordingDevice();
+        RecordingDevice chunks = new RecordingDevice();
+        try (CudaDecoder d = tiered(prompt.length, blockSize, perLayer, 1, tokenByToken)) {
+            tokenByToken.uploads().clear(); // the weights' uploads
             d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, null);
             bytes[0] = d.tierStats().d2hBytes();
             bytes[1] = d.tierStats().h2dBytes();
             residency = d.residency();
             last = d.logits();
         }
-        try (CudaDecoder d = tiered(prompt.length, blockSize, perLayer, 64)) {
+        try (CudaDecoder d = tiered(prompt.length, blockSize, perLayer, 64, chunks)) {
+            chunks.uploads().clear();
             GenerationResult g = d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, null);
             assertArrayEquals(want.tokens(), g.tokens(), "the CPU decoder's greedy tokens");
             assertArrayEquals(last, d.logits(), "the last step's logits equal token by token's, bit for bit");
@@ -86,13 +90,24 @@ class ChunkedPrefillHostTest {
             int read = PlacementConfig.priorQueries(prompt.length);
             assertTrue(chunked > prompt.length / 2 && chunked <= prompt.length - read,
                     chunked + " of " + prompt.length + " prompt tokens chunked, the last " + read + " rows read");
+            // the block tables (the largest upload, sized for the whole sequence) go up once per chunk of >= 2 rows, not per row
+            long tablesTokenByToken = tableUploads(tokenByToken);
+            assertTrue(tableUploads(chunks) <= tablesTokenByToken - chunked / 2, tableUploads(chunks) + " table uploads chunked, "
+                    + tablesTokenByToken + " token by token, " + chunked + " tokens in chunks");
         }
         before.assertNoLeaks();
     }
 
-    private static CudaDecoder tiered(int promptLength, int blockSize, int perLayer, int prefillRows) {
-        return CudaDecoder.load(BundledModel.directory(), promptLength + DecoderFixture.NEW_TOKENS, blockSize, null, HostStepDevice::new,
-                KvStores.tiered(Backend.CPU, perLayer, () -> Policies.create("hierarchical"), HostRead.EXACT), true, false, prefillRows);
+    private static CudaDecoder tiered(int promptLength, int blockSize, int perLayer, int prefillRows, RecordingDevice recorder) {
+        return CudaDecoder.load(BundledModel.directory(), promptLength + DecoderFixture.NEW_TOKENS, blockSize, null,
+                () -> recorder.wrap(new HostStepDevice()), KvStores.tiered(Backend.CPU, perLayer, () -> Policies.create("hierarchical"),
+                        HostRead.EXACT), true, false, prefillRows);
+    }
+
+    /** How many uploads were of the largest size (the block tables of both tiers, every layer). */
+    private static long tableUploads(RecordingDevice d) {
+        int largest = d.uploads().stream().mapToInt(Integer::intValue).max().orElseThrow();
+        return d.uploads().stream().filter(b -> b == largest).count();
     }
 
     @Test

@@ -7,8 +7,6 @@ import io.tierkv.core.policy.Policies;
 import io.tierkv.cuda.driver.Backend;
 import io.tierkv.model.BundledModel;
 import io.tierkv.model.generate.HostRead;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Proxy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Supplier;
@@ -20,44 +18,25 @@ import org.junit.jupiter.params.provider.ValueSource;
  * work waits for all of it; one that follows another read back finds the device idle and costs only the copy. A tiered
  * {@code hierarchical} step reads back its token, its popularity top-k (observed steps) and its per-head digest choices'
  * counts: queued in the right order that is one wait per step, the GPU never idle while the host runs the policy between
- * two halves of a step. Counted on the host mirror through a {@link StepDevice} that records the calls in order.
+ * two halves of a step. Counted on the host mirror through a {@link RecordingDevice}.
  */
 class StepWaitsHostTest {
     static final String POLICY = "hierarchical:window=8";
     static final int NEW_TOKENS = 24;
     static final int BLOCK = 16;
 
-    /** Counts the read backs that follow queued work, and how many decode steps they fell in. */
-    static final class WaitCounter {
-        private boolean queued;
+    /** Per decode step, the read backs that waited (the waits before the first generated token are the prompt's). */
+    static final class StepWaits {
+        final RecordingDevice device = new RecordingDevice();
+        final List<Integer> perStep = new ArrayList<>();
         private boolean started;
-        private int waits;
-        private final List<Integer> perStep = new ArrayList<>();
 
-        StepDevice wrap(StepDevice device) {
-            return (StepDevice) Proxy.newProxyInstance(StepDevice.class.getClassLoader(), new Class<?>[] {StepDevice.class},
-                    (proxy, method, args) -> {
-                        if (method.getName().equals("download")) {
-                            waits += queued ? 1 : 0;
-                            queued = false;
-                        } else if (!method.getDeclaringClass().equals(Object.class)) {
-                            queued = true;
-                        }
-                        try {
-                            return method.invoke(device, args);
-                        } catch (InvocationTargetException e) {
-                            throw e.getCause();
-                        }
-                    });
-        }
-
-        /** At each generated token: the waits since the one before (the first token's, the prompt's, are not a step's). */
         void token(int id) {
+            int waits = device.takeWaits();
             if (started) {
                 perStep.add(waits);
             }
             started = true;
-            waits = 0;
         }
     }
 
@@ -66,8 +45,8 @@ class StepWaitsHostTest {
     void aTieredHierarchicalStep_waitsForTheDeviceOnce(String read) {
         int[] prompt = DecoderFixture.load().cases().get(1).prompt();
         int perLayer = Math.max(1, prompt.length / 4 / BLOCK);
-        WaitCounter counter = new WaitCounter();
-        Supplier<StepDevice> devices = () -> counter.wrap(new HostStepDevice());
+        StepWaits counter = new StepWaits();
+        Supplier<StepDevice> devices = () -> counter.device.wrap(new HostStepDevice());
         try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), prompt.length + NEW_TOKENS, BLOCK, null, devices,
                 KvStores.tiered(Backend.CPU, perLayer, () -> Policies.create(POLICY), HostRead.parse(read)))) {
             decoder.generate(prompt, NEW_TOKENS, -1, counter::token);
