@@ -869,8 +869,12 @@ public final class CudaDecoder implements AutoCloseable {
         if (!closed) {
             closed = true;
             try {
-                closeGraphs();
-                cache.close();
+                try {
+                    device.synchronize(); // a step cut short by an exception may still have kernels reading the tiers' slabs
+                } finally {
+                    closeGraphs();
+                    cache.close();
+                }
             } finally {
                 device.close();
             }

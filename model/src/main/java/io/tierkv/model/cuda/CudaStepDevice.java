@@ -377,6 +377,13 @@ final class CudaStepDevice implements StepDevice {
         return allocated;
     }
 
+    @Override
+    public void synchronize() {
+        if (!closed) {
+            stream.synchronize();
+        }
+    }
+
     /** Waits for the stream, then frees the buffers, the staging buffer, the ops, the stream and the context. */
     @Override
     public void close() {

@@ -33,6 +33,10 @@ interface StepDevice extends AutoCloseable {
     default void external(long address, long bytes) {
     }
 
+    /** Waits until the queued work is done (before memory it reads is freed by another owner: the tiers). */
+    default void synchronize() {
+    }
+
     /** Sets the i32 at {@code address}. */
     void setInt(long address, int value);
 

@@ -152,6 +152,11 @@ final class TieredKvStore implements CapturableKvStore {
         if (hostRead.digest()) { // its checks (head dim a multiple of 8, parts dividing the block), before any device work
             HostSelection.digestShape(dense, hostRead);
         }
+        long rowBytes = 4L * layers * dense.heads() * maxTokens; // a step's attention rows, read back whole (prompt rows, H2O)
+        if (rowBytes > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("a tiered store reads back attention rows of " + layers + " layers x " + dense.heads()
+                    + " heads x " + maxTokens + " tokens (" + rowBytes + " bytes), over the 2 GiB a Java buffer holds: lower maxTokens");
+        }
         KvLayout layout = new KvLayout(layers, dense.kvHeads(), dense.headDim(), dense.dtype(), dense.blockSize());
         int deviceBlocks = Math.multiplyExact(layers, deviceBlocksPerLayer);
         int hostBlocks = Math.multiplyExact(layers, KvBlockTable.blocksFor(maxTokens, dense.blockSize()) + 2);
@@ -587,7 +592,7 @@ final class TieredKvStore implements CapturableKvStore {
 
     /** The step's probabilities {@code [layers][heads][stride]}, copied to the host. */
     private float[] downloadRows() {
-        int floats = layers * shape.heads() * stride;
+        int floats = layers * shape.heads() * stride; // below 2^29: checked at open
         if (rowProbs == null) {
             rowProbs = new float[floats];
             rowProbsHost = ByteBuffer.allocate(4 * floats).order(ByteOrder.LITTLE_ENDIAN);

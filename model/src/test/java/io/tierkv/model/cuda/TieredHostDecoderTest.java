@@ -1,10 +1,15 @@
 package io.tierkv.model.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.tierkv.core.DType;
 import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.core.policy.Policies;
 import io.tierkv.cuda.driver.Backend;
+import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.model.BundledModel;
 import io.tierkv.model.generate.GenerationResult;
 import org.junit.jupiter.api.Test;
@@ -31,6 +36,21 @@ class TieredHostDecoderTest {
             assertTrue(residency[0] <= perLayer * decoder.config().layers(), "device tier within its budget: " + residency[0]);
             assertTrue(residency[1] > 2 * residency[0], "most blocks on the host tier: " + residency[0] + " device, " + residency[1] + " host");
             assertTrue(decoder.tierStats().d2hBytes() > 0, "blocks were demoted");
+        }
+        before.assertNoLeaks();
+    }
+
+    /** 80 layers x 64 heads x 110k tokens of attention rows (a 70B model's) pass 2 GiB: refused by name before any allocation. */
+    @Test
+    void attentionRowsPastTwoGiB_areRefusedWithTheirSizes() {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (HostStepDevice device = new HostStepDevice()) {
+            PagedKvShape shape = new PagedKvShape(DType.BF16, 64, 8, 128, 16, 2L * 16 * 8 * 128 * 2);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TieredKvStore.open(device, shape, 80,
+                    110_000, Backend.CPU, 4, () -> Policies.create("hierarchical")));
+            assertTrue(e.getMessage().contains("80 layers x 64 heads x 110000 tokens") && e.getMessage().contains("maxTokens"),
+                    e.getMessage());
+            assertEquals(0, device.allocatedBytes(), "nothing allocated");
         }
         before.assertNoLeaks();
     }
