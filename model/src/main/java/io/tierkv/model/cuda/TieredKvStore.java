@@ -32,9 +32,17 @@ import java.util.function.Supplier;
  * that reads more of the row ({@code h2o}'s probability mass) gets the whole rows, copied back, as on the CPU.
  *
  * <p>Per token, after {@link Sequence#append}, the block tables ({@link BlockTables}: per layer a device part and a host
- * part) are built from the views on the host and uploaded in one copy; a view stays valid until the next append or step,
- * so residency does not change while the step's kernels run (and the decoder's stream is idle whenever the tiers start
- * copies: every step ends with a synchronising read of the argmax).
+ * part) are built from the views on the host and uploaded in one copy (once per prefill chunk); a view stays valid until
+ * the next append or step, so residency does not change while the step's kernels run.
+ *
+ * <p>No CUDA event orders the decoder's stream against the tiers' copy streams; the host does. A step's kernels read only
+ * where a view lists a block: a block being demoted at its device slot, one being promoted at its host slot, until the copy
+ * is reaped (its end event synchronised on the host); only the tail block is written, and it never moves. Copies start, and
+ * reaped slots are reused, only between a step's synchronising read back (the top-k, the token) and the next step's first
+ * kernel ({@link #append}, {@link #step}, {@link #endPrefill}, the policy's observation), so the decoder's stream is idle
+ * then. Whoever pipelines
+ * steps (queues step t + 1 before reading step t's token) must replace that with events: the copy streams waiting on an
+ * event recorded after each step, the decoder's stream on the copies' end events.
  *
  * <p>With {@link HostRead#digest()} ({@code --host-read digest}) a decode step attends only the host blocks (or KV-head
  * slices) whose digests score the query highest ({@link HostSelection}); prefill reads every host block.
