@@ -37,7 +37,8 @@ class PagedProbsGpuTest {
         try (CudaContext ctx = CudaContext.primary(0); CudaStream s = new CudaStream(ctx); CudaPagedProbs pp = new CudaPagedProbs(ctx);
              DeviceArrays d = new DeviceArrays(ctx, s)) {
             for (DType t : DType.values()) {
-                for (int[] g : new int[][] {{8, 2, 32, 8}, {24, 2, 64, 16}}) {
+                // groups of 4 and 12 (two reads of the key: 8 heads, then 4); 7-wide heads: keys not 16-byte aligned, element loads
+                for (int[] g : new int[][] {{8, 2, 32, 8}, {24, 2, 64, 16}, {6, 2, 7, 8}}) {
                     PagedKvShape shape = PagedKvShape.dense(t, g[0], g[1], g[2], g[3]);
                     for (int nBlocks : new int[] {9, 300}) {
                         for (boolean headMasked : new boolean[] {false, true}) {
