@@ -65,6 +65,7 @@ public final class CudaLinear implements AutoCloseable {
         Args.address("w", w, wType.bytes());
         Args.address("x", x, 4);
         Args.optionalAddress("residual", residual, 4);
+        refuseOverlap("GEMV", y, 4L * out, x, 4L * in);
         int warps = LaunchPlans.gemvWarpsPerRow(out, sms);
         args.clear().i64(w).i64(x).i64(y).i64(residual).i32(out).i32(in).i32(warps); // gemv_*(w, x, y, residual, out, in, warpsPerRow)
         module.launch(GEMV[wType.ordinal()], LaunchPlans.gemvBlocks(out, warps), 1, LaunchPlans.THREADS, 0, stream, args);
@@ -82,6 +83,7 @@ public final class CudaLinear implements AutoCloseable {
         Args.address("x", x, 4);
         Args.address("w", w, wType.bytes());
         Args.optionalAddress("residual", residual, 4);
+        refuseOverlap("GEMM", y, 4L * n * out, x, 4L * n * in);
         args.clear().i64(x).i64(w).i64(y).i64(residual).i32(n).i32(out).i32(in); // gemm_*(x, w, y, residual, n, out, in)
         module.launch(GEMM[wType.ordinal()], grid[0], grid[1], LaunchPlans.THREADS, 0, stream, args);
     }
@@ -207,9 +209,20 @@ public final class CudaLinear implements AutoCloseable {
         Args.address("w", w, wType.bytes());
         Args.address("x", x, 4);
         Args.address("normW", normW, 4);
-        if (y < x + 4L * in && x < y + 4L * out) {
-            throw new IllegalArgumentException("the fused GEMV's output 0x" + Long.toHexString(y) + " + " + 4L * out
-                    + " bytes overlaps its input 0x" + Long.toHexString(x) + " + " + 4L * in + " (every CTA reads all of the input)");
+        refuseOverlap("fused GEMV", y, 4L * out, x, 4L * in);
+    }
+
+    /**
+     * The output may not overlap the input: CTAs run in any order, and each reads input that others write (all of x for a
+     * GEMV, a row of X for every column tile of a GEMM). Under a sequential shim an overlap would pass; on a GPU it races.
+     * Public for the host mirror of these launches, which refuses what they refuse.
+     *
+     * @throws IllegalArgumentException naming both ranges when {@code [y, y + yBytes)} and {@code [x, x + xBytes)} overlap
+     */
+    public static void refuseOverlap(String what, long y, long yBytes, long x, long xBytes) {
+        if (y < x + xBytes && x < y + yBytes) {
+            throw new IllegalArgumentException("the " + what + "'s output 0x" + Long.toHexString(y) + " + " + yBytes
+                    + " bytes overlaps its input 0x" + Long.toHexString(x) + " + " + xBytes + " (CTAs read the input others write)");
         }
     }
 

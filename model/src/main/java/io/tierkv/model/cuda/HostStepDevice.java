@@ -3,6 +3,7 @@ package io.tierkv.model.cuda;
 import io.tierkv.core.DType;
 import io.tierkv.cuda.ops.CudaPagedProbs;
 import io.tierkv.cuda.ops.HalfFloats;
+import io.tierkv.cuda.ops.CudaLinear;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.cuda.ops.PagedPart;
 import io.tierkv.cuda.ops.DigestMirror;
@@ -179,6 +180,7 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void gemv(long y, DeviceWeights.Matrix w, long x, long residual) {
+        CudaLinear.refuseOverlap("GEMV", y, 4L * w.rows(), x, 4L * w.cols());
         if (recorded(() -> gemv(y, w, x, residual))) {
             return;
         }
@@ -188,6 +190,7 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void gemm(long y, DeviceWeights.Matrix w, long x, long residual, int rows) {
+        CudaLinear.refuseOverlap("GEMM", y, 4L * rows * w.rows(), x, 4L * rows * w.cols());
         if (recorded(() -> gemm(y, w, x, residual, rows))) {
             return;
         }
@@ -198,6 +201,7 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void normGemv(long y, DeviceWeights.Matrix w, long x, long normW, float eps, long residual) {
+        CudaLinear.refuseOverlap("fused GEMV", y, 4L * w.rows(), x, 4L * w.cols());
         if (recorded(() -> normGemv(y, w, x, normW, eps, residual))) {
             return;
         }
@@ -209,6 +213,7 @@ final class HostStepDevice implements StepDevice {
     @Override
     public void normGemvRope(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
                              int headDim, int position, long cos, long sin, int tableRows, PagedKvShape kv, long slot, int row) {
+        CudaLinear.refuseOverlap("fused GEMV", qkv, 4L * wqkv.rows(), x, 4L * wqkv.cols());
         if (recorded(() -> normGemvRope(qkv, wqkv, x, normW, eps, bias, heads, kvHeads, headDim, position, cos, sin, tableRows, kv, slot, row))) {
             return;
         }
@@ -224,6 +229,7 @@ final class HostStepDevice implements StepDevice {
     @Override
     public void normGemvRopeAt(long qkv, DeviceWeights.Matrix wqkv, long x, long normW, float eps, long bias, int heads, int kvHeads,
                                int headDim, long params, long cos, long sin, int tableRows, PagedKvShape kv, long slab) {
+        CudaLinear.refuseOverlap("fused GEMV", qkv, 4L * wqkv.rows(), x, 4L * wqkv.cols());
         if (recorded(() -> normGemvRopeAt(qkv, wqkv, x, normW, eps, bias, heads, kvHeads, headDim, params, cos, sin, tableRows, kv, slab))) {
             return;
         }
@@ -234,6 +240,7 @@ final class HostStepDevice implements StepDevice {
 
     @Override
     public void normSwiGlu(long y, DeviceWeights.Matrix wGateUp, long x, long normW, float eps) {
+        CudaLinear.refuseOverlap("fused GEMV", y, 4L * (wGateUp.rows() / 2), x, 4L * wGateUp.cols());
         if (recorded(() -> normSwiGlu(y, wGateUp, x, normW, eps))) {
             return;
         }
