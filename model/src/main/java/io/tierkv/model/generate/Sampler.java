@@ -70,13 +70,20 @@ public final class Sampler {
         return order[keep - 1];
     }
 
-    /** Index of the largest logit, the lower index on ties. */
+    /**
+     * Index of the largest logit, the lower index on ties; a NaN never wins (the CUDA decoder's {@code argmax} kernel's rule).
+     *
+     * @throws IllegalStateException when no logit is a number (a model whose weights or activations overflowed)
+     */
     public static int argmax(float[] logits) {
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) {
-            if (logits[i] > logits[best]) {
+        int best = -1;
+        for (int i = 0; i < logits.length; i++) {
+            if (!Float.isNaN(logits[i]) && (best < 0 || logits[i] > logits[best])) {
                 best = i;
             }
+        }
+        if (best < 0) {
+            throw new IllegalStateException("none of the " + logits.length + " logits is a number");
         }
         return best;
     }

@@ -12,6 +12,15 @@ class SamplerTest {
         assertEquals(2, Sampler.greedy().next(new float[] {0f, 1f, 3f, 3f}));
     }
 
+    /** The CUDA decoder's argmax kernel's rule: a NaN never wins, and logits with no number are an error, not token 0. */
+    @Test
+    void greedy_skipsNaN_andRefusesLogitsWithNoNumber() {
+        assertEquals(2, Sampler.argmax(new float[] {Float.NaN, 1f, 3f, Float.NaN}));
+        assertEquals(1, Sampler.argmax(new float[] {Float.NaN, Float.NEGATIVE_INFINITY}));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Sampler.argmax(new float[] {Float.NaN, Float.NaN}));
+        assertTrue(e.getMessage().contains("none of the 2 logits"), e.getMessage());
+    }
+
     @Test
     void sampling_sameSeed_sameTokens_andTopPExcludesTheTail() {
         float[] logits = {5f, 4.5f, 0f, -1f, -3f};
