@@ -551,7 +551,7 @@ public final class Sequence implements AutoCloseable {
             }
             manager.startCopy(h, CopyDirection.DEVICE_TO_HOST, slot);
         } else if (want == Placement.DEVICE && state == BlockPool.HOST) {
-            int slot = manager.deviceSlot();
+            int slot = manager.deviceSlot(this);
             if (slot == SlotArena.NO_SLOT && manager.copiesPending()) {
                 // The device slot this promotion is owed is the one its victim's demotion frees when it lands: wait for it
                 // (finish() drains the copies and follows again) instead of giving the promotion up with the victim gone.

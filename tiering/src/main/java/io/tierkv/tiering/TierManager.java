@@ -251,9 +251,19 @@ public final class TierManager implements AutoCloseable {
         epoch++;
     }
 
-    /** A device slot for a new block, waiting for demotions to land when none is free. */
+    /**
+     * A device slot for a new block, waiting for demotions to land when none is free, or when {@code s} holds its whole
+     * budget in slots (copies in flight included: see {@link #deviceSlot(Sequence)}).
+     */
     int acquireDeviceSlot(Sequence s, int preferred) {
         for (int attempt = 0; ; attempt++) {
+            if (atSlotBudget(s)) {
+                engine.flush();
+                if (engine.inFlightCopies() > 0) {
+                    counters.stallNanos += engine.awaitSome();
+                    continue;
+                }
+            }
             int slot = device.allocateNear(preferred);
             if (slot != SlotArena.NO_SLOT) {
                 return slot;
@@ -271,13 +281,26 @@ public final class TierManager implements AutoCloseable {
         }
     }
 
-    /** A free device slot next to the last one handed out when possible, or {@link SlotArena#NO_SLOT}. */
-    int deviceSlot() {
+    /**
+     * A free device slot for {@code s} next to the last one handed out when possible, or {@link SlotArena#NO_SLOT}, also
+     * when {@code s} holds its device budget in slots already. A block being demoted keeps its device slot until the copy
+     * lands; counting those slots, a sequence never holds more device memory than its budget, however large the arena
+     * (the CUDA decoder's arena, reused across prompts, is larger than each prompt's budget; a CPU session's is the budget).
+     */
+    int deviceSlot(Sequence s) {
+        if (atSlotBudget(s)) {
+            return SlotArena.NO_SLOT;
+        }
         int slot = device.allocateNear(lastDeviceSlot + 1);
         if (slot != SlotArena.NO_SLOT) {
             lastDeviceSlot = slot;
         }
         return slot;
+    }
+
+    /** Whether {@code s} holds as many device slots as its budget has blocks (slots of copies in flight included). */
+    private boolean atSlotBudget(Sequence s) {
+        return pool.count(s.id(), BlockPool.DEVICE_SLOTS) >= s.deviceBudgetBlocks();
     }
 
     /** True while a copy is staged or in flight: one of them may free a slot when it lands. */

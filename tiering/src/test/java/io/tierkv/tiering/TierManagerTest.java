@@ -106,6 +106,38 @@ class TierManagerTest {
         assertEquals(fast, scriptedViews(slow));
     }
 
+    /**
+     * An arena larger than the sequence's budget (the CUDA decoder's, reused across prompts): a block being demoted keeps
+     * its device slot until the copy lands, and those slots count, so the sequence never holds more device slots than its
+     * budget while copies are slow; it waits for them instead, as it would in an arena of exactly its budget.
+     */
+    @Test
+    void inFlightDemotions_countAgainstTheDeviceBudget_inALargerArena() {
+        CopyFaults slow = new CopyFaults() {
+            @Override
+            public long delayNanos(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                return 1_000_000; // every copy 1 ms: the next block arrives while the last demotion is in flight
+            }
+        };
+        try (TierManager m = manager(12, 64, slow)) {
+            KvHarness h = new KvHarness(m, 3, Integer.MAX_VALUE);
+            h.append(4);
+            h.sequence.endPrefill();
+            int most = 0;
+            for (int t = 0; t < 40; t++) {
+                h.append(1);
+                most = Math.max(most, m.deviceArena().used());
+                h.sequence.step();
+                most = Math.max(most, m.deviceArena().used());
+            }
+            m.awaitCopies();
+            h.verify();
+            assertTrue(m.stats().d2hBlocks() >= 5, "blocks were demoted: " + m.stats().d2hBlocks());
+            assertTrue(most <= 3, "device slots held at most the budget's 3, were " + most);
+            assertTrue(m.stats().deviceBlocksPeak() <= 3, "device peak " + m.stats().deviceBlocksPeak());
+        }
+    }
+
     @Test
     void blockPlacedOnTheHost_isReadFromTheDevice_untilItsCopyLands() {
         Gate gate = new Gate();
