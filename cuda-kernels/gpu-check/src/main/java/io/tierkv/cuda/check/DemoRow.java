@@ -28,6 +28,11 @@ final class DemoRow {
 
     /** Runs and prints the rows; false (with the reason printed) when the evaluation failed. */
     static boolean run(Path out) throws IOException {
+        return run(out, false);
+    }
+
+    /** As {@link #run(Path)}, or with {@code hostMirror} on the host mirror of the device (the check rehearsed, nothing measured). */
+    static boolean run(Path out, boolean hostMirror) throws IOException {
         Report text = new Report(out.resolve("demo.txt"));
         boolean ok = true;
         try {
@@ -37,7 +42,7 @@ final class DemoRow {
             Watchdog.stage("demo --backend cuda");
             long t0 = System.nanoTime();
             EvalResult r = ReadingEval.onCuda(model, LlamaConfig.readDir(model), s, line -> Watchdog.stage("demo --backend cuda: " + line),
-                    null, false).run();
+                    null, hostMirror).run();
             double secs = (System.nanoTime() - t0) / 1e9;
             for (String p : POLICIES) {
                 EvalRow before = r.row(p, "before", "all");

@@ -61,6 +61,7 @@ public final class GpuCheck {
         boolean tests = true;
         boolean bench = true;
         boolean allowCpu = false;
+        boolean hostMirror = false;
         int deadline = DEFAULT_DEADLINE_SECONDS;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -69,15 +70,22 @@ public final class GpuCheck {
                 case "--skip-tests": tests = false; break;
                 case "--skip-bench": bench = false; break;
                 case "--allow-cpu": allowCpu = true; break;
+                case "--host-mirror": hostMirror = true; break;
                 case "--deadline": deadline = Integer.parseInt(args[++i]); break;
                 default:
                     System.err.println("unknown option '" + args[i] + "'; expected --out DIR, --iterations N, --skip-tests, --skip-bench,"
-                            + " --allow-cpu, --deadline SECONDS");
+                            + " --allow-cpu, --host-mirror, --deadline SECONDS");
                     System.exit(64);
             }
         }
         Files.createDirectories(out);
         Watchdog.arm(deadline, out);
+        if (hostMirror) { // a rehearsal: the decode and demo rows' own code, on the host mirror of the device
+            boolean ok = DecodeRow.run(out, true) & DemoRow.run(out, true);
+            System.out.printf(Locale.ROOT, "GPU check: %s on the host mirror (%.0f s): the decode and demo rows' code rehearsed, nothing"
+                    + " measured on a GPU%n", ok ? "rehearsed" : "FAILED", Watchdog.elapsedSeconds());
+            System.exit(ok ? 0 : 1);
+        }
         Watchdog.stage("backend probe");
         BackendSelection backend = BackendSelection.probe("auto");
         System.out.println("backend   " + backend.backend().name().toLowerCase(Locale.ROOT) + ": " + backend.reason());
