@@ -74,6 +74,8 @@ public final class Sequence implements AutoCloseable {
     private final Moves moves = new Moves();
     /** Block keys ({@code block * layers + layer}) whose bytes are not where the placement wants them. */
     private int[] dirty = new int[64];
+    /** Scratch for {@link #followDirty()}: the dirty promotions, followed after the demotions. */
+    private int[] promotions = new int[64];
     private int dirtyCount;
     private final LayerView[] views;
     /** (layer) manager epoch at which the view was built; -1 for never. */
@@ -506,17 +508,43 @@ public final class Sequence implements AutoCloseable {
         manager.debugCheck();
     }
 
-    /** Starts the copies of dirty blocks; true when none is left waiting for a copy in flight. */
+    /**
+     * Starts the copies of dirty blocks, demotions before promotions: a promotion's device slot is the one its victim's
+     * demotion frees, so the victim's copy is under way before the promotion asks for a slot (a promotion that finds the
+     * sequence at its slot budget with no copy pending gives up). True when none is left waiting for a copy in flight.
+     */
     private boolean followDirty() {
+        if (promotions.length < dirtyCount) {
+            promotions = new int[dirty.length];
+        }
         int kept = 0;
+        int deferred = 0;
         for (int i = 0; i < dirtyCount; i++) {
             int key = dirty[i];
+            if (promoting(key % layers, key / layers)) {
+                promotions[deferred++] = key;
+            } else if (!follow(key % layers, key / layers)) {
+                dirty[kept++] = key;
+            }
+        }
+        for (int i = 0; i < deferred; i++) {
+            int key = promotions[i];
             if (!follow(key % layers, key / layers)) {
                 dirty[kept++] = key;
             }
         }
         dirtyCount = kept;
         return kept == 0;
+    }
+
+    /** Whether following this block would copy it from the host tier to the device tier. */
+    private boolean promoting(int layer, int block) {
+        int h = handles[layer][block];
+        if (h == NO_HANDLE || pool.state(h) != BlockPool.HOST) {
+            return false;
+        }
+        byte want = pool.refs(h) > 1 ? manager.sharedWant(h, layer, block) : placement.where(layer, block);
+        return want == Placement.DEVICE;
     }
 
     private void markDirty(int layer, int block) {

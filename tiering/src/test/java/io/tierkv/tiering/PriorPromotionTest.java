@@ -8,6 +8,9 @@ import io.tierkv.core.KvLayout;
 import io.tierkv.core.memory.MemoryLedger;
 import io.tierkv.core.policy.Policies;
 import io.tierkv.core.policy.PolicyContext;
+import io.tierkv.cuda.driver.Backend;
+import io.tierkv.tiering.copy.CopyDirection;
+import io.tierkv.tiering.copy.CopyFaults;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,10 +25,31 @@ class PriorPromotionTest {
 
     @Test
     void priorAfterTokenByTokenAdmission_promotesIntoTheSlotsItsVictimsFree_andKeepsTheDeviceFull() {
+        promoteAfterAdmission(8);
+    }
+
+    /**
+     * The CUDA decoder's arena, reused across prompts, is larger than a prompt's budget: a promotion then finds a free
+     * slot at once, and would hold its victim's slot and its own while the victim's copy is in flight. Demotions are
+     * started first and a promotion at the budget waits for its victim, so the device peak stays the budget.
+     */
+    @Test
+    void inALargerArena_promotionsWaitForTheirVictims_andTheDevicePeakIsTheBudget() {
+        promoteAfterAdmission(32);
+    }
+
+    private static void promoteAfterAdmission(int arenaBlocks) {
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
         int deviceBlocks = 8;          // 4 per layer, tails included
         int blocks = 12;               // per layer
-        try (TierManager m = TierManager.create(TierConfig.cpu(LAYOUT, deviceBlocks, 64));
+        CopyFaults slow = new CopyFaults() {
+            @Override
+            public long delayNanos(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                return 500_000; // each copy 0.5 ms: the promotions are asked for while their victims' copies are in flight
+            }
+        };
+        try (TierManager m = TierManager.create(TierConfig.builder(LAYOUT).backend(Backend.CPU)
+                .deviceCapacityBlocks(arenaBlocks).hostCapacityBlocks(64).faults(slow).build());
              Sequence s = m.open(Policies.create("full"), PolicyContext.unbounded(LAYOUT.layers(), blocks * 4), deviceBlocks)) {
             for (int t = 0; t < blocks * 4; t++) {
                 s.append(1);
@@ -44,6 +68,8 @@ class PriorPromotionTest {
             s.endPrefill();
             m.awaitCopies();
             assertEquals(deviceBlocks, s.deviceBlocks(), "the device tier is as full as before the prior");
+            assertTrue(m.stats().h2dBlocks() >= 6, "the prior promoted blocks: " + m.stats().summary());
+            assertEquals(deviceBlocks, m.stats().deviceBlocksPeak(), "device slots held at most the budget, in-flight copies included");
             for (int l = 0; l < LAYOUT.layers(); l++) {
                 LayerView v = s.view(l);
                 java.util.Set<Integer> onDevice = new java.util.HashSet<>();
