@@ -9,7 +9,7 @@ import java.util.SplittableRandom;
 
 /**
  * Holds {@code head_slices.cu}, run as host C++ under {@code cuda_shim.h} ({@code head_slices_run}), to model's
- * {@link HeadSlices} on random cases: Gaussian scores, many ties, many {@code +-inf}, heads with only {@code -inf}, caps
+ * {@link HeadSlices} on random cases: Gaussian scores, many ties, many {@code +-inf}, heads with only {@code -inf}, NaN scores, caps
  * from device memory and {@code min} gates, from one block to more (block, KV head) pairs than the CTA has threads. A
  * development check for when no GPU is at hand (see README.md here), not part of the build.
  *
@@ -35,7 +35,7 @@ public class HeadSlicesShimCheck {
             int cap = r.nextInt(1, 3 * kvHeads + 20);
             int capFrom = r.nextInt(3) == 0 ? r.nextInt(0, cap + 5) : -1;
             double min = r.nextInt(3) == 0 ? new double[] {0.01, 0.05, 0.3}[r.nextInt(3)] : 0;
-            float[] scores = scores(r, c % 4, n, heads);
+            float[] scores = scores(r, c % 6, n, heads);
             HeadSlices slices = new HeadSlices(HostRead.DEFAULT, heads, kvHeads);
             int taken = slices.choose(scores.clone(), n, capFrom < 0 ? cap : Math.min(cap, capFrom), min);
             StringBuilder w = new StringBuilder().append(taken);
@@ -72,7 +72,10 @@ public class HeadSlicesShimCheck {
         System.exit(bad == 0 && rc == 0 ? 0 : 1);
     }
 
-    /** Scores of one kind: 0 Gaussian, 1 many ties, 2 many +-inf, 3 half the heads only -inf. */
+    /**
+     * Scores of one kind: 0 Gaussian, 1 many ties, 2 many +-inf, 3 half the heads only -inf, 4 some NaN, 5 the first
+     * head only NaN (a NaN is never chosen past a KV head's first slice; a head of NaN values reads block 0).
+     */
     static float[] scores(SplittableRandom r, int kind, int n, int heads) {
         float[] s = new float[n * heads];
         for (int i = 0; i < s.length; i++) {
@@ -81,7 +84,9 @@ public class HeadSlicesShimCheck {
                 case 0 -> (float) r.nextGaussian() * 3;
                 case 1 -> k < 12 ? 1.5f : (float) (r.nextInt(4) * 0.5);
                 case 2 -> k == 0 ? Float.POSITIVE_INFINITY : k < 6 ? Float.NEGATIVE_INFINITY : (float) r.nextGaussian();
-                default -> (i % heads) < heads / 2 ? Float.NEGATIVE_INFINITY : (float) r.nextGaussian() * 10;
+                case 3 -> (i % heads) < heads / 2 ? Float.NEGATIVE_INFINITY : (float) r.nextGaussian() * 10;
+                case 4 -> k == 0 ? Float.NaN : k == 1 ? Float.POSITIVE_INFINITY : (float) r.nextGaussian() * 3;
+                default -> i % heads == 0 ? Float.NaN : (float) r.nextGaussian() * 3;
             };
         }
         return s;

@@ -3,7 +3,8 @@
 //   head_slices  from scores [n][heads] (fp32: a digest's score, or the candidates' exact scores; +inf = must be read,
 //                -inf = weighs nothing), writes headMask [n][kvHeads] (u8, 1 = that KV head reads the block) and the
 //                number of slices chosen.
-// The rule, exactly HeadSlices.choose: best_h = max_i score[i][h]; a KV head's value of block i is
+// The rule, exactly HeadSlices.choose: best_h = max_i score[i][h] over scores that are not NaN; a NaN value is never
+// taken, except that a KV head whose every value is NaN takes block 0; a KV head's value of block i is
 // (float) log(sum over its query heads of exp(score - best_h)) summed in double (the difference in float) (+inf if a score is +inf; a term is 0 where the
 // score is -inf or best_h is +inf); with budget = min(cap, n * kvHeads) >= kvHeads every KV head first takes its best
 // block (the lowest index among equal values), then, while taken < budget, the untaken (block, KV head) pair of the

@@ -13,7 +13,8 @@ import java.util.Arrays;
  * first; the rest of the cap goes to the (KV head, block) pairs of the highest value over all KV heads, so a head whose
  * scores are flat gets more slices than one with a clear winner. A score of {@code +inf} (a block without a digest) must
  * be read; {@code -inf} (a slice that is not a candidate) weighs nothing. Past each head's first slice, a slice whose
- * value is below {@code log(min)} ({@link HostRead#min()}) is not read. Not thread-safe; arrays are reused.
+ * value is below {@code log(min)} ({@link HostRead#min()}) is not read. A NaN score is no head's best and a NaN value is
+ * never taken (a KV head whose every value is NaN reads block 0, its one slice). Not thread-safe; arrays are reused.
  */
 public final class HeadSlices {
     private final HostRead hostRead;
@@ -58,7 +59,10 @@ public final class HeadSlices {
         Arrays.fill(best, Float.NEGATIVE_INFINITY);
         for (int i = 0; i < n; i++) {
             for (int h = 0; h < heads; h++) {
-                best[h] = Math.max(best[h], scores[i * heads + h]);
+                float b = scores[i * heads + h];
+                if (b > best[h]) { // a NaN score is no head's best (the kernel's fmaxf)
+                    best[h] = b;
+                }
             }
         }
         for (int i = 0; i < n; i++) {
@@ -80,22 +84,22 @@ public final class HeadSlices {
             for (int kh = 0; kh < kvHeads; kh++) {
                 int arg = -1;
                 for (int i = 0; i < n; i++) {
-                    if (arg < 0 || value[i * kvHeads + kh] > value[arg * kvHeads + kh]) {
+                    if (beats(value[i * kvHeads + kh], arg < 0 ? Float.NaN : value[arg * kvHeads + kh], arg)) {
                         arg = i;
                     }
                 }
-                headChosen[arg * kvHeads + kh] = true;
+                headChosen[(arg < 0 ? 0 : arg) * kvHeads + kh] = true; // every value NaN: block 0
                 taken++;
             }
         }
         for (; taken < budget; taken++) { // then the closest to their head's best, over all heads
             int arg = -1;
             for (int c = 0; c < n * kvHeads; c++) {
-                if (!headChosen[c] && (arg < 0 || value[c] > value[arg])) {
+                if (!headChosen[c] && beats(value[c], arg < 0 ? Float.NaN : value[arg], arg)) {
                     arg = c;
                 }
             }
-            if (value[arg] < Math.log(min)) { // min=0: log 0 = -inf, every slice may be read
+            if (arg < 0 || value[arg] < Math.log(min)) { // none left that is a number; min=0: log 0 = -inf, any may be read
                 break;
             }
             headChosen[arg] = true;
@@ -124,6 +128,14 @@ public final class HeadSlices {
             }
         }
         return choose(exact, n, Math.min(hostRead.slicesFor(kvHeads), scored));
+    }
+
+    /**
+     * Whether {@code v} beats the best so far ({@code best}, at index {@code bestIndex}, -1 for none): a NaN never does;
+     * scanning in index order, an equal value at a higher index does not either (the kernel's tie rule).
+     */
+    private static boolean beats(float v, float best, int bestIndex) {
+        return !Float.isNaN(v) && (bestIndex < 0 || v > best);
     }
 
     /** True where some KV head reads block {@code i} after the last choice. */

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * The per-head host-slice choice on the GPU ({@code head_slices.cu} through {@link CudaStepDevice#headSlices}) against the
  * host mirror, which runs model's {@code HeadSlices} itself: the same head mask and count on random scores with ties,
- * blocks that must be read ({@code +inf}), slices that weigh nothing ({@code -inf}), a {@code min} gate and a cap taken
+ * blocks that must be read ({@code +inf}), slices that weigh nothing ({@code -inf}), NaN scores, a {@code min} gate and a cap taken
  * from device memory, over sizes from one block to more pairs than the CTA has threads.
  */
 @Tag("gpu")
@@ -43,8 +43,8 @@ class HeadSlicesGpuTest {
         float[] scores = new float[n * heads];
         for (int i = 0; i < scores.length; i++) {
             int kind = r.nextInt(20);
-            scores[i] = kind == 0 ? Float.POSITIVE_INFINITY : kind == 1 ? Float.NEGATIVE_INFINITY
-                    : kind < 5 ? 1.5f : (float) r.nextGaussian() * 3; // repeated values make ties
+            scores[i] = kind == 0 ? Float.POSITIVE_INFINITY : kind == 1 ? Float.NEGATIVE_INFINITY : kind == 2 ? Float.NaN
+                    : kind < 6 ? 1.5f : (float) r.nextGaussian() * 3; // repeated values make ties
         }
         byte[][] masks = new byte[2][];
         int[] taken = new int[2];
