@@ -48,7 +48,10 @@ final class HostSelection {
     private final long exactScores;     // keys=C: device fp32 [maxBlocks][heads], the candidates' exact scores
     private final long counts;          // select=head: device i32 [layers][2], slices scored (keys=C) and read this step
     private final ByteBuffer countsHost;
-    private final int[] pending;        // [layers]: host blocks of this step's choice whose counts are still on the device
+    private final int[] pending;        // [layers]: host blocks of this step's choice whose counts are still on the device,
+                                        // or NOTHING_TO_READ
+    /** {@link #pending}'s mark of a layer with no host block this step: counted (nothing of nothing) at the flush. */
+    private static final int NOTHING_TO_READ = -1;
 
     /** For {@code hostRead} (a digest mode, as {@link HostRead#forCuda} left it) over {@code layers x maxBlocks} blocks. */
     HostSelection(StepDevice device, PagedKvShape shape, int layers, int maxBlocks, HostRead hostRead) {
@@ -180,11 +183,20 @@ final class HostSelection {
     }
 
     /**
+     * Layer l has no host block this step: the step is counted for it (nothing read of nothing) at the step's flush, once
+     * however many times the step's work was recorded (a capture the driver refused runs the step again).
+     */
+    void nothingToRead(int l) {
+        pending[l] = NOTHING_TO_READ;
+    }
+
+    /**
      * After a decode step: the per-head choices' counts, copied back in one read, go to {@code stats} (slices read, plus half
      * the candidates scored with {@code keys=C}, over K).
      */
     void flush(HostReadStats stats) {
         if (!pending()) {
+            flush(stats, null, 0); // only layers with nothing to read, if any
             return;
         }
         device.download(counts, countsHost.clear());
@@ -201,7 +213,10 @@ final class HostSelection {
         return false;
     }
 
-    /** {@link #flush(HostReadStats)} from the counts already copied back, at {@code offset} of {@code downloaded}. */
+    /**
+     * {@link #flush(HostReadStats)} from the counts already copied back, at {@code offset} of {@code downloaded} (null when
+     * no layer's counts are on the device).
+     */
     void flush(HostReadStats stats, ByteBuffer downloaded, int offset) {
         int kvHeads = shape.kvHeads();
         boolean keys = hostRead.keysFor(kvHeads) > 0;
@@ -210,8 +225,10 @@ final class HostSelection {
                 int scored = downloaded.getInt(offset + 8 * l);
                 int kept = downloaded.getInt(offset + 8 * l + 4);
                 stats.add(l, keys ? (scored + kept) / 2.0 / kvHeads : kept / (double) kvHeads, pending[l]);
-                pending[l] = 0;
+            } else if (pending[l] == NOTHING_TO_READ) {
+                stats.add(l, 0, 0);
             }
+            pending[l] = 0;
         }
     }
 }

@@ -310,7 +310,7 @@ final class TieredKvStore implements CapturableKvStore {
             if (tables.count(l, BlockTables.HOST) > 0) {
                 selection.select(l, q, scale, tables, tiers, readStats);
             } else {
-                readStats.add(l, 0, 0);
+                selection.nothingToRead(l);
             }
         }
         attendTiers(l, q, 1, -1, scale, out, lse);
@@ -442,7 +442,7 @@ final class TieredKvStore implements CapturableKvStore {
                 selection.replayed(l, n);
                 tables.chosenOnDevice(l, BlockTables.HOST);
             } else {
-                readStats.add(l, 0, 0);
+                selection.nothingToRead(l);
             }
         }
     }

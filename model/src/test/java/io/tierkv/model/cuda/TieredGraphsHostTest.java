@@ -2,6 +2,7 @@ package io.tierkv.model.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.tierkv.core.memory.MemoryLedger;
@@ -10,6 +11,8 @@ import io.tierkv.cuda.driver.Backend;
 import io.tierkv.model.BundledModel;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.HostRead;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -60,6 +63,52 @@ class TieredGraphsHostTest {
             assertTrue(d.graphLaunches() > 2L * d.graphCaptures(), d.graphLaunches() + " replays of " + d.graphCaptures() + " graphs");
         }
         before.assertNoLeaks();
+    }
+
+    /**
+     * A capture the driver refuses (here after the step's work was recorded, as at the end of a capture) turns graphs off and
+     * runs the step launch by launch: the host-side counts the refused capture made are not made twice. With every block on
+     * the device (no host block to read) and with most of them on the host.
+     */
+    @ParameterizedTest(name = "{0} device blocks per layer")
+    @ValueSource(ints = {2, 64})
+    void aRefusedCapture_decodesLaunchByLaunch_countingEachStepOnce(int perLayer) {
+        HostRead read = HostRead.parse("digest");
+        DecoderFixture.Case want = DecoderFixture.load().cases().get(1);
+        int maxTokens = want.prompt().length + DecoderFixture.NEW_TOKENS;
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        GenerationResult eager;
+        long[] reads;
+        try (CudaDecoder d = tiered(maxTokens, perLayer, read, false)) {
+            eager = d.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
+            reads = new long[] {d.hostReadStats().steps(), d.hostReadStats().blocksRead(), d.hostReadStats().blocksExact()};
+        }
+        try (CudaDecoder d = CudaDecoder.load(BundledModel.directory(), maxTokens, 16, null, () -> refusingCaptures(new HostStepDevice()),
+                KvStores.tiered(Backend.CPU, perLayer, () -> Policies.create("hierarchical"), read), true, true)) {
+            GenerationResult g = d.generate(want.prompt(), DecoderFixture.NEW_TOKENS, -1, null);
+            assertArrayEquals(eager.tokens(), g.tokens(), "the same tokens");
+            assertFalse(d.cudaGraphs(), "graphs are off after the refusal");
+            assertEquals(0, d.graphCaptures());
+            assertArrayEquals(reads, new long[] {d.hostReadStats().steps(), d.hostReadStats().blocksRead(), d.hostReadStats().blocksExact()},
+                    "steps counted, host blocks read, host blocks an exact read reads");
+        }
+        before.assertNoLeaks();
+    }
+
+    /** {@code device}, whose captures record the step and are then refused, as a driver refuses at the end of a capture. */
+    private static StepDevice refusingCaptures(StepDevice device) {
+        return (StepDevice) Proxy.newProxyInstance(StepDevice.class.getClassLoader(), new Class<?>[] {StepDevice.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("capture")) {
+                        device.capture((Runnable) args[0]).close();
+                        throw new IllegalStateException("operation not permitted when stream is capturing (refused by the test)");
+                    }
+                    try {
+                        return method.invoke(device, args);
+                    } catch (InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
     }
 
     @Test
