@@ -1,0 +1,206 @@
+package io.tierkv.cuda.ops;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every class that launches kernels packs their arguments into a {@code LaunchArgs} buffer of a fixed capacity; a kernel
+ * whose packed arguments outgrow it throws at every launch, on a GPU only (paged_probs' 188 bytes once went into 160). Read
+ * from the sources: each kernel's packed size from its {@code .cu} signature (the driver's parameter ABI: each argument at a
+ * multiple of its own size, a struct at its widest member's), each class's capacity and the kernel names it launches (a
+ * string literal naming the kernel, or a prefix of its name ending in {@code _}); every kernel must be launched by some
+ * class, so that a launch this reading cannot see fails here rather than passing unchecked.
+ */
+class LaunchArgsCapacityTest {
+    private static final Path CUDA = Path.of("src/main/cuda");
+    private static final Path JAVA = Path.of("src/main/java");
+    private static final Pattern KERNEL = Pattern.compile("__global__\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s*)?([\\w#]+)\\s*\\(");
+    private static final Pattern STRUCT = Pattern.compile("struct\\s+(\\w+)\\s*\\{([^{}]*)\\};");
+    private static final Pattern DEFINE = Pattern.compile("#define\\s+(\\w+)\\(([^)]*)\\)");
+    private static final Pattern CAPACITY = Pattern.compile("new LaunchArgs\\(\\w+,\\s*(\\w+)\\)");
+    private static final Pattern LITERAL = Pattern.compile("\"([a-z][a-z0-9_]*)\"");
+
+    @Test
+    void everyKernelsPackedArguments_fitTheBufferOfTheClassThatLaunchesIt() throws IOException {
+        Map<String, Integer> kernels = kernelArgumentBytes();
+        assertTrue(kernels.size() >= 40, "kernels read from " + CUDA.toAbsolutePath() + ": " + kernels.keySet());
+        // the sizes PagedLaunchTest reads off the packed buffers themselves
+        assertEquals(224, kernels.get("paged_attention_bf16_g8"), "paged attention, its second Part included");
+        assertEquals(188, kernels.get("paged_probs"));
+        Map<String, String> launchedBy = new TreeMap<>();
+        List<String> tooSmall = new ArrayList<>();
+        try (Stream<Path> files = Files.walk(JAVA)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
+                String s = Files.readString(f);
+                Matcher c = CAPACITY.matcher(s);
+                if (!c.find()) {
+                    continue;
+                }
+                int capacity = constant(s, c.group(1));
+                String owner = f.getFileName().toString();
+                for (Map.Entry<String, Integer> k : kernels.entrySet()) {
+                    if (!namedIn(s, k.getKey())) {
+                        continue;
+                    }
+                    launchedBy.merge(k.getKey(), owner, (a, b) -> a + ", " + b);
+                    if (k.getValue() > capacity) {
+                        tooSmall.add(k.getKey() + " packs " + k.getValue() + " bytes into " + owner + "'s " + capacity);
+                    }
+                }
+            }
+        }
+        assertEquals(List.of(), tooSmall, "launch arguments that outgrow their buffer");
+        List<String> unseen = kernels.keySet().stream().filter(k -> !launchedBy.containsKey(k)).toList();
+        assertEquals(List.of(), unseen, "kernels no LaunchArgs owner names (a launch this test cannot check)");
+    }
+
+    @Test
+    void theParameterAbi_asTheDriverLaysItOut() {
+        Map<String, Integer> structs = Map.of("Pair", 16);
+        assertEquals(64, packedBytes("const float* a, int b, long long c, int d, float* e, int f, int g, int h, int i, int j, int k",
+                structs)); // 8, 4 (+4), 8, 4 (+4), 8, then six ints
+        assertEquals(24, packedBytes("int a, const Pair p", structs), "a struct at its widest member's alignment");
+        assertEquals(16, packedBytes("float a, double b", structs));
+        assertEquals(16, structBytes("const int* a; int b; int c;"));
+        assertEquals(16, structBytes("const int* a; int b;"), "padded to its alignment");
+    }
+
+    /** Kernel name to packed argument bytes, macro instances expanded by the names their invocations give. */
+    static Map<String, Integer> kernelArgumentBytes() {
+        Map<String, Integer> structs = new TreeMap<>();
+        Map<String, Integer> kernels = new TreeMap<>();
+        List<String> sources = new ArrayList<>();
+        try (Stream<Path> files = Files.list(CUDA)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".cu") || p.toString().endsWith(".cuh")).sorted().toList()) {
+                sources.add(Files.readString(f).replace("\\\n", "\n").replaceAll("(?s)/\\*.*?\\*/", "").replaceAll("//[^\n]*", ""));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        for (String s : sources) {
+            Matcher m = STRUCT.matcher(s);
+            while (m.find()) {
+                if (!m.group(2).contains("static") && !m.group(2).contains("(")) {
+                    structs.put(m.group(1), structBytes(m.group(2)));
+                }
+            }
+        }
+        for (String s : sources) {
+            Matcher m = KERNEL.matcher(s);
+            while (m.find()) {
+                int open = m.end();
+                int depth = 1;
+                int i = open;
+                while (depth > 0) {
+                    char ch = s.charAt(i++);
+                    depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
+                }
+                int bytes = packedBytes(s.substring(open, i - 1), structs);
+                for (String name : instances(s, m.group(1), m.start())) {
+                    kernels.put(name, bytes);
+                }
+            }
+        }
+        return kernels;
+    }
+
+    /**
+     * The names a kernel declared as {@code token} goes by: itself; within a macro, {@code prefix##SUFFIX} as the prefix
+     * (Java names such kernels by prefix), and a macro parameter as each invocation's argument in its place.
+     */
+    private static List<String> instances(String source, String token, int at) {
+        if (token.contains("##")) {
+            return List.of(token.substring(0, token.indexOf("##")));
+        }
+        Matcher d = DEFINE.matcher(source);
+        String macro = null;
+        List<String> params = List.of();
+        while (d.find() && d.start() < at) {
+            macro = d.group(1);
+            params = List.of(d.group(2).split("\\s*,\\s*"));
+        }
+        int index = macro == null ? -1 : params.indexOf(token);
+        if (index < 0) {
+            return List.of(token);
+        }
+        List<String> names = new ArrayList<>();
+        Matcher call = Pattern.compile("(?m)^" + macro + "\\(([^)]*)\\)").matcher(source);
+        while (call.find()) {
+            names.add(call.group(1).split("\\s*,\\s*")[index].trim());
+        }
+        return names;
+    }
+
+    static int packedBytes(String parameters, Map<String, Integer> structs) {
+        int offset = 0;
+        for (String p : parameters.split(",")) {
+            p = p.trim();
+            if (p.isEmpty()) {
+                continue;
+            }
+            int size = 4;
+            int align = 4;
+            String type = p.replace("const ", "").trim().split("\\s+")[0];
+            if (p.contains("*") || p.contains("long long") || p.contains("size_t") || p.startsWith("double")) {
+                size = 8;
+                align = 8;
+            } else if (structs.containsKey(type)) {
+                size = structs.get(type);
+                align = 8;
+            }
+            offset = (offset + align - 1) / align * align + size;
+        }
+        return offset;
+    }
+
+    /** A struct of pointers, {@code long long} and 4-byte fields: its size, padded to 8 when it holds an 8-byte field. */
+    static int structBytes(String body) {
+        int offset = 0;
+        int align = 4;
+        for (String field : body.split(";")) {
+            field = field.trim();
+            if (field.isEmpty()) {
+                continue;
+            }
+            int size = field.contains("*") || field.contains("long long") || field.startsWith("double") ? 8 : 4;
+            align = Math.max(align, size);
+            offset = (offset + size - 1) / size * size + size;
+        }
+        return (offset + align - 1) / align * align;
+    }
+
+    /** A capacity written as a number or as a constant of the same source. */
+    private static int constant(String source, String token) {
+        if (token.chars().allMatch(Character::isDigit)) {
+            return Integer.parseInt(token);
+        }
+        Matcher m = Pattern.compile("\\b" + token + "\\s*=\\s*(\\d+)").matcher(source);
+        assertTrue(m.find(), "the value of " + token);
+        return Integer.parseInt(m.group(1));
+    }
+
+    /** Whether a string literal of {@code source} is {@code kernel}'s name, or a prefix of it ending in {@code _}. */
+    private static boolean namedIn(String source, String kernel) {
+        Matcher m = LITERAL.matcher(source);
+        while (m.find()) {
+            String l = m.group(1);
+            if (l.equals(kernel) || (l.endsWith("_") && l.length() >= 4 && kernel.startsWith(l))) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
