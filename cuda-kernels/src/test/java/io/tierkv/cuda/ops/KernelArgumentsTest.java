@@ -22,9 +22,11 @@ import org.junit.jupiter.api.Test;
  * from the sources: each kernel's packed size from its {@code .cu} signature (the driver's parameter ABI: each argument at a
  * multiple of its own size, a struct at its widest member's), each class's capacity and the kernel names it launches (a
  * string literal naming the kernel, or a prefix of its name ending in {@code _}); every kernel must be launched by some
- * class, so that a launch this reading cannot see fails here rather than passing unchecked.
+ * class, so that a launch this reading cannot see fails here rather than passing unchecked. And each packed argument list
+ * has, in order, the types of one of the kernels its class launches (an argument packed out of order, or as the wrong
+ * width, reads garbage on the device: again something only a GPU would show).
  */
-class LaunchArgsCapacityTest {
+class KernelArgumentsTest {
     private static final Path CUDA = Path.of("src/main/cuda");
     private static final Path JAVA = Path.of("src/main/java");
     private static final Pattern KERNEL = Pattern.compile("__global__\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s*)?([\\w#]+)\\s*\\(");
@@ -32,6 +34,9 @@ class LaunchArgsCapacityTest {
     private static final Pattern DEFINE = Pattern.compile("#define\\s+(\\w+)\\(([^)]*)\\)");
     private static final Pattern CAPACITY = Pattern.compile("new LaunchArgs\\(\\w+,\\s*(\\w+)\\)");
     private static final Pattern LITERAL = Pattern.compile("\"([a-z][a-z0-9_]*)\"");
+    private static final Pattern CHAIN =
+            Pattern.compile("\\.clear\\(\\)((?:\\s*\\.(?:i64|i32|f32)\\((?:[^()]|\\((?:[^()]|\\([^()]*\\))*\\))*\\))+)");
+    private static final Pattern PUT = Pattern.compile("\\.(i64|i32|f32)\\(");
 
     @Test
     void everyKernelsPackedArguments_fitTheBufferOfTheClassThatLaunchesIt() throws IOException {
@@ -67,6 +72,41 @@ class LaunchArgsCapacityTest {
         assertEquals(List.of(), unseen, "kernels no LaunchArgs owner names (a launch this test cannot check)");
     }
 
+    /**
+     * Each packed argument list ({@code args.clear().i64(..).i32(..)...}) has the types, in order, of one of the kernels its
+     * class names: a pointer, {@code long long} or {@code double} (packed by its bits) as {@code i64}, {@code float} as
+     * {@code f32}, the rest as {@code i32}, a struct as its fields.
+     */
+    @Test
+    void everyPackedArgumentList_hasTheTypesOfAKernelItsClassLaunches() throws IOException {
+        Map<String, List<String>> signatures = kernelSignatures();
+        List<String> unmatched = new ArrayList<>();
+        int chains = 0;
+        try (Stream<Path> files = Files.walk(JAVA)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
+                String s = Files.readString(f);
+                if (!CAPACITY.matcher(s).find()) {
+                    continue;
+                }
+                List<List<String>> own = signatures.entrySet().stream().filter(k -> namedIn(s, k.getKey())).map(Map.Entry::getValue).toList();
+                Matcher chain = CHAIN.matcher(s);
+                while (chain.find()) {
+                    chains++;
+                    List<String> types = new ArrayList<>();
+                    Matcher put = PUT.matcher(chain.group(1));
+                    while (put.find()) {
+                        types.add(put.group(1));
+                    }
+                    if (!own.contains(types)) {
+                        unmatched.add(f.getFileName() + ": " + types);
+                    }
+                }
+            }
+        }
+        assertTrue(chains >= 25, "packed argument lists found: " + chains);
+        assertEquals(List.of(), unmatched, "argument lists no kernel of their class declares");
+    }
+
     @Test
     void theParameterAbi_asTheDriverLaysItOut() {
         Map<String, Integer> structs = Map.of("Pair", 16);
@@ -82,6 +122,37 @@ class LaunchArgsCapacityTest {
     static Map<String, Integer> kernelArgumentBytes() {
         Map<String, Integer> structs = new TreeMap<>();
         Map<String, Integer> kernels = new TreeMap<>();
+        parse((name, parameters) -> kernels.put(name, packedBytes(parameters, structs)), structs, new TreeMap<>());
+        return kernels;
+    }
+
+    /** Kernel name to its parameters' packed types, in order (a struct's fields in its place). */
+    static Map<String, List<String>> kernelSignatures() {
+        Map<String, List<String>> fields = new TreeMap<>();
+        Map<String, List<String>> kernels = new TreeMap<>();
+        parse((name, parameters) -> {
+            List<String> types = new ArrayList<>();
+            for (String p : parameters.split(",")) {
+                p = p.trim();
+                String type = p.replace("const ", "").trim().split("\\s+")[0];
+                if (!p.isEmpty()) {
+                    types.addAll(fields.getOrDefault(type, List.of(packedType(p.replace("const ", "").trim()))));
+                }
+            }
+            kernels.put(name, types);
+        }, new TreeMap<>(), fields);
+        return kernels;
+    }
+
+    private static String packedType(String declaration) {
+        boolean wide = declaration.contains("*") || declaration.contains("long long") || declaration.contains("size_t")
+                || declaration.startsWith("double");
+        return wide ? "i64" : declaration.startsWith("float") ? "f32" : "i32";
+    }
+
+    /** Reads the kernels of {@link #CUDA}: each (name, parameter list) to {@code kernel}, after the structs' sizes and fields. */
+    private static void parse(java.util.function.BiConsumer<String, String> kernel, Map<String, Integer> structs,
+                              Map<String, List<String>> structFields) {
         List<String> sources = new ArrayList<>();
         try (Stream<Path> files = Files.list(CUDA)) {
             for (Path f : files.filter(p -> p.toString().endsWith(".cu") || p.toString().endsWith(".cuh")).sorted().toList()) {
@@ -95,6 +166,13 @@ class LaunchArgsCapacityTest {
             while (m.find()) {
                 if (!m.group(2).contains("static") && !m.group(2).contains("(")) {
                     structs.put(m.group(1), structBytes(m.group(2)));
+                    List<String> types = new ArrayList<>();
+                    for (String field : m.group(2).split(";")) {
+                        if (!field.isBlank()) {
+                            types.add(packedType(field.trim().replace("const ", "")));
+                        }
+                    }
+                    structFields.put(m.group(1), types);
                 }
             }
         }
@@ -108,13 +186,11 @@ class LaunchArgsCapacityTest {
                     char ch = s.charAt(i++);
                     depth += ch == '(' ? 1 : ch == ')' ? -1 : 0;
                 }
-                int bytes = packedBytes(s.substring(open, i - 1), structs);
                 for (String name : instances(s, m.group(1), m.start())) {
-                    kernels.put(name, bytes);
+                    kernel.accept(name, s.substring(open, i - 1));
                 }
             }
         }
-        return kernels;
     }
 
     /**
