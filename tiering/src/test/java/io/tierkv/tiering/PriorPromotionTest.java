@@ -30,8 +30,10 @@ class PriorPromotionTest {
 
     /**
      * The CUDA decoder's arena, reused across prompts, is larger than a prompt's budget: a promotion then finds a free
-     * slot at once, and would hold its victim's slot and its own while the victim's copy is in flight. Demotions are
-     * started first and a promotion at the budget waits for its victim, so the device peak stays the budget.
+     * slot at once, and would hold its victim's slot and its own while the victim's copy is in flight. The per-sequence
+     * slot cap makes a promotion at the budget wait for its victim, so the device peak stays the budget (14 of 8 without
+     * the cap). That the victims' demotions start first, so that a capped promotion is not given up instead, is what
+     * {@code RuntimeParityTest} in bench holds (the prior's moves come demotions first either way).
      */
     @Test
     void inALargerArena_promotionsWaitForTheirVictims_andTheDevicePeakIsTheBudget() {

@@ -24,7 +24,9 @@ import org.junit.jupiter.api.Test;
  * string literal naming the kernel, or a prefix of its name ending in {@code _}); every kernel must be launched by some
  * class, so that a launch this reading cannot see fails here rather than passing unchecked. And each packed argument list
  * has, in order, the types of one of the kernels its class launches (an argument packed out of order, or as the wrong
- * width, reads garbage on the device: again something only a GPU would show).
+ * width, reads garbage on the device: again something only a GPU would show). What types cannot tell apart (two pointers
+ * or two ints swapped) is left to the launch-layout tests of each op ({@code PagedLaunchTest}, {@code DigestLaunchTest})
+ * and the {@code gpu} tests.
  */
 class KernelArgumentsTest {
     private static final Path CUDA = Path.of("src/main/cuda");
@@ -36,7 +38,7 @@ class KernelArgumentsTest {
     private static final Pattern LITERAL = Pattern.compile("\"([a-z][a-z0-9_]*)\"");
     private static final Pattern CHAIN =
             Pattern.compile("\\.clear\\(\\)((?:\\s*\\.(?:i64|i32|f32)\\((?:[^()]|\\((?:[^()]|\\([^()]*\\))*\\))*\\))+)");
-    private static final Pattern PUT = Pattern.compile("\\.(i64|i32|f32)\\(");
+    private static final Pattern PUT = Pattern.compile("\\.(i64|i32|f32)\\((Double\\.doubleToRawLongBits)?");
 
     @Test
     void everyKernelsPackedArguments_fitTheBufferOfTheClassThatLaunchesIt() throws IOException {
@@ -95,7 +97,7 @@ class KernelArgumentsTest {
                     List<String> types = new ArrayList<>();
                     Matcher put = PUT.matcher(chain.group(1));
                     while (put.find()) {
-                        types.add(put.group(1));
+                        types.add(put.group(2) != null ? "f64" : put.group(1)); // a double goes by its bits
                     }
                     if (!own.contains(types)) {
                         unmatched.add(f.getFileName() + ": " + types);
@@ -136,7 +138,7 @@ class KernelArgumentsTest {
                 p = p.trim();
                 String type = p.replace("const ", "").trim().split("\\s+")[0];
                 if (!p.isEmpty()) {
-                    types.addAll(fields.getOrDefault(type, List.of(packedType(p.replace("const ", "").trim()))));
+                    types.addAll(fields.containsKey(type) ? fields.get(type) : List.of(packedType(p)));
                 }
             }
             kernels.put(name, types);
@@ -144,10 +146,28 @@ class KernelArgumentsTest {
         return kernels;
     }
 
-    private static String packedType(String declaration) {
-        boolean wide = declaration.contains("*") || declaration.contains("long long") || declaration.contains("size_t")
-                || declaration.startsWith("double");
-        return wide ? "i64" : declaration.startsWith("float") ? "f32" : "i32";
+    /**
+     * A parameter's or field's type as packed: {@code i64} for pointers, {@code long long} and {@code size_t}, {@code f64},
+     * {@code f32}, {@code i32} for {@code int} and {@code unsigned}; any other scalar type fails, so that a type this
+     * reading does not know is never sized by guess.
+     */
+    static String packedType(String declaration) {
+        String d = declaration.replace("const ", "").replace("__restrict__", "").trim();
+        if (d.contains("*")) {
+            return "i64";
+        }
+        String type = d.substring(0, d.lastIndexOf(' ')).trim().replaceAll("\\s+", " ");
+        return switch (type) {
+            case "long long", "unsigned long long", "size_t" -> "i64";
+            case "double" -> "f64";
+            case "float" -> "f32";
+            case "int", "unsigned", "unsigned int" -> "i32";
+            default -> throw new AssertionError("a parameter of a type this test does not lay out: '" + declaration + "'");
+        };
+    }
+
+    private static int size(String packedType) {
+        return packedType.startsWith("i64") || packedType.equals("f64") ? 8 : 4;
     }
 
     /** Reads the kernels of {@link #CUDA}: each (name, parameter list) to {@code kernel}, after the structs' sizes and fields. */
@@ -165,13 +185,17 @@ class KernelArgumentsTest {
             Matcher m = STRUCT.matcher(s);
             while (m.find()) {
                 if (!m.group(2).contains("static") && !m.group(2).contains("(")) {
-                    structs.put(m.group(1), structBytes(m.group(2)));
                     List<String> types = new ArrayList<>();
                     for (String field : m.group(2).split(";")) {
                         if (!field.isBlank()) {
-                            types.add(packedType(field.trim().replace("const ", "")));
+                            types.add(packedType(field.trim()));
                         }
                     }
+                    int bytes = structBytes(m.group(2));
+                    // flattened into its fields, a struct packs as they do only when it has no padding
+                    assertEquals(types.stream().mapToInt(KernelArgumentsTest::size).sum(), bytes,
+                            "struct " + m.group(1) + " has padding: lay out its fields' offsets here");
+                    structs.put(m.group(1), bytes);
                     structFields.put(m.group(1), types);
                 }
             }
@@ -227,15 +251,15 @@ class KernelArgumentsTest {
             if (p.isEmpty()) {
                 continue;
             }
-            int size = 4;
-            int align = 4;
             String type = p.replace("const ", "").trim().split("\\s+")[0];
-            if (p.contains("*") || p.contains("long long") || p.contains("size_t") || p.startsWith("double")) {
-                size = 8;
-                align = 8;
-            } else if (structs.containsKey(type)) {
+            int size;
+            int align;
+            if (structs.containsKey(type)) {
                 size = structs.get(type);
-                align = 8;
+                align = 8; // the structs here hold pointers
+            } else {
+                size = size(packedType(p));
+                align = size;
             }
             offset = (offset + align - 1) / align * align + size;
         }
@@ -251,7 +275,7 @@ class KernelArgumentsTest {
             if (field.isEmpty()) {
                 continue;
             }
-            int size = field.contains("*") || field.contains("long long") || field.startsWith("double") ? 8 : 4;
+            int size = size(packedType(field));
             align = Math.max(align, size);
             offset = (offset + size - 1) / size * size + size;
         }
