@@ -1,7 +1,6 @@
 package io.tierkv.model.cuda;
 
 import io.tierkv.core.KvLayout;
-import io.tierkv.core.placement.PlacementConfig;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.cuda.driver.Backend;
@@ -9,6 +8,7 @@ import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.cuda.ops.PagedPart;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
+import io.tierkv.model.generate.PromptRows;
 import io.tierkv.tiering.LayerView;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.TierConfig;
@@ -25,7 +25,7 @@ import java.util.function.Supplier;
  * written to the device tail slot ({@link Sequence#keyAddress}), and each layer attends two parts with the same paged
  * kernel, the device-tier blocks in the device slab and the host-tier blocks in the host slab (pinned memory mapped into
  * the device's address space on CUDA, read over PCIe in place; or, with {@link HostAttention#CPU}, attended on the CPU from
- * the same slab by {@link HostPartAttention}), merged exactly by log-sum-exp. The sequence runs the
+ * the same slab by {@link CpuHostPart}), merged exactly by log-sum-exp. The sequence runs the
  * store's policy: under {@code full} the placement rule alone moves blocks between the tiers (demotions past the device
  * budget, on the copy engine); a policy that counts only its top-k ({@code hierarchical}) gets, per decode step, each
  * layer's top-k positions selected on the device ({@link #observe}), and its windows and the placement move blocks; one
@@ -56,8 +56,6 @@ final class TieredKvStore implements CapturableKvStore {
     private final int maxTokens;
     private final TierManager tiers;
     private final BlockTables tables;   // [layers][device, host] block lists, rebuilt per token
-    private final long o2;              // device fp32 [heads][headDim]: the host part's output, attended on the CPU
-    private final long lse2;            // device fp32 [heads]
     private final Supplier<KvPolicy> policies;
     private final boolean observing;    // the policy reads attention while decoding
     private final boolean wholeRows;    // ... more than its top-k (observedTopK 0: h2o's mass, a trace recorder's own k)
@@ -72,26 +70,15 @@ final class TieredKvStore implements CapturableKvStore {
     private boolean prefillDone;
     private boolean observeNow;         // this step's attention goes to the policy
     private boolean rowNow;             // this prefill step is one of the prompt rows the policy or the placement reads
-    private int promptLength;           // the prompt being prefilled ({@link #beginPrefill}), 0 when not announced
-    private int rowsFrom;               // the first prompt row read: for the placement's prior and the policy's rows
-    private int policyRowsFrom;         // the first prompt row the policy observes ({@code KvPolicy#prefillRows})
-    private int priorRowsFrom;          // the first prompt row that seeds the placement ({@code PlacementConfig#priorQueries})
-    private int[][] prior;              // [layers][prompt blocks]: top-k positions of the prior rows per block
+    private PromptRows prompt;          // the prompt being prefilled and the rows of it read ({@link #beginPrefill}), or null
     private float[] rowProbs;           // host copy of probs for a prompt row, allocated at the first one
     private ByteBuffer rowProbsHost;
-    private final int[] top = new int[TierDefaults.REQUEST_TOP_K];
-    private final io.tierkv.core.popularity.PopularityCounter promptCounter = io.tierkv.core.popularity.PopularityCounters.java();
     private final int[][] lastSelected;
     private final HostRead hostRead;    // EXACT or digest
     private HostReadStats readStats;   // since the store opened, or since the last reset(context, ...)
     private final HostSelection selection; // the digest mode's state and choice; null in exact mode
     private final HostAttention hostAttention;
-    private final HostPartAttention cpuPart;  // HostAttention.CPU: the host part attended on the CPU; else null
-    private final ByteBuffer cpuIo;           // the query down, the part's output and lse (or a layer's probabilities) up
-    private final float[] cpuQ;
-    private final float[] cpuOut;
-    private final float[] cpuLse;
-    private float[] cpuProbs;
+    private final CpuHostPart cpuPart;  // HostAttention.CPU: the host part attended on the CPU; else null
 
     private TieredKvStore(StepDevice device, PagedKvShape shape, int layers, int maxTokens, TierManager tiers, int deviceBudgetBlocks,
                           Supplier<KvPolicy> policies, HostRead hostRead, HostAttention hostAttention) {
@@ -103,8 +90,6 @@ final class TieredKvStore implements CapturableKvStore {
         this.deviceBudgetBlocks = deviceBudgetBlocks;
         this.maxBlocks = KvBlockTable.blocksFor(maxTokens, shape.blockSize());
         this.tables = new BlockTables(device, layers, maxBlocks, shape.blockSize(), shape.kvHeads());
-        this.o2 = device.alloc(4L * shape.heads() * shape.headDim());
-        this.lse2 = device.alloc(4L * shape.heads());
         this.policies = policies;
         KvPolicy probe = policies.get();
         this.observing = probe.observesAttention();
@@ -124,20 +109,8 @@ final class TieredKvStore implements CapturableKvStore {
         this.selection = hostRead.digest() ? new HostSelection(device, shape, layers, maxBlocks, hostRead,
                 sharedCounts ? selected + 4L * layers * (topK + 1) : 0) : null;
         this.hostAttention = hostAttention;
-        if (hostAttention == HostAttention.CPU) {
-            int qFloats = shape.heads() * shape.headDim();
-            this.cpuPart = new HostPartAttention(shape);
-            this.cpuQ = new float[qFloats];
-            this.cpuOut = new float[qFloats];
-            this.cpuLse = new float[shape.heads()];
-            this.cpuIo = ByteBuffer.allocate(4 * Math.max(qFloats + shape.heads(), shape.heads() * maxTokens)).order(ByteOrder.LITTLE_ENDIAN);
-        } else {
-            this.cpuPart = null;
-            this.cpuQ = null;
-            this.cpuOut = null;
-            this.cpuLse = null;
-            this.cpuIo = null;
-        }
+        this.cpuPart = hostAttention == HostAttention.CPU ? new CpuHostPart(device, shape, tiers.hostBaseAddress(),
+                (long) tiers.hostCapacityBlocks() * shape.slotBytes(), maxTokens) : null;
         this.seq = openSequence();
     }
 
@@ -189,8 +162,7 @@ final class TieredKvStore implements CapturableKvStore {
 
     private Sequence openSequence(PolicyContext context, int deviceBlocks, int hostBlocks) {
         prefillDone = false;
-        promptLength = 0;
-        prior = null;
+        prompt = null;
         if (selection != null) {
             selection.reset();
         }
@@ -255,7 +227,7 @@ final class TieredKvStore implements CapturableKvStore {
             selection.upload();
         }
         observeNow = observing && prefillDone;
-        rowNow = !prefillDone && promptLength > 0 && last >= rowsFrom && last < promptLength;
+        rowNow = !prefillDone && prompt != null && prompt.reads(last);
         if (observeNow || rowNow) {
             device.fill(probs, 4L * layers * shape.heads() * stride, (byte) 0);
         }
@@ -318,7 +290,7 @@ final class TieredKvStore implements CapturableKvStore {
             long p = probs + 4L * l * shape.heads() * stride;
             if (cpuPart != null) {
                 device.probs(shape, q, part(l, BlockTables.DEVICE), PagedPart.NONE, scale, lse, p, stride);
-                probsHostOnCpu(l, scale, lse, p);
+                cpuPart.probs(tables, l, scale, lse, p, stride);
             } else { // both tiers in one launch
                 device.probs(shape, q, part(l, BlockTables.DEVICE), part(l, BlockTables.HOST), scale, lse, p, stride);
             }
@@ -333,11 +305,11 @@ final class TieredKvStore implements CapturableKvStore {
     @Override
     public int chunkRows(int max) {
         int position = seq.length();
-        if (prefillDone || promptLength == 0 || position >= rowsFrom) {
+        if (prefillDone || prompt == null || position >= prompt.first()) {
             return 1;
         }
         int blockRows = shape.blockSize() - position % shape.blockSize();
-        return Math.max(1, Math.min(max, Math.min(blockRows, rowsFrom - position)));
+        return Math.max(1, Math.min(max, Math.min(blockRows, prompt.first() - position)));
     }
 
     /**
@@ -367,14 +339,7 @@ final class TieredKvStore implements CapturableKvStore {
             return;
         }
         device.attendParts(shape, q, rows, firstPosition, part(l, BlockTables.DEVICE), PagedPart.NONE, scale, out, lse);
-        if (tables.count(l, BlockTables.HOST) > 0) {
-            long qBytes = 4L * shape.heads() * shape.headDim();
-            for (int t = 0; t < rows; t++) {
-                attendHostOnCpu(l, q + t * qBytes, scale);
-                device.merge(out + t * qBytes, lse + 4L * t * shape.heads(), o2, lse2, out + t * qBytes, lse + 4L * t * shape.heads(),
-                        shape.heads(), shape.headDim());
-            }
-        }
+        cpuPart.attend(tables, l, q, rows, scale, out, lse);
     }
 
     /** Layer l's part of the block tables, over the device tier's slab or the host tier's. */
@@ -453,57 +418,6 @@ final class TieredKvStore implements CapturableKvStore {
     }
 
     /**
-     * {@link HostAttention#CPU}: layer l's host part attended on the CPU from the host slab in place; the query comes down
-     * (the download waits for the kernels that wrote it) and the part's output and lse go up to {@link #o2} / {@link #lse2}.
-     */
-    private void attendHostOnCpu(int l, long q, float scale) {
-        int qFloats = cpuQ.length;
-        cpuIo.clear().limit(4 * qFloats);
-        device.download(q, cpuIo);
-        cpuIo.asFloatBuffer().get(cpuQ);
-        int h = BlockTables.HOST;
-        cpuPart.attend(cpuQ, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(), tables.slotsOf(l, h),
-                tables.validRowsOf(l, h), tables.maskOf(l, h), tables.headMaskOf(l, h), tables.count(l, h), scale, cpuOut, cpuLse);
-        cpuIo.clear();
-        cpuIo.asFloatBuffer().put(cpuOut);
-        device.upload(o2, cpuIo.limit(4 * qFloats));
-        cpuIo.clear();
-        cpuIo.asFloatBuffer().put(cpuLse);
-        device.upload(lse2, cpuIo.limit(4 * cpuLse.length));
-    }
-
-    /**
-     * {@link HostAttention#CPU}: the host part's probabilities of layer l, computed on the CPU against the final lse and
-     * written into the layer's row {@code p} on the device (a round trip of the row: the device part's kernel wrote the rest).
-     * {@link #cpuQ} still holds this layer's query from {@link #attendHostOnCpu} (or is fetched when the part is empty).
-     */
-    private void probsHostOnCpu(int l, float scale, long lse, long p) {
-        int h = BlockTables.HOST;
-        int n = tables.count(l, h);
-        if (n == 0) {
-            return;
-        }
-        int heads = shape.heads();
-        int floats = heads * stride;
-        if (cpuProbs == null) {
-            cpuProbs = new float[floats];
-        }
-        cpuIo.clear().limit(4 * heads);
-        device.download(lse, cpuIo);
-        float[] finalLse = new float[heads];
-        cpuIo.asFloatBuffer().get(finalLse);
-        cpuIo.clear().limit(4 * floats);
-        device.download(p, cpuIo);
-        cpuIo.asFloatBuffer().get(cpuProbs);
-        cpuPart.probs(cpuQ, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(), tables.slotsOf(l, h),
-                tables.validRowsOf(l, h), tables.maskOf(l, h), tables.headMaskOf(l, h), tables.blocksOf(l, h), n, scale, finalLse,
-                cpuProbs, stride);
-        cpuIo.clear();
-        cpuIo.asFloatBuffer().put(cpuProbs);
-        device.upload(p, cpuIo.limit(4 * floats));
-    }
-
-    /**
      * After a decode step's layers: the top-k of every layer's head-summed probabilities on the device (one launch for
      * all layers), only the {@code layers x k} positions copied back, given to the sequence ({@link Sequence#observeSelected}:
      * the policy's counts and the placement's requests), ascending; for a policy that reads whole rows
@@ -553,27 +467,17 @@ final class TieredKvStore implements CapturableKvStore {
 
     /**
      * The prompt {@code length} tokens long comes next (its rows before those read in chunks, {@link #chunkRows}; the rest
-     * token by token): its last rows' attention is read as the CPU's dense
-     * prefill reads it (the policy's {@code prefillRows}, and the last {@link PlacementConfig#priorQueries} queries' top-k
-     * seeding the placement at {@link #endPrefill}); with {@code everyRow} (chunked mode) every row goes to a policy that
-     * reads attention, and nothing seeds the placement.
+     * token by token): its last rows' attention is read as the CPU's dense prefill reads it ({@link PromptRows#dense}: the
+     * policy's {@code prefillRows}, and the placement's prior queries, which seed it at {@link #endPrefill}); with
+     * {@code everyRow} (chunked mode) every row goes to a policy that reads attention, and nothing seeds the placement.
      */
     @Override
     public void beginPrefill(int length, boolean everyRow) {
         if (seq.length() != 0) {
             throw new IllegalStateException("beginPrefill needs an empty sequence, it holds " + seq.length() + " tokens");
         }
-        promptLength = length;
-        if (everyRow) { // chunked: the policy observes every prompt row (when it reads attention); no prior, as on the CPU
-            policyRowsFrom = seq.policy().observesAttention() ? 0 : length;
-            priorRowsFrom = length;
-            prior = null;
-        } else {
-            policyRowsFrom = length - Math.min(length, seq.policy().prefillRows(length));
-            priorRowsFrom = length - PlacementConfig.priorQueries(length);
-            prior = new int[layers][KvBlockTable.blocksFor(length, shape.blockSize())];
-        }
-        rowsFrom = Math.min(policyRowsFrom, priorRowsFrom);
+        prompt = everyRow ? PromptRows.everyRow(seq.policy(), length, layers, shape.heads(), shape.blockSize())
+                : PromptRows.dense(seq.policy(), length, layers, shape.heads(), shape.blockSize());
     }
 
     /**
@@ -581,20 +485,9 @@ final class TieredKvStore implements CapturableKvStore {
      * blocks count toward the placement's prior, and the policy observes it when it asked for the row.
      */
     private void promptRow(int position) {
-        int heads = shape.heads();
         float[] rowProbs = downloadRows();
-        int keys = position + 1;
         for (int l = 0; l < layers; l++) {
-            int offset = l * heads * stride;
-            if (position >= priorRowsFrom) {
-                int n = promptCounter.selectTopK(rowProbs, offset, heads, stride, keys, top.length, top);
-                for (int i = 0; i < n; i++) {
-                    prior[l][top[i] / shape.blockSize()]++;
-                }
-            }
-            if (position >= policyRowsFrom) {
-                seq.observe(l, position, rowProbs, offset, heads, stride, keys);
-            }
+            prompt.read(seq, l, position, rowProbs, l * shape.heads() * stride, stride);
         }
     }
 
@@ -617,11 +510,10 @@ final class TieredKvStore implements CapturableKvStore {
 
     @Override
     public void endPrefill() {
-        if (prior != null) {
-            seq.prior(prior);
-            prior = null;
+        if (prompt != null) {
+            prompt.seed(seq);
+            prompt = null;
         }
-        promptLength = 0;
         seq.endPrefill();
         // Token by token, the prompt's blocks were admitted before its last rows were read: the prior moves them only now.
         // Its promotions land before the first decode step reads either tier, as the CPU decoder's blocks are placed with

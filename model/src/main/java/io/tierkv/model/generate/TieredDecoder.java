@@ -2,8 +2,6 @@ package io.tierkv.model.generate;
 
 import io.tierkv.core.KvLayout;
 import io.tierkv.core.placement.PlacementConfig;
-import io.tierkv.core.popularity.FastPopularityCounter;
-import io.tierkv.tiering.TierDefaults;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.llama.LlamaForward;
@@ -51,7 +49,6 @@ public final class TieredDecoder {
     private final DecodeMetrics metrics = new DecodeMetrics();
     /** (H, n, span) attention rows by token position, reused across steps. */
     /** Selects the prompt queries' top-k for the placement's prior. */
-    private final FastPopularityCounter promptCounter = new FastPopularityCounter();
     private float[] rows = new float[0];
     /** (H, n, N) one part's attention rows, reused across steps. */
     private float[] partRows = new float[0];
@@ -160,10 +157,10 @@ public final class TieredDecoder {
     /**
      * The prompt queries a dense prefill keeps: those the policy observes ({@link KvPolicy#prefillRows}) and those
      * that seed the placement ({@link PlacementConfig#priorQueries}); a prefill after a loaded prefix must
-     * compute at least these.
+     * compute at least these ({@link PromptRows#queryRows}).
      */
     public static int promptQueryRows(KvPolicy policy, int promptLength) {
-        return Math.min(promptLength, Math.max(policy.prefillRows(promptLength), PlacementConfig.priorQueries(promptLength)));
+        return PromptRows.queryRows(policy, promptLength);
     }
 
     /**
@@ -244,19 +241,11 @@ public final class TieredDecoder {
      * {@code ks}/{@code vs} per layer (p, K, d); {@code qs} per layer (H, qRows, d), the last prompt queries.
      */
     private void placePrompt(Sequence seq, KvPolicy policy, int p, Tensor[] ks, Tensor[] vs, Tensor[] qs) {
-        int rows = Math.min(p, policy.prefillRows(p));
-        int priorRows = PlacementConfig.priorQueries(p);
-        int qRows = Math.max(rows, priorRows);
+        PromptRows reads = PromptRows.dense(policy, p, c.layers(), c.heads(), layout.blockSize());
+        int qRows = p - reads.first();
         // The prompt's own attention seeds the placement before any block is placed.
-        int[][] prior = new int[c.layers()][layout.blocksFor(p)];
-        int[] top = new int[TierDefaults.REQUEST_TOP_K];
-        prefillProbs(qs, ks, p, qRows, qRows - priorRows, priorRows, (l, query, probs, offset, stride) -> {
-            int n = promptCounter.selectTopK(probs, offset, c.heads(), stride, query + 1, top.length, top);
-            for (int i = 0; i < n; i++) {
-                prior[l][top[i] / layout.blockSize()]++;
-            }
-        });
-        seq.prior(prior);
+        prefillProbs(qs, ks, p, qRows, reads.priorFrom() - reads.first(), p - reads.priorFrom(), reads::countPrior);
+        reads.seed(seq);
         for (int start = 0; start < p; start += layout.blockSize()) {
             int n = Math.min(layout.blockSize(), p - start);
             seq.append(n);
@@ -264,9 +253,9 @@ public final class TieredDecoder {
                 writeRows(seq, l, start, ks[l].narrow(0, start, n), vs[l].narrow(0, start, n));
             }
         }
-        if (rows > 0) {
-            prefillProbs(qs, ks, p, qRows, qRows - rows, rows,
-                    (l, query, probs, offset, stride) -> seq.observe(l, query, probs, offset, c.heads(), stride, query + 1));
+        if (reads.policyFrom() < p) {
+            prefillProbs(qs, ks, p, qRows, reads.policyFrom() - reads.first(), p - reads.policyFrom(),
+                    (l, query, probs, offset, stride) -> reads.observe(seq, l, query, probs, offset, stride));
         }
         seq.endPrefill();
     }
