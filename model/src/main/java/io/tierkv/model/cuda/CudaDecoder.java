@@ -34,8 +34,6 @@ import java.util.function.IntConsumer;
  * decoder is the oracle ({@code CudaDecoderGpuTest} holds this one to its fixture).
  */
 public final class CudaDecoder implements AutoCloseable {
-    /** Captured steps kept at once ({@link #cudaGraphsConfigured}): a tiered sequence passes through a key per block or move. */
-    static final int MAX_GRAPHS = 32;
     private final LlamaConfig c;
     private final StepDevice device;
     private final DeviceWeights weights;
@@ -56,21 +54,8 @@ public final class CudaDecoder implements AutoCloseable {
     private final CapturableKvStore capturable; // the cache, when its steps can be captured, else null
     private final long params;           // i32 [layers] {position, row, slot, token}: what a captured step reads on the device
     private final ByteBuffer paramBytes;
-    private boolean graphs;              // steps replayed from a captured graph (-Dtierkv.cudaGraphs)
-    private final java.util.Map<Object, StepDevice.StepGraph> captured = new java.util.LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(java.util.Map.Entry<Object, StepDevice.StepGraph> eldest) {
-            if (size() <= MAX_GRAPHS) {
-                return false;
-            }
-            eldest.getValue().close(); // the least recently launched graph
-            return true;
-        }
-    };                                   // by the store's capture key, most recently launched last
-    private Object eagerKey;             // the key of the last step run launch by launch
-    private int graphCaptures;
+    private final StepGraphs graphs;     // the captured steps (-Dtierkv.cudaGraphs), by the store's capture key
     private long chunkedTokens;          // prompt tokens prefilled in chunks
-    private long graphLaunches;
     private boolean closed;
 
     /** Takes {@code device} (closed with this, or now if construction fails). */
@@ -100,7 +85,7 @@ public final class CudaDecoder implements AutoCloseable {
             this.chunk = rows >= 2 ? ChunkLayout.of(c, rows) : null;
             this.chunkAct = chunk != null ? device.alloc(chunk.bytes()) : 0;
             this.capturable = store instanceof CapturableKvStore k ? k : null;
-            this.graphs = useGraphs && fusedNorms && capturable != null;
+            this.graphs = new StepGraphs(device, useGraphs && fusedNorms && capturable != null);
             float[][] cs = ropeTables(c, maxTokens);
             this.cos = upload(cs[0]);
             this.sin = upload(cs[1]);
@@ -474,7 +459,7 @@ public final class CudaDecoder implements AutoCloseable {
 
     /** Whether this decoder's steps are replayed from captured graphs ({@link #cudaGraphsConfigured}). */
     public boolean cudaGraphs() {
-        return graphs;
+        return graphs.enabled();
     }
 
     /** Prompt tokens this decoder prefilled in chunks ({@link #prefill}) rather than through the decode step, over its life. */
@@ -489,12 +474,12 @@ public final class CudaDecoder implements AutoCloseable {
 
     /** Graphs captured so far (one per capture key, again after they went stale). */
     public int graphCaptures() {
-        return graphCaptures;
+        return graphs.captures();
     }
 
     /** Steps run by launching a captured graph. */
     public long graphLaunches() {
-        return graphLaunches;
+        return graphs.launches();
     }
 
     /** The tiered store, or null. */
@@ -520,7 +505,7 @@ public final class CudaDecoder implements AutoCloseable {
             throw new IllegalStateException("the sequence is at its maxTokens " + maxTokens + " (the KV slabs and RoPE tables end there)");
         }
         int position = cache.append();
-        if (graphs) {
+        if (graphs.enabled()) {
             graphedStep(token, position);
             cache.observe();
         } else {
@@ -556,17 +541,13 @@ public final class CudaDecoder implements AutoCloseable {
     }
 
     /**
-     * A step through a captured graph: the step's values go to {@code params} (one queued copy), then the graph of the
-     * store's capture key is launched. At a key without one the step runs its kernels directly once (the attention's scratch
-     * and the kernels' attributes settle outside any capture); at the next step with that key it is captured. Graphs are
-     * kept per key across sequences (the {@value #MAX_GRAPHS} most recently launched), and all dropped when one is stale (the
-     * device reallocated memory a graph holds). A step the store cannot have captured (no key) runs launch by launch. A
-     * capture the driver refuses turns graphs off for this decoder, with one line on stderr.
+     * A step through a captured graph ({@link StepGraphs}): the step's values go to {@code params} (one queued copy), then
+     * the graph of the store's capture key runs. A step the store cannot have captured (no key) runs launch by launch.
      */
     private void graphedStep(int token, int position) {
         Object key = capturable.captureKey();
         if (key == null) {
-            eagerKey = null;
+            graphs.ranEagerly();
             device.embed(act + at.h(), weights.embed, token);
             for (int l = 0; l < c.layers(); l++) {
                 layer(l, position, false);
@@ -579,34 +560,7 @@ public final class CudaDecoder implements AutoCloseable {
             paramBytes.putInt(position).putInt(position % cache.shape().blockSize()).putInt(capturable.slotIndex(l, position)).putInt(token);
         }
         device.upload(params, paramBytes.flip());
-        StepDevice.StepGraph graph = captured.get(key);
-        if (graph != null && graph.stale()) {
-            closeGraphs();
-            graph = null;
-        }
-        boolean fresh = graph == null;
-        if (fresh) {
-            if (!key.equals(eagerKey)) {
-                eagerKey = key;
-                stepBody();
-                return;
-            }
-            try {
-                graph = device.capture(this::stepBody);
-            } catch (RuntimeException e) { // the driver's refusal, or a launch that would wait inside the capture
-                graphs = false;
-                closeGraphs();
-                System.err.println("tierkv: the decode step could not be captured as a CUDA graph (" + e.getMessage()
-                        + "); decoding launch by launch");
-                stepBody();
-                return;
-            }
-            captured.put(key, graph);
-            graphCaptures++;
-        }
-        graph.launch();
-        graphLaunches++;
-        if (!fresh) { // the capture ran the step's host-side bookkeeping already
+        if (graphs.run(key, this::stepBody)) { // a graph captured earlier: the capture ran the step's host-side bookkeeping
             capturable.replayed();
         }
     }
@@ -618,13 +572,6 @@ public final class CudaDecoder implements AutoCloseable {
             layer(l, 0, true);
         }
         head();
-    }
-
-    private void closeGraphs() {
-        for (StepDevice.StepGraph g : captured.values()) {
-            g.close();
-        }
-        captured.clear();
     }
 
     /** One layer at {@code position}, or with {@code fromParams} (a captured step) at the position {@code params} holds. */
@@ -782,7 +729,7 @@ public final class CudaDecoder implements AutoCloseable {
     public void reset() {
         ensureOpen();
         cache.reset();
-        eagerKey = null;
+        graphs.ranEagerly();
     }
 
     /**
@@ -872,7 +819,7 @@ public final class CudaDecoder implements AutoCloseable {
                 try {
                     device.synchronize(); // a step cut short by an exception may still have kernels reading the tiers' slabs
                 } finally {
-                    closeGraphs();
+                    graphs.close();
                     cache.close();
                 }
             } finally {
