@@ -253,9 +253,12 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
         if (ownStream.isClosed()) {
             return;
         }
-        context.synchronize();
         try (module; ownStream; hostStagingFree; deviceStagingFree; args) {
-            closeQuietly(hostStaging, deviceStaging, scores, hostProbs);
+            try {
+                context.synchronize(); // a failed wait (a sticky fault) still frees everything
+            } finally {
+                closeQuietly(hostStaging, deviceStaging, scores, hostProbs);
+            }
             if (cublas != null) {
                 context.makeCurrent();
                 CublasSupport.check(JCublas2.cublasDestroy(cublas), "cublasDestroy");

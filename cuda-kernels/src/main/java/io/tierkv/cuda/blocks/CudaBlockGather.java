@@ -139,9 +139,12 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
         if (ownStream.isClosed()) {
             return;
         }
-        context.synchronize();
         try (module; ownStream; hostIndicesFree; deviceIndicesFree; args) {
-            closeIndices();
+            try {
+                context.synchronize(); // a failed wait (a sticky fault) still frees everything
+            } finally {
+                closeIndices();
+            }
         }
     }
 }

@@ -371,11 +371,14 @@ public final class CudaBlockDigests implements AutoCloseable {
     /** Waits for queued work, then frees the digests, the argument buffer and the module; idempotent. */
     @Override
     public void close() {
-        if (!digests.context().isClosed()) {
-            digests.context().synchronize();
-        }
         try (module; args) {
-            digests.close();
+            try {
+                if (!digests.context().isClosed()) {
+                    digests.context().synchronize(); // a failed wait (a sticky fault) still frees everything
+                }
+            } finally {
+                digests.close();
+            }
         }
     }
 }

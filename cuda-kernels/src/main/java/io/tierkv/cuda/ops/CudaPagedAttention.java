@@ -277,11 +277,14 @@ public final class CudaPagedAttention implements AutoCloseable {
     /** Waits for queued work, then frees the scratch, the fence and the module; idempotent. */
     @Override
     public void close() {
-        if (!context.isClosed()) {
-            context.synchronize();
-        }
         try (module; scratchFree; args) {
-            freeScratch();
+            try {
+                if (!context.isClosed()) {
+                    context.synchronize(); // a failed wait (a sticky fault) still frees everything
+                }
+            } finally {
+                freeScratch();
+            }
         }
     }
 }

@@ -190,9 +190,8 @@ public final class DevicePopularity implements AutoCloseable {
         if (stream.isClosed()) {
             return;
         }
-        stream.synchronize();
         try (module; stream; kernel; scores; probs; counts; out; host; hostTable; deviceTable; hostTableFree; deviceTableFree; args) {
-            // closed in reverse order by try-with-resources
+            stream.synchronize(); // closed in reverse order by try-with-resources, also when this wait fails (a sticky fault)
         }
     }
 }

@@ -150,10 +150,14 @@ public final class PopularityKernel implements AutoCloseable {
     /** Waits for queued launches, then frees the scratch and the argument buffer; idempotent. Does not close the module or stream. */
     @Override
     public void close() {
-        if (scores != null) {
-            stream.synchronize();
-            freeScratch();
+        try (args) {
+            if (scores != null) {
+                try {
+                    stream.synchronize(); // a failed wait (a sticky fault) still frees everything
+                } finally {
+                    freeScratch();
+                }
+            }
         }
-        args.close();
     }
 }

@@ -262,6 +262,7 @@ final class CudaStepDevice implements StepDevice {
     @Override
     public void probs(PagedKvShape shape, long q, PagedPart first, PagedPart second, float scale, long lse, long probs, int stride) {
         if (pagedProbs == null) {
+            refuseInCapture("loading the probabilities kernel");
             pagedProbs = owned.add(new CudaPagedProbs(context));
         }
         pagedProbs.probsPartsAsync(shape, q, first, second, scale, lse, probs, stride, stream);
@@ -270,6 +271,7 @@ final class CudaStepDevice implements StepDevice {
     @Override
     public void topK(long probs, int batches, int heads, int stride, int keys, int k, long out, long outCount) {
         if (popularity == null) {
+            refuseInCapture("loading the top-k kernel");
             KernelModule module = owned.add(KernelModule.load(context, PopularityKernel.MODULE));
             popularity = owned.add(new PopularityKernel(context, module, stream));
         }
@@ -293,6 +295,7 @@ final class CudaStepDevice implements StepDevice {
 
     @Override
     public long digests(DigestShape shape, int capacity) {
+        refuseInCapture("digests");
         if (digests != null) {
             throw new IllegalStateException("the device's digest array is already allocated");
         }
@@ -328,6 +331,7 @@ final class CudaStepDevice implements StepDevice {
     public void headSlices(long scores, int n, int heads, int kvHeads, int cap, long capFrom, double min, long value, long headMask,
                            long taken) {
         if (headSlices == null) {
+            refuseInCapture("loading the head slices kernel");
             headSlices = owned.add(new CudaHeadSlices(context));
         }
         headSlices.chooseAsync(scores, n, heads, kvHeads, cap, capFrom, Math.log(min), value, headMask, taken, stream);
@@ -384,14 +388,37 @@ final class CudaStepDevice implements StepDevice {
         }
     }
 
-    /** Waits for the stream, then frees the buffers, the staging buffer, the ops, the stream and the context. */
+    /**
+     * Waits for the stream, then frees the buffers, the staging buffer, the ops, the stream and the context. They are freed
+     * even when the wait fails (a kernel's fault leaves the context's error sticky): the wait's error is thrown after, with
+     * what freeing failed suppressed into it.
+     */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        stream.synchronize();
+        RuntimeException failed = null;
+        try {
+            stream.synchronize();
+        } catch (RuntimeException e) {
+            failed = e;
+        }
+        try {
+            freeAll();
+        } catch (RuntimeException e) {
+            if (failed == null) {
+                throw e;
+            }
+            failed.addSuppressed(e);
+        }
+        if (failed != null) {
+            throw failed;
+        }
+    }
+
+    private void freeAll() {
         for (CudaGraph g : graphs) {
             owned.add(g);
         }

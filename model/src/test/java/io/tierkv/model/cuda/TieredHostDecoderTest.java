@@ -12,6 +12,8 @@ import io.tierkv.cuda.driver.Backend;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.model.BundledModel;
 import io.tierkv.model.generate.GenerationResult;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -52,6 +54,41 @@ class TieredHostDecoderTest {
                     e.getMessage());
             assertEquals(0, device.allocatedBytes(), "nothing allocated");
         }
+        before.assertNoLeaks();
+    }
+
+    /**
+     * A kernel's fault leaves a CUDA context's error sticky: every later wait throws it. The decoder's close still frees the
+     * tiers and the device (the ledger is back where it was) and throws the wait's error.
+     */
+    @Test
+    void closeAfterAStickyFault_freesTheTiersAndTheDevice_andThrowsTheFault() {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        boolean[] faulted = {false};
+        boolean[] deviceClosed = {false};
+        HostStepDevice[] mirror = new HostStepDevice[1];
+        java.util.function.Supplier<StepDevice> faulty = () -> {
+            mirror[0] = new HostStepDevice();
+            return (StepDevice) Proxy.newProxyInstance(StepDevice.class.getClassLoader(), new Class<?>[] {StepDevice.class},
+                    (proxy, method, args) -> {
+                        if (faulted[0] && method.getName().equals("synchronize")) {
+                            throw new IllegalStateException("CUDA_ERROR_ILLEGAL_ADDRESS (sticky)");
+                        }
+                        deviceClosed[0] |= method.getName().equals("close");
+                        try {
+                            return method.invoke(mirror[0], args);
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+        };
+        CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), 96, 16, null, faulty, KvStores.tiered(Backend.CPU, 2));
+        decoder.generate(java.util.stream.IntStream.range(0, 70).map(i -> 1 + 7 * i % 90).toArray(), 8, -1, null);
+        assertTrue(decoder.tierStats().d2hBytes() > 0, "blocks went to the host tier");
+        faulted[0] = true;
+        IllegalStateException e = assertThrows(IllegalStateException.class, decoder::close);
+        assertTrue(e.getMessage().contains("sticky"), e.getMessage());
+        assertTrue(deviceClosed[0], "the device was closed");
         before.assertNoLeaks();
     }
 }
