@@ -1,8 +1,10 @@
 package io.tierkv.model.cuda;
 
 import io.tierkv.core.DType;
+import io.tierkv.cuda.ops.LaunchPlans;
 import io.tierkv.cuda.ops.PagedKvShape;
 import io.tierkv.cuda.ops.RopeTables;
+import io.tierkv.cuda.popularity.PopularityKernel;
 import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.HostRead;
@@ -291,6 +293,15 @@ public final class CudaDecoder implements AutoCloseable {
         }
         if (blockSize < 1) {
             throw new IllegalArgumentException("blockSize must be >= 1, was " + blockSize);
+        }
+        if (c.headDim() % 8 != 0 || c.headDim() > LaunchPlans.MAX_HEAD_DIM) { // the paged attention reads rows as 16-byte vectors
+            throw new IllegalArgumentException("the CUDA decoder's attention needs a head dim that is a multiple of 8 and at most "
+                    + LaunchPlans.MAX_HEAD_DIM + "; the model's is " + c.headDim() + " (hidden size " + c.hiddenSize() + " / "
+                    + c.heads() + " heads): run it with --backend cpu");
+        }
+        if (c.heads() > PopularityKernel.MAX_HEADS) {
+            throw new IllegalArgumentException("the CUDA decoder's popularity top-k sums at most " + PopularityKernel.MAX_HEADS
+                    + " heads; the model has " + c.heads() + ": run it with --backend cpu");
         }
         if (c.slidingWindow() > 0 && maxTokens > c.slidingWindow()) {
             throw new IllegalArgumentException("the model attends over a sliding window of " + c.slidingWindow() + " tokens; windowed"
@@ -819,8 +830,9 @@ public final class CudaDecoder implements AutoCloseable {
                 try {
                     device.synchronize(); // a step cut short by an exception may still have kernels reading the tiers' slabs
                 } finally {
-                    graphs.close();
-                    cache.close();
+                    try (cache) { // freed even when the wait or the graphs fail (a kernel's fault is sticky)
+                        graphs.close();
+                    }
                 }
             } finally {
                 device.close();

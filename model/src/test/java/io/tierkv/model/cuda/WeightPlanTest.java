@@ -48,4 +48,18 @@ class WeightPlanTest {
         assertThrows(IllegalArgumentException.class, () -> CudaDecoder.check(c, 64, 0));
         CudaDecoder.check(c, c.maxPositions(), 16);
     }
+
+    /** The GPU's paged attention reads rows as 16-byte vectors: a head dim it cannot read is refused at load, by name, on the mirror too. */
+    @Test
+    void aHeadDimTheGpuCannotRead_isRefusedAtLoad_namingIt() {
+        LlamaConfig c = LlamaConfig.readDir(BundledModel.directory());
+        for (int headDim : new int[] {12, 264}) {
+            LlamaConfig odd = new LlamaConfig(headDim * c.heads(), c.intermediateSize(), c.layers(), c.heads(), c.kvHeads(), headDim,
+                    c.vocabSize(), c.maxPositions(), c.rmsNormEps(), c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(),
+                    c.bosTokenId(), c.eosTokenId());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> CudaDecoder.check(odd, 64, 16));
+            assertTrue(e.getMessage().contains("head dim") && e.getMessage().contains("is " + headDim)
+                    && e.getMessage().contains("--backend cpu"), e.getMessage());
+        }
+    }
 }
