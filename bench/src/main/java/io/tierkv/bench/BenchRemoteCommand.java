@@ -35,8 +35,8 @@ import picocli.CommandLine.Option;
  * the generated tokens are the same.
  */
 @Command(name = "remote", mixinStandardHelpOptions = true,
-        description = {"N prompts over shared prefixes in two processes through a remote tier (--remote URI): time to first",
-            "token and prefill tokens computed with the remote tier against without, bytes moved, hit ratio."})
+        description = {"N prompts over shared prefixes in two processes through a remote tier (--remote URI): time to first"
+            + " token and prefill tokens computed with the remote tier against without, bytes moved, hit ratio."})
 final class BenchRemoteCommand implements Callable<Integer> {
     @Mixin
     OutputOption output;

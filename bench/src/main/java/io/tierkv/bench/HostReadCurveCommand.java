@@ -24,8 +24,8 @@ import picocli.CommandLine.Parameters;
  * joins every family's line of its policy and position. Writes host-read-curve.png and host-read-curve.csv.
  */
 @Command(name = "host-read-curve", mixinStandardHelpOptions = true,
-        description = {"Accuracy against the share of host bytes read, one point per eval run (eval.json files or their",
-            "directories), one line per policy and question position. Writes DIR/host-read-curve.png and .csv."})
+        description = {"Accuracy against the share of host bytes read, one point per eval run (eval.json files or their"
+            + " directories), one line per policy and question position. Writes DIR/host-read-curve.png and .csv."})
 final class HostReadCurveCommand implements Callable<Integer> {
     @Mixin
     OutputOption output;
