@@ -88,15 +88,35 @@ public final class PromptRows {
         if (position < priorFrom || position >= length) {
             return;
         }
-        int n = counter.selectTopK(probs, offset, heads, stride, position + 1, top.length, top);
-        for (int i = 0; i < n; i++) {
-            prior[layer][top[i] / blockSize]++;
+        countPrior(layer, position, top, counter.selectTopK(probs, offset, heads, stride, position + 1, top.length, top));
+    }
+
+    /**
+     * As above, from the row's top-{@link #topK()} positions already selected (by the device's top-k, whose head sum ranks
+     * as the head average does): {@code positions[0, n)}, in any order.
+     */
+    public void countPrior(int layer, int position, int[] positions, int n) {
+        if (position < priorFrom || position >= length) {
+            return;
         }
+        for (int i = 0; i < n; i++) {
+            prior[layer][positions[i] / blockSize]++;
+        }
+    }
+
+    /** How many positions of a row count toward the prior: the placement's request top-k. */
+    public static int topK() {
+        return TierDefaults.REQUEST_TOP_K;
+    }
+
+    /** Whether the policy observes the row at {@code position} (it then needs the row's probabilities, not only its top-k). */
+    public boolean observes(int position) {
+        return position >= policyFrom && position < length;
     }
 
     /** Shows the policy one prompt row it asked for (laid out as in {@link #countPrior}); other rows are ignored. */
     public void observe(Sequence seq, int layer, int position, float[] probs, int offset, int stride) {
-        if (position >= policyFrom && position < length) {
+        if (observes(position)) {
             seq.observe(layer, position, probs, offset, heads, stride, position + 1);
         }
     }

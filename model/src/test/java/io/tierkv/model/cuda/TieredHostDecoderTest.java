@@ -91,4 +91,37 @@ class TieredHostDecoderTest {
         assertTrue(deviceClosed[0], "the device was closed");
         before.assertNoLeaks();
     }
+
+    /**
+     * The prompt rows that only seed the placement (all of them for {@code hierarchical}, which observes no prompt row)
+     * have their top-k selected on the device: no read back in a hierarchical generation is larger than the top-k's
+     * {@code layers x (k + 1)} ints (a prior row read back whole was {@code layers x heads x maxTokens} floats).
+     */
+    @Test
+    void priorRows_comeBackAsTheirTopK_notAsWholeRows() {
+        int[] largest = {0};
+        java.util.function.Supplier<StepDevice> recording = () -> {
+            HostStepDevice mirror = new HostStepDevice();
+            return (StepDevice) Proxy.newProxyInstance(StepDevice.class.getClassLoader(), new Class<?>[] {StepDevice.class},
+                    (proxy, method, args) -> {
+                        if (method.getName().equals("download")) {
+                            largest[0] = Math.max(largest[0], ((java.nio.ByteBuffer) args[1]).remaining());
+                        }
+                        try {
+                            return method.invoke(mirror, args);
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+        };
+        int[] prompt = java.util.stream.IntStream.range(0, 70).map(i -> 1 + 7 * i % 90).toArray();
+        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), 96, 16, null, recording,
+                KvStores.tiered(Backend.CPU, 2, () -> Policies.create("hierarchical")))) {
+            decoder.generate(prompt, 8, -1, null);
+            int layers = decoder.config().layers();
+            assertTrue(decoder.tierStats().d2hBytes() > 0, "blocks went to the host tier");
+            assertTrue(largest[0] <= 4 * layers * (io.tierkv.tiering.TierDefaults.REQUEST_TOP_K + 1),
+                    "largest read back " + largest[0] + " bytes");
+        }
+    }
 }
