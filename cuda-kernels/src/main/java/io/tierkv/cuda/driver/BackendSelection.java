@@ -24,7 +24,7 @@ public record BackendSelection(Backend backend, String reason) {
     /** The kernel modules (one per {@code .cu} file) the jar must hold for {@link Backend#CUDA}. */
     public static final java.util.List<String> KERNEL_MODULES =
             java.util.List.of("popularity", "block_copy", "attention", "linear", "decoder_ops", "paged_attention", "decoder_step", "digest",
-                    "paged_probs");
+                    "paged_probs", "head_slices");
 
     private static final Pattern MISSING_LIBRARY = Pattern.compile("([\\w.+-]+\\.so[\\w.]*): cannot open shared object file");
 

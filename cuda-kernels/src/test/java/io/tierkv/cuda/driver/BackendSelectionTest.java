@@ -71,4 +71,14 @@ class BackendSelectionTest {
         assertEquals("linear", BackendSelection.firstMissing(n -> !n.equals("linear")));
         assertTrue(BackendSelection.KERNEL_MODULES.contains("paged_attention"));
     }
+
+    /** One module per {@code .cu} file: a kernel file added without its module here would let auto pick CUDA without it. */
+    @Test
+    void kernelModules_areExactlyTheCudaSources() throws java.io.IOException {
+        try (java.util.stream.Stream<java.nio.file.Path> files = java.nio.file.Files.list(java.nio.file.Path.of("src/main/cuda"))) {
+            java.util.Set<String> sources = files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".cu"))
+                    .map(n -> n.substring(0, n.length() - 3)).collect(java.util.stream.Collectors.toSet());
+            assertEquals(sources, java.util.Set.copyOf(BackendSelection.KERNEL_MODULES));
+        }
+    }
 }
