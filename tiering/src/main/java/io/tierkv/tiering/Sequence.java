@@ -69,6 +69,8 @@ public final class Sequence implements AutoCloseable {
     private boolean[][] masked;
     /** (layer) tokens masked so far. */
     private final int[] maskedCount;
+    /** (layer, block) tokens of the block masked so far: a reader skips a block's rows at once when none is. */
+    private int[][] maskedInBlock;
     private final Transitions tokenMoves = new Transitions();
     private final Transitions blockMoves = new Transitions();
     private final Moves moves = new Moves();
@@ -113,6 +115,7 @@ public final class Sequence implements AutoCloseable {
         this.handles = new int[layers][16];
         this.masked = new boolean[layers][16 * blockSize];
         this.maskedCount = new int[layers];
+        this.maskedInBlock = new int[layers][16];
         for (int[] row : handles) {
             Arrays.fill(row, NO_HANDLE);
         }
@@ -645,6 +648,7 @@ public final class Sequence implements AutoCloseable {
         if (!masked[layer][token]) {
             masked[layer][token] = true;
             maskedCount[layer]++;
+            maskedInBlock[layer][token / blockSize]++;
         }
     }
 
@@ -654,6 +658,12 @@ public final class Sequence implements AutoCloseable {
      */
     public boolean masked(int layer, int token) {
         return masked[layer][token];
+    }
+
+    /** How many tokens of one block of a layer are {@link #masked}; O(1). 0 for a block past the sequence. */
+    public int maskedRows(int layer, int block) {
+        int[] perBlock = maskedInBlock[layer];
+        return block >= 0 && block < perBlock.length ? perBlock[block] : 0;
     }
 
     /**
@@ -904,6 +914,7 @@ public final class Sequence implements AutoCloseable {
                 int old = handles[l].length;
                 handles[l] = Arrays.copyOf(handles[l], capacity);
                 Arrays.fill(handles[l], old, capacity, NO_HANDLE);
+                maskedInBlock[l] = Arrays.copyOf(maskedInBlock[l], capacity);
             }
         }
         if ((long) n * blockSize > masked[0].length) {

@@ -180,6 +180,9 @@ class TierManagerTest {
             h.sequence.step();
             assertEquals(Tier.NONE, h.sequence.tier(0, 2));
             assertTrue(h.sequence.masked(0, 9), "an evicted block's tokens are masked at once");
+            assertEquals(4, h.sequence.maskedRows(0, 2), "all four rows of the freed block");
+            assertEquals(0, h.sequence.maskedRows(0, 1));
+            assertEquals(0, h.sequence.maskedRows(0, 99), "past the sequence");
             assertArrayEquals(new int[] {0, 1, 3}, deviceBlocks(h.sequence));
             assertEquals(1, m.hostArena().used(), "the destination stays held while the copy may still write it");
             assertEquals(4, m.deviceArena().used(), "and so does the source");
@@ -274,6 +277,8 @@ class TierManagerTest {
                 assertEquals(Level.EVICT_CODE, h.sequence.level(0, t));
                 assertTrue(h.sequence.masked(0, t));
             }
+            assertEquals(4, h.sequence.maskedRows(0, 1), "the dropped block's rows, counted per block");
+            assertEquals(0, h.sequence.maskedRows(0, 2));
             assertEquals(Level.NORMAL_CODE, h.sequence.level(0, 0));
             assertEquals(12, h.sequence.keptTokens());
             h.verify();

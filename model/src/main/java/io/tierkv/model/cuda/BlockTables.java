@@ -37,6 +37,7 @@ final class BlockTables {
     private final ByteBuffer staging;   // host: the same
     private final int[][] count;        // [layers][2] entries per part
     private final boolean[][] anyMasked; // [layers][2]: a row of the part is evicted
+    private final boolean[][] maskDirty; // [layers][2]: a byte of the part's staged mask region may be set (zeroed at clear)
     private final boolean[][] headMasked; // [layers][2]: the part's head mask is read
     private final boolean[][] maskOnDevice; // [layers][2]: ... and was written there by a kernel, not from the host copy
 
@@ -56,12 +57,22 @@ final class BlockTables {
         this.staging = ByteBuffer.allocate((int) all).order(ByteOrder.LITTLE_ENDIAN);
         this.count = new int[layers][2];
         this.anyMasked = new boolean[layers][2];
+        this.maskDirty = new boolean[layers][2];
         this.headMasked = new boolean[layers][2];
         this.maskOnDevice = new boolean[layers][2];
     }
 
-    /** Empties layer l's part, before {@link #add}ing its entries. */
+    /**
+     * Empties layer l's part, before {@link #add}ing its entries. Its mask region is zeroed here, in one fill and only when an
+     * earlier build set a byte of it, not per entry: a tiered step rebuilds every layer's parts, and with no token evicted
+     * (tier mode) the mask is never written at all.
+     */
     void clear(int l, int part) {
+        if (maskDirty[l][part]) {
+            int at = (int) (base(l, part) + 3 * slotsBytes);
+            java.util.Arrays.fill(staging.array(), at, (int) (at + maskBytes), (byte) 0);
+            maskDirty[l][part] = false;
+        }
         count[l][part] = 0;
         anyMasked[l][part] = false;
         headMasked[l][part] = false;
@@ -77,11 +88,7 @@ final class BlockTables {
         int base = base(l, part);
         staging.putInt(base + 4 * i, slot);
         staging.putInt((int) (base + slotsBytes + 4 * i), validRows);
-        staging.putInt((int) (base + 2 * slotsBytes + 4 * i), block);
-        int maskAt = (int) (base + 3 * slotsBytes + (long) i * blockSize);
-        for (int r = 0; r < blockSize; r++) {
-            staging.put(maskAt + r, (byte) 0);
-        }
+        staging.putInt((int) (base + 2 * slotsBytes + 4 * i), block); // its mask rows are 0 since clear
         return i;
     }
 
@@ -89,6 +96,7 @@ final class BlockTables {
     void evicted(int l, int part, int i, int r) {
         staging.put((int) (base(l, part) + 3 * slotsBytes + (long) i * blockSize + r), (byte) 1);
         anyMasked[l][part] = true;
+        maskDirty[l][part] = true;
     }
 
     /** Uploads every layer's parts. */
@@ -104,7 +112,7 @@ final class BlockTables {
         int base = base(l, HOST);
         int m = copy(staging, base, staging, base, count[l][HOST], keep, heads);
         count[l][HOST] = m;
-        anyMasked[l][HOST] = masked(staging, base, m);
+        anyMasked[l][HOST] = anyMasked[l][HOST] && masked(staging, base, m);
         headMasked[l][HOST] = heads != null;
         maskOnDevice[l][HOST] = false;
         uploadPart(l, HOST);

@@ -250,9 +250,11 @@ final class TieredKvStore implements CapturableKvStore {
             if (!deviceTier && selection != null) {
                 selection.listed(l, i, block);
             }
-            for (int r = 0; r < rows; r++) {
-                if (seq.masked(l, block * bs + r)) {
-                    tables.evicted(l, part, i, r);
+            if (seq.maskedRows(l, block) > 0) { // O(1) per block: no row is evicted in most blocks (in tier mode, none)
+                for (int r = 0; r < rows; r++) {
+                    if (seq.masked(l, block * bs + r)) {
+                        tables.evicted(l, part, i, r);
+                    }
                 }
             }
         }
