@@ -10,11 +10,16 @@ import java.nio.ByteOrder;
  * {@link StepDevice}, which frees it.
  *
  * <pre>
- *   [layers][2 parts] of:  slots i32 [maxBlocks] | valid rows i32 [maxBlocks] | block index i32 [maxBlocks]
- *                          | mask u8 [maxBlocks][blockSize] | head mask u8 [maxBlocks][kvHeads]
- *   (each region 256-byte aligned; mask: 1 = the row is evicted; head mask: 0 = the entry is left out for that KV
+ *   [2 parts] of:  valid rows i32 [layers][maxBlocks] | slots i32 [layers][maxBlocks] | block index i32 [layers][maxBlocks]
+ *                  | mask u8 [layers][maxBlocks][blockSize] | head mask u8 [layers][maxBlocks][kvHeads]
+ *   (each layer's region 256-byte aligned; mask: 1 = the row is evicted; head mask: 0 = the entry is left out for that KV
  *    head's query heads, read only after {@link #keep} with a head choice or once a kernel wrote it, {@link #chosenOnDevice})
  * </pre>
+ *
+ * <p>Only what changed since the last upload goes up: a build writes a value only when it differs from the staged one and
+ * keeps the span of the bytes it changed. Regions are grouped by kind, not by layer, so that a decode step without moves,
+ * which changes only the tail block's valid rows in every layer's device part, uploads the device parts' valid rows
+ * ({@code layers x maxBlocks} ints), not every table (the mask regions alone are {@code blockSize} times larger).
  */
 final class BlockTables {
     static final int DEVICE = 0;
@@ -30,11 +35,15 @@ final class BlockTables {
     private final int blockSize;
     private final int kvHeads;
     private final int maxBlocks;
-    private final long slotsBytes;      // one part's slots region, aligned
-    private final long maskBytes;       // one part's mask region, aligned
-    private final long partBytes;       // one part's five regions
-    private final long tables;          // device: [layers][2][partBytes]
+    private final int layers;
+    private final long slotsBytes;      // one layer's slots (or valid rows, or block indexes) region, aligned
+    private final long maskBytes;       // one layer's mask region, aligned
+    private final long headBytes;       // one layer's head mask region, aligned
+    private final long partBytes;       // one part: the five regions of every layer
+    private final long tables;          // device: [2][partBytes]
     private final ByteBuffer staging;   // host: the same
+    private int changedFrom = 0;        // the staged bytes [changedFrom, changedTo) differ from the device's copy
+    private int changedTo;
     private final int[][] count;        // [layers][2] entries per part
     private final boolean[][] anyMasked; // [layers][2]: a row of the part is evicted
     private final boolean[][] maskDirty; // [layers][2]: a byte of the part's staged mask region may be set (zeroed at clear)
@@ -46,15 +55,18 @@ final class BlockTables {
         this.blockSize = blockSize;
         this.kvHeads = kvHeads;
         this.maxBlocks = maxBlocks;
+        this.layers = layers;
         this.slotsBytes = StepLayout.align(4L * maxBlocks);
         this.maskBytes = StepLayout.align((long) maxBlocks * blockSize);
-        this.partBytes = 3 * slotsBytes + maskBytes + StepLayout.align((long) maxBlocks * kvHeads);
-        long all = 2L * layers * partBytes;
+        this.headBytes = StepLayout.align((long) maxBlocks * kvHeads);
+        this.partBytes = layers * (3 * slotsBytes + maskBytes + headBytes);
+        long all = 2L * partBytes;
         if (all > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("block tables of " + all + " bytes: too many tokens for one upload");
         }
         this.tables = device.alloc(all);
         this.staging = ByteBuffer.allocate((int) all).order(ByteOrder.LITTLE_ENDIAN);
+        this.changedTo = (int) all; // the device's copy is undefined until the first upload
         this.count = new int[layers][2];
         this.anyMasked = new boolean[layers][2];
         this.maskDirty = new boolean[layers][2];
@@ -69,8 +81,9 @@ final class BlockTables {
      */
     void clear(int l, int part) {
         if (maskDirty[l][part]) {
-            int at = (int) (base(l, part) + 3 * slotsBytes);
+            int at = maskAt(l, part);
             java.util.Arrays.fill(staging.array(), at, (int) (at + maskBytes), (byte) 0);
+            changed(at, (int) maskBytes);
             maskDirty[l][part] = false;
         }
         count[l][part] = 0;
@@ -85,23 +98,38 @@ final class BlockTables {
         if (i >= maxBlocks) {
             throw new IllegalStateException("layer " + l + " part " + part + " holds more than " + maxBlocks + " blocks");
         }
-        int base = base(l, part);
-        staging.putInt(base + 4 * i, slot);
-        staging.putInt((int) (base + slotsBytes + 4 * i), validRows);
-        staging.putInt((int) (base + 2 * slotsBytes + 4 * i), block); // its mask rows are 0 since clear
+        putInt(slotsAt(l, part) + 4 * i, slot);
+        putInt(validAt(l, part) + 4 * i, validRows);
+        putInt(blocksAt(l, part) + 4 * i, block); // its mask rows are 0 since clear
         return i;
     }
 
     /** Marks row r of entry i of layer l's part evicted. */
     void evicted(int l, int part, int i, int r) {
-        staging.put((int) (base(l, part) + 3 * slotsBytes + (long) i * blockSize + r), (byte) 1);
+        int at = maskAt(l, part) + i * blockSize + r;
+        if (staging.get(at) != 1) {
+            staging.put(at, (byte) 1);
+            changed(at, 1);
+        }
         anyMasked[l][part] = true;
         maskDirty[l][part] = true;
     }
 
-    /** Uploads every layer's parts. */
+    /** Uploads what changed since the last upload, every layer's parts (nothing when nothing did). */
     void upload() {
-        device.upload(tables, staging.clear());
+        if (changedTo <= changedFrom) {
+            return;
+        }
+        ByteBuffer region = staging.duplicate();
+        region.limit(changedTo).position(changedFrom);
+        device.upload(tables + changedFrom, region);
+        changedFrom = staging.capacity();
+        changedTo = 0;
+    }
+
+    /** Bytes {@link #upload} would copy now (the span changed since the last one). */
+    int pendingBytes() {
+        return Math.max(0, changedTo - changedFrom);
     }
 
     /**
@@ -109,13 +137,12 @@ final class BlockTables {
      * with {@code heads} non-null, their head mask says which KV heads read each kept entry. Returns how many were kept.
      */
     int keep(int l, boolean[] keep, HeadChoice heads) {
-        int base = base(l, HOST);
-        int m = copy(staging, base, staging, base, count[l][HOST], keep, heads);
+        int m = compact(l, HOST, count[l][HOST], keep, heads);
         count[l][HOST] = m;
-        anyMasked[l][HOST] = anyMasked[l][HOST] && masked(staging, base, m);
+        anyMasked[l][HOST] = anyMasked[l][HOST] && masked(maskAt(l, HOST), m);
         headMasked[l][HOST] = heads != null;
         maskOnDevice[l][HOST] = false;
-        uploadPart(l, HOST);
+        upload();
         return m;
     }
 
@@ -124,7 +151,7 @@ final class BlockTables {
      * ({@code head_slices}); {@link #chosenOnDevice} then makes the paged kernels read it.
      */
     long headMaskRegion(int l, int part) {
-        return slots(l, part) + 3 * slotsBytes + maskBytes;
+        return tables + headAt(l, part);
     }
 
     /** A kernel wrote layer l's part's head mask on the device this step: the paged kernels read it from now on. */
@@ -139,47 +166,47 @@ final class BlockTables {
 
     /** Device address of layer l's part's slots (i32 [count]). */
     long slots(int l, int part) {
-        return tables + base(l, part);
+        return tables + slotsAt(l, part);
     }
 
     /** Device address of the part's valid rows (i32 [count]). */
     long validRows(int l, int part) {
-        return slots(l, part) + slotsBytes;
+        return tables + validAt(l, part);
     }
 
     /** Device address of the part's block indexes (i32 [count]). */
     long blocks(int l, int part) {
-        return slots(l, part) + 2 * slotsBytes;
+        return tables + blocksAt(l, part);
     }
 
     /** Device address of the part's row mask (u8 [count][blockSize]), or 0 when no row of it is evicted. */
     long mask(int l, int part) {
-        return anyMasked[l][part] ? slots(l, part) + 3 * slotsBytes : 0;
+        return anyMasked[l][part] ? tables + maskAt(l, part) : 0;
     }
 
     /** Device address of the part's head mask (u8 [count][kvHeads]), or 0 when every KV head reads every entry. */
     long headMask(int l, int part) {
-        return headMasked[l][part] ? slots(l, part) + 3 * slotsBytes + maskBytes : 0;
+        return headMasked[l][part] ? tables + headAt(l, part) : 0;
     }
 
     /** The part's slots, from the host copy. */
     int[] slotsOf(int l, int part) {
-        return ints(base(l, part), count[l][part]);
+        return ints(slotsAt(l, part), count[l][part]);
     }
 
     /** The part's valid rows, from the host copy. */
     int[] validRowsOf(int l, int part) {
-        return ints((int) (base(l, part) + slotsBytes), count[l][part]);
+        return ints(validAt(l, part), count[l][part]);
     }
 
     /** The part's block indexes, from the host copy. */
     int[] blocksOf(int l, int part) {
-        return ints((int) (base(l, part) + 2 * slotsBytes), count[l][part]);
+        return ints(blocksAt(l, part), count[l][part]);
     }
 
     /** The part's row mask from the host copy, or null when no row of it is evicted. */
     byte[] maskOf(int l, int part) {
-        return anyMasked[l][part] ? bytes((int) (base(l, part) + 3 * slotsBytes), count[l][part] * blockSize) : null;
+        return anyMasked[l][part] ? bytes(maskAt(l, part), count[l][part] * blockSize) : null;
     }
 
     /**
@@ -189,7 +216,7 @@ final class BlockTables {
         if (!headMasked[l][part]) {
             return null;
         }
-        int at = (int) (base(l, part) + 3 * slotsBytes + maskBytes);
+        int at = headAt(l, part);
         int n = count[l][part] * kvHeads;
         if (maskOnDevice[l][part] && n > 0) {
             ByteBuffer region = staging.duplicate();
@@ -199,40 +226,73 @@ final class BlockTables {
         return bytes(at, n);
     }
 
-    private int base(int l, int part) {
-        return (int) ((2L * l + part) * partBytes);
+    // Region offsets in the staging buffer (and on the device): [part][kind][layer], kinds in the order below.
+    private int validAt(int l, int part) {
+        return (int) (part * partBytes + l * slotsBytes);
     }
 
-    private void uploadPart(int l, int part) {
-        int base = base(l, part);
-        ByteBuffer region = staging.duplicate();
-        region.limit((int) (base + partBytes)).position(base);
-        device.upload(tables + base, region);
+    private int slotsAt(int l, int part) {
+        return (int) (part * partBytes + (layers + l) * slotsBytes);
+    }
+
+    private int blocksAt(int l, int part) {
+        return (int) (part * partBytes + (2L * layers + l) * slotsBytes);
+    }
+
+    private int maskAt(int l, int part) {
+        return (int) (part * partBytes + 3L * layers * slotsBytes + l * maskBytes);
+    }
+
+    private int headAt(int l, int part) {
+        return (int) (part * partBytes + 3L * layers * slotsBytes + layers * maskBytes + l * headBytes);
+    }
+
+    /** Stages {@code value} at {@code at}, recording the change only when it is one. */
+    private void putInt(int at, int value) {
+        if (staging.getInt(at) != value) {
+            staging.putInt(at, value);
+            changed(at, 4);
+        }
+    }
+
+    private void putByte(int at, byte value) {
+        if (staging.get(at) != value) {
+            staging.put(at, value);
+            changed(at, 1);
+        }
+    }
+
+    private void changed(int at, int bytes) {
+        changedFrom = Math.min(changedFrom, at);
+        changedTo = Math.max(changedTo, at + bytes);
     }
 
     /**
-     * Copies the entries {@code i < n} with {@code keep[i]} of the part at {@code from} in {@code src} to the first entries of
-     * the part at {@code to} in {@code dst}; returns how many. {@code dst} may be {@code src} with {@code to == from}
-     * (entries move only to lower indexes).
+     * Moves the entries {@code i < n} with {@code keep[i]} of layer l's part to its first entries, in order (entries move
+     * only to lower indexes); returns how many. With {@code heads} non-null, their head mask says which KV heads read each.
      */
-    private int copy(ByteBuffer src, int from, ByteBuffer dst, int to, int n, boolean[] keep, HeadChoice heads) {
+    private int compact(int l, int part, int n, boolean[] keep, HeadChoice heads) {
+        int slots = slotsAt(l, part);
+        int valid = validAt(l, part);
+        int blocks = blocksAt(l, part);
+        int mask = maskAt(l, part);
+        int head = headAt(l, part);
         int j = 0;
         for (int i = 0; i < n; i++) {
             if (!keep[i]) {
                 continue;
             }
-            dst.putInt(to + 4 * j, src.getInt(from + 4 * i));
-            dst.putInt((int) (to + slotsBytes + 4 * j), src.getInt((int) (from + slotsBytes + 4 * i)));
-            dst.putInt((int) (to + 2 * slotsBytes + 4 * j), src.getInt((int) (from + 2 * slotsBytes + 4 * i)));
-            int maskFrom = (int) (from + 3 * slotsBytes + (long) i * blockSize);
-            int maskTo = (int) (to + 3 * slotsBytes + (long) j * blockSize);
-            for (int r = 0; r < blockSize; r++) {
-                dst.put(maskTo + r, src.get(maskFrom + r));
+            putInt(slots + 4 * j, staging.getInt(slots + 4 * i));
+            putInt(valid + 4 * j, staging.getInt(valid + 4 * i));
+            putInt(blocks + 4 * j, staging.getInt(blocks + 4 * i));
+            if (anyMasked[l][part]) { // else every mask byte is 0 since clear
+                for (int r = 0; r < blockSize; r++) {
+                    putByte(mask + j * blockSize + r, staging.get(mask + i * blockSize + r));
+                }
             }
             if (heads != null) {
-                int headTo = (int) (to + 3 * slotsBytes + maskBytes + (long) j * kvHeads);
                 for (int kh = 0; kh < kvHeads; kh++) {
-                    dst.put(headTo + kh, heads.reads(i, kh) ? (byte) 1 : 0);
+                    putByte(head + j * kvHeads + kh, heads.reads(i, kh) ? (byte) 1 : 0);
                 }
             }
             j++;
@@ -240,11 +300,10 @@ final class BlockTables {
         return j;
     }
 
-    /** True when a row of the first {@code m} entries of the part at {@code base} of {@code b} is evicted. */
-    private boolean masked(ByteBuffer b, int base, int m) {
-        int maskBase = (int) (base + 3 * slotsBytes);
+    /** True when a row of the first {@code m} entries of the mask region at {@code maskAt} is evicted. */
+    private boolean masked(int maskAt, int m) {
         for (int i = 0; i < m * blockSize; i++) {
-            if (b.get(maskBase + i) != 0) {
+            if (staging.get(maskAt + i) != 0) {
                 return true;
             }
         }

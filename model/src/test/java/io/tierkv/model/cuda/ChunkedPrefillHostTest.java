@@ -69,7 +69,7 @@ class ChunkedPrefillHostTest {
         RecordingDevice tokenByToken = new RecordingDevice();
         RecordingDevice chunks = new RecordingDevice();
         try (CudaDecoder d = tiered(prompt.length, blockSize, perLayer, 1, tokenByToken)) {
-            tokenByToken.uploads().clear(); // the weights' uploads
+            tokenByToken.clearUploads(); // the weights' uploads
             d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, null);
             bytes[0] = d.tierStats().d2hBytes();
             bytes[1] = d.tierStats().h2dBytes();
@@ -77,7 +77,7 @@ class ChunkedPrefillHostTest {
             last = d.logits();
         }
         try (CudaDecoder d = tiered(prompt.length, blockSize, perLayer, 64, chunks)) {
-            chunks.uploads().clear();
+            chunks.clearUploads();
             GenerationResult g = d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, null);
             assertArrayEquals(want.tokens(), g.tokens(), "the CPU decoder's greedy tokens");
             assertArrayEquals(last, d.logits(), "the last step's logits equal token by token's, bit for bit");
@@ -98,16 +98,67 @@ class ChunkedPrefillHostTest {
         before.assertNoLeaks();
     }
 
+    /**
+     * A decode step changes the tables little (the tail block's valid rows in every layer; a new entry every 16 tokens; the
+     * moves): only the changed span goes up, most steps a small fraction of the whole tables, and the tokens stay the CPU
+     * decoder's.
+     */
+    @Test
+    void decodeSteps_uploadWhatChangedInTheTables_notAllOfThem() {
+        DecoderFixture.Case want = DecoderFixture.load().cases().get(1);
+        int[] prompt = want.prompt();
+        RecordingDevice recorder = new RecordingDevice();
+        try (CudaDecoder d = tiered(prompt.length, 16, Math.max(2, prompt.length / 4 / 16), 64, recorder)) {
+            recorder.clearUploads();
+            int[] decodeFrom = {-1};
+            GenerationResult g = d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, t -> {
+                if (decodeFrom[0] < 0) { // the first generated token: the prompt is in
+                    decodeFrom[0] = recorder.uploads().size();
+                }
+            });
+            assertArrayEquals(want.tokens(), g.tokens(), "the CPU decoder's greedy tokens");
+            int whole = recorder.uploads().get(largest(recorder));
+            long from = recorder.uploadAddresses().get(largest(recorder));
+            java.util.List<Integer> steps = new java.util.ArrayList<>();
+            for (int i = decodeFrom[0]; i < recorder.uploads().size(); i++) {
+                long at = recorder.uploadAddresses().get(i);
+                if (at >= from && at < from + whole) {
+                    steps.add(recorder.uploads().get(i));
+                }
+            }
+            java.util.Collections.sort(steps);
+            assertTrue(steps.size() >= DecoderFixture.NEW_TOKENS / 2, steps.size() + " table uploads while decoding");
+            int median = steps.get(steps.size() / 2);
+            assertTrue(median <= whole / 8, "the median decode step uploads " + median + " of the tables' " + whole + " bytes");
+        }
+    }
+
     private static CudaDecoder tiered(int promptLength, int blockSize, int perLayer, int prefillRows, RecordingDevice recorder) {
         return CudaDecoder.load(BundledModel.directory(), promptLength + DecoderFixture.NEW_TOKENS, blockSize, null,
                 () -> recorder.wrap(new HostStepDevice()), KvStores.tiered(Backend.CPU, perLayer, () -> Policies.create("hierarchical"),
                         HostRead.EXACT), true, false, prefillRows);
     }
 
-    /** How many uploads were of the largest size (the block tables of both tiers, every layer). */
-    private static long tableUploads(RecordingDevice d) {
-        int largest = d.uploads().stream().mapToInt(Integer::intValue).max().orElseThrow();
-        return d.uploads().stream().filter(b -> b == largest).count();
+    /**
+     * How many uploads went into the block tables: the first and largest upload is all of them (both tiers, every layer);
+     * later ones carry what changed, into the same range.
+     */
+    static long tableUploads(RecordingDevice d) {
+        int first = largest(d);
+        long from = d.uploadAddresses().get(first);
+        long to = from + d.uploads().get(first);
+        return d.uploadAddresses().stream().filter(a -> a >= from && a < to).count();
+    }
+
+    /** The index of the largest upload (the block tables' first, whole). */
+    static int largest(RecordingDevice d) {
+        int at = 0;
+        for (int i = 1; i < d.uploads().size(); i++) {
+            if (d.uploads().get(i) > d.uploads().get(at)) {
+                at = i;
+            }
+        }
+        return at;
     }
 
     @Test

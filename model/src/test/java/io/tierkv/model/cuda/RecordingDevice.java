@@ -15,6 +15,7 @@ final class RecordingDevice {
     private boolean queued;
     private int waits;
     private final List<Integer> uploads = new ArrayList<>();
+    private final List<Long> uploadAddresses = new ArrayList<>();
 
     /** {@code device}, every call passed through and recorded. */
     StepDevice wrap(StepDevice device) {
@@ -25,7 +26,10 @@ final class RecordingDevice {
                             waits += queued ? 1 : 0;
                             queued = false;
                         }
-                        case "upload" -> uploads.add(((ByteBuffer) args[1]).remaining());
+                        case "upload" -> {
+                            uploads.add(((ByteBuffer) args[1]).remaining());
+                            uploadAddresses.add((Long) args[0]);
+                        }
                         default -> queued |= !method.getDeclaringClass().equals(Object.class);
                     }
                     try {
@@ -46,5 +50,16 @@ final class RecordingDevice {
     /** The bytes of each upload so far, in order. */
     List<Integer> uploads() {
         return uploads;
+    }
+
+    /** The device address of each upload so far, in order (as {@link #uploads}). */
+    List<Long> uploadAddresses() {
+        return uploadAddresses;
+    }
+
+    /** Forgets the uploads so far. */
+    void clearUploads() {
+        uploads.clear();
+        uploadAddresses.clear();
     }
 }
