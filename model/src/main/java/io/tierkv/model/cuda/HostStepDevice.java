@@ -142,10 +142,7 @@ final class HostStepDevice implements StepDevice {
     public void fill(long address, long bytes, byte value) {
         refuseInCapture("fill");
         int[] off = new int[1];
-        UnsafeBuffer b = at(address, bytes, off);
-        for (int i = 0; i < bytes; i++) {
-            b.putByte(off[0] + i, value);
-        }
+        at(address, bytes, off).setMemory(off[0], Math.toIntExact(bytes), value);
     }
 
     @Override
