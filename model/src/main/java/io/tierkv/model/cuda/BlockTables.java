@@ -42,8 +42,7 @@ final class BlockTables {
     private final long partBytes;       // one part: the five regions of every layer
     private final long tables;          // device: [2][partBytes]
     private final ByteBuffer staging;   // host: the same
-    private int changedFrom = 0;        // the staged bytes [changedFrom, changedTo) differ from the device's copy
-    private int changedTo;
+    private final StagedUpload changes; // staging's changes since the last upload
     private final int[][] count;        // [layers][2] entries per part
     private final boolean[][] anyMasked; // [layers][2]: a row of the part is evicted
     private final boolean[][] maskDirty; // [layers][2]: a byte of the part's staged mask region may be set (zeroed at clear)
@@ -66,7 +65,7 @@ final class BlockTables {
         }
         this.tables = device.alloc(all);
         this.staging = ByteBuffer.allocate((int) all).order(ByteOrder.LITTLE_ENDIAN);
-        this.changedTo = (int) all; // the device's copy is undefined until the first upload
+        this.changes = new StagedUpload(device, tables, staging);
         this.count = new int[layers][2];
         this.anyMasked = new boolean[layers][2];
         this.maskDirty = new boolean[layers][2];
@@ -83,7 +82,7 @@ final class BlockTables {
         if (maskDirty[l][part]) {
             int at = maskAt(l, part);
             java.util.Arrays.fill(staging.array(), at, (int) (at + maskBytes), (byte) 0);
-            changed(at, (int) maskBytes);
+            changes.changed(at, (int) maskBytes);
             maskDirty[l][part] = false;
         }
         count[l][part] = 0;
@@ -98,38 +97,22 @@ final class BlockTables {
         if (i >= maxBlocks) {
             throw new IllegalStateException("layer " + l + " part " + part + " holds more than " + maxBlocks + " blocks");
         }
-        putInt(slotsAt(l, part) + 4 * i, slot);
-        putInt(validAt(l, part) + 4 * i, validRows);
-        putInt(blocksAt(l, part) + 4 * i, block); // its mask rows are 0 since clear
+        changes.putInt(slotsAt(l, part) + 4 * i, slot);
+        changes.putInt(validAt(l, part) + 4 * i, validRows);
+        changes.putInt(blocksAt(l, part) + 4 * i, block); // its mask rows are 0 since clear
         return i;
     }
 
     /** Marks row r of entry i of layer l's part evicted. */
     void evicted(int l, int part, int i, int r) {
-        int at = maskAt(l, part) + i * blockSize + r;
-        if (staging.get(at) != 1) {
-            staging.put(at, (byte) 1);
-            changed(at, 1);
-        }
+        changes.putByte(maskAt(l, part) + i * blockSize + r, (byte) 1);
         anyMasked[l][part] = true;
         maskDirty[l][part] = true;
     }
 
     /** Uploads what changed since the last upload, every layer's parts (nothing when nothing did). */
     void upload() {
-        if (changedTo <= changedFrom) {
-            return;
-        }
-        ByteBuffer region = staging.duplicate();
-        region.limit(changedTo).position(changedFrom);
-        device.upload(tables + changedFrom, region);
-        changedFrom = staging.capacity();
-        changedTo = 0;
-    }
-
-    /** Bytes {@link #upload} would copy now (the span changed since the last one). */
-    int pendingBytes() {
-        return Math.max(0, changedTo - changedFrom);
+        changes.upload();
     }
 
     /**
@@ -247,26 +230,6 @@ final class BlockTables {
         return (int) (part * partBytes + 3L * layers * slotsBytes + layers * maskBytes + l * headBytes);
     }
 
-    /** Stages {@code value} at {@code at}, recording the change only when it is one. */
-    private void putInt(int at, int value) {
-        if (staging.getInt(at) != value) {
-            staging.putInt(at, value);
-            changed(at, 4);
-        }
-    }
-
-    private void putByte(int at, byte value) {
-        if (staging.get(at) != value) {
-            staging.put(at, value);
-            changed(at, 1);
-        }
-    }
-
-    private void changed(int at, int bytes) {
-        changedFrom = Math.min(changedFrom, at);
-        changedTo = Math.max(changedTo, at + bytes);
-    }
-
     /**
      * Moves the entries {@code i < n} with {@code keep[i]} of layer l's part to its first entries, in order (entries move
      * only to lower indexes); returns how many. With {@code heads} non-null, their head mask says which KV heads read each.
@@ -282,17 +245,17 @@ final class BlockTables {
             if (!keep[i]) {
                 continue;
             }
-            putInt(slots + 4 * j, staging.getInt(slots + 4 * i));
-            putInt(valid + 4 * j, staging.getInt(valid + 4 * i));
-            putInt(blocks + 4 * j, staging.getInt(blocks + 4 * i));
+            changes.putInt(slots + 4 * j, staging.getInt(slots + 4 * i));
+            changes.putInt(valid + 4 * j, staging.getInt(valid + 4 * i));
+            changes.putInt(blocks + 4 * j, staging.getInt(blocks + 4 * i));
             if (anyMasked[l][part]) { // else every mask byte is 0 since clear
                 for (int r = 0; r < blockSize; r++) {
-                    putByte(mask + j * blockSize + r, staging.get(mask + i * blockSize + r));
+                    changes.putByte(mask + j * blockSize + r, staging.get(mask + i * blockSize + r));
                 }
             }
             if (heads != null) {
                 for (int kh = 0; kh < kvHeads; kh++) {
-                    putByte(head + j * kvHeads + kh, heads.reads(i, kh) ? (byte) 1 : 0);
+                    changes.putByte(head + j * kvHeads + kh, heads.reads(i, kh) ? (byte) 1 : 0);
                 }
             }
             j++;

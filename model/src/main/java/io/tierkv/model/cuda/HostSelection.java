@@ -35,8 +35,7 @@ final class HostSelection {
     private final long digestBytes;     // the device's digest array
     private final long digestIndexes;   // device i32 [layers][maxBlocks]: the host part's entries' digest indexes, -1 without one
     private final ByteBuffer digestIndexesHost;
-    private int changedFrom;            // digestIndexesHost's bytes [changedFrom, changedTo) differ from the device's copy
-    private int changedTo;
+    private final StagedUpload digestIndexesUpload;
     private final long fillArgs;        // device i32 [layers][2]: a block that just filled: its device slot, its digest index
     private final ByteBuffer fillHost = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
     private final long bounds;          // device fp32 [maxBlocks][heads]: this step's scores
@@ -74,7 +73,7 @@ final class HostSelection {
         this.digestBytes = device.digests(digestShape(shape, hostRead), Math.multiplyExact(layers, maxBlocks));
         this.digestIndexes = device.alloc(4L * layers * maxBlocks);
         this.digestIndexesHost = ByteBuffer.allocate(4 * layers * maxBlocks).order(ByteOrder.LITTLE_ENDIAN);
-        this.changedTo = digestIndexesHost.capacity(); // the device's copy is undefined until the first upload
+        this.digestIndexesUpload = new StagedUpload(device, digestIndexes, digestIndexesHost);
         this.fillArgs = device.alloc(8L * layers);
         this.bounds = device.alloc(4L * maxBlocks * heads);
         this.boundsHost = ByteBuffer.allocate(4 * maxBlocks * heads).order(ByteOrder.LITTLE_ENDIAN);
@@ -113,25 +112,12 @@ final class HostSelection {
 
     /** Entry i of layer l's host part is {@code block}: its digest index, or -1 while it has none. */
     void listed(int l, int i, int block) {
-        int at = 4 * (l * maxBlocks + i);
-        int index = hasDigest[l][block] ? l * maxBlocks + block : -1;
-        if (digestIndexesHost.getInt(at) != index) {
-            digestIndexesHost.putInt(at, index);
-            changedFrom = Math.min(changedFrom, at);
-            changedTo = Math.max(changedTo, at + 4);
-        }
+        digestIndexesUpload.putInt(4 * (l * maxBlocks + i), hasDigest[l][block] ? l * maxBlocks + block : -1);
     }
 
     /** Uploads the digest indexes {@link #listed} this token that changed since the last upload (most tokens: none). */
     void upload() {
-        if (changedTo <= changedFrom) {
-            return;
-        }
-        ByteBuffer span = digestIndexesHost.duplicate();
-        span.limit(changedTo).position(changedFrom);
-        device.upload(digestIndexes + changedFrom, span);
-        changedFrom = digestIndexesHost.capacity();
-        changedTo = 0;
+        digestIndexesUpload.upload();
     }
 
     /** Computes the digest of layer l's block that just filled, from its device slot at {@code slotBase}. */
