@@ -5,7 +5,7 @@ import java.nio.ByteOrder;
 
 /**
  * The lists of KV blocks a tiered decode step's kernels read, per layer in two parts ({@link #DEVICE}: blocks in the device
- * tier's slab, {@link #HOST}: in the host tier's), built on the host and uploaded in one copy per token; a part can be
+ * tier's slab, {@link #HOST}: in the host tier's), built on the host and uploaded (what changed) in one copy per token; a part can be
  * rewritten (the blocks a sparse host read keeps) and uploaded alone. Owns its device allocation through the
  * {@link StepDevice}, which frees it.
  *

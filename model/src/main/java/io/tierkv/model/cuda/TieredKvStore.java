@@ -32,7 +32,7 @@ import java.util.function.Supplier;
  * that reads more of the row ({@code h2o}'s probability mass) gets the whole rows, copied back, as on the CPU.
  *
  * <p>Per token, after {@link Sequence#append}, the block tables ({@link BlockTables}: per layer a device part and a host
- * part) are built from the views on the host and uploaded in one copy (once per prefill chunk); a view stays valid until
+ * part) are built from the views on the host and what changed goes up in one copy (once per prefill chunk); a view stays valid until
  * the next append or step, so residency does not change while the step's kernels run.
  *
  * <p>No CUDA event orders the decoder's stream against the tiers' copy streams; the host does. A step's kernels read only
