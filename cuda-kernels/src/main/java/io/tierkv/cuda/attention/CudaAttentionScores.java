@@ -247,22 +247,30 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
         }
     }
 
+    /** A close that throws no checked exception (the cuBLAS handle's destruction in {@link #close}). */
+    private interface Release extends AutoCloseable {
+        @Override
+        void close();
+    }
+
     /** Waits for queued work, then frees everything it owns; idempotent. */
     @Override
     public void close() {
         if (ownStream.isClosed()) {
             return;
         }
-        try (module; ownStream; hostStagingFree; deviceStagingFree; args) {
-            try {
-                context.synchronize(); // a failed wait (a sticky fault) still frees everything
-            } finally {
-                closeQuietly(hostStaging, deviceStaging, scores, hostProbs);
-            }
-            if (cublas != null) {
-                context.makeCurrent();
-                CublasSupport.check(JCublas2.cublasDestroy(cublas), "cublasDestroy");
-            }
+        PinnedBuffer hs = hostStaging;
+        DeviceBuffer ds = deviceStaging;
+        DeviceBuffer sc = scores;
+        PinnedBuffer hp = hostProbs;
+        Release handle = cublas == null ? null : () -> {
+            context.makeCurrent();
+            CublasSupport.check(JCublas2.cublasDestroy(cublas), "cublasDestroy");
+        };
+        // Every resource is closed, in reverse order, also when the wait or an earlier free fails (a kernel's fault is
+        // sticky: then every free reports it too); the first failure is thrown, the others suppressed into it.
+        try (module; ownStream; hostStagingFree; deviceStagingFree; args; handle; hs; ds; sc; hp) {
+            context.synchronize();
         }
     }
 }

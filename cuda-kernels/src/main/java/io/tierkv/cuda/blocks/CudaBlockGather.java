@@ -139,12 +139,13 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
         if (ownStream.isClosed()) {
             return;
         }
-        try (module; ownStream; hostIndicesFree; deviceIndicesFree; args) {
-            try {
-                context.synchronize(); // a failed wait (a sticky fault) still frees everything
-            } finally {
-                closeIndices();
-            }
+        PinnedBuffer hi = hostIndices;
+        DeviceBuffer di = deviceIndices;
+        hostIndices = null;
+        deviceIndices = null;
+        // every resource closed, also when the wait or an earlier free fails (a sticky fault); the first failure thrown
+        try (module; ownStream; hostIndicesFree; deviceIndicesFree; args; di; hi) {
+            context.synchronize();
         }
     }
 }

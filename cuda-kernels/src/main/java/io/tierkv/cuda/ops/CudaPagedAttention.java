@@ -277,13 +277,14 @@ public final class CudaPagedAttention implements AutoCloseable {
     /** Waits for queued work, then frees the scratch, the fence and the module; idempotent. */
     @Override
     public void close() {
-        try (module; scratchFree; args) {
-            try {
-                if (!context.isClosed()) {
-                    context.synchronize(); // a failed wait (a sticky fault) still frees everything
-                }
-            } finally {
-                freeScratch();
+        DeviceBuffer s = scratch;
+        DeviceBuffer a = arrivals;
+        scratch = null;
+        arrivals = null;
+        // every resource closed, also when the wait or an earlier free fails (a sticky fault); the first failure thrown
+        try (module; scratchFree; args; a; s) {
+            if (!context.isClosed()) {
+                context.synchronize();
             }
         }
     }

@@ -150,13 +150,16 @@ public final class PopularityKernel implements AutoCloseable {
     /** Waits for queued launches, then frees the scratch and the argument buffer; idempotent. Does not close the module or stream. */
     @Override
     public void close() {
-        try (args) {
-            if (scores != null) {
-                try {
-                    stream.synchronize(); // a failed wait (a sticky fault) still frees everything
-                } finally {
-                    freeScratch();
-                }
+        boolean launched = scores != null;
+        DeviceBuffer s = scores;
+        DeviceBuffer c = candidates;
+        DeviceBuffer h = hist;
+        DeviceBuffer a = arrivals;
+        scores = candidates = hist = arrivals = null;
+        // every resource closed, also when the wait or an earlier free fails (a sticky fault); the first failure thrown
+        try (args; a; h; c; s) {
+            if (launched) {
+                stream.synchronize();
             }
         }
     }

@@ -6,7 +6,7 @@ import java.nio.ByteOrder;
 /**
  * The lists of KV blocks a tiered decode step's kernels read, per layer in two parts ({@link #DEVICE}: blocks in the device
  * tier's slab, {@link #HOST}: in the host tier's), built on the host and uploaded (what changed) in one copy per token; a part can be
- * rewritten (the blocks a sparse host read keeps) and uploaded alone. Owns its device allocation through the
+ * rewritten mid-step (the blocks a sparse host read keeps), its changes uploaded at once. Owns its device allocation through the
  * {@link StepDevice}, which frees it.
  *
  * <pre>
@@ -116,7 +116,7 @@ final class BlockTables {
     }
 
     /**
-     * Keeps the entries {@code i < count} of layer l's host part with {@code keep[i]}, in order, and uploads the part;
+     * Keeps the entries {@code i < count} of layer l's host part with {@code keep[i]}, in order, and uploads the changes at once;
      * with {@code heads} non-null, their head mask says which KV heads read each kept entry. Returns how many were kept.
      */
     int keep(int l, boolean[] keep, HeadChoice heads) {
@@ -253,12 +253,15 @@ final class BlockTables {
                     changes.putByte(mask + j * blockSize + r, staging.get(mask + i * blockSize + r));
                 }
             }
-            if (heads != null) {
+            if (heads != null) { // written whole below: the device's copy may hold a kernel's choice, not the staged bytes
                 for (int kh = 0; kh < kvHeads; kh++) {
-                    changes.putByte(head + j * kvHeads + kh, heads.reads(i, kh) ? (byte) 1 : 0);
+                    staging.put(head + j * kvHeads + kh, heads.reads(i, kh) ? (byte) 1 : 0);
                 }
             }
             j++;
+        }
+        if (heads != null && j > 0) {
+            changes.changed(head, j * kvHeads);
         }
         return j;
     }
