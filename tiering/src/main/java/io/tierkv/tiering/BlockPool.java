@@ -81,10 +81,13 @@ final class BlockPool {
     private final int[] totals = new int[COUNTERS];
     private int peakDeviceSlots;
     private int peakHostSlots;
+    /** (layer) bumped whenever a block of the layer, of any sequence, is created, moved, retained or released. */
+    private final long[] layerVersions;
 
-    BlockPool(SlotArena device, SlotArena host) {
+    BlockPool(SlotArena device, SlotArena host, int layers) {
         this.device = device;
         this.host = host;
+        this.layerVersions = new long[layers];
         int handles = device.capacity() + host.capacity();
         state = new byte[handles];
         deviceSlot = new int[handles];
@@ -128,6 +131,7 @@ final class BlockPool {
         refs[h] = 1;
         attachDevice(h, slot);
         account(h, 1);
+        layerVersions[layerIndex]++;
         return h;
     }
 
@@ -139,6 +143,7 @@ final class BlockPool {
         if (++refs[h] == 2) {
             sharedHandles++;
         }
+        layerVersions[layer[h]]++;
     }
 
     /** Live handles held by more than one sequence. */
@@ -167,6 +172,7 @@ final class BlockPool {
     /** DEVICE to TO_HOST: a copy into {@code slot} (allocated by the caller) is about to be staged. */
     void startDemote(int h, int slot) {
         expect(h, DEVICE, "startDemote");
+        layerVersions[layer[h]]++;
         account(h, -1);
         state[h] = TO_HOST;
         attachHost(h, slot);
@@ -176,6 +182,7 @@ final class BlockPool {
     /** HOST to TO_DEVICE: a copy into {@code slot} (allocated by the caller) is about to be staged. */
     void startPromote(int h, int slot) {
         expect(h, HOST, "startPromote");
+        layerVersions[layer[h]]++;
         account(h, -1);
         state[h] = TO_DEVICE;
         attachDevice(h, slot);
@@ -191,6 +198,7 @@ final class BlockPool {
         if (s != TO_HOST && s != TO_DEVICE) {
             throw new IllegalStateException("copy completed for block handle " + h + " in state " + stateName(s));
         }
+        layerVersions[layer[h]]++;
         account(h, -1);
         boolean arrived = ok;
         if (s == TO_HOST) {
@@ -228,6 +236,7 @@ final class BlockPool {
         if (s == FREE || dropOnArrival[h]) {
             throw new IllegalStateException("release of block handle " + h + " that is already released");
         }
+        layerVersions[layer[h]]++;
         if (--refs[h] > 0) {
             if (refs[h] == 1) {
                 sharedHandles--;
@@ -329,6 +338,14 @@ final class BlockPool {
             case TO_DEVICE: return "TO_DEVICE";
             default: return "state " + s;
         }
+    }
+
+    /**
+     * A count that grows whenever a block of layer {@code l}, of any sequence, is created, starts or ends a copy, or gains or
+     * loses a holder: while it stays the same, every sequence's list of that layer's blocks, their tiers and slots stay the same.
+     */
+    long layerVersion(int l) {
+        return layerVersions[l];
     }
 
     byte state(int h) {

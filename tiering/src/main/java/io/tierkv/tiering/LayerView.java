@@ -48,6 +48,11 @@ public final class LayerView {
         this.deviceHostAccessible = deviceHostAccessible;
     }
 
+    /** The sequence grew; the lists stay (no block opened, moved or closed). */
+    void length(int length) {
+        this.length = length;
+    }
+
     void reset(int length) {
         this.length = length;
         deviceCount = 0;

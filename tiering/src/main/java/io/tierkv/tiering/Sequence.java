@@ -71,6 +71,8 @@ public final class Sequence implements AutoCloseable {
     private final int[] maskedCount;
     /** (layer, block) tokens of the block masked so far: a reader skips a block's rows at once when none is. */
     private int[][] maskedInBlock;
+    /** (layer) tokens masked so far, in this sequence's lifetime: part of {@link #residencyVersion}. */
+    private final long[] maskVersions;
     private final Transitions tokenMoves = new Transitions();
     private final Transitions blockMoves = new Transitions();
     private final Moves moves = new Moves();
@@ -80,8 +82,8 @@ public final class Sequence implements AutoCloseable {
     private int[] promotions = new int[64];
     private int dirtyCount;
     private final LayerView[] views;
-    /** (layer) manager epoch at which the view was built; -1 for never. */
-    private final long[] viewEpochs;
+    /** (layer) {@link #residencyVersion} at which the view's lists were built; -1 for never. */
+    private final long[] viewVersions;
     /** (k) scratch for the request selection. */
     private final int[] selected = new int[REQUEST_TOP_K];
     /** Blocks below this index have been placed (all layers). */
@@ -116,15 +118,16 @@ public final class Sequence implements AutoCloseable {
         this.masked = new boolean[layers][16 * blockSize];
         this.maskedCount = new int[layers];
         this.maskedInBlock = new int[layers][16];
+        this.maskVersions = new long[layers];
         for (int[] row : handles) {
             Arrays.fill(row, NO_HANDLE);
         }
         this.views = new LayerView[layers];
-        this.viewEpochs = new long[layers];
+        this.viewVersions = new long[layers];
         for (int l = 0; l < layers; l++) {
             views[l] = new LayerView(l, manager.descriptor(), manager.deviceBaseAddress(), manager.hostBaseAddress(),
                     manager.deviceArena().slab().hostAccessible());
-            viewEpochs[l] = -1;
+            viewVersions[l] = -1;
         }
     }
 
@@ -326,12 +329,16 @@ public final class Sequence implements AutoCloseable {
         return manager.deviceArena().address(pool.deviceSlot(h));
     }
 
-    /** The live blocks of {@code layer} by tier; see {@link LayerView} for how long it stays valid. */
+    /**
+     * The live blocks of {@code layer} by tier; see {@link LayerView} for how long it stays valid. Its lists are rebuilt
+     * (O(blocks)) only when {@link #residencyVersion} changed since the last call; otherwise only its length moves on.
+     */
     public LayerView view(int layer) {
         checkOpen();
         checkLayer(layer);
         LayerView v = views[layer];
-        if (viewEpochs[layer] != manager.epoch()) {
+        long version = residencyVersion(layer);
+        if (viewVersions[layer] != version) {
             v.reset(table.length());
             int[] hs = handles[layer];
             for (int b = 0, n = table.blocks(); b < n; b++) {
@@ -346,9 +353,22 @@ public final class Sequence implements AutoCloseable {
                     v.addHost(pool.hostSlot(h), b);
                 }
             }
-            viewEpochs[layer] = manager.epoch();
+            viewVersions[layer] = version;
+        } else {
+            v.length(table.length());
         }
         return v;
+    }
+
+    /**
+     * A count that grows whenever {@link #view}'s lists of the layer's blocks (which blocks, on which tier, in which slot) or
+     * the layer's {@link #masked} tokens may have changed: a reader that keeps its own copy of a view rebuilds it only when
+     * this moved. Between two equal readings only the length grew, in the tail block or in new blocks, and a new block
+     * moves it. It also moves for changes to other sequences' blocks of the same layer (the count is the manager's): equal
+     * readings mean nothing changed, unequal ones only that something may have.
+     */
+    public long residencyVersion(int layer) {
+        return pool.layerVersion(layer) + maskVersions[layer];
     }
 
     /**
@@ -507,7 +527,6 @@ public final class Sequence implements AutoCloseable {
             }
         } while (!moves.isEmpty()); // a promotion that found no device slot may have freed a host block
         manager.flushCopies();
-        manager.touch();
         manager.debugCheck();
     }
 
@@ -649,6 +668,7 @@ public final class Sequence implements AutoCloseable {
             masked[layer][token] = true;
             maskedCount[layer]++;
             maskedInBlock[layer][token / blockSize]++;
+            maskVersions[layer]++;
         }
     }
 

@@ -71,8 +71,6 @@ public final class TierManager implements AutoCloseable {
     private int openCount;
     /** Tail slots reserved by open sequences: one per layer each. */
     private int reservedTails;
-    /** Bumped whenever residency may have changed; views rebuild when it moved. */
-    private long epoch;
     /** Runs the copy engine had submitted at the previous reap point: what the next one reaps ({@link #reapCopies}). */
     private long reapMark;
     private boolean closed;
@@ -86,7 +84,7 @@ public final class TierManager implements AutoCloseable {
         this.device = memory.device();
         this.host = memory.host();
         this.engine = memory.engine();
-        this.pool = new BlockPool(device, host);
+        this.pool = new BlockPool(device, host, config.layout().layers());
         this.prefixes = new PrefixIndex(device.capacity() + host.capacity());
         this.placementConfig = PlacementConfig.defaults();
     }
@@ -171,14 +169,12 @@ public final class TierManager implements AutoCloseable {
     public void awaitCopies() {
         checkOpen();
         counters.stallNanos += engine.drain();
-        epoch++;
     }
 
     /** Submits staged copies, waits for every copy in flight and reaps them (stall time). */
     void awaitCopiesInternal() {
         engine.flush();
         counters.stallNanos += engine.drain();
-        epoch++;
     }
 
     /**
@@ -214,7 +210,6 @@ public final class TierManager implements AutoCloseable {
                 }
             }
         }
-        epoch++;
     }
 
     /** Throws before an append allocates anything if its new blocks cannot get device slots at all. */
@@ -248,7 +243,6 @@ public final class TierManager implements AutoCloseable {
                 deficit -= other.shed(deficit);
             }
         }
-        epoch++;
     }
 
     /**
@@ -354,7 +348,6 @@ public final class TierManager implements AutoCloseable {
         reown(h, layer, block);
         Sequence owner = sequences.get(pool.sequenceOf(h));
         owner.retry(layer, block);
-        epoch++;
         return false;
     }
 
@@ -433,7 +426,6 @@ public final class TierManager implements AutoCloseable {
         sequences.set(s.id(), null);
         openCount--;
         reservedTails -= config.layout().layers();
-        epoch++;
     }
 
     /**
@@ -556,14 +548,6 @@ public final class TierManager implements AutoCloseable {
     /** Sequences open now. */
     public int openSequences() {
         return openCount;
-    }
-
-    long epoch() {
-        return epoch;
-    }
-
-    void touch() {
-        epoch++;
     }
 
     TierCounters counters() {

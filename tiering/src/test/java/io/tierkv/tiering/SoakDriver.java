@@ -295,10 +295,15 @@ final class SoakDriver {
         Sequence s = l.sequence;
         LayerView v = s.view(layer);
         int listed = 0;
+        if (v.length() != s.length()) {
+            mismatch("sequence " + s.id() + " layer " + layer + ": the view is " + v.length() + " tokens long, the sequence " + s.length());
+        }
         for (int i = 0; i < v.deviceCount(); i++) {
+            checkListed(s, layer, Tier.DEVICE, v.deviceBlock(i), v.deviceSlot(i));
             checkBlock(l, layer, manager.deviceArena(), v.deviceSlot(i), v.deviceBlock(i), v.rows(v.deviceBlock(i)));
         }
         for (int i = 0; i < v.hostCount(); i++) {
+            checkListed(s, layer, Tier.HOST, v.hostBlock(i), v.hostSlot(i));
             checkBlock(l, layer, manager.hostArena(), v.hostSlot(i), v.hostBlock(i), v.rows(v.hostBlock(i)));
         }
         listed += v.deviceCount() + v.hostCount();
@@ -317,6 +322,14 @@ final class SoakDriver {
         }
         if (liveBlocks != listed) {
             mismatch("sequence " + s.id() + " layer " + layer + ": " + liveBlocks + " live blocks, the view lists " + listed);
+        }
+    }
+
+    /** A view (kept between residency changes, {@link Sequence#residencyVersion}) lists the block where the sequence says it is now. */
+    private void checkListed(Sequence s, int layer, Tier tier, int block, int slot) {
+        if (s.tier(layer, block) != tier || s.slot(layer, block) != slot) {
+            mismatch("sequence " + s.id() + " layer " + layer + ": the view lists block " + block + " in " + tier + " slot " + slot
+                    + ", the sequence has it in " + s.tier(layer, block) + " slot " + s.slot(layer, block));
         }
     }
 

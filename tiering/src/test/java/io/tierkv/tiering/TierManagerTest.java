@@ -286,6 +286,40 @@ class TierManagerTest {
         }
     }
 
+    /**
+     * The version a reader keeps its copy of a view by: still while the tail block fills, moved by a new block, a
+     * demotion (also one another sequence's append caused) and a masked token.
+     */
+    @Test
+    void residencyVersion_movesWithTheBlocks_notWhileTheTailFills() {
+        try (TierManager m = manager(6, 8, CopyFaults.NONE)) {
+            KvHarness a = new KvHarness(m, 6, Integer.MAX_VALUE);
+            a.append(1);
+            long v = a.sequence.residencyVersion(0);
+            a.append(3);
+            assertEquals(v, a.sequence.residencyVersion(0), "the tail block filled: nothing else changed");
+            assertEquals(4, a.sequence.view(0).length(), "the kept view's length moves on");
+            a.append(1);
+            assertNotEquals(v, v = a.sequence.residencyVersion(0), "a block opened");
+            a.append(11);
+            a.sequence.endPrefill();
+            v = a.sequence.residencyVersion(0);
+            KvHarness b = new KvHarness(m, 6, Integer.MAX_VALUE);
+            b.append(12); // needs a's least valuable block's slot: it goes to the host
+            assertEquals(Tier.HOST, a.sequence.tier(0, 0));
+            assertNotEquals(v, v = a.sequence.residencyVersion(0), "another sequence's append moved a block");
+            assertArrayEquals(new int[] {0}, hostBlocks(a.sequence));
+            a.setBlock(0, 1, Level.EVICT_CODE); // drop mode: the block's tokens are masked and it is freed
+            a.append(1);
+            a.sequence.step();
+            assertTrue(a.sequence.masked(0, 4));
+            assertNotEquals(v, a.sequence.residencyVersion(0), "tokens were masked");
+            assertEquals(Tier.NONE, a.sequence.tier(0, 1));
+            a.verify();
+            b.verify();
+        }
+    }
+
     @Test
     void appendIntoAFullArena_movesWrittenBlocksOfAnotherSequenceToTheHost() {
         try (TierManager m = manager(6, 8, CopyFaults.NONE)) {

@@ -48,6 +48,7 @@ final class BlockTables {
     private final boolean[][] maskDirty; // [layers][2]: a byte of the part's staged mask region may be set (zeroed at clear)
     private final boolean[][] headMasked; // [layers][2]: the part's head mask is read
     private final boolean[][] maskOnDevice; // [layers][2]: ... and was written there by a kernel, not from the host copy
+    private final boolean[] compacted;  // [layers]: the host part holds what {@link #keep} kept, not what was built
 
     BlockTables(StepDevice device, int layers, int maxBlocks, int blockSize, int kvHeads) {
         this.device = device;
@@ -71,6 +72,7 @@ final class BlockTables {
         this.maskDirty = new boolean[layers][2];
         this.headMasked = new boolean[layers][2];
         this.maskOnDevice = new boolean[layers][2];
+        this.compacted = new boolean[layers];
     }
 
     /**
@@ -89,6 +91,35 @@ final class BlockTables {
         anyMasked[l][part] = false;
         headMasked[l][part] = false;
         maskOnDevice[l][part] = false;
+        if (part == HOST) {
+            compacted[l] = false;
+        }
+    }
+
+    /**
+     * Keeps layer l's part as it was built for the next step, when the blocks, their tiers and masks did not change: only a
+     * kernel's head choice is forgotten (the next step makes its own). False, and nothing done, when {@link #keep} rewrote
+     * the part since: the caller {@link #clear}s and rebuilds it.
+     */
+    boolean reuse(int l, int part) {
+        if (part == HOST && compacted[l]) {
+            return false;
+        }
+        headMasked[l][part] = false;
+        maskOnDevice[l][part] = false;
+        return true;
+    }
+
+    /**
+     * The tail block, the last entry of layer l's device part (lists are in block order, and the tail never leaves the
+     * device), now holds {@code rows} valid rows.
+     */
+    void tailRows(int l, int tailBlock, int rows) {
+        int i = count[l][DEVICE] - 1;
+        if (i < 0 || staging.getInt(blocksAt(l, DEVICE) + 4 * i) != tailBlock) {
+            throw new IllegalStateException("layer " + l + "'s device part does not end with the tail block " + tailBlock);
+        }
+        changes.putInt(validAt(l, DEVICE) + 4 * i, rows);
     }
 
     /** Appends an entry to layer l's part, none of its rows evicted yet; returns its index. */
@@ -125,6 +156,7 @@ final class BlockTables {
         anyMasked[l][HOST] = anyMasked[l][HOST] && masked(maskAt(l, HOST), m);
         headMasked[l][HOST] = heads != null;
         maskOnDevice[l][HOST] = false;
+        compacted[l] = true;
         upload();
         return m;
     }

@@ -33,7 +33,9 @@ import java.util.function.Supplier;
  *
  * <p>Per token, after {@link Sequence#append}, the block tables ({@link BlockTables}: per layer a device part and a host
  * part) are built from the views on the host and what changed goes up in one copy (once per prefill chunk); a view stays valid until
- * the next append or step, so residency does not change while the step's kernels run.
+ * the next append or step, so residency does not change while the step's kernels run. A layer whose
+ * {@link Sequence#residencyVersion} did not move keeps its tables, the tail block's valid rows updated: most tokens
+ * rebuild no layer's lists (new blocks open every {@code blockSize} tokens, the placement moves blocks at windows).
  *
  * <p>No CUDA event orders the decoder's stream against the tiers' copy streams; the host does. A step's kernels read only
  * where a view lists a block: a block being demoted at its device slot, one being promoted at its host slot, until the copy
@@ -55,7 +57,9 @@ final class TieredKvStore implements CapturableKvStore {
     private final int deviceBudgetBlocks;
     private final int maxTokens;
     private final TierManager tiers;
-    private final BlockTables tables;   // [layers][device, host] block lists, rebuilt per token
+    private final BlockTables tables;   // [layers][device, host] block lists, rebuilt when residency changed
+    private final long[] builtVersions; // [layers] the sequence's residency version the layer's tables were built at; -1: none
+    private long layerBuilds;           // layers whose tables were rebuilt from their views, since the store opened
     private final Supplier<KvPolicy> policies;
     private final boolean observing;    // the policy reads attention while decoding
     private final boolean wholeRows;    // ... more than its top-k (observedTopK 0: h2o's mass, a trace recorder's own k)
@@ -93,6 +97,7 @@ final class TieredKvStore implements CapturableKvStore {
         this.deviceBudgetBlocks = deviceBudgetBlocks;
         this.maxBlocks = KvBlockTable.blocksFor(maxTokens, shape.blockSize());
         this.tables = new BlockTables(device, layers, maxBlocks, shape.blockSize(), shape.kvHeads());
+        this.builtVersions = new long[layers];
         this.policies = policies;
         KvPolicy probe = policies.get();
         this.observing = probe.observesAttention();
@@ -168,6 +173,7 @@ final class TieredKvStore implements CapturableKvStore {
     private Sequence openSequence(PolicyContext context, int deviceBlocks, int hostBlocks) {
         prefillDone = false;
         prompt = null;
+        Arrays.fill(builtVersions, -1);
         if (selection != null) {
             selection.reset();
         }
@@ -222,10 +228,24 @@ final class TieredKvStore implements CapturableKvStore {
             seq.append(1);
         }
         int last = position + n - 1;
+        int tail = last / shape.blockSize();
+        int tailRows = last + 1 - tail * shape.blockSize();
         for (int l = 0; l < layers; l++) {
+            long version = seq.residencyVersion(l);
+            if (version == builtVersions[l]) { // no block opened, moved, freed or masked: only the tail block grew
+                tables.tailRows(l, tail, tailRows);
+                tables.reuse(l, BlockTables.DEVICE);
+                if (!tables.reuse(l, BlockTables.HOST)) { // a sparse read compacted it
+                    LayerView view = seq.view(l);
+                    fill(l, BlockTables.HOST, view, view.hostCount(), false);
+                }
+                continue;
+            }
             LayerView view = seq.view(l);
             fill(l, BlockTables.DEVICE, view, view.deviceCount(), true);
             fill(l, BlockTables.HOST, view, view.hostCount(), false);
+            builtVersions[l] = version;
+            layerBuilds++;
         }
         tables.upload();
         if (selection != null) {
@@ -527,6 +547,16 @@ final class TieredKvStore implements CapturableKvStore {
         device.download(probs, rowProbsHost.clear());
         rowProbsHost.asFloatBuffer().get(rowProbs, 0, floats);
         return rowProbs;
+    }
+
+    /** Layers whose block tables were rebuilt from their views since the store opened (the rest kept theirs), for tests. */
+    long layerBuilds() {
+        return layerBuilds;
+    }
+
+    /** The block tables, for tests. */
+    BlockTables tables() {
+        return tables;
     }
 
     /** The positions selected per layer at the last observed step (ascending), for tests; empty before one. */
