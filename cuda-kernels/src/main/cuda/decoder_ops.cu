@@ -9,6 +9,7 @@
 
 #include "dtype.cuh"
 #include "norm.cuh"
+#include "rope.cuh"
 
 namespace {
 
@@ -48,8 +49,7 @@ rope(float* q, float* k, int tokens, int heads, int kvHeads, int headDim, int st
         const float s = __ldg(sinTable + tab);
         const float x1 = row[i];
         const float x2 = row[i + half];
-        row[i] = x1 * c - x2 * s;
-        row[i + half] = x2 * c + x1 * s;
+        tierkv::rotatePair(x1, x2, c, s, row[i], row[i + half]);
     }
 }
 

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include "dtype.cuh"
 #include "norm.cuh"
+#include "rope.cuh"
 
 namespace {
 
@@ -210,8 +211,8 @@ __device__ __forceinline__ void normGemv(const unsigned char* __restrict__ w, co
             const float s = __ldg(sinTable + tab);
             const float x1 = value[slot];
             const float x2 = value[slot + 1];
-            const float r1 = x1 * c - x2 * s;
-            const float r2 = x2 * c + x1 * s;
+            float r1, r2;
+            tierkv::rotatePair(x1, x2, c, s, r1, r2);
             y[row] = r1;
             y[row + half] = r2;
             const long long qRows = qkRows - kvRows;

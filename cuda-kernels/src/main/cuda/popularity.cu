@@ -124,7 +124,7 @@ __device__ void refineCandidates(const unsigned long long* candidates, int c, un
         for (int e = threadIdx.x; e < numBins; e += kThreads) bins[e] = 0;
         __syncthreads();
         for (int i = threadIdx.x; i < c; i += kThreads) {
-            const unsigned long long key = candidates[i];
+            const unsigned long long key = __ldcg(candidates + i); // written by other CTAs: read past L1
             if ((key >> (64 - consumed)) == prefix) {
                 atomicAdd(&bins[(unsigned) (key >> shift) & (unsigned) (numBins - 1)], 1u);
             }
@@ -141,7 +141,7 @@ __device__ void refineCandidates(const unsigned long long* candidates, int c, un
     for (int base = 0; base < c; base += kThreads) {
         const int i = base + threadIdx.x;
         const bool live = i < c;
-        const unsigned long long key = live ? candidates[i] : 0ull;
+        const unsigned long long key = live ? __ldcg(candidates + i) : 0ull;
         const bool keep = live && (key >> (64 - consumed)) >= prefix;
         emit(keep, keep ? positionOf(key) : 0, emitted, out, k, counts);
     }
