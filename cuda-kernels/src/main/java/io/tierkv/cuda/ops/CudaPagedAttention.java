@@ -238,22 +238,31 @@ public final class CudaPagedAttention implements AutoCloseable {
 
     /** Grows the partials' scratch and the arrival counters; new counters are zeroed on {@code stream}, before the launch. */
     private void ensureScratch(long bytes, long arrivalBytes, CudaStream stream) {
-        if (scratch != null && scratch.bytes() >= bytes && arrivals.bytes() >= arrivalBytes) {
+        if (scratch != null && arrivals != null && scratch.bytes() >= bytes && arrivals.bytes() >= arrivalBytes) {
             return;
         }
         refuseInCapture("the split scratch", stream);
-        context.synchronize(); // a queued launch on any stream may still use the old scratch
+        // Every use waits for the one before (the fence), so the last one's end means none still reads the old scratch; and
+        // this stream's queue, where graphs captured with the scratch are replayed (a replay records no fence). Not a
+        // context-wide wait, which would also wait for the tiers' copies in flight.
+        scratchFree.beforeHostWrite();
+        stream.synchronize();
         long scratchBytes = Math.max(bytes, scratch == null ? 64 * 1024 : scratch.bytes());
         long counterBytes = Math.max(arrivalBytes, arrivals == null ? 1024 : arrivals.bytes());
         freeScratch();
         scratchGeneration++;
-        scratch = new DeviceBuffer(context, scratchBytes);
-        arrivals = new DeviceBuffer(context, counterBytes);
+        try { // a failed allocation leaves neither: the next call allocates both again
+            scratch = new DeviceBuffer(context, scratchBytes);
+            arrivals = new DeviceBuffer(context, counterBytes);
+        } catch (RuntimeException | Error e) {
+            freeScratch();
+            throw e;
+        }
         arrivals.fill(0, counterBytes, (byte) 0, stream);
     }
 
     /**
-     * Growing the scratch synchronises the context, which a stream capture cannot hold: a captured launch must follow one
+     * Growing the scratch waits for its last use on the host, which a stream capture cannot hold: a captured launch must follow one
      * outside the capture with the same plan (the scratch only grows), and this says so instead of breaking the capture.
      */
     private static void refuseInCapture(String what, CudaStream stream) {

@@ -123,10 +123,15 @@ public final class PopularityKernel implements AutoCloseable {
         int newBatches = Math.max(batches, batchCapacity);
         stream.synchronize(); // no launch may still use the old scratch
         freeScratch();
-        scores = new DeviceBuffer(context, (long) newBatches * newCapacity * Integer.BYTES);
-        candidates = new DeviceBuffer(context, (long) newBatches * newCapacity * Long.BYTES);
-        hist = new DeviceBuffer(context, (long) newBatches * BINS * Integer.BYTES);
-        arrivals = new DeviceBuffer(context, (long) newBatches * COUNTERS * Integer.BYTES);
+        try { // a failed allocation leaves none: scores is null, so the next call allocates them all again
+            scores = new DeviceBuffer(context, (long) newBatches * newCapacity * Integer.BYTES);
+            candidates = new DeviceBuffer(context, (long) newBatches * newCapacity * Long.BYTES);
+            hist = new DeviceBuffer(context, (long) newBatches * BINS * Integer.BYTES);
+            arrivals = new DeviceBuffer(context, (long) newBatches * COUNTERS * Integer.BYTES);
+        } catch (RuntimeException | Error e) {
+            freeScratch();
+            throw e;
+        }
         hist.fill(0, hist.bytes(), (byte) 0, stream);
         arrivals.fill(0, arrivals.bytes(), (byte) 0, stream);
         capacity = newCapacity;

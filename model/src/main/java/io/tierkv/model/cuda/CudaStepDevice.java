@@ -97,7 +97,9 @@ final class CudaStepDevice implements StepDevice {
         if (staging == null || staging.bytes() < want) {
             stream.synchronize(); // a queued copy may still read the old one
             if (staging != null) {
-                staging.close();
+                PinnedBuffer old = staging;
+                staging = null; // a failed allocation below leaves none, not a closed one
+                old.close();
             }
             staging = new PinnedBuffer(context, want);
         }
