@@ -516,23 +516,42 @@ public final class CudaDecoder implements AutoCloseable {
             throw new IllegalStateException("the sequence is at its maxTokens " + maxTokens + " (the KV slabs and RoPE tables end there)");
         }
         int position = cache.append();
-        if (graphs.enabled()) {
-            graphedStep(token, position);
-            cache.observe();
-        } else {
-            device.embed(act + at.h(), weights.embed, token);
-            for (int l = 0; l < c.layers(); l++) {
-                layer(l, position, false);
+        try {
+            if (graphs.enabled()) {
+                graphedStep(token, position);
+                cache.observe();
+            } else {
+                device.embed(act + at.h(), weights.embed, token);
+                for (int l = 0; l < c.layers(); l++) {
+                    layer(l, position, false);
+                }
+                head(); // queued before the store reads its top-k back, so that one wait covers the token's kernels too
+                cache.observe();
             }
-            head(); // queued before the store reads its top-k back, so that one wait covers the token's kernels too
-            cache.observe();
+            device.download(act + at.token(), this.token.clear());
+        } catch (RuntimeException | Error e) {
+            drain(e);
+            throw e;
         }
-        device.download(act + at.token(), this.token.clear());
         int next = this.token.getInt(0);
         if (next < 0 || next >= c.vocabSize()) {
             throw new IllegalStateException("the logits at position " + position + " hold no number (argmax returned " + next + ")");
         }
         return next;
+    }
+
+    /**
+     * A step or chunk cut short by {@code e} may leave kernels queued that still write its rows into the tail block: waits
+     * for them before the exception reaches the caller, whose next call may start copies of that block on the tiers' copy
+     * streams (which the host orders after this stream, not events). A wait that fails too (a sticky fault) is added to
+     * {@code e}.
+     */
+    private void drain(Throwable e) {
+        try {
+            device.synchronize();
+        } catch (RuntimeException | Error wait) {
+            e.addSuppressed(wait);
+        }
     }
 
     /** The final norm, the LM head and the greedy token (at {@code at.token()}). */
@@ -679,13 +698,18 @@ public final class CudaDecoder implements AutoCloseable {
         }
         device.upload(chunkAct + chunk.ids(), b.flip());
         int first = cache.append(n);
-        device.embedRows(chunkAct + chunk.h(), weights.embed, chunkAct + chunk.ids(), n);
-        for (int l = 0; l < c.layers(); l++) {
-            chunkLayer(l, first, n);
+        try {
+            device.embedRows(chunkAct + chunk.h(), weights.embed, chunkAct + chunk.ids(), n);
+            for (int l = 0; l < c.layers(); l++) {
+                chunkLayer(l, first, n);
+            }
+            head(chunkAct + chunk.h() + 4L * (n - 1) * c.hiddenSize());
+            device.download(act + at.token(), this.token.clear());
+        } catch (RuntimeException | Error e) {
+            drain(e);
+            throw e;
         }
-        head(chunkAct + chunk.h() + 4L * (n - 1) * c.hiddenSize());
         chunkedTokens += n;
-        device.download(act + at.token(), this.token.clear());
         int next = this.token.getInt(0);
         if (next < 0 || next >= c.vocabSize()) {
             throw new IllegalStateException("the logits at position " + (first + n - 1) + " hold no number (argmax returned " + next + ")");
@@ -824,19 +848,40 @@ public final class CudaDecoder implements AutoCloseable {
     /** Waits for queued work, then frees everything (the device and all it holds); idempotent. */
     @Override
     public void close() {
-        if (!closed) {
-            closed = true;
-            try {
-                try {
-                    device.synchronize(); // a step cut short by an exception may still have kernels reading the tiers' slabs
-                } finally {
-                    try (cache) { // freed even when the wait or the graphs fail (a kernel's fault is sticky)
-                        graphs.close();
-                    }
-                }
-            } finally {
-                device.close();
-            }
+        if (closed) {
+            return;
         }
+        closed = true;
+        // Every part is freed even when the wait or an earlier part fails (a kernel's fault is sticky: every later call
+        // fails); the first failure is thrown, the later ones suppressed into it.
+        Throwable first = null;
+        try {
+            device.synchronize(); // a step cut short by an exception may still have kernels reading the tiers' slabs
+        } catch (RuntimeException | Error e) {
+            first = e;
+        }
+        try (cache) {
+            graphs.close();
+        } catch (RuntimeException | Error e) {
+            first = firstOf(first, e);
+        }
+        try {
+            device.close();
+        } catch (RuntimeException | Error e) {
+            first = firstOf(first, e);
+        }
+        if (first instanceof RuntimeException e) {
+            throw e;
+        } else if (first instanceof Error e) {
+            throw e;
+        }
+    }
+
+    private static Throwable firstOf(Throwable first, Throwable next) {
+        if (first == null) {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
     }
 }

@@ -93,6 +93,41 @@ class TieredHostDecoderTest {
     }
 
     /**
+     * A step cut short by an exception (a launch refused, an argument check) leaves its earlier kernels queued on a GPU: the
+     * decoder waits for them before the exception reaches the caller, whose next call may start copies of the block they
+     * write. The mirror runs every launch at once, so the test holds the order of the calls: the wait comes after the throw.
+     */
+    @Test
+    void aStepCutShortByAnException_waitsForItsQueuedKernels_beforeThrowing() {
+        java.util.List<String> calls = new java.util.ArrayList<>();
+        int[] attendsLeft = {-1};
+        java.util.function.Supplier<StepDevice> failing = () -> {
+            HostStepDevice mirror = new HostStepDevice();
+            return (StepDevice) Proxy.newProxyInstance(StepDevice.class.getClassLoader(), new Class<?>[] {StepDevice.class},
+                    (proxy, method, args) -> {
+                        calls.add(method.getName());
+                        if (method.getName().equals("attendParts") && attendsLeft[0] >= 0 && attendsLeft[0]-- == 0) {
+                            throw new IllegalStateException("launch refused");
+                        }
+                        try {
+                            return method.invoke(mirror, args);
+                        } catch (InvocationTargetException e) {
+                            throw e.getCause();
+                        }
+                    });
+        };
+        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), 96, 16, null, failing, KvStores.tiered(Backend.CPU, 2))) {
+            int next = decoder.prefill(java.util.stream.IntStream.range(0, 40).map(i -> 1 + 7 * i % 90).toArray());
+            calls.clear();
+            attendsLeft[0] = 1; // the second layer's attention
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> decoder.advance(next));
+            assertEquals("launch refused", e.getMessage());
+            int thrown = calls.lastIndexOf("attendParts");
+            assertTrue(calls.subList(thrown + 1, calls.size()).contains("synchronize"), "no wait after the throw: " + calls);
+        }
+    }
+
+    /**
      * The prompt rows that only seed the placement (all of them for {@code hierarchical}, which observes no prompt row)
      * have their top-k selected on the device: no read back in a hierarchical generation is larger than the top-k's
      * {@code layers x (k + 1)} ints (a prior row read back whole was {@code layers x heads x maxTokens} floats).
