@@ -47,6 +47,14 @@ final class CopyBatch {
         if (size == 0) {
             return 0;
         }
+        try {
+            return emitRuns(out);
+        } finally {
+            size = 0; // also when a consumer threw: what was staged is not submitted again by the next drain
+        }
+    }
+
+    private int emitRuns(RunConsumer out) {
         Arrays.sort(pairs, 0, size);
         int runs = 0;
         int runSrc = src(pairs[0]);
@@ -66,7 +74,6 @@ final class CopyBatch {
             }
         }
         out.run(direction, runSrc, runDst, runLength);
-        size = 0;
         return runs + 1;
     }
 

@@ -109,7 +109,12 @@ public final class CudaCopyEngine extends AbstractCopyEngine {
             ok = false;
             logOnce(e);
         }
-        endEvents[d][i].record(stream);
+        try { // after a sticky fault this fails too: the run is still queued, as failed, so that its blocks stay where they were
+            endEvents[d][i].record(stream);
+        } catch (CudaException e) {
+            ok = false;
+            logOnce(e);
+        }
         pendingSrc[d][i] = src;
         pendingDst[d][i] = dst;
         pendingSlots[d][i] = slots;
