@@ -176,6 +176,21 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
+    public void fillRows(long address, long pitch, long rowBytes, int rows, byte value) {
+        refuseInCapture("fillRows");
+        if (rowBytes > pitch) {
+            throw new IllegalArgumentException("rows of " + rowBytes + " bytes do not fit a pitch of " + pitch);
+        }
+        if (rows == 0 || rowBytes == 0) {
+            return;
+        }
+        Map.Entry<Long, DeviceBuffer> e = find(address, (rows - 1) * pitch + rowBytes);
+        context.makeCurrent();
+        Cuda.check(JCudaDriver.cuMemsetD2D8Async(e.getValue().pointer(address - e.getKey()), pitch, value, rowBytes, rows,
+                stream.handle()), "cuMemsetD2D8Async of " + rows + " rows of " + rowBytes + " bytes in " + e.getValue());
+    }
+
+    @Override
     public void embed(long out, DeviceWeights.Matrix table, int token) {
         ops.embedAsync(out, table.address(), table.dtype(), table.rows(), table.cols(), token, stream);
     }

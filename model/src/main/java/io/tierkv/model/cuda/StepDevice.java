@@ -43,6 +43,19 @@ interface StepDevice extends AutoCloseable {
     /** Sets {@code bytes} bytes from {@code address} to {@code value}. */
     void fill(long address, long bytes, byte value);
 
+    /**
+     * Sets the first {@code rowBytes} bytes of {@code rows} rows, {@code pitch} bytes apart from {@code address}, to
+     * {@code value} (one 2-D memset on a GPU): the used columns of rows sized for the longest sequence.
+     */
+    default void fillRows(long address, long pitch, long rowBytes, int rows, byte value) {
+        if (rowBytes > pitch) {
+            throw new IllegalArgumentException("rows of " + rowBytes + " bytes do not fit a pitch of " + pitch);
+        }
+        for (int r = 0; r < rows; r++) {
+            fill(address + r * pitch, rowBytes, value);
+        }
+    }
+
     /** {@code out[d] = table[token][d]} as fp32. */
     void embed(long out, DeviceWeights.Matrix table, int token);
 

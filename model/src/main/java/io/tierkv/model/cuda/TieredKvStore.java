@@ -65,7 +65,7 @@ final class TieredKvStore implements CapturableKvStore {
     private final boolean wholeRows;    // ... more than its top-k (observedTopK 0: h2o's mass, a trace recorder's own k)
     private final int topK;             // keys selected per layer and step
     private final int stride;           // probability row length: maxTokens
-    private final long probs;           // device fp32 [layers][heads][stride], zeroed per observed step or prompt row
+    private final long probs;           // device fp32 [layers][heads][stride], its first keys zeroed per observed step or prompt row
     private final long selected;        // device i32 [layers][topK] positions, then i32 [layers] counts (then the digest counts)
     private final boolean sharedCounts; // the per-head digest choices' counts follow the top-k in {@link #selected}
     private final ByteBuffer selectedHost;
@@ -253,8 +253,8 @@ final class TieredKvStore implements CapturableKvStore {
         }
         observeNow = observing && prefillDone;
         rowNow = !prefillDone && prompt != null && prompt.reads(last);
-        if (observeNow || rowNow) {
-            device.fill(probs, 4L * layers * shape.heads() * stride, (byte) 0);
+        if (observeNow || rowNow) { // the keys so far of every row: the rows are sized for maxTokens, read up to the length
+            device.fillRows(probs, 4L * stride, 4L * seq.length(), layers * shape.heads(), (byte) 0);
         }
         return position;
     }
