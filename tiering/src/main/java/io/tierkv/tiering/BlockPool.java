@@ -81,7 +81,7 @@ final class BlockPool {
     private final int[] totals = new int[COUNTERS];
     private int peakDeviceSlots;
     private int peakHostSlots;
-    /** (layer) bumped whenever a block of the layer, of any sequence, is created, moved, retained or released. */
+    /** (layer) bumped whenever a block of the layer, of any sequence, is created, moved, retained or released, or tokens masked. */
     private final long[] layerVersions;
 
     BlockPool(SlotArena device, SlotArena host, int layers) {
@@ -342,10 +342,17 @@ final class BlockPool {
 
     /**
      * A count that grows whenever a block of layer {@code l}, of any sequence, is created, starts or ends a copy, or gains or
-     * loses a holder: while it stays the same, every sequence's list of that layer's blocks, their tiers and slots stay the same.
+     * loses a holder, and whenever a sequence masks tokens of the layer ({@link #masked}): while it stays the same, every
+     * sequence's list of that layer's blocks, their tiers, slots and masked tokens stay the same. It never repeats for the
+     * manager's life, across sequences too.
      */
     long layerVersion(int l) {
         return layerVersions[l];
+    }
+
+    /** A sequence masked tokens of layer {@code l} (their blocks stay): moves {@link #layerVersion}. */
+    void masked(int l) {
+        layerVersions[l]++;
     }
 
     byte state(int h) {

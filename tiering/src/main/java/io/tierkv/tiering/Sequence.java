@@ -71,8 +71,6 @@ public final class Sequence implements AutoCloseable {
     private final int[] maskedCount;
     /** (layer, block) tokens of the block masked so far: a reader skips a block's rows at once when none is. */
     private int[][] maskedInBlock;
-    /** (layer) tokens masked so far, in this sequence's lifetime: part of {@link #residencyVersion}. */
-    private final long[] maskVersions;
     private final Transitions tokenMoves = new Transitions();
     private final Transitions blockMoves = new Transitions();
     private final Moves moves = new Moves();
@@ -118,7 +116,6 @@ public final class Sequence implements AutoCloseable {
         this.masked = new boolean[layers][16 * blockSize];
         this.maskedCount = new int[layers];
         this.maskedInBlock = new int[layers][16];
-        this.maskVersions = new long[layers];
         for (int[] row : handles) {
             Arrays.fill(row, NO_HANDLE);
         }
@@ -364,11 +361,14 @@ public final class Sequence implements AutoCloseable {
      * A count that grows whenever {@link #view}'s lists of the layer's blocks (which blocks, on which tier, in which slot) or
      * the layer's {@link #masked} tokens may have changed: a reader that keeps its own copy of a view rebuilds it only when
      * this moved. Between two equal readings only the length grew, in the tail block or in new blocks, and a new block
-     * moves it. It also moves for changes to other sequences' blocks of the same layer (the count is the manager's): equal
-     * readings mean nothing changed, unequal ones only that something may have.
+     * moves it. The count is the manager's: it also moves for changes to other sequences' blocks of the same layer, and
+     * never repeats, so equal readings (of this sequence or of one that reused its id) mean nothing changed, unequal ones
+     * only that something may have.
      */
     public long residencyVersion(int layer) {
-        return pool.layerVersion(layer) + maskVersions[layer];
+        checkOpen();
+        checkLayer(layer);
+        return pool.layerVersion(layer);
     }
 
     /**
@@ -668,7 +668,7 @@ public final class Sequence implements AutoCloseable {
             masked[layer][token] = true;
             maskedCount[layer]++;
             maskedInBlock[layer][token / blockSize]++;
-            maskVersions[layer]++;
+            pool.masked(layer);
         }
     }
 

@@ -320,6 +320,30 @@ class TierManagerTest {
         }
     }
 
+    /** A sequence that reuses a closed one's id never reads a version the other read: a cache keyed by id stays safe. */
+    @Test
+    void residencyVersion_neverRepeats_acrossSequencesOfOneManager() {
+        try (TierManager m = manager(8, 16, CopyFaults.NONE)) {
+            KvHarness a = new KvHarness(m, 2, Integer.MAX_VALUE);
+            a.append(16);
+            a.sequence.endPrefill();
+            a.setBlock(0, 1, Level.EVICT_CODE); // two blocks freed: 8 tokens masked, more than the changes to come
+            a.setBlock(0, 2, Level.EVICT_CODE);
+            a.append(1);
+            a.sequence.step();
+            assertTrue(a.sequence.masked(0, 4) && a.sequence.masked(0, 11));
+            long last = a.sequence.residencyVersion(0);
+            int id = a.sequence.id();
+            a.sequence.close();
+            KvHarness b = new KvHarness(m, 2, Integer.MAX_VALUE);
+            assertEquals(id, b.sequence.id(), "the id is reused");
+            b.append(1);
+            assertTrue(b.sequence.residencyVersion(0) > last, b.sequence.residencyVersion(0) + " after " + last);
+            IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class, () -> b.sequence.residencyVersion(1));
+            assertTrue(e.getMessage().contains("1"), e.getMessage());
+        }
+    }
+
     @Test
     void appendIntoAFullArena_movesWrittenBlocksOfAnotherSequenceToTheHost() {
         try (TierManager m = manager(6, 8, CopyFaults.NONE)) {
