@@ -114,6 +114,11 @@ public final class CudaCopyEngine extends AbstractCopyEngine {
         } catch (CudaException e) {
             ok = false;
             logOnce(e);
+            try { // its event holds an older record: reaping it as failed frees the destination, which the copy may still write
+                stream.synchronize();
+            } catch (CudaException ignored) {
+                // a sticky fault: the copy never ran
+            }
         }
         pendingSrc[d][i] = src;
         pendingDst[d][i] = dst;
