@@ -360,8 +360,7 @@ public final class Sequence implements AutoCloseable {
     /**
      * A count that grows whenever {@link #view}'s lists of the layer's blocks (which blocks, on which tier, in which slot) or
      * the layer's {@link #masked} tokens may have changed: a reader that keeps its own copy of a view rebuilds it only when
-     * this moved. Between two equal readings only the length grew, in the tail block or in new blocks, and a new block
-     * moves it. The count is the manager's: it also moves for changes to other sequences' blocks of the same layer, and
+     * this moved. Between two equal readings only the tail block grew (opening a new block moves it). The count is the manager's: it also moves for changes to other sequences' blocks of the same layer, and
      * never repeats, so equal readings (of this sequence or of one that reused its id) mean nothing changed, unequal ones
      * only that something may have.
      */
