@@ -2,6 +2,7 @@ package io.tierkv.cuda.attention;
 
 import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaCopies;
+import io.tierkv.cuda.driver.CudaDevice;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
@@ -11,6 +12,7 @@ import io.tierkv.cuda.driver.ReuseFence;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import jcuda.Pointer;
+import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.jcublas.JCublas2;
 import jcuda.jcublas.cublasHandle;
@@ -29,6 +31,8 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
     /** The module ({@code attention.cu}). */
     public static final String MODULE = "attention";
     static final int THREADS = 256;
+    /** Dynamic shared memory a CTA may have without opting in. */
+    static final int DEFAULT_SHARED = 48 * 1024;
 
     /** How q.K^T is computed. */
     public enum Engine { CUBLAS, KERNEL }
@@ -40,6 +44,8 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
     private final ReuseFence<CudaStream> deviceStagingFree; // recorded after the launch that reads the device staging
     private final Engine engine;
     private final cublasHandle cublas;
+    private final int sharedOptIn;      // the most dynamic shared memory the device allows a CTA
+    private int sharedAllowed = DEFAULT_SHARED; // what block_scores may use now
     private PinnedBuffer hostStaging;   // q [heads][headDim] f32, then blocks i32 or GEMM pointer arrays (3 x batch) u64
     private ByteBuffer hostStagingView; // over hostStaging, made once per allocation
     private FloatBuffer hostStagingFloats;
@@ -65,6 +71,7 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
         this.context = context;
         this.engine = engine;
         this.module = KernelModule.load(context, MODULE);
+        this.sharedOptIn = CudaDevice.attribute(context.ordinal(), CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
         this.ownStream = new CudaStream(context);
         this.hostStagingFree = ReuseFence.create(context);
         this.deviceStagingFree = ReuseFence.create(context);
@@ -133,6 +140,10 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
      */
     public void probabilitiesAsync(float[] q, ScoreShape shape, DeviceBuffer pool, int[] blocks, int tokens, long probs, int stride,
                                    long mask, CudaStream stream) {
+        if (stream.isCapturing()) { // a graph would replay the staged q and blocks of this call, whatever the next one stages
+            throw new IllegalStateException("attention probabilities stage their inputs through host memory per call and cannot be"
+                    + " captured into a CUDA graph");
+        }
         shape.checkInputs(q, pool.bytes(), blocks, tokens);
         if (stride < paddedStride(shape, tokens)) {
             throw new IllegalArgumentException("stride must be >= " + paddedStride(shape, tokens) + " (whole blocks), was " + stride);
@@ -200,9 +211,13 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
 
     private void blockScores(ScoreShape s, long dq, long pool, long dBlocks, int used, long probs, int stride, CudaStream stream) {
         int shared = (s.blockSize() * (s.headDim() + 1) + s.group() * s.headDim()) * Float.BYTES;
-        if (shared > 48 * 1024) {
-            throw new IllegalArgumentException("block_scores needs " + shared + " bytes of shared memory for blockSize " + s.blockSize()
-                    + " and headDim " + s.headDim() + "; at most 49152");
+        if (shared > sharedAllowed) { // large blocks: opt in to the device's limit, once per size reached
+            if (shared > sharedOptIn) {
+                throw new IllegalArgumentException("block_scores needs " + shared + " bytes of shared memory for blockSize "
+                        + s.blockSize() + " and headDim " + s.headDim() + "; the device allows a CTA " + sharedOptIn);
+            }
+            module.allowSharedMemory("block_scores", shared);
+            sharedAllowed = shared;
         }
         // block_scores(q, pool, blocks, blockBytes, blockSize, heads, kvHeads, headDim, scale, scores, stride)
         args.clear().i64(dq).i64(pool).i64(dBlocks).i64(s.blockBytes()).i32(s.blockSize()).i32(s.heads()).i32(s.kvHeads()).i32(s.headDim())

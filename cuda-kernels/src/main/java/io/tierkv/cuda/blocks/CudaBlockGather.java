@@ -88,6 +88,10 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
     }
 
     private void launch(String function, long src, long dst, int[] blocks, int count, long blockBytes, CudaStream stream) {
+        if (stream.isCapturing()) { // a graph would replay this call's staged indices, whatever the next call stages
+            throw new IllegalStateException(function + " stages its block indices through host memory per call and cannot be captured"
+                    + " into a CUDA graph");
+        }
         if (count == 0) {
             return;
         }

@@ -2,10 +2,12 @@ package io.tierkv.cuda.ops;
 
 import io.tierkv.core.DType;
 import io.tierkv.cuda.driver.CudaContext;
+import io.tierkv.cuda.driver.CudaDevice;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
+import jcuda.driver.CUdevice_attribute;
 
 /**
  * Block digests on the device ({@code src/main/cuda/digest.cu}; {@link DigestMirror} is the same in Java): an array of
@@ -29,7 +31,7 @@ public final class CudaBlockDigests implements AutoCloseable {
     static final int ARGS_BYTES = 128;
     static final String BOUND = "digest_bound";
     static final String SKETCH_SCORE = "digest_sketch_score";
-    /** Dynamic shared memory a CTA may have without opting in; {@code digest_sketch_update} stays within it. */
+    /** Dynamic shared memory a CTA may have without opting in; {@code digest_sketch_update} opts in beyond it. */
     static final int MAX_SHARED = 48 * 1024;
     /** The most warps of a {@code digest_exact} CTA (one per KV head, each looping over several when there are more). */
     static final int EXACT_WARPS = 8;
@@ -43,14 +45,20 @@ public final class CudaBlockDigests implements AutoCloseable {
     /**
      * Loads the kernels into {@code context} (kept open by the caller, closed after this) and allocates {@code capacity} digests.
      *
-     * @throws IllegalArgumentException for a code digest whose update needs more than 48 KiB of shared memory
-     *                                  ({@link #sketchSharedBytes})
+     * A code digest whose update needs more than 48 KiB of shared memory ({@link #sketchSharedBytes}: from about 4,900 elements
+     * of K per token, 40 heads of 128) opts in to the device's larger limit.
+     *
+     * @throws IllegalArgumentException for a code digest whose update needs more shared memory than the device allows a CTA
      */
     public CudaBlockDigests(CudaContext context, DigestShape shape, int capacity) {
         LaunchPlans.positive("digest capacity", capacity);
-        if (shape.codes() && sketchSharedBytes(shape) > MAX_SHARED) {
+        int sketchShared = shape.codes() ? sketchSharedBytes(shape) : 0;
+        int optIn = sketchShared > MAX_SHARED
+                ? CudaDevice.attribute(context.ordinal(), CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)
+                : MAX_SHARED;
+        if (sketchShared > optIn) {
             throw new IllegalArgumentException("a code digest of " + shape.kvHeads() + " KV heads x " + shape.headDim() + " needs "
-                    + sketchSharedBytes(shape) + " bytes of shared memory to update, more than " + MAX_SHARED);
+                    + sketchShared + " bytes of shared memory to update; the device allows a CTA " + optIn);
         }
         this.shape = shape;
         this.capacity = capacity;
@@ -59,6 +67,11 @@ public final class CudaBlockDigests implements AutoCloseable {
         try {
             for (String f : kernels(shape)) {
                 module.function(f); // looked up before allocating: a jar with other kernels fails first
+            }
+            if (sketchShared > MAX_SHARED) { // once, here: a launch inside a stream capture may not change it
+                for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16}) {
+                    module.allowSharedMemory(sketchUpdateKernel(t), sketchShared);
+                }
             }
             buffer = new DeviceBuffer(context, capacity * shape.bytesPerBlock());
             this.args = new LaunchArgs(context, ARGS_BYTES);

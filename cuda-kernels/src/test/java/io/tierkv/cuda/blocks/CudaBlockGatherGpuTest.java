@@ -77,4 +77,18 @@ class CudaBlockGatherGpuTest {
         }
         before.assertNoLeaks();
     }
+
+    @Test
+    void aGatherInAStreamCapture_isRefused_andTheStreamStillWorks() {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (CudaContext ctx = CudaContext.primary(0); CudaBlockGather gpu = new CudaBlockGather(ctx); CudaStream s = new CudaStream(ctx);
+             DeviceBuffer pool = new DeviceBuffer(ctx, 4 * 64); DeviceBuffer staging = new DeviceBuffer(ctx, 4 * 64)) {
+            IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> io.tierkv.cuda.driver.CudaGraph.capture(s, () -> gpu.gatherAsync(pool, new int[] {2}, 1, 64, staging, 0, s)));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("CUDA graph"), e.getMessage());
+            gpu.gatherAsync(pool, new int[] {2}, 1, 64, staging, 0, s); // outside a capture: runs
+            s.synchronize();
+        }
+        before.assertNoLeaks();
+    }
 }
