@@ -483,4 +483,42 @@ class TierManagerTest {
         }
         return t;
     }
+
+    /**
+     * A copy thread whose copy throws (not a failed copy: a bug in it) posts no completion for that run: every later call
+     * fails with its error instead of waiting 60 s for it, and close() neither hangs nor leaks the arenas.
+     */
+    @Test
+    void aCopyThreadThatThrows_failsEveryLaterCall_andCloseFreesTheArenas() {
+        AtomicLong copies = new AtomicLong();
+        CopyFaults throwing = new CopyFaults() {
+            @Override
+            public boolean fail(CopyDirection direction, int srcSlot, int dstSlot, int slots) {
+                if (copies.incrementAndGet() == 2) {
+                    throw new IllegalStateException("injected: the copy thread broke");
+                }
+                return false;
+            }
+        };
+        long start = System.nanoTime();
+        TierManager m = manager(4, 64, throwing);
+        try {
+            KvHarness h = new KvHarness(m, 2, Integer.MAX_VALUE);
+            h.append(4);
+            h.sequence.endPrefill();
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> {
+                for (int t = 0; t < 200; t++) { // every block past the budget is demoted: the second copy throws
+                    h.append(1);
+                    h.sequence.step();
+                    m.awaitCopies();
+                }
+            });
+            assertTrue(e.getMessage().contains("injected: the copy thread broke"), e.getMessage());
+            IllegalStateException again = assertThrows(IllegalStateException.class, () -> h.append(1));
+            assertTrue(again.getMessage().contains("injected"), "a later call names the first failure: " + again.getMessage());
+        } finally {
+            m.close();
+        }
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(30), "nothing waited for the lost completion");
+    }
 }
