@@ -83,11 +83,14 @@ final class BlockPool {
     private int peakHostSlots;
     /** (layer) bumped whenever a block of the layer, of any sequence, is created, moved, retained or released, or tokens masked. */
     private final long[] layerVersions;
+    /** (layer) the part of {@link #layerVersions} that tokens masked moved: bumped together with it by {@link #masked}. */
+    private final long[] maskVersions;
 
     BlockPool(SlotArena device, SlotArena host, int layers) {
         this.device = device;
         this.host = host;
         this.layerVersions = new long[layers];
+        this.maskVersions = new long[layers];
         int handles = device.capacity() + host.capacity();
         state = new byte[handles];
         deviceSlot = new int[handles];
@@ -350,9 +353,18 @@ final class BlockPool {
         return layerVersions[l];
     }
 
-    /** A sequence masked tokens of layer {@code l} (their blocks stay): moves {@link #layerVersion}. */
+    /** A sequence masked tokens of layer {@code l} (their blocks stay): moves {@link #layerVersion} and {@link #maskVersion}. */
     void masked(int l) {
         layerVersions[l]++;
+        maskVersions[l]++;
+    }
+
+    /**
+     * How often tokens of layer {@code l} were masked ({@link #masked}), of any sequence: when two readings of this and of
+     * {@link #layerVersion} moved by the same amount, only tokens were masked in between; no block changed.
+     */
+    long maskVersion(int l) {
+        return maskVersions[l];
     }
 
     byte state(int h) {

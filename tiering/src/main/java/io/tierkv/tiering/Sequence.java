@@ -69,6 +69,8 @@ public final class Sequence implements AutoCloseable {
     private boolean[][] masked;
     /** (layer) tokens masked so far. */
     private final int[] maskedCount;
+    /** (layer, i) the i-th token masked in the layer, in the order masked; {@code maskedCount[layer]} of them. */
+    private final int[][] maskedOrder;
     /** (layer, block) tokens of the block masked so far: a reader skips a block's rows at once when none is. */
     private int[][] maskedInBlock;
     private final Transitions tokenMoves = new Transitions();
@@ -115,6 +117,7 @@ public final class Sequence implements AutoCloseable {
         this.handles = new int[layers][16];
         this.masked = new boolean[layers][16 * blockSize];
         this.maskedCount = new int[layers];
+        this.maskedOrder = new int[layers][16];
         this.maskedInBlock = new int[layers][16];
         for (int[] row : handles) {
             Arrays.fill(row, NO_HANDLE);
@@ -368,6 +371,17 @@ public final class Sequence implements AutoCloseable {
         checkOpen();
         checkLayer(layer);
         return pool.layerVersion(layer);
+    }
+
+    /**
+     * The share of {@link #residencyVersion} that tokens masked moved (of any sequence of the manager): when both moved by the
+     * same amount between two readings, no block was opened, moved or freed in between, only tokens masked, and this
+     * sequence's are the {@link #maskedToken}s after the {@link #maskedTokens} read then.
+     */
+    public long maskVersion(int layer) {
+        checkOpen();
+        checkLayer(layer);
+        return pool.maskVersion(layer);
     }
 
     /**
@@ -665,7 +679,10 @@ public final class Sequence implements AutoCloseable {
     private void mask(int layer, int token) {
         if (!masked[layer][token]) {
             masked[layer][token] = true;
-            maskedCount[layer]++;
+            if (maskedCount[layer] == maskedOrder[layer].length) {
+                maskedOrder[layer] = Arrays.copyOf(maskedOrder[layer], 2 * maskedCount[layer]);
+            }
+            maskedOrder[layer][maskedCount[layer]++] = token;
             maskedInBlock[layer][token / blockSize]++;
             pool.masked(layer);
         }
@@ -677,6 +694,24 @@ public final class Sequence implements AutoCloseable {
      */
     public boolean masked(int layer, int token) {
         return masked[layer][token];
+    }
+
+    /** How many tokens of a layer are {@link #masked}; O(1). */
+    public int maskedTokens(int layer) {
+        checkLayer(layer);
+        return maskedCount[layer];
+    }
+
+    /**
+     * The {@code i}-th token of a layer to be {@link #masked}, in the order they were, {@code i < maskedTokens(layer)}: a reader
+     * that saw the first {@code n} reads only those after them. O(1).
+     */
+    public int maskedToken(int layer, int i) {
+        checkLayer(layer);
+        if (i < 0 || i >= maskedCount[layer]) {
+            throw new IndexOutOfBoundsException("masked token " + i + " of layer " + layer + " outside [0, " + maskedCount[layer] + ")");
+        }
+        return maskedOrder[layer][i];
     }
 
     /** How many tokens of one block of a layer are {@link #masked}; O(1). 0 for a block past the sequence. */

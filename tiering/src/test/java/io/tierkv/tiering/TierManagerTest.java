@@ -320,6 +320,42 @@ class TierManagerTest {
         }
     }
 
+    /**
+     * Tokens masked alone (a block keeps some live tokens) move the mask version exactly as much as the residency version, and
+     * are listed in the order masked; a freed block moves the residency version further.
+     */
+    @Test
+    void maskVersion_namesTheChangesThatWereOnlyMasks_andMaskedTokenListsThem() {
+        try (TierManager m = manager(8, 16, CopyFaults.NONE)) {
+            KvHarness a = new KvHarness(m, 8, Integer.MAX_VALUE);
+            a.append(12);
+            a.sequence.endPrefill();
+            a.append(1);
+            long v = a.sequence.residencyVersion(0);
+            long mv = a.sequence.maskVersion(0);
+            assertEquals(0, a.sequence.maskedTokens(0));
+            a.policy.move(0, 6, Level.EVICT_CODE); // drop mode: masked, its block keeps three live tokens
+            a.policy.move(0, 1, Level.EVICT_CODE);
+            a.sequence.step();
+            assertEquals(2, a.sequence.residencyVersion(0) - v, "two tokens masked, nothing else");
+            assertEquals(2, a.sequence.maskVersion(0) - mv, "... both of them masks");
+            assertEquals(2, a.sequence.maskedTokens(0));
+            assertEquals(6, a.sequence.maskedToken(0, 0), "in the order masked");
+            assertEquals(1, a.sequence.maskedToken(0, 1));
+            v = a.sequence.residencyVersion(0);
+            mv = a.sequence.maskVersion(0);
+            a.setBlock(0, 2, Level.EVICT_CODE); // the whole block: masked and freed
+            a.append(1);
+            a.sequence.step();
+            assertEquals(Tier.NONE, a.sequence.tier(0, 2));
+            assertEquals(6, a.sequence.maskedTokens(0));
+            assertTrue(a.sequence.residencyVersion(0) - v > a.sequence.maskVersion(0) - mv, "a freed block is no mask");
+            IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class, () -> a.sequence.maskedToken(0, 6));
+            assertTrue(e.getMessage().contains("[0, 6)"), e.getMessage());
+            a.verify();
+        }
+    }
+
     /** A sequence that reuses a closed one's id never reads a version the other read: a cache keyed by id stays safe. */
     @Test
     void residencyVersion_neverRepeats_acrossSequencesOfOneManager() {

@@ -110,6 +110,11 @@ final class BlockTables {
         return true;
     }
 
+    /** True when {@link #keep} rewrote layer l's host part since it was built: its entries are no longer the built ones. */
+    boolean compacted(int l) {
+        return compacted[l];
+    }
+
     /**
      * The tail block, the last entry of layer l's device part (lists are in block order, and the tail never leaves the
      * device), now holds {@code rows} valid rows.

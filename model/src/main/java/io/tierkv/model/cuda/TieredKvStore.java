@@ -35,7 +35,9 @@ import java.util.function.Supplier;
  * part) are built from the views on the host and what changed goes up in one copy (once per prefill chunk); a view stays valid until
  * the next append or step, so residency does not change while the step's kernels run. A layer whose
  * {@link Sequence#residencyVersion} did not move keeps its tables, the tail block's valid rows updated: most tokens
- * rebuild no layer's lists (new blocks open every {@code blockSize} tokens, the placement moves blocks at windows).
+ * rebuild no layer's lists (new blocks open every {@code blockSize} tokens, the placement moves blocks at windows). One
+ * where only tokens were masked ({@link Sequence#maskVersion} moved as much: a streaming window, H2O's drops) marks their
+ * rows in the entries it keeps.
  *
  * <p>No CUDA event orders the decoder's stream against the tiers' copy streams; the host does. A step's kernels read only
  * where a view lists a block: a block being demoted at its device slot, one being promoted at its host slot, until the copy
@@ -59,7 +61,11 @@ final class TieredKvStore implements CapturableKvStore {
     private final TierManager tiers;
     private final BlockTables tables;   // [layers][device, host] block lists, rebuilt when residency changed
     private final long[] builtVersions; // [layers] the sequence's residency version the layer's tables were built at; -1: none
+    private final long[] builtMaskVersions; // [layers] ... and its mask version ({@link Sequence#maskVersion})
+    private final int[] builtMasked;    // [layers] the sequence's masked tokens marked in the layer's tables
+    private final int[][] entries;      // [layers][block] the block's entry in the tables: index << 1 | part; -1: not listed
     private long layerBuilds;           // layers whose tables were rebuilt from their views, since the store opened
+    private long maskUpdates;           // layers whose tables had only newly masked rows marked, since the store opened
     private final Supplier<KvPolicy> policies;
     private final boolean observing;    // the policy reads attention while decoding
     private final boolean wholeRows;    // ... more than its top-k (observedTopK 0: h2o's mass, a trace recorder's own k)
@@ -98,6 +104,9 @@ final class TieredKvStore implements CapturableKvStore {
         this.maxBlocks = KvBlockTable.blocksFor(maxTokens, shape.blockSize());
         this.tables = new BlockTables(device, layers, maxBlocks, shape.blockSize(), shape.kvHeads());
         this.builtVersions = new long[layers];
+        this.builtMaskVersions = new long[layers];
+        this.builtMasked = new int[layers];
+        this.entries = new int[layers][maxBlocks];
         this.policies = policies;
         KvPolicy probe = policies.get();
         this.observing = probe.observesAttention();
@@ -174,6 +183,9 @@ final class TieredKvStore implements CapturableKvStore {
         prefillDone = false;
         prompt = null;
         Arrays.fill(builtVersions, -1);
+        for (int[] e : entries) {
+            Arrays.fill(e, -1);
+        }
         if (selection != null) {
             selection.reset();
         }
@@ -232,19 +244,26 @@ final class TieredKvStore implements CapturableKvStore {
         int tailRows = last + 1 - tail * shape.blockSize();
         for (int l = 0; l < layers; l++) {
             long version = seq.residencyVersion(l);
+            long maskVersion = seq.maskVersion(l);
             if (version == builtVersions[l]) { // no block opened, moved, freed or masked: only the tail block grew
-                tables.tailRows(l, tail, tailRows);
-                tables.reuse(l, BlockTables.DEVICE);
-                if (!tables.reuse(l, BlockTables.HOST)) { // a sparse read compacted it
-                    LayerView view = seq.view(l);
-                    fill(l, BlockTables.HOST, view, view.hostCount(), false);
-                }
+                keepTables(l, tail, tailRows);
+                continue;
+            }
+            if (builtVersions[l] >= 0 && version - builtVersions[l] == maskVersion - builtMaskVersions[l] && markMasked(l, tail, tailRows)) {
+                builtVersions[l] = version; // only tokens were masked (a streaming window, H2O's drops): marked in place
+                builtMaskVersions[l] = maskVersion;
+                maskUpdates++;
                 continue;
             }
             LayerView view = seq.view(l);
+            for (int b = 0, blocks = seq.blocks(); b < blocks; b++) {
+                entries[l][b] = -1;
+            }
             fill(l, BlockTables.DEVICE, view, view.deviceCount(), true);
             fill(l, BlockTables.HOST, view, view.hostCount(), false);
             builtVersions[l] = version;
+            builtMaskVersions[l] = maskVersion;
+            builtMasked[l] = seq.maskedTokens(l);
             layerBuilds++;
         }
         tables.upload();
@@ -259,6 +278,44 @@ final class TieredKvStore implements CapturableKvStore {
         return position;
     }
 
+    /** Layer l's tables as they were built, the tail block grown to {@code tailRows}; a host part a sparse read compacted, rebuilt. */
+    private void keepTables(int l, int tail, int tailRows) {
+        tables.tailRows(l, tail, tailRows);
+        tables.reuse(l, BlockTables.DEVICE);
+        if (!tables.reuse(l, BlockTables.HOST)) { // a sparse read compacted it
+            LayerView view = seq.view(l);
+            fill(l, BlockTables.HOST, view, view.hostCount(), false);
+        }
+    }
+
+    /**
+     * Layer l's tables kept ({@link #keepTables}), with the rows of the tokens masked since they were built marked evicted in
+     * their entries: O(tokens masked), not O(blocks). False, and nothing changed, when such a token lies in a block the tables
+     * do not list (the caller rebuilds them).
+     */
+    private boolean markMasked(int l, int tail, int tailRows) {
+        int from = builtMasked[l];
+        int to = seq.maskedTokens(l);
+        int bs = shape.blockSize();
+        for (int i = from; i < to; i++) {
+            if (entries[l][seq.maskedToken(l, i) / bs] < 0) {
+                return false;
+            }
+        }
+        boolean hostKept = !tables.compacted(l);
+        keepTables(l, tail, tailRows); // rebuilds the host part, masks and all, when a sparse read compacted it
+        for (int i = from; i < to; i++) {
+            int position = seq.maskedToken(l, i);
+            int entry = entries[l][position / bs];
+            int part = entry & 1;
+            if (part == BlockTables.DEVICE || hostKept) {
+                tables.evicted(l, part, entry >>> 1, position % bs);
+            }
+        }
+        builtMasked[l] = to;
+        return true;
+    }
+
     /** Lists the view's blocks of one tier, with their evicted rows, as layer l's part. */
     private void fill(int l, int part, LayerView view, int n, boolean deviceTier) {
         int bs = shape.blockSize();
@@ -266,7 +323,7 @@ final class TieredKvStore implements CapturableKvStore {
         for (int i = 0; i < n; i++) {
             int block = deviceTier ? view.deviceBlock(i) : view.hostBlock(i);
             int rows = view.rows(block);
-            tables.add(l, part, deviceTier ? view.deviceSlot(i) : view.hostSlot(i), rows, block);
+            entries[l][block] = tables.add(l, part, deviceTier ? view.deviceSlot(i) : view.hostSlot(i), rows, block) << 1 | part;
             if (!deviceTier && selection != null) {
                 selection.listed(l, i, block);
             }
@@ -552,6 +609,11 @@ final class TieredKvStore implements CapturableKvStore {
     /** Layers whose block tables were rebuilt from their views since the store opened (the rest kept theirs), for tests. */
     long layerBuilds() {
         return layerBuilds;
+    }
+
+    /** Layers whose tables only had the rows of newly masked tokens marked (no block changed) since the store opened, for tests. */
+    long maskUpdates() {
+        return maskUpdates;
     }
 
     /** The block tables, for tests. */
