@@ -210,7 +210,14 @@ public final class Sequence implements AutoCloseable {
         int needed = layers * (newBlocks - oldBlocks);
         placeWritten((int) Math.min((newLength - 1) / blockSize, oldLength / blockSize));
         finish();
+        // The blocks this append spans stay on the device, unplaced, until the next one (they are written in between). Over
+        // several blocks per layer they exceed the tail's place outside the placement's budget: it makes room for them, so
+        // that the sequence keeps to its device budget however large the arena.
         manager.checkRoomForAppend(this, needed);
+        int over = placement.deviceBlocks() + layers * (newBlocks - placedBelow) - deviceBudget;
+        if (over > 0) {
+            shed(over);
+        }
         policy.append(count);
         blockMoves.clear();
         table.append(count, Level.NORMAL_CODE, blockMoves);

@@ -356,6 +356,33 @@ class TierManagerTest {
         }
     }
 
+    /**
+     * An append over several blocks (a prefill chunk) keeps them all on the device until the next append: in an arena larger
+     * than the budget the placement makes room for them, so that the sequence still holds at most its budget; appends within a
+     * block move nothing more than before.
+     */
+    @Test
+    void anAppendOverSeveralBlocks_keepsToTheDeviceBudget_inALargerArena() {
+        try (TierManager m = manager(12, 64, CopyFaults.NONE)) {
+            KvHarness h = new KvHarness(m, 3, Integer.MAX_VALUE);
+            h.append(4);
+            h.append(4);
+            assertEquals(0, m.stats().d2hBlocks(), "two blocks in a budget of three");
+            h.append(8); // block 1 placed, blocks 2 and 3 opened: four blocks, one of them goes to the host
+            m.awaitCopies();
+            assertEquals(3, m.deviceArena().used(), "the budget's 3 device slots");
+            assertEquals(1, m.stats().d2hBlocks());
+            assertTrue(m.stats().deviceBlocksPeak() <= 3, "device peak " + m.stats().deviceBlocksPeak());
+            assertEquals(Tier.DEVICE, h.sequence.tier(0, 2));
+            assertEquals(Tier.DEVICE, h.sequence.tier(0, 3));
+            h.append(12); // blocks 4 .. 6 opened: all three in the budget, blocks 0 .. 3 on the host
+            m.awaitCopies();
+            assertArrayEquals(new int[] {4, 5, 6}, deviceBlocks(h.sequence));
+            assertTrue(m.stats().deviceBlocksPeak() <= 3, "device peak " + m.stats().deviceBlocksPeak());
+            h.verify();
+        }
+    }
+
     /** A sequence that reuses a closed one's id never reads a version the other read: a cache keyed by id stays safe. */
     @Test
     void residencyVersion_neverRepeats_acrossSequencesOfOneManager() {
