@@ -541,8 +541,8 @@ public final class CudaDecoder implements AutoCloseable {
     }
 
     /**
-     * A step or chunk cut short by {@code e} may leave kernels queued that still write its rows into the tail block: waits
-     * for them before the exception reaches the caller, whose next call may start copies of that block on the tiers' copy
+     * A step or chunk cut short by {@code e} may leave kernels queued that still write its rows into the blocks of the last
+     * append: waits for them before the exception reaches the caller, whose next call may start copies of those blocks on the tiers' copy
      * streams (which the host orders after this stream, not events). A wait that fails too (a sticky fault) is added to
      * {@code e}.
      */
@@ -665,8 +665,8 @@ public final class CudaDecoder implements AutoCloseable {
     /**
      * Runs the prompt through the model and returns the greedy token after it ({@link #logits()} then holds the prompt's
      * last logits). Its tokens go in chunks of up to {@link #prefillChunkRows} rows, as far as the KV store allows
-     * ({@link KvStore#chunkRows}; the tiered store keeps to the current block and runs the rows whose attention it reads
-     * token by token): per layer, each projection is one GEMM over the chunk's rows, and one attention launch per part has
+     * ({@link KvStore#chunkRows}; the tiered store keeps a chunk's blocks within the device budget and runs the rows whose
+     * attention it reads token by token): per layer, each projection is one GEMM over the chunk's rows, and one attention launch per part has
      * each row attend the tokens up to its own. The rest goes through the decode step.
      */
     public int prefill(int[] ids) {

@@ -80,6 +80,7 @@ final class TieredKvStore implements CapturableKvStore {
     private final int[] priorPositions = new int[PromptRows.topK()];
     private final int[] positions;
     private Sequence seq;
+    private int chunkBlocks;            // blocks one prefill chunk may span: the sequence's device blocks per layer less one
     private boolean prefillDone;
     private boolean observeNow;         // this step's attention goes to the policy
     private boolean rowNow;             // this prefill step is one of the prompt rows the policy or the placement reads
@@ -182,6 +183,7 @@ final class TieredKvStore implements CapturableKvStore {
     private Sequence openSequence(PolicyContext context, int deviceBlocks, int hostBlocks) {
         prefillDone = false;
         prompt = null;
+        chunkBlocks = Math.max(1, deviceBlocks / layers - 1);
         Arrays.fill(builtVersions, -1);
         for (int[] e : entries) {
             Arrays.fill(e, -1);
@@ -226,9 +228,10 @@ final class TieredKvStore implements CapturableKvStore {
     }
 
     /**
-     * Each token is admitted as {@link #append()} admits it (the same blocks opened, placed and moved at the same token);
-     * the block tables are filled and uploaded once, after the last: they are sized for the whole sequence, so a chunk of
-     * 64 rows uploaded them 64 times.
+     * The tokens are admitted in one {@link Sequence#append}: the blocks they span are opened on the device and stay there,
+     * unplaced, until the next append (so that the chunk's rows are written where its attention reads them); in one block,
+     * that is what appending them one by one does. The block tables are filled and uploaded once, after the last: they are
+     * sized for the whole sequence, so a chunk of 64 rows uploaded them 64 times.
      */
     @Override
     public int append(int n) {
@@ -236,9 +239,7 @@ final class TieredKvStore implements CapturableKvStore {
             throw new IllegalArgumentException("append needs at least one token, was " + n);
         }
         int position = seq.length();
-        for (int t = 0; t < n; t++) {
-            seq.append(1);
-        }
+        seq.append(n);
         int last = position + n - 1;
         int tail = last / shape.blockSize();
         int tailRows = last + 1 - tail * shape.blockSize();
@@ -337,15 +338,24 @@ final class TieredKvStore implements CapturableKvStore {
         }
     }
 
-    /** Rows of the tail block (a token, or a chunk: {@link #chunkRows}): one launch; the block's digest when they fill it. */
+    /**
+     * The last appended rows (a token, or a chunk: {@link #chunkRows}), in the blocks of that append, on the device: one launch
+     * per block, and each block's digest when they fill it.
+     */
     @Override
     public void writeRows(int l, int first, int n, long k, long v) {
-        int last = first + n - 1;
-        if (n < 1 || first / shape.blockSize() != last / shape.blockSize()) {
-            throw new IllegalArgumentException("rows " + first + " .. " + last + " are not in one block of " + shape.blockSize());
+        if (n < 1 || first < 0 || first + n != seq.length()) {
+            throw new IllegalArgumentException("rows " + first + " .. " + (first + n - 1) + " are not the last of the " + seq.length()
+                    + " tokens");
         }
-        device.appendRows(shape, slot(l, first), 1, 0, first % shape.blockSize(), n, k, v);
-        written(l, last);
+        long rowBytes = (long) shape.kvHeads() * shape.headDim() * Float.BYTES; // k and v: fp32 rows [n][kvHeads][headDim]
+        int bs = shape.blockSize();
+        for (int p = first; p < first + n; ) {
+            int rows = Math.min(first + n - p, bs - p % bs);
+            device.appendRows(shape, slot(l, p), 1, 0, p % bs, rows, k + (p - first) * rowBytes, v + (p - first) * rowBytes);
+            written(l, p + rows - 1);
+            p += rows;
+        }
     }
 
     @Override
@@ -382,9 +392,10 @@ final class TieredKvStore implements CapturableKvStore {
     }
 
     /**
-     * During a prefill announced by {@link #beginPrefill}, the rows up to the end of the current block and before the first
-     * row whose attention is read: the placement moves only blocks already written, and no row's attention comes back to
-     * the host. Token by token otherwise (decode steps, chunked prefill's later chunks, a policy that reads every row).
+     * During a prefill announced by {@link #beginPrefill}, the rows before the first row whose attention is read (no row's
+     * attention comes back to the host), over at most the sequence's device blocks per layer less one (a chunk's blocks stay
+     * on the device until it is written, {@link #append}; the placement keeps at least one more). Token by token otherwise
+     * (decode steps, chunked prefill's later chunks, a policy that reads every row).
      */
     @Override
     public int chunkRows(int max) {
@@ -392,13 +403,14 @@ final class TieredKvStore implements CapturableKvStore {
         if (prefillDone || prompt == null || position >= prompt.first()) {
             return 1;
         }
-        int blockRows = shape.blockSize() - position % shape.blockSize();
-        return Math.max(1, Math.min(max, Math.min(blockRows, prompt.first() - position)));
+        int bs = shape.blockSize();
+        long blockRows = (long) chunkBlocks * bs - position % bs; // to the end of the chunkBlocks-th block from the current one
+        return (int) Math.max(1, Math.min(Math.min(max, blockRows), prompt.first() - position));
     }
 
     /**
-     * The chunk's rows lie in the tail block, in the device part: both tiers in one launch, row z cut at {@code first + z}
-     * through each part's block indexes (the host part, every block before the chunk, is read whole).
+     * The chunk's rows lie in the blocks of the last append, in the device part: both tiers in one launch, row z cut at
+     * {@code first + z} through each part's block indexes (the host part, blocks before the chunk, is read whole).
      */
     @Override
     public void attendRows(int l, int first, int n, long q, float scale, long out, long lse) {

@@ -56,44 +56,51 @@ class ChunkedPrefillHostTest {
         }
     }
 
+    /**
+     * Tiered, a chunk spans several blocks (up to the sequence's device blocks per layer less one, before the prompt rows whose
+     * attention seeds the placement): its blocks stay on the device until the next append, the placement makes room for them
+     * within the budget, and the tokens are the CPU decoder's. The blocks move at other tokens than token by token's, so the
+     * parts a row attends are split elsewhere: the logits agree to rounding, not bit for bit.
+     */
     @Test
-    void tieredChunksStayInTheTailBlock_andMoveTheSameBlocksAsTokenByToken() {
+    void tieredChunksSpanBlocks_withinTheDeviceBudget_andKeepTheTokens() {
         DecoderFixture.Case want = DecoderFixture.load().cases().get(1);
         int[] prompt = want.prompt();
         int blockSize = 16;
         int perLayer = Math.max(2, prompt.length / 4 / blockSize);
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
-        long[] bytes = new long[2];
-        int[] residency;
         float[] last;
         RecordingDevice tokenByToken = new RecordingDevice();
         RecordingDevice chunks = new RecordingDevice();
+        long uploadsTokenByToken;
         try (CudaDecoder d = tiered(prompt.length, blockSize, perLayer, 1, tokenByToken)) {
             tokenByToken.clearUploads(); // the weights' uploads
             d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, null);
-            bytes[0] = d.tierStats().d2hBytes();
-            bytes[1] = d.tierStats().h2dBytes();
-            residency = d.residency();
             last = d.logits();
+            uploadsTokenByToken = tableUploads(tokenByToken);
         }
         try (CudaDecoder d = tiered(prompt.length, blockSize, perLayer, 64, chunks)) {
             chunks.clearUploads();
             GenerationResult g = d.generate(prompt, DecoderFixture.NEW_TOKENS, -1, null);
             assertArrayEquals(want.tokens(), g.tokens(), "the CPU decoder's greedy tokens");
-            assertArrayEquals(last, d.logits(), "the last step's logits equal token by token's, bit for bit");
-            assertArrayEquals(residency, d.residency(), "the same residency");
-            assertTrue(bytes[0] > 0, "blocks were demoted");
-            assertEquals(bytes[0], d.tierStats().d2hBytes(), "the same demotions");
-            assertEquals(bytes[1], d.tierStats().h2dBytes(), "the same promotions");
-            // the chunks end at block boundaries and before the rows whose attention seeds the placement, which are steps
+            float[] logits = d.logits();
+            for (int i = 0; i < last.length; i++) {
+                assertEquals(last[i], logits[i], 1e-4f * Math.max(1f, Math.abs(last[i])), "logit " + i + " against token by token's");
+            }
+            int layers = d.config().layers();
+            assertTrue(d.tierStats().d2hBytes() > 0, "blocks were demoted");
+            assertTrue(d.tierStats().deviceBlocksPeak() <= layers * perLayer, "device peak " + d.tierStats().deviceBlocksPeak()
+                    + " blocks, budget " + layers * perLayer);
+            assertTrue(d.residency()[0] <= layers * perLayer, "device blocks " + d.residency()[0]);
+            // the rows before those whose attention seeds the placement go in chunks of 64 (96 rows of budget per layer less one
+            // block): a chunk's 64 rows cross block boundaries
             long chunked = d.chunkedPrefillTokens();
             int read = PlacementConfig.priorQueries(prompt.length);
-            assertTrue(chunked > prompt.length / 2 && chunked <= prompt.length - read,
-                    chunked + " of " + prompt.length + " prompt tokens chunked, the last " + read + " rows read");
-            // the block tables (the largest upload, sized for the whole sequence) go up once per chunk of >= 2 rows, not per row
-            long tablesTokenByToken = tableUploads(tokenByToken);
-            assertTrue(tableUploads(chunks) <= tablesTokenByToken - chunked / 2, tableUploads(chunks) + " table uploads chunked, "
-                    + tablesTokenByToken + " token by token, " + chunked + " tokens in chunks");
+            assertTrue(chunked >= prompt.length - read - 1, chunked + " of " + prompt.length + " prompt tokens chunked, the last " + read
+                    + " rows read");
+            // the block tables go up once per chunk, not per row: a chunk of 64 rows saves 63 uploads
+            long saved = uploadsTokenByToken - tableUploads(chunks);
+            assertTrue(saved >= chunked - (chunked + 63) / 64 - 2, saved + " table uploads saved by " + chunked + " rows in chunks");
         }
         before.assertNoLeaks();
     }
