@@ -187,8 +187,10 @@ public final class Sequence implements AutoCloseable {
     /**
      * Appends {@code count} positions {@code [length, length + count)} in every layer: places the blocks that
      * earlier calls wrote, tells the policy and the block table, and gives every new block a device slot
-     * (moving other sequences' least valuable blocks to the host when the shared arena is full). Afterwards the
-     * caller writes K and V of the new positions.
+     * (moving other sequences' least valuable blocks to the host when the shared arena is full). The blocks of the
+     * append stay on the device, unplaced, until the next one; over several blocks per layer, this sequence's own least
+     * valuable placed blocks go to the host first so that it stays within its device budget (when they fit it at all).
+     * Afterwards the caller writes K and V of the new positions.
      *
      * @throws IllegalArgumentException for {@code count <= 0}
      * @throws IllegalStateException    when the device arena cannot hold the new blocks even after moving
@@ -214,8 +216,9 @@ public final class Sequence implements AutoCloseable {
         // several blocks per layer they exceed the tail's place outside the placement's budget: it makes room for them, so
         // that the sequence keeps to its device budget however large the arena.
         manager.checkRoomForAppend(this, needed);
-        int over = placement.deviceBlocks() + layers * (newBlocks - placedBelow) - deviceBudget;
-        if (over > 0) {
+        int unplaced = layers * (newBlocks - placedBelow);
+        int over = placement.deviceBlocks() + unplaced - deviceBudget;
+        if (over > 0 && unplaced <= deviceBudget) { // blocks that alone exceed the budget (a whole prompt) shed nothing
             shed(over);
         }
         policy.append(count);
@@ -705,6 +708,7 @@ public final class Sequence implements AutoCloseable {
 
     /** How many tokens of a layer are {@link #masked}; O(1). */
     public int maskedTokens(int layer) {
+        checkOpen();
         checkLayer(layer);
         return maskedCount[layer];
     }
@@ -714,6 +718,7 @@ public final class Sequence implements AutoCloseable {
      * that saw the first {@code n} reads only those after them. O(1).
      */
     public int maskedToken(int layer, int i) {
+        checkOpen();
         checkLayer(layer);
         if (i < 0 || i >= maskedCount[layer]) {
             throw new IndexOutOfBoundsException("masked token " + i + " of layer " + layer + " outside [0, " + maskedCount[layer] + ")");
@@ -870,7 +875,8 @@ public final class Sequence implements AutoCloseable {
 
     /**
      * True if the blocks committed to the device are within the budget: always after {@code endPrefill} and every
-     * {@code step}, not while a prompt appended in one call is being written.
+     * {@code step}, and after an append whose blocks fit the budget; not while a prompt appended in one call whose blocks
+     * alone exceed it is being written.
      */
     public boolean withinDeviceBudget() {
         return committedDeviceBlocks() <= deviceBudget;

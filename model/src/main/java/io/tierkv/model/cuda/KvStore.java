@@ -13,7 +13,10 @@ interface KvStore extends AutoCloseable {
     /** Makes room for one more token in every layer and returns its position. */
     int append();
 
-    /** Makes room for {@code n >= 1} more tokens (a prefill chunk's rows), as many {@link #append()}s; returns the first position. */
+    /**
+     * Makes room for {@code n >= 1} more tokens (a prefill chunk's rows), all of them writable until the next append; returns
+     * the first position. By default as many {@link #append()}s.
+     */
     default int append(int n) {
         int first = append();
         for (int t = 1; t < n; t++) {

@@ -41,7 +41,8 @@ import java.util.function.Supplier;
  *
  * <p>No CUDA event orders the decoder's stream against the tiers' copy streams; the host does. A step's kernels read only
  * where a view lists a block: a block being demoted at its device slot, one being promoted at its host slot, until the copy
- * is reaped (its end event synchronised on the host); only the tail block is written, and it never moves. Copies start, and
+ * is reaped (its end event synchronised on the host); only the blocks of the last append are written (the tail block, or a
+ * prefill chunk's), and they stay on the device, unplaced, until the next append. Copies start, and
  * reaped slots are reused, only between a step's synchronising read back (the top-k, the token) and the next step's first
  * kernel ({@link #append}, {@link #step}, {@link #endPrefill}, the policy's observation), so the decoder's stream is idle
  * then. Whoever pipelines
@@ -183,8 +184,10 @@ final class TieredKvStore implements CapturableKvStore {
     private Sequence openSequence(PolicyContext context, int deviceBlocks, int hostBlocks) {
         prefillDone = false;
         prompt = null;
-        chunkBlocks = Math.max(1, deviceBlocks / layers - 1);
+        chunkBlocks = Math.max(1, deviceBlocks / layers - 1); // the placement keeps one written block per layer on the device
         Arrays.fill(builtVersions, -1);
+        Arrays.fill(builtMaskVersions, 0);
+        Arrays.fill(builtMasked, 0);
         for (int[] e : entries) {
             Arrays.fill(e, -1);
         }

@@ -17,8 +17,9 @@ import org.junit.jupiter.api.Test;
 /**
  * Prefill in chunks ({@code -Dtierkv.prefillChunk}: one GEMM per projection over a chunk's rows, each row attending the
  * tokens up to its own) on the host mirror, whose GEMM is its GEMV row by row: so a chunked prompt must leave the same bits
- * as the same prompt token by token, in the KV blocks (the tokens generated after it attend them), the logits and, tiered,
- * the blocks the placement moved.
+ * as the same prompt token by token, in the KV blocks (the tokens generated after it attend them) and the logits; tiered,
+ * where the chunk's blocks are placed at the next append rather than token by token, the CPU decoder's tokens within the
+ * device budget.
  */
 class ChunkedPrefillHostTest {
     private static CudaDecoder paged(int maxTokens, int blockSize, int prefillRows) {
