@@ -383,6 +383,24 @@ class TierManagerTest {
         }
     }
 
+    /** An append whose blocks alone exceed the budget (a whole prompt in one call) sheds nothing: it could not fit anyway. */
+    @Test
+    void anAppendLargerThanTheBudget_shedsNothing_andEndPrefillBringsItBack() {
+        try (TierManager m = manager(12, 64, CopyFaults.NONE)) {
+            KvHarness h = new KvHarness(m, 3, Integer.MAX_VALUE);
+            h.append(4);
+            h.append(16); // block 0 placed, blocks 1 .. 4 opened: four unplaced blocks in a budget of three
+            m.awaitCopies();
+            assertEquals(0, m.stats().d2hBlocks(), "nothing shed for blocks that cannot fit");
+            assertEquals(5, m.deviceArena().used());
+            assertFalse(h.sequence.withinDeviceBudget());
+            h.sequence.endPrefill();
+            m.awaitCopies();
+            assertTrue(h.sequence.withinDeviceBudget(), "within the budget once the prompt is placed");
+            h.verify();
+        }
+    }
+
     /** A sequence that reuses a closed one's id never reads a version the other read: a cache keyed by id stays safe. */
     @Test
     void residencyVersion_neverRepeats_acrossSequencesOfOneManager() {
