@@ -20,7 +20,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The host work a tiered CUDA decode step does per token outside its kernels ({@link TieredStepBookkeeping}): the
  * sequence's append (placement, copies on the host mirror), the block tables kept or rebuilt per layer, the changed span
- * staged for upload, the policy's step. 32 layers of a Llama 3 8B's KV shape, a prompt of {@code prompt} tokens, 128
+ * staged for upload, for {@code hierarchical} each layer's top-k positions counted and requested (drawn, not computed),
+ * the policy's step. 32 layers of a Llama 3 8B's KV shape, a prompt of {@code prompt} tokens, 128
  * device blocks per layer (2048 tokens), 1000 tokens per call, the sequence starting over (untimed) before it would pass
  * 8192.
  *
@@ -38,7 +39,7 @@ public class TieredTablesBenchmark {
     @Param({"2048", "6144"})
     int prompt;
 
-    @Param({"full", "streaming"})
+    @Param({"full", "streaming", "hierarchical"})
     String policy;
 
     private static final int TOKENS = 1000;
@@ -69,8 +70,10 @@ public class TieredTablesBenchmark {
         return last;
     }
 
+    /** Where the time went, printed in the fork's output (warm-up included). */
     @TearDown(Level.Trial)
     public void tearDown() {
+        System.out.println(policy + ", prompt " + prompt + ": " + step.phases());
         step.close();
     }
 }

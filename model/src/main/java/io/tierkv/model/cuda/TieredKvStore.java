@@ -621,6 +621,14 @@ final class TieredKvStore implements CapturableKvStore {
         return rowProbs;
     }
 
+    /**
+     * A decode step's {@code n} top-k positions of layer l, ascending, to the sequence ({@link Sequence#observeSelected}), as
+     * {@link #observe} hands over what the device selected: for benchmarks of the host side ({@link TieredStepBookkeeping}).
+     */
+    void observeSelected(int l, int[] positions, int n) {
+        seq.observeSelected(l, positions, n);
+    }
+
     /** Layers whose block tables were rebuilt from their views since the store opened (the rest kept theirs), for tests. */
     long layerBuilds() {
         return layerBuilds;

@@ -24,6 +24,24 @@ class TieredStepBookkeepingTest {
         before.assertNoLeaks();
     }
 
+    /** Under hierarchical each layer's drawn top-k reaches the policy and the placement: popular host blocks come back. */
+    @Test
+    void hierarchical_countsTheDrawnTopK_andPromotesThePopularBlocks() {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (TieredStepBookkeeping step = new TieredStepBookkeeping(4, 512, 4, "hierarchical", 200);
+             TieredStepBookkeeping blind = new TieredStepBookkeeping(4, 512, 4, "full", 200)) {
+            for (int t = 0; t < 300; t++) {
+                step.token();
+                blind.token();
+            }
+            assertTrue(step.promotedBlocks() > 0, "popular blocks were promoted: " + step.promotedBlocks());
+            assertEquals(0, blind.promotedBlocks(), "full observes nothing here: nothing comes back");
+            assertTrue(step.phases().matches("append [0-9.]+ us, observe [0-9.]+ us, step [0-9.]+ us per token; copy waits [0-9.]+ us"),
+                    step.phases());
+        }
+        before.assertNoLeaks();
+    }
+
     @Test
     void anUnknownPolicyOrAPromptPastMaxTokens_isRefusedByName() {
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
