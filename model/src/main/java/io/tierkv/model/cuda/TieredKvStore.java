@@ -253,8 +253,9 @@ final class TieredKvStore implements CapturableKvStore {
                 keepTables(l, tail, tailRows);
                 continue;
             }
-            if (builtVersions[l] >= 0 && version - builtVersions[l] == maskVersion - builtMaskVersions[l] && markMasked(l, tail, tailRows)) {
-                builtVersions[l] = version; // only tokens were masked (a streaming window, H2O's drops): marked in place
+            boolean onlyMasks = builtVersions[l] >= 0 && version - builtVersions[l] == maskVersion - builtMaskVersions[l];
+            if (onlyMasks && markMasked(l, tail, tailRows)) { // a streaming window, H2O's drops: the rows marked in place
+                builtVersions[l] = version;
                 builtMaskVersions[l] = maskVersion;
                 maskUpdates++;
                 continue;
