@@ -11,16 +11,19 @@ import java.util.Arrays;
 public final class IndexedMinHeap {
     /** (slot) the id at each heap slot; slots {@code [0, size)} are used. */
     private int[] heap;
+    /**
+     * (slot) the key of the id at each slot: kept in heap order, not by id, so that a sift reads a parent's children from
+     * one cache line instead of two ids' keys scattered over the id range.
+     */
+    private long[] keys;
     /** (id) the id's heap slot, or -1 when absent. */
     private int[] slot;
-    /** (id) the id's key while present. */
-    private long[] key;
     private int size;
 
     public IndexedMinHeap(int capacity) {
         this.heap = new int[capacity];
+        this.keys = new long[capacity];
         this.slot = new int[capacity];
-        this.key = new long[capacity];
         Arrays.fill(slot, -1);
     }
 
@@ -32,7 +35,7 @@ public final class IndexedMinHeap {
         int n = Math.max(capacity, slot.length * 2);
         int old = slot.length;
         heap = Arrays.copyOf(heap, n);
-        key = Arrays.copyOf(key, n);
+        keys = Arrays.copyOf(keys, n);
         slot = Arrays.copyOf(slot, n);
         Arrays.fill(slot, old, n, -1);
     }
@@ -72,10 +75,7 @@ public final class IndexedMinHeap {
     }
 
     public long key(int id) {
-        if (slot[id] < 0) {
-            throw new IllegalArgumentException("id " + id + " is not in the heap");
-        }
-        return key[id];
+        return keys[present(id)];
     }
 
     /** The id at heap slot {@code i} (for iterating over all members). */
@@ -87,43 +87,32 @@ public final class IndexedMinHeap {
         if (slot[id] >= 0) {
             throw new IllegalArgumentException("id " + id + " is already in the heap");
         }
-        key[id] = k;
-        heap[size] = id;
-        slot[id] = size;
-        siftUp(size++);
+        siftUp(size++, id, k);
     }
 
     /** Sets a present id's key and restores the order. */
     public void update(int id, long k) {
-        int i = slot[id];
-        if (i < 0) {
-            throw new IllegalArgumentException("id " + id + " is not in the heap");
-        }
-        long old = key[id];
-        key[id] = k;
+        int i = present(id);
+        long old = keys[i];
         if (k < old) {
-            siftUp(i);
+            siftUp(i, id, k);
         } else if (k > old) {
-            siftDown(i);
+            siftDown(i, id, k);
         }
     }
 
     public void remove(int id) {
-        int i = slot[id];
-        if (i < 0) {
-            throw new IllegalArgumentException("id " + id + " is not in the heap");
-        }
+        int i = present(id);
         slot[id] = -1;
         size--;
         if (i == size) {
             return;
         }
         int last = heap[size];
-        heap[i] = last;
-        slot[last] = i;
-        siftDown(i);
+        long k = keys[size];
+        siftDown(i, last, k);
         if (heap[i] == last) {
-            siftUp(i);
+            siftUp(i, last, k);
         }
     }
 
@@ -133,62 +122,87 @@ public final class IndexedMinHeap {
         return id;
     }
 
+    /**
+     * {@link #poll()} then {@link #add(int, long) add(id, k)} in one sift: the root leaves and {@code id}, absent, takes
+     * its place. Returns the id that left.
+     */
+    public int replaceRoot(int id, long k) {
+        int root = peek();
+        if (slot[id] >= 0) {
+            throw new IllegalArgumentException("id " + id + " is already in the heap");
+        }
+        slot[root] = -1;
+        siftDown(0, id, k);
+        return root;
+    }
+
     /** Sets a key without restoring the order; call {@link #heapify()} after a batch. */
     public void setKeyUnordered(int id, long k) {
-        if (slot[id] < 0) {
-            throw new IllegalArgumentException("id " + id + " is not in the heap");
-        }
-        key[id] = k;
+        keys[present(id)] = k;
     }
 
     /** Restores the order after {@link #setKeyUnordered} calls, in O(n). */
     public void heapify() {
         for (int i = (size >>> 1) - 1; i >= 0; i--) {
-            siftDown(i);
+            siftDown(i, heap[i], keys[i]);
         }
     }
 
-    private boolean less(int a, int b) {
-        long ka = key[a];
-        long kb = key[b];
+    private int present(int id) {
+        int i = slot[id];
+        if (i < 0) {
+            throw new IllegalArgumentException("id " + id + " is not in the heap");
+        }
+        return i;
+    }
+
+    /** Whether (key ka, id a) comes before (kb, b): ties on the key go to the smaller id. */
+    private static boolean less(long ka, int a, long kb, int b) {
         return ka < kb || (ka == kb && a < b);
     }
 
-    private void siftUp(int i) {
-        int id = heap[i];
+    /** Moves {@code id} with key {@code k} up from slot {@code i} to its place. */
+    private void siftUp(int i, int id, long k) {
         while (i > 0) {
             int parent = (i - 1) >>> 1;
             int p = heap[parent];
-            if (!less(id, p)) {
+            long pk = keys[parent];
+            if (!less(k, id, pk, p)) {
                 break;
             }
             heap[i] = p;
+            keys[i] = pk;
             slot[p] = i;
             i = parent;
         }
         heap[i] = id;
+        keys[i] = k;
         slot[id] = i;
     }
 
-    private void siftDown(int i) {
-        int id = heap[i];
+    /** Moves {@code id} with key {@code k} down from slot {@code i} to its place. */
+    private void siftDown(int i, int id, long k) {
         int half = size >>> 1;
         while (i < half) {
             int child = 2 * i + 1;
             int c = heap[child];
+            long ck = keys[child];
             int right = child + 1;
-            if (right < size && less(heap[right], c)) {
+            if (right < size && less(keys[right], heap[right], ck, c)) {
                 child = right;
-                c = heap[child];
+                c = heap[right];
+                ck = keys[right];
             }
-            if (!less(c, id)) {
+            if (!less(ck, c, k, id)) {
                 break;
             }
             heap[i] = c;
+            keys[i] = ck;
             slot[c] = i;
             i = child;
         }
         heap[i] = id;
+        keys[i] = k;
         slot[id] = i;
     }
 
@@ -198,7 +212,8 @@ public final class IndexedMinHeap {
             if (slot[heap[i]] != i) {
                 throw new IllegalStateException("heap slot " + i + " holds id " + heap[i] + " whose index says " + slot[heap[i]]);
             }
-            if (i > 0 && less(heap[i], heap[(i - 1) >>> 1])) {
+            int parent = (i - 1) >>> 1;
+            if (i > 0 && less(keys[i], heap[i], keys[parent], heap[parent])) {
                 throw new IllegalStateException("heap order broken at slot " + i);
             }
         }

@@ -212,9 +212,12 @@ public final class Placement {
             return;
         }
         int id = ensure(layer, block);
+        boolean sampled = sampled(id);
         for (Ranking r : rankings) {
             r.add(id, weight * config.priorWeight());
-            shadowTouched(r, id);
+            if (sampled) {
+                shadowTouched(r, id);
+            }
         }
         rekey(id);
         admitIfWorth(id, out);
@@ -239,8 +242,10 @@ public final class Placement {
             out.add(layer, block, Moves.FREE);
             return;
         }
-        for (Ranking r : rankings) {
-            shadowOffer(r, id, 0);
+        if (sampled(id)) {
+            for (Ranking r : rankings) {
+                shadowOffer(r, id, 0);
+            }
         }
         if (deviceCount < capacity) {
             toDevice(id);
@@ -309,7 +314,9 @@ public final class Placement {
                 r.misses++;
             }
             r.add(id, weight);
-            shadowTouched(r, id);
+            if (sampled) {
+                shadowTouched(r, id);
+            }
         }
         rekey(id);
         admitIfWorth(id, out);
@@ -330,10 +337,13 @@ public final class Placement {
         if (block < 0 || id >= where.length || (where[id] != DEVICE && where[id] != HOST)) {
             return;
         }
+        boolean sampled = sampled(id);
         for (Ranking r : rankings) {
             if (r.neighbour > 0) {
                 r.add(id, r.neighbour * share);
-                shadowTouched(r, id);
+                if (sampled) {
+                    shadowTouched(r, id);
+                }
             }
         }
         if (live.neighbour > 0) {
@@ -354,8 +364,10 @@ public final class Placement {
             free(id, out);
             return;
         }
-        for (Ranking r : rankings) {
-            shadowTouched(r, id);
+        if (sampled(id)) {
+            for (Ranking r : rankings) {
+                shadowTouched(r, id);
+            }
         }
         rekey(id);
     }
@@ -510,9 +522,12 @@ public final class Placement {
         hostStale = false;
     }
 
-    /** A shadow's view of a block whose value changed: re-keyed if on its device, else offered to it if placed. */
+    /**
+     * A shadow's view of a sampled block ({@link #sampled}) whose value changed: re-keyed if on its device, else offered to it
+     * if placed.
+     */
     private void shadowTouched(Ranking r, int id) {
-        if (r.device == null || !sampled(id)) {
+        if (r.device == null) {
             return;
         }
         if (r.device.contains(id)) {
@@ -522,19 +537,17 @@ public final class Placement {
         }
     }
 
-    /** The rule on a shadow's device set: room, or worth more than its victim by {@code margin}. */
+    /** The rule on a shadow's device set for a sampled block: room, or worth more than its victim by {@code margin}. */
     private void shadowOffer(Ranking r, int id, double margin) {
         IndexedMinHeap d = r.device;
-        if (d == null || !sampled(id)) {
+        if (d == null) {
             return;
         }
+        double value = r.value(id, level[id], config);
         if (d.size() < shadowCapacity) {
-            d.add(id, IndexedMinHeap.sortable(r.value(id, level[id], config)));
-            return;
-        }
-        if (d.size() > 0 && IndexedMinHeap.sortable(r.value(id, level[id], config) - margin) > d.key(d.peek())) {
-            d.poll();
-            d.add(id, IndexedMinHeap.sortable(r.value(id, level[id], config)));
+            d.add(id, IndexedMinHeap.sortable(value));
+        } else if (d.size() > 0 && IndexedMinHeap.sortable(value - margin) > d.key(d.peek())) {
+            d.replaceRoot(id, IndexedMinHeap.sortable(value));
         }
     }
 

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 class IndexedMinHeapTest {
 
-    /** Random adds, updates, removals and rebuilds against a sorted set of (key, id). */
+    /** Random adds, updates, removals, root replacements and rebuilds against a sorted set of (key, id). */
     @Test
     void randomOperations_matchASortedSet() {
         int n = 200;
@@ -21,7 +21,13 @@ class IndexedMinHeapTest {
         for (int op = 0; op < 20_000; op++) {
             int id = rnd.nextInt(n);
             long key = rnd.nextInt(50) - 25;
-            if (!heap.contains(id)) {
+            if (!heap.contains(id) && !heap.isEmpty() && rnd.nextInt(4) == 0) {
+                long[] first = oracle.pollFirst();
+                assertEquals(first[1], heap.replaceRoot(id, key), "op " + op);
+                assertFalse(heap.contains((int) first[1]));
+                keys[id] = key;
+                oracle.add(new long[] {key, id});
+            } else if (!heap.contains(id)) {
                 heap.add(id, key);
                 keys[id] = key;
                 oracle.add(new long[] {key, id});
@@ -44,6 +50,9 @@ class IndexedMinHeapTest {
                 oracle.add(new long[] {key, id});
             }
             assertEquals(oracle.size(), heap.size());
+            if (op % 97 == 0) {
+                heap.checkInvariants();
+            }
             if (!oracle.isEmpty()) {
                 assertEquals(oracle.first()[1], heap.peek(), "op " + op);
             }
