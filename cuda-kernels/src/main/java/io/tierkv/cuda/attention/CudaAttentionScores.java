@@ -7,6 +7,7 @@ import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
+import io.tierkv.cuda.driver.Owned;
 import io.tierkv.cuda.driver.PinnedBuffer;
 import io.tierkv.cuda.driver.ReuseFence;
 import java.nio.ByteBuffer;
@@ -70,19 +71,25 @@ public final class CudaAttentionScores implements AttentionScores<DeviceBuffer>,
         }
         this.context = context;
         this.engine = engine;
-        this.module = KernelModule.load(context, MODULE);
         this.sharedOptIn = CudaDevice.attribute(context.ordinal(), CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
-        this.ownStream = new CudaStream(context);
-        this.hostStagingFree = ReuseFence.create(context);
-        this.deviceStagingFree = ReuseFence.create(context);
-        this.args = new LaunchArgs(context, 128);
-        if (engine == Engine.CUBLAS) {
-            context.makeCurrent();
-            cublasHandle h = new cublasHandle();
-            CublasSupport.check(JCublas2.cublasCreate(h), "cublasCreate on device " + context.ordinal());
-            this.cublas = h;
-        } else {
-            this.cublas = null;
+        Owned taken = new Owned();
+        try {
+            this.module = taken.add(KernelModule.load(context, MODULE));
+            this.ownStream = taken.add(new CudaStream(context));
+            this.hostStagingFree = taken.add(ReuseFence.create(context));
+            this.deviceStagingFree = taken.add(ReuseFence.create(context));
+            this.args = taken.add(new LaunchArgs(context, 128));
+            if (engine == Engine.CUBLAS) {
+                context.makeCurrent();
+                cublasHandle h = new cublasHandle();
+                CublasSupport.check(JCublas2.cublasCreate(h), "cublasCreate on device " + context.ordinal());
+                this.cublas = h;
+            } else {
+                this.cublas = null;
+            }
+        } catch (RuntimeException | Error e) {
+            taken.closeAfter(e);
+            throw e;
         }
     }
 

@@ -6,6 +6,7 @@ import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
+import io.tierkv.cuda.driver.Owned;
 import io.tierkv.cuda.driver.PinnedBuffer;
 import io.tierkv.cuda.driver.ReuseFence;
 
@@ -38,11 +39,17 @@ public final class CudaBlockGather implements BlockGather<DeviceBuffer>, AutoClo
     /** Loads the kernels into {@code context}, which the caller keeps open and closes after this. */
     public CudaBlockGather(CudaContext context) {
         this.context = context;
-        this.module = KernelModule.load(context, MODULE);
-        this.ownStream = new CudaStream(context);
-        this.hostIndicesFree = ReuseFence.create(context);
-        this.deviceIndicesFree = ReuseFence.create(context);
-        this.args = new LaunchArgs(context, 64);
+        Owned taken = new Owned();
+        try {
+            this.module = taken.add(KernelModule.load(context, MODULE));
+            this.ownStream = taken.add(new CudaStream(context));
+            this.hostIndicesFree = taken.add(ReuseFence.create(context));
+            this.deviceIndicesFree = taken.add(ReuseFence.create(context));
+            this.args = taken.add(new LaunchArgs(context, 64));
+        } catch (RuntimeException | Error e) {
+            taken.closeAfter(e);
+            throw e;
+        }
     }
 
     @Override

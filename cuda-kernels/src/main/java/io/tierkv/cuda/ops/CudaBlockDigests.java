@@ -7,6 +7,7 @@ import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
+import io.tierkv.cuda.driver.Owned;
 import jcuda.driver.CUdevice_attribute;
 
 /**
@@ -62,9 +63,9 @@ public final class CudaBlockDigests implements AutoCloseable {
         }
         this.shape = shape;
         this.capacity = capacity;
-        this.module = KernelModule.load(context, MODULE);
-        DeviceBuffer buffer = null;
+        Owned taken = new Owned();
         try {
+            this.module = taken.add(KernelModule.load(context, MODULE));
             for (String f : kernels(shape)) {
                 module.function(f); // looked up before allocating: a jar with other kernels fails first
             }
@@ -73,16 +74,43 @@ public final class CudaBlockDigests implements AutoCloseable {
                     module.allowSharedMemory(sketchUpdateKernel(t), sketchShared);
                 }
             }
-            buffer = new DeviceBuffer(context, capacity * shape.bytesPerBlock());
-            this.args = new LaunchArgs(context, ARGS_BYTES);
-        } catch (RuntimeException e) {
-            if (buffer != null) {
-                buffer.close();
-            }
-            module.close();
+            this.digests = taken.add(new DeviceBuffer(context, capacity * shape.bytesPerBlock()));
+            this.args = taken.add(new LaunchArgs(context, ARGS_BYTES));
+        } catch (RuntimeException | Error e) {
+            taken.closeAfter(e);
             throw e;
         }
-        this.digests = buffer;
+    }
+
+    /** A slab's KV heads, head dim and block size must be the digests'. */
+    private void checkGeometry(PagedKvShape kv) {
+        if (kv.kvHeads() != shape.kvHeads() || kv.headDim() != shape.headDim() || kv.blockSize() != shape.blockSize()) {
+            throw new IllegalArgumentException("slab geometry " + kv + " does not match the digests' " + shape);
+        }
+    }
+
+    /**
+     * The slab checks of both kernels: the slab and its K half aligned to {@code align} bytes, the K half inside a slot,
+     * {@code nBlocks >= 0}; with blocks to do, {@code slabBytes} whole slots (1 to 2^31 - 1), whose number it returns (0 for
+     * no blocks).
+     */
+    private static int slabSlots(PagedKvShape kv, long slab, long slabBytes, long keyOffset, int align, int nBlocks) {
+        Args.address("slab", slab, align);
+        if (keyOffset < 0 || keyOffset % align != 0 || keyOffset + kv.halfBytes() > kv.slotBytes()) {
+            throw new IllegalArgumentException("keyOffset must be a multiple of " + align + " with the K half (" + kv.halfBytes()
+                    + " bytes) inside a slot of " + kv.slotBytes() + ", was " + keyOffset);
+        }
+        if (nBlocks < 0) {
+            throw new IllegalArgumentException("nBlocks must be >= 0, was " + nBlocks);
+        }
+        if (nBlocks == 0) {
+            return 0;
+        }
+        long slabSlots = slabBytes / kv.slotBytes();
+        if (slabSlots < 1 || slabSlots > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("slabBytes " + slabBytes + " must hold 1 to 2^31 - 1 slots of " + kv.slotBytes() + " bytes");
+        }
+        return (int) slabSlots;
     }
 
     /** The update kernel for a KV dtype (bfloat16 digests). */
@@ -166,34 +194,20 @@ public final class CudaBlockDigests implements AutoCloseable {
      */
     public void updateAsync(PagedKvShape kv, long slab, long slabBytes, long keyOffset, long slots, long digestIndexes, int nBlocks,
                             CudaStream stream) {
-        if (kv.kvHeads() != shape.kvHeads() || kv.headDim() != shape.headDim() || kv.blockSize() != shape.blockSize()) {
-            throw new IllegalArgumentException("slab geometry " + kv + " does not match the digests' " + shape);
-        }
-        int elem = kv.dtype().bytes();
-        Args.address("slab", slab, elem);
-        if (keyOffset < 0 || keyOffset % elem != 0 || keyOffset + kv.halfBytes() > kv.slotBytes()) {
-            throw new IllegalArgumentException("keyOffset must be a multiple of " + elem + " with the K half (" + kv.halfBytes()
-                    + " bytes) inside a slot of " + kv.slotBytes() + ", was " + keyOffset);
-        }
-        if (nBlocks < 0) {
-            throw new IllegalArgumentException("nBlocks must be >= 0, was " + nBlocks);
-        }
+        checkGeometry(kv);
+        int slabSlots = slabSlots(kv, slab, slabBytes, keyOffset, kv.dtype().bytes(), nBlocks);
         if (nBlocks == 0) {
             return;
-        }
-        long slabSlots = slabBytes / kv.slotBytes();
-        if (slabSlots < 1 || slabSlots > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("slabBytes " + slabBytes + " must hold 1 to 2^31 - 1 slots of " + kv.slotBytes() + " bytes");
         }
         Args.address("slots", slots, 4);
         Args.address("digestIndexes", digestIndexes, 4);
         if (shape.codes()) {
-            packSketchUpdate(args, slab, kv.slotBytes(), keyOffset, slots, digestIndexes, digests.address(), (int) slabSlots, capacity,
+            packSketchUpdate(args, slab, kv.slotBytes(), keyOffset, slots, digestIndexes, digests.address(), slabSlots, capacity,
                     nBlocks, shape);
             module.launch(sketchUpdateKernel(kv.dtype()), nBlocks, 1, THREADS, sketchSharedBytes(shape), stream, args);
             return;
         }
-        packUpdate(args, slab, kv.slotBytes(), keyOffset, slots, digestIndexes, digests.address(), (int) slabSlots, capacity, nBlocks, shape);
+        packUpdate(args, slab, kv.slotBytes(), keyOffset, slots, digestIndexes, digests.address(), slabSlots, capacity, nBlocks, shape);
         module.launch(updateKernel(kv.dtype()), nBlocks, shape.parts(), THREADS, 0, stream, args);
     }
 
@@ -296,27 +310,14 @@ public final class CudaBlockDigests implements AutoCloseable {
      */
     public void exactAsync(PagedKvShape kv, long q, float scale, long slab, long slabBytes, long keyOffset, long slots, long validRows,
                            long mask, long headMask, int nBlocks, long out, CudaStream stream) {
-        if (kv.kvHeads() != shape.kvHeads() || kv.headDim() != shape.headDim() || kv.blockSize() != shape.blockSize()) {
-            throw new IllegalArgumentException("slab geometry " + kv + " does not match the digests' " + shape);
-        }
+        checkGeometry(kv);
         LaunchPlans.checkAttentionHeadDim(kv.headDim());
         if (!Float.isFinite(scale)) {
             throw new IllegalArgumentException("scale must be finite, was " + scale);
         }
-        Args.address("slab", slab, 16);
-        if (keyOffset < 0 || keyOffset % 16 != 0 || keyOffset + kv.halfBytes() > kv.slotBytes()) {
-            throw new IllegalArgumentException("keyOffset must be a multiple of 16 with the K half (" + kv.halfBytes()
-                    + " bytes) inside a slot of " + kv.slotBytes() + ", was " + keyOffset);
-        }
-        if (nBlocks < 0) {
-            throw new IllegalArgumentException("nBlocks must be >= 0, was " + nBlocks);
-        }
+        int slabSlots = slabSlots(kv, slab, slabBytes, keyOffset, 16, nBlocks);
         if (nBlocks == 0) {
             return;
-        }
-        long slabSlots = slabBytes / kv.slotBytes();
-        if (slabSlots < 1 || slabSlots > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("slabBytes " + slabBytes + " must hold 1 to 2^31 - 1 slots of " + kv.slotBytes() + " bytes");
         }
         Args.address("q", q, 4);
         Args.address("slots", slots, 4);
@@ -324,7 +325,7 @@ public final class CudaBlockDigests implements AutoCloseable {
         Args.optionalAddress("mask", mask, 1);
         Args.address("headMask", headMask, 1);
         Args.address("out", out, 4);
-        packExact(args, q, slab, kv.slotBytes(), keyOffset, slots, validRows, mask, headMask, out, (int) slabSlots, nBlocks, kv, scale);
+        packExact(args, q, slab, kv.slotBytes(), keyOffset, slots, validRows, mask, headMask, out, slabSlots, nBlocks, kv, scale);
         module.launch(exactKernel(kv.dtype()), nBlocks, 1, exactThreads(kv.kvHeads()), 0, stream, args);
     }
 

@@ -5,6 +5,7 @@ import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
+import io.tierkv.cuda.driver.Owned;
 
 /**
  * The small per-token operations of a Llama decoder on the device ({@code src/main/cuda/decoder_ops.cu}):
@@ -24,10 +25,16 @@ public final class CudaDecoderOps implements AutoCloseable {
 
     /** Loads the kernels into {@code context} (kept open by the caller, closed after this). */
     public CudaDecoderOps(CudaContext context) {
-        this.module = KernelModule.load(context, MODULE);
-        this.args = new LaunchArgs(context, 96);
-        for (String f : new String[] {"rmsnorm", "rope", "silu_mul", "add", "embed"}) {
-            module.function(f);
+        Owned taken = new Owned();
+        try {
+            this.module = taken.add(KernelModule.load(context, MODULE));
+            for (String f : new String[] {"rmsnorm", "rope", "silu_mul", "add", "embed"}) {
+                module.function(f);
+            }
+            this.args = taken.add(new LaunchArgs(context, 96));
+        } catch (RuntimeException | Error e) {
+            taken.closeAfter(e);
+            throw e;
         }
     }
 

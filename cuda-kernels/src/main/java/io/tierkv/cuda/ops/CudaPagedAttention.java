@@ -6,6 +6,7 @@ import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
+import io.tierkv.cuda.driver.Owned;
 import io.tierkv.cuda.driver.ReuseFence;
 import jcuda.driver.CUdevice_attribute;
 
@@ -46,18 +47,24 @@ public final class CudaPagedAttention implements AutoCloseable {
     /** Loads the kernels into {@code context} (kept open by the caller, closed after this). */
     public CudaPagedAttention(CudaContext context) {
         this.context = context;
-        this.module = KernelModule.load(context, MODULE);
         this.sms = context.device().multiprocessors();
         this.sharedOptIn = CudaDevice.attribute(context.ordinal(), CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN);
-        for (String dtype : new String[] {"f32", "f16", "bf16"}) {
-            for (int g : new int[] {1, 2, 4, 8}) {
-                module.function(kernelName(dtype, g));
+        Owned taken = new Owned();
+        try {
+            this.module = taken.add(KernelModule.load(context, MODULE));
+            for (String dtype : new String[] {"f32", "f16", "bf16"}) {
+                for (int g : new int[] {1, 2, 4, 8}) {
+                    module.function(kernelName(dtype, g));
+                }
             }
+            module.function("attention_empty");
+            module.function("lse_merge");
+            this.scratchFree = taken.add(ReuseFence.create(context)); // after the lookups: a jar with other kernels fails before allocating
+            this.args = taken.add(new LaunchArgs(context, ARGS_BYTES));
+        } catch (RuntimeException | Error e) {
+            taken.closeAfter(e);
+            throw e;
         }
-        module.function("attention_empty");
-        module.function("lse_merge");
-        this.scratchFree = ReuseFence.create(context); // after the lookups: a jar with other kernels fails before allocating
-        this.args = new LaunchArgs(context, ARGS_BYTES);
     }
 
     /**

@@ -8,6 +8,7 @@ import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
+import io.tierkv.cuda.driver.Owned;
 import io.tierkv.cuda.driver.PinnedBuffer;
 import io.tierkv.cuda.driver.ReuseFence;
 import java.nio.ByteBuffer;
@@ -58,23 +59,29 @@ public final class DevicePopularity implements AutoCloseable {
         this.maxTokens = maxTokens;
         this.k = k;
         this.stride = CudaAttentionScores.paddedStride(shape, maxTokens);
-        this.stream = new CudaStream(context);
-        this.module = KernelModule.load(context, PopularityKernel.MODULE);
-        this.kernel = new PopularityKernel(context, module, stream);
-        this.scores = new CudaAttentionScores(context);
-        this.probs = new DeviceBuffer(context, (long) shape.heads() * stride * Float.BYTES);
-        this.counts = new DeviceBuffer(context, (long) maxTokens * Integer.BYTES);
-        this.out = new DeviceBuffer(context, (1L + k) * Integer.BYTES);
-        this.host = new PinnedBuffer(context, Math.max((long) maxTokens, (long) shape.heads() * stride) * Float.BYTES);
         int blocks = stride / shape.blockSize();
         this.maskOffset = (blocks * Integer.BYTES + 15) & ~15;
-        this.hostTable = new PinnedBuffer(context, maskOffset + (long) stride);
-        this.deviceTable = new DeviceBuffer(context, maskOffset + (long) stride);
-        this.hostTableFree = ReuseFence.create(context);
-        this.deviceTableFree = ReuseFence.create(context);
-        this.args = new LaunchArgs(context, 64);
-        module.function(COUNT_TOKENS);
-        resetCounts();
+        Owned taken = new Owned(); // what a failure part way gives back, newest first
+        try {
+            this.stream = taken.add(new CudaStream(context));
+            this.module = taken.add(KernelModule.load(context, PopularityKernel.MODULE));
+            module.function(COUNT_TOKENS);
+            this.kernel = taken.add(new PopularityKernel(context, module, stream));
+            this.scores = taken.add(new CudaAttentionScores(context));
+            this.probs = taken.add(new DeviceBuffer(context, (long) shape.heads() * stride * Float.BYTES));
+            this.counts = taken.add(new DeviceBuffer(context, (long) maxTokens * Integer.BYTES));
+            this.out = taken.add(new DeviceBuffer(context, (1L + k) * Integer.BYTES));
+            this.host = taken.add(new PinnedBuffer(context, Math.max((long) maxTokens, (long) shape.heads() * stride) * Float.BYTES));
+            this.hostTable = taken.add(new PinnedBuffer(context, maskOffset + (long) stride));
+            this.deviceTable = taken.add(new DeviceBuffer(context, maskOffset + (long) stride));
+            this.hostTableFree = taken.add(ReuseFence.create(context));
+            this.deviceTableFree = taken.add(ReuseFence.create(context));
+            this.args = taken.add(new LaunchArgs(context, 64));
+            resetCounts();
+        } catch (RuntimeException | Error e) {
+            taken.closeAfter(e);
+            throw e;
+        }
     }
 
     /** The kernel that maps selected list positions to token positions and counts them. */

@@ -52,7 +52,7 @@ public final class PopularityKernel implements AutoCloseable {
         this.context = context;
         this.module = module;
         this.stream = stream;
-        module.function(SCORES); // fail now, not at the first launch, if the module lacks them
+        module.function(SCORES); // fail now, not at the first launch, if the module lacks them (then nothing was allocated)
         module.function(SELECT);
         this.args = new LaunchArgs(context, 256);
     }

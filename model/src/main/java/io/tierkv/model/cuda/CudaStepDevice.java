@@ -7,6 +7,7 @@ import io.tierkv.cuda.driver.CudaGraph;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.cuda.driver.KernelModule;
+import io.tierkv.cuda.driver.Owned;
 import io.tierkv.cuda.driver.PinnedBuffer;
 import io.tierkv.cuda.ops.CudaBlockDigests;
 import io.tierkv.cuda.ops.CudaDecoderOps;
@@ -65,11 +66,7 @@ final class CudaStepDevice implements StepDevice {
             attention = owned.add(new CudaPagedAttention(context));
             step = owned.add(new CudaDecoderStep(context));
         } catch (RuntimeException | Error e) {
-            try {
-                owned.closeAll();
-            } catch (RuntimeException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+            owned.closeAfter(e);
             throw e;
         }
     }
