@@ -65,14 +65,8 @@ public final class Sequence implements AutoCloseable {
     private final int hostBudget;
     /** (layer, block) pool handle, or {@link #NO_HANDLE}. */
     private int[][] handles;
-    /** (layer, token) true when the token's KV must not be attended (freed, or evicted in drop mode). */
-    private boolean[][] masked;
-    /** (layer) tokens masked so far. */
-    private final int[] maskedCount;
-    /** (layer, i) the i-th token masked in the layer, in the order masked; {@code maskedCount[layer]} of them. */
-    private final int[][] maskedOrder;
-    /** (layer, block) tokens of the block masked so far: a reader skips a block's rows at once when none is. */
-    private int[][] maskedInBlock;
+    /** The tokens whose KV must not be attended (freed, or evicted in drop mode). */
+    private final TokenMasks masks;
     private final Transitions tokenMoves = new Transitions();
     private final Transitions blockMoves = new Transitions();
     private final Moves moves = new Moves();
@@ -115,10 +109,7 @@ public final class Sequence implements AutoCloseable {
         this.deviceBudget = deviceBudget;
         this.hostBudget = hostBudget;
         this.handles = new int[layers][16];
-        this.masked = new boolean[layers][16 * blockSize];
-        this.maskedCount = new int[layers];
-        this.maskedOrder = new int[layers][16];
-        this.maskedInBlock = new int[layers][16];
+        this.masks = new TokenMasks(layers, blockSize, 16);
         for (int[] row : handles) {
             Arrays.fill(row, NO_HANDLE);
         }
@@ -687,13 +678,7 @@ public final class Sequence implements AutoCloseable {
     }
 
     private void mask(int layer, int token) {
-        if (!masked[layer][token]) {
-            masked[layer][token] = true;
-            if (maskedCount[layer] == maskedOrder[layer].length) {
-                maskedOrder[layer] = Arrays.copyOf(maskedOrder[layer], 2 * maskedCount[layer]);
-            }
-            maskedOrder[layer][maskedCount[layer]++] = token;
-            maskedInBlock[layer][token / blockSize]++;
+        if (masks.mask(layer, token)) {
             pool.masked(layer);
         }
     }
@@ -703,14 +688,14 @@ public final class Sequence implements AutoCloseable {
      * O(1): kept up to date from transitions.
      */
     public boolean masked(int layer, int token) {
-        return masked[layer][token];
+        return masks.masked(layer, token);
     }
 
     /** How many tokens of a layer are {@link #masked}; O(1). */
     public int maskedTokens(int layer) {
         checkOpen();
         checkLayer(layer);
-        return maskedCount[layer];
+        return masks.count(layer);
     }
 
     /**
@@ -720,16 +705,12 @@ public final class Sequence implements AutoCloseable {
     public int maskedToken(int layer, int i) {
         checkOpen();
         checkLayer(layer);
-        if (i < 0 || i >= maskedCount[layer]) {
-            throw new IndexOutOfBoundsException("masked token " + i + " of layer " + layer + " outside [0, " + maskedCount[layer] + ")");
-        }
-        return maskedOrder[layer][i];
+        return masks.token(layer, i);
     }
 
     /** How many tokens of one block of a layer are {@link #masked}; O(1). 0 for a block past the sequence. */
     public int maskedRows(int layer, int block) {
-        int[] perBlock = maskedInBlock[layer];
-        return block >= 0 && block < perBlock.length ? perBlock[block] : 0;
+        return masks.inBlock(layer, block);
     }
 
     /**
@@ -746,7 +727,7 @@ public final class Sequence implements AutoCloseable {
     public int keptTokens() {
         long kept = 0;
         for (int l = 0; l < layers; l++) {
-            kept += table.length() - maskedCount[l];
+            kept += table.length() - masks.count(l);
         }
         return (int) Math.round((double) kept / layers);
     }
@@ -981,15 +962,9 @@ public final class Sequence implements AutoCloseable {
                 int old = handles[l].length;
                 handles[l] = Arrays.copyOf(handles[l], capacity);
                 Arrays.fill(handles[l], old, capacity, NO_HANDLE);
-                maskedInBlock[l] = Arrays.copyOf(maskedInBlock[l], capacity);
             }
         }
-        if ((long) n * blockSize > masked[0].length) {
-            int tokens = (int) Math.max((long) n * blockSize, masked[0].length * 2L);
-            for (int l = 0; l < layers; l++) {
-                masked[l] = Arrays.copyOf(masked[l], tokens);
-            }
-        }
+        masks.ensureBlocks(n);
     }
 
     private void checkLayer(int layer) {
