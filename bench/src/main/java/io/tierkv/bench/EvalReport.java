@@ -236,11 +236,16 @@ final class EvalReport {
             for (String t : new String[] {"tf", "fill", "mc", "match"}) {
                 EvalRow b = r.row(p, "before", "all", t);
                 EvalRow a = r.row(p, "after", "all", t);
-                sb.append(String.format(Locale.ROOT, " %5.1f / %5.1f |", 100 * b.accuracy(), 100 * a.accuracy()));
+                sb.append(String.format(Locale.ROOT, " %5s / %5s |", percent(b), percent(a)));
             }
             sb.append('\n');
         }
         return sb.toString();
+    }
+
+    /** A row's accuracy in percent, "-" when it holds no question (a type the prompts drew none of). */
+    static String percent(EvalRow row) {
+        return row.total() == 0 ? "-" : String.format(Locale.ROOT, "%.1f", 100 * row.accuracy());
     }
 
     /** The mean of two shares as a percentage, "-" when neither was measured. */
