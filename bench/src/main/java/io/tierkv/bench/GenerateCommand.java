@@ -119,7 +119,7 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--prompt encodes to no tokens");
             }
             if ((long) ids.length + maxTokens > config.maxPositions()) {
-                throw new IllegalArgumentException("--max-tokens " + maxTokens + ": the prompt's " + ids.length + " tokens plus "
+                throw new IllegalArgumentException("--max-tokens " + maxTokens + ": the prompt's " + ids.length + (ids.length == 1 ? " token" : " tokens") + " plus "
                         + maxTokens + " generated exceed the model's max_position_embeddings " + config.maxPositions());
             }
             if (modelOptions.useCuda(true)) {
