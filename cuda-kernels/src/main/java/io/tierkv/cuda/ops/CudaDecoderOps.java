@@ -5,7 +5,6 @@ import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
-import io.tierkv.cuda.driver.Owned;
 
 /**
  * The small per-token operations of a Llama decoder on the device ({@code src/main/cuda/decoder_ops.cu}):
@@ -25,17 +24,9 @@ public final class CudaDecoderOps implements AutoCloseable {
 
     /** Loads the kernels into {@code context} (kept open by the caller, closed after this). */
     public CudaDecoderOps(CudaContext context) {
-        Owned taken = new Owned();
-        try {
-            this.module = taken.add(KernelModule.load(context, MODULE));
-            for (String f : new String[] {"rmsnorm", "rope", "silu_mul", "add", "embed"}) {
-                module.function(f);
-            }
-            this.args = taken.add(new LaunchArgs(context, 96));
-        } catch (RuntimeException | Error e) {
-            taken.closeAfter(e);
-            throw e;
-        }
+        LoadedModule loaded = LoadedModule.load(context, MODULE, 96, "rmsnorm", "rope", "silu_mul", "add", "embed");
+        this.module = loaded.module();
+        this.args = loaded.args();
     }
 
     /** Enqueues {@code out[r][i] = x[r][i] * rsqrt(mean(x[r]^2) + eps) * w[i]} for {@code rows} rows of {@code dim}; out may be x. */

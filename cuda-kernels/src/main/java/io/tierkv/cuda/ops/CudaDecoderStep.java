@@ -4,7 +4,6 @@ import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
-import io.tierkv.cuda.driver.Owned;
 
 /**
  * The per-step kernels of a paged decoder that are neither math nor attention ({@code src/main/cuda/decoder_step.cu}):
@@ -24,16 +23,9 @@ public final class CudaDecoderStep implements AutoCloseable {
 
     /** Loads the kernels into {@code context} (kept open by the caller, closed after this). */
     public CudaDecoderStep(CudaContext context) {
-        Owned taken = new Owned();
-        try {
-            this.module = taken.add(KernelModule.load(context, MODULE));
-            module.function("kv_append");
-            module.function("argmax");
-            this.args = taken.add(new LaunchArgs(context, 64));
-        } catch (RuntimeException | Error e) {
-            taken.closeAfter(e);
-            throw e;
-        }
+        LoadedModule loaded = LoadedModule.load(context, MODULE, 64, "kv_append", "argmax");
+        this.module = loaded.module();
+        this.args = loaded.args();
     }
 
     /**

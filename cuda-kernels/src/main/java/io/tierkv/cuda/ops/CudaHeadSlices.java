@@ -4,7 +4,6 @@ import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
-import io.tierkv.cuda.driver.Owned;
 
 /**
  * The per-head host-slice choice of a sparse host read on the device ({@code src/main/cuda/head_slices.cu}): from one score
@@ -28,15 +27,9 @@ public final class CudaHeadSlices implements AutoCloseable {
 
     /** Loads the kernel into {@code context} (kept open by the caller, closed after this). */
     public CudaHeadSlices(CudaContext context) {
-        Owned taken = new Owned();
-        try {
-            this.module = taken.add(KernelModule.load(context, MODULE));
-            module.function(KERNEL);
-            this.args = taken.add(new LaunchArgs(context, ARGS_BYTES));
-        } catch (RuntimeException | Error e) {
-            taken.closeAfter(e);
-            throw e;
-        }
+        LoadedModule loaded = LoadedModule.load(context, MODULE, ARGS_BYTES, KERNEL);
+        this.module = loaded.module();
+        this.args = loaded.args();
     }
 
     /**

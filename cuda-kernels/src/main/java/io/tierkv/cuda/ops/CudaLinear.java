@@ -5,7 +5,8 @@ import io.tierkv.cuda.driver.CudaContext;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.KernelModule;
 import io.tierkv.cuda.driver.LaunchArgs;
-import io.tierkv.cuda.driver.Owned;
+import java.util.Arrays;
+import java.util.stream.Stream;
 
 /**
  * Linear layers on the device ({@code src/main/cuda/linear.cu}): {@code y = W x} for decode (GEMV, one to eight
@@ -43,21 +44,10 @@ public final class CudaLinear implements AutoCloseable {
     /** Loads the kernels into {@code context} (kept open by the caller, closed after this). */
     public CudaLinear(CudaContext context) {
         this.sms = context.device().multiprocessors();
-        Owned taken = new Owned();
-        try {
-            this.module = taken.add(KernelModule.load(context, MODULE));
-            for (DType t : DType.values()) {
-                module.function(GEMV[t.ordinal()]);
-                module.function(GEMM[t.ordinal()]);
-                module.function(NORM_GEMV[t.ordinal()]);
-                module.function(NORM_GEMV_ROPE[t.ordinal()]);
-                module.function(NORM_GEMV_SWIGLU[t.ordinal()]);
-            }
-            this.args = taken.add(new LaunchArgs(context, 192));
-        } catch (RuntimeException | Error e) {
-            taken.closeAfter(e); // a jar without these kernels, or no memory for the arguments: nothing stays loaded
-            throw e;
-        }
+        String[] kernels = Stream.of(GEMV, GEMM, NORM_GEMV, NORM_GEMV_ROPE, NORM_GEMV_SWIGLU).flatMap(Arrays::stream).toArray(String[]::new);
+        LoadedModule loaded = LoadedModule.load(context, MODULE, 192, kernels);
+        this.module = loaded.module();
+        this.args = loaded.args();
     }
 
     /**

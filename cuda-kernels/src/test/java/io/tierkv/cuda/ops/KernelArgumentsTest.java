@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * Every class that launches kernels packs their arguments into a {@code LaunchArgs} buffer of a fixed capacity; a kernel
  * whose packed arguments outgrow it throws at every launch, on a GPU only (paged_probs' 188 bytes once went into 160). Read
  * from the sources: each kernel's packed size from its {@code .cu} signature (the driver's parameter ABI: each argument at a
- * multiple of its own size, a struct at its widest member's), each class's capacity and the kernel names it launches (a
+ * multiple of its own size, a struct at its widest member's), each class's capacity (its {@code LaunchArgs}, or the one it
+ * asks {@link LoadedModule} for) and the kernel names it launches (a
  * string literal naming the kernel, or a prefix of its name ending in {@code _}); every kernel must be launched by some
  * class, so that a launch this reading cannot see fails here rather than passing unchecked. And each packed argument list
  * has, in order, the types of one of the kernels its class launches (an argument packed out of order, or as the wrong
@@ -34,7 +35,9 @@ class KernelArgumentsTest {
     private static final Pattern KERNEL = Pattern.compile("__global__\\s+void\\s+(?:__launch_bounds__\\([^)]*\\)\\s*)?([\\w#]+)\\s*\\(");
     private static final Pattern STRUCT = Pattern.compile("struct\\s+(\\w+)\\s*\\{([^{}]*)\\};");
     private static final Pattern DEFINE = Pattern.compile("#define\\s+(\\w+)\\(([^)]*)\\)");
-    private static final Pattern CAPACITY = Pattern.compile("new LaunchArgs\\(\\w+,\\s*(\\w+)\\)");
+    /** A class's buffer: {@code new LaunchArgs(context, N)} or {@code LoadedModule.load(context, MODULE, N, ...)}, N a constant. */
+    private static final Pattern CAPACITY =
+            Pattern.compile("(?:new LaunchArgs\\(\\w+,|LoadedModule\\.load\\(\\w+,\\s*\\w+,)\\s*([A-Z][A-Z0-9_]*|\\d+)\\b");
     private static final Pattern LITERAL = Pattern.compile("\"([a-z][a-z0-9_]*)\"");
     private static final Pattern CHAIN =
             Pattern.compile("\\.clear\\(\\)((?:\\s*\\.(?:i64|i32|f32)\\((?:[^()]|\\((?:[^()]|\\([^()]*\\))*\\))*\\))+)");
