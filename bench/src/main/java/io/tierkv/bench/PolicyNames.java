@@ -3,8 +3,10 @@ package io.tierkv.bench;
 import io.tierkv.bench.sim.SimPolicies;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.Policies;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
 
 /**
  * The two policy registries as the command line sees them: core's ({@link Policies}, what {@code generate},
@@ -38,6 +40,17 @@ final class PolicyNames {
         for (String s : specs) {
             model(option, s);
         }
+        return distinct(option, specs);
+    }
+
+    /** The specs, each once: a policy listed twice would run twice and its rows be counted together. */
+    private static List<String> distinct(String option, List<String> specs) {
+        Set<String> seen = new HashSet<>();
+        for (String s : specs) {
+            if (!seen.add(s)) {
+                throw new IllegalArgumentException(option + " lists '" + s + "' twice");
+            }
+        }
         return specs;
     }
 
@@ -56,7 +69,7 @@ final class PolicyNames {
                 throw hint(option, s, e);
             }
         }
-        return specs;
+        return distinct(option, specs);
     }
 
     private static IllegalArgumentException hint(String option, String text, IllegalArgumentException e) {
