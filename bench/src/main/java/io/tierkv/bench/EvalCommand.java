@@ -94,7 +94,8 @@ final class EvalCommand implements Callable<Integer> {
         System.out.println();
         System.out.print(EvalReport.paperTable(r));
         System.out.println();
-        System.out.println("report: " + out.toAbsolutePath().resolve("eval.json") + " (and eval.csv, eval.jsonl, *.png)");
+        System.out.println("report: " + out.toAbsolutePath().resolve("eval.json") + " (and eval.csv, eval.jsonl"
+                + (r.settings().trackPlots() ? ", *.png)" : ")"));
     }
 
     /** What ran: version, git commit if known, the backend that ran (cpu or cuda), threads (0 on cuda), the machine's cores. */

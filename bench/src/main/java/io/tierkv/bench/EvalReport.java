@@ -79,6 +79,13 @@ final class EvalReport {
                 .column("digestRecallByLayer", "recall by layer", "%s", "digestRecall per layer")
                 .column("digestBytesPeak", "digest B", "%d", "most bytes the block digests held at once (device tier)");
         for (EvalRow row : r.rows()) {
+            if (row.total() == 0) { // a cell no prompt reached (a question type none drew): nothing in it was measured
+                Object[] unmeasured = new Object[rep.columns().size()];
+                Object[] key = {row.policy(), row.position(), row.round(), row.questionType(), 0, 0};
+                System.arraycopy(key, 0, unmeasured, 0, key.length);
+                rep.row(unmeasured);
+                continue;
+            }
             rep.row(row.policy(), row.position(), row.round(), row.questionType(), row.correct(), row.total(), row.accuracy(),
                     row.kvKeptMean(), row.kvKeptPeak(), row.deviceBytesPeak(), row.deviceBudgetPeak(), row.deviceAttentionShare(),
                     row.deviceAttentionBound(), row.deviceAttentionTokenBound(), row.deviceTopkShare(), row.h2dBytes(), row.d2hBytes(), row.h2dPerToken(), row.d2hPerToken(), row.prefillH2d(),
@@ -205,7 +212,8 @@ final class EvalReport {
         }
         for (String round : rounds) {
             if (r.settings().rounds() > 1) {
-                sb.append(String.format(Locale.ROOT, "%sRound %s:%n", sb.length() == 0 ? "" : "\n", round));
+                sb.append(String.format(Locale.ROOT, "%sRound %s%s:%n", sb.length() == 0 ? "" : "\n", round,
+                        round.equals("all") ? " (the whole sessions: their B/tok include the copies made while the first prompt went in)" : ""));
             }
             sb.append(String.format(Locale.ROOT, "| %-22s | %-16s | %-16s | %-8s | %-22s | %-11s | %-10s | %-9s | %-9s | %-12s |%n",
                     "policy", "questions before", "questions after", "KV kept", "device peak (of budget)", "device attn", "attn bound",

@@ -18,6 +18,13 @@ class EvalReportTypesTest {
      * read as every such question answered wrong), and the drawn ones as their accuracy from eval.json.
      */
     @Test
+    void aPolicyListedTwice_isRefused() {
+        CliRun run = CliRun.of("eval", "--prompts", "1", "--policies", "full,hierarchical,full");
+        assertEquals(2, run.rc());
+        assertTrue(run.err().contains("--policies lists 'full' twice"), run.err());
+    }
+
+    @Test
     void aQuestionTypeThePromptsDrewNoneOf_readsAsADash_notAsZeroPercent(@TempDir Path dir) throws Exception {
         CliRun run = CliRun.of("eval", "--prompts", "2", "--rounds", "1", "--policies", "full", "--out", dir.toString());
         assertEquals(0, run.rc(), run.err());
@@ -37,6 +44,15 @@ class EvalReportTypesTest {
             expected.add(String.format(java.util.Locale.ROOT, "%5s / %5s", cells[0], cells[1]));
         }
         assertTrue(expected.stream().anyMatch(c -> c.contains("-")), "two prompts per position left a type undrawn: " + expected);
+
+        for (JsonNode row : rows) { // a cell no prompt reached measured nothing: null, not 0 (or 1 for the host read)
+            if (row.get("total").asInt() == 0) {
+                for (String field : new String[] {"accuracy", "kvKeptMean", "tokensPerSecond", "hostReadFraction", "d2hPerToken"}) {
+                    assertTrue(row.get(field).isNull(), field + " of " + row);
+                }
+            }
+        }
+        assertTrue(run.out().contains("(and eval.csv, eval.jsonl, *.png)"), "plots were written");
 
         String byType = run.out().substring(run.out().indexOf("Accuracy by question type"));
         String line = byType.lines().filter(l -> l.startsWith("| full ")).findFirst().orElseThrow();
