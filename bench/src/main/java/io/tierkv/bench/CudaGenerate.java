@@ -82,8 +82,8 @@ final class CudaGenerate {
             if (task != null) {
                 suite.printScore(task, completion);
             }
-            System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s (in chunks), decode %.1f tok/s%n",
-                    ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeTokensPerSecond());
+            System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s (in chunks), decode %s tok/s%n",
+                    ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeRate());
             if (tiered) {
                 int[] residency = decoder.residency();
                 io.tierkv.tiering.TierStats stats = decoder.tierStats();
@@ -124,7 +124,7 @@ final class CudaGenerate {
             json.put("promptTokens", ids.length);
             json.put("generatedTokens", g.tokens().length);
             json.put("prefillTokensPerSecond", g.prefillTokensPerSecond());
-            json.put("decodeTokensPerSecond", g.decodeTokensPerSecond());
+            json.put("decodeTokensPerSecond", g.decodeMeasured() ? g.decodeTokensPerSecond() : null);
             json.put("weightBytes", decoder.weightBytes());
             json.put("kvBytes", decoder.kvBytes());
             json.put("kvDtype", decoder.kvDtype().name());

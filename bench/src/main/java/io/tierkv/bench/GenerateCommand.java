@@ -195,8 +195,8 @@ final class GenerateCommand implements Callable<Integer> {
                 if (task != null) {
                     suite.printScore(task, tok.decode(g.tokens()));
                 }
-                System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s, decode %.1f tok/s%n",
-                        ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeTokensPerSecond());
+                System.out.printf(Locale.ROOT, "%n%d prompt tokens, %d generated | prefill %.0f tok/s, decode %s tok/s%n",
+                        ids.length, g.tokens().length, g.prefillTokensPerSecond(), g.decodeRate());
                 System.out.printf(Locale.ROOT, "policy %s | KV kept %.1f tokens/layer (mean), %d peak | device budget %d blocks"
                         + " (%s), device peak %s, host peak %s | moved d2h %s, h2d %s | dropped %d, evicted %d blocks%n",
                         policy.name(), g.keptMean(), g.keptPeak(), session.deviceBlocks(),
@@ -233,7 +233,7 @@ final class GenerateCommand implements Callable<Integer> {
                 json.put("promptTokens", ids.length);
                 json.put("generatedTokens", g.tokens().length);
                 json.put("prefillTokensPerSecond", g.prefillTokensPerSecond());
-                json.put("decodeTokensPerSecond", g.decodeTokensPerSecond());
+                json.put("decodeTokensPerSecond", g.decodeMeasured() ? g.decodeTokensPerSecond() : null);
                 json.put("kvKeptMean", g.keptMean());
                 json.put("kvKeptPeak", g.keptPeak());
                 json.put("ttftMillis", RemoteReport.ttftMillis(g));

@@ -16,9 +16,19 @@ package io.tierkv.model.generate;
 public record GenerationResult(int[] tokens, int promptTokens, long prefillNanos, long decodeNanos,
                                double keptMean, double keptFraction, int keptPeak, long deviceBytesPeak, long hostBytesPeak) {
 
-    /** Decode speed: tokens after the first per second (0 if fewer than two tokens). */
+    /** Decode speed: tokens after the first per second (0 if fewer than two tokens: see {@link #decodeMeasured}). */
     public double decodeTokensPerSecond() {
-        return tokens.length < 2 || decodeNanos == 0 ? 0 : (tokens.length - 1) / (decodeNanos / 1e9);
+        return decodeMeasured() ? (tokens.length - 1) / (decodeNanos / 1e9) : 0;
+    }
+
+    /** Whether there was a decode speed to measure: at least two tokens generated (the first comes from the prefill). */
+    public boolean decodeMeasured() {
+        return tokens.length >= 2 && decodeNanos > 0;
+    }
+
+    /** {@link #decodeTokensPerSecond} to one decimal, or "n/a" when it was not measured. */
+    public String decodeRate() {
+        return decodeMeasured() ? String.format(java.util.Locale.ROOT, "%.1f", decodeTokensPerSecond()) : "n/a";
     }
 
     /** Prefill speed in prompt tokens per second. */
