@@ -89,7 +89,7 @@ final class SimulateCommand implements Callable<Integer> {
         Files.createDirectories(dir);
         report.writeJson(dir.resolve("simulate.json"));
         report.writeCsv(dir.resolve("simulate.csv"));
-        System.out.print(SimReport.summary(report));
+        System.out.print(SimReport.summary(report, io.tierkv.model.generate.HostRead.parse(hostRead).digest()));
         System.out.printf(Locale.ROOT, "%nwrote %s and simulate.csv", dir.resolve("simulate.json"));
         if (!noPlots) {
             SimReport.plots(results, name, dir);

@@ -63,6 +63,33 @@ class SimulateCommandTest {
         assertEquals(19, Files.readAllLines(out.resolve("simulate.csv")).size());
     }
 
+    /**
+     * The printed table: a small trace's few KiB per token show in MiB to three significant digits (not 0.00), and a sparse
+     * host read adds what it read; a policy listed twice is refused (its rows would be counted twice).
+     */
+    @Test
+    void theSummary_showsSmallTraffic_andASparseReadsBytes_andRefusesAPolicyListedTwice() throws IOException {
+        Path trace = dir.resolve("t.tkvt");
+        StringWriter err = new StringWriter();
+        assertEquals(0, run(err, "trace", "synth", "--tokens", "512", "--steps", "80", "--seed", "5", "--layers", "2", "--kv-heads", "1",
+                "--head-dim", "8", "--out", trace.toString()), err.toString()); // blocks of 512 bytes: a few KiB per token
+        CliRun exact = CliRun.of("simulate", "--trace", trace.toString(), "--budgets", "0.25", "--policies", "lru", "--no-plots",
+                "--out", dir.resolve("exact").toString());
+        assertEquals(0, exact.rc(), exact.err());
+        String lruRow = exact.out().lines().filter(l -> l.startsWith("| lru")).findFirst().orElseThrow();
+        assertTrue(!lruRow.contains(" 0.00 "), "a few KiB per token read as 0.00 MiB: " + lruRow);
+        assertTrue(!exact.out().contains("host read"), exact.out());
+
+        CliRun sparse = CliRun.of("simulate", "--trace", trace.toString(), "--budgets", "0.25", "--policies", "lru", "--no-plots",
+                "--host-read", "digest:blocks=1", "--out", dir.resolve("sparse").toString());
+        assertEquals(0, sparse.rc(), sparse.err());
+        assertTrue(sparse.out().contains("host read MiB/tok") && sparse.out().contains("host read |"), sparse.out());
+
+        CliRun twice = CliRun.of("simulate", "--trace", trace.toString(), "--policies", "lru,lru", "--out", dir.resolve("t2").toString());
+        assertEquals(2, twice.rc());
+        assertTrue(twice.err().contains("--policies lists 'lru' twice"), twice.err());
+    }
+
     @Test
     void corruptTrace_failsWithTheByteOffset() throws IOException {
         Path trace = dir.resolve("t.tkvt");

@@ -21,6 +21,13 @@ public final class SimReport {
         SimMetric.MISS_RATIO_TO_CLAIRVOYANT.field(), SimMetric.BYTES_RATIO_TO_CLAIRVOYANT.field()
     };
 
+    /** ... and, for a sparse host read ({@code --host-read digest}), what it read. */
+    static final String[] SUMMARY_DIGEST = {
+        SimMetric.POLICY.field(), SimMetric.BUDGET.field(), SimMetric.HIT_RATIO.field(), SimMetric.MISSES_PER_TOKEN.field(),
+        SimMetric.LOST_PER_TOKEN.field(), "h2dMiBPerToken", "d2hMiBPerToken", "hostReadMiBPerToken",
+        SimMetric.HOST_READ_FRACTION.field(), SimMetric.MISS_RATIO_TO_CLAIRVOYANT.field(), SimMetric.BYTES_RATIO_TO_CLAIRVOYANT.field()
+    };
+
     private SimReport() {
     }
 
@@ -31,23 +38,26 @@ public final class SimReport {
         for (SimMetric m : SimMetric.values()) {
             r.column(m.field(), title(m), m.format(), m.description());
         }
-        r.column("h2dMiBPerToken", "h2d MiB/tok", "%.2f", "h2dBytesPerToken in MiB");
-        r.column("d2hMiBPerToken", "d2h MiB/tok", "%.2f", "d2hBytesPerToken in MiB");
+        // three significant digits: a small model's trace moves a few KiB per token, which "%.2f" MiB printed as 0.00
+        r.column("h2dMiBPerToken", "h2d MiB/tok", "%.3g", "h2dBytesPerToken in MiB");
+        r.column("d2hMiBPerToken", "d2h MiB/tok", "%.3g", "d2hBytesPerToken in MiB");
+        r.column("hostReadMiBPerToken", "host read MiB/tok", "%.3g", "hostBytesReadPerToken in MiB");
         for (SimResult s : results) {
-            Object[] row = new Object[SimMetric.values().length + 2];
+            Object[] row = new Object[SimMetric.values().length + 3];
             for (SimMetric m : SimMetric.values()) {
                 row[m.ordinal()] = m.of(s);
             }
-            row[row.length - 2] = s.h2dBytesPerToken() / (1 << 20);
-            row[row.length - 1] = s.d2hBytesPerToken() / (1 << 20);
+            row[row.length - 3] = s.h2dBytesPerToken() / (1 << 20);
+            row[row.length - 2] = s.d2hBytesPerToken() / (1 << 20);
+            row[row.length - 1] = ((Number) SimMetric.HOST_BYTES_READ_PER_TOKEN.of(s)).doubleValue() / (1 << 20);
             r.row(row);
         }
         return r;
     }
 
-    /** The Markdown table printed on the terminal. */
-    public static String summary(Report report) {
-        return report.markdown(SUMMARY);
+    /** The Markdown table printed on the terminal; {@code sparse}: the host was read sparsely, say how much. */
+    public static String summary(Report report, boolean sparse) {
+        return report.markdown(sparse ? SUMMARY_DIGEST : SUMMARY);
     }
 
     /** Writes hit-ratio.png and bytes-per-token.png into {@code dir}; returns the files. */
@@ -87,6 +97,7 @@ public final class SimReport {
             case LOST_PER_TOKEN: return "lost/tok";
             case MISS_RATIO_TO_CLAIRVOYANT: return "misses x opt";
             case BYTES_RATIO_TO_CLAIRVOYANT: return "bytes x opt";
+            case HOST_READ_FRACTION: return "host read";
             default: return m.field();
         }
     }
