@@ -69,7 +69,7 @@ final class BenchCopyCommand implements Callable<Integer> {
         long moveBytes = parseSize("--bytes", bytes);
         long maxRunBytes = parseSize("--max-run", maxRun);
         Path dir = output.prepare("bench");
-        BackendSelection selection = BackendSelection.probe(backend);
+        BackendSelection selection = backend(backend);
         CopyThroughput.Options options = new CopyThroughput.Options(layout, selection.backend(), arenaBytes, moveBytes, maxRunBytes,
                 rounds);
         System.out.printf("backend %s (%s)%n", selection.backend().name().toLowerCase(Locale.ROOT),
@@ -78,9 +78,9 @@ final class BenchCopyCommand implements Callable<Integer> {
                 layout.blockBytes(), blockSize, kvHeads, headDim, layout.dtype(), arena);
         CopyThroughput.Result r = CopyThroughput.measure(options, System.out);
         String baseline = r.backend().equals("cuda") ? "cuMemcpy, one per arena" : "Unsafe.copyMemory, 1 thread";
-        System.out.printf("moved %.2f GiB each way per round (%d passes over the arena), %d rounds%n",
-                r.bytes() / (double) (1L << 30), r.passes(), r.rounds());
-        System.out.printf("  engine   %-28s %6.2f GB/s  (d2h %.2f, h2d %.2f; %d copies of %.1f MiB on average)%n",
+        System.out.printf("moved %s each way per round (%d passes over the arena), %d rounds%n",
+                Bytes.format(r.bytes()), r.passes(), r.rounds());
+        System.out.printf("  engine   %-28s %6.2f GB/s  (best round each way: d2h %.2f, h2d %.2f; %d copies of %.1f MiB on average)%n",
                 "(" + r.engine() + ", coalesced)", r.engineGBps(), r.engineD2hGBps(), r.engineH2dGBps(), r.copies(),
                 r.meanCopyBytes() / (1 << 20));
         System.out.printf("  engine   %-28s %6.2f GB/s%n", "(time spent copying only)", r.engineBusyGBps());
@@ -104,11 +104,30 @@ final class BenchCopyCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Parses {@code 1GiB}, {@code 256MiB}, {@code 64k}, {@code 4096}: binary multiples. */
+    /** The backend {@code --backend} asks for; {@code cuda} without a usable GPU fails naming the option, not the property. */
+    private static BackendSelection backend(String requested) {
+        try {
+            return BackendSelection.probe(requested);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            BackendSelection found = BackendSelection.probe("auto");
+            throw new IllegalArgumentException(requested.trim().equalsIgnoreCase("cuda")
+                    ? "--backend cuda: no usable GPU: " + found.reason()
+                    : "--backend must be auto, cpu or cuda, was '" + requested + "'", e);
+        }
+    }
+
+    /**
+     * Parses {@code 1GiB}, {@code 256MiB}, {@code 64k}, {@code 4096}: binary multiples. {@code 1GB} is refused: the rates
+     * printed count a GB as 1e9 bytes, so a size in GB would be read two ways.
+     */
     static long parseSize(String option, String text) {
         Matcher m = SIZE.matcher(text.trim());
         if (!m.matches()) {
             throw new IllegalArgumentException(option + " '" + text + "' is not a size like 4096, 64KiB, 256MiB or 1GiB");
+        }
+        if (!m.group(2).isEmpty() && m.group(3).equalsIgnoreCase("b")) { // "1GB": these rates count 1e9 bytes a GB
+            throw new IllegalArgumentException(option + " '" + text + "' is ambiguous: sizes here are binary, write "
+                    + m.group(1) + m.group(2).toUpperCase(Locale.ROOT) + "iB (or a number of bytes)");
         }
         long value = Long.parseLong(m.group(1));
         int shift = switch (m.group(2).toLowerCase(Locale.ROOT)) {

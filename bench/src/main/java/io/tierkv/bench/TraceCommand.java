@@ -149,9 +149,11 @@ final class TraceCommand implements Callable<Integer> {
             long start = System.nanoTime();
             TraceHeader h = SyntheticTrace.write(c, out);
             long bytes = Files.size(out);
-            System.out.printf(Locale.ROOT, "wrote %s: %d steps x %d layers, k=%d, prompt %d, %d bytes (%.2f bytes per position) in %.1f s%n",
+            long slots = (long) h.steps() * h.layers() * h.topK(); // a step's k positions per layer, fewer while the keys are fewer
+            System.out.printf(Locale.ROOT, "wrote %s: %d steps x %d layers, k=%d, prompt %d, %d bytes%s in %.1f s%n",
                     out, h.steps(), h.layers(), h.topK(), h.promptLength(), bytes,
-                    (double) bytes / Math.max(1, (long) h.steps() * h.layers() * h.topK()), (System.nanoTime() - start) / 1e9);
+                    slots == 0 ? "" : String.format(Locale.ROOT, " (%.2f bytes per top-k slot)", (double) bytes / slots),
+                    (System.nanoTime() - start) / 1e9);
             return 0;
         }
 
