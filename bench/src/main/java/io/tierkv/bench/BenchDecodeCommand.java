@@ -20,12 +20,12 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code tierkv bench decode}: prefill and decode speed of a Llama model with random weights (about 110M
+ * {@code tierkv bench decode}: prefill and decode speed of a Llama model with random weights (about 100M
  * parameters by default) through the tiered cache, per policy, and the share of decode time spent on
  * popularity counting and tier bookkeeping.
  */
 @Command(name = "decode", mixinStandardHelpOptions = true,
-        description = "Prefill and decode tokens/s of a random-weight Llama (default ~110M parameters) through the tiered"
+        description = "Prefill and decode tokens/s of a random-weight Llama (default ~100M parameters) through the tiered"
             + " cache, per policy, with the share of decode time spent on popularity counting and tier bookkeeping.")
 final class BenchDecodeCommand implements Callable<Integer> {
     @Mixin

@@ -37,7 +37,7 @@ import org.openjdk.jmh.annotations.Warmup;
 public class TieredTablesBenchmark {
     /**
      * Layers x device blocks per layer x maxTokens: {@code 32x128x8192} a Llama 3 8B's layers with 2048 tokens on the device,
-     * {@code 12x8x1024} the GPU check's 110M model's at 25% of a 512-token prompt.
+     * {@code 12x8x1024} the GPU check's 100M model's at 25% of a 512-token prompt.
      */
     @Param({"32x128x8192"})
     String layers;

@@ -27,9 +27,9 @@ import java.util.stream.Stream;
  * with sparse host reads: Quest's {@code digest:blocks=2} (bfloat16 box bounds on the device, the top two host blocks read)
  * and plain {@code digest} (sketch scores on the device, per-head slices, the candidates' keys scored exactly; neither yet
  * run on hardware), and the last of these again with the host tier attended on the CPU ({@link HostAttention#CPU}; for the
- * 110M model with exact reads too), to choose between the two ways of reading it. Two models: the bundled one (3 MiB of F32 weights: its steps
+ * 100M model with exact reads too), to choose between the two ways of reading it. Two models: the bundled one (3 MiB of F32 weights: its steps
  * are bound by launch latency: 23 launches (44 unfused, one graph launch with graphs) and one host sync per token), and random BF16 weights in
- * {@code bench decode}'s default shape (768 wide, 12 layers, 12/4 heads, SwiGLU 2048, vocabulary 32000: 110M
+ * {@code bench decode}'s default shape (768 wide, 12 layers, 12/4 heads, SwiGLU 2048, vocabulary 32000: 100M
  * parameters, 220 MB, larger than the L2), whose weights-read GB/s is the decoder's weight streaming rate.
  */
 final class DecodeRow {
@@ -51,7 +51,7 @@ final class DecodeRow {
 
     /**
      * As {@link #run(Path)}, or with {@code hostMirror} the bundled model's rows on the host mirror of the device (no GPU:
-     * the check's own code rehearsed, nothing measured; the 110M rows are left out, the mirror being far too slow for them).
+     * the check's own code rehearsed, nothing measured; the 100M rows are left out, the mirror being far too slow for them).
      */
     static boolean run(Path out, boolean hostMirror) throws IOException {
         mirror = hostMirror;
@@ -66,23 +66,23 @@ final class DecodeRow {
         ok &= graphs(() -> row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
         ok &= onCpu(() -> row("bundled model", BundledModel.directory(), TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
         if (hostMirror) {
-            text.line("decode    random 110M: left out on the host mirror");
+            text.line("decode    random 100M: left out on the host mirror");
             return ok;
         }
         Path dir = Files.createTempDirectory("tierkv-decode-");
         try {
             RandomCheckpoint.write(dir, SYNTHETIC, DType.BF16, 1);
-            ok &= row("random 110M", dir, 0, null, text);
-            ok &= unfused(() -> row("random 110M", dir, 0, null, text));
-            ok &= graphs(() -> row("random 110M", dir, 0, null, text));
-            ok &= tokenByToken(() -> row("random 110M", dir, 0, null, text));
-            ok &= row("random 110M", dir, TIERED_PER_LAYER, null, text);
-            ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, text);
-            ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
-            ok &= row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text);
-            ok &= graphs(() -> row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
-            ok &= onCpu(() -> row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.EXACT, text));
-            ok &= onCpu(() -> row("random 110M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
+            ok &= row("random 100M", dir, 0, null, text);
+            ok &= unfused(() -> row("random 100M", dir, 0, null, text));
+            ok &= graphs(() -> row("random 100M", dir, 0, null, text));
+            ok &= tokenByToken(() -> row("random 100M", dir, 0, null, text));
+            ok &= row("random 100M", dir, TIERED_PER_LAYER, null, text);
+            ok &= row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, text);
+            ok &= row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
+            ok &= row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text);
+            ok &= graphs(() -> row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
+            ok &= onCpu(() -> row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.EXACT, text));
+            ok &= onCpu(() -> row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
         } catch (RuntimeException e) {
             System.out.println("  FAILED writing the random checkpoint: " + e);
             ok = false;
