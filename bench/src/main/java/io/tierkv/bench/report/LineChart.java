@@ -2,6 +2,7 @@ package io.tierkv.bench.report;
 
 import java.awt.BasicStroke;
 import java.awt.Color;
+import java.awt.Shape;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -94,6 +95,16 @@ public final class LineChart {
 
     /** Writes the chart as a PNG of {@code width x height} pixels. */
     public void write(Path png, int width, int height) throws IOException {
+        JFreeChart chart = chart();
+        Path parent = png.toAbsolutePath().getParent();
+        if (parent != null) {
+            Files.createDirectories(parent);
+        }
+        io.tierkv.core.io.AtomicFiles.write(png, out -> ChartUtils.writeChartAsPNG(out, chart, width, height)); // whole or not at all
+    }
+
+    /** The chart {@link #write} draws. */
+    JFreeChart chart() {
         XYSeriesCollection data = new XYSeriesCollection();
         for (Series s : series) {
             XYSeries xy = new XYSeries(s.name(), false, true);
@@ -110,14 +121,15 @@ public final class LineChart {
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
         XYLineAndShapeRenderer renderer = distinguish ? new StaggeredRenderer(series.size(), markEvery()) : new XYLineAndShapeRenderer(true, true);
-        DefaultDrawingSupplier shapes = new DefaultDrawingSupplier();
+        Shape[] shapes = DefaultDrawingSupplier.createStandardSeriesShapes();
         for (int i = 0; i < series.size(); i++) {
             renderer.setSeriesPaint(i, PALETTE[i % PALETTE.length]);
+            // past the palette's ten colours the marker moves on by one more, so no two of 100 series share colour and marker
+            renderer.setSeriesShape(i, shapes[(i + i / PALETTE.length) % shapes.length]);
             if (distinguish) {
                 float stroke = Math.max(1.2f, 3.5f - 0.6f * i);
                 renderer.setSeriesStroke(i, i == 0 ? new BasicStroke(stroke)
                         : new BasicStroke(stroke, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {8f + 2 * i, 4f + i}, 0f));
-                renderer.setSeriesShape(i, shapes.getNextShape());
                 renderer.setSeriesShapesVisible(i, true);
             } else {
                 renderer.setSeriesStroke(i, new BasicStroke(2f));
@@ -142,11 +154,7 @@ public final class LineChart {
             axis.setAutoRangeNextLogFlag(true);
             plot.setRangeAxis(axis);
         }
-        Path parent = png.toAbsolutePath().getParent();
-        if (parent != null) {
-            Files.createDirectories(parent);
-        }
-        io.tierkv.core.io.AtomicFiles.write(png, out -> ChartUtils.writeChartAsPNG(out, chart, width, height)); // whole or not at all
+        return chart;
     }
 
     /** Marker spacing: about 12 markers along the longest series. */

@@ -48,6 +48,25 @@ class PlotsTest {
         assertTrue(blue);
     }
 
+    /** Past the palette's ten colours a series still differs from every other in colour or marker (host-read-curve draws 12). */
+    @Test
+    void twelveSeries_neverShareBothColourAndMarker() {
+        for (boolean distinguish : new boolean[] {false, true}) {
+            LineChart chart = new LineChart("many", "x", "y").distinguishOverlaps(distinguish);
+            for (int i = 0; i < 12; i++) {
+                chart.add(new LineChart.Series("s" + i, new double[] {0, 1}, new double[] {i, i + 1}));
+            }
+            var renderer = chart.chart().getXYPlot().getRenderer();
+            for (int i = 0; i < 12; i++) {
+                for (int j = i + 1; j < 12; j++) {
+                    boolean sameColour = renderer.getSeriesPaint(i).equals(renderer.getSeriesPaint(j));
+                    boolean sameMarker = new java.awt.geom.Area(renderer.getSeriesShape(i)).equals(new java.awt.geom.Area(renderer.getSeriesShape(j)));
+                    assertTrue(!(sameColour && sameMarker), "series " + i + " and " + j + " look alike (distinguish " + distinguish + ")");
+                }
+            }
+        }
+    }
+
     @Test
     void coincidingLines_bothShowTheirColour() throws IOException {
         double[] x = new double[50];
