@@ -61,7 +61,7 @@ final class TrainCommand implements Callable<Integer> {
             description = "Write the last stage's training rows to FILE (safetensors) instead of training.")
     Path exportData;
 
-    @Option(names = "--examples", description = "Rows to export with --export-data (default: 49152, about 35 MiB).")
+    @Option(names = "--examples", description = "Rows to export with --export-data (default: 49152, about 38 MiB).")
     Integer examples;
 
     @Override

@@ -23,8 +23,8 @@ import java.util.Locale;
  * <ul>
  *   <li>Only a sequence's last block per layer is written, and it never moves; a block in flight is never
  *       written, and readers use its source until the copy is reaped.</li>
- *   <li>Completed copies are reaped only on the owner thread, inside {@code append}, {@code step},
- *       {@code endPrefill}, {@code sharePrefix} and {@code close}, so a {@link LayerView} never changes under the model in the
+ *   <li>Completed copies are reaped only on the owner thread, inside {@code append}, {@code sharePrefix},
+ *       {@code endPrefill}, {@code step}, {@code awaitCopies} and {@code close}, so a {@link LayerView} never changes under the model in the
  *       middle of a step; and each reap point reaps exactly the copies submitted before the previous one
  *       (waiting for them if need be; earlier ones, in order, when a slot or the copy window runs out), so
  *       residency never depends on how fast a copy ran.</li>

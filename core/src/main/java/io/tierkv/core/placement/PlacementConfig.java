@@ -8,7 +8,7 @@ import java.util.function.Function;
  *
  * @param tau             time constant of the decay of a block's request count, in steps; with adaptation, the
  *                        candidate the placement starts with
- * @param levelWeight     value added per level above LOW (CACHE +2w, NORMAL +w, LOW 0, EVICT -w), in ln units
+ * @param levelWeight     value added per level above NORMAL (CACHE +w, NORMAL 0, LOW -w, EVICT -2w), in ln units
  * @param priorWeight     requests one unit of prefill attention counts for ({@link Placement#prior})
  * @param newBlockWeight  the count a block that was never requested starts with when it leaves the tail
  * @param margin          how much more (ln units) a host block must be worth than the victim to be promoted
