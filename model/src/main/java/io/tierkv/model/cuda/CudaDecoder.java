@@ -9,8 +9,10 @@ import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
+import io.tierkv.model.generate.RemotePrefill;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.llama.LlamaConfig;
+import io.tierkv.tiering.remote.RemoteKvTier;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -58,6 +60,7 @@ public final class CudaDecoder implements AutoCloseable {
     private final ByteBuffer paramBytes;
     private final StepGraphs graphs;     // the captured steps (-Dtierkv.cudaGraphs), by the store's capture key
     private long chunkedTokens;          // prompt tokens prefilled in chunks
+    private int loaded;                  // the prompt's leading tokens loaded from a remote tier, which the next prefill skips
     private boolean closed;
 
     /** Takes {@code device} (closed with this, or now if construction fails). */
@@ -416,6 +419,7 @@ public final class CudaDecoder implements AutoCloseable {
         if (!(cache instanceof TieredKvStore t)) {
             throw new IllegalStateException("a per-sequence budget needs the tiered KV cache (CudaDecoder.loadTiered)");
         }
+        loaded = 0;
         t.reset(context, deviceBudgetBlocks, hostBudgetBlocks);
     }
 
@@ -430,6 +434,39 @@ public final class CudaDecoder implements AutoCloseable {
             throw new IllegalArgumentException("the prompt is empty");
         }
         cache.beginPrefill(length, true);
+        loaded = 0;
+    }
+
+    /**
+     * Before prefill (tiered only, into the empty sequence): looks {@code prompt} up in {@code remote}'s tier and loads its
+     * leading full blocks found there into the KV cache, leaving to prefill at least the rows a dense prefill reads (or, with
+     * {@code chunked}, what chunked prefill needs: {@link RemotePrefill#rowsToCompute}); returns the tokens loaded. A
+     * following {@link #prefill} computes only the rest, attending to the loaded blocks; after {@link #beginChunkedPrefill}
+     * the caller feeds {@code prompt} from the returned position. The blocks prefill computes are offered with
+     * {@link RemotePrefill#offerWritten} after {@link #endPrefill}, and a prompt block the tiers free is offered first.
+     */
+    public int loadRemotePrefix(RemotePrefill remote, int[] prompt, boolean chunked) {
+        ensureOpen();
+        if (!(cache instanceof TieredKvStore t)) {
+            throw new IllegalStateException("the remote tier loads into the tiered KV cache (CudaDecoder.loadTiered)");
+        }
+        if (remote.tiers() != t.tiers()) {
+            throw new IllegalArgumentException("the remote prefill was made for other tiers than this decoder's");
+        }
+        loaded = t.loadRemote(remote, prompt, RemotePrefill.rowsToCompute(t.sequence().policy(), prompt.length, !chunked));
+        return loaded;
+    }
+
+    /**
+     * The remote tier's use by one prompt over this decoder's tiers (tiered only): {@link #loadRemotePrefix} before prefill,
+     * {@link RemotePrefill#offerWritten} after it, spills as the tiers free prompt blocks. The tier stays the caller's.
+     */
+    public RemotePrefill remotePrefill(RemoteKvTier tier) {
+        ensureOpen();
+        if (!(cache instanceof TieredKvStore t)) {
+            throw new IllegalStateException("the remote tier needs the tiered KV cache (CudaDecoder.loadTiered)");
+        }
+        return new RemotePrefill(tier, t.tiers());
     }
 
     /**
@@ -674,9 +711,11 @@ public final class CudaDecoder implements AutoCloseable {
         if (ids.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
+        int from = loaded;
         cache.beginPrefill(ids.length, false);
+        loaded = 0;
         int next = -1;
-        for (int i = 0; i < ids.length; ) {
+        for (int i = from; i < ids.length; ) {
             int n = chunk == null ? 1 : cache.chunkRows(Math.min(chunk.rows(), ids.length - i));
             next = n > 1 ? chunk(ids, i, n) : step(ids[i]);
             i += n;
@@ -763,6 +802,7 @@ public final class CudaDecoder implements AutoCloseable {
     /** Forgets the sequence, keeping the weights and buffers for the next. */
     public void reset() {
         ensureOpen();
+        loaded = 0;
         cache.reset();
         graphs.ranEagerly();
     }
@@ -789,6 +829,16 @@ public final class CudaDecoder implements AutoCloseable {
      * io.tierkv.core.policy.PolicyContext, int, int) reset} to a budget) is used as it is; otherwise the cache is reset first.
      */
     public GenerationResult generate(int[] prompt, int maxNew, int eosId, Sampler sampler, IntConsumer onToken, boolean chunked) {
+        return generate(prompt, maxNew, eosId, sampler, onToken, chunked, null);
+    }
+
+    /**
+     * Generation as above; with {@code remote} (tiered only, {@link #remotePrefill}) the prompt's leading blocks that the
+     * remote tier holds are loaded instead of computed ({@link #loadRemotePrefix}) and the blocks prefill computed are
+     * offered to it after prefill.
+     */
+    public GenerationResult generate(int[] prompt, int maxNew, int eosId, Sampler sampler, IntConsumer onToken, boolean chunked,
+                                     RemotePrefill remote) {
         if (maxNew < 1) {
             throw new IllegalArgumentException("max tokens must be > 0, was " + maxNew);
         }
@@ -799,22 +849,26 @@ public final class CudaDecoder implements AutoCloseable {
         if (position() != 0) {
             reset();
         }
+        if (prompt.length == 0) {
+            throw new IllegalArgumentException("the prompt is empty");
+        }
         long t0 = System.nanoTime();
+        int from = remote == null ? 0 : loadRemotePrefix(remote, prompt, chunked);
         int greedy;
         if (chunked) {
-            if (prompt.length == 0) {
-                throw new IllegalArgumentException("the prompt is empty");
-            }
             beginChunkedPrefill(prompt.length);
             greedy = -1;
-            for (int id : prompt) {
-                greedy = advance(id);
+            for (int i = from; i < prompt.length; i++) {
+                greedy = advance(prompt[i]);
             }
         } else {
             greedy = prefill(prompt);
         }
         int next = pick(greedy, sampler);
         cache.endPrefill();
+        if (remote != null) {
+            remote.offerWritten(sequence());
+        }
         long t1 = System.nanoTime();
         int[] out = new int[maxNew];
         int n = 0;

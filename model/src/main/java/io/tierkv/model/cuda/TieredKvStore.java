@@ -9,11 +9,13 @@ import io.tierkv.cuda.ops.PagedPart;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.PromptRows;
+import io.tierkv.model.generate.RemotePrefill;
 import io.tierkv.tiering.LayerView;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.TierConfig;
 import io.tierkv.tiering.TierDefaults;
 import io.tierkv.tiering.TierManager;
+import io.tierkv.tiering.remote.RemotePrefix;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.IntBuffer;
@@ -81,6 +83,7 @@ final class TieredKvStore implements CapturableKvStore {
     private final int[] priorPositions = new int[PromptRows.topK()];
     private final int[] positions;
     private Sequence seq;
+    private int loadedTokens;           // the prompt's leading tokens loaded from a remote tier ({@link #loadRemote}); prefill follows
     private int chunkBlocks;            // blocks one prefill chunk may span: the sequence's device blocks per layer less one
     private boolean prefillDone;
     private boolean observeNow;         // this step's attention goes to the policy
@@ -184,6 +187,7 @@ final class TieredKvStore implements CapturableKvStore {
     private Sequence openSequence(PolicyContext context, int deviceBlocks, int hostBlocks) {
         prefillDone = false;
         prompt = null;
+        loadedTokens = 0;
         chunkBlocks = Math.max(1, deviceBlocks / layers - 1); // the placement keeps one written block per layer on the device
         Arrays.fill(builtVersions, -1);
         Arrays.fill(builtMaskVersions, 0);
@@ -573,11 +577,44 @@ final class TieredKvStore implements CapturableKvStore {
      */
     @Override
     public void beginPrefill(int length, boolean everyRow) {
-        if (seq.length() != 0) {
-            throw new IllegalStateException("beginPrefill needs an empty sequence, it holds " + seq.length() + " tokens");
+        if (seq.length() != loadedTokens) {
+            throw new IllegalStateException("beginPrefill needs an empty sequence (or one holding only a loaded prefix of "
+                    + loadedTokens + " tokens), it holds " + seq.length() + " tokens");
+        }
+        if (loadedTokens >= length) {
+            throw new IllegalStateException("the loaded prefix of " + loadedTokens + " tokens leaves nothing of the " + length
+                    + "-token prompt to prefill");
         }
         prompt = everyRow ? PromptRows.everyRow(seq.policy(), length, layers, shape.heads(), shape.blockSize())
                 : PromptRows.dense(seq.policy(), length, layers, shape.heads(), shape.blockSize());
+    }
+
+    /**
+     * Before prefill, into the empty sequence: the leading full blocks of {@code prompt} that {@code remote}'s tier holds
+     * (all but its last {@code computeAtLeast} tokens at most, {@link RemotePrefill#rowsToCompute}), appended one block at a
+     * time (so a device budget smaller than the prefix demotes older blocks as prefill would) and copied into their device
+     * slots, each block's digest computed as its last row would have; returns the tokens loaded, which prefill then skips
+     * ({@link #beginPrefill} accepts them). The copies are synchronous and the digests waited for before the next block's
+     * append, which may start a demotion of this one on a copy stream.
+     */
+    int loadRemote(RemotePrefill remote, int[] prompt, int computeAtLeast) {
+        if (seq.length() != 0) {
+            throw new IllegalStateException("a remote prefix loads into an empty sequence, it holds " + seq.length() + " tokens");
+        }
+        RemotePrefix hit = remote.lookup(seq, prompt, computeAtLeast);
+        int bs = shape.blockSize();
+        for (int b = 0; b < hit.blocks(); b++) {
+            int first = append(bs);
+            remote.copyIn(seq, hit, b);
+            if (selection != null) {
+                for (int l = 0; l < layers; l++) {
+                    written(l, first + bs - 1);
+                }
+                device.synchronize();
+            }
+        }
+        loadedTokens = seq.length();
+        return loadedTokens;
     }
 
     /**

@@ -8,6 +8,7 @@ import io.tierkv.core.prefix.PrefixChain;
 import io.tierkv.tiering.BlockDescriptor;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.TierManager;
+import io.tierkv.tiering.arena.SlotArena;
 import io.tierkv.tiering.remote.BlockMemory;
 import io.tierkv.tiering.remote.RemoteKvTier;
 import io.tierkv.tiering.remote.RemotePrefix;
@@ -26,9 +27,9 @@ import java.util.List;
  *       instead of drop), while every layer of it is still readable.</li>
  * </ol>
  *
- * <p>Blocks are read and written with the CPU, in the arenas' host-addressable memory (the CPU backend's
- * device arena is off-heap memory; on CUDA only host slots would qualify, which this class does not arrange).
- * The output of a generation does not change: a hit's bytes are the keys and values prefill would have
+ * <p>Blocks are read and written where they lie, through their arena's slab: with the CPU in off-heap and pinned
+ * memory, through the driver (a synchronous copy) in a CUDA device slab, so the same class serves the CPU tiers and
+ * the CUDA decoder's. The output of a generation does not change: a hit's bytes are the keys and values prefill would have
  * written (same model, layout and tokens, checked by the value's checksum), and positions continue from
  * {@link #skipped()}.
  */
@@ -104,12 +105,22 @@ public final class RemotePrefill implements Sequence.FreeListener {
      */
     public int load(Sequence seq, int[] prompt, int computeAtLeast) {
         RemotePrefix hit = lookup(seq, prompt, computeAtLeast);
-        BlockMemory writable = BlockMemory.ofRows(blockSize, seq::keyAddress, seq::valueAddress);
         for (int b = 0; b < hit.blocks(); b++) {
             seq.append(blockSize);
-            hit.copyBlockInto(b, writable);
+            copyIn(seq, hit, b);
         }
         return skipped;
+    }
+
+    /**
+     * Copies found block {@code b} of {@code hit} into block {@code b} of {@code seq}, which the caller appended last (its
+     * slots are the tail's, on the device tier); synchronous.
+     */
+    public void copyIn(Sequence seq, RemotePrefix hit, int b) {
+        if (b != seq.blocks() - 1 || seq.length() != (b + 1) * blockSize) {
+            throw new IllegalStateException("block " + b + " is not the sequence's last, full block (" + seq.length() + " tokens)");
+        }
+        hit.copyBlockInto(b, slots(seq));
     }
 
     /** Offers every full prompt block not offered yet that the sequence still holds in every layer. */
@@ -132,7 +143,7 @@ public final class RemotePrefill implements Sequence.FreeListener {
 
     private void offer(Sequence seq, int block) {
         offered[block] = true;
-        remote.offer(hashes.get(block), block, readable(seq));
+        remote.offer(hashes.get(block), block, slots(seq));
     }
 
     private boolean heldInEveryLayer(Sequence seq, int block) {
@@ -147,24 +158,46 @@ public final class RemotePrefill implements Sequence.FreeListener {
         return true;
     }
 
-    /** Where readers find each block now (device or host slot); valid until the sequence's next operation. */
-    private BlockMemory readable(Sequence seq) {
+    /**
+     * Each block where readers find it now (device or host slot), read and written through the slot's slab (the
+     * addresses may be a device's); valid until the sequence's next operation.
+     */
+    private BlockMemory slots(Sequence seq) {
         return new BlockMemory() {
             @Override
             public long keyAddress(int block, int layer) {
-                return slotAddress(seq, layer, block) + descriptor.keyOffset(0);
+                return arena(seq, layer, block).address(seq.slot(layer, block)) + descriptor.keyOffset(0);
             }
 
             @Override
             public long valueAddress(int block, int layer) {
-                return slotAddress(seq, layer, block) + descriptor.valueOffset(0);
+                return arena(seq, layer, block).address(seq.slot(layer, block)) + descriptor.valueOffset(0);
+            }
+
+            @Override
+            public void read(int block, int layer, boolean values, byte[] dst, int offset, int length) {
+                SlotArena arena = arena(seq, layer, block);
+                arena.slab().read(slabOffset(arena, seq.slot(layer, block), values), dst, offset, length);
+            }
+
+            @Override
+            public void write(int block, int layer, boolean values, byte[] src, int offset, int length) {
+                SlotArena arena = arena(seq, layer, block);
+                arena.slab().write(slabOffset(arena, seq.slot(layer, block), values), src, offset, length);
             }
         };
     }
 
-    private long slotAddress(Sequence seq, int layer, int block) {
-        int slot = seq.slot(layer, block);
-        return seq.tier(layer, block) == Tier.DEVICE ? tiers.deviceArena().address(slot) : tiers.hostArena().address(slot);
+    private SlotArena arena(Sequence seq, int layer, int block) {
+        Tier tier = seq.tier(layer, block);
+        if (tier == Tier.NONE) {
+            throw new IllegalStateException("block " + block + " of layer " + layer + " is not held by either tier");
+        }
+        return tier == Tier.DEVICE ? tiers.deviceArena() : tiers.hostArena();
+    }
+
+    private long slabOffset(SlotArena arena, int slot, boolean values) {
+        return arena.address(slot) - arena.baseAddress() + (values ? descriptor.valueOffset(0) : descriptor.keyOffset(0));
     }
 
     /** Prompt tokens loaded from the remote tier instead of computed. */
@@ -194,5 +227,10 @@ public final class RemotePrefill implements Sequence.FreeListener {
 
     public RemoteKvTier remote() {
         return remote;
+    }
+
+    /** The tiers whose sequences this prefill loads into and offers from. */
+    public TierManager tiers() {
+        return tiers;
     }
 }

@@ -1,5 +1,7 @@
 package io.tierkv.tiering.remote;
 
+import org.agrona.UnsafeApi;
+
 /**
  * Where the K and V bytes of a sequence's blocks live, by logical block and layer: the seam between the
  * remote tier and whoever owns the memory (the tier manager's {@code Sequence}: {@code keyAddress(layer,
@@ -7,10 +9,14 @@ package io.tierkv.tiering.remote;
  *
  * <p>At each address lie {@link io.tierkv.core.KvLayout#blockHalfBytes()} contiguous bytes: the block's
  * {@code (blockSize, kvHeads, headDim)} keys (or values) in the layout's dtype, row-major, as a slot holds them.
- * The addresses must be host memory (off-heap or pinned): the remote tier copies with the CPU, so blocks on a
- * CUDA device are loaded into, and offered from, host slots.
+ * The remote tier copies through {@link #read} and {@link #write}, which by default load and store at the addresses
+ * with the CPU: they must then be host memory (off-heap or pinned). A view over memory the CPU cannot reach (a CUDA
+ * device slab) overrides both and copies through the driver.
  */
 public interface BlockMemory {
+    /** Where a byte array's elements start, for {@code Unsafe} copies. */
+    long BYTE_ARRAY_BASE = UnsafeApi.arrayBaseOffset(byte[].class);
+
     /** Where one token's K (or V) row of one layer lives: {@code Sequence::keyAddress}'s shape. */
     @FunctionalInterface
     interface RowAddress {
@@ -45,4 +51,19 @@ public interface BlockMemory {
 
     /** Address of the values of logical block {@code block} in {@code layer}. */
     long valueAddress(int block, int layer);
+
+    /**
+     * Copies the {@code length} bytes of logical block {@code block}'s keys ({@code values} false) or values in
+     * {@code layer} into {@code dst[offset ..]}; by default from {@link #keyAddress} or {@link #valueAddress}.
+     */
+    default void read(int block, int layer, boolean values, byte[] dst, int offset, int length) {
+        long from = values ? valueAddress(block, layer) : keyAddress(block, layer);
+        UnsafeApi.copyMemory(null, from, dst, BYTE_ARRAY_BASE + offset, length);
+    }
+
+    /** The reverse of {@link #read}: {@code src[offset ..]} into the block's keys or values in {@code layer}. */
+    default void write(int block, int layer, boolean values, byte[] src, int offset, int length) {
+        long to = values ? valueAddress(block, layer) : keyAddress(block, layer);
+        UnsafeApi.copyMemory(src, BYTE_ARRAY_BASE + offset, null, to, length);
+    }
 }

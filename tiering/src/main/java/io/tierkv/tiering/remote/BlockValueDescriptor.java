@@ -3,8 +3,6 @@ package io.tierkv.tiering.remote;
 import io.tierkv.core.KvLayout;
 import io.tierkv.core.prefix.BlockHash;
 import io.tierkv.core.prefix.PrefixNamespace;
-import org.agrona.UnsafeApi;
-
 import java.nio.ByteBuffer;
 import java.util.zip.CRC32C;
 
@@ -45,8 +43,6 @@ public final class BlockValueDescriptor {
     public static final int CRC_OFFSET = 44;
     public static final int HEADER_BYTES = 48;
 
-    private static final long BYTE_ARRAY_BASE = UnsafeApi.arrayBaseOffset(byte[].class);
-
     /** Why a value is not a block: every reason is a miss. */
     public enum Verdict {
         OK, TOO_SHORT, BAD_MAGIC, BAD_VERSION, OTHER_NAMESPACE, OTHER_BLOCK, BAD_LENGTH, BAD_CHECKSUM
@@ -85,12 +81,12 @@ public final class BlockValueDescriptor {
         namespace.copyTo(v, NAMESPACE_OFFSET, ID_BYTES);
         hash.copyTo(v, BLOCK_HASH_OFFSET, ID_BYTES);
         h.putInt(LENGTH_OFFSET, payloadBytes);
-        long half = layout.blockHalfBytes();
-        long off = HEADER_BYTES;
+        int half = (int) layout.blockHalfBytes(); // fits: the payload, layers times two halves, does
+        int off = HEADER_BYTES;
         for (int layer = 0; layer < layout.layers(); layer++) {
-            UnsafeApi.copyMemory(null, memory.keyAddress(block, layer), v, BYTE_ARRAY_BASE + off, half);
+            memory.read(block, layer, false, v, off, half);
             off += half;
-            UnsafeApi.copyMemory(null, memory.valueAddress(block, layer), v, BYTE_ARRAY_BASE + off, half);
+            memory.read(block, layer, true, v, off, half);
             off += half;
         }
         h.putInt(CRC_OFFSET, crc(v));
@@ -126,12 +122,12 @@ public final class BlockValueDescriptor {
 
     /** Copies the payload of a checked value into logical block {@code block} of {@code memory}. */
     public void decode(byte[] value, int block, BlockMemory memory) {
-        long half = layout.blockHalfBytes();
-        long off = HEADER_BYTES;
+        int half = (int) layout.blockHalfBytes(); // fits: the payload, layers times two halves, does
+        int off = HEADER_BYTES;
         for (int layer = 0; layer < layout.layers(); layer++) {
-            UnsafeApi.copyMemory(value, BYTE_ARRAY_BASE + off, null, memory.keyAddress(block, layer), half);
+            memory.write(block, layer, false, value, off, half);
             off += half;
-            UnsafeApi.copyMemory(value, BYTE_ARRAY_BASE + off, null, memory.valueAddress(block, layer), half);
+            memory.write(block, layer, true, value, off, half);
             off += half;
         }
     }

@@ -1,0 +1,134 @@
+package io.tierkv.model.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.tierkv.core.KvLayout;
+import io.tierkv.core.memory.MemoryLedger;
+import io.tierkv.core.policy.Policies;
+import io.tierkv.core.prefix.ModelFingerprint;
+import io.tierkv.core.prefix.PrefixNamespace;
+import io.tierkv.model.BundledModel;
+import io.tierkv.model.generate.DeviceBudget;
+import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.RedisServer;
+import io.tierkv.model.generate.RemotePrefill;
+import io.tierkv.model.generate.TieredDecoder;
+import io.tierkv.tiering.remote.RemoteConfig;
+import io.tierkv.tiering.remote.RemoteKvTier;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The remote tier on the CUDA decoder's tiered store, run on the host mirror with a real {@code redis-server}: a second
+ * generation of a prompt loads the stored prefix into the device tier (a budget smaller than the prefix demotes loaded
+ * blocks as prefill would) and produces the tokens of a run without the remote tier, in paper and in chunked mode, with
+ * exact and digest host reads; blocks the policy frees are spilled to the store first.
+ */
+class CudaRemotePrefixTest {
+    private static final int BLOCK = 16;
+    private static final int NEW_TOKENS = 10;
+    private static final int PROMPT = 200;
+
+    @BeforeAll
+    static void redis() {
+        RedisServer.assumeInstalled();
+    }
+
+    /** Deterministic ordinary vocabulary ids. */
+    private static int[] prompt(int vocab) {
+        int[] p = new int[PROMPT];
+        for (int i = 0; i < p.length; i++) {
+            p[i] = 3 + (i * 7) % (vocab - 3);
+        }
+        return p;
+    }
+
+    private static CudaDecoder decoder(String policy, HostRead read) {
+        CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), PROMPT + NEW_TOKENS, BLOCK, 8, policy, null, read, true);
+        int layers = d.config().layers();
+        DeviceBudget budget = d.withDigests(DeviceBudget.of(0.25, PROMPT, BLOCK, layers), PROMPT + NEW_TOKENS);
+        d.reset(budget.context(layers, PROMPT), budget.blocks(), Integer.MAX_VALUE);
+        return d;
+    }
+
+    private static RemoteKvTier openTier(String uri, CudaDecoder d) {
+        KvLayout layout = new KvLayout(d.config().layers(), d.config().kvHeads(), d.config().headDim(), d.kvDtype(), BLOCK);
+        RemoteConfig config = RemoteConfig.of(uri).withLookupTimeout(Duration.ofSeconds(20)); // hits must not depend on timing
+        return RemoteKvTier.open(config, PrefixNamespace.of(ModelFingerprint.ofDescription("bundled-cuda-test", d.kvDtype()), layout));
+    }
+
+    /** One generation on a fresh decoder; with {@code uri}, through the remote tier there, {@code counts}: skipped, offered, spilled. */
+    private static int[] generate(String policy, HostRead read, boolean chunked, String uri, int[] counts) {
+        try (CudaDecoder d = decoder(policy, read)) {
+            int[] prompt = prompt(d.config().vocabSize());
+            if (uri == null) {
+                return d.generate(prompt, NEW_TOKENS, -1, null, null, chunked).tokens();
+            }
+            try (RemoteKvTier tier = openTier(uri, d)) {
+                RemotePrefill remote = d.remotePrefill(tier);
+                int[] tokens = d.generate(prompt, NEW_TOKENS, -1, null, null, chunked, remote).tokens();
+                assertTrue(tier.awaitWrites(Duration.ofSeconds(20)), "writes answered");
+                assertEquals(0, tier.stats().invalid(), "no value failed its checks");
+                counts[0] = remote.skipped();
+                counts[1] = remote.offeredBlocks();
+                counts[2] = remote.spilledBlocks();
+                return tokens;
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"paper", "chunked", "digest"})
+    void secondGeneration_loadsThePrefixIntoTheDeviceTier_andProducesTheSameTokens(String mode, @TempDir Path dir) throws Exception {
+        boolean chunked = mode.equals("chunked");
+        HostRead read = mode.equals("digest") ? HostRead.digest(2) : HostRead.EXACT;
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        int[] plain = generate("hierarchical", read, chunked, null, null);
+        try (RedisServer redis = RedisServer.start(dir)) {
+            int[] first = new int[3];
+            assertArrayEquals(plain, generate("hierarchical", read, chunked, redis.uri(), first), "first run, writing");
+            assertEquals(0, first[0], "an empty store has nothing to load");
+            assertEquals(PROMPT / BLOCK, first[1], "every full prompt block offered after prefill");
+            int[] second = new int[3];
+            assertArrayEquals(plain, generate("hierarchical", read, chunked, redis.uri(), second), "second run, loading");
+            // paper: every full block before the rows a dense prefill reads; chunked (tier mode): all but the last token's
+            int computed = chunked ? 1 : TieredDecoder.promptQueryRows(Policies.create("hierarchical"), PROMPT);
+            assertEquals(((PROMPT - computed) / BLOCK) * BLOCK, second[0], "tokens loaded instead of computed");
+            int perLayer = DeviceBudget.of(0.25, PROMPT, BLOCK, 1).perLayer();
+            assertTrue(second[0] / BLOCK > perLayer, "more blocks loaded (" + second[0] / BLOCK + ") than the device holds per layer ("
+                    + perLayer + "): loaded blocks were demoted");
+        }
+        before.assertNoLeaks();
+    }
+
+    @Test
+    void blocksThePolicyFrees_areSpilledToTheStoreFirst_andLoadLater(@TempDir Path dir) throws Exception {
+        String streaming = "streaming:sinks=4,window=32"; // drop mode: the middle of the prompt is freed at the end of prefill
+        int[] plain = generate(streaming, HostRead.EXACT, false, null, null);
+        try (RedisServer redis = RedisServer.start(dir)) {
+            int[] first = new int[3];
+            generate(streaming, HostRead.EXACT, false, redis.uri(), first);
+            assertTrue(first[2] > 0, "freed prompt blocks are written before they go");
+            assertEquals(PROMPT / BLOCK, first[1] + first[2], "spilled and written-through blocks: every full prompt block");
+            int[] second = new int[3];
+            assertArrayEquals(plain, generate(streaming, HostRead.EXACT, false, redis.uri(), second));
+            assertTrue(second[0] > 0, "the spilled blocks load");
+        }
+    }
+
+    @Test
+    void theUntieredCache_refusesARemotePrefix() {
+        try (CudaDecoder d = CudaDecoder.load(BundledModel.directory(), PROMPT + NEW_TOKENS, BLOCK, null, false, true)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> d.remotePrefill(null));
+            assertTrue(e.getMessage().contains("tiered"), e.getMessage());
+        }
+    }
+}
