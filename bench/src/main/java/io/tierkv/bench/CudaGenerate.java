@@ -7,11 +7,13 @@ import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
+import io.tierkv.model.generate.RemotePrefill;
 import io.tierkv.model.generate.Sampler;
 import io.tierkv.model.io.TextStream;
 import io.tierkv.model.io.TextTokenizer;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.task.ReadingPrompt;
+import io.tierkv.tiering.remote.RemoteKvTier;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -26,7 +28,10 @@ import java.util.Map;
  * loop (snapkv and h2o read the prompt's attention rows, copied back at prefill). With
  * {@code --host-read digest[:blocks=N,...]} the tiered decode reads only the host blocks whose digest bounds (computed on
  * the device) rank highest, per layer and step, and reports the share of an exact read's host bytes it read; with
- * policy {@code full} (no host tier) digest reads are refused in one line.
+ * policy {@code full} (no host tier) digest reads are refused in one line. With {@code --remote} the prompt's leading
+ * blocks found in the remote tier are loaded into the tiers instead of computed and the computed ones offered to it
+ * ({@link CudaDecoder#loadRemotePrefix}); policy {@code full} then runs tiered at {@code --budget} too, which changes no
+ * token (nothing is evicted, host blocks are read where they lie).
  */
 final class CudaGenerate {
     private final TextTokenizer tok;
@@ -56,27 +61,32 @@ final class CudaGenerate {
      * @param chunked    the prompt streams in with the policy observing every row and stepping per token, tiered only
      */
     void run(Path dir, ReadingPrompt task, String text, int[] ids, String policySpec, KvPolicy policy, double budget, int maxTokens,
-             int blockSize, DType kvDtype, HostRead hostRead, double hostBudget, boolean chunked, Sampler sampler, Path out)
-            throws IOException {
-        boolean tiered = !policy.name().equals("full");
+             int blockSize, DType kvDtype, HostRead hostRead, double hostBudget, boolean chunked, Sampler sampler,
+             RemoteOptions remoteOptions, Path out) throws IOException {
+        boolean tiered = !policy.name().equals("full") || remoteOptions.enabled(); // the remote tier loads into the tiers
         hostRead = checkHostRead(tiered, hostRead);
         LlamaConfig config = LlamaConfig.readDir(dir);
         DeviceBudget device = DeviceBudget.of(budget, ids.length, blockSize, config.layers());
         int perLayer = device.perLayer();
         try (CudaDecoder decoder = tiered ? CudaDecoder.loadTiered(dir, ids.length + maxTokens, blockSize, perLayer, policySpec, kvDtype,
                 hostRead)
-                : CudaDecoder.load(dir, ids.length + maxTokens, blockSize, kvDtype)) {
+                : CudaDecoder.load(dir, ids.length + maxTokens, blockSize, kvDtype);
+             RemoteKvTier remoteTier = remoteOptions.open(dir, CudaDecoder.kvLayout(dir, blockSize, kvDtype))) {
             if (tiered) { // the policy's tokens per layer, the digests' share and the host budget, as on the CPU
                 DeviceBudget charged = decoder.withDigests(device, ids.length + maxTokens);
                 decoder.reset(charged.context(config.layers(), ids.length), charged.blocks(), charged.hostBlocks(hostBudget));
             }
+            RemotePrefill remote = remoteTier == null ? null : decoder.remotePrefill(remoteTier);
             System.out.print(chat ? tok.decode(ids) : text);
             System.out.flush();
             TextStream stream = TextStream.of(tok, ids);
             GenerationResult g = decoder.generate(ids, maxTokens, tok.eosId(decoder.config().eosTokenId()), sampler, t -> {
                 System.out.print(stream.push(t));
                 System.out.flush();
-            }, chunked && tiered);
+            }, chunked && tiered, remote);
+            if (remoteTier != null) {
+                remoteTier.awaitWrites(remoteTier.config().writeTimeout());
+            }
             System.out.println();
             String completion = tok.decode(g.tokens());
             if (task != null) {
@@ -104,6 +114,10 @@ final class CudaGenerate {
                         + " (every token on the device)%n", Bytes.format(decoder.weightBytes()), Bytes.format(decoder.kvBytes()),
                         decoder.kvDtype(), blockSize);
             }
+            if (remote != null) {
+                System.out.printf(Locale.ROOT, "time to first token %.1f ms%n", RemoteReport.ttftMillis(g));
+                System.out.println(RemoteReport.line(remote, ids.length));
+            }
             Map<String, Object> json = new LinkedHashMap<>();
             json.put("backend", "cuda");
             json.put("policy", policy.name());
@@ -122,6 +136,10 @@ final class CudaGenerate {
                 json.put("digestBytes", decoder.digestBytes());
             }
             json.put("promptTokens", ids.length);
+            if (remote != null) {
+                json.put("ttftMillis", RemoteReport.ttftMillis(g));
+                RemoteReport.put(json, remote, ids.length);
+            }
             json.put("generatedTokens", g.tokens().length);
             json.put("prefillTokensPerSecond", g.prefillTokensPerSecond());
             json.put("decodeTokensPerSecond", g.decodeMeasured() ? g.decodeTokensPerSecond() : null);

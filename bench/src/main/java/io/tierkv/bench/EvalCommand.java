@@ -1,5 +1,6 @@
 package io.tierkv.bench;
 
+import io.tierkv.model.cuda.CudaDecoder;
 import io.tierkv.model.eval.EvalResult;
 import io.tierkv.model.eval.ReadingEval;
 import io.tierkv.model.llama.LlamaCheckpoint;
@@ -50,16 +51,20 @@ final class EvalCommand implements Callable<Integer> {
         OutputOption.writableDirectory("--out", out);
         var hostRead = modelOptions.hostRead();
         Path dir = modelOptions.modelDir();
-        String noCuda = remoteOptions.enabled() ? "--remote: the remote KV tier runs with --backend cpu only so far" : null;
-        if (modelOptions.useCuda(noCuda)) {
+        if (modelOptions.useCuda(null)) {
             LlamaConfig config = LlamaConfig.readDir(dir);
-            System.err.printf(Locale.ROOT, "eval on the CUDA decoder: %d prompts per position, %d round%s, policies %s, device budget %.0f%%"
-                            + " of each prompt, %s mode (prefill in chunks up to the rows the policy reads), host read %s%n",
-                    prompts, settings.rounds(), settings.rounds() == 1 ? "" : "s", settings.policies(), 100 * settings.budget(),
-                    settings.mode().name().toLowerCase(Locale.ROOT), hostRead);
-            ReadingEval eval = ReadingEval.onCuda(dir, config, settings, System.err::println, null, false).hostRead(hostRead)
-                    .hostBudget(modelOptions.hostBudget());
-            report(eval.run(), modelOptions, "cuda", 0, null, out);
+            // the CUDA decoder's KV blocks are in the model's dtype: its remote namespace is not the CPU backend's F32 one
+            try (RemoteKvTier remote = remoteOptions.open(dir, CudaDecoder.kvLayout(dir, modelOptions.blockSize, null))) {
+                System.err.printf(Locale.ROOT, "eval on the CUDA decoder: %d prompts per position, %d round%s, policies %s, device budget"
+                                + " %.0f%% of each prompt, %s mode (prefill in chunks up to the rows the policy reads), host read %s%n",
+                        prompts, settings.rounds(), settings.rounds() == 1 ? "" : "s", settings.policies(), 100 * settings.budget(),
+                        settings.mode().name().toLowerCase(Locale.ROOT), hostRead);
+                ReadingEval eval = ReadingEval.onCuda(dir, config, settings, System.err::println, null, false).hostRead(hostRead)
+                        .hostBudget(modelOptions.hostBudget()).remote(remote);
+                EvalResult r = eval.run();
+                report(r, modelOptions, "cuda", 0, remoteJson(eval, remote), out);
+                printRemoteLine(eval, remote);
+            }
             return 0;
         }
         try (LlamaWeights w = LlamaCheckpoint.load(dir);
@@ -73,17 +78,25 @@ final class EvalCommand implements Callable<Integer> {
             ReadingEval eval = new ReadingEval(w, settings, System.err::println).hostRead(hostRead).hostBudget(modelOptions.hostBudget())
                     .remote(remote);
             EvalResult r = eval.run();
-            Map<String, Object> remoteJson = null;
-            if (remote != null) {
-                remote.awaitWrites(remote.config().writeTimeout());
-                remoteJson = RemoteReport.tally(eval.remoteTally(), remote.stats());
-            }
-            report(r, modelOptions, "cpu", threads, remoteJson, out);
-            if (remote != null) {
-                System.out.println(RemoteReport.tallyLine(eval.remoteTally(), remote.stats()));
-            }
+            report(r, modelOptions, "cpu", threads, remoteJson(eval, remote), out);
+            printRemoteLine(eval, remote);
         }
         return 0;
+    }
+
+    /** The remote tier's figures for eval.json once its writes were answered (or timed out); null without one. */
+    private static Map<String, Object> remoteJson(ReadingEval eval, RemoteKvTier remote) {
+        if (remote == null) {
+            return null;
+        }
+        remote.awaitWrites(remote.config().writeTimeout());
+        return RemoteReport.tally(eval.remoteTally(), remote.stats());
+    }
+
+    private static void printRemoteLine(ReadingEval eval, RemoteKvTier remote) {
+        if (remote != null) {
+            System.out.println(RemoteReport.tallyLine(eval.remoteTally(), remote.stats()));
+        }
     }
 
     /** Writes the reports and prints the paper's table. */

@@ -123,12 +123,9 @@ final class GenerateCommand implements Callable<Integer> {
                         + maxTokens + " generated exceed the model's max_position_embeddings " + config.maxPositions());
             }
             if (modelOptions.useCuda(true)) {
-                if (remoteOptions.enabled()) {
-                    throw new IllegalArgumentException("--remote: the remote KV tier runs with --backend cpu only so far");
-                }
                 new CudaGenerate(tok, chat, suite).run(dir, task, text, ids, policySpec, policy, budget, maxTokens, modelOptions.blockSize, kvDtype(),
                         modelOptions.hostRead(), modelOptions.hostBudget(), prefill == PrefillMode.CHUNKED,
-                        temperature == 0 ? null : new Sampler(temperature, topP, seed), out);
+                        temperature == 0 ? null : new Sampler(temperature, topP, seed), remoteOptions, out);
                 return 0;
             }
             if (kvDtype() != null && kvDtype() != io.tierkv.core.DType.F32) {

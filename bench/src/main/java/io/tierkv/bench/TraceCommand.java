@@ -68,7 +68,7 @@ final class TraceCommand implements Callable<Integer> {
             }
             remoteOptions.validate();
             OutputOption.writableFile("--out", out);
-            boolean cuda = modelOptions.useCuda(TraceRecorder.cudaUnsupported(remoteOptions));
+            boolean cuda = modelOptions.useCuda(null);
             TraceRecorder.Result r = TraceRecorder.record(modelOptions, out, steps, k, suite, prompt, policy, remoteOptions, cuda);
             System.out.printf(Locale.ROOT, "trace %s: %d prompt tokens, %d generated, %d layers, k=%d, block %d, %,d bytes%n", out,
                     r.promptTokens(), r.steps(), r.layers(), k, modelOptions.blockSize, Files.size(out));

@@ -42,11 +42,6 @@ final class TraceRecorder {
         return new Prompt(suite.prompt().prompt(), "model " + (m.model == null ? "bundled" : dir.getFileName()) + ", " + suite.describe());
     }
 
-    /** Why the CUDA decoder cannot record with these settings (the remote tier runs on the CPU), or null when it can. */
-    static String cudaUnsupported(RemoteOptions remoteOptions) {
-        return remoteOptions.enabled() ? "--remote: the remote KV tier runs with --backend cpu only so far" : null;
-    }
-
     static Result record(ModelOptions m, Path out, int steps, int k, SuitePromptOptions suite, String text, String policySpec,
                          RemoteOptions remoteOptions, boolean cuda) throws Exception {
         Path dir = m.modelDir();
@@ -55,7 +50,7 @@ final class TraceRecorder {
             TokenizerCheck.check(dir, config.vocabSize());
         }
         if (cuda) {
-            return recordOnCuda(m, dir, config, out, steps, k, suite, text, policySpec, false);
+            return recordOnCuda(m, dir, config, out, steps, k, suite, text, policySpec, remoteOptions, false);
         }
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;
@@ -87,10 +82,11 @@ final class TraceRecorder {
     /**
      * The same trace from the CUDA decoder ({@code hostMirror}: on the host mirror of the device): the whole sequence on the
      * device tier, the prompt prefilled (its last queries' top-k per block as the prefill record), then each
-     * generated token's attention rows, copied back, and their top-k selected as on the CPU.
+     * generated token's attention rows, copied back, and their top-k selected as on the CPU. With {@code --remote} the
+     * prompt's leading blocks found there are loaded instead of computed and the computed ones offered, as on the CPU.
      */
     static Result recordOnCuda(ModelOptions m, Path dir, LlamaConfig c, Path out, int steps, int k, SuitePromptOptions suite,
-                               String text, String policySpec, boolean hostMirror) throws Exception {
+                               String text, String policySpec, RemoteOptions remoteOptions, boolean hostMirror) throws Exception {
         Prompt p = prompt(m, dir, suite, text);
         int[] prompt = p.ids();
         String source = p.source() + ", cuda";
@@ -98,17 +94,30 @@ final class TraceRecorder {
         int maxTokens = prompt.length + steps + 1;
         try (TraceWriter writer = TraceWriter.create(out, new TraceHeader(layout, k, prompt.length, steps, source))) {
             RecordingPolicy policy = new RecordingPolicy(Policies.create(policySpec), writer);
+            String remoteLine = null;
             try (CudaDecoder decoder = CudaDecoder.loadTiered(dir, maxTokens, m.blockSize, layout.blocksFor(maxTokens), () -> policy,
-                    null, m.hostRead(), hostMirror)) {
+                    null, m.hostRead(), hostMirror);
+                 RemoteKvTier tier = remoteOptions.open(dir, CudaDecoder.kvLayout(dir, m.blockSize, null))) {
                 policy.prefillFrom(() -> decoder.sequence().priorCounts());
                 // On the decoder's first sequence (its generate() would open another one with the same policy instance).
+                RemotePrefill remote = tier == null ? null : decoder.remotePrefill(tier);
+                if (remote != null) {
+                    decoder.loadRemotePrefix(remote, prompt, false);
+                }
                 int next = decoder.prefill(prompt);
                 decoder.endPrefill();
+                if (remote != null) {
+                    remote.offerWritten(decoder.sequence());
+                }
                 for (int i = 0; i < steps; i++) {
                     next = decoder.advance(next);
                 }
+                if (tier != null) {
+                    tier.awaitWrites(tier.config().writeTimeout());
+                    remoteLine = RemoteReport.line(remote, prompt.length);
+                }
             }
-            return new Result(prompt.length, policy.recorded(), c.layers(), null);
+            return new Result(prompt.length, policy.recorded(), c.layers(), remoteLine);
         }
     }
 }

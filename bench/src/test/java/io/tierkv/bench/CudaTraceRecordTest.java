@@ -36,7 +36,8 @@ class CudaTraceRecordTest {
         Path cpu = tmp.resolve("cpu.tkvt");
         Path cuda = tmp.resolve("cuda.tkvt");
         TraceRecorder.record(m, cpu, STEPS, 8, suite, null, "hierarchical", new RemoteOptions(), false);
-        TraceRecorder.recordOnCuda(m, m.modelDir(), LlamaConfig.readDir(m.modelDir()), cuda, STEPS, 8, suite, null, "hierarchical", true);
+        TraceRecorder.recordOnCuda(m, m.modelDir(), LlamaConfig.readDir(m.modelDir()), cuda, STEPS, 8, suite, null, "hierarchical",
+                new RemoteOptions(), true);
         try (TraceReader a = TraceReader.open(cpu); TraceReader b = TraceReader.open(cuda)) {
             assertEquals(a.header().promptLength(), b.header().promptLength());
             assertNotNull(b.header().prefill(), "the CUDA trace has its prefill record");

@@ -286,6 +286,17 @@ public final class CudaDecoder implements AutoCloseable {
         return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get(), stores, fuseNorms, graphs, prefillRows);
     }
 
+    /**
+     * The layout of the KV blocks a decoder of {@code dir}'s checkpoint keeps in its tiers: blocks of {@code blockSize}
+     * tokens in {@code kvDtype}, or with null the checkpoint's dtype as {@link #loadTiered} resolves it (what a remote tier
+     * shared with these decoders must be opened for).
+     */
+    public static io.tierkv.core.KvLayout kvLayout(Path dir, int blockSize, DType kvDtype) {
+        LlamaConfig config = LlamaConfig.readDir(dir);
+        DType kv = kvDtype != null ? kvDtype : WeightPlan.of(dir, config).modelDtype();
+        return new io.tierkv.core.KvLayout(config.layers(), config.kvHeads(), config.headDim(), kv, blockSize);
+    }
+
     /** What this decoder cannot run, as one clear error. */
     static void check(LlamaConfig c, int maxTokens, int blockSize) {
         if (maxTokens < 1) {

@@ -7,12 +7,16 @@ import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.HostReadStats;
 import io.tierkv.model.generate.PrefillMode;
+import io.tierkv.model.generate.RemotePrefill;
+import io.tierkv.model.generate.RemoteTally;
 import io.tierkv.model.llama.LlamaConfig;
 import io.tierkv.model.task.ReadingPrompt;
 import io.tierkv.tiering.Sequence;
 import io.tierkv.tiering.TierManager;
 import io.tierkv.tiering.TierStats;
+import io.tierkv.tiering.remote.RemoteKvTier;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 /**
  * {@link PromptRunner}'s protocol on the CUDA decoder ({@code eval --backend cuda}): per policy one {@link CudaDecoder}
@@ -30,6 +34,8 @@ import java.nio.file.Path;
  * <p>What the CUDA decoder does not measure is reported as such: the device attention share and its bound (the attention
  * probabilities stay on the device; only each layer's top-k positions come back) are NaN. With {@code --host-read digest}
  * the digests' bytes are taken out of the device budget as the CPU backend takes them ({@link CudaDecoder#withDigests}).
+ * With a remote tier, round 1's prompt loads its leading blocks found there instead of computing them
+ * ({@link CudaDecoder#loadRemotePrefix}) and offers the blocks it computed, as the CPU runner does.
  */
 final class CudaPromptRunner implements PromptRuns {
     private final Path dir;
@@ -40,14 +46,19 @@ final class CudaPromptRunner implements PromptRuns {
     private final double hostBudget;
     private final boolean hostMirror;
     private final java.util.Map<String, CudaDecoder> decoders = new java.util.HashMap<>();
+    /** The shared remote tier round 1's prompt is looked up in and written to; null for none. */
+    private final RemoteKvTier remote;
+    private final RemoteTally remoteTally;
 
     /**
      * @param kvDtype    the KV blocks' element type, null for the model's
      * @param hostBudget the host tier's budget as a multiple of the device budget (infinity: unbounded)
      * @param hostMirror run on the host mirror of the device instead of GPU 0 (tests; machines without a GPU)
+     * @param remote     the remote tier round 1's prompts load their prefixes from and offer their blocks to, or null
+     * @param tally      what the prompts did with the remote tier, added to per prompt
      */
     CudaPromptRunner(Path dir, LlamaConfig config, EvalSettings settings, DType kvDtype, HostRead hostRead, double hostBudget,
-                     boolean hostMirror) {
+                     boolean hostMirror, RemoteKvTier remote, RemoteTally tally) {
         this.dir = dir;
         this.c = config;
         this.s = settings;
@@ -55,6 +66,8 @@ final class CudaPromptRunner implements PromptRuns {
         this.hostRead = hostRead;
         this.hostBudget = hostBudget;
         this.hostMirror = hostMirror;
+        this.remote = remote;
+        this.remoteTally = tally;
     }
 
     @Override
@@ -102,14 +115,21 @@ final class CudaPromptRunner implements PromptRuns {
 
         @Override
         public int prefill(int[] prompt, PromptRunner.Observer sample) {
+            boolean chunked = s.mode() == PrefillMode.CHUNKED;
+            RemotePrefill rp = remote == null ? null : dec.remotePrefill(remote);
+            int skip = rp == null ? 0 : dec.loadRemotePrefix(rp, prompt, chunked);
             int next;
-            if (s.mode() == PrefillMode.CHUNKED) {
+            if (chunked) {
                 dec.beginChunkedPrefill(prompt.length);
-                next = feed(prompt, sample);
+                next = feed(Arrays.copyOfRange(prompt, skip, prompt.length), sample);
             } else {
                 next = dec.prefill(prompt);
             }
             dec.endPrefill();
+            if (rp != null) {
+                rp.offerWritten(dec.sequence());
+                remoteTally.add(rp, prompt.length);
+            }
             return next;
         }
 

@@ -45,6 +45,9 @@ public final class ReadingEval {
     private final boolean hostMirror;
     private HostRead hostRead = HostRead.EXACT;
     private double hostBudget = Double.POSITIVE_INFINITY;
+    private RemoteKvTier remote;
+    /** The CUDA decoder's runs' use of the remote tier (the CPU's runner keeps its own). */
+    private final RemoteTally cudaRemoteTally = new RemoteTally();
 
     /** The experiment on the CPU, libtorch computing every step with {@code weights}. */
     public ReadingEval(LlamaWeights weights, EvalSettings settings, Consumer<String> progress) {
@@ -102,18 +105,16 @@ public final class ReadingEval {
      * the caller's to close. Returns this.
      */
     public ReadingEval remote(RemoteKvTier tier) {
-        if (tier != null && runner == null) {
-            throw new IllegalArgumentException("--remote: the remote KV tier runs with --backend cpu only so far");
-        }
+        this.remote = tier;
         if (runner != null) {
             runner.remote(tier);
         }
         return this;
     }
 
-    /** What the timed runs did with the remote tier (warm-up runs are not counted); empty on the CUDA decoder. */
+    /** What the timed runs did with the remote tier (warm-up runs are not counted). */
     public RemoteTally remoteTally() {
-        return runner != null ? runner.remoteTally() : new RemoteTally();
+        return runner != null ? runner.remoteTally() : cudaRemoteTally;
     }
 
     /** Untimed prompts per position that each policy runs before the timed ones, by default. */
@@ -143,7 +144,7 @@ public final class ReadingEval {
      */
     public EvalResult run() {
         try (PromptRuns runner = this.runner != null ? this.runner
-                : new CudaPromptRunner(cudaDir, config, s, kvDtype, hostRead, hostBudget, hostMirror)) {
+                : new CudaPromptRunner(cudaDir, config, s, kvDtype, hostRead, hostBudget, hostMirror, remote, cudaRemoteTally)) {
             return run(runner);
         }
     }

@@ -8,6 +8,8 @@ import io.tierkv.core.DType;
 import io.tierkv.core.KvLayout;
 import io.tierkv.core.prefix.ModelFingerprint;
 import io.tierkv.core.prefix.PrefixNamespace;
+import io.tierkv.model.BundledModel;
+import io.tierkv.model.cuda.CudaDecoder;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.RedisServer;
 import io.tierkv.model.generate.RemoteTally;
@@ -69,6 +71,37 @@ class ReadingEvalRemoteTest {
             assertEquals(t.promptTokens(), t.prefillTokensSkipped() + t.prefillTokensComputed());
             assertEquals(0, tier.stats().invalid());
             assertEquals(plain.prompts().size(), remote.prompts().size());
+            for (int i = 0; i < plain.prompts().size(); i++) {
+                EvalResult.PromptLine a = plain.prompts().get(i);
+                EvalResult.PromptLine b = remote.prompts().get(i);
+                assertEquals(a.policy() + a.position() + a.prompt(), b.policy() + b.position() + b.prompt());
+                assertEquals(a.generatedTokens(), b.generatedTokens(), "prompt " + i);
+                assertArrayEquals(a.rounds().get(0).correct(), b.rounds().get(0).correct(), "prompt " + i);
+            }
+        }
+    }
+
+    /** The same on the CUDA decoder's runner, on the host mirror of the device, with the bundled model's KV dtype. */
+    @ParameterizedTest
+    @EnumSource(PrefillMode.class)
+    void onTheCudaDecoder_laterPoliciesLoadThePromptPrefix_andAnswerAsWithoutTheRemoteTier(PrefillMode mode, @TempDir Path dir)
+            throws Exception {
+        Path model = BundledModel.directory();
+        LlamaConfig c = LlamaConfig.readDir(model);
+        List<String> policies = List.of("full", "hierarchical");
+        EvalSettings s = new EvalSettings(1, policies, 0.25, mode, 20261130, BLOCK, 32, 24, new TaskConfig(4, 8, 200, 240), true, 1);
+        EvalResult plain = ReadingEval.onCuda(model, c, s, line -> { }, null, true).warmUps(0).run();
+        KvLayout layout = CudaDecoder.kvLayout(model, BLOCK, null);
+        try (RedisServer redis = RedisServer.start(dir);
+             RemoteKvTier tier = RemoteKvTier.open(RemoteConfig.of(redis.uri()).withLookupTimeout(Duration.ofSeconds(20)),
+                     PrefixNamespace.of(ModelFingerprint.ofDescription("bundled-cuda-eval-test", layout.dtype()), layout))) {
+            ReadingEval eval = ReadingEval.onCuda(model, c, s, line -> { }, null, true).warmUps(0).remote(tier);
+            EvalResult remote = eval.run();
+            RemoteTally t = eval.remoteTally();
+            assertEquals(policies.size() * 2, t.prompts(), "policies x positions");
+            assertTrue(t.promptsWithHits() >= 1 && t.prefillTokensSkipped() > 0, "skipped " + t.prefillTokensSkipped());
+            assertEquals(t.promptTokens(), t.prefillTokensSkipped() + t.prefillTokensComputed());
+            assertEquals(0, tier.stats().invalid());
             for (int i = 0; i < plain.prompts().size(); i++) {
                 EvalResult.PromptLine a = plain.prompts().get(i);
                 EvalResult.PromptLine b = remote.prompts().get(i);
