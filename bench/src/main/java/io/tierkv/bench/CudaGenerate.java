@@ -63,8 +63,8 @@ final class CudaGenerate {
     void run(Path dir, ReadingPrompt task, String text, int[] ids, String policySpec, KvPolicy policy, double budget, int maxTokens,
              int blockSize, DType kvDtype, HostRead hostRead, double hostBudget, boolean chunked, Sampler sampler,
              RemoteOptions remoteOptions, Path out) throws IOException {
+        hostRead = checkHostRead(!policy.name().equals("full"), hostRead); // full: no sparse reads, with or without --remote
         boolean tiered = !policy.name().equals("full") || remoteOptions.enabled(); // the remote tier loads into the tiers
-        hostRead = checkHostRead(tiered, hostRead);
         LlamaConfig config = LlamaConfig.readDir(dir);
         DeviceBudget device = DeviceBudget.of(budget, ids.length, blockSize, config.layers());
         int perLayer = device.perLayer();

@@ -60,7 +60,7 @@ public final class CudaDecoder implements AutoCloseable {
     private final ByteBuffer paramBytes;
     private final StepGraphs graphs;     // the captured steps (-Dtierkv.cudaGraphs), by the store's capture key
     private long chunkedTokens;          // prompt tokens prefilled in chunks
-    private int loaded;                  // the prompt's leading tokens loaded from a remote tier, which the next prefill skips
+    private RemoteLoad remoteLoad;       // the prompt looked up in a remote tier for the next prefill, and what it loaded; or null
     private boolean closed;
 
     /** Takes {@code device} (closed with this, or now if construction fails). */
@@ -430,7 +430,7 @@ public final class CudaDecoder implements AutoCloseable {
         if (!(cache instanceof TieredKvStore t)) {
             throw new IllegalStateException("a per-sequence budget needs the tiered KV cache (CudaDecoder.loadTiered)");
         }
-        loaded = 0;
+        remoteLoad = null;
         t.reset(context, deviceBudgetBlocks, hostBudgetBlocks);
     }
 
@@ -444,8 +444,20 @@ public final class CudaDecoder implements AutoCloseable {
         if (length < 1) {
             throw new IllegalArgumentException("the prompt is empty");
         }
+        if (remoteLoad != null && (!remoteLoad.chunked() || remoteLoad.prompt().length != length)) {
+            throw new IllegalStateException("a chunked prefill of " + length + " tokens after " + remoteLoad + ": reset first");
+        }
         cache.beginPrefill(length, true);
-        loaded = 0;
+        remoteLoad = null;
+    }
+
+    /** A prompt looked up in a remote tier before prefill ({@link #loadRemotePrefix}): its leading {@code tokens} are loaded. */
+    private record RemoteLoad(int[] prompt, int tokens, boolean chunked) {
+        @Override
+        public String toString() {
+            return "a remote lookup of a " + prompt.length + "-token prompt for " + (chunked ? "chunked" : "paper") + " prefill ("
+                    + tokens + " tokens loaded)";
+        }
     }
 
     /**
@@ -464,8 +476,14 @@ public final class CudaDecoder implements AutoCloseable {
         if (remote.tiers() != t.tiers()) {
             throw new IllegalArgumentException("the remote prefill was made for other tiers than this decoder's");
         }
-        loaded = t.loadRemote(remote, prompt, RemotePrefill.rowsToCompute(t.sequence().policy(), prompt.length, !chunked));
-        return loaded;
+        if (position() != 0 || remoteLoad != null) {
+            throw new IllegalStateException("a remote prefix loads into an empty sequence before prefill; reset first");
+        }
+        int compute = RemotePrefill.rowsToCompute(t.sequence().policy(), prompt.length, !chunked,
+                RemotePrefill.placementNeutral(t.sequence(), t.hostRead()));
+        int tokens = t.loadRemote(remote, prompt, compute);
+        remoteLoad = new RemoteLoad(prompt.clone(), tokens, chunked); // the sequence is this prompt's now: its blocks are offered under its hashes
+        return tokens;
     }
 
     /**
@@ -722,9 +740,12 @@ public final class CudaDecoder implements AutoCloseable {
         if (ids.length == 0) {
             throw new IllegalArgumentException("the prompt is empty");
         }
-        int from = loaded;
+        if (remoteLoad != null && (remoteLoad.chunked() || !Arrays.equals(remoteLoad.prompt(), ids))) {
+            throw new IllegalStateException("a prefill of another prompt than " + remoteLoad + ": reset first");
+        }
+        int from = remoteLoad == null ? 0 : remoteLoad.tokens();
         cache.beginPrefill(ids.length, false);
-        loaded = 0;
+        remoteLoad = null;
         int next = -1;
         for (int i = from; i < ids.length; ) {
             int n = chunk == null ? 1 : cache.chunkRows(Math.min(chunk.rows(), ids.length - i));
@@ -813,7 +834,7 @@ public final class CudaDecoder implements AutoCloseable {
     /** Forgets the sequence, keeping the weights and buffers for the next. */
     public void reset() {
         ensureOpen();
-        loaded = 0;
+        remoteLoad = null;
         cache.reset();
         graphs.ranEagerly();
     }
@@ -856,6 +877,10 @@ public final class CudaDecoder implements AutoCloseable {
         if ((long) prompt.length + maxNew - 1 > maxTokens) {
             throw new IllegalArgumentException(prompt.length + " prompt tokens + " + maxNew + " new ones exceed this decoder's maxTokens "
                     + maxTokens);
+        }
+        if (position() == 0 && remoteLoad != null) { // a lookup that loaded nothing: the sequence is empty, only its spill listener goes
+            tieredStore().sequence().onFree(null);
+            remoteLoad = null;
         }
         if (position() != 0) {
             reset();

@@ -1,6 +1,7 @@
 package io.tierkv.model.cuda;
 
 import io.tierkv.core.KvLayout;
+import io.tierkv.core.placement.TierMode;
 import io.tierkv.core.policy.KvPolicy;
 import io.tierkv.core.policy.PolicyContext;
 import io.tierkv.cuda.driver.Backend;
@@ -49,7 +50,10 @@ import java.util.function.Supplier;
  * kernel ({@link #append}, {@link #step}, {@link #endPrefill}, the policy's observation), so the decoder's stream is idle
  * then. Whoever pipelines
  * steps (queues step t + 1 before reading step t's token) must replace that with events: the copy streams waiting on an
- * event recorded after each step, the decoder's stream on the copies' end events.
+ * event recorded after each step, the decoder's stream on the copies' end events. The remote tier's block copies
+ * ({@link #loadRemote}, and the offers and spills of {@link RemotePrefill}) go through the slabs' synchronous accessors on
+ * their own stream at those same points, while the decoder's stream is idle; a loaded block's digests are waited for
+ * before the next append may start its demotion.
  *
  * <p>With {@link HostRead#digest()} ({@code --host-read digest}) a decode step attends only the host blocks (or KV-head
  * slices) whose digests score the query highest ({@link HostSelection}); prefill reads every host block.
@@ -585,8 +589,16 @@ final class TieredKvStore implements CapturableKvStore {
             throw new IllegalStateException("the loaded prefix of " + loadedTokens + " tokens leaves nothing of the " + length
                     + "-token prompt to prefill");
         }
-        prompt = everyRow ? PromptRows.everyRow(seq.policy(), length, layers, shape.heads(), shape.blockSize())
+        PromptRows rows = everyRow ? PromptRows.everyRow(seq.policy(), length, layers, shape.heads(), shape.blockSize())
                 : PromptRows.dense(seq.policy(), length, layers, shape.heads(), shape.blockSize());
+        // rows loaded instead of computed are never read: the policy and the placement must not need them
+        boolean skippable = everyRow ? seq.policy().tierMode() == TierMode.TIER && RemotePrefill.placementNeutral(seq, hostRead)
+                : loadedTokens <= rows.first();
+        if (loadedTokens > 0 && !skippable) {
+            throw new IllegalStateException("a loaded prefix of " + loadedTokens + " tokens skips prompt rows a " + (everyRow ? "chunked"
+                    : "paper-mode") + " prefill reads (RemotePrefill.rowsToCompute says how many to compute)");
+        }
+        prompt = rows;
     }
 
     /**

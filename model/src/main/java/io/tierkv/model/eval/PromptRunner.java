@@ -330,7 +330,8 @@ final class PromptRunner implements PromptRuns {
         TieredDecoder dec = session.decoder();
         Sequence seq = session.sequence();
         RemotePrefill rp = remote == null ? null : session.useRemote(remote);
-        int computed = rp == null ? 0 : RemotePrefill.rowsToCompute(policy, prompt.length, !chunked);
+        int computed = rp == null ? 0 : RemotePrefill.rowsToCompute(policy, prompt.length, !chunked,
+                RemotePrefill.placementNeutral(seq, dec.hostRead()));
         float[] logits;
         if (chunked) {
             int skip = rp == null ? 0 : rp.load(seq, prompt, computed);

@@ -53,7 +53,8 @@ public final class Generator {
         long t0 = System.nanoTime();
         float[] logits;
         boolean paper = mode == PrefillMode.PAPER;
-        int computed = remote == null ? 0 : RemotePrefill.rowsToCompute(policy, prompt.length, paper);
+        int computed = remote == null ? 0 : RemotePrefill.rowsToCompute(policy, prompt.length, paper,
+                RemotePrefill.placementNeutral(seq, decoder.hostRead()));
         if (paper) {
             RemotePrefix hit = remote == null ? null : remote.lookup(seq, prompt, computed);
             logits = hit == null || hit.blocks() == 0 ? decoder.prefillDense(seq, policy, prompt)

@@ -64,15 +64,25 @@ public final class RemotePrefill implements Sequence.FreeListener {
      * The prompt tokens at the end that prefill must compute whatever the remote tier holds, so that the policy
      * and the placement decide exactly as without it: in the paper's mode the query rows a dense prefill keeps
      * ({@link TieredDecoder#promptQueryRows}: the rows the policy observes and those that seed the placement);
-     * in chunked mode nothing for a policy in {@link TierMode#TIER} (its evictions never change what is
-     * attended) and the whole prompt otherwise (its windows close while the prompt streams in, so skipped rows
-     * would change what it evicts).
+     * in chunked mode nothing for a policy in {@link TierMode#TIER} when where a block lives changes no output
+     * ({@code placementNeutral}: the policy and the placement then act on fewer prompt rows, which only moves blocks
+     * between tiers), and the whole prompt otherwise (a policy whose windows close while the prompt streams in
+     * evicts by what it saw; a bounded host tier frees by the placement's values; digest reads attend by where
+     * blocks lie).
      */
-    public static int rowsToCompute(KvPolicy policy, int promptLength, boolean paper) {
+    public static int rowsToCompute(KvPolicy policy, int promptLength, boolean paper, boolean placementNeutral) {
         if (paper) {
             return TieredDecoder.promptQueryRows(policy, promptLength);
         }
-        return policy.tierMode() == TierMode.TIER ? 0 : promptLength;
+        return policy.tierMode() == TierMode.TIER && placementNeutral ? 0 : promptLength;
+    }
+
+    /**
+     * Whether where {@code seq}'s blocks live changes no output: the host tier is read exactly ({@code hostRead}) and
+     * unbounded, so nothing is freed for want of host room.
+     */
+    public static boolean placementNeutral(Sequence seq, HostRead hostRead) {
+        return !hostRead.digest() && seq.hostBudgetBlocks() == Integer.MAX_VALUE;
     }
 
     /**

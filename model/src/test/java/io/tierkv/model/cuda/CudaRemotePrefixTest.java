@@ -86,10 +86,10 @@ class CudaRemotePrefixTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"paper", "chunked", "digest"})
+    @ValueSource(strings = {"paper", "chunked", "paper-digest"})
     void secondGeneration_loadsThePrefixIntoTheDeviceTier_andProducesTheSameTokens(String mode, @TempDir Path dir) throws Exception {
-        boolean chunked = mode.equals("chunked");
-        HostRead read = mode.equals("digest") ? HostRead.digest(2) : HostRead.EXACT;
+        boolean chunked = mode.startsWith("chunked");
+        HostRead read = mode.endsWith("digest") ? HostRead.digest(2) : HostRead.EXACT;
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
         int[] plain = generate("hierarchical", read, chunked, null, null);
         try (RedisServer redis = RedisServer.start(dir)) {
@@ -107,6 +107,53 @@ class CudaRemotePrefixTest {
                     + perLayer + "): loaded blocks were demoted");
         }
         before.assertNoLeaks();
+    }
+
+    @Test
+    void chunkedPrefillWithDigestReads_computesTheWholePrompt_andProducesTheSameTokens(@TempDir Path dir) throws Exception {
+        // where blocks lie decides what a digest read attends, and chunked prefill places blocks by the rows it saw
+        HostRead read = HostRead.digest(2);
+        int[] plain = generate("hierarchical", read, true, null, null);
+        try (RedisServer redis = RedisServer.start(dir)) {
+            int[] first = new int[3];
+            generate("hierarchical", read, true, redis.uri(), first);
+            assertEquals(PROMPT / BLOCK, first[1], "the computed blocks are offered all the same");
+            int[] second = new int[3];
+            assertArrayEquals(plain, generate("hierarchical", read, true, redis.uri(), second));
+            assertEquals(0, second[0], "nothing loaded: every prompt row is computed");
+        }
+    }
+
+    @Test
+    void aPrefillOfAnotherPrompt_orInAnotherMode_isRefused_andALookupThatLoadedNothingLeavesTheSequenceFree(@TempDir Path dir)
+            throws Exception {
+        // drop mode: the middle of the prompt is freed at the end of prefill, so a listener left on the sequence would spill it
+        try (RedisServer redis = RedisServer.start(dir); CudaDecoder d = decoder("streaming:sinks=4,window=32", HostRead.EXACT);
+             RemoteKvTier tier = openTier(redis.uri(), d)) {
+            int[] prompt = prompt(d.config().vocabSize());
+            int[] plain = d.generate(prompt, NEW_TOKENS, -1, null, null, false).tokens();
+            d.generate(prompt, NEW_TOKENS, -1, null, null, false, d.remotePrefill(tier)); // writes the prompt's blocks
+            assertTrue(tier.awaitWrites(Duration.ofSeconds(20)));
+            d.reset();
+            assertTrue(d.loadRemotePrefix(d.remotePrefill(tier), prompt, false) > 0);
+            int[] other = prompt.clone();
+            other[PROMPT - 1]++;
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> d.prefill(other));
+            assertTrue(e.getMessage().contains("another prompt"), e.getMessage());
+            e = assertThrows(IllegalStateException.class, () -> d.beginChunkedPrefill(PROMPT));
+            assertTrue(e.getMessage().contains("chunked prefill"), e.getMessage());
+            e = assertThrows(IllegalStateException.class, () -> d.loadRemotePrefix(d.remotePrefill(tier), prompt, false));
+            assertTrue(e.getMessage().contains("reset first"), e.getMessage());
+            assertArrayEquals(plain, d.generate(prompt, NEW_TOKENS, -1, null, null, false).tokens(), "generate resets and computes");
+            long writes = tier.stats().writes();
+            d.reset();
+            int[] unseen = prompt.clone();
+            unseen[0]++; // another chain from the first block: nothing found
+            assertEquals(0, d.loadRemotePrefix(d.remotePrefill(tier), unseen, false));
+            d.generate(prompt, NEW_TOKENS, -1, null, null, false); // without the tier: the lookup's listener must not offer these blocks
+            assertTrue(tier.awaitWrites(Duration.ofSeconds(20)));
+            assertEquals(writes, tier.stats().writes(), "no block written under the unseen prompt's hashes");
+        }
     }
 
     @Test

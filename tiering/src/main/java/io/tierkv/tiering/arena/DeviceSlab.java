@@ -10,7 +10,8 @@ import io.tierkv.cuda.driver.PinnedBuffer;
 /**
  * The CUDA device tier: one {@code cuMemAlloc} slab (a {@link DeviceBuffer}, which reports itself to the
  * ledger as DEVICE), zeroed at creation. {@link #read}/{@link #write} go through a small pinned staging
- * buffer and a private stream and are synchronous: for tests and benchmarks only.
+ * buffer and a private stream and are synchronous: for tests, benchmarks and the remote tier's block copies
+ * (the model's {@code RemotePrefill}), which run while no kernel or tier copy touches the slots they copy.
  */
 public final class DeviceSlab extends AbstractSlab {
     /** Size of the pinned staging buffer of the slow accessors. */

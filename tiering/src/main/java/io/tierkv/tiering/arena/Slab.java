@@ -7,8 +7,8 @@ import io.tierkv.core.memory.MemoryKind;
  * CPU mode, {@code cuMemAlloc} or {@code cuMemHostAlloc} memory on CUDA. Owned by exactly one arena,
  * reported to {@link io.tierkv.core.memory.MemoryLedger} while it lives; {@link #close()} is idempotent.
  *
- * <p>{@link #read} and {@link #write} are slow, synchronous accessors for tests, checks and benchmarks
- * (a device slab copies through the driver); the hot paths use {@link #address()}.
+ * <p>{@link #read} and {@link #write} are slow, synchronous accessors for tests, checks, benchmarks and the remote
+ * tier's block copies (a device slab copies through the driver); the hot paths use {@link #address()}.
  */
 public interface Slab extends AutoCloseable {
 

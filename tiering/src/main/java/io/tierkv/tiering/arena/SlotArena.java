@@ -197,7 +197,7 @@ public final class SlotArena implements AutoCloseable {
         return capacity - free;
     }
 
-    /** The slab this arena carves (for reads and writes in tests and benchmarks). */
+    /** The slab this arena carves (its slow synchronous reads and writes: tests, benchmarks, the remote tier's block copies). */
     public Slab slab() {
         checkOpen();
         return slab;

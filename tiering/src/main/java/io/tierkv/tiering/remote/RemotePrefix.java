@@ -41,8 +41,9 @@ public final class RemotePrefix {
     }
 
     /**
-     * Copies every found block's K and V of every layer into {@code memory}: block {@code i} to
-     * {@code memory.keyAddress(i, layer)} and {@code memory.valueAddress(i, layer)}.
+     * Copies every found block's K and V of every layer into {@code memory}: block {@code i}'s keys and values of
+     * each layer through {@link BlockMemory#write} (by default at {@code memory.keyAddress(i, layer)} and
+     * {@code memory.valueAddress(i, layer)}).
      */
     public void copyInto(BlockMemory memory) {
         for (int i = 0; i < values.length; i++) {
