@@ -72,7 +72,7 @@ public final class RemotePrefill implements Sequence.FreeListener {
      */
     public static int rowsToCompute(KvPolicy policy, int promptLength, boolean paper, boolean placementNeutral) {
         if (paper) {
-            return TieredDecoder.promptQueryRows(policy, promptLength);
+            return PromptRows.queryRows(policy, promptLength); // not through TieredDecoder: the CUDA path stays free of libtorch
         }
         return policy.tierMode() == TierMode.TIER && placementNeutral ? 0 : promptLength;
     }

@@ -13,9 +13,9 @@ import io.tierkv.core.prefix.PrefixNamespace;
 import io.tierkv.model.BundledModel;
 import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.HostRead;
+import io.tierkv.model.generate.PromptRows;
 import io.tierkv.model.generate.RedisServer;
 import io.tierkv.model.generate.RemotePrefill;
-import io.tierkv.model.generate.TieredDecoder;
 import io.tierkv.tiering.remote.RemoteConfig;
 import io.tierkv.tiering.remote.RemoteKvTier;
 import java.nio.file.Path;
@@ -52,7 +52,12 @@ class CudaRemotePrefixTest {
     }
 
     private static CudaDecoder decoder(String policy, HostRead read) {
-        CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), PROMPT + NEW_TOKENS, BLOCK, 8, policy, null, read, true);
+        return decoder(policy, read, true);
+    }
+
+    /** On the host mirror, or on GPU 0 ({@link CudaRemotePrefixGpuTest}). */
+    private static CudaDecoder decoder(String policy, HostRead read, boolean hostMirror) {
+        CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), PROMPT + NEW_TOKENS, BLOCK, 8, policy, null, read, hostMirror);
         int layers = d.config().layers();
         DeviceBudget budget = d.withDigests(DeviceBudget.of(0.25, PROMPT, BLOCK, layers), PROMPT + NEW_TOKENS);
         d.reset(budget.context(layers, PROMPT), budget.blocks(), Integer.MAX_VALUE);
@@ -67,7 +72,11 @@ class CudaRemotePrefixTest {
 
     /** One generation on a fresh decoder; with {@code uri}, through the remote tier there, {@code counts}: skipped, offered, spilled. */
     private static int[] generate(String policy, HostRead read, boolean chunked, String uri, int[] counts) {
-        try (CudaDecoder d = decoder(policy, read)) {
+        return generate(policy, read, chunked, uri, counts, true);
+    }
+
+    private static int[] generate(String policy, HostRead read, boolean chunked, String uri, int[] counts, boolean hostMirror) {
+        try (CudaDecoder d = decoder(policy, read, hostMirror)) {
             int[] prompt = prompt(d.config().vocabSize());
             if (uri == null) {
                 return d.generate(prompt, NEW_TOKENS, -1, null, null, chunked).tokens();
@@ -88,19 +97,24 @@ class CudaRemotePrefixTest {
     @ParameterizedTest
     @ValueSource(strings = {"paper", "chunked", "paper-digest"})
     void secondGeneration_loadsThePrefixIntoTheDeviceTier_andProducesTheSameTokens(String mode, @TempDir Path dir) throws Exception {
+        secondGenerationLoadsThePrefix(mode, dir, true);
+    }
+
+    /** The test above, on the host mirror or on GPU 0. */
+    static void secondGenerationLoadsThePrefix(String mode, Path dir, boolean hostMirror) throws Exception {
         boolean chunked = mode.startsWith("chunked");
         HostRead read = mode.endsWith("digest") ? HostRead.digest(2) : HostRead.EXACT;
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
-        int[] plain = generate("hierarchical", read, chunked, null, null);
+        int[] plain = generate("hierarchical", read, chunked, null, null, hostMirror);
         try (RedisServer redis = RedisServer.start(dir)) {
             int[] first = new int[3];
-            assertArrayEquals(plain, generate("hierarchical", read, chunked, redis.uri(), first), "first run, writing");
+            assertArrayEquals(plain, generate("hierarchical", read, chunked, redis.uri(), first, hostMirror), "first run, writing");
             assertEquals(0, first[0], "an empty store has nothing to load");
             assertEquals(PROMPT / BLOCK, first[1], "every full prompt block offered after prefill");
             int[] second = new int[3];
-            assertArrayEquals(plain, generate("hierarchical", read, chunked, redis.uri(), second), "second run, loading");
+            assertArrayEquals(plain, generate("hierarchical", read, chunked, redis.uri(), second, hostMirror), "second run, loading");
             // paper: every full block before the rows a dense prefill reads; chunked (tier mode): all but the last token's
-            int computed = chunked ? 1 : TieredDecoder.promptQueryRows(Policies.create("hierarchical"), PROMPT);
+            int computed = chunked ? 1 : PromptRows.queryRows(Policies.create("hierarchical"), PROMPT);
             assertEquals(((PROMPT - computed) / BLOCK) * BLOCK, second[0], "tokens loaded instead of computed");
             int perLayer = DeviceBudget.of(0.25, PROMPT, BLOCK, 1).perLayer();
             assertTrue(second[0] / BLOCK > perLayer, "more blocks loaded (" + second[0] / BLOCK + ") than the device holds per layer ("
