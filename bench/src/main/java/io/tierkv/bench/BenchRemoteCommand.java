@@ -4,7 +4,10 @@ import io.tierkv.bench.report.Report;
 import io.tierkv.core.DType;
 import io.tierkv.core.KvLayout;
 import io.tierkv.core.policy.Policies;
+import io.tierkv.model.cuda.CudaDecoder;
+import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.GenerationResult;
+import io.tierkv.model.generate.HostRead;
 import io.tierkv.model.generate.PrefillMode;
 import io.tierkv.model.generate.RemotePrefill;
 import io.tierkv.model.generate.Sampler;
@@ -32,7 +35,8 @@ import picocli.CommandLine.Option;
  * processes through one remote tier. A writer process (this command started again with {@code --role writer})
  * serves the first prompt of each prefix and exits; then this process runs every prompt twice, without and with
  * the remote tier, and compares time to first token, prompt tokens computed, bytes moved, hit ratio, and whether
- * the generated tokens are the same.
+ * the generated tokens are the same. On the CPU (libtorch, F32 KV blocks) or, with {@code --backend cuda}, on the CUDA
+ * decoder (KV blocks in the model's dtype), both processes alike.
  */
 @Command(name = "remote", mixinStandardHelpOptions = true,
         description = {"N prompts over shared prefixes in two processes through a remote tier (--remote URI): time to first"
@@ -75,13 +79,13 @@ final class BenchRemoteCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         validate();
         Path dir = modelOptions.modelDir();
-        try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
-            modelOptions.applyThreads(w.config);
-            List<int[]> prompts = prompts(w.config);
+        boolean cuda = modelOptions.useCuda(null);
+        try (Server server = cuda ? new CudaServer(dir) : new CpuServer(dir)) {
+            List<int[]> prompts = prompts(server.config());
             if (role.equals("writer")) {
-                try (RemoteKvTier tier = remoteOptions.open(dir, layout(w))) {
+                try (RemoteKvTier tier = remoteOptions.open(dir, server.layout())) {
                     for (int i = 0; i < Math.min(prefixes, sequences); i++) {
-                        run(w, prompts.get(i), tier);
+                        server.run(prompts.get(i), tier);
                     }
                     tier.awaitWrites(tier.config().writeTimeout());
                     RemoteStats s = tier.stats();
@@ -90,22 +94,22 @@ final class BenchRemoteCommand implements Callable<Integer> {
                 }
                 return 0;
             }
-            run(w, warmUpPrompt(w.config), null); // JIT and libtorch warm-up, not measured
+            server.run(warmUpPrompt(server.config()), null); // JIT, libtorch or kernel warm-up, not measured
             Measured without = new Measured();
             for (int[] p : prompts) {
-                without.add(run(w, p, null), null, p.length);
+                without.add(server.run(p, null), null, p.length);
             }
-            startWriter();
+            startWriter(cuda);
             Measured with = new Measured();
-            try (RemoteKvTier tier = remoteOptions.open(dir, layout(w))) {
+            try (RemoteKvTier tier = remoteOptions.open(dir, server.layout())) {
                 for (int[] p : prompts) {
-                    Run r = run(w, p, tier);
+                    Run r = server.run(p, tier);
                     with.add(r, r.remote, p.length);
                 }
                 tier.awaitWrites(tier.config().writeTimeout());
                 with.stats = tier.stats();
             }
-            report(without, with);
+            report(without, with, cuda ? "cuda" : "cpu");
         }
         return 0;
     }
@@ -115,8 +119,7 @@ final class BenchRemoteCommand implements Callable<Integer> {
             throw new IllegalArgumentException("bench remote needs --remote URI (a redis:// or redis-cluster:// store)");
         }
         remoteOptions.validate();
-        modelOptions.validate();
-        modelOptions.useCuda(false); // auto: one line says why the CPU
+        modelOptions.validate(true);
         if (sequences <= 0 || prefixes <= 0 || prefixTokens <= 0 || suffixTokens <= 0 || maxTokens <= 0) {
             throw new IllegalArgumentException("--sequences, --prefixes, --prefix-tokens, --suffix-tokens and --max-tokens must be > 0");
         }
@@ -149,32 +152,107 @@ final class BenchRemoteCommand implements Callable<Integer> {
         return new SplittableRandom(seed ^ 0x5DEECE66DL).ints(prefixTokens + suffixTokens, 3, c.vocabSize()).toArray();
     }
 
-    /** The layout the sessions use (F32, the chosen block size): the remote tier's namespace must match it. */
-    private KvLayout layout(LlamaWeights w) {
-        LlamaConfig c = w.config;
-        return new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, modelOptions.blockSize);
-    }
-
     private record Run(GenerationResult result, RemotePrefill remote) {
     }
 
-    private Run run(LlamaWeights w, int[] prompt, RemoteKvTier tier) {
-        try (TieredSession s = new TieredSession(w, Policies.create("hierarchical"), prompt.length, budget, modelOptions.blockSize,
-                maxTokens, 0)) {
-            RemotePrefill r = tier == null ? null : s.useRemote(tier);
-            GenerationResult g = s.generate(prompt, maxTokens, PrefillMode.PAPER, 40, Sampler.greedy(), w.config.eosTokenId(), null, null);
+    /** Serves one prompt, greedily, {@code --max-tokens} tokens, hierarchical at {@code --budget}, with the remote tier or not. */
+    private interface Server extends AutoCloseable {
+        LlamaConfig config();
+
+        /** The KV layout its tiers hold: the remote tier's namespace must match it. */
+        KvLayout layout();
+
+        Run run(int[] prompt, RemoteKvTier tier);
+
+        @Override
+        void close();
+    }
+
+    /** libtorch on the CPU: a fresh {@link TieredSession} per prompt (F32 KV blocks). */
+    private final class CpuServer implements Server {
+        private final LlamaWeights w;
+
+        CpuServer(Path dir) {
+            w = LlamaCheckpoint.load(dir);
+            modelOptions.applyThreads(w.config);
+        }
+
+        @Override
+        public LlamaConfig config() {
+            return w.config;
+        }
+
+        @Override
+        public KvLayout layout() {
+            LlamaConfig c = w.config;
+            return new KvLayout(c.layers(), c.kvHeads(), c.headDim(), DType.F32, modelOptions.blockSize);
+        }
+
+        @Override
+        public Run run(int[] prompt, RemoteKvTier tier) {
+            try (TieredSession s = new TieredSession(w, Policies.create("hierarchical"), prompt.length, budget, modelOptions.blockSize,
+                    maxTokens, 0, modelOptions.hostBudget())) {
+                RemotePrefill r = tier == null ? null : s.useRemote(tier);
+                GenerationResult g = s.generate(prompt, maxTokens, PrefillMode.PAPER, 40, Sampler.greedy(), w.config.eosTokenId(), null,
+                        null);
+                return new Run(g, r);
+            }
+        }
+
+        @Override
+        public void close() {
+            w.close();
+        }
+    }
+
+    /** The CUDA decoder, loaded once; per prompt a fresh sequence at the same device budget as the CPU's session (KV in the model's dtype). */
+    private final class CudaServer implements Server {
+        private final Path dir;
+        private final CudaDecoder decoder;
+
+        CudaServer(Path dir) {
+            this.dir = dir;
+            LlamaConfig c = LlamaConfig.readDir(dir);
+            int tokens = prefixTokens + suffixTokens + maxTokens;
+            int perLayer = DeviceBudget.of(budget, prefixTokens + suffixTokens, modelOptions.blockSize, c.layers()).perLayer();
+            decoder = CudaDecoder.loadTiered(dir, tokens, modelOptions.blockSize, perLayer, "hierarchical", null, HostRead.EXACT);
+        }
+
+        @Override
+        public LlamaConfig config() {
+            return decoder.config();
+        }
+
+        @Override
+        public KvLayout layout() {
+            return CudaDecoder.kvLayout(dir, modelOptions.blockSize, null);
+        }
+
+        @Override
+        public Run run(int[] prompt, RemoteKvTier tier) {
+            int layers = decoder.config().layers();
+            DeviceBudget b = DeviceBudget.of(budget, prompt.length, modelOptions.blockSize, layers);
+            decoder.reset(b.context(layers, prompt.length), b.blocks(), b.hostBlocks(modelOptions.hostBudget()));
+            RemotePrefill r = tier == null ? null : decoder.remotePrefill(tier);
+            GenerationResult g = decoder.generate(prompt, maxTokens, decoder.config().eosTokenId(), null, null, false, r);
             return new Run(g, r);
+        }
+
+        @Override
+        public void close() {
+            decoder.close();
         }
     }
 
     /** Runs this command again in a second JVM as the writer, with the same options, and waits for it. */
-    private void startWriter() throws IOException, InterruptedException {
+    private void startWriter(boolean cuda) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         // The jar's manifest exports this to Agrona under -jar; started by class name, the JVM needs it said.
         cmd.add("--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED");
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), TierKv.class.getName(), "bench", "remote", "--role", "writer",
+                "--backend", cuda ? "cuda" : "cpu",
                 "--remote", remoteOptions.uri, "--remote-timeout-ms", String.valueOf(remoteOptions.timeoutMillis),
                 "--remote-ttl", String.valueOf(remoteOptions.ttlSeconds), "--remote-write", remoteOptions.write,
                 "--block-size", String.valueOf(modelOptions.blockSize), "--threads", String.valueOf(modelOptions.threads),
@@ -183,6 +261,9 @@ final class BenchRemoteCommand implements Callable<Integer> {
                 "--max-tokens", String.valueOf(maxTokens), "--budget", String.valueOf(budget), "--seed", String.valueOf(seed)));
         if (modelOptions.model != null) {
             cmd.addAll(List.of("--model", modelOptions.model.toString()));
+        }
+        if (modelOptions.hostBudget != null) {
+            cmd.addAll(List.of("--host-budget", String.valueOf(modelOptions.hostBudget)));
         }
         Process p = new ProcessBuilder(cmd).inheritIO().start();
         int rc = p.waitFor();
@@ -216,13 +297,13 @@ final class BenchRemoteCommand implements Callable<Integer> {
         }
     }
 
-    private void report(Measured without, Measured with) throws IOException {
+    private void report(Measured without, Measured with, String backend) throws IOException {
         int same = 0;
         for (int i = 0; i < without.tokens.size(); i++) {
             same += Arrays.equals(without.tokens.get(i), with.tokens.get(i)) ? 1 : 0;
         }
         RemoteStats s = with.stats;
-        Report report = new Report("remote")
+        Report report = new Report("remote").setting("backend", backend)
                 .setting("sequences", sequences).setting("prefixes", prefixes).setting("prefixTokens", prefixTokens)
                 .setting("suffixTokens", suffixTokens).setting("maxTokens", maxTokens).setting("budget", budget)
                 .setting("blockSize", modelOptions.blockSize).setting("seed", seed)

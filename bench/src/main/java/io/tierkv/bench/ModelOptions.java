@@ -122,7 +122,7 @@ final class ModelOptions {
         String b = backendName();
         if (b.equals("cuda") && !cudaPath) {
             throw new IllegalArgumentException("--backend cuda: this command runs the model on libtorch's CPU build; generate, eval,"
-                    + " demo, trace record and bench decode run it on the GPU with --backend cuda");
+                    + " demo, trace record, bench decode and bench remote run it on the GPU with --backend cuda");
         }
         if (model != null && !java.nio.file.Files.isDirectory(model)) {
             throw new IllegalArgumentException("--model " + model + ": no such directory (expected a Hugging Face model directory)");

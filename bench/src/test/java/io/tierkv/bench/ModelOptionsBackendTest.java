@@ -27,7 +27,7 @@ class ModelOptionsBackendTest {
     @Test
     void cuda_onACommandWithoutACudaPath_isAnErrorPointingAtTheCommandsWithOne() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> options("cuda").validate());
-        assertTrue(e.getMessage().contains("generate, eval, demo, trace record and bench decode"), e.getMessage());
+        assertTrue(e.getMessage().contains("generate, eval, demo, trace record, bench decode and bench remote"), e.getMessage());
         options("auto").validate();
         options("cpu").validate();
     }
