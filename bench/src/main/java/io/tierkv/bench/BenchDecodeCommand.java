@@ -2,6 +2,7 @@ package io.tierkv.bench;
 
 import io.tierkv.bench.report.Report;
 import io.tierkv.core.policy.Policies;
+import io.tierkv.model.cuda.CudaDecoder;
 import io.tierkv.model.generate.DecodeProfile;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.PrefillMode;
@@ -106,7 +107,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
         if (backendOption.useCuda(true)) {
             LlamaConfig cc = new LlamaConfig(hidden, intermediate, layers, heads, kvHeads, hidden / heads, vocab,
                     promptTokens + decodeTokens + 16, 1e-5, 10000.0, null, true, 1, 2);
-            new CudaDecodeBench(cc, promptTokens, decodeTokens, blockSize, repeats, policies, budget, read, false).run(dir);
+            new CudaDecodeBench(cc, promptTokens, decodeTokens, blockSize, repeats, policies, budget, read, CudaDecoder.hostMirrorConfigured()).run(dir);
             return 0;
         }
         torch.set_num_threads(threads > 0 ? threads : Runtime.getRuntime().availableProcessors());

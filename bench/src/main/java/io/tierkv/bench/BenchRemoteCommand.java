@@ -249,6 +249,9 @@ final class BenchRemoteCommand implements Callable<Integer> {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        if (cuda && CudaDecoder.hostMirrorConfigured()) { // set in this JVM, maybe not on its command line: the writer runs there too
+            cmd.add("-Dtierkv.hostMirror=true");
+        }
         // The jar's manifest exports this to Agrona under -jar; started by class name, the JVM needs it said.
         cmd.add("--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED");
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), TierKv.class.getName(), "bench", "remote", "--role", "writer",

@@ -59,7 +59,7 @@ final class EvalCommand implements Callable<Integer> {
                                 + " %.0f%% of each prompt, %s mode (prefill in chunks up to the rows the policy reads), host read %s%n",
                         prompts, settings.rounds(), settings.rounds() == 1 ? "" : "s", settings.policies(), 100 * settings.budget(),
                         settings.mode().name().toLowerCase(Locale.ROOT), hostRead);
-                ReadingEval eval = ReadingEval.onCuda(dir, config, settings, System.err::println, null, false).hostRead(hostRead)
+                ReadingEval eval = ReadingEval.onCuda(dir, config, settings, System.err::println, null, CudaDecoder.hostMirrorConfigured()).hostRead(hostRead)
                         .hostBudget(modelOptions.hostBudget()).remote(remote);
                 EvalResult r = eval.run();
                 report(r, modelOptions, "cuda", 0, remoteJson(eval, remote), out);

@@ -1,6 +1,7 @@
 package io.tierkv.bench;
 
 import io.tierkv.model.BundledModel;
+import io.tierkv.model.cuda.CudaDecoder;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -161,6 +162,17 @@ final class ModelOptions {
         String b = backendName();
         if (b.equals("cpu")) {
             return false;
+        }
+        if (CudaDecoder.hostMirrorConfigured()) { // a rehearsal of the CUDA path: no GPU probed, none used
+            if (!cudaPath) {
+                if (b.equals("cuda")) {
+                    throw new IllegalArgumentException(noCudaPath.startsWith("--") ? noCudaPath : "--backend cuda: " + noCudaPath);
+                }
+                return false;
+            }
+            System.err.println("tierkv: backend cuda on the host mirror of the device (-Dtierkv.hostMirror=true): the kernels' Java"
+                    + " oracles on the CPU, slow, and nothing it times says anything about a GPU");
+            return true;
         }
         io.tierkv.cuda.driver.BackendSelection found = io.tierkv.cuda.driver.BackendSelection.probe("auto");
         boolean gpu = found.backend() == io.tierkv.cuda.driver.Backend.CUDA;

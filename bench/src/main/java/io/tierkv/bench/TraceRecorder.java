@@ -50,7 +50,8 @@ final class TraceRecorder {
             TokenizerCheck.check(dir, config.vocabSize());
         }
         if (cuda) {
-            return recordOnCuda(m, dir, config, out, steps, k, suite, text, policySpec, remoteOptions, false);
+            return recordOnCuda(m, dir, config, out, steps, k, suite, text, policySpec, remoteOptions,
+                    CudaDecoder.hostMirrorConfigured());
         }
         try (LlamaWeights w = LlamaCheckpoint.load(dir)) {
             LlamaConfig c = w.config;

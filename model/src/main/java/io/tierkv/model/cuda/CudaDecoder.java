@@ -108,14 +108,15 @@ public final class CudaDecoder implements AutoCloseable {
     }
 
     /**
-     * Loads {@code dir}'s checkpoint onto GPU 0.
+     * Loads {@code dir}'s checkpoint onto GPU 0 (or its host mirror with {@code -Dtierkv.hostMirror=true},
+     * {@link #hostMirrorConfigured}).
      *
      * @param maxTokens the most tokens (prompt + generated) the sequence may reach: sizes the KV slabs and RoPE tables
      * @param blockSize tokens per KV block
      * @param kvDtype   the KV blocks' element type, or null for the model's (its projections' checkpoint dtype)
      */
     public static CudaDecoder load(Path dir, int maxTokens, int blockSize, DType kvDtype) {
-        return load(dir, maxTokens, blockSize, kvDtype, CudaStepDevice::new, KvStores.PAGED);
+        return load(dir, maxTokens, blockSize, kvDtype, cudaGraphsConfigured(), hostMirrorConfigured());
     }
 
     /**
@@ -143,8 +144,7 @@ public final class CudaDecoder implements AutoCloseable {
      * blocks, and the two parts are merged exactly: the output equals {@link #load}'s.
      */
     public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer) {
-        return load(dir, maxTokens, blockSize, null, CudaStepDevice::new, KvStores.tiered(io.tierkv.cuda.driver.Backend.CUDA,
-                deviceBlocksPerLayer));
+        return loadTiered(dir, maxTokens, blockSize, deviceBlocksPerLayer, "full", null, HostRead.EXACT);
     }
 
     /**
@@ -170,9 +170,7 @@ public final class CudaDecoder implements AutoCloseable {
      */
     public static CudaDecoder loadTiered(Path dir, int maxTokens, int blockSize, int deviceBlocksPerLayer, String policySpec,
                                          DType kvDtype, HostRead hostRead) {
-        io.tierkv.core.policy.Policies.create(policySpec); // a bad spec fails before any device work
-        return load(dir, maxTokens, blockSize, kvDtype, CudaStepDevice::new, KvStores.tiered(io.tierkv.cuda.driver.Backend.CUDA,
-                deviceBlocksPerLayer, () -> io.tierkv.core.policy.Policies.create(policySpec), hostRead));
+        return loadTiered(dir, maxTokens, blockSize, deviceBlocksPerLayer, policySpec, kvDtype, hostRead, hostMirrorConfigured());
     }
 
     /**
@@ -214,6 +212,16 @@ public final class CudaDecoder implements AutoCloseable {
         io.tierkv.cuda.driver.Backend backend = hostMirror ? io.tierkv.cuda.driver.Backend.CPU : io.tierkv.cuda.driver.Backend.CUDA;
         return load(dir, maxTokens, blockSize, kvDtype, hostMirror ? HostStepDevice::new : CudaStepDevice::new,
                 KvStores.tiered(backend, deviceBlocksPerLayer, policies, hostRead), fusedKernelsConfigured(), cudaGraphs);
+    }
+
+    /**
+     * Whether the decoders the command line loads run on the host mirror of the device instead of GPU 0
+     * ({@code -Dtierkv.hostMirror=true}; default off): {@code --backend cuda} then runs this class's exact orchestration
+     * with cuda-kernels' Java oracles as kernels and tiering's CPU tiers, where no GPU is. Slow, and it measures nothing
+     * about a GPU: for trying the CUDA paths end to end (the GPU check's {@code --host-mirror} does the same).
+     */
+    public static boolean hostMirrorConfigured() {
+        return "true".equalsIgnoreCase(System.getProperty("tierkv.hostMirror", "false").trim());
     }
 
     /**
