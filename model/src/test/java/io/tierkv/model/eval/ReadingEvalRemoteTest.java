@@ -70,14 +70,7 @@ class ReadingEvalRemoteTest {
             assertTrue(t.promptsWithHits() >= 1 && t.prefillTokensSkipped() > 0, "skipped " + t.prefillTokensSkipped());
             assertEquals(t.promptTokens(), t.prefillTokensSkipped() + t.prefillTokensComputed());
             assertEquals(0, tier.stats().invalid());
-            assertEquals(plain.prompts().size(), remote.prompts().size());
-            for (int i = 0; i < plain.prompts().size(); i++) {
-                EvalResult.PromptLine a = plain.prompts().get(i);
-                EvalResult.PromptLine b = remote.prompts().get(i);
-                assertEquals(a.policy() + a.position() + a.prompt(), b.policy() + b.position() + b.prompt());
-                assertEquals(a.generatedTokens(), b.generatedTokens(), "prompt " + i);
-                assertArrayEquals(a.rounds().get(0).correct(), b.rounds().get(0).correct(), "prompt " + i);
-            }
+            assertSameAnswers(plain, remote);
         }
     }
 
@@ -102,13 +95,19 @@ class ReadingEvalRemoteTest {
             assertTrue(t.promptsWithHits() >= 1 && t.prefillTokensSkipped() > 0, "skipped " + t.prefillTokensSkipped());
             assertEquals(t.promptTokens(), t.prefillTokensSkipped() + t.prefillTokensComputed());
             assertEquals(0, tier.stats().invalid());
-            for (int i = 0; i < plain.prompts().size(); i++) {
-                EvalResult.PromptLine a = plain.prompts().get(i);
-                EvalResult.PromptLine b = remote.prompts().get(i);
-                assertEquals(a.policy() + a.position() + a.prompt(), b.policy() + b.position() + b.prompt());
-                assertEquals(a.generatedTokens(), b.generatedTokens(), "prompt " + i);
-                assertArrayEquals(a.rounds().get(0).correct(), b.rounds().get(0).correct(), "prompt " + i);
-            }
+            assertSameAnswers(plain, remote);
+        }
+    }
+
+    /** Prompt by prompt, the same tokens generated and the same answers scored. */
+    private static void assertSameAnswers(EvalResult plain, EvalResult remote) {
+        assertEquals(plain.prompts().size(), remote.prompts().size());
+        for (int i = 0; i < plain.prompts().size(); i++) {
+            EvalResult.PromptLine a = plain.prompts().get(i);
+            EvalResult.PromptLine b = remote.prompts().get(i);
+            assertEquals(a.policy() + a.position() + a.prompt(), b.policy() + b.position() + b.prompt());
+            assertEquals(a.generatedTokens(), b.generatedTokens(), "prompt " + i);
+            assertArrayEquals(a.rounds().get(0).correct(), b.rounds().get(0).correct(), "prompt " + i);
         }
     }
 }
