@@ -44,8 +44,9 @@ final class CudaGenerate {
      */
     static HostRead checkHostRead(boolean tiered, HostRead hostRead) {
         if (hostRead.digest() && !tiered) {
-            throw new IllegalArgumentException("--host-read " + hostRead + " with --backend cuda needs a tiered policy (e.g. --policy"
-                    + " hierarchical): policy full keeps every KV block on the device, so there is no host tier to read sparsely");
+            throw new IllegalArgumentException("--host-read " + hostRead + " with --backend cuda needs a policy that tiers by popularity"
+                    + " (e.g. --policy hierarchical): policy full attends every KV block (all on the device, or with --remote tiered at"
+                    + " --budget and read exactly)");
         }
         return hostRead.forCuda();
     }
@@ -98,7 +99,7 @@ final class CudaGenerate {
                 int[] residency = decoder.residency();
                 io.tierkv.tiering.TierStats stats = decoder.tierStats();
                 System.out.printf(Locale.ROOT, "backend cuda | weights %s on the device, KV %s (%s, blocks of %d tokens), policy %s,"
-                        + " device budget %d blocks per layer (%.0f%% of the prompt) | blocks now %d device, %d host | d2h %s, h2d %s,"
+                        + " device budget %d blocks per layer (%.0f%% of the prompt) | blocks now (all layers) %d device, %d host | d2h %s, h2d %s,"
                         + " %d promotions%n",
                         Bytes.format(decoder.weightBytes()), Bytes.format(decoder.kvBytes()), decoder.kvDtype(), blockSize, policy.name(),
                         perLayer, 100 * budget, residency[0], residency[1], Bytes.format(stats.d2hBytes()), Bytes.format(stats.h2dBytes()),
@@ -114,8 +115,8 @@ final class CudaGenerate {
                         + " (every token on the device)%n", Bytes.format(decoder.weightBytes()), Bytes.format(decoder.kvBytes()),
                         decoder.kvDtype(), blockSize);
             }
+            System.out.printf(Locale.ROOT, "time to first token %.1f ms%n", RemoteReport.ttftMillis(g));
             if (remote != null) {
-                System.out.printf(Locale.ROOT, "time to first token %.1f ms%n", RemoteReport.ttftMillis(g));
                 System.out.println(RemoteReport.line(remote, ids.length));
             }
             Map<String, Object> json = new LinkedHashMap<>();
@@ -136,8 +137,8 @@ final class CudaGenerate {
                 json.put("digestBytes", decoder.digestBytes());
             }
             json.put("promptTokens", ids.length);
+            json.put("ttftMillis", RemoteReport.ttftMillis(g));
             if (remote != null) {
-                json.put("ttftMillis", RemoteReport.ttftMillis(g));
                 RemoteReport.put(json, remote, ids.length);
             }
             json.put("generatedTokens", g.tokens().length);

@@ -14,7 +14,8 @@ final class ModelOptions {
     int blockSize;
 
     @Option(names = "--backend", defaultValue = "cpu",
-            description = "cpu, cuda or auto: where the model's math runs. generate, eval, demo, trace record and bench decode run on the GPU"
+            description = "cpu, cuda or auto: where the model's math runs. generate, eval, demo, trace record, bench decode and bench"
+                    + " remote run on the GPU"
                     + " with cuda (the CUDA decoder: weights, KV blocks and every step on the device); auto picks cuda when a GPU"
                     + " and the jar's kernels are there and the command's settings run on it, else the CPU and says why"
                     + " (default: ${DEFAULT-VALUE}).")
@@ -181,7 +182,8 @@ final class ModelOptions {
                 throw new IllegalArgumentException(noCudaPath.startsWith("--") ? noCudaPath : "--backend cuda: " + noCudaPath);
             }
             if (!gpu) {
-                throw new IllegalArgumentException("--backend cuda: no usable GPU: " + found.reason());
+                throw new IllegalArgumentException("--backend cuda: no usable GPU: " + found.reason()
+                        + " (-Dtierkv.hostMirror=true runs the CUDA path on the CPU's host mirror of the device)");
             }
             System.err.println("tierkv: backend cuda: " + found.reason());
             return true;

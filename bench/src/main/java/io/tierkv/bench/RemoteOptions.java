@@ -29,7 +29,8 @@ final class RemoteOptions {
     long ttlSeconds;
 
     @Option(names = "--remote-write", defaultValue = "always", paramLabel = "WHEN",
-            description = "Which full prompt blocks are written: always, or seen-twice (default: ${DEFAULT-VALUE}).")
+            description = "Which full prompt blocks are written: always, or seen-twice (offered twice by this process; default:"
+                    + " ${DEFAULT-VALUE}).")
     String write;
 
     boolean enabled() {

@@ -21,20 +21,23 @@ final class RemoteReport {
     /** The line printed after a generation with a remote tier. */
     static String line(RemotePrefill r, int promptTokens) {
         RemoteStats s = r.remote().stats();
+        String noLookup = r.lookedUpBlocks() > 0 || promptTokens <= r.remote().namespace().blockSize() ? ""
+                : " (nothing looked up: this prefill computes every prompt row, as chunked mode does for a policy that evicts, with"
+                        + " --host-budget or digest reads)";
         return String.format(Locale.ROOT, "remote tier: %d of %d prompt tokens loaded (prefillTokensSkipped %d), %d blocks hit,"
-                        + " %d missed | lookup %.1f ms | read %s, written %s (%d blocks offered, %d spilled, %d writes dropped)",
-                r.skipped(), promptTokens, r.skipped(), s.hits(), s.misses(), r.lookupNanos() / 1e6, Bytes.format(s.bytesRead()),
+                        + " %d missed%s | lookup %.1f ms | read %s, written %s (%d blocks offered, %d spilled, %d writes dropped)",
+                r.skipped(), promptTokens, r.skipped(), s.hits(), s.misses(), noLookup, r.lookupNanos() / 1e6, Bytes.format(s.bytesRead()),
                 Bytes.format(s.bytesWritten()), r.offeredBlocks(), r.spilledBlocks(), s.writesDropped());
     }
 
     /** The line printed after many prompts (eval, demo) used a remote tier. */
     static String tallyLine(RemoteTally t, RemoteStats s) {
         return String.format(Locale.ROOT, "remote tier: %d of %d prompt tokens loaded (prefillTokensSkipped %d) over %d prompts, %d with"
-                        + " hits | %d blocks hit, %d missed (hit ratio %.1f%%) | read %s, written %s (%d blocks offered, %d spilled,"
-                        + " %d writes dropped) | lookup p50 %d us, p99 %d us",
-                t.prefillTokensSkipped(), t.promptTokens(), t.prefillTokensSkipped(), t.prompts(), t.promptsWithHits(), s.hits(),
-                s.misses(), 100 * s.hitRatio(), Bytes.format(s.bytesRead()), Bytes.format(s.bytesWritten()), t.blocksOffered(),
-                t.blocksSpilled(), s.writesDropped(), s.lookupP50Micros(), s.lookupP99Micros());
+                        + " hits (%d blocks offered, %d spilled) | the store, warm-up runs included: %d blocks hit, %d missed (hit ratio"
+                        + " %.1f%%), read %s, written %s, %d writes dropped, lookup p50 %d us, p99 %d us",
+                t.prefillTokensSkipped(), t.promptTokens(), t.prefillTokensSkipped(), t.prompts(), t.promptsWithHits(), t.blocksOffered(),
+                t.blocksSpilled(), s.hits(), s.misses(), 100 * s.hitRatio(), Bytes.format(s.bytesRead()), Bytes.format(s.bytesWritten()),
+                s.writesDropped(), s.lookupP50Micros(), s.lookupP99Micros());
     }
 
     /**

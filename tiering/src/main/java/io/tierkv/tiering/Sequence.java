@@ -67,6 +67,10 @@ public final class Sequence implements AutoCloseable {
     private int[][] handles;
     /** The tokens whose KV must not be attended (freed, or evicted in drop mode). */
     private final TokenMasks masks;
+    /** Tokens written before the first token was masked ({@link #rowsBeforeFirstMask}); MAX_VALUE while none was. */
+    private int rowsBeforeFirstMask = Integer.MAX_VALUE;
+    /** During {@link #append}, the length before it (rows appended by it are written after it returns); -1 otherwise. */
+    private int appendFrom = -1;
     private final Transitions tokenMoves = new Transitions();
     private final Transitions blockMoves = new Transitions();
     private final Moves moves = new Moves();
@@ -194,6 +198,15 @@ public final class Sequence implements AutoCloseable {
         }
         manager.reapCopies();
         int oldLength = table.length();
+        appendFrom = oldLength;
+        try {
+            appendTokens(count, oldLength);
+        } finally {
+            appendFrom = -1;
+        }
+    }
+
+    private void appendTokens(int count, int oldLength) {
         int oldBlocks = table.blocks();
         long newLength = (long) oldLength + count;
         if (newLength > Integer.MAX_VALUE || (newLength + blockSize - 1) / blockSize > Integer.MAX_VALUE / layers) {
@@ -680,7 +693,20 @@ public final class Sequence implements AutoCloseable {
     private void mask(int layer, int token) {
         if (masks.mask(layer, token)) {
             pool.masked(layer);
+            if (rowsBeforeFirstMask == Integer.MAX_VALUE) {
+                rowsBeforeFirstMask = appendFrom >= 0 ? appendFrom : table.length();
+            }
         }
+    }
+
+    /**
+     * How many of the first tokens were written before any token of this sequence was masked (its block freed, or the
+     * policy evicting it), {@code Integer.MAX_VALUE} while none was: a model that computes each token's keys and values as
+     * it appends it (decode, chunked prefill) attended every earlier token for these, and fewer for the rest. A shared
+     * store of keys and values by token content (the remote tier) may hold only the first kind.
+     */
+    public int rowsBeforeFirstMask() {
+        return rowsBeforeFirstMask;
     }
 
     /**

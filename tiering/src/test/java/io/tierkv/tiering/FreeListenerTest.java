@@ -45,6 +45,19 @@ class FreeListenerTest {
     }
 
     @Test
+    void rowsBeforeFirstMask_areTheRowsWrittenBeforeTheFirstFree() {
+        try (TierManager m = TierManagerTest.manager(8, 8, CopyFaults.NONE)) {
+            KvHarness h = new KvHarness(m, 2, 1);
+            h.append(16);
+            assertEquals(Integer.MAX_VALUE, h.sequence.rowsBeforeFirstMask(), "nothing masked yet");
+            h.sequence.endPrefill(); // frees block 1 (as above): the 16 rows were written before
+            assertEquals(16, h.sequence.rowsBeforeFirstMask());
+            h.append(8);
+            assertEquals(16, h.sequence.rowsBeforeFirstMask(), "the first mask stays the first");
+        }
+    }
+
+    @Test
     void withoutAListener_freesAsBefore() {
         try (TierManager m = TierManagerTest.manager(8, 8, CopyFaults.NONE)) {
             KvHarness h = new KvHarness(m, 2, 1);

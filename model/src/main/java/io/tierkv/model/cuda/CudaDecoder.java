@@ -487,9 +487,19 @@ public final class CudaDecoder implements AutoCloseable {
         if (position() != 0 || remoteLoad != null) {
             throw new IllegalStateException("a remote prefix loads into an empty sequence before prefill; reset first");
         }
-        int compute = RemotePrefill.rowsToCompute(t.sequence().policy(), prompt.length, !chunked,
-                RemotePrefill.placementNeutral(t.sequence(), t.hostRead()));
-        int tokens = t.loadRemote(remote, prompt, compute);
+        boolean neutral = RemotePrefill.placementNeutral(t.sequence(), t.hostRead());
+        int compute = RemotePrefill.rowsToCompute(t.sequence().policy(), prompt.length, !chunked, neutral);
+        // Paper mode: the prefix ends on the grid of the prefill's chunks and goes in in those chunks, so the placement sees
+        // the appends a prefill from the start makes (the same residency, whatever the host read). Without such a grid
+        // (chunks that end inside blocks; token by token) that holds only where residency changes no output. A bounded host
+        // tier frees blocks while this prefill runs, and the rows after are computed without them: the store's blocks, computed
+        // with every token attended, are not what this run would compute, so nothing loads.
+        int grid = chunked || chunk == null ? 0 : t.prefillGrid(chunk.rows());
+        boolean bounded = t.sequence().hostBudgetBlocks() != Integer.MAX_VALUE;
+        if (!chunked && (bounded || grid == 0 && !neutral)) {
+            compute = prompt.length;
+        }
+        int tokens = t.loadRemote(remote, prompt, compute, grid == 0 ? 1 : grid / cache.shape().blockSize());
         remoteLoad = new RemoteLoad(prompt.clone(), tokens, chunked); // the sequence is this prompt's now: its blocks are offered under its hashes
         return tokens;
     }

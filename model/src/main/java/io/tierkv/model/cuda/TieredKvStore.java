@@ -603,30 +603,45 @@ final class TieredKvStore implements CapturableKvStore {
 
     /**
      * Before prefill, into the empty sequence: the leading full blocks of {@code prompt} that {@code remote}'s tier holds
-     * (all but its last {@code computeAtLeast} tokens at most, {@link RemotePrefill#rowsToCompute}), appended one block at a
-     * time (so a device budget smaller than the prefix demotes older blocks as prefill would) and copied into their device
-     * slots, each block's digest computed as its last row would have; returns the tokens loaded, which prefill then skips
-     * ({@link #beginPrefill} accepts them). The copies are synchronous and the digests waited for before the next block's
-     * append, which may start a demotion of this one on a copy stream.
+     * (all but its last {@code computeAtLeast} tokens at most, {@link RemotePrefill#rowsToCompute}), in whole groups of
+     * {@code granuleBlocks} blocks, each group appended at once (the groups a paper-mode prefill appends,
+     * {@link #prefillGrid}: the placement then sees the same appends as without the remote tier) and its blocks copied into
+     * their device slots, each block's digest computed as its last row would have; returns the tokens loaded, which prefill
+     * then skips ({@link #beginPrefill} accepts them). The copies are synchronous and the digests waited for before the next
+     * append, which may start a demotion on a copy stream.
      */
-    int loadRemote(RemotePrefill remote, int[] prompt, int computeAtLeast) {
+    int loadRemote(RemotePrefill remote, int[] prompt, int computeAtLeast, int granuleBlocks) {
         if (seq.length() != 0) {
             throw new IllegalStateException("a remote prefix loads into an empty sequence, it holds " + seq.length() + " tokens");
         }
-        RemotePrefix hit = remote.lookup(seq, prompt, computeAtLeast);
+        RemotePrefix hit = remote.lookup(seq, prompt, computeAtLeast, granuleBlocks);
         int bs = shape.blockSize();
-        for (int b = 0; b < hit.blocks(); b++) {
-            int first = append(bs);
-            remote.copyIn(seq, hit, b);
-            if (selection != null) {
-                for (int l = 0; l < layers; l++) {
-                    written(l, first + bs - 1);
+        for (int b = 0; b < hit.blocks(); b += granuleBlocks) {
+            append(granuleBlocks * bs);
+            for (int i = b; i < b + granuleBlocks; i++) {
+                remote.copyIn(seq, hit, i);
+                if (selection != null) {
+                    for (int l = 0; l < layers; l++) {
+                        written(l, (i + 1) * bs - 1);
+                    }
                 }
+            }
+            if (selection != null) {
                 device.synchronize();
             }
         }
         loadedTokens = seq.length();
         return loadedTokens;
+    }
+
+    /**
+     * The tokens a paper-mode prefill of up to {@code rows} tokens per chunk appends at once, from the prompt's start to the
+     * rows whose attention it reads ({@link #chunkRows}): whole blocks, at most the sequence's chunk blocks; 0 when that is
+     * not a whole number of blocks (the chunks then end inside blocks, where a loaded prefix cannot end).
+     */
+    int prefillGrid(int rows) {
+        int bs = shape.blockSize();
+        return rows % bs == 0 ? Math.min(rows, chunkBlocks * bs) : 0;
     }
 
     /**

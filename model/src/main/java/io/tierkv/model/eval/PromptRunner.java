@@ -338,6 +338,9 @@ final class PromptRunner implements PromptRuns {
             logits = feed(dec, seq, policy, Arrays.copyOfRange(prompt, skip, prompt.length), sample);
             seq.endPrefill();
         } else {
+            if (rp != null) {
+                rp.computesDensely(prompt.length); // the dense prefill attends every prompt token before the tiers place any
+            }
             RemotePrefix hit = rp == null ? null : rp.lookup(seq, prompt, computed);
             logits = hit == null || hit.blocks() == 0 ? dec.prefillDense(seq, policy, prompt) : dec.prefillDense(seq, policy, prompt, hit);
         }

@@ -56,6 +56,9 @@ public final class Generator {
         int computed = remote == null ? 0 : RemotePrefill.rowsToCompute(policy, prompt.length, paper,
                 RemotePrefill.placementNeutral(seq, decoder.hostRead()));
         if (paper) {
+            if (remote != null) {
+                remote.computesDensely(prompt.length); // the dense prefill attends every prompt token before the tiers place any
+            }
             RemotePrefix hit = remote == null ? null : remote.lookup(seq, prompt, computed);
             logits = hit == null || hit.blocks() == 0 ? decoder.prefillDense(seq, policy, prompt)
                     : decoder.prefillDense(seq, policy, prompt, hit);

@@ -22,7 +22,8 @@ import java.util.List;
  *   <li>{@link #load} before prefill: looks the prompt's full blocks up and appends and fills the leading hits
  *       one block at a time (so a device tier smaller than the prefix demotes older blocks as usual); prefill
  *       then computes only the prompt from {@link #skipped()} on, attending to the loaded blocks;</li>
- *   <li>{@link #offerWritten} after prefill: write-through of the prompt's full blocks that prefill computed;</li>
+ *   <li>{@link #offerWritten} after prefill: write-through of the prompt's full blocks that prefill computed (those written
+ *       before the sequence first masked a token, or computed densely: what any run computes for those tokens);</li>
  *   <li>{@link Sequence.FreeListener}: a full prompt block the tiers are about to free is offered first (spill
  *       instead of drop), while every layer of it is still readable.</li>
  * </ol>
@@ -43,10 +44,13 @@ public final class RemotePrefill implements Sequence.FreeListener {
     /** (block) offered already, from prefill's write-through or a spill. */
     private boolean[] offered = new boolean[0];
     private int skipped;
+    private int lookedUpBlocks;
     private int loadedBlocks;
     private int offeredBlocks;
     private int spilledBlocks;
     private long lookupNanos;
+    /** Prompt tokens whose keys and values the caller's prefill computed attending every earlier token ({@link #computesDensely}). */
+    private int denseRows;
 
     public RemotePrefill(RemoteKvTier remote, TierManager tiers) {
         if (!remote.namespace().layout().equals(tiers.config().layout())) {
@@ -91,19 +95,34 @@ public final class RemotePrefill implements Sequence.FreeListener {
      * ({@link TieredDecoder#prefillDense(Sequence, KvPolicy, int[], RemotePrefix)}, or {@link #load}).
      */
     public RemotePrefix lookup(Sequence seq, int[] prompt, int computeAtLeast) {
+        return lookup(seq, prompt, computeAtLeast, 1);
+    }
+
+    /**
+     * As above, the prefix loaded in whole groups of {@code granuleBlocks} blocks: the leading hits are cut to a multiple
+     * of it (a loader that appends the prefix in the groups prefill appends, so that the placement sees the same appends
+     * with or without the remote tier).
+     */
+    public RemotePrefix lookup(Sequence seq, int[] prompt, int computeAtLeast, int granuleBlocks) {
         if (seq.length() != 0) {
             throw new IllegalStateException("the remote prefix loads into an empty sequence, it holds " + seq.length() + " tokens");
+        }
+        if (granuleBlocks < 1) {
+            throw new IllegalArgumentException("granuleBlocks must be >= 1, was " + granuleBlocks);
         }
         hashes = PrefixChain.hashes(remote.namespace(), prompt, (prompt.length / blockSize) * blockSize);
         offered = new boolean[hashes.size()];
         seq.onFree(this);
         long t0 = System.nanoTime();
         int reusable = Math.min((prompt.length - 1) / blockSize, Math.max(0, prompt.length - computeAtLeast) / blockSize);
-        RemotePrefix hit = remote.lookup(hashes.subList(0, Math.min(hashes.size(), reusable)));
+        reusable = Math.min(hashes.size(), reusable) / granuleBlocks * granuleBlocks;
+        lookedUpBlocks = reusable;
+        RemotePrefix found = remote.lookup(hashes.subList(0, reusable));
         lookupNanos = System.nanoTime() - t0;
-        for (int b = 0; b < hit.blocks(); b++) {
+        for (int b = 0; b < found.blocks(); b++) {
             offered[b] = true; // the store holds it
         }
+        RemotePrefix hit = found.leading(found.blocks() / granuleBlocks * granuleBlocks);
         loadedBlocks = hit.blocks();
         skipped = hit.tokens(blockSize);
         return hit;
@@ -123,20 +142,38 @@ public final class RemotePrefill implements Sequence.FreeListener {
     }
 
     /**
-     * Copies found block {@code b} of {@code hit} into block {@code b} of {@code seq}, which the caller appended last (its
-     * slots are the tail's, on the device tier); synchronous.
+     * Copies found block {@code b} of {@code hit} into block {@code b} of {@code seq}, which the caller appended with its
+     * last append (so its slots are on the device tier); synchronous.
      */
     public void copyIn(Sequence seq, RemotePrefix hit, int b) {
-        if (b != seq.blocks() - 1 || seq.length() != (b + 1) * blockSize) {
-            throw new IllegalStateException("block " + b + " is not the sequence's last, full block (" + seq.length() + " tokens)");
+        if (b >= seq.blocks() || seq.length() < (b + 1) * blockSize) {
+            throw new IllegalStateException("block " + b + " is not a full block of the sequence's " + seq.length() + " tokens");
         }
         hit.copyBlockInto(b, slots(seq));
     }
 
-    /** Offers every full prompt block not offered yet that the sequence still holds in every layer. */
+    /**
+     * The caller's prefill computes the first {@code rows} prompt tokens' keys and values with every earlier token attended,
+     * whatever the tiers mask while it places them (the CPU's dense prefill computes the whole prompt before appending it):
+     * their blocks may be offered even after a mask ({@link #offerable}). Call before prefill.
+     */
+    public void computesDensely(int rows) {
+        denseRows = rows;
+    }
+
+    /**
+     * Whether full prompt block {@code block} holds the keys and values any run computes for its tokens, so that the store
+     * may serve it: written before the sequence first masked a token (a freed block, an eviction: the rows after were
+     * computed without it, as this run's policy and budgets chose), or computed densely.
+     */
+    private boolean offerable(Sequence seq, int block) {
+        return (block + 1) * blockSize <= Math.max(denseRows, seq.rowsBeforeFirstMask());
+    }
+
+    /** Offers every full prompt block not offered yet that the sequence still holds in every layer, if {@link #offerable}. */
     public void offerWritten(Sequence seq) {
         for (int b = 0; b < hashes.size(); b++) {
-            if (!offered[b] && heldInEveryLayer(seq, b)) {
+            if (!offered[b] && offerable(seq, b) && heldInEveryLayer(seq, b)) {
                 offer(seq, b);
                 offeredBlocks++;
             }
@@ -145,7 +182,7 @@ public final class RemotePrefill implements Sequence.FreeListener {
 
     @Override
     public void beforeFree(Sequence seq, int layer, int block) {
-        if (block < hashes.size() && !offered[block] && heldInEveryLayer(seq, block)) {
+        if (block < hashes.size() && !offered[block] && offerable(seq, block) && heldInEveryLayer(seq, block)) {
             offer(seq, block);
             spilledBlocks++;
         }
@@ -213,6 +250,14 @@ public final class RemotePrefill implements Sequence.FreeListener {
     /** Prompt tokens loaded from the remote tier instead of computed. */
     public int skipped() {
         return skipped;
+    }
+
+    /**
+     * Prompt blocks looked up; 0 when prefill had to compute every full block (a policy or a setting that reads every
+     * prompt row, {@link #rowsToCompute}).
+     */
+    public int lookedUpBlocks() {
+        return lookedUpBlocks;
     }
 
     /** Blocks (all layers) loaded from the remote tier. */

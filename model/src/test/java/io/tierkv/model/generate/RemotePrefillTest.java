@@ -196,4 +196,23 @@ class RemotePrefillTest {
             assertTrue(skipped[0] > 0);
         }
     }
+
+    @Test
+    void blocksComputedAfterAnEviction_areNotOffered_soTheyCannotReachAnotherRun(@TempDir Path dir) throws Exception {
+        // chunked mode: streaming masks the middle of the prompt while it streams in, so the keys and values of the later
+        // rows are computed without it: not what a prefill that attends every token computes for the same tokens
+        String streaming = "streaming:sinks=4,window=32";
+        int[] prompt = prompt(200, 200, 0);
+        int[] plain = generate(prompt, PrefillMode.PAPER, null, null, null);
+        try (RedisServer redis = RedisServer.start(dir); RemoteKvTier tier = openTier(redis.uri())) {
+            int[] skipped = new int[1];
+            generate(streaming, prompt, PrefillMode.CHUNKED, tier, skipped, null, null);
+            tier.awaitWrites(Duration.ofSeconds(20));
+            assertEquals(0, tier.stats().invalid());
+            assertArrayEquals(plain, generate(prompt, PrefillMode.PAPER, tier, skipped, null), "a paper-mode run loading what the"
+                    + " chunked streaming run offered");
+            assertTrue(skipped[0] > 0 && skipped[0] < 200 - 32, "it loads the blocks written before the first eviction, "
+                    + skipped[0] + " tokens, and computes the rest");
+        }
+    }
 }

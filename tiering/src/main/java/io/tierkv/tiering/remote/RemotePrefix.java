@@ -20,6 +20,17 @@ public final class RemotePrefix {
         this.values = values;
     }
 
+    /** The first {@code n} of these blocks (all of them when {@code n >= blocks()}). */
+    public RemotePrefix leading(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("n must be >= 0, was " + n);
+        }
+        if (n >= values.length) {
+            return this;
+        }
+        return new RemotePrefix(format, hashes.subList(0, n), java.util.Arrays.copyOf(values, n));
+    }
+
     /** Leading full blocks found: the prompt's first {@code blocks()} blocks. */
     public int blocks() {
         return hashes.size();
