@@ -12,7 +12,7 @@ class CudaGenerateHostReadTest {
     void digestWithPolicyFull_isOneErrorNamingTheOption() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> CudaGenerate.checkHostRead(false, HostRead.parse("digest:blocks=4")));
-        assertTrue(e.getMessage().startsWith("--host-read digest:blocks=4 with --backend cuda needs a tiered policy"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("--host-read digest:blocks=4 with --backend cuda needs a policy that tiers by popularity"), e.getMessage());
     }
 
     @Test

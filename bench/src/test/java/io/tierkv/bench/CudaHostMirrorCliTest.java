@@ -68,7 +68,7 @@ class CudaHostMirrorCliTest {
         int rc = TierKv.execute(new PrintWriter(err, true), "generate", "--backend", "cuda", "--policy", "full", "--host-read", "digest",
                 "--remote", DOWN, "--max-tokens", "4", "--out", dir.resolve("digest").toString());
         assertEquals(2, rc, err.toString());
-        assertTrue(err.toString().contains("policy full keeps every KV block on the device"), err.toString());
+        assertTrue(err.toString().contains("policy full attends every KV block"), err.toString());
     }
 
     @Test
