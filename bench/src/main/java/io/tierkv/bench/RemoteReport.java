@@ -21,9 +21,9 @@ final class RemoteReport {
     /** The line printed after a generation with a remote tier. */
     static String line(RemotePrefill r, int promptTokens) {
         RemoteStats s = r.remote().stats();
-        String noLookup = r.lookedUpBlocks() > 0 || promptTokens <= r.remote().namespace().blockSize() ? ""
+        String noLookup = !r.computesWholePrompt() ? ""
                 : " (nothing looked up: this prefill computes every prompt row, as chunked mode does for a policy that evicts, with"
-                        + " --host-budget or digest reads)";
+                        + " --host-budget or digest reads, and the CUDA decoder's paper mode with --host-budget)";
         return String.format(Locale.ROOT, "remote tier: %d of %d prompt tokens loaded (prefillTokensSkipped %d), %d blocks hit,"
                         + " %d missed%s | lookup %.1f ms | read %s, written %s (%d blocks offered, %d spilled, %d writes dropped)",
                 r.skipped(), promptTokens, r.skipped(), s.hits(), s.misses(), noLookup, r.lookupNanos() / 1e6, Bytes.format(s.bytesRead()),

@@ -640,8 +640,8 @@ final class TieredKvStore implements CapturableKvStore {
      * not a whole number of blocks (the chunks then end inside blocks, where a loaded prefix cannot end).
      */
     int prefillGrid(int rows) {
-        int bs = shape.blockSize();
-        return rows % bs == 0 ? Math.min(rows, chunkBlocks * bs) : 0;
+        int grid = Math.min(rows, chunkBlocks * shape.blockSize());
+        return grid % shape.blockSize() == 0 ? grid : 0;
     }
 
     /**

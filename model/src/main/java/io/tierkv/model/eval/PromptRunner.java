@@ -286,7 +286,7 @@ final class PromptRunner implements PromptRuns {
 
         @Override
         public int feed(int[] tokens, Observer sample) {
-            return greedy.next(PromptRunner.this.feed(dec, session.sequence(), policy, tokens, sample));
+            return greedy.next(PromptRunner.this.feed(dec, session.sequence(), policy, tokens, 0, sample, null));
         }
 
         @Override
@@ -335,13 +335,13 @@ final class PromptRunner implements PromptRuns {
         float[] logits;
         if (chunked) {
             int skip = rp == null ? 0 : rp.load(seq, prompt, computed);
-            logits = feed(dec, seq, policy, Arrays.copyOfRange(prompt, skip, prompt.length), sample);
+            logits = feed(dec, seq, policy, prompt, skip, sample, rp);
             seq.endPrefill();
         } else {
+            RemotePrefix hit = rp == null ? null : rp.lookup(seq, prompt, computed);
             if (rp != null) {
                 rp.computesDensely(prompt.length); // the dense prefill attends every prompt token before the tiers place any
             }
-            RemotePrefix hit = rp == null ? null : rp.lookup(seq, prompt, computed);
             logits = hit == null || hit.blocks() == 0 ? dec.prefillDense(seq, policy, prompt) : dec.prefillDense(seq, policy, prompt, hit);
         }
         if (rp != null) {
@@ -351,11 +351,18 @@ final class PromptRunner implements PromptRuns {
         return logits;
     }
 
-    /** Feeds prompt tokens in pieces of the chunk size, the policy stepping per token; returns the last logits. */
-    private float[] feed(TieredDecoder dec, Sequence seq, KvPolicy policy, int[] tokens, Observer sample) {
+    /**
+     * Feeds {@code tokens} from {@code from} on in pieces of the chunk size, the policy stepping per token; returns the last
+     * logits. A one-row piece with digest reads reads the host tier sparsely, which {@code rp} (null for none) is told.
+     */
+    private float[] feed(TieredDecoder dec, Sequence seq, KvPolicy policy, int[] tokens, int from, Observer sample, RemotePrefill rp) {
         float[] logits = null;
-        for (int start = 0; start < tokens.length; start += s.chunk()) {
-            logits = dec.forward(seq, policy, Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + s.chunk())), true);
+        for (int start = from; start < tokens.length; start += s.chunk()) {
+            int[] piece = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + s.chunk()));
+            if (rp != null && piece.length == 1 && dec.hostRead().digest()) {
+                rp.readsSparselyFrom(start);
+            }
+            logits = dec.forward(seq, policy, piece, true);
             sample.afterStep(seq);
         }
         return logits;

@@ -56,10 +56,10 @@ public final class Generator {
         int computed = remote == null ? 0 : RemotePrefill.rowsToCompute(policy, prompt.length, paper,
                 RemotePrefill.placementNeutral(seq, decoder.hostRead()));
         if (paper) {
+            RemotePrefix hit = remote == null ? null : remote.lookup(seq, prompt, computed);
             if (remote != null) {
                 remote.computesDensely(prompt.length); // the dense prefill attends every prompt token before the tiers place any
             }
-            RemotePrefix hit = remote == null ? null : remote.lookup(seq, prompt, computed);
             logits = hit == null || hit.blocks() == 0 ? decoder.prefillDense(seq, policy, prompt)
                     : decoder.prefillDense(seq, policy, prompt, hit);
         } else {
@@ -67,6 +67,9 @@ public final class Generator {
             logits = null;
             for (int start = skip; start < prompt.length; start += chunk) {
                 int[] part = Arrays.copyOfRange(prompt, start, Math.min(prompt.length, start + chunk));
+                if (remote != null && part.length == 1 && decoder.hostRead().digest()) {
+                    remote.readsSparselyFrom(start); // a one-row forward reads the host tier as a decode step does
+                }
                 logits = decoder.forward(seq, policy, part, true);
                 if (observer != null) {
                     observer.afterStep(seq, -1);

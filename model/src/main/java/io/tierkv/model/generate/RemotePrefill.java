@@ -51,6 +51,10 @@ public final class RemotePrefill implements Sequence.FreeListener {
     private long lookupNanos;
     /** Prompt tokens whose keys and values the caller's prefill computed attending every earlier token ({@link #computesDensely}). */
     private int denseRows;
+    /** The first prompt row the caller's prefill computed reading the host tier sparsely ({@link #readsSparselyFrom}), or MAX_VALUE. */
+    private int sparseFrom = Integer.MAX_VALUE;
+    /** Whether the last lookup had to leave the whole prompt to prefill ({@link #computesWholePrompt}). */
+    private boolean wholePrompt;
 
     public RemotePrefill(RemoteKvTier remote, TierManager tiers) {
         if (!remote.namespace().layout().equals(tiers.config().layout())) {
@@ -112,6 +116,9 @@ public final class RemotePrefill implements Sequence.FreeListener {
         }
         hashes = PrefixChain.hashes(remote.namespace(), prompt, (prompt.length / blockSize) * blockSize);
         offered = new boolean[hashes.size()];
+        denseRows = 0;
+        sparseFrom = Integer.MAX_VALUE;
+        wholePrompt = computeAtLeast >= prompt.length;
         seq.onFree(this);
         long t0 = System.nanoTime();
         int reusable = Math.min((prompt.length - 1) / blockSize, Math.max(0, prompt.length - computeAtLeast) / blockSize);
@@ -155,19 +162,36 @@ public final class RemotePrefill implements Sequence.FreeListener {
     /**
      * The caller's prefill computes the first {@code rows} prompt tokens' keys and values with every earlier token attended,
      * whatever the tiers mask while it places them (the CPU's dense prefill computes the whole prompt before appending it):
-     * their blocks may be offered even after a mask ({@link #offerable}). Call before prefill.
+     * their blocks may be offered even after a mask ({@link #offerable}). Call after {@link #lookup}, before prefill.
      */
     public void computesDensely(int rows) {
         denseRows = rows;
     }
 
     /**
+     * The caller's prefill computes prompt row {@code row} reading the host tier sparsely (a digest read of a one-row chunk):
+     * the keys and values of that row and the later ones depend on where this run's blocks lie, so their blocks are not
+     * offered. Call after {@link #lookup}, before that row is computed.
+     */
+    public void readsSparselyFrom(int row) {
+        sparseFrom = Math.min(sparseFrom, row);
+    }
+
+    /**
+     * Whether the last lookup left the whole prompt to prefill (its rows all computed, nothing looked up: a prefill that
+     * reads every row, or where loaded rows would change what it computes, {@link #rowsToCompute}).
+     */
+    public boolean computesWholePrompt() {
+        return wholePrompt;
+    }
+
+    /**
      * Whether full prompt block {@code block} holds the keys and values any run computes for its tokens, so that the store
      * may serve it: written before the sequence first masked a token (a freed block, an eviction: the rows after were
-     * computed without it, as this run's policy and budgets chose), or computed densely.
+     * computed without it, as this run's policy and budgets chose) and before a sparse host read, or computed densely.
      */
     private boolean offerable(Sequence seq, int block) {
-        return (block + 1) * blockSize <= Math.max(denseRows, seq.rowsBeforeFirstMask());
+        return (block + 1) * blockSize <= Math.max(denseRows, Math.min(seq.rowsBeforeFirstMask(), sparseFrom));
     }
 
     /** Offers every full prompt block not offered yet that the sequence still holds in every layer, if {@link #offerable}. */

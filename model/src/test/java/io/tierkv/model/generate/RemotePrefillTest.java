@@ -215,4 +215,21 @@ class RemotePrefillTest {
                     + skipped[0] + " tokens, and computes the rest");
         }
     }
+
+    @Test
+    void rowsComputedWithASparseHostRead_areNotOffered(@TempDir Path dir) throws Exception {
+        // chunked prefill one token at a time: with digest reads each row reads the host tier as a decode step does, so its
+        // keys and values depend on where this run's blocks lie
+        int[] prompt = prompt(200, 200, 0);
+        try (RedisServer redis = RedisServer.start(dir); RemoteKvTier tier = openTier(redis.uri());
+             TieredSession s = new TieredSession(weights, Policies.create("hierarchical"), prompt.length, 0.5, BLOCK, MAX_TOKENS, 1,
+                     Double.POSITIVE_INFINITY, HostRead.digest(2))) {
+            RemotePrefill r = s.useRemote(tier);
+            s.generate(prompt, MAX_TOKENS, PrefillMode.CHUNKED, 1, Sampler.greedy(), -1, null, null);
+            tier.awaitWrites(Duration.ofSeconds(20));
+            assertTrue(r.computesWholePrompt(), "digest reads: chunked prefill computes every row");
+            assertEquals(0, r.offeredBlocks() + r.spilledBlocks(), "no block offered");
+            assertEquals(0, tier.stats().writes());
+        }
+    }
 }
