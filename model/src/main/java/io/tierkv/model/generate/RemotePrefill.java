@@ -31,8 +31,8 @@ import java.util.List;
  * <p>Blocks are read and written where they lie, through their arena's slab: with the CPU in off-heap and pinned
  * memory, through the driver (a synchronous copy) in a CUDA device slab, so the same class serves the CPU tiers and
  * the CUDA decoder's. The output of a generation does not change: a hit's bytes are the keys and values prefill would have
- * written (same model, layout and tokens, checked by the value's checksum), and positions continue from
- * {@link #skipped()}.
+ * written (same model, layout and tokens, checked by the value's checksum; on the CUDA decoder, up to the rounding of the
+ * device/host split of the run that computed them), and positions continue from {@link #skipped()}.
  */
 public final class RemotePrefill implements Sequence.FreeListener {
     private final RemoteKvTier remote;
