@@ -249,7 +249,9 @@ public final class Sequence implements AutoCloseable {
      * the leading full blocks that another open sequence already holds under the same content keys (a hash chain
      * over the tokens, rooted in {@code namespace}: the same tokens after the same prefix, model and KV layout) are
      * attached: this sequence holds the same memory, and their positions are appended and placed, never written.
-     * The prompt's other full blocks are published once written, for later sequences to find. The caller then
+     * The prompt's other full blocks are published once written, for later sequences to find, if written before this
+     * sequence first masked a token ({@link #rowsBeforeFirstMask}: the rows after were computed without it, so another
+     * sequence would not compute the same keys and values for the same tokens). The caller then
      * appends and writes the prompt from the returned position on, exactly those tokens. The block of the prompt's
      * last token is never attached, so at least one token is left to compute.
      *
@@ -496,7 +498,7 @@ public final class Sequence implements AutoCloseable {
 
     /** A written full block of the declared prompt becomes findable by its content key (every layer still held). */
     private void publish(int block) {
-        if (block >= prefixKeys.size()) {
+        if (block >= prefixKeys.size() || (block + 1) * blockSize > rowsBeforeFirstMask) {
             return;
         }
         int[] hs = new int[layers];

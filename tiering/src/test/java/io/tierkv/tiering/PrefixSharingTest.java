@@ -274,4 +274,27 @@ class PrefixSharingTest {
             assertEquals(0, slotsInUse(m));
         }
     }
+
+    /** Blocks written after the sequence first masked a token hold keys and values of its own: they are not published. */
+    @Test
+    void blocksWrittenAfterAMask_areNotPublished() {
+        try (TierManager m = manager()) {
+            ScriptedPolicy policyA = new ScriptedPolicy();
+            Sequence a = m.open(policyA, PolicyContext.unbounded(LAYOUT.layers(), 0), 12);
+            int[] prompt = {11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23};
+            assertEquals(0, a.sharePrefix(MODEL, prompt, prompt.length));
+            a.append(4);
+            a.append(4); // block 0 written, placed and published
+            assertEquals(1, m.sharedPrefixBlocks());
+            policyA.moveBlock(0, 0, LAYOUT.blockSize(), Level.EVICT_CODE); // dropped: its tokens masked in layer 0
+            a.step();
+            assertEquals(8, a.rowsBeforeFirstMask());
+            a.append(5); // blocks 2 and 3 follow the mask; block 1 was written before it
+            a.endPrefill();
+            assertEquals(1, m.sharedPrefixBlocks(), "block 0 lost layer 0; block 1, written before the mask, is findable");
+            Sequence b = open(m, 12);
+            assertEquals(0, b.sharePrefix(MODEL, prompt, prompt.length), "block 0 is not held in every layer: nothing attaches");
+            m.checkInvariants();
+        }
+    }
 }
