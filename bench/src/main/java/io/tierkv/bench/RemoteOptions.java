@@ -57,7 +57,7 @@ final class RemoteOptions {
             throw new IllegalArgumentException("--remote " + uri + ": " + e.getMessage(), e);
         }
         return base.withLookupTimeout(Duration.ofMillis(timeoutMillis)).withTtl(Duration.ofSeconds(ttlSeconds))
-                .withWritePolicy(policy);
+                .withWritePolicy(policy).withWarnings(line -> System.err.println("tierkv: " + line)); // as the CLI's other warnings
     }
 
     /** Checks the options before any work; a no-op without {@code --remote}. */

@@ -78,6 +78,7 @@ final class RemoteReport {
         json.put("remoteBytesWritten", s.bytesWritten());
         json.put("remoteBlocksOffered", r.offeredBlocks());
         json.put("remoteBlocksSpilled", r.spilledBlocks());
+        json.put("remoteLookupMillis", r.lookupNanos() / 1e6); // this prompt's lookup as the printed line gives it
         json.put("remoteLookupP50Micros", s.lookupP50Micros());
         json.put("remoteLookupP99Micros", s.lookupP99Micros());
         json.put("remoteLookupMaxMicros", s.lookupMaxMicros());

@@ -298,7 +298,7 @@ final class RedisBlockStore implements AutoCloseable {
 
     private void warnOnce(String why) {
         if (!closed && warned.compareAndSet(false, true)) {
-            config.warnings().accept("WARN remote tier " + config.uri() + ": " + why
+            config.warnings().accept("warning: remote tier " + config.uri() + ": " + why
                     + "; lookups count as misses and writes are dropped while it lasts (counted in the remote stats;"
                     + " this line is printed once)");
         }
