@@ -60,6 +60,9 @@ public record RemoteUri(boolean cluster, List<HostPort> nodes, int database, Str
                     throw new IllegalArgumentException("remote URI '" + uri + "': a Redis Cluster has no databases");
                 }
                 database = parseInt(db, "database", uri);
+                if (database < 0) {
+                    throw new IllegalArgumentException("remote URI '" + uri + "': database " + database + " is negative");
+                }
             }
         }
         List<HostPort> nodes = new ArrayList<>();
@@ -82,7 +85,18 @@ public record RemoteUri(boolean cluster, List<HostPort> nodes, int database, Str
         if (port < 1 || port > 65535) {
             throw new IllegalArgumentException("remote URI '" + uri + "': port " + port + " outside 1..65535");
         }
-        return new HostPort(part.substring(0, colon), port);
+        String host = part.substring(0, colon);
+        if (host.startsWith("[") || host.endsWith("]")) { // an IPv6 address: [::1]:6379
+            if (!host.startsWith("[") || !host.endsWith("]") || host.length() < 3) {
+                throw new IllegalArgumentException("remote URI '" + uri + "': node '" + part + "' has an unclosed IPv6 bracket;"
+                        + " expected [address]:port");
+            }
+            host = host.substring(1, host.length() - 1);
+        } else if (host.indexOf(':') >= 0) {
+            throw new IllegalArgumentException("remote URI '" + uri + "': node '" + part + "': an IPv6 address goes in brackets,"
+                    + " [address]:port");
+        }
+        return new HostPort(host, port);
     }
 
     private static int parseInt(String s, String what, String uri) {

@@ -37,6 +37,14 @@ class RemoteUriTest {
         assertMessage("takes one", "redis://a:1,b:2");
         assertMessage("no databases", "redis-cluster://a:1/3");
         assertMessage("blank", " ");
+        assertMessage("unclosed IPv6 bracket", "redis://[::1:6379");
+        assertMessage("goes in brackets", "redis://::1:6379");
+        assertMessage("is negative", "redis://h:1/-1");
+    }
+
+    @Test
+    void ipv6_inBrackets_isTheAddressWithoutThem() {
+        assertEquals(List.of(new RemoteUri.HostPort("::1", 6379)), RemoteUri.parse("redis://[::1]:6379").nodes());
     }
 
     @Test
