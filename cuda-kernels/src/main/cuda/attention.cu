@@ -74,7 +74,7 @@ extern "C" __global__ void __launch_bounds__(kThreads)
 block_scores(const float* __restrict__ q, const unsigned char* __restrict__ pool, const int* __restrict__ blocks,
              long long blockBytes, int blockSize, int heads, int kvHeads, int headDim, float scale,
              float* __restrict__ scores, int stride) {
-    extern __shared__ float smem[];
+    TIERKV_DYNAMIC_SHARED(float, smem);
     const int group = heads / kvHeads;
     const int keyStride = headDim + 1;
     float* keys = smem;                             // [blockSize][headDim + 1]

@@ -4,6 +4,8 @@
 // called by all threads of the block (they contain __syncthreads).
 #pragma once
 
+#include "dynamic_shared.cuh"
+
 #ifndef TIERKV_THREADS
 #define TIERKV_THREADS 256
 #endif

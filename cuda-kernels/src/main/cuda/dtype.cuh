@@ -5,11 +5,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-// The launch's dynamic shared memory as an array `name` of T (16-byte aligned); cuda-kernels/shim supplies its own
-// when it runs a kernel as host C++.
-#ifndef TIERKV_DYNAMIC_SHARED
-#define TIERKV_DYNAMIC_SHARED(T, name) extern __shared__ __align__(16) T name[]
-#endif
+#include "dynamic_shared.cuh"
 
 namespace tierkv {
 

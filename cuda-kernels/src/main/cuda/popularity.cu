@@ -157,7 +157,7 @@ __device__ void refineCandidates(const unsigned long long* candidates, int c, un
 extern "C" __global__ void __launch_bounds__(kThreads, 4)
 popularity_scores(const float* __restrict__ probs, long long batchStride, int heads, int stride, int keys, int keysStep,
                   unsigned* __restrict__ scratchScores, int capacity, unsigned* __restrict__ hist) {
-    extern __shared__ __align__(16) unsigned char dynamicSmem[];
+    TIERKV_DYNAMIC_SHARED(unsigned char, dynamicSmem);
     const int b = blockIdx.y;
     const int n = keys + b * keysStep;
     const float* p = probs + b * batchStride;
@@ -201,7 +201,7 @@ popularity_select(int keys, int keysStep, int k, const unsigned* __restrict__ sc
                   unsigned long long* __restrict__ scratchCandidates, int capacity, unsigned* __restrict__ hist,
                   unsigned* __restrict__ counters, int smemCandidates, int* __restrict__ out, int* __restrict__ outCount,
                   int* __restrict__ counts, long long countsBatchStride) {
-    extern __shared__ __align__(16) unsigned char dynamicSmem[];
+    TIERKV_DYNAMIC_SHARED(unsigned char, dynamicSmem);
     __shared__ unsigned bins[kBins];
     __shared__ unsigned warpSums[tierkv::kWarps];
     __shared__ DigitChoice choice;
@@ -256,6 +256,7 @@ popularity_select(int keys, int keysStep, int k, const unsigned* __restrict__ sc
 
     if (need > 0 && !wholeBin) {
         const int c = (int) min(__ldcg(ctr + 2), bins[d0]);
+        __syncthreads();  // every thread has read bins[d0] before refineCandidates clears the bins
         const unsigned long long* list = candidates;
         if (c <= smemCandidates) {
             unsigned long long* local = reinterpret_cast<unsigned long long*>(dynamicSmem);
