@@ -1,0 +1,997 @@
+// The CPU emulator's CUDA driver: the part of libcuda.so.1's API that TierKV calls through JCuda, over host memory,
+// running the kernels of src/main/cuda compiled as host C++ (README.md). Built as libcuda.so.1 by build.sh; a JVM
+// started with its folder on LD_LIBRARY_PATH runs the CUDA backend, every launch, copy and graph of it, on the CPU.
+//
+// What it checks that a GPU would not report as clearly:
+// - every copy and memset lies inside one allocation (device or pinned);
+// - every pointer argument of a launch is null or points into an allocation;
+// - the parameter buffer's size matches the kernel's signature (a Java-side packing error);
+// - the dynamic shared memory fits what the function was allowed (cuFuncSetAttribute) and the device;
+// - a read or write past the end of a device allocation hits a guard page (a crash, with the kernel on the stack);
+// - device memory starts as NaN bytes (0xff), so that a kernel reading what nothing wrote is seen;
+// - a CTA whose threads can never all meet at a barrier is reported, not hung;
+// - a synchronisation, synchronous copy or allocation during a stream capture fails the capture, as on the device.
+// Streams run in order at the call ("eager"): the emulator does not reorder work between streams.
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cuda_emu.h"
+#include "emu_runtime.h"
+
+typedef int CUresult;
+typedef unsigned long long CUdeviceptr;
+typedef int CUdevice;
+
+enum : int {
+    CUDA_SUCCESS = 0,
+    CUDA_ERROR_INVALID_VALUE = 1,
+    CUDA_ERROR_OUT_OF_MEMORY = 2,
+    CUDA_ERROR_NOT_INITIALIZED = 3,
+    CUDA_ERROR_INVALID_DEVICE = 101,
+    CUDA_ERROR_INVALID_HANDLE = 400,
+    CUDA_ERROR_NOT_FOUND = 500,
+    CUDA_ERROR_NOT_READY = 600,
+    CUDA_ERROR_ILLEGAL_ADDRESS = 700,
+    CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES = 701,
+    CUDA_ERROR_LAUNCH_FAILED = 719,
+    CUDA_ERROR_NOT_SUPPORTED = 801,
+    CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900,
+    CUDA_ERROR_STREAM_CAPTURE_INVALIDATED = 901,
+    CUDA_ERROR_STREAM_CAPTURE_UNMATCHED = 903,
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Reporting
+
+static void report(const char* format, ...) {
+    va_list args;
+    va_start(args, format);
+    fputs("tierkv-emu: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    fflush(stderr);
+    va_end(args);
+}
+
+static bool envIs(const char* name, const char* value) {
+    const char* v = getenv(name);
+    return v != nullptr && strcmp(v, value) == 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Fibers: every CUDA thread of a CTA is a fiber with its own stack; a switch saves the callee-saved registers.
+
+extern "C" void emu_switch(void** save, void* to);
+asm(R"(
+.text
+.globl emu_switch
+.type emu_switch,@function
+emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+.size emu_switch, .-emu_switch
+)");
+
+EmuDim3 threadIdx{0, 0, 0};
+EmuDim3 blockIdx{0, 0, 0};
+EmuDim3 blockDim{1, 1, 1};
+EmuDim3 gridDim{1, 1, 1};
+unsigned char* emu_dynamic_shared = nullptr;
+
+namespace {
+
+constexpr size_t kStackBytes = 256 * 1024;
+constexpr size_t kPage = 4096;
+
+enum class State { Ready, AtBarrier, AtWarp, Done };
+
+constexpr int kSnapshots = 4;  // completed exchanges a warp's lanes may still be reading
+
+struct Fiber {
+    void* sp = nullptr;
+    unsigned char* stack = nullptr;  // kStackBytes, a guard page below
+    State state = State::Ready;
+    unsigned tid = 0;
+    EmuDim3 idx{0, 0, 0};
+    void* waitsAt = nullptr;  // the code address of the barrier or intrinsic it waits in (for a deadlock's report)
+    const unsigned long long* exchanged = nullptr;  // the values of its last completed exchange
+    int heldSnapshot = -1;                          // the warp snapshot `exchanged` points into, or -1
+    unsigned long long own[32];                     // `exchanged` when every snapshot was still held
+};
+
+struct Warp {
+    unsigned live = 0;      // lanes that have not exited
+    unsigned arrived = 0;   // lanes waiting in an exchange
+    unsigned required = 0;  // the union of the waiting lanes' masks
+    unsigned long long values[32];
+    unsigned long long snapshots[kSnapshots][32];
+    unsigned readers[kSnapshots] = {};  // lanes that may still read each snapshot
+};
+
+struct Cta {
+    const emu::KernelInfo* kernel = nullptr;
+    const unsigned char* args = nullptr;
+    const size_t* offsets = nullptr;
+    std::vector<Fiber> fibers;
+    std::vector<Warp> warps;
+    std::vector<unsigned> ready;    // fibers to resume, in order (a queue from readyHead)
+    size_t readyHead = 0;
+    std::vector<unsigned> atBarrier;  // in arrival order
+    unsigned live = 0;
+    Fiber* current = nullptr;
+    void* schedulerSp = nullptr;
+    std::vector<unsigned char*> stacks;  // kept from CTA to CTA
+    std::vector<unsigned char> shared;   // the dynamic shared memory
+};
+
+Cta g_cta;  // one CTA runs at a time, on the thread that holds g_lock
+
+
+// The next fiber to resume, or null when none is ready.
+Fiber* popReady() {
+    if (g_cta.readyHead == g_cta.ready.size()) return nullptr;
+    Fiber* f = &g_cta.fibers[g_cta.ready[g_cta.readyHead++]];
+    if (g_cta.readyHead == g_cta.ready.size()) {
+        g_cta.ready.clear();
+        g_cta.readyHead = 0;
+    }
+    return f;
+}
+
+// Suspends the running fiber: switches straight to the next ready one, or back to the scheduler when none is.
+void suspend() {
+    Fiber* self = g_cta.current;
+    Fiber* next = popReady();
+    if (next == nullptr) {
+        emu_switch(&self->sp, g_cta.schedulerSp);
+        return;
+    }
+    g_cta.current = next;
+    threadIdx = next->idx;
+    emu_switch(&self->sp, next->sp);
+}
+
+// A fiber is done with the values of its last exchange once it reaches its next barrier, exchange or exit.
+void dropSnapshot(Fiber& f) {
+    if (f.heldSnapshot >= 0) {
+        g_cta.warps[f.tid / 32].readers[f.heldSnapshot]--;
+        f.heldSnapshot = -1;
+    }
+}
+
+void releaseBarrierIfComplete() {
+    if (!g_cta.atBarrier.empty() && g_cta.atBarrier.size() == g_cta.live) {
+        for (unsigned t : g_cta.atBarrier) {
+            Fiber& f = g_cta.fibers[t];
+            f.state = State::Ready;
+            if (&f != g_cta.current) g_cta.ready.push_back(t);
+        }
+        g_cta.atBarrier.clear();
+    }
+}
+
+// Completes warp w's exchange when every live lane of the waiting lanes' masks has arrived.
+void completeWarpIfReady(unsigned w) {
+    Warp& warp = g_cta.warps[w];
+    if (warp.arrived == 0) return;
+    unsigned need = warp.required & warp.live;
+    if ((warp.arrived & need) != need) return;
+    int slot = -1;
+    for (int i = 0; i < kSnapshots; i++) {
+        if (warp.readers[i] == 0) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot >= 0) {
+        memcpy(warp.snapshots[slot], warp.values, sizeof(warp.values));
+        warp.readers[slot] = (unsigned) __builtin_popcount(warp.arrived);
+    }
+    for (unsigned lane = 0; lane < 32; lane++) {
+        if (!((warp.arrived >> lane) & 1u)) continue;
+        unsigned t = w * 32 + lane;
+        Fiber& f = g_cta.fibers[t];
+        if (slot >= 0) {
+            f.exchanged = warp.snapshots[slot];
+            f.heldSnapshot = slot;
+        } else {
+            memcpy(f.own, warp.values, sizeof(warp.values));
+            f.exchanged = f.own;
+        }
+        f.state = State::Ready;
+        if (&f != g_cta.current) g_cta.ready.push_back(t);
+    }
+    warp.arrived = 0;
+    warp.required = 0;
+}
+
+void fiberMain() {
+    Fiber* self = g_cta.current;
+    g_cta.kernel->invoke(g_cta.kernel->function, g_cta.args, g_cta.offsets);
+    dropSnapshot(*self);
+    self->state = State::Done;
+    g_cta.live--;
+    unsigned w = self->tid / 32, lane = self->tid % 32;
+    g_cta.warps[w].live &= ~(1u << lane);
+    releaseBarrierIfComplete();
+    completeWarpIfReady(w);
+    suspend();
+    abort();  // never resumed
+}
+
+extern "C" void emu_fiber_entry() { fiberMain(); }
+
+void* initialStack(unsigned char* stack) {
+    // Top of stack, 16-byte aligned; emu_switch pops six registers, then returns into emu_fiber_entry with
+    // rsp % 16 == 8, as after a call.
+    uintptr_t top = (reinterpret_cast<uintptr_t>(stack) + kStackBytes) & ~uintptr_t(15);
+    uint64_t* sp = reinterpret_cast<uint64_t*>(top) - 8;
+    for (int i = 0; i < 6; i++) sp[i] = 0;
+    sp[6] = reinterpret_cast<uint64_t>(&emu_fiber_entry);
+    sp[7] = 0;
+    return sp;
+}
+
+unsigned char* stackFor(size_t i) {
+    std::vector<unsigned char*>& stacks = g_cta.stacks;
+    while (stacks.size() <= i) {
+        void* m = mmap(nullptr, kStackBytes + kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED) {
+            report("cannot map a fiber stack");
+            abort();
+        }
+        mprotect(m, kPage, PROT_NONE);
+        stacks.push_back(static_cast<unsigned char*>(m) + kPage);
+    }
+    return stacks[i];
+}
+
+// Runs one CTA to completion; false (with a report) when its threads deadlock.
+bool runCta(const emu::KernelInfo& kernel, const unsigned char* args, const size_t* offsets, EmuDim3 block, EmuDim3 cta) {
+    unsigned threads = block.x * block.y * block.z;
+    g_cta.kernel = &kernel;
+    g_cta.args = args;
+    g_cta.offsets = offsets;
+    g_cta.fibers.resize(threads);
+    g_cta.warps.assign((threads + 31) / 32, Warp{});
+    for (unsigned t = 0; t < threads; t++) {
+        Fiber& f = g_cta.fibers[t];
+        f.tid = t;
+        f.idx = EmuDim3{t % block.x, (t / block.x) % block.y, t / (block.x * block.y)};
+        f.state = State::Ready;
+        f.stack = stackFor(t);
+        f.sp = initialStack(f.stack);
+        f.exchanged = nullptr;
+        f.heldSnapshot = -1;
+        g_cta.warps[t / 32].live |= 1u << (t % 32);
+    }
+    g_cta.live = threads;
+    g_cta.atBarrier.clear();
+    g_cta.ready.resize(threads);
+    for (unsigned t = 0; t < threads; t++) g_cta.ready[t] = t;
+    g_cta.readyHead = 0;
+    blockIdx = cta;
+    while (g_cta.live > 0) {
+        if (Fiber* f = popReady()) {
+            g_cta.current = f;
+            threadIdx = f->idx;
+            emu_switch(&g_cta.schedulerSp, f->sp);
+        } else {
+            unsigned barrier = 0, warp = 0;
+            for (Fiber& f : g_cta.fibers) {
+                barrier += f.state == State::AtBarrier;
+                warp += f.state == State::AtWarp;
+            }
+            report("kernel %s, CTA (%u, %u, %u): deadlock, %u threads wait at __syncthreads and %u at a warp intrinsic "
+                   "(a lane of the mask never arrives, or threads wait at different barriers)",
+                   kernel.name, cta.x, cta.y, cta.z, barrier, warp);
+            // Where they wait: threads grouped by code address (addr2line -e libcuda.so.1 -f -C ADDRESS - load base).
+            std::map<void*, std::vector<unsigned>> at;
+            for (Fiber& f : g_cta.fibers) {
+                if (f.state != State::Done) at[f.waitsAt].push_back(f.tid);
+            }
+            for (auto& [address, tids] : at) {
+                Dl_info info{};
+                dladdr(address, &info);
+                report("  %zu threads (first %u, last %u) wait at %s+%#lx", tids.size(), tids.front(), tids.back(),
+                       info.dli_fname != nullptr ? info.dli_fname : "?",
+                       (unsigned long) (static_cast<char*>(address) - static_cast<char*>(info.dli_fbase)));
+            }
+            for (size_t w = 0; w < g_cta.warps.size(); w++) {
+                const Warp& wp = g_cta.warps[w];
+                if (wp.arrived != 0) report("  warp %zu: live %#x, arrived %#x, required %#x", w, wp.live, wp.arrived, wp.required);
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+void emu_syncthreads() {
+    Fiber* self = g_cta.current;
+    self->waitsAt = __builtin_return_address(0);
+    dropSnapshot(*self);
+    self->state = State::AtBarrier;
+    g_cta.atBarrier.push_back(self->tid);
+    releaseBarrierIfComplete();
+    if (self->state != State::Ready) suspend();
+    self->state = State::Ready;
+}
+
+const unsigned long long* emu_warp_exchange(unsigned mask, unsigned long long value) {
+    Fiber* self = g_cta.current;
+    self->waitsAt = __builtin_return_address(0);
+    dropSnapshot(*self);
+    unsigned w = self->tid / 32, lane = self->tid % 32;
+    Warp& warp = g_cta.warps[w];
+    warp.values[lane] = value;
+    warp.arrived |= 1u << lane;
+    warp.required |= mask | (1u << lane);
+    self->state = State::AtWarp;
+    completeWarpIfReady(w);
+    if (self->state != State::Ready) suspend();
+    return self->exchanged;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Kernels
+
+namespace {
+
+std::unordered_map<std::string, emu::KernelInfo>& kernels() {
+    static std::unordered_map<std::string, emu::KernelInfo> all;
+    return all;
+}
+
+}  // namespace
+
+void emu::registerKernel(const KernelInfo& info) { kernels()[info.name] = info; }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Memory: device and pinned allocations are host mappings; a device allocation ends at a guard page.
+
+namespace {
+
+enum class Kind { Device, Pinned };
+
+struct Allocation {
+    uintptr_t begin;
+    size_t bytes;
+    Kind kind;
+    void* mapping;
+    size_t mappingBytes;
+};
+
+std::mutex g_lock;  // every driver call; a launch runs under it
+std::map<uintptr_t, Allocation> g_allocations;
+size_t g_deviceBytes = 0;
+size_t g_pinnedBytes = 0;
+
+size_t totalDeviceBytes() {
+    const char* v = getenv("TIERKV_EMU_DEVICE_MIB");
+    return (v != nullptr ? strtoull(v, nullptr, 10) : 16384ull) << 20;
+}
+
+const Allocation* find(uintptr_t p) {
+    auto it = g_allocations.upper_bound(p);
+    if (it == g_allocations.begin()) return nullptr;
+    --it;
+    const Allocation& a = it->second;
+    return p < a.begin + a.bytes ? &a : nullptr;
+}
+
+// True when [p, p + bytes) lies inside one allocation (of `kind` unless anyKind).
+bool inside(uintptr_t p, size_t bytes, bool anyKind, Kind kind) {
+    const Allocation* a = find(p);
+    if (a == nullptr) return false;
+    if (!anyKind && a->kind != kind) return false;
+    return bytes <= a->begin + a->bytes - p;
+}
+
+CUresult allocate(size_t bytes, Kind kind, uintptr_t* out) {
+    if (bytes == 0) return CUDA_ERROR_INVALID_VALUE;
+    if (kind == Kind::Device && g_deviceBytes + bytes > totalDeviceBytes()) return CUDA_ERROR_OUT_OF_MEMORY;
+    size_t rounded = (bytes + 255) & ~size_t(255);
+    size_t pages = (rounded + kPage - 1) & ~(kPage - 1);
+    size_t mappingBytes = pages + kPage;
+    void* m = mmap(nullptr, mappingBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) return CUDA_ERROR_OUT_OF_MEMORY;
+    // The last page is a guard; the allocation (256-byte aligned, as cuMemAlloc's) ends as close to it as it can.
+    mprotect(static_cast<unsigned char*>(m) + pages, kPage, PROT_NONE);
+    uintptr_t begin = reinterpret_cast<uintptr_t>(m) + pages - rounded;
+    if (kind == Kind::Device && !envIs("TIERKV_EMU_FILL", "zero")) memset(reinterpret_cast<void*>(begin), 0xff, rounded);
+    g_allocations[begin] = Allocation{begin, bytes, kind, m, mappingBytes};
+    (kind == Kind::Device ? g_deviceBytes : g_pinnedBytes) += bytes;
+    *out = begin;
+    return CUDA_SUCCESS;
+}
+
+CUresult release(uintptr_t p, Kind kind) {
+    auto it = g_allocations.find(p);
+    if (it == g_allocations.end() || it->second.kind != kind) {
+        report("free of %#llx: no %s allocation starts there", (unsigned long long) p, kind == Kind::Device ? "device" : "pinned");
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    (kind == Kind::Device ? g_deviceBytes : g_pinnedBytes) -= it->second.bytes;
+    munmap(it->second.mapping, it->second.mappingBytes);
+    g_allocations.erase(it);
+    return CUDA_SUCCESS;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Streams, events, graphs
+
+struct Graph;
+
+struct Event {
+    bool recorded = false;
+    std::chrono::steady_clock::time_point at{};
+    bool capturedRecord = false;  // recorded into a capture that has not ended
+};
+
+struct Stream {
+    Graph* capture = nullptr;
+    bool invalidated = false;
+};
+
+struct Graph {
+    std::vector<std::function<CUresult()>> ops;
+};
+
+struct GraphExec {
+    std::vector<std::function<CUresult()>> ops;
+};
+
+struct Function {
+    const emu::KernelInfo* kernel;
+    int maxDynamicShared = 48 * 1024;
+};
+
+struct Module {
+    std::unordered_map<std::string, std::unique_ptr<Function>> functions;
+};
+
+Stream g_defaultStream;
+thread_local int t_capturing = 0;  // captures begun on this thread and not ended
+std::vector<Stream*> g_captures;    // streams in capture mode
+
+Stream* streamOf(void* handle) { return handle == nullptr ? &g_defaultStream : static_cast<Stream*>(handle); }
+
+// Fails a call that may not run while this thread captures (and the capture with it).
+CUresult refuseDuringCapture(const char* call) {
+    if (t_capturing == 0) return CUDA_SUCCESS;
+    report("%s during a stream capture: the capture is invalidated (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)", call);
+    for (Stream* s : g_captures) s->invalidated = true;
+    return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+}
+
+// Runs `op` on `stream` now, or records it into the stream's capture.
+CUresult enqueue(void* stream, std::function<CUresult()> op) {
+    Stream* s = streamOf(stream);
+    if (s->capture != nullptr) {
+        s->capture->ops.push_back(std::move(op));
+        return CUDA_SUCCESS;
+    }
+    return op();
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Launches
+
+constexpr int kDeviceSms = 132;
+constexpr int kSharedPerBlock = 48 * 1024;
+constexpr int kSharedOptIn = 232448;
+
+CUresult runGrid(const emu::KernelInfo& kernel, const std::vector<unsigned char>& args, const std::vector<size_t>& offsets,
+                 EmuDim3 grid, EmuDim3 block, unsigned sharedBytes) {
+    blockDim = block;
+    gridDim = grid;
+    bool reverse = envIs("TIERKV_EMU_ORDER", "reverse");
+    unsigned long long n = (unsigned long long) grid.x * grid.y * grid.z;
+    g_cta.shared.assign(((size_t) sharedBytes + 16) & ~size_t(15), 0xff);
+    emu_dynamic_shared = g_cta.shared.data();
+    bool failed = false;
+    for (unsigned long long i = 0; i < n && !failed; i++) {
+        unsigned long long c = reverse ? n - 1 - i : i;
+        EmuDim3 cta{(unsigned) (c % grid.x), (unsigned) ((c / grid.x) % grid.y), (unsigned) (c / ((unsigned long long) grid.x * grid.y))};
+        failed = !runCta(kernel, args.data(), offsets.data(), block, cta);
+    }
+    emu_dynamic_shared = nullptr;
+    return failed ? CUDA_ERROR_LAUNCH_FAILED : CUDA_SUCCESS;
+}
+
+// Copies. The device side (and both sides of a device-to-device copy) must lie inside one allocation, device or
+// pinned (with unified addressing a pinned buffer is a device address too).
+CUresult checkRange(const char* call, const char* side, uintptr_t p, size_t bytes) {
+    if (bytes == 0 || inside(p, bytes, true, Kind::Device)) return CUDA_SUCCESS;
+    const Allocation* a = find(p);
+    if (a == nullptr) {
+        report("%s: the %s range [%#llx, +%zu) starts in no device or pinned allocation", call, side, (unsigned long long) p, bytes);
+    } else {
+        report("%s: the %s range [%#llx, +%zu) runs %zu bytes past the end of its %zu-byte allocation", call, side,
+               (unsigned long long) p, bytes, (size_t) (p + bytes - (a->begin + a->bytes)), a->bytes);
+    }
+    return CUDA_ERROR_INVALID_VALUE;
+}
+
+bool pageable(const void* host) { return find(reinterpret_cast<uintptr_t>(host)) == nullptr; }
+
+template <typename T> CUresult memsetAsync(const char* call, CUdeviceptr dst, T value, size_t n, void* stream) {
+    CUresult r = checkRange(call, "destination", dst, n * sizeof(T));
+    if (r != CUDA_SUCCESS) return r;
+    return enqueue(stream, [=] {
+        T* p = reinterpret_cast<T*>(dst);
+        for (size_t i = 0; i < n; i++) p[i] = value;
+        return (CUresult) CUDA_SUCCESS;
+    });
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The driver API (the names libJCudaDriver links against)
+
+extern "C" {
+
+#define LOCKED std::lock_guard<std::mutex> guard(g_lock)
+
+CUresult cuInit(unsigned) {
+    static bool once = [] {
+        if (!envIs("TIERKV_EMU_QUIET", "1")) {
+            report("CPU emulator of the CUDA driver (cuda-kernels/emu): %zu kernels, every launch runs on this host",
+                   kernels().size());
+        }
+        return true;
+    }();
+    (void) once;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuDriverGetVersion(int* v) { *v = 13000; return CUDA_SUCCESS; }
+CUresult cuDeviceGetCount(int* n) { *n = 1; return CUDA_SUCCESS; }
+CUresult cuDeviceGet(CUdevice* d, int ordinal) {
+    if (ordinal != 0) return CUDA_ERROR_INVALID_DEVICE;
+    *d = 0;
+    return CUDA_SUCCESS;
+}
+CUresult cuDeviceGetName(char* name, int len, CUdevice) {
+    snprintf(name, (size_t) len, "TierKV CPU emulator (as an H200)");
+    return CUDA_SUCCESS;
+}
+CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice) { *bytes = totalDeviceBytes(); return CUDA_SUCCESS; }
+
+CUresult cuDeviceGetAttribute(int* value, int attribute, CUdevice) {
+    switch (attribute) {
+        case 1: *value = 1024; break;                  // max threads per block
+        case 2: *value = 1024; break;                  // block dim x
+        case 3: *value = 1024; break;
+        case 4: *value = 64; break;
+        case 5: *value = 2147483647; break;            // grid dim x
+        case 6: *value = 65535; break;
+        case 7: *value = 65535; break;
+        case 8: *value = kSharedPerBlock; break;
+        case 10: *value = 32; break;                   // warp size
+        case 13: *value = 1980000; break;              // clock kHz
+        case 16: *value = kDeviceSms; break;
+        case 19: *value = 1; break;                    // can map host memory
+        case 36: *value = 2619000; break;              // memory clock kHz
+        case 37: *value = 6144; break;                 // bus width
+        case 38: *value = 60 * 1024 * 1024; break;     // L2
+        case 39: *value = 2048; break;                 // threads per SM
+        case 41: *value = 1; break;                    // unified addressing
+        case 75: *value = 9; break;                    // compute capability
+        case 76: *value = 0; break;
+        case 81: *value = 233472; break;               // shared per SM
+        case 97: *value = kSharedOptIn; break;         // shared per block, opt-in
+        default: *value = 0; break;
+    }
+    return CUDA_SUCCESS;
+}
+
+// Contexts: one primary context; "current" is accepted and ignored.
+static int g_context = 1;
+CUresult cuDevicePrimaryCtxRetain(void** ctx, CUdevice) { *ctx = &g_context; return CUDA_SUCCESS; }
+CUresult cuDevicePrimaryCtxRelease_v2(CUdevice) { return CUDA_SUCCESS; }
+CUresult cuCtxSetCurrent(void*) { return CUDA_SUCCESS; }
+CUresult cuCtxGetCurrent(void** ctx) { *ctx = &g_context; return CUDA_SUCCESS; }
+CUresult cuCtxSynchronize() {
+    LOCKED;
+    return refuseDuringCapture("cuCtxSynchronize");
+}
+CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
+    LOCKED;
+    *total = totalDeviceBytes();
+    *free = *total - g_deviceBytes;
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
+    LOCKED;
+    CUresult r = refuseDuringCapture("cuMemAlloc");
+    if (r != CUDA_SUCCESS) return r;
+    uintptr_t at = 0;
+    r = allocate(bytes, Kind::Device, &at);
+    *p = at;
+    return r;
+}
+CUresult cuMemFree_v2(CUdeviceptr p) {
+    LOCKED;
+    CUresult r = refuseDuringCapture("cuMemFree");
+    return r != CUDA_SUCCESS ? r : release(p, Kind::Device);
+}
+CUresult cuMemHostAlloc(void** p, size_t bytes, unsigned) {
+    LOCKED;
+    uintptr_t at = 0;
+    CUresult r = allocate(bytes, Kind::Pinned, &at);
+    *p = reinterpret_cast<void*>(at);
+    return r;
+}
+CUresult cuMemAllocHost_v2(void** p, size_t bytes) { return cuMemHostAlloc(p, bytes, 0); }
+CUresult cuMemFreeHost(void* p) {
+    LOCKED;
+    return release(reinterpret_cast<uintptr_t>(p), Kind::Pinned);
+}
+CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr* d, void* p, unsigned) {
+    LOCKED;
+    if (!inside(reinterpret_cast<uintptr_t>(p), 1, false, Kind::Pinned)) return CUDA_ERROR_INVALID_VALUE;
+    *d = reinterpret_cast<CUdeviceptr>(p);
+    return CUDA_SUCCESS;
+}
+
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, void* stream) {
+    LOCKED;
+    CUresult r = checkRange("cuMemcpyHtoDAsync", "destination", dst, bytes);
+    if (r != CUDA_SUCCESS) return r;
+    if (streamOf(stream)->capture != nullptr && pageable(src)) {
+        report("cuMemcpyHtoDAsync from pageable host memory cannot be captured");
+        streamOf(stream)->invalidated = true;
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
+    return enqueue(stream, [=] { memcpy(reinterpret_cast<void*>(dst), src, bytes); return CUDA_SUCCESS; });
+}
+CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, void* stream) {
+    LOCKED;
+    CUresult r = checkRange("cuMemcpyDtoHAsync", "source", src, bytes);
+    if (r != CUDA_SUCCESS) return r;
+    if (streamOf(stream)->capture != nullptr && pageable(dst)) {
+        report("cuMemcpyDtoHAsync to pageable host memory cannot be captured");
+        streamOf(stream)->invalidated = true;
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
+    return enqueue(stream, [=] { memcpy(dst, reinterpret_cast<void*>(src), bytes); return CUDA_SUCCESS; });
+}
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void* stream) {
+    LOCKED;
+    CUresult r = checkRange("cuMemcpyDtoDAsync", "destination", dst, bytes);
+    if (r == CUDA_SUCCESS) r = checkRange("cuMemcpyDtoDAsync", "source", src, bytes);
+    if (r != CUDA_SUCCESS) return r;
+    return enqueue(stream, [=] { memmove(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(src), bytes); return CUDA_SUCCESS; });
+}
+CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void* stream) {
+    LOCKED;
+    return enqueue(stream, [=] { memmove(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(src), bytes); return CUDA_SUCCESS; });
+}
+CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
+    LOCKED;
+    CUresult r = refuseDuringCapture("cuMemcpyHtoD");
+    if (r == CUDA_SUCCESS) r = checkRange("cuMemcpyHtoD", "destination", dst, bytes);
+    if (r == CUDA_SUCCESS) memcpy(reinterpret_cast<void*>(dst), src, bytes);
+    return r;
+}
+CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
+    LOCKED;
+    CUresult r = refuseDuringCapture("cuMemcpyDtoH");
+    if (r == CUDA_SUCCESS) r = checkRange("cuMemcpyDtoH", "source", src, bytes);
+    if (r == CUDA_SUCCESS) memcpy(dst, reinterpret_cast<void*>(src), bytes);
+    return r;
+}
+CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
+    LOCKED;
+    CUresult r = refuseDuringCapture("cuMemcpyDtoD");
+    if (r == CUDA_SUCCESS) r = checkRange("cuMemcpyDtoD", "destination", dst, bytes);
+    if (r == CUDA_SUCCESS) r = checkRange("cuMemcpyDtoD", "source", src, bytes);
+    if (r == CUDA_SUCCESS) memmove(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(src), bytes);
+    return r;
+}
+CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
+    LOCKED;
+    CUresult r = refuseDuringCapture("cuMemcpy");
+    if (r == CUDA_SUCCESS) memmove(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(src), bytes);
+    return r;
+}
+
+CUresult cuMemsetD8Async(CUdeviceptr d, unsigned char v, size_t n, void* s) { LOCKED; return memsetAsync("cuMemsetD8Async", d, v, n, s); }
+CUresult cuMemsetD16Async(CUdeviceptr d, unsigned short v, size_t n, void* s) { LOCKED; return memsetAsync("cuMemsetD16Async", d, v, n, s); }
+CUresult cuMemsetD32Async(CUdeviceptr d, unsigned v, size_t n, void* s) { LOCKED; return memsetAsync("cuMemsetD32Async", d, v, n, s); }
+CUresult cuMemsetD8_v2(CUdeviceptr d, unsigned char v, size_t n) {
+    LOCKED;
+    CUresult r = refuseDuringCapture("cuMemsetD8");
+    return r != CUDA_SUCCESS ? r : memsetAsync("cuMemsetD8", d, v, n, nullptr);
+}
+CUresult cuMemsetD32_v2(CUdeviceptr d, unsigned v, size_t n) {
+    LOCKED;
+    CUresult r = refuseDuringCapture("cuMemsetD32");
+    return r != CUDA_SUCCESS ? r : memsetAsync("cuMemsetD32", d, v, n, nullptr);
+}
+CUresult cuMemsetD2D8Async(CUdeviceptr dst, size_t pitch, unsigned char value, size_t width, size_t height, void* stream) {
+    LOCKED;
+    if (width > pitch) return CUDA_ERROR_INVALID_VALUE;
+    CUresult r = height == 0 ? CUDA_SUCCESS : checkRange("cuMemsetD2D8Async", "destination", dst, pitch * (height - 1) + width);
+    if (r != CUDA_SUCCESS) return r;
+    return enqueue(stream, [=] {
+        for (size_t row = 0; row < height; row++) memset(reinterpret_cast<void*>(dst + row * pitch), value, width);
+        return (CUresult) CUDA_SUCCESS;
+    });
+}
+
+// Streams
+CUresult cuStreamCreate(void** stream, unsigned) { *stream = new Stream(); return CUDA_SUCCESS; }
+CUresult cuStreamCreateWithPriority(void** stream, unsigned, int) { *stream = new Stream(); return CUDA_SUCCESS; }
+CUresult cuStreamDestroy_v2(void* stream) {
+    LOCKED;
+    if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    delete static_cast<Stream*>(stream);
+    return CUDA_SUCCESS;
+}
+CUresult cuStreamSynchronize(void* stream) {
+    LOCKED;
+    if (streamOf(stream)->capture != nullptr) {
+        report("cuStreamSynchronize of a stream in capture mode");
+        streamOf(stream)->invalidated = true;
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
+    return refuseDuringCapture("cuStreamSynchronize");
+}
+CUresult cuStreamQuery(void* stream) {
+    LOCKED;
+    return streamOf(stream)->capture != nullptr ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_SUCCESS;
+}
+CUresult cuStreamWaitEvent(void* stream, void* event, unsigned) {
+    LOCKED;
+    if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    return CUDA_SUCCESS;  // eager: whatever the event marks has run
+}
+CUresult cuStreamBeginCapture_v2(void* stream, int) {
+    LOCKED;
+    Stream* s = streamOf(stream);
+    if (stream == nullptr || s->capture != nullptr) return CUDA_ERROR_INVALID_VALUE;
+    s->capture = new Graph();
+    s->invalidated = false;
+    g_captures.push_back(s);
+    t_capturing++;
+    return CUDA_SUCCESS;
+}
+CUresult cuStreamEndCapture(void* stream, void** graph) {
+    LOCKED;
+    Stream* s = streamOf(stream);
+    if (s->capture == nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNMATCHED;
+    Graph* g = s->capture;
+    s->capture = nullptr;
+    g_captures.erase(std::find(g_captures.begin(), g_captures.end(), s));
+    t_capturing--;
+    if (s->invalidated) {
+        s->invalidated = false;
+        delete g;
+        *graph = nullptr;
+        return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+    }
+    *graph = g;
+    return CUDA_SUCCESS;
+}
+CUresult cuStreamIsCapturing(void* stream, int* status) {
+    LOCKED;
+    Stream* s = streamOf(stream);
+    *status = s->capture == nullptr ? 0 : (s->invalidated ? 2 : 1);
+    return CUDA_SUCCESS;
+}
+
+// Events
+CUresult cuEventCreate(void** event, unsigned) { *event = new Event(); return CUDA_SUCCESS; }
+CUresult cuEventDestroy_v2(void* event) {
+    LOCKED;
+    if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    delete static_cast<Event*>(event);
+    return CUDA_SUCCESS;
+}
+CUresult cuEventRecord(void* event, void* stream) {
+    LOCKED;
+    if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    Event* e = static_cast<Event*>(event);
+    if (streamOf(stream)->capture != nullptr) e->capturedRecord = true;
+    return enqueue(stream, [e] {
+        e->recorded = true;
+        e->capturedRecord = false;
+        e->at = std::chrono::steady_clock::now();
+        return (CUresult) CUDA_SUCCESS;
+    });
+}
+CUresult cuEventRecordWithFlags(void* event, void* stream, unsigned) { return cuEventRecord(event, stream); }
+CUresult cuEventQuery(void* event) {
+    LOCKED;
+    if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    if (static_cast<Event*>(event)->capturedRecord) return refuseDuringCapture("cuEventQuery of an event recorded in a capture");
+    return CUDA_SUCCESS;
+}
+CUresult cuEventSynchronize(void* event) {
+    LOCKED;
+    if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    if (static_cast<Event*>(event)->capturedRecord) {
+        return refuseDuringCapture("cuEventSynchronize of an event recorded in a capture");
+    }
+    return CUDA_SUCCESS;
+}
+CUresult cuEventElapsedTime(float* ms, void* start, void* end) {
+    LOCKED;
+    Event* a = static_cast<Event*>(start);
+    Event* b = static_cast<Event*>(end);
+    if (a == nullptr || b == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    if (!a->recorded || !b->recorded) return CUDA_ERROR_INVALID_HANDLE;
+    *ms = std::chrono::duration<float, std::milli>(b->at - a->at).count();
+    return CUDA_SUCCESS;
+}
+
+// Graphs
+CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long long) {
+    LOCKED;
+    if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    GraphExec* e = new GraphExec();
+    e->ops = static_cast<Graph*>(graph)->ops;
+    *exec = e;
+    return CUDA_SUCCESS;
+}
+CUresult cuGraphDestroy(void* graph) {
+    LOCKED;
+    delete static_cast<Graph*>(graph);
+    return CUDA_SUCCESS;
+}
+CUresult cuGraphExecDestroy(void* exec) {
+    LOCKED;
+    delete static_cast<GraphExec*>(exec);
+    return CUDA_SUCCESS;
+}
+CUresult cuGraphLaunch(void* exec, void* stream) {
+    LOCKED;
+    if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    GraphExec* e = static_cast<GraphExec*>(exec);
+    return enqueue(stream, [e] {
+        for (auto& op : e->ops) {
+            CUresult r = op();
+            if (r != CUDA_SUCCESS) return r;
+        }
+        return (CUresult) CUDA_SUCCESS;
+    });
+}
+
+// Modules and functions: every module holds every kernel of the emulator (the image passed in is not read).
+CUresult cuModuleLoadData(void** module, const void*) { *module = new Module(); return CUDA_SUCCESS; }
+CUresult cuModuleLoadDataEx(void** module, const void* image, unsigned, void*, void*) { return cuModuleLoadData(module, image); }
+CUresult cuModuleUnload(void* module) {
+    LOCKED;
+    delete static_cast<Module*>(module);
+    return CUDA_SUCCESS;
+}
+CUresult cuModuleGetFunction(void** function, void* module, const char* name) {
+    LOCKED;
+    auto it = kernels().find(name);
+    if (it == kernels().end()) {
+        report("cuModuleGetFunction(%s): the emulator has no such kernel", name);
+        return CUDA_ERROR_NOT_FOUND;
+    }
+    auto& slot = static_cast<Module*>(module)->functions[name];
+    if (!slot) slot.reset(new Function{&it->second});
+    *function = slot.get();
+    return CUDA_SUCCESS;
+}
+CUresult cuFuncSetAttribute(void* function, int attribute, int value) {
+    LOCKED;
+    Function* f = static_cast<Function*>(function);
+    if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    if (attribute == 8) {  // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+        if (value < 0 || value > kSharedOptIn) {
+            report("cuFuncSetAttribute(%s, MAX_DYNAMIC_SHARED_SIZE_BYTES = %d): above the device's %d", f->kernel->name, value, kSharedOptIn);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        f->maxDynamicShared = value;
+    }
+    return CUDA_SUCCESS;
+}
+
+CUresult cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                        unsigned sharedBytes, void* stream, void** kernelParams, void** extra) {
+    LOCKED;
+    Function* f = static_cast<Function*>(function);
+    if (f == nullptr) return CUDA_ERROR_INVALID_HANDLE;
+    const emu::KernelInfo& k = *f->kernel;
+    if (gx == 0 || gy == 0 || gz == 0 || gy > 65535 || gz > 65535 || bx == 0 || by == 0 || bz == 0 || bz > 64
+        || (unsigned long long) bx * by * bz > 1024) {
+        report("kernel %s: grid (%u, %u, %u) block (%u, %u, %u) is not a valid launch", k.name, gx, gy, gz, bx, by, bz);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if ((int) sharedBytes > f->maxDynamicShared) {
+        report("kernel %s: %u bytes of dynamic shared memory, the function is allowed %d (cuFuncSetAttribute)", k.name,
+               sharedBytes, f->maxDynamicShared);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    // The arguments, laid out as the driver's parameter buffer: each at the next multiple of its size.
+    std::vector<size_t> offsets(k.params);
+    size_t end = 0;
+    for (int i = 0; i < k.params; i++) {
+        size_t align = k.sizes[i] >= 8 ? 8 : k.sizes[i];
+        offsets[i] = (end + align - 1) & ~(align - 1);
+        end = offsets[i] + k.sizes[i];
+    }
+    std::vector<unsigned char> args(end + 8, 0);
+    if (kernelParams != nullptr && extra != nullptr) {
+        report("kernel %s: both kernelParams and extra given", k.name);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    if (kernelParams != nullptr) {
+        for (int i = 0; i < k.params; i++) memcpy(args.data() + offsets[i], kernelParams[i], k.sizes[i]);
+    } else if (extra != nullptr) {
+        const unsigned char* buffer = nullptr;
+        size_t size = (size_t) -1;
+        for (int i = 0; extra[i] != nullptr; i += 2) {
+            uintptr_t key = reinterpret_cast<uintptr_t>(extra[i]);
+            if (key == 1) buffer = static_cast<const unsigned char*>(extra[i + 1]);
+            else if (key == 2) size = *static_cast<const size_t*>(extra[i + 1]);
+        }
+        if (buffer == nullptr || size == (size_t) -1) {
+            report("kernel %s: extra lacks CU_LAUNCH_PARAM_BUFFER_POINTER or _SIZE", k.name);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        if (size != end) {
+            report("kernel %s takes %d parameters in %zu bytes; the launch passed %zu bytes", k.name, k.params, end, size);
+            return CUDA_ERROR_INVALID_VALUE;
+        }
+        memcpy(args.data(), buffer, end);
+    } else if (k.params > 0) {
+        report("kernel %s: no arguments given for its %d parameters", k.name, k.params);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    for (int i = 0; i < k.params; i++) {
+        if (!k.pointers[i]) continue;
+        uintptr_t p = 0;
+        memcpy(&p, args.data() + offsets[i], 8);
+        if (p != 0 && find(p) == nullptr) {
+            report("kernel %s: argument %d (%#llx) points into no device or pinned allocation", k.name, i, (unsigned long long) p);
+            return CUDA_ERROR_ILLEGAL_ADDRESS;
+        }
+    }
+    const emu::KernelInfo* kernel = &k;
+    EmuDim3 grid{gx, gy, gz}, block{bx, by, bz};
+    return enqueue(stream, [kernel, args, offsets, grid, block, sharedBytes] {
+        return runGrid(*kernel, args, offsets, grid, block, sharedBytes);
+    });
+}
+
+}  // extern "C"
