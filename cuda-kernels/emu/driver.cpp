@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -436,7 +437,10 @@ CUresult allocate(size_t bytes, Kind kind, uintptr_t* out) {
     return CUDA_SUCCESS;
 }
 
+void drainAll();
+
 CUresult release(uintptr_t p, Kind kind) {
+    drainAll();  // as cuMemFree, which waits for the device: queued work may still use the memory
     auto it = g_allocations.find(p);
     if (it == g_allocations.end() || it->second.kind != kind) {
         report("free of %#llx: no %s allocation starts there", (unsigned long long) p, kind == Kind::Device ? "device" : "pinned");
@@ -453,23 +457,34 @@ CUresult release(uintptr_t p, Kind kind) {
 
 struct Graph;
 
+struct Stream;
+
 struct Event {
     bool recorded = false;
     std::chrono::steady_clock::time_point at{};
     bool capturedRecord = false;  // recorded into a capture that has not ended
+    Stream* stream = nullptr;     // where it was last recorded, and the record's position there
+    unsigned long long seq = 0;
 };
 
 struct Stream {
     Graph* capture = nullptr;
     bool invalidated = false;
+    // Deferred mode: work enqueued and not yet run (positions executed + 1 .. enqueued).
+    std::deque<std::function<CUresult()>> pending;
+    unsigned long long enqueued = 0;
+    unsigned long long executed = 0;
+    CUresult error = 0;  // the first failure of deferred work, returned by the next synchronisation
 };
 
 struct Graph {
     std::vector<std::function<CUresult()>> ops;
+    std::vector<Event*> records;  // events recorded into it: a launch's position completes them
 };
 
 struct GraphExec {
     std::vector<std::function<CUresult()>> ops;
+    std::vector<Event*> records;
 };
 
 struct Function {
@@ -482,6 +497,7 @@ struct Module {
 };
 
 Stream g_defaultStream;
+std::vector<Stream*> g_streams{&g_defaultStream};  // every live stream
 thread_local int t_capturing = 0;  // captures begun on this thread and not ended
 std::vector<Stream*> g_captures;    // streams in capture mode
 
@@ -495,20 +511,73 @@ CUresult refuseDuringCapture(const char* call) {
     return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 }
 
-// Runs `op` on `stream` now, or records it into the stream's capture.
+// TIERKV_EMU_STREAMS=deferred: stream work runs only when the host waits for it (a synchronisation, an event query,
+// a free), as on a GPU that is always behind; the host's writes to pinned memory a queued copy or kernel still reads,
+// and its reads of results it has not waited for, then see other bytes than in the eager default.
+bool deferred() {
+    static const bool on = envIs("TIERKV_EMU_STREAMS", "deferred");
+    return on;
+}
+
+// Runs s's work up to position `upTo`.
+void drain(Stream* s, unsigned long long upTo) {
+    while (s->executed < upTo && !s->pending.empty()) {
+        std::function<CUresult()> op = std::move(s->pending.front());
+        s->pending.pop_front();
+        s->executed++;
+        CUresult r = op();
+        if (r != CUDA_SUCCESS && s->error == CUDA_SUCCESS) s->error = r;
+    }
+}
+
+void drainAll() {
+    for (bool more = true; more;) {
+        more = false;
+        for (Stream* s : std::vector<Stream*>(g_streams)) {
+            if (!s->pending.empty()) {
+                drain(s, s->enqueued);
+                more = true;
+            }
+        }
+    }
+}
+
+// Drains s and returns (and clears) its deferred failure.
+CUresult finish(Stream* s) {
+    drain(s, s->enqueued);
+    CUresult r = s->error;
+    s->error = CUDA_SUCCESS;
+    return r;
+}
+
+// Runs `op` on `stream` now (eager), queues it (deferred), or records it into the stream's capture.
 CUresult enqueue(void* stream, std::function<CUresult()> op) {
     Stream* s = streamOf(stream);
     if (s->capture != nullptr) {
         s->capture->ops.push_back(std::move(op));
         return CUDA_SUCCESS;
     }
-    return op();
+    s->enqueued++;
+    if (!deferred()) {
+        s->executed++;
+        return op();
+    }
+    s->pending.push_back(std::move(op));
+    return CUDA_SUCCESS;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Launches
 
-constexpr int kDeviceSms = 132;
+// The SMs the device reports (the launch plans size their grids by it): an H200's 132 unless TIERKV_EMU_SMS says.
+int deviceSms() {
+    static const int sms = [] {
+        const char* v = getenv("TIERKV_EMU_SMS");
+        int n = v != nullptr ? atoi(v) : 132;
+        return n > 0 ? n : 132;
+    }();
+    return sms;
+}
 constexpr int kSharedPerBlock = 48 * 1024;
 constexpr int kSharedOptIn = 232448;
 
@@ -602,7 +671,7 @@ CUresult cuDeviceGetAttribute(int* value, int attribute, CUdevice) {
         case 8: *value = kSharedPerBlock; break;
         case 10: *value = 32; break;                   // warp size
         case 13: *value = 1980000; break;              // clock kHz
-        case 16: *value = kDeviceSms; break;
+        case 16: *value = deviceSms(); break;
         case 19: *value = 1; break;                    // can map host memory
         case 36: *value = 2619000; break;              // memory clock kHz
         case 37: *value = 6144; break;                 // bus width
@@ -626,7 +695,14 @@ CUresult cuCtxSetCurrent(void*) { return CUDA_SUCCESS; }
 CUresult cuCtxGetCurrent(void** ctx) { *ctx = &g_context; return CUDA_SUCCESS; }
 CUresult cuCtxSynchronize() {
     LOCKED;
-    return refuseDuringCapture("cuCtxSynchronize");
+    CUresult r = refuseDuringCapture("cuCtxSynchronize");
+    if (r != CUDA_SUCCESS) return r;
+    drainAll();
+    for (Stream* s : g_streams) {
+        if (s->error != CUDA_SUCCESS && r == CUDA_SUCCESS) r = s->error;
+        s->error = CUDA_SUCCESS;
+    }
+    return r;
 }
 CUresult cuMemGetInfo_v2(size_t* free, size_t* total) {
     LOCKED;
@@ -677,6 +753,11 @@ CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void* src, size_t bytes, vo
         streamOf(stream)->invalidated = true;
         return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     }
+    if (pageable(src)) {  // the driver stages pageable bytes before it returns
+        auto staged = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char*>(src),
+                                                                   static_cast<const unsigned char*>(src) + bytes);
+        return enqueue(stream, [=] { memcpy(reinterpret_cast<void*>(dst), staged->data(), bytes); return (CUresult) CUDA_SUCCESS; });
+    }
     return enqueue(stream, [=] { memcpy(reinterpret_cast<void*>(dst), src, bytes); return CUDA_SUCCESS; });
 }
 CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, void* stream) {
@@ -688,7 +769,9 @@ CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, void* st
         streamOf(stream)->invalidated = true;
         return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     }
-    return enqueue(stream, [=] { memcpy(dst, reinterpret_cast<void*>(src), bytes); return CUDA_SUCCESS; });
+    r = enqueue(stream, [=] { memcpy(dst, reinterpret_cast<void*>(src), bytes); return CUDA_SUCCESS; });
+    // To pageable memory the driver copies synchronously: the call returns after the stream's work and the copy.
+    return r == CUDA_SUCCESS && pageable(dst) ? finish(streamOf(stream)) : r;
 }
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void* stream) {
     LOCKED;
@@ -704,6 +787,7 @@ CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void* str
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
     LOCKED;
     CUresult r = refuseDuringCapture("cuMemcpyHtoD");
+    if (r == CUDA_SUCCESS) drainAll();  // after all queued work (the emulator does not model the legacy stream's independence)
     if (r == CUDA_SUCCESS) r = checkRange("cuMemcpyHtoD", "destination", dst, bytes);
     if (r == CUDA_SUCCESS) memcpy(reinterpret_cast<void*>(dst), src, bytes);
     return r;
@@ -711,6 +795,7 @@ CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void* src, size_t bytes) {
 CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
     LOCKED;
     CUresult r = refuseDuringCapture("cuMemcpyDtoH");
+    if (r == CUDA_SUCCESS) drainAll();  // after all queued work (the emulator does not model the legacy stream's independence)
     if (r == CUDA_SUCCESS) r = checkRange("cuMemcpyDtoH", "source", src, bytes);
     if (r == CUDA_SUCCESS) memcpy(dst, reinterpret_cast<void*>(src), bytes);
     return r;
@@ -718,6 +803,7 @@ CUresult cuMemcpyDtoH_v2(void* dst, CUdeviceptr src, size_t bytes) {
 CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
     LOCKED;
     CUresult r = refuseDuringCapture("cuMemcpyDtoD");
+    if (r == CUDA_SUCCESS) drainAll();  // after all queued work (the emulator does not model the legacy stream's independence)
     if (r == CUDA_SUCCESS) r = checkRange("cuMemcpyDtoD", "destination", dst, bytes);
     if (r == CUDA_SUCCESS) r = checkRange("cuMemcpyDtoD", "source", src, bytes);
     if (r == CUDA_SUCCESS) memmove(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(src), bytes);
@@ -726,6 +812,7 @@ CUresult cuMemcpyDtoD_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
 CUresult cuMemcpy(CUdeviceptr dst, CUdeviceptr src, size_t bytes) {
     LOCKED;
     CUresult r = refuseDuringCapture("cuMemcpy");
+    if (r == CUDA_SUCCESS) drainAll();  // after all queued work (the emulator does not model the legacy stream's independence)
     if (r == CUDA_SUCCESS) memmove(reinterpret_cast<void*>(dst), reinterpret_cast<void*>(src), bytes);
     return r;
 }
@@ -755,12 +842,21 @@ CUresult cuMemsetD2D8Async(CUdeviceptr dst, size_t pitch, unsigned char value, s
 }
 
 // Streams
-CUresult cuStreamCreate(void** stream, unsigned) { *stream = new Stream(); return CUDA_SUCCESS; }
-CUresult cuStreamCreateWithPriority(void** stream, unsigned, int) { *stream = new Stream(); return CUDA_SUCCESS; }
+CUresult cuStreamCreate(void** stream, unsigned) {
+    LOCKED;
+    Stream* s = new Stream();
+    g_streams.push_back(s);
+    *stream = s;
+    return CUDA_SUCCESS;
+}
+CUresult cuStreamCreateWithPriority(void** stream, unsigned flags, int) { return cuStreamCreate(stream, flags); }
 CUresult cuStreamDestroy_v2(void* stream) {
     LOCKED;
     if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-    delete static_cast<Stream*>(stream);
+    Stream* s = static_cast<Stream*>(stream);
+    finish(s);  // a destroyed stream's work still completes
+    g_streams.erase(std::find(g_streams.begin(), g_streams.end(), s));
+    delete s;
     return CUDA_SUCCESS;
 }
 CUresult cuStreamSynchronize(void* stream) {
@@ -770,16 +866,26 @@ CUresult cuStreamSynchronize(void* stream) {
         streamOf(stream)->invalidated = true;
         return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     }
-    return refuseDuringCapture("cuStreamSynchronize");
+    CUresult r = refuseDuringCapture("cuStreamSynchronize");
+    return r != CUDA_SUCCESS ? r : finish(streamOf(stream));
 }
 CUresult cuStreamQuery(void* stream) {
     LOCKED;
-    return streamOf(stream)->capture != nullptr ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED : CUDA_SUCCESS;
+    if (streamOf(stream)->capture != nullptr) return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    return finish(streamOf(stream));
 }
 CUresult cuStreamWaitEvent(void* stream, void* event, unsigned) {
     LOCKED;
     if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-    return CUDA_SUCCESS;  // eager: whatever the event marks has run
+    Event* e = static_cast<Event*>(event);
+    Stream* on = e->stream;
+    unsigned long long seq = e->seq;
+    if (on == nullptr || streamOf(stream)->capture != nullptr) return CUDA_SUCCESS;  // nothing recorded: no wait
+    // Waits for the event's record as of this call: later records of the same event do not count.
+    return enqueue(stream, [on, seq] {
+        if (std::find(g_streams.begin(), g_streams.end(), on) != g_streams.end()) drain(on, seq);
+        return (CUresult) CUDA_SUCCESS;
+    });
 }
 CUresult cuStreamBeginCapture_v2(void* stream, int) {
     LOCKED;
@@ -820,14 +926,23 @@ CUresult cuEventCreate(void** event, unsigned) { *event = new Event(); return CU
 CUresult cuEventDestroy_v2(void* event) {
     LOCKED;
     if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-    delete static_cast<Event*>(event);
+    Event* e = static_cast<Event*>(event);
+    if (e->stream != nullptr && e->stream->executed < e->seq) drain(e->stream, e->seq);  // its record op refers to it
+    delete e;
     return CUDA_SUCCESS;
 }
 CUresult cuEventRecord(void* event, void* stream) {
     LOCKED;
     if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     Event* e = static_cast<Event*>(event);
-    if (streamOf(stream)->capture != nullptr) e->capturedRecord = true;
+    Stream* s = streamOf(stream);
+    if (s->capture != nullptr) {
+        e->capturedRecord = true;
+        s->capture->records.push_back(e);
+    } else {
+        e->stream = s;
+        e->seq = s->enqueued + 1;
+    }
     return enqueue(stream, [e] {
         e->recorded = true;
         e->capturedRecord = false;
@@ -839,15 +954,17 @@ CUresult cuEventRecordWithFlags(void* event, void* stream, unsigned) { return cu
 CUresult cuEventQuery(void* event) {
     LOCKED;
     if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-    if (static_cast<Event*>(event)->capturedRecord) return refuseDuringCapture("cuEventQuery of an event recorded in a capture");
+    Event* e = static_cast<Event*>(event);
+    if (e->capturedRecord) return refuseDuringCapture("cuEventQuery of an event recorded in a capture");
+    if (e->stream != nullptr) drain(e->stream, e->seq);  // deferred: the work runs when the host asks
     return CUDA_SUCCESS;
 }
 CUresult cuEventSynchronize(void* event) {
     LOCKED;
     if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
-    if (static_cast<Event*>(event)->capturedRecord) {
-        return refuseDuringCapture("cuEventSynchronize of an event recorded in a capture");
-    }
+    Event* e = static_cast<Event*>(event);
+    if (e->capturedRecord) return refuseDuringCapture("cuEventSynchronize of an event recorded in a capture");
+    if (e->stream != nullptr) drain(e->stream, e->seq);
     return CUDA_SUCCESS;
 }
 CUresult cuEventElapsedTime(float* ms, void* start, void* end) {
@@ -866,6 +983,7 @@ CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long lon
     if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
     GraphExec* e = new GraphExec();
     e->ops = static_cast<Graph*>(graph)->ops;
+    e->records = static_cast<Graph*>(graph)->records;
     *exec = e;
     return CUDA_SUCCESS;
 }
@@ -876,6 +994,7 @@ CUresult cuGraphDestroy(void* graph) {
 }
 CUresult cuGraphExecDestroy(void* exec) {
     LOCKED;
+    drainAll();  // a queued launch of it still runs
     delete static_cast<GraphExec*>(exec);
     return CUDA_SUCCESS;
 }
@@ -883,6 +1002,13 @@ CUresult cuGraphLaunch(void* exec, void* stream) {
     LOCKED;
     if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
     GraphExec* e = static_cast<GraphExec*>(exec);
+    Stream* s = streamOf(stream);
+    if (s->capture == nullptr) {
+        for (Event* r : e->records) {
+            r->stream = s;
+            r->seq = s->enqueued + 1;
+        }
+    }
     return enqueue(stream, [e] {
         for (auto& op : e->ops) {
             CUresult r = op();
@@ -897,6 +1023,7 @@ CUresult cuModuleLoadData(void** module, const void*) { *module = new Module(); 
 CUresult cuModuleLoadDataEx(void** module, const void* image, unsigned, void*, void*) { return cuModuleLoadData(module, image); }
 CUresult cuModuleUnload(void* module) {
     LOCKED;
+    drainAll();
     delete static_cast<Module*>(module);
     return CUDA_SUCCESS;
 }

@@ -78,6 +78,46 @@ class CudaBlockGatherGpuTest {
         before.assertNoLeaks();
     }
 
+    /**
+     * Gathers queued back to back, none waited for before the next is issued: each must use its own block list, though
+     * the host rewrites the one pinned index buffer for every call (on a GPU that lags behind the host, or under the
+     * emulator's {@code TIERKV_EMU_STREAMS=deferred}, a missing wait lets a later list overwrite an earlier one before
+     * its upload ran).
+     */
+    @Test
+    void gathersQueuedBackToBack_eachUseTheirOwnBlockList() {
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        SplittableRandom rnd = new SplittableRandom(7);
+        long blockBytes = 64;
+        int poolBlocks = 16;
+        int count = 5;
+        int calls = 6;
+        int poolBytes = (int) (poolBlocks * blockBytes);
+        int stagingBytes = (int) (count * blockBytes);
+        ByteBuffer pool = BlockGatherConformanceTest.random(rnd, poolBytes);
+        try (CudaContext ctx = CudaContext.primary(0); CudaBlockGather gpu = new CudaBlockGather(ctx); CudaStream s = new CudaStream(ctx);
+             PinnedBuffer host = new PinnedBuffer(ctx, poolBytes + (long) calls * stagingBytes);
+             DeviceBuffer dPool = new DeviceBuffer(ctx, poolBytes);
+             DeviceBuffer dStaging = new DeviceBuffer(ctx, (long) calls * stagingBytes)) {
+            host.buffer().put(0, pool, 0, poolBytes);
+            CudaCopies.hostToDeviceAsync(dPool, 0, host, 0, poolBytes, s);
+            s.synchronize();
+            int[][] lists = new int[calls][];
+            for (int c = 0; c < calls; c++) {
+                lists[c] = BlockGatherConformanceTest.distinct(rnd, poolBlocks, count);
+                gpu.gatherAsync(dPool, lists[c], count, blockBytes, dStaging, (long) c * stagingBytes, s);
+            }
+            CudaCopies.deviceToHostAsync(host, poolBytes, dStaging, 0, (long) calls * stagingBytes, s);
+            s.synchronize();
+            for (int c = 0; c < calls; c++) {
+                ByteBuffer expected = ByteBuffer.allocate(stagingBytes);
+                new SimpleBlockGather().gather(pool, lists[c], count, blockBytes, expected, 0);
+                assertEquals(expected.rewind(), host.buffer(poolBytes + (long) c * stagingBytes, stagingBytes), "gather " + c + " of " + calls);
+            }
+        }
+        before.assertNoLeaks();
+    }
+
     @Test
     void aGatherInAStreamCapture_isRefused_andTheStreamStillWorks() {
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
