@@ -14,6 +14,7 @@ out="${1:-$module/target/emu}"
 src="$module/src/main/cuda"
 mkdir -p "$out/obj"
 flags=(-std=c++17 -O2 -g -fPIC -ffp-contract=off -fno-strict-aliasing -Wno-unknown-pragmas -pthread
+       -fsanitize=alignment -fno-sanitize-recover=alignment
        -I "$here" -I "$module/shim/include")
 
 objects=()
@@ -56,5 +57,5 @@ else
     echo "emu: no jcuda-natives jar in the local Maven repository: no stubs (run a Maven build first)" >&2
 fi
 g++ "${flags[@]}" -c "$stubs" -o "$out/obj/stubs.o"
-g++ -shared -pthread -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "${objects[@]}" "$out/obj/driver.o" "$out/obj/stubs.o"
+g++ -shared -pthread -fsanitize=alignment -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "${objects[@]}" "$out/obj/driver.o" "$out/obj/stubs.o"
 echo "emu: built $out/libcuda.so.1 ($(cat "$out"/obj/*.cpp | grep -c '^EMU_KERNEL') kernels)"

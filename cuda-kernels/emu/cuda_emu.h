@@ -17,11 +17,13 @@
 using std::max;
 using std::min;
 
-struct uint4 { unsigned x, y, z, w; };
-struct int4 { int x, y, z, w; };
-struct float4 { float x, y, z, w; };
-struct float2 { float x, y; };
-struct uint2 { unsigned x, y; };
+// The vector types with the device's alignment, so that a misaligned vector load is seen (the build's
+// -fsanitize=alignment stops the process there, as the device would fault).
+struct alignas(16) uint4 { unsigned x, y, z, w; };
+struct alignas(16) int4 { int x, y, z, w; };
+struct alignas(16) float4 { float x, y, z, w; };
+struct alignas(8) float2 { float x, y; };
+struct alignas(8) uint2 { unsigned x, y; };
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return uint4{x, y, z, w}; }
 inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 inline float2 make_float2(float x, float y) { return float2{x, y}; }
@@ -42,7 +44,9 @@ constexpr int warpSize = 32;
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
-#define __shared__ static
+// In a section of their own, so that the driver can set every __shared__ byte to 0xff before each CTA: a kernel that
+// reads shared memory it did not write this CTA sees NaN or -1, not a zero or the previous CTA's value.
+#define __shared__ static __attribute__((section("emu_shared")))
 #define __constant__ static
 #define __align__(n) alignas(n)
 
@@ -52,8 +56,14 @@ extern EMU_HIDDEN unsigned char* emu_dynamic_shared;
 
 // The scheduler's entry points (driver.cpp).
 void emu_syncthreads();
-// Waits until every lane of `mask` that has not exited has arrived with its `value`; returns the lanes' values.
-const unsigned long long* emu_warp_exchange(unsigned mask, unsigned long long value);
+// What a warp exchange returns: the value of each lane that took part (`lanes`), poison bits for the others.
+struct EmuExchange {
+    unsigned long long values[32];
+    unsigned lanes;
+};
+constexpr unsigned long long kEmuPoison = ~0ull;  // a value read from a lane that did not take part (NaN, -1)
+// Waits until every lane of `mask` that has not exited has arrived with its `value`.
+const EmuExchange* emu_warp_exchange(unsigned mask, unsigned long long value);
 
 inline void __syncthreads() { emu_syncthreads(); }
 inline void __syncwarp(unsigned mask = 0xffffffffu) { emu_warp_exchange(mask, 0); }
@@ -75,41 +85,41 @@ inline unsigned emu_lane() { return (threadIdx.x + blockDim.x * (threadIdx.y + b
 
 // Lanes are grouped in segments of `width` (a power of two, at most 32), as on the device.
 template <typename T> inline T __shfl_sync(unsigned mask, T v, int src, int width = 32) {
-    const unsigned long long* all = emu_warp_exchange(mask, emu_bits(v));
+    const unsigned long long* all = emu_warp_exchange(mask, emu_bits(v))->values;
     unsigned lane = emu_lane(), base = lane & ~(unsigned) (width - 1);
     return emu_value<T>(all[base + ((unsigned) src & (unsigned) (width - 1))]);
 }
 template <typename T> inline T __shfl_xor_sync(unsigned mask, T v, int laneMask, int width = 32) {
-    const unsigned long long* all = emu_warp_exchange(mask, emu_bits(v));
+    const unsigned long long* all = emu_warp_exchange(mask, emu_bits(v))->values;
     unsigned lane = emu_lane(), base = lane & ~(unsigned) (width - 1);
     unsigned src = lane ^ (unsigned) laneMask;
     return emu_value<T>(src < base + (unsigned) width ? all[src] : all[lane]);
 }
 template <typename T> inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32) {
-    const unsigned long long* all = emu_warp_exchange(mask, emu_bits(v));
+    const unsigned long long* all = emu_warp_exchange(mask, emu_bits(v))->values;
     unsigned lane = emu_lane(), base = lane & ~(unsigned) (width - 1);
     return emu_value<T>(lane + delta < base + (unsigned) width ? all[lane + delta] : all[lane]);
 }
 template <typename T> inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32) {
-    const unsigned long long* all = emu_warp_exchange(mask, emu_bits(v));
+    const unsigned long long* all = emu_warp_exchange(mask, emu_bits(v))->values;
     unsigned lane = emu_lane(), base = lane & ~(unsigned) (width - 1);
     return emu_value<T>(lane >= base + delta ? all[lane - delta] : all[lane]);
 }
 inline unsigned __ballot_sync(unsigned mask, int predicate) {
-    const unsigned long long* all = emu_warp_exchange(mask, predicate != 0 ? 1 : 0);
+    const EmuExchange* x = emu_warp_exchange(mask, predicate != 0 ? 1 : 0);
     unsigned out = 0;
     for (unsigned l = 0; l < 32; l++) {
-        if (((mask >> l) & 1u) && all[l]) out |= 1u << l;
+        if (((mask & x->lanes) >> l) & 1u && x->values[l] == 1) out |= 1u << l;  // exited lanes vote 0
     }
     return out;
 }
 inline int __any_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) != 0; }
 inline int __all_sync(unsigned mask, int predicate) { return __ballot_sync(mask, predicate) == __ballot_sync(mask, 1); }
 template <typename T> inline unsigned __match_any_sync(unsigned mask, T v) {
-    const unsigned long long* all = emu_warp_exchange(mask, emu_bits(v));
+    const EmuExchange* x = emu_warp_exchange(mask, emu_bits(v));
     unsigned lane = emu_lane(), out = 0;
     for (unsigned l = 0; l < 32; l++) {
-        if (((mask >> l) & 1u) && all[l] == all[lane]) out |= 1u << l;
+        if (((mask & x->lanes) >> l) & 1u && x->values[l] == x->values[lane]) out |= 1u << l;
     }
     return out;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 #include <cstdarg>
 #include <cstdint>
 #include <cstdio>
@@ -123,9 +124,9 @@ struct Fiber {
     unsigned tid = 0;
     EmuDim3 idx{0, 0, 0};
     void* waitsAt = nullptr;  // the code address of the barrier or intrinsic it waits in (for a deadlock's report)
-    const unsigned long long* exchanged = nullptr;  // the values of its last completed exchange
-    int heldSnapshot = -1;                          // the warp snapshot `exchanged` points into, or -1
-    unsigned long long own[32];                     // `exchanged` when every snapshot was still held
+    const EmuExchange* exchanged = nullptr;  // the values of its last completed exchange
+    int heldSnapshot = -1;                   // the warp snapshot `exchanged` points into, or -1
+    EmuExchange own;                         // `exchanged` when every snapshot was still held
 };
 
 struct Warp {
@@ -133,7 +134,7 @@ struct Warp {
     unsigned arrived = 0;   // lanes waiting in an exchange
     unsigned required = 0;  // the union of the waiting lanes' masks
     unsigned long long values[32];
-    unsigned long long snapshots[kSnapshots][32];
+    EmuExchange snapshots[kSnapshots];
     unsigned readers[kSnapshots] = {};  // lanes that may still read each snapshot
 };
 
@@ -150,11 +151,21 @@ struct Cta {
     Fiber* current = nullptr;
     void* schedulerSp = nullptr;
     std::vector<unsigned char*> stacks;  // kept from CTA to CTA
-    std::vector<unsigned char> shared;   // the dynamic shared memory
+    size_t sharedBytes = 0;              // the launch's dynamic shared memory, ending at a guard page
 };
 
 Cta g_cta;  // one CTA runs at a time, on the thread that holds g_lock
 
+
+// TIERKV_EMU_ORDER=reverse: CTAs, and the threads within each, run from the last to the first, so that a thread that
+// reads another's write without a barrier or warp intrinsic between them fails one way round or the other.
+bool reverseThreads() {
+    static const bool on = envIs("TIERKV_EMU_ORDER", "reverse");
+    return on;
+}
+
+extern "C" unsigned char __start_emu_shared;  // the linker's bounds of cuda_emu.h's __shared__ section
+extern "C" unsigned char __stop_emu_shared;
 
 // The next fiber to resume, or null when none is ready.
 Fiber* popReady() {
@@ -190,6 +201,7 @@ void dropSnapshot(Fiber& f) {
 
 void releaseBarrierIfComplete() {
     if (!g_cta.atBarrier.empty() && g_cta.atBarrier.size() == g_cta.live) {
+        if (reverseThreads()) std::reverse(g_cta.atBarrier.begin(), g_cta.atBarrier.end());
         for (unsigned t : g_cta.atBarrier) {
             Fiber& f = g_cta.fibers[t];
             f.state = State::Ready;
@@ -212,20 +224,26 @@ void completeWarpIfReady(unsigned w) {
             break;
         }
     }
+    EmuExchange result;
+    result.lanes = warp.arrived;
+    for (unsigned lane = 0; lane < 32; lane++) {
+        result.values[lane] = (warp.arrived >> lane) & 1u ? warp.values[lane] : kEmuPoison;
+    }
     if (slot >= 0) {
-        memcpy(warp.snapshots[slot], warp.values, sizeof(warp.values));
+        warp.snapshots[slot] = result;
         warp.readers[slot] = (unsigned) __builtin_popcount(warp.arrived);
     }
-    for (unsigned lane = 0; lane < 32; lane++) {
+    for (unsigned i = 0; i < 32; i++) {
+        unsigned lane = reverseThreads() ? 31 - i : i;
         if (!((warp.arrived >> lane) & 1u)) continue;
         unsigned t = w * 32 + lane;
         Fiber& f = g_cta.fibers[t];
         if (slot >= 0) {
-            f.exchanged = warp.snapshots[slot];
+            f.exchanged = &warp.snapshots[slot];
             f.heldSnapshot = slot;
         } else {
-            memcpy(f.own, warp.values, sizeof(warp.values));
-            f.exchanged = f.own;
+            f.own = result;
+            f.exchanged = &f.own;
         }
         f.state = State::Ready;
         if (&f != g_cta.current) g_cta.ready.push_back(t);
@@ -297,7 +315,10 @@ bool runCta(const emu::KernelInfo& kernel, const unsigned char* args, const size
     g_cta.live = threads;
     g_cta.atBarrier.clear();
     g_cta.ready.resize(threads);
-    for (unsigned t = 0; t < threads; t++) g_cta.ready[t] = t;
+    for (unsigned t = 0; t < threads; t++) g_cta.ready[t] = reverseThreads() ? threads - 1 - t : t;
+    // Every __shared__ byte and the dynamic shared memory start as 0xff in each CTA (cuda_emu.h).
+    memset(&__start_emu_shared, 0xff, (size_t) (&__stop_emu_shared - &__start_emu_shared));
+    if (g_cta.sharedBytes > 0) memset(emu_dynamic_shared, 0xff, g_cta.sharedBytes);
     g_cta.readyHead = 0;
     blockIdx = cta;
     while (g_cta.live > 0) {
@@ -349,7 +370,7 @@ void emu_syncthreads() {
     self->state = State::Ready;
 }
 
-const unsigned long long* emu_warp_exchange(unsigned mask, unsigned long long value) {
+const EmuExchange* emu_warp_exchange(unsigned mask, unsigned long long value) {
     Fiber* self = g_cta.current;
     self->waitsAt = __builtin_return_address(0);
     dropSnapshot(*self);
@@ -462,13 +483,17 @@ struct Stream;
 struct Event {
     bool recorded = false;
     std::chrono::steady_clock::time_point at{};
-    bool capturedRecord = false;  // recorded into a capture that has not ended
-    Stream* stream = nullptr;     // where it was last recorded, and the record's position there
+    bool capturedRecord = false;  // last recorded into a capture (a plain record there makes no graph node)
+    Graph* capture = nullptr;     // that capture, while it lasts
+    unsigned long long stream = 0;  // the id of the stream it was last recorded on, and the record's position there
     unsigned long long seq = 0;
+    unsigned pendingRecords = 0;    // deferred record operations still queued (they write to this event)
 };
 
 struct Stream {
+    unsigned long long id = 0;
     Graph* capture = nullptr;
+    std::thread::id captureThread;
     bool invalidated = false;
     // Deferred mode: work enqueued and not yet run (positions executed + 1 .. enqueued).
     std::deque<std::function<CUresult()>> pending;
@@ -479,12 +504,10 @@ struct Stream {
 
 struct Graph {
     std::vector<std::function<CUresult()>> ops;
-    std::vector<Event*> records;  // events recorded into it: a launch's position completes them
 };
 
 struct GraphExec {
     std::vector<std::function<CUresult()>> ops;
-    std::vector<Event*> records;
 };
 
 struct Function {
@@ -498,16 +521,32 @@ struct Module {
 
 Stream g_defaultStream;
 std::vector<Stream*> g_streams{&g_defaultStream};  // every live stream
+unsigned long long g_nextStreamId = 1;            // 0: none (the default stream's id is set at its first use)
+
+// The live stream with this id, or null (an event may outlive the stream it was recorded on).
+Stream* liveStream(unsigned long long id) {
+    if (id == 0) return nullptr;
+    for (Stream* s : g_streams) {
+        if (s->id == id) return s;
+    }
+    return nullptr;
+}
 thread_local int t_capturing = 0;  // captures begun on this thread and not ended
 std::vector<Stream*> g_captures;    // streams in capture mode
 
-Stream* streamOf(void* handle) { return handle == nullptr ? &g_defaultStream : static_cast<Stream*>(handle); }
+Stream* streamOf(void* handle) {
+    if (handle != nullptr) return static_cast<Stream*>(handle);
+    if (g_defaultStream.id == 0) g_defaultStream.id = g_nextStreamId++;
+    return &g_defaultStream;
+}
 
 // Fails a call that may not run while this thread captures (and the capture with it).
 CUresult refuseDuringCapture(const char* call) {
     if (t_capturing == 0) return CUDA_SUCCESS;
     report("%s during a stream capture: the capture is invalidated (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED)", call);
-    for (Stream* s : g_captures) s->invalidated = true;
+    for (Stream* s : g_captures) {
+        if (s->captureThread == std::this_thread::get_id()) s->invalidated = true;  // this thread's captures
+    }
     return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 }
 
@@ -585,13 +624,28 @@ CUresult runGrid(const emu::KernelInfo& kernel, const std::vector<unsigned char>
                  EmuDim3 grid, EmuDim3 block, unsigned sharedBytes) {
     blockDim = block;
     gridDim = grid;
-    bool reverse = envIs("TIERKV_EMU_ORDER", "reverse");
     unsigned long long n = (unsigned long long) grid.x * grid.y * grid.z;
-    g_cta.shared.assign(((size_t) sharedBytes + 16) & ~size_t(15), 0xff);
-    emu_dynamic_shared = g_cta.shared.data();
+    // The dynamic shared memory ends (16-byte aligned) at a guard page: a kernel reading or writing past what the
+    // launch asked for crashes there.
+    static unsigned char* mapping = nullptr;
+    static size_t mappingBytes = 0;
+    size_t rounded = ((size_t) sharedBytes + 15) & ~size_t(15);
+    size_t need = ((rounded + kPage - 1) & ~(kPage - 1)) + kPage;
+    if (need > mappingBytes) {
+        if (mapping != nullptr) munmap(mapping, mappingBytes);
+        mapping = static_cast<unsigned char*>(mmap(nullptr, need, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        if (mapping == MAP_FAILED) {
+            report("cannot map %zu bytes of dynamic shared memory", need);
+            abort();
+        }
+        mappingBytes = need;
+        mprotect(mapping + mappingBytes - kPage, kPage, PROT_NONE);
+    }
+    emu_dynamic_shared = mapping + mappingBytes - kPage - rounded;
+    g_cta.sharedBytes = rounded;
     bool failed = false;
     for (unsigned long long i = 0; i < n && !failed; i++) {
-        unsigned long long c = reverse ? n - 1 - i : i;
+        unsigned long long c = reverseThreads() ? n - 1 - i : i;
         EmuDim3 cta{(unsigned) (c % grid.x), (unsigned) ((c / grid.x) % grid.y), (unsigned) (c / ((unsigned long long) grid.x * grid.y))};
         failed = !runCta(kernel, args.data(), offsets.data(), block, cta);
     }
@@ -845,6 +899,7 @@ CUresult cuMemsetD2D8Async(CUdeviceptr dst, size_t pitch, unsigned char value, s
 CUresult cuStreamCreate(void** stream, unsigned) {
     LOCKED;
     Stream* s = new Stream();
+    s->id = g_nextStreamId++;
     g_streams.push_back(s);
     *stream = s;
     return CUDA_SUCCESS;
@@ -855,6 +910,11 @@ CUresult cuStreamDestroy_v2(void* stream) {
     if (stream == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     Stream* s = static_cast<Stream*>(stream);
     finish(s);  // a destroyed stream's work still completes
+    if (s->capture != nullptr) {  // destroyed mid-capture: the capture is gone with it
+        delete s->capture;
+        g_captures.erase(std::find(g_captures.begin(), g_captures.end(), s));
+        t_capturing--;
+    }
     g_streams.erase(std::find(g_streams.begin(), g_streams.end(), s));
     delete s;
     return CUDA_SUCCESS;
@@ -878,12 +938,23 @@ CUresult cuStreamWaitEvent(void* stream, void* event, unsigned) {
     LOCKED;
     if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     Event* e = static_cast<Event*>(event);
-    Stream* on = e->stream;
+    Stream* s = streamOf(stream);
+    if (s->capture != nullptr) {
+        // Inside a capture only an event recorded in the same capture may be waited for: a wait on work outside it
+        // would cross the capture's boundary (CUDA_ERROR_STREAM_CAPTURE_ISOLATION), and fails the capture.
+        if (e->capturedRecord && e->capture == s->capture) return CUDA_SUCCESS;  // in order here already
+        if (e->stream == 0 && !e->capturedRecord) return CUDA_SUCCESS;          // never recorded: no work to wait for
+        report("cuStreamWaitEvent in a stream capture on an event recorded outside it: the capture is invalidated "
+               "(CUDA_ERROR_STREAM_CAPTURE_ISOLATION; order the streams before the capture begins)");
+        s->invalidated = true;
+        return 905;
+    }
+    unsigned long long on = e->stream;
     unsigned long long seq = e->seq;
-    if (on == nullptr || streamOf(stream)->capture != nullptr) return CUDA_SUCCESS;  // nothing recorded: no wait
+    if (on == 0) return CUDA_SUCCESS;  // nothing recorded: no wait
     // Waits for the event's record as of this call: later records of the same event do not count.
     return enqueue(stream, [on, seq] {
-        if (std::find(g_streams.begin(), g_streams.end(), on) != g_streams.end()) drain(on, seq);
+        if (Stream* t = liveStream(on)) drain(t, seq);
         return (CUresult) CUDA_SUCCESS;
     });
 }
@@ -892,6 +963,7 @@ CUresult cuStreamBeginCapture_v2(void* stream, int) {
     Stream* s = streamOf(stream);
     if (stream == nullptr || s->capture != nullptr) return CUDA_ERROR_INVALID_VALUE;
     s->capture = new Graph();
+    s->captureThread = std::this_thread::get_id();
     s->invalidated = false;
     g_captures.push_back(s);
     t_capturing++;
@@ -927,7 +999,7 @@ CUresult cuEventDestroy_v2(void* event) {
     LOCKED;
     if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     Event* e = static_cast<Event*>(event);
-    if (e->stream != nullptr && e->stream->executed < e->seq) drain(e->stream, e->seq);  // its record op refers to it
+    if (e->pendingRecords > 0) drainAll();  // its queued record operations write to it
     delete e;
     return CUDA_SUCCESS;
 }
@@ -937,15 +1009,20 @@ CUresult cuEventRecord(void* event, void* stream) {
     Event* e = static_cast<Event*>(event);
     Stream* s = streamOf(stream);
     if (s->capture != nullptr) {
+        // A plain record in a capture only orders the capture's own streams: the graph's launches do not record it.
         e->capturedRecord = true;
-        s->capture->records.push_back(e);
-    } else {
-        e->stream = s;
-        e->seq = s->enqueued + 1;
+        e->capture = s->capture;
+        e->stream = 0;
+        return CUDA_SUCCESS;
     }
+    e->capturedRecord = false;
+    e->capture = nullptr;
+    e->stream = s->id;
+    e->seq = s->enqueued + 1;
+    e->pendingRecords++;
     return enqueue(stream, [e] {
+        e->pendingRecords--;
         e->recorded = true;
-        e->capturedRecord = false;
         e->at = std::chrono::steady_clock::now();
         return (CUresult) CUDA_SUCCESS;
     });
@@ -955,16 +1032,22 @@ CUresult cuEventQuery(void* event) {
     LOCKED;
     if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     Event* e = static_cast<Event*>(event);
-    if (e->capturedRecord) return refuseDuringCapture("cuEventQuery of an event recorded in a capture");
-    if (e->stream != nullptr) drain(e->stream, e->seq);  // deferred: the work runs when the host asks
+    if (e->capturedRecord) {
+        report("cuEventQuery of an event last recorded in a stream capture (CUDA_ERROR_CAPTURED_EVENT)");
+        return 907;
+    }
+    if (Stream* s = liveStream(e->stream)) drain(s, e->seq);  // deferred: the work runs when the host asks
     return CUDA_SUCCESS;
 }
 CUresult cuEventSynchronize(void* event) {
     LOCKED;
     if (event == nullptr) return CUDA_ERROR_INVALID_HANDLE;
     Event* e = static_cast<Event*>(event);
-    if (e->capturedRecord) return refuseDuringCapture("cuEventSynchronize of an event recorded in a capture");
-    if (e->stream != nullptr) drain(e->stream, e->seq);
+    if (e->capturedRecord) {
+        report("cuEventSynchronize of an event last recorded in a stream capture (CUDA_ERROR_CAPTURED_EVENT)");
+        return 907;
+    }
+    if (Stream* s = liveStream(e->stream)) drain(s, e->seq);
     return CUDA_SUCCESS;
 }
 CUresult cuEventElapsedTime(float* ms, void* start, void* end) {
@@ -983,7 +1066,6 @@ CUresult cuGraphInstantiateWithFlags(void** exec, void* graph, unsigned long lon
     if (graph == nullptr) return CUDA_ERROR_INVALID_VALUE;
     GraphExec* e = new GraphExec();
     e->ops = static_cast<Graph*>(graph)->ops;
-    e->records = static_cast<Graph*>(graph)->records;
     *exec = e;
     return CUDA_SUCCESS;
 }
@@ -1002,13 +1084,6 @@ CUresult cuGraphLaunch(void* exec, void* stream) {
     LOCKED;
     if (exec == nullptr) return CUDA_ERROR_INVALID_VALUE;
     GraphExec* e = static_cast<GraphExec*>(exec);
-    Stream* s = streamOf(stream);
-    if (s->capture == nullptr) {
-        for (Event* r : e->records) {
-            r->stream = s;
-            r->seq = s->enqueued + 1;
-        }
-    }
     return enqueue(stream, [e] {
         for (auto& op : e->ops) {
             CUresult r = op();
@@ -1073,7 +1148,7 @@ CUresult cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, u
     std::vector<size_t> offsets(k.params);
     size_t end = 0;
     for (int i = 0; i < k.params; i++) {
-        size_t align = k.sizes[i] >= 8 ? 8 : k.sizes[i];
+        size_t align = k.aligns[i];
         offsets[i] = (end + align - 1) & ~(align - 1);
         end = offsets[i] + k.sizes[i];
     }

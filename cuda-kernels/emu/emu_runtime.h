@@ -16,6 +16,7 @@ struct KernelInfo {
     void* function;
     int params;
     size_t sizes[kMaxParams];
+    size_t aligns[kMaxParams];
     bool pointers[kMaxParams];
     // Calls `function` with parameter i read from args + offsets[i].
     void (*invoke)(void* function, const unsigned char* args, const size_t* offsets);
@@ -41,7 +42,7 @@ template <typename... A> inline int add(const char* name, void (*f)(A...)) {
     info.function = reinterpret_cast<void*>(f);
     info.params = (int) sizeof...(A);
     int i = 0;
-    ((info.sizes[i] = sizeof(A), info.pointers[i] = std::is_pointer_v<A>, i++), ...);
+    ((info.sizes[i] = sizeof(A), info.aligns[i] = alignof(A), info.pointers[i] = std::is_pointer_v<A>, i++), ...);
     info.invoke = [](void* fn, const unsigned char* args, const size_t* offsets) {
         callWith(reinterpret_cast<void (*)(A...)>(fn), args, offsets, std::index_sequence_for<A...>{});
     };
