@@ -44,9 +44,12 @@ jar="$(ls "${MAVEN_REPO:-$HOME/.m2/repository}"/org/jcuda/jcuda-natives/*/jcuda-
 stubs="$out/obj/stubs.cpp"
 echo '#include <cstdio>' > "$stubs"
 echo 'static int unsupported(const char* f) { fprintf(stderr, "tierkv-emu: %s is not emulated (CUDA_ERROR_NOT_SUPPORTED)\n", f); return 801; }' >> "$stubs"
-if [ -n "$jar" ]; then
-    lib="$(jar tf "$jar" | grep 'libJCudaDriver' | head -1)"
-    (cd "$out/obj" && jar xf "$jar" "$lib" && mv "$lib" libJCudaDriver.so && rm -rf "${lib%%/*}")
+jartool="$(command -v jar || { [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/jar" ] && echo "$JAVA_HOME/bin/jar"; } || true)"
+if [ -z "$jartool" ]; then
+    echo "emu: no jar tool (JDK) on PATH or in \$JAVA_HOME: no stubs; a driver call the emulator lacks then ends the JVM" >&2
+elif [ -n "$jar" ]; then
+    lib="$("$jartool" tf "$jar" | grep 'libJCudaDriver' | head -1)"
+    (cd "$out/obj" && "$jartool" xf "$jar" "$lib" && mv "$lib" libJCudaDriver.so && rm -rf "${lib%%/*}")
     nm -D --defined-only "$out/obj/driver.o" 2>/dev/null | awk '{print $3}' > "$out/obj/defined.txt" || true
     nm --defined-only "$out/obj/driver.o" | awk '$2 == "T" {print $3}' >> "$out/obj/defined.txt"
     nm -D --undefined-only "$out/obj/libJCudaDriver.so" | awk '{print $2}' | grep -E '^cu' | sort -u \
