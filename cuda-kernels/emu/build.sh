@@ -15,7 +15,7 @@ src="$module/src/main/cuda"
 mkdir -p "$out/obj"
 flags=(-std=c++17 -O2 -g -fPIC -ffp-contract=off -fno-strict-aliasing -Wno-unknown-pragmas -pthread
        -fsanitize=alignment -fno-sanitize-recover=alignment
-       -I "$here" -I "$module/shim/include")
+       -I "$here" -I "$here/include")
 
 objects=()
 pids=()

@@ -22,7 +22,7 @@ import java.util.stream.Stream;
  * {@code rmsnorm}'s own code, so x' has the same bits) and end in the layer's next elementwise step:
  * {@link #normGemvRopeAsync} (q, k, v, RoPE and the KV append) and {@link #normSwiGluAsync} (gate, up and SiLU) in each
  * layer, beside the plain {@link #gemvAsync} of wo and down, and {@link #normGemvAsync} for the LM head. Each equals the unfused launches it replaces bit for bit when both
- * run at the same warps per row ({@code cuda-kernels/shim/fused_gemv_run.cpp} checks this on the CPU).
+ * run at the same warps per row ({@code FusedGemvGpuTest} checks this, on the CPU too under the driver emulator).
  */
 public final class CudaLinear implements AutoCloseable {
     /** The module ({@code linear.cu}). */
@@ -211,7 +211,7 @@ public final class CudaLinear implements AutoCloseable {
 
     /**
      * The output may not overlap the input: CTAs run in any order, and each reads input that others write (all of x for a
-     * GEMV, a row of X for every column tile of a GEMM). Under a sequential shim an overlap would pass; on a GPU it races.
+     * GEMV, a row of X for every column tile of a GEMM). Under a sequential emulator an overlap would pass; on a GPU it races.
      * Public for the host mirror of these launches, which refuses what they refuse.
      *
      * @throws IllegalArgumentException naming both ranges when {@code [y, y + yBytes)} and {@code [x, x + xBytes)} overlap

@@ -71,6 +71,82 @@ class DecoderOpsGpuTest {
         before.assertNoLeaks();
     }
 
+    /**
+     * A prefill chunk's launches: the GEMM adding into its own residual (the decoder's residual stream is both), and
+     * RMSNorm over rows and RoPE over tokens equal to the same kernels launched one row at a time, bit for bit.
+     */
+    @Test
+    void chunkLaunches_gemmAddsIntoItsResidual_andRowsEqualTheirOneRowLaunches() {
+        SplittableRandom r = new SplittableRandom(4);
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        try (CudaContext ctx = CudaContext.primary(0); CudaStream s = new CudaStream(ctx); CudaLinear linear = new CudaLinear(ctx);
+             CudaDecoderOps ops = new CudaDecoderOps(ctx); DeviceArrays d = new DeviceArrays(ctx, s)) {
+            for (DType t : DType.values()) {
+                // {rows, out, in, heads, kvHeads, headDim, start}: rows and outputs off the 64-row tiles and in off the
+                // 16-wide k tile, then a full row tile
+                for (int[] c : new int[][] {{5, 70, 96, 3, 1, 16, 9}, {64, 130, 64, 2, 2, 8, 0}}) {
+                    int n = c[0];
+                    int out = c[1];
+                    int in = c[2];
+                    String what = t + " chunk of " + n + " rows";
+                    float[] w = DeviceArrays.random(r, out * in, 1, t);
+                    float[] x = DeviceArrays.random(r, n * in, 2, DType.F32);
+                    float[] res = DeviceArrays.random(r, n * out, 1, DType.F32);
+                    DeviceBuffer dw = d.typed(w, t);
+                    DeviceBuffer dx = d.floats(x);
+                    DeviceBuffer dy = d.floats(res);
+                    linear.gemmAsync(dy.address(), dx.address(), dw.address(), t, dy.address(), n, out, in, s);
+                    assertClose(ReferenceOps.gemm(x, w, res, n, out, in), d.download(dy, n * out), Math.sqrt(in), "gemm into its residual, " + what);
+
+                    float[] nw = DeviceArrays.random(r, in, 1, DType.F32);
+                    DeviceBuffer dnw = d.floats(nw);
+                    DeviceBuffer rows = d.alloc((long) n * in * 4);
+                    DeviceBuffer one = d.alloc((long) n * in * 4);
+                    ops.rmsNormAsync(rows.address(), dx.address(), dnw.address(), DType.F32, n, in, 1e-5f, s);
+                    for (int i = 0; i < n; i++) {
+                        long at = (long) i * in * 4;
+                        ops.rmsNormAsync(one.address() + at, dx.address() + at, dnw.address(), DType.F32, 1, in, 1e-5f, s);
+                    }
+                    assertBitsEqual(d.download(one, n * in), d.download(rows, n * in), "rmsnorm of rows, " + what);
+
+                    int heads = c[3];
+                    int kvHeads = c[4];
+                    int headDim = c[5];
+                    int start = c[6];
+                    float[] cos = DeviceArrays.random(r, (start + n) * headDim / 2, 1, DType.F32);
+                    float[] sin = DeviceArrays.random(r, (start + n) * headDim / 2, 1, DType.F32);
+                    DeviceBuffer dcos = d.floats(cos);
+                    DeviceBuffer dsin = d.floats(sin);
+                    int qw = heads * headDim;
+                    int kw = kvHeads * headDim;
+                    float[] q = DeviceArrays.random(r, n * qw, 2, DType.F32);
+                    float[] k = DeviceArrays.random(r, n * kw, 2, DType.F32);
+                    DeviceBuffer qRows = d.floats(q);
+                    DeviceBuffer kRows = d.floats(k);
+                    DeviceBuffer qOne = d.floats(q);
+                    DeviceBuffer kOne = d.floats(k);
+                    ops.ropeAsync(qRows.address(), kRows.address(), n, heads, kvHeads, headDim, start, dcos.address(), dsin.address(), start + n, s);
+                    for (int i = 0; i < n; i++) {
+                        ops.ropeAsync(qOne.address() + (long) i * qw * 4, kOne.address() + (long) i * kw * 4, 1, heads, kvHeads, headDim,
+                                start + i, dcos.address(), dsin.address(), start + n, s);
+                    }
+                    assertBitsEqual(d.download(qOne, n * qw), d.download(qRows, n * qw), "rope of tokens (q), " + what);
+                    assertBitsEqual(d.download(kOne, n * kw), d.download(kRows, n * kw), "rope of tokens (k), " + what);
+                }
+            }
+        }
+        before.assertNoLeaks();
+    }
+
+    static void assertBitsEqual(float[] expected, float[] actual, String what) {
+        assertEquals(expected.length, actual.length, what);
+        for (int i = 0; i < expected.length; i++) {
+            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(actual[i])) {
+                throw new AssertionError(what + " [" + i + "]: one row at a time " + expected[i] + ", all rows " + actual[i]);
+            }
+        }
+    }
+
     @Test
     void gemv_withUnalignedRows_takesTheScalarPathAndStillMatches() {
         SplittableRandom r = new SplittableRandom(2);

@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The GEMV and GEMM launches (and their host mirror) refuse an output that overlaps the input: on a GPU the CTAs would
- * race (each reads input another writes), under the sequential shim nothing would show.
+ * race (each reads input another writes), under the sequential emulator nothing would show.
  */
 class LinearOverlapTest {
     @Test

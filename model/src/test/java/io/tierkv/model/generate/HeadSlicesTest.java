@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
-/** The per-head slice choice's rule, the one the {@code head_slices} kernel follows (the shim check holds them equal). */
+/** The per-head slice choice's rule, the one the {@code head_slices} kernel follows ({@code HeadSlicesGpuTest} holds them equal). */
 class HeadSlicesTest {
     private static final float NAN = Float.NaN;
 

@@ -1,4 +1,4 @@
-// cuda_bf16.h for cuda_shim.h: __nv_bfloat16 as its 16 bits, rounded to nearest even on the way in (NaN stays NaN).
+// cuda_bf16.h for the emulator (cuda_emu.h): __nv_bfloat16 as its 16 bits, rounded to nearest even on the way in (NaN stays NaN).
 #pragma once
 #include <cstring>
 struct __nv_bfloat16 { unsigned short bits; };

@@ -1,4 +1,4 @@
-// cuda_fp16.h for cuda_shim.h: __half as its 16 bits, converted exactly (round to nearest even on the way in).
+// cuda_fp16.h for the emulator (cuda_emu.h): __half as its 16 bits, converted exactly (round to nearest even on the way in).
 #pragma once
 #include <cstring>
 struct __half { unsigned short bits; };
