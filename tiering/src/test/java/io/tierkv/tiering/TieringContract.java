@@ -295,4 +295,59 @@ abstract class TieringContract {
         assertThrows(IllegalStateException.class, () -> m.open(new ScriptedPolicy(),
                 io.tierkv.core.policy.PolicyContext.unbounded(2, 0), 4));
     }
+
+    /**
+     * A slab's ranged copies equal one {@code write}/{@code read} per range: ranges adjacent in the slab (copied as one
+     * run) and apart, more bytes than a device slab's staging buffer holds, a range split across its refills; a bad range
+     * among good ones writes nothing.
+     */
+    @Test
+    void slabRanges_copyLikeOneCallPerRange_andABadRangeWritesNothing() {
+        try (TierManager m = manager(6000, 8, CopyFaults.NONE)) { // a device slab of 1.5 MiB: past the 1 MiB staging buffer
+            for (io.tierkv.tiering.arena.Slab slab : new io.tierkv.tiering.arena.Slab[] {m.deviceArena().slab(), m.hostArena().slab()}) {
+                SplittableRandom r = new SplittableRandom(slab.bytes());
+                int size = (int) slab.bytes();
+                // {slab offset, length}: adjacent pairs, a gap, one range across the 1 MiB mark, the slab's last bytes
+                int[][] ranges = slab.bytes() > 1 << 20
+                        ? new int[][] {{0, 100}, {100, 28}, {512, 256}, {4096, 1 << 20}, {(4096 + (1 << 20)), 7}, {size - 300, 300}}
+                        : new int[][] {{0, 100}, {100, 28}, {512, 256}, {size - 300, 300}};
+                int n = ranges.length;
+                long[] at = new long[n];
+                int[] from = new int[n];
+                int[] lengths = new int[n];
+                int total = 0;
+                for (int i = 0; i < n; i++) {
+                    at[i] = ranges[i][0];
+                    lengths[i] = ranges[i][1];
+                    from[i] = total + 3 * i; // a few bytes apart in the array
+                    total = from[i] + lengths[i];
+                }
+                byte[] src = new byte[total];
+                r.nextBytes(src);
+                slab.write(0, new byte[size], 0, size);
+                slab.writeRanges(n, at, src, from, lengths);
+                byte[] whole = new byte[size];
+                slab.read(0, whole, 0, size);
+                byte[] expected = new byte[size];
+                for (int i = 0; i < n; i++) {
+                    System.arraycopy(src, from[i], expected, ranges[i][0], lengths[i]);
+                }
+                assertArrayEquals(expected, whole, slab.kind() + ": the slab after writeRanges");
+                byte[] back = new byte[total];
+                slab.readRanges(n, at, back, from, lengths);
+                for (int i = 0; i < n; i++) {
+                    assertArrayEquals(java.util.Arrays.copyOfRange(src, from[i], from[i] + lengths[i]),
+                            java.util.Arrays.copyOfRange(back, from[i], from[i] + lengths[i]), slab.kind() + ": readRanges range " + i);
+                }
+                long[] bad = at.clone();
+                bad[n - 1] = size - 299; // one byte past the end
+                byte[] other = new byte[total];
+                IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class,
+                        () -> slab.writeRanges(n, bad, other, from, lengths));
+                assertTrue(e.getMessage().contains("range " + (n - 1)), e.getMessage());
+                slab.read(0, whole, 0, size);
+                assertArrayEquals(expected, whole, slab.kind() + ": a refused writeRanges wrote nothing");
+            }
+        }
+    }
 }

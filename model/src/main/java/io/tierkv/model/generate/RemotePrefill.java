@@ -12,6 +12,7 @@ import io.tierkv.tiering.arena.SlotArena;
 import io.tierkv.tiering.remote.BlockMemory;
 import io.tierkv.tiering.remote.RemoteKvTier;
 import io.tierkv.tiering.remote.RemotePrefix;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -256,7 +257,44 @@ public final class RemotePrefill implements Sequence.FreeListener {
                 SlotArena arena = arena(seq, layer, block);
                 arena.slab().write(slabOffset(arena, seq.slot(layer, block), values), src, offset, length);
             }
+
+            @Override
+            public void readBlock(int block, int layers, int halfBytes, byte[] dst, int offset) {
+                copyBlock(seq, block, layers, halfBytes, dst, offset, false);
+            }
+
+            @Override
+            public void writeBlock(int block, int layers, int halfBytes, byte[] src, int offset) {
+                copyBlock(seq, block, layers, halfBytes, src, offset, true);
+            }
         };
+    }
+
+    /**
+     * A block's payload ({@link BlockMemory#readBlock}'s layout) to or from its slots: the halves of the layers whose slots
+     * lie in one slab go in one {@link io.tierkv.tiering.arena.Slab#writeRanges} (or {@code readRanges}), so a device slab
+     * waits once for them, not once per half.
+     */
+    private void copyBlock(Sequence seq, int block, int layers, int halfBytes, byte[] array, int offset, boolean write) {
+        long[] at = new long[2 * layers];
+        int[] from = new int[2 * layers];
+        int[] lengths = new int[2 * layers];
+        Arrays.fill(lengths, halfBytes);
+        for (int layer = 0; layer < layers; ) {
+            SlotArena arena = arena(seq, layer, block);
+            int n = 0;
+            for (; layer < layers && arena(seq, layer, block) == arena; layer++) { // the run of layers in this arena
+                for (int half = 0; half < 2; half++, n++) {
+                    at[n] = slabOffset(arena, seq.slot(layer, block), half == 1);
+                    from[n] = offset + (2 * layer + half) * halfBytes;
+                }
+            }
+            if (write) {
+                arena.slab().writeRanges(n, at, array, from, lengths);
+            } else {
+                arena.slab().readRanges(n, at, array, from, lengths);
+            }
+        }
     }
 
     private SlotArena arena(Sequence seq, int layer, int block) {

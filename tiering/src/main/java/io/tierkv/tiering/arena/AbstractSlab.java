@@ -50,6 +50,43 @@ abstract class AbstractSlab implements Slab {
         copyOut(offset, dst, dstOffset, length);
     }
 
+    @Override
+    public final void writeRanges(int n, long[] offsets, byte[] src, int[] srcOffsets, int[] lengths) {
+        checkRanges(n, offsets, src, srcOffsets, lengths, "write");
+        copyInRanges(n, offsets, src, srcOffsets, lengths);
+    }
+
+    @Override
+    public final void readRanges(int n, long[] offsets, byte[] dst, int[] dstOffsets, int[] lengths) {
+        checkRanges(n, offsets, dst, dstOffsets, lengths, "read");
+        copyOutRanges(n, offsets, dst, dstOffsets, lengths);
+    }
+
+    private void checkRanges(int n, long[] offsets, byte[] array, int[] arrayOffsets, int[] lengths, String what) {
+        if (n < 0 || n > offsets.length || n > arrayOffsets.length || n > lengths.length) {
+            throw new IndexOutOfBoundsException(what + ": " + n + " ranges, but the arrays hold " + offsets.length + " offsets, "
+                    + arrayOffsets.length + " array offsets and " + lengths.length + " lengths");
+        }
+        for (int i = 0; i < n; i++) {
+            Slab.checkRange(this, offsets[i], lengths[i], what + " range " + i);
+            Objects.checkFromIndexSize(arrayOffsets[i], lengths[i], array.length);
+        }
+    }
+
+    /** Copies checked ranges into the slab, one {@link #copyIn} each by default. */
+    void copyInRanges(int n, long[] offsets, byte[] src, int[] srcOffsets, int[] lengths) {
+        for (int i = 0; i < n; i++) {
+            copyIn(offsets[i], src, srcOffsets[i], lengths[i]);
+        }
+    }
+
+    /** Copies checked ranges out of the slab, one {@link #copyOut} each by default. */
+    void copyOutRanges(int n, long[] offsets, byte[] dst, int[] dstOffsets, int[] lengths) {
+        for (int i = 0; i < n; i++) {
+            copyOut(offsets[i], dst, dstOffsets[i], lengths[i]);
+        }
+    }
+
     /** Copies checked ranges from {@code src} into the slab; host memory by default. */
     void copyIn(long offset, byte[] src, int srcOffset, int length) {
         UnsafeApi.copyMemory(src, UnsafeApi.arrayBaseOffset(byte[].class) + srcOffset, null, address() + offset, length);

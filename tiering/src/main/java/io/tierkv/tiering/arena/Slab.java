@@ -30,6 +30,17 @@ public interface Slab extends AutoCloseable {
     /** Copies {@code length} bytes at {@code offset} of the slab into {@code dst[dstOffset..]}. */
     void read(long offset, byte[] dst, int dstOffset, int length);
 
+    /**
+     * {@code n} {@link #write}s from one array: range {@code i} copies {@code lengths[i]} bytes from
+     * {@code src[srcOffsets[i]..]} to {@code offsets[i]}. Every range is checked before any byte is written; a device
+     * slab stages them together and waits for the driver once, not once per range (a remote block's K and V of every
+     * layer are one call).
+     */
+    void writeRanges(int n, long[] offsets, byte[] src, int[] srcOffsets, int[] lengths);
+
+    /** {@code n} {@link #read}s into one array, the reverse of {@link #writeRanges}, with the same checks and one wait. */
+    void readRanges(int n, long[] offsets, byte[] dst, int[] dstOffsets, int[] lengths);
+
     /** True once closed. */
     boolean isClosed();
 

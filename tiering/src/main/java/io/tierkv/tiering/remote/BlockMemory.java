@@ -66,4 +66,24 @@ public interface BlockMemory {
         long to = values ? valueAddress(block, layer) : keyAddress(block, layer);
         UnsafeApi.copyMemory(src, BYTE_ARRAY_BASE + offset, null, to, length);
     }
+
+    /**
+     * Copies block {@code block}'s keys and values of all {@code layers} into {@code dst[offset ..]} as a remote value's
+     * payload lays them out: each layer's keys, then its values, {@code halfBytes} each. By default one {@link #read}
+     * per half; an implementation over a device slab copies them all with one wait.
+     */
+    default void readBlock(int block, int layers, int halfBytes, byte[] dst, int offset) {
+        for (int layer = 0; layer < layers; layer++) {
+            read(block, layer, false, dst, offset + 2 * layer * halfBytes, halfBytes);
+            read(block, layer, true, dst, offset + (2 * layer + 1) * halfBytes, halfBytes);
+        }
+    }
+
+    /** The reverse of {@link #readBlock}: a payload laid out as it describes, from {@code src[offset ..]}, into the block. */
+    default void writeBlock(int block, int layers, int halfBytes, byte[] src, int offset) {
+        for (int layer = 0; layer < layers; layer++) {
+            write(block, layer, false, src, offset + 2 * layer * halfBytes, halfBytes);
+            write(block, layer, true, src, offset + (2 * layer + 1) * halfBytes, halfBytes);
+        }
+    }
 }

@@ -81,14 +81,7 @@ public final class BlockValueDescriptor {
         namespace.copyTo(v, NAMESPACE_OFFSET, ID_BYTES);
         hash.copyTo(v, BLOCK_HASH_OFFSET, ID_BYTES);
         h.putInt(LENGTH_OFFSET, payloadBytes);
-        int half = (int) layout.blockHalfBytes(); // fits: the payload, layers times two halves, does
-        int off = HEADER_BYTES;
-        for (int layer = 0; layer < layout.layers(); layer++) {
-            memory.read(block, layer, false, v, off, half);
-            off += half;
-            memory.read(block, layer, true, v, off, half);
-            off += half;
-        }
+        memory.readBlock(block, layout.layers(), (int) layout.blockHalfBytes(), v, HEADER_BYTES); // fits: the payload does
         h.putInt(CRC_OFFSET, crc(v));
         return v;
     }
@@ -122,14 +115,7 @@ public final class BlockValueDescriptor {
 
     /** Copies the payload of a checked value into logical block {@code block} of {@code memory}. */
     public void decode(byte[] value, int block, BlockMemory memory) {
-        int half = (int) layout.blockHalfBytes(); // fits: the payload, layers times two halves, does
-        int off = HEADER_BYTES;
-        for (int layer = 0; layer < layout.layers(); layer++) {
-            memory.write(block, layer, false, value, off, half);
-            off += half;
-            memory.write(block, layer, true, value, off, half);
-            off += half;
-        }
+        memory.writeBlock(block, layout.layers(), (int) layout.blockHalfBytes(), value, HEADER_BYTES); // fits: the payload does
     }
 
     private static int crc(byte[] v) {
