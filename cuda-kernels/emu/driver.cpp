@@ -11,7 +11,8 @@
 // - device memory starts as NaN bytes (0xff), so that a kernel reading what nothing wrote is seen;
 // - a CTA whose threads can never all meet at a barrier is reported, not hung;
 // - a synchronisation, synchronous copy or allocation during a stream capture fails the capture, as on the device.
-// Streams run in order at the call ("eager"): the emulator does not reorder work between streams.
+// Streams run in order at the call ("eager") unless TIERKV_EMU_STREAMS says "deferred" (work runs when the host waits
+// for it) or "kernels-late" (launches run when the host waits, every other operation as early as its stream allows).
 #include <dlfcn.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -496,7 +497,11 @@ struct Stream {
     std::thread::id captureThread;
     bool invalidated = false;
     // Deferred mode: work enqueued and not yet run (positions executed + 1 .. enqueued).
-    std::deque<std::function<CUresult()>> pending;
+    struct Op {
+        std::function<CUresult()> run;
+        bool kernel;  // a launch (of a kernel or a graph): TIERKV_EMU_STREAMS=kernels-late holds these back
+    };
+    std::deque<Op> pending;
     unsigned long long enqueued = 0;
     unsigned long long executed = 0;
     CUresult error = 0;  // the first failure of deferred work, returned by the next synchronisation
@@ -558,10 +563,19 @@ bool deferred() {
     return on;
 }
 
+// TIERKV_EMU_STREAMS=kernels-late: launches run only when the host waits for them (as deferred), every other operation
+// (copies, memsets, event records and waits) as soon as its stream's earlier work has run, as on a GPU whose copy engines
+// are idle while its SMs are busy: a copy that must not overwrite (or read) what a queued kernel reads (or writes) runs
+// before that kernel unless an event orders it after.
+bool kernelsLate() {
+    static const bool on = envIs("TIERKV_EMU_STREAMS", "kernels-late");
+    return on;
+}
+
 // Runs s's work up to position `upTo`.
 void drain(Stream* s, unsigned long long upTo) {
     while (s->executed < upTo && !s->pending.empty()) {
-        std::function<CUresult()> op = std::move(s->pending.front());
+        std::function<CUresult()> op = std::move(s->pending.front().run);
         s->pending.pop_front();
         s->executed++;
         CUresult r = op();
@@ -589,19 +603,34 @@ CUresult finish(Stream* s) {
     return r;
 }
 
-// Runs `op` on `stream` now (eager), queues it (deferred), or records it into the stream's capture.
-CUresult enqueue(void* stream, std::function<CUresult()> op) {
+// kernels-late: runs every stream's leading operations that are not launches (a wait for an event may run the launches
+// it waits for), until none is left at the front of any stream.
+void runEarlyWork() {
+    for (bool more = true; more;) {
+        more = false;
+        for (Stream* s : std::vector<Stream*>(g_streams)) {
+            while (!s->pending.empty() && !s->pending.front().kernel) {
+                drain(s, s->executed + 1);
+                more = true;
+            }
+        }
+    }
+}
+
+// Runs `op` on `stream` now (eager), queues it (deferred, kernels-late), or records it into the stream's capture.
+CUresult enqueue(void* stream, std::function<CUresult()> op, bool kernel = false) {
     Stream* s = streamOf(stream);
     if (s->capture != nullptr) {
         s->capture->ops.push_back(std::move(op));
         return CUDA_SUCCESS;
     }
     s->enqueued++;
-    if (!deferred()) {
+    if (!deferred() && !kernelsLate()) {
         s->executed++;
         return op();
     }
-    s->pending.push_back(std::move(op));
+    s->pending.push_back({std::move(op), kernel});
+    if (kernelsLate() && !kernel) runEarlyWork();
     return CUDA_SUCCESS;
 }
 
@@ -1090,7 +1119,7 @@ CUresult cuGraphLaunch(void* exec, void* stream) {
             if (r != CUDA_SUCCESS) return r;
         }
         return (CUresult) CUDA_SUCCESS;
-    });
+    }, true);
 }
 
 // Modules and functions: every module holds every kernel of the emulator (the image passed in is not read).
@@ -1193,7 +1222,7 @@ CUresult cuLaunchKernel(void* function, unsigned gx, unsigned gy, unsigned gz, u
     EmuDim3 grid{gx, gy, gz}, block{bx, by, bz};
     return enqueue(stream, [kernel, args, offsets, grid, block, sharedBytes] {
         return runGrid(*kernel, args, offsets, grid, block, sharedBytes);
-    });
+    }, true);
 }
 
 }  // extern "C"
