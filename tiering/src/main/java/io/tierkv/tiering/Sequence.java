@@ -87,6 +87,8 @@ public final class Sequence implements AutoCloseable {
     /** Blocks below this index have been placed (all layers). */
     private int placedBelow;
     private boolean prefillDone;
+    /** {@link #holdHostBudgetUntilEndPrefill} was called and {@link #endPrefill} has not run yet. */
+    private boolean hostBudgetHeld;
     /** Told before a block's memory is freed; null for none. */
     private FreeListener freeListener;
     private int[][] priorCounts;
@@ -458,6 +460,21 @@ public final class Sequence implements AutoCloseable {
         return priorCounts;
     }
 
+    /**
+     * Until {@link #endPrefill}, the host budget frees no block of this sequence ({@link Placement#holdHostBudget}): a
+     * prefill that computes the prompt's rows through the tiers while they fill (the CUDA decoder's paper mode) then
+     * attends every earlier token from every row, as a dense prefill does, and the budget applies from the prompt's end.
+     * The host arena must hold the whole prompt meanwhile (a demotion that finds no host slot drops its block, as always).
+     */
+    public void holdHostBudgetUntilEndPrefill() {
+        checkOpen();
+        if (prefillDone) {
+            throw new IllegalStateException("the prompt is complete: the host budget applies already");
+        }
+        hostBudgetHeld = true;
+        placement.holdHostBudget();
+    }
+
     /** The prompt is complete: runs the policy's end of prefill and places the prompt's written blocks. */
     public void endPrefill() {
         checkOpen();
@@ -467,6 +484,10 @@ public final class Sequence implements AutoCloseable {
         applyTokenMoves();
         prefillDone = true;
         placeWritten(table.tailBlock());
+        if (hostBudgetHeld) {
+            hostBudgetHeld = false;
+            placement.releaseHostBudget(moves);
+        }
         finish();
         manager.sample(this);
     }

@@ -111,6 +111,8 @@ public final class Placement {
     private int deviceCount;
     private int hostCount;
     private int now;
+    /** The host budget frees nothing until {@link #releaseHostBudget} ({@link #holdHostBudget}). */
+    private boolean hostBudgetHeld;
 
     /**
      * @param capacity     device blocks over all layers, tails excluded ({@code >= 0})
@@ -569,7 +571,25 @@ public final class Placement {
         }
     }
 
+    /**
+     * Until {@link #releaseHostBudget}, the host may hold more than its budget: nothing is freed for room. A dense prefill
+     * holds it so (every prompt row attends every earlier token, as the paper's prefill computes them); its end then frees
+     * what the budget has no room for, EVICT blocks first, least valuable first, as at any other time.
+     */
+    public void holdHostBudget() {
+        hostBudgetHeld = true;
+    }
+
+    /** Ends {@link #holdHostBudget}: frees, into {@code out}, the host blocks past the budget. */
+    public void releaseHostBudget(Moves out) {
+        hostBudgetHeld = false;
+        enforceHostBudget(out);
+    }
+
     private void enforceHostBudget(Moves out) {
+        if (hostBudgetHeld) {
+            return;
+        }
         if (hostCount > hostCapacity && hostStale) {
             rekeyHost();
         }

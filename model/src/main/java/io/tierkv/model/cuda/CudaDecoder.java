@@ -492,12 +492,14 @@ public final class CudaDecoder implements AutoCloseable {
         // Paper mode: the prefix ends on the grid of the prefill's chunks and goes in in those chunks, so the placement sees
         // the appends a prefill from the start makes (the same residency, whatever the host read). Without such a grid
         // (chunks that end inside blocks; token by token) that holds only where residency changes no output. A bounded host
-        // tier frees blocks while this prefill runs, and the rows after are computed without them: the store's blocks, computed
-        // with every token attended, are not what this run would compute, so nothing loads.
+        // tier frees nothing before the prompt's end (Sequence.holdHostBudgetUntilEndPrefill, from the first loaded block on), so
+        // every row attends every earlier token, as the store's blocks were computed.
         int grid = chunked || chunk == null ? 0 : t.prefillGrid(chunk.rows());
-        boolean bounded = t.sequence().hostBudgetBlocks() != Integer.MAX_VALUE;
-        if (!chunked && (bounded || grid == 0 && !neutral)) {
+        if (!chunked && grid == 0 && !neutral) {
             compute = prompt.length;
+        }
+        if (!chunked) {
+            t.sequence().holdHostBudgetUntilEndPrefill();
         }
         int tokens = t.loadRemote(remote, prompt, compute, grid == 0 ? 1 : grid / cache.shape().blockSize());
         remoteLoad = new RemoteLoad(prompt.clone(), tokens, chunked); // the sequence is this prompt's now: its blocks are offered under its hashes

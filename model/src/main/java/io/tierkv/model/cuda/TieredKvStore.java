@@ -599,6 +599,9 @@ final class TieredKvStore implements CapturableKvStore {
                     : "paper-mode") + " prefill reads (RemotePrefill.rowsToCompute says how many to compute)");
         }
         prompt = rows;
+        if (!everyRow) { // a dense prefill: no prompt block is freed for the host budget before the prompt's end
+            seq.holdHostBudgetUntilEndPrefill();
+        }
     }
 
     /**

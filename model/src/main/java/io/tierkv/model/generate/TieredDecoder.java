@@ -246,6 +246,7 @@ public final class TieredDecoder {
         // The prompt's own attention seeds the placement before any block is placed.
         prefillProbs(qs, ks, p, qRows, reads.priorFrom() - reads.first(), p - reads.priorFrom(), reads::countPrior);
         reads.seed(seq);
+        seq.holdHostBudgetUntilEndPrefill(); // the policy's end of prefill first, then the host budget (EVICT blocks first)
         for (int start = 0; start < p; start += layout.blockSize()) {
             int n = Math.min(layout.blockSize(), p - start);
             seq.append(n);

@@ -59,6 +59,37 @@ class BudgetedHostDecoderTest {
         before.assertNoLeaks();
     }
 
+    /**
+     * Paper mode with the host tier bounded at the device budget: the CPU computes the prompt densely and then frees what
+     * the host has no room for; the CUDA decoder computes it through the tiers, which hold the host budget until the
+     * prompt's end ({@code Sequence.holdHostBudgetUntilEndPrefill}), so every prompt row attends every earlier token there
+     * too, and the same blocks are freed.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"hierarchical", "h2o"})
+    void paperMode_boundedHost_freesAndGeneratesAsTheCpu(String policy) {
+        int[] prompt = DecoderFixture.load().cases().get(1).prompt();
+        int p = prompt.length;
+        MemoryLedger.Snapshot before = MemoryLedger.snapshot();
+        GenerationResult cpu;
+        long cpuFreed;
+        try (LlamaWeights w = LlamaCheckpoint.load(BundledModel.directory());
+             TieredSession s = new TieredSession(w, Policies.create(policy), p, 0.25, BLOCK, NEW_TOKENS, 0, 1.0)) {
+            cpu = s.generate(prompt, NEW_TOKENS, PrefillMode.PAPER, 1, Sampler.greedy(), -1, null, null);
+            cpuFreed = s.tiers().stats().droppedBlocks();
+        }
+        try (CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, policy, null, HostRead.EXACT, true)) {
+            int layers = d.config().layers();
+            DeviceBudget budget = DeviceBudget.of(0.25, p, BLOCK, layers);
+            d.reset(budget.context(layers, p), budget.blocks(), budget.hostBlocks(1.0));
+            GenerationResult g = d.generate(prompt, NEW_TOKENS, -1, null, null, false);
+            assertTrue(cpuFreed > 0, policy + ": the CPU's host budget freed blocks");
+            assertEquals(cpuFreed, d.tierStats().droppedBlocks(), policy + ": blocks freed for the host budget");
+            assertArrayEquals(cpu.tokens(), g.tokens(), policy + ": greedy tokens");
+        }
+        before.assertNoLeaks();
+    }
+
     @Test
     void digestReads_takeTheSameShareOfTheBudget_asOnTheCpu() {
         int[] prompt = DecoderFixture.load().cases().get(1).prompt();
