@@ -113,6 +113,11 @@ final class EvalCell {
         return total == 0 ? 0 : correct / (double) total;
     }
 
+    /** Whether no run was counted yet (its accuracy then reads 0). */
+    boolean isEmpty() {
+        return total == 0;
+    }
+
     EvalRow row(String policy, String position, String round, String type) {
         int n = Math.max(1, entries);
         int sessionsN = Math.max(1, sessions.size());

@@ -36,6 +36,8 @@ public final class ReadingEval {
     private final LlamaConfig config;
     private final EvalSettings s;
     private final Consumer<String> progress;
+    /** Longest quiet stretch between progress lines when runs are slow (a large model, the CPU, the driver emulator). */
+    static final long PROGRESS_SECONDS = 30;
     private final Vocabulary vocab = Vocabulary.get();
     /** The CPU's runner (libtorch), or null on the CUDA decoder. */
     private final PromptRunner runner;
@@ -179,6 +181,7 @@ public final class ReadingEval {
         }
         remoteTally().reset();
         long start = System.nanoTime();
+        long lastLine = start;
         int total = s.policies().size() * 2 * s.promptsPerPosition();
         int done = 0;
         int layer = config.layers() - 1;
@@ -209,13 +212,19 @@ public final class ReadingEval {
                         traces.add(new EvalResult.ResidencyTrace(spec, position.jsonName(), run.residency()));
                     }
                     done++;
-                }
-                if ((i + 1) % 5 == 0 || i + 1 == s.promptsPerPosition()) {
-                    double secs = (System.nanoTime() - start) / 1e9;
+                    boolean promptDone = spec.equals(s.policies().get(s.policies().size() - 1));
+                    long now = System.nanoTime();
+                    // every 5 prompts and at the last, or after any run once the last line is PROGRESS_SECONDS old (slow runs)
+                    boolean due = promptDone && ((i + 1) % 5 == 0 || i + 1 == s.promptsPerPosition());
+                    if (!due && now - lastLine < PROGRESS_SECONDS * 1_000_000_000L) {
+                        continue;
+                    }
+                    lastLine = now;
+                    double secs = (now - start) / 1e9;
                     StringBuilder acc = new StringBuilder();
-                    for (String spec : s.policies()) {
-                        EvalCell all = cells.get(key(spec, position, "all", "all"));
-                        acc.append(String.format(Locale.ROOT, "  %s %.2f", spec, all.accuracy()));
+                    for (String p : s.policies()) {
+                        EvalCell all = cells.get(key(p, position, "all", "all"));
+                        acc.append(all.isEmpty() ? "  " + p + " -" : String.format(Locale.ROOT, "  %s %.2f", p, all.accuracy()));
                     }
                     progress.accept(String.format(Locale.ROOT, "[%d/%d runs] questions %-6s prompt %d/%d, accuracy so far:%s  (%.0fs, ~%.0fs left)",
                             done, total, position.jsonName(), i + 1, s.promptsPerPosition(), acc, secs, secs / done * (total - done)));

@@ -43,8 +43,14 @@ class ReadingEvalTest {
         TaskConfig small = new TaskConfig(4, 6, 120, 160);
         double budget = 0.5;
         EvalSettings s = new EvalSettings(4, policies, budget, mode, 11, 16, 40, 12, small, true);
-        EvalResult r = new ReadingEval(weights, s, line -> { }).run();
+        List<String> progress = new java.util.ArrayList<>();
+        EvalResult r = new ReadingEval(weights, s, progress::add).run();
         assertEquals(policies.size() * 2 * 2 * 5, r.rows().size(), "policy x position x (round 1, all) x (all + 4 types)");
+        // a line at each position's last prompt (and more only if a run took ReadingEval.PROGRESS_SECONDS)
+        assertTrue(progress.stream().anyMatch(l -> l.startsWith("[20/40 runs] questions before prompt 4/4, accuracy so far:  full ")), progress.toString());
+        assertTrue(progress.stream().anyMatch(l -> l.startsWith("[40/40 runs] questions after  prompt 4/4, accuracy so far:  full ")), progress.toString());
+        assertTrue(progress.stream().allMatch(l -> l.matches("\\[\\d+/40 runs\\] questions (before|after ) prompt \\d/4, accuracy so far:( +\\S+ (-|\\d\\.\\d\\d))+  \\(\\d+s, ~\\d+s left\\)")),
+                progress.toString());
         long slotBytes = 2L * 16 * weights.config.kvHeads() * weights.config.headDim() * 4;
         for (String p : policies) {
             for (String position : List.of("before", "after")) {
