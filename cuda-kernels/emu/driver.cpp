@@ -856,6 +856,65 @@ CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, size_t bytes, void* st
     // To pageable memory the driver copies synchronously: the call returns after the stream's work and the copy.
     return r == CUDA_SUCCESS && pageable(dst) ? finish(streamOf(stream)) : r;
 }
+// CUDA_MEMCPY2D as cuda.h lays it out (memory types: 1 host, 2 device, 3 array, 4 unified).
+struct Memcpy2D {
+    size_t srcXInBytes, srcY;
+    int srcMemoryType;
+    const void* srcHost;
+    CUdeviceptr srcDevice;
+    void* srcArray;
+    size_t srcPitch;
+    size_t dstXInBytes, dstY;
+    int dstMemoryType;
+    void* dstHost;
+    CUdeviceptr dstDevice;
+    void* dstArray;
+    size_t dstPitch;
+    size_t WidthInBytes, Height;
+};
+CUresult cuMemcpy2DAsync_v2(const Memcpy2D* c, void* stream) {
+    LOCKED;
+    if (c == nullptr) return CUDA_ERROR_INVALID_VALUE;
+    if (c->srcMemoryType == 3 || c->dstMemoryType == 3) {
+        report("cuMemcpy2DAsync: CUDA arrays are not emulated");
+        return CUDA_ERROR_NOT_SUPPORTED;
+    }
+    size_t width = c->WidthInBytes, height = c->Height;
+    if (height > 1 && (width > c->srcPitch || width > c->dstPitch)) {
+        report("cuMemcpy2DAsync: rows of %zu bytes wider than a pitch (source %zu, destination %zu)", width, c->srcPitch, c->dstPitch);
+        return CUDA_ERROR_INVALID_VALUE;
+    }
+    uintptr_t src = (c->srcMemoryType == 1 ? reinterpret_cast<uintptr_t>(c->srcHost) : c->srcDevice) + c->srcY * c->srcPitch + c->srcXInBytes;
+    uintptr_t dst = (c->dstMemoryType == 1 ? reinterpret_cast<uintptr_t>(c->dstHost) : c->dstDevice) + c->dstY * c->dstPitch + c->dstXInBytes;
+    size_t srcSpan = height == 0 ? 0 : c->srcPitch * (height - 1) + width, dstSpan = height == 0 ? 0 : c->dstPitch * (height - 1) + width;
+    CUresult r = c->srcMemoryType == 1 ? CUDA_SUCCESS : checkRange("cuMemcpy2DAsync", "source", src, srcSpan);
+    if (r == CUDA_SUCCESS && c->dstMemoryType != 1) r = checkRange("cuMemcpy2DAsync", "destination", dst, dstSpan);
+    if (r != CUDA_SUCCESS) return r;
+    bool pageableSrc = c->srcMemoryType == 1 && pageable(reinterpret_cast<void*>(src));
+    bool pageableDst = c->dstMemoryType == 1 && pageable(reinterpret_cast<void*>(dst));
+    if (streamOf(stream)->capture != nullptr && (pageableSrc || pageableDst)) {
+        report("cuMemcpy2DAsync from or to pageable host memory cannot be captured");
+        streamOf(stream)->invalidated = true;
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
+    size_t srcPitch = c->srcPitch, dstPitch = c->dstPitch;
+    std::shared_ptr<std::vector<unsigned char>> staged;
+    if (pageableSrc) {  // the driver stages pageable bytes before it returns
+        staged = std::make_shared<std::vector<unsigned char>>(height * width);
+        for (size_t y = 0; y < height; y++) memcpy(staged->data() + y * width, reinterpret_cast<void*>(src + y * srcPitch), width);
+        src = reinterpret_cast<uintptr_t>(staged->data());
+        srcPitch = width;
+    }
+    r = enqueue(stream, [=] {
+        for (size_t y = 0; y < height; y++) {
+            memmove(reinterpret_cast<void*>(dst + y * dstPitch), reinterpret_cast<void*>(src + y * srcPitch), width);
+        }
+        (void) staged;  // kept alive until the copy ran
+        return (CUresult) CUDA_SUCCESS;
+    });
+    // To pageable memory the driver copies synchronously: the call returns after the stream's work and the copy.
+    return r == CUDA_SUCCESS && pageableDst ? finish(streamOf(stream)) : r;
+}
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t bytes, void* stream) {
     LOCKED;
     CUresult r = checkRange("cuMemcpyDtoDAsync", "destination", dst, bytes);

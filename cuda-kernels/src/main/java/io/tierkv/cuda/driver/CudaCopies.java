@@ -28,6 +28,39 @@ public final class CudaCopies {
         }
     }
 
+    /**
+     * Copies the first {@code rowBytes} bytes of {@code rows} device rows, {@code srcPitch} bytes apart from
+     * {@code src + srcOffset}, to pinned {@code dst + dstOffset}, packed (one {@code cuMemcpy2DAsync}): the used columns of
+     * rows sized for the longest sequence.
+     */
+    public static void deviceRowsToHostAsync(PinnedBuffer dst, long dstOffset, DeviceBuffer src, long srcOffset, long srcPitch,
+                                             long rowBytes, int rows, CudaStream stream) {
+        if (rows < 0 || rowBytes < 0 || rowBytes > srcPitch) {
+            throw new IllegalArgumentException(rows + " rows of " + rowBytes + " bytes do not fit a pitch of " + srcPitch);
+        }
+        long packed = rowBytes * rows;
+        checkRange("dst (pinned)", dst.bytes(), dstOffset, packed);
+        checkRange("src (device)", src.bytes(), srcOffset, rows == 0 ? 0 : srcPitch * (rows - 1) + rowBytes);
+        if (packed == 0) {
+            return;
+        }
+        jcuda.driver.CUDA_MEMCPY2D copy = new jcuda.driver.CUDA_MEMCPY2D();
+        copy.srcMemoryType = jcuda.driver.CUmemorytype.CU_MEMORYTYPE_DEVICE;
+        copy.srcDevice = src.pointer(srcOffset);
+        copy.srcPitch = srcPitch;
+        copy.dstMemoryType = jcuda.driver.CUmemorytype.CU_MEMORYTYPE_HOST;
+        copy.dstHost = dst.pointer(dstOffset);
+        copy.dstPitch = rowBytes;
+        copy.WidthInBytes = rowBytes;
+        copy.Height = rows;
+        stream.context().makeCurrent();
+        int r = JCudaDriver.cuMemcpy2DAsync(copy, stream.handle());
+        if (r != CUresult.CUDA_SUCCESS) {
+            throw Cuda.failure(r, "cuMemcpy2DAsync of " + rows + " rows of " + rowBytes + " bytes, " + srcPitch + " apart (device offset "
+                    + srcOffset + " -> pinned offset " + dstOffset + ")");
+        }
+    }
+
     /** Copies {@code bytes} from pinned {@code src + srcOffset} to device {@code dst + dstOffset}. */
     public static void hostToDeviceAsync(DeviceBuffer dst, long dstOffset, PinnedBuffer src, long srcOffset, long bytes,
                                          CudaStream stream) {

@@ -157,6 +157,26 @@ final class CudaStepDevice implements StepDevice {
     }
 
     @Override
+    public void downloadRows(long src, long pitch, int rowBytes, int rows, ByteBuffer dst) {
+        refuseInCapture("downloadRows");
+        if (rowBytes > pitch) {
+            throw new IllegalArgumentException("rows of " + rowBytes + " bytes do not fit a pitch of " + pitch);
+        }
+        if (rows == 0 || rowBytes == 0) {
+            return;
+        }
+        Map.Entry<Long, DeviceBuffer> e = find(src, (rows - 1) * pitch + rowBytes);
+        PinnedBuffer stage = staging((long) rows * rowBytes);
+        int perCopy = (int) Math.max(1, stage.bytes() / rowBytes); // rows the staging buffer holds
+        for (int r = 0; r < rows; r += perCopy) {
+            int n = Math.min(perCopy, rows - r);
+            CudaCopies.deviceRowsToHostAsync(stage, 0, e.getValue(), src - e.getKey() + r * pitch, pitch, rowBytes, n, stream);
+            stream.synchronize();
+            dst.put(dst.position() + r * rowBytes, stage.buffer(0, n * rowBytes), 0, n * rowBytes);
+        }
+    }
+
+    @Override
     public void setInt(long address, int value) {
         refuseInCapture("setInt");
         Map.Entry<Long, DeviceBuffer> e = find(address, 4);

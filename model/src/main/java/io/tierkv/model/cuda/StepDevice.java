@@ -26,6 +26,21 @@ interface StepDevice extends AutoCloseable {
     void download(long src, ByteBuffer dst);
 
     /**
+     * Waits for the queued work, then fills {@code dst} from its position with the first {@code rowBytes} bytes of {@code rows}
+     * rows, {@code pitch} bytes apart from {@code src}, packed (one 2-D copy on a GPU): the used columns of rows sized for the
+     * longest sequence.
+     */
+    default void downloadRows(long src, long pitch, int rowBytes, int rows, ByteBuffer dst) {
+        if (rowBytes > pitch) {
+            throw new IllegalArgumentException("rows of " + rowBytes + " bytes do not fit a pitch of " + pitch);
+        }
+        int at = dst.position();
+        for (int r = 0; r < rows; r++) {
+            download(src + r * pitch, dst.duplicate().position(at + r * rowBytes).limit(at + (r + 1) * rowBytes));
+        }
+    }
+
+    /**
      * Memory this device did not allocate that its kernels read and write in place ({@code bytes} at {@code address}, which
      * must stay allocated): the tiers' arenas. A GPU addresses them already (device and mapped pinned memory); the host
      * mirror registers them.

@@ -32,7 +32,7 @@ import java.util.function.Supplier;
  * store's policy: under {@code full} the placement rule alone moves blocks between the tiers (demotions past the device
  * budget, on the copy engine); a policy that counts only its top-k ({@code hierarchical}) gets, per decode step, each
  * layer's top-k positions selected on the device ({@link #observe}), and its windows and the placement move blocks; one
- * that reads more of the row ({@code h2o}'s probability mass) gets the whole rows, copied back, as on the CPU.
+ * that reads more of the row ({@code h2o}'s probability mass) gets the rows' used columns copied back, as on the CPU.
  *
  * <p>Per token, after {@link Sequence#append}, the block tables ({@link BlockTables}: per layer a device part and a host
  * part) are built from the views on the host and what changed goes up in one copy (once per prefill chunk); a view stays valid until
@@ -547,9 +547,9 @@ final class TieredKvStore implements CapturableKvStore {
         observeNow = false;
         int keys = seq.length();
         if (wholeRows) {
-            float[] rows = downloadRows();
+            float[] rows = downloadRows(keys);
             for (int l = 0; l < layers; l++) {
-                seq.observe(l, keys - 1, rows, l * shape.heads() * stride, shape.heads(), stride, keys);
+                seq.observe(l, keys - 1, rows, l * shape.heads() * keys, shape.heads(), keys, keys);
             }
             return;
         }
@@ -671,20 +671,23 @@ final class TieredKvStore implements CapturableKvStore {
             }
             return;
         }
-        float[] rowProbs = downloadRows();
+        float[] rowProbs = downloadRows(position + 1);
         for (int l = 0; l < layers; l++) {
-            prompt.read(seq, l, position, rowProbs, l * shape.heads() * stride, stride);
+            prompt.read(seq, l, position, rowProbs, l * shape.heads() * (position + 1), position + 1);
         }
     }
 
-    /** The step's probabilities {@code [layers][heads][stride]}, copied to the host. */
-    private float[] downloadRows() {
-        int floats = layers * shape.heads() * stride; // below 2^29: checked at open
+    /**
+     * The step's probabilities over its first {@code keys} tokens, {@code [layers][heads][keys]} packed, copied to the host: the
+     * rows' used columns only (one 2-D copy), not all {@code stride} of each row sized for the longest sequence.
+     */
+    private float[] downloadRows(int keys) {
+        int floats = layers * shape.heads() * keys; // below 2^29: the rows' full size is, checked at open
         if (rowProbs == null) {
-            rowProbs = new float[floats];
-            rowProbsHost = ByteBuffer.allocate(4 * floats).order(ByteOrder.LITTLE_ENDIAN);
+            rowProbs = new float[layers * shape.heads() * stride];
+            rowProbsHost = ByteBuffer.allocate(4 * rowProbs.length).order(ByteOrder.LITTLE_ENDIAN);
         }
-        device.download(probs, rowProbsHost.clear());
+        device.downloadRows(probs, 4L * stride, 4 * keys, layers * shape.heads(), rowProbsHost.clear());
         rowProbsHost.asFloatBuffer().get(rowProbs, 0, floats);
         return rowProbs;
     }

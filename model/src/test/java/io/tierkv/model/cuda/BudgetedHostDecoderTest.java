@@ -33,6 +33,11 @@ class BudgetedHostDecoderTest {
     @ParameterizedTest
     @ValueSource(strings = {"streaming", "snapkv", "h2o", "hierarchical:mode=drop,window=4"})
     void atAQuarter_keepsAndGeneratesAsTheCpu_inBothModes(String policy) {
+        keepsAndGeneratesAsTheCpu(policy, true);
+    }
+
+    /** The test above, on the host mirror or on GPU 0 ({@link BudgetedCudaDecoderGpuTest}). */
+    static void keepsAndGeneratesAsTheCpu(String policy, boolean hostMirror) {
         int[] prompt = DecoderFixture.load().cases().get(1).prompt();
         int p = prompt.length;
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
@@ -46,7 +51,7 @@ class BudgetedHostDecoderTest {
                 cpuKept = s.sequence().keptTokens();
             }
             try (CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, policy, null,
-                    HostRead.EXACT, true)) {
+                    HostRead.EXACT, hostMirror)) {
                 int layers = d.config().layers();
                 DeviceBudget budget = DeviceBudget.of(0.25, p, BLOCK, layers);
                 d.reset(budget.context(layers, p), budget.blocks(), Integer.MAX_VALUE);
@@ -68,6 +73,11 @@ class BudgetedHostDecoderTest {
     @ParameterizedTest
     @ValueSource(strings = {"hierarchical", "h2o"})
     void paperMode_boundedHost_freesAndGeneratesAsTheCpu(String policy) {
+        boundedHostFreesAndGeneratesAsTheCpu(policy, true);
+    }
+
+    /** The test above, on the host mirror or on GPU 0 ({@link BudgetedCudaDecoderGpuTest}). */
+    static void boundedHostFreesAndGeneratesAsTheCpu(String policy, boolean hostMirror) {
         int[] prompt = DecoderFixture.load().cases().get(1).prompt();
         int p = prompt.length;
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
@@ -78,7 +88,8 @@ class BudgetedHostDecoderTest {
             cpu = s.generate(prompt, NEW_TOKENS, PrefillMode.PAPER, 1, Sampler.greedy(), -1, null, null);
             cpuFreed = s.tiers().stats().droppedBlocks();
         }
-        try (CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, policy, null, HostRead.EXACT, true)) {
+        try (CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, policy, null, HostRead.EXACT,
+                hostMirror)) {
             int layers = d.config().layers();
             DeviceBudget budget = DeviceBudget.of(0.25, p, BLOCK, layers);
             d.reset(budget.context(layers, p), budget.blocks(), budget.hostBlocks(1.0));

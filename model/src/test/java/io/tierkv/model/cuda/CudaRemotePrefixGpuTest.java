@@ -14,8 +14,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@link CudaRemotePrefixTest}'s loads on GPU 0, where the blocks are copied into and out of device slots through the
- * driver (the slab's synchronous accessors): the second generation loads the prefix and produces the same tokens. Needs a
- * GPU and {@code redis-server}; skipped by assumption without either.
+ * driver (the slab's ranged copies, one wait per block): the second generation loads the prefix and produces the same
+ * tokens, with an unbounded or a bounded host. Needs a GPU and {@code redis-server}; skipped by assumption without either.
  */
 @Tag("gpu")
 class CudaRemotePrefixGpuTest {
@@ -27,7 +27,7 @@ class CudaRemotePrefixGpuTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"paper", "chunked", "paper-digest"})
+    @ValueSource(strings = {"paper", "chunked", "paper-digest", "paper-host-budget"})
     void onTheGpu_secondGenerationLoadsThePrefix_andProducesTheSameTokens(String mode, @TempDir Path dir) throws Exception {
         CudaRemotePrefixTest.secondGenerationLoadsThePrefix(mode, dir, false);
     }
