@@ -155,7 +155,9 @@ struct Cta {
     size_t sharedBytes = 0;              // the launch's dynamic shared memory, ending at a guard page
 };
 
-Cta g_cta;  // one CTA runs at a time, on the thread that holds g_lock
+// The emulator's state is never destroyed: a thread may still run a kernel while the process exits (the GPU check's
+// deadline ends the JVM in the middle of a launch), and static destructors would free what it uses.
+Cta& g_cta = *new Cta();  // one CTA runs at a time, on the thread that holds g_lock
 
 
 // TIERKV_EMU_ORDER=reverse: CTAs, and the threads within each, run from the last to the first, so that a thread that
@@ -415,8 +417,8 @@ struct Allocation {
     size_t mappingBytes;
 };
 
-std::mutex g_lock;  // every driver call; a launch runs under it
-std::map<uintptr_t, Allocation> g_allocations;
+std::mutex& g_lock = *new std::mutex();  // every driver call; a launch runs under it (never destroyed, as g_cta)
+std::map<uintptr_t, Allocation>& g_allocations = *new std::map<uintptr_t, Allocation>();
 size_t g_deviceBytes = 0;
 size_t g_pinnedBytes = 0;
 
@@ -524,8 +526,8 @@ struct Module {
     std::unordered_map<std::string, std::unique_ptr<Function>> functions;
 };
 
-Stream g_defaultStream;
-std::vector<Stream*> g_streams{&g_defaultStream};  // every live stream
+Stream& g_defaultStream = *new Stream();  // these never destroyed either, as g_cta
+std::vector<Stream*>& g_streams = *new std::vector<Stream*>{&g_defaultStream};  // every live stream
 unsigned long long g_nextStreamId = 1;            // 0: none (the default stream's id is set at its first use)
 
 // The live stream with this id, or null (an event may outlive the stream it was recorded on).
@@ -537,7 +539,7 @@ Stream* liveStream(unsigned long long id) {
     return nullptr;
 }
 thread_local int t_capturing = 0;  // captures begun on this thread and not ended
-std::vector<Stream*> g_captures;    // streams in capture mode
+std::vector<Stream*>& g_captures = *new std::vector<Stream*>();  // streams in capture mode
 
 Stream* streamOf(void* handle) {
     if (handle != nullptr) return static_cast<Stream*>(handle);
