@@ -124,13 +124,27 @@ template <typename T> inline unsigned __match_any_sync(unsigned mask, T v) {
     return out;
 }
 
-// Loads through the caches: plain loads here.
-template <typename T> inline T __ldg(const T* p) { return *p; }
-template <typename T> inline T __ldcs(const T* p) { return *p; }
-template <typename T> inline T __ldcg(const T* p) { return *p; }
-template <typename T> inline T __ldca(const T* p) { return *p; }
-template <typename T> inline void __stcs(T* p, T v) { *p = v; }
-template <typename T> inline void __stcg(T* p, T v) { *p = v; }
+// Loads and stores through the caches: plain ones here, but global-space only, as on the device (ld.global.nc, .cs,
+// .cg, .ca; st.global.cs, .cg): given an address in shared memory, a GPU stops the kernel with
+// CUDA_ERROR_INVALID_ADDRESS_SPACE (717) and the context is lost. The emulator fails the launch with that error and says
+// which intrinsic it was; the access itself goes through, on host memory, so the CTA still ends.
+extern "C" EMU_HIDDEN unsigned char __start_emu_shared;  // the linker's bounds of the __shared__ section above
+extern "C" EMU_HIDDEN unsigned char __stop_emu_shared;
+extern EMU_HIDDEN size_t emu_dynamic_shared_bytes;
+void emu_address_space_fault(const void* p, const char* intrinsic);
+inline void emuGlobalSpace(const void* p, const char* intrinsic) {
+    const unsigned char* b = static_cast<const unsigned char*>(p);
+    if ((b >= &__start_emu_shared && b < &__stop_emu_shared)
+        || (b >= emu_dynamic_shared && b < emu_dynamic_shared + emu_dynamic_shared_bytes)) {
+        emu_address_space_fault(p, intrinsic);
+    }
+}
+template <typename T> inline T __ldg(const T* p) { emuGlobalSpace(p, "__ldg"); return *p; }
+template <typename T> inline T __ldcs(const T* p) { emuGlobalSpace(p, "__ldcs"); return *p; }
+template <typename T> inline T __ldcg(const T* p) { emuGlobalSpace(p, "__ldcg"); return *p; }
+template <typename T> inline T __ldca(const T* p) { emuGlobalSpace(p, "__ldca"); return *p; }
+template <typename T> inline void __stcs(T* p, T v) { emuGlobalSpace(p, "__stcs"); *p = v; }
+template <typename T> inline void __stcg(T* p, T v) { emuGlobalSpace(p, "__stcg"); *p = v; }
 
 // Atomics: the host's (one fiber runs at a time, but a plain read-modify-write would hide nothing here).
 template <typename T> inline T atomicAdd(T* p, T v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }

@@ -51,6 +51,7 @@ enum : int {
     CUDA_ERROR_NOT_READY = 600,
     CUDA_ERROR_ILLEGAL_ADDRESS = 700,
     CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES = 701,
+    CUDA_ERROR_INVALID_ADDRESS_SPACE = 717,
     CUDA_ERROR_LAUNCH_FAILED = 719,
     CUDA_ERROR_NOT_SUPPORTED = 801,
     CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED = 900,
@@ -108,6 +109,7 @@ EmuDim3 blockIdx{0, 0, 0};
 EmuDim3 blockDim{1, 1, 1};
 EmuDim3 gridDim{1, 1, 1};
 unsigned char* emu_dynamic_shared = nullptr;
+size_t emu_dynamic_shared_bytes = 0;
 
 namespace {
 
@@ -153,6 +155,7 @@ struct Cta {
     void* schedulerSp = nullptr;
     std::vector<unsigned char*> stacks;  // kept from CTA to CTA
     size_t sharedBytes = 0;              // the launch's dynamic shared memory, ending at a guard page
+    bool addressSpaceFault = false;      // a global-space intrinsic was given a shared address (cuda_emu.h)
 };
 
 // The emulator's state is never destroyed: a thread may still run a kernel while the process exits (the GPU check's
@@ -167,8 +170,6 @@ bool reverseThreads() {
     return on;
 }
 
-extern "C" unsigned char __start_emu_shared;  // the linker's bounds of cuda_emu.h's __shared__ section
-extern "C" unsigned char __stop_emu_shared;
 
 // The next fiber to resume, or null when none is ready.
 Fiber* popReady() {
@@ -361,6 +362,16 @@ bool runCta(const emu::KernelInfo& kernel, const unsigned char* args, const size
 }
 
 }  // namespace
+
+void emu_address_space_fault(const void* p, const char* intrinsic) {
+    if (!g_cta.addressSpaceFault) {
+        const Fiber* f = g_cta.current;
+        report("kernel %s: %s given %p, a shared-memory address (a global-space access: CUDA_ERROR_INVALID_ADDRESS_SPACE"
+               " on a GPU), thread (%u,%u,%u) of block (%u,%u,%u)", g_cta.kernel->name, intrinsic, p, f->idx.x, f->idx.y,
+               f->idx.z, blockIdx.x, blockIdx.y, blockIdx.z);
+    }
+    g_cta.addressSpaceFault = true;
+}
 
 void emu_syncthreads() {
     Fiber* self = g_cta.current;
@@ -673,14 +684,18 @@ CUresult runGrid(const emu::KernelInfo& kernel, const std::vector<unsigned char>
         mprotect(mapping + mappingBytes - kPage, kPage, PROT_NONE);
     }
     emu_dynamic_shared = mapping + mappingBytes - kPage - rounded;
+    emu_dynamic_shared_bytes = rounded;
     g_cta.sharedBytes = rounded;
+    g_cta.addressSpaceFault = false;
     bool failed = false;
-    for (unsigned long long i = 0; i < n && !failed; i++) {
+    for (unsigned long long i = 0; i < n && !failed && !g_cta.addressSpaceFault; i++) {
         unsigned long long c = reverseThreads() ? n - 1 - i : i;
         EmuDim3 cta{(unsigned) (c % grid.x), (unsigned) ((c / grid.x) % grid.y), (unsigned) (c / ((unsigned long long) grid.x * grid.y))};
         failed = !runCta(kernel, args.data(), offsets.data(), block, cta);
     }
     emu_dynamic_shared = nullptr;
+    emu_dynamic_shared_bytes = 0;
+    if (g_cta.addressSpaceFault) return CUDA_ERROR_INVALID_ADDRESS_SPACE;
     return failed ? CUDA_ERROR_LAUNCH_FAILED : CUDA_SUCCESS;
 }
 

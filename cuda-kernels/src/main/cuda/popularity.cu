@@ -111,10 +111,18 @@ constexpr int kRankCandidates = kThreads;
 // emitted, [2] candidates collected, [3] unused.
 constexpr int kCounters = 4;
 
+// A candidate, from shared memory (staged by this CTA: a plain load) or from the global scratch list (written by
+// other CTAs: read past L1). __ldcg is a global-space load: given a shared address, a GPU stops the kernel with
+// CUDA_ERROR_INVALID_ADDRESS_SPACE, so the caller says which space the list is in.
+__device__ __forceinline__ unsigned long long candidateAt(const unsigned long long* candidates, int i, bool inShared) {
+    return inShared ? candidates[i] : __ldcg(candidates + i);
+}
+
 // The last CTA's radix passes over the candidates of bin d0 (their composite keys), then the emission
 // of the candidates at or above the final prefix. Every thread of the block calls it.
-__device__ void refineCandidates(const unsigned long long* candidates, int c, unsigned d0, unsigned needInBin, unsigned* bins,
-                                 unsigned* warpSums, DigitChoice* choice, unsigned* emitted, int* out, int k, int* counts) {
+__device__ void refineCandidates(const unsigned long long* candidates, bool inShared, int c, unsigned d0, unsigned needInBin,
+                                 unsigned* bins, unsigned* warpSums, DigitChoice* choice, unsigned* emitted, int* out, int k,
+                                 int* counts) {
     unsigned long long prefix = d0;  // the chosen top `consumed` bits
     int consumed = kDigitBits;
     while (true) {
@@ -124,7 +132,7 @@ __device__ void refineCandidates(const unsigned long long* candidates, int c, un
         for (int e = threadIdx.x; e < numBins; e += kThreads) bins[e] = 0;
         __syncthreads();
         for (int i = threadIdx.x; i < c; i += kThreads) {
-            const unsigned long long key = __ldcg(candidates + i); // written by other CTAs: read past L1
+            const unsigned long long key = candidateAt(candidates, i, inShared);
             if ((key >> (64 - consumed)) == prefix) {
                 atomicAdd(&bins[(unsigned) (key >> shift) & (unsigned) (numBins - 1)], 1u);
             }
@@ -141,7 +149,7 @@ __device__ void refineCandidates(const unsigned long long* candidates, int c, un
     for (int base = 0; base < c; base += kThreads) {
         const int i = base + threadIdx.x;
         const bool live = i < c;
-        const unsigned long long key = live ? __ldcg(candidates + i) : 0ull;
+        const unsigned long long key = live ? candidateAt(candidates, i, inShared) : 0ull;
         const bool keep = live && (key >> (64 - consumed)) >= prefix;
         emit(keep, keep ? positionOf(key) : 0, emitted, out, k, counts);
     }
@@ -274,7 +282,7 @@ popularity_select(int keys, int keysStep, int k, const unsigned* __restrict__ sc
             const bool keep = live && rank < needInBin;
             emit(keep, keep ? positionOf(key) : 0, ctr + 1, outRow, k, countRow);
         } else {
-            refineCandidates(list, c, d0, needInBin, bins, warpSums, &choice, ctr + 1, outRow, k, countRow);
+            refineCandidates(list, list != candidates, c, d0, needInBin, bins, warpSums, &choice, ctr + 1, outRow, k, countRow);
         }
     }
     __syncthreads();
