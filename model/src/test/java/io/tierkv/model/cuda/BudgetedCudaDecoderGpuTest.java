@@ -11,7 +11,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@link BudgetedHostDecoderTest} on GPU 0: the policies that evict at a budget keep what they keep on the CPU and generate
- * the same tokens, in paper and chunked mode (H2O reads every step's probability rows back, SnapKV its prompt rows, over
+ * the same tokens as the host mirror (held to the CPU by that test), in paper and chunked mode (H2O reads every step's probability rows back, SnapKV its prompt rows, over
  * the 2-D copy of their used columns), and a bounded host frees the same blocks. Skipped without a GPU.
  */
 @Tag("gpu")

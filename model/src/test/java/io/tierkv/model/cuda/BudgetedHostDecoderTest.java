@@ -36,32 +36,45 @@ class BudgetedHostDecoderTest {
         keepsAndGeneratesAsTheCpu(policy, true);
     }
 
-    /** The test above, on the host mirror or on GPU 0 ({@link BudgetedCudaDecoderGpuTest}). */
+    /**
+     * The test above, on the host mirror against the CPU, or on GPU 0 against the host mirror ({@link
+     * BudgetedCudaDecoderGpuTest}: the GPU check's bundle has no libtorch, and the mirror is held to the CPU here).
+     */
     static void keepsAndGeneratesAsTheCpu(String policy, boolean hostMirror) {
         int[] prompt = DecoderFixture.load().cases().get(1).prompt();
-        int p = prompt.length;
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
         for (PrefillMode mode : PrefillMode.values()) {
-            boolean chunked = mode == PrefillMode.CHUNKED;
-            GenerationResult cpu;
-            int cpuKept;
-            try (LlamaWeights w = LlamaCheckpoint.load(BundledModel.directory());
-                 TieredSession s = new TieredSession(w, Policies.create(policy), p, 0.25, BLOCK, NEW_TOKENS, chunked ? 1 : 0)) {
-                cpu = s.generate(prompt, NEW_TOKENS, mode, 1, Sampler.greedy(), -1, null, null);
-                cpuKept = s.sequence().keptTokens();
-            }
-            try (CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, policy, null,
-                    HostRead.EXACT, hostMirror)) {
-                int layers = d.config().layers();
-                DeviceBudget budget = DeviceBudget.of(0.25, p, BLOCK, layers);
-                d.reset(budget.context(layers, p), budget.blocks(), Integer.MAX_VALUE);
-                GenerationResult g = d.generate(prompt, NEW_TOKENS, -1, null, null, chunked);
-                assertEquals(cpuKept, d.sequence().keptTokens(), policy + " " + mode + ": tokens kept per layer");
-                assertTrue(d.sequence().keptTokens() < p, policy + " " + mode + ": the policy evicted (budget " + budget.tokens() + ")");
-                assertArrayEquals(cpu.tokens(), g.tokens(), policy + " " + mode + ": greedy tokens");
-            }
+            Run expected = hostMirror ? cpuRun(policy, prompt, mode) : cudaRun(policy, prompt, mode, true);
+            Run actual = cudaRun(policy, prompt, mode, hostMirror);
+            assertEquals(expected.kept(), actual.kept(), policy + " " + mode + ": tokens kept per layer");
+            assertTrue(actual.kept() < prompt.length, policy + " " + mode + ": the policy evicted");
+            assertArrayEquals(expected.tokens(), actual.tokens(), policy + " " + mode + ": greedy tokens");
         }
         before.assertNoLeaks();
+    }
+
+    /** Greedy tokens and what a run kept per layer (tokens) or freed for the host budget (blocks). */
+    private record Run(int[] tokens, long kept) {}
+
+    private static Run cpuRun(String policy, int[] prompt, PrefillMode mode) {
+        boolean chunked = mode == PrefillMode.CHUNKED;
+        try (LlamaWeights w = LlamaCheckpoint.load(BundledModel.directory());
+             TieredSession s = new TieredSession(w, Policies.create(policy), prompt.length, 0.25, BLOCK, NEW_TOKENS, chunked ? 1 : 0)) {
+            GenerationResult g = s.generate(prompt, NEW_TOKENS, mode, 1, Sampler.greedy(), -1, null, null);
+            return new Run(g.tokens(), s.sequence().keptTokens());
+        }
+    }
+
+    private static Run cudaRun(String policy, int[] prompt, PrefillMode mode, boolean hostMirror) {
+        int p = prompt.length;
+        try (CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, policy, null,
+                HostRead.EXACT, hostMirror)) {
+            int layers = d.config().layers();
+            DeviceBudget budget = DeviceBudget.of(0.25, p, BLOCK, layers);
+            d.reset(budget.context(layers, p), budget.blocks(), Integer.MAX_VALUE);
+            GenerationResult g = d.generate(prompt, NEW_TOKENS, -1, null, null, mode == PrefillMode.CHUNKED);
+            return new Run(g.tokens(), d.sequence().keptTokens());
+        }
     }
 
     /**
@@ -76,29 +89,36 @@ class BudgetedHostDecoderTest {
         boundedHostFreesAndGeneratesAsTheCpu(policy, true);
     }
 
-    /** The test above, on the host mirror or on GPU 0 ({@link BudgetedCudaDecoderGpuTest}). */
+    /** The test above, on the host mirror against the CPU, or on GPU 0 against the host mirror. */
     static void boundedHostFreesAndGeneratesAsTheCpu(String policy, boolean hostMirror) {
         int[] prompt = DecoderFixture.load().cases().get(1).prompt();
-        int p = prompt.length;
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
-        GenerationResult cpu;
-        long cpuFreed;
+        Run expected = hostMirror ? cpuBoundedRun(policy, prompt) : cudaBoundedRun(policy, prompt, true);
+        Run actual = cudaBoundedRun(policy, prompt, hostMirror);
+        assertTrue(expected.kept() > 0, policy + ": the reference's host budget freed blocks");
+        assertEquals(expected.kept(), actual.kept(), policy + ": blocks freed for the host budget");
+        assertArrayEquals(expected.tokens(), actual.tokens(), policy + ": greedy tokens");
+        before.assertNoLeaks();
+    }
+
+    private static Run cpuBoundedRun(String policy, int[] prompt) {
         try (LlamaWeights w = LlamaCheckpoint.load(BundledModel.directory());
-             TieredSession s = new TieredSession(w, Policies.create(policy), p, 0.25, BLOCK, NEW_TOKENS, 0, 1.0)) {
-            cpu = s.generate(prompt, NEW_TOKENS, PrefillMode.PAPER, 1, Sampler.greedy(), -1, null, null);
-            cpuFreed = s.tiers().stats().droppedBlocks();
+             TieredSession s = new TieredSession(w, Policies.create(policy), prompt.length, 0.25, BLOCK, NEW_TOKENS, 0, 1.0)) {
+            GenerationResult g = s.generate(prompt, NEW_TOKENS, PrefillMode.PAPER, 1, Sampler.greedy(), -1, null, null);
+            return new Run(g.tokens(), s.tiers().stats().droppedBlocks());
         }
+    }
+
+    private static Run cudaBoundedRun(String policy, int[] prompt, boolean hostMirror) {
+        int p = prompt.length;
         try (CudaDecoder d = CudaDecoder.loadTiered(BundledModel.directory(), p + NEW_TOKENS, BLOCK, 8, policy, null, HostRead.EXACT,
                 hostMirror)) {
             int layers = d.config().layers();
             DeviceBudget budget = DeviceBudget.of(0.25, p, BLOCK, layers);
             d.reset(budget.context(layers, p), budget.blocks(), budget.hostBlocks(1.0));
             GenerationResult g = d.generate(prompt, NEW_TOKENS, -1, null, null, false);
-            assertTrue(cpuFreed > 0, policy + ": the CPU's host budget freed blocks");
-            assertEquals(cpuFreed, d.tierStats().droppedBlocks(), policy + ": blocks freed for the host budget");
-            assertArrayEquals(cpu.tokens(), g.tokens(), policy + ": greedy tokens");
+            return new Run(g.tokens(), d.tierStats().droppedBlocks());
         }
-        before.assertNoLeaks();
     }
 
     @Test
