@@ -59,6 +59,7 @@ public final class CudaDecoder implements AutoCloseable {
     private final long params;           // i32 [layers] {position, row, slot, token}: what a captured step reads on the device
     private final ByteBuffer paramBytes;
     private final StepGraphs graphs;     // the captured steps (-Dtierkv.cudaGraphs), by the store's capture key
+    private final StepPhases phases = new StepPhases();
     private long chunkedTokens;          // prompt tokens prefilled in chunks
     private RemoteLoad remoteLoad;       // the prompt looked up in a remote tier for the next prefill, and what it loaded; or null
     private boolean closed;
@@ -545,8 +546,24 @@ public final class CudaDecoder implements AutoCloseable {
      */
     public int advance(int token) {
         int next = step(token);
-        cache.step();
+        stepStore();
         return next;
+    }
+
+    /** The store's step after a token's ({@link KvStore#step}), timed as {@link StepPhases.Phase#STEP}. */
+    private void stepStore() {
+        long t0 = System.nanoTime();
+        cache.step();
+        phases.add(StepPhases.Phase.STEP, System.nanoTime() - t0);
+        phases.stepEnded();
+    }
+
+    /**
+     * Where the decode steps' host time went: summed over the last {@link #generate}'s generated tokens (cleared when its
+     * prompt is in), or, for a caller of {@link #advance}, since it cleared them.
+     */
+    public StepPhases stepPhases() {
+        return phases;
     }
 
     /** Whether this decoder's steps run the fused norm GEMVs ({@link #fusedKernelsConfigured}). */
@@ -601,24 +618,36 @@ public final class CudaDecoder implements AutoCloseable {
         if (position() >= maxTokens) {
             throw new IllegalStateException("the sequence is at its maxTokens " + maxTokens + " (the KV slabs and RoPE tables end there)");
         }
+        long t0 = System.nanoTime();
         int position = cache.append();
+        long t1 = System.nanoTime();
+        long t2;
+        long t3;
+        long waited;
         try {
             if (graphs.enabled()) {
                 graphedStep(token, position);
-                cache.observe();
             } else {
                 device.embed(act + at.h(), weights.embed, token);
                 for (int l = 0; l < c.layers(); l++) {
                     layer(l, position, false);
                 }
                 head(); // queued before the store reads its top-k back, so that one wait covers the token's kernels too
-                cache.observe();
             }
+            t2 = System.nanoTime();
+            cache.observe();
+            waited = cache.takeWaitNanos();
+            t3 = System.nanoTime();
             device.download(act + at.token(), this.token.clear());
         } catch (RuntimeException | Error e) {
             drain(e);
             throw e;
         }
+        long t4 = System.nanoTime();
+        phases.add(StepPhases.Phase.APPEND, t1 - t0);
+        phases.add(StepPhases.Phase.LAUNCH, t2 - t1);
+        phases.add(StepPhases.Phase.OBSERVE, t3 - t2 - waited);
+        phases.add(StepPhases.Phase.DEVICE_WAIT, waited + t4 - t3);
         int next = this.token.getInt(0);
         if (next < 0 || next >= c.vocabSize()) {
             throw new IllegalStateException("the logits at position " + position + " hold no number (argmax returned " + next + ")");
@@ -926,6 +955,7 @@ public final class CudaDecoder implements AutoCloseable {
             remote.offerWritten(sequence());
         }
         long t1 = System.nanoTime();
+        phases.clear();
         int[] out = new int[maxNew];
         int n = 0;
         while (true) {
@@ -937,7 +967,7 @@ public final class CudaDecoder implements AutoCloseable {
                 break;
             }
             next = pick(step(next), sampler);
-            cache.step();
+            stepStore();
         }
         long t2 = System.nanoTime();
         int kept = position();

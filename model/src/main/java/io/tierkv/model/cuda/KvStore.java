@@ -73,6 +73,14 @@ interface KvStore extends AutoCloseable {
     }
 
     /**
+     * Nanoseconds the host spent waiting for the device in {@link #observe} since the last call (its synchronising read
+     * back), then zero: {@link StepPhases} counts them as the step's device wait, not as the observation.
+     */
+    default long takeWaitNanos() {
+        return 0;
+    }
+
+    /**
      * A prompt of {@code length} tokens comes next, token by token or in chunks ({@link #chunkRows}) (the tiered store reads its last rows' attention, or with
      * {@code everyRow} every row).
      */

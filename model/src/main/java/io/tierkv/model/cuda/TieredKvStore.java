@@ -78,6 +78,7 @@ final class TieredKvStore implements CapturableKvStore {
     private final boolean wholeRows;    // ... more than its top-k (observedTopK 0: h2o's mass, a trace recorder's own k)
     private final int topK;             // keys selected per layer and step
     private final int stride;           // probability row length: maxTokens
+    private long waitNanos;             // spent in observe()'s synchronising read backs since takeWaitNanos()
     private final long probs;           // device fp32 [layers][heads][stride], its first keys zeroed per observed step or prompt row
     private final long selected;        // device i32 [layers][topK] positions, then i32 [layers] counts (then the digest counts)
     private final boolean sharedCounts; // the per-head digest choices' counts follow the top-k in {@link #selected}
@@ -534,7 +535,9 @@ final class TieredKvStore implements CapturableKvStore {
     @Override
     public void observe() {
         if (selection != null && !(sharedCounts && observeNow)) {
-            selection.flush(readStats);
+            long t0 = System.nanoTime();
+            selection.flush(readStats); // reads the digest choices' counts back: a wait
+            waitNanos += System.nanoTime() - t0;
         }
         if (rowNow) {
             rowNow = false;
@@ -547,7 +550,9 @@ final class TieredKvStore implements CapturableKvStore {
         observeNow = false;
         int keys = seq.length();
         if (wholeRows) {
+            long t0 = System.nanoTime();
             float[] rows = downloadRows(keys);
+            waitNanos += System.nanoTime() - t0;
             for (int l = 0; l < layers; l++) {
                 seq.observe(l, keys - 1, rows, l * shape.heads() * keys, shape.heads(), keys, keys);
             }
@@ -555,7 +560,9 @@ final class TieredKvStore implements CapturableKvStore {
         }
         long counts = selected + 4L * layers * topK;
         device.topK(probs, layers, shape.heads(), stride, keys, topK, selected, counts);
+        long t0 = System.nanoTime();
         device.download(selected, selectedHost.clear()); // the top-k, and the digest choices' counts after it
+        waitNanos += System.nanoTime() - t0;
         if (sharedCounts) {
             selection.flush(readStats, selectedHost, 4 * layers * (topK + 1));
         }
@@ -571,6 +578,13 @@ final class TieredKvStore implements CapturableKvStore {
             lastSelected[l] = Arrays.copyOf(positions, n);
             seq.observeSelected(l, positions, n);
         }
+    }
+
+    @Override
+    public long takeWaitNanos() {
+        long w = waitNanos;
+        waitNanos = 0;
+        return w;
     }
 
     /**

@@ -15,6 +15,7 @@ final class RecordingDevice {
     private boolean queued;
     private int waits;
     private final List<Integer> uploads = new ArrayList<>();
+    private long waitMillis;
     private final List<Long> uploadAddresses = new ArrayList<>();
 
     /** {@code device}, every call passed through and recorded. */
@@ -23,6 +24,9 @@ final class RecordingDevice {
                 (proxy, method, args) -> {
                     switch (method.getName()) {
                         case "download" -> {
+                            if (queued && waitMillis > 0) {
+                                Thread.sleep(waitMillis); // a device still busy with the queued work
+                            }
                             waits += queued ? 1 : 0;
                             queued = false;
                         }
@@ -38,6 +42,12 @@ final class RecordingDevice {
                         throw e.getCause();
                     }
                 });
+    }
+
+    /** Makes every read back that follows queued work take at least {@code millis} more, as a busy device would. */
+    RecordingDevice slowWaits(long millis) {
+        this.waitMillis = millis;
+        return this;
     }
 
     /** Read backs that waited for queued work since the last call (and resets the count). */

@@ -57,4 +57,30 @@ class StepWaitsHostTest {
             assertEquals(1, counter.perStep.get(t), "waits for the device in decode step " + t + " (" + read + " host reads)");
         }
     }
+
+    /**
+     * {@link CudaDecoder#stepPhases()}: with a device whose every wait takes 3 ms, each decode step's device wait holds those
+     * 3 ms and the other phases (the host's own work, the mirror's kernels run inside the launches) do not; the steps counted
+     * are the generated tokens after the first.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"exact", "digest"})
+    void stepPhases_putTheDevicesWaitInTheWait_andTheHostsWorkElsewhere(String read) {
+        int[] prompt = DecoderFixture.load().cases().get(1).prompt();
+        int perLayer = Math.max(1, prompt.length / 4 / BLOCK);
+        int slow = 3;
+        RecordingDevice recording = new RecordingDevice().slowWaits(slow);
+        Supplier<StepDevice> devices = () -> recording.wrap(new HostStepDevice());
+        try (CudaDecoder decoder = CudaDecoder.load(BundledModel.directory(), prompt.length + NEW_TOKENS, BLOCK, null, devices,
+                KvStores.tiered(Backend.CPU, perLayer, () -> Policies.create(POLICY), HostRead.parse(read)))) {
+            decoder.generate(prompt, NEW_TOKENS, -1, null);
+            StepPhases phases = decoder.stepPhases();
+            assertEquals(NEW_TOKENS - 1, phases.steps(), "decode steps timed");
+            double wait = phases.micros(StepPhases.Phase.DEVICE_WAIT);
+            assertTrue(wait >= slow * 1000, "each step's one wait (" + slow + " ms) is in the device wait: " + phases);
+            assertTrue(phases.micros(StepPhases.Phase.OBSERVE) < slow * 1000, "the observation holds no wait: " + phases);
+            assertTrue(phases.micros(StepPhases.Phase.STEP) < slow * 1000, "the store's step holds no wait: " + phases);
+            assertTrue(phases.micros(StepPhases.Phase.APPEND) > 0 && phases.micros(StepPhases.Phase.LAUNCH) > 0, phases.toString());
+        }
+    }
 }

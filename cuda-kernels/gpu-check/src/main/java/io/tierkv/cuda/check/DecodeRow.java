@@ -36,6 +36,23 @@ final class DecodeRow {
     static final int PROMPT = 256;
     /** The rows run on the host mirror ({@link #run(Path, boolean)}). */
     private static boolean mirror;
+    /** Only the rows whose stage name this finds ({@code --rows}), or null for all. */
+    private static java.util.regex.Pattern only;
+
+    /**
+     * Runs only the rows whose stage name (as the deadline's message prints it, e.g. {@code decode random 100M, tiered
+     * hierarchical, host read digest -Dtierkv.cudaGraphs=true}) {@code regex} finds: one row under a profiler.
+     */
+    static void only(String regex) {
+        only = java.util.regex.Pattern.compile(regex);
+    }
+
+    /** Rows run (not left out by {@link #only}) since the check started. */
+    static int matched() {
+        return matched;
+    }
+
+    private static int matched;
     static final int NEW_TOKENS = 256;
     /** bench decode's default shape. */
     static final LlamaConfig SYNTHETIC = new LlamaConfig(768, 2048, 12, 12, 4, 64, 32000, PROMPT + NEW_TOKENS + 16, 1e-5, 10000.0, null,
@@ -167,8 +184,13 @@ final class DecodeRow {
      * policy {@code full} ({@code policy} null: placement alone) or {@code policy}.
      */
     private static boolean row(String name, Path model, int perLayer, String policy, HostRead read, Report text) {
-        Watchdog.stage("decode " + name + ", " + (perLayer == 0 ? "full on device" : "tiered " + (policy == null ? "full" : policy)
-                + ", host read " + read) + overrides());
+        String stage = "decode " + name + ", " + (perLayer == 0 ? "full on device" : "tiered " + (policy == null ? "full" : policy)
+                + ", host read " + read) + overrides();
+        if (only != null && !only.matcher(stage).find()) {
+            return true;
+        }
+        matched++;
+        Watchdog.stage(stage);
         String line;
         try (CudaDecoder decoder = perLayer == 0
                 ? CudaDecoder.load(model, PROMPT + NEW_TOKENS, 16, null, CudaDecoder.cudaGraphsConfigured(), mirror)
@@ -198,6 +220,7 @@ final class DecodeRow {
                         decoder.graphLaunches());
             }
             line += String.format(Locale.ROOT, "; %d prompt tokens in chunks (both runs)", decoder.chunkedPrefillTokens());
+            line += "; host per token: " + decoder.stepPhases() + " (timed run)";
             if (decoder.tierStats() != null) {
                 int[] r = decoder.residency();
                 line += String.format(Locale.ROOT, "; blocks now %d device / %d host, moved d2h %.1f MiB, h2d %.1f MiB, %d promotions"

@@ -63,6 +63,7 @@ public final class GpuCheck {
         boolean allowCpu = false;
         boolean hostMirror = false;
         int deadline = DEFAULT_DEADLINE_SECONDS;
+        boolean rowsOnly = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--out": out = Path.of(args[++i]); break;
@@ -72,9 +73,13 @@ public final class GpuCheck {
                 case "--allow-cpu": allowCpu = true; break;
                 case "--host-mirror": hostMirror = true; break;
                 case "--deadline": deadline = Integer.parseInt(args[++i]); break;
+                case "--rows":
+                    DecodeRow.only(args[++i]);
+                    rowsOnly = true;
+                    break;
                 default:
                     System.err.println("unknown option '" + args[i] + "'; expected --out DIR, --iterations N, --skip-tests, --skip-bench,"
-                            + " --allow-cpu, --host-mirror, --deadline SECONDS");
+                            + " --allow-cpu, --host-mirror, --deadline SECONDS, --rows REGEX");
                     System.exit(64);
             }
         }
@@ -95,6 +100,16 @@ public final class GpuCheck {
             System.exit(2);
         }
         boolean ok = true;
+        if (rowsOnly) { // one row under a profiler: no tests, kernel table or demo
+            ok = backend.backend() == Backend.CUDA && DecodeRow.run(out);
+            if (ok && DecodeRow.matched() == 0) {
+                System.out.println("no decode row's stage name matched --rows (names as: decode random 100M, tiered hierarchical, host read"
+                        + " exact)");
+                ok = false;
+            }
+            System.out.printf(Locale.ROOT, "GPU check: the rows asked for %s (%.0f s)%n", ok ? "ran" : "FAILED", Watchdog.elapsedSeconds());
+            System.exit(ok ? 0 : 1);
+        }
         if (tests) {
             ok &= runTests(out);
         }
