@@ -11,13 +11,15 @@
 // highest value over all heads (the lowest pair index i * kvHeads + kh among equal values) is taken unless its value is
 // below logMin (log of HostRead.min; -inf: no gate). cap is min(cap, *capFrom) when capFrom is given (the second stage of
 // keys=C reads at most as many slices as the first scored).
-// One CTA of 1024 threads (a decode step's choice for one layer); value is a scratch array of n * kvHeads floats.
+// One CTA (a decode step's choice for one layer) of any multiple of 32 threads up to 1024: the host sizes it to the
+// pairs (CudaHeadSlices.threads), since each of the `budget` picks is a block-wide reduction, and a reduction over 1024
+// threads costs several barriers where a warp's costs none; value is a scratch array of n * kvHeads floats.
 
 #include <cmath>
 
 namespace {
 
-constexpr int kThreads = 1024;
+constexpr int kThreads = 1024;  // the most threads a launch may have
 constexpr int kWarps = kThreads / 32;
 
 // (v, c) beats (bestV, bestC): a larger value, or the same value at a lower index; NaN never beats, an empty slot
@@ -51,8 +53,9 @@ __device__ void blockBest(float& v, int& c, float* warpV, int* warpC) {
     }
     __syncthreads();
     if (warp == 0) {
-        v = lane < kWarps ? warpV[lane] : 0.0f;
-        c = lane < kWarps ? warpC[lane] : -1;
+        const int warps = (int) (blockDim.x >> 5);
+        v = lane < warps ? warpV[lane] : 0.0f;
+        c = lane < warps ? warpC[lane] : -1;
         warpBest(v, c);
         if (lane == 0) {
             warpV[0] = v;
@@ -78,7 +81,7 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
     const int group = heads / kvHeads;
     const int pairs = n * kvHeads;
     // each query head's best score over the blocks
-    for (int h = threadIdx.x; h < heads; h += kThreads) {
+    for (int h = threadIdx.x; h < heads; h += blockDim.x) {
         float b = -INFINITY;
         for (int i = 0; i < n; i++) {
             b = fmaxf(b, scores[(long long) i * heads + h]);
@@ -87,7 +90,7 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
     }
     __syncthreads();
     // each (block, KV head)'s value; nothing chosen yet
-    for (int c = threadIdx.x; c < pairs; c += kThreads) {
+    for (int c = threadIdx.x; c < pairs; c += blockDim.x) {
         const int i = c / kvHeads;
         const int kh = c - i * kvHeads;
         double sum = 0.0;
@@ -112,7 +115,7 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
         for (int kh = 0; kh < kvHeads; kh++) {
             float v = 0.0f;
             int c = -1;
-            for (int i = threadIdx.x; i < n; i += kThreads) {
+            for (int i = threadIdx.x; i < n; i += blockDim.x) {
                 const int p = i * kvHeads + kh;
                 if (beats(value[p], p, v, c)) {
                     v = value[p];
@@ -133,7 +136,7 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
     for (; count < budget; count++) {  // then the closest to their head's best, over all heads
         float v = 0.0f;
         int c = -1;
-        for (int p = threadIdx.x; p < pairs; p += kThreads) {
+        for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
             if (!headMask[p] && beats(value[p], p, v, c)) {
                 v = value[p];
                 c = p;

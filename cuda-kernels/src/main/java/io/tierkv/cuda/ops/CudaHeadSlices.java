@@ -9,14 +9,17 @@ import io.tierkv.cuda.driver.LaunchArgs;
  * The per-head host-slice choice of a sparse host read on the device ({@code src/main/cuda/head_slices.cu}): from one score
  * per (host block, query head), which KV head reads which block, written as the paged kernels' head mask, so that a decode
  * step needs no round trip to the host to choose. The rule is model's {@code HeadSlices.choose} (the kernel's comment
- * spells it out); the host mirror runs {@code HeadSlices} itself. One CTA per launch. Not thread-safe (launch arguments
- * are reused).
+ * spells it out); the host mirror runs {@code HeadSlices} itself. One CTA per launch, sized to the choice ({@link
+ * #threads}). Not thread-safe (launch arguments are reused).
  */
 public final class CudaHeadSlices implements AutoCloseable {
     /** The module ({@code head_slices.cu}). */
     public static final String MODULE = "head_slices";
     static final String KERNEL = "head_slices";
-    static final int THREADS = 1024;
+    /** The most threads of a launch (the kernel's {@code __launch_bounds__}). */
+    static final int MAX_THREADS = 1024;
+    /** (block, KV head) pairs each thread scans per pick, at least, before a launch takes more threads. */
+    static final int PAIRS_PER_THREAD = 8;
     /** Bytes of head_slices' packed arguments; the launch-layout tests pack into this many. */
     static final int ARGS_BYTES = 64;
     /** The most query heads the kernel's shared array holds. */
@@ -53,7 +56,19 @@ public final class CudaHeadSlices implements AutoCloseable {
         Args.address("headMask", headMask, 1);
         Args.address("taken", taken, 4);
         pack(args, scores, n, heads, kvHeads, cap, capFrom, logMin, value, headMask, taken);
-        module.launch(KERNEL, 1, 1, THREADS, 0, stream, args);
+        module.launch(KERNEL, 1, 1, threads(n, kvHeads), 0, stream, args);
+    }
+
+    /**
+     * The CTA's threads for {@code n} blocks of {@code kvHeads}: a warp per {@value #PAIRS_PER_THREAD} x 32 pairs, from one
+     * warp to {@value #MAX_THREADS}. Each pick is a CTA-wide reduction (barriers across all its warps); a decode step's few
+     * dozen pairs take one warp, whose reduction is shuffles only, instead of 1024 threads mostly idle at three barriers per
+     * pick.
+     */
+    static int threads(int n, int kvHeads) {
+        long pairs = (long) n * kvHeads;
+        long warps = (pairs + 32L * PAIRS_PER_THREAD - 1) / (32L * PAIRS_PER_THREAD);
+        return (int) Math.min(MAX_THREADS, Math.max(1, warps) * 32);
     }
 
     /** {@code head_slices(scores, n, heads, kvHeads, cap, capFrom, logMin, value, headMask, taken)}; logMin a double's bits. */

@@ -41,4 +41,15 @@ class HeadSlicesLaunchTest {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> CudaHeadSlices.check(4, 32, 8, -1)).getMessage()
                 .contains("cap must be >= 0"));
     }
+
+    @Test
+    void threads_aWarpPer256Pairs_fromOneWarpTo1024() {
+        assertEquals(32, CudaHeadSlices.threads(1, 1));
+        assertEquals(32, CudaHeadSlices.threads(28, 4), "a decode step's 112 pairs: one warp");
+        assertEquals(32, CudaHeadSlices.threads(64, 4), "256 pairs: still one warp");
+        assertEquals(64, CudaHeadSlices.threads(65, 4));
+        assertEquals(608, CudaHeadSlices.threads(600, 8));
+        assertEquals(1024, CudaHeadSlices.threads(1024, 8));
+        assertEquals(1024, CudaHeadSlices.threads(Integer.MAX_VALUE / 8, 8));
+    }
 }
