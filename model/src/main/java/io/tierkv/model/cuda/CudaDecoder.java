@@ -60,6 +60,7 @@ public final class CudaDecoder implements AutoCloseable {
     private final ByteBuffer paramBytes;
     private final StepGraphs graphs;     // the captured steps (-Dtierkv.cudaGraphs), by the store's capture key
     private final StepPhases phases = new StepPhases();
+    private OpTimes opTimes;             // -Dtierkv.opTimes: each device operation timed; null when off
     private long chunkedTokens;          // prompt tokens prefilled in chunks
     private RemoteLoad remoteLoad;       // the prompt looked up in a remote tier for the next prefill, and what it loaded; or null
     private boolean closed;
@@ -292,7 +293,12 @@ public final class CudaDecoder implements AutoCloseable {
         WeightPlan plan = WeightPlan.of(dir, config);
         DType kv = kvDtype != null ? kvDtype : plan.modelDtype();
         PagedKvShape.dense(kv, config.heads(), config.kvHeads(), config.headDim(), blockSize); // its checks, before any device work
-        return new CudaDecoder(config, plan, maxTokens, blockSize, kv, devices.get(), stores, fuseNorms, graphs, prefillRows);
+        OpTimes times = OpTimes.configured() ? new OpTimes() : null;
+        StepDevice device = devices.get();
+        CudaDecoder decoder = new CudaDecoder(config, plan, maxTokens, blockSize, kv, times == null ? device : times.wrap(device), stores,
+                fuseNorms, graphs && times == null, prefillRows);
+        decoder.opTimes = times;
+        return decoder;
     }
 
     /**
@@ -564,6 +570,14 @@ public final class CudaDecoder implements AutoCloseable {
      */
     public StepPhases stepPhases() {
         return phases;
+    }
+
+    /**
+     * With {@code -Dtierkv.opTimes=true} ({@link OpTimes}), the device operations of the last {@link #generate}'s decode
+     * steps by time per token; null when off.
+     */
+    public String opTimesReport() {
+        return opTimes == null ? null : opTimes.report(phases.steps());
     }
 
     /** Whether this decoder's steps run the fused norm GEMVs ({@link #fusedKernelsConfigured}). */
@@ -956,6 +970,9 @@ public final class CudaDecoder implements AutoCloseable {
         }
         long t1 = System.nanoTime();
         phases.clear();
+        if (opTimes != null) {
+            opTimes.clear();
+        }
         int[] out = new int[maxNew];
         int n = 0;
         while (true) {

@@ -98,6 +98,9 @@ final class DecodeRow {
             ok &= row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, DIGEST, text);
             ok &= row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text);
             ok &= graphs(() -> row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
+            ok &= opTimes(() -> row("random 100M", dir, TIERED_PER_LAYER, null, text));
+            ok &= opTimes(() -> row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, text));
+            ok &= opTimes(() -> row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
             ok &= onCpu(() -> row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.EXACT, text));
             ok &= onCpu(() -> row("random 100M", dir, TIERED_PER_LAYER, HIERARCHICAL, HostRead.DEFAULT, text));
         } catch (RuntimeException e) {
@@ -139,6 +142,15 @@ final class DecodeRow {
      * A row with the prompt prefilled token by token through the decode step ({@code -Dtierkv.prefillChunk=1}): beside the
      * plain row, what prefill in chunks of GEMMs gains.
      */
+    /**
+     * A row with each device operation timed on its own ({@code -Dtierkv.opTimes=true}, {@link io.tierkv.model.cuda.OpTimes}):
+     * its tokens/s are not the decoder's (every operation is waited for), its ops line says which kernels the step's device
+     * time is made of.
+     */
+    private static boolean opTimes(java.util.function.BooleanSupplier row) {
+        return withProperty("tierkv.opTimes", "true", row);
+    }
+
     private static boolean tokenByToken(java.util.function.BooleanSupplier row) {
         return withProperty("tierkv.prefillChunk", "1", row);
     }
@@ -231,6 +243,10 @@ final class DecodeRow {
                             decoder.hostReadStats().blocksRead(), decoder.hostReadStats().blocksExact(), 100 * decoder.hostReadStats().fraction(),
                             decoder.digestBytes() / 1048576.0);
                 }
+            }
+            String ops = decoder.opTimesReport();
+            if (ops != null) {
+                line += "\nops       " + ops;
             }
         } catch (RuntimeException | LinkageError e) {
             text.line("decode    " + name + ": FAILED: " + e);

@@ -100,8 +100,11 @@ public final class GpuCheck {
             System.exit(2);
         }
         boolean ok = true;
-        if (rowsOnly) { // one row under a profiler: no tests, kernel table or demo
-            ok = backend.backend() == Backend.CUDA && DecodeRow.run(out);
+        if (rowsOnly) { // the tests (unless --skip-tests), then the rows asked for: no kernel table or demo
+            if (tests) {
+                ok &= runTests(out);
+            }
+            ok &= backend.backend() == Backend.CUDA && DecodeRow.run(out);
             if (ok && DecodeRow.matched() == 0) {
                 System.out.println("no decode row's stage name matched --rows (names as: decode random 100M, tiered hierarchical, host read"
                         + " exact)");
