@@ -256,7 +256,7 @@ public final class CudaBlockDigests implements AutoCloseable {
         Args.address("q", q, 4);
         Args.address("digestIndexes", digestIndexes, 4);
         Args.address("out", out, 4);
-        int grid = boundGrid(nBlocks, heads);
+        int grid = scoreGrid(nBlocks, heads);
         packScore(args, q, digests.address(), digestIndexes, out, capacity, nBlocks, heads, shape, scale);
         module.launch(SKETCH_SCORE, grid, 1, THREADS, 0, stream, args);
     }
@@ -278,7 +278,7 @@ public final class CudaBlockDigests implements AutoCloseable {
 
     /**
      * {@code digest_sketch_score(q, digests, digestIndexes, out, blockBytes, digestCapacity, nBlocks, heads, kvHeads, headDim,
-     * blockSize, bits, sketch, scale)}; grid {@link #boundGrid} of {@link #THREADS} threads.
+     * blockSize, bits, sketch, scale)}; grid {@link #scoreGrid} of {@link #THREADS} threads.
      */
     static LaunchArgs packScore(LaunchArgs a, long q, long digests, long digestIndexes, long out, int digestCapacity, int nBlocks,
                                 int heads, DigestShape s, float scale) {
@@ -365,9 +365,20 @@ public final class CudaBlockDigests implements AutoCloseable {
         module.launch(BOUND, grid, 1, THREADS, 0, stream, args);
     }
 
-    /** CTAs of {@code digest_bound} and {@code digest_sketch_score}: one thread per (block, head). */
+    /** CTAs of {@code digest_bound}: one thread per (block, head). */
     static int boundGrid(int nBlocks, int heads) {
-        long threads = (long) nBlocks * heads;
+        return grid((long) nBlocks * heads, nBlocks, heads);
+    }
+
+    /**
+     * CTAs of {@code digest_sketch_score}: one warp per (block, head), its lanes over the head's dims and the block's rows (a
+     * thread per pair left a decode step's few hundred threads each running every row's dims in turn).
+     */
+    static int scoreGrid(int nBlocks, int heads) {
+        return grid(32L * nBlocks * heads, nBlocks, heads);
+    }
+
+    private static int grid(long threads, int nBlocks, int heads) {
         long grid = (threads + THREADS - 1) / THREADS;
         if (grid > Integer.MAX_VALUE) {
             throw new IllegalArgumentException(nBlocks + " blocks x " + heads + " heads is too many bounds for one launch");

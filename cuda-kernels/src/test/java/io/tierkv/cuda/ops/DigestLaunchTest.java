@@ -59,6 +59,15 @@ class DigestLaunchTest {
     }
 
     @Test
+    void scoreGrid_aWarpPerBlockAndHead() {
+        assertEquals(1, CudaBlockDigests.scoreGrid(1, 1));
+        assertEquals(1, CudaBlockDigests.scoreGrid(2, 4), "8 warps: one CTA");
+        assertEquals(2, CudaBlockDigests.scoreGrid(3, 3));
+        assertEquals(42, CudaBlockDigests.scoreGrid(28, 12), "a decode step of the 100M model: 336 warps");
+        assertThrows(IllegalArgumentException.class, () -> CudaBlockDigests.scoreGrid(Integer.MAX_VALUE, 32));
+    }
+
+    @Test
     void boundGrid_coversEveryBlockAndHead_once() {
         assertEquals(1, CudaBlockDigests.boundGrid(1, 1));
         assertEquals(1, CudaBlockDigests.boundGrid(8, 32), "256 threads: one CTA");

@@ -48,8 +48,9 @@ class DigestSketchGpuTest {
     void sketchDigestsMatchTheMirrorByteForByte_andScoresBitForBit() {
         SplittableRandom r = new SplittableRandom(53);
         MemoryLedger.Snapshot before = MemoryLedger.snapshot();
-        // {heads, kvHeads, headDim, blockSize}: the bundled model, a Llama-like GQA, odd sizes (padding, rows past 16)
-        int[][] shapes = {{8, 4, 32, 16}, {32, 8, 128, 16}, {6, 3, 24, 5}, {4, 1, 64, 32}};
+        // {heads, kvHeads, headDim, blockSize}: the bundled model, a Llama-like GQA, odd sizes (padding, rows past 16, rows
+        // past a warp's 32 lanes)
+        int[][] shapes = {{8, 4, 32, 16}, {32, 8, 128, 16}, {6, 3, 24, 5}, {4, 1, 64, 32}, {4, 2, 16, 40}};
         int[][] kinds = {{4, 2}, {4, 1}, {4, 4}, {8, 1}, {8, 2}, {8, 4}};
         try (CudaContext ctx = CudaContext.primary(0); CudaStream s = new CudaStream(ctx); DeviceArrays d = new DeviceArrays(ctx, s)) {
             for (DType t : new DType[] {DType.F32, DType.F16, DType.BF16}) {
