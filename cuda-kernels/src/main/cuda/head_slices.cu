@@ -17,6 +17,8 @@
 
 #include <cmath>
 
+#include "dynamic_shared.cuh"
+
 namespace {
 
 constexpr int kThreads = 1024;  // the most threads a launch may have
@@ -71,20 +73,35 @@ __device__ void blockBest(float& v, int& c, float* warpV, int* warpC) {
 }  // namespace
 
 // scores: [n][heads] fp32; value: [n][kvHeads] fp32 scratch; headMask: [n][kvHeads] u8 (written whole); taken: one int.
-// heads <= 1024 and a multiple of kvHeads; capFrom may be null.
+// heads <= 1024 and a multiple of kvHeads; capFrom may be null. With `staged`, the launch's dynamic shared memory holds
+// n * heads + n * kvHeads floats and n * kvHeads bytes (CudaHeadSlices.stagedBytes): the scores are copied in with one
+// coalesced pass, and the values and the mask are kept there, so the picks read no global memory (the mask is copied out
+// at the end); without, they are read and written where they lie (value the scratch).
 extern "C" __global__ void __launch_bounds__(kThreads)
 head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int cap, const int* __restrict__ capFrom,
-            double logMin, float* __restrict__ value, unsigned char* __restrict__ headMask, int* __restrict__ taken) {
+            double logMin, float* __restrict__ value, unsigned char* __restrict__ headMask, int* __restrict__ taken, int staged) {
     __shared__ float best[kThreads];
     __shared__ float warpV[kWarps];
     __shared__ int warpC[kWarps];
+    TIERKV_DYNAMIC_SHARED(unsigned char, staging);
     const int group = heads / kvHeads;
     const int pairs = n * kvHeads;
+    const float* sc = scores;
+    float* val = value;
+    unsigned char* mask = headMask;
+    if (staged) {
+        float* s = reinterpret_cast<float*>(staging);
+        for (int e = threadIdx.x; e < n * heads; e += blockDim.x) s[e] = scores[e];
+        sc = s;
+        val = s + n * heads;
+        mask = reinterpret_cast<unsigned char*>(val + pairs);
+        __syncthreads();
+    }
     // each query head's best score over the blocks
     for (int h = threadIdx.x; h < heads; h += blockDim.x) {
         float b = -INFINITY;
         for (int i = 0; i < n; i++) {
-            b = fmaxf(b, scores[(long long) i * heads + h]);
+            b = fmaxf(b, sc[(long long) i * heads + h]);
         }
         best[h] = b;
     }
@@ -95,15 +112,15 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
         const int kh = c - i * kvHeads;
         double sum = 0.0;
         for (int h = kh * group; h < (kh + 1) * group; h++) {
-            const float s = scores[(long long) i * heads + h];
+            const float s = sc[(long long) i * heads + h];
             if (s == INFINITY) {
                 sum += (double) INFINITY;
             } else if (best[h] != INFINITY && s != -INFINITY) {
                 sum += exp((double) (s - best[h]));  // the difference in float, as Java's b - best[h]
             }
         }
-        value[c] = (float) log(sum);
-        headMask[c] = 0;
+        val[c] = (float) log(sum);
+        mask[c] = 0;
     }
     __syncthreads();
     if (capFrom != nullptr) {
@@ -117,8 +134,8 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
             int c = -1;
             for (int i = threadIdx.x; i < n; i += blockDim.x) {
                 const int p = i * kvHeads + kh;
-                if (beats(value[p], p, v, c)) {
-                    v = value[p];
+                if (beats(val[p], p, v, c)) {
+                    v = val[p];
                     c = p;
                 }
             }
@@ -127,7 +144,7 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
                 c = kh;
             }
             if (threadIdx.x == 0) {
-                headMask[c] = 1;
+                mask[c] = 1;
             }
             count++;
             __syncthreads();
@@ -137,8 +154,8 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
         float v = 0.0f;
         int c = -1;
         for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
-            if (!headMask[p] && beats(value[p], p, v, c)) {
-                v = value[p];
+            if (!mask[p] && beats(val[p], p, v, c)) {
+                v = val[p];
                 c = p;
             }
         }
@@ -147,9 +164,13 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
             break;
         }
         if (threadIdx.x == 0) {
-            headMask[c] = 1;
+            mask[c] = 1;
         }
         __syncthreads();
+    }
+    if (staged) {
+        __syncthreads();
+        for (int c = threadIdx.x; c < pairs; c += blockDim.x) headMask[c] = mask[c];
     }
     if (threadIdx.x == 0) {
         *taken = count;

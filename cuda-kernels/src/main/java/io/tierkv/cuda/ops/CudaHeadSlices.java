@@ -21,7 +21,9 @@ public final class CudaHeadSlices implements AutoCloseable {
     /** (block, KV head) pairs each thread scans per pick, at least, before a launch takes more threads. */
     static final int PAIRS_PER_THREAD = 8;
     /** Bytes of head_slices' packed arguments; the launch-layout tests pack into this many. */
-    static final int ARGS_BYTES = 64;
+    static final int ARGS_BYTES = 72;
+    /** The most dynamic shared memory a launch stages its scores, values and mask in (the static arrays take 4.3 KiB more). */
+    static final int MAX_STAGED_BYTES = 40 * 1024;
     /** The most query heads the kernel's shared array holds. */
     public static final int MAX_HEADS = 1024;
 
@@ -55,8 +57,9 @@ public final class CudaHeadSlices implements AutoCloseable {
         Args.address("value", value, 4);
         Args.address("headMask", headMask, 1);
         Args.address("taken", taken, 4);
-        pack(args, scores, n, heads, kvHeads, cap, capFrom, logMin, value, headMask, taken);
-        module.launch(KERNEL, 1, 1, threads(n, kvHeads), 0, stream, args);
+        int staged = stagedBytes(n, heads, kvHeads);
+        pack(args, scores, n, heads, kvHeads, cap, capFrom, logMin, value, headMask, taken, staged > 0);
+        module.launch(KERNEL, 1, 1, threads(n, kvHeads), staged, stream, args);
     }
 
     /**
@@ -71,11 +74,26 @@ public final class CudaHeadSlices implements AutoCloseable {
         return (int) Math.min(MAX_THREADS, Math.max(1, warps) * 32);
     }
 
-    /** {@code head_slices(scores, n, heads, kvHeads, cap, capFrom, logMin, value, headMask, taken)}; logMin a double's bits. */
+    /**
+     * Dynamic shared memory for a choice over {@code n} blocks staged on chip: the scores ({@code n x heads} floats), the
+     * values ({@code n x kvHeads} floats) and the mask ({@code n x kvHeads} bytes), rounded up to 16; 0 when that passes
+     * {@value #MAX_STAGED_BYTES} bytes (the kernel then reads and writes them in global memory).
+     */
+    static int stagedBytes(int n, int heads, int kvHeads) {
+        long pairs = (long) n * kvHeads;
+        long bytes = 4L * n * heads + 4 * pairs + pairs;
+        bytes = (bytes + 15) & ~15L;
+        return bytes <= MAX_STAGED_BYTES ? (int) bytes : 0;
+    }
+
+    /**
+     * {@code head_slices(scores, n, heads, kvHeads, cap, capFrom, logMin, value, headMask, taken, staged)}; logMin a double's
+     * bits.
+     */
     static LaunchArgs pack(LaunchArgs a, long scores, int n, int heads, int kvHeads, int cap, long capFrom, double logMin, long value,
-                           long headMask, long taken) {
+                           long headMask, long taken, boolean staged) {
         return a.clear().i64(scores).i32(n).i32(heads).i32(kvHeads).i32(cap).i64(capFrom).i64(Double.doubleToRawLongBits(logMin)).i64(value).i64(headMask)
-                .i64(taken);
+                .i64(taken).i32(staged ? 1 : 0);
     }
 
     /** The host checks: at least one block, heads a multiple of kvHeads within the kernel's shared array, a non-negative cap. */

@@ -14,10 +14,10 @@ class HeadSlicesLaunchTest {
     @Test
     void arguments_matchTheKernelsSignature_logMinAsADouble() {
         LaunchArgs a = CudaHeadSlices.pack(HeapLaunchArgs.create(CudaHeadSlices.ARGS_BYTES), 0x1000, 37, 32, 8, 12, 0x2000, Math.log(0.05), 0x3000, 0x4000,
-                0x5000);
+                0x5000, true);
         ByteBuffer b = HeapLaunchArgs.bytes(a);
         // (const float* scores, int n, int heads, int kvHeads, int cap, const int* capFrom, double logMin, float* value,
-        //  u8* headMask, int* taken)
+        //  u8* headMask, int* taken, int staged)
         assertEquals(0x1000, b.getLong(0));
         assertEquals(37, b.getInt(8));
         assertEquals(32, b.getInt(12));
@@ -28,7 +28,8 @@ class HeadSlicesLaunchTest {
         assertEquals(0x3000, b.getLong(40));
         assertEquals(0x4000, b.getLong(48));
         assertEquals(0x5000, b.getLong(56));
-        assertEquals(64, a.size());
+        assertEquals(1, b.getInt(64));
+        assertEquals(68, a.size());
     }
 
     @Test
@@ -51,5 +52,13 @@ class HeadSlicesLaunchTest {
         assertEquals(608, CudaHeadSlices.threads(600, 8));
         assertEquals(1024, CudaHeadSlices.threads(1024, 8));
         assertEquals(1024, CudaHeadSlices.threads(Integer.MAX_VALUE / 8, 8));
+    }
+
+    @Test
+    void stagedBytes_holdScoresValuesAndMask_upTo40KiB() {
+        assertEquals(28 * 12 * 4 + 112 * 5, CudaHeadSlices.stagedBytes(28, 12, 4), "a 100M decode step's layer: 1904 bytes");
+        assertEquals(16, CudaHeadSlices.stagedBytes(1, 2, 1), "9 bytes, rounded up to 16");
+        assertEquals(0, CudaHeadSlices.stagedBytes(2000, 32, 8), "256 KB of scores: left in global memory");
+        assertTrue(CudaHeadSlices.stagedBytes(200, 32, 8) > 0 && CudaHeadSlices.stagedBytes(250, 32, 8) == 0);
     }
 }
