@@ -23,6 +23,9 @@ namespace {
 
 constexpr int kThreads = 1024;  // the most threads a launch may have
 constexpr int kWarps = kThreads / 32;
+// Up to this many (block, KV head) pairs, staged, the picks after each KV head's first are made at once by rank (each
+// thread counts the pairs that beat its own: O(pairs) per thread), not one block-wide argmax after another.
+constexpr int kRankPairs = 1024;
 
 // (v, c) beats (bestV, bestC): a larger value, or the same value at a lower index; NaN never beats, an empty slot
 // (bestC < 0) is beaten by anything that is not NaN.
@@ -74,15 +77,17 @@ __device__ void blockBest(float& v, int& c, float* warpV, int* warpC) {
 
 // scores: [n][heads] fp32; value: [n][kvHeads] fp32 scratch; headMask: [n][kvHeads] u8 (written whole); taken: one int.
 // heads <= 1024 and a multiple of kvHeads; capFrom may be null. With `staged`, the launch's dynamic shared memory holds
-// n * heads + n * kvHeads floats and n * kvHeads bytes (CudaHeadSlices.stagedBytes): the scores are copied in with one
-// coalesced pass, and the values and the mask are kept there, so the picks read no global memory (the mask is copied out
-// at the end); without, they are read and written where they lie (value the scratch).
+// n * heads + n * kvHeads floats and 2 * n * kvHeads bytes (CudaHeadSlices.stagedBytes): the scores are copied in with
+// one coalesced pass, and the values, the mask and the rank picks are kept there, so the picks read no global memory
+// (the mask is copied out at the end); without, they are read and written where they lie (value the scratch). Staged
+// with at most kRankPairs pairs, the picks are made by rank (the host then launches a thread per pair).
 extern "C" __global__ void __launch_bounds__(kThreads)
 head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int cap, const int* __restrict__ capFrom,
             double logMin, float* __restrict__ value, unsigned char* __restrict__ headMask, int* __restrict__ taken, int staged) {
     __shared__ float best[kThreads];
     __shared__ float warpV[kWarps];
     __shared__ int warpC[kWarps];
+    __shared__ int picked;
     TIERKV_DYNAMIC_SHARED(unsigned char, staging);
     const int group = heads / kvHeads;
     const int pairs = n * kvHeads;
@@ -128,7 +133,61 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
     }
     const int budget = min(cap, pairs);
     int count = 0;
-    if (budget >= kvHeads) {  // every KV head its best block first
+    if (staged && pairs <= kRankPairs) {  // the same picks by rank: no serial picks (the host gave a thread per pair)
+        unsigned char* pick = mask + pairs;
+        if (budget >= kvHeads) {  // every KV head its best block first, a warp per KV head
+            const int lane = threadIdx.x & 31;
+            const int warps = (int) (blockDim.x >> 5);
+            for (int kh = (int) (threadIdx.x >> 5); kh < kvHeads; kh += warps) {
+                float v = 0.0f;
+                int c = -1;
+                for (int i = lane; i < n; i += 32) {
+                    const int p = i * kvHeads + kh;
+                    if (beats(val[p], p, v, c)) {
+                        v = val[p];
+                        c = p;
+                    }
+                }
+                warpBest(v, c);
+                if (lane == 0) {
+                    mask[c < 0 ? kh : c] = 1;  // every value NaN: HeadSlices takes block 0
+                }
+            }
+            count = kvHeads;
+        }
+        if (threadIdx.x == 0) {
+            picked = 0;
+        }
+        __syncthreads();
+        // then the closest to their head's best: the serial loop takes the untaken pairs in the order of beats() while
+        // they are not NaN and not below logMin, so a pair is taken when fewer than `remaining` untaken pairs beat it
+        // (each of which is then not below logMin either)
+        const int remaining = budget - count;
+        for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+            const float vp = val[p];
+            bool take = remaining > 0 && !mask[p] && vp == vp && !((double) vp < logMin);
+            if (take) {
+                int rank = 0;
+                for (int q = 0; q < pairs && rank < remaining; q++) {
+                    if (!mask[q] && beats(val[q], q, vp, p)) {
+                        rank++;
+                    }
+                }
+                take = rank < remaining;
+            }
+            pick[p] = take ? 1 : 0;
+            if (take) {
+                atomicAdd(&picked, 1);
+            }
+        }
+        __syncthreads();
+        for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
+            if (pick[p]) {
+                mask[p] = 1;
+            }
+        }
+        count += picked;
+    } else if (budget >= kvHeads) {  // every KV head its best block first
         for (int kh = 0; kh < kvHeads; kh++) {
             float v = 0.0f;
             int c = -1;
@@ -150,7 +209,7 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
             __syncthreads();
         }
     }
-    for (; count < budget; count++) {  // then the closest to their head's best, over all heads
+    for (; count < budget && !(staged && pairs <= kRankPairs); count++) {  // then the closest to their head's best, over all heads
         float v = 0.0f;
         int c = -1;
         for (int p = threadIdx.x; p < pairs; p += blockDim.x) {

@@ -18,6 +18,8 @@ public final class CudaHeadSlices implements AutoCloseable {
     static final String KERNEL = "head_slices";
     /** The most threads of a launch (the kernel's {@code __launch_bounds__}). */
     static final int MAX_THREADS = 1024;
+    /** Up to this many pairs, staged, the kernel picks by rank ({@code kRankPairs} in head_slices.cu). */
+    static final int RANK_PAIRS = 1024;
     /** (block, KV head) pairs each thread scans per pick, at least, before a launch takes more threads. */
     static final int PAIRS_PER_THREAD = 8;
     /** Bytes of head_slices' packed arguments; the launch-layout tests pack into this many. */
@@ -59,29 +61,33 @@ public final class CudaHeadSlices implements AutoCloseable {
         Args.address("taken", taken, 4);
         int staged = stagedBytes(n, heads, kvHeads);
         pack(args, scores, n, heads, kvHeads, cap, capFrom, logMin, value, headMask, taken, staged > 0);
-        module.launch(KERNEL, 1, 1, threads(n, kvHeads), staged, stream, args);
+        module.launch(KERNEL, 1, 1, threads(n, heads, kvHeads), staged, stream, args);
     }
 
     /**
-     * The CTA's threads for {@code n} blocks of {@code kvHeads}: a warp per {@value #PAIRS_PER_THREAD} x 32 pairs, from one
-     * warp to {@value #MAX_THREADS}. Each pick is a CTA-wide reduction (barriers across all its warps); a decode step's few
-     * dozen pairs take one warp, whose reduction is shuffles only, instead of 1024 threads mostly idle at three barriers per
-     * pick.
+     * The CTA's threads for {@code n} blocks of {@code kvHeads}. Staged ({@link #stagedBytes}) with at most
+     * {@value #RANK_PAIRS} pairs, the kernel picks by rank: a thread per pair, rounded up to a warp. Otherwise it picks one
+     * CTA-wide argmax after another (barriers across all its warps), and gets a warp per {@value #PAIRS_PER_THREAD} x 32
+     * pairs, from one warp to {@value #MAX_THREADS}.
      */
-    static int threads(int n, int kvHeads) {
+    static int threads(int n, int heads, int kvHeads) {
         long pairs = (long) n * kvHeads;
+        if (pairs <= RANK_PAIRS && stagedBytes(n, heads, kvHeads) > 0) {
+            return (int) ((pairs + 31) / 32 * 32);
+        }
         long warps = (pairs + 32L * PAIRS_PER_THREAD - 1) / (32L * PAIRS_PER_THREAD);
         return (int) Math.min(MAX_THREADS, Math.max(1, warps) * 32);
     }
 
     /**
      * Dynamic shared memory for a choice over {@code n} blocks staged on chip: the scores ({@code n x heads} floats), the
-     * values ({@code n x kvHeads} floats) and the mask ({@code n x kvHeads} bytes), rounded up to 16; 0 when that passes
+     * values ({@code n x kvHeads} floats), the mask and the rank picks ({@code n x kvHeads} bytes each), rounded up to 16;
+     * 0 when that passes
      * {@value #MAX_STAGED_BYTES} bytes (the kernel then reads and writes them in global memory).
      */
     static int stagedBytes(int n, int heads, int kvHeads) {
         long pairs = (long) n * kvHeads;
-        long bytes = 4L * n * heads + 4 * pairs + pairs;
+        long bytes = 4L * n * heads + 4 * pairs + 2 * pairs;
         bytes = (bytes + 15) & ~15L;
         return bytes <= MAX_STAGED_BYTES ? (int) bytes : 0;
     }

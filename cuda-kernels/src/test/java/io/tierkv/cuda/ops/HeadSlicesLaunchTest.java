@@ -44,20 +44,20 @@ class HeadSlicesLaunchTest {
     }
 
     @Test
-    void threads_aWarpPer256Pairs_fromOneWarpTo1024() {
-        assertEquals(32, CudaHeadSlices.threads(1, 1));
-        assertEquals(32, CudaHeadSlices.threads(28, 4), "a decode step's 112 pairs: one warp");
-        assertEquals(32, CudaHeadSlices.threads(64, 4), "256 pairs: still one warp");
-        assertEquals(64, CudaHeadSlices.threads(65, 4));
-        assertEquals(608, CudaHeadSlices.threads(600, 8));
-        assertEquals(1024, CudaHeadSlices.threads(1024, 8));
-        assertEquals(1024, CudaHeadSlices.threads(Integer.MAX_VALUE / 8, 8));
+    void threads_aThreadPerPairWhenRanked_elseAWarpPer256Pairs() {
+        assertEquals(32, CudaHeadSlices.threads(1, 1, 1), "ranked: one pair, one warp");
+        assertEquals(128, CudaHeadSlices.threads(28, 12, 4), "ranked: a decode step's 112 pairs, a thread each");
+        assertEquals(1024, CudaHeadSlices.threads(64, 16, 16), "ranked: 1024 pairs");
+        assertEquals(160, CudaHeadSlices.threads(300, 12, 4), "1200 pairs: picked one by one, a warp per 256");
+        assertEquals(608, CudaHeadSlices.threads(600, 32, 8), "not staged (75 KiB of scores): a warp per 256 pairs");
+        assertEquals(1024, CudaHeadSlices.threads(1024, 32, 8));
+        assertEquals(1024, CudaHeadSlices.threads(Integer.MAX_VALUE / 8, 32, 8));
     }
 
     @Test
     void stagedBytes_holdScoresValuesAndMask_upTo40KiB() {
-        assertEquals(28 * 12 * 4 + 112 * 5, CudaHeadSlices.stagedBytes(28, 12, 4), "a 100M decode step's layer: 1904 bytes");
-        assertEquals(16, CudaHeadSlices.stagedBytes(1, 2, 1), "9 bytes, rounded up to 16");
+        assertEquals(28 * 12 * 4 + 112 * 6, CudaHeadSlices.stagedBytes(28, 12, 4), "a 100M decode step's layer: 2016 bytes");
+        assertEquals(16, CudaHeadSlices.stagedBytes(1, 2, 1), "14 bytes, rounded up to 16");
         assertEquals(0, CudaHeadSlices.stagedBytes(2000, 32, 8), "256 KB of scores: left in global memory");
         assertTrue(CudaHeadSlices.stagedBytes(200, 32, 8) > 0 && CudaHeadSlices.stagedBytes(250, 32, 8) == 0);
     }

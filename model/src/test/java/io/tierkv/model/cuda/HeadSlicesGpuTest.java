@@ -37,6 +37,7 @@ class HeadSlicesGpuTest {
         "300, 12, 4, 40, -1, 0.05",
         "600, 32, 8, 24, 30, 0",
         "64, 16, 16, 3, -1, 0",
+        "20, 8, 4, 30, -1, 0.3", // ranked (80 pairs) with the min gate
         "2000, 32, 8, 20, -1, 0", // 16000 pairs: a launch of 1024 threads (the others take 1 to 19 warps)
     })
     void choice_onTheGpu_equalsHeadSlices(int n, int heads, int kvHeads, int cap, int capFrom, double min) {
