@@ -8,6 +8,7 @@ import io.tierkv.cuda.driver.CudaEvent;
 import io.tierkv.cuda.driver.CudaStream;
 import io.tierkv.cuda.driver.DeviceBuffer;
 import io.tierkv.model.cuda.CudaDecoder;
+import io.tierkv.model.cuda.StepPhases;
 import io.tierkv.model.generate.DeviceBudget;
 import io.tierkv.model.generate.GenerationResult;
 import io.tierkv.model.generate.HostRead;
@@ -99,7 +100,11 @@ final class CudaDecodeBench {
                             + " (NaN on the host mirror)")
                     .column("d2hBytes", "d2h B", "%d", "bytes demoted device to host (tiered, best run)")
                     .column("h2dBytes", "h2d B", "%d", "bytes promoted host to device (tiered, best run)")
-                    .column("hostReadFraction", "host read", "%.3f", "host bytes read over an exact read's (tiered; 1 in exact mode; NaN on the device alone)");
+                    .column("hostReadFraction", "host read", "%.3f", "host bytes read over an exact read's (tiered; 1 in exact mode; NaN on the device alone)")
+                    .column("launchMicros", "launch us", "%.1f", "host microseconds per token queueing the step's kernels (best run; StepPhases)")
+                    .column("deviceWaitMicros", "wait us", "%.1f", "host microseconds per token waiting for the device: its one read back (best run)")
+                    .column("policyMicros", "policy us", "%.1f", "host microseconds per token in the store's append, the policy's observation and the"
+                            + " store's step, while the device is idle (best run)");
             double fullRate = Double.NaN;
             double copyGBps = Double.NaN;
             for (Mode mode : modes) {
@@ -116,6 +121,7 @@ final class CudaDecodeBench {
                     GenerationResult best = null;
                     long[] bestMoved = {0, 0};
                     double bestRead = Double.NaN;
+                    double[] bestPhases = {Double.NaN, Double.NaN, Double.NaN};
                     for (int r = 0; r < repeats; r++) {
                         var before = decoder.tierStats();
                         if (mode.policy() != null) {
@@ -128,6 +134,9 @@ final class CudaDecodeBench {
                                 g.prefillTokensPerSecond(), g.decodeTokensPerSecond());
                         if (best == null || g.decodeTokensPerSecond() > best.decodeTokensPerSecond()) {
                             best = g;
+                            StepPhases ph = decoder.stepPhases();
+                            bestPhases = new double[] {ph.micros(StepPhases.Phase.LAUNCH), ph.micros(StepPhases.Phase.DEVICE_WAIT),
+                                    ph.micros(StepPhases.Phase.APPEND) + ph.micros(StepPhases.Phase.OBSERVE) + ph.micros(StepPhases.Phase.STEP)};
                             var after = decoder.tierStats();
                             if (after != null) {
                                 var run = after.since(before);
@@ -145,7 +154,8 @@ final class CudaDecodeBench {
                             : !mode.graphs() ? ""
                             : decoder.fusedKernels() ? ", CUDA graphs refused (see stderr)" : ", no CUDA graphs without the fused kernels");
                     report.row(label, best.prefillTokensPerSecond(), best.decodeTokensPerSecond(), best.decodeTokensPerSecond() / fullRate,
-                            weightGBps, weightGBps / copyGBps, bestMoved[0], bestMoved[1], bestRead);
+                            weightGBps, weightGBps / copyGBps, bestMoved[0], bestMoved[1], bestRead, bestPhases[0], bestPhases[1],
+                            bestPhases[2]);
                 }
             }
             System.out.println(report.markdown());

@@ -43,6 +43,12 @@ class CudaDecodeBenchTest {
         assertEquals(1.0, (double) r.value(2, "hostReadFraction"), 1e-9, "placement alone reads the host tier exactly");
         double read = (double) r.value(3, "hostReadFraction");
         assertTrue(read > 0 && read < 1, "digest reads read part of the host tier: " + read);
+        for (int row = 0; row < 5; row++) {
+            assertTrue((double) r.value(row, "launchMicros") > 0 && (double) r.value(row, "deviceWaitMicros") >= 0,
+                    "row " + row + ": the best run's host time by phase");
+        }
+        assertTrue((double) r.value(3, "policyMicros") > (double) r.value(0, "policyMicros"),
+                "the hierarchical policy's host work shows in its row, not in full on the device's");
         assertTrue(Files.exists(out.resolve("decode.json")));
     }
 }
