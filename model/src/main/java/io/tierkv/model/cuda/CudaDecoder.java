@@ -970,6 +970,7 @@ public final class CudaDecoder implements AutoCloseable {
         }
         long t1 = System.nanoTime();
         phases.clear();
+        cache.takeWaitNanos(); // the prompt's waits are not the first step's
         if (opTimes != null) {
             opTimes.clear();
         }
