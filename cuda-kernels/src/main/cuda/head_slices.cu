@@ -11,9 +11,9 @@
 // highest value over all heads (the lowest pair index i * kvHeads + kh among equal values) is taken unless its value is
 // below logMin (log of HostRead.min; -inf: no gate). cap is min(cap, *capFrom) when capFrom is given (the second stage of
 // keys=C reads at most as many slices as the first scored).
-// One CTA (a decode step's choice for one layer) of any multiple of 32 threads up to 1024: the host sizes it to the
-// pairs (CudaHeadSlices.threads), since each of the `budget` picks is a block-wide reduction, and a reduction over 1024
-// threads costs several barriers where a warp's costs none; value is a scratch array of n * kvHeads floats.
+// One CTA (a decode step's choice for one layer) of any multiple of 32 threads up to 1024, sized by the host
+// (CudaHeadSlices.threads): a thread per pair when the picks are made by rank (see the kernel), else a warp per 256
+// pairs, each pick then a block-wide reduction; value is a scratch array of n * kvHeads floats.
 
 #include <cmath>
 
@@ -132,8 +132,9 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
         cap = min(cap, *capFrom);
     }
     const int budget = min(cap, pairs);
+    const bool ranked = staged && pairs <= kRankPairs;
     int count = 0;
-    if (staged && pairs <= kRankPairs) {  // the same picks by rank: no serial picks (the host gave a thread per pair)
+    if (ranked) {  // the same picks by rank: no serial picks (the host gave a thread per pair)
         unsigned char* pick = mask + pairs;
         if (budget >= kvHeads) {  // every KV head its best block first, a warp per KV head
             const int lane = threadIdx.x & 31;
@@ -209,7 +210,7 @@ head_slices(const float* __restrict__ scores, int n, int heads, int kvHeads, int
             __syncthreads();
         }
     }
-    for (; count < budget && !(staged && pairs <= kRankPairs); count++) {  // then the closest to their head's best, over all heads
+    for (; count < budget && !ranked; count++) {  // then the closest to their head's best, over all heads
         float v = 0.0f;
         int c = -1;
         for (int p = threadIdx.x; p < pairs; p += blockDim.x) {
