@@ -66,8 +66,8 @@
 // (sketchScoreWarp), each sum still in order of dd: equal to BlockDigests.score bit for bit.
 //
 // digest_exact_<dtype>: the exact best score of a few candidate blocks. Grid (nBlocks), 32 * min(K, 8) threads
-// (CudaBlockDigests.exactThreads); warp w takes KV heads w, w + warps, ...; for each, query heads in passes of 8,
-// lanes over the block's rows (r = lane, lane + 32, ...), each lane the dots of its row for the pass's heads
+// (CudaBlockDigests.exactThreads); warp w takes KV heads w, w + warps, ...; for each (exact_keys.cuh's exactPair, which
+// head_slices_exact shares), query heads in passes of 8, lanes over the block's rows (r = lane, lane + 32, ...), each lane the dots of its row for the pass's heads
 // (16-byte plain loads: the slab may be mapped pinned memory; fused multiply-adds), then a warp max:
 //   out[b * heads + h] = max over live rows r of scale * q[h] . K[r][kh]
 // Row r of entry b is live when r < validRows[b] (validRows null: all B rows) and mask[b * B + r] == 0 (mask null:
@@ -76,6 +76,7 @@
 // keyOffset multiples of 16, d a multiple of 8 and at most 256 (CudaBlockDigests checks on the host).
 
 #include "dtype.cuh"
+#include "exact_keys.cuh"
 
 namespace {
 
@@ -189,7 +190,6 @@ extern "C" __global__ void __launch_bounds__(kThreads) digest_bound(const float*
 namespace {
 
 constexpr unsigned kFull = 0xffffffffu;
-constexpr int kExactHeads = 8;     // query heads of one KV head per pass of digest_exact
 
 // Java's Math.min(float, float): NaN when either is NaN, -0 below +0.
 __device__ __forceinline__ float javaMin(float a, float b) {
@@ -392,31 +392,12 @@ __device__ __forceinline__ float sketchScoreWarp(const float* __restrict__ qh, c
     return offset + best;  // rounded to nearest; the caller scales with __fmul_rn
 }
 
-__device__ __forceinline__ float warpMax(float v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(kFull, v, o));
-    return v;
-}
-
-// 8 consecutive elements of the KV dtype at p (16-byte aligned) as floats: plain loads (mapped memory allowed).
-template <int DT>
-__device__ __forceinline__ void load8(const unsigned char* p, float* f) {
-    const uint4* u = reinterpret_cast<const uint4*>(p);
-    if constexpr (DT == tierkv::kF32) {
-        tierkv::unpack16<DT>(u[0], f);
-        tierkv::unpack16<DT>(u[1], f + 4);
-    } else {
-        tierkv::unpack16<DT>(u[0], f);
-    }
-}
-
 template <int DT>
 __device__ __forceinline__ void digestExact(const float* __restrict__ q, const unsigned char* slab, long long slotBytes,
                                             long long keyOffset, const int* __restrict__ slots, const int* __restrict__ validRows,
                                             const unsigned char* __restrict__ mask, const unsigned char* __restrict__ headMask,
                                             float* __restrict__ out, int capacity, int blockSize, int heads, int kvHeads, int headDim,
                                             float scale) {
-    constexpr int kElem = tierkv::ElemBytes<DT>::value;
     const int entry = blockIdx.x;
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
@@ -426,48 +407,13 @@ __device__ __forceinline__ void digestExact(const float* __restrict__ q, const u
     int rows = validRows != nullptr ? __ldg(validRows + entry) : blockSize;
     rows = rows < blockSize ? rows : blockSize;
     const int group = heads / kvHeads;
-    const long long rowBytes = (long long) kvHeads * headDim * kElem;
+    const long long rowBytes = (long long) kvHeads * headDim * tierkv::ElemBytes<DT>::value;
     const unsigned char* keys = slab + (long long) (slotOk ? slot : 0) * slotBytes + keyOffset;
+    const unsigned char* rowMask = mask != nullptr ? mask + (long long) entry * blockSize : nullptr;
     for (int kh = warp; kh < kvHeads; kh += warps) {
         const bool on = slotOk && __ldg(headMask + (long long) entry * kvHeads + kh) != 0;
-        for (int h0 = 0; h0 < group; h0 += kExactHeads) {
-            float best[kExactHeads];
-#pragma unroll
-            for (int g = 0; g < kExactHeads; ++g) best[g] = -INFINITY;
-            if (on) {
-                for (int r = lane; r < rows; r += 32) {
-                    if (mask != nullptr && __ldg(mask + (long long) entry * blockSize + r) != 0) continue;
-                    const unsigned char* k = keys + (long long) r * rowBytes + (long long) kh * headDim * kElem;
-                    float acc[kExactHeads];
-#pragma unroll
-                    for (int g = 0; g < kExactHeads; ++g) acc[g] = 0.0f;
-                    for (int c = 0; c < headDim; c += 8) {
-                        float kv[8];
-                        load8<DT>(k + (long long) c * kElem, kv);
-#pragma unroll
-                        for (int g = 0; g < kExactHeads; ++g) {
-                            if (h0 + g < group) {
-                                const float* qh = q + (long long) (kh * group + h0 + g) * headDim + c;
-#pragma unroll
-                                for (int j = 0; j < 8; ++j) acc[g] = fmaf(__ldg(qh + j), kv[j], acc[g]);
-                            }
-                        }
-                    }
-#pragma unroll
-                    for (int g = 0; g < kExactHeads; ++g) {
-                        const float s = scale * acc[g];
-                        best[g] = s > best[g] ? s : best[g];
-                    }
-                }
-            }
-#pragma unroll
-            for (int g = 0; g < kExactHeads; ++g) {
-                if (h0 + g < group) {  // uniform over the warp
-                    const float v = warpMax(best[g]);
-                    if (lane == 0) out[(long long) entry * heads + kh * group + h0 + g] = v;
-                }
-            }
-        }
+        tierkv::exactPair<DT>(q, keys, rowBytes, rowMask, rows, kh, group, headDim, scale, on, lane,
+                              out + (long long) entry * heads + (long long) kh * group);
     }
 }
 

@@ -90,11 +90,11 @@ public final class CudaBlockDigests implements AutoCloseable {
     }
 
     /**
-     * The slab checks of both kernels: the slab and its K half aligned to {@code align} bytes, the K half inside a slot,
+     * The slab checks of the kernels that read keys (and {@link CudaHeadSlices#chooseExactAsync}): the slab and its K half aligned to {@code align} bytes, the K half inside a slot,
      * {@code nBlocks >= 0}; with blocks to do, {@code slabBytes} whole slots (1 to 2^31 - 1), whose number it returns (0 for
      * no blocks).
      */
-    private static int slabSlots(PagedKvShape kv, long slab, long slabBytes, long keyOffset, int align, int nBlocks) {
+    static int slabSlots(PagedKvShape kv, long slab, long slabBytes, long keyOffset, int align, int nBlocks) {
         Args.address("slab", slab, align);
         if (keyOffset < 0 || keyOffset % align != 0 || keyOffset + kv.halfBytes() > kv.slotBytes()) {
             throw new IllegalArgumentException("keyOffset must be a multiple of " + align + " with the K half (" + kv.halfBytes()

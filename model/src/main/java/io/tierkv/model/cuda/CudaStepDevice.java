@@ -364,11 +364,29 @@ final class CudaStepDevice implements StepDevice {
     @Override
     public void headSlices(long scores, int n, int heads, int kvHeads, int cap, long capFrom, double min, long value, long headMask,
                            long taken) {
+        headSlicesKernel().chooseAsync(scores, n, heads, kvHeads, cap, capFrom, Math.log(min), value, headMask, taken, stream);
+    }
+
+    /** In one launch ({@code head_slices_exact}) where the choice fits one CTA's shared memory; else the three launches. */
+    @Override
+    public void headSlicesExact(PagedKvShape kv, long q, float scale, long scores, int n, int keys, int slices, double min, long slab,
+                                long slabBytes, long keyOffset, long slots, long validRows, long mask, long value, long exactScores,
+                                long headMask, long taken) {
+        if (CudaHeadSlices.exactBytes(n, kv.heads(), kv.kvHeads()) == 0) {
+            StepDevice.super.headSlicesExact(kv, q, scale, scores, n, keys, slices, min, slab, slabBytes, keyOffset, slots, validRows, mask,
+                    value, exactScores, headMask, taken);
+            return;
+        }
+        headSlicesKernel().chooseExactAsync(kv, scores, n, keys, slices, Math.log(min), q, scale, slab, slabBytes, keyOffset, slots,
+                validRows, mask, headMask, taken, stream);
+    }
+
+    private CudaHeadSlices headSlicesKernel() {
         if (headSlices == null) {
             refuseInCapture("loading the head slices kernel");
             headSlices = owned.add(new CudaHeadSlices(context));
         }
-        headSlices.chooseAsync(scores, n, heads, kvHeads, cap, capFrom, Math.log(min), value, headMask, taken, stream);
+        return headSlices;
     }
 
     /** A CUDA graph of the stream's work ({@link CudaGraph#capture}); the ring and staging copies are refused inside. */

@@ -154,13 +154,13 @@ final class HostSelection {
             long mask = tables.headMaskRegion(l, h);
             long scored = counts + 8L * l;
             int keys = hostRead.keysFor(kvHeads);
-            if (keys > 0) {
-                device.headSlices(bounds, n, heads, kvHeads, keys, 0, hostRead.min(), value, mask, scored);
-                device.digestExact(shape, q, scale, tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(),
-                        tiers.descriptor().keyOffset(0), tables.slots(l, h), tables.validRows(l, h), tables.mask(l, h), mask, n, exactScores);
+            if (keys > 0) { // both stages, the candidates' keys scored in between (one launch on the GPU)
+                device.headSlicesExact(shape, q, scale, bounds, n, keys, hostRead.slicesFor(kvHeads), hostRead.min(),
+                        tiers.hostBaseAddress(), (long) tiers.hostCapacityBlocks() * shape.slotBytes(), tiers.descriptor().keyOffset(0),
+                        tables.slots(l, h), tables.validRows(l, h), tables.mask(l, h), value, exactScores, mask, scored);
+            } else {
+                device.headSlices(bounds, n, heads, kvHeads, hostRead.slicesFor(kvHeads), 0, hostRead.min(), value, mask, scored + 4);
             }
-            device.headSlices(keys > 0 ? exactScores : bounds, n, heads, kvHeads, hostRead.slicesFor(kvHeads), keys > 0 ? scored : 0,
-                    hostRead.min(), value, mask, scored + 4);
             tables.chosenOnDevice(l, h);
             pending[l] = n;
             return;

@@ -235,6 +235,21 @@ interface StepDevice extends AutoCloseable {
      */
     void headSlices(long scores, int n, int heads, int kvHeads, int cap, long capFrom, double min, long value, long headMask, long taken);
 
+    /**
+     * Both stages of {@code keys=C}'s per-head choice: {@link #headSlices} over the digests' {@code scores} with at most
+     * {@code keys} slices (its count at {@code taken}), {@link #digestExact} of the candidates it wrote into {@code headMask}
+     * (to {@code exactScores}, {@code [n][heads]} fp32), and {@link #headSlices} over those with at most {@code slices} and
+     * the first count (its count at {@code taken + 4}). The GPU makes all three in one launch where the choice fits one CTA
+     * ({@code head_slices_exact}), with the same mask and counts, and leaves {@code value} and {@code exactScores} unwritten.
+     */
+    default void headSlicesExact(PagedKvShape kv, long q, float scale, long scores, int n, int keys, int slices, double min, long slab,
+                                 long slabBytes, long keyOffset, long slots, long validRows, long mask, long value, long exactScores,
+                                 long headMask, long taken) {
+        headSlices(scores, n, kv.heads(), kv.kvHeads(), keys, 0, min, value, headMask, taken);
+        digestExact(kv, q, scale, slab, slabBytes, keyOffset, slots, validRows, mask, headMask, n, exactScores);
+        headSlices(exactScores, n, kv.heads(), kv.kvHeads(), slices, taken, min, value, headMask, taken + 4);
+    }
+
     /** {@code out = a + b}, n floats. */
     void add(long out, long a, long b, int n);
 

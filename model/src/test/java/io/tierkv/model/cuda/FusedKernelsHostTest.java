@@ -25,7 +25,7 @@ class FusedKernelsHostTest {
     /** StepDevice calls that are one kernel launch each on the GPU. */
     static final Set<String> KERNELS = Set.of("embed", "embedAt", "embedRows", "rmsNorm", "gemv", "gemm", "rope", "appendRows", "attend", "attendLive", "attendRows", "merge",
             "probs", "add", "siluMul", "argmax", "normGemv", "normGemvRope", "normGemvRopeAt", "normSwiGlu", "digestUpdate", "digestScore",
-            "digestExact", "headSlices");
+            "digestExact", "headSlices", "headSlicesExact");
 
     /** A host device that counts its kernel calls by name. */
     static StepDevice counting(Map<String, Integer> calls) {
