@@ -22,7 +22,8 @@ import java.util.Arrays;
  * {@link DigestMirror#rank} and {@link HostRead#choose} and the host part of the {@link BlockTables} rewritten to them.
  * Per KV head the choice stays on the device: {@link HeadSlices}' rule as a kernel ({@link StepDevice#headSlices}) writes
  * the host part's head mask directly, after {@code keys=C}'s second stage has scored the candidate slices' keys exactly
- * where they lie ({@link StepDevice#digestExact}, reading only those slices); the paged kernels then skip every slice not
+ * where they lie ({@link StepDevice#digestExact}, reading only those slices; both choices and that scoring are one launch,
+ * {@link StepDevice#headSlicesExact}); the paged kernels then skip every slice not
  * chosen, and the step makes no round trip to the host (its counts come back once per step, {@link #flush}). A host block
  * without a digest (not full) scores {@code +inf} and is always read. Device memory is allocated through the
  * {@link StepDevice}, which frees it.
