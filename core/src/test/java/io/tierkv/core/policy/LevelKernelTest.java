@@ -43,7 +43,7 @@ class LevelKernelTest {
     }
 
     @ParameterizedTest(name = "length {0}")
-    @ValueSource(ints = {1, 7, 8, 9, 63, 4095, 4096, 4097, 10_000})
+    @ValueSource(ints = {1, 7, 8, 9, 63, 4095, 4096, 4097, 10_000, 140_001}) // the last judges > VECTOR_MIN_TOKENS: the vector kernel
     void fastClose_equalsReferenceClose_onRandomCounts(int length) {
         SplittableRandom rnd = new SplittableRandom(length);
         for (int round = 0; round < 6; round++) {
@@ -61,6 +61,8 @@ class LevelKernelTest {
             byte[] expectedLevels = levels.clone();
             Transitions expected = new Transitions();
             LevelStateMachine machine = new LevelStateMachine(PAPER);
+            int judged = LevelStateMachine.bornByEnd(birth, length, now - PAPER.window());
+            assertEquals(length > 100_000, judged >= LevelStateMachine.VECTOR_MIN_TOKENS, judged + " tokens judged");
             int expectedNet = referenceClose(machine, 3, expectedLevels, counts, birth, length, now, revive, expected);
             Transitions actual = new Transitions();
             actual.add(1, 0, Level.CACHE_CODE, Level.NORMAL_CODE);   // something before: the close appends after it
@@ -182,5 +184,14 @@ class LevelKernelTest {
             assertTrue(moved > length / 4, "the data moves tokens: " + moved);
             assertTrue(scalar.net != 0, "the data moves tokens to or from EVICT");
         }
+    }
+
+    @org.junit.jupiter.api.Test
+    void stateMachine_closesShortLayersScalar_andLongOnesWithTheVectorKernelWherePresent() {
+        LevelStateMachine m = new LevelStateMachine(PAPER);
+        assertTrue(m.kernelFor(LevelStateMachine.VECTOR_MIN_TOKENS - 1) instanceof ScalarLevelKernel, "a short close: scalar, needs no JIT warming");
+        assertEquals(LevelKernel.create().getClass(), m.kernelFor(LevelStateMachine.VECTOR_MIN_TOKENS).getClass());
+        assertEquals(VectorSupport.available() ? "VectorLevelKernel" : "ScalarLevelKernel",
+                m.kernelFor(LevelStateMachine.VECTOR_MIN_TOKENS).getClass().getSimpleName());
     }
 }
