@@ -25,11 +25,11 @@ public final class LevelStateMachine {
      * C1, which boxes every vector) a close of 700 tokens x 12 layers took 13-270 ms on this project's 2-core EPYC against
      * 0.2-3 ms scalar, and since decoding closes a window every 40 tokens a short run never gets there (it took 40 windows,
      * 1,600 tokens, and ~0.9 s of closes). Hot, 8,000 tokens x 12 layers took 0.10-0.15 ms against 0.7-0.8 ms scalar. From
-     * 64k tokens a layer a close runs 8,192 vector iterations a layer, so the first window or two compile it, and the
-     * scalar close would cost ~0.5 ms a layer per window; below, the scalar close costs at most that and needs no warming.
-     * Both kernels give the same levels and transitions.
+     * 32k tokens a layer a close runs 4,096 vector iterations a layer, so the first window or two of a long context compile
+     * it (bench's {@code WindowCloseBenchmark} measures it there, at 32k and 128k tokens x 32 layers); below, a scalar close
+     * costs well under a millisecond per layer and needs no warming. Both kernels give the same levels and transitions.
      */
-    static final int VECTOR_MIN_TOKENS = 1 << 16;
+    static final int VECTOR_MIN_TOKENS = 1 << 15;
 
     /** The close's inner loops, one of each per machine. */
     private final LevelKernel scalar = new ScalarLevelKernel();
